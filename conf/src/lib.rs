@@ -1,0 +1,1 @@
+//! rfy-conf (placeholder; being built).

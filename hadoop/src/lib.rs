@@ -1,0 +1,1 @@
+//! rfy-hadoop (placeholder; being built).

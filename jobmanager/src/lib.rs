@@ -1,0 +1,1 @@
+//! rfy-jobmanager (placeholder; being built).

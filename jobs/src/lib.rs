@@ -1,0 +1,1 @@
+//! rfy-jobs (placeholder; being built).

@@ -1,0 +1,1 @@
+//! rfy-rpc (placeholder; being built).

@@ -1,0 +1,1 @@
+//! rfy-runtime (placeholder; being built).

@@ -1,0 +1,1 @@
+//! rfy-taskmanager (placeholder; being built).
