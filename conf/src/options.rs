@@ -1,0 +1,174 @@
+//! All registered options, with Flink's key names where Flink has the option.
+//! Options marked "rfy" in their description are rfy's own, or have a default
+//! that differs from Flink's.
+
+use std::time::Duration;
+
+use crate::option::{validate_as, ConfigOption, OptionInfo};
+use crate::value::MemorySize;
+
+macro_rules! opt_default {
+    () => {
+        None
+    };
+    ($d:literal) => {
+        Some($d)
+    };
+}
+
+macro_rules! opt_default_doc {
+    () => {
+        "none"
+    };
+    ($d:literal) => {
+        concat!("`", $d, "`")
+    };
+}
+
+macro_rules! options {
+    ($(
+        $name:ident : $ty:ident = $key:literal
+        $(, default = $d:literal)?
+        $(, choices = [$($c:literal),* $(,)?])?
+        , $desc:literal ;
+    )*) => {
+        $(
+            #[doc = $desc]
+            #[doc = ""]
+            #[doc = concat!("Key `", $key, "`, type `", stringify!($ty), "`, default ", opt_default_doc!($($d)?), ".")]
+            pub const $name: ConfigOption<$ty> = ConfigOption::new($key, opt_default!($($d)?), $desc);
+        )*
+
+        static ALL: &[OptionInfo] = &[$(
+            OptionInfo {
+                key: $key,
+                type_name: stringify!($ty),
+                default: opt_default!($($d)?),
+                description: $desc,
+                choices: &[$($($c),*)?],
+                validator: validate_as::<$ty>,
+            },
+        )*];
+    };
+}
+
+/// Every registered option, in a stable order (grouped by topic).
+pub fn all() -> &'static [OptionInfo] {
+    ALL
+}
+
+/// The registered option with this exact key, if any.
+pub fn find(key: &str) -> Option<&'static OptionInfo> {
+    ALL.iter().find(|o| o.key == key)
+}
+
+options! {
+    // ---- Job execution -------------------------------------------------------------
+    PARALLELISM_DEFAULT: u32 = "parallelism.default", default = "1",
+        "Default parallelism (number of parallel subtasks) of operators that do not set one.";
+    PIPELINE_MAX_PARALLELISM: u32 = "pipeline.max-parallelism", default = "128",
+        "Maximum parallelism: the number of key groups keyed state is split into; the upper bound for rescaling. rfy: a fixed default of 128 (Flink's -1 derives one).";
+    EXECUTION_RUNTIME_MODE: String = "execution.runtime-mode", default = "STREAMING",
+        choices = ["STREAMING", "BATCH", "AUTOMATIC"],
+        "Runtime execution mode: STREAMING, BATCH or AUTOMATIC (BATCH when all sources are bounded).";
+
+    // ---- Cluster layout ------------------------------------------------------------
+    TASKMANAGER_NUMBER_OF_TASK_SLOTS: u32 = "taskmanager.numberOfTaskSlots", default = "1",
+        "Number of task slots per TaskManager (each runs one parallel pipeline).";
+    LOCAL_NUMBER_TASKMANAGER: u32 = "local.number-taskmanager", default = "1",
+        "Number of TaskManagers in the embedded local cluster (Flink's MiniCluster key).";
+
+    // ---- Addresses and ports -------------------------------------------------------
+    JOBMANAGER_RPC_ADDRESS: String = "jobmanager.rpc.address", default = "localhost",
+        "Host name or IP address TaskManagers and clients use to reach the JobManager's RPC endpoint.";
+    JOBMANAGER_RPC_PORT: u32 = "jobmanager.rpc.port", default = "6123",
+        "TCP port of the JobManager's RPC endpoint (0 = any free port).";
+    REST_ADDRESS: String = "rest.address", default = "localhost",
+        "Host name or IP address clients use to reach the JobManager's REST endpoint.";
+    REST_BIND_ADDRESS: String = "rest.bind-address", default = "127.0.0.1",
+        "Local address the REST server binds to (0.0.0.0 for all interfaces).";
+    REST_PORT: u32 = "rest.port", default = "8081",
+        "TCP port of the REST server (0 = any free port).";
+    TASKMANAGER_HOST: String = "taskmanager.host",
+        "Host name or IP address the TaskManager advertises; unset: the address it reaches the JobManager from.";
+    TASKMANAGER_RPC_PORT: u32 = "taskmanager.rpc.port", default = "0",
+        "TCP port of the TaskManager's RPC endpoint (0 = any free port).";
+    TASKMANAGER_DATA_PORT: u32 = "taskmanager.data.port", default = "0",
+        "TCP port of the TaskManager's data (shuffle) server (0 = any free port).";
+
+    // ---- Heartbeats ----------------------------------------------------------------
+    HEARTBEAT_INTERVAL: Duration = "heartbeat.interval", default = "1 s",
+        "Time between heartbeats between JobManager and TaskManagers. rfy: 1 s, shorter than Flink's 10 s, so a lost TaskManager is noticed within seconds.";
+    HEARTBEAT_TIMEOUT: Duration = "heartbeat.timeout", default = "5 s",
+        "Time without a heartbeat after which the peer counts as lost. rfy: 5 s, shorter than Flink's 50 s, so a lost TaskManager is noticed within seconds.";
+
+    // ---- Network -------------------------------------------------------------------
+    TASKMANAGER_MEMORY_SEGMENT_SIZE: MemorySize = "taskmanager.memory.segment-size", default = "32 kb",
+        "Size of one network buffer (memory segment), in bytes (Flink's memory-size syntax).";
+    TASKMANAGER_NETWORK_MEMORY_BUFFERS_PER_CHANNEL: u32 = "taskmanager.network.memory.buffers-per-channel", default = "2",
+        "Exclusive network buffers per outgoing/incoming channel (credit-based flow control).";
+    EXECUTION_BUFFER_TIMEOUT_INTERVAL: Duration = "execution.buffer-timeout.interval", default = "100 ms",
+        "Longest time a partly filled network buffer waits before it is flushed (0 ms = flush every record).";
+
+    // ---- Memory and YARN -----------------------------------------------------------
+    JOBMANAGER_MEMORY_PROCESS_SIZE: MemorySize = "jobmanager.memory.process.size", default = "1024m",
+        "Total memory of the JobManager process (YARN container size), in bytes (Flink's memory-size syntax).";
+    TASKMANAGER_MEMORY_PROCESS_SIZE: MemorySize = "taskmanager.memory.process.size", default = "1024m",
+        "Total memory of one TaskManager process (YARN container size), in bytes (Flink's memory-size syntax).";
+    YARN_APPMASTER_VCORES: u32 = "yarn.appmaster.vcores", default = "1",
+        "Virtual cores requested for the YARN ApplicationMaster (JobManager) container.";
+    YARN_CONTAINERS_VCORES: u32 = "yarn.containers.vcores", default = "1",
+        "Virtual cores per TaskManager container. rfy: default 1 (Flink's -1 means the number of slots).";
+    YARN_APPLICATION_NAME: String = "yarn.application.name",
+        "Name of the YARN application; unset: derived from the job name.";
+    YARN_APPLICATION_QUEUE: String = "yarn.application.queue", default = "default",
+        "YARN queue the application is submitted to.";
+    YARN_APPLICATION_ATTEMPTS: u32 = "yarn.application-attempts", default = "1",
+        "Number of ApplicationMaster attempts YARN makes (1 = no restart of the JobManager).";
+    YARN_APPLICATION_TYPE: String = "yarn.application.type", default = "rfy",
+        "YARN application type shown by YARN. rfy: default 'rfy'.";
+    YARN_STAGING_DIRECTORY: String = "yarn.staging-directory",
+        "HDFS directory where the client uploads the application's files; unset: the submitter's home directory.";
+
+    // ---- Checkpointing -------------------------------------------------------------
+    EXECUTION_CHECKPOINTING_INTERVAL: Duration = "execution.checkpointing.interval",
+        "Time between the starts of two checkpoints; unset: checkpointing is off.";
+    EXECUTION_CHECKPOINTING_MODE: String = "execution.checkpointing.mode", default = "EXACTLY_ONCE",
+        choices = ["EXACTLY_ONCE", "AT_LEAST_ONCE"],
+        "Checkpointing guarantee: EXACTLY_ONCE (aligned barriers) or AT_LEAST_ONCE.";
+    EXECUTION_CHECKPOINTING_TIMEOUT: Duration = "execution.checkpointing.timeout", default = "10 min",
+        "Time after which an unfinished checkpoint is aborted.";
+    EXECUTION_CHECKPOINTING_MAX_CONCURRENT_CHECKPOINTS: u32 = "execution.checkpointing.max-concurrent-checkpoints", default = "1",
+        "Maximum number of checkpoints in progress at the same time.";
+    EXECUTION_CHECKPOINTING_MIN_PAUSE: Duration = "execution.checkpointing.min-pause", default = "0 ms",
+        "Minimum time between the end of one checkpoint and the start of the next.";
+    STATE_CHECKPOINTS_DIR: String = "state.checkpoints.dir",
+        "Directory (URI, e.g. hdfs:///rfy/checkpoints) where checkpoint data and metadata are stored.";
+    STATE_SAVEPOINTS_DIR: String = "state.savepoints.dir",
+        "Default directory (URI) for savepoints.";
+    STATE_CHECKPOINTS_NUM_RETAINED: u32 = "state.checkpoints.num-retained", default = "1",
+        "Number of completed checkpoints kept.";
+
+    // ---- Restart strategies --------------------------------------------------------
+    RESTART_STRATEGY_TYPE: String = "restart-strategy.type",
+        choices = ["none", "fixed-delay", "exponential-delay", "failure-rate"],
+        "Restart strategy after a task failure: none, fixed-delay, exponential-delay or failure-rate; unset: none without checkpointing, exponential-delay with it.";
+    RESTART_STRATEGY_FIXED_DELAY_ATTEMPTS: u32 = "restart-strategy.fixed-delay.attempts", default = "1",
+        "fixed-delay: number of restart attempts before the job fails.";
+    RESTART_STRATEGY_FIXED_DELAY_DELAY: Duration = "restart-strategy.fixed-delay.delay", default = "1 s",
+        "fixed-delay: time between two restart attempts.";
+    RESTART_STRATEGY_EXPONENTIAL_DELAY_INITIAL_BACKOFF: Duration = "restart-strategy.exponential-delay.initial-backoff", default = "1 s",
+        "exponential-delay: time before the first restart.";
+    RESTART_STRATEGY_EXPONENTIAL_DELAY_MAX_BACKOFF: Duration = "restart-strategy.exponential-delay.max-backoff", default = "1 min",
+        "exponential-delay: upper bound of the time between restarts.";
+    RESTART_STRATEGY_EXPONENTIAL_DELAY_BACKOFF_MULTIPLIER: f64 = "restart-strategy.exponential-delay.backoff-multiplier", default = "2.0",
+        "exponential-delay: factor the delay grows by after each failure.";
+    RESTART_STRATEGY_EXPONENTIAL_DELAY_ATTEMPTS_BEFORE_RESET_BACKOFF: u32 = "restart-strategy.exponential-delay.attempts-before-reset-backoff", default = "2147483647",
+        "exponential-delay: number of restart attempts before the job fails (2147483647 = unlimited).";
+    RESTART_STRATEGY_FAILURE_RATE_MAX_FAILURES_PER_INTERVAL: u32 = "restart-strategy.failure-rate.max-failures-per-interval", default = "1",
+        "failure-rate: number of failures within one interval that fails the job.";
+    RESTART_STRATEGY_FAILURE_RATE_FAILURE_RATE_INTERVAL: Duration = "restart-strategy.failure-rate.failure-rate-interval", default = "1 min",
+        "failure-rate: length of the interval failures are counted in.";
+    RESTART_STRATEGY_FAILURE_RATE_DELAY: Duration = "restart-strategy.failure-rate.delay", default = "1 s",
+        "failure-rate: time between two restart attempts.";
+}

@@ -1,0 +1,251 @@
+//! [`OptionValue`]: the types an option may hold, parsed from text with
+//! Flink's syntaxes, and [`MemorySize`].
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// A type an option may hold. Values are kept as text and parsed on `get`;
+/// `set` parses once to validate.
+///
+/// `Default` is the value `get` falls back to for an option that has no
+/// default and was not set (a programming error, logged, never a panic).
+pub trait OptionValue: Sized + Default {
+    /// Parses `text` (already trimmed or not). Errors: a message saying what
+    /// was expected, e.g. `expected a whole number from 0 to 4294967295`.
+    fn parse_value(text: &str) -> Result<Self, String>;
+    /// Short type name for messages and docs: `u32`, `Duration`, `MemorySize`, ...
+    fn type_name() -> &'static str;
+    /// Renders the value as text that `parse_value` reads back to the same value
+    /// (durations as e.g. `10 s`, memory sizes as e.g. `32 kb`).
+    fn to_text(&self) -> String;
+}
+
+macro_rules! int_value {
+    ($($t:ty),*) => {$(
+        impl OptionValue for $t {
+            fn parse_value(text: &str) -> Result<Self, String> {
+                text.trim().parse::<$t>().map_err(|_| {
+                    format!("expected a whole number from {} to {}", <$t>::MIN, <$t>::MAX)
+                })
+            }
+            fn type_name() -> &'static str { stringify!($t) }
+            fn to_text(&self) -> String { self.to_string() }
+        }
+    )*};
+}
+int_value!(u32, u64, i64);
+
+impl OptionValue for f64 {
+    /// Any finite decimal number (`2`, `2.0`, `1.5e3`); NaN and infinities are rejected.
+    fn parse_value(text: &str) -> Result<Self, String> {
+        match text.trim().parse::<f64>() {
+            Ok(v) if v.is_finite() => Ok(v),
+            _ => Err("expected a finite decimal number".to_string()),
+        }
+    }
+    fn type_name() -> &'static str {
+        "f64"
+    }
+    fn to_text(&self) -> String {
+        // `{:?}` keeps a decimal point (2.0, not 2) and round-trips exactly.
+        format!("{self:?}")
+    }
+}
+
+impl OptionValue for bool {
+    /// `true` or `false`, case-insensitive (as in Flink).
+    fn parse_value(text: &str) -> Result<Self, String> {
+        let t = text.trim();
+        if t.eq_ignore_ascii_case("true") {
+            Ok(true)
+        } else if t.eq_ignore_ascii_case("false") {
+            Ok(false)
+        } else {
+            Err("expected true or false".to_string())
+        }
+    }
+    fn type_name() -> &'static str {
+        "bool"
+    }
+    fn to_text(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl OptionValue for String {
+    /// Any text, with surrounding whitespace removed.
+    fn parse_value(text: &str) -> Result<Self, String> {
+        Ok(text.trim().to_string())
+    }
+    fn type_name() -> &'static str {
+        "String"
+    }
+    fn to_text(&self) -> String {
+        self.clone()
+    }
+}
+
+impl OptionValue for Duration {
+    /// Flink's duration syntax: a whole number, optional spaces, optional unit
+    /// (case-insensitive): `d|day|days`, `h|hour|hours`, `min|m|minute|minutes`,
+    /// `s|sec|secs|second|seconds`, `ms|milli|millis|millisecond|milliseconds`,
+    /// `us|µs|micro|micros|microsecond|microseconds`,
+    /// `ns|nano|nanos|nanosecond|nanoseconds`. No unit means milliseconds.
+    fn parse_value(text: &str) -> Result<Self, String> {
+        parse_duration(text)
+    }
+    fn type_name() -> &'static str {
+        "Duration"
+    }
+    fn to_text(&self) -> String {
+        format_duration(*self)
+    }
+}
+
+/// Splits `text` into its leading digits and the trimmed, lower-cased rest.
+fn split_number(text: &str, expected: &str) -> Result<(u64, String), String> {
+    let t = text.trim();
+    let end = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    if end == 0 {
+        return Err(format!("expected {expected}"));
+    }
+    let number = t[..end]
+        .parse::<u64>()
+        .map_err(|_| format!("number too large; expected {expected}"))?;
+    Ok((number, t[end..].trim().to_lowercase()))
+}
+
+const DURATION_SYNTAX: &str =
+    "a duration such as '500 ms', '10 s', '1 min', '2 h', '1 d' (a plain number is ms)";
+
+/// Parses Flink's duration syntax (see [`OptionValue::parse_value`] for `Duration`).
+/// Errors: a message naming the accepted syntax.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let (number, unit) = split_number(text, DURATION_SYNTAX)?;
+    let nanos_per_unit: u128 = match unit.as_str() {
+        "ns" | "nano" | "nanos" | "nanosecond" | "nanoseconds" => 1,
+        "us" | "µs" | "micro" | "micros" | "microsecond" | "microseconds" => 1_000,
+        "" | "ms" | "milli" | "millis" | "millisecond" | "milliseconds" => 1_000_000,
+        "s" | "sec" | "secs" | "second" | "seconds" => 1_000_000_000,
+        "m" | "min" | "minute" | "minutes" => 60_000_000_000,
+        "h" | "hour" | "hours" => 3_600_000_000_000,
+        "d" | "day" | "days" => 86_400_000_000_000,
+        other => return Err(format!("unknown time unit '{other}'; expected {DURATION_SYNTAX}")),
+    };
+    let total = u128::from(number) * nanos_per_unit;
+    let secs = u64::try_from(total / 1_000_000_000)
+        .map_err(|_| format!("duration too long; expected {DURATION_SYNTAX}"))?;
+    // The remainder is below 10^9, so it fits in u32.
+    let subsec = (total % 1_000_000_000) as u32;
+    Ok(Duration::new(secs, subsec))
+}
+
+/// Renders a duration in the largest unit that represents it exactly:
+/// `1 d`, `2 h`, `1 min`, `10 s`, `100 ms`, `5 us`, `7 ns`.
+pub fn format_duration(d: Duration) -> String {
+    let nanos = d.as_nanos();
+    const UNITS: [(u128, &str); 7] = [
+        (86_400_000_000_000, "d"),
+        (3_600_000_000_000, "h"),
+        (60_000_000_000, "min"),
+        (1_000_000_000, "s"),
+        (1_000_000, "ms"),
+        (1_000, "us"),
+        (1, "ns"),
+    ];
+    if nanos == 0 {
+        return "0 ms".to_string();
+    }
+    for (size, name) in UNITS {
+        if nanos % size == 0 {
+            return format!("{} {name}", nanos / size);
+        }
+    }
+    format!("{nanos} ns")
+}
+
+/// An amount of memory in bytes. Parsed with Flink's syntax: a whole number,
+/// optional spaces, optional unit (case-insensitive) `b|bytes`,
+/// `k|kb|kibibytes`, `m|mb|mebibytes`, `g|gb|gibibytes`, `t|tb|tebibytes`;
+/// units are powers of 1024 and no unit means bytes (`1728m`, `1 gb`, `512 kb`, `1024`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct MemorySize(pub u64);
+
+impl MemorySize {
+    /// Zero bytes.
+    pub const ZERO: MemorySize = MemorySize(0);
+
+    /// A size of `bytes` bytes.
+    pub const fn from_bytes(bytes: u64) -> Self {
+        MemorySize(bytes)
+    }
+    /// A size of `mib` mebibytes (saturates at `u64::MAX` bytes).
+    pub const fn from_mebibytes(mib: u64) -> Self {
+        MemorySize(mib.saturating_mul(1 << 20))
+    }
+    /// The size in bytes.
+    pub const fn bytes(self) -> u64 {
+        self.0
+    }
+    /// The size in whole kibibytes (1024 bytes), rounded down.
+    pub const fn kibibytes(self) -> u64 {
+        self.0 >> 10
+    }
+    /// The size in whole mebibytes (1024 × 1024 bytes), rounded down.
+    pub const fn mebibytes(self) -> u64 {
+        self.0 >> 20
+    }
+}
+
+const MEMORY_SYNTAX: &str =
+    "a memory size such as '1728m', '1 gb', '512 kb', '32k' (a plain number is bytes)";
+
+impl FromStr for MemorySize {
+    type Err = String;
+    /// Parses Flink's memory-size syntax. Errors: a message naming the syntax.
+    fn from_str(text: &str) -> Result<Self, String> {
+        let (number, unit) = split_number(text, MEMORY_SYNTAX)?;
+        let shift = match unit.as_str() {
+            "" | "b" | "bytes" => 0,
+            "k" | "kb" | "kibibytes" => 10,
+            "m" | "mb" | "mebibytes" => 20,
+            "g" | "gb" | "gibibytes" => 30,
+            "t" | "tb" | "tebibytes" => 40,
+            other => return Err(format!("unknown memory unit '{other}'; expected {MEMORY_SYNTAX}")),
+        };
+        number
+            .checked_mul(1u64 << shift)
+            .map(MemorySize)
+            .ok_or_else(|| format!("memory size too large; expected {MEMORY_SYNTAX}"))
+    }
+}
+
+impl fmt::Display for MemorySize {
+    /// The largest unit that represents the size exactly, as Flink prints it:
+    /// `100 bytes`, `32 kb`, `1728 mb`, `1 gb`, `2 tb`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const UNITS: [(u32, &str); 4] = [(40, "tb"), (30, "gb"), (20, "mb"), (10, "kb")];
+        if self.0 != 0 {
+            for (shift, name) in UNITS {
+                if self.0 % (1u64 << shift) == 0 {
+                    return write!(f, "{} {name}", self.0 >> shift);
+                }
+            }
+        }
+        write!(f, "{} bytes", self.0)
+    }
+}
+
+impl OptionValue for MemorySize {
+    /// See [`MemorySize`] for the syntax.
+    fn parse_value(text: &str) -> Result<Self, String> {
+        text.parse()
+    }
+    fn type_name() -> &'static str {
+        "MemorySize"
+    }
+    fn to_text(&self) -> String {
+        self.to_string()
+    }
+}
