@@ -52,8 +52,10 @@ impl Configuration {
     /// Reads one YAML configuration file.
     /// Errors: [`ConfError::Io`] naming the file; any error of [`Configuration::from_yaml_str`].
     pub fn load_file(path: &Path) -> Result<Self, ConfError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfError::Io { path: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let conf = Self::from_yaml_str(&text, Source::File(path.to_path_buf()))?;
         tracing::debug!(file = %path.display(), values = conf.values.len(), "configuration loaded");
         Ok(conf)
@@ -96,14 +98,15 @@ impl Configuration {
     }
 
     /// Sets `key` to `value` (text in the option's syntax) after checking that
-    /// `key` is a registered option and that `value` parses as its type (and is
+    /// `key` is a registered option (or an alias of one, see [`options::KEY_ALIASES`];
+    /// stored under the registered key) and that `value` parses as its type (and is
     /// one of its choices, for enum-like options; stored in the listed spelling).
     /// Replaces any earlier value.
     ///
     /// Errors: [`ConfError::UnknownKey`] (with a suggestion), [`ConfError::BadValue`];
     /// both name `source`.
     pub fn set(&mut self, key: &str, value: &str, source: Source) -> Result<(), ConfError> {
-        let Some(info) = options::find(key) else {
+        let Some(info) = options::resolve(key) else {
             return Err(ConfError::UnknownKey {
                 key: key.to_string(),
                 origin: source,
@@ -140,7 +143,11 @@ impl Configuration {
         match self.get_optional(option) {
             Some(v) => v,
             None => {
-                tracing::error!(key = option.key, "get on an option with no value and no default; using {}::default()", T::type_name());
+                tracing::error!(
+                    key = option.key,
+                    "get on an option with no value and no default; using {}::default()",
+                    T::type_name()
+                );
                 T::default()
             }
         }
@@ -186,7 +193,9 @@ impl Configuration {
 
     /// Iterates over the explicitly set values as (key, text, source), sorted by key.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str, &Source)> {
-        self.values.iter().map(|(k, (v, s))| (k.as_str(), v.as_str(), s))
+        self.values
+            .iter()
+            .map(|(k, (v, s))| (k.as_str(), v.as_str(), s))
     }
 
     /// Number of explicitly set values.
@@ -202,7 +211,10 @@ impl Configuration {
     /// All explicitly set values as key -> text, e.g. to ship the configuration
     /// to another process and rebuild it there with [`Configuration::from_map`].
     pub fn to_map(&self) -> BTreeMap<String, String> {
-        self.values.iter().map(|(k, (v, _))| (k.clone(), v.clone())).collect()
+        self.values
+            .iter()
+            .map(|(k, (v, _))| (k.clone(), v.clone()))
+            .collect()
     }
 
     /// Rebuilds a configuration from [`Configuration::to_map`] output, validating

@@ -14,6 +14,8 @@
 //! # Ok::<(), rfy_conf::ConfError>(())
 //! ```
 
+#![warn(missing_docs)]
+
 mod config;
 mod error;
 mod option;

@@ -24,7 +24,12 @@ impl<T> ConfigOption<T> {
         default: Option<&'static str>,
         description: &'static str,
     ) -> Self {
-        ConfigOption { key, default, description, _type: PhantomData }
+        ConfigOption {
+            key,
+            default,
+            description,
+            _type: PhantomData,
+        }
     }
 }
 
@@ -59,6 +64,8 @@ pub struct OptionInfo {
     /// For enum-like `String` options, the allowed values (matched ignoring
     /// case, `-` and `_`; stored in the spelling listed here). Empty: any value of the type.
     pub choices: &'static [&'static str],
+    /// Other accepted spellings of choices: (alias, choice), e.g. `("off", "none")`.
+    pub value_aliases: &'static [(&'static str, &'static str)],
     /// Checks that text parses as the option's type. Errors: what was expected.
     pub validator: fn(&str) -> Result<(), String>,
 }
@@ -73,7 +80,14 @@ impl OptionInfo {
         if self.choices.is_empty() {
             return Ok(trimmed.to_string());
         }
-        let wanted = normalize_choice(trimmed);
+        let mut wanted = normalize_choice(trimmed);
+        if let Some((_, choice)) = self
+            .value_aliases
+            .iter()
+            .find(|(alias, _)| normalize_choice(alias) == wanted)
+        {
+            wanted = normalize_choice(choice);
+        }
         self.choices
             .iter()
             .find(|c| normalize_choice(c) == wanted)

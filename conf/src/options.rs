@@ -30,6 +30,7 @@ macro_rules! options {
         $name:ident : $ty:ident = $key:literal
         $(, default = $d:literal)?
         $(, choices = [$($c:literal),* $(,)?])?
+        $(, aliases = [$($a:literal => $b:literal),* $(,)?])?
         , $desc:literal ;
     )*) => {
         $(
@@ -46,6 +47,7 @@ macro_rules! options {
                 default: opt_default!($($d)?),
                 description: $desc,
                 choices: &[$($($c),*)?],
+                value_aliases: &[$($(($a, $b)),*)?],
                 validator: validate_as::<$ty>,
             },
         )*];
@@ -57,9 +59,34 @@ pub fn all() -> &'static [OptionInfo] {
     ALL
 }
 
-/// The registered option with this exact key, if any.
+/// The registered option with this exact key, if any (aliases are not resolved).
 pub fn find(key: &str) -> Option<&'static OptionInfo> {
     ALL.iter().find(|o| o.key == key)
+}
+
+/// Other keys accepted for registered options: (alias, registered key).
+/// Flink 2 moved the checkpoint storage options under `execution.checkpointing.*`;
+/// both the old and the new names are accepted and stored under the registered key.
+pub const KEY_ALIASES: &[(&str, &str)] = &[
+    ("execution.checkpointing.dir", "state.checkpoints.dir"),
+    (
+        "execution.checkpointing.savepoint-dir",
+        "state.savepoints.dir",
+    ),
+    (
+        "execution.checkpointing.num-retained",
+        "state.checkpoints.num-retained",
+    ),
+];
+
+/// The registered option for `key` or for the alias `key` (see [`KEY_ALIASES`]), if any.
+pub fn resolve(key: &str) -> Option<&'static OptionInfo> {
+    find(key).or_else(|| {
+        KEY_ALIASES
+            .iter()
+            .find(|(alias, _)| *alias == key)
+            .and_then(|(_, target)| find(target))
+    })
 }
 
 options! {
@@ -152,6 +179,7 @@ options! {
     // ---- Restart strategies --------------------------------------------------------
     RESTART_STRATEGY_TYPE: String = "restart-strategy.type",
         choices = ["none", "fixed-delay", "exponential-delay", "failure-rate"],
+        aliases = ["off" => "none", "disable" => "none"],
         "Restart strategy after a task failure: none, fixed-delay, exponential-delay or failure-rate; unset: none without checkpointing, exponential-delay with it.";
     RESTART_STRATEGY_FIXED_DELAY_ATTEMPTS: u32 = "restart-strategy.fixed-delay.attempts", default = "1",
         "fixed-delay: number of restart attempts before the job fails.";
@@ -161,8 +189,12 @@ options! {
         "exponential-delay: time before the first restart.";
     RESTART_STRATEGY_EXPONENTIAL_DELAY_MAX_BACKOFF: Duration = "restart-strategy.exponential-delay.max-backoff", default = "1 min",
         "exponential-delay: upper bound of the time between restarts.";
-    RESTART_STRATEGY_EXPONENTIAL_DELAY_BACKOFF_MULTIPLIER: f64 = "restart-strategy.exponential-delay.backoff-multiplier", default = "2.0",
+    RESTART_STRATEGY_EXPONENTIAL_DELAY_BACKOFF_MULTIPLIER: f64 = "restart-strategy.exponential-delay.backoff-multiplier", default = "1.5",
         "exponential-delay: factor the delay grows by after each failure.";
+    RESTART_STRATEGY_EXPONENTIAL_DELAY_RESET_BACKOFF_THRESHOLD: Duration = "restart-strategy.exponential-delay.reset-backoff-threshold", default = "1 h",
+        "exponential-delay: time without failure after which the delay goes back to the initial backoff.";
+    RESTART_STRATEGY_EXPONENTIAL_DELAY_JITTER_FACTOR: f64 = "restart-strategy.exponential-delay.jitter-factor", default = "0.1",
+        "exponential-delay: random share (0.0 to 1.0) added to or taken from each delay, so that many jobs do not restart at once.";
     RESTART_STRATEGY_EXPONENTIAL_DELAY_ATTEMPTS_BEFORE_RESET_BACKOFF: u32 = "restart-strategy.exponential-delay.attempts-before-reset-backoff", default = "2147483647",
         "exponential-delay: number of restart attempts before the job fails (2147483647 = unlimited).";
     RESTART_STRATEGY_FAILURE_RATE_MAX_FAILURES_PER_INTERVAL: u32 = "restart-strategy.failure-rate.max-failures-per-interval", default = "1",

@@ -46,7 +46,10 @@ mod tests {
 
     #[test]
     fn suggestions() {
-        assert_eq!(closest_key("paralelism.default"), Some("parallelism.default"));
+        assert_eq!(
+            closest_key("paralelism.default"),
+            Some("parallelism.default")
+        );
         assert_eq!(
             closest_key("taskmanager.numberoftaskslots"),
             Some("taskmanager.numberOfTaskSlots")

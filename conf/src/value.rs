@@ -131,7 +131,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "m" | "min" | "minute" | "minutes" => 60_000_000_000,
         "h" | "hour" | "hours" => 3_600_000_000_000,
         "d" | "day" | "days" => 86_400_000_000_000,
-        other => return Err(format!("unknown time unit '{other}'; expected {DURATION_SYNTAX}")),
+        other => {
+            return Err(format!(
+                "unknown time unit '{other}'; expected {DURATION_SYNTAX}"
+            ))
+        }
     };
     let total = u128::from(number) * nanos_per_unit;
     let secs = u64::try_from(total / 1_000_000_000)
@@ -212,7 +216,11 @@ impl FromStr for MemorySize {
             "m" | "mb" | "mebibytes" => 20,
             "g" | "gb" | "gibibytes" => 30,
             "t" | "tb" | "tebibytes" => 40,
-            other => return Err(format!("unknown memory unit '{other}'; expected {MEMORY_SYNTAX}")),
+            other => {
+                return Err(format!(
+                    "unknown memory unit '{other}'; expected {MEMORY_SYNTAX}"
+                ))
+            }
         };
         number
             .checked_mul(1u64 << shift)

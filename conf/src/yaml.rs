@@ -34,7 +34,10 @@ pub fn flatten(text: &str, origin: &Source) -> Result<Vec<(String, String)>, Con
     let mut seen = std::collections::HashSet::new();
     for (key, _) in &out {
         if !seen.insert(key.as_str()) {
-            return Err(ConfError::DuplicateKey { key: key.clone(), origin: origin.clone() });
+            return Err(ConfError::DuplicateKey {
+                key: key.clone(),
+                origin: origin.clone(),
+            });
         }
     }
     Ok(out)
@@ -56,7 +59,11 @@ fn walk(
                         kind(k)
                     ),
                 })?;
-                let key = if prefix.is_empty() { part } else { format!("{prefix}.{part}") };
+                let key = if prefix.is_empty() {
+                    part
+                } else {
+                    format!("{prefix}.{part}")
+                };
                 walk(&key, v, origin, out)?;
             }
             Ok(())
@@ -66,7 +73,8 @@ fn walk(
             // out) sets nothing, but a misspelt key is still reported.
             let known = options::all().iter().any(|o| {
                 o.key == prefix
-                    || (o.key.starts_with(prefix) && o.key.as_bytes().get(prefix.len()) == Some(&b'.'))
+                    || (o.key.starts_with(prefix)
+                        && o.key.as_bytes().get(prefix.len()) == Some(&b'.'))
             });
             if known {
                 Ok(())
@@ -115,12 +123,33 @@ fn kind(value: &Value) -> &'static str {
     }
 }
 
+/// One-line flow-style rendering of a value for messages, cut at 60 chars.
 fn short_yaml(value: &Value) -> String {
-    let text = serde_norway::to_string(value).unwrap_or_default();
-    let one_line = text.trim().replace('\n', " ");
-    if one_line.chars().count() > 60 {
-        one_line.chars().take(57).chain("...".chars()).collect()
+    let text = flow(value);
+    if text.chars().count() > 60 {
+        text.chars().take(57).chain("...".chars()).collect()
     } else {
-        one_line
+        text
+    }
+}
+
+fn flow(value: &Value) -> String {
+    match value {
+        Value::Null => "~".to_string(),
+        Value::Sequence(items) => {
+            format!(
+                "[{}]",
+                items.iter().map(flow).collect::<Vec<_>>().join(", ")
+            )
+        }
+        Value::Mapping(map) => format!(
+            "{{{}}}",
+            map.iter()
+                .map(|(k, v)| format!("{}: {}", flow(k), flow(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Value::Tagged(t) => format!("{} {}", t.tag, flow(&t.value)),
+        scalar => scalar_text(scalar).unwrap_or_default(),
     }
 }
