@@ -11,6 +11,7 @@ import org.apache.flink.api.java.tuple.Tuple2;
 import org.apache.flink.connector.file.src.FileSource;
 import org.apache.flink.connector.file.src.reader.TextLineInputFormat;
 import org.apache.flink.core.fs.Path;
+import org.apache.flink.runtime.util.EnvironmentInformation;
 import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink;
@@ -117,7 +118,8 @@ public final class FlinkWordCount {
             writeCounts(last, output);
         }
         double secs = (System.nanoTime() - t0) / 1e9;
-        System.out.printf("flink-wordcount: p=%d words=%d wall_in_jvm=%.3fs%n", parallelism, words, secs);
+        System.out.printf("flink-wordcount: flink=%s p=%d words=%d wall_in_jvm=%.3fs%n",
+                EnvironmentInformation.getVersion(), parallelism, words, secs);
     }
 
     static void writeCounts(Map<String, Integer> counts, String output) throws IOException {
