@@ -1,1 +1,30 @@
-//! rfy-hadoop (placeholder; being built).
+//! rfy's Hadoop protocol layer.
+//!
+//! - [`config`]: Hadoop XML configuration (`core-site.xml`, `hdfs-site.xml`,
+//!   `yarn-site.xml`) with typed getters for the addresses rfy needs.
+//! - [`ipc`]: a Hadoop IPC v9 client with SASL TOKEN/DIGEST-MD5 and SIMPLE auth.
+//! - [`token`]: tokens and the `HADOOP_TOKEN_FILE_LOCATION` credentials file.
+//! - [`yarn`]: ApplicationMasterProtocol ([`yarn::amrm`]), ContainerManagementProtocol
+//!   ([`yarn::nm`]) and the ResourceManager REST API ([`yarn::rest`]).
+//! - [`hdfs`]: a thin wrapper over `hdfs-native` for what YARN submission needs.
+//! - [`proto`]: prost types generated from rfy's own schemas in `proto/`.
+
+pub mod config;
+pub mod hdfs;
+pub mod ipc;
+pub mod token;
+pub mod yarn;
+
+/// Protobuf messages of the Hadoop wire protocols rfy speaks, generated from
+/// rfy's own schemas (`hadoop/proto/*.proto`) by prost.
+#[allow(missing_docs, clippy::all)]
+pub mod proto {
+    /// `hadoop.common`: IPC headers, SASL, connection context, tokens, credentials.
+    pub mod common {
+        include!(concat!(env!("OUT_DIR"), "/hadoop.common.rs"));
+    }
+    /// `hadoop.yarn`: YARN records, AMRM and NM protocol messages, token identifiers.
+    pub mod yarn {
+        include!(concat!(env!("OUT_DIR"), "/hadoop.yarn.rs"));
+    }
+}
