@@ -316,6 +316,262 @@ impl Resource {
     }
 }
 
+/// State of a container (`ContainerState`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ContainerState {
+    /// `NEW`.
+    New,
+    /// `RUNNING`.
+    Running,
+    /// `COMPLETE`.
+    Complete,
+    /// `SCHEDULED` (queued at the NodeManager).
+    Scheduled,
+    /// A value this client does not know.
+    Unknown(i32),
+}
+
+impl ContainerState {
+    /// From the `ContainerStateProto` number.
+    pub fn from_proto(v: i32) -> Self {
+        match pb::ContainerStateProto::try_from(v) {
+            Ok(pb::ContainerStateProto::CNew) => ContainerState::New,
+            Ok(pb::ContainerStateProto::CRunning) => ContainerState::Running,
+            Ok(pb::ContainerStateProto::CComplete) => ContainerState::Complete,
+            Ok(pb::ContainerStateProto::CScheduled) => ContainerState::Scheduled,
+            Err(_) => ContainerState::Unknown(v),
+        }
+    }
+}
+
+/// Well-known container exit statuses (`org.apache.hadoop.yarn.api.records.ContainerExitStatus`).
+/// Positive values are the process's own exit code.
+pub mod exit_status {
+    /// The process exited with 0.
+    pub const SUCCESS: i32 = 0;
+    /// Not yet known.
+    pub const INVALID: i32 = -1000;
+    /// Released by the AM or lost with its node.
+    pub const ABORTED: i32 = -100;
+    /// The NodeManager's disks failed.
+    pub const DISKS_FAILED: i32 = -101;
+    /// Preempted by the scheduler.
+    pub const PREEMPTED: i32 = -102;
+    /// Killed for exceeding its virtual memory limit.
+    pub const KILLED_EXCEEDED_VMEM: i32 = -103;
+    /// Killed for exceeding its physical memory limit.
+    pub const KILLED_EXCEEDED_PMEM: i32 = -104;
+    /// Stopped on the AM's request.
+    pub const KILLED_BY_APPMASTER: i32 = -105;
+    /// Killed by the ResourceManager.
+    pub const KILLED_BY_RESOURCEMANAGER: i32 = -106;
+    /// Killed because the application finished.
+    pub const KILLED_AFTER_APP_COMPLETION: i32 = -107;
+}
+
+/// A container granted by the ResourceManager (`Container`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Container {
+    /// The container's id.
+    pub id: ContainerId,
+    /// The NodeManager that will run it.
+    pub node_id: NodeId,
+    /// `host:port` of that NodeManager's web server.
+    pub node_http_address: String,
+    /// The granted resource.
+    pub resource: Resource,
+    /// The request priority it satisfies.
+    pub priority: i32,
+    /// The container token to pass to `startContainers`.
+    pub container_token: Option<crate::token::Token>,
+    /// The `allocation_request_id` of the ask it satisfies (-1 if none).
+    pub allocation_request_id: i64,
+}
+
+impl Container {
+    /// From the `ContainerProto` record.
+    pub fn from_proto(p: &pb::ContainerProto) -> Self {
+        Container {
+            id: p.id.as_ref().map(ContainerId::from_proto).unwrap_or_else(|| {
+                ContainerId::from_proto(&Default::default())
+            }),
+            node_id: p
+                .node_id
+                .as_ref()
+                .map(NodeId::from_proto)
+                .unwrap_or(NodeId {
+                    host: String::new(),
+                    port: 0,
+                }),
+            node_http_address: p.node_http_address().to_string(),
+            resource: p.resource.as_ref().map(Resource::from_proto).unwrap_or_default(),
+            priority: p.priority.as_ref().map(|x| x.priority()).unwrap_or(0),
+            container_token: p.container_token.as_ref().map(crate::token::Token::from_proto),
+            allocation_request_id: p.allocation_request_id(),
+        }
+    }
+}
+
+/// A container's status (`ContainerStatus`): for completed containers the
+/// exit status and diagnostics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerStatus {
+    /// The container.
+    pub container_id: ContainerId,
+    /// Its state.
+    pub state: ContainerState,
+    /// Exit status: the process exit code, or one of [`exit_status`]'s negative values.
+    pub exit_status: i32,
+    /// Diagnostics text from YARN (`N/A` when none).
+    pub diagnostics: String,
+    /// The container's resource, when reported.
+    pub capability: Option<Resource>,
+}
+
+impl ContainerStatus {
+    /// From the `ContainerStatusProto` record (defaults: state `NEW`, exit -1000, diagnostics `N/A`).
+    pub fn from_proto(p: &pb::ContainerStatusProto) -> Self {
+        ContainerStatus {
+            container_id: p
+                .container_id
+                .as_ref()
+                .map(ContainerId::from_proto)
+                .unwrap_or_else(|| ContainerId::from_proto(&Default::default())),
+            state: ContainerState::from_proto(p.state.unwrap_or(pb::ContainerStateProto::CNew as i32)),
+            exit_status: p.exit_status(),
+            diagnostics: p.diagnostics().to_string(),
+            capability: p.capability.as_ref().map(Resource::from_proto),
+        }
+    }
+}
+
+/// How a NodeManager unpacks a local resource (`LocalResourceType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum LocalResourceType {
+    /// Unpacked archive (zip, tar.gz, jar).
+    Archive,
+    /// A plain file.
+    File,
+}
+
+/// Who may share a localized resource (`LocalResourceVisibility`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum LocalResourceVisibility {
+    /// All users on the node.
+    Public,
+    /// All applications of the same user.
+    Private,
+    /// This application only.
+    Application,
+}
+
+/// A file a NodeManager downloads into the container's working directory
+/// before starting it (`LocalResource`). `size` and `timestamp` must equal
+/// the HDFS file's length and modification time, or localization fails
+/// ("changed on src filesystem").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalResource {
+    /// Full URI, e.g. `hdfs://nn:9000/user/alice/.rfy/app/bundle.tar.gz`.
+    pub uri: String,
+    /// File length, bytes.
+    pub size: i64,
+    /// Modification time, ms since the epoch.
+    pub timestamp: i64,
+    /// File or archive.
+    pub kind: LocalResourceType,
+    /// Visibility (rfy uses `Application`).
+    pub visibility: LocalResourceVisibility,
+}
+
+/// A URI split into YARN's `URL` record (`scheme`, `host`, `port`, `file`);
+/// `port` is -1 when absent, as `URL.fromURI` does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UrlParts {
+    /// e.g. `hdfs`.
+    pub scheme: String,
+    /// Host (empty for `file:` URIs).
+    pub host: String,
+    /// Port or -1.
+    pub port: i32,
+    /// The path (with query, if any).
+    pub file: String,
+}
+
+impl UrlParts {
+    /// Splits `scheme://host[:port]/path` (or `scheme:/path`).
+    pub fn parse(uri: &str) -> Option<UrlParts> {
+        let (scheme, rest) = uri.split_once(':')?;
+        if scheme.is_empty() || !scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) {
+            return None;
+        }
+        let Some(after) = rest.strip_prefix("//") else {
+            return Some(UrlParts {
+                scheme: scheme.into(),
+                host: String::new(),
+                port: -1,
+                file: rest.into(),
+            });
+        };
+        let (authority, file) = match after.find('/') {
+            Some(i) => (&after[..i], &after[i..]),
+            None => (after, ""),
+        };
+        let (host, port_str) = if let Some(v6) = authority.strip_prefix('[') {
+            let (h, rest) = v6.split_once(']')?;
+            (h, rest.strip_prefix(':'))
+        } else {
+            match authority.rsplit_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (authority, None),
+            }
+        };
+        let port = match port_str {
+            Some(p) if !p.is_empty() => p.parse::<i32>().ok()?,
+            _ => -1,
+        };
+        let host = host.to_string();
+        Some(UrlParts {
+            scheme: scheme.into(),
+            host,
+            port,
+            file: file.into(),
+        })
+    }
+}
+
+impl LocalResource {
+    /// To the `LocalResourceProto` record. Errors with the URI if it cannot be split.
+    pub fn to_proto(&self) -> Result<pb::LocalResourceProto, IdParseError> {
+        let u = UrlParts::parse(&self.uri).ok_or_else(|| IdParseError {
+            kind: "resource URI",
+            input: self.uri.clone(),
+        })?;
+        Ok(pb::LocalResourceProto {
+            resource: Some(pb::UrlProto {
+                scheme: Some(u.scheme),
+                host: (!u.host.is_empty()).then_some(u.host),
+                port: (u.port >= 0).then_some(u.port),
+                file: Some(u.file),
+                user_info: None,
+            }),
+            size: Some(self.size),
+            timestamp: Some(self.timestamp),
+            r#type: Some(match self.kind {
+                LocalResourceType::Archive => pb::LocalResourceTypeProto::Archive,
+                LocalResourceType::File => pb::LocalResourceTypeProto::File,
+            } as i32),
+            visibility: Some(match self.visibility {
+                LocalResourceVisibility::Public => pb::LocalResourceVisibilityProto::Public,
+                LocalResourceVisibility::Private => pb::LocalResourceVisibilityProto::Private,
+                LocalResourceVisibility::Application => pb::LocalResourceVisibilityProto::Application,
+            } as i32),
+            pattern: None,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -342,6 +598,18 @@ mod tests {
         assert_eq!(ContainerId::from_proto(&e.to_proto()), e);
         let n: NodeId = "nm.example:45454".parse().unwrap();
         assert_eq!(n.to_string(), "nm.example:45454");
+    }
+
+    #[test]
+    fn url_parts() {
+        let u = UrlParts::parse("hdfs://nn.local:9000/user/a/b.tgz").unwrap();
+        assert_eq!((u.scheme.as_str(), u.host.as_str(), u.port, u.file.as_str()), ("hdfs", "nn.local", 9000, "/user/a/b.tgz"));
+        let u = UrlParts::parse("hdfs://nn/x").unwrap();
+        assert_eq!((u.host.as_str(), u.port), ("nn", -1));
+        let u = UrlParts::parse("file:/tmp/x").unwrap();
+        assert_eq!((u.host.as_str(), u.file.as_str()), ("", "/tmp/x"));
+        assert!(UrlParts::parse("no-scheme").is_none());
+        assert!(UrlParts::parse("hdfs://h:notaport/x").is_none());
     }
 
     #[test]
