@@ -84,6 +84,10 @@ def run_once(cmd, timeout):
     return {"ok": True, "wall": wall, "rss_kib": rss, "out": out, "err": err, "words": words}
 
 
+def fmt_load(la):
+    return "/".join(f"{x:.2f}" for x in la)
+
+
 def fmt_int(n):
     return f"{n:,}"
 
@@ -102,6 +106,7 @@ def main():
         state[r["name"]] = {"walls": [], "rss": [], "words": set(), "failed": r.get("failed"),
                             "summary": None}
 
+    load_before = fmt_load(os.getloadavg())
     print(f"input: {path}: {fmt_int(nbytes)} bytes, {fmt_int(nwords)} words; "
           f"{runs} run(s) per row, rows interleaved", flush=True)
     for i in range(runs):
@@ -129,7 +134,11 @@ def main():
     say = report.append
     say("")
     say(f"Word count, {fmt_int(nbytes)} bytes / {fmt_int(nwords)} words, discarding sink, "
-        f"median of {runs} run(s) (MB = 10^6 bytes; peak RSS = largest process, GNU time)")
+        f"median of {runs} run(s)")
+    say("(MB = 10^6 bytes; peak RSS: GNU time's maximum resident set size of the largest process, "
+        "max over runs;")
+    say(f" load average 1/5/15 min: before {load_before}, after {fmt_load(os.getloadavg())}; "
+        f"{os.cpu_count()} CPUs)")
     hdr = (f"{'row':<10} {'wall s':>8} {'min s':>8} {'MB/s':>8} {'Mwords/s':>9} {'words/s':>12} "
            f"{'peak RSS MiB':>13}  words")
     say(hdr)
