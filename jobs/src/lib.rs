@@ -1,1 +1,14 @@
-//! rfy-jobs (placeholder; being built).
+//! rfy's built-in job programs, compiled into the client, the
+//! ApplicationMaster and the TaskManager so they run with no compile step.
+
+pub mod wordcount;
+
+use rfy_runtime::JobProgram;
+
+/// Every built-in program.
+pub static BUILTIN: &[JobProgram] = &[wordcount::PROGRAM];
+
+/// The built-in program called `name`.
+pub fn find(name: &str) -> Option<JobProgram> {
+    BUILTIN.iter().find(|p| p.name == name).copied()
+}

@@ -1,1 +1,28 @@
-//! rfy-runtime (placeholder; being built).
+//! rfy's dataflow runtime: the DataStream API, the StreamGraph and JobGraph,
+//! operators, sources and sinks, record exchange between tasks, and the
+//! building of one task (a chain of operators for one subtask).
+//!
+//! The record path works on batches: one dynamic call per batch and operator,
+//! records encoded with postcard into buffers of about
+//! `taskmanager.memory.segment-size` bytes, bounded channels for backpressure.
+
+pub mod api;
+pub mod context;
+pub mod error;
+pub mod event;
+pub mod exchange;
+pub mod graph;
+pub mod keygroup;
+mod operators;
+pub mod program;
+pub mod record;
+pub mod sinks;
+pub mod sources;
+pub mod task;
+
+pub use api::{Collector, DataStream, KeyedProcessFunction, KeyedStream, StreamExecutionEnvironment, ValueState};
+pub use context::{OperatorContext, RuntimeMode};
+pub use error::{JobError, TaskError};
+pub use graph::{ExecutionConfig, JobGraph, StreamGraph};
+pub use program::{JobProgram, ProgramRegistry};
+pub use record::Word;

@@ -1,0 +1,128 @@
+//! Word count, as Flink's streaming WordCount example: split lines into
+//! lowercase words and count each word.
+//!
+//! Tokenization is the example's `line.toLowerCase().split("\\W+")` with
+//! empty tokens dropped: lowercase the line, split on every character that is
+//! not ASCII alphanumeric or `_`.
+
+use clap::{Parser, ValueEnum};
+use rfy_runtime::{Collector, DataStream, JobError, JobProgram, RuntimeMode, StreamExecutionEnvironment, Word};
+use std::path::PathBuf;
+
+/// The built-in `wordcount` program.
+pub const PROGRAM: JobProgram = JobProgram {
+    name: "wordcount",
+    description: "count words of a text file (Flink's WordCount example)",
+    build,
+};
+
+/// What the job emits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Mode {
+    /// One `word<TAB>count` line per distinct word with its final count
+    /// (BATCH runtime mode).
+    Final,
+    /// One `word<TAB>running count` line per input word (STREAMING), as
+    /// Flink's streaming WordCount emits.
+    Updates,
+}
+
+/// Arguments of `rfy run wordcount`.
+#[derive(Debug, Parser)]
+#[command(name = "wordcount", about = "Count words of a text file (Flink's WordCount example).")]
+pub struct Args {
+    /// Input text file.
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Output directory for part files `part-<subtask>`; without it (and
+    /// without --discard) the counts are printed.
+    #[arg(long, conflicts_with = "discard")]
+    pub output: Option<PathBuf>,
+    /// Drop the results (for benchmarks).
+    #[arg(long)]
+    pub discard: bool,
+    /// Final counts, or a running count per input word.
+    #[arg(long, value_enum, default_value = "final")]
+    pub mode: Mode,
+    /// Pace the source to this many lines per second in total.
+    #[arg(long, value_parser = parse_rate)]
+    pub rate: Option<f64>,
+}
+
+fn parse_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(r) if r > 0.0 && r.is_finite() => Ok(r),
+        _ => Err(format!("'{text}' is not a positive number of lines per second")),
+    }
+}
+
+/// Splits `line` into lowercase words, Flink's tokenizer (see module docs).
+#[inline]
+pub fn tokenize(line: &str, out: &mut Collector<'_, (Word, u64)>) {
+    if line.is_ascii() {
+        let bytes = line.as_bytes();
+        let mut start = None;
+        for (i, &b) in bytes.iter().enumerate() {
+            let word_byte = b.is_ascii_alphanumeric() || b == b'_';
+            match (word_byte, start) {
+                (true, None) => start = Some(i),
+                (false, Some(s)) => {
+                    emit(&line[s..i], out);
+                    start = None;
+                }
+                _ => {}
+            }
+        }
+        if let Some(s) = start {
+            emit(&line[s..], out);
+        }
+    } else {
+        // Unicode lowercasing can change lengths (and even yield ASCII letters),
+        // so lowercase first, then split, exactly as Java does.
+        let lower = line.to_lowercase();
+        for w in lower.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).filter(|w| !w.is_empty()) {
+            out.collect((Word::from(w), 1));
+        }
+    }
+}
+
+#[inline]
+fn emit(ascii_word: &str, out: &mut Collector<'_, (Word, u64)>) {
+    let mut w = Word::from(ascii_word);
+    w.make_ascii_lowercase();
+    out.collect((w, 1));
+}
+
+/// Formats a `(word, count)` pair as `word<TAB>count`.
+pub fn format_count(rec: &(Word, u64), out: &mut Vec<u8>) {
+    out.extend_from_slice(rec.0.as_bytes());
+    out.push(b'\t');
+    out.extend_from_slice(rec.1.to_string().as_bytes());
+}
+
+fn build(env: &StreamExecutionEnvironment, args: &[String]) -> Result<(), JobError> {
+    let argv = std::iter::once("wordcount".to_string()).chain(args.iter().cloned());
+    let a = Args::try_parse_from(argv).map_err(|e| JobError::BadArguments(e.to_string().trim_end().to_string()))?;
+    env.set_job_name(format!("WordCount {}", a.input.display()));
+    env.set_runtime_mode(Some(match a.mode {
+        Mode::Final => RuntimeMode::Batch,
+        Mode::Updates => RuntimeMode::Streaming,
+    }));
+    let mut source = rfy_runtime::sources::TextFileSource::new(&a.input);
+    if let Some(r) = a.rate {
+        source = source.with_rate(r);
+    }
+    let counts: DataStream<(Word, u64)> = env
+        .add_source(source)
+        .flat_map(|line: String, out: &mut Collector<'_, (Word, u64)>| tokenize(&line, out))
+        .name("Tokenizer")
+        .key_by(|rec: &(Word, u64)| rec.0.clone())
+        .reduce(|a, b| (a.0, a.1 + b.1))
+        .name("Sum");
+    match (a.output, a.discard) {
+        (Some(dir), _) => counts.write_as_text(dir, format_count),
+        (None, true) => counts.discard(),
+        (None, false) => counts.sink_to(rfy_runtime::sinks::PrintSink::new(format_count)),
+    };
+    Ok(())
+}

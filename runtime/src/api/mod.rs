@@ -1,0 +1,12 @@
+//! The DataStream API: the counterpart of Flink's `StreamExecutionEnvironment`,
+//! `DataStream` and `KeyedStream`.
+
+mod env;
+mod functions;
+mod state;
+mod stream;
+
+pub use env::StreamExecutionEnvironment;
+pub use functions::{Collector, KeyedContext, KeyedProcessFunction};
+pub use state::{KeyedStateStore, ValueState};
+pub use stream::{DataStream, DataStreamSink, KeyedStream};

@@ -1,0 +1,275 @@
+//! `DataStream` and `KeyedStream`: typed handles on the graph being built.
+
+use std::cell::RefCell;
+use std::hash::Hash;
+use std::marker::PhantomData;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use super::env::GraphBuilder;
+use super::functions::{Collector, KeyedProcessFunction};
+use crate::context::OperatorContext;
+use crate::error::TaskError;
+use crate::exchange::writer::{ForwardPartitioner, KeyGroupPartitioner, PartitionWriter, RebalancePartitioner};
+use crate::exchange::{ChannelSender, ExchangeSettings};
+use crate::graph::{NodeBuilder, NodeId, OperatorBuilder, Partitioning, StreamEdge, StreamNode, TypeOf, WriterBuilder};
+use crate::operators::basic::{FilterBuilder, FlatMapBuilder, MapBuilder};
+use crate::operators::process::ProcessBuilder;
+use crate::operators::reduce::ReduceBuilder;
+use crate::operators::sink::SinkNode;
+use crate::record::Record;
+use crate::sinks::{DiscardingSink, PrintSink, Sink, TextFileSink};
+use crate::task::output::{erase, AnyOutput};
+use crate::task::TaskControl;
+
+/// Writer of an edge without a key: forward, rebalance or broadcast.
+struct PlainWriter<T>(PhantomData<fn(T)>);
+
+impl<T: Record> WriterBuilder for PlainWriter<T> {
+    fn build(
+        &self,
+        partitioning: Partitioning,
+        senders: Vec<ChannelSender>,
+        ctx: &OperatorContext,
+        settings: &ExchangeSettings,
+        control: &TaskControl,
+    ) -> Result<AnyOutput, TaskError> {
+        let name = ctx.task_name.clone();
+        let c = control.clone();
+        Ok(match partitioning {
+            Partitioning::Forward => erase::<T>(Box::new(PartitionWriter::new(senders, ForwardPartitioner, false, settings, c, name))),
+            Partitioning::Broadcast => erase::<T>(Box::new(PartitionWriter::new(senders, ForwardPartitioner, true, settings, c, name))),
+            Partitioning::Rebalance => {
+                let p = RebalancePartitioner { next: ctx.subtask_index as usize };
+                erase::<T>(Box::new(PartitionWriter::new(senders, p, false, settings, c, name)))
+            }
+            Partitioning::Hash => return Err(TaskError::Mismatch(format!("{name}: hash edge without a key selector"))),
+        })
+    }
+}
+
+/// Writer of a keyed edge: hash partitioning by the key selector.
+struct KeyedWriter<T, K, F> {
+    key_fn: Arc<F>,
+    _types: PhantomData<fn(T) -> K>,
+}
+
+impl<T: Record, K: Hash + 'static, F: Fn(&T) -> K + Send + Sync + 'static> WriterBuilder for KeyedWriter<T, K, F> {
+    fn build(
+        &self,
+        _partitioning: Partitioning,
+        senders: Vec<ChannelSender>,
+        ctx: &OperatorContext,
+        settings: &ExchangeSettings,
+        control: &TaskControl,
+    ) -> Result<AnyOutput, TaskError> {
+        let p = KeyGroupPartitioner { key_fn: self.key_fn.clone(), max_parallelism: ctx.max_parallelism };
+        Ok(erase::<T>(Box::new(PartitionWriter::new(senders, p, false, settings, control.clone(), ctx.task_name.clone()))))
+    }
+}
+
+/// A stream of `T` records (Flink's `DataStream`).
+pub struct DataStream<T> {
+    graph: Rc<RefCell<GraphBuilder>>,
+    node: NodeId,
+    partitioning: Option<Partitioning>,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T> Clone for DataStream<T> {
+    fn clone(&self) -> Self {
+        DataStream { graph: self.graph.clone(), node: self.node, partitioning: self.partitioning, _t: PhantomData }
+    }
+}
+
+/// The end of a stream; lets the program set the sink's parallelism and name.
+pub struct DataStreamSink {
+    graph: Rc<RefCell<GraphBuilder>>,
+    node: NodeId,
+}
+
+impl DataStreamSink {
+    /// Sets the sink's parallelism.
+    pub fn set_parallelism(self, parallelism: u32) -> Self {
+        self.graph.borrow_mut().nodes[self.node].parallelism = Some(parallelism);
+        self
+    }
+    /// Sets the sink's name.
+    pub fn name(self, name: &str) -> Self {
+        self.graph.borrow_mut().nodes[self.node].name = name.to_string();
+        self
+    }
+}
+
+pub(crate) struct NewNode {
+    name: String,
+    builder: Arc<dyn OperatorBuilder>,
+    keyed: bool,
+    is_sink: bool,
+}
+
+impl<T: Record> DataStream<T> {
+    pub(crate) fn new(graph: Rc<RefCell<GraphBuilder>>, node: NodeId) -> Self {
+        DataStream { graph, node, partitioning: None, _t: PhantomData }
+    }
+
+    fn connect<O: Record>(&self, node: NewNode, edge_partitioning: Option<Partitioning>, writer: Arc<dyn WriterBuilder>) -> NodeId {
+        let mut g = self.graph.borrow_mut();
+        let id = g.nodes.len();
+        g.nodes.push(StreamNode {
+            id,
+            uid: format!("{}-{id}", node.name),
+            name: node.name,
+            parallelism: None,
+            parallelism_limit: None,
+            is_sink: node.is_sink,
+            keyed: node.keyed,
+            builder: NodeBuilder::Operator(node.builder),
+            out_type: TypeOf::<O>::arc(),
+        });
+        let (partitioning, explicit) = match edge_partitioning {
+            Some(p) => (p, true),
+            None => (Partitioning::Forward, false),
+        };
+        g.edges.push(StreamEdge { source: self.node, target: id, partitioning, explicit, writer });
+        id
+    }
+
+    fn plain_writer() -> Arc<dyn WriterBuilder> {
+        Arc::new(PlainWriter::<T>(PhantomData))
+    }
+
+    fn then<O: Record>(&self, name: &str, builder: Arc<dyn OperatorBuilder>) -> DataStream<O> {
+        let node = NewNode { name: name.to_string(), builder, keyed: false, is_sink: false };
+        let id = self.connect::<O>(node, self.partitioning, Self::plain_writer());
+        DataStream::new(self.graph.clone(), id)
+    }
+
+    /// One output record per input record.
+    pub fn map<O: Record, F: Fn(T) -> O + Send + Sync + 'static>(&self, f: F) -> DataStream<O> {
+        self.then("Map", Arc::new(MapBuilder::<T, O, F>(Arc::new(f), PhantomData)))
+    }
+
+    /// Any number of output records per input record.
+    pub fn flat_map<O: Record, F: Fn(T, &mut Collector<'_, O>) + Send + Sync + 'static>(&self, f: F) -> DataStream<O> {
+        self.then("Flat Map", Arc::new(FlatMapBuilder::<T, O, F>(Arc::new(f), PhantomData)))
+    }
+
+    /// Keeps the records for which `f` is true.
+    pub fn filter<F: Fn(&T) -> bool + Send + Sync + 'static>(&self, f: F) -> DataStream<T> {
+        self.then("Filter", Arc::new(FilterBuilder::<T, F>(Arc::new(f), PhantomData)))
+    }
+
+    /// Partitions the stream by key: records with equal keys go to the same subtask.
+    pub fn key_by<K, F>(&self, key_fn: F) -> KeyedStream<T, K, F>
+    where
+        K: Hash + Eq + Clone + 'static,
+        F: Fn(&T) -> K + Send + Sync + 'static,
+    {
+        KeyedStream { input: self.clone(), key_fn: Arc::new(key_fn), _k: PhantomData }
+    }
+
+    fn with_partitioning(&self, p: Partitioning) -> Self {
+        DataStream { partitioning: Some(p), ..self.clone() }
+    }
+
+    /// Round robin over the next operator's subtasks.
+    pub fn rebalance(&self) -> Self {
+        self.with_partitioning(Partitioning::Rebalance)
+    }
+
+    /// Every record to every subtask of the next operator.
+    pub fn broadcast(&self) -> Self {
+        self.with_partitioning(Partitioning::Broadcast)
+    }
+
+    /// Subtask i to subtask i of the next operator (equal parallelism required).
+    pub fn forward(&self) -> Self {
+        self.with_partitioning(Partitioning::Forward)
+    }
+
+    /// Sets the parallelism of the operator that produces this stream.
+    pub fn set_parallelism(self, parallelism: u32) -> Self {
+        self.graph.borrow_mut().nodes[self.node].parallelism = Some(parallelism);
+        self
+    }
+
+    /// Names the operator that produces this stream.
+    pub fn name(self, name: &str) -> Self {
+        self.graph.borrow_mut().nodes[self.node].name = name.to_string();
+        self
+    }
+
+    /// Sets the stable id of the operator that produces this stream.
+    pub fn uid(self, uid: &str) -> Self {
+        self.graph.borrow_mut().nodes[self.node].uid = uid.to_string();
+        self
+    }
+
+    /// Ends the stream in `sink`.
+    pub fn sink_to<S: Sink<T>>(&self, sink: S) -> DataStreamSink {
+        let sink = Arc::new(sink);
+        let checked = sink.clone();
+        let name = sink.name();
+        self.graph.borrow_mut().io_checks.push(Box::new(move || checked.check()));
+        let node = NewNode { name, builder: Arc::new(SinkNode::<T, S>(sink, PhantomData)), keyed: false, is_sink: true };
+        let id = self.connect::<()>(node, self.partitioning, Self::plain_writer());
+        DataStreamSink { graph: self.graph.clone(), node: id }
+    }
+
+    /// Writes each record as a line, formatted by `format`, into part files in `dir`.
+    pub fn write_as_text(&self, dir: impl Into<PathBuf>, format: impl Fn(&T, &mut Vec<u8>) + Send + Sync + 'static) -> DataStreamSink {
+        self.sink_to(TextFileSink::new(dir, format))
+    }
+
+    /// Prints each record (its `Debug` form) to standard output.
+    pub fn print(&self) -> DataStreamSink
+    where
+        T: std::fmt::Debug,
+    {
+        self.sink_to(PrintSink::new(|r: &T, out: &mut Vec<u8>| {
+            use std::io::Write;
+            let _ = write!(out, "{r:?}");
+        }))
+    }
+
+    /// Drops every record (for benchmarks).
+    pub fn discard(&self) -> DataStreamSink {
+        self.sink_to(DiscardingSink)
+    }
+}
+
+/// A stream partitioned by key (Flink's `KeyedStream`).
+pub struct KeyedStream<T, K, F> {
+    input: DataStream<T>,
+    key_fn: Arc<F>,
+    _k: PhantomData<fn() -> K>,
+}
+
+impl<T, K, F> KeyedStream<T, K, F>
+where
+    T: Record,
+    K: Hash + Eq + Clone + 'static,
+    F: Fn(&T) -> K + Send + Sync + 'static,
+{
+    fn keyed<O: Record>(&self, name: &str, builder: Arc<dyn OperatorBuilder>) -> DataStream<O> {
+        let writer: Arc<dyn WriterBuilder> = Arc::new(KeyedWriter::<T, K, F> { key_fn: self.key_fn.clone(), _types: PhantomData });
+        let node = NewNode { name: name.to_string(), builder, keyed: true, is_sink: false };
+        let id = self.input.connect::<O>(node, Some(Partitioning::Hash), writer);
+        DataStream::new(self.input.graph.clone(), id)
+    }
+
+    /// Folds records of each key with `reduce` (Flink's `reduce`). STREAMING:
+    /// emits the updated value per record; BATCH: each key's final value.
+    pub fn reduce<R: Fn(T, T) -> T + Send + Sync + 'static>(&self, reduce: R) -> DataStream<T> {
+        let b = ReduceBuilder::<T, K, F, R> { key_fn: self.key_fn.clone(), reduce: Arc::new(reduce), _types: PhantomData };
+        self.keyed("Keyed Reduce", Arc::new(b))
+    }
+
+    /// Runs `function` per record with keyed state (Flink's `process`).
+    pub fn process<P: KeyedProcessFunction<Key = K, In = T>>(&self, function: P) -> DataStream<P::Out> {
+        let b = ProcessBuilder::<P, F> { function, key_fn: self.key_fn.clone(), _f: PhantomData };
+        self.keyed("KeyedProcess", Arc::new(b))
+    }
+}

@@ -1,0 +1,52 @@
+//! Typed errors of the runtime.
+
+/// Why a task (or the building of one) failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TaskError {
+    /// The task was asked to stop (job canceled or failing elsewhere).
+    #[error("task canceled")]
+    Canceled,
+    /// An I/O error; `context` names the file, directory or address at fault.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done, naming the path or address.
+        context: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An error raised by user code or by a connector (text is shown as is).
+    #[error("{0}")]
+    User(String),
+    /// A peer channel closed before it sent its end-of-partition event.
+    #[error("data channel closed unexpectedly: {0}")]
+    ChannelClosed(String),
+    /// A network buffer could not be decoded into records or an event.
+    #[error("corrupt network buffer: {0}")]
+    Decode(String),
+    /// The operators built from the job program do not fit together: the
+    /// program is not the one the JobGraph was made from.
+    #[error("job program does not match its JobGraph: {0}")]
+    Mismatch(String),
+}
+
+impl TaskError {
+    /// An I/O error with a context naming the path or address at fault.
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        TaskError::Io { context: context.into(), source }
+    }
+}
+
+/// Why a job program could not build its dataflow or JobGraph.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// Bad job arguments (e.g. `--input` missing); the text says which.
+    #[error("{0}")]
+    BadArguments(String),
+    /// The dataflow is not valid (e.g. forward edge between different parallelisms).
+    #[error("invalid dataflow: {0}")]
+    InvalidGraph(String),
+    /// The program named in a JobGraph or on the command line is unknown.
+    #[error("unknown job '{0}'")]
+    UnknownJob(String),
+}

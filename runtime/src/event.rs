@@ -1,0 +1,35 @@
+//! Events that travel through the same channels as records, in order.
+
+use serde::{Deserialize, Serialize};
+
+/// Watermark value that closes every event-time window: emitted when a bounded
+/// source ends (as Flink's `Watermark.MAX_WATERMARK`).
+pub const MAX_WATERMARK: i64 = i64::MAX;
+
+/// A checkpoint barrier (Chandy–Lamport / asynchronous barrier snapshotting):
+/// injected at the sources, it separates the records before checkpoint `id`
+/// from those after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckpointBarrier {
+    /// Checkpoint id, increasing per job from 1.
+    pub id: u64,
+    /// When the JobMaster triggered it, ms since the Unix epoch.
+    pub timestamp_ms: u64,
+    /// True for a savepoint (user-triggered, self-contained).
+    pub savepoint: bool,
+}
+
+/// A non-record element of a stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Event {
+    /// Event time has reached this value (ms): no later record has a smaller timestamp.
+    Watermark(i64),
+    /// A checkpoint barrier.
+    Barrier(CheckpointBarrier),
+    /// The producer has no more records (bounded input ended).
+    EndOfInput,
+    /// Local only, never sent over a channel: output writers send partly
+    /// filled buffers now (buffer timeout, idle input).
+    #[serde(skip)]
+    Flush,
+}

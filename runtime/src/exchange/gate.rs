@@ -1,0 +1,170 @@
+//! The input gate: reads a task's input channels, decodes buffers into record
+//! batches for the chain, combines watermarks (minimum over channels) and
+//! aligns checkpoint barriers (a channel that delivered barrier n is not read
+//! again until every channel has delivered it).
+
+use std::marker::PhantomData;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use super::{ChannelReceiver, NetMessage};
+use crate::error::TaskError;
+use crate::event::{CheckpointBarrier, Event};
+use crate::record::{decode_all, Record};
+use crate::task::{Output, TaskControl, TaskHead};
+
+struct InChannel {
+    rx: ChannelReceiver,
+    finished: bool,
+    /// Delivered the barrier being aligned; not read until alignment completes.
+    blocked: bool,
+    watermark: i64,
+}
+
+/// The head of a task that reads records from other tasks.
+pub(crate) struct NetworkInput<T> {
+    channels: Vec<InChannel>,
+    next: Box<dyn Output<T>>,
+    batch: Vec<T>,
+    watermark: i64,
+    pending_barrier: Option<CheckpointBarrier>,
+    flush_interval: Duration,
+    cursor: usize,
+    name: String,
+    _records: PhantomData<fn() -> T>,
+}
+
+impl<T: Record> NetworkInput<T> {
+    pub(crate) fn new(receivers: Vec<ChannelReceiver>, next: Box<dyn Output<T>>, flush_interval: Duration, name: String) -> Self {
+        NetworkInput {
+            channels: receivers
+                .into_iter()
+                .map(|rx| InChannel { rx, finished: false, blocked: false, watermark: i64::MIN })
+                .collect(),
+            next,
+            batch: Vec::new(),
+            watermark: i64::MIN,
+            pending_barrier: None,
+            flush_interval,
+            cursor: 0,
+            name,
+            _records: PhantomData,
+        }
+    }
+
+    fn readable(&self, i: usize) -> bool {
+        let c = &self.channels[i];
+        !c.finished && !c.blocked
+    }
+
+    /// The next message from a readable channel, or `None` after waiting
+    /// `flush_interval` with nothing to read.
+    fn next_message(&mut self) -> Result<Option<(usize, NetMessage)>, TaskError> {
+        let n = self.channels.len();
+        // Fast path: round robin over ready channels, no allocation.
+        for k in 0..n {
+            let i = (self.cursor + k) % n;
+            if !self.readable(i) {
+                continue;
+            }
+            match self.channels[i].rx.try_recv() {
+                Ok(msg) => {
+                    self.cursor = (i + 1) % n;
+                    return Ok(Some((i, msg)));
+                }
+                Err(flume::TryRecvError::Empty) => {}
+                Err(flume::TryRecvError::Disconnected) => return Err(self.closed(i)),
+            }
+        }
+        // Nothing ready: block on all readable channels at once.
+        let mut selector = flume::Selector::new();
+        for (i, c) in self.channels.iter().enumerate() {
+            if !c.finished && !c.blocked {
+                selector = selector.recv(&c.rx, move |r| (i, r));
+            }
+        }
+        match selector.wait_timeout(self.flush_interval) {
+            Ok((i, Ok(msg))) => Ok(Some((i, msg))),
+            Ok((i, Err(_))) => Err(self.closed(i)),
+            Err(_) => Ok(None),
+        }
+    }
+
+    fn closed(&self, i: usize) -> TaskError {
+        TaskError::ChannelClosed(format!("{}: producer of input channel {i} went away before its end", self.name))
+    }
+
+    fn on_event(&mut self, i: usize, event: Event) -> Result<(), TaskError> {
+        match event {
+            Event::Watermark(w) => {
+                self.channels[i].watermark = self.channels[i].watermark.max(w);
+                self.advance_watermark()
+            }
+            Event::Barrier(b) => {
+                match self.pending_barrier {
+                    Some(p) if p.id > b.id => return Ok(()), // stale barrier of an aborted checkpoint
+                    Some(p) if p.id < b.id => {
+                        // A newer checkpoint overtook an unfinished alignment: drop the old one.
+                        for c in &mut self.channels {
+                            c.blocked = false;
+                        }
+                        self.pending_barrier = Some(b);
+                    }
+                    Some(_) => {}
+                    None => self.pending_barrier = Some(b),
+                }
+                self.channels[i].blocked = true;
+                self.try_complete_alignment()
+            }
+            Event::EndOfInput => {
+                self.channels[i].finished = true;
+                self.advance_watermark()?;
+                self.try_complete_alignment()
+            }
+            Event::Flush => Ok(()),
+        }
+    }
+
+    fn advance_watermark(&mut self) -> Result<(), TaskError> {
+        let min = self.channels.iter().filter(|c| !c.finished).map(|c| c.watermark).min();
+        if let Some(w) = min {
+            if w > self.watermark {
+                self.watermark = w;
+                self.next.push_event(&Event::Watermark(w))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn try_complete_alignment(&mut self) -> Result<(), TaskError> {
+        let Some(b) = self.pending_barrier else { return Ok(()) };
+        if self.channels.iter().all(|c| c.blocked || c.finished) {
+            for c in &mut self.channels {
+                c.blocked = false;
+            }
+            self.pending_barrier = None;
+            self.next.push_event(&Event::Barrier(b))?;
+        }
+        Ok(())
+    }
+}
+
+impl<T: Record> TaskHead for NetworkInput<T> {
+    fn run(&mut self, control: &TaskControl) -> Result<(), TaskError> {
+        let metrics = &control.metrics;
+        while self.channels.iter().any(|c| !c.finished) {
+            control.check()?;
+            match self.next_message()? {
+                None => self.next.push_event(&Event::Flush)?,
+                Some((_, NetMessage::Data { bytes, records })) => {
+                    decode_all(&bytes, records, &mut self.batch)?;
+                    metrics.records_in.fetch_add(records as u64, Ordering::Relaxed);
+                    metrics.bytes_in.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                    self.next.push_batch(&mut self.batch)?;
+                }
+                Some((i, NetMessage::Event(e))) => self.on_event(i, e)?,
+            }
+        }
+        self.next.push_event(&Event::EndOfInput)
+    }
+}

@@ -1,0 +1,188 @@
+//! Output writers: partition a task's records into per-channel buffers of
+//! encoded records and send full buffers (or partly filled ones after the
+//! buffer timeout) downstream.
+
+use std::hash::Hash;
+use std::marker::PhantomData;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::{ChannelSender, ExchangeSettings, NetMessage};
+use crate::error::TaskError;
+use crate::event::Event;
+use crate::keygroup::{key_group_for_hash, key_hash, operator_index_for_key_group};
+use crate::record::{encode_into, Record};
+use crate::task::{Output, TaskControl};
+
+/// Chooses the channel of each record. Monomorphized into the writer, so the
+/// per-record choice is a static call.
+pub(crate) trait Partitioner<T>: 'static {
+    fn select(&mut self, record: &T, channels: usize) -> usize;
+}
+
+/// Forward: one channel.
+pub(crate) struct ForwardPartitioner;
+impl<T> Partitioner<T> for ForwardPartitioner {
+    #[inline]
+    fn select(&mut self, _record: &T, _channels: usize) -> usize {
+        0
+    }
+}
+
+/// Rebalance: round robin over all channels, starting at the subtask index.
+pub(crate) struct RebalancePartitioner {
+    pub(crate) next: usize,
+}
+impl<T> Partitioner<T> for RebalancePartitioner {
+    #[inline]
+    fn select(&mut self, _record: &T, channels: usize) -> usize {
+        self.next = (self.next + 1) % channels;
+        self.next
+    }
+}
+
+/// Hash by key into key groups, then to the subtask that owns the key group.
+pub(crate) struct KeyGroupPartitioner<F> {
+    pub(crate) key_fn: Arc<F>,
+    pub(crate) max_parallelism: u32,
+}
+impl<T, K, F> Partitioner<T> for KeyGroupPartitioner<F>
+where
+    K: Hash,
+    F: Fn(&T) -> K + 'static,
+{
+    #[inline]
+    fn select(&mut self, record: &T, channels: usize) -> usize {
+        let kg = key_group_for_hash(key_hash(&(self.key_fn)(record)), self.max_parallelism);
+        operator_index_for_key_group(self.max_parallelism, channels as u32, kg) as usize
+    }
+}
+
+struct ChannelOut {
+    tx: ChannelSender,
+    buf: Vec<u8>,
+    records: u32,
+}
+
+/// Writes a task's output for one outgoing edge.
+pub(crate) struct PartitionWriter<T, P> {
+    channels: Vec<ChannelOut>,
+    partitioner: P,
+    broadcast: bool,
+    segment_size: usize,
+    flush_interval: Duration,
+    last_flush: Instant,
+    control: TaskControl,
+    scratch: Vec<u8>,
+    name: String,
+    _records: PhantomData<fn(T)>,
+}
+
+impl<T: Record, P: Partitioner<T>> PartitionWriter<T, P> {
+    pub(crate) fn new(
+        senders: Vec<ChannelSender>,
+        partitioner: P,
+        broadcast: bool,
+        settings: &ExchangeSettings,
+        control: TaskControl,
+        name: String,
+    ) -> Self {
+        let cap = settings.segment_size + settings.segment_size / 8;
+        PartitionWriter {
+            channels: senders.into_iter().map(|tx| ChannelOut { tx, buf: Vec::with_capacity(cap), records: 0 }).collect(),
+            partitioner,
+            broadcast,
+            segment_size: settings.segment_size,
+            flush_interval: settings.flush_interval,
+            last_flush: Instant::now(),
+            control,
+            scratch: Vec::new(),
+            name,
+            _records: PhantomData,
+        }
+    }
+
+    fn send(&self, channel: usize, mut msg: NetMessage) -> Result<(), TaskError> {
+        let tx = &self.channels[channel].tx;
+        loop {
+            match tx.send_timeout(msg, Duration::from_millis(50)) {
+                Ok(()) => return Ok(()),
+                Err(flume::SendTimeoutError::Timeout(m)) => {
+                    self.control.check()?;
+                    msg = m;
+                }
+                Err(flume::SendTimeoutError::Disconnected(_)) => {
+                    self.control.check()?;
+                    return Err(TaskError::ChannelClosed(format!("{}: consumer of channel {channel} went away", self.name)));
+                }
+            }
+        }
+    }
+
+    fn send_buffer(&mut self, channel: usize) -> Result<(), TaskError> {
+        let cap = self.segment_size + self.segment_size / 8;
+        let ch = &mut self.channels[channel];
+        if ch.records == 0 {
+            return Ok(());
+        }
+        let bytes = std::mem::replace(&mut ch.buf, Vec::with_capacity(cap));
+        let records = std::mem::take(&mut ch.records);
+        self.control.metrics.bytes_out.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        self.send(channel, NetMessage::Data { bytes, records })
+    }
+
+    fn flush_all(&mut self) -> Result<(), TaskError> {
+        for i in 0..self.channels.len() {
+            self.send_buffer(i)?;
+        }
+        self.last_flush = Instant::now();
+        Ok(())
+    }
+}
+
+impl<T: Record, P: Partitioner<T>> Output<T> for PartitionWriter<T, P> {
+    fn push_batch(&mut self, batch: &mut Vec<T>) -> Result<(), TaskError> {
+        let n = self.channels.len();
+        self.control.metrics.records_out.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        if self.broadcast {
+            for rec in batch.drain(..) {
+                self.scratch.clear();
+                encode_into(&rec, &mut self.scratch)?;
+                for i in 0..n {
+                    let ch = &mut self.channels[i];
+                    ch.buf.extend_from_slice(&self.scratch);
+                    ch.records += 1;
+                    if ch.buf.len() >= self.segment_size {
+                        self.send_buffer(i)?;
+                    }
+                }
+            }
+        } else {
+            for rec in batch.drain(..) {
+                let i = self.partitioner.select(&rec, n);
+                let ch = &mut self.channels[i];
+                encode_into(&rec, &mut ch.buf)?;
+                ch.records += 1;
+                if ch.buf.len() >= self.segment_size {
+                    self.send_buffer(i)?;
+                }
+            }
+        }
+        if self.last_flush.elapsed() >= self.flush_interval {
+            self.flush_all()?;
+        }
+        Ok(())
+    }
+
+    fn push_event(&mut self, event: &Event) -> Result<(), TaskError> {
+        self.flush_all()?;
+        if *event == Event::Flush {
+            return Ok(());
+        }
+        for i in 0..self.channels.len() {
+            self.send(i, NetMessage::Event(*event))?;
+        }
+        Ok(())
+    }
+}

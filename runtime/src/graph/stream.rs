@@ -1,0 +1,202 @@
+//! The StreamGraph: one node per operator the program declared, with the code
+//! that instantiates it.
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::context::{OperatorContext, RuntimeMode};
+use crate::error::TaskError;
+use crate::exchange::gate::NetworkInput;
+use crate::exchange::{ChannelReceiver, ChannelSender, ExchangeSettings};
+use crate::record::Record;
+use crate::task::output::{erase, unerase, AnyOutput, DiscardOutput, FanOut};
+use crate::task::{TaskControl, TaskHead};
+
+/// Index of a node in [`StreamGraph::nodes`].
+pub type NodeId = usize;
+
+/// How records of an edge are distributed over the consumer's subtasks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Partitioning {
+    /// Subtask i sends to subtask i (equal parallelism; such edges chain).
+    Forward,
+    /// Round robin over all consumer subtasks.
+    Rebalance,
+    /// Every record to every consumer subtask.
+    Broadcast,
+    /// By key: hash → key group → the subtask owning that key group.
+    Hash,
+}
+
+/// Job-wide execution settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecutionConfig {
+    /// Parallelism of operators that set none (`-p`, `parallelism.default`).
+    pub parallelism: u32,
+    /// Number of key groups (`pipeline.max-parallelism`); the upper bound of
+    /// any keyed operator's parallelism.
+    pub max_parallelism: u32,
+    /// `None` = AUTOMATIC: BATCH if every source is bounded, else STREAMING.
+    pub runtime_mode: Option<RuntimeMode>,
+}
+
+impl Default for ExecutionConfig {
+    fn default() -> Self {
+        ExecutionConfig { parallelism: 1, max_parallelism: 128, runtime_mode: Some(RuntimeMode::Streaming) }
+    }
+}
+
+/// Builds the operator of a node for one subtask: wraps the typed output
+/// `next` and returns the typed input of the new operator.
+pub(crate) trait OperatorBuilder: Send + Sync {
+    fn build(&self, ctx: &OperatorContext, next: AnyOutput) -> Result<AnyOutput, TaskError>;
+}
+
+/// Builds a source's driver for one subtask, feeding `next`.
+pub(crate) trait SourceBuilder: Send + Sync {
+    fn build(&self, ctx: &OperatorContext, next: AnyOutput) -> Result<Box<dyn TaskHead>, TaskError>;
+    fn bounded(&self) -> bool;
+}
+
+pub(crate) enum NodeBuilder {
+    Source(Arc<dyn SourceBuilder>),
+    Operator(Arc<dyn OperatorBuilder>),
+}
+
+/// What needs the record type of a node's output stream.
+pub(crate) trait StreamType: Send + Sync {
+    fn discard(&self) -> AnyOutput;
+    fn fan_out(&self, outputs: Vec<AnyOutput>, at: &str) -> Result<AnyOutput, TaskError>;
+    fn network_input(
+        &self,
+        receivers: Vec<ChannelReceiver>,
+        next: AnyOutput,
+        settings: &ExchangeSettings,
+        name: &str,
+    ) -> Result<Box<dyn TaskHead>, TaskError>;
+}
+
+pub(crate) struct TypeOf<T>(PhantomData<fn() -> T>);
+
+impl<T> TypeOf<T> {
+    pub(crate) fn arc() -> Arc<dyn StreamType>
+    where
+        T: Record,
+    {
+        Arc::new(TypeOf::<T>(PhantomData))
+    }
+}
+
+impl<T: Record> StreamType for TypeOf<T> {
+    fn discard(&self) -> AnyOutput {
+        erase::<T>(Box::new(DiscardOutput::new()))
+    }
+    fn fan_out(&self, outputs: Vec<AnyOutput>, at: &str) -> Result<AnyOutput, TaskError> {
+        let typed = outputs.into_iter().map(|o| unerase::<T>(o, at)).collect::<Result<Vec<_>, _>>()?;
+        Ok(erase::<T>(Box::new(FanOut::new(typed))))
+    }
+    fn network_input(
+        &self,
+        receivers: Vec<ChannelReceiver>,
+        next: AnyOutput,
+        settings: &ExchangeSettings,
+        name: &str,
+    ) -> Result<Box<dyn TaskHead>, TaskError> {
+        let next = unerase::<T>(next, name)?;
+        Ok(Box::new(NetworkInput::new(receivers, next, settings.flush_interval, name.to_string())))
+    }
+}
+
+/// Builds the writer of an edge for one producer subtask.
+pub(crate) trait WriterBuilder: Send + Sync {
+    fn build(
+        &self,
+        partitioning: Partitioning,
+        senders: Vec<ChannelSender>,
+        ctx: &OperatorContext,
+        settings: &ExchangeSettings,
+        control: &TaskControl,
+    ) -> Result<AnyOutput, TaskError>;
+}
+
+/// One operator of the program.
+pub struct StreamNode {
+    /// Position in [`StreamGraph::nodes`]; nodes are in topological order.
+    pub id: NodeId,
+    /// Display name, e.g. `Flat Map`.
+    pub name: String,
+    /// Stable id for state (defaults to `<name>-<id>`).
+    pub uid: String,
+    /// Parallelism set on the operator, if any.
+    pub parallelism: Option<u32>,
+    /// Largest parallelism the operator supports (1 for non-parallel sources).
+    pub parallelism_limit: Option<u32>,
+    /// True for sinks.
+    pub is_sink: bool,
+    /// True if the operator keeps keyed state (its parallelism ≤ max parallelism).
+    pub keyed: bool,
+    pub(crate) builder: NodeBuilder,
+    pub(crate) out_type: Arc<dyn StreamType>,
+}
+
+/// A connection between two nodes.
+pub struct StreamEdge {
+    /// Producer node.
+    pub source: NodeId,
+    /// Consumer node.
+    pub target: NodeId,
+    /// Distribution; `explicit` false means "forward if parallelisms match,
+    /// else rebalance", as Flink does.
+    pub partitioning: Partitioning,
+    /// Set by the program (`rebalance()`, `key_by()`, ...) rather than defaulted.
+    pub explicit: bool,
+    pub(crate) writer: Arc<dyn WriterBuilder>,
+}
+
+/// The program's dataflow: operators and their connections.
+pub struct StreamGraph {
+    /// The job's name.
+    pub job_name: String,
+    /// The program that built this graph (a built-in job's name).
+    pub program: String,
+    /// The program's arguments.
+    pub args: Vec<String>,
+    /// Job-wide settings.
+    pub config: ExecutionConfig,
+    /// Operators in topological order.
+    pub nodes: Vec<StreamNode>,
+    /// Connections.
+    pub edges: Vec<StreamEdge>,
+    pub(crate) io_checks: Vec<Box<dyn Fn() -> Result<(), String> + Send + Sync>>,
+}
+
+impl StreamGraph {
+    /// Runs the planning-time checks that connectors registered (input exists,
+    /// output writable...). Done once by the client, not by every TaskManager.
+    ///
+    /// Errors: the first failing check's message, naming the path at fault.
+    pub fn check_io(&self) -> Result<(), String> {
+        for check in &self.io_checks {
+            check()?;
+        }
+        Ok(())
+    }
+
+    /// The runtime mode, with AUTOMATIC resolved from the sources' boundedness.
+    pub fn runtime_mode(&self) -> RuntimeMode {
+        self.config.runtime_mode.unwrap_or_else(|| {
+            let all_bounded = self.nodes.iter().all(|n| match &n.builder {
+                NodeBuilder::Source(s) => s.bounded(),
+                NodeBuilder::Operator(_) => true,
+            });
+            if all_bounded {
+                RuntimeMode::Batch
+            } else {
+                RuntimeMode::Streaming
+            }
+        })
+    }
+}

@@ -1,0 +1,9 @@
+//! Operators: each is an [`Output`](crate::task::Output) of its input type
+//! that owns the output of the next operator in its chain, and processes a
+//! whole batch per call.
+
+pub(crate) mod basic;
+pub(crate) mod process;
+pub(crate) mod reduce;
+pub(crate) mod sink;
+pub(crate) mod source;

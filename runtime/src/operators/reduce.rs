@@ -1,0 +1,105 @@
+//! Keyed reduce (Flink's `KeyedStream.reduce`): per key, folds each record into
+//! the current value. STREAMING emits the updated value per record; BATCH
+//! emits each key's final value when input ends.
+
+use std::collections::hash_map::Entry;
+use std::hash::Hash;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
+
+use crate::context::{OperatorContext, RuntimeMode};
+use crate::error::TaskError;
+use crate::event::Event;
+use crate::graph::OperatorBuilder;
+use crate::record::Record;
+use crate::task::output::{erase, unerase, AnyOutput};
+use crate::task::Output;
+
+/// Emitted in batches of this many records when a BATCH reduce ends.
+const FINAL_BATCH: usize = 4096;
+
+struct ReduceOp<T, K, KF, RF> {
+    key_fn: Arc<KF>,
+    reduce: Arc<RF>,
+    values: FxHashMap<K, T>,
+    emit_updates: bool,
+    buf: Vec<T>,
+    next: Box<dyn Output<T>>,
+}
+
+impl<T, K, KF, RF> Output<T> for ReduceOp<T, K, KF, RF>
+where
+    T: Record,
+    K: Hash + Eq,
+    KF: Fn(&T) -> K,
+    RF: Fn(T, T) -> T,
+{
+    fn push_batch(&mut self, batch: &mut Vec<T>) -> Result<(), TaskError> {
+        let (key_fn, reduce) = (&*self.key_fn, &*self.reduce);
+        for rec in batch.drain(..) {
+            match self.values.entry(key_fn(&rec)) {
+                Entry::Occupied(mut e) => {
+                    let merged = reduce(e.get().clone(), rec);
+                    if self.emit_updates {
+                        self.buf.push(merged.clone());
+                    }
+                    *e.get_mut() = merged;
+                }
+                Entry::Vacant(e) => {
+                    if self.emit_updates {
+                        self.buf.push(rec.clone());
+                    }
+                    e.insert(rec);
+                }
+            }
+        }
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        self.next.push_batch(&mut self.buf)
+    }
+
+    fn push_event(&mut self, event: &Event) -> Result<(), TaskError> {
+        if *event == Event::EndOfInput && !self.emit_updates {
+            for (_, v) in self.values.drain() {
+                self.buf.push(v);
+                if self.buf.len() >= FINAL_BATCH {
+                    self.next.push_batch(&mut self.buf)?;
+                }
+            }
+            if !self.buf.is_empty() {
+                self.next.push_batch(&mut self.buf)?;
+            }
+        }
+        self.next.push_event(event)
+    }
+}
+
+/// Builds a keyed reduce operator.
+pub(crate) struct ReduceBuilder<T, K, KF, RF> {
+    pub(crate) key_fn: Arc<KF>,
+    pub(crate) reduce: Arc<RF>,
+    pub(crate) _types: PhantomData<fn(T) -> K>,
+}
+
+impl<T, K, KF, RF> OperatorBuilder for ReduceBuilder<T, K, KF, RF>
+where
+    T: Record,
+    K: Hash + Eq + 'static,
+    KF: Fn(&T) -> K + Send + Sync + 'static,
+    RF: Fn(T, T) -> T + Send + Sync + 'static,
+{
+    fn build(&self, ctx: &OperatorContext, next: AnyOutput) -> Result<AnyOutput, TaskError> {
+        let next = unerase::<T>(next, &ctx.operator_name)?;
+        Ok(erase::<T>(Box::new(ReduceOp {
+            key_fn: self.key_fn.clone(),
+            reduce: self.reduce.clone(),
+            values: FxHashMap::default(),
+            emit_updates: ctx.runtime_mode == RuntimeMode::Streaming,
+            buf: Vec::new(),
+            next,
+        })))
+    }
+}

@@ -1,0 +1,38 @@
+//! Sinks: where streams end.
+
+mod discard;
+mod print;
+mod text_file;
+
+pub use discard::DiscardingSink;
+pub use print::PrintSink;
+pub use text_file::TextFileSink;
+
+use crate::context::OperatorContext;
+use crate::error::TaskError;
+
+/// One subtask's writer of a sink.
+pub trait SinkWriter<T> {
+    /// Writes (and takes) every record of `batch`.
+    fn write_batch(&mut self, batch: &mut Vec<T>) -> Result<(), TaskError>;
+    /// Makes buffered records visible where the sink can (buffer timeout).
+    fn flush(&mut self) -> Result<(), TaskError> {
+        Ok(())
+    }
+    /// Input ended: write out everything and publish the result.
+    fn finish(&mut self) -> Result<(), TaskError>;
+}
+
+/// A sink definition, shared by all subtasks (Flink's `Sink`).
+pub trait Sink<T>: Send + Sync + 'static {
+    /// Operator name, e.g. `Sink: Text file /tmp/out`.
+    fn name(&self) -> String;
+    /// Planning-time check, run once by the client (e.g. output writable).
+    ///
+    /// Errors: a one-line message naming the path at fault.
+    fn check(&self) -> Result<(), String> {
+        Ok(())
+    }
+    /// Makes the writer of one subtask.
+    fn create_writer(&self, ctx: &OperatorContext) -> Result<Box<dyn SinkWriter<T>>, TaskError>;
+}
