@@ -1,0 +1,670 @@
+//! ResourceManager REST API client (`/ws/v1/cluster/...`,
+//! `org.apache.hadoop.yarn.server.resourcemanager.webapp.RMWebServices`).
+//!
+//! JSON shapes follow the RM's webapp DAO classes
+//! (`ApplicationSubmissionContextInfo`, `ContainerLaunchContextInfo`,
+//! `LocalResourceInfo`, `ResourceInfo`, `AppInfo`, `NewApplication`,
+//! `ClusterInfo`, `NodeInfo`). Every call carries `?user.name=<user>`, which
+//! makes a non-secure RM act as that user (without it, apps run as `dr.who`).
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::records::{LocalResource, LocalResourceType, LocalResourceVisibility};
+use crate::config::{ConfigError, HadoopConfig};
+
+/// Connect timeout of every request: an unreachable RM fails within this.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Overall timeout of one request.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Errors of the REST client; each names the URL.
+#[derive(Debug, thiserror::Error)]
+pub enum RestError {
+    /// The configuration lacks or has a bad RM web address.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The HTTP client could not be built.
+    #[error("cannot build HTTP client: {0}")]
+    Client(reqwest::Error),
+    /// The request failed before an answer (connect refused/timeout, reset).
+    #[error("YARN ResourceManager at {url} is unreachable: {source}")]
+    Unreachable {
+        /// The URL requested.
+        url: String,
+        /// The HTTP client's error.
+        source: reqwest::Error,
+    },
+    /// The RM answered with an unexpected status.
+    #[error("YARN ResourceManager {method} {url} answered {status}: {message}")]
+    Status {
+        /// HTTP method.
+        method: &'static str,
+        /// The URL requested.
+        url: String,
+        /// HTTP status code.
+        status: u16,
+        /// The RM's `RemoteException` message, or the body's start.
+        message: String,
+    },
+    /// The body was not the JSON expected.
+    #[error("unexpected JSON from YARN ResourceManager {url}: {reason}")]
+    Json {
+        /// The URL requested.
+        url: String,
+        /// What failed to parse.
+        reason: String,
+    },
+}
+
+/// `GET /ws/v1/cluster/info` → `clusterInfo`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterInfo {
+    /// Cluster id (the RM start time).
+    #[serde(default)]
+    pub id: i64,
+    /// RM start time, ms since the epoch.
+    #[serde(default)]
+    pub started_on: i64,
+    /// `STARTED`, `STOPPED`, ...
+    #[serde(default)]
+    pub state: String,
+    /// `ACTIVE`, `STANDBY`, ...
+    #[serde(default)]
+    pub ha_state: String,
+    /// e.g. `3.4.1`.
+    #[serde(default)]
+    pub resource_manager_version: String,
+    /// e.g. `3.4.1`.
+    #[serde(default)]
+    pub hadoop_version: String,
+}
+
+/// A resource in REST form (`ResourceInfo`): `{"memory": MiB, "vCores": n}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ResourceInfo {
+    /// Memory, MiB.
+    pub memory: i64,
+    /// Virtual cores.
+    #[serde(rename = "vCores")]
+    pub vcores: i32,
+}
+
+/// `POST /ws/v1/cluster/apps/new-application` answer (`NewApplication`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct NewApplication {
+    /// e.g. `application_1700000000000_0001`.
+    #[serde(rename = "application-id")]
+    pub application_id: String,
+    /// Largest container the scheduler grants.
+    #[serde(rename = "maximum-resource-capability")]
+    pub maximum_resource_capability: ResourceInfo,
+}
+
+/// One local resource in REST form (`LocalResourceInfo`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocalResourceInfo {
+    /// Full URI (`hdfs://nn:9000/path`).
+    pub resource: String,
+    /// `FILE` or `ARCHIVE`.
+    #[serde(rename = "type")]
+    pub kind: LocalResourceType,
+    /// `APPLICATION`, `PRIVATE` or `PUBLIC`.
+    pub visibility: LocalResourceVisibility,
+    /// Exact file length, bytes.
+    pub size: i64,
+    /// Exact modification time, ms since the epoch.
+    pub timestamp: i64,
+}
+
+impl From<&LocalResource> for LocalResourceInfo {
+    fn from(r: &LocalResource) -> Self {
+        LocalResourceInfo {
+            resource: r.uri.clone(),
+            kind: r.kind,
+            visibility: r.visibility,
+            size: r.size,
+            timestamp: r.timestamp,
+        }
+    }
+}
+
+/// A `{"key": K, "value": V}` map entry, the JAXB form of a Java map.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry<V> {
+    /// The key.
+    pub key: String,
+    /// The value.
+    pub value: V,
+}
+
+/// `{"entry": [...]}`, the JAXB wrapper of a Java map.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntryList<V> {
+    /// The entries.
+    pub entry: Vec<Entry<V>>,
+}
+
+impl<V> Default for EntryList<V> {
+    fn default() -> Self {
+        EntryList { entry: Vec::new() }
+    }
+}
+
+/// `{"command": "..."}` (one command) or `{"command": [...]}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Commands {
+    /// The command line(s).
+    pub command: OneOrMany,
+}
+
+/// A JSON string or an array of strings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    /// A single string.
+    One(String),
+    /// Several strings.
+    Many(Vec<String>),
+}
+
+/// The AM's launch context in REST form (`ContainerLaunchContextInfo`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AmContainerSpec {
+    /// Files to localize, by link name.
+    #[serde(rename = "local-resources")]
+    pub local_resources: EntryList<LocalResourceInfo>,
+    /// Environment variables.
+    pub environment: EntryList<String>,
+    /// The command line.
+    pub commands: Commands,
+}
+
+/// The submission context (`ApplicationSubmissionContextInfo`) posted to
+/// `POST /ws/v1/cluster/apps`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApplicationSubmission {
+    /// From [`RmRestClient::new_application`].
+    #[serde(rename = "application-id")]
+    pub application_id: String,
+    /// Display name.
+    #[serde(rename = "application-name")]
+    pub application_name: String,
+    /// Application type (rfy uses `rfy`).
+    #[serde(rename = "application-type")]
+    pub application_type: String,
+    /// Queue; `None` lets the RM choose (`default`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue: Option<String>,
+    /// AM attempts before the application fails.
+    #[serde(rename = "max-app-attempts")]
+    pub max_app_attempts: i32,
+    /// Keep TaskManager containers running when the AM restarts.
+    #[serde(rename = "keep-containers-across-application-attempts")]
+    pub keep_containers_across_application_attempts: bool,
+    /// The AM container's size.
+    pub resource: ResourceInfo,
+    /// The AM container's launch context.
+    #[serde(rename = "am-container-spec")]
+    pub am_container_spec: AmContainerSpec,
+}
+
+impl ApplicationSubmission {
+    /// Builds a submission from plain parts; `commands` are sent as one
+    /// string when there is exactly one.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        application_id: &str,
+        application_name: &str,
+        application_type: &str,
+        queue: Option<&str>,
+        max_app_attempts: i32,
+        keep_containers: bool,
+        resource: ResourceInfo,
+        local_resources: &[(String, LocalResource)],
+        environment: &[(String, String)],
+        commands: &[String],
+    ) -> Self {
+        ApplicationSubmission {
+            application_id: application_id.to_string(),
+            application_name: application_name.to_string(),
+            application_type: application_type.to_string(),
+            queue: queue.map(str::to_string),
+            max_app_attempts,
+            keep_containers_across_application_attempts: keep_containers,
+            resource,
+            am_container_spec: AmContainerSpec {
+                local_resources: EntryList {
+                    entry: local_resources
+                        .iter()
+                        .map(|(k, v)| Entry {
+                            key: k.clone(),
+                            value: LocalResourceInfo::from(v),
+                        })
+                        .collect(),
+                },
+                environment: EntryList {
+                    entry: environment
+                        .iter()
+                        .map(|(k, v)| Entry {
+                            key: k.clone(),
+                            value: v.clone(),
+                        })
+                        .collect(),
+                },
+                commands: Commands {
+                    command: if commands.len() == 1 {
+                        OneOrMany::One(commands[0].clone())
+                    } else {
+                        OneOrMany::Many(commands.to_vec())
+                    },
+                },
+            },
+        }
+    }
+}
+
+/// An application report (`AppInfo`, `GET /ws/v1/cluster/apps/{id}` → `app`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppReport {
+    /// Application id.
+    pub id: String,
+    /// Owner.
+    #[serde(default)]
+    pub user: String,
+    /// Name.
+    #[serde(default)]
+    pub name: String,
+    /// Queue.
+    #[serde(default)]
+    pub queue: String,
+    /// `NEW`, `NEW_SAVING`, `SUBMITTED`, `ACCEPTED`, `RUNNING`, `FINISHED`, `FAILED`, `KILLED`.
+    pub state: String,
+    /// `UNDEFINED`, `SUCCEEDED`, `FAILED`, `KILLED`.
+    #[serde(default)]
+    pub final_status: String,
+    /// Progress, percent (0–100).
+    #[serde(default)]
+    pub progress: f64,
+    /// The proxied tracking URL (`http://<rm>/proxy/<id>/`).
+    #[serde(default)]
+    pub tracking_url: Option<String>,
+    /// `ApplicationMaster` or `History`.
+    #[serde(default, rename = "trackingUI")]
+    pub tracking_ui: Option<String>,
+    /// YARN's diagnostics.
+    #[serde(default)]
+    pub diagnostics: String,
+    /// Application type.
+    #[serde(default)]
+    pub application_type: String,
+    /// Log URL of the AM container.
+    #[serde(default)]
+    pub am_container_logs: Option<String>,
+    /// `host:port` of the AM's NodeManager web server.
+    #[serde(default)]
+    pub am_host_http_address: Option<String>,
+    /// Start time, ms since the epoch.
+    #[serde(default)]
+    pub started_time: i64,
+    /// Finish time, ms since the epoch (0 while running).
+    #[serde(default)]
+    pub finished_time: i64,
+    /// Memory allocated now, MiB.
+    #[serde(default, rename = "allocatedMB")]
+    pub allocated_mb: i64,
+    /// Vcores allocated now.
+    #[serde(default, rename = "allocatedVCores")]
+    pub allocated_vcores: i64,
+    /// Containers running now.
+    #[serde(default)]
+    pub running_containers: i64,
+}
+
+impl AppReport {
+    /// Whether the application reached a final state (`FINISHED`, `FAILED`, `KILLED`).
+    pub fn is_final(&self) -> bool {
+        matches!(self.state.as_str(), "FINISHED" | "FAILED" | "KILLED")
+    }
+}
+
+/// A NodeManager as the RM sees it (`NodeInfo`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeInfo {
+    /// Node id `host:port`.
+    pub id: String,
+    /// `RUNNING`, `UNHEALTHY`, `LOST`, ...
+    #[serde(default)]
+    pub state: String,
+    /// Rack.
+    #[serde(default)]
+    pub rack: String,
+    /// Host name.
+    #[serde(default)]
+    pub node_host_name: String,
+    /// `host:port` of the NM web server.
+    #[serde(default, rename = "nodeHTTPAddress")]
+    pub node_http_address: String,
+    /// Health report text.
+    #[serde(default)]
+    pub health_report: String,
+    /// Containers running.
+    #[serde(default)]
+    pub num_containers: i64,
+    /// Memory used, MiB.
+    #[serde(default, rename = "usedMemoryMB")]
+    pub used_memory_mb: i64,
+    /// Memory available, MiB.
+    #[serde(default, rename = "availMemoryMB")]
+    pub avail_memory_mb: i64,
+    /// Vcores used.
+    #[serde(default)]
+    pub used_virtual_cores: i64,
+    /// Vcores available.
+    #[serde(default)]
+    pub available_virtual_cores: i64,
+}
+
+#[derive(Deserialize)]
+struct ClusterInfoWrapper {
+    #[serde(rename = "clusterInfo")]
+    cluster_info: ClusterInfo,
+}
+
+#[derive(Deserialize)]
+struct AppWrapper {
+    app: AppReport,
+}
+
+#[derive(Deserialize)]
+struct NodesWrapper {
+    nodes: Option<NodesInner>,
+}
+
+#[derive(Deserialize)]
+struct NodesInner {
+    #[serde(default)]
+    node: Vec<NodeInfo>,
+}
+
+#[derive(Deserialize)]
+struct AppState {
+    state: String,
+}
+
+/// A client of the ResourceManager REST API, acting as one user.
+#[derive(Debug, Clone)]
+pub struct RmRestClient {
+    base: String,
+    user: String,
+    http: reqwest::Client,
+}
+
+impl RmRestClient {
+    /// A client for the RM at `base_url` (`http://host:port`, no path) acting
+    /// as `user`. Requests time out after [`CONNECT_TIMEOUT`] to connect and
+    /// [`REQUEST_TIMEOUT`] overall.
+    pub fn new(base_url: &str, user: &str) -> Result<Self, RestError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(REQUEST_TIMEOUT)
+            .build()
+            .map_err(RestError::Client)?;
+        Ok(RmRestClient {
+            base: base_url.trim_end_matches('/').to_string(),
+            user: user.to_string(),
+            http,
+        })
+    }
+
+    /// A client for the RM named by `yarn.resourcemanager.webapp.address`.
+    pub fn from_config(conf: &HadoopConfig, user: &str) -> Result<Self, RestError> {
+        Self::new(&conf.rm_webapp_url()?, user)
+    }
+
+    /// The base URL.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// The user the client acts as.
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    async fn send(
+        &self,
+        method: &'static str,
+        path: &str,
+        body: Option<serde_json::Value>,
+        ok: &[u16],
+    ) -> Result<(u16, String), RestError> {
+        let url = self.url(path);
+        let mut req = match method {
+            "GET" => self.http.get(&url),
+            "POST" => self.http.post(&url),
+            _ => self.http.put(&url),
+        }
+        .query(&[("user.name", self.user.as_str())])
+        .header("Accept", "application/json");
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        tracing::debug!(method, url = %url, "YARN REST request");
+        let resp = req.send().await.map_err(|source| RestError::Unreachable {
+            url: url.clone(),
+            source,
+        })?;
+        let status = resp.status().as_u16();
+        let text = resp.text().await.map_err(|source| RestError::Unreachable {
+            url: url.clone(),
+            source,
+        })?;
+        if !ok.contains(&status) {
+            return Err(RestError::Status {
+                method,
+                url,
+                status,
+                message: remote_exception_message(&text),
+            });
+        }
+        Ok((status, text))
+    }
+
+    fn parse<T: serde::de::DeserializeOwned>(&self, path: &str, text: &str) -> Result<T, RestError> {
+        serde_json::from_str(text).map_err(|e| RestError::Json {
+            url: self.url(path),
+            reason: e.to_string(),
+        })
+    }
+
+    /// `GET /ws/v1/cluster/info`.
+    pub async fn cluster_info(&self) -> Result<ClusterInfo, RestError> {
+        let path = "/ws/v1/cluster/info";
+        let (_, text) = self.send("GET", path, None, &[200]).await?;
+        Ok(self.parse::<ClusterInfoWrapper>(path, &text)?.cluster_info)
+    }
+
+    /// `POST /ws/v1/cluster/apps/new-application`: reserves an application id.
+    pub async fn new_application(&self) -> Result<NewApplication, RestError> {
+        let path = "/ws/v1/cluster/apps/new-application";
+        let (_, text) = self.send("POST", path, None, &[200]).await?;
+        self.parse(path, &text)
+    }
+
+    /// `POST /ws/v1/cluster/apps` with the submission context; the RM answers 202 Accepted.
+    pub async fn submit(&self, app: &ApplicationSubmission) -> Result<(), RestError> {
+        let path = "/ws/v1/cluster/apps";
+        let body = serde_json::to_value(app).map_err(|e| RestError::Json {
+            url: self.url(path),
+            reason: e.to_string(),
+        })?;
+        self.send("POST", path, Some(body), &[202]).await?;
+        tracing::info!(app = %app.application_id, user = %self.user, "application submitted to YARN");
+        Ok(())
+    }
+
+    /// `GET /ws/v1/cluster/apps/{id}`.
+    pub async fn app_report(&self, app_id: &str) -> Result<AppReport, RestError> {
+        let path = format!("/ws/v1/cluster/apps/{app_id}");
+        let (_, text) = self.send("GET", &path, None, &[200]).await?;
+        Ok(self.parse::<AppWrapper>(&path, &text)?.app)
+    }
+
+    /// `GET /ws/v1/cluster/apps/{id}/state`: the application's state string.
+    pub async fn app_state(&self, app_id: &str) -> Result<String, RestError> {
+        let path = format!("/ws/v1/cluster/apps/{app_id}/state");
+        let (_, text) = self.send("GET", &path, None, &[200]).await?;
+        Ok(self.parse::<AppState>(&path, &text)?.state)
+    }
+
+    /// `PUT /ws/v1/cluster/apps/{id}/state` with `{"state":"KILLED"}`. The RM
+    /// answers 202 while killing and 200 when the app is already final.
+    pub async fn kill(&self, app_id: &str) -> Result<(), RestError> {
+        let path = format!("/ws/v1/cluster/apps/{app_id}/state");
+        self.send(
+            "PUT",
+            &path,
+            Some(serde_json::json!({"state": "KILLED"})),
+            &[200, 202],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// `GET /ws/v1/cluster/nodes`.
+    pub async fn nodes(&self) -> Result<Vec<NodeInfo>, RestError> {
+        let path = "/ws/v1/cluster/nodes";
+        let (_, text) = self.send("GET", path, None, &[200]).await?;
+        Ok(self
+            .parse::<NodesWrapper>(path, &text)?
+            .nodes
+            .map(|n| n.node)
+            .unwrap_or_default())
+    }
+}
+
+/// Extracts `RemoteException.message` (with the exception name) from an RM
+/// error body, or returns the body's first 300 characters.
+pub fn remote_exception_message(body: &str) -> String {
+    #[derive(Deserialize)]
+    struct Wrapper {
+        #[serde(rename = "RemoteException")]
+        remote: Inner,
+    }
+    #[derive(Deserialize)]
+    struct Inner {
+        #[serde(default)]
+        exception: String,
+        #[serde(default)]
+        message: String,
+    }
+    match serde_json::from_str::<Wrapper>(body) {
+        Ok(w) => format!("{}: {}", w.remote.exception, w.remote.message),
+        Err(_) => body.chars().take(300).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn submission_json_shape() {
+        let res = LocalResource {
+            uri: "hdfs://nn:9000/user/a/.rfy/app_1/rfy.tar.gz".into(),
+            size: 1234,
+            timestamp: 1_700_000_000_123,
+            kind: LocalResourceType::Archive,
+            visibility: LocalResourceVisibility::Application,
+        };
+        let s = ApplicationSubmission::new(
+            "application_1_0001",
+            "wordcount",
+            "rfy",
+            Some("default"),
+            2,
+            true,
+            ResourceInfo { memory: 1024, vcores: 1 },
+            &[("rfy".into(), res)],
+            &[("RFY_ROLE".into(), "jobmanager".into())],
+            &["./rfy/bin/am 1><LOG_DIR>/am.out 2><LOG_DIR>/am.err".into()],
+        );
+        let v = serde_json::to_value(&s).unwrap();
+        assert_eq!(
+            v,
+            json!({
+                "application-id": "application_1_0001",
+                "application-name": "wordcount",
+                "application-type": "rfy",
+                "queue": "default",
+                "max-app-attempts": 2,
+                "keep-containers-across-application-attempts": true,
+                "resource": {"memory": 1024, "vCores": 1},
+                "am-container-spec": {
+                    "local-resources": {"entry": [{"key": "rfy", "value": {
+                        "resource": "hdfs://nn:9000/user/a/.rfy/app_1/rfy.tar.gz",
+                        "type": "ARCHIVE", "visibility": "APPLICATION",
+                        "size": 1234, "timestamp": 1_700_000_000_123_i64}}]},
+                    "environment": {"entry": [{"key": "RFY_ROLE", "value": "jobmanager"}]},
+                    "commands": {"command": "./rfy/bin/am 1><LOG_DIR>/am.out 2><LOG_DIR>/am.err"}
+                }
+            })
+        );
+    }
+
+    #[test]
+    fn parses_rm_answers() {
+        let n: NewApplication = serde_json::from_str(
+            r#"{"application-id":"application_1404198295326_0003","maximum-resource-capability":{"memory":8192,"vCores":32,"resourceInformations":{}}}"#,
+        )
+        .unwrap();
+        assert_eq!(n.maximum_resource_capability.vcores, 32);
+        let a: AppWrapper = serde_json::from_str(
+            r#"{"app":{"id":"application_1_0001","user":"alice","name":"wc","queue":"root.default","state":"FINISHED","finalStatus":"SUCCEEDED","progress":100.0,"trackingUI":"History","trackingUrl":"http://rm:8088/proxy/application_1_0001/","diagnostics":"","clusterId":1,"applicationType":"rfy","startedTime":1,"finishedTime":2,"amContainerLogs":"http://nm:8042/node/containerlogs/c/alice","allocatedMB":-1,"allocatedVCores":-1,"runningContainers":-1}}"#,
+        )
+        .unwrap();
+        assert!(a.app.is_final());
+        assert_eq!(a.app.final_status, "SUCCEEDED");
+        assert_eq!(a.app.tracking_ui.as_deref(), Some("History"));
+        let n: NodesWrapper = serde_json::from_str(r#"{"nodes":null}"#).unwrap();
+        assert!(n.nodes.is_none());
+        let n: NodesWrapper = serde_json::from_str(
+            r#"{"nodes":{"node":[{"rack":"/default-rack","state":"RUNNING","id":"h:45454","nodeHostName":"h","nodeHTTPAddress":"h:8042","healthReport":"","numContainers":0,"usedMemoryMB":0,"availMemoryMB":8192,"usedVirtualCores":0,"availableVirtualCores":8}]}}"#,
+        )
+        .unwrap();
+        assert_eq!(n.nodes.unwrap().node[0].avail_memory_mb, 8192);
+        let c: ClusterInfoWrapper = serde_json::from_str(
+            r#"{"clusterInfo":{"id":1,"startedOn":1,"state":"STARTED","haState":"ACTIVE","resourceManagerVersion":"3.4.1","hadoopVersion":"3.4.1"}}"#,
+        )
+        .unwrap();
+        assert_eq!(c.cluster_info.ha_state, "ACTIVE");
+        assert_eq!(
+            remote_exception_message(r#"{"RemoteException":{"exception":"BadRequestException","message":"bad id","javaClassName":"x"}}"#),
+            "BadRequestException: bad id"
+        );
+    }
+
+    #[tokio::test]
+    async fn unreachable_rm_names_the_address() {
+        // A port that was just free: connection refused at once.
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let c = RmRestClient::new(&format!("http://127.0.0.1:{port}"), "alice").unwrap();
+        let t = std::time::Instant::now();
+        let e = c.cluster_info().await.unwrap_err().to_string();
+        assert!(t.elapsed() < Duration::from_secs(10));
+        assert!(e.contains(&format!("127.0.0.1:{port}")), "{e}");
+    }
+}
