@@ -1,0 +1,326 @@
+//! A thin wrapper over `hdfs-native` (a pure-Rust HDFS client) for what rfy
+//! needs: connect from `fs.defaultFS`, upload files for YARN local resources
+//! (returning the exact size and modification time YARN checks), mkdirs,
+//! delete, list, read, write, exists. Errors name the path and the NameNode.
+
+use std::path::Path;
+
+use bytes::Bytes;
+use hdfs_native::{Client, ClientBuilder, WriteOptions};
+use tokio::io::AsyncReadExt;
+
+use crate::config::HadoopConfig;
+use crate::yarn::records::{LocalResource, LocalResourceType, LocalResourceVisibility};
+
+/// Bytes per write call when uploading (4 MiB).
+const UPLOAD_CHUNK: usize = 4 << 20;
+
+/// Errors of the HDFS wrapper; each names the NameNode URL and, for file
+/// operations, the path.
+#[derive(Debug, thiserror::Error)]
+pub enum HdfsError {
+    /// The URL is not `hdfs://host[:port]` (or `viewfs://`).
+    #[error("not an HDFS URL: {0:?} (expected hdfs://host:port)")]
+    BadUrl(String),
+    /// Building the client failed.
+    #[error("cannot connect to HDFS NameNode {namenode}: {source}")]
+    Connect {
+        /// NameNode URL.
+        namenode: String,
+        /// hdfs-native's error.
+        source: hdfs_native::HdfsError,
+    },
+    /// An operation on a path failed.
+    #[error("HDFS {op} of {path} on {namenode} failed: {source}")]
+    Op {
+        /// The operation (`mkdirs`, `upload`, ...).
+        op: &'static str,
+        /// The HDFS path.
+        path: String,
+        /// NameNode URL.
+        namenode: String,
+        /// hdfs-native's error.
+        source: hdfs_native::HdfsError,
+    },
+    /// Reading a local file failed.
+    #[error("cannot read local file {path}: {source}")]
+    Local {
+        /// The local path.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+/// Length and modification time of an HDFS file, as YARN local resources need them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileStamp {
+    /// Length, bytes.
+    pub size: u64,
+    /// Modification time, ms since the epoch.
+    pub modification_time: u64,
+}
+
+/// One entry of a directory listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileEntry {
+    /// Absolute HDFS path.
+    pub path: String,
+    /// Whether it is a directory.
+    pub is_dir: bool,
+    /// Length, bytes (0 for directories).
+    pub size: u64,
+    /// Modification time, ms since the epoch.
+    pub modification_time: u64,
+    /// Permission bits, e.g. `0o700`.
+    pub permission: u16,
+    /// Owner.
+    pub owner: String,
+}
+
+/// An HDFS client bound to one NameNode (or name service).
+#[derive(Clone)]
+pub struct Hdfs {
+    client: Client,
+    namenode: String,
+}
+
+impl std::fmt::Debug for Hdfs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hdfs").field("namenode", &self.namenode).finish()
+    }
+}
+
+fn is_not_found(e: &hdfs_native::HdfsError) -> bool {
+    matches!(e, hdfs_native::HdfsError::FileNotFound(_))
+}
+
+impl Hdfs {
+    /// Connects to the file system named by `fs.defaultFS` in `conf`, passing
+    /// all of `conf`'s properties to hdfs-native, acting as `user` (`None`:
+    /// `HADOOP_USER_NAME` or the OS user).
+    ///
+    /// Errors: [`HdfsError::BadUrl`] when `fs.defaultFS` is not `hdfs://`, [`HdfsError::Connect`].
+    pub fn from_config(conf: &HadoopConfig, user: Option<&str>) -> Result<Self, HdfsError> {
+        let url = conf.default_fs();
+        let props: Vec<(String, String)> = conf
+            .keys()
+            .filter_map(|k| conf.get(k).map(|v| (k.to_string(), v)))
+            .collect();
+        Self::build(&url, props, user)
+    }
+
+    /// Connects to `url` (`hdfs://host:port`), acting as `user` (`None`:
+    /// `HADOOP_USER_NAME` or the OS user).
+    pub fn connect(url: &str, user: Option<&str>) -> Result<Self, HdfsError> {
+        Self::build(url, Vec::new(), user)
+    }
+
+    fn build(url: &str, props: Vec<(String, String)>, user: Option<&str>) -> Result<Self, HdfsError> {
+        let url = url.trim().trim_end_matches('/').to_string();
+        if !(url.starts_with("hdfs://") || url.starts_with("viewfs://")) || url.len() <= "hdfs://".len() {
+            return Err(HdfsError::BadUrl(url));
+        }
+        let mut b = ClientBuilder::new().with_url(url.clone()).with_config(props);
+        if let Some(u) = user {
+            b = b.with_user(u);
+        }
+        let client = b.build().map_err(|source| HdfsError::Connect {
+            namenode: url.clone(),
+            source,
+        })?;
+        tracing::debug!(namenode = %url, "HDFS client ready");
+        Ok(Hdfs { client, namenode: url })
+    }
+
+    /// The NameNode URL (`hdfs://host:port`), no trailing slash.
+    pub fn namenode(&self) -> &str {
+        &self.namenode
+    }
+
+    /// The fully qualified URI of an absolute path (`hdfs://host:port/path`).
+    pub fn qualify(&self, path: &str) -> String {
+        if path.contains("://") {
+            path.to_string()
+        } else {
+            format!("{}/{}", self.namenode, path.trim_start_matches('/'))
+        }
+    }
+
+    /// The underlying hdfs-native client, for operations not wrapped here.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    fn op_err(&self, op: &'static str, path: &str) -> impl FnOnce(hdfs_native::HdfsError) -> HdfsError + '_ {
+        let path = path.to_string();
+        move |source| HdfsError::Op {
+            op,
+            path,
+            namenode: self.namenode.clone(),
+            source,
+        }
+    }
+
+    /// Creates `path` and missing parents with `permission` (e.g. `0o700`).
+    pub async fn mkdirs(&self, path: &str, permission: u32) -> Result<(), HdfsError> {
+        self.client
+            .mkdirs(path, permission, true)
+            .await
+            .map_err(self.op_err("mkdirs", path))
+    }
+
+    /// Deletes `path` (recursively if asked). Returns whether something was deleted.
+    pub async fn delete(&self, path: &str, recursive: bool) -> Result<bool, HdfsError> {
+        self.client
+            .delete(path, recursive)
+            .await
+            .map_err(self.op_err("delete", path))
+    }
+
+    /// Whether `path` exists.
+    pub async fn exists(&self, path: &str) -> Result<bool, HdfsError> {
+        match self.client.get_file_info(path).await {
+            Ok(_) => Ok(true),
+            Err(e) if is_not_found(&e) => Ok(false),
+            Err(e) => Err(self.op_err("stat", path)(e)),
+        }
+    }
+
+    /// Length and modification time of `path`.
+    pub async fn stat(&self, path: &str) -> Result<FileStamp, HdfsError> {
+        let s = self
+            .client
+            .get_file_info(path)
+            .await
+            .map_err(self.op_err("stat", path))?;
+        Ok(FileStamp {
+            size: s.length as u64,
+            modification_time: s.modification_time,
+        })
+    }
+
+    /// The entries of directory `path` (not recursive).
+    pub async fn list(&self, path: &str) -> Result<Vec<FileEntry>, HdfsError> {
+        let v = self
+            .client
+            .list_status(path, false)
+            .await
+            .map_err(self.op_err("list", path))?;
+        Ok(v.into_iter()
+            .map(|s| FileEntry {
+                path: s.path,
+                is_dir: s.isdir,
+                size: s.length as u64,
+                modification_time: s.modification_time,
+                permission: s.permission,
+                owner: s.owner,
+            })
+            .collect())
+    }
+
+    /// Reads the whole file.
+    pub async fn read(&self, path: &str) -> Result<Vec<u8>, HdfsError> {
+        let r = self.client.read(path).await.map_err(self.op_err("read", path))?;
+        let bytes = r
+            .read_range(0, r.file_length())
+            .await
+            .map_err(self.op_err("read", path))?;
+        Ok(bytes.to_vec())
+    }
+
+    /// Writes `data` to `path` (parents created, replaced if `overwrite`),
+    /// with file `permission` (e.g. `0o600`), and returns the stamp read back
+    /// from the NameNode.
+    pub async fn write(&self, path: &str, data: &[u8], permission: u32, overwrite: bool) -> Result<FileStamp, HdfsError> {
+        let opts = WriteOptions::default().permission(permission).overwrite(overwrite);
+        let mut w = self
+            .client
+            .create(path, opts)
+            .await
+            .map_err(self.op_err("create", path))?;
+        for chunk in data.chunks(UPLOAD_CHUNK) {
+            w.write_bytes(Bytes::copy_from_slice(chunk))
+                .await
+                .map_err(self.op_err("write", path))?;
+        }
+        w.close().await.map_err(self.op_err("close", path))?;
+        self.stat(path).await
+    }
+
+    /// Uploads the local file `local` to `path` in chunks and returns its
+    /// length and modification time as the NameNode reports them after the
+    /// close (what a YARN local resource must carry).
+    pub async fn upload(&self, local: &Path, path: &str, permission: u32, overwrite: bool) -> Result<FileStamp, HdfsError> {
+        let local_err = |source| HdfsError::Local {
+            path: local.display().to_string(),
+            source,
+        };
+        let mut f = tokio::fs::File::open(local).await.map_err(local_err)?;
+        let opts = WriteOptions::default().permission(permission).overwrite(overwrite);
+        let mut w = self
+            .client
+            .create(path, opts)
+            .await
+            .map_err(self.op_err("create", path))?;
+        let mut buf = vec![0u8; UPLOAD_CHUNK];
+        let mut total = 0u64;
+        loop {
+            let n = f.read(&mut buf).await.map_err(|source| HdfsError::Local {
+                path: local.display().to_string(),
+                source,
+            })?;
+            if n == 0 {
+                break;
+            }
+            total += n as u64;
+            w.write_bytes(Bytes::copy_from_slice(&buf[..n]))
+                .await
+                .map_err(self.op_err("upload", path))?;
+        }
+        w.close().await.map_err(self.op_err("close", path))?;
+        let stamp = self.stat(path).await?;
+        tracing::info!(local = %local.display(), hdfs = %self.qualify(path), bytes = total, mtime = stamp.modification_time, "uploaded to HDFS");
+        Ok(stamp)
+    }
+
+    /// Uploads `local` and describes it as a YARN local resource with the
+    /// exact size and timestamp read back from HDFS.
+    pub async fn upload_local_resource(
+        &self,
+        local: &Path,
+        path: &str,
+        kind: LocalResourceType,
+        visibility: LocalResourceVisibility,
+    ) -> Result<LocalResource, HdfsError> {
+        let stamp = self.upload(local, path, 0o644, true).await?;
+        Ok(LocalResource {
+            uri: self.qualify(path),
+            size: stamp.size as i64,
+            timestamp: stamp.modification_time as i64,
+            kind,
+            visibility,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_non_hdfs_urls() {
+        assert!(matches!(Hdfs::connect("file:///", None), Err(HdfsError::BadUrl(_))));
+        assert!(matches!(Hdfs::connect("hdfs://", None), Err(HdfsError::BadUrl(_))));
+        let conf = HadoopConfig::new();
+        assert!(matches!(Hdfs::from_config(&conf, None), Err(HdfsError::BadUrl(_))));
+    }
+
+    #[test]
+    fn qualifies_paths() {
+        let h = Hdfs::connect("hdfs://127.0.0.1:9000/", Some("alice")).unwrap();
+        assert_eq!(h.namenode(), "hdfs://127.0.0.1:9000");
+        assert_eq!(h.qualify("/user/alice/x"), "hdfs://127.0.0.1:9000/user/alice/x");
+        assert_eq!(h.qualify("hdfs://o:1/y"), "hdfs://o:1/y");
+    }
+}
