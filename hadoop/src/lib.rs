@@ -9,6 +9,8 @@
 //! - [`hdfs`]: a thin wrapper over `hdfs-native` for what YARN submission needs.
 //! - [`proto`]: prost types generated from rfy's own schemas in `proto/`.
 
+#![warn(missing_docs)]
+
 pub mod config;
 pub mod hdfs;
 pub mod ipc;

@@ -260,3 +260,69 @@ impl NmTokenCache {
         self.len() == 0
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::yarn::records::{LocalResourceType, LocalResourceVisibility};
+
+    #[test]
+    fn launch_context_proto() {
+        let ctx = ContainerLaunchContext {
+            local_resources: vec![(
+                "rfy".into(),
+                LocalResource {
+                    uri: "hdfs://nn.local:9000/user/a/.rfy/app/rfy.tar.gz".into(),
+                    size: 10,
+                    timestamp: 20,
+                    kind: LocalResourceType::Archive,
+                    visibility: LocalResourceVisibility::Application,
+                },
+            )],
+            environment: vec![("K".into(), "V".into())],
+            commands: vec!["./run 1><LOG_DIR>/out".into()],
+            tokens: Some(b"HDTS\x00\x00\x00".to_vec()),
+        };
+        let p = ctx.to_proto().unwrap();
+        let r = p.local_resources[0].value.as_ref().unwrap();
+        let u = r.resource.as_ref().unwrap();
+        assert_eq!((u.scheme(), u.host(), u.port(), u.file()), ("hdfs", "nn.local", 9000, "/user/a/.rfy/app/rfy.tar.gz"));
+        assert_eq!((r.size(), r.timestamp()), (10, 20));
+        assert_eq!(r.r#type(), pb::LocalResourceTypeProto::Archive);
+        assert_eq!(r.visibility(), pb::LocalResourceVisibilityProto::Application);
+        assert_eq!(p.environment[0].key(), "K");
+        assert_eq!(p.command, vec!["./run 1><LOG_DIR>/out".to_string()]);
+        assert_eq!(p.tokens.as_deref(), Some(&b"HDTS\x00\x00\x00"[..]));
+
+        let bad = ContainerLaunchContext {
+            local_resources: vec![(
+                "x".into(),
+                LocalResource {
+                    uri: "not a uri".into(),
+                    size: 0,
+                    timestamp: 0,
+                    kind: LocalResourceType::File,
+                    visibility: LocalResourceVisibility::Application,
+                },
+            )],
+            ..Default::default()
+        };
+        assert!(matches!(bad.to_proto(), Err(YarnError::InvalidRequest(_))));
+    }
+
+    #[test]
+    fn token_cache_keeps_latest() {
+        let c = NmTokenCache::new();
+        let node: NodeId = "nm:1".parse().unwrap();
+        let tok = |p: u8| Token {
+            identifier: vec![1],
+            password: vec![p],
+            kind: "NMToken".into(),
+            service: "nm:1".into(),
+        };
+        c.insert_all(&[NmToken { node_id: node.clone(), token: tok(1) }]);
+        c.insert_all(&[NmToken { node_id: node.clone(), token: tok(2) }]);
+        assert_eq!(c.len(), 1);
+        assert_eq!(c.get(&node).unwrap().password, vec![2]);
+    }
+}
