@@ -1,1 +1,22 @@
-//! rfy-jobmanager (placeholder; being built).
+//! rfy's JobManager: the Dispatcher (REST API and web UI; starts one
+//! JobMaster per submitted job), the JobMaster (deploys a JobGraph's subtasks
+//! into slots and tracks their states), and the ResourceManager (registered
+//! TaskManagers, their slots, heartbeats, and a driver that obtains
+//! TaskManagers from the environment: local or YARN).
+//!
+//! Calls: client → Dispatcher (REST); TaskManager → JobManager (gRPC
+//! `JobManagerGateway`); JobMaster → TaskManager (gRPC `TaskExecutorGateway`).
+
+mod cluster;
+mod error;
+mod gateway;
+mod job_master;
+mod resource_manager;
+mod rest;
+mod status;
+mod web;
+
+pub use cluster::{JobManager, JobManagerConfig, JobManagerHandle};
+pub use error::JobManagerError;
+pub use resource_manager::{ResourceDriver, StaticDriver};
+pub use status::{JobState, JobStatus, TaskStatus};

@@ -1,1 +1,17 @@
-//! rfy-taskmanager (placeholder; being built).
+//! rfy's TaskManager: registers its slots with the JobManager, heartbeats,
+//! runs deployed tasks (one thread each), and serves its result partitions
+//! to consumer tasks on other TaskManagers.
+//!
+//! Calls: TaskManager → JobManager (`JobManagerGateway`: register, heartbeat,
+//! task state); JobManager → TaskManager (`TaskExecutorGateway`: submit,
+//! cancel); TaskManager ⇄ TaskManager (`DataExchange`: a consumer pulls a
+//! subpartition as a stream of buffers).
+
+mod convert;
+mod data;
+mod error;
+mod executor;
+mod runner;
+
+pub use error::TaskManagerError;
+pub use runner::{TaskManager, TaskManagerConfig, TaskManagerHandle, REGISTRATION_TIMEOUT};

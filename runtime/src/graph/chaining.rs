@@ -123,6 +123,7 @@ impl StreamGraph {
             job_name: self.job_name.clone(),
             program: self.program.clone(),
             args: self.args.clone(),
+            config: self.config,
             runtime_mode: self.runtime_mode(),
             max_parallelism: self.config.max_parallelism,
             vertices,

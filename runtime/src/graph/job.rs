@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::stream::Partitioning;
+use super::stream::{ExecutionConfig, Partitioning};
 use crate::context::RuntimeMode;
 
 /// Version of the JobGraph's JSON layout; bumped on incompatible changes.
@@ -60,6 +60,8 @@ pub struct JobGraph {
     pub program: String,
     /// The program's arguments.
     pub args: Vec<String>,
+    /// The settings the program was built with (default parallelism, ...).
+    pub config: ExecutionConfig,
     /// The resolved runtime mode.
     pub runtime_mode: RuntimeMode,
     /// Number of key groups.

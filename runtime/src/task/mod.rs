@@ -1,6 +1,6 @@
 //! Tasks: one chain of operators for one subtask, run on its own thread.
 
-pub(crate) mod build;
+pub mod build;
 pub(crate) mod output;
 mod threads;
 

@@ -1,0 +1,25 @@
+//! Errors of the JobManager.
+
+/// Why the JobManager could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum JobManagerError {
+    /// A server socket could not be bound.
+    #[error("cannot bind the {what} on {address}: {source}")]
+    Bind {
+        /// Which server.
+        what: &'static str,
+        /// The address asked for.
+        address: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Why a job submission was refused (REST answers 400 with this text).
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    /// The JobGraph is not valid.
+    #[error("invalid JobGraph: {0}")]
+    InvalidJobGraph(String),
+}

@@ -1,0 +1,307 @@
+//! The Dispatcher's REST API, in Flink's shapes: `GET /overview`,
+//! `/jobs/overview`, `/jobs/{jobid}`, `/jobs/{jobid}/exceptions`,
+//! `/taskmanagers`, `POST /jobs` (submit), `PATCH /jobs/{jobid}` (cancel).
+//! Errors answer `{"errors": ["..."]}` with a 4xx status, as Flink does.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use rfy_runtime::JobGraph;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::cluster::{lock, read, Cluster};
+use crate::job_master::JobMasterMsg;
+use crate::status::{execution_state_name, JobState, JobStatus};
+
+type Shared = State<Arc<Cluster>>;
+
+/// rfy's version, reported where Flink reports `flink-version`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+pub(crate) fn router(cluster: Arc<Cluster>) -> Router {
+    Router::new()
+        .route("/", get(crate::web::index))
+        .route("/config", get(config))
+        .route("/overview", get(overview))
+        .route("/jobs", get(jobs_list).post(submit))
+        .route("/jobs/overview", get(jobs_overview))
+        .route("/jobs/{jobid}", get(job_details).patch(cancel))
+        .route("/jobs/{jobid}/exceptions", get(job_exceptions))
+        .route("/taskmanagers", get(taskmanagers))
+        .fallback(not_found)
+        .with_state(cluster)
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(json!({ "errors": [message.into()] }))).into_response()
+}
+
+async fn not_found() -> Response {
+    error(StatusCode::NOT_FOUND, "Not found: no such REST endpoint")
+}
+
+/// Checks a job id's syntax (32 hex digits) and finds the job.
+fn find_job(cluster: &Cluster, job_id: &str) -> Result<Arc<crate::cluster::JobEntry>, Response> {
+    if job_id.len() != 32 || !job_id.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(error(StatusCode::BAD_REQUEST, format!("invalid job id '{job_id}': expected 32 hex digits")));
+    }
+    cluster.job(job_id).ok_or_else(|| error(StatusCode::NOT_FOUND, format!("Job {job_id} not found")))
+}
+
+async fn config(State(c): Shared) -> Json<Value> {
+    Json(json!({
+        "refresh-interval": 3000,
+        "flink-version": VERSION,
+        "rfy-version": VERSION,
+        "features": { "web-submit": false, "web-cancel": true },
+        "heartbeat-timeout-ms": c.heartbeat_timeout.as_millis() as u64,
+    }))
+}
+
+pub(crate) fn overview_json(c: &Cluster) -> Value {
+    let (total, free, tms) = {
+        let rm = lock(&c.rm);
+        let (t, f) = rm.slot_counts();
+        (t, f, rm.task_managers.len())
+    };
+    let jobs = read(&c.jobs);
+    let count = |pred: &dyn Fn(JobState) -> bool| jobs.values().filter(|e| pred(read(&e.status).state)).count();
+    json!({
+        "taskmanagers": tms,
+        "slots-total": total,
+        "slots-available": free,
+        "jobs-running": count(&|s| !s.is_terminal()),
+        "jobs-finished": count(&|s| s == JobState::Finished),
+        "jobs-cancelled": count(&|s| s == JobState::Canceled),
+        "jobs-failed": count(&|s| s == JobState::Failed),
+        "flink-version": VERSION,
+        "rfy-version": VERSION,
+        "uptime-ms": c.started.elapsed().as_millis() as u64,
+    })
+}
+
+async fn overview(State(c): Shared) -> Json<Value> {
+    Json(overview_json(&c))
+}
+
+fn counts_json(st: &JobStatus, vertex: Option<u32>) -> Value {
+    let counts = st.task_counts(vertex);
+    Value::Object(counts.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), json!(v))).collect())
+}
+
+pub(crate) fn job_summary(st: &JobStatus) -> Value {
+    json!({
+        "jid": st.job_id,
+        "name": st.name,
+        "state": st.state.name(),
+        "start-time": st.start_ms,
+        "end-time": if st.end_ms > 0 { st.end_ms as i64 } else { -1 },
+        "duration": st.duration_ms(),
+        "last-modification": st.timestamps.last().map(|t| t.1).unwrap_or(st.start_ms),
+        "tasks": counts_json(st, None),
+    })
+}
+
+pub(crate) fn sorted_jobs(c: &Cluster) -> Vec<JobStatus> {
+    let mut jobs: Vec<JobStatus> = read(&c.jobs).values().map(|e| read(&e.status).clone()).collect();
+    jobs.sort_by_key(|j| std::cmp::Reverse(j.start_ms));
+    jobs
+}
+
+async fn jobs_overview(State(c): Shared) -> Json<Value> {
+    Json(json!({ "jobs": sorted_jobs(&c).iter().map(job_summary).collect::<Vec<_>>() }))
+}
+
+async fn jobs_list(State(c): Shared) -> Json<Value> {
+    let jobs: Vec<Value> = sorted_jobs(&c).iter().map(|j| json!({ "id": j.job_id, "status": j.state.name() })).collect();
+    Json(json!({ "jobs": jobs }))
+}
+
+fn vertex_state(st: &JobStatus, v: u32) -> &'static str {
+    let states: Vec<&'static str> = st.tasks.iter().filter(|t| t.vertex == v).map(|t| execution_state_name(t.state)).collect();
+    for s in ["FAILED", "CANCELING", "CANCELED", "RUNNING", "DEPLOYING", "CREATED"] {
+        if states.contains(&s) {
+            return s;
+        }
+    }
+    if states.iter().all(|s| *s == "FINISHED") {
+        "FINISHED"
+    } else {
+        "CREATED"
+    }
+}
+
+pub(crate) fn job_details_json(st: &JobStatus) -> Value {
+    let vertices: Vec<Value> = st
+        .graph
+        .vertices
+        .iter()
+        .map(|v| {
+            let tasks: Vec<_> = st.tasks.iter().filter(|t| t.vertex == v.id).collect();
+            let sum = |f: fn(&(u64, u64, u64, u64)) -> u64| tasks.iter().map(|t| f(&t.metrics)).sum::<u64>();
+            let start = tasks.iter().map(|t| t.start_ms).filter(|s| *s > 0).min().unwrap_or(0);
+            let done = tasks.iter().all(|t| t.end_ms > 0);
+            let end = if done { tasks.iter().map(|t| t.end_ms).max().unwrap_or(0) as i64 } else { -1 };
+            json!({
+                "id": v.id.to_string(),
+                "name": v.name,
+                "maxParallelism": v.max_parallelism,
+                "parallelism": v.parallelism,
+                "status": vertex_state(st, v.id),
+                "start-time": if start > 0 { start as i64 } else { -1 },
+                "end-time": end,
+                "duration": if start > 0 { (if end > 0 { end as u64 } else { crate::status::now_ms() }).saturating_sub(start) as i64 } else { -1 },
+                "tasks": counts_json(st, Some(v.id)),
+                "metrics": {
+                    "read-records": sum(|m| m.0), "read-records-complete": done,
+                    "write-records": sum(|m| m.1), "write-records-complete": done,
+                    "read-bytes": sum(|m| m.2), "read-bytes-complete": done,
+                    "write-bytes": sum(|m| m.3), "write-bytes-complete": done,
+                },
+                "subtasks": tasks.iter().map(|t| json!({
+                    "subtask": t.subtask, "status": execution_state_name(t.state), "attempt": 0,
+                    "endpoint": t.address, "taskmanager-id": t.resource_id,
+                    "start-time": t.start_ms, "end-time": if t.end_ms > 0 { t.end_ms as i64 } else { -1 },
+                    "metrics": { "read-records": t.metrics.0, "write-records": t.metrics.1, "read-bytes": t.metrics.2, "write-bytes": t.metrics.3 },
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let plan_nodes: Vec<Value> = st
+        .graph
+        .vertices
+        .iter()
+        .map(|v| {
+            let inputs: Vec<Value> = st
+                .graph
+                .inputs_of(v.id)
+                .iter()
+                .enumerate()
+                .map(|(n, e)| json!({ "num": n, "id": e.source.to_string(), "ship_strategy": format!("{:?}", e.partitioning).to_uppercase(), "exchange": "pipelined_bounded" }))
+                .collect();
+            json!({ "id": v.id.to_string(), "parallelism": v.parallelism, "operator": "", "description": v.name, "inputs": inputs })
+        })
+        .collect();
+    let timestamps: serde_json::Map<String, Value> = st.timestamps.iter().map(|(s, t)| (s.name().to_string(), json!(t))).collect();
+    json!({
+        "jid": st.job_id,
+        "name": st.name,
+        "isStoppable": false,
+        "state": st.state.name(),
+        "job-type": match st.graph.runtime_mode { rfy_runtime::RuntimeMode::Batch => "BATCH", _ => "STREAMING" },
+        "start-time": st.start_ms,
+        "end-time": if st.end_ms > 0 { st.end_ms as i64 } else { -1 },
+        "duration": st.duration_ms(),
+        "maxParallelism": st.graph.max_parallelism,
+        "now": crate::status::now_ms(),
+        "timestamps": timestamps,
+        "vertices": vertices,
+        "status-counts": counts_json(st, None),
+        "plan": { "jid": st.job_id, "name": st.name, "type": "STREAMING", "nodes": plan_nodes },
+    })
+}
+
+async fn job_details(State(c): Shared, Path(job_id): Path<String>) -> Response {
+    match find_job(&c, &job_id) {
+        Ok(e) => Json(job_details_json(&read(&e.status))).into_response(),
+        Err(r) => r,
+    }
+}
+
+async fn job_exceptions(State(c): Shared, Path(job_id): Path<String>) -> Response {
+    let e = match find_job(&c, &job_id) {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
+    let st = read(&e.status);
+    let root = st.exceptions.last();
+    Json(json!({
+        "root-exception": root.map(|r| r.stacktrace.clone()),
+        "timestamp": root.map(|r| r.timestamp),
+        "truncated": false,
+        "exceptionHistory": { "entries": st.exceptions.iter().rev().collect::<Vec<_>>(), "truncated": false },
+    }))
+    .into_response()
+}
+
+#[derive(Deserialize)]
+struct CancelQuery {
+    mode: Option<String>,
+}
+
+async fn cancel(State(c): Shared, Path(job_id): Path<String>, Query(q): Query<CancelQuery>) -> Response {
+    let e = match find_job(&c, &job_id) {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
+    match q.mode.as_deref() {
+        None | Some("cancel") => {}
+        Some(other) => return error(StatusCode::BAD_REQUEST, format!("unsupported mode '{other}': only 'cancel'")),
+    }
+    if read(&e.status).state.is_terminal() {
+        return error(StatusCode::CONFLICT, format!("Job {job_id} already reached a terminal state"));
+    }
+    let _ = e.tx.send(JobMasterMsg::Cancel);
+    (StatusCode::ACCEPTED, Json(json!({}))).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SubmitRequest {
+    #[serde(rename = "jobGraph")]
+    job_graph: JobGraph,
+    #[serde(default)]
+    config: BTreeMap<String, String>,
+}
+
+async fn submit(State(c): Shared, body: Bytes) -> Response {
+    let req: SubmitRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("malformed job submission: {e}")),
+    };
+    match c.submit(req.job_graph, req.config) {
+        Ok(id) => (StatusCode::ACCEPTED, Json(json!({ "jobUrl": format!("/jobs/{id}"), "jobid": id }))).into_response(),
+        Err(e) => error(StatusCode::BAD_REQUEST, e.to_string()),
+    }
+}
+
+pub(crate) fn taskmanagers_json(c: &Cluster) -> Value {
+    let rm = lock(&c.rm);
+    let tms: Vec<Value> = rm
+        .task_managers
+        .values()
+        .map(|t| {
+            json!({
+                "id": t.resource_id,
+                "path": t.address,
+                "dataPort": t.address.rsplit(':').next().and_then(|p| p.parse::<u16>().ok()).unwrap_or(0),
+                "timeSinceLastHeartbeat": t.last_heartbeat.elapsed().as_millis() as u64,
+                "registeredAt": t.registered_ms,
+                "slotsNumber": t.slots.len(),
+                "freeSlots": t.slots.iter().filter(|s| s.is_none()).count(),
+                "logPath": t.log_path,
+            })
+        })
+        .collect();
+    json!({ "taskmanagers": tms })
+}
+
+async fn taskmanagers(State(c): Shared) -> Json<Value> {
+    Json(taskmanagers_json(&c))
+}
+
+/// Escapes text for HTML.
+pub(crate) fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+pub(crate) fn html(body: String) -> Html<String> {
+    Html(body)
+}

@@ -1,0 +1,190 @@
+//! The TaskManager process role: servers, registration, heartbeats.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rfy_conf::{options, Configuration};
+use rfy_rpc::data_exchange_server::DataExchangeServer;
+use rfy_rpc::job_manager_gateway_client::JobManagerGatewayClient;
+use rfy_rpc::task_executor_gateway_server::TaskExecutorGatewayServer;
+use rfy_rpc::{HeartbeatRequest, RegisterTaskManagerRequest, PROTOCOL_VERSION};
+use rfy_runtime::ProgramRegistry;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::{Endpoint, Server};
+
+use crate::data::{DataService, CONNECTION_WINDOW, STREAM_WINDOW};
+use crate::error::TaskManagerError;
+use crate::executor::{Executor, ExecutorService};
+
+/// How long a TaskManager keeps trying to register before it gives up.
+pub const REGISTRATION_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Where a TaskManager runs and whom it serves.
+#[derive(Debug, Clone)]
+pub struct TaskManagerConfig {
+    /// Unique id (on YARN: the container id).
+    pub resource_id: String,
+    /// `host:port` of the JobManager's RPC service.
+    pub jobmanager_address: String,
+    /// Host to bind the TaskManager's server on.
+    pub bind_host: String,
+    /// Host other processes reach this TaskManager at.
+    pub advertised_host: String,
+    /// Port of the TaskManager's server (control and data); 0 = any free port.
+    pub port: u16,
+    /// Task slots offered.
+    pub num_slots: u32,
+    /// Where this TaskManager's log goes ("" if unknown).
+    pub log_path: String,
+    /// The cluster configuration (heartbeat and exchange settings).
+    pub conf: Configuration,
+}
+
+/// A started TaskManager.
+pub struct TaskManagerHandle {
+    /// Its id.
+    pub resource_id: String,
+    /// `host:port` of its server.
+    pub address: String,
+    shutdown: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<Result<(), TaskManagerError>>,
+    executor: Arc<Executor>,
+}
+
+impl TaskManagerHandle {
+    /// Stops the TaskManager: cancels its tasks and closes its server.
+    pub async fn shutdown(self) -> Result<(), TaskManagerError> {
+        self.executor.cancel_all();
+        let _ = self.shutdown.send(true);
+        self.task.await.unwrap_or(Ok(()))
+    }
+
+    /// Kills the TaskManager abruptly, as a crashed process (for tests of
+    /// failure handling): its tasks are canceled and it stops heartbeating.
+    pub fn kill(&self) {
+        self.executor.cancel_all();
+        self.task.abort();
+    }
+
+    /// Waits until the TaskManager stops by itself (JobManager lost).
+    pub async fn wait(self) -> Result<(), TaskManagerError> {
+        self.task.await.unwrap_or(Ok(()))
+    }
+}
+
+/// The TaskManager role.
+pub struct TaskManager;
+
+impl TaskManager {
+    /// Binds the server, registers at the JobManager, and runs the
+    /// heartbeat loop in the background.
+    ///
+    /// Errors: the port cannot be bound; the JobManager cannot be reached
+    /// within [`REGISTRATION_TIMEOUT`] or refuses the registration.
+    pub async fn start(config: TaskManagerConfig, programs: Arc<dyn ProgramRegistry>) -> Result<TaskManagerHandle, TaskManagerError> {
+        let bind = format!("{}:{}", config.bind_host, config.port);
+        let listener = TcpListener::bind(&bind)
+            .await
+            .map_err(|source| TaskManagerError::Bind { what: "the TaskManager server", address: bind.clone(), source })?;
+        let port = listener.local_addr().map_err(|source| TaskManagerError::Bind { what: "the TaskManager server", address: bind.clone(), source })?.port();
+        let address = format!("{}:{port}", config.advertised_host);
+
+        let jm_endpoint = Endpoint::from_shared(format!("http://{}", config.jobmanager_address))
+            .map_err(|e| TaskManagerError::Registration { address: config.jobmanager_address.clone(), reason: e.to_string() })?
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(10));
+        let jobmanager = JobManagerGatewayClient::new(jm_endpoint.connect_lazy());
+        let executor = Arc::new(Executor::new(config.resource_id.clone(), programs, jobmanager.clone(), tokio::runtime::Handle::current()));
+
+        let capacity = config.conf.get(&options::TASKMANAGER_NETWORK_MEMORY_BUFFERS_PER_CHANNEL).max(1) as usize;
+        let (shutdown, mut stop_rx) = watch::channel(false);
+        let mut server_stop = stop_rx.clone();
+        let server = Server::builder()
+            .initial_stream_window_size(STREAM_WINDOW)
+            .initial_connection_window_size(CONNECTION_WINDOW)
+            .tcp_nodelay(true)
+            .add_service(TaskExecutorGatewayServer::new(ExecutorService(executor.clone())))
+            .add_service(DataExchangeServer::new(DataService { registry: executor.registry.clone(), capacity }).max_encoding_message_size(64 << 20))
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
+                let _ = server_stop.wait_for(|s| *s).await;
+            });
+        tokio::spawn(async move {
+            if let Err(e) = server.await {
+                tracing::error!("TaskManager server failed: {e}");
+            }
+        });
+
+        let registration = RegisterTaskManagerRequest {
+            protocol_version: PROTOCOL_VERSION,
+            resource_id: config.resource_id.clone(),
+            rpc_address: address.clone(),
+            data_address: address.clone(),
+            num_slots: config.num_slots,
+            log_path: config.log_path.clone(),
+        };
+        let mut jm = jobmanager.clone();
+        let (interval, timeout) = register(&mut jm, &registration, &config.jobmanager_address).await?;
+        tracing::info!(resource_id = %config.resource_id, %address, slots = config.num_slots, "registered at JobManager {}", config.jobmanager_address);
+
+        let exec = executor.clone();
+        let jm_address = config.jobmanager_address.clone();
+        let resource_id = config.resource_id.clone();
+        let task = tokio::spawn(async move {
+            let mut last_ok = Instant::now();
+            let mut ticker = tokio::time::interval(interval);
+            loop {
+                tokio::select! {
+                    _ = ticker.tick() => {}
+                    _ = stop_rx.wait_for(|s| *s) => return Ok(()),
+                }
+                let beat = HeartbeatRequest { resource_id: resource_id.clone(), metrics: exec.metrics() };
+                match jm.heartbeat(beat).await {
+                    Ok(r) if r.get_ref().known => last_ok = Instant::now(),
+                    Ok(_) => {
+                        tracing::warn!("JobManager no longer knows this TaskManager: canceling tasks and registering again");
+                        exec.cancel_all();
+                        register(&mut jm, &registration, &jm_address).await?;
+                        last_ok = Instant::now();
+                    }
+                    Err(e) if last_ok.elapsed() > timeout => {
+                        tracing::error!("JobManager {jm_address} unreachable: {}", e.message());
+                        exec.cancel_all();
+                        return Err(TaskManagerError::JobManagerLost { address: jm_address, seconds: last_ok.elapsed().as_secs_f64() });
+                    }
+                    Err(e) => tracing::warn!("heartbeat to JobManager {jm_address} failed: {}", e.message()),
+                }
+            }
+        });
+        Ok(TaskManagerHandle { resource_id: config.resource_id, address, shutdown, task, executor })
+    }
+}
+
+/// Registers, retrying until [`REGISTRATION_TIMEOUT`]; returns the heartbeat
+/// interval and timeout the JobManager asks for.
+async fn register(
+    jm: &mut JobManagerGatewayClient<tonic::transport::Channel>,
+    req: &RegisterTaskManagerRequest,
+    address: &str,
+) -> Result<(Duration, Duration), TaskManagerError> {
+    let started = Instant::now();
+    loop {
+        match jm.register_task_manager(req.clone()).await {
+            Ok(r) => {
+                let r = r.into_inner();
+                if !r.accepted {
+                    return Err(TaskManagerError::Registration { address: address.to_string(), reason: r.reason });
+                }
+                return Ok((Duration::from_millis(r.heartbeat_interval_ms.max(10)), Duration::from_millis(r.heartbeat_timeout_ms.max(100))));
+            }
+            Err(e) if started.elapsed() > REGISTRATION_TIMEOUT => {
+                return Err(TaskManagerError::Registration { address: address.to_string(), reason: e.message().to_string() })
+            }
+            Err(e) => {
+                tracing::debug!("registration at {address} failed, retrying: {}", e.message());
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+        }
+    }
+}
