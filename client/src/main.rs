@@ -1,1 +1,85 @@
-fn main() {}
+//! `rfy`: the command line. Plans jobs into JobGraphs, runs them on the
+//! embedded local cluster or submits them to a cluster, and follows them.
+
+mod cli;
+mod follow;
+mod local;
+mod plan;
+
+use std::process::ExitCode;
+
+use anyhow::{bail, Result};
+use clap::Parser;
+use cli::{Cli, Command, RunArgs};
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+}
+
+async fn run(cli: &Cli, args: &RunArgs) -> Result<bool> {
+    let conf = plan::load_configuration(cli.conf_dir.as_deref(), &args.job)?;
+    let (stream, graph) = plan::plan(&args.job, &conf)?;
+    match args.mode.as_deref() {
+        None | Some("local") => {}
+        Some(m @ ("yarn-application" | "yarn-per-job" | "yarn-session")) => {
+            bail!("-m {m}: YARN deployment is not available in this build yet (see the README)")
+        }
+        Some(other) => bail!("unknown target '-m {other}': use yarn-application, yarn-per-job or yarn-session, or omit -m for the local cluster"),
+    }
+    if args.detached {
+        bail!("-d (detached) needs a cluster (-m yarn-...): the embedded local cluster lives in this process");
+    }
+    stream.check_io().map_err(anyhow::Error::msg)?;
+    let cluster = local::LocalCluster::start(&conf, graph.required_slots()).await?;
+    let client = follow::RestClient::new(cluster.rest_url())?;
+    let result = async {
+        let job_id = client.submit(&graph, &Default::default()).await?;
+        eprintln!("Job {job_id} submitted to the local cluster (web UI {}/)", cluster.rest_url());
+        follow::follow(&client, &job_id).await
+    }
+    .await;
+    cluster.shutdown().await;
+    let outcome = result?;
+    if let Some(f) = &outcome.failure {
+        eprintln!("error: {f}");
+    }
+    Ok(outcome.state == "FINISHED")
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result: Result<bool> = rt.block_on(async {
+        match &cli.command {
+            Command::Run(args) => run(&cli, args).await,
+            Command::Info(job) => {
+                let conf = plan::load_configuration(cli.conf_dir.as_deref(), job)?;
+                let (_, graph) = plan::plan(job, &conf)?;
+                println!("{}", serde_json::to_string_pretty(&graph)?);
+                Ok(true)
+            }
+            Command::Jobs => {
+                for p in rfy_jobs::BUILTIN {
+                    println!("{:<12} {}", p.name, p.description);
+                }
+                Ok(true)
+            }
+        }
+    });
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

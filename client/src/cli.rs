@@ -1,0 +1,55 @@
+//! Command-line shape, following Flink's CLI (`flink run`, `flink info`).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// rfy: a stream processor for Hadoop YARN.
+#[derive(Debug, Parser)]
+#[command(name = "rfy", version, about = "rfy: a stream processor for Hadoop YARN", propagate_version = true)]
+pub struct Cli {
+    /// Directory holding config.yaml (default: $RFY_CONF_DIR, else built-in defaults).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub conf_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a job: on the embedded local cluster (no -m) or a cluster (-m).
+    Run(RunArgs),
+    /// Print a job's JobGraph as JSON, without running it.
+    Info(JobArgs),
+    /// List the built-in jobs.
+    Jobs,
+}
+
+/// Which job, how parallel, with which configuration.
+#[derive(Debug, Args)]
+pub struct JobArgs {
+    /// Default parallelism of the job's operators (overrides parallelism.default).
+    #[arg(short = 'p', long, value_parser = clap::value_parser!(u32).range(1..=32768))]
+    pub parallelism: Option<u32>,
+    /// Configuration override, key=value (repeatable).
+    #[arg(short = 'D', value_name = "KEY=VALUE")]
+    pub dynamic: Vec<String>,
+    /// A built-in job's name (see `rfy jobs`).
+    pub job: String,
+    /// The job's own arguments.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub job_args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Where to run: omit for the embedded local cluster; `yarn-application`,
+    /// `yarn-per-job`, `yarn-session` run on YARN.
+    #[arg(short = 'm', long = "target", value_name = "MODE")]
+    pub mode: Option<String>,
+    /// Detached: submit, print the job id and the web UI address, and exit.
+    #[arg(short = 'd', long)]
+    pub detached: bool,
+    #[command(flatten)]
+    pub job: JobArgs,
+}
