@@ -71,6 +71,17 @@ pub enum ConfigError {
     },
 }
 
+/// The Hadoop user name of this process: `HADOOP_USER_NAME`, else `USER`,
+/// else `LOGNAME`, else `root` (what a non-secure Hadoop client would
+/// assume, `UserGroupInformation` in SIMPLE mode).
+pub fn current_user() -> String {
+    ["HADOOP_USER_NAME", "USER", "LOGNAME"]
+        .iter()
+        .filter_map(|k| std::env::var(k).ok())
+        .find(|v| !v.is_empty())
+        .unwrap_or_else(|| "root".to_string())
+}
+
 /// A `host:port` address.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct HostPort {

@@ -81,7 +81,7 @@ async fn serve(mut s: TcpStream, password: Vec<u8>, pairs: bool) -> Seen {
     let f = read_frame(&mut s).await.unwrap();
     let mut buf = f.as_slice();
     let h: RpcRequestHeaderProto = frame::decode_delimited(&mut buf, "h").unwrap();
-    assert_eq!(h.call_id as i32, -33);
+    assert_eq!(h.call_id, -33);
     let m: RpcSaslProto = frame::decode_delimited(&mut buf, "m").unwrap();
     assert_eq!(m.state, SaslState::Negotiate as i32);
     let challenge = br#"realm="default",nonce="c2VydmVyTm9uY2U=",qop="auth",charset=utf-8,algorithm=md5-sess"#;
@@ -149,7 +149,7 @@ async fn serve(mut s: TcpStream, password: Vec<u8>, pairs: bool) -> Seen {
     let f = read_frame(&mut s).await.unwrap();
     let mut buf = f.as_slice();
     let h: RpcRequestHeaderProto = frame::decode_delimited(&mut buf, "h").unwrap();
-    assert_eq!(h.call_id as i32, -3);
+    assert_eq!(h.call_id, -3);
     seen.client_id_len = h.client_id.len();
     seen.context = Some(frame::decode_delimited(&mut buf, "ctx").unwrap());
     // calls
@@ -170,7 +170,7 @@ async fn serve(mut s: TcpStream, password: Vec<u8>, pairs: bool) -> Seen {
             let rh: RequestHeaderProto = frame::decode_delimited(&mut buf, "rh").unwrap();
             assert_eq!(rh.declaring_class_protocol_name, PROTOCOL);
             assert_eq!(rh.client_protocol_version, 1);
-            let call_id = h.call_id as i32;
+            let call_id = h.call_id;
             seen.methods.push(rh.method_name.clone());
             match rh.method_name.as_str() {
                 "registerApplicationMaster" => {

@@ -57,13 +57,14 @@ pub fn preamble(auth: AuthProtocol) -> [u8; 7] {
 }
 
 /// An `RpcRequestHeaderProto` for a protobuf-engine call: kind
-/// `RPC_PROTOCOL_BUFFER`, op `RPC_FINAL_PACKET`. `call_id` is sent as the
-/// two's-complement `uint32` of the Java `int`.
+/// `RPC_PROTOCOL_BUFFER`, op `RPC_FINAL_PACKET`. The request header's
+/// `callId` is a `sint32` (zigzag) on the wire, while the response header's is
+/// a `uint32` (the Java `int` reinterpreted).
 pub fn rpc_header(call_id: i32, client_id: &[u8], retry_count: i32) -> RpcRequestHeaderProto {
     RpcRequestHeaderProto {
         rpc_kind: Some(RpcKindProto::RpcProtocolBuffer as i32),
         rpc_op: Some(OperationProto::RpcFinalPacket as i32),
-        call_id: call_id as u32,
+        call_id,
         client_id: client_id.to_vec(),
         retry_count: Some(retry_count),
     }
@@ -212,10 +213,10 @@ mod tests {
             auths: vec![],
         };
         let f = control_frame(SASL_CALL_ID, &[], &m);
-        // header: kind 2, op 0, callId 0xFFFFFFDF (5-byte varint), clientId empty, retry -1 (zigzag 1)
+        // header: kind 2, op 0, callId -33 (sint32, zigzag 65), clientId empty, retry -1 (zigzag 1)
         let expected = vec![
-            0x00, 0x00, 0x00, 0x12, //
-            0x0e, 0x08, 0x02, 0x10, 0x00, 0x18, 0xdf, 0xff, 0xff, 0xff, 0x0f, 0x22, 0x00, 0x28, 0x01,
+            0x00, 0x00, 0x00, 0x0e, //
+            0x0a, 0x08, 0x02, 0x10, 0x00, 0x18, 0x41, 0x22, 0x00, 0x28, 0x01, //
             0x02, 0x10, 0x01,
         ];
         assert_eq!(f, expected);

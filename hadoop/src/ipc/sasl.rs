@@ -100,6 +100,7 @@ pub async fn negotiate<S: AsyncRead + AsyncWrite + Unpin>(
                 source,
             }
         })?;
+        tracing::trace!(addr, state = msg.state, auths = ?msg.auths.iter().map(|a| (&a.method, &a.mechanism, a.protocol(), a.server_id())).collect::<Vec<_>>(), token_len = msg.token().len(), "SASL message from server");
         match SaslState::try_from(msg.state) {
             Ok(SaslState::Success) => {
                 return match client {

@@ -205,16 +205,14 @@ impl AmRmClient {
     /// A client for an AM running in a YARN container: the scheduler address
     /// from `conf` (`yarn.resourcemanager.scheduler.address`) and the
     /// `YARN_AM_RM_TOKEN` from `HADOOP_TOKEN_FILE_LOCATION`; the user from
-    /// `HADOOP_USER_NAME`/`USER`.
+    /// [`crate::config::current_user`].
     ///
     /// Errors: [`YarnError::Config`], [`YarnError::Token`] (no file, no AMRM token).
     pub fn from_container_env(conf: &HadoopConfig) -> Result<Self, YarnError> {
         let addr = conf.rm_scheduler_address()?.to_string();
         let creds = Credentials::from_env()?;
         let token = creds.require_kind(KIND_AM_RM_TOKEN)?.clone();
-        let user = std::env::var("HADOOP_USER_NAME")
-            .or_else(|_| std::env::var("USER"))
-            .unwrap_or_else(|_| "yarn".into());
+        let user = crate::config::current_user();
         Ok(Self::new(addr, token, user, ConnectOptions::default()))
     }
 
