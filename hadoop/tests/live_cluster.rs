@@ -102,8 +102,19 @@ async fn rest_submission_localizes_hdfs_resource() {
         ResourceInfo { memory: 256, vcores: 1 },
         &[("payload".into(), res)],
         &[("RFY_TEST".into(), "1".into())],
-        &["test -s payload && test \"$RFY_TEST\" = 1 && exit 7; exit 9".into()],
+        &["test -s payload && test \"$RFY_TEST\" = 1 && grep -q rfy-test-alias \"$HADOOP_TOKEN_FILE_LOCATION\" && exit 7; exit 9".into()],
     );
+    let mut creds = rfy_hadoop::token::Credentials::new();
+    creds.add_token(
+        "rfy-test-alias",
+        rfy_hadoop::token::Token {
+            identifier: vec![1, 2, 3],
+            password: vec![4, 5],
+            kind: "RFY_TEST_TOKEN".into(),
+            service: "nowhere:1".into(),
+        },
+    );
+    let sub = sub.with_credentials(&creds);
     rm.submit(&sub).await.unwrap();
     let r = wait_final(&rm, &app.application_id, Duration::from_secs(120)).await;
     assert_eq!(r.user, user);

@@ -154,6 +154,29 @@ impl Token {
         writable::write_text(out, &self.service);
     }
 
+    /// The token's Writable form in URL-safe base64 without padding
+    /// (`Token#encodeToUrlString`), the form the RM REST API takes in
+    /// `am-container-spec.credentials.tokens`.
+    pub fn encode_to_url_string(&self) -> String {
+        use base64::Engine;
+        let mut out = Vec::new();
+        self.write_writable(&mut out);
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(out)
+    }
+
+    /// Parses [`Self::encode_to_url_string`]'s form (padding optional).
+    pub fn decode_from_url_string(s: &str) -> Result<Token, TokenError> {
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(s.trim().trim_end_matches('='))
+            .map_err(|e| TokenError::Malformed {
+                offset: 0,
+                reason: format!("token URL string is not URL-safe base64: {e}"),
+            })?;
+        let mut r = Reader::new(&bytes);
+        Token::read_writable(&mut r)
+    }
+
     /// Reads a token in Writable form (`Token#readFields`).
     pub fn read_writable(r: &mut Reader<'_>) -> Result<Token, TokenError> {
         Ok(Token {

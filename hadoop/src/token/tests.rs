@@ -159,3 +159,18 @@ fn describes_yarn_identifiers() {
     assert_eq!(d.app_submitter, "alice");
     assert!(!format!("{tok:?}").contains("password: ["));
 }
+
+#[test]
+fn url_string_round_trip() {
+    let t = Token {
+        identifier: vec![0xfb, 0xff, 0x00],
+        password: vec![0xfe; 20],
+        kind: "HDFS_DELEGATION_TOKEN".into(),
+        service: "127.0.0.1:9000".into(),
+    };
+    let s = t.encode_to_url_string();
+    assert!(!s.contains('+') && !s.contains('/') && !s.contains('='), "{s}");
+    assert_eq!(Token::decode_from_url_string(&s).unwrap(), t);
+    assert!(Token::decode_from_url_string("!!").is_err());
+    assert!(Token::decode_from_url_string("AAAA").is_err());
+}

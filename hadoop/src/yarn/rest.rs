@@ -170,6 +170,46 @@ pub enum OneOrMany {
     Many(Vec<String>),
 }
 
+/// Credentials for the AM container in REST form (`CredentialsInfo`):
+/// tokens as [`crate::token::Token::encode_to_url_string`], secrets as base64.
+/// The RM adds them to the AM's `HADOOP_TOKEN_FILE_LOCATION` file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CredentialsInfo {
+    /// Tokens by alias.
+    pub tokens: EntryList<String>,
+    /// Secret keys by alias.
+    pub secrets: EntryList<String>,
+}
+
+impl CredentialsInfo {
+    /// The REST form of `creds`.
+    pub fn from_credentials(creds: &crate::token::Credentials) -> Self {
+        use base64::Engine;
+        CredentialsInfo {
+            tokens: EntryList {
+                entry: creds
+                    .tokens
+                    .iter()
+                    .map(|(a, t)| Entry {
+                        key: a.clone(),
+                        value: t.encode_to_url_string(),
+                    })
+                    .collect(),
+            },
+            secrets: EntryList {
+                entry: creds
+                    .secret_keys
+                    .iter()
+                    .map(|(a, v)| Entry {
+                        key: a.clone(),
+                        value: base64::engine::general_purpose::STANDARD.encode(v),
+                    })
+                    .collect(),
+            },
+        }
+    }
+}
+
 /// The AM's launch context in REST form (`ContainerLaunchContextInfo`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AmContainerSpec {
@@ -180,6 +220,9 @@ pub struct AmContainerSpec {
     pub environment: EntryList<String>,
     /// The command line.
     pub commands: Commands,
+    /// Tokens and secrets for the AM (e.g. HDFS delegation tokens on a secure cluster).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub credentials: Option<CredentialsInfo>,
 }
 
 /// The submission context (`ApplicationSubmissionContextInfo`) posted to
@@ -212,6 +255,12 @@ pub struct ApplicationSubmission {
 }
 
 impl ApplicationSubmission {
+    /// Adds credentials for the AM container.
+    pub fn with_credentials(mut self, creds: &crate::token::Credentials) -> Self {
+        self.am_container_spec.credentials = Some(CredentialsInfo::from_credentials(creds));
+        self
+    }
+
     /// Builds a submission from plain parts; `commands` are sent as one
     /// string when there is exactly one.
     #[allow(clippy::too_many_arguments)]
@@ -261,6 +310,7 @@ impl ApplicationSubmission {
                         OneOrMany::Many(commands.to_vec())
                     },
                 },
+                credentials: None,
             },
         }
     }
