@@ -20,7 +20,10 @@ async fn run(c: &AmRmClient) -> Result<String, String> {
         .register_application_master("127.0.0.1", 0, "")
         .await
         .map_err(|e| format!("register: {e}"))?;
-    println!("registered; max capability {:?}, queue {}", reg.maximum_capability, reg.queue);
+    println!(
+        "registered; max capability {:?}, queue {}",
+        reg.maximum_capability, reg.queue
+    );
     let cache = NmTokenCache::new();
     let mut response_id = 0;
     let mut asks = vec![ContainerAsk::any(1, Resource::new(256, 1), 1)];
@@ -51,11 +54,18 @@ async fn run(c: &AmRmClient) -> Result<String, String> {
     let token = cache
         .get(&container.node_id)
         .ok_or_else(|| format!("no NMToken for {}", container.node_id))?;
-    let nm = NmClient::connect(&container.node_id, &token, "rfy", &ConnectOptions::default())
-        .await
-        .map_err(|e| format!("NM connect: {e}"))?;
+    let nm = NmClient::connect(
+        &container.node_id,
+        &token,
+        "rfy",
+        &ConnectOptions::default(),
+    )
+    .await
+    .map_err(|e| format!("NM connect: {e}"))?;
     let ctx = ContainerLaunchContext {
-        commands: vec!["sh -c 'echo hello-from-worker; exit 3' 1><LOG_DIR>/stdout 2><LOG_DIR>/stderr".into()],
+        commands: vec![
+            "sh -c 'echo hello-from-worker; exit 3' 1><LOG_DIR>/stdout 2><LOG_DIR>/stderr".into(),
+        ],
         environment: vec![("RFY_SMOKE".into(), "1".into())],
         ..Default::default()
     };
@@ -85,9 +95,15 @@ async fn run(c: &AmRmClient) -> Result<String, String> {
         first = false;
         response_id = r.response_id;
         if let Some(done) = r.completed.iter().find(|s| s.container_id == container.id) {
-            println!("completed: exit {} diagnostics {:?}", done.exit_status, done.diagnostics);
+            println!(
+                "completed: exit {} diagnostics {:?}",
+                done.exit_status, done.diagnostics
+            );
             if done.exit_status != 3 {
-                return Err(format!("worker exit status {} (expected 3): {}", done.exit_status, done.diagnostics));
+                return Err(format!(
+                    "worker exit status {} (expected 3): {}",
+                    done.exit_status, done.diagnostics
+                ));
             }
             return Ok(format!("worker {} exited 3 as expected", container.id));
         }
@@ -122,7 +138,10 @@ async fn main() {
         Err(m) => (FinalStatus::Failed, m.clone()),
     };
     println!("outcome: {diag}");
-    if let Err(e) = c.unregister(status, &diag, "", Duration::from_secs(30)).await {
+    if let Err(e) = c
+        .unregister(status, &diag, "", Duration::from_secs(30))
+        .await
+    {
         eprintln!("unregister: {e}");
         std::process::exit(1);
     }

@@ -5,7 +5,10 @@ use rfy_hadoop::token::Token;
 
 #[tokio::main]
 async fn main() {
-    tracing_subscriber::fmt().with_max_level(tracing::Level::TRACE).with_ansi(false).init();
+    tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .init();
     let mut args = std::env::args().skip(1);
     let addr = args.next().unwrap_or_else(|| "127.0.0.1:8030".into());
     let protocol = args
@@ -17,7 +20,15 @@ async fn main() {
         kind: "YARN_AM_RM_TOKEN".into(),
         service: addr.clone(),
     };
-    match IpcConnection::connect(&addr, &protocol, 1, &Auth::token(token, "probe"), &ConnectOptions::default()).await {
+    match IpcConnection::connect(
+        &addr,
+        &protocol,
+        1,
+        &Auth::token(token, "probe"),
+        &ConnectOptions::default(),
+    )
+    .await
+    {
         Ok(c) => println!("connected: {c:?}"),
         Err(e) => println!("error: {e}"),
     }

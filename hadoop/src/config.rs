@@ -210,7 +210,9 @@ impl HadoopConfig {
                     let tag = e.local_name().as_ref().to_string();
                     if path.is_empty() {
                         if tag != "configuration" {
-                            return Err(xml_err(format!("root element is <{tag}>, expected <configuration>")));
+                            return Err(xml_err(format!(
+                                "root element is <{tag}>, expected <configuration>"
+                            )));
                         }
                         seen_root = true;
                     }
@@ -226,32 +228,33 @@ impl HadoopConfig {
                     let tag = e.local_name().as_ref().to_string();
                     if path.is_empty() {
                         if tag != "configuration" {
-                            return Err(xml_err(format!("root element is <{tag}>, expected <configuration>")));
+                            return Err(xml_err(format!(
+                                "root element is <{tag}>, expected <configuration>"
+                            )));
                         }
                         seen_root = true;
-                    } else if tag == "value" && path.last().map(String::as_str) == Some("property") {
+                    } else if tag == "value" && path.last().map(String::as_str) == Some("property")
+                    {
                         value = Some(String::new());
                     }
                 }
                 Event::Text(t) => text.push_str(&t.xml10_content()),
                 Event::CData(t) => text.push_str(&t.xml10_content()),
-                Event::GeneralRef(r) => {
-                    match r.resolve_char_ref() {
-                        Ok(Some(c)) => text.push(c),
-                        Ok(None) => {
-                            let ent: &str = &r;
-                            match ent {
-                                "amp" => text.push('&'),
-                                "lt" => text.push('<'),
-                                "gt" => text.push('>'),
-                                "quot" => text.push('"'),
-                                "apos" => text.push('\''),
-                                other => return Err(xml_err(format!("unknown entity &{other};"))),
-                            }
+                Event::GeneralRef(r) => match r.resolve_char_ref() {
+                    Ok(Some(c)) => text.push(c),
+                    Ok(None) => {
+                        let ent: &str = &r;
+                        match ent {
+                            "amp" => text.push('&'),
+                            "lt" => text.push('<'),
+                            "gt" => text.push('>'),
+                            "quot" => text.push('"'),
+                            "apos" => text.push('\''),
+                            other => return Err(xml_err(format!("unknown entity &{other};"))),
                         }
-                        Err(e) => return Err(xml_err(format!("bad character reference: {e}"))),
                     }
-                }
+                    Err(e) => return Err(xml_err(format!("bad character reference: {e}"))),
+                },
                 Event::End(_) => {
                     let tag = path.pop().unwrap_or_default();
                     if path.last().map(String::as_str) == Some("property") {
@@ -263,9 +266,15 @@ impl HadoopConfig {
                         }
                     } else if tag == "property" && path.len() == 1 {
                         match (name.take(), value.take()) {
-                            (Some(n), Some(v)) if !n.is_empty() => self.set_from(&n, v, source_name, is_final),
-                            (Some(n), None) => tracing::debug!(key = %n, file = source_name, "property without value ignored"),
-                            _ => tracing::debug!(file = source_name, "property without name ignored"),
+                            (Some(n), Some(v)) if !n.is_empty() => {
+                                self.set_from(&n, v, source_name, is_final)
+                            }
+                            (Some(n), None) => {
+                                tracing::debug!(key = %n, file = source_name, "property without value ignored")
+                            }
+                            _ => {
+                                tracing::debug!(file = source_name, "property without name ignored")
+                            }
                         }
                     }
                     text.clear();
@@ -384,7 +393,10 @@ impl HadoopConfig {
                 None => return cur,
             }
         }
-        tracing::warn!(value, "variable substitution depth too large; value left partly expanded");
+        tracing::warn!(
+            value,
+            "variable substitution depth too large; value left partly expanded"
+        );
         cur
     }
 
@@ -544,20 +556,28 @@ mod tests {
     #[test]
     fn rm_addresses_with_defaults() {
         let c = conf();
-        assert_eq!(c.rm_scheduler_address().unwrap().to_string(), "rm.local:8030");
+        assert_eq!(
+            c.rm_scheduler_address().unwrap().to_string(),
+            "rm.local:8030"
+        );
         assert_eq!(c.rm_address().unwrap().to_string(), "rm.local:8032");
         // 0.0.0.0 is replaced by the RM host name.
         assert_eq!(c.rm_webapp_address().unwrap().to_string(), "rm.local:18088");
         assert_eq!(c.rm_webapp_url().unwrap(), "http://rm.local:18088");
         let empty = HadoopConfig::new();
-        assert_eq!(empty.rm_webapp_address().unwrap().to_string(), "localhost:8088");
+        assert_eq!(
+            empty.rm_webapp_address().unwrap().to_string(),
+            "localhost:8088"
+        );
         assert_eq!(empty.default_fs(), "file:///");
     }
 
     #[test]
     fn errors_name_file_and_key() {
         let mut c = HadoopConfig::new();
-        let e = c.add_xml("<configuration><property>", "broken.xml").unwrap_err();
+        let e = c
+            .add_xml("<configuration><property>", "broken.xml")
+            .unwrap_err();
         assert!(e.to_string().contains("broken.xml"), "{e}");
         let e = c.add_xml("<foo/>", "foo.xml").unwrap_err();
         assert!(e.to_string().contains("foo.xml"), "{e}");
@@ -567,7 +587,10 @@ mod tests {
         )
         .unwrap();
         let e = c.rm_scheduler_address().unwrap_err().to_string();
-        assert!(e.contains("yarn.resourcemanager.scheduler.address") && e.contains("yarn-site.xml"), "{e}");
+        assert!(
+            e.contains("yarn.resourcemanager.scheduler.address") && e.contains("yarn-site.xml"),
+            "{e}"
+        );
     }
 
     #[test]

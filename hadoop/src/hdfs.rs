@@ -87,7 +87,9 @@ pub struct Hdfs {
 
 impl std::fmt::Debug for Hdfs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Hdfs").field("namenode", &self.namenode).finish()
+        f.debug_struct("Hdfs")
+            .field("namenode", &self.namenode)
+            .finish()
     }
 }
 
@@ -116,12 +118,20 @@ impl Hdfs {
         Self::build(url, Vec::new(), user)
     }
 
-    fn build(url: &str, props: Vec<(String, String)>, user: Option<&str>) -> Result<Self, HdfsError> {
+    fn build(
+        url: &str,
+        props: Vec<(String, String)>,
+        user: Option<&str>,
+    ) -> Result<Self, HdfsError> {
         let url = url.trim().trim_end_matches('/').to_string();
-        if !(url.starts_with("hdfs://") || url.starts_with("viewfs://")) || url.len() <= "hdfs://".len() {
+        if !(url.starts_with("hdfs://") || url.starts_with("viewfs://"))
+            || url.len() <= "hdfs://".len()
+        {
             return Err(HdfsError::BadUrl(url));
         }
-        let mut b = ClientBuilder::new().with_url(url.clone()).with_config(props);
+        let mut b = ClientBuilder::new()
+            .with_url(url.clone())
+            .with_config(props);
         if let Some(u) = user {
             b = b.with_user(u);
         }
@@ -130,7 +140,10 @@ impl Hdfs {
             source,
         })?;
         tracing::debug!(namenode = %url, "HDFS client ready");
-        Ok(Hdfs { client, namenode: url })
+        Ok(Hdfs {
+            client,
+            namenode: url,
+        })
     }
 
     /// The NameNode URL (`hdfs://host:port`), no trailing slash.
@@ -152,7 +165,11 @@ impl Hdfs {
         &self.client
     }
 
-    fn op_err(&self, op: &'static str, path: &str) -> impl FnOnce(hdfs_native::HdfsError) -> HdfsError + '_ {
+    fn op_err(
+        &self,
+        op: &'static str,
+        path: &str,
+    ) -> impl FnOnce(hdfs_native::HdfsError) -> HdfsError + '_ {
         let path = path.to_string();
         move |source| HdfsError::Op {
             op,
@@ -221,7 +238,11 @@ impl Hdfs {
 
     /// Reads the whole file.
     pub async fn read(&self, path: &str) -> Result<Vec<u8>, HdfsError> {
-        let r = self.client.read(path).await.map_err(self.op_err("read", path))?;
+        let r = self
+            .client
+            .read(path)
+            .await
+            .map_err(self.op_err("read", path))?;
         let bytes = r
             .read_range(0, r.file_length())
             .await
@@ -232,8 +253,16 @@ impl Hdfs {
     /// Writes `data` to `path` (parents created, replaced if `overwrite`),
     /// with file `permission` (e.g. `0o600`), and returns the stamp read back
     /// from the NameNode.
-    pub async fn write(&self, path: &str, data: &[u8], permission: u32, overwrite: bool) -> Result<FileStamp, HdfsError> {
-        let opts = WriteOptions::default().permission(permission).overwrite(overwrite);
+    pub async fn write(
+        &self,
+        path: &str,
+        data: &[u8],
+        permission: u32,
+        overwrite: bool,
+    ) -> Result<FileStamp, HdfsError> {
+        let opts = WriteOptions::default()
+            .permission(permission)
+            .overwrite(overwrite);
         let mut w = self
             .client
             .create(path, opts)
@@ -251,13 +280,21 @@ impl Hdfs {
     /// Uploads the local file `local` to `path` in chunks and returns its
     /// length and modification time as the NameNode reports them after the
     /// close (what a YARN local resource must carry).
-    pub async fn upload(&self, local: &Path, path: &str, permission: u32, overwrite: bool) -> Result<FileStamp, HdfsError> {
+    pub async fn upload(
+        &self,
+        local: &Path,
+        path: &str,
+        permission: u32,
+        overwrite: bool,
+    ) -> Result<FileStamp, HdfsError> {
         let local_err = |source| HdfsError::Local {
             path: local.display().to_string(),
             source,
         };
         let mut f = tokio::fs::File::open(local).await.map_err(local_err)?;
-        let opts = WriteOptions::default().permission(permission).overwrite(overwrite);
+        let opts = WriteOptions::default()
+            .permission(permission)
+            .overwrite(overwrite);
         let mut w = self
             .client
             .create(path, opts)
@@ -310,17 +347,29 @@ mod tests {
 
     #[test]
     fn rejects_non_hdfs_urls() {
-        assert!(matches!(Hdfs::connect("file:///", None), Err(HdfsError::BadUrl(_))));
-        assert!(matches!(Hdfs::connect("hdfs://", None), Err(HdfsError::BadUrl(_))));
+        assert!(matches!(
+            Hdfs::connect("file:///", None),
+            Err(HdfsError::BadUrl(_))
+        ));
+        assert!(matches!(
+            Hdfs::connect("hdfs://", None),
+            Err(HdfsError::BadUrl(_))
+        ));
         let conf = HadoopConfig::new();
-        assert!(matches!(Hdfs::from_config(&conf, None), Err(HdfsError::BadUrl(_))));
+        assert!(matches!(
+            Hdfs::from_config(&conf, None),
+            Err(HdfsError::BadUrl(_))
+        ));
     }
 
     #[test]
     fn qualifies_paths() {
         let h = Hdfs::connect("hdfs://127.0.0.1:9000/", Some("alice")).unwrap();
         assert_eq!(h.namenode(), "hdfs://127.0.0.1:9000");
-        assert_eq!(h.qualify("/user/alice/x"), "hdfs://127.0.0.1:9000/user/alice/x");
+        assert_eq!(
+            h.qualify("/user/alice/x"),
+            "hdfs://127.0.0.1:9000/user/alice/x"
+        );
         assert_eq!(h.qualify("hdfs://o:1/y"), "hdfs://o:1/y");
     }
 }

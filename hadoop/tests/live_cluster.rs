@@ -35,23 +35,35 @@ async fn wait_final(rm: &RmRestClient, app: &str, limit: Duration) -> AppReport 
         }
         if Instant::now() > deadline {
             let _ = rm.kill(app).await;
-            panic!("{app} not final after {limit:?}: state {} diagnostics {}", r.state, r.diagnostics);
+            panic!(
+                "{app} not final after {limit:?}: state {} diagnostics {}",
+                r.state, r.diagnostics
+            );
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
 
 fn test_dir(tag: &str) -> String {
-    format!("/user/{}/.rfy-hadoop-test/{tag}-{}", current_user(), uuid::Uuid::new_v4().simple())
+    format!(
+        "/user/{}/.rfy-hadoop-test/{tag}-{}",
+        current_user(),
+        uuid::Uuid::new_v4().simple()
+    )
 }
 
 #[tokio::test]
 async fn rest_and_hdfs_basics() {
-    let Some(conf) = conf_or_skip("rest_and_hdfs_basics") else { return };
+    let Some(conf) = conf_or_skip("rest_and_hdfs_basics") else {
+        return;
+    };
     let rm = RmRestClient::from_config(&conf, &current_user()).unwrap();
     let info = rm.cluster_info().await.unwrap();
     assert_eq!(info.state, "STARTED");
-    assert!(!rm.nodes().await.unwrap().is_empty(), "no NodeManager registered");
+    assert!(
+        !rm.nodes().await.unwrap().is_empty(),
+        "no NodeManager registered"
+    );
 
     let fs = Hdfs::from_config(&conf, None).unwrap();
     let dir = test_dir("basics");
@@ -67,11 +79,24 @@ async fn rest_and_hdfs_basics() {
     assert!(fs.exists(&f).await.unwrap());
     let local = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(local.path(), b"hello hdfs").unwrap();
-    let up = fs.upload(local.path(), &format!("{dir}/b.txt"), 0o644, true).await.unwrap();
+    let up = fs
+        .upload(local.path(), &format!("{dir}/b.txt"), 0o644, true)
+        .await
+        .unwrap();
     assert_eq!(up.size, 10);
-    let names: Vec<String> = fs.list(&dir).await.unwrap().into_iter().map(|e| e.path).collect();
+    let names: Vec<String> = fs
+        .list(&dir)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.path)
+        .collect();
     assert_eq!(names.len(), 2, "{names:?}");
-    let e = fs.read(&format!("{dir}/missing")).await.unwrap_err().to_string();
+    let e = fs
+        .read(&format!("{dir}/missing"))
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("missing") && e.contains("hdfs://"), "{e}");
     assert!(fs.delete(&dir, true).await.unwrap());
     assert!(!fs.exists(&dir).await.unwrap());
@@ -79,7 +104,9 @@ async fn rest_and_hdfs_basics() {
 
 #[tokio::test]
 async fn rest_submission_localizes_hdfs_resource() {
-    let Some(conf) = conf_or_skip("rest_submission_localizes_hdfs_resource") else { return };
+    let Some(conf) = conf_or_skip("rest_submission_localizes_hdfs_resource") else {
+        return;
+    };
     let user = current_user();
     let rm = RmRestClient::from_config(&conf, &user).unwrap();
     let fs = Hdfs::from_config(&conf, None).unwrap();
@@ -88,7 +115,12 @@ async fn rest_submission_localizes_hdfs_resource() {
     let local = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(local.path(), b"payload").unwrap();
     let res = fs
-        .upload_local_resource(local.path(), &format!("{dir}/payload"), LocalResourceType::File, LocalResourceVisibility::Application)
+        .upload_local_resource(
+            local.path(),
+            &format!("{dir}/payload"),
+            LocalResourceType::File,
+            LocalResourceVisibility::Application,
+        )
         .await
         .unwrap();
     let app = rm.new_application().await.unwrap();
@@ -119,13 +151,20 @@ async fn rest_submission_localizes_hdfs_resource() {
     let r = wait_final(&rm, &app.application_id, Duration::from_secs(120)).await;
     assert_eq!(r.user, user);
     assert_eq!(r.application_type, "rfy-test");
-    assert!(r.diagnostics.contains("exitCode: 7"), "state {} diagnostics: {}", r.state, r.diagnostics);
+    assert!(
+        r.diagnostics.contains("exitCode: 7"),
+        "state {} diagnostics: {}",
+        r.state,
+        r.diagnostics
+    );
     fs.delete(&dir, true).await.unwrap();
 }
 
 #[tokio::test]
 async fn rest_kill() {
-    let Some(conf) = conf_or_skip("rest_kill") else { return };
+    let Some(conf) = conf_or_skip("rest_kill") else {
+        return;
+    };
     let rm = RmRestClient::from_config(&conf, &current_user()).unwrap();
     let app = rm.new_application().await.unwrap();
     let sub = ApplicationSubmission::new(
@@ -135,7 +174,10 @@ async fn rest_kill() {
         None,
         1,
         false,
-        ResourceInfo { memory: 256, vcores: 1 },
+        ResourceInfo {
+            memory: 256,
+            vcores: 1,
+        },
         &[],
         &[],
         &["sleep 120".into()],
@@ -156,7 +198,9 @@ fn am_smoke_binary() -> Option<std::path::PathBuf> {
 
 #[tokio::test]
 async fn am_smoke_as_real_application_master() {
-    let Some(conf) = conf_or_skip("am_smoke_as_real_application_master") else { return };
+    let Some(conf) = conf_or_skip("am_smoke_as_real_application_master") else {
+        return;
+    };
     let Some(bin) = am_smoke_binary() else {
         println!("am_smoke_as_real_application_master: skipped: examples/am_smoke not built");
         return;
@@ -167,7 +211,12 @@ async fn am_smoke_as_real_application_master() {
     let dir = test_dir("am");
     fs.mkdirs(&dir, 0o700).await.unwrap();
     let res = fs
-        .upload_local_resource(&bin, &format!("{dir}/am_smoke"), LocalResourceType::File, LocalResourceVisibility::Application)
+        .upload_local_resource(
+            &bin,
+            &format!("{dir}/am_smoke"),
+            LocalResourceType::File,
+            LocalResourceVisibility::Application,
+        )
         .await
         .unwrap();
     let conf_dir = conf.dir().unwrap().display().to_string();
@@ -179,9 +228,15 @@ async fn am_smoke_as_real_application_master() {
         None,
         1,
         false,
-        ResourceInfo { memory: 256, vcores: 1 },
+        ResourceInfo {
+            memory: 256,
+            vcores: 1,
+        },
         &[("am_smoke".into(), res)],
-        &[("HADOOP_CONF_DIR".into(), conf_dir), ("RUST_BACKTRACE".into(), "1".into())],
+        &[
+            ("HADOOP_CONF_DIR".into(), conf_dir),
+            ("RUST_BACKTRACE".into(), "1".into()),
+        ],
         &["./am_smoke 1><LOG_DIR>/am.stdout 2><LOG_DIR>/am.stderr".into()],
     );
     rm.submit(&sub).await.unwrap();
@@ -191,6 +246,10 @@ async fn am_smoke_as_real_application_master() {
         "state {} diagnostics {:?} AM logs {:?}",
         r.state, r.diagnostics, r.am_container_logs
     );
-    assert!(r.diagnostics.contains("exited 3 as expected"), "{}", r.diagnostics);
+    assert!(
+        r.diagnostics.contains("exited 3 as expected"),
+        "{}",
+        r.diagnostics
+    );
     fs.delete(&dir, true).await.unwrap();
 }

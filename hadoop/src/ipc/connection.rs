@@ -195,10 +195,12 @@ impl IpcConnection {
         auth: &Auth,
         opts: &ConnectOptions,
     ) -> Result<IpcConnection, IpcError> {
-        let mut stream = TcpStream::connect(addr).await.map_err(|source| IpcError::Connect {
-            addr: addr.to_string(),
-            source,
-        })?;
+        let mut stream = TcpStream::connect(addr)
+            .await
+            .map_err(|source| IpcError::Connect {
+                addr: addr.to_string(),
+                source,
+            })?;
         let _ = stream.set_nodelay(true);
         let io = |source| IpcError::Io {
             addr: addr.to_string(),
@@ -209,9 +211,14 @@ impl IpcConnection {
         } else {
             AuthProtocol::None
         };
-        stream.write_all(&frame::preamble(auth_protocol)).await.map_err(io)?;
+        stream
+            .write_all(&frame::preamble(auth_protocol))
+            .await
+            .map_err(io)?;
         let negotiated = match auth_protocol {
-            AuthProtocol::Sasl => Some(sasl::negotiate(&mut stream, addr, auth.token.as_ref()).await?),
+            AuthProtocol::Sasl => {
+                Some(sasl::negotiate(&mut stream, addr, auth.token.as_ref()).await?)
+            }
             AuthProtocol::None => None,
         };
         let client_id = *uuid::Uuid::new_v4().as_bytes();
@@ -227,7 +234,11 @@ impl IpcConnection {
             protocol: Some(protocol.to_string()),
         };
         stream
-            .write_all(&frame::control_frame(CONNECTION_CONTEXT_CALL_ID, &client_id, &context))
+            .write_all(&frame::control_frame(
+                CONNECTION_CONTEXT_CALL_ID,
+                &client_id,
+                &context,
+            ))
             .await
             .map_err(io)?;
         let (read_half, write_half) = stream.into_split();
@@ -354,9 +365,11 @@ impl IpcConnection {
             }
         };
         let mut rest = body.as_slice();
-        frame::decode_delimited::<Resp>(&mut rest, "response message").map_err(|source| IpcError::Frame {
-            addr: s.addr.clone(),
-            source,
+        frame::decode_delimited::<Resp>(&mut rest, "response message").map_err(|source| {
+            IpcError::Frame {
+                addr: s.addr.clone(),
+                source,
+            }
         })
     }
 }

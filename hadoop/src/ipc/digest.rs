@@ -66,7 +66,9 @@ pub fn parse_directives(input: &[u8]) -> Result<Vec<(String, String)>, DigestErr
             chars.next();
         }
         if chars.next() != Some('=') {
-            return Err(DigestError::Malformed(format!("directive {key:?} has no value")));
+            return Err(DigestError::Malformed(format!(
+                "directive {key:?} has no value"
+            )));
         }
         let key = key.trim().to_ascii_lowercase();
         if key.is_empty() {
@@ -90,7 +92,9 @@ pub fn parse_directives(input: &[u8]) -> Result<Vec<(String, String)>, DigestErr
                 }
             }
             if !closed {
-                return Err(DigestError::Malformed(format!("unterminated quote in {key}")));
+                return Err(DigestError::Malformed(format!(
+                    "unterminated quote in {key}"
+                )));
             }
         } else {
             while let Some(&c) = chars.peek() {
@@ -267,14 +271,14 @@ impl DigestMd5Client {
     /// base64 (with padding) of the identifier and password bytes
     /// (`SaslRpcServer#encodeIdentifier`, `#encodePassword`), digest-uri
     /// `<protocol>/<server_id>` from the server's `SaslAuth`.
-    pub fn for_token(
-        identifier: &[u8],
-        password: &[u8],
-        protocol: &str,
-        server_id: &str,
-    ) -> Self {
+    pub fn for_token(identifier: &[u8], password: &[u8], protocol: &str, server_id: &str) -> Self {
         let b64 = base64::engine::general_purpose::STANDARD;
-        Self::new(b64.encode(identifier), b64.encode(password), protocol, server_id)
+        Self::new(
+            b64.encode(identifier),
+            b64.encode(password),
+            protocol,
+            server_id,
+        )
     }
 
     /// Answers the server's challenge with the digest-response
@@ -355,8 +359,14 @@ mod tests {
             digest_uri: "imap/elwood.innosoft.com",
             authzid: None,
         };
-        assert_eq!(digest_response(&p, false), "d388dad90d4bbd760a152321f2143af7");
-        assert_eq!(digest_response(&p, true), "ea40f60335c427b5527b84dbabcdfffd");
+        assert_eq!(
+            digest_response(&p, false),
+            "d388dad90d4bbd760a152321f2143af7"
+        );
+        assert_eq!(
+            digest_response(&p, true),
+            "ea40f60335c427b5527b84dbabcdfffd"
+        );
     }
 
     #[test]
@@ -374,7 +384,8 @@ mod tests {
             r,
             "charset=utf-8,username=\"chris\",realm=\"elwood.innosoft.com\",nonce=\"OA6MG9tEQGm2hh\",nc=00000001,cnonce=\"OA6MHXh6VqTrRk\",digest-uri=\"imap/elwood.innosoft.com\",maxbuf=65536,response=d388dad90d4bbd760a152321f2143af7,qop=auth"
         );
-        c.verify_final(b"rspauth=ea40f60335c427b5527b84dbabcdfffd").unwrap();
+        c.verify_final(b"rspauth=ea40f60335c427b5527b84dbabcdfffd")
+            .unwrap();
         assert_eq!(c.verify_final(b"rspauth=00"), Err(DigestError::BadRspAuth));
     }
 
@@ -384,7 +395,9 @@ mod tests {
     #[test]
     fn hadoop_token_case() {
         let b64 = base64::engine::general_purpose::STANDARD;
-        let identifier = [0x0a, 0x0c, 0x0a, 0x08, 0x08, 0x01, 0x10, 0xe8, 0x07, 0x10, 0x01, 0x10, 0x05];
+        let identifier = [
+            0x0a, 0x0c, 0x0a, 0x08, 0x08, 0x01, 0x10, 0xe8, 0x07, 0x10, 0x01, 0x10, 0x05,
+        ];
         let password = [0x9f, 0x12, 0x00, 0xff, 0x42];
         let mut c = DigestMd5Client::with_cnonce(
             b64.encode(identifier),
@@ -395,12 +408,17 @@ mod tests {
         );
         assert_eq!(b64.encode(identifier), "CgwKCAgBEOgHEAEQBQ==");
         assert_eq!(b64.encode(password), "nxIA/0I=");
-        let challenge = br#"realm="default",nonce="bm9uY2U=",qop="auth",charset=utf-8,algorithm=md5-sess"#;
+        let challenge =
+            br#"realm="default",nonce="bm9uY2U=",qop="auth",charset=utf-8,algorithm=md5-sess"#;
         let r = String::from_utf8(c.respond(challenge).unwrap()).unwrap();
         assert!(r.contains("digest-uri=\"/default\""), "{r}");
         assert!(r.contains("username=\"CgwKCAgBEOgHEAEQBQ==\""), "{r}");
-        assert!(r.contains(&format!("response={}", HADOOP_CASE_RESPONSE)), "{r}");
-        c.verify_final(format!("rspauth={HADOOP_CASE_RSPAUTH}").as_bytes()).unwrap();
+        assert!(
+            r.contains(&format!("response={}", HADOOP_CASE_RESPONSE)),
+            "{r}"
+        );
+        c.verify_final(format!("rspauth={HADOOP_CASE_RSPAUTH}").as_bytes())
+            .unwrap();
     }
 
     const HADOOP_CASE_RESPONSE: &str = "008acce401efcfa5e3d4ee6ac7efc134";

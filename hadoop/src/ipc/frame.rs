@@ -178,7 +178,10 @@ mod tests {
 
     #[test]
     fn preamble_bytes() {
-        assert_eq!(preamble(AuthProtocol::Sasl), [0x68, 0x72, 0x70, 0x63, 0x09, 0x00, 0xdf]);
+        assert_eq!(
+            preamble(AuthProtocol::Sasl),
+            [0x68, 0x72, 0x70, 0x63, 0x09, 0x00, 0xdf]
+        );
         assert_eq!(preamble(AuthProtocol::None), *b"hrpc\x09\x00\x00");
     }
 
@@ -226,7 +229,10 @@ mod tests {
     fn response_decoding_rejects_garbage() {
         assert!(decode_response(&[]).is_err());
         assert!(decode_response(&[0x05, 0x08]).is_err());
-        assert!(decode_response(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]).is_err());
+        assert!(decode_response(&[
+            0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01
+        ])
+        .is_err());
         // header with callId 7, status SUCCESS, then a body part
         let (h, rest) = decode_response(&[0x04, 0x08, 0x07, 0x10, 0x00, 0x00]).unwrap();
         assert_eq!(h.call_id, 7);

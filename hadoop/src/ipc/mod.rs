@@ -33,7 +33,11 @@ pub struct RemoteException {
 impl RemoteException {
     /// The class name without its package (`InvalidToken` for `...SecretManager$InvalidToken`).
     pub fn simple_class_name(&self) -> &str {
-        let s = self.class_name.rsplit('.').next().unwrap_or(&self.class_name);
+        let s = self
+            .class_name
+            .rsplit('.')
+            .next()
+            .unwrap_or(&self.class_name);
         s.rsplit('$').next().unwrap_or(s)
     }
 

@@ -58,7 +58,10 @@ impl AmRmTokenIdentifier {
         let p = AmrmTokenIdentifierProto::decode(identifier)
             .map_err(decode_err("AMRMTokenIdentifierProto"))?;
         Ok(AmRmTokenIdentifier {
-            attempt_id: p.app_attempt_id.as_ref().map(ApplicationAttemptId::from_proto),
+            attempt_id: p
+                .app_attempt_id
+                .as_ref()
+                .map(ApplicationAttemptId::from_proto),
             key_id: p.key_id(),
         })
     }
@@ -70,7 +73,10 @@ impl NmTokenIdentifier {
         let p = NmTokenIdentifierProto::decode(identifier)
             .map_err(decode_err("NMTokenIdentifierProto"))?;
         Ok(NmTokenIdentifier {
-            attempt_id: p.app_attempt_id.as_ref().map(ApplicationAttemptId::from_proto),
+            attempt_id: p
+                .app_attempt_id
+                .as_ref()
+                .map(ApplicationAttemptId::from_proto),
             node_id: p.node_id.as_ref().map(NodeId::from_proto),
             app_submitter: p.app_submitter().to_string(),
             key_id: p.key_id(),

@@ -243,10 +243,11 @@ impl Credentials {
 
     /// The first token of the given kind, or [`TokenError::NotFound`] listing the kinds present.
     pub fn require_kind(&self, kind: &str) -> Result<&Token, TokenError> {
-        self.token_of_kind(kind).ok_or_else(|| TokenError::NotFound {
-            kind: kind.to_string(),
-            have: self.tokens.iter().map(|(_, t)| t.kind.clone()).collect(),
-        })
+        self.token_of_kind(kind)
+            .ok_or_else(|| TokenError::NotFound {
+                kind: kind.to_string(),
+                have: self.tokens.iter().map(|(_, t)| t.kind.clone()).collect(),
+            })
     }
 
     /// The ApplicationMaster's `YARN_AM_RM_TOKEN`, if present.
@@ -306,7 +307,9 @@ impl Credentials {
             }
         }
         for kv in p.secrets {
-            creds.secret_keys.push((kv.alias, kv.secret.unwrap_or_default()));
+            creds
+                .secret_keys
+                .push((kv.alias, kv.secret.unwrap_or_default()));
         }
         Ok(creds)
     }

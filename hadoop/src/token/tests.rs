@@ -87,20 +87,35 @@ fn file_round_trip() {
 
 #[test]
 fn bad_headers() {
-    assert!(matches!(Credentials::decode(b""), Err(TokenError::BadMagic { .. })));
-    assert!(matches!(Credentials::decode(b"HDTX\x00"), Err(TokenError::BadMagic { .. })));
-    assert!(matches!(Credentials::decode(b"HDTS\x07"), Err(TokenError::UnknownFormat(7))));
+    assert!(matches!(
+        Credentials::decode(b""),
+        Err(TokenError::BadMagic { .. })
+    ));
+    assert!(matches!(
+        Credentials::decode(b"HDTX\x00"),
+        Err(TokenError::BadMagic { .. })
+    ));
+    assert!(matches!(
+        Credentials::decode(b"HDTS\x07"),
+        Err(TokenError::UnknownFormat(7))
+    ));
 }
 
 #[test]
 fn truncations_and_random_bytes_never_panic() {
     let full = sample().encode_writable();
     for n in 0..full.len() {
-        assert!(Credentials::decode(&full[..n]).is_err(), "prefix {n} decoded");
+        assert!(
+            Credentials::decode(&full[..n]).is_err(),
+            "prefix {n} decoded"
+        );
     }
     let full_pb = sample().encode_proto();
     for n in 5..full_pb.len() {
-        assert!(Credentials::decode(&full_pb[..n]).is_err(), "pb prefix {n} decoded");
+        assert!(
+            Credentials::decode(&full_pb[..n]).is_err(),
+            "pb prefix {n} decoded"
+        );
     }
     let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
     let mut next = || {
@@ -146,10 +161,19 @@ fn describes_yarn_identifiers() {
         service: "rm:8030".into(),
     };
     let s = ident::describe(&tok);
-    assert!(s.contains("YARN_AM_RM_TOKEN") && s.contains("key_id: 7"), "{s}");
+    assert!(
+        s.contains("YARN_AM_RM_TOKEN") && s.contains("key_id: 7"),
+        "{s}"
+    );
     let nm = NmTokenIdentifierProto {
         app_attempt_id: Some(attempt.to_proto()),
-        node_id: Some(NodeId { host: "nm".into(), port: 4545 }.to_proto()),
+        node_id: Some(
+            NodeId {
+                host: "nm".into(),
+                port: 4545,
+            }
+            .to_proto(),
+        ),
         app_submitter: Some("alice".into()),
         key_id: Some(3),
     }
@@ -169,7 +193,10 @@ fn url_string_round_trip() {
         service: "127.0.0.1:9000".into(),
     };
     let s = t.encode_to_url_string();
-    assert!(!s.contains('+') && !s.contains('/') && !s.contains('='), "{s}");
+    assert!(
+        !s.contains('+') && !s.contains('/') && !s.contains('='),
+        "{s}"
+    );
     assert_eq!(Token::decode_from_url_string(&s).unwrap(), t);
     assert!(Token::decode_from_url_string("!!").is_err());
     assert!(Token::decode_from_url_string("AAAA").is_err());

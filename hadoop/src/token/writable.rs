@@ -29,7 +29,11 @@ pub fn write_vlong(out: &mut Vec<u8>, value: i64) {
         len -= 1;
     }
     out.push(len as i8 as u8);
-    let nbytes = if len < -120 { -(len + 120) } else { -(len + 112) } as u32;
+    let nbytes = if len < -120 {
+        -(len + 120)
+    } else {
+        -(len + 112)
+    } as u32;
     for idx in (0..nbytes).rev() {
         out.push((magnitude >> (idx * 8)) as u8);
     }
@@ -93,7 +97,10 @@ impl<'a> Reader<'a> {
             .pos
             .checked_add(n)
             .filter(|e| *e <= self.buf.len())
-            .ok_or(TokenError::Truncated { offset: self.pos, what })?;
+            .ok_or(TokenError::Truncated {
+                offset: self.pos,
+                what,
+            })?;
         let s = &self.buf[self.pos..end];
         self.pos = end;
         Ok(s)
@@ -185,8 +192,22 @@ mod tests {
     #[test]
     fn vlong_round_trip() {
         for v in [
-            0i64, 1, -1, 127, 128, -112, -113, 1000, -1000, 65535, 1 << 31, -(1 << 31),
-            i64::MAX, i64::MIN, i32::MAX as i64, i32::MIN as i64,
+            0i64,
+            1,
+            -1,
+            127,
+            128,
+            -112,
+            -113,
+            1000,
+            -1000,
+            65535,
+            1 << 31,
+            -(1 << 31),
+            i64::MAX,
+            i64::MIN,
+            i32::MAX as i64,
+            i32::MIN as i64,
         ] {
             let b = enc(v);
             let mut r = Reader::new(&b);

@@ -182,7 +182,9 @@ pub struct AmRmClient {
 
 impl std::fmt::Debug for AmRmClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AmRmClient").field("addr", &self.addr).finish()
+        f.debug_struct("AmRmClient")
+            .field("addr", &self.addr)
+            .finish()
     }
 }
 
@@ -190,7 +192,12 @@ impl AmRmClient {
     /// A client for the scheduler at `addr` (`host:port`) authenticating with
     /// `token` (kind `YARN_AM_RM_TOKEN`). `user` is only used if the server
     /// falls back to SIMPLE auth. Does not connect yet.
-    pub fn new(addr: impl Into<String>, token: Token, user: impl Into<String>, opts: ConnectOptions) -> Self {
+    pub fn new(
+        addr: impl Into<String>,
+        token: Token,
+        user: impl Into<String>,
+        opts: ConnectOptions,
+    ) -> Self {
         let addr = addr.into();
         tracing::info!(addr = %addr, token = %ident::describe(&token), "AMRM client");
         AmRmClient {
@@ -234,7 +241,10 @@ impl AmRmClient {
             }
         }
         let auth = Auth::token(self.current_token(), self.user.clone());
-        let c = Arc::new(IpcConnection::connect(&self.addr, PROTOCOL, PROTOCOL_VERSION, &auth, &self.opts).await?);
+        let c = Arc::new(
+            IpcConnection::connect(&self.addr, PROTOCOL, PROTOCOL_VERSION, &auth, &self.opts)
+                .await?,
+        );
         *guard = Some(Arc::clone(&c));
         Ok(c)
     }
@@ -356,7 +366,10 @@ impl AmRmClient {
     ) -> Result<(), YarnError> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            if self.finish_application_master(status, diagnostics, tracking_url).await? {
+            if self
+                .finish_application_master(status, diagnostics, tracking_url)
+                .await?
+            {
                 return Ok(());
             }
             if tokio::time::Instant::now() >= deadline {
@@ -374,7 +387,11 @@ impl AmRmClient {
 pub fn allocate_response_from_proto(r: &pb::AllocateResponseProto) -> AllocateResponse {
     AllocateResponse {
         response_id: r.response_id(),
-        allocated: r.allocated_containers.iter().map(Container::from_proto).collect(),
+        allocated: r
+            .allocated_containers
+            .iter()
+            .map(Container::from_proto)
+            .collect(),
         completed: r
             .completed_container_statuses
             .iter()
@@ -382,11 +399,13 @@ pub fn allocate_response_from_proto(r: &pb::AllocateResponseProto) -> AllocateRe
             .collect(),
         nm_tokens: r.nm_tokens.iter().filter_map(NmToken::from_proto).collect(),
         am_rm_token: r.am_rm_token.as_ref().map(Token::from_proto),
-        am_command: r.a_m_command.and_then(|c| match pb::AmCommandProto::try_from(c) {
-            Ok(pb::AmCommandProto::AmResync) => Some(AmCommand::Resync),
-            Ok(pb::AmCommandProto::AmShutdown) => Some(AmCommand::Shutdown),
-            Err(_) => None,
-        }),
+        am_command: r
+            .a_m_command
+            .and_then(|c| match pb::AmCommandProto::try_from(c) {
+                Ok(pb::AmCommandProto::AmResync) => Some(AmCommand::Resync),
+                Ok(pb::AmCommandProto::AmShutdown) => Some(AmCommand::Shutdown),
+                Err(_) => None,
+            }),
         limit: r.limit.as_ref().map(Resource::from_proto),
         num_cluster_nodes: r.num_cluster_nodes(),
     }

@@ -88,8 +88,16 @@ fn failures(list: &[pb::ContainerExceptionMapProto]) -> Vec<ContainerFailure> {
                 .as_ref()
                 .map(ContainerId::from_proto)
                 .unwrap_or_else(|| ContainerId::from_proto(&Default::default())),
-            class_name: f.exception.as_ref().map(|e| e.class_name().to_string()).unwrap_or_default(),
-            message: f.exception.as_ref().map(|e| e.message().to_string()).unwrap_or_default(),
+            class_name: f
+                .exception
+                .as_ref()
+                .map(|e| e.class_name().to_string())
+                .unwrap_or_default(),
+            message: f
+                .exception
+                .as_ref()
+                .map(|e| e.message().to_string())
+                .unwrap_or_default(),
         })
         .collect()
 }
@@ -124,12 +132,20 @@ impl NmClient {
     /// used if the NM falls back to SIMPLE auth.
     ///
     /// Errors: [`YarnError::Ipc`] naming the address (connect, SASL, `InvalidToken`).
-    pub async fn connect(node: &NodeId, nm_token: &Token, user: &str, opts: &ConnectOptions) -> Result<Self, YarnError> {
+    pub async fn connect(
+        node: &NodeId,
+        nm_token: &Token,
+        user: &str,
+        opts: &ConnectOptions,
+    ) -> Result<Self, YarnError> {
         tracing::debug!(node = %node, token = %ident::describe(nm_token), "connecting to NodeManager");
         let addr = node.to_string();
         let auth = Auth::token(nm_token.clone(), user);
         let conn = IpcConnection::connect(&addr, PROTOCOL, PROTOCOL_VERSION, &auth, opts).await?;
-        Ok(NmClient { node: node.clone(), conn })
+        Ok(NmClient {
+            node: node.clone(),
+            conn,
+        })
     }
 
     /// The NodeManager.
@@ -170,13 +186,21 @@ impl NmClient {
             )
             .await?;
         Ok(BulkResult {
-            succeeded: r.succeeded_requests.iter().map(ContainerId::from_proto).collect(),
+            succeeded: r
+                .succeeded_requests
+                .iter()
+                .map(ContainerId::from_proto)
+                .collect(),
             failed: failures(&r.failed_requests),
         })
     }
 
     /// Starts one container; a refusal becomes [`YarnError::ContainerRequestFailed`].
-    pub async fn start_container(&self, container: &Container, ctx: &ContainerLaunchContext) -> Result<(), YarnError> {
+    pub async fn start_container(
+        &self,
+        container: &Container,
+        ctx: &ContainerLaunchContext,
+    ) -> Result<(), YarnError> {
         let r = self.start_containers(&[(container, ctx)]).await?;
         match r.failed.into_iter().next() {
             None => Ok(()),
@@ -201,13 +225,20 @@ impl NmClient {
             )
             .await?;
         Ok(BulkResult {
-            succeeded: r.succeeded_requests.iter().map(ContainerId::from_proto).collect(),
+            succeeded: r
+                .succeeded_requests
+                .iter()
+                .map(ContainerId::from_proto)
+                .collect(),
             failed: failures(&r.failed_requests),
         })
     }
 
     /// `getContainerStatuses`.
-    pub async fn get_container_statuses(&self, ids: &[ContainerId]) -> Result<StatusesResult, YarnError> {
+    pub async fn get_container_statuses(
+        &self,
+        ids: &[ContainerId],
+    ) -> Result<StatusesResult, YarnError> {
         let r: pb::GetContainerStatusesResponseProto = self
             .conn
             .call(
@@ -247,7 +278,11 @@ impl NmTokenCache {
 
     /// The token for `node`, if one was received.
     pub fn get(&self, node: &NodeId) -> Option<Token> {
-        self.tokens.lock().unwrap_or_else(|e| e.into_inner()).get(node).cloned()
+        self.tokens
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(node)
+            .cloned()
     }
 
     /// Number of nodes with a token.
@@ -286,10 +321,16 @@ mod tests {
         let p = ctx.to_proto().unwrap();
         let r = p.local_resources[0].value.as_ref().unwrap();
         let u = r.resource.as_ref().unwrap();
-        assert_eq!((u.scheme(), u.host(), u.port(), u.file()), ("hdfs", "nn.local", 9000, "/user/a/.rfy/app/rfy.tar.gz"));
+        assert_eq!(
+            (u.scheme(), u.host(), u.port(), u.file()),
+            ("hdfs", "nn.local", 9000, "/user/a/.rfy/app/rfy.tar.gz")
+        );
         assert_eq!((r.size(), r.timestamp()), (10, 20));
         assert_eq!(r.r#type(), pb::LocalResourceTypeProto::Archive);
-        assert_eq!(r.visibility(), pb::LocalResourceVisibilityProto::Application);
+        assert_eq!(
+            r.visibility(),
+            pb::LocalResourceVisibilityProto::Application
+        );
         assert_eq!(p.environment[0].key(), "K");
         assert_eq!(p.command, vec!["./run 1><LOG_DIR>/out".to_string()]);
         assert_eq!(p.tokens.as_deref(), Some(&b"HDTS\x00\x00\x00"[..]));
@@ -320,8 +361,14 @@ mod tests {
             kind: "NMToken".into(),
             service: "nm:1".into(),
         };
-        c.insert_all(&[NmToken { node_id: node.clone(), token: tok(1) }]);
-        c.insert_all(&[NmToken { node_id: node.clone(), token: tok(2) }]);
+        c.insert_all(&[NmToken {
+            node_id: node.clone(),
+            token: tok(1),
+        }]);
+        c.insert_all(&[NmToken {
+            node_id: node.clone(),
+            token: tok(2),
+        }]);
         assert_eq!(c.len(), 1);
         assert_eq!(c.get(&node).unwrap().password, vec![2]);
     }

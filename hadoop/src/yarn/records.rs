@@ -59,7 +59,9 @@ pub struct NodeId {
 }
 
 /// A resource amount (`Resource`): memory in MiB and virtual cores.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 pub struct Resource {
     /// Memory, MiB.
     pub memory_mb: i64,
@@ -392,9 +394,11 @@ impl Container {
     /// From the `ContainerProto` record.
     pub fn from_proto(p: &pb::ContainerProto) -> Self {
         Container {
-            id: p.id.as_ref().map(ContainerId::from_proto).unwrap_or_else(|| {
-                ContainerId::from_proto(&Default::default())
-            }),
+            id: p
+                .id
+                .as_ref()
+                .map(ContainerId::from_proto)
+                .unwrap_or_else(|| ContainerId::from_proto(&Default::default())),
             node_id: p
                 .node_id
                 .as_ref()
@@ -404,9 +408,16 @@ impl Container {
                     port: 0,
                 }),
             node_http_address: p.node_http_address().to_string(),
-            resource: p.resource.as_ref().map(Resource::from_proto).unwrap_or_default(),
+            resource: p
+                .resource
+                .as_ref()
+                .map(Resource::from_proto)
+                .unwrap_or_default(),
             priority: p.priority.as_ref().map(|x| x.priority()).unwrap_or(0),
-            container_token: p.container_token.as_ref().map(crate::token::Token::from_proto),
+            container_token: p
+                .container_token
+                .as_ref()
+                .map(crate::token::Token::from_proto),
             allocation_request_id: p.allocation_request_id(),
         }
     }
@@ -437,7 +448,9 @@ impl ContainerStatus {
                 .as_ref()
                 .map(ContainerId::from_proto)
                 .unwrap_or_else(|| ContainerId::from_proto(&Default::default())),
-            state: ContainerState::from_proto(p.state.unwrap_or(pb::ContainerStateProto::CNew as i32)),
+            state: ContainerState::from_proto(
+                p.state.unwrap_or(pb::ContainerStateProto::CNew as i32),
+            ),
             exit_status: p.exit_status(),
             diagnostics: p.diagnostics().to_string(),
             capability: p.capability.as_ref().map(Resource::from_proto),
@@ -503,7 +516,11 @@ impl UrlParts {
     /// Splits `scheme://host[:port]/path` (or `scheme:/path`).
     pub fn parse(uri: &str) -> Option<UrlParts> {
         let (scheme, rest) = uri.split_once(':')?;
-        if scheme.is_empty() || !scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) {
+        if scheme.is_empty()
+            || !scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+        {
             return None;
         }
         let Some(after) = rest.strip_prefix("//") else {
@@ -565,7 +582,9 @@ impl LocalResource {
             visibility: Some(match self.visibility {
                 LocalResourceVisibility::Public => pb::LocalResourceVisibilityProto::Public,
                 LocalResourceVisibility::Private => pb::LocalResourceVisibilityProto::Private,
-                LocalResourceVisibility::Application => pb::LocalResourceVisibilityProto::Application,
+                LocalResourceVisibility::Application => {
+                    pb::LocalResourceVisibilityProto::Application
+                }
             } as i32),
             pattern: None,
         })
@@ -587,7 +606,9 @@ mod tests {
             c.attempt_id.to_string(),
             "appattempt_1700000000000_0001_000001"
         );
-        let e: ContainerId = "container_e17_1700000000000_0012_02_000105".parse().unwrap();
+        let e: ContainerId = "container_e17_1700000000000_0012_02_000105"
+            .parse()
+            .unwrap();
         assert_eq!(e.epoch(), 17);
         assert_eq!(e.sequence(), 105);
         assert_eq!(e.to_string(), "container_e17_1700000000000_0012_02_000105");
@@ -603,7 +624,10 @@ mod tests {
     #[test]
     fn url_parts() {
         let u = UrlParts::parse("hdfs://nn.local:9000/user/a/b.tgz").unwrap();
-        assert_eq!((u.scheme.as_str(), u.host.as_str(), u.port, u.file.as_str()), ("hdfs", "nn.local", 9000, "/user/a/b.tgz"));
+        assert_eq!(
+            (u.scheme.as_str(), u.host.as_str(), u.port, u.file.as_str()),
+            ("hdfs", "nn.local", 9000, "/user/a/b.tgz")
+        );
         let u = UrlParts::parse("hdfs://nn/x").unwrap();
         assert_eq!((u.host.as_str(), u.port), ("nn", -1));
         let u = UrlParts::parse("file:/tmp/x").unwrap();
@@ -614,7 +638,14 @@ mod tests {
 
     #[test]
     fn bad_ids_error() {
-        for s in ["", "application_", "application_x_1", "container_1_2_3", "container_e_1_2_3_4", "appattempt_1_2"] {
+        for s in [
+            "",
+            "application_",
+            "application_x_1",
+            "container_1_2_3",
+            "container_e_1_2_3_4",
+            "appattempt_1_2",
+        ] {
             assert!(s.parse::<ContainerId>().is_err(), "{s}");
             assert!(s.parse::<ApplicationAttemptId>().is_err(), "{s}");
         }

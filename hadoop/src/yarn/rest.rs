@@ -529,7 +529,11 @@ impl RmRestClient {
         Ok((status, text))
     }
 
-    fn parse<T: serde::de::DeserializeOwned>(&self, path: &str, text: &str) -> Result<T, RestError> {
+    fn parse<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        text: &str,
+    ) -> Result<T, RestError> {
         serde_json::from_str(text).map_err(|e| RestError::Json {
             url: self.url(path),
             reason: e.to_string(),
@@ -644,7 +648,10 @@ mod tests {
             Some("default"),
             2,
             true,
-            ResourceInfo { memory: 1024, vcores: 1 },
+            ResourceInfo {
+                memory: 1024,
+                vcores: 1,
+            },
             &[("rfy".into(), res)],
             &[("RFY_ROLE".into(), "jobmanager".into())],
             &["./rfy/bin/am 1><LOG_DIR>/am.out 2><LOG_DIR>/am.err".into()],
@@ -699,7 +706,9 @@ mod tests {
         .unwrap();
         assert_eq!(c.cluster_info.ha_state, "ACTIVE");
         assert_eq!(
-            remote_exception_message(r#"{"RemoteException":{"exception":"BadRequestException","message":"bad id","javaClassName":"x"}}"#),
+            remote_exception_message(
+                r#"{"RemoteException":{"exception":"BadRequestException","message":"bad id","javaClassName":"x"}}"#
+            ),
             "BadRequestException: bad id"
         );
     }
