@@ -87,7 +87,9 @@ struct Shared {
     protocol_version: u64,
     client_id: [u8; 16],
     next_call_id: AtomicI32,
-    writer: tokio::sync::Mutex<OwnedWriteHalf>,
+    /// Frames to send; a writer task owns the socket's write half, so a
+    /// cancelled call can never leave half a frame on the wire.
+    outgoing: tokio::sync::mpsc::UnboundedSender<Vec<u8>>,
     pending: Mutex<Pending>,
     call_timeout: Option<Duration>,
 }
@@ -113,6 +115,7 @@ impl Shared {
 pub struct IpcConnection {
     shared: Arc<Shared>,
     reader: tokio::task::JoinHandle<()>,
+    writer: tokio::task::JoinHandle<()>,
     negotiated: Option<Negotiated>,
 }
 
@@ -129,6 +132,7 @@ impl std::fmt::Debug for IpcConnection {
 impl Drop for IpcConnection {
     fn drop(&mut self) {
         self.reader.abort();
+        self.writer.abort();
     }
 }
 
@@ -242,21 +246,24 @@ impl IpcConnection {
             .await
             .map_err(io)?;
         let (read_half, write_half) = stream.into_split();
+        let (out_tx, out_rx) = tokio::sync::mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             addr: addr.to_string(),
             protocol: protocol.to_string(),
             protocol_version,
             client_id,
             next_call_id: AtomicI32::new(0),
-            writer: tokio::sync::Mutex::new(write_half),
+            outgoing: out_tx,
             pending: Mutex::new(Pending::default()),
             call_timeout: opts.call_timeout,
         });
         let reader = tokio::spawn(reader_loop(read_half, Arc::clone(&shared)));
+        let writer = tokio::spawn(writer_loop(write_half, out_rx, Arc::clone(&shared)));
         tracing::debug!(addr, protocol, ?negotiated, "IPC connection established");
         Ok(IpcConnection {
             shared,
             reader,
+            writer,
             negotiated,
         })
     }
@@ -314,15 +321,15 @@ impl IpcConnection {
             request,
         );
         tracing::trace!(addr = %s.addr, method, call_id, len = bytes.len(), "IPC call");
-        let write = async {
-            let mut w = s.writer.lock().await;
-            w.write_all(&bytes).await
-        };
-        if let Err(source) = write.await {
-            s.close(format!("write failed: {source}"));
-            return Err(IpcError::Io {
+        if s.outgoing.send(bytes).is_err() {
+            s.pending
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .calls
+                .remove(&call_id);
+            return Err(IpcError::Closed {
                 addr: s.addr.clone(),
-                source,
+                reason: "writer stopped".into(),
             });
         }
         let outcome = match s.call_timeout {
@@ -371,6 +378,20 @@ impl IpcConnection {
                 source,
             }
         })
+    }
+}
+
+async fn writer_loop(
+    mut write: OwnedWriteHalf,
+    mut frames: tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>,
+    shared: Arc<Shared>,
+) {
+    while let Some(f) = frames.recv().await {
+        if let Err(e) = write.write_all(&f).await {
+            tracing::debug!(addr = %shared.addr, error = %e, "IPC write failed");
+            shared.close(format!("write failed: {e}"));
+            return;
+        }
     }
 }
 
