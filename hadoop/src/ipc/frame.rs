@@ -238,4 +238,22 @@ mod tests {
         assert_eq!(h.call_id, 7);
         assert_eq!(rest, &[0x00]);
     }
+
+    #[test]
+    fn random_response_bytes_never_panic() {
+        use crate::proto::common::RpcSaslProto;
+        let mut seed = 0xdead_beef_cafe_f00d_u64;
+        for _ in 0..5000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let len = (seed % 48) as usize;
+            let bytes: Vec<u8> = (0..len)
+                .map(|i| (seed.rotate_left(i as u32 * 5) & 0xff) as u8)
+                .collect();
+            if let Ok((_, mut rest)) = decode_response(&bytes) {
+                let _ = decode_delimited::<RpcSaslProto>(&mut rest, "sasl");
+            }
+        }
+    }
 }
