@@ -16,6 +16,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+/// Sub-commands.
 pub enum Command {
     /// Run a job: on the embedded local cluster (no -m) or a cluster (-m).
     Run(RunArgs),
@@ -42,6 +43,7 @@ pub struct JobArgs {
 }
 
 #[derive(Debug, Args)]
+/// Arguments of `rfy run`.
 pub struct RunArgs {
     /// Where to run: omit for the embedded local cluster; `yarn-application`,
     /// `yarn-per-job`, `yarn-session` run on YARN.

@@ -1,16 +1,12 @@
 //! `rfy`: the command line. Plans jobs into JobGraphs, runs them on the
 //! embedded local cluster or submits them to a cluster, and follows them.
 
-mod cli;
-mod follow;
-mod local;
-mod plan;
-
 use std::process::ExitCode;
 
 use anyhow::{bail, Result};
 use clap::Parser;
-use cli::{Cli, Command, RunArgs};
+use rfy_client::cli::{Cli, Command, RunArgs};
+use rfy_client::{follow, local, plan};
 
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
