@@ -7,6 +7,7 @@ the options. Reads its settings from environment variables set by that script:
   BENCH_INPUT        the input file
   BENCH_BYTES        its size in bytes
   BENCH_WORDS        its number of words (what every tool must report)
+  BENCH_LINES        its number of lines (rfy's summary reports lines read)
   BENCH_RUNS         runs per row (>= 1)
   BENCH_TIMEOUT      seconds before one run is killed
   BENCH_ROWS_JSON    JSON list of rows: {"name", "cmd": [...]} or {"name", "failed": "<why>"}
@@ -29,6 +30,8 @@ TARGET_VS_ROOFLINE = 0.5  # rfy -p 1 words/s >= 50 % of the one-core roofline
 # A tool's own word total: "words=123", "words: 1,234", "words 123" (rfy's summary format is
 # not fixed yet, so be lenient).
 WORDS_RE = re.compile(r"(?i)\bwords\b\s*[=:]?\s*([0-9][0-9,_]*)")
+# rfy's job summary: "... FINISHED in 1.80 s: sources read 1430692 records ..." (records = lines).
+LINES_RE = re.compile(r"(?i)sources read ([0-9][0-9,_]*) records")
 
 
 def first_error_line(text):
@@ -81,7 +84,10 @@ def run_once(cmd, timeout):
     for m in WORDS_RE.finditer(out + "\n" + err):
         pass
     words = int(m.group(1).replace(",", "").replace("_", "")) if m else None
-    return {"ok": True, "wall": wall, "rss_kib": rss, "out": out, "err": err, "words": words}
+    m = LINES_RE.search(out + "\n" + err)
+    lines = int(m.group(1).replace(",", "").replace("_", "")) if m else None
+    return {"ok": True, "wall": wall, "rss_kib": rss, "out": out, "err": err, "words": words,
+            "lines": lines}
 
 
 def fmt_load(la):
@@ -96,6 +102,7 @@ def main():
     path = os.environ["BENCH_INPUT"]
     nbytes = int(os.environ["BENCH_BYTES"])
     nwords = int(os.environ["BENCH_WORDS"])
+    nlines = int(os.environ.get("BENCH_LINES", "0"))
     runs = int(os.environ.get("BENCH_RUNS", "3"))
     timeout = float(os.environ.get("BENCH_TIMEOUT", "900"))
     rows = json.loads(os.environ["BENCH_ROWS_JSON"])
@@ -103,7 +110,7 @@ def main():
 
     state = {}
     for r in rows:
-        state[r["name"]] = {"walls": [], "rss": [], "words": set(), "failed": r.get("failed"),
+        state[r["name"]] = {"walls": [], "rss": [], "words": set(), "lines": set(), "failed": r.get("failed"),
                             "summary": None}
 
     load_before = fmt_load(os.getloadavg())
@@ -124,7 +131,11 @@ def main():
                 st["rss"].append(res["rss_kib"])
             if res["words"] is not None:
                 st["words"].add(res["words"])
+            if res["lines"] is not None:
+                st["lines"].add(res["lines"])
             lines = [l for l in res["out"].splitlines() if l.strip()]
+            if not lines:  # rfy prints its job summary to stderr
+                lines = [l for l in res["err"].splitlines() if l.strip()]
             if lines:
                 st["summary"] = lines[-1].strip()
             rss = f"{res['rss_kib'] / 1024:.0f} MiB" if res["rss_kib"] is not None else "?"
@@ -155,7 +166,12 @@ def main():
         wps[name] = nwords / med
         rss = f"{max(st['rss']) / 1024:.0f}" if st["rss"] else "?"
         if not st["words"]:
-            check = "not reported"
+            if not st["lines"]:
+                check = "not reported"
+            elif sorted(st["lines"]) == [nlines]:
+                check = "n/a (lines ok)"
+            else:
+                check = "n/a (lines MISMATCH)"
         elif sorted(st["words"]) == [nwords]:
             check = "ok"
         else:
@@ -190,14 +206,20 @@ def main():
         if st["failed"]:
             say(f"{name:<10} -")
         elif not st["words"]:
-            say(f"{name:<10} none reported")
+            if st["lines"]:
+                ls = sorted(st["lines"])
+                verdict = "ok" if ls == [nlines] else "MISMATCH"
+                say(f"{name:<10} none reported; lines read {', '.join(fmt_int(n) for n in ls)} "
+                    f"(expected {fmt_int(nlines)}) {verdict}")
+            else:
+                say(f"{name:<10} none reported")
         else:
             ws = sorted(st["words"])
             verdict = "ok" if ws == [nwords] else "MISMATCH"
             say(f"{name:<10} {', '.join(fmt_int(w) for w in ws)}  {verdict}")
 
     say("")
-    say("Last output line of each row")
+    say("Last output line of each row (stdout, else stderr)")
     for r in rows:
         st = state[r["name"]]
         if not st["failed"]:
