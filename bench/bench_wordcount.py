@@ -71,6 +71,11 @@ def run_once(cmd, timeout):
     m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", timing)
     if m:
         rss = int(m.group(1))
+    cpu = None
+    u = re.search(r"User time \(seconds\): ([0-9.]+)", timing)
+    k = re.search(r"System time \(seconds\): ([0-9.]+)", timing)
+    if u and k:
+        cpu = float(u.group(1)) + float(k.group(1))
     status = re.search(r"Exit status: (\d+)", timing)
     code = p.returncode
     if status:
@@ -86,7 +91,7 @@ def run_once(cmd, timeout):
     words = int(m.group(1).replace(",", "").replace("_", "")) if m else None
     m = LINES_RE.search(out + "\n" + err)
     lines = int(m.group(1).replace(",", "").replace("_", "")) if m else None
-    return {"ok": True, "wall": wall, "rss_kib": rss, "out": out, "err": err, "words": words,
+    return {"ok": True, "wall": wall, "cpu": cpu, "rss_kib": rss, "out": out, "err": err, "words": words,
             "lines": lines}
 
 
@@ -110,7 +115,7 @@ def main():
 
     state = {}
     for r in rows:
-        state[r["name"]] = {"walls": [], "rss": [], "words": set(), "lines": set(), "failed": r.get("failed"),
+        state[r["name"]] = {"walls": [], "cpus": [], "rss": [], "words": set(), "lines": set(), "failed": r.get("failed"),
                             "summary": None}
 
     load_before = fmt_load(os.getloadavg())
@@ -127,6 +132,8 @@ def main():
                 print(f"  run {i + 1}/{runs} {r['name']:<10} failed: {res['why']}", flush=True)
                 continue
             st["walls"].append(res["wall"])
+            if res["cpu"] is not None:
+                st["cpus"].append(res["cpu"])
             if res["rss_kib"] is not None:
                 st["rss"].append(res["rss_kib"])
             if res["words"] is not None:
@@ -139,19 +146,22 @@ def main():
             if lines:
                 st["summary"] = lines[-1].strip()
             rss = f"{res['rss_kib'] / 1024:.0f} MiB" if res["rss_kib"] is not None else "?"
-            print(f"  run {i + 1}/{runs} {r['name']:<10} {res['wall']:8.2f} s  {rss}", flush=True)
+            cpu = f"{res['cpu']:.2f}" if res["cpu"] is not None else "?"
+            print(f"  run {i + 1}/{runs} {r['name']:<10} {res['wall']:8.2f} s wall  {cpu:>6} s CPU  {rss}",
+                  flush=True)
 
     report = []
     say = report.append
     say("")
     say(f"Word count, {fmt_int(nbytes)} bytes / {fmt_int(nwords)} words, discarding sink, "
         f"median of {runs} run(s)")
-    say("(MB = 10^6 bytes; peak RSS: GNU time's maximum resident set size of the largest process, "
+    say("(wall s: median; min s: fastest run; CPU s: median user+sys of the process tree;")
+    say(" MB = 10^6 bytes; peak RSS: GNU time's maximum resident set size of the largest process, "
         "max over runs;")
     say(f" load average 1/5/15 min: before {load_before}, after {fmt_load(os.getloadavg())}; "
         f"{os.cpu_count()} CPUs)")
-    hdr = (f"{'row':<10} {'wall s':>8} {'min s':>8} {'MB/s':>8} {'Mwords/s':>9} {'words/s':>12} "
-           f"{'peak RSS MiB':>13}  words")
+    hdr = (f"{'row':<10} {'wall s':>8} {'min s':>8} {'CPU s':>7} {'MB/s':>8} {'Mwords/s':>9} "
+           f"{'words/s':>12} {'peak RSS MiB':>13}  words")
     say(hdr)
     say("-" * len(hdr))
     wps = {}
@@ -176,8 +186,9 @@ def main():
             check = "ok"
         else:
             check = "MISMATCH"
-        say(f"{name:<10} {med:8.2f} {mn:8.2f} {nbytes / med / 1e6:8.1f} {nwords / med / 1e6:9.2f} "
-            f"{nwords / med:12,.0f} {rss:>13}  {check}")
+        cpu = f"{statistics.median(st['cpus']):.2f}" if st["cpus"] else "?"
+        say(f"{name:<10} {med:8.2f} {mn:8.2f} {cpu:>7} {nbytes / med / 1e6:8.1f} "
+            f"{nwords / med / 1e6:9.2f} {nwords / med:12,.0f} {rss:>13}  {check}")
 
     say("")
     say("Ratios (words/s)                  value    target")
