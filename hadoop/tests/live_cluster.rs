@@ -19,6 +19,8 @@ use rfy_hadoop::yarn::{LocalResourceType, LocalResourceVisibility};
 fn conf_or_skip(test: &str) -> Option<HadoopConfig> {
     match std::env::var_os("HADOOP_CONF_DIR") {
         None => {
+            // scripts/test sets RFY_REQUIRE_HADOOP: there a skip would hide a broken setup.
+            assert!(std::env::var_os("RFY_REQUIRE_HADOOP").is_none(), "{test}: HADOOP_CONF_DIR is not set but RFY_REQUIRE_HADOOP is");
             println!("{test}: skipped: HADOOP_CONF_DIR is not set (eval \"$(scripts/hadoop env)\" after scripts/hadoop start)");
             None
         }

@@ -35,10 +35,26 @@ fn partition_id(job_id: &str, vertex: u32, subtask: u32, attempt: u32, edge: u32
     format!("{job_id}.{vertex}.{subtask}.{attempt}.e{edge}")
 }
 
-fn record_failure(st: &mut JobStatus, text: String, task: Option<(String, String)>) {
+/// Records a failure; `root` marks the one that fails the job.
+fn record_failure(st: &mut JobStatus, text: String, task: Option<(String, String)>, root: bool) {
     tracing::error!(job = %st.job_id, "{text}");
     let (task_name, location) = task.map(|(n, l)| (Some(n), Some(l))).unwrap_or((None, None));
-    st.exceptions.push(ExceptionEntry { name: text.lines().next().unwrap_or("").to_string(), stacktrace: text, timestamp: now_ms(), task_name, location });
+    st.exceptions.push(ExceptionEntry {
+        name: text.lines().next().unwrap_or("").to_string(),
+        stacktrace: text,
+        timestamp: now_ms(),
+        task_name,
+        location,
+        root,
+    });
+}
+
+/// Makes the earliest recorded failure the root cause and starts failing the job.
+fn fail_with_earliest(st: &mut JobStatus) {
+    if let Some(e) = st.exceptions.first_mut() {
+        e.root = true;
+    }
+    st.set_state(JobState::Failing);
 }
 
 fn task_display(st: &JobStatus, idx: usize) -> String {
@@ -60,14 +76,32 @@ pub(crate) async fn run(cluster: Arc<Cluster>, entry: Arc<JobEntry>, mut rx: mps
     write(&entry.status).set_state(JobState::Running);
     deploy(&entry, &slots, &conf).await;
     let mut cancel_deadline: Option<Instant> = None;
+    // A secondary failure (a broken channel) waits this long for its primary cause.
+    let grace = cluster.heartbeat_timeout + Duration::from_millis(500);
+    let mut secondary_deadline: Option<Instant> = None;
     loop {
-        if settle(&entry) {
+        if settle(&entry, secondary_deadline.is_some()) {
             break;
         }
-        let wait = cancel_deadline.map(|d| d.saturating_duration_since(Instant::now())).unwrap_or(Duration::from_secs(3600));
+        let next_deadline = match (cancel_deadline, secondary_deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let wait = next_deadline.map(|d| d.saturating_duration_since(Instant::now())).unwrap_or(Duration::from_secs(3600));
         let msg = match tokio::time::timeout(wait, rx.recv()).await {
             Ok(Some(m)) => m,
             Ok(None) => break,
+            Err(_) if secondary_deadline.is_some_and(|d| d <= Instant::now()) => {
+                secondary_deadline = None;
+                let mut st = write(&entry.status);
+                if st.state == JobState::Running {
+                    fail_with_earliest(&mut st);
+                    drop(st);
+                    cancel_tasks(&entry, &slots);
+                    cancel_deadline = Some(Instant::now() + CANCEL_TIMEOUT);
+                }
+                continue;
+            }
             Err(_) => {
                 // Tasks that never confirmed their cancellation (their TaskManager
                 // may be gone): count them as canceled.
@@ -83,7 +117,11 @@ pub(crate) async fn run(cluster: Arc<Cluster>, entry: Arc<JobEntry>, mut rx: mps
             let mut st = write(&entry.status);
             let before = st.state;
             match msg {
-                JobMasterMsg::TaskState(u) => on_task_state(&mut st, u),
+                JobMasterMsg::TaskState(u) => {
+                    if on_task_state(&mut st, u) && secondary_deadline.is_none() {
+                        secondary_deadline = Some(Instant::now() + grace);
+                    }
+                }
                 JobMasterMsg::Cancel => {
                     if matches!(st.state, JobState::Running | JobState::Created) {
                         st.set_state(JobState::Cancelling);
@@ -101,7 +139,7 @@ pub(crate) async fn run(cluster: Arc<Cluster>, entry: Arc<JobEntry>, mut rx: mps
                     }
                     if let (Some(i), JobState::Running) = (first, st.state) {
                         let task = (task_display(&st, i), st.tasks[i].address.clone());
-                        record_failure(&mut st, reason, Some(task));
+                        record_failure(&mut st, reason, Some(task), true);
                         st.set_state(JobState::Failing);
                     }
                 }
@@ -116,13 +154,15 @@ pub(crate) async fn run(cluster: Arc<Cluster>, entry: Arc<JobEntry>, mut rx: mps
     finish(&cluster, &entry, &job_id);
 }
 
-fn on_task_state(st: &mut JobStatus, u: TaskExecutionState) {
-    let Some(i) = st.tasks.iter().position(|t| t.execution_id == u.execution_id) else { return };
+/// Applies a task state report; true if it was a secondary failure of a
+/// running job (whose primary cause should be waited for).
+fn on_task_state(st: &mut JobStatus, u: TaskExecutionState) -> bool {
+    let Some(i) = st.tasks.iter().position(|t| t.execution_id == u.execution_id) else { return false };
     let state = ExecutionState::try_from(u.state).unwrap_or(ExecutionState::Failed);
     {
         let t = &mut st.tasks[i];
         if execution_terminal(t.state) {
-            return; // already decided (e.g. its TaskManager was declared lost)
+            return false; // already decided (e.g. its TaskManager was declared lost)
         }
         t.state = state;
         if let Some(m) = u.metrics {
@@ -139,25 +179,34 @@ fn on_task_state(st: &mut JobStatus, u: TaskExecutionState) {
     if state == ExecutionState::Failed && st.state == JobState::Running {
         let task = (task_display(st, i), st.tasks[i].address.clone());
         let text = format!("{} failed on {}: {}", task.0, task.1, u.failure);
-        record_failure(st, text, Some(task));
+        record_failure(st, text, Some(task), !u.secondary);
+        if u.secondary {
+            return true;
+        }
         st.set_state(JobState::Failing);
     }
+    false
 }
 
-/// Moves the job to its terminal state once every task is terminal; true when it is.
-fn settle(entry: &JobEntry) -> bool {
+/// Moves the job to its terminal state once every task is terminal; true when
+/// it is. While a secondary failure waits for its primary cause, a running
+/// job does not settle.
+fn settle(entry: &JobEntry, awaiting_cause: bool) -> bool {
     let mut st = write(&entry.status);
     if st.state.is_terminal() {
         return true;
     }
-    if !st.tasks.iter().all(|t| execution_terminal(t.state)) {
+    if !st.tasks.iter().all(|t| execution_terminal(t.state)) || (awaiting_cause && st.state == JobState::Running) {
         return false;
     }
     let next = match st.state {
         JobState::Running if st.tasks.iter().all(|t| t.state == ExecutionState::Finished) => JobState::Finished,
         JobState::Running | JobState::Failing => {
-            if st.exceptions.is_empty() {
-                record_failure(&mut st, "tasks ended without finishing".into(), None);
+            if st.root_exception().is_none() {
+                match st.exceptions.first_mut() {
+                    Some(e) => e.root = true,
+                    None => record_failure(&mut st, "tasks ended without finishing".into(), None, true),
+                }
             }
             JobState::Failed
         }
@@ -190,7 +239,7 @@ async fn acquire_slots(
         let (total, free) = lock(&cluster.rm).slot_counts();
         let fail = |why: String| {
             let mut st = write(&entry.status);
-            record_failure(&mut st, why, None);
+            record_failure(&mut st, why, None, true);
             st.set_state(JobState::Failed);
         };
         if !cluster.driver.can_add_task_managers() {
@@ -297,6 +346,7 @@ async fn deploy(entry: &JobEntry, slots: &[SlotAssignment], conf: &BTreeMap<Stri
             state: ExecutionState::Failed as i32,
             failure: format!("deployment failed: {message}"),
             metrics: None,
+            secondary: false,
         }));
     }
 }

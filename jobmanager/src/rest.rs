@@ -221,7 +221,7 @@ async fn job_exceptions(State(c): Shared, Path(job_id): Path<String>) -> Respons
         Err(r) => return r,
     };
     let st = read(&e.status);
-    let root = st.exceptions.last();
+    let root = st.root_exception();
     Json(json!({
         "root-exception": root.map(|r| r.stacktrace.clone()),
         "timestamp": root.map(|r| r.timestamp),

@@ -112,6 +112,9 @@ pub struct ExceptionEntry {
     pub task_name: Option<String>,
     /// `host:port` of its TaskManager, if any.
     pub location: Option<String>,
+    /// True for the entry that failed the job (the root cause).
+    #[serde(skip)]
+    pub root: bool,
 }
 
 /// One job as the JobManager tracks it.
@@ -205,8 +208,8 @@ impl JobStatus {
         counts
     }
 
-    /// The text of the root failure, if the job failed.
-    pub fn root_failure(&self) -> Option<&str> {
-        self.exceptions.last().map(|e| e.stacktrace.as_str())
+    /// The entry that failed the job, if any.
+    pub fn root_exception(&self) -> Option<&ExceptionEntry> {
+        self.exceptions.iter().rev().find(|e| e.root)
     }
 }

@@ -4,9 +4,10 @@ use rfy_rpc::NetworkBuffer;
 use rfy_runtime::event::Event;
 use rfy_runtime::exchange::NetMessage;
 
-/// A channel message as a wire buffer.
-pub(crate) fn to_wire(msg: NetMessage) -> NetworkBuffer {
-    match msg {
+/// A channel message as a wire buffer; a local failure marker becomes an
+/// error status of the stream.
+pub(crate) fn to_wire(msg: NetMessage) -> Result<NetworkBuffer, tonic::Status> {
+    Ok(match msg {
         NetMessage::Data { bytes, records } => NetworkBuffer { data: bytes, record_count: records, event: Vec::new() },
         NetMessage::Event(e) => NetworkBuffer {
             data: Vec::new(),
@@ -14,7 +15,8 @@ pub(crate) fn to_wire(msg: NetMessage) -> NetworkBuffer {
             // Encoding a plain enum into a Vec cannot fail.
             event: postcard::to_allocvec(&e).unwrap_or_default(),
         },
-    }
+        NetMessage::Failed(cause) => return Err(tonic::Status::aborted(cause)),
+    })
 }
 
 /// A wire buffer as a channel message.
@@ -42,11 +44,11 @@ mod tests {
     #[test]
     fn round_trip_and_bad_buffers() {
         let b = Event::Barrier(CheckpointBarrier { id: 7, timestamp_ms: 9, savepoint: false });
-        match from_wire(to_wire(NetMessage::Event(b))).unwrap() {
+        match from_wire(to_wire(NetMessage::Event(b)).unwrap()).unwrap() {
             NetMessage::Event(e) => assert_eq!(e, b),
             other => panic!("{other:?}"),
         }
-        match from_wire(to_wire(NetMessage::Data { bytes: vec![1, 2, 3], records: 2 })).unwrap() {
+        match from_wire(to_wire(NetMessage::Data { bytes: vec![1, 2, 3], records: 2 }).unwrap()).unwrap() {
             NetMessage::Data { bytes, records } => assert_eq!((bytes, records), (vec![1, 2, 3], 2)),
             other => panic!("{other:?}"),
         }

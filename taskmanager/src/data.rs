@@ -11,7 +11,8 @@ use futures::{Stream, StreamExt};
 use rfy_rpc::data_exchange_client::DataExchangeClient;
 use rfy_rpc::data_exchange_server::DataExchange;
 use rfy_rpc::{NetworkBuffer, SubpartitionRequest};
-use rfy_runtime::exchange::{ChannelSender, PartitionRegistry};
+use rfy_runtime::event::Event;
+use rfy_runtime::exchange::{ChannelSender, NetMessage, PartitionRegistry};
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Request, Response, Status};
 
@@ -44,7 +45,7 @@ impl DataExchange for DataService {
             ))
         })?;
         tracing::debug!(partition = %r.partition_id, sub = r.subpartition, consumer = %r.consumer, "serving subpartition");
-        Ok(Response::new(Box::pin(rx.into_stream().map(|m| Ok(to_wire(m))))))
+        Ok(Response::new(Box::pin(rx.into_stream().map(to_wire))))
     }
 }
 
@@ -74,11 +75,14 @@ impl DataClients {
 
     /// Pulls subpartition `subpartition` of `partition_id` from the
     /// TaskManager at `address` into `tx`, until the producer ends or the
-    /// consumer goes away. On error the sender is dropped, so the consumer
-    /// task fails with a closed channel; the cause is logged here.
+    /// consumer goes away. If the stream breaks or ends before the producer's
+    /// end-of-input, the consumer gets a [`NetMessage::Failed`] naming the
+    /// producer's TaskManager and the cause.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn spawn_pull(
         self: &Arc<Self>,
         rt: &tokio::runtime::Handle,
+        producer: String,
         address: String,
         partition_id: String,
         subpartition: u32,
@@ -98,15 +102,18 @@ impl DataClients {
                     .into_inner();
                 while let Some(buf) = stream.message().await.map_err(|s| format!("TaskManager {address}: {}", s.message()))? {
                     let msg = from_wire(buf).map_err(|e| format!("from TaskManager {address}: {e}"))?;
-                    if tx.send_async(msg).await.is_err() {
-                        break; // consumer task ended
+                    let last = matches!(msg, NetMessage::Event(Event::EndOfInput));
+                    if tx.send_async(msg).await.is_err() || last {
+                        return Ok(()); // consumer task ended, or producer done
                     }
                 }
-                Ok(())
+                Err(format!("TaskManager {address} ended the subpartition before its end"))
             }
             .await;
             if let Err(e) = result {
-                tracing::error!(%consumer, partition = %partition_id, subpartition, "remote input channel failed: {e}");
+                let cause = format!("from TaskManager {producer} ({address}): {e}");
+                tracing::warn!(%consumer, partition = %partition_id, subpartition, "remote input channel failed: {cause}");
+                let _ = tx.send_async(NetMessage::Failed(cause)).await;
             }
         });
     }

@@ -32,6 +32,8 @@ pub(crate) struct Executor {
     pub(crate) rt: tokio::runtime::Handle,
     graphs: Mutex<HashMap<String, (Arc<StreamGraph>, Arc<JobGraph>)>>,
     tasks: Mutex<HashMap<String, RunningTask>>,
+    /// Set by a simulated crash: the TaskManager no longer talks to the JobManager.
+    pub(crate) killed: std::sync::atomic::AtomicBool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -83,6 +85,7 @@ impl Executor {
             rt,
             graphs: Mutex::new(HashMap::new()),
             tasks: Mutex::new(HashMap::new()),
+            killed: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -154,6 +157,7 @@ impl Executor {
                     let (tx, rx) = channel(cap);
                     self.data_clients.spawn_pull(
                         &self.rt,
+                        ch.producer_resource_id.clone(),
                         ch.producer_data_address.clone(),
                         ch.partition_id.clone(),
                         ch.subpartition,
@@ -197,7 +201,7 @@ impl Executor {
     ) {
         tracing::info!(task = %task_name, %execution_id, "task starting");
         let result = build_task(&stream, &job, spec, &control).and_then(|mut head| {
-            self.report(&job_id, &execution_id, ExecutionState::Running, String::new(), &control);
+            self.report(&job_id, &execution_id, ExecutionState::Running, (String::new(), false), &control);
             head.run(&control)
         });
         let (state, failure) = match &result {
@@ -205,6 +209,7 @@ impl Executor {
             Err(TaskError::Canceled) => (ExecutionState::Canceled, String::new()),
             Err(e) => (ExecutionState::Failed, error_chain(e)),
         };
+        let secondary = matches!(result, Err(TaskError::ChannelClosed(_)));
         match &result {
             Err(e) if state == ExecutionState::Failed => tracing::error!(task = %task_name, "task failed: {}", error_chain(e)),
             _ => tracing::info!(task = %task_name, ?state, "task ended"),
@@ -219,16 +224,20 @@ impl Executor {
             self.registry.release(&job_id);
             lock(&self.graphs).remove(&job_id);
         }
-        self.report(&job_id, &execution_id, state, failure, &control);
+        self.report(&job_id, &execution_id, state, (failure, secondary), &control);
     }
 
-    fn report(&self, job_id: &str, execution_id: &str, state: ExecutionState, failure: String, control: &TaskControl) {
+    fn report(&self, job_id: &str, execution_id: &str, state: ExecutionState, failure: (String, bool), control: &TaskControl) {
+        if self.killed.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
         let msg = TaskExecutionState {
             job_id: job_id.to_string(),
             execution_id: execution_id.to_string(),
             state: state as i32,
-            failure,
+            failure: failure.0,
             metrics: Some(metrics_of(execution_id, control)),
+            secondary: failure.1,
         };
         let mut jm = self.jobmanager.clone();
         // Blocking from the task thread keeps RUNNING before FINISHED.

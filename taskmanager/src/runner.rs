@@ -61,10 +61,13 @@ impl TaskManagerHandle {
         self.task.await.unwrap_or(Ok(()))
     }
 
-    /// Kills the TaskManager abruptly, as a crashed process (for tests of
-    /// failure handling): its tasks are canceled and it stops heartbeating.
+    /// Kills the TaskManager abruptly, as a crashed process would end (for
+    /// tests of failure handling): its tasks stop, its server closes and it
+    /// stops heartbeating, without telling the JobManager.
     pub fn kill(&self) {
+        self.executor.killed.store(true, std::sync::atomic::Ordering::Relaxed);
         self.executor.cancel_all();
+        let _ = self.shutdown.send(true);
         self.task.abort();
     }
 

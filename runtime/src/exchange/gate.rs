@@ -163,6 +163,9 @@ impl<T: Record> TaskHead for NetworkInput<T> {
                     self.next.push_batch(&mut self.batch)?;
                 }
                 Some((i, NetMessage::Event(e))) => self.on_event(i, e)?,
+                Some((i, NetMessage::Failed(cause))) => {
+                    return Err(TaskError::ChannelClosed(format!("{}: input channel {i}: {cause}", self.name)))
+                }
             }
         }
         self.next.push_event(&Event::EndOfInput)

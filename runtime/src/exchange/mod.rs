@@ -25,6 +25,9 @@ pub enum NetMessage {
     },
     /// An event, after every record sent before it.
     Event(Event),
+    /// Local only: the bridge that pulls a remote subpartition lost it; the
+    /// text names the producer's TaskManager and the cause. Fails the consumer.
+    Failed(String),
 }
 
 /// Sending end of one channel (one subpartition of a result partition).
