@@ -267,6 +267,21 @@ where
         self.keyed("Keyed Reduce", Arc::new(b))
     }
 
+    /// Sums the numeric field that `field` selects, per key (Flink's
+    /// `sum(pos)`): the other fields are those of the key's first record.
+    pub fn sum<N, G>(&self, field: G) -> DataStream<T>
+    where
+        N: std::ops::AddAssign + Copy,
+        G: Fn(&mut T) -> &mut N + Send + Sync + 'static,
+    {
+        self.reduce(move |mut acc: T, mut rec: T| {
+            let add = *field(&mut rec);
+            *field(&mut acc) += add;
+            acc
+        })
+        .name("Keyed Aggregation")
+    }
+
     /// Runs `function` per record with keyed state (Flink's `process`).
     pub fn process<P: KeyedProcessFunction<Key = K, In = T>>(&self, function: P) -> DataStream<P::Out> {
         let b = ProcessBuilder::<P, F> { function, key_fn: self.key_fn.clone(), _f: PhantomData };

@@ -171,3 +171,93 @@ impl<T: Record> TaskHead for NetworkInput<T> {
         self.next.push_event(&Event::EndOfInput)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exchange::channel;
+    use crate::record::encode_into;
+    use std::sync::{Arc, Mutex};
+
+    /// Records what reaches the chain: records as `R(x)`, events as is.
+    #[derive(Debug, Clone, PartialEq)]
+    enum Seen {
+        R(u32),
+        E(Event),
+    }
+
+    struct Recorder(Arc<Mutex<Vec<Seen>>>);
+
+    impl Output<u32> for Recorder {
+        fn push_batch(&mut self, batch: &mut Vec<u32>) -> Result<(), TaskError> {
+            self.0.lock().unwrap().extend(batch.drain(..).map(Seen::R));
+            Ok(())
+        }
+        fn push_event(&mut self, event: &Event) -> Result<(), TaskError> {
+            if *event != Event::Flush {
+                self.0.lock().unwrap().push(Seen::E(*event));
+            }
+            Ok(())
+        }
+    }
+
+    fn data(xs: &[u32]) -> NetMessage {
+        let mut bytes = Vec::new();
+        for x in xs {
+            encode_into(x, &mut bytes).unwrap();
+        }
+        NetMessage::Data { bytes, records: xs.len() as u32 }
+    }
+
+    fn barrier(id: u64) -> Event {
+        Event::Barrier(CheckpointBarrier { id, timestamp_ms: 0, savepoint: false })
+    }
+
+    #[test]
+    fn barriers_align_and_watermarks_take_the_minimum() {
+        let (tx0, rx0) = channel(16);
+        let (tx1, rx1) = channel(16);
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let mut gate = NetworkInput::<u32>::new(vec![rx0, rx1], Box::new(Recorder(seen.clone())), Duration::from_millis(10), "t".into());
+        // Channel 0 runs ahead: its records after the barrier must wait for channel 1's barrier.
+        tx0.send(data(&[1])).unwrap();
+        tx0.send(NetMessage::Event(Event::Watermark(10))).unwrap();
+        tx0.send(NetMessage::Event(barrier(1))).unwrap();
+        tx0.send(data(&[100])).unwrap();
+        tx0.send(NetMessage::Event(Event::EndOfInput)).unwrap();
+        let feeder = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            tx1.send(data(&[2])).unwrap();
+            tx1.send(NetMessage::Event(Event::Watermark(5))).unwrap();
+            tx1.send(NetMessage::Event(barrier(1))).unwrap();
+            tx1.send(NetMessage::Event(Event::EndOfInput)).unwrap();
+        });
+        gate.run(&TaskControl::default()).unwrap();
+        feeder.join().unwrap();
+        let seen = seen.lock().unwrap().clone();
+        let pos = |s: &Seen| seen.iter().position(|x| x == s).unwrap_or_else(|| panic!("{s:?} missing in {seen:?}"));
+        assert!(pos(&Seen::R(2)) < pos(&Seen::E(barrier(1))), "{seen:?}");
+        assert!(pos(&Seen::E(barrier(1))) < pos(&Seen::R(100)), "record after the barrier overtook it: {seen:?}");
+        assert_eq!(seen.iter().filter(|s| matches!(s, Seen::E(Event::Barrier(_)))).count(), 1, "one barrier forwarded");
+        // The combined watermark is the minimum over unfinished channels: 5
+        // while both run; 10 only once channel 1 has ended.
+        let wms: Vec<i64> = seen.iter().filter_map(|s| if let Seen::E(Event::Watermark(w)) = s { Some(*w) } else { None }).collect();
+        assert_eq!(wms.first(), Some(&5), "{seen:?}");
+        assert!(wms.windows(2).all(|w| w[0] < w[1]), "watermarks must only advance: {seen:?}");
+        assert_eq!(seen.last(), Some(&Seen::E(Event::EndOfInput)));
+    }
+
+    #[test]
+    fn a_vanished_producer_or_corrupt_buffer_fails_the_task() {
+        let (tx, rx) = channel(4);
+        tx.send(data(&[1])).unwrap();
+        drop(tx);
+        let mut gate = NetworkInput::<u32>::new(vec![rx], Box::new(Recorder(Default::default())), Duration::from_millis(10), "t".into());
+        assert!(matches!(gate.run(&TaskControl::default()), Err(TaskError::ChannelClosed(_))));
+
+        let (tx, rx) = channel(4);
+        tx.send(NetMessage::Data { bytes: vec![0xff, 0xff, 0xff], records: 2 }).unwrap();
+        let mut gate = NetworkInput::<u32>::new(vec![rx], Box::new(Recorder(Default::default())), Duration::from_millis(10), "t".into());
+        assert!(matches!(gate.run(&TaskControl::default()), Err(TaskError::Decode(_))));
+    }
+}

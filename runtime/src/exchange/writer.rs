@@ -186,3 +186,57 @@ impl<T: Record, P: Partitioner<T>> Output<T> for PartitionWriter<T, P> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exchange::channel;
+
+    #[test]
+    fn a_full_channel_blocks_the_producer_until_canceled() {
+        let (tx, rx) = channel(2);
+        let control = TaskControl::default();
+        let settings = ExchangeSettings { segment_size: 64, ..Default::default() };
+        let c = control.clone();
+        let producer = std::thread::spawn(move || {
+            let mut w = PartitionWriter::<u64, ForwardPartitioner>::new(vec![tx], ForwardPartitioner, false, &settings, c, "t".into());
+            loop {
+                let mut batch: Vec<u64> = (0..1000).collect();
+                w.push_batch(&mut batch)?;
+            }
+            #[allow(unreachable_code)]
+            Ok::<(), TaskError>(())
+        });
+        std::thread::sleep(Duration::from_millis(200));
+        assert_eq!(rx.len(), 2, "the channel holds exactly its credit");
+        assert!(!producer.is_finished(), "the producer must be blocked, not dropping or queueing without bound");
+        let sent = control.metrics.records_out.load(Ordering::Relaxed);
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(sent, control.metrics.records_out.load(Ordering::Relaxed), "no progress while blocked");
+        control.cancel();
+        assert!(matches!(producer.join().unwrap(), Err(TaskError::Canceled)));
+    }
+
+    #[test]
+    fn hash_partitioning_sends_equal_keys_to_one_channel() {
+        let (txs, rxs): (Vec<_>, Vec<_>) = (0..3).map(|_| channel(64)).unzip();
+        let p = KeyGroupPartitioner { key_fn: Arc::new(|x: &u64| *x % 10), max_parallelism: 128 };
+        let mut w = PartitionWriter::new(txs, p, false, &ExchangeSettings::default(), TaskControl::default(), "t".into());
+        let mut batch: Vec<u64> = (0..1000).collect();
+        w.push_batch(&mut batch).unwrap();
+        w.push_event(&Event::EndOfInput).unwrap();
+        let mut owner = std::collections::HashMap::new();
+        for (i, rx) in rxs.iter().enumerate() {
+            while let Ok(msg) = rx.try_recv() {
+                if let NetMessage::Data { bytes, records } = msg {
+                    let mut recs: Vec<u64> = Vec::new();
+                    crate::record::decode_all(&bytes, records, &mut recs).unwrap();
+                    for r in recs {
+                        assert_eq!(*owner.entry(r % 10).or_insert(i), i, "key {} on two channels", r % 10);
+                    }
+                }
+            }
+        }
+        assert_eq!(owner.len(), 10);
+    }
+}

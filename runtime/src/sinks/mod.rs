@@ -1,9 +1,11 @@
 //! Sinks: where streams end.
 
+mod collect;
 mod discard;
 mod print;
 mod text_file;
 
+pub use collect::CollectSink;
 pub use discard::DiscardingSink;
 pub use print::PrintSink;
 pub use text_file::TextFileSink;
