@@ -138,3 +138,26 @@ async fn a_lost_taskmanager_fails_its_job_with_the_reason() {
     }
     cluster.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_taskmanager_of_another_protocol_version_is_refused() {
+    use rfy_rpc::job_manager_gateway_client::JobManagerGatewayClient;
+    let cluster = LocalCluster::start(&conf(1), 1).await.unwrap();
+    let mut jm = JobManagerGatewayClient::connect(format!("http://{}", cluster.jobmanager.rpc_address)).await.unwrap();
+    let req = |version| rfy_rpc::RegisterTaskManagerRequest {
+        protocol_version: version,
+        resource_id: "intruder".into(),
+        rpc_address: "127.0.0.1:1".into(),
+        data_address: "127.0.0.1:1".into(),
+        num_slots: 1,
+        log_path: String::new(),
+    };
+    let r = jm.register_task_manager(req(rfy_rpc::PROTOCOL_VERSION + 1)).await.unwrap().into_inner();
+    assert!(!r.accepted);
+    assert!(r.reason.contains("protocol version"), "{}", r.reason);
+    let hb = jm.heartbeat(rfy_rpc::HeartbeatRequest { resource_id: "intruder".into(), metrics: vec![] }).await.unwrap().into_inner();
+    assert!(!hb.known, "a refused TaskManager is unknown");
+    let overview = RestClient::new(cluster.rest_url()).unwrap().get("/overview").await.unwrap();
+    assert_eq!(overview["taskmanagers"], 1);
+    cluster.shutdown().await;
+}
