@@ -66,25 +66,38 @@ fn parse_rate(text: &str) -> Result<f64, String> {
     }
 }
 
+/// `WORD_BYTE[b]`: byte `b` belongs to a word (ASCII alphanumeric or `_`).
+static WORD_BYTE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric() || c == b'_';
+        b += 1;
+    }
+    t
+};
+
 /// Splits `line` into lowercase words, Flink's tokenizer (see module docs).
+/// Takes the line by value to lowercase it in place: no allocation per word
+/// (words up to 24 bytes are stored inline).
 #[inline]
-pub fn tokenize(line: &str, out: &mut Collector<'_, (Word, u64)>) {
+pub fn tokenize(mut line: String, out: &mut Collector<'_, (Word, u64)>) {
     if line.is_ascii() {
+        line.make_ascii_lowercase();
         let bytes = line.as_bytes();
-        let mut start = None;
-        for (i, &b) in bytes.iter().enumerate() {
-            let word_byte = b.is_ascii_alphanumeric() || b == b'_';
-            match (word_byte, start) {
-                (true, None) => start = Some(i),
-                (false, Some(s)) => {
-                    emit(&line[s..i], out);
-                    start = None;
-                }
-                _ => {}
+        let (mut i, n) = (0, bytes.len());
+        while i < n {
+            while i < n && !WORD_BYTE[bytes[i] as usize] {
+                i += 1;
             }
-        }
-        if let Some(s) = start {
-            emit(&line[s..], out);
+            let start = i;
+            while i < n && WORD_BYTE[bytes[i] as usize] {
+                i += 1;
+            }
+            if i > start {
+                out.collect((Word::from(&line[start..i]), 1));
+            }
         }
     } else {
         // Unicode lowercasing can change lengths (and even yield ASCII letters),
@@ -94,13 +107,6 @@ pub fn tokenize(line: &str, out: &mut Collector<'_, (Word, u64)>) {
             out.collect((Word::from(w), 1));
         }
     }
-}
-
-#[inline]
-fn emit(ascii_word: &str, out: &mut Collector<'_, (Word, u64)>) {
-    let mut w = Word::from(ascii_word);
-    w.make_ascii_lowercase();
-    out.collect((w, 1));
 }
 
 /// Formats a `(word, count)` pair as `word<TAB>count`.
@@ -124,7 +130,7 @@ fn build(env: &StreamExecutionEnvironment, args: &[String]) -> Result<(), JobErr
     }
     let counts: DataStream<(Word, u64)> = env
         .add_source(source)
-        .flat_map(|line: String, out: &mut Collector<'_, (Word, u64)>| tokenize(&line, out))
+        .flat_map(tokenize)
         .name("Tokenizer")
         .key_by(|rec: &(Word, u64)| rec.0.clone())
         .reduce(|a, b| (a.0, a.1 + b.1))
