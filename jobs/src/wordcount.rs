@@ -31,10 +31,10 @@ pub enum Mode {
 #[derive(Debug, Parser)]
 #[command(name = "wordcount", about = "Count words of a text file (Flink's WordCount example).")]
 pub struct Args {
-    /// Input text file.
+    /// Input text file: a local path or `hdfs:///path`.
     #[arg(long)]
     pub input: PathBuf,
-    /// Output directory for part files `part-<subtask>`; without it (and
+    /// Output directory (local or `hdfs:///dir`) for part files `part-<subtask>`; without it (and
     /// without --discard) the counts are printed.
     #[arg(long, conflicts_with = "discard")]
     pub output: Option<PathBuf>,
@@ -124,18 +124,30 @@ fn build(env: &StreamExecutionEnvironment, args: &[String]) -> Result<(), JobErr
         Mode::Final => RuntimeMode::Batch,
         Mode::Updates => RuntimeMode::Streaming,
     }));
-    let mut source = rfy_runtime::sources::TextFileSource::new(&a.input);
-    if let Some(r) = a.rate {
-        source = source.with_rate(r);
-    }
-    let counts: DataStream<(Word, u64)> = env
-        .add_source(source)
+    let input = a.input.to_string_lossy();
+    let lines: DataStream<String> = if rfy_connectors::is_hdfs(&input) {
+        let mut source = rfy_connectors::HdfsTextFileSource::new(&input);
+        if let Some(r) = a.rate {
+            source = source.with_rate(r);
+        }
+        env.add_source(source)
+    } else {
+        let mut source = rfy_runtime::sources::TextFileSource::new(&a.input);
+        if let Some(r) = a.rate {
+            source = source.with_rate(r);
+        }
+        env.add_source(source)
+    };
+    let counts: DataStream<(Word, u64)> = lines
         .flat_map(tokenize)
         .name("Tokenizer")
         .key_by(|rec: &(Word, u64)| rec.0.clone())
         .reduce(|a, b| (a.0, a.1 + b.1))
         .name("Sum");
     match (a.output, a.discard) {
+        (Some(dir), _) if rfy_connectors::is_hdfs(&dir.to_string_lossy()) => {
+            counts.sink_to(rfy_connectors::HdfsTextFileSink::new(&dir.to_string_lossy(), format_count))
+        }
         (Some(dir), _) => counts.write_as_text(dir, format_count),
         (None, true) => counts.discard(),
         (None, false) => counts.sink_to(rfy_runtime::sinks::PrintSink::new(format_count)),

@@ -1,0 +1,380 @@
+//! Text files in HDFS: [`HdfsTextFileSource`] and [`HdfsTextFileSink`], the
+//! `hdfs://` counterparts of the runtime's local `TextFileSource` and
+//! `TextFileSink`, with the same semantics:
+//!
+//! - the source splits the file by byte ranges: subtask i of n reads the
+//!   lines that *start* in bytes `[i·len/n, (i+1)·len/n)`, so every line is
+//!   read exactly once whatever the parallelism;
+//! - the sink writes `DIR/.part-<subtask>.inprogress` and renames it to
+//!   `DIR/part-<subtask>` when its input has ended; a failed or canceled task
+//!   deletes its in-progress file.
+//!
+//! Paths are `hdfs:///path` (the NameNode of `fs.defaultFS` in the Hadoop
+//! configuration found through `HADOOP_CONF_DIR`) or `hdfs://host:port/path`.
+//! Tasks run on plain threads, so the connector uses hdfs-native's blocking
+//! client (which owns a small tokio runtime); one client per NameNode is kept
+//! for the process's lifetime. Reads and writes go through 1 MiB buffers:
+//! no per-record calls into HDFS.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use hdfs_native::sync::{Client, FileReader, FileWriter};
+use hdfs_native::WriteOptions;
+use rfy_runtime::sinks::{Sink, SinkWriter};
+use rfy_runtime::sources::{Source, SourceReader, SourceStatus, SOURCE_BATCH};
+use rfy_runtime::{OperatorContext, TaskError};
+
+/// Buffer size of readers and writers, bytes (1 MiB).
+const IO_BUFFER: usize = 1 << 20;
+
+/// True if `path` names a file in HDFS (`hdfs://...`).
+pub fn is_hdfs(path: &str) -> bool {
+    path.starts_with("hdfs://")
+}
+
+/// An `hdfs://[authority]/path` split into its NameNode and its path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct HdfsPath {
+    /// `hdfs://host:port`, or `None` for `fs.defaultFS`.
+    namenode: Option<String>,
+    /// Absolute path inside the file system.
+    path: String,
+    /// The URI as given, for messages.
+    uri: String,
+}
+
+impl HdfsPath {
+    fn parse(uri: &str) -> Result<HdfsPath, String> {
+        let rest = uri.strip_prefix("hdfs://").ok_or_else(|| format!("not an hdfs:// path: {uri}"))?;
+        let (authority, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/"),
+        };
+        let path = path.trim_end_matches('/');
+        let path = if path.is_empty() { "/" } else { path };
+        Ok(HdfsPath {
+            namenode: (!authority.is_empty()).then(|| format!("hdfs://{authority}")),
+            path: path.to_string(),
+            uri: uri.to_string(),
+        })
+    }
+
+    fn join(&self, name: &str) -> String {
+        format!("{}/{name}", self.path.trim_end_matches('/'))
+    }
+}
+
+/// The process-wide blocking client for `namenode` (`None`: `fs.defaultFS`).
+/// Clients are never dropped: dropping one drops its tokio runtime, which
+/// must not happen inside another runtime.
+fn client(namenode: Option<&str>) -> Result<Client, String> {
+    static CLIENTS: OnceLock<Mutex<HashMap<String, Client>>> = OnceLock::new();
+    let key = namenode.unwrap_or("").to_string();
+    let mut map = CLIENTS.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(c) = map.get(&key) {
+        return Ok(c.clone());
+    }
+    let mut b = hdfs_native::sync::ClientBuilder::new();
+    if let Some(url) = namenode {
+        b = b.with_url(url);
+    }
+    let c = b.build().map_err(|e| {
+        let nn = namenode.map(str::to_string).unwrap_or_else(|| "fs.defaultFS (HADOOP_CONF_DIR)".to_string());
+        format!("cannot create an HDFS client for {nn}: {e}")
+    })?;
+    map.insert(key, c.clone());
+    Ok(c)
+}
+
+/// Runs `f` on a fresh thread: the blocking client must not be used on a
+/// thread that runs async tasks (planning checks can be called from one).
+fn off_async<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    std::thread::scope(|s| s.spawn(f).join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+}
+
+fn io_err(e: hdfs_native::HdfsError) -> std::io::Error {
+    std::io::Error::other(e)
+}
+
+fn not_found(e: &hdfs_native::HdfsError) -> bool {
+    matches!(e, hdfs_native::HdfsError::FileNotFound(_))
+}
+
+/// Byte range `[start, end)` of subtask `index` of `parallelism` in a file of `len` bytes.
+fn split_range(len: u64, index: u32, parallelism: u32) -> (u64, u64) {
+    let (i, p) = (index as u128, parallelism as u128);
+    ((len as u128 * i / p) as u64, (len as u128 * (i + 1) / p) as u64)
+}
+
+/// Reads a text file in HDFS line by line (without the line end).
+pub struct HdfsTextFileSource {
+    path: HdfsPath,
+    lines_per_second: Option<f64>,
+}
+
+impl HdfsTextFileSource {
+    /// A source over `uri` (`hdfs:///path` or `hdfs://host:port/path`).
+    /// Nothing is contacted until the planning check or a reader.
+    pub fn new(uri: &str) -> Self {
+        let path = HdfsPath::parse(uri).unwrap_or(HdfsPath { namenode: None, path: String::new(), uri: uri.to_string() });
+        HdfsTextFileSource { path, lines_per_second: None }
+    }
+
+    /// Paces the source to `lines_per_second` in total over all subtasks.
+    pub fn with_rate(mut self, lines_per_second: f64) -> Self {
+        self.lines_per_second = Some(lines_per_second);
+        self
+    }
+}
+
+struct Pacer {
+    per_second: f64,
+    started: Instant,
+    emitted: u64,
+}
+
+impl Pacer {
+    /// How many lines may be emitted now; sleeps up to 100 ms when none.
+    fn allowance(&mut self) -> usize {
+        let due = (self.started.elapsed().as_secs_f64() * self.per_second) as u64;
+        if due > self.emitted {
+            return (due - self.emitted).min(SOURCE_BATCH as u64) as usize;
+        }
+        let wait = (self.emitted + 1) as f64 / self.per_second - self.started.elapsed().as_secs_f64();
+        std::thread::sleep(Duration::from_secs_f64(wait.clamp(0.0, 0.1)));
+        0
+    }
+}
+
+struct HdfsTextFileReader {
+    uri: String,
+    reader: BufReader<FileReader>,
+    /// Offset of the next line's first byte.
+    pos: u64,
+    end: u64,
+    line: Vec<u8>,
+    pacer: Option<Pacer>,
+}
+
+impl HdfsTextFileReader {
+    fn open(path: &HdfsPath, index: u32, parallelism: u32, rate: Option<f64>) -> Result<Self, TaskError> {
+        let c = client(path.namenode.as_deref()).map_err(TaskError::User)?;
+        let file = c.read(&path.path).map_err(|e| TaskError::io(format!("cannot open input file {}", path.uri), io_err(e)))?;
+        let len = file.file_length() as u64;
+        let (start, end) = split_range(len, index, parallelism);
+        let mut reader = BufReader::with_capacity(IO_BUFFER, file);
+        let mut pos = start;
+        if start > 0 {
+            // The line that straddles `start` belongs to the previous split.
+            reader.seek(SeekFrom::Start(start - 1)).map_err(|e| TaskError::io(format!("cannot seek in {}", path.uri), e))?;
+            let mut skipped = Vec::new();
+            let n = reader.read_until(b'\n', &mut skipped).map_err(|e| TaskError::io(format!("cannot read {}", path.uri), e))?;
+            pos = start - 1 + n as u64;
+        }
+        let pacer = rate.map(|r| Pacer { per_second: r / parallelism as f64, started: Instant::now(), emitted: 0 });
+        tracing::info!(file = %path.uri, start, end, "reading HDFS split");
+        Ok(HdfsTextFileReader { uri: path.uri.clone(), reader, pos, end, line: Vec::with_capacity(256), pacer })
+    }
+}
+
+impl SourceReader<String> for HdfsTextFileReader {
+    fn poll_next(&mut self, out: &mut Vec<String>) -> Result<SourceStatus, TaskError> {
+        let budget = match &mut self.pacer {
+            Some(p) => match p.allowance() {
+                0 => return Ok(SourceStatus::Idle),
+                n => n,
+            },
+            None => SOURCE_BATCH,
+        };
+        let mut emitted = 0;
+        while emitted < budget {
+            if self.pos >= self.end {
+                return Ok(SourceStatus::Finished);
+            }
+            self.line.clear();
+            let n = self
+                .reader
+                .read_until(b'\n', &mut self.line)
+                .map_err(|e| TaskError::io(format!("cannot read {} at byte {}", self.uri, self.pos), e))?;
+            if n == 0 {
+                return Ok(SourceStatus::Finished);
+            }
+            self.pos += n as u64;
+            let mut l = &self.line[..];
+            if let Some(s) = l.strip_suffix(b"\n") {
+                l = s.strip_suffix(b"\r").unwrap_or(s);
+            }
+            out.push(String::from_utf8_lossy(l).into_owned());
+            emitted += 1;
+        }
+        if let Some(p) = &mut self.pacer {
+            p.emitted += emitted as u64;
+        }
+        Ok(SourceStatus::Available)
+    }
+}
+
+impl Source<String> for HdfsTextFileSource {
+    fn name(&self) -> String {
+        let file = self.path.path.rsplit('/').next().unwrap_or_default();
+        format!("Source: {file}")
+    }
+    fn bounded(&self) -> bool {
+        true
+    }
+    fn check(&self) -> Result<(), String> {
+        let p = HdfsPath::parse(&self.path.uri)?;
+        off_async(|| {
+            let c = client(p.namenode.as_deref())?;
+            match c.get_file_info(&p.path) {
+                Ok(s) if !s.isdir => Ok(()),
+                Ok(_) => Err(format!("input path {} is a directory, not a file", p.uri)),
+                Err(e) if not_found(&e) => Err(format!("input file {} does not exist", p.uri)),
+                Err(e) => Err(format!("input file {} cannot be read: {e}", p.uri)),
+            }
+        })
+    }
+    fn create_reader(&self, ctx: &OperatorContext) -> Result<Box<dyn SourceReader<String>>, TaskError> {
+        let p = HdfsPath::parse(&self.path.uri).map_err(TaskError::User)?;
+        Ok(Box::new(HdfsTextFileReader::open(&p, ctx.subtask_index, ctx.parallelism, self.lines_per_second)?))
+    }
+}
+
+/// How a record becomes a line.
+type Formatter<T> = dyn Fn(&T, &mut Vec<u8>) + Send + Sync;
+
+/// Writes text part files into a directory in HDFS.
+pub struct HdfsTextFileSink<T> {
+    dir: String,
+    format: Arc<Formatter<T>>,
+}
+
+impl<T> HdfsTextFileSink<T> {
+    /// A sink writing into directory `uri` (`hdfs:///dir`), each record
+    /// formatted by `format` (the sink adds the `\n`).
+    pub fn new(uri: &str, format: impl Fn(&T, &mut Vec<u8>) + Send + Sync + 'static) -> Self {
+        HdfsTextFileSink { dir: uri.to_string(), format: Arc::new(format) }
+    }
+}
+
+struct HdfsTextFileWriter<T> {
+    format: Arc<Formatter<T>>,
+    client: Client,
+    out: Option<BufWriter<FileWriter>>,
+    in_progress: String,
+    final_path: String,
+    uri: String,
+    line: Vec<u8>,
+}
+
+impl<T> SinkWriter<T> for HdfsTextFileWriter<T> {
+    fn write_batch(&mut self, batch: &mut Vec<T>) -> Result<(), TaskError> {
+        let Some(out) = self.out.as_mut() else {
+            return Err(TaskError::User(format!("{} was already committed", self.final_path)));
+        };
+        self.line.clear();
+        for rec in batch.drain(..) {
+            (self.format)(&rec, &mut self.line);
+            self.line.push(b'\n');
+        }
+        out.write_all(&self.line).map_err(|e| TaskError::io(format!("cannot write {}{}", self.uri, self.in_progress), e))
+    }
+
+    fn finish(&mut self) -> Result<(), TaskError> {
+        if let Some(out) = self.out.take() {
+            let ctx = |what: &str| format!("cannot {what} {} on {}", self.in_progress, self.uri);
+            let mut file = out.into_inner().map_err(|e| TaskError::io(ctx("write"), e.into_error()))?;
+            file.close().map_err(|e| TaskError::io(ctx("close"), io_err(e)))?;
+            self.client
+                .rename(&self.in_progress, &self.final_path, false)
+                .map_err(|e| TaskError::io(format!("cannot rename {} to {} on {}", self.in_progress, self.final_path, self.uri), io_err(e)))?;
+        }
+        Ok(())
+    }
+}
+
+impl<T> Drop for HdfsTextFileWriter<T> {
+    fn drop(&mut self) {
+        if let Some(mut out) = self.out.take() {
+            // Not finished (failure or cancel): close and remove the in-progress file.
+            let _ = out.flush();
+            if let Ok(mut f) = out.into_inner() {
+                let _ = f.close();
+            }
+            let _ = self.client.delete(&self.in_progress, false);
+        }
+    }
+}
+
+impl<T: 'static> Sink<T> for HdfsTextFileSink<T> {
+    fn name(&self) -> String {
+        format!("Sink: Text file {}", self.dir)
+    }
+    fn check(&self) -> Result<(), String> {
+        let p = HdfsPath::parse(&self.dir)?;
+        off_async(|| {
+            let c = client(p.namenode.as_deref())?;
+            match c.get_file_info(&p.path) {
+                Ok(s) if !s.isdir => Err(format!("output path {} exists and is not a directory", p.uri)),
+                Ok(_) => match c.list_status(&p.path, false) {
+                    Ok(v) if v.is_empty() => Ok(()),
+                    Ok(_) => Err(format!("output directory {} exists and is not empty", p.uri)),
+                    Err(e) => Err(format!("cannot list output directory {}: {e}", p.uri)),
+                },
+                Err(e) if not_found(&e) => Ok(()),
+                Err(e) => Err(format!("cannot check output directory {}: {e}", p.uri)),
+            }
+        })
+    }
+    fn create_writer(&self, ctx: &OperatorContext) -> Result<Box<dyn SinkWriter<T>>, TaskError> {
+        let p = HdfsPath::parse(&self.dir).map_err(TaskError::User)?;
+        let c = client(p.namenode.as_deref()).map_err(TaskError::User)?;
+        c.mkdirs(&p.path, 0o755, true).map_err(|e| TaskError::io(format!("cannot create output directory {}", p.uri), io_err(e)))?;
+        let part = format!("part-{}", ctx.subtask_index);
+        let in_progress = p.join(&format!(".{part}.inprogress"));
+        let file = c
+            .create(&in_progress, WriteOptions::default().overwrite(true).permission(0o644))
+            .map_err(|e| TaskError::io(format!("cannot create {in_progress} in {}", p.uri), io_err(e)))?;
+        Ok(Box::new(HdfsTextFileWriter {
+            format: self.format.clone(),
+            client: c,
+            out: Some(BufWriter::with_capacity(IO_BUFFER, file)),
+            in_progress,
+            final_path: p.join(&part),
+            uri: p.uri.clone(),
+            line: Vec::new(),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_uris() {
+        let p = HdfsPath::parse("hdfs:///data/kjv.txt").unwrap();
+        assert_eq!((p.namenode.as_deref(), p.path.as_str()), (None, "/data/kjv.txt"));
+        let p = HdfsPath::parse("hdfs://nn:9000/out/").unwrap();
+        assert_eq!((p.namenode.as_deref(), p.path.as_str()), (Some("hdfs://nn:9000"), "/out"));
+        assert_eq!(p.join("part-0"), "/out/part-0");
+        assert!(HdfsPath::parse("/local").is_err());
+        assert!(is_hdfs("hdfs:///x") && !is_hdfs("/tmp/x"));
+    }
+
+    #[test]
+    fn splits_cover_the_file() {
+        for p in 1..9 {
+            let mut next = 0;
+            for i in 0..p {
+                let (s, e) = split_range(1001, i, p);
+                assert_eq!(s, next);
+                next = e;
+            }
+            assert_eq!(next, 1001);
+        }
+    }
+}
