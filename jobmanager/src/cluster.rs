@@ -142,6 +142,28 @@ impl JobManagerHandle {
         lock(&self.cluster.rm).task_managers.len()
     }
 
+    /// Resource ids of the registered TaskManagers.
+    pub fn task_manager_ids(&self) -> Vec<String> {
+        lock(&self.cluster.rm).task_managers.keys().cloned().collect()
+    }
+
+    /// Declares the TaskManager `resource_id` lost (e.g. its YARN container
+    /// completed): removes it and its slots, and fails the tasks it ran, as
+    /// the heartbeat monitor does when heartbeats stop. `reason` becomes the
+    /// failure text of those tasks. Returns false if it was not registered.
+    pub fn declare_task_manager_lost(&self, resource_id: &str, reason: &str) -> bool {
+        let removed = lock(&self.cluster.rm).remove(resource_id);
+        match removed {
+            Some((resource_id, address, jobs)) => {
+                let reason = format!("TaskManager {resource_id} ({address}) lost: {reason}");
+                tracing::warn!("{reason}");
+                notify_lost(&self.cluster, &resource_id, &reason, jobs);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Waits until at least `count` TaskManagers are registered.
     ///
     /// Errors: not within `timeout`; the text says how many registered.
@@ -237,11 +259,16 @@ async fn monitor_heartbeats(cluster: Arc<Cluster>, mut stop: watch::Receiver<boo
             );
             tracing::warn!("{reason}");
             cluster.driver.release_task_manager(&resource_id);
-            for job in jobs {
-                if let Some(e) = cluster.job(&job) {
-                    let _ = e.tx.send(JobMasterMsg::TaskManagerLost { resource_id: resource_id.clone(), reason: reason.clone() });
-                }
-            }
+            notify_lost(&cluster, &resource_id, &reason, jobs);
+        }
+    }
+}
+
+/// Tells the JobMasters of `jobs` that TaskManager `resource_id` is gone.
+fn notify_lost(cluster: &Cluster, resource_id: &str, reason: &str, jobs: Vec<String>) {
+    for job in jobs {
+        if let Some(e) = cluster.job(&job) {
+            let _ = e.tx.send(JobMasterMsg::TaskManagerLost { resource_id: resource_id.to_string(), reason: reason.to_string() });
         }
     }
 }

@@ -19,4 +19,4 @@ mod web;
 pub use cluster::{JobManager, JobManagerConfig, JobManagerHandle};
 pub use error::JobManagerError;
 pub use resource_manager::{ResourceDriver, StaticDriver};
-pub use status::{JobState, JobStatus, TaskStatus};
+pub use status::{execution_state_name, JobState, JobStatus, TaskStatus};

@@ -1,0 +1,251 @@
+//! The application-mode ApplicationMaster: starts the JobManager (Dispatcher
+//! REST API and web UI, JobMaster, ResourceManager with the [`YarnDriver`]),
+//! registers with the YARN ResourceManager with the web UI as tracking URL,
+//! runs the job's `main` (plans the built-in job named in the manifest and
+//! submits it to its own Dispatcher), and when the job ends removes the
+//! staging directory and unregisters with SUCCEEDED, FAILED or KILLED and a
+//! diagnostic message.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rfy_conf::{options, Configuration, Source};
+use rfy_hadoop::config::HadoopConfig;
+use rfy_hadoop::hdfs::Hdfs;
+use rfy_hadoop::yarn::amrm::{AmRmClient, FinalStatus};
+use rfy_hadoop::yarn::Resource;
+use rfy_jobmanager::{JobManager, JobManagerConfig, JobManagerHandle, JobState};
+use rfy_runtime::{ExecutionConfig, JobGraph, RuntimeMode};
+use tokio::sync::watch;
+
+use crate::bundle::{self, Manifest};
+use crate::driver::{AllocatorEvent, ContainerAllocator, WorkerSpec, YarnDriver};
+
+/// How long the AM keeps serving after the job ended, so that attached
+/// clients polling through the RM proxy see the job's final state.
+pub const FINAL_STATE_GRACE: Duration = Duration::from_millis(1500);
+/// How long unregistering may take.
+pub const UNREGISTER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Errors that stop the AM before it can report an outcome to YARN.
+#[derive(Debug, thiserror::Error)]
+pub enum AmError {
+    /// A variable YARN sets in every container is missing.
+    #[error("environment variable {0} is not set: rfy-am must run in a YARN container")]
+    MissingEnv(&'static str),
+    /// The bundle files in the working directory are missing or bad.
+    #[error("bundle: {0}")]
+    Bundle(String),
+    /// The rfy configuration is invalid.
+    #[error("configuration: {0}")]
+    Conf(String),
+    /// The Hadoop configuration or the AMRM token could not be read.
+    #[error("YARN: {0}")]
+    Yarn(String),
+    /// The JobManager could not start.
+    #[error("JobManager: {0}")]
+    JobManager(String),
+}
+
+/// The container's environment, as the NodeManager sets it.
+#[derive(Debug, Clone)]
+pub struct ContainerEnv {
+    /// `CONTAINER_ID`.
+    pub container_id: String,
+    /// `NM_HOST`: the host this container runs on.
+    pub nm_host: String,
+    /// First of `LOG_DIRS`: the container's log directory.
+    pub log_dir: String,
+}
+
+impl ContainerEnv {
+    /// Reads `CONTAINER_ID`, `NM_HOST`, `LOG_DIRS`.
+    ///
+    /// Errors: [`AmError::MissingEnv`].
+    pub fn from_env() -> Result<Self, AmError> {
+        let var = |k: &'static str| std::env::var(k).map_err(|_| AmError::MissingEnv(k));
+        Ok(ContainerEnv {
+            container_id: var("CONTAINER_ID")?,
+            nm_host: var("NM_HOST")?,
+            log_dir: var("LOG_DIRS")?.split(',').next().unwrap_or_default().to_string(),
+        })
+    }
+}
+
+/// How the application ended, for YARN.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The final status reported to YARN.
+    pub status: FinalStatus,
+    /// The diagnostic message reported to YARN.
+    pub diagnostics: String,
+}
+
+/// Plans the job the manifest names: its JobGraph, after the planning-time
+/// checks (input exists, output writable). Runs the job's `main`.
+fn plan(manifest: &Manifest, conf: &Configuration) -> Result<JobGraph, String> {
+    let program = rfy_jobs::find(&manifest.job).ok_or_else(|| format!("unknown job '{}' (not built into this rfy-am)", manifest.job))?;
+    let mode = RuntimeMode::parse(&conf.get(&options::EXECUTION_RUNTIME_MODE)).map_err(|e| format!("execution.runtime-mode: {e}"))?;
+    let exec = ExecutionConfig {
+        parallelism: conf.get(&options::PARALLELISM_DEFAULT),
+        max_parallelism: conf.get(&options::PIPELINE_MAX_PARALLELISM),
+        runtime_mode: mode,
+    };
+    let stream = program.stream_graph(&manifest.args, exec).map_err(|e| format!("job '{}': {e}", manifest.job))?;
+    stream.check_io()?;
+    stream.job_graph().map_err(|e| e.to_string())
+}
+
+/// Waits for job `job_id` to end; returns its outcome. `stop` ends the wait
+/// early with KILLED (SIGTERM or an `AM_SHUTDOWN` from the RM).
+async fn wait_for_job(jm: &JobManagerHandle, job_id: &str, progress: &std::sync::Mutex<f32>, stop: &mut watch::Receiver<Option<String>>) -> Outcome {
+    loop {
+        if let Some(st) = jm.job_status(job_id) {
+            let done = st.tasks.iter().filter(|t| rfy_jobmanager::execution_state_name(t.state) == "FINISHED").count();
+            let total = st.tasks.len().max(1);
+            *progress.lock().unwrap_or_else(|p| p.into_inner()) = done as f32 / total as f32 * 0.99;
+            let name = &st.name;
+            match st.state {
+                JobState::Finished => {
+                    return Outcome { status: FinalStatus::Succeeded, diagnostics: format!("job {job_id} ({name}) FINISHED in {:.2} s", st.duration_ms() as f64 / 1000.0) }
+                }
+                JobState::Failed => {
+                    let why = st.root_failure().unwrap_or("unknown cause").to_string();
+                    return Outcome { status: FinalStatus::Failed, diagnostics: format!("job {job_id} ({name}) FAILED: {why}") };
+                }
+                JobState::Canceled => return Outcome { status: FinalStatus::Killed, diagnostics: format!("job {job_id} ({name}) CANCELED") },
+                _ => {}
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+            _ = stop.changed() => {
+                let why = stop.borrow().clone().unwrap_or_default();
+                jm.cancel(job_id);
+                return Outcome { status: FinalStatus::Killed, diagnostics: format!("job {job_id} canceled: {why}") };
+            }
+        }
+    }
+}
+
+/// Runs the ApplicationMaster in the current YARN container, with the bundle
+/// in the working directory. Returns the outcome it reported to YARN.
+///
+/// Errors: the AM could not start (no registration with YARN happened; YARN
+/// then shows the container's exit code and its logs hold this error).
+pub async fn run() -> Result<Outcome, AmError> {
+    let started = Instant::now();
+    let env = ContainerEnv::from_env()?;
+    let manifest = Manifest::read(Path::new(bundle::MANIFEST_FILE)).map_err(AmError::Bundle)?;
+    let conf_map = bundle::read_conf_map(Path::new(bundle::CONF_FILE)).map_err(AmError::Bundle)?;
+    let conf = Configuration::from_map(&conf_map, Source::Programmatic).map_err(|e| AmError::Conf(e.to_string()))?;
+    tracing::info!(app = %manifest.application_id, container = %env.container_id, host = %env.nm_host, job = %manifest.job, args = ?manifest.args, "rfy ApplicationMaster starting");
+
+    let hconf = HadoopConfig::from_env().map_err(|e| AmError::Yarn(e.to_string()))?;
+    let amrm = Arc::new(AmRmClient::from_container_env(&hconf).map_err(|e| AmError::Yarn(e.to_string()))?);
+    let hdfs = Hdfs::from_config(&hconf, Some(&manifest.user)).map_err(|e| AmError::Yarn(e.to_string()))?;
+
+    // JobManager: RPC and REST on any free port of every interface, advertised as the NM host.
+    let driver = YarnDriver::new();
+    let rest_bind = if conf.contains(options::REST_BIND_ADDRESS.key) { conf.get(&options::REST_BIND_ADDRESS) } else { "0.0.0.0".to_string() };
+    let rest_port = if conf.contains(options::REST_PORT.key) { conf.get(&options::REST_PORT) } else { 0 };
+    let jm = JobManager::start(JobManagerConfig {
+        conf: conf.clone(),
+        rpc_bind: "0.0.0.0:0".into(),
+        rest_bind: format!("{rest_bind}:{rest_port}"),
+        advertised_host: env.nm_host.clone(),
+        driver: Arc::new(driver.clone()),
+    })
+    .await
+    .map_err(|e| AmError::JobManager(e.to_string()))?;
+    let jm = Arc::new(jm);
+    let tracking_url = format!("http://{}/", jm.rest_address);
+    tracing::info!(rpc = %jm.rpc_address, web = %tracking_url, "JobManager started");
+
+    let reg = amrm.register_application_master(&env.nm_host, 0, &tracking_url).await.map_err(|e| AmError::Yarn(format!("registerApplicationMaster at {}: {e}", amrm.addr())))?;
+    tracing::info!(queue = %reg.queue, max = ?reg.maximum_capability, elapsed_ms = started.elapsed().as_millis() as u64, "registered with the YARN ResourceManager");
+
+    let tm_mem = bundle::mebibytes(conf.get(&options::TASKMANAGER_MEMORY_PROCESS_SIZE).0);
+    let spec = WorkerSpec {
+        resource: Resource::new(tm_mem, conf.get(&options::YARN_CONTAINERS_VCORES).max(1) as i32),
+        slots: conf.get(&options::TASKMANAGER_NUMBER_OF_TASK_SLOTS).max(1),
+        jobmanager_address: jm.rpc_address.clone(),
+        local_resources: manifest.worker_files(),
+        environment: bundle::container_environment(&manifest.user, &manifest.log_filter),
+        user: manifest.user.clone(),
+    };
+    let allocator = ContainerAllocator::new(driver, amrm.clone(), jm.clone(), spec);
+    let progress = allocator.progress();
+    let (stop_alloc, stop_alloc_rx) = watch::channel(false);
+    let (stop_job, mut stop_job_rx) = watch::channel::<Option<String>>(None);
+    let stop_job2 = stop_job.clone();
+    let alloc_task = tokio::spawn(async move {
+        let ev = allocator.run(stop_alloc_rx).await;
+        match &ev {
+            Some(AllocatorEvent::Shutdown) => {
+                let _ = stop_job2.send(Some("the YARN ResourceManager asked the AM to shut down".into()));
+            }
+            Some(AllocatorEvent::Failed(e)) => {
+                let _ = stop_job2.send(Some(e.clone()));
+            }
+            None => {}
+        }
+        ev
+    });
+
+    // SIGTERM (YARN kills the AM container, `yarn application -kill`): remove
+    // the staging directory at once (SIGKILL follows within
+    // yarn.nodemanager.sleep-delay-before-sigkill.ms, 250 ms by default).
+    {
+        let hdfs = hdfs.clone();
+        let staging = manifest.staging_dir.clone();
+        let stop_job = stop_job.clone();
+        tokio::spawn(async move {
+            let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) else { return };
+            term.recv().await;
+            tracing::warn!("SIGTERM: the application is being killed; removing the staging directory {staging}");
+            let _ = tokio::time::timeout(Duration::from_millis(200), hdfs.delete(&staging, true)).await;
+            let _ = stop_job.send(Some("SIGTERM".into()));
+        });
+    }
+
+    // The job's main: plan (with the planning checks against HDFS) off the async threads.
+    let m2 = manifest.clone();
+    let c2 = conf.clone();
+    let planned = tokio::task::spawn_blocking(move || plan(&m2, &c2)).await.unwrap_or_else(|e| Err(format!("job main panicked: {e}")));
+    let outcome = match planned {
+        Err(e) => Outcome { status: FinalStatus::Failed, diagnostics: format!("job '{}' could not start: {e}", manifest.job) },
+        Ok(graph) => match jm.submit(graph, Default::default()) {
+            Err(e) => Outcome { status: FinalStatus::Failed, diagnostics: format!("job '{}' was refused: {e}", manifest.job) },
+            Ok(job_id) => {
+                tracing::info!(job = %job_id, "job submitted");
+                let o = wait_for_job(&jm, &job_id, &progress, &mut stop_job_rx).await;
+                if o.status != FinalStatus::Killed || stop_job_rx.borrow().is_none() {
+                    tokio::time::sleep(FINAL_STATE_GRACE).await;
+                }
+                o
+            }
+        },
+    };
+    match outcome.status {
+        FinalStatus::Succeeded => tracing::info!("{}", outcome.diagnostics),
+        _ => tracing::error!("{}", outcome.diagnostics),
+    }
+    let _ = stop_alloc.send(true);
+    let alloc_event = alloc_task.await.ok().flatten();
+
+    match hdfs.delete(&manifest.staging_dir, true).await {
+        Ok(_) => tracing::info!(dir = %manifest.staging_dir, "staging directory removed"),
+        Err(e) => tracing::warn!("cannot remove the staging directory: {e}"),
+    }
+    if alloc_event != Some(AllocatorEvent::Shutdown) {
+        if let Err(e) = amrm.unregister(outcome.status, &outcome.diagnostics, &tracking_url, UNREGISTER_TIMEOUT).await {
+            tracing::error!("unregistering from YARN failed: {e}");
+        } else {
+            tracing::info!(status = ?outcome.status, "unregistered from YARN");
+        }
+    }
+    jm.shutdown();
+    Ok(outcome)
+}

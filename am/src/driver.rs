@@ -1,0 +1,296 @@
+//! The YARN resource driver: the JobManager's ResourceManager asks it for
+//! TaskManagers; it queues container asks for the allocate loop
+//! ([`ContainerAllocator`]), which heartbeats the YARN ResourceManager
+//! (`ApplicationMasterProtocol#allocate`), starts each granted container with
+//! `rfy-worker` through its NodeManager (`ContainerManagementProtocol#startContainers`,
+//! authenticated with the node's NMToken), releases surplus containers, and
+//! reports completed containers to the JobManager as lost TaskManagers.
+//!
+//! A TaskManager's resource id is its container id, so the two sides agree
+//! without a mapping.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rfy_hadoop::ipc::ConnectOptions;
+use rfy_hadoop::yarn::amrm::{AllocateRequest, AmCommand, AmRmClient, ContainerAsk};
+use rfy_hadoop::yarn::nm::{ContainerLaunchContext, NmClient, NmTokenCache};
+use rfy_hadoop::yarn::{Container, ContainerId, Resource};
+use rfy_jobmanager::{JobManagerHandle, ResourceDriver};
+use tokio::sync::{watch, Notify};
+
+/// Allocate heartbeat period while containers are asked for or starting.
+pub const FAST_HEARTBEAT: Duration = Duration::from_millis(250);
+/// Allocate heartbeat period otherwise.
+pub const SLOW_HEARTBEAT: Duration = Duration::from_secs(1);
+/// Priority of TaskManager container asks (`ResourceRequest.priority`).
+pub const TASK_MANAGER_PRIORITY: i32 = 1;
+/// TaskManager containers that may fail before they register, per
+/// application, before the AM stops replacing them.
+pub const MAX_FAILED_STARTS: u32 = 8;
+
+#[derive(Default)]
+struct Requests {
+    /// TaskManagers asked for by the JobManager, not yet allocated.
+    wanted: u32,
+    /// Containers the JobManager no longer needs (heartbeat-lost TaskManagers).
+    to_release: BTreeSet<String>,
+}
+
+/// A [`ResourceDriver`] for YARN: records requests; the [`ContainerAllocator`] acts on them.
+#[derive(Clone, Default)]
+pub struct YarnDriver {
+    requests: Arc<Mutex<Requests>>,
+    wake: Arc<Notify>,
+}
+
+impl YarnDriver {
+    /// A driver with no requests.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Requests> {
+        self.requests.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl ResourceDriver for YarnDriver {
+    fn name(&self) -> &'static str {
+        "yarn"
+    }
+    fn can_add_task_managers(&self) -> bool {
+        true
+    }
+    fn request_task_managers(&self, count: u32) {
+        tracing::info!(count, "JobManager asks for TaskManager containers");
+        self.lock().wanted += count;
+        self.wake.notify_one();
+    }
+    fn release_task_manager(&self, resource_id: &str) {
+        self.lock().to_release.insert(resource_id.to_string());
+        self.wake.notify_one();
+    }
+}
+
+/// How TaskManager containers are sized and started.
+#[derive(Debug, Clone)]
+pub struct WorkerSpec {
+    /// Container size (`taskmanager.memory.process.size`, `yarn.containers.vcores`).
+    pub resource: Resource,
+    /// Slots per TaskManager (`taskmanager.numberOfTaskSlots`).
+    pub slots: u32,
+    /// The JobManager's RPC address the workers register at.
+    pub jobmanager_address: String,
+    /// Files to localize (worker binary, configuration, Hadoop XMLs).
+    pub local_resources: Vec<(String, rfy_hadoop::yarn::LocalResource)>,
+    /// Environment of the worker containers.
+    pub environment: Vec<(String, String)>,
+    /// The user, for the NodeManager connection.
+    pub user: String,
+}
+
+/// What the allocate loop saw that ends the application.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AllocatorEvent {
+    /// The RM sent `AM_SHUTDOWN` (e.g. the application was killed).
+    Shutdown,
+    /// Allocate calls kept failing; the text is the last error.
+    Failed(String),
+}
+
+struct Started {
+    node: String,
+}
+
+/// The allocate loop: one per AM.
+pub struct ContainerAllocator {
+    driver: YarnDriver,
+    amrm: Arc<AmRmClient>,
+    jobmanager: Arc<JobManagerHandle>,
+    spec: WorkerSpec,
+    tokens: NmTokenCache,
+    /// Containers allocated and started (or starting), by id.
+    running: BTreeMap<String, Started>,
+    /// Containers started whose TaskManager registered at least once.
+    registered: BTreeSet<String>,
+    failed_starts: u32,
+    response_id: i32,
+    /// The outstanding count last sent to the RM.
+    asked: i32,
+    progress: Arc<Mutex<f32>>,
+}
+
+impl ContainerAllocator {
+    /// An allocate loop for a registered AM.
+    pub fn new(driver: YarnDriver, amrm: Arc<AmRmClient>, jobmanager: Arc<JobManagerHandle>, spec: WorkerSpec) -> Self {
+        ContainerAllocator {
+            driver,
+            amrm,
+            jobmanager,
+            spec,
+            tokens: NmTokenCache::new(),
+            running: BTreeMap::new(),
+            registered: BTreeSet::new(),
+            failed_starts: 0,
+            response_id: 0,
+            asked: 0,
+            progress: Arc::new(Mutex::new(0.0)),
+        }
+    }
+
+    /// A handle to set the progress (0.0 to 1.0) reported with each heartbeat.
+    pub fn progress(&self) -> Arc<Mutex<f32>> {
+        self.progress.clone()
+    }
+
+    /// Heartbeats until `stop` turns true or the RM ends the application;
+    /// returns why it stopped (`None` when stopped by `stop`).
+    pub async fn run(mut self, mut stop: watch::Receiver<bool>) -> Option<AllocatorEvent> {
+        let mut errors = 0u32;
+        loop {
+            let busy = {
+                let r = self.driver.lock();
+                r.wanted > 0 || !r.to_release.is_empty()
+            } || self.asked > 0
+                || self.running.keys().any(|c| !self.registered.contains(c));
+            let period = if busy { FAST_HEARTBEAT } else { SLOW_HEARTBEAT };
+            tokio::select! {
+                _ = tokio::time::sleep(period) => {}
+                _ = self.driver.wake.notified() => {}
+                _ = stop.wait_for(|s| *s) => return None,
+            }
+            match self.heartbeat().await {
+                Ok(Some(ev)) => return Some(ev),
+                Ok(None) => errors = 0,
+                Err(e) => {
+                    errors += 1;
+                    tracing::warn!(errors, "allocate heartbeat failed: {e}");
+                    if errors >= 10 {
+                        return Some(AllocatorEvent::Failed(format!("allocate heartbeats to {} failed {errors} times: {e}", self.amrm.addr())));
+                    }
+                }
+            }
+        }
+    }
+
+    async fn heartbeat(&mut self) -> Result<Option<AllocatorEvent>, String> {
+        // Which TaskManagers registered: a container completing before that is a failed start.
+        for id in self.jobmanager.task_manager_ids() {
+            if self.running.contains_key(&id) {
+                self.registered.insert(id);
+            }
+        }
+        let (wanted, releases) = {
+            let mut r = self.driver.lock();
+            (r.wanted, std::mem::take(&mut r.to_release))
+        };
+        let mut asks = Vec::new();
+        if wanted as i32 != self.asked {
+            asks.push(ContainerAsk::any(TASK_MANAGER_PRIORITY, self.spec.resource, wanted as i32));
+            self.asked = wanted as i32;
+        }
+        let mut release_ids = Vec::new();
+        for id in releases {
+            match id.parse::<ContainerId>() {
+                Ok(c) => {
+                    tracing::info!(container = %id, "releasing container");
+                    self.running.remove(&id);
+                    release_ids.push(c);
+                }
+                Err(e) => tracing::warn!("cannot release {id}: {e}"),
+            }
+        }
+        let progress = *self.progress.lock().unwrap_or_else(|p| p.into_inner());
+        let req = AllocateRequest { response_id: self.response_id, asks, releases: release_ids, progress };
+        let resp = self.amrm.allocate(&req).await.map_err(|e| e.to_string())?;
+        self.response_id = resp.response_id;
+        self.tokens.insert_all(&resp.nm_tokens);
+        if let Some(cmd) = resp.am_command {
+            match cmd {
+                AmCommand::Shutdown => return Ok(Some(AllocatorEvent::Shutdown)),
+                AmCommand::Resync => tracing::warn!("the ResourceManager asks the AM to resync (RM restart?); not supported, continuing"),
+            }
+        }
+        for c in resp.allocated {
+            let take = {
+                let mut r = self.driver.lock();
+                if r.wanted > 0 {
+                    r.wanted -= 1;
+                    true
+                } else {
+                    false
+                }
+            };
+            if take {
+                self.launch(c);
+            } else {
+                tracing::info!(container = %c.id, "surplus container: releasing it");
+                self.driver.release_task_manager(&c.id.to_string());
+            }
+        }
+        // The RM lowered its outstanding count by what it allocated; so did
+        // `wanted`: the next round sends the new count only if they differ.
+        self.asked = self.asked.min(self.driver.lock().wanted as i32);
+        for st in resp.completed {
+            let id = st.container_id.to_string();
+            let Some(started) = self.running.remove(&id) else { continue };
+            let reason = format!(
+                "its YARN container {id} on {} completed with exit status {}{}{}",
+                started.node,
+                st.exit_status,
+                if st.diagnostics.trim().is_empty() { "" } else { ": " },
+                st.diagnostics.trim()
+            );
+            tracing::warn!("{reason}");
+            let was_registered = self.registered.remove(&id);
+            let lost = self.jobmanager.declare_task_manager_lost(&id, &reason);
+            if !was_registered && !lost {
+                self.failed_starts += 1;
+                if self.failed_starts <= MAX_FAILED_STARTS {
+                    tracing::warn!(failed = self.failed_starts, "TaskManager container ended before registering; asking for a replacement");
+                    self.driver.request_task_managers(1);
+                } else {
+                    tracing::error!("{} TaskManager containers ended before registering: not asking for more", self.failed_starts);
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    fn launch(&mut self, c: Container) {
+        let id = c.id.to_string();
+        tracing::info!(container = %id, node = %c.node_id, "container allocated: starting a TaskManager");
+        self.running.insert(id.clone(), Started { node: c.node_id.to_string() });
+        let Some(token) = self.tokens.get(&c.node_id) else {
+            tracing::error!(container = %id, node = %c.node_id, "no NMToken for the node: releasing the container");
+            self.driver.release_task_manager(&id);
+            self.driver.request_task_managers(1);
+            return;
+        };
+        let ctx = ContainerLaunchContext {
+            local_resources: self.spec.local_resources.clone(),
+            environment: self.spec.environment.clone(),
+            commands: vec![crate::bundle::worker_command(&self.spec.jobmanager_address, self.spec.slots)],
+            tokens: None,
+        };
+        let user = self.spec.user.clone();
+        let driver = self.driver.clone();
+        tokio::spawn(async move {
+            let started = async {
+                let nm = NmClient::connect(&c.node_id, &token, &user, &ConnectOptions::default()).await.map_err(|e| e.to_string())?;
+                nm.start_container(&c, &ctx).await.map_err(|e| e.to_string())
+            }
+            .await;
+            match started {
+                Ok(_) => tracing::info!(container = %c.id, "TaskManager container started"),
+                Err(e) => {
+                    tracing::error!(container = %c.id, "cannot start the TaskManager container: {e}; asking for another");
+                    driver.release_task_manager(&c.id.to_string());
+                    driver.request_task_managers(1);
+                }
+            }
+        });
+    }
+}
