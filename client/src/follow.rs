@@ -82,7 +82,8 @@ pub struct Outcome {
     pub failure: Option<String>,
 }
 
-fn source_records(details: &Value) -> u64 {
+/// Records read by the job's sources (vertices without inputs), from `GET /jobs/<id>`.
+pub(crate) fn source_records(details: &Value) -> u64 {
     let vertices = details["vertices"].as_array().cloned().unwrap_or_default();
     let consumers: Vec<String> = details["plan"]["nodes"]
         .as_array()

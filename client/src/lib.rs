@@ -6,3 +6,4 @@ pub mod cli;
 pub mod follow;
 pub mod local;
 pub mod plan;
+pub mod yarn;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Result};
 use clap::Parser;
 use rfy_client::cli::{Cli, Command, RunArgs};
-use rfy_client::{follow, local, plan};
+use rfy_client::{follow, local, plan, yarn};
 
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
@@ -18,8 +18,13 @@ async fn run(cli: &Cli, args: &RunArgs) -> Result<bool> {
     let (stream, graph) = plan::plan(&args.job, &conf)?;
     match args.mode.as_deref() {
         None | Some("local") => {}
-        Some(m @ ("yarn-application" | "yarn-per-job" | "yarn-session")) => {
-            bail!("-m {m}: YARN deployment is not available in this build yet (see the README)")
+        Some("yarn-application") => {
+            // Application mode: the job's main (and its planning checks) runs in the AM.
+            let outcome = yarn::run_application(&conf, &graph, &args.job.job, &args.job.job_args, args.detached).await?;
+            return Ok(outcome.success);
+        }
+        Some(m @ ("yarn-per-job" | "yarn-session")) => {
+            bail!("-m {m}: not available in this build yet; use -m yarn-application")
         }
         Some(other) => bail!("unknown target '-m {other}': use yarn-application, yarn-per-job or yarn-session, or omit -m for the local cluster"),
     }

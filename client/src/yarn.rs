@@ -1,0 +1,446 @@
+//! `rfy run -m yarn-application`: uploads the bundle to HDFS, submits the
+//! ApplicationMaster over the ResourceManager's REST API, waits for it to
+//! run, and (attached) follows the job through the RM's web proxy to its end.
+//!
+//! Steps, as Flink's `YarnClusterDescriptor#deployApplicationCluster`:
+//! 1. `POST /ws/v1/cluster/apps/new-application` (an unreachable RM fails
+//!    within 10 s, naming its address);
+//! 2. upload `rfy-am`, `rfy-worker` (found next to this executable), the rfy
+//!    configuration, the manifest and the Hadoop XMLs to
+//!    `/user/<user>/.rfy/<appId>/` (mode 0700), reading back each file's
+//!    exact size and modification time for the local resources;
+//! 3. `POST /ws/v1/cluster/apps` with the AM's size from
+//!    `jobmanager.memory.process.size` and `yarn.appmaster.vcores`, type
+//!    `yarn.application.type`, queue, name and attempts;
+//! 4. poll the report until RUNNING and print the application id and the
+//!    tracking URL (`http://<rm>/proxy/<appId>/`);
+//! 5. find the job at `<tracking URL>/jobs/overview`; detached: return once
+//!    it runs; attached: follow it, then wait for the application's final
+//!    status. The exit code is success only for a FINISHED job in a
+//!    SUCCEEDED application.
+//!
+//! The staging directory is removed by the AM when it ends; the attached
+//! client removes it too once the application is final (covers a killed AM).
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use rfy_am::bundle::{self, BundleFile, Manifest};
+use rfy_conf::{options, Configuration};
+use rfy_hadoop::config::{current_user, HadoopConfig};
+use rfy_hadoop::hdfs::Hdfs;
+use rfy_hadoop::yarn::rest::{AppReport, ApplicationSubmission, LocalResourceInfo, ResourceInfo, RmRestClient};
+use rfy_hadoop::yarn::{LocalResource, LocalResourceType, LocalResourceVisibility};
+use rfy_runtime::JobGraph;
+
+use crate::follow::RestClient;
+
+/// How often the application report is polled while waiting for RUNNING.
+const REPORT_POLL: Duration = Duration::from_millis(100);
+/// How often the job is polled through the proxy.
+const JOB_POLL: Duration = Duration::from_millis(200);
+/// How long the client waits for the application to become final after the job ended.
+const FINAL_WAIT: Duration = Duration::from_secs(60);
+
+/// What the client saw at the end.
+#[derive(Debug, Clone)]
+pub struct YarnOutcome {
+    /// The YARN application id.
+    pub application_id: String,
+    /// The job's final state (`FINISHED`, `FAILED`, `CANCELED`), if seen.
+    pub job_state: Option<String>,
+    /// YARN's final report, if the application ended while the client watched.
+    pub report: Option<AppReport>,
+    /// True when the run counts as a success.
+    pub success: bool,
+}
+
+fn staging_root(conf: &Configuration, user: &str) -> String {
+    match conf.get_optional(&options::YARN_STAGING_DIRECTORY) {
+        Some(d) if !d.trim().is_empty() => {
+            let d = d.trim().trim_end_matches('/');
+            // Accept `hdfs://nn/path` as well as `/path`.
+            match d.strip_prefix("hdfs://") {
+                Some(rest) => rest.find('/').map(|i| rest[i..].to_string()).unwrap_or_else(|| "/".into()),
+                None => d.to_string(),
+            }
+            .trim_end_matches('/')
+            .to_string()
+                + "/.rfy"
+        }
+        _ => format!("/user/{user}/.rfy"),
+    }
+}
+
+/// The sibling binaries `rfy-am` and `rfy-worker` of this executable.
+fn sibling_binaries() -> Result<(PathBuf, PathBuf)> {
+    let exe = std::env::current_exe().context("cannot find this executable's path")?;
+    let dir = exe.parent().ok_or_else(|| anyhow!("{} has no parent directory", exe.display()))?;
+    let find = |name: &str| {
+        let p = dir.join(name);
+        if p.is_file() {
+            Ok(p)
+        } else {
+            Err(anyhow!(
+                "{name} not found next to {} (in {}): build it with the client (cargo build -p rfy-client -p rfy-am -p rfy-worker)",
+                exe.display(),
+                dir.display()
+            ))
+        }
+    };
+    Ok((find(bundle::AM_BINARY)?, find(bundle::WORKER_BINARY)?))
+}
+
+fn info(r: &LocalResource) -> LocalResourceInfo {
+    LocalResourceInfo::from(r)
+}
+
+/// Uploads the bundle; returns the files with their HDFS stamps.
+async fn upload_bundle(
+    fs: &Hdfs,
+    staging: &str,
+    hconf: &HadoopConfig,
+    conf: &Configuration,
+    manifest: &mut Manifest,
+) -> Result<Vec<BundleFile>> {
+    let (am, worker) = sibling_binaries()?;
+    let mut locals: Vec<(String, PathBuf)> = vec![(bundle::AM_BINARY.into(), am), (bundle::WORKER_BINARY.into(), worker)];
+    if let Some(dir) = hconf.dir() {
+        for x in bundle::HADOOP_XMLS {
+            let p = dir.join(x);
+            if p.is_file() {
+                locals.push((x.to_string(), p));
+            }
+        }
+    }
+    let uploads = locals.iter().map(|(name, local)| async move {
+        let path = format!("{staging}/{name}");
+        let r = fs
+            .upload_local_resource(local, &path, LocalResourceType::File, LocalResourceVisibility::Application)
+            .await
+            .with_context(|| format!("uploading {} to {}", local.display(), fs.qualify(&path)))?;
+        Ok::<_, anyhow::Error>(BundleFile { name: name.clone(), resource: info(&r) })
+    });
+    let mut files: Vec<BundleFile> = futures::future::join_all(uploads).await.into_iter().collect::<Result<_>>()?;
+    let write_small = |name: &'static str, data: Vec<u8>| async move {
+        let path = format!("{staging}/{name}");
+        let stamp = fs.write(&path, &data, 0o600, true).await.with_context(|| format!("writing {}", fs.qualify(&path)))?;
+        Ok::<_, anyhow::Error>(BundleFile {
+            name: name.to_string(),
+            resource: LocalResourceInfo {
+                resource: fs.qualify(&path),
+                kind: LocalResourceType::File,
+                visibility: LocalResourceVisibility::Application,
+                size: stamp.size as i64,
+                timestamp: stamp.modification_time as i64,
+            },
+        })
+    };
+    files.push(write_small(bundle::CONF_FILE, serde_json::to_vec_pretty(&conf.to_map())?).await?);
+    manifest.files = files.clone();
+    files.push(write_small(bundle::MANIFEST_FILE, serde_json::to_vec_pretty(&manifest)?).await?);
+    Ok(files)
+}
+
+fn logs_hint(app: &str, report: Option<&AppReport>) -> String {
+    let url = report.and_then(|r| r.am_container_logs.clone()).filter(|u| !u.is_empty());
+    match url {
+        Some(u) => format!("ApplicationMaster logs: {u} ; all logs once the application ended: yarn logs -applicationId {app}"),
+        None => format!("logs: yarn logs -applicationId {app}"),
+    }
+}
+
+/// Removes the staging directory; quiet if it is already gone.
+async fn remove_staging(fs: &Hdfs, staging: &str) {
+    match fs.delete(staging, true).await {
+        Ok(true) => tracing::info!(dir = %staging, "staging directory removed"),
+        Ok(false) => {}
+        Err(e) => eprintln!("warning: cannot remove the staging directory {}: {e}", fs.qualify(staging)),
+    }
+}
+
+/// Waits until the application is RUNNING (Ok) or final (Err with YARN's diagnostics).
+async fn wait_running(rm: &RmRestClient, app: &str) -> Result<AppReport> {
+    let mut last_state = String::new();
+    loop {
+        let r = rm.app_report(app).await?;
+        if r.state != last_state {
+            tracing::info!(app, state = %r.state, "application state");
+            last_state = r.state.clone();
+        }
+        if r.state == "RUNNING" && r.tracking_url.as_deref().is_some_and(|u| !u.is_empty()) {
+            return Ok(r);
+        }
+        if r.is_final() {
+            bail!(
+                "application {app} ended as {}/{} before it ran: {}\n{}",
+                r.state,
+                r.final_status,
+                r.diagnostics.trim(),
+                logs_hint(app, Some(&r))
+            );
+        }
+        tokio::time::sleep(REPORT_POLL).await;
+    }
+}
+
+/// Waits for the application's final report, at most `limit`.
+async fn wait_final(rm: &RmRestClient, app: &str, limit: Duration) -> Option<AppReport> {
+    let deadline = Instant::now() + limit;
+    loop {
+        match rm.app_report(app).await {
+            Ok(r) if r.is_final() => return Some(r),
+            Ok(_) => {}
+            Err(e) => tracing::warn!("application report: {e}"),
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        tokio::time::sleep(REPORT_POLL * 2).await;
+    }
+}
+
+/// Finds the (single) job of the application through the proxy; `None` if
+/// the application ended first (its report is returned then).
+async fn find_job(rm: &RmRestClient, app: &str, jm: &RestClient) -> Result<std::result::Result<(String, String), AppReport>> {
+    let mut last_report = Instant::now();
+    loop {
+        if let Ok(v) = jm.get("/jobs/overview").await {
+            if let Some(j) = v["jobs"].as_array().and_then(|a| a.first()) {
+                let id = j["jid"].as_str().unwrap_or_default().to_string();
+                let state = j["state"].as_str().unwrap_or_default().to_string();
+                if !id.is_empty() {
+                    return Ok(Ok((id, state)));
+                }
+            }
+        }
+        if last_report.elapsed() > Duration::from_millis(500) {
+            last_report = Instant::now();
+            let r = rm.app_report(app).await?;
+            if r.is_final() {
+                return Ok(Err(r));
+            }
+        }
+        tokio::time::sleep(JOB_POLL).await;
+    }
+}
+
+fn describe_final(r: &AppReport) -> String {
+    let diag = r.diagnostics.trim();
+    format!(
+        "application {} {} with final status {}{}{}",
+        r.id,
+        r.state,
+        r.final_status,
+        if diag.is_empty() { "" } else { ": " },
+        diag
+    )
+}
+
+/// Follows job `job_id` through the proxy until it ends or the application
+/// becomes final; returns the job's last state and the application's final report if seen.
+async fn follow_job(rm: &RmRestClient, app: &str, jm: &RestClient, job_id: &str) -> Result<(Option<String>, Option<AppReport>)> {
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(ProgressStyle::with_template("{spinner} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+    let started = Instant::now();
+    let mut last_report = Instant::now();
+    let mut ctrl_c = Box::pin(tokio::signal::ctrl_c());
+    let mut killing = false;
+    let mut announced_running = false;
+    let mut last_state: Option<String> = None;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(JOB_POLL) => {}
+            _ = &mut ctrl_c, if !killing => {
+                killing = true;
+                bar.println(format!("Ctrl-C: killing application {app}"));
+                rm.kill(app).await?;
+            }
+        }
+        match jm.get(&format!("/jobs/{job_id}")).await {
+            Ok(details) => {
+                let state = details["state"].as_str().unwrap_or("UNKNOWN").to_string();
+                if state == "RUNNING" && !announced_running {
+                    announced_running = true;
+                    bar.println(format!("Job {job_id} is RUNNING"));
+                }
+                let read = crate::follow::source_records(&details);
+                bar.set_message(format!("{state}  {:.1} s  sources read {read} records", started.elapsed().as_secs_f64()));
+                bar.tick();
+                last_state = Some(state.clone());
+                if matches!(state.as_str(), "FINISHED" | "FAILED" | "CANCELED") {
+                    bar.finish_and_clear();
+                    let duration = details["duration"].as_u64().unwrap_or(0) as f64 / 1000.0;
+                    eprintln!("Job {job_id} {state} in {duration:.2} s: sources read {read} records");
+                    if state == "FAILED" {
+                        if let Ok(e) = jm.get(&format!("/jobs/{job_id}/exceptions")).await {
+                            if let Some(root) = e["root-exception"].as_str() {
+                                eprintln!("error: {root}");
+                            }
+                        }
+                    }
+                    return Ok((last_state, None));
+                }
+            }
+            Err(e) => tracing::debug!("job status through the proxy: {e:#}"),
+        }
+        if last_report.elapsed() > Duration::from_millis(1000) {
+            last_report = Instant::now();
+            let r = rm.app_report(app).await?;
+            if r.is_final() {
+                bar.finish_and_clear();
+                return Ok((last_state, Some(r)));
+            }
+        }
+    }
+}
+
+/// Runs `graph`'s job in YARN application mode; see the module docs.
+///
+/// Errors: no Hadoop configuration, RM or HDFS unreachable, upload or
+/// submission refused, the AM ended before running (the message carries
+/// YARN's diagnostics and where the AM's logs are).
+pub async fn run_application(conf: &Configuration, graph: &JobGraph, job: &str, args: &[String], detached: bool) -> Result<YarnOutcome> {
+    let hconf = HadoopConfig::from_env().map_err(|e| {
+        anyhow!("{e}: -m yarn-application needs the Hadoop configuration (HADOOP_CONF_DIR), e.g. eval \"$(scripts/hadoop env)\"")
+    })?;
+    let user = current_user();
+    let rm = RmRestClient::from_config(&hconf, &user)?;
+    let t0 = Instant::now();
+    let new_app = rm.new_application().await.context("cannot create a YARN application")?;
+    let app = new_app.application_id.clone();
+    let fs = Hdfs::from_config(&hconf, Some(&user))?;
+    let staging = format!("{}/{app}", staging_root(conf, &user));
+    fs.mkdirs(&staging, 0o700).await?;
+    let log_filter = std::env::var("RFY_CONTAINER_LOG").unwrap_or_else(|_| "info".into());
+    let mut manifest = Manifest {
+        version: bundle::MANIFEST_VERSION,
+        application_id: app.clone(),
+        user: user.clone(),
+        staging_dir: staging.clone(),
+        job: job.to_string(),
+        args: args.to_vec(),
+        log_filter: log_filter.clone(),
+        files: vec![],
+    };
+    let submitted = async {
+        let files = upload_bundle(&fs, &staging, &hconf, conf, &mut manifest).await?;
+        tracing::info!(app = %app, ms = t0.elapsed().as_millis() as u64, "bundle uploaded");
+        let am_files: Vec<(String, LocalResource)> =
+            files.iter().filter(|f| f.name != bundle::WORKER_BINARY).map(|f| (f.name.clone(), f.local_resource())).collect();
+        let name = conf.get_optional(&options::YARN_APPLICATION_NAME).unwrap_or_else(|| format!("rfy: {}", graph.job_name));
+        let queue = conf.get(&options::YARN_APPLICATION_QUEUE);
+        let memory = bundle::mebibytes(conf.get(&options::JOBMANAGER_MEMORY_PROCESS_SIZE).0);
+        if memory > new_app.maximum_resource_capability.memory && new_app.maximum_resource_capability.memory > 0 {
+            bail!(
+                "jobmanager.memory.process.size is {memory} MiB but YARN grants at most {} MiB per container",
+                new_app.maximum_resource_capability.memory
+            );
+        }
+        let sub = ApplicationSubmission::new(
+            &app,
+            &name,
+            &conf.get(&options::YARN_APPLICATION_TYPE),
+            Some(queue.as_str()),
+            conf.get(&options::YARN_APPLICATION_ATTEMPTS).max(1) as i32,
+            false,
+            ResourceInfo { memory, vcores: conf.get(&options::YARN_APPMASTER_VCORES).max(1) as i32 },
+            &am_files,
+            &bundle::container_environment(&user, &log_filter),
+            &[bundle::am_command()],
+        );
+        rm.submit(&sub).await?;
+        Ok::<_, anyhow::Error>(())
+    }
+    .await;
+    if let Err(e) = submitted {
+        remove_staging(&fs, &staging).await;
+        return Err(e.context(format!("submitting application {app}")));
+    }
+    eprintln!("Submitted application {app} to YARN at {} ({:.1} s)", rm.base_url(), t0.elapsed().as_secs_f64());
+
+    let report = match wait_running(&rm, &app).await {
+        Ok(r) => r,
+        Err(e) => {
+            remove_staging(&fs, &staging).await;
+            return Err(e);
+        }
+    };
+    let tracking = report.tracking_url.clone().unwrap_or_default();
+    eprintln!("Application {app} is RUNNING ({:.1} s); tracking URL: {tracking}", t0.elapsed().as_secs_f64());
+    let jm = RestClient::new(tracking.trim_end_matches('/').to_string())?;
+
+    let (job_id, state) = match find_job(&rm, &app, &jm).await? {
+        Ok(j) => j,
+        Err(r) => {
+            remove_staging(&fs, &staging).await;
+            eprintln!("error: {}", describe_final(&r));
+            eprintln!("{}", logs_hint(&app, Some(&r)));
+            let success = r.final_status == "SUCCEEDED";
+            return Ok(YarnOutcome { application_id: app, job_state: None, report: Some(r), success });
+        }
+    };
+    eprintln!("Job {job_id} submitted in application {app} ({:.1} s); web UI: {tracking}", t0.elapsed().as_secs_f64());
+
+    if detached {
+        // Return once the job runs (or ended already).
+        let mut state = state;
+        let deadline = Instant::now() + Duration::from_secs(300);
+        while state == "CREATED" && Instant::now() < deadline {
+            tokio::time::sleep(JOB_POLL).await;
+            match jm.get(&format!("/jobs/{job_id}")).await {
+                Ok(d) => state = d["state"].as_str().unwrap_or("UNKNOWN").to_string(),
+                Err(_) => {
+                    if rm.app_report(&app).await.map(|r| r.is_final()).unwrap_or(false) {
+                        break;
+                    }
+                }
+            }
+        }
+        eprintln!("Job {job_id} is {state} ({:.1} s); detached. Stop it with: yarn application -kill {app}", t0.elapsed().as_secs_f64());
+        let success = !matches!(state.as_str(), "FAILED" | "CANCELED");
+        return Ok(YarnOutcome { application_id: app, job_state: Some(state), report: None, success });
+    }
+
+    let (job_state, report) = follow_job(&rm, &app, &jm, &job_id).await?;
+    let report = match report {
+        Some(r) => Some(r),
+        None => wait_final(&rm, &app, FINAL_WAIT).await,
+    };
+    remove_staging(&fs, &staging).await;
+    let success = match &report {
+        Some(r) => {
+            eprintln!("YARN: {}", describe_final(r));
+            if r.final_status != "SUCCEEDED" {
+                eprintln!("{}", logs_hint(&app, Some(r)));
+            }
+            r.final_status == "SUCCEEDED" && job_state.as_deref() == Some("FINISHED")
+        }
+        None => {
+            eprintln!("warning: application {app} did not end within {} s after the job", FINAL_WAIT.as_secs());
+            job_state.as_deref() == Some("FINISHED")
+        }
+    };
+    Ok(YarnOutcome { application_id: app, job_state, report, success })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn staging_root_defaults_to_home() {
+        let c = Configuration::new();
+        assert_eq!(staging_root(&c, "alice"), "/user/alice/.rfy");
+        let mut c = Configuration::new();
+        c.set(options::YARN_STAGING_DIRECTORY.key, "hdfs://nn:9000/tmp/st/", rfy_conf::Source::Dynamic).unwrap();
+        assert_eq!(staging_root(&c, "alice"), "/tmp/st/.rfy");
+    }
+
+    #[test]
+    fn logs_hint_names_the_command() {
+        assert!(logs_hint("application_1_0001", None).contains("yarn logs -applicationId application_1_0001"));
+    }
+}
