@@ -25,6 +25,11 @@ fn main() -> ExitCode {
         Err(e) => {
             tracing::error!("rfy ApplicationMaster failed to start: {e}");
             println!("rfy ApplicationMaster failed to start: {e}");
+            // The NodeManager puts the tail of `*stderr*` files of a failed
+            // container into YARN's diagnostics: leave the cause there too.
+            if let Some(dir) = std::env::var("LOG_DIRS").ok().and_then(|d| d.split(',').next().map(str::to_string)) {
+                let _ = std::fs::write(format!("{dir}/jobmanager.stderr"), format!("rfy ApplicationMaster failed to start: {e}\n"));
+            }
             ExitCode::FAILURE
         }
     }

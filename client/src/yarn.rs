@@ -31,7 +31,7 @@ use rfy_am::bundle::{self, BundleFile, Manifest};
 use rfy_conf::{options, Configuration};
 use rfy_hadoop::config::{current_user, HadoopConfig};
 use rfy_hadoop::hdfs::Hdfs;
-use rfy_hadoop::yarn::rest::{AppReport, ApplicationSubmission, LocalResourceInfo, ResourceInfo, RmRestClient};
+use rfy_hadoop::yarn::rest::{AppReport, RestError, ApplicationSubmission, LocalResourceInfo, ResourceInfo, RmRestClient};
 use rfy_hadoop::yarn::{LocalResource, LocalResourceType, LocalResourceVisibility};
 use rfy_runtime::JobGraph;
 
@@ -174,8 +174,9 @@ async fn wait_running(rm: &RmRestClient, app: &str) -> Result<AppReport> {
             return Ok(r);
         }
         if r.is_final() {
+            let what = if r.state == "FINISHED" { r.final_status.clone() } else { r.state.clone() };
             bail!(
-                "application {app} ended as {}/{} before it ran: {}\n{}",
+                "application {app} {what} before it ran (state {}, final status {}): {}\n{}",
                 r.state,
                 r.final_status,
                 r.diagnostics.trim(),
@@ -241,7 +242,7 @@ fn describe_final(r: &AppReport) -> String {
 
 /// Follows job `job_id` through the proxy until it ends or the application
 /// becomes final; returns the job's last state and the application's final report if seen.
-async fn follow_job(rm: &RmRestClient, app: &str, jm: &RestClient, job_id: &str) -> Result<(Option<String>, Option<AppReport>)> {
+async fn follow_job(rm: &RmRestClient, app: &str, jm: &RestClient, job_id: &str, t0: Instant) -> Result<(Option<String>, Option<AppReport>)> {
     let bar = ProgressBar::new_spinner();
     bar.set_style(ProgressStyle::with_template("{spinner} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
     let started = Instant::now();
@@ -255,7 +256,7 @@ async fn follow_job(rm: &RmRestClient, app: &str, jm: &RestClient, job_id: &str)
             _ = tokio::time::sleep(JOB_POLL) => {}
             _ = &mut ctrl_c, if !killing => {
                 killing = true;
-                bar.println(format!("Ctrl-C: killing application {app}"));
+                bar.suspend(|| eprintln!("Ctrl-C: killing application {app}"));
                 rm.kill(app).await?;
             }
         }
@@ -264,7 +265,7 @@ async fn follow_job(rm: &RmRestClient, app: &str, jm: &RestClient, job_id: &str)
                 let state = details["state"].as_str().unwrap_or("UNKNOWN").to_string();
                 if state == "RUNNING" && !announced_running {
                     announced_running = true;
-                    bar.println(format!("Job {job_id} is RUNNING"));
+                    bar.suspend(|| eprintln!("Job {job_id} is RUNNING ({:.1} s)", t0.elapsed().as_secs_f64()));
                 }
                 let read = crate::follow::source_records(&details);
                 bar.set_message(format!("{state}  {:.1} s  sources read {read} records", started.elapsed().as_secs_f64()));
@@ -309,7 +310,20 @@ pub async fn run_application(conf: &Configuration, graph: &JobGraph, job: &str, 
     let user = current_user();
     let rm = RmRestClient::from_config(&hconf, &user)?;
     let t0 = Instant::now();
-    let new_app = rm.new_application().await.context("cannot create a YARN application")?;
+    let new_app = rm.new_application().await.map_err(|e| match &e {
+        RestError::Unreachable { source, .. } => {
+            let mut root: &dyn std::error::Error = source;
+            while let Some(s) = root.source() {
+                root = s;
+            }
+            anyhow!(
+                "cannot reach the YARN ResourceManager at {} (yarn.resourcemanager.webapp.address in {}): {root}",
+                rm.base_url(),
+                hconf.dir().map(|d| d.display().to_string()).unwrap_or_else(|| "HADOOP_CONF_DIR".into())
+            )
+        }
+        _ => anyhow::Error::new(e).context("cannot create a YARN application"),
+    })?;
     let app = new_app.application_id.clone();
     let fs = Hdfs::from_config(&hconf, Some(&user))?;
     let staging = format!("{}/{app}", staging_root(conf, &user));
@@ -404,7 +418,7 @@ pub async fn run_application(conf: &Configuration, graph: &JobGraph, job: &str, 
         return Ok(YarnOutcome { application_id: app, job_state: Some(state), report: None, success });
     }
 
-    let (job_state, report) = follow_job(&rm, &app, &jm, &job_id).await?;
+    let (job_state, report) = follow_job(&rm, &app, &jm, &job_id, t0).await?;
     let report = match report {
         Some(r) => Some(r),
         None => wait_final(&rm, &app, FINAL_WAIT).await,
@@ -412,8 +426,10 @@ pub async fn run_application(conf: &Configuration, graph: &JobGraph, job: &str, 
     remove_staging(&fs, &staging).await;
     let success = match &report {
         Some(r) => {
-            eprintln!("YARN: {}", describe_final(r));
-            if r.final_status != "SUCCEEDED" {
+            if r.final_status == "SUCCEEDED" {
+                eprintln!("YARN: {}", describe_final(r));
+            } else {
+                eprintln!("error: {}", describe_final(r));
                 eprintln!("{}", logs_hint(&app, Some(r)));
             }
             r.final_status == "SUCCEEDED" && job_state.as_deref() == Some("FINISHED")
