@@ -210,17 +210,23 @@ impl RfyRun {
         Some(out[i..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect())
     }
 
-    /// Waits until a printed line contains `needle`; panics after `limit` or
-    /// when the process ends first.
-    pub fn wait_for(&mut self, needle: &str, limit: Duration) {
+    /// Waits until the client reports the job RUNNING (`Job <id> is RUNNING`).
+    pub fn wait_for_job_running(&mut self, limit: Duration) {
+        self.wait_for_line("Job ", " is RUNNING (", limit)
+    }
+
+    /// Waits until a printed line starts with `prefix` and contains `needle`;
+    /// panics after `limit` or when the process ends first.
+    pub fn wait_for_line(&mut self, prefix: &str, needle: &str, limit: Duration) {
         let deadline = Instant::now() + limit;
+        let seen = |lines: &Vec<String>| lines.iter().any(|l| l.starts_with(prefix) && l.contains(needle));
         loop {
-            if self.lines.lock().unwrap().iter().any(|l| l.contains(needle)) {
+            if seen(&self.lines.lock().unwrap()) {
                 return;
             }
             if let Ok(Some(st)) = self.child.try_wait() {
                 std::thread::sleep(Duration::from_millis(200));
-                if self.lines.lock().unwrap().iter().any(|l| l.contains(needle)) {
+                if seen(&self.lines.lock().unwrap()) {
                     return;
                 }
                 panic!("rfy ended ({st}) before printing {needle:?}; output:\n{}", self.output());
