@@ -24,7 +24,7 @@ use crate::driver::{AllocatorEvent, ContainerAllocator, WorkerSpec, YarnDriver};
 
 /// How long the AM keeps serving after the job ended, so that attached
 /// clients polling through the RM proxy see the job's final state.
-pub const FINAL_STATE_GRACE: Duration = Duration::from_millis(1500);
+pub const FINAL_STATE_GRACE: Duration = Duration::from_millis(1000);
 /// How long unregistering may take.
 pub const UNREGISTER_TIMEOUT: Duration = Duration::from_secs(30);
 

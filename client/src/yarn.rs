@@ -228,6 +228,24 @@ async fn find_job(rm: &RmRestClient, app: &str, jm: &RestClient) -> Result<std::
     }
 }
 
+fn epoch_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+/// Prints when the job became RUNNING and when it ended, by the JobManager's
+/// clock (`timestamps` of `GET /jobs/<id>`), relative to the client's start
+/// and as epoch milliseconds (for `scripts/bench-yarn-startup`).
+fn print_timeline(job_id: &str, state: &str, details: &serde_json::Value, t_epoch_ms: u64) {
+    let at = |s: &str| details["timestamps"][s].as_u64();
+    let (Some(running), Some(end)) = (at("RUNNING"), at(state)) else { return };
+    let rel = |t: u64| t.saturating_sub(t_epoch_ms) as f64 / 1000.0;
+    eprintln!(
+        "Job {job_id} timeline: RUNNING at +{:.2} s, {state} at +{:.2} s after submission started (epoch ms: start {t_epoch_ms} RUNNING {running} {state} {end})",
+        rel(running),
+        rel(end)
+    );
+}
+
 fn describe_final(r: &AppReport) -> String {
     let diag = r.diagnostics.trim();
     format!(
@@ -242,7 +260,14 @@ fn describe_final(r: &AppReport) -> String {
 
 /// Follows job `job_id` through the proxy until it ends or the application
 /// becomes final; returns the job's last state and the application's final report if seen.
-async fn follow_job(rm: &RmRestClient, app: &str, jm: &RestClient, job_id: &str, t0: Instant) -> Result<(Option<String>, Option<AppReport>)> {
+async fn follow_job(
+    rm: &RmRestClient,
+    app: &str,
+    jm: &RestClient,
+    job_id: &str,
+    t0: Instant,
+    t_epoch_ms: u64,
+) -> Result<(Option<String>, Option<AppReport>)> {
     let bar = ProgressBar::new_spinner();
     bar.set_style(ProgressStyle::with_template("{spinner} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
     let started = Instant::now();
@@ -275,6 +300,7 @@ async fn follow_job(rm: &RmRestClient, app: &str, jm: &RestClient, job_id: &str,
                     bar.finish_and_clear();
                     let duration = details["duration"].as_u64().unwrap_or(0) as f64 / 1000.0;
                     eprintln!("Job {job_id} {state} in {duration:.2} s: sources read {read} records");
+                    print_timeline(job_id, &state, &details, t_epoch_ms);
                     if state == "FAILED" {
                         if let Ok(e) = jm.get(&format!("/jobs/{job_id}/exceptions")).await {
                             if let Some(root) = e["root-exception"].as_str() {
@@ -310,6 +336,7 @@ pub async fn run_application(conf: &Configuration, graph: &JobGraph, job: &str, 
     let user = current_user();
     let rm = RmRestClient::from_config(&hconf, &user)?;
     let t0 = Instant::now();
+    let t_epoch_ms = epoch_ms();
     let new_app = rm.new_application().await.map_err(|e| match &e {
         RestError::Unreachable { source, .. } => {
             let mut root: &dyn std::error::Error = source;
@@ -418,7 +445,7 @@ pub async fn run_application(conf: &Configuration, graph: &JobGraph, job: &str, 
         return Ok(YarnOutcome { application_id: app, job_state: Some(state), report: None, success });
     }
 
-    let (job_state, report) = follow_job(&rm, &app, &jm, &job_id, t0).await?;
+    let (job_state, report) = follow_job(&rm, &app, &jm, &job_id, t0, t_epoch_ms).await?;
     let report = match report {
         Some(r) => Some(r),
         None => wait_final(&rm, &app, FINAL_WAIT).await,
