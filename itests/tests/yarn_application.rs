@@ -240,3 +240,34 @@ async fn am_that_cannot_start_shows_diagnostics_and_logs() {
     };
     assert!(!c.fs.exists(&c.staging_dir(&app)).await.unwrap(), "staging directory left behind");
 }
+
+/// A TaskManager container killed during a run (`yarn container -signal
+/// <id> FORCEFUL_SHUTDOWN`): the job fails fast, the application ends
+/// FAILED with the job's failure as diagnostics, nothing is left behind.
+#[tokio::test(flavor = "multi_thread")]
+async fn killed_taskmanager_container_fails_the_job_fast() {
+    let Some(c) = Cluster::get("killed_taskmanager_container_fails_the_job_fast") else { return };
+    let dir = c.test_dir("tmkill").await;
+    let input = c.put_kjv(&dir).await;
+    let output = format!("hdfs://{dir}/out");
+    let a = args(&["-p", "2"], &["wordcount", "--input", &input, "--output", &output, "--rate", "1000"]);
+    let mut run = RfyRun::start(&a, &[]);
+    run.wait_for_job_running(Duration::from_secs(120));
+    let app = run.application_id().unwrap();
+    let proxy = format!("{}/proxy/{app}", c.rm.base_url());
+    let tms: serde_json::Value = reqwest::get(format!("{proxy}/taskmanagers")).await.unwrap().json().await.unwrap();
+    let victim = tms["taskmanagers"][0]["id"].as_str().expect("a TaskManager").to_string();
+    let killed_at = Instant::now();
+    let (ok, out) = hadoop_cli("yarn", &["container", "-signal", &victim, "FORCEFUL_SHUTDOWN"]);
+    assert!(ok, "yarn container -signal failed:\n{out}");
+    let (st, out, _) = run.finish(Duration::from_secs(120));
+    assert!(!st.success(), "{out}");
+    assert!(out.contains("FAILED"), "{out}");
+    let r = c.wait_final(&app, Duration::from_secs(60)).await;
+    assert!(killed_at.elapsed() < Duration::from_secs(20), "the application took {:?} to end after the container was killed", killed_at.elapsed());
+    assert_eq!(r.final_status, "FAILED", "{}", r.diagnostics);
+    assert!(r.diagnostics.contains("FAILED"), "{}", r.diagnostics);
+    c.wait_no_containers(&app, Duration::from_secs(60)).await;
+    assert!(!c.fs.exists(&c.staging_dir(&app)).await.unwrap());
+    c.fs.delete(&dir, true).await.unwrap();
+}
