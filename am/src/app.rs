@@ -108,7 +108,10 @@ async fn wait_for_job(jm: &JobManagerHandle, job_id: &str, progress: &std::sync:
             let name = &st.name;
             match st.state {
                 JobState::Finished => {
-                    return Outcome { status: FinalStatus::Succeeded, diagnostics: format!("job {job_id} ({name}) FINISHED in {:.2} s", st.duration_ms() as f64 / 1000.0) }
+                    return Outcome {
+                        status: FinalStatus::Succeeded,
+                        diagnostics: format!("job {job_id} ({name}) FINISHED in {:.2} s", st.duration_ms() as f64 / 1000.0),
+                    }
                 }
                 JobState::Failed => {
                     let why = st.root_failure().unwrap_or("unknown cause").to_string();
@@ -163,7 +166,10 @@ pub async fn run() -> Result<Outcome, AmError> {
     let tracking_url = format!("http://{}/", jm.rest_address);
     tracing::info!(rpc = %jm.rpc_address, web = %tracking_url, "JobManager started");
 
-    let reg = amrm.register_application_master(&env.nm_host, 0, &tracking_url).await.map_err(|e| AmError::Yarn(format!("registerApplicationMaster at {}: {e}", amrm.addr())))?;
+    let reg = amrm
+        .register_application_master(&env.nm_host, 0, &tracking_url)
+        .await
+        .map_err(|e| AmError::Yarn(format!("registerApplicationMaster at {}: {e}", amrm.addr())))?;
     tracing::info!(queue = %reg.queue, max = ?reg.maximum_capability, elapsed_ms = started.elapsed().as_millis() as u64, "registered with the YARN ResourceManager");
 
     let tm_mem = bundle::mebibytes(conf.get(&options::TASKMANAGER_MEMORY_PROCESS_SIZE).0);

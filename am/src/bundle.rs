@@ -114,11 +114,7 @@ pub struct Manifest {
 impl Manifest {
     /// The files a TaskManager container needs (worker binary, configuration, Hadoop XMLs).
     pub fn worker_files(&self) -> Vec<(String, LocalResource)> {
-        self.files
-            .iter()
-            .filter(|f| f.name != AM_BINARY && f.name != MANIFEST_FILE)
-            .map(|f| (f.name.clone(), f.local_resource()))
-            .collect()
+        self.files.iter().filter(|f| f.name != AM_BINARY && f.name != MANIFEST_FILE).map(|f| (f.name.clone(), f.local_resource())).collect()
     }
 
     /// Reads a manifest file.

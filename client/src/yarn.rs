@@ -31,7 +31,7 @@ use rfy_am::bundle::{self, BundleFile, Manifest};
 use rfy_conf::{options, Configuration};
 use rfy_hadoop::config::{current_user, HadoopConfig};
 use rfy_hadoop::hdfs::Hdfs;
-use rfy_hadoop::yarn::rest::{AppReport, RestError, ApplicationSubmission, LocalResourceInfo, ResourceInfo, RmRestClient};
+use rfy_hadoop::yarn::rest::{AppReport, ApplicationSubmission, LocalResourceInfo, ResourceInfo, RestError, RmRestClient};
 use rfy_hadoop::yarn::{LocalResource, LocalResourceType, LocalResourceVisibility};
 use rfy_runtime::JobGraph;
 
@@ -98,13 +98,7 @@ fn info(r: &LocalResource) -> LocalResourceInfo {
 }
 
 /// Uploads the bundle; returns the files with their HDFS stamps.
-async fn upload_bundle(
-    fs: &Hdfs,
-    staging: &str,
-    hconf: &HadoopConfig,
-    conf: &Configuration,
-    manifest: &mut Manifest,
-) -> Result<Vec<BundleFile>> {
+async fn upload_bundle(fs: &Hdfs, staging: &str, hconf: &HadoopConfig, conf: &Configuration, manifest: &mut Manifest) -> Result<Vec<BundleFile>> {
     let (am, worker) = sibling_binaries()?;
     let mut locals: Vec<(String, PathBuf)> = vec![(bundle::AM_BINARY.into(), am), (bundle::WORKER_BINARY.into(), worker)];
     if let Some(dir) = hconf.dir() {
@@ -248,26 +242,12 @@ fn print_timeline(job_id: &str, state: &str, details: &serde_json::Value, t_epoc
 
 fn describe_final(r: &AppReport) -> String {
     let diag = r.diagnostics.trim();
-    format!(
-        "application {} {} with final status {}{}{}",
-        r.id,
-        r.state,
-        r.final_status,
-        if diag.is_empty() { "" } else { ": " },
-        diag
-    )
+    format!("application {} {} with final status {}{}{}", r.id, r.state, r.final_status, if diag.is_empty() { "" } else { ": " }, diag)
 }
 
 /// Follows job `job_id` through the proxy until it ends or the application
 /// becomes final; returns the job's last state and the application's final report if seen.
-async fn follow_job(
-    rm: &RmRestClient,
-    app: &str,
-    jm: &RestClient,
-    job_id: &str,
-    t0: Instant,
-    t_epoch_ms: u64,
-) -> Result<(Option<String>, Option<AppReport>)> {
+async fn follow_job(rm: &RmRestClient, app: &str, jm: &RestClient, job_id: &str, t0: Instant, t_epoch_ms: u64) -> Result<(Option<String>, Option<AppReport>)> {
     let bar = ProgressBar::new_spinner();
     bar.set_style(ProgressStyle::with_template("{spinner} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
     let started = Instant::now();
@@ -330,9 +310,8 @@ async fn follow_job(
 /// submission refused, the AM ended before running (the message carries
 /// YARN's diagnostics and where the AM's logs are).
 pub async fn run_application(conf: &Configuration, graph: &JobGraph, job: &str, args: &[String], detached: bool) -> Result<YarnOutcome> {
-    let hconf = HadoopConfig::from_env().map_err(|e| {
-        anyhow!("{e}: -m yarn-application needs the Hadoop configuration (HADOOP_CONF_DIR), e.g. eval \"$(scripts/hadoop env)\"")
-    })?;
+    let hconf = HadoopConfig::from_env()
+        .map_err(|e| anyhow!("{e}: -m yarn-application needs the Hadoop configuration (HADOOP_CONF_DIR), e.g. eval \"$(scripts/hadoop env)\""))?;
     let user = current_user();
     let rm = RmRestClient::from_config(&hconf, &user)?;
     let t0 = Instant::now();
@@ -375,10 +354,7 @@ pub async fn run_application(conf: &Configuration, graph: &JobGraph, job: &str, 
         let queue = conf.get(&options::YARN_APPLICATION_QUEUE);
         let memory = bundle::mebibytes(conf.get(&options::JOBMANAGER_MEMORY_PROCESS_SIZE).0);
         if memory > new_app.maximum_resource_capability.memory && new_app.maximum_resource_capability.memory > 0 {
-            bail!(
-                "jobmanager.memory.process.size is {memory} MiB but YARN grants at most {} MiB per container",
-                new_app.maximum_resource_capability.memory
-            );
+            bail!("jobmanager.memory.process.size is {memory} MiB but YARN grants at most {} MiB per container", new_app.maximum_resource_capability.memory);
         }
         let sub = ApplicationSubmission::new(
             &app,

@@ -55,11 +55,7 @@ impl HdfsPath {
         };
         let path = path.trim_end_matches('/');
         let path = if path.is_empty() { "/" } else { path };
-        Ok(HdfsPath {
-            namenode: (!authority.is_empty()).then(|| format!("hdfs://{authority}")),
-            path: path.to_string(),
-            uri: uri.to_string(),
-        })
+        Ok(HdfsPath { namenode: (!authority.is_empty()).then(|| format!("hdfs://{authority}")), path: path.to_string(), uri: uri.to_string() })
     }
 
     fn join(&self, name: &str) -> String {
@@ -195,10 +191,7 @@ impl SourceReader<String> for HdfsTextFileReader {
                 return Ok(SourceStatus::Finished);
             }
             self.line.clear();
-            let n = self
-                .reader
-                .read_until(b'\n', &mut self.line)
-                .map_err(|e| TaskError::io(format!("cannot read {} at byte {}", self.uri, self.pos), e))?;
+            let n = self.reader.read_until(b'\n', &mut self.line).map_err(|e| TaskError::io(format!("cannot read {} at byte {}", self.uri, self.pos), e))?;
             if n == 0 {
                 return Ok(SourceStatus::Finished);
             }

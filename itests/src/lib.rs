@@ -147,11 +147,7 @@ pub fn rfy_bin() -> PathBuf {
     let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
     let bin = dir.join("rfy");
     for b in ["rfy", "rfy-am", "rfy-worker"] {
-        assert!(
-            dir.join(b).is_file(),
-            "{} is missing: build the binaries first: cargo build -p rfy-client -p rfy-am -p rfy-worker",
-            dir.join(b).display()
-        );
+        assert!(dir.join(b).is_file(), "{} is missing: build the binaries first: cargo build -p rfy-client -p rfy-am -p rfy-worker", dir.join(b).display());
     }
     bin
 }

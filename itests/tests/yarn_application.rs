@@ -37,11 +37,8 @@ async fn wordcount_p2_on_yarn_matches_local_run() {
     let local_out = tempfile::tempdir().unwrap();
     let local_dir = local_out.path().join("out");
     let kjv = repo_root().join("data/kjv.txt");
-    let (st, out, _) = rfy(
-        &["run", "-p", "2", "wordcount", "--input", kjv.to_str().unwrap(), "--output", local_dir.to_str().unwrap()],
-        &[],
-        Duration::from_secs(120),
-    );
+    let (st, out, _) =
+        rfy(&["run", "-p", "2", "wordcount", "--input", kjv.to_str().unwrap(), "--output", local_dir.to_str().unwrap()], &[], Duration::from_secs(120));
     assert!(st.success(), "local run failed:\n{out}");
     let mut local: Vec<String> = Vec::new();
     for e in std::fs::read_dir(&local_dir).unwrap() {
