@@ -99,7 +99,7 @@ fn plan(manifest: &Manifest, conf: &Configuration) -> Result<JobGraph, String> {
 
 /// Waits for job `job_id` to end; returns its outcome. `stop` ends the wait
 /// early with KILLED (SIGTERM or an `AM_SHUTDOWN` from the RM).
-async fn wait_for_job(jm: &JobManagerHandle, job_id: &str, progress: &std::sync::Mutex<f32>, stop: &mut watch::Receiver<Option<String>>) -> Outcome {
+async fn wait_for_job(jm: &JobManagerHandle, job_id: &str, progress: &std::sync::Mutex<f32>, stop: &mut watch::Receiver<Option<(FinalStatus, String)>>) -> Outcome {
     loop {
         if let Some(st) = jm.job_status(job_id) {
             let done = st.tasks.iter().filter(|t| rfy_jobmanager::execution_state_name(t.state) == "FINISHED").count();
@@ -124,9 +124,9 @@ async fn wait_for_job(jm: &JobManagerHandle, job_id: &str, progress: &std::sync:
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(100)) => {}
             _ = stop.changed() => {
-                let why = stop.borrow().clone().unwrap_or_default();
+                let (status, why) = stop.borrow().clone().unwrap_or((FinalStatus::Killed, String::new()));
                 jm.cancel(job_id);
-                return Outcome { status: FinalStatus::Killed, diagnostics: format!("job {job_id} canceled: {why}") };
+                return Outcome { status, diagnostics: format!("job {job_id} canceled: {why}") };
             }
         }
     }
@@ -173,8 +173,10 @@ pub async fn run() -> Result<Outcome, AmError> {
     tracing::info!(queue = %reg.queue, max = ?reg.maximum_capability, elapsed_ms = started.elapsed().as_millis() as u64, "registered with the YARN ResourceManager");
 
     let tm_mem = bundle::mebibytes(conf.get(&options::TASKMANAGER_MEMORY_PROCESS_SIZE).0);
+    let tm_vcores = conf.get(&options::YARN_CONTAINERS_VCORES).max(1) as i32;
+    let too_big = reg.maximum_capability.filter(|m| tm_mem > m.memory_mb || tm_vcores > m.vcores);
     let spec = WorkerSpec {
-        resource: Resource::new(tm_mem, conf.get(&options::YARN_CONTAINERS_VCORES).max(1) as i32),
+        resource: Resource::new(tm_mem, tm_vcores),
         slots: conf.get(&options::TASKMANAGER_NUMBER_OF_TASK_SLOTS).max(1),
         jobmanager_address: jm.rpc_address.clone(),
         local_resources: manifest.worker_files(),
@@ -184,16 +186,16 @@ pub async fn run() -> Result<Outcome, AmError> {
     let allocator = ContainerAllocator::new(driver, amrm.clone(), jm.clone(), spec);
     let progress = allocator.progress();
     let (stop_alloc, stop_alloc_rx) = watch::channel(false);
-    let (stop_job, mut stop_job_rx) = watch::channel::<Option<String>>(None);
+    let (stop_job, mut stop_job_rx) = watch::channel::<Option<(FinalStatus, String)>>(None);
     let stop_job2 = stop_job.clone();
     let alloc_task = tokio::spawn(async move {
         let ev = allocator.run(stop_alloc_rx).await;
         match &ev {
             Some(AllocatorEvent::Shutdown) => {
-                let _ = stop_job2.send(Some("the YARN ResourceManager asked the AM to shut down".into()));
+                let _ = stop_job2.send(Some((FinalStatus::Killed, "the YARN ResourceManager asked the AM to shut down".into())));
             }
             Some(AllocatorEvent::Failed(e)) => {
-                let _ = stop_job2.send(Some(e.clone()));
+                let _ = stop_job2.send(Some((FinalStatus::Failed, e.clone())));
             }
             None => {}
         }
@@ -212,14 +214,21 @@ pub async fn run() -> Result<Outcome, AmError> {
             term.recv().await;
             tracing::warn!("SIGTERM: the application is being killed; removing the staging directory {staging}");
             let _ = tokio::time::timeout(Duration::from_millis(200), hdfs.delete(&staging, true)).await;
-            let _ = stop_job.send(Some("SIGTERM".into()));
+            let _ = stop_job.send(Some((FinalStatus::Killed, "SIGTERM".into())));
         });
     }
 
     // The job's main: plan (with the planning checks against HDFS) off the async threads.
     let m2 = manifest.clone();
     let c2 = conf.clone();
-    let planned = tokio::task::spawn_blocking(move || plan(&m2, &c2)).await.unwrap_or_else(|e| Err(format!("job main panicked: {e}")));
+    let planned = match too_big {
+        Some(max) => Err(format!(
+            "TaskManager containers of {tm_mem} MiB and {tm_vcores} vcores (taskmanager.memory.process.size, yarn.containers.vcores) \
+             exceed what YARN grants: {} MiB, {} vcores",
+            max.memory_mb, max.vcores
+        )),
+        None => tokio::task::spawn_blocking(move || plan(&m2, &c2)).await.unwrap_or_else(|e| Err(format!("job main panicked: {e}"))),
+    };
     let outcome = match planned {
         Err(e) => Outcome { status: FinalStatus::Failed, diagnostics: format!("job '{}' could not start: {e}", manifest.job) },
         Ok(graph) => match jm.submit(graph, Default::default()) {
@@ -227,7 +236,7 @@ pub async fn run() -> Result<Outcome, AmError> {
             Ok(job_id) => {
                 tracing::info!(job = %job_id, "job submitted");
                 let o = wait_for_job(&jm, &job_id, &progress, &mut stop_job_rx).await;
-                if o.status != FinalStatus::Killed || stop_job_rx.borrow().is_none() {
+                if stop_job_rx.borrow().is_none() {
                     tokio::time::sleep(FINAL_STATE_GRACE).await;
                 }
                 o
