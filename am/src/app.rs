@@ -114,7 +114,7 @@ async fn wait_for_job(jm: &JobManagerHandle, job_id: &str, progress: &std::sync:
                     }
                 }
                 JobState::Failed => {
-                    let why = st.root_failure().unwrap_or("unknown cause").to_string();
+                    let why = st.root_exception().map(|e| e.stacktrace.clone()).unwrap_or_else(|| "unknown cause".to_string());
                     return Outcome { status: FinalStatus::Failed, diagnostics: format!("job {job_id} ({name}) FAILED: {why}") };
                 }
                 JobState::Canceled => return Outcome { status: FinalStatus::Killed, diagnostics: format!("job {job_id} ({name}) CANCELED") },
