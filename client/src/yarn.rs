@@ -93,10 +93,6 @@ fn sibling_binaries() -> Result<(PathBuf, PathBuf)> {
     Ok((find(bundle::AM_BINARY)?, find(bundle::WORKER_BINARY)?))
 }
 
-fn info(r: &LocalResource) -> LocalResourceInfo {
-    LocalResourceInfo::from(r)
-}
-
 /// Uploads the bundle; returns the files with their HDFS stamps.
 async fn upload_bundle(fs: &Hdfs, staging: &str, hconf: &HadoopConfig, conf: &Configuration, manifest: &mut Manifest) -> Result<Vec<BundleFile>> {
     let (am, worker) = sibling_binaries()?;
@@ -115,7 +111,7 @@ async fn upload_bundle(fs: &Hdfs, staging: &str, hconf: &HadoopConfig, conf: &Co
             .upload_local_resource(local, &path, LocalResourceType::File, LocalResourceVisibility::Application)
             .await
             .with_context(|| format!("uploading {} to {}", local.display(), fs.qualify(&path)))?;
-        Ok::<_, anyhow::Error>(BundleFile { name: name.clone(), resource: info(&r) })
+        Ok::<_, anyhow::Error>(BundleFile { name: name.clone(), resource: LocalResourceInfo::from(&r) })
     });
     let mut files: Vec<BundleFile> = futures::future::join_all(uploads).await.into_iter().collect::<Result<_>>()?;
     let write_small = |name: &'static str, data: Vec<u8>| async move {
