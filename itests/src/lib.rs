@@ -5,7 +5,8 @@
 //! binaries cargo built next to the test executable (`target/debug/rfy`,
 //! `rfy-am`, `rfy-worker`: `cargo build -p rfy-client -p rfy-am -p rfy-worker`
 //! first). Without `HADOOP_CONF_DIR` a test FAILS with a message saying so,
-//! unless `RFY_ITESTS_SKIP_YARN=1`, which makes it print "SKIPPED" and return.
+//! unless `RFY_ITESTS_SKIP_YARN=1`, which makes it print "SKIPPED" and return
+//! (ignored when `RFY_REQUIRE_HADOOP=1`, as `scripts/test` sets).
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -34,7 +35,9 @@ impl Cluster {
     /// only when `RFY_ITESTS_SKIP_YARN=1`. Panics with a clear message otherwise.
     pub fn get(test: &str) -> Option<Cluster> {
         if std::env::var_os("HADOOP_CONF_DIR").is_none() {
-            if std::env::var("RFY_ITESTS_SKIP_YARN").as_deref() == Ok("1") {
+            // scripts/test sets RFY_REQUIRE_HADOOP=1: no skipping there.
+            let required = std::env::var("RFY_REQUIRE_HADOOP").as_deref() == Ok("1");
+            if !required && std::env::var("RFY_ITESTS_SKIP_YARN").as_deref() == Ok("1") {
                 println!("SKIPPED {test}: HADOOP_CONF_DIR is not set and RFY_ITESTS_SKIP_YARN=1");
                 eprintln!("SKIPPED {test}: HADOOP_CONF_DIR is not set and RFY_ITESTS_SKIP_YARN=1");
                 return None;
