@@ -14,14 +14,37 @@ impl<T: Serialize + DeserializeOwned + Clone + 'static> Record for T {}
 /// allocation per record.
 pub type Word = compact_str::CompactString;
 
+/// A postcard flavor that appends straight to a borrowed buffer (postcard's
+/// own `ExtendFlavor` pushes byte by byte through `Extend`).
+struct AppendFlavor<'a>(&'a mut Vec<u8>);
+
+impl postcard::ser_flavors::Flavor for AppendFlavor<'_> {
+    type Output = ();
+
+    #[inline]
+    fn try_push(&mut self, byte: u8) -> postcard::Result<()> {
+        self.0.push(byte);
+        Ok(())
+    }
+
+    #[inline]
+    fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
+        self.0.extend_from_slice(data);
+        Ok(())
+    }
+
+    #[inline]
+    fn finalize(self) -> postcard::Result<()> {
+        Ok(())
+    }
+}
+
 /// Appends the encoding of `record` to `buf`.
 ///
 /// Errors: only if the record's `Serialize` impl fails (never for plain data).
 #[inline]
 pub fn encode_into<T: Serialize>(record: &T, buf: &mut Vec<u8>) -> Result<(), TaskError> {
-    let taken = std::mem::take(buf);
-    *buf = postcard::to_extend(record, taken).map_err(|e| TaskError::User(format!("cannot serialize record: {e}")))?;
-    Ok(())
+    postcard::serialize_with_flavor(record, AppendFlavor(buf)).map_err(|e| TaskError::User(format!("cannot serialize record: {e}")))
 }
 
 /// Decodes all `count` records of one buffer into `out` (appending).
