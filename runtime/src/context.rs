@@ -1,6 +1,10 @@
 //! What an operator instance knows about where it runs.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
+
+use crate::checkpoint::TaskCheckpointing;
 
 /// Streaming (results are updated per record) or batch (bounded input;
 /// aggregations emit only their final result), as Flink's
@@ -32,6 +36,8 @@ impl RuntimeMode {
 pub struct OperatorContext {
     /// The operator's name, e.g. `Flat Map`.
     pub operator_name: String,
+    /// The operator's stable id: its state is found by it in checkpoints.
+    pub uid: String,
     /// The task's name, e.g. `Source: kjv.txt -> Flat Map (1/2)`.
     pub task_name: String,
     /// 0-based index of this subtask.
@@ -44,4 +50,7 @@ pub struct OperatorContext {
     pub attempt: u32,
     /// The job's runtime mode.
     pub runtime_mode: RuntimeMode,
+    /// The task's checkpointing hub; `None` when checkpointing is off and
+    /// nothing is restored.
+    pub checkpointing: Option<Arc<TaskCheckpointing>>,
 }

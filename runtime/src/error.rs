@@ -24,6 +24,9 @@ pub enum TaskError {
     /// A network buffer could not be decoded into records or an event.
     #[error("corrupt network buffer: {0}")]
     Decode(String),
+    /// Taking or restoring a snapshot of state failed (the text names the file).
+    #[error("state: {0}")]
+    State(String),
     /// The operators built from the job program do not fit together: the
     /// program is not the one the JobGraph was made from.
     #[error("job program does not match its JobGraph: {0}")]

@@ -7,6 +7,7 @@
 //! `taskmanager.memory.segment-size` bytes, bounded channels for backpressure.
 
 pub mod api;
+pub mod checkpoint;
 pub mod context;
 pub mod error;
 pub mod event;

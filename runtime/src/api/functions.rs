@@ -27,6 +27,8 @@ impl<'a, T> Collector<'a, T> {
 /// What a keyed function sees of the current record's key and the state.
 pub struct KeyedContext<'a, K> {
     pub(crate) key: &'a K,
+    /// Index of the key's key group within the subtask's range.
+    pub(crate) kg: usize,
     pub(crate) state: &'a mut KeyedStateStore<K>,
 }
 
@@ -42,7 +44,7 @@ impl<K> KeyedContext<'_, K> {
 /// from the one in the program.
 pub trait KeyedProcessFunction: Clone + Send + Sync + 'static {
     /// The key type.
-    type Key: Hash + Eq + Clone + 'static;
+    type Key: Hash + Eq + Record;
     /// Input records.
     type In: Record;
     /// Output records.

@@ -8,5 +8,5 @@ mod stream;
 
 pub use env::StreamExecutionEnvironment;
 pub use functions::{Collector, KeyedContext, KeyedProcessFunction};
-pub use state::{KeyedStateStore, ValueState};
+pub use state::{KeyedStateStore, ListState, MapState, ReducingState, ValueState};
 pub use stream::{DataStream, DataStreamSink, KeyedStream};

@@ -1,45 +1,148 @@
-//! Keyed state on the heap: one hash table per registered state, keyed by the
-//! record key. (Key-group partitioning for snapshots comes with checkpoints.)
+//! Keyed state on the heap (Flink's `HashMapStateBackend`): every registered
+//! state is a table split by key group ([`KeyGroupedMap`]), so a snapshot
+//! writes key group by key group and a restore at another parallelism takes
+//! only the key groups the subtask owns. State kinds: [`ValueState`],
+//! [`ListState`], [`MapState`], [`ReducingState`], each read and written for
+//! the key of the record being processed.
 
 use std::any::Any;
 use std::hash::Hash;
 use std::marker::PhantomData;
 
 use rustc_hash::FxHashMap;
+use serde::{de::DeserializeOwned, Serialize};
 
 use super::functions::KeyedContext;
+use crate::checkpoint::{CheckpointError, KeyGroupRange, KeyGroupedMap};
+use crate::record::Record;
+
+/// A table of one registered state, type-erased for snapshots.
+trait StateTable: Any {
+    fn as_any(&self) -> &dyn Any;
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+    /// The image of the key group at `index`, `None` if it is empty.
+    fn snapshot_group(&self, index: usize) -> Result<Option<Vec<u8>>, CheckpointError>;
+    fn restore_group(&mut self, kg: u32, bytes: &[u8], what: &str) -> Result<(), CheckpointError>;
+}
+
+impl<K, V> StateTable for KeyGroupedMap<K, V>
+where
+    K: Hash + Eq + Serialize + DeserializeOwned + 'static,
+    V: Serialize + DeserializeOwned + 'static,
+{
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+    fn snapshot_group(&self, index: usize) -> Result<Option<Vec<u8>>, CheckpointError> {
+        let g = self.group(index);
+        if g.is_empty() {
+            return Ok(None);
+        }
+        Self::encode_group(g).map(Some)
+    }
+    fn restore_group(&mut self, kg: u32, bytes: &[u8], what: &str) -> Result<(), CheckpointError> {
+        KeyGroupedMap::restore_group(self, kg, bytes, what)
+    }
+}
 
 /// The keyed state of one operator subtask.
 pub struct KeyedStateStore<K> {
-    tables: Vec<(String, Box<dyn Any>)>,
+    range: KeyGroupRange,
+    tables: Vec<(String, Box<dyn StateTable>)>,
     _key: PhantomData<fn(K)>,
 }
 
-impl<K: Hash + Eq + Clone + 'static> KeyedStateStore<K> {
-    pub(crate) fn new() -> Self {
-        KeyedStateStore { tables: Vec::new(), _key: PhantomData }
+impl<K: Hash + Eq + Record> KeyedStateStore<K> {
+    pub(crate) fn new(range: KeyGroupRange) -> Self {
+        KeyedStateStore { range, tables: Vec::new(), _key: PhantomData }
     }
 
-    /// Registers (or finds) a value state named `name` holding `V` per key.
-    pub fn value_state<V: 'static>(&mut self, name: &str) -> ValueState<V> {
-        if let Some(i) = self.tables.iter().position(|(n, t)| n == name && t.is::<FxHashMap<K, V>>()) {
-            return ValueState { table: i, _value: PhantomData };
+    /// The key groups this subtask owns.
+    pub fn key_groups(&self) -> KeyGroupRange {
+        self.range
+    }
+
+    fn register<X: Serialize + DeserializeOwned + 'static>(&mut self, name: &str) -> usize {
+        if let Some(i) = self.tables.iter().position(|(n, t)| n == name && t.as_any().is::<KeyGroupedMap<K, X>>()) {
+            return i;
         }
-        self.tables.push((name.to_string(), Box::new(FxHashMap::<K, V>::default())));
-        ValueState { table: self.tables.len() - 1, _value: PhantomData }
+        self.tables.push((name.to_string(), Box::new(KeyGroupedMap::<K, X>::new(self.range))));
+        self.tables.len() - 1
     }
 
-    fn table<V: 'static>(&self, i: usize) -> Option<&FxHashMap<K, V>> {
-        self.tables.get(i).and_then(|(_, t)| t.downcast_ref())
+    /// Registers (or finds) a value state named `name` holding one `V` per key.
+    pub fn value_state<V: Record>(&mut self, name: &str) -> ValueState<V> {
+        ValueState { table: self.register::<V>(name), _value: PhantomData }
     }
 
-    fn table_mut<V: 'static>(&mut self, i: usize) -> Option<&mut FxHashMap<K, V>> {
-        self.tables.get_mut(i).and_then(|(_, t)| t.downcast_mut())
+    /// Registers (or finds) a list state named `name` holding a list of `V` per key.
+    pub fn list_state<V: Record>(&mut self, name: &str) -> ListState<V> {
+        ListState { table: self.register::<Vec<V>>(name), _value: PhantomData }
+    }
+
+    /// Registers (or finds) a map state named `name` holding a map `UK → UV` per key.
+    pub fn map_state<UK: Record + Hash + Eq, UV: Record>(&mut self, name: &str) -> MapState<UK, UV> {
+        MapState { table: self.register::<FxHashMap<UK, UV>>(name), _types: PhantomData }
+    }
+
+    /// Registers (or finds) a reducing state named `name`: one `V` per key,
+    /// folded with `reduce` on every add.
+    pub fn reducing_state<V: Record, F: Fn(V, V) -> V>(&mut self, name: &str, reduce: F) -> ReducingState<V, F> {
+        ReducingState { table: self.register::<V>(name), reduce, _value: PhantomData }
+    }
+
+    fn group<X: 'static>(&self, table: usize, index: usize) -> Option<&FxHashMap<K, X>> {
+        self.tables.get(table).and_then(|(_, t)| t.as_any().downcast_ref::<KeyGroupedMap<K, X>>()).map(|m| m.group(index))
+    }
+
+    fn group_mut<X: 'static>(&mut self, table: usize, index: usize) -> Option<&mut FxHashMap<K, X>> {
+        self.tables.get_mut(table).and_then(|(_, t)| t.as_any_mut().downcast_mut::<KeyGroupedMap<K, X>>()).map(|m| m.group_mut(index))
+    }
+
+    /// Serializes every non-empty key group: per key group, the images of
+    /// every state table with entries in it, by state name.
+    ///
+    /// Errors: a key or value that cannot be serialized.
+    pub(crate) fn snapshot(&self) -> Result<Vec<(u32, Vec<u8>)>, CheckpointError> {
+        let mut out = Vec::new();
+        for i in 0..self.range.len() {
+            let mut tables: Vec<(&str, Vec<u8>)> = Vec::new();
+            for (name, t) in &self.tables {
+                if let Some(img) = t.snapshot_group(i)? {
+                    tables.push((name, img));
+                }
+            }
+            if !tables.is_empty() {
+                let img = postcard::to_allocvec(&tables).map_err(|e| CheckpointError::Encode(e.to_string()))?;
+                out.push((self.range.first + i as u32, img));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Adds the state of key group `kg` from its snapshot image (states must
+    /// be registered first, in `open`).
+    ///
+    /// Errors: undecodable bytes, or a state the function no longer
+    /// registers; `what` names the file.
+    pub(crate) fn restore_group(&mut self, kg: u32, bytes: &[u8], what: &str) -> Result<(), CheckpointError> {
+        let tables: Vec<(String, Vec<u8>)> =
+            postcard::from_bytes(bytes).map_err(|e| CheckpointError::Corrupt { path: what.to_string(), reason: format!("key group {kg}: {e}") })?;
+        for (name, img) in tables {
+            let t = self.tables.iter_mut().find(|(n, _)| *n == name).ok_or_else(|| CheckpointError::Corrupt {
+                path: what.to_string(),
+                reason: format!("holds keyed state '{name}' that the function does not register"),
+            })?;
+            t.1.restore_group(kg, &img, what)?;
+        }
+        Ok(())
     }
 }
 
-/// A handle to one value per key (Flink's `ValueState`); read and written for
-/// the key of the record being processed.
+/// A handle to one value per key (Flink's `ValueState`).
 #[derive(Debug)]
 pub struct ValueState<V> {
     table: usize,
@@ -52,24 +155,173 @@ impl<V> Clone for ValueState<V> {
     }
 }
 
-impl<V: Clone + 'static> ValueState<V> {
+impl<V: Record> ValueState<V> {
     /// The current key's value, if one was set.
-    pub fn value<K: Hash + Eq + Clone + 'static>(&self, ctx: &KeyedContext<'_, K>) -> Option<V> {
-        ctx.state.table::<V>(self.table).and_then(|t| t.get(ctx.key)).cloned()
+    pub fn value<K: Hash + Eq + Record>(&self, ctx: &KeyedContext<'_, K>) -> Option<V> {
+        ctx.state.group::<V>(self.table, ctx.kg).and_then(|t| t.get(ctx.key)).cloned()
     }
 
     /// Sets the current key's value.
-    pub fn update<K: Hash + Eq + Clone + 'static>(&self, ctx: &mut KeyedContext<'_, K>, value: V) {
+    pub fn update<K: Hash + Eq + Record>(&self, ctx: &mut KeyedContext<'_, K>, value: V) {
         let key = ctx.key.clone();
-        if let Some(t) = ctx.state.table_mut::<V>(self.table) {
+        if let Some(t) = ctx.state.group_mut::<V>(self.table, ctx.kg) {
             t.insert(key, value);
         }
     }
 
     /// Removes the current key's value.
-    pub fn clear<K: Hash + Eq + Clone + 'static>(&self, ctx: &mut KeyedContext<'_, K>) {
+    pub fn clear<K: Hash + Eq + Record>(&self, ctx: &mut KeyedContext<'_, K>) {
         let key = ctx.key;
-        if let Some(t) = ctx.state.table_mut::<V>(self.table) {
+        if let Some(t) = ctx.state.group_mut::<V>(self.table, ctx.kg) {
+            t.remove(key);
+        }
+    }
+}
+
+/// A handle to a list of values per key (Flink's `ListState`).
+#[derive(Debug)]
+pub struct ListState<V> {
+    table: usize,
+    _value: PhantomData<fn() -> V>,
+}
+
+impl<V> Clone for ListState<V> {
+    fn clone(&self) -> Self {
+        ListState { table: self.table, _value: PhantomData }
+    }
+}
+
+impl<V: Record> ListState<V> {
+    /// The current key's list (empty if none).
+    pub fn get<'c, K: Hash + Eq + Record>(&self, ctx: &'c KeyedContext<'_, K>) -> &'c [V] {
+        ctx.state.group::<Vec<V>>(self.table, ctx.kg).and_then(|t| t.get(ctx.key)).map(|v| v.as_slice()).unwrap_or(&[])
+    }
+
+    /// Appends `value` to the current key's list.
+    pub fn add<K: Hash + Eq + Record>(&self, ctx: &mut KeyedContext<'_, K>, value: V) {
+        let key = ctx.key;
+        if let Some(t) = ctx.state.group_mut::<Vec<V>>(self.table, ctx.kg) {
+            match t.get_mut(key) {
+                Some(list) => list.push(value),
+                None => {
+                    t.insert(key.clone(), vec![value]);
+                }
+            }
+        }
+    }
+
+    /// Replaces the current key's list.
+    pub fn update<K: Hash + Eq + Record>(&self, ctx: &mut KeyedContext<'_, K>, values: Vec<V>) {
+        let key = ctx.key.clone();
+        if let Some(t) = ctx.state.group_mut::<Vec<V>>(self.table, ctx.kg) {
+            t.insert(key, values);
+        }
+    }
+
+    /// Removes the current key's list.
+    pub fn clear<K: Hash + Eq + Record>(&self, ctx: &mut KeyedContext<'_, K>) {
+        let key = ctx.key;
+        if let Some(t) = ctx.state.group_mut::<Vec<V>>(self.table, ctx.kg) {
+            t.remove(key);
+        }
+    }
+}
+
+/// A handle to a map `UK → UV` per key (Flink's `MapState`).
+#[derive(Debug)]
+pub struct MapState<UK, UV> {
+    table: usize,
+    _types: PhantomData<fn() -> (UK, UV)>,
+}
+
+impl<UK, UV> Clone for MapState<UK, UV> {
+    fn clone(&self) -> Self {
+        MapState { table: self.table, _types: PhantomData }
+    }
+}
+
+impl<UK: Record + Hash + Eq, UV: Record> MapState<UK, UV> {
+    /// The value under `user_key` of the current key's map.
+    pub fn get<'c, K: Hash + Eq + Record>(&self, ctx: &'c KeyedContext<'_, K>, user_key: &UK) -> Option<&'c UV> {
+        ctx.state.group::<FxHashMap<UK, UV>>(self.table, ctx.kg).and_then(|t| t.get(ctx.key)).and_then(|m| m.get(user_key))
+    }
+
+    /// Puts `user_key → value` into the current key's map.
+    pub fn put<K: Hash + Eq + Record>(&self, ctx: &mut KeyedContext<'_, K>, user_key: UK, value: UV) {
+        let key = ctx.key;
+        if let Some(t) = ctx.state.group_mut::<FxHashMap<UK, UV>>(self.table, ctx.kg) {
+            match t.get_mut(key) {
+                Some(m) => {
+                    m.insert(user_key, value);
+                }
+                None => {
+                    let mut m = FxHashMap::default();
+                    m.insert(user_key, value);
+                    t.insert(key.clone(), m);
+                }
+            }
+        }
+    }
+
+    /// Removes `user_key` from the current key's map.
+    pub fn remove<K: Hash + Eq + Record>(&self, ctx: &mut KeyedContext<'_, K>, user_key: &UK) -> Option<UV> {
+        let key = ctx.key;
+        ctx.state.group_mut::<FxHashMap<UK, UV>>(self.table, ctx.kg).and_then(|t| t.get_mut(key)).and_then(|m| m.remove(user_key))
+    }
+
+    /// Every entry of the current key's map (unordered).
+    pub fn entries<'c, K: Hash + Eq + Record>(&self, ctx: &'c KeyedContext<'_, K>) -> impl Iterator<Item = (&'c UK, &'c UV)> {
+        ctx.state.group::<FxHashMap<UK, UV>>(self.table, ctx.kg).and_then(|t| t.get(ctx.key)).into_iter().flat_map(|m| m.iter())
+    }
+
+    /// Removes the current key's whole map.
+    pub fn clear<K: Hash + Eq + Record>(&self, ctx: &mut KeyedContext<'_, K>) {
+        let key = ctx.key;
+        if let Some(t) = ctx.state.group_mut::<FxHashMap<UK, UV>>(self.table, ctx.kg) {
+            t.remove(key);
+        }
+    }
+}
+
+/// A handle to one value per key folded with a reduce function on every
+/// add (Flink's `ReducingState`).
+pub struct ReducingState<V, F> {
+    table: usize,
+    reduce: F,
+    _value: PhantomData<fn() -> V>,
+}
+
+impl<V, F: Clone> Clone for ReducingState<V, F> {
+    fn clone(&self) -> Self {
+        ReducingState { table: self.table, reduce: self.reduce.clone(), _value: PhantomData }
+    }
+}
+
+impl<V: Record, F: Fn(V, V) -> V> ReducingState<V, F> {
+    /// The current key's folded value, if any was added.
+    pub fn get<'c, K: Hash + Eq + Record>(&self, ctx: &'c KeyedContext<'_, K>) -> Option<&'c V> {
+        ctx.state.group::<V>(self.table, ctx.kg).and_then(|t| t.get(ctx.key))
+    }
+
+    /// Folds `value` into the current key's value.
+    pub fn add<K: Hash + Eq + Record>(&self, ctx: &mut KeyedContext<'_, K>, value: V) {
+        let key = ctx.key;
+        if let Some(t) = ctx.state.group_mut::<V>(self.table, ctx.kg) {
+            match t.remove(key) {
+                Some(old) => {
+                    t.insert(key.clone(), (self.reduce)(old, value));
+                }
+                None => {
+                    t.insert(key.clone(), value);
+                }
+            }
+        }
+    }
+
+    /// Removes the current key's value.
+    pub fn clear<K: Hash + Eq + Record>(&self, ctx: &mut KeyedContext<'_, K>) {
+        let key = ctx.key;
+        if let Some(t) = ctx.state.group_mut::<V>(self.table, ctx.kg) {
             t.remove(key);
         }
     }

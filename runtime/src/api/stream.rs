@@ -250,7 +250,7 @@ pub struct KeyedStream<T, K, F> {
 impl<T, K, F> KeyedStream<T, K, F>
 where
     T: Record,
-    K: Hash + Eq + Clone + 'static,
+    K: Hash + Eq + Record,
     F: Fn(&T) -> K + Send + Sync + 'static,
 {
     fn keyed<O: Record>(&self, name: &str, builder: Arc<dyn OperatorBuilder>) -> DataStream<O> {

@@ -5,9 +5,11 @@
 
 use std::marker::PhantomData;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::{ChannelReceiver, NetMessage};
+use crate::checkpoint::TaskCheckpointing;
 use crate::error::TaskError;
 use crate::event::{CheckpointBarrier, Event};
 use crate::record::{decode_all, Record};
@@ -16,8 +18,11 @@ use crate::task::{Output, TaskControl, TaskHead};
 struct InChannel {
     rx: ChannelReceiver,
     finished: bool,
-    /// Delivered the barrier being aligned; not read until alignment completes.
+    /// Delivered the barrier being aligned; not read until alignment
+    /// completes (exactly-once only).
     blocked: bool,
+    /// Delivered the barrier being aligned.
+    seen: bool,
     watermark: i64,
 }
 
@@ -28,6 +33,7 @@ pub(crate) struct NetworkInput<T> {
     batch: Vec<T>,
     watermark: i64,
     pending_barrier: Option<CheckpointBarrier>,
+    checkpointing: Option<Arc<TaskCheckpointing>>,
     flush_interval: Duration,
     cursor: usize,
     name: String,
@@ -39,12 +45,13 @@ impl<T: Record> NetworkInput<T> {
         NetworkInput {
             channels: receivers
                 .into_iter()
-                .map(|rx| InChannel { rx, finished: false, blocked: false, watermark: i64::MIN })
+                .map(|rx| InChannel { rx, finished: false, blocked: false, seen: false, watermark: i64::MIN })
                 .collect(),
             next,
             batch: Vec::new(),
             watermark: i64::MIN,
             pending_barrier: None,
+            checkpointing: None,
             flush_interval,
             cursor: 0,
             name,
@@ -107,13 +114,16 @@ impl<T: Record> NetworkInput<T> {
                         // A newer checkpoint overtook an unfinished alignment: drop the old one.
                         for c in &mut self.channels {
                             c.blocked = false;
+                            c.seen = false;
                         }
                         self.pending_barrier = Some(b);
                     }
                     Some(_) => {}
                     None => self.pending_barrier = Some(b),
                 }
-                self.channels[i].blocked = true;
+                // At-least-once: count the barrier but keep reading the channel.
+                self.channels[i].blocked = self.checkpointing.as_ref().is_none_or(|c| c.exactly_once());
+                self.channels[i].seen = true;
                 self.try_complete_alignment()
             }
             Event::EndOfInput => {
@@ -138,12 +148,16 @@ impl<T: Record> NetworkInput<T> {
 
     fn try_complete_alignment(&mut self) -> Result<(), TaskError> {
         let Some(b) = self.pending_barrier else { return Ok(()) };
-        if self.channels.iter().all(|c| c.blocked || c.finished) {
+        if self.channels.iter().all(|c| c.seen || c.finished) {
             for c in &mut self.channels {
                 c.blocked = false;
+                c.seen = false;
             }
             self.pending_barrier = None;
             self.next.push_event(&Event::Barrier(b))?;
+            if let Some(cp) = &self.checkpointing {
+                cp.barrier_passed(&b);
+            }
         }
         Ok(())
     }
@@ -152,6 +166,7 @@ impl<T: Record> NetworkInput<T> {
 impl<T: Record> TaskHead for NetworkInput<T> {
     fn run(&mut self, control: &TaskControl) -> Result<(), TaskError> {
         let metrics = &control.metrics;
+        self.checkpointing = control.checkpointing.clone();
         while self.channels.iter().any(|c| !c.finished) {
             control.check()?;
             match self.next_message()? {

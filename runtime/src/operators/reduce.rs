@@ -7,8 +7,8 @@ use std::hash::Hash;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use rustc_hash::FxHashMap;
 
+use crate::checkpoint::{KeyGroupRange, KeyGroupedMap, OperatorSnapshot, TaskCheckpointing};
 use crate::context::{OperatorContext, RuntimeMode};
 use crate::error::TaskError;
 use crate::event::Event;
@@ -23,8 +23,11 @@ const FINAL_BATCH: usize = 4096;
 struct ReduceOp<T, K, KF, RF> {
     key_fn: Arc<KF>,
     reduce: Arc<RF>,
-    values: FxHashMap<K, T>,
+    values: KeyGroupedMap<K, T>,
+    range: KeyGroupRange,
     emit_updates: bool,
+    uid: String,
+    checkpointing: Option<Arc<TaskCheckpointing>>,
     buf: Vec<T>,
     next: Box<dyn Output<T>>,
 }
@@ -32,14 +35,16 @@ struct ReduceOp<T, K, KF, RF> {
 impl<T, K, KF, RF> Output<T> for ReduceOp<T, K, KF, RF>
 where
     T: Record,
-    K: Hash + Eq,
+    K: Hash + Eq + Record,
     KF: Fn(&T) -> K,
     RF: Fn(T, T) -> T,
 {
     fn push_batch(&mut self, batch: &mut Vec<T>) -> Result<(), TaskError> {
         let (key_fn, reduce) = (&*self.key_fn, &*self.reduce);
         for rec in batch.drain(..) {
-            match self.values.entry(key_fn(&rec)) {
+            let key = key_fn(&rec);
+            let group = self.values.group_mut(self.range.index_of(&key));
+            match group.entry(key) {
                 Entry::Occupied(mut e) => {
                     let merged = reduce(e.get().clone(), rec);
                     if self.emit_updates {
@@ -62,6 +67,15 @@ where
     }
 
     fn push_event(&mut self, event: &Event) -> Result<(), TaskError> {
+        if let (Event::Barrier(b), Some(cp)) = (event, &self.checkpointing) {
+            match self.values.snapshot() {
+                Ok(keyed) => cp.add_snapshot(
+                    &self.uid,
+                    OperatorSnapshot { key_groups: Some((self.range.first, self.range.last)), keyed, operator: Vec::new() },
+                ),
+                Err(e) => cp.decline(b.id, format!("{}: {e}", self.uid)),
+            }
+        }
         if *event == Event::EndOfInput && !self.emit_updates {
             for (_, v) in self.values.drain() {
                 self.buf.push(v);
@@ -87,16 +101,29 @@ pub(crate) struct ReduceBuilder<T, K, KF, RF> {
 impl<T, K, KF, RF> OperatorBuilder for ReduceBuilder<T, K, KF, RF>
 where
     T: Record,
-    K: Hash + Eq + 'static,
+    K: Hash + Eq + Record,
     KF: Fn(&T) -> K + Send + Sync + 'static,
     RF: Fn(T, T) -> T + Send + Sync + 'static,
 {
     fn build(&self, ctx: &OperatorContext, next: AnyOutput) -> Result<AnyOutput, TaskError> {
         let next = unerase::<T>(next, &ctx.operator_name)?;
+        let range = KeyGroupRange::of_subtask(ctx.max_parallelism, ctx.parallelism, ctx.subtask_index);
+        let mut values = KeyGroupedMap::new(range);
+        if let Some(cp) = &ctx.checkpointing {
+            for (kg, bytes, file) in cp.restored_keyed(&ctx.uid, range)? {
+                values.restore_group(kg, &bytes, &file)?;
+            }
+            if cp.restore_source().is_some() {
+                tracing::info!(operator = %ctx.uid, subtask = ctx.subtask_index, keys = values.len(), "keyed reduce state restored");
+            }
+        }
         Ok(erase::<T>(Box::new(ReduceOp {
             key_fn: self.key_fn.clone(),
             reduce: self.reduce.clone(),
-            values: FxHashMap::default(),
+            values,
+            range,
+            uid: ctx.uid.clone(),
+            checkpointing: ctx.checkpointing.clone(),
             emit_updates: ctx.runtime_mode == RuntimeMode::Streaming,
             buf: Vec::new(),
             next,

@@ -4,6 +4,7 @@
 use std::marker::PhantomData;
 use std::sync::Arc;
 
+use crate::checkpoint::{OperatorSnapshot, TaskCheckpointing};
 use crate::context::OperatorContext;
 use crate::error::TaskError;
 use crate::event::Event;
@@ -15,6 +16,8 @@ use crate::task::Output;
 
 struct SinkOp<T> {
     writer: Box<dyn SinkWriter<T>>,
+    uid: String,
+    checkpointing: Option<Arc<TaskCheckpointing>>,
 }
 
 impl<T> Output<T> for SinkOp<T> {
@@ -27,6 +30,14 @@ impl<T> Output<T> for SinkOp<T> {
         match event {
             Event::EndOfInput => self.writer.finish(),
             Event::Flush => self.writer.flush(),
+            Event::Barrier(b) => {
+                if let Some(cp) = &self.checkpointing {
+                    if let Some(items) = self.writer.snapshot(b.id)? {
+                        cp.add_snapshot(&self.uid, OperatorSnapshot { operator: items, ..Default::default() });
+                    }
+                }
+                Ok(())
+            }
             _ => Ok(()),
         }
     }
@@ -38,6 +49,6 @@ pub(crate) struct SinkNode<T, S>(pub(crate) Arc<S>, pub(crate) PhantomData<fn(T)
 impl<T: Record, S: Sink<T>> OperatorBuilder for SinkNode<T, S> {
     fn build(&self, ctx: &OperatorContext, _next: AnyOutput) -> Result<AnyOutput, TaskError> {
         let writer = self.0.create_writer(ctx)?;
-        Ok(erase::<T>(Box::new(SinkOp { writer })))
+        Ok(erase::<T>(Box::new(SinkOp { writer, uid: ctx.uid.clone(), checkpointing: ctx.checkpointing.clone() })))
     }
 }

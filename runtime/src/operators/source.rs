@@ -1,11 +1,15 @@
 //! Source driver: the head of a source task. Polls the source's reader for
-//! batches and pushes them down the chain; ends the stream with the maximum
-//! watermark and end-of-input when a bounded source is done.
+//! batches and pushes them down the chain; between batches it takes
+//! checkpoint triggers, snapshots the reader (split and offset) and injects
+//! the barrier; ends the stream with the maximum watermark and end-of-input
+//! when a bounded source is done.
 
 use std::marker::PhantomData;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
+use crate::checkpoint::{OperatorSnapshot, SourceTrigger, TaskCheckpointing};
 use crate::context::OperatorContext;
 use crate::error::TaskError;
 use crate::event::{Event, MAX_WATERMARK};
@@ -19,6 +23,28 @@ struct SourceDriver<T> {
     reader: Box<dyn SourceReader<T>>,
     next: Box<dyn Output<T>>,
     batch: Vec<T>,
+    uid: String,
+    /// Stop-with-savepoint took its savepoint: emit nothing more.
+    stopped: bool,
+}
+
+impl<T: Record> SourceDriver<T> {
+    fn checkpoint(&mut self, cp: &TaskCheckpointing, t: SourceTrigger) -> Result<(), TaskError> {
+        match self.reader.snapshot_state() {
+            Ok(items) => cp.add_snapshot(&self.uid, OperatorSnapshot { operator: items, ..Default::default() }),
+            Err(e) => {
+                cp.decline(t.barrier.id, format!("source {}: {e}", self.uid));
+                return Ok(());
+            }
+        }
+        self.next.push_event(&Event::Barrier(t.barrier))?;
+        cp.barrier_passed(&t.barrier);
+        if t.stop {
+            tracing::info!(checkpoint = t.barrier.id, "source stops after the savepoint barrier");
+            self.stopped = true;
+        }
+        Ok(())
+    }
 }
 
 impl<T: Record> TaskHead for SourceDriver<T> {
@@ -26,6 +52,15 @@ impl<T: Record> TaskHead for SourceDriver<T> {
         let metrics = &control.metrics;
         loop {
             control.check()?;
+            if let Some(cp) = &control.checkpointing {
+                while let Some(t) = cp.poll_trigger() {
+                    self.checkpoint(cp, t)?;
+                }
+            }
+            if self.stopped {
+                std::thread::sleep(Duration::from_millis(20));
+                continue;
+            }
             let status = self.reader.poll_next(&mut self.batch)?;
             if !self.batch.is_empty() {
                 metrics.records_in.fetch_add(self.batch.len() as u64, Ordering::Relaxed);
@@ -50,7 +85,7 @@ impl<T: Record, S: Source<T>> SourceBuilder for SourceNode<T, S> {
     fn build(&self, ctx: &OperatorContext, next: AnyOutput) -> Result<Box<dyn TaskHead>, TaskError> {
         let next = unerase::<T>(next, &ctx.operator_name)?;
         let reader = self.0.create_reader(ctx)?;
-        Ok(Box::new(SourceDriver { reader, next, batch: Vec::new() }))
+        Ok(Box::new(SourceDriver { reader, next, batch: Vec::new(), uid: ctx.uid.clone(), stopped: false }))
     }
     fn bounded(&self) -> bool {
         self.0.bounded()

@@ -4,6 +4,7 @@ mod collect;
 mod discard;
 mod print;
 mod text_file;
+mod two_phase;
 
 pub use collect::CollectSink;
 pub use discard::DiscardingSink;
@@ -23,6 +24,15 @@ pub trait SinkWriter<T> {
     }
     /// Input ended: write out everything and publish the result.
     fn finish(&mut self) -> Result<(), TaskError>;
+    /// At checkpoint barrier `checkpoint_id`: make everything written so far
+    /// durable and return the writer's state as operator state items
+    /// (`None`: the sink keeps no state and gives no exactly-once guarantee).
+    ///
+    /// Errors: the data cannot be made durable; the task fails.
+    fn snapshot(&mut self, checkpoint_id: u64) -> Result<Option<Vec<Vec<u8>>>, TaskError> {
+        let _ = checkpoint_id;
+        Ok(None)
+    }
 }
 
 /// A sink definition, shared by all subtasks (Flink's `Sink`).

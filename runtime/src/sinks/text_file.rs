@@ -1,9 +1,10 @@
 //! Writes records as text lines into part files `DIR/part-<subtask>`.
 //!
-//! A part file is written under a hidden in-progress name
-//! (`DIR/.part-<subtask>.inprogress`) and renamed to `part-<subtask>` only
-//! when its subtask's input has ended: a failed or canceled job leaves no
-//! output that looks complete.
+//! Without checkpointing, a part file is written under a hidden in-progress
+//! name (`DIR/.part-<subtask>.inprogress`) and renamed to `part-<subtask>`
+//! only when its subtask's input has ended: a failed or canceled job leaves
+//! no output that looks complete. With checkpointing the sink is exactly-once
+//! by two-phase commit (see `two_phase.rs`).
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -106,6 +107,9 @@ impl<T: 'static> Sink<T> for TextFileSink<T> {
         check_dir(&self.dir)
     }
     fn create_writer(&self, ctx: &OperatorContext) -> Result<Box<dyn SinkWriter<T>>, TaskError> {
+        if let Some(cp) = &ctx.checkpointing {
+            return Ok(Box::new(super::two_phase::TwoPhaseTextWriter::open(&self.dir, self.format.clone(), ctx, cp)?));
+        }
         std::fs::create_dir_all(&self.dir)
             .map_err(|e| TaskError::io(format!("cannot create output directory {}", self.dir.display()), e))?;
         let in_progress = self.dir.join(format!(".{}.inprogress", part_file_name(ctx.subtask_index)));

@@ -7,6 +7,8 @@ use std::io::{BufRead, BufReader, Seek, SeekFrom};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use serde::{Deserialize, Serialize};
+
 use super::{Source, SourceReader, SourceStatus, SOURCE_BATCH};
 use crate::context::OperatorContext;
 use crate::error::TaskError;
@@ -56,32 +58,58 @@ impl Pacer {
     }
 }
 
+/// A byte range of the file a reader still has to read: the lines that
+/// start in `[start, end)`, the next one at `pos` once `aligned`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+struct FileSplit {
+    start: u64,
+    end: u64,
+    /// Offset of the next line's first byte (valid when `aligned`).
+    pos: u64,
+    /// False until the line straddling `start` has been skipped.
+    aligned: bool,
+}
+
+impl FileSplit {
+    fn new(start: u64, end: u64) -> Self {
+        FileSplit { start, end, pos: start, aligned: start == 0 }
+    }
+}
+
 struct TextFileReader {
     path: PathBuf,
     reader: BufReader<File>,
-    /// Offset of the next line's first byte.
-    pos: u64,
-    end: u64,
+    /// The split being read, then the ones still to read.
+    splits: std::collections::VecDeque<FileSplit>,
     pacer: Option<Pacer>,
 }
 
 impl TextFileReader {
-    fn open(path: &PathBuf, index: u32, parallelism: u32, rate: Option<f64>) -> Result<Self, TaskError> {
+    fn open(path: &PathBuf, splits: Vec<FileSplit>, parallelism: u32, rate: Option<f64>) -> Result<Self, TaskError> {
         let file = File::open(path).map_err(|e| TaskError::io(format!("cannot open input file {}", path.display()), e))?;
-        let len = file.metadata().map_err(|e| TaskError::io(format!("cannot stat {}", path.display()), e))?.len();
-        let (start, end) = split_range(len, index, parallelism);
-        let mut reader = BufReader::with_capacity(256 * 1024, file);
-        let mut pos = start;
-        if start > 0 {
-            // The line that straddles `start` belongs to the previous split:
-            // skip up to and including the first '\n' at or after start-1.
-            reader.seek(SeekFrom::Start(start - 1)).map_err(|e| TaskError::io(format!("cannot seek in {}", path.display()), e))?;
-            let mut skipped = Vec::new();
-            let n = reader.read_until(b'\n', &mut skipped).map_err(|e| TaskError::io(format!("cannot read {}", path.display()), e))?;
-            pos = start - 1 + n as u64;
-        }
+        let reader = BufReader::with_capacity(256 * 1024, file);
         let pacer = rate.map(|r| Pacer { per_second: r / parallelism as f64, started: Instant::now(), emitted: 0 });
-        Ok(TextFileReader { path: path.clone(), reader, pos, end, pacer })
+        let mut r = TextFileReader { path: path.clone(), reader, splits: splits.into(), pacer };
+        r.seek_current()?;
+        Ok(r)
+    }
+
+    /// Positions the file at the current split's next line.
+    fn seek_current(&mut self) -> Result<(), TaskError> {
+        let path = &self.path;
+        let Some(split) = self.splits.front_mut() else { return Ok(()) };
+        if split.aligned {
+            self.reader.seek(SeekFrom::Start(split.pos)).map_err(|e| TaskError::io(format!("cannot seek in {}", path.display()), e))?;
+            return Ok(());
+        }
+        // The line that straddles `start` belongs to the previous split:
+        // skip up to and including the first '\n' at or after start-1.
+        self.reader.seek(SeekFrom::Start(split.start - 1)).map_err(|e| TaskError::io(format!("cannot seek in {}", path.display()), e))?;
+        let mut skipped = Vec::new();
+        let n = self.reader.read_until(b'\n', &mut skipped).map_err(|e| TaskError::io(format!("cannot read {}", path.display()), e))?;
+        split.pos = split.start - 1 + n as u64;
+        split.aligned = true;
+        Ok(())
     }
 }
 
@@ -96,18 +124,22 @@ impl SourceReader<String> for TextFileReader {
         };
         let mut emitted = 0;
         while emitted < budget {
-            if self.pos >= self.end {
-                return Ok(SourceStatus::Finished);
+            let Some(split) = self.splits.front_mut() else { break };
+            if split.pos >= split.end {
+                self.splits.pop_front();
+                self.seek_current()?;
+                continue;
             }
             let mut line = String::new();
             let n = self
                 .reader
                 .read_line(&mut line)
-                .map_err(|e| TaskError::io(format!("cannot read {} at byte {}", self.path.display(), self.pos), e))?;
+                .map_err(|e| TaskError::io(format!("cannot read {} at byte {}", self.path.display(), split.pos), e))?;
             if n == 0 {
-                return Ok(SourceStatus::Finished);
+                split.pos = split.end; // file shorter than when planned
+                continue;
             }
-            self.pos += n as u64;
+            split.pos += n as u64;
             if line.ends_with('\n') {
                 line.pop();
                 if line.ends_with('\r') {
@@ -120,8 +152,49 @@ impl SourceReader<String> for TextFileReader {
         if let Some(p) = &mut self.pacer {
             p.emitted += emitted as u64;
         }
-        Ok(SourceStatus::Available)
+        Ok(if self.splits.is_empty() { SourceStatus::Finished } else { SourceStatus::Available })
     }
+
+    fn snapshot_state(&mut self) -> Result<Vec<Vec<u8>>, TaskError> {
+        self.splits
+            .iter()
+            .map(|s| postcard::to_allocvec(s).map_err(|e| TaskError::State(format!("cannot encode the position in {}: {e}", self.path.display()))))
+            .collect()
+    }
+}
+
+/// The splits of subtask `index` of `parallelism` when restoring: the
+/// subtask's own splits at the same parallelism; after a rescale, every
+/// remaining range is cut into `parallelism` pieces and the subtask takes
+/// piece `index` of each.
+fn restored_splits(ctx: &OperatorContext, path: &std::path::Path) -> Result<Option<Vec<FileSplit>>, TaskError> {
+    let Some(cp) = &ctx.checkpointing else { return Ok(None) };
+    let Some(src) = cp.restore_source() else { return Ok(None) };
+    let Some(op) = src.metadata.operators.get(&ctx.uid) else { return Ok(None) };
+    let decode = |items: Vec<Vec<u8>>| -> Result<Vec<FileSplit>, TaskError> {
+        items
+            .iter()
+            .map(|b| postcard::from_bytes::<FileSplit>(b).map_err(|e| TaskError::State(format!("undecodable position of {} in the checkpoint: {e}", path.display()))))
+            .collect()
+    };
+    if op.parallelism == ctx.parallelism {
+        return Ok(cp.restored_operator(&ctx.uid, ctx.subtask_index, ctx.parallelism)?.map(decode).transpose()?);
+    }
+    let all = decode(cp.restored_operator_union(&ctx.uid)?)?;
+    let mut mine = Vec::new();
+    for s in all {
+        let (from, aligned) = (if s.aligned { s.pos } else { s.start }, s.aligned);
+        if from >= s.end {
+            continue;
+        }
+        let (a, b) = split_range(s.end - from, ctx.subtask_index, ctx.parallelism);
+        if a == b {
+            continue;
+        }
+        let piece = FileSplit { start: from + a, end: from + b, pos: from + a, aligned: if a == 0 { aligned || from == 0 } else { false } };
+        mine.push(piece);
+    }
+    Ok(Some(mine))
 }
 
 impl Source<String> for TextFileSource {
@@ -140,7 +213,18 @@ impl Source<String> for TextFileSource {
         }
     }
     fn create_reader(&self, ctx: &OperatorContext) -> Result<Box<dyn SourceReader<String>>, TaskError> {
-        Ok(Box::new(TextFileReader::open(&self.path, ctx.subtask_index, ctx.parallelism, self.lines_per_second)?))
+        let splits = match restored_splits(ctx, &self.path)? {
+            Some(s) => {
+                tracing::info!(file = %self.path.display(), subtask = ctx.subtask_index, splits = ?s, "file source restored its position");
+                s
+            }
+            None => {
+                let len = std::fs::metadata(&self.path).map_err(|e| TaskError::io(format!("cannot stat {}", self.path.display()), e))?.len();
+                let (start, end) = split_range(len, ctx.subtask_index, ctx.parallelism);
+                vec![FileSplit::new(start, end)]
+            }
+        };
+        Ok(Box::new(TextFileReader::open(&self.path, splits, ctx.parallelism, self.lines_per_second)?))
     }
 }
 
@@ -152,12 +236,14 @@ mod tests {
     fn ctx(i: u32, p: u32) -> OperatorContext {
         OperatorContext {
             operator_name: "src".into(),
+            uid: "src".into(),
             task_name: "src".into(),
             subtask_index: i,
             parallelism: p,
             max_parallelism: 128,
             attempt: 0,
             runtime_mode: RuntimeMode::Streaming,
+            checkpointing: None,
         }
     }
 

@@ -33,6 +33,16 @@ pub trait SourceReader<T> {
     ///
     /// Errors: fails the task; the message names the file or address at fault.
     fn poll_next(&mut self, out: &mut Vec<T>) -> Result<SourceStatus, TaskError>;
+
+    /// The reader's position for a checkpoint, as operator state items
+    /// (redistributed round robin on rescale): e.g. one item per split with
+    /// its offset. Called between polls, at a barrier. The default (no
+    /// items) means the source does not replay: at-most-once after a restore.
+    ///
+    /// Errors: the position cannot be encoded; the checkpoint is declined.
+    fn snapshot_state(&mut self) -> Result<Vec<Vec<u8>>, TaskError> {
+        Ok(Vec::new())
+    }
 }
 
 /// A source definition, shared by all subtasks (Flink's `Source`).

@@ -1,5 +1,9 @@
 //! An unbounded source reading text lines from a TCP socket (Flink's
 //! `socketTextStream`); non-parallel, ends when the peer closes the socket.
+//!
+//! At-most-once: a socket cannot be rewound, so the source keeps no position
+//! in checkpoints; after a restore, lines sent while the job was down or
+//! after the last checkpoint are lost (as in Flink).
 
 use std::io::{BufRead, BufReader, ErrorKind};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -70,7 +74,10 @@ impl Source<String> for SocketTextSource {
     fn max_parallelism(&self) -> Option<u32> {
         Some(1)
     }
-    fn create_reader(&self, _ctx: &OperatorContext) -> Result<Box<dyn SourceReader<String>>, TaskError> {
+    fn create_reader(&self, ctx: &OperatorContext) -> Result<Box<dyn SourceReader<String>>, TaskError> {
+        if ctx.checkpointing.is_some() {
+            tracing::warn!(address = %self.address, "the socket source is at-most-once: lines are not replayed after a failure");
+        }
         let addr = self
             .address
             .to_socket_addrs()

@@ -49,12 +49,14 @@ pub fn build_task(stream: &StreamGraph, job: &JobGraph, spec: TaskSpec, control:
         let n = stream.nodes.get(node).ok_or_else(|| TaskError::Mismatch(format!("no operator {node} in the program")))?;
         Ok(OperatorContext {
             operator_name: n.name.clone(),
+            uid: n.uid.clone(),
             task_name: name.clone(),
             subtask_index: spec.subtask_index,
             parallelism: vertex.parallelism,
             max_parallelism: job.max_parallelism,
             attempt: spec.attempt,
             runtime_mode,
+            checkpointing: control.checkpointing.clone(),
         })
     };
     let (Some(head), Some(tail)) = (vertex.operators.first(), vertex.operators.last()) else {

@@ -46,6 +46,9 @@ pub struct TaskControl {
     pub canceled: Arc<AtomicBool>,
     /// The task's counters.
     pub metrics: Arc<TaskMetrics>,
+    /// Checkpoint triggers, snapshots and restored state; `None` when the
+    /// job neither checkpoints nor restores.
+    pub checkpointing: Option<Arc<crate::checkpoint::TaskCheckpointing>>,
 }
 
 impl TaskControl {

@@ -1,0 +1,63 @@
+//! Checkpoints: the state file format, the `_metadata` document, the
+//! key-group-partitioned heap state table, and each task's checkpointing hub
+//! (barrier triggers at sources, snapshots collected at barriers, an
+//! asynchronous writer, commit notifications, and restored state).
+//!
+//! Layout on storage: `<state.checkpoints.dir>/<job-id>/chk-<n>/` holds one
+//! file per operator subtask with state (`<uid>-<subtask>`) and `_metadata`,
+//! written last by the JobMaster. A checkpoint without `_metadata` does not exist.
+
+pub mod format;
+pub mod keyed;
+pub mod metadata;
+mod task;
+
+pub use keyed::{KeyGroupRange, KeyGroupedMap};
+pub use metadata::{CheckpointMetadata, OperatorMeta, StateHandle, METADATA_FILE};
+pub use task::{CheckpointResponder, OperatorSnapshot, RestoreSource, SourceTrigger, TaskCheckpointing};
+
+use crate::error::TaskError;
+
+/// Why a snapshot could not be written or read back.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    /// Storage I/O failed; `context` names the file or directory.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was done, naming the path.
+        context: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A checkpoint file is damaged or not what it should be.
+    #[error("corrupt checkpoint file {path}: {reason}")]
+    Corrupt {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// State could not be serialized.
+    #[error("cannot serialize state: {0}")]
+    Encode(String),
+}
+
+impl From<CheckpointError> for TaskError {
+    fn from(e: CheckpointError) -> Self {
+        match e {
+            CheckpointError::Io { context, source } => TaskError::Io { context, source },
+            other => TaskError::State(other.to_string()),
+        }
+    }
+}
+
+/// Directory of checkpoint `id` under a job's checkpoint directory.
+pub fn checkpoint_dir_name(id: u64) -> String {
+    format!("chk-{id}")
+}
+
+/// A file-name-safe form of an operator uid.
+pub fn file_safe(uid: &str) -> String {
+    uid.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '_' }).collect()
+}

@@ -1,0 +1,310 @@
+//! One task's checkpointing hub, shared by the task's head, its chained
+//! operators and its TaskManager.
+//!
+//! * The TaskManager hands a trigger to a source task ([`TaskCheckpointing::trigger`]);
+//!   the source driver takes it between batches and snapshots its reader.
+//! * At a barrier each stateful operator serializes its state
+//!   ([`TaskCheckpointing::add_snapshot`]) and forwards the barrier; when the
+//!   barrier has passed the whole chain the head calls
+//!   [`TaskCheckpointing::barrier_passed`], which hands the bytes to the task's
+//!   writer thread: processing goes on while they are written.
+//! * The writer writes one file per operator and acknowledges (or declines)
+//!   the checkpoint through the [`CheckpointResponder`].
+//! * When the JobMaster completes a checkpoint, registered committers run
+//!   (two-phase-commit sinks publish their pending files).
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+
+use super::format::{crc32, decode_framed, encode_framed, write_atomically};
+use super::keyed::KeyGroupRange;
+use super::metadata::{CheckpointMetadata, StateHandle};
+use super::{checkpoint_dir_name, file_safe, CheckpointError};
+use crate::event::CheckpointBarrier;
+
+/// A checkpoint to start at a source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SourceTrigger {
+    /// The barrier to inject.
+    pub barrier: CheckpointBarrier,
+    /// Stop-with-savepoint: emit nothing after the barrier; the job is
+    /// canceled once the savepoint completes.
+    pub stop: bool,
+}
+
+/// Where a task reports the outcome of its part of a checkpoint.
+pub trait CheckpointResponder: Send + Sync {
+    /// The task's state for `checkpoint_id` is durable: `(operator uid, file)` per operator with state.
+    fn acknowledge(&self, checkpoint_id: u64, handles: Vec<(String, StateHandle)>);
+    /// The task could not take its part of `checkpoint_id`.
+    fn decline(&self, checkpoint_id: u64, reason: String);
+}
+
+/// What one operator instance saves at a barrier.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperatorSnapshot {
+    /// Key groups the operator owned, if it has keyed state.
+    pub key_groups: Option<(u32, u32)>,
+    /// Keyed state: `(key group, bytes)` for each non-empty key group.
+    pub keyed: Vec<(u32, Vec<u8>)>,
+    /// Operator state: a list of items, redistributed round robin when the
+    /// parallelism changes (Flink's `ListState` operator state), e.g. source
+    /// splits with their offsets, or a sink's pending files.
+    pub operator: Vec<Vec<u8>>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StateFile {
+    uid: String,
+    subtask: u32,
+    checkpoint_id: u64,
+    snapshot: OperatorSnapshot,
+}
+
+/// A completed checkpoint (or savepoint) to restore from.
+#[derive(Debug, Clone)]
+pub struct RestoreSource {
+    /// Its directory.
+    pub dir: PathBuf,
+    /// Its `_metadata`.
+    pub metadata: CheckpointMetadata,
+}
+
+struct WriteJob {
+    checkpoint_id: u64,
+    snapshots: Vec<(String, OperatorSnapshot)>,
+}
+
+type Committer = Box<dyn Fn(u64) + Send + Sync>;
+
+/// The checkpointing hub of one task (see the module docs).
+pub struct TaskCheckpointing {
+    job_dir: PathBuf,
+    subtask: u32,
+    exactly_once: bool,
+    triggers: (flume::Sender<SourceTrigger>, flume::Receiver<SourceTrigger>),
+    pending: Mutex<Vec<(String, OperatorSnapshot)>>,
+    writer: Mutex<Option<flume::Sender<WriteJob>>>,
+    responder: Arc<dyn CheckpointResponder>,
+    restore: Option<RestoreSource>,
+    committers: Mutex<Vec<Committer>>,
+    name: String,
+}
+
+impl std::fmt::Debug for TaskCheckpointing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TaskCheckpointing").field("job_dir", &self.job_dir).field("subtask", &self.subtask).finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl TaskCheckpointing {
+    /// A hub for subtask `subtask` (display name `name`) writing under
+    /// `job_dir` (`<state.checkpoints.dir>/<job-id>`), aligned barriers when
+    /// `exactly_once`, restoring from `restore` if given.
+    pub fn new(
+        job_dir: PathBuf,
+        subtask: u32,
+        exactly_once: bool,
+        responder: Arc<dyn CheckpointResponder>,
+        restore: Option<RestoreSource>,
+        name: String,
+    ) -> Self {
+        TaskCheckpointing {
+            job_dir,
+            subtask,
+            exactly_once,
+            triggers: flume::unbounded(),
+            pending: Mutex::new(Vec::new()),
+            writer: Mutex::new(None),
+            responder,
+            restore,
+            committers: Mutex::new(Vec::new()),
+            name,
+        }
+    }
+
+    /// The job id (the last component of the job's checkpoint directory).
+    pub fn job_id(&self) -> String {
+        self.job_dir.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default()
+    }
+
+    /// True for EXACTLY_ONCE (input channels are blocked during alignment).
+    pub fn exactly_once(&self) -> bool {
+        self.exactly_once
+    }
+
+    /// The directory of checkpoint `id`.
+    pub fn checkpoint_dir(&self, id: u64) -> PathBuf {
+        self.job_dir.join(checkpoint_dir_name(id))
+    }
+
+    /// Asks the source of this task to inject a barrier (TaskManager side).
+    pub fn trigger(&self, t: SourceTrigger) {
+        let _ = self.triggers.0.send(t);
+    }
+
+    /// A pending trigger, if any (source driver side, once per batch).
+    #[inline]
+    pub fn poll_trigger(&self) -> Option<SourceTrigger> {
+        self.triggers.1.try_recv().ok()
+    }
+
+    /// Adds one operator's snapshot for the barrier passing now.
+    pub fn add_snapshot(&self, uid: &str, snapshot: OperatorSnapshot) {
+        lock(&self.pending).push((uid.to_string(), snapshot));
+    }
+
+    /// An operator could not snapshot: the checkpoint is declined.
+    pub fn decline(&self, checkpoint_id: u64, reason: String) {
+        lock(&self.pending).clear();
+        self.responder.decline(checkpoint_id, reason);
+    }
+
+    /// The barrier has passed the whole chain: write the collected snapshots
+    /// in the background and acknowledge when they are durable.
+    pub fn barrier_passed(&self, barrier: &CheckpointBarrier) {
+        let snapshots = std::mem::take(&mut *lock(&self.pending));
+        let job = WriteJob { checkpoint_id: barrier.id, snapshots };
+        let mut writer = lock(&self.writer);
+        if writer.is_none() {
+            let (tx, rx) = flume::unbounded::<WriteJob>();
+            let (dir, subtask, responder) = (self.job_dir.clone(), self.subtask, self.responder.clone());
+            let spawned = std::thread::Builder::new()
+                .name(format!("ckpt-writer {}", self.name.chars().take(40).collect::<String>()))
+                .spawn(move || {
+                    for job in rx.iter() {
+                        let id = job.checkpoint_id;
+                        let started = std::time::Instant::now();
+                        match write_snapshots(&dir, subtask, job) {
+                            Ok(handles) => {
+                                let bytes: u64 = handles.iter().map(|h| h.1.size).sum();
+                                tracing::debug!(checkpoint = id, subtask, bytes, ms = started.elapsed().as_millis() as u64, "state written");
+                                responder.acknowledge(id, handles)
+                            }
+                            Err(e) => responder.decline(id, e.to_string()),
+                        }
+                    }
+                });
+            match spawned {
+                Ok(_) => *writer = Some(tx),
+                Err(e) => {
+                    self.responder.decline(barrier.id, format!("cannot start the checkpoint writer thread: {e}"));
+                    return;
+                }
+            }
+        }
+        if let Some(tx) = writer.as_ref() {
+            let _ = tx.send(job);
+        }
+    }
+
+    /// Registers a function run with the checkpoint id when a checkpoint completes.
+    pub fn on_checkpoint_complete(&self, f: impl Fn(u64) + Send + Sync + 'static) {
+        lock(&self.committers).push(Box::new(f));
+    }
+
+    /// Checkpoint `id` completed (TaskManager side): runs the committers.
+    pub fn notify_complete(&self, id: u64) {
+        for c in lock(&self.committers).iter() {
+            c(id);
+        }
+    }
+
+    /// The checkpoint this task restores from, if any.
+    pub fn restore_source(&self) -> Option<&RestoreSource> {
+        self.restore.as_ref()
+    }
+
+    /// Restored keyed state of operator `uid` for the key groups in `range`:
+    /// `(key group, bytes, file it came from)`. Reads every old subtask's file
+    /// whose key groups overlap `range` (all of them after a rescale).
+    ///
+    /// Errors: a missing or damaged file, named.
+    pub fn restored_keyed(&self, uid: &str, range: KeyGroupRange) -> Result<Vec<(u32, Vec<u8>, String)>, CheckpointError> {
+        let Some(src) = &self.restore else { return Ok(Vec::new()) };
+        let Some(op) = src.metadata.operators.get(uid) else { return Ok(Vec::new()) };
+        let mut out = Vec::new();
+        for h in &op.subtasks {
+            let Some((first, last)) = h.key_groups else { continue };
+            if last < range.first || first > range.last {
+                continue;
+            }
+            let (path, file) = read_state_file(&src.dir, h)?;
+            for (kg, bytes) in file.snapshot.keyed {
+                if range.contains(kg) {
+                    out.push((kg, bytes, path.display().to_string()));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Restored operator state items of `uid` for subtask `subtask` of
+    /// `parallelism`: its own items at the same parallelism, else every
+    /// item `k` (over all old subtasks in order) with `k % parallelism == subtask`.
+    ///
+    /// Errors: a missing or damaged file, named.
+    pub fn restored_operator(&self, uid: &str, subtask: u32, parallelism: u32) -> Result<Option<Vec<Vec<u8>>>, CheckpointError> {
+        let Some(src) = &self.restore else { return Ok(None) };
+        let Some(op) = src.metadata.operators.get(uid) else { return Ok(None) };
+        if op.parallelism == parallelism {
+            return match op.subtasks.iter().find(|h| h.subtask == subtask) {
+                Some(h) => Ok(Some(read_state_file(&src.dir, h)?.1.snapshot.operator)),
+                None => Ok(Some(Vec::new())),
+            };
+        }
+        let mut handles: Vec<&StateHandle> = op.subtasks.iter().collect();
+        handles.sort_by_key(|h| h.subtask);
+        let mut all = Vec::new();
+        for h in handles {
+            all.extend(read_state_file(&src.dir, h)?.1.snapshot.operator);
+        }
+        Ok(Some(all.into_iter().enumerate().filter(|(k, _)| *k as u32 % parallelism == subtask).map(|(_, v)| v).collect()))
+    }
+
+    /// Restored operator state items of `uid` from every old subtask (a
+    /// union, Flink's union list state): for cleanup that needs the whole picture.
+    ///
+    /// Errors: a missing or damaged file, named.
+    pub fn restored_operator_union(&self, uid: &str) -> Result<Vec<Vec<u8>>, CheckpointError> {
+        let Some(src) = &self.restore else { return Ok(Vec::new()) };
+        let Some(op) = src.metadata.operators.get(uid) else { return Ok(Vec::new()) };
+        let mut all = Vec::new();
+        for h in &op.subtasks {
+            all.extend(read_state_file(&src.dir, h)?.1.snapshot.operator);
+        }
+        Ok(all)
+    }
+}
+
+fn read_state_file(dir: &Path, h: &StateHandle) -> Result<(PathBuf, StateFile), CheckpointError> {
+    let path = dir.join(&h.file);
+    let bytes = std::fs::read(&path).map_err(|e| CheckpointError::Io { context: format!("cannot read state file {}", path.display()), source: e })?;
+    if bytes.len() as u64 != h.size || crc32(&bytes) != h.crc32 {
+        return Err(CheckpointError::Corrupt { path: path.display().to_string(), reason: "size or checksum differs from _metadata".into() });
+    }
+    let file: StateFile = decode_framed(&bytes, &path)?;
+    Ok((path, file))
+}
+
+fn write_snapshots(job_dir: &Path, subtask: u32, job: WriteJob) -> Result<Vec<(String, StateHandle)>, CheckpointError> {
+    let dir = job_dir.join(checkpoint_dir_name(job.checkpoint_id));
+    if !job.snapshots.is_empty() {
+        std::fs::create_dir_all(&dir).map_err(|e| CheckpointError::Io { context: format!("cannot create checkpoint directory {}", dir.display()), source: e })?;
+    }
+    let mut handles = Vec::new();
+    for (uid, snapshot) in job.snapshots {
+        let key_groups = snapshot.key_groups;
+        let file_name = format!("{}-{subtask}", file_safe(&uid));
+        let img = encode_framed(&StateFile { uid: uid.clone(), subtask, checkpoint_id: job.checkpoint_id, snapshot }, &uid)?;
+        write_atomically(&dir.join(&file_name), &img)?;
+        handles.push((uid, StateHandle { subtask, file: file_name, size: img.len() as u64, crc32: crc32(&img), key_groups }));
+    }
+    Ok(handles)
+}
