@@ -24,6 +24,35 @@ pub enum Command {
     Info(JobArgs),
     /// List the built-in jobs.
     Jobs,
+    /// Trigger a savepoint of a running job (Flink's `flink savepoint`).
+    Savepoint(SavepointArgs),
+    /// Stop a running job with a final savepoint (Flink's `flink stop`).
+    Stop(StopArgs),
+}
+
+/// Arguments of `rfy savepoint`.
+#[derive(Debug, Args)]
+pub struct SavepointArgs {
+    /// REST address of the JobManager, host:port (the local cluster prints it).
+    #[arg(short = 'm', long = "jobmanager", value_name = "HOST:PORT")]
+    pub jobmanager: String,
+    /// The job's id.
+    pub job_id: String,
+    /// Directory the savepoint goes into (default: state.savepoints.dir).
+    pub target_directory: Option<String>,
+}
+
+/// Arguments of `rfy stop`.
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// REST address of the JobManager, host:port.
+    #[arg(short = 'm', long = "jobmanager", value_name = "HOST:PORT")]
+    pub jobmanager: String,
+    /// Directory the final savepoint goes into (default: state.savepoints.dir).
+    #[arg(short = 'p', long = "savepointPath", alias = "savepoint-path", value_name = "DIR")]
+    pub savepoint_path: Option<String>,
+    /// The job's id.
+    pub job_id: String,
 }
 
 /// Which job, how parallel, with which configuration.
@@ -52,6 +81,9 @@ pub struct RunArgs {
     /// Detached: submit, print the job id and the web UI address, and exit.
     #[arg(short = 'd', long)]
     pub detached: bool,
+    /// Restore the job from this savepoint (or retained checkpoint) directory.
+    #[arg(short = 's', long = "fromSavepoint", alias = "from-savepoint", value_name = "PATH")]
+    pub from_savepoint: Option<String>,
     #[command(flatten)]
     pub job: JobArgs,
 }

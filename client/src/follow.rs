@@ -74,6 +74,47 @@ impl RestClient {
     }
 }
 
+impl RestClient {
+    /// `POST /jobs/<id>/savepoints` (or `/stop` when `stop`); returns the trigger id.
+    pub async fn trigger_savepoint(&self, job_id: &str, target: Option<&str>, stop: bool) -> Result<String> {
+        let (path, body) = if stop {
+            (format!("/jobs/{job_id}/stop"), json!({ "targetDirectory": target, "drain": false }))
+        } else {
+            (format!("/jobs/{job_id}/savepoints"), json!({ "target-directory": target, "cancel-job": false }))
+        };
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .json(&body)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach the JobManager at {}", self.base))?;
+        let body = self.parse("savepoint trigger", resp).await?;
+        body["request-id"].as_str().map(str::to_string).ok_or_else(|| anyhow!("savepoint trigger: no request id in {body}"))
+    }
+
+    /// Polls `GET /jobs/<id>/savepoints/<trigger>` until the savepoint is
+    /// done; returns its directory.
+    ///
+    /// Errors: the savepoint failed (with the JobManager's reason) or `timeout` passed.
+    pub async fn wait_savepoint(&self, job_id: &str, trigger_id: &str, timeout: Duration) -> Result<String> {
+        let started = Instant::now();
+        loop {
+            let v = self.get(&format!("/jobs/{job_id}/savepoints/{trigger_id}")).await?;
+            if v["status"]["id"] == "COMPLETED" {
+                if let Some(loc) = v["operation"]["location"].as_str() {
+                    return Ok(loc.to_string());
+                }
+                bail!("savepoint failed: {}", v["operation"]["failure-cause"]["stack-trace"].as_str().unwrap_or("unknown cause"));
+            }
+            if started.elapsed() > timeout {
+                bail!("savepoint not done within {:.0} s", timeout.as_secs_f64());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
 /// What a followed job ended as.
 pub struct Outcome {
     /// Terminal state name (`FINISHED`, `FAILED`, `CANCELED`).

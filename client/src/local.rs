@@ -1,21 +1,87 @@
 //! The embedded local cluster: a JobManager and N TaskManagers in this
 //! process, talking over the same gRPC and REST paths (on loopback) as a
-//! distributed cluster.
+//! distributed cluster. Its [`LocalDriver`] starts replacement TaskManagers
+//! in-process when the JobManager asks for more (after one was lost), as the
+//! YARN driver starts new containers.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use rfy_conf::{options, Configuration, Source};
-use rfy_jobmanager::{JobManager, JobManagerConfig, JobManagerHandle, StaticDriver};
+use rfy_jobmanager::{JobManager, JobManagerConfig, JobManagerHandle, ResourceDriver};
 use rfy_taskmanager::{TaskManager, TaskManagerConfig, TaskManagerHandle};
+
+type TaskManagers = Arc<Mutex<Vec<TaskManagerHandle>>>;
+
+fn lock(m: &Mutex<Vec<TaskManagerHandle>>) -> MutexGuard<'_, Vec<TaskManagerHandle>> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Starts TaskManagers in this process on request of the ResourceManager.
+pub struct LocalDriver {
+    conf: Configuration,
+    slots: u32,
+    jobmanager_address: OnceLock<String>,
+    rt: tokio::runtime::Handle,
+    next_index: AtomicU32,
+    taskmanagers: TaskManagers,
+}
+
+impl LocalDriver {
+    fn start_one(&self) -> impl std::future::Future<Output = Result<TaskManagerHandle>> + Send + 'static {
+        let i = self.next_index.fetch_add(1, Ordering::Relaxed);
+        let config = TaskManagerConfig {
+            resource_id: format!("local-tm-{i}"),
+            jobmanager_address: self.jobmanager_address.get().cloned().unwrap_or_default(),
+            bind_host: "127.0.0.1".into(),
+            advertised_host: "127.0.0.1".into(),
+            port: 0,
+            num_slots: self.slots,
+            log_path: String::new(),
+            conf: self.conf.clone(),
+        };
+        async move { TaskManager::start(config, Arc::new(rfy_jobs::BUILTIN)).await.with_context(|| format!("starting local TaskManager {i}")) }
+    }
+}
+
+impl ResourceDriver for LocalDriver {
+    fn name(&self) -> &'static str {
+        "local"
+    }
+    fn can_add_task_managers(&self) -> bool {
+        true
+    }
+    fn request_task_managers(&self, count: u32) {
+        for _ in 0..count {
+            let start = self.start_one();
+            let tms = self.taskmanagers.clone();
+            self.rt.spawn(async move {
+                match start.await {
+                    Ok(tm) => {
+                        tracing::info!(resource_id = %tm.resource_id, "replacement TaskManager started");
+                        lock(&tms).push(tm);
+                    }
+                    Err(e) => tracing::error!("{e:#}"),
+                }
+            });
+        }
+    }
+    fn release_task_manager(&self, resource_id: &str) {
+        let mut tms = lock(&self.taskmanagers);
+        if let Some(i) = tms.iter().position(|t| t.resource_id == resource_id) {
+            let tm = tms.remove(i);
+            tm.kill();
+        }
+    }
+}
 
 /// A running embedded cluster.
 pub struct LocalCluster {
     /// The JobManager.
     pub jobmanager: JobManagerHandle,
-    /// The TaskManagers.
-    pub taskmanagers: Vec<TaskManagerHandle>,
+    taskmanagers: TaskManagers,
 }
 
 impl LocalCluster {
@@ -34,32 +100,27 @@ impl LocalCluster {
         // The REST port is only fixed when asked for: parallel local runs must not collide.
         let rest_port = if conf.contains(options::REST_PORT.key) { conf.get(&options::REST_PORT) } else { 0 };
         let bind = conf.get(&options::REST_BIND_ADDRESS);
+        let taskmanagers: TaskManagers = Arc::default();
+        let driver = Arc::new(LocalDriver {
+            conf: conf.clone(),
+            slots,
+            jobmanager_address: OnceLock::new(),
+            rt: tokio::runtime::Handle::current(),
+            next_index: AtomicU32::new(0),
+            taskmanagers: taskmanagers.clone(),
+        });
         let jobmanager = JobManager::start(JobManagerConfig {
             conf: conf.clone(),
             rpc_bind: "127.0.0.1:0".into(),
             rest_bind: format!("{bind}:{rest_port}"),
             advertised_host: "127.0.0.1".into(),
-            driver: Arc::new(StaticDriver),
+            driver: driver.clone(),
         })
         .await?;
-        let mut taskmanagers = Vec::new();
-        for i in 0..tms {
-            let tm = TaskManager::start(
-                TaskManagerConfig {
-                    resource_id: format!("local-tm-{i}"),
-                    jobmanager_address: jobmanager.rpc_address.clone(),
-                    bind_host: "127.0.0.1".into(),
-                    advertised_host: "127.0.0.1".into(),
-                    port: 0,
-                    num_slots: slots,
-                    log_path: String::new(),
-                    conf: conf.clone(),
-                },
-                Arc::new(rfy_jobs::BUILTIN),
-            )
-            .await
-            .with_context(|| format!("starting local TaskManager {i}"))?;
-            taskmanagers.push(tm);
+        let _ = driver.jobmanager_address.set(jobmanager.rpc_address.clone());
+        for _ in 0..tms {
+            let tm = driver.start_one().await?;
+            lock(&taskmanagers).push(tm);
         }
         jobmanager.wait_for_task_managers(tms as usize, Duration::from_secs(30)).await.map_err(anyhow::Error::msg)?;
         Ok(LocalCluster { jobmanager, taskmanagers })
@@ -70,9 +131,28 @@ impl LocalCluster {
         format!("http://{}", self.jobmanager.rest_address)
     }
 
+    /// Ids of the TaskManagers alive now (replacements included).
+    pub fn task_manager_ids(&self) -> Vec<String> {
+        lock(&self.taskmanagers).iter().map(|t| t.resource_id.clone()).collect()
+    }
+
+    /// Kills TaskManager `resource_id` as a crashed process would die (for
+    /// failure tests): it stops heartbeating, serving and reporting. False if unknown.
+    pub fn kill_task_manager(&self, resource_id: &str) -> bool {
+        let tms = lock(&self.taskmanagers);
+        match tms.iter().find(|t| t.resource_id == resource_id) {
+            Some(tm) => {
+                tm.kill();
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Stops the TaskManagers and the JobManager.
     pub async fn shutdown(self) {
-        for tm in self.taskmanagers {
+        let tms: Vec<TaskManagerHandle> = lock(&self.taskmanagers).drain(..).collect();
+        for tm in tms {
             let _ = tm.shutdown().await;
         }
         self.jobmanager.shutdown();

@@ -31,7 +31,12 @@ async fn run(cli: &Cli, args: &RunArgs) -> Result<bool> {
     if args.detached {
         bail!("-d (detached) needs a cluster (-m yarn-...): the embedded local cluster lives in this process");
     }
-    stream.check_io().map_err(anyhow::Error::msg)?;
+    let mut conf = conf;
+    match &args.from_savepoint {
+        // A restored job continues its output: its sink directory is not empty.
+        Some(path) => conf.set(rfy_conf::options::EXECUTION_SAVEPOINT_PATH.key, path, rfy_conf::Source::Dynamic)?,
+        None => stream.check_io().map_err(anyhow::Error::msg)?,
+    }
     let cluster = local::LocalCluster::start(&conf, graph.required_slots()).await?;
     let client = follow::RestClient::new(cluster.rest_url())?;
     let result = async {
@@ -65,6 +70,22 @@ fn main() -> ExitCode {
                 let conf = plan::load_configuration(cli.conf_dir.as_deref(), job)?;
                 let (_, graph) = plan::plan(job, &conf)?;
                 println!("{}", serde_json::to_string_pretty(&graph)?);
+                Ok(true)
+            }
+            Command::Savepoint(a) => {
+                let client = follow::RestClient::new(format!("http://{}", a.jobmanager))?;
+                let trigger = client.trigger_savepoint(&a.job_id, a.target_directory.as_deref(), false).await?;
+                eprintln!("Triggered savepoint for job {} (request {trigger}); waiting", a.job_id);
+                let location = client.wait_savepoint(&a.job_id, &trigger, std::time::Duration::from_secs(600)).await?;
+                println!("Savepoint completed. Path: {location}");
+                Ok(true)
+            }
+            Command::Stop(a) => {
+                let client = follow::RestClient::new(format!("http://{}", a.jobmanager))?;
+                let trigger = client.trigger_savepoint(&a.job_id, a.savepoint_path.as_deref(), true).await?;
+                eprintln!("Suspending job {} with a savepoint (request {trigger})", a.job_id);
+                let location = client.wait_savepoint(&a.job_id, &trigger, std::time::Duration::from_secs(600)).await?;
+                println!("Savepoint completed. Path: {location}");
                 Ok(true)
             }
             Command::Jobs => {

@@ -173,6 +173,8 @@ options! {
         "Directory (URI, e.g. hdfs:///rfy/checkpoints) where checkpoint data and metadata are stored.";
     STATE_SAVEPOINTS_DIR: String = "state.savepoints.dir",
         "Default directory (URI) for savepoints.";
+    EXECUTION_SAVEPOINT_PATH: String = "execution.savepoint.path",
+        "Savepoint or retained checkpoint directory to restore the job from (set by `rfy run -s`).";
     STATE_CHECKPOINTS_NUM_RETAINED: u32 = "state.checkpoints.num-retained", default = "1",
         "Number of completed checkpoints kept.";
 

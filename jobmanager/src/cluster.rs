@@ -64,6 +64,20 @@ impl Cluster {
     pub(crate) fn job(&self, job_id: &str) -> Option<Arc<JobEntry>> {
         read(&self.jobs).get(job_id).cloned()
     }
+
+    /// Declares TaskManager `resource_id` lost (heartbeat timeout, or found
+    /// unreachable): forgets it, tells the driver, and tells the JobMasters
+    /// of the jobs that had slots on it. A TaskManager already gone is ignored.
+    pub(crate) fn declare_lost(&self, resource_id: &str, reason: String) {
+        let Some((_, _, jobs)) = lock(&self.rm).remove(resource_id) else { return };
+        self.announce_lost(resource_id, &reason, jobs);
+    }
+
+    fn announce_lost(&self, resource_id: &str, reason: &str, jobs: Vec<String>) {
+        tracing::warn!("{reason}");
+        self.driver.release_task_manager(resource_id);
+        notify_lost(self, resource_id, reason, jobs);
+    }
 }
 
 fn validate(g: &JobGraph) -> Result<(), SubmitError> {
@@ -257,9 +271,7 @@ async fn monitor_heartbeats(cluster: Arc<Cluster>, mut stop: watch::Receiver<boo
                 "TaskManager {resource_id} ({address}) lost: no heartbeat for {:.1} s (heartbeat.timeout)",
                 cluster.heartbeat_timeout.as_secs_f64()
             );
-            tracing::warn!("{reason}");
-            cluster.driver.release_task_manager(&resource_id);
-            notify_lost(&cluster, &resource_id, &reason, jobs);
+            cluster.announce_lost(&resource_id, &reason, jobs);
         }
     }
 }

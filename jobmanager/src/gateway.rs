@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use rfy_rpc::job_manager_gateway_server::JobManagerGateway;
-use rfy_rpc::{Ack, HeartbeatRequest, HeartbeatResponse, RegisterTaskManagerRequest, RegisterTaskManagerResponse, TaskExecutionState};
+use rfy_rpc::{Ack, AcknowledgeCheckpointRequest, DeclineCheckpointRequest, HeartbeatRequest, HeartbeatResponse, RegisterTaskManagerRequest, RegisterTaskManagerResponse, TaskExecutionState};
 use tonic::{Request, Response, Status};
 
 use crate::cluster::{lock, write, Cluster};
@@ -16,6 +16,18 @@ pub(crate) fn job_of(execution_id: &str) -> &str {
 }
 
 pub(crate) struct Gateway(pub(crate) Arc<Cluster>);
+
+impl Gateway {
+    fn forward(&self, job_id: &str, msg: JobMasterMsg) -> Ack {
+        match self.0.job(job_id) {
+            Some(entry) => {
+                let _ = entry.tx.send(msg);
+                Ack { ok: true, message: String::new() }
+            }
+            None => Ack { ok: false, message: format!("unknown job {job_id}") },
+        }
+    }
+}
 
 #[tonic::async_trait]
 impl JobManagerGateway for Gateway {
@@ -50,6 +62,16 @@ impl JobManagerGateway for Gateway {
             }
         }
         Ok(Response::new(HeartbeatResponse { known }))
+    }
+
+    async fn acknowledge_checkpoint(&self, request: Request<AcknowledgeCheckpointRequest>) -> Result<Response<Ack>, Status> {
+        let r = request.into_inner();
+        Ok(Response::new(self.forward(&r.job_id.clone(), JobMasterMsg::CheckpointAck(r))))
+    }
+
+    async fn decline_checkpoint(&self, request: Request<DeclineCheckpointRequest>) -> Result<Response<Ack>, Status> {
+        let r = request.into_inner();
+        Ok(Response::new(self.forward(&r.job_id.clone(), JobMasterMsg::CheckpointDecline(r))))
     }
 
     async fn update_task_execution_state(&self, request: Request<TaskExecutionState>) -> Result<Response<Ack>, Status> {

@@ -7,11 +7,14 @@
 //! Calls: client → Dispatcher (REST); TaskManager → JobManager (gRPC
 //! `JobManagerGateway`); JobMaster → TaskManager (gRPC `TaskExecutorGateway`).
 
+mod checkpoint;
 mod cluster;
+mod deployment;
 mod error;
 mod gateway;
 mod job_master;
 mod resource_manager;
+mod restart;
 mod rest;
 mod status;
 mod web;
@@ -19,4 +22,5 @@ mod web;
 pub use cluster::{JobManager, JobManagerConfig, JobManagerHandle};
 pub use error::JobManagerError;
 pub use resource_manager::{ResourceDriver, StaticDriver};
-pub use status::{execution_state_name, JobState, JobStatus, TaskStatus};
+pub use checkpoint::{CheckpointState, CheckpointStat, CheckpointStats, RestoredStat};
+pub use status::{execution_state_name, JobState, JobStatus, SavepointOp, TaskStatus};

@@ -1,6 +1,8 @@
 //! The Dispatcher's REST API, in Flink's shapes: `GET /overview`,
 //! `/jobs/overview`, `/jobs/{jobid}`, `/jobs/{jobid}/exceptions`,
-//! `/taskmanagers`, `POST /jobs` (submit), `PATCH /jobs/{jobid}` (cancel).
+//! `/taskmanagers`, `POST /jobs` (submit), `PATCH /jobs/{jobid}` (cancel),
+//! `GET /jobs/{jobid}/checkpoints`, `POST /jobs/{jobid}/savepoints`,
+//! `GET /jobs/{jobid}/savepoints/{triggerid}`, `POST /jobs/{jobid}/stop`.
 //! Errors answer `{"errors": ["..."]}` with a 4xx status, as Flink does.
 
 use std::collections::BTreeMap;
@@ -34,6 +36,10 @@ pub(crate) fn router(cluster: Arc<Cluster>) -> Router {
         .route("/jobs/overview", get(jobs_overview))
         .route("/jobs/{jobid}", get(job_details).patch(cancel))
         .route("/jobs/{jobid}/exceptions", get(job_exceptions))
+        .route("/jobs/{jobid}/checkpoints", get(job_checkpoints))
+        .route("/jobs/{jobid}/savepoints", axum::routing::post(trigger_savepoint))
+        .route("/jobs/{jobid}/savepoints/{triggerid}", get(savepoint_status))
+        .route("/jobs/{jobid}/stop", axum::routing::post(stop_job))
         .route("/taskmanagers", get(taskmanagers))
         .fallback(not_found)
         .with_state(cluster)
@@ -193,7 +199,7 @@ pub(crate) fn job_details_json(st: &JobStatus) -> Value {
     json!({
         "jid": st.job_id,
         "name": st.name,
-        "isStoppable": false,
+        "isStoppable": st.graph.runtime_mode == rfy_runtime::RuntimeMode::Streaming,
         "state": st.state.name(),
         "job-type": match st.graph.runtime_mode { rfy_runtime::RuntimeMode::Batch => "BATCH", _ => "STREAMING" },
         "start-time": st.start_ms,
@@ -229,6 +235,86 @@ async fn job_exceptions(State(c): Shared, Path(job_id): Path<String>) -> Respons
         "exceptionHistory": { "entries": st.exceptions.iter().rev().collect::<Vec<_>>(), "truncated": false },
     }))
     .into_response()
+}
+
+async fn job_checkpoints(State(c): Shared, Path(job_id): Path<String>) -> Response {
+    match find_job(&c, &job_id) {
+        Ok(e) => Json(read(&e.status).checkpoints.to_json()).into_response(),
+        Err(r) => r,
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct SavepointBody {
+    #[serde(rename = "target-directory", alias = "targetDirectory")]
+    target_directory: Option<String>,
+    #[serde(rename = "cancel-job", default)]
+    cancel_job: bool,
+    #[serde(default)]
+    drain: bool,
+}
+
+/// Starts a savepoint (and a stop after it when `stop`); answers Flink's `{"request-id"}`.
+fn start_savepoint(c: &Cluster, job_id: &str, body: &Bytes, stop_always: bool) -> Response {
+    let e = match find_job(c, job_id) {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
+    let body: SavepointBody = if body.is_empty() {
+        SavepointBody::default()
+    } else {
+        match serde_json::from_slice(body) {
+            Ok(b) => b,
+            Err(err) => return error(StatusCode::BAD_REQUEST, format!("malformed savepoint request: {err}")),
+        }
+    };
+    if body.drain {
+        return error(StatusCode::BAD_REQUEST, "drain is not supported: stop keeps event time where it is");
+    }
+    let target = match body.target_directory.or_else(|| c.conf.get_optional(&rfy_conf::options::STATE_SAVEPOINTS_DIR)) {
+        Some(t) => t,
+        None => return error(StatusCode::BAD_REQUEST, "no target directory: give one or set state.savepoints.dir"),
+    };
+    let target = match crate::checkpoint::local_path(&target, "target-directory") {
+        Ok(t) => t,
+        Err(m) => return error(StatusCode::BAD_REQUEST, m),
+    };
+    if read(&e.status).state.is_terminal() {
+        return error(StatusCode::CONFLICT, format!("Job {job_id} already reached a terminal state"));
+    }
+    let trigger_id = uuid::Uuid::new_v4().simple().to_string();
+    crate::cluster::write(&e.status).savepoints.insert(trigger_id.clone(), crate::status::SavepointOp::InProgress);
+    let req = crate::checkpoint::SavepointRequest { trigger_id: trigger_id.clone(), target, stop: stop_always || body.cancel_job };
+    let _ = e.tx.send(JobMasterMsg::TriggerSavepoint(req));
+    (StatusCode::ACCEPTED, Json(json!({ "request-id": trigger_id }))).into_response()
+}
+
+async fn trigger_savepoint(State(c): Shared, Path(job_id): Path<String>, body: Bytes) -> Response {
+    start_savepoint(&c, &job_id, &body, false)
+}
+
+async fn stop_job(State(c): Shared, Path(job_id): Path<String>, body: Bytes) -> Response {
+    start_savepoint(&c, &job_id, &body, true)
+}
+
+async fn savepoint_status(State(c): Shared, Path((job_id, trigger_id)): Path<(String, String)>) -> Response {
+    let e = match find_job(&c, &job_id) {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
+    let op = read(&e.status).savepoints.get(&trigger_id).cloned();
+    match op {
+        None => error(StatusCode::NOT_FOUND, format!("no savepoint operation {trigger_id} for job {job_id}")),
+        Some(crate::status::SavepointOp::InProgress) => Json(json!({ "status": { "id": "IN_PROGRESS" }, "operation": null })).into_response(),
+        Some(crate::status::SavepointOp::Completed(location)) => {
+            Json(json!({ "status": { "id": "COMPLETED" }, "operation": { "location": location } })).into_response()
+        }
+        Some(crate::status::SavepointOp::Failed(why)) => Json(json!({
+            "status": { "id": "COMPLETED" },
+            "operation": { "failure-cause": { "class": "rfy.CheckpointException", "stack-trace": why, "serialized-throwable": null } },
+        }))
+        .into_response(),
+    }
 }
 
 #[derive(Deserialize)]

@@ -3,9 +3,13 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use std::collections::BTreeMap;
+
 use rfy_rpc::ExecutionState;
 use rfy_runtime::JobGraph;
 use serde::Serialize;
+
+use crate::checkpoint::CheckpointStats;
 
 /// Milliseconds since the Unix epoch, now.
 pub(crate) fn now_ms() -> u64 {
@@ -22,6 +26,8 @@ pub enum JobState {
     Running,
     /// A task failed; the others are being canceled.
     Failing,
+    /// A task failed; the job is being restarted from its last checkpoint.
+    Restarting,
     /// The job failed.
     Failed,
     /// Cancellation asked; tasks are being canceled.
@@ -44,6 +50,7 @@ impl JobState {
             JobState::Created => "CREATED",
             JobState::Running => "RUNNING",
             JobState::Failing => "FAILING",
+            JobState::Restarting => "RESTARTING",
             JobState::Failed => "FAILED",
             JobState::Cancelling => "CANCELLING",
             JobState::Canceled => "CANCELED",
@@ -138,6 +145,23 @@ pub struct JobStatus {
     pub tasks: Vec<TaskStatus>,
     /// Failures, oldest first; the last is the root cause of a FAILED job.
     pub exceptions: Vec<ExceptionEntry>,
+    /// Checkpoint statistics.
+    pub checkpoints: CheckpointStats,
+    /// Savepoint operations by REST trigger id.
+    pub savepoints: BTreeMap<String, SavepointOp>,
+    /// Current execution attempt (0 first, +1 per restart).
+    pub attempt: u32,
+}
+
+/// A savepoint asked for through REST.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SavepointOp {
+    /// Triggered.
+    InProgress,
+    /// Done: its directory.
+    Completed(String),
+    /// Failed: why.
+    Failed(String),
 }
 
 impl JobStatus {
@@ -172,6 +196,25 @@ impl JobStatus {
             graph,
             tasks,
             exceptions: Vec::new(),
+            checkpoints: CheckpointStats::default(),
+            savepoints: BTreeMap::new(),
+            attempt: 0,
+        }
+    }
+
+    /// Starts execution attempt `attempt`: every task gets a new execution id
+    /// (`<job>.<vertex>.<subtask>.<attempt>`) and goes back to CREATED.
+    pub(crate) fn reset_tasks(&mut self, attempt: u32) {
+        self.attempt = attempt;
+        for t in &mut self.tasks {
+            t.execution_id = format!("{}.{}.{}.{attempt}", self.job_id, t.vertex, t.subtask);
+            t.state = ExecutionState::Created;
+            t.resource_id.clear();
+            t.address.clear();
+            t.metrics = (0, 0, 0, 0);
+            t.start_ms = 0;
+            t.end_ms = 0;
+            t.failure.clear();
         }
     }
 

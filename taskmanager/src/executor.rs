@@ -3,12 +3,18 @@
 //! thread, and reports its state to the JobManager.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rfy_conf::{options, Configuration, Source};
 use rfy_rpc::job_manager_gateway_client::JobManagerGatewayClient;
 use rfy_rpc::task_executor_gateway_server::TaskExecutorGateway;
-use rfy_rpc::{Ack, CancelTaskRequest, ExecutionState, TaskDeploymentDescriptor, TaskExecutionState, TaskMetrics as WireMetrics};
+use rfy_rpc::{
+    Ack, AcknowledgeCheckpointRequest, CancelTaskRequest, DeclineCheckpointRequest, ExecutionState, NotifyCheckpointCompleteRequest,
+    StateHandle as WireHandle, TaskDeploymentDescriptor, TaskExecutionState, TaskMetrics as WireMetrics, TriggerCheckpointRequest,
+};
+use rfy_runtime::checkpoint::{CheckpointMetadata, CheckpointResponder, RestoreSource, SourceTrigger, StateHandle, TaskCheckpointing};
+use rfy_runtime::event::CheckpointBarrier;
 use rfy_runtime::exchange::{channel, ExchangeSettings, PartitionRegistry};
 use rfy_runtime::task::{build_task, TaskControl, TaskSpec};
 use rfy_runtime::{JobGraph, ProgramRegistry, StreamGraph, TaskError};
@@ -19,6 +25,7 @@ use crate::data::DataClients;
 
 struct RunningTask {
     job_id: String,
+    attempt: u32,
     control: TaskControl,
 }
 
@@ -32,8 +39,69 @@ pub(crate) struct Executor {
     pub(crate) rt: tokio::runtime::Handle,
     graphs: Mutex<HashMap<String, (Arc<StreamGraph>, Arc<JobGraph>)>>,
     tasks: Mutex<HashMap<String, RunningTask>>,
-    /// Set by a simulated crash: the TaskManager no longer talks to the JobManager.
-    pub(crate) killed: std::sync::atomic::AtomicBool,
+    /// Set by a simulated crash: the TaskManager reports nothing any more.
+    pub(crate) killed: AtomicBool,
+}
+
+/// Sends a task's checkpoint acknowledgements and declines to the JobManager.
+struct GrpcResponder {
+    jobmanager: JobManagerGatewayClient<Channel>,
+    rt: tokio::runtime::Handle,
+    job_id: String,
+    execution_id: String,
+    executor: std::sync::Weak<Executor>,
+}
+
+impl GrpcResponder {
+    fn alive(&self) -> bool {
+        self.executor.upgrade().is_some_and(|e| !e.killed.load(Ordering::Relaxed))
+    }
+}
+
+impl CheckpointResponder for GrpcResponder {
+    fn acknowledge(&self, checkpoint_id: u64, handles: Vec<(String, StateHandle)>) {
+        if !self.alive() {
+            return;
+        }
+        let req = AcknowledgeCheckpointRequest {
+            job_id: self.job_id.clone(),
+            execution_id: self.execution_id.clone(),
+            checkpoint_id,
+            handles: handles
+                .into_iter()
+                .map(|(uid, h)| WireHandle {
+                    operator_uid: uid,
+                    subtask: h.subtask,
+                    file: h.file,
+                    size: h.size,
+                    crc32: h.crc32,
+                    keyed: h.key_groups.is_some(),
+                    key_group_first: h.key_groups.map(|k| k.0).unwrap_or(0),
+                    key_group_last: h.key_groups.map(|k| k.1).unwrap_or(0),
+                })
+                .collect(),
+        };
+        let mut jm = self.jobmanager.clone();
+        self.rt.spawn(async move {
+            if let Err(e) = jm.acknowledge_checkpoint(req).await {
+                tracing::warn!("cannot acknowledge checkpoint {checkpoint_id}: {}", e.message());
+            }
+        });
+    }
+
+    fn decline(&self, checkpoint_id: u64, reason: String) {
+        if !self.alive() {
+            return;
+        }
+        tracing::warn!(execution_id = %self.execution_id, checkpoint = checkpoint_id, "declining checkpoint: {reason}");
+        let req = DeclineCheckpointRequest { job_id: self.job_id.clone(), execution_id: self.execution_id.clone(), checkpoint_id, reason };
+        let mut jm = self.jobmanager.clone();
+        self.rt.spawn(async move {
+            if let Err(e) = jm.decline_checkpoint(req).await {
+                tracing::warn!("cannot decline checkpoint {checkpoint_id}: {}", e.message());
+            }
+        });
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -85,7 +153,7 @@ impl Executor {
             rt,
             graphs: Mutex::new(HashMap::new()),
             tasks: Mutex::new(HashMap::new()),
-            killed: std::sync::atomic::AtomicBool::new(false),
+            killed: AtomicBool::new(false),
         }
     }
 
@@ -177,8 +245,36 @@ impl Executor {
             outputs: out_channels,
             settings,
         };
-        let control = TaskControl::default();
-        lock(&self.tasks).insert(tdd.execution_id.clone(), RunningTask { job_id: tdd.job_id.clone(), control: control.clone() });
+        let mut control = TaskControl::default();
+        if !tdd.checkpoint_job_dir.is_empty() || !tdd.restore_dir.is_empty() {
+            let restore = if tdd.restore_dir.is_empty() {
+                None
+            } else {
+                let dir = std::path::PathBuf::from(&tdd.restore_dir);
+                let metadata = CheckpointMetadata::from_bytes(&tdd.restore_metadata, &dir.join(rfy_runtime::checkpoint::METADATA_FILE))
+                    .map_err(|e| e.to_string())?;
+                Some(RestoreSource { dir, metadata })
+            };
+            let responder = Arc::new(GrpcResponder {
+                jobmanager: self.jobmanager.clone(),
+                rt: self.rt.clone(),
+                job_id: tdd.job_id.clone(),
+                execution_id: tdd.execution_id.clone(),
+                executor: Arc::downgrade(self),
+            });
+            control.checkpointing = Some(Arc::new(TaskCheckpointing::new(
+                tdd.checkpoint_job_dir.clone().into(),
+                tdd.subtask_index,
+                tdd.exactly_once,
+                responder,
+                restore,
+                task_name.clone(),
+            )));
+        }
+        lock(&self.tasks).insert(
+            tdd.execution_id.clone(),
+            RunningTask { job_id: tdd.job_id.clone(), attempt: tdd.attempt_number, control: control.clone() },
+        );
         let me = self.clone();
         let (job_id, execution_id) = (tdd.job_id.clone(), tdd.execution_id.clone());
         std::thread::Builder::new()
@@ -214,22 +310,27 @@ impl Executor {
             Err(e) if state == ExecutionState::Failed => tracing::error!(task = %task_name, "task failed: {}", error_chain(e)),
             _ => tracing::info!(task = %task_name, ?state, "task ended"),
         }
-        let job_done = {
+        let (attempt_done, job_done) = {
             let mut tasks = lock(&self.tasks);
-            tasks.remove(&execution_id);
-            !tasks.values().any(|t| t.job_id == job_id)
+            let attempt = tasks.remove(&execution_id).map(|t| t.attempt).unwrap_or(0);
+            (
+                (!tasks.values().any(|t| t.job_id == job_id && t.attempt == attempt)).then_some(attempt),
+                !tasks.values().any(|t| t.job_id == job_id),
+            )
         };
-        if job_done {
+        if let Some(attempt) = attempt_done {
             // Channel ends nobody will take any more (failed or canceled peers).
-            self.registry.release(&job_id);
+            self.registry.release(&format!("{job_id}.a{attempt}."));
+        }
+        if job_done {
             lock(&self.graphs).remove(&job_id);
         }
         self.report(&job_id, &execution_id, state, (failure, secondary), &control);
     }
 
     fn report(&self, job_id: &str, execution_id: &str, state: ExecutionState, failure: (String, bool), control: &TaskControl) {
-        if self.killed.load(std::sync::atomic::Ordering::Relaxed) {
-            return;
+        if self.killed.load(Ordering::Relaxed) {
+            return; // a crashed process reports nothing
         }
         let msg = TaskExecutionState {
             job_id: job_id.to_string(),
@@ -270,5 +371,30 @@ impl TaskExecutorGateway for ExecutorService {
         let id = request.into_inner().execution_id;
         let found = lock(&self.0.tasks).get(&id).map(|t| t.control.cancel()).is_some();
         Ok(Response::new(Ack { ok: found, message: if found { String::new() } else { format!("no running task {id}") } }))
+    }
+
+    async fn trigger_checkpoint(&self, request: Request<TriggerCheckpointRequest>) -> Result<Response<Ack>, Status> {
+        let r = request.into_inner();
+        let cp = lock(&self.0.tasks).get(&r.execution_id).and_then(|t| t.control.checkpointing.clone());
+        let Some(cp) = cp else {
+            return Ok(Response::new(Ack { ok: false, message: format!("no running task {} that checkpoints", r.execution_id) }));
+        };
+        let barrier = CheckpointBarrier { id: r.checkpoint_id, timestamp_ms: r.timestamp_ms, savepoint: r.savepoint };
+        cp.trigger(SourceTrigger { barrier, stop: r.stop });
+        Ok(Response::new(Ack { ok: true, message: String::new() }))
+    }
+
+    async fn notify_checkpoint_complete(&self, request: Request<NotifyCheckpointCompleteRequest>) -> Result<Response<Ack>, Status> {
+        let r = request.into_inner();
+        let hubs: Vec<_> =
+            lock(&self.0.tasks).values().filter(|t| t.job_id == r.job_id).filter_map(|t| t.control.checkpointing.clone()).collect();
+        // Committers rename files: keep them off the reactor.
+        let _ = tokio::task::spawn_blocking(move || {
+            for cp in hubs {
+                cp.notify_complete(r.checkpoint_id);
+            }
+        })
+        .await;
+        Ok(Response::new(Ack { ok: true, message: String::new() }))
     }
 }

@@ -1,0 +1,396 @@
+//! The checkpoint coordinator of one job (see the module docs of `checkpoint`).
+//! It does no RPC itself: the JobMaster asks it what to do and tells it what
+//! happened, so every decision here is testable without a cluster.
+
+use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use rfy_runtime::checkpoint::format::write_atomically;
+use rfy_runtime::checkpoint::{checkpoint_dir_name, CheckpointMetadata, OperatorMeta, RestoreSource, StateHandle, METADATA_FILE};
+use rfy_runtime::JobGraph;
+
+use super::settings::CheckpointSettings;
+
+/// A savepoint asked for through REST or the CLI.
+#[derive(Debug, Clone)]
+pub(crate) struct SavepointRequest {
+    /// The REST trigger id.
+    pub(crate) trigger_id: String,
+    /// Parent directory; the savepoint goes to `savepoint-<job6>-<id>` in it.
+    pub(crate) target: PathBuf,
+    /// Stop the job once it completes.
+    pub(crate) stop: bool,
+}
+
+struct Pending {
+    timestamp_ms: u64,
+    started: Instant,
+    savepoint: Option<SavepointRequest>,
+    waiting: HashSet<String>,
+    total: u32,
+    handles: BTreeMap<String, Vec<StateHandle>>,
+}
+
+/// A completed checkpoint kept for recovery.
+#[derive(Debug, Clone)]
+struct Retained {
+    id: u64,
+    dir: PathBuf,
+}
+
+/// A checkpoint that was aborted.
+#[derive(Debug)]
+pub(crate) struct Aborted {
+    pub(crate) id: u64,
+    pub(crate) reason: String,
+    pub(crate) savepoint: Option<SavepointRequest>,
+}
+
+/// A checkpoint that completed.
+#[derive(Debug)]
+pub(crate) struct Completion {
+    pub(crate) id: u64,
+    /// Where its `_metadata` is.
+    pub(crate) location: PathBuf,
+    pub(crate) savepoint: Option<SavepointRequest>,
+    pub(crate) state_size: u64,
+    pub(crate) trigger_ms: u64,
+    /// Two-phase-commit sinks may publish (checkpoints and stop-with-savepoint;
+    /// not intermediate savepoints, as in Flink ≥ 1.15).
+    pub(crate) commit: bool,
+}
+
+/// The coordinator.
+pub(crate) struct Coordinator {
+    job_id: String,
+    settings: CheckpointSettings,
+    next_id: u64,
+    pending: BTreeMap<u64, Pending>,
+    retained: VecDeque<Retained>,
+    last_trigger: Option<Instant>,
+    last_completion: Option<Instant>,
+    parallelism_of: BTreeMap<String, u32>,
+    max_parallelism: u32,
+}
+
+fn remove_dir(dir: &Path) {
+    match std::fs::remove_dir_all(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => tracing::warn!("cannot remove checkpoint directory {}: {e}", dir.display()),
+    }
+}
+
+/// Moves `from` to `to` (rename, or copy and delete across file systems).
+fn move_dir(from: &Path, to: &Path) -> Result<(), String> {
+    if let Some(parent) = to.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    }
+    if !from.exists() {
+        return std::fs::create_dir_all(to).map_err(|e| format!("cannot create {}: {e}", to.display()));
+    }
+    if std::fs::rename(from, to).is_ok() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(to).map_err(|e| format!("cannot create {}: {e}", to.display()))?;
+    for entry in std::fs::read_dir(from).map_err(|e| format!("cannot list {}: {e}", from.display()))?.flatten() {
+        let dest = to.join(entry.file_name());
+        std::fs::copy(entry.path(), &dest).map_err(|e| format!("cannot copy {} to {}: {e}", entry.path().display(), dest.display()))?;
+    }
+    remove_dir(from);
+    Ok(())
+}
+
+impl Coordinator {
+    pub(crate) fn new(job_id: &str, settings: CheckpointSettings, graph: &JobGraph) -> Self {
+        let parallelism_of = graph.vertices.iter().flat_map(|v| v.operators.iter().map(move |o| (o.uid.clone(), v.parallelism))).collect();
+        Coordinator {
+            job_id: job_id.to_string(),
+            settings,
+            next_id: 1,
+            pending: BTreeMap::new(),
+            retained: VecDeque::new(),
+            last_trigger: None,
+            last_completion: None,
+            parallelism_of,
+            max_parallelism: graph.max_parallelism,
+        }
+    }
+
+    pub(crate) fn settings(&self) -> &CheckpointSettings {
+        &self.settings
+    }
+
+    /// `<staging base>/<job-id>`: where tasks write snapshot files; `None`
+    /// when neither a checkpoint nor a savepoint directory is configured.
+    pub(crate) fn job_dir(&self) -> Option<PathBuf> {
+        self.settings.staging_base().map(|b| b.join(&self.job_id))
+    }
+
+    /// Ids continue after a restored checkpoint's.
+    pub(crate) fn continue_after(&mut self, id: u64) {
+        self.next_id = self.next_id.max(id + 1);
+    }
+
+    /// True if a periodic checkpoint is due at `now`.
+    pub(crate) fn periodic_due(&self, now: Instant) -> bool {
+        let Some(interval) = self.settings.interval else { return false };
+        if self.pending.len() >= self.settings.max_concurrent {
+            return false;
+        }
+        if self.last_trigger.is_some_and(|t| now.duration_since(t) < interval) {
+            return false;
+        }
+        !self.last_completion.is_some_and(|t| now.duration_since(t) < self.settings.min_pause)
+    }
+
+    /// Time until the next periodic checkpoint or timeout check, for the
+    /// JobMaster's wait.
+    pub(crate) fn next_wakeup(&self, now: Instant) -> Duration {
+        let mut wait = Duration::from_millis(500);
+        if let Some(interval) = self.settings.interval {
+            let due = self.last_trigger.map(|t| (t + interval).saturating_duration_since(now)).unwrap_or_default();
+            wait = wait.min(due.max(Duration::from_millis(5)));
+        }
+        wait
+    }
+
+    /// Registers a new checkpoint awaiting an acknowledgement from every task
+    /// in `executions`; returns its id and trigger time (ms since epoch).
+    ///
+    /// Errors: a savepoint without any storage directory.
+    pub(crate) fn begin(&mut self, now: Instant, now_ms: u64, executions: Vec<String>, savepoint: Option<SavepointRequest>) -> Result<(u64, u64), String> {
+        if self.job_dir().is_none() {
+            return Err("no checkpoint storage: set state.checkpoints.dir or state.savepoints.dir".into());
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        if savepoint.is_none() {
+            self.last_trigger = Some(now);
+        }
+        let total = executions.len() as u32;
+        self.pending.insert(
+            id,
+            Pending { timestamp_ms: now_ms, started: now, savepoint, waiting: executions.into_iter().collect(), total, handles: BTreeMap::new() },
+        );
+        Ok((id, now_ms))
+    }
+
+    /// `(acknowledged, total, trigger ms)` of pending checkpoint `id`.
+    pub(crate) fn progress(&self, id: u64) -> Option<(u32, u32, u64)> {
+        self.pending.get(&id).map(|p| (p.total - p.waiting.len() as u32, p.total, p.timestamp_ms))
+    }
+
+    /// Records an acknowledgement; true when checkpoint `id` has them all.
+    pub(crate) fn acknowledge(&mut self, execution_id: &str, id: u64, handles: Vec<(String, StateHandle)>) -> bool {
+        let Some(p) = self.pending.get_mut(&id) else { return false };
+        if !p.waiting.remove(execution_id) {
+            return false; // stale or duplicate
+        }
+        for (uid, h) in handles {
+            p.handles.entry(uid).or_default().push(h);
+        }
+        p.waiting.is_empty()
+    }
+
+    /// Completes checkpoint `id`: writes `_metadata` last and atomically
+    /// (moving a savepoint to its target first), then drops the oldest
+    /// retained checkpoints beyond `state.checkpoints.num-retained`.
+    ///
+    /// Errors: the checkpoint is aborted (its files removed) and returned.
+    pub(crate) fn complete(&mut self, id: u64, now: Instant) -> Result<Completion, Aborted> {
+        let p = self.pending.remove(&id).ok_or_else(|| Aborted { id, reason: "not pending".into(), savepoint: None })?;
+        let Some(job_dir) = self.job_dir() else {
+            return Err(Aborted { id, reason: "no checkpoint storage".into(), savepoint: p.savepoint });
+        };
+        let staged = job_dir.join(checkpoint_dir_name(id));
+        let mut operators = BTreeMap::new();
+        let mut size = 0;
+        for (uid, mut handles) in p.handles {
+            handles.sort_by_key(|h| h.subtask);
+            size += handles.iter().map(|h| h.size).sum::<u64>();
+            let parallelism = self.parallelism_of.get(&uid).copied().unwrap_or(handles.len() as u32);
+            operators.insert(uid, OperatorMeta { parallelism, subtasks: handles });
+        }
+        let metadata = CheckpointMetadata {
+            version: rfy_runtime::checkpoint::metadata::METADATA_VERSION,
+            job_id: self.job_id.clone(),
+            checkpoint_id: id,
+            timestamp_ms: p.timestamp_ms,
+            savepoint: p.savepoint.is_some(),
+            max_parallelism: self.max_parallelism,
+            operators,
+        };
+        let location = match &p.savepoint {
+            Some(sp) => sp.target.join(format!("savepoint-{}-{id}", &self.job_id[..6.min(self.job_id.len())])),
+            None => staged.clone(),
+        };
+        let written = (|| {
+            if p.savepoint.is_some() {
+                move_dir(&staged, &location)?;
+            }
+            std::fs::create_dir_all(&location).map_err(|e| format!("cannot create {}: {e}", location.display()))?;
+            write_atomically(&location.join(METADATA_FILE), &metadata.to_bytes()).map_err(|e| e.to_string())
+        })();
+        if let Err(reason) = written {
+            remove_dir(&location);
+            remove_dir(&staged);
+            return Err(Aborted { id, reason, savepoint: p.savepoint });
+        }
+        self.last_completion = Some(now);
+        let commit = p.savepoint.as_ref().is_none_or(|s| s.stop);
+        if p.savepoint.is_none() {
+            self.retained.push_back(Retained { id, dir: location.clone() });
+            while self.retained.len() > self.settings.num_retained {
+                if let Some(old) = self.retained.pop_front() {
+                    remove_dir(&old.dir);
+                }
+            }
+        }
+        Ok(Completion { id, location, savepoint: p.savepoint, state_size: size, trigger_ms: p.timestamp_ms, commit })
+    }
+
+    /// Aborts pending checkpoint `id` (declined by a task); removes its files.
+    pub(crate) fn abort(&mut self, id: u64, reason: String) -> Option<Aborted> {
+        let p = self.pending.remove(&id)?;
+        if let Some(dir) = self.job_dir() {
+            remove_dir(&dir.join(checkpoint_dir_name(id)));
+        }
+        Some(Aborted { id, reason, savepoint: p.savepoint })
+    }
+
+    /// Aborts the checkpoints pending for longer than the timeout.
+    pub(crate) fn expire(&mut self, now: Instant) -> Vec<Aborted> {
+        let timeout = self.settings.timeout;
+        let late: Vec<u64> = self.pending.iter().filter(|(_, p)| now.duration_since(p.started) > timeout).map(|(id, _)| *id).collect();
+        late.into_iter().filter_map(|id| self.abort(id, format!("checkpoint expired before completing (execution.checkpointing.timeout {:?})", timeout))).collect()
+    }
+
+    /// Aborts every pending checkpoint (failover, cancel).
+    pub(crate) fn abort_all(&mut self, reason: &str) -> Vec<Aborted> {
+        let ids: Vec<u64> = self.pending.keys().copied().collect();
+        ids.into_iter().filter_map(|id| self.abort(id, reason.to_string())).collect()
+    }
+
+    /// The newest retained checkpoint that is intact (its `_metadata` parses
+    /// and every file it references is there with its size), dropping the
+    /// damaged ones; with the notes saying which were skipped and why.
+    pub(crate) fn latest_restorable(&mut self) -> (Option<RestoreSource>, Vec<String>) {
+        let mut notes = Vec::new();
+        while let Some(r) = self.retained.back().cloned() {
+            let checked = CheckpointMetadata::read(&r.dir).and_then(|m| m.verify_files(&r.dir, false).map(|_| m));
+            match checked {
+                Ok(metadata) => return (Some(RestoreSource { dir: r.dir, metadata }), notes),
+                Err(e) => {
+                    self.retained.pop_back();
+                    notes.push(format!("checkpoint {} at {} cannot be restored: {e}", r.id, r.dir.display()));
+                }
+            }
+        }
+        (None, notes)
+    }
+
+    /// Reads and fully checks (checksums included) the savepoint or
+    /// checkpoint at `dir` for the first restore.
+    ///
+    /// Errors: missing, damaged, or taken with another max parallelism.
+    pub(crate) fn load_external(&self, dir: &Path) -> Result<RestoreSource, String> {
+        let metadata = CheckpointMetadata::read(dir).map_err(|e| e.to_string())?;
+        metadata.verify_files(dir, true).map_err(|e| e.to_string())?;
+        if metadata.max_parallelism != self.max_parallelism {
+            return Err(format!(
+                "{} was taken with pipeline.max-parallelism {}, the job has {}: key groups cannot be mapped",
+                dir.display(),
+                metadata.max_parallelism,
+                self.max_parallelism
+            ));
+        }
+        Ok(RestoreSource { dir: dir.to_path_buf(), metadata })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rfy_runtime::ExecutionConfig;
+
+    /// A small keyed job (the jobmanager does not depend on rfy-jobs).
+    fn graph() -> JobGraph {
+        let env = rfy_runtime::StreamExecutionEnvironment::new(ExecutionConfig { parallelism: 2, ..Default::default() });
+        env.from_collection(vec![1u64, 2, 3]).key_by(|x: &u64| *x).reduce(|a, b| a + b).discard();
+        env.into_stream_graph("t", &[]).job_graph().unwrap()
+    }
+
+    fn settings(dir: &Path, retained: usize) -> CheckpointSettings {
+        CheckpointSettings {
+            interval: Some(Duration::from_millis(10)),
+            exactly_once: true,
+            timeout: Duration::from_millis(50),
+            max_concurrent: 1,
+            min_pause: Duration::ZERO,
+            checkpoints_dir: Some(dir.to_path_buf()),
+            savepoints_dir: None,
+            num_retained: retained,
+            restore_path: None,
+        }
+    }
+
+    fn run_one(c: &mut Coordinator, now: Instant) -> u64 {
+        let (id, _) = c.begin(now, 1, vec!["a".into(), "b".into()], None).unwrap();
+        let dir = c.job_dir().unwrap().join(checkpoint_dir_name(id));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("op-0"), b"xyz").unwrap();
+        let h = StateHandle { subtask: 0, file: "op-0".into(), size: 3, crc32: rfy_runtime::checkpoint::format::crc32(b"xyz"), key_groups: None };
+        assert!(!c.acknowledge("a", id, vec![("op".into(), h)]));
+        assert!(!c.acknowledge("a", id, vec![]), "duplicate ack counted");
+        assert!(c.acknowledge("b", id, vec![]));
+        c.complete(id, now).unwrap();
+        id
+    }
+
+    #[test]
+    fn completes_retains_and_falls_back_past_damage() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut c = Coordinator::new("0123456789abcdef0123456789abcdef", settings(tmp.path(), 2), &graph());
+        let now = Instant::now();
+        let ids: Vec<u64> = (0..3).map(|_| run_one(&mut c, now)).collect();
+        assert_eq!(ids, vec![1, 2, 3]);
+        let job = c.job_dir().unwrap();
+        assert!(!job.join("chk-1").exists(), "beyond num-retained");
+        assert!(job.join("chk-2/_metadata").exists() && job.join("chk-3/_metadata").exists());
+        // Damage the newest: restore falls back to chk-2 and says why.
+        let meta = job.join("chk-3/_metadata");
+        let mut bytes = std::fs::read(&meta).unwrap();
+        let n = bytes.len() - 5;
+        bytes[n] ^= 0x20;
+        std::fs::write(&meta, bytes).unwrap();
+        let (src, notes) = c.latest_restorable();
+        assert_eq!(src.unwrap().metadata.checkpoint_id, 2);
+        assert_eq!(notes.len(), 1);
+        assert!(notes[0].contains("checkpoint 3") && notes[0].contains("_metadata"), "{notes:?}");
+        // A missing state file is noticed too.
+        std::fs::remove_file(job.join("chk-2/op-0")).unwrap();
+        let (src, notes) = c.latest_restorable();
+        assert!(src.is_none());
+        assert!(notes[0].contains("op-0"), "{notes:?}");
+    }
+
+    #[test]
+    fn timeouts_and_declines_abort_and_remove_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut c = Coordinator::new("0123456789abcdef0123456789abcdef", settings(tmp.path(), 1), &graph());
+        let now = Instant::now();
+        let (id, _) = c.begin(now, 1, vec!["a".into()], None).unwrap();
+        let dir = c.job_dir().unwrap().join(checkpoint_dir_name(id));
+        std::fs::create_dir_all(&dir).unwrap();
+        assert!(!c.periodic_due(now), "max concurrent 1");
+        assert!(c.expire(now).is_empty());
+        let aborted = c.expire(now + Duration::from_millis(60));
+        assert_eq!(aborted.len(), 1);
+        assert!(!dir.exists());
+        let (id2, _) = c.begin(now, 1, vec!["a".into()], None).unwrap();
+        assert!(c.abort(id2, "declined".into()).is_some());
+        assert!(!c.acknowledge("a", id2, vec![]));
+    }
+}

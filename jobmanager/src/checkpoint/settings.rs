@@ -1,0 +1,77 @@
+//! Checkpoint settings of one job, from its configuration.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use rfy_conf::{options, Configuration};
+
+/// What the checkpoint coordinator of a job is told.
+#[derive(Debug, Clone)]
+pub(crate) struct CheckpointSettings {
+    /// `execution.checkpointing.interval`; `None`: no periodic checkpoints.
+    pub(crate) interval: Option<Duration>,
+    /// `execution.checkpointing.mode` is EXACTLY_ONCE.
+    pub(crate) exactly_once: bool,
+    /// `execution.checkpointing.timeout`.
+    pub(crate) timeout: Duration,
+    /// `execution.checkpointing.max-concurrent-checkpoints` (≥ 1).
+    pub(crate) max_concurrent: usize,
+    /// `execution.checkpointing.min-pause`.
+    pub(crate) min_pause: Duration,
+    /// `state.checkpoints.dir` as a local path.
+    pub(crate) checkpoints_dir: Option<PathBuf>,
+    /// `state.savepoints.dir` as a local path.
+    pub(crate) savepoints_dir: Option<PathBuf>,
+    /// `state.checkpoints.num-retained` (≥ 1).
+    pub(crate) num_retained: usize,
+    /// `execution.savepoint.path`: restore the first attempt from here.
+    pub(crate) restore_path: Option<PathBuf>,
+}
+
+/// A storage URI as a local path: plain paths and `file://` URIs.
+///
+/// Errors: another scheme (e.g. `hdfs://`), naming the option.
+pub(crate) fn local_path(uri: &str, key: &str) -> Result<PathBuf, String> {
+    if let Some(p) = uri.strip_prefix("file://") {
+        return Ok(PathBuf::from(p));
+    }
+    if let Some((scheme, _)) = uri.split_once("://") {
+        return Err(format!(
+            "{key} = {uri}: the '{scheme}' scheme is not supported for checkpoint storage in this build yet; use a local path or file:// URI"
+        ));
+    }
+    Ok(PathBuf::from(uri))
+}
+
+impl CheckpointSettings {
+    /// Reads the settings.
+    ///
+    /// Errors: an unsupported storage URI, or checkpointing on without
+    /// `state.checkpoints.dir`; the text names the option.
+    pub(crate) fn from_conf(conf: &Configuration) -> Result<Self, String> {
+        let dir = |key: &'static rfy_conf::ConfigOption<String>| -> Result<Option<PathBuf>, String> {
+            conf.get_optional(key).filter(|s| !s.is_empty()).map(|s| local_path(&s, key.key)).transpose()
+        };
+        let s = CheckpointSettings {
+            interval: conf.get_optional(&options::EXECUTION_CHECKPOINTING_INTERVAL).filter(|d| !d.is_zero()),
+            exactly_once: !conf.get(&options::EXECUTION_CHECKPOINTING_MODE).eq_ignore_ascii_case("AT_LEAST_ONCE"),
+            timeout: conf.get(&options::EXECUTION_CHECKPOINTING_TIMEOUT),
+            max_concurrent: conf.get(&options::EXECUTION_CHECKPOINTING_MAX_CONCURRENT_CHECKPOINTS).max(1) as usize,
+            min_pause: conf.get(&options::EXECUTION_CHECKPOINTING_MIN_PAUSE),
+            checkpoints_dir: dir(&options::STATE_CHECKPOINTS_DIR)?,
+            savepoints_dir: dir(&options::STATE_SAVEPOINTS_DIR)?,
+            num_retained: conf.get(&options::STATE_CHECKPOINTS_NUM_RETAINED).max(1) as usize,
+            restore_path: dir(&options::EXECUTION_SAVEPOINT_PATH)?,
+        };
+        if s.interval.is_some() && s.checkpoints_dir.is_none() {
+            return Err("execution.checkpointing.interval is set but state.checkpoints.dir is not: say where checkpoints go".into());
+        }
+        Ok(s)
+    }
+
+    /// Where tasks write snapshot files before the JobMaster completes them:
+    /// the checkpoint directory, else the savepoint directory.
+    pub(crate) fn staging_base(&self) -> Option<&PathBuf> {
+        self.checkpoints_dir.as_ref().or(self.savepoints_dir.as_ref())
+    }
+}
