@@ -8,6 +8,8 @@
 //! unless `RFY_ITESTS_SKIP_YARN=1`, which makes it print "SKIPPED" and return
 //! (ignored when `RFY_REQUIRE_HADOOP=1`, as `scripts/test` sets).
 
+pub mod local;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};

@@ -70,7 +70,9 @@ pub fn decode_framed<T: DeserializeOwned>(bytes: &[u8], path: &Path) -> Result<T
 /// Errors: [`CheckpointError::Io`] naming the file.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
     use std::io::Write;
-    let tmp = path.with_extension("tmp-write");
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp-write");
+    let tmp = std::path::PathBuf::from(tmp);
     let io = |what: &str, p: &Path, e: std::io::Error| CheckpointError::Io { context: format!("cannot {what} {}", p.display()), source: e };
     let mut f = std::fs::File::create(&tmp).map_err(|e| io("create", &tmp, e))?;
     f.write_all(bytes).map_err(|e| io("write", &tmp, e))?;

@@ -1,0 +1,171 @@
+//! Helpers of the local-mode checkpoint tests (`tests/local_*.rs`): input
+//! preparation, an independent word count, reading a job's committed output,
+//! and driving a job on the embedded local cluster over REST.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Result};
+use rfy_client::follow::RestClient;
+use serde_json::Value;
+
+/// The repository's file `rel`.
+pub fn repo_file(rel: &str) -> PathBuf {
+    super::repo_root().join(rel)
+}
+
+/// Logs to stderr at `RUST_LOG` (default warn), once per test binary.
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
+}
+
+/// Writes `data/kjv.txt` `times` times into `dir/input.txt`; returns its path and line count.
+pub fn repeated_kjv(dir: &Path, times: usize) -> (PathBuf, usize) {
+    let text = std::fs::read_to_string(repo_file("data/kjv.txt")).expect("data/kjv.txt");
+    let path = dir.join("input.txt");
+    std::fs::write(&path, text.repeat(times)).expect("write input");
+    (path, text.lines().count() * times)
+}
+
+/// Word counts by a different code path than the job's tokenizer
+/// (char iteration over the lowercased line, std maps).
+pub fn reference_counts(path: &Path) -> BTreeMap<String, u64> {
+    let text = std::fs::read_to_string(path).expect("input");
+    let mut counts = BTreeMap::new();
+    for line in text.lines() {
+        let mut word = String::new();
+        for c in line.to_lowercase().chars().chain(std::iter::once(' ')) {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                word.push(c);
+            } else if !word.is_empty() {
+                *counts.entry(std::mem::take(&mut word)).or_insert(0) += 1;
+            }
+        }
+    }
+    counts
+}
+
+/// Every `word<TAB>count` line of the committed part files (`part-*`) in
+/// `dir`: per word, the counts seen, in no particular order. Hidden
+/// (in-progress, pending) files are not output.
+pub fn committed_updates(dir: &Path) -> BTreeMap<String, Vec<u64>> {
+    let mut out: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    for entry in std::fs::read_dir(dir).expect("output dir") {
+        let path = entry.expect("entry").path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if !name.starts_with("part-") {
+            continue;
+        }
+        for line in std::fs::read_to_string(&path).expect("part file").lines() {
+            let (w, c) = line.split_once('\t').unwrap_or_else(|| panic!("bad line {line:?} in {name}"));
+            out.entry(w.to_string()).or_default().push(c.parse().unwrap_or_else(|_| panic!("bad count in {line:?}")));
+        }
+    }
+    out
+}
+
+/// Checks exactly-once output of word count in `--mode updates`: for every
+/// word, the counts are exactly 1..=n with n its true count. Returns a
+/// description of the first few problems, empty if none.
+pub fn exactly_once_problems(expected: &BTreeMap<String, u64>, got: &BTreeMap<String, Vec<u64>>) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (word, &n) in expected {
+        let mut counts = got.get(word).cloned().unwrap_or_default();
+        counts.sort_unstable();
+        if counts.len() as u64 != n || counts.iter().enumerate().any(|(i, c)| *c != i as u64 + 1) {
+            let dups = counts.windows(2).filter(|w| w[0] == w[1]).count();
+            problems.push(format!("{word}: {} lines for true count {n} ({dups} duplicated, max {:?})", counts.len(), counts.last()));
+        }
+    }
+    for word in got.keys().filter(|w| !expected.contains_key(*w)) {
+        problems.push(format!("{word}: not in the input"));
+    }
+    problems.truncate(10);
+    problems
+}
+
+/// The job's state name now.
+pub async fn job_state(client: &RestClient, job_id: &str) -> Result<String> {
+    Ok(client.get(&format!("/jobs/{job_id}")).await?["state"].as_str().unwrap_or("").to_string())
+}
+
+/// True if the job is RUNNING with every subtask RUNNING.
+pub async fn fully_running(client: &RestClient, job_id: &str) -> Result<bool> {
+    let d = client.get(&format!("/jobs/{job_id}")).await?;
+    let running = d["state"] == "RUNNING";
+    let tasks = &d["status-counts"];
+    let total: u64 = tasks.as_object().map(|m| m.values().filter_map(Value::as_u64).sum()).unwrap_or(0);
+    Ok(running && total > 0 && tasks["running"].as_u64() == Some(total))
+}
+
+/// Waits until `check` holds, polling every 50 ms.
+///
+/// Errors: not within `timeout`; the text says what was awaited.
+pub async fn wait_until<F, Fut>(what: &str, timeout: Duration, mut check: F) -> Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<bool>>,
+{
+    let started = Instant::now();
+    loop {
+        if check().await? {
+            return Ok(());
+        }
+        if started.elapsed() > timeout {
+            bail!("timed out after {:.0} s waiting for {what}", timeout.as_secs_f64());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Number of completed checkpoints of the job so far.
+pub async fn completed_checkpoints(client: &RestClient, job_id: &str) -> Result<u64> {
+    Ok(client.get(&format!("/jobs/{job_id}/checkpoints")).await?["counts"]["completed"].as_u64().unwrap_or(0))
+}
+
+/// Waits for a terminal state and returns it.
+///
+/// Errors: not within `timeout`, or REST failing.
+pub async fn wait_terminal(client: &RestClient, job_id: &str, timeout: Duration) -> Result<String> {
+    let started = Instant::now();
+    loop {
+        let s = job_state(client, job_id).await?;
+        if matches!(s.as_str(), "FINISHED" | "FAILED" | "CANCELED") {
+            return Ok(s);
+        }
+        if started.elapsed() > timeout {
+            bail!("job still {s} after {:.0} s", timeout.as_secs_f64());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Plans the built-in `job` with `args` at parallelism `p` under `conf`.
+pub fn plan(conf: &rfy_conf::Configuration, job: &str, p: u32, args: &[&str]) -> Result<rfy_client_types::JobGraph> {
+    let mut conf = conf.clone();
+    conf.set("parallelism.default", &p.to_string(), rfy_conf::Source::Programmatic)?;
+    let job_args = rfy_client::cli::JobArgs {
+        parallelism: Some(p),
+        dynamic: Vec::new(),
+        job: job.to_string(),
+        job_args: args.iter().map(|s| s.to_string()).collect(),
+    };
+    let (_, graph) = rfy_client::plan::plan(&job_args, &conf)?;
+    Ok(graph)
+}
+
+/// Types the tests name.
+pub mod rfy_client_types {
+    pub use rfy_runtime::JobGraph;
+}
+
+/// A configuration from `key=value` pairs.
+pub fn conf(pairs: &[(&str, String)]) -> rfy_conf::Configuration {
+    let mut c = rfy_conf::Configuration::new();
+    for (k, v) in pairs {
+        c.set(k, v, rfy_conf::Source::Programmatic).unwrap_or_else(|e| panic!("{k}={v}: {e}"));
+    }
+    c
+}

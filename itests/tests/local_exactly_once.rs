@@ -1,0 +1,80 @@
+//! Issue 4, "done when" #1 in local mode: word count in `--mode updates`
+//! with the exactly-once file sink, paced to run about a minute (override
+//! with RFY_ITEST_SECONDS), checkpointing every second; a TaskManager is
+//! killed at random moments at least 3 times, each kill followed by
+//! recovery. The committed output must hold, for every word, the lines
+//! `word<TAB>1` .. `word<TAB>n` exactly once, n its true count.
+
+use std::time::{Duration, Instant};
+
+use rfy_client::follow::RestClient;
+use rfy_client::local::LocalCluster;
+use rfy_itests::local::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn taskmanager_kills_lose_and_duplicate_nothing() -> anyhow::Result<()> {
+    init_logging();
+    let seconds: f64 = std::env::var("RFY_ITEST_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(60.0);
+    let tmp = tempfile::tempdir()?;
+    let (input, lines) = repeated_kjv(tmp.path(), 4);
+    let expected = reference_counts(&input);
+    let words: u64 = expected.values().sum();
+    assert!(words > 3_000_000, "a few million words, got {words}");
+    let out = tmp.path().join("out");
+    let ckpt = tmp.path().join("checkpoints");
+    let rate = (lines as f64 / seconds).ceil();
+    let conf = conf(&[
+        ("execution.checkpointing.interval", "1 s".into()),
+        ("state.checkpoints.dir", ckpt.display().to_string()),
+        ("state.checkpoints.num-retained", "2".into()),
+        ("local.number-taskmanager", "2".into()),
+        ("restart-strategy.exponential-delay.initial-backoff", "500 ms".into()),
+    ]);
+    let rate_s = rate.to_string();
+    let graph = plan(&conf, "wordcount", 2, &["--input", input.to_str().unwrap(), "--output", out.to_str().unwrap(), "--mode", "updates", "--rate", &rate_s])?;
+    let cluster = LocalCluster::start(&conf, graph.required_slots()).await?;
+    let client = RestClient::new(cluster.rest_url())?;
+    let job = client.submit(&graph, &Default::default()).await?;
+    let started = Instant::now();
+
+    let mut rng = fastrand::Rng::with_seed(std::env::var("RFY_ITEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| fastrand::u64(..)));
+    let mut recoveries = Vec::new();
+    let deadline = seconds * 0.75; // kills stop before the sources can finish
+    while recoveries.len() < 3 || (started.elapsed().as_secs_f64() < deadline * 0.8 && recoveries.len() < 5) {
+        // Wait for a completed checkpoint of this attempt, then a random moment.
+        let before = completed_checkpoints(&client, &job).await?;
+        wait_until("a new completed checkpoint", Duration::from_secs(30), || async { Ok(completed_checkpoints(&client, &job).await? > before) }).await?;
+        tokio::time::sleep(Duration::from_millis(rng.u64(200..2500))).await;
+        assert!(started.elapsed().as_secs_f64() < seconds, "kills must happen while the job runs; raise RFY_ITEST_SECONDS");
+        let ids = cluster.task_manager_ids();
+        let victim = ids[rng.usize(..ids.len())].clone();
+        let killed_at = Instant::now();
+        assert!(cluster.kill_task_manager(&victim));
+        eprintln!("{:>6.1} s: killed {victim}", started.elapsed().as_secs_f64());
+        wait_until("the job to leave RUNNING", Duration::from_secs(30), || async { Ok(!fully_running(&client, &job).await?) }).await?;
+        wait_until("the job to run again", Duration::from_secs(60), || async { fully_running(&client, &job).await }).await?;
+        let took = killed_at.elapsed();
+        eprintln!("{:>6.1} s: running again after {:.2} s", started.elapsed().as_secs_f64(), took.as_secs_f64());
+        recoveries.push(took);
+    }
+    let state = wait_terminal(&client, &job, Duration::from_secs_f64(seconds * 4.0 + 120.0)).await?;
+    let exceptions = client.get(&format!("/jobs/{job}/exceptions")).await?;
+    let checkpoints = client.get(&format!("/jobs/{job}/checkpoints")).await?;
+    cluster.shutdown().await;
+    assert_eq!(state, "FINISHED", "exceptions: {exceptions:#}");
+    let history = exceptions["exceptionHistory"]["entries"].as_array().cloned().unwrap_or_default();
+    assert!(history.len() >= recoveries.len(), "every failure is in the exception history: {exceptions:#}");
+    assert!(checkpoints["counts"]["restored"].as_u64().unwrap_or(0) >= 3, "{checkpoints:#}");
+
+    let got = committed_updates(&out);
+    let problems = exactly_once_problems(&expected, &got);
+    assert!(problems.is_empty(), "output is not exactly-once: {problems:#?}");
+    let leftovers: Vec<String> = std::fs::read_dir(&out)?.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| !n.starts_with("part-")).collect();
+    assert!(leftovers.is_empty(), "uncommitted files left: {leftovers:?}");
+    eprintln!(
+        "exactly-once over {} kills; recovery (kill → all tasks RUNNING): {:?}",
+        recoveries.len(),
+        recoveries.iter().map(|d| format!("{:.2} s", d.as_secs_f64())).collect::<Vec<_>>()
+    );
+    Ok(())
+}
