@@ -1,8 +1,9 @@
 //! The embedded local cluster: a JobManager and N TaskManagers in this
 //! process, talking over the same gRPC and REST paths (on loopback) as a
-//! distributed cluster. Its [`LocalDriver`] starts replacement TaskManagers
-//! in-process when the JobManager asks for more (after one was lost), as the
-//! YARN driver starts new containers.
+//! distributed cluster. Its [`LocalDriver`] keeps the cluster at its size:
+//! it starts a replacement TaskManager in-process for each one lost, as the
+//! YARN driver starts new containers (it never grows the cluster beyond
+//! `local.number-taskmanager`, as Flink's MiniCluster does not).
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
@@ -27,9 +28,19 @@ pub struct LocalDriver {
     rt: tokio::runtime::Handle,
     next_index: AtomicU32,
     taskmanagers: TaskManagers,
+    /// `local.number-taskmanager`.
+    size: u32,
+    /// Replacements being started.
+    starting: Arc<AtomicU32>,
 }
 
 impl LocalDriver {
+    /// TaskManagers lost and not yet replaced.
+    fn missing(&self) -> u32 {
+        let have = lock(&self.taskmanagers).len() as u32 + self.starting.load(Ordering::Relaxed);
+        self.size.saturating_sub(have)
+    }
+
     fn start_one(&self) -> impl std::future::Future<Output = Result<TaskManagerHandle>> + Send + 'static {
         let i = self.next_index.fetch_add(1, Ordering::Relaxed);
         let config = TaskManagerConfig {
@@ -51,14 +62,17 @@ impl ResourceDriver for LocalDriver {
         "local"
     }
     fn can_add_task_managers(&self) -> bool {
-        true
+        self.missing() > 0
     }
     fn request_task_managers(&self, count: u32) {
-        for _ in 0..count {
+        for _ in 0..count.min(self.missing()) {
+            self.starting.fetch_add(1, Ordering::Relaxed);
             let start = self.start_one();
-            let tms = self.taskmanagers.clone();
+            let (tms, starting) = (self.taskmanagers.clone(), self.starting.clone());
             self.rt.spawn(async move {
-                match start.await {
+                let result = start.await;
+                starting.fetch_sub(1, Ordering::Relaxed);
+                match result {
                     Ok(tm) => {
                         tracing::info!(resource_id = %tm.resource_id, "replacement TaskManager started");
                         lock(&tms).push(tm);
@@ -108,6 +122,8 @@ impl LocalCluster {
             rt: tokio::runtime::Handle::current(),
             next_index: AtomicU32::new(0),
             taskmanagers: taskmanagers.clone(),
+            size: tms,
+            starting: Arc::default(),
         });
         let jobmanager = JobManager::start(JobManagerConfig {
             conf: conf.clone(),

@@ -121,7 +121,7 @@ async fn a_lost_taskmanager_fails_its_job_with_the_reason() {
     let job = client.submit(&paced_wordcount(2, &out), &Default::default()).await.unwrap();
     wait_all_running(&client, &job).await;
     let killed_at = Instant::now();
-    cluster.taskmanagers[1].kill();
+    assert!(cluster.kill_task_manager("local-tm-1"));
     wait_state(&client, &job, &["FAILED"], Duration::from_secs(10)).await;
     let detected = killed_at.elapsed();
     let ex = client.get(&format!("/jobs/{job}/exceptions")).await.unwrap();
