@@ -181,20 +181,25 @@ fn restored_splits(ctx: &OperatorContext, path: &std::path::Path) -> Result<Opti
         return Ok(cp.restored_operator(&ctx.uid, ctx.subtask_index, ctx.parallelism)?.map(decode).transpose()?);
     }
     let all = decode(cp.restored_operator_union(&ctx.uid)?)?;
+    Ok(Some(rescale_splits(all, ctx.subtask_index, ctx.parallelism)))
+}
+
+/// Piece `index` of `parallelism` of every remaining range of `all`.
+fn rescale_splits(all: Vec<FileSplit>, index: u32, parallelism: u32) -> Vec<FileSplit> {
     let mut mine = Vec::new();
     for s in all {
         let (from, aligned) = (if s.aligned { s.pos } else { s.start }, s.aligned);
         if from >= s.end {
             continue;
         }
-        let (a, b) = split_range(s.end - from, ctx.subtask_index, ctx.parallelism);
+        let (a, b) = split_range(s.end - from, index, parallelism);
         if a == b {
             continue;
         }
         let piece = FileSplit { start: from + a, end: from + b, pos: from + a, aligned: if a == 0 { aligned || from == 0 } else { false } };
         mine.push(piece);
     }
-    Ok(Some(mine))
+    mine
 }
 
 impl Source<String> for TextFileSource {
@@ -260,6 +265,39 @@ mod tests {
                 while r.poll_next(&mut all).unwrap() != SourceStatus::Finished {}
             }
             assert_eq!(all, lines, "parallelism {p}");
+        }
+    }
+
+    /// Reads part of the file at parallelism 2, snapshots both readers,
+    /// restores at parallelism 3 (and 1) and reads the rest: every line
+    /// exactly once overall.
+    #[test]
+    fn positions_restore_at_another_parallelism() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("in.txt");
+        let lines: Vec<String> = (0..3000).map(|i| "y".repeat(i % 23) + &i.to_string()).collect();
+        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+        let len = std::fs::metadata(&path).unwrap().len();
+        for new_p in [1u32, 3] {
+            let mut seen = Vec::new();
+            let mut items = Vec::new();
+            for i in 0..2 {
+                let (s, e) = split_range(len, i, 2);
+                let mut r = TextFileReader::open(&path, vec![FileSplit::new(s, e)], 2, None).unwrap();
+                for _ in 0..(i + 1) {
+                    r.poll_next(&mut seen).unwrap();
+                }
+                items.extend(r.snapshot_state().unwrap());
+            }
+            let splits: Vec<FileSplit> = items.iter().map(|b| postcard::from_bytes(b).unwrap()).collect();
+            for i in 0..new_p {
+                let mut r = TextFileReader::open(&path, rescale_splits(splits.clone(), i, new_p), new_p, None).unwrap();
+                while r.poll_next(&mut seen).unwrap() != SourceStatus::Finished {}
+            }
+            seen.sort();
+            let mut want = lines.clone();
+            want.sort();
+            assert_eq!(seen, want, "restored at parallelism {new_p}");
         }
     }
 
