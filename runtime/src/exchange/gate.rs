@@ -262,6 +262,50 @@ mod tests {
         assert_eq!(seen.last(), Some(&Seen::E(Event::EndOfInput)));
     }
 
+    struct Acks(Mutex<Vec<u64>>);
+    impl crate::checkpoint::CheckpointResponder for Acks {
+        fn acknowledge(&self, id: u64, _handles: Vec<(String, crate::checkpoint::StateHandle)>) {
+            self.0.lock().unwrap().push(id);
+        }
+        fn decline(&self, id: u64, reason: String) {
+            panic!("checkpoint {id} declined: {reason}");
+        }
+    }
+
+    /// At-least-once: a channel that delivered the barrier keeps being read
+    /// (its later records may overtake the forwarded barrier); the barrier is
+    /// still forwarded once, after every channel's, and the task acknowledges.
+    #[test]
+    fn at_least_once_does_not_block_channels_and_acknowledges() {
+        let (tx0, rx0) = channel(16);
+        let (tx1, rx1) = channel(16);
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let acks = Arc::new(Acks(Mutex::new(Vec::new())));
+        let dir = tempfile::tempdir().unwrap();
+        let cp = crate::checkpoint::TaskCheckpointing::new(dir.path().join("job"), 0, false, acks.clone(), None, "t".into());
+        let control = TaskControl { checkpointing: Some(Arc::new(cp)), ..Default::default() };
+        let mut gate = NetworkInput::<u32>::new(vec![rx0, rx1], Box::new(Recorder(seen.clone())), Duration::from_millis(10), "t".into());
+        tx0.send(NetMessage::Event(barrier(1))).unwrap();
+        tx0.send(data(&[100])).unwrap();
+        let feeder = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            tx1.send(NetMessage::Event(barrier(1))).unwrap();
+            tx1.send(NetMessage::Event(Event::EndOfInput)).unwrap();
+            tx0.send(NetMessage::Event(Event::EndOfInput)).unwrap();
+        });
+        gate.run(&control).unwrap();
+        feeder.join().unwrap();
+        let seen = seen.lock().unwrap().clone();
+        let pos = |s: &Seen| seen.iter().position(|x| x == s).unwrap_or_else(|| panic!("{s:?} missing in {seen:?}"));
+        assert!(pos(&Seen::R(100)) < pos(&Seen::E(barrier(1))), "channel 0 was blocked: {seen:?}");
+        assert_eq!(seen.iter().filter(|s| matches!(s, Seen::E(Event::Barrier(_)))).count(), 1);
+        let start = std::time::Instant::now();
+        while acks.0.lock().unwrap().is_empty() && start.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(*acks.0.lock().unwrap(), vec![1]);
+    }
+
     #[test]
     fn a_vanished_producer_or_corrupt_buffer_fails_the_task() {
         let (tx, rx) = channel(4);

@@ -1,0 +1,202 @@
+"""The checkpoint benchmark behind scripts/bench-checkpoint (see there)."""
+
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+QUICK = "--quick" in sys.argv
+NO_BUILD = "--no-build" in sys.argv
+TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(REPO, "target"))
+RFY = os.environ.get("RFY_BIN", os.path.join(TARGET, "release", "rfy"))
+WORK = os.environ.get("CKPT_DIR", os.path.join(REPO, ".cache", "bench-ckpt"))
+REPEAT = int(os.environ.get("REPEAT", "4" if QUICK else "20"))
+RUNS = int(os.environ.get("RUNS", "1" if QUICK else "3"))
+VALUE_BYTES = int(os.environ.get("VALUE_BYTES", "1024"))
+STATE_KEYS = int(os.environ.get("STATE_KEYS", str((256 if QUICK else 1024) * 1024 * 1024 // (VALUE_BYTES + 8))))
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def get(port, path):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=30) as r:
+        return json.load(r)
+
+
+def free_port():
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def run_wordcount(inp, checkpointing):
+    ck = os.path.join(WORK, "ck-wc")
+    shutil.rmtree(ck, ignore_errors=True)
+    cmd = [RFY, "run", "-p", "2", "-D", "local.number-taskmanager=2"]
+    if checkpointing:
+        cmd += ["-D", "execution.checkpointing.interval=1 s", "-D", f"state.checkpoints.dir={ck}"]
+    cmd += ["wordcount", "--input", inp, "--mode", "updates", "--discard"]
+    t = time.monotonic()
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    wall = time.monotonic() - t
+    if p.returncode != 0:
+        raise SystemExit(f"rfy failed: {p.stderr[-2000:]}")
+    m = re.search(r"FINISHED in ([0-9.]+) s: sources read (\d+) records", p.stderr)
+    secs, lines = float(m.group(1)), int(m.group(2))
+    return lines / secs, secs, wall
+
+
+def throughput():
+    kjv = open(os.path.join(REPO, "data", "kjv.txt")).read()
+    inp = os.path.join(WORK, f"kjv{REPEAT}.txt")
+    if not os.path.exists(inp) or os.path.getsize(inp) != len(kjv.encode()) * REPEAT:
+        with open(inp, "w") as f:
+            for _ in range(REPEAT):
+                f.write(kjv)
+    rows = {False: [], True: []}
+    for _ in range(RUNS):
+        for ck in (False, True):
+            rate, secs, _ = run_wordcount(inp, ck)
+            rows[ck].append(rate)
+            log(f"  word count checkpointing={'1 s' if ck else 'off'}: {rate:,.0f} lines/s ({secs:.2f} s)")
+    off, on = statistics.median(rows[False]), statistics.median(rows[True])
+    return off, on, inp
+
+
+def write_bandwidth(nbytes, path):
+    """A plain sequential write of nbytes, synced, in MB/s."""
+    block = os.urandom(1 << 20)
+    t = time.monotonic()
+    with open(path, "wb") as f:
+        left = nbytes
+        while left > 0:
+            n = min(left, len(block))
+            f.write(block[:n])
+            left -= n
+        f.flush()
+        os.fsync(f.fileno())
+    secs = time.monotonic() - t
+    os.remove(path)
+    return nbytes / secs / 1e6, secs
+
+
+def hdfs_put(nbytes):
+    if not shutil.which("hdfs"):
+        return None
+    src = os.path.join(WORK, "put.bin")
+    with open(src, "wb") as f:
+        f.write(os.urandom(1 << 20) * (nbytes >> 20))
+    subprocess.run(["hdfs", "dfs", "-rm", "-f", "/tmp/rfy-bench-put.bin"], capture_output=True)
+    t = time.monotonic()
+    p = subprocess.run(["hdfs", "dfs", "-put", src, "/tmp/rfy-bench-put.bin"], capture_output=True, text=True)
+    secs = time.monotonic() - t
+    os.remove(src)
+    return (nbytes / secs / 1e6, secs) if p.returncode == 0 else None
+
+
+def big_state():
+    port = free_port()
+    ck = os.path.join(WORK, "ck-state")
+    shutil.rmtree(ck, ignore_errors=True)
+    cmd = [RFY, "run", "-p", "2", "-D", "local.number-taskmanager=2", "-D", f"rest.port={port}",
+           "-D", "execution.checkpointing.interval=5 s", "-D", "execution.checkpointing.timeout=10 min",
+           "-D", f"state.checkpoints.dir={ck}",
+           "statebench", "--keys", str(STATE_KEYS), "--value-bytes", str(VALUE_BYTES)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        job = None
+        for _ in range(600):
+            time.sleep(0.5)
+            try:
+                jobs = get(port, "/jobs")["jobs"]
+                if jobs:
+                    job = jobs[0]["id"]
+                    break
+            except OSError:
+                pass
+        if job is None:
+            raise SystemExit("statebench did not start")
+        # Wait until every key is in, then for a checkpoint triggered after that.
+        t0 = time.monotonic()
+        while True:
+            d = get(port, f"/jobs/{job}")
+            src = [v for v in d["vertices"] if v["name"].startswith("Source")][0]
+            if src["metrics"]["read-records"] >= STATE_KEYS:
+                break
+            if time.monotonic() - t0 > 1200:
+                raise SystemExit("statebench ingestion too slow")
+            time.sleep(1)
+        loaded = int(time.time() * 1000)
+        log(f"  {STATE_KEYS:,} keys in after {time.monotonic() - t0:.1f} s; waiting for a checkpoint")
+        while True:
+            cps = get(port, f"/jobs/{job}/checkpoints")
+            done = [h for h in cps["history"] if h["status"] == "COMPLETED" and h["trigger_timestamp"] >= loaded]
+            if done:
+                c = done[-1]
+                return c["state_size"], c["end_to_end_duration"] / 1000.0, c["id"]
+            time.sleep(1)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def recovery():
+    env = dict(os.environ, RFY_ITEST_SECONDS="20" if QUICK else "60")
+    p = subprocess.run(["cargo", "test", "--release", "-p", "rfy-itests", "--test", "local_exactly_once", "--", "--nocapture"],
+                       cwd=REPO, capture_output=True, text=True, env=env)
+    m = re.search(r"recovery \(kill → all tasks RUNNING\): \[(.*)\]", p.stderr + p.stdout)
+    if p.returncode != 0 or not m:
+        return None, p.returncode
+    return [float(x.strip().strip('"').split()[0]) for x in m.group(1).split(",")], 0
+
+
+def main():
+    os.makedirs(WORK, exist_ok=True)
+    if not NO_BUILD:
+        subprocess.run(["cargo", "build", "--release", "-p", "rfy-client"], cwd=REPO, check=True)
+    log("1. throughput, checkpointing off vs every 1 s")
+    off, on, _ = throughput()
+    log("2. checkpoint of a job with big keyed state")
+    size, secs, cid = big_state()
+    disk_mbs, disk_secs = write_bandwidth(size, os.path.join(WORK, "plain-write.bin"))
+    put = hdfs_put(size)
+    log("3. recovery after TaskManager kills (exactly-once kill test)")
+    rec, rc = recovery()
+    out = []
+    out.append(f"throughput (word count --mode updates, -p 2, {REPEAT} x kjv, median of {RUNS}):")
+    out.append(f"  checkpointing off   {off:12,.0f} lines/s")
+    out.append(f"  every 1 s           {on:12,.0f} lines/s   ({(on / off - 1) * 100:+.1f} %; target >= -10 %)")
+    out.append(f"checkpoint {cid} of statebench ({STATE_KEYS:,} keys x {VALUE_BYTES} B), local storage {WORK}:")
+    out.append(f"  size {size / 1e6:,.0f} MB, duration {secs:.2f} s (trigger to _metadata): {size / 1e6 / secs:,.0f} MB/s")
+    out.append(f"  plain synced write of the same size: {disk_mbs:,.0f} MB/s ({disk_secs:.2f} s)")
+    if put:
+        out.append(f"  hdfs dfs -put of the same size: {put[0]:,.0f} MB/s ({put[1]:.2f} s) (checkpoints to HDFS: not in this build)")
+    else:
+        out.append("  hdfs dfs -put: not measured (no `hdfs` on PATH; checkpoint storage on HDFS is not in this build)")
+    if rec:
+        out.append(f"recovery, TaskManager kill -> all tasks RUNNING ({len(rec)} kills, restart backoff included): "
+                   f"median {statistics.median(rec):.2f} s, max {max(rec):.2f} s (target <= 5 s)")
+    else:
+        out.append(f"recovery: the kill test failed (exit {rc})")
+    report = "\n".join(out)
+    print(report)
+    with open(os.path.join(WORK, "checkpoint-last.txt"), "w") as f:
+        f.write(report + "\n")
+
+
+if __name__ == "__main__":
+    main()

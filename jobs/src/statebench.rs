@@ -1,0 +1,96 @@
+//! A job that holds a chosen amount of keyed state, for checkpoint
+//! benchmarks: a generator source emits `--keys` records `(key, payload of
+//! --value-bytes bytes)` spread over its subtasks, then idles (unbounded, so
+//! checkpoints keep being taken); a keyed reduce keeps the latest payload per
+//! key; the results are dropped. State ≈ keys × (value-bytes + 8) bytes.
+
+use clap::Parser;
+use rfy_runtime::context::OperatorContext;
+use rfy_runtime::sources::{Source, SourceReader, SourceStatus, SOURCE_BATCH};
+use rfy_runtime::{JobError, JobProgram, StreamExecutionEnvironment, TaskError};
+
+/// The built-in `statebench` program.
+pub const PROGRAM: JobProgram = JobProgram {
+    name: "statebench",
+    description: "hold N keys of B bytes of keyed state (checkpoint benchmark)",
+    build,
+};
+
+/// Arguments of `rfy run statebench`.
+#[derive(Debug, Parser)]
+#[command(name = "statebench", about = "Hold N keys × B bytes of keyed state, then idle.")]
+struct Args {
+    /// Number of distinct keys.
+    #[arg(long, default_value_t = 1_000_000)]
+    keys: u64,
+    /// Payload bytes per key.
+    #[arg(long, default_value_t = 1024)]
+    value_bytes: usize,
+}
+
+struct Generator {
+    keys: u64,
+    value_bytes: usize,
+}
+
+struct GeneratorReader {
+    next: u64,
+    step: u64,
+    end: u64,
+    value_bytes: usize,
+}
+
+impl SourceReader<(u64, Vec<u8>)> for GeneratorReader {
+    fn poll_next(&mut self, out: &mut Vec<(u64, Vec<u8>)>) -> Result<SourceStatus, TaskError> {
+        if self.next >= self.end {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            return Ok(SourceStatus::Idle);
+        }
+        for _ in 0..SOURCE_BATCH {
+            if self.next >= self.end {
+                break;
+            }
+            let byte = (self.next % 251) as u8;
+            out.push((self.next, vec![byte; self.value_bytes]));
+            self.next += self.step;
+        }
+        Ok(SourceStatus::Available)
+    }
+
+    fn snapshot_state(&mut self) -> Result<Vec<Vec<u8>>, TaskError> {
+        Ok(vec![self.next.to_le_bytes().to_vec()])
+    }
+}
+
+impl Source<(u64, Vec<u8>)> for Generator {
+    fn name(&self) -> String {
+        "Source: Generator".into()
+    }
+    fn bounded(&self) -> bool {
+        false
+    }
+    fn create_reader(&self, ctx: &OperatorContext) -> Result<Box<dyn SourceReader<(u64, Vec<u8>)>>, TaskError> {
+        let mut next = ctx.subtask_index as u64;
+        if let Some(cp) = &ctx.checkpointing {
+            // Same parallelism only: one position per subtask.
+            if let Some(items) = cp.restored_operator(&ctx.uid, ctx.subtask_index, ctx.parallelism)? {
+                if let Some(b) = items.first().and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok()) {
+                    next = u64::from_le_bytes(b);
+                }
+            }
+        }
+        Ok(Box::new(GeneratorReader { next, step: ctx.parallelism as u64, end: self.keys, value_bytes: self.value_bytes }))
+    }
+}
+
+fn build(env: &StreamExecutionEnvironment, args: &[String]) -> Result<(), JobError> {
+    let argv = std::iter::once("statebench".to_string()).chain(args.iter().cloned());
+    let a = Args::try_parse_from(argv).map_err(|e| JobError::BadArguments(e.to_string().lines().next().unwrap_or("").to_string()))?;
+    env.set_job_name(format!("StateBench {} keys x {} B", a.keys, a.value_bytes));
+    env.add_source(Generator { keys: a.keys, value_bytes: a.value_bytes })
+        .key_by(|r: &(u64, Vec<u8>)| r.0)
+        .reduce(|_old, new| new)
+        .name("Latest")
+        .discard();
+    Ok(())
+}
