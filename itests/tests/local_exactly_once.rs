@@ -4,6 +4,10 @@
 //! killed at random moments at least 3 times, each kill followed by
 //! recovery. The committed output must hold, for every word, the lines
 //! `word<TAB>1` .. `word<TAB>n` exactly once, n its true count.
+//!
+//! Checkpoints go to a temporary local directory, or under
+//! RFY_ITEST_CHECKPOINT_URI when set (e.g. `hdfs://127.0.0.1:9000/tmp/rfy-itest`
+//! with the Hadoop of scripts/hadoop running).
 
 use std::time::{Duration, Instant};
 
@@ -21,11 +25,14 @@ async fn taskmanager_kills_lose_and_duplicate_nothing() -> anyhow::Result<()> {
     let words: u64 = expected.values().sum();
     assert!(words > 3_000_000, "a few million words, got {words}");
     let out = tmp.path().join("out");
-    let ckpt = tmp.path().join("checkpoints");
+    let ckpt = match std::env::var("RFY_ITEST_CHECKPOINT_URI") {
+        Ok(base) => format!("{}/{}", base.trim_end_matches('/'), std::process::id()),
+        Err(_) => tmp.path().join("checkpoints").display().to_string(),
+    };
     let rate = (lines as f64 / seconds).ceil();
     let conf = conf(&[
         ("execution.checkpointing.interval", "1 s".into()),
-        ("state.checkpoints.dir", ckpt.display().to_string()),
+        ("state.checkpoints.dir", ckpt.clone()),
         ("state.checkpoints.num-retained", "2".into()),
         ("local.number-taskmanager", "2".into()),
         ("restart-strategy.exponential-delay.initial-backoff", "500 ms".into()),

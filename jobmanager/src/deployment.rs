@@ -35,7 +35,7 @@ pub(crate) async fn deploy(
     restore: Option<&RestoreSource>,
 ) {
     let (restore_dir, restore_metadata) = restore_fields(restore);
-    let checkpoint_job_dir = coord.job_dir().map(|d| d.display().to_string()).unwrap_or_default();
+    let checkpoint_job_dir = coord.job_dir().unwrap_or_default();
     let exactly_once = coord.settings().exactly_once;
     let (tdds, job_id) = {
         let mut st = write(&entry.status);

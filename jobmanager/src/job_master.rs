@@ -117,7 +117,13 @@ pub(crate) async fn run(cluster: Arc<Cluster>, entry: Arc<JobEntry>, mut rx: mps
             return finish(&cluster, &entry, &job_id);
         }
     };
-    let mut coord = Coordinator::new(&job_id, settings, &graph);
+    let mut coord = match Coordinator::new(&job_id, settings, &graph) {
+        Ok(c) => c,
+        Err(e) => {
+            fail_now(&entry, format!("checkpoint storage: {e}"));
+            return finish(&cluster, &entry, &job_id);
+        }
+    };
     let mut restart = RestartStrategy::from_conf(&conf, coord.settings().interval.is_some());
     let initial = match coord.settings().restore_path.clone().map(|p| coord.load_external(&p)) {
         None => None,
@@ -144,7 +150,7 @@ pub(crate) async fn run(cluster: Arc<Cluster>, entry: Arc<JobEntry>, mut rx: mps
             let mut st = write(&entry.status);
             for n in notes {
                 let target = match &src {
-                    Some(s) => format!("falling back to checkpoint {} at {}", s.metadata.checkpoint_id, s.dir.display()),
+                    Some(s) => format!("falling back to checkpoint {} at {}", s.metadata.checkpoint_id, s.dir),
                     None if initial.is_some() => "falling back to the savepoint the job started from".into(),
                     None => "no older checkpoint: restarting without state".into(),
                 };
@@ -154,13 +160,13 @@ pub(crate) async fn run(cluster: Arc<Cluster>, entry: Arc<JobEntry>, mut rx: mps
         };
         if let Some(src) = &restore {
             let mut st = write(&entry.status);
-            tracing::info!(job = %job_id, attempt, checkpoint = src.metadata.checkpoint_id, dir = %src.dir.display(), "restoring from checkpoint");
+            tracing::info!(job = %job_id, attempt, checkpoint = src.metadata.checkpoint_id, dir = %src.dir, "restoring from checkpoint");
             st.checkpoints.restored_count += 1;
             st.checkpoints.restored = Some(RestoredStat {
                 id: src.metadata.checkpoint_id,
                 restore_ms: now_ms(),
                 savepoint: src.metadata.savepoint,
-                external_path: src.dir.display().to_string(),
+                external_path: src.dir.to_string(),
             });
         }
         write(&entry.status).set_state(JobState::Running);
@@ -191,6 +197,8 @@ pub(crate) async fn run(cluster: Arc<Cluster>, entry: Arc<JobEntry>, mut rx: mps
             }
         }
     }
+    // Checkpoints still pending when the job ended will never complete.
+    coord.abort_all("the job ended");
     finish(&cluster, &entry, &job_id);
 }
 
@@ -401,7 +409,7 @@ impl Attempt<'_> {
     }
 
     fn on_completed(&mut self, c: Completion) {
-        tracing::info!(checkpoint = c.id, location = %c.location.display(), bytes = c.state_size, savepoint = c.savepoint.is_some(), "checkpoint completed");
+        tracing::info!(checkpoint = c.id, location = %c.location, bytes = c.state_size, savepoint = c.savepoint.is_some(), "checkpoint completed");
         {
             let mut st = write(&self.entry.status);
             let total = st.tasks.len() as u32;
@@ -415,11 +423,11 @@ impl Attempt<'_> {
                 state_size: c.state_size,
                 acknowledged: total,
                 total_tasks: total,
-                external_path: Some(c.location.display().to_string()),
+                external_path: Some(c.location.clone()),
                 failure: None,
             });
             if let Some(sp) = &c.savepoint {
-                st.savepoints.insert(sp.trigger_id.clone(), SavepointOp::Completed(c.location.display().to_string()));
+                st.savepoints.insert(sp.trigger_id.clone(), SavepointOp::Completed(c.location.clone()));
             }
         }
         if c.commit {
@@ -637,7 +645,7 @@ async fn acquire_slots(
 /// The checkpoint restore a deployment carries: directory and `_metadata` image.
 pub(crate) fn restore_fields(restore: Option<&RestoreSource>) -> (String, Vec<u8>) {
     match restore {
-        Some(r) => (r.dir.display().to_string(), r.metadata.to_bytes()),
+        Some(r) => (r.dir.clone(), r.metadata.to_bytes()),
         None => (String::new(), Vec::new()),
     }
 }

@@ -275,7 +275,7 @@ fn start_savepoint(c: &Cluster, job_id: &str, body: &Bytes, stop_always: bool) -
         Some(t) => t,
         None => return error(StatusCode::BAD_REQUEST, "no target directory: give one or set state.savepoints.dir"),
     };
-    let target = match crate::checkpoint::local_path(&target, "target-directory") {
+    let target = match crate::checkpoint::storage_uri(&target, "target-directory") {
         Ok(t) => t,
         Err(m) => return error(StatusCode::BAD_REQUEST, m),
     };

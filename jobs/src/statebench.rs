@@ -3,8 +3,11 @@
 //! --value-bytes bytes)` spread over its subtasks, then idles (unbounded, so
 //! checkpoints keep being taken); a keyed reduce keeps the latest payload per
 //! key; the results are dropped. State ≈ keys × (value-bytes + 8) bytes.
+//! The payload serializes as one byte block (as a Flink job would give a
+//! `byte[]` field a bytes serializer), not byte by byte.
 
 use clap::Parser;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use rfy_runtime::context::OperatorContext;
 use rfy_runtime::sources::{Source, SourceReader, SourceStatus, SOURCE_BATCH};
 use rfy_runtime::{JobError, JobProgram, StreamExecutionEnvironment, TaskError};
@@ -28,6 +31,35 @@ struct Args {
     value_bytes: usize,
 }
 
+/// A payload of bytes, serialized as one block.
+#[derive(Debug, Clone)]
+pub struct Payload(pub Vec<u8>);
+
+impl Serialize for Payload {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Payload {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Payload;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("bytes")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Payload, E> {
+                Ok(Payload(v.to_vec()))
+            }
+            fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Payload, E> {
+                Ok(Payload(v))
+            }
+        }
+        d.deserialize_byte_buf(V)
+    }
+}
+
 struct Generator {
     keys: u64,
     value_bytes: usize,
@@ -40,8 +72,8 @@ struct GeneratorReader {
     value_bytes: usize,
 }
 
-impl SourceReader<(u64, Vec<u8>)> for GeneratorReader {
-    fn poll_next(&mut self, out: &mut Vec<(u64, Vec<u8>)>) -> Result<SourceStatus, TaskError> {
+impl SourceReader<(u64, Payload)> for GeneratorReader {
+    fn poll_next(&mut self, out: &mut Vec<(u64, Payload)>) -> Result<SourceStatus, TaskError> {
         if self.next >= self.end {
             std::thread::sleep(std::time::Duration::from_millis(50));
             return Ok(SourceStatus::Idle);
@@ -51,7 +83,7 @@ impl SourceReader<(u64, Vec<u8>)> for GeneratorReader {
                 break;
             }
             let byte = (self.next % 251) as u8;
-            out.push((self.next, vec![byte; self.value_bytes]));
+            out.push((self.next, Payload(vec![byte; self.value_bytes])));
             self.next += self.step;
         }
         Ok(SourceStatus::Available)
@@ -62,14 +94,14 @@ impl SourceReader<(u64, Vec<u8>)> for GeneratorReader {
     }
 }
 
-impl Source<(u64, Vec<u8>)> for Generator {
+impl Source<(u64, Payload)> for Generator {
     fn name(&self) -> String {
         "Source: Generator".into()
     }
     fn bounded(&self) -> bool {
         false
     }
-    fn create_reader(&self, ctx: &OperatorContext) -> Result<Box<dyn SourceReader<(u64, Vec<u8>)>>, TaskError> {
+    fn create_reader(&self, ctx: &OperatorContext) -> Result<Box<dyn SourceReader<(u64, Payload)>>, TaskError> {
         let mut next = ctx.subtask_index as u64;
         if let Some(cp) = &ctx.checkpointing {
             // Same parallelism only: one position per subtask.
@@ -88,7 +120,7 @@ fn build(env: &StreamExecutionEnvironment, args: &[String]) -> Result<(), JobErr
     let a = Args::try_parse_from(argv).map_err(|e| JobError::BadArguments(e.to_string().lines().next().unwrap_or("").to_string()))?;
     env.set_job_name(format!("StateBench {} keys x {} B", a.keys, a.value_bytes));
     env.add_source(Generator { keys: a.keys, value_bytes: a.value_bytes })
-        .key_by(|r: &(u64, Vec<u8>)| r.0)
+        .key_by(|r: &(u64, Payload)| r.0)
         .reduce(|_old, new| new)
         .name("Latest")
         .discard();

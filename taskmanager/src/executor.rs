@@ -250,9 +250,9 @@ impl Executor {
             let restore = if tdd.restore_dir.is_empty() {
                 None
             } else {
-                let dir = std::path::PathBuf::from(&tdd.restore_dir);
-                let metadata = CheckpointMetadata::from_bytes(&tdd.restore_metadata, &dir.join(rfy_runtime::checkpoint::METADATA_FILE))
-                    .map_err(|e| e.to_string())?;
+                let dir = tdd.restore_dir.clone();
+                let path = rfy_runtime::checkpoint::join(&dir, rfy_runtime::checkpoint::METADATA_FILE);
+                let metadata = CheckpointMetadata::from_bytes(&tdd.restore_metadata, std::path::Path::new(&path)).map_err(|e| e.to_string())?;
                 Some(RestoreSource { dir, metadata })
             };
             let responder = Arc::new(GrpcResponder {
@@ -262,8 +262,14 @@ impl Executor {
                 execution_id: tdd.execution_id.clone(),
                 executor: Arc::downgrade(self),
             });
+            let storage: Arc<dyn rfy_runtime::checkpoint::CheckpointStorage> = if tdd.checkpoint_job_dir.is_empty() {
+                Arc::new(rfy_runtime::checkpoint::storage::LocalStorage)
+            } else {
+                rfy_runtime::checkpoint::open_storage(&tdd.checkpoint_job_dir).map_err(|e| e.to_string())?
+            };
             control.checkpointing = Some(Arc::new(TaskCheckpointing::new(
-                tdd.checkpoint_job_dir.clone().into(),
+                tdd.checkpoint_job_dir.clone(),
+                storage,
                 tdd.subtask_index,
                 tdd.exactly_once,
                 responder,

@@ -3,11 +3,12 @@
 //! happened, so every decision here is testable without a cluster.
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
-use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rfy_runtime::checkpoint::format::write_atomically;
-use rfy_runtime::checkpoint::{checkpoint_dir_name, CheckpointMetadata, OperatorMeta, RestoreSource, StateHandle, METADATA_FILE};
+use rfy_runtime::checkpoint::{
+    checkpoint_dir_name, join, open_storage, CheckpointMetadata, CheckpointStorage, OperatorMeta, RestoreSource, StateHandle, METADATA_FILE,
+};
 use rfy_runtime::JobGraph;
 
 use super::settings::CheckpointSettings;
@@ -17,8 +18,9 @@ use super::settings::CheckpointSettings;
 pub(crate) struct SavepointRequest {
     /// The REST trigger id.
     pub(crate) trigger_id: String,
-    /// Parent directory; the savepoint goes to `savepoint-<job6>-<id>` in it.
-    pub(crate) target: PathBuf,
+    /// Parent directory (local path or `hdfs://` URI); the savepoint goes to
+    /// `savepoint-<job6>-<id>` in it.
+    pub(crate) target: String,
     /// Stop the job once it completes.
     pub(crate) stop: bool,
 }
@@ -36,7 +38,7 @@ struct Pending {
 #[derive(Debug, Clone)]
 struct Retained {
     id: u64,
-    dir: PathBuf,
+    dir: String,
 }
 
 /// A checkpoint that was aborted.
@@ -51,8 +53,8 @@ pub(crate) struct Aborted {
 #[derive(Debug)]
 pub(crate) struct Completion {
     pub(crate) id: u64,
-    /// Where its `_metadata` is.
-    pub(crate) location: PathBuf,
+    /// Its directory (where its `_metadata` is).
+    pub(crate) location: String,
     pub(crate) savepoint: Option<SavepointRequest>,
     pub(crate) state_size: u64,
     pub(crate) trigger_ms: u64,
@@ -72,40 +74,50 @@ pub(crate) struct Coordinator {
     last_completion: Option<Instant>,
     parallelism_of: BTreeMap<String, u32>,
     max_parallelism: u32,
+    /// Storage of the staging base (checkpoint directory).
+    storage: Option<Arc<dyn CheckpointStorage>>,
 }
 
-fn remove_dir(dir: &Path) {
-    match std::fs::remove_dir_all(dir) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => tracing::warn!("cannot remove checkpoint directory {}: {e}", dir.display()),
+fn remove_dir(storage: &dyn CheckpointStorage, dir: &str) {
+    if let Err(e) = storage.remove_dir(dir) {
+        tracing::warn!("cannot remove checkpoint directory: {e}");
     }
 }
 
-/// Moves `from` to `to` (rename, or copy and delete across file systems).
-fn move_dir(from: &Path, to: &Path) -> Result<(), String> {
-    if let Some(parent) = to.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+/// `local`, or `hdfs://host:port`: storages with the same key can rename between them.
+fn authority(uri: &str) -> String {
+    match uri.strip_prefix("hdfs://") {
+        Some(rest) => format!("hdfs://{}", rest.split('/').next().unwrap_or("")),
+        None => "local".into(),
     }
-    if !from.exists() {
-        return std::fs::create_dir_all(to).map_err(|e| format!("cannot create {}: {e}", to.display()));
+}
+
+/// Moves the staged checkpoint `from` (in `src`) to `to`: a rename on the
+/// same file system, else a copy of every file `meta` references, then a delete.
+fn move_checkpoint(src: &dyn CheckpointStorage, from: &str, to: &str, meta: &CheckpointMetadata) -> Result<(), String> {
+    let dst = open_storage(to).map_err(|e| e.to_string())?;
+    if !src.exists(from) {
+        return dst.mkdirs(to).map_err(|e| e.to_string());
     }
-    if std::fs::rename(from, to).is_ok() {
-        return Ok(());
+    if authority(from) == authority(to) {
+        return src.rename(from, to).map_err(|e| e.to_string());
     }
-    std::fs::create_dir_all(to).map_err(|e| format!("cannot create {}: {e}", to.display()))?;
-    for entry in std::fs::read_dir(from).map_err(|e| format!("cannot list {}: {e}", from.display()))?.flatten() {
-        let dest = to.join(entry.file_name());
-        std::fs::copy(entry.path(), &dest).map_err(|e| format!("cannot copy {} to {}: {e}", entry.path().display(), dest.display()))?;
+    for h in meta.operators.values().flat_map(|o| o.subtasks.iter()) {
+        let bytes = src.read(&join(from, &h.file)).map_err(|e| e.to_string())?;
+        dst.write(&join(to, &h.file), &bytes).map_err(|e| e.to_string())?;
     }
-    remove_dir(from);
+    remove_dir(src, from);
     Ok(())
 }
 
 impl Coordinator {
-    pub(crate) fn new(job_id: &str, settings: CheckpointSettings, graph: &JobGraph) -> Self {
+    /// A coordinator for job `job_id`.
+    ///
+    /// Errors: the checkpoint storage cannot be opened (e.g. an unreachable HDFS).
+    pub(crate) fn new(job_id: &str, settings: CheckpointSettings, graph: &JobGraph) -> Result<Self, String> {
         let parallelism_of = graph.vertices.iter().flat_map(|v| v.operators.iter().map(move |o| (o.uid.clone(), v.parallelism))).collect();
-        Coordinator {
+        let storage = settings.staging_base().map(|b| open_storage(b)).transpose().map_err(|e| e.to_string())?;
+        Ok(Coordinator {
             job_id: job_id.to_string(),
             settings,
             next_id: 1,
@@ -115,7 +127,8 @@ impl Coordinator {
             last_completion: None,
             parallelism_of,
             max_parallelism: graph.max_parallelism,
-        }
+            storage,
+        })
     }
 
     pub(crate) fn settings(&self) -> &CheckpointSettings {
@@ -124,8 +137,8 @@ impl Coordinator {
 
     /// `<staging base>/<job-id>`: where tasks write snapshot files; `None`
     /// when neither a checkpoint nor a savepoint directory is configured.
-    pub(crate) fn job_dir(&self) -> Option<PathBuf> {
-        self.settings.staging_base().map(|b| b.join(&self.job_id))
+    pub(crate) fn job_dir(&self) -> Option<String> {
+        self.settings.staging_base().map(|b| join(b, &self.job_id))
     }
 
     /// Ids continue after a restored checkpoint's.
@@ -201,10 +214,10 @@ impl Coordinator {
     /// Errors: the checkpoint is aborted (its files removed) and returned.
     pub(crate) fn complete(&mut self, id: u64, now: Instant) -> Result<Completion, Aborted> {
         let p = self.pending.remove(&id).ok_or_else(|| Aborted { id, reason: "not pending".into(), savepoint: None })?;
-        let Some(job_dir) = self.job_dir() else {
+        let (Some(job_dir), Some(storage)) = (self.job_dir(), self.storage.clone()) else {
             return Err(Aborted { id, reason: "no checkpoint storage".into(), savepoint: p.savepoint });
         };
-        let staged = job_dir.join(checkpoint_dir_name(id));
+        let staged = join(&job_dir, &checkpoint_dir_name(id));
         let mut operators = BTreeMap::new();
         let mut size = 0;
         for (uid, mut handles) in p.handles {
@@ -223,19 +236,23 @@ impl Coordinator {
             operators,
         };
         let location = match &p.savepoint {
-            Some(sp) => sp.target.join(format!("savepoint-{}-{id}", &self.job_id[..6.min(self.job_id.len())])),
+            Some(sp) => join(&sp.target, &format!("savepoint-{}-{id}", &self.job_id[..6.min(self.job_id.len())])),
             None => staged.clone(),
         };
         let written = (|| {
+            let target = open_storage(&location).map_err(|e| e.to_string())?;
             if p.savepoint.is_some() {
-                move_dir(&staged, &location)?;
+                move_checkpoint(&*storage, &staged, &location, &metadata)?;
+            } else {
+                storage.mkdirs(&location).map_err(|e| e.to_string())?;
             }
-            std::fs::create_dir_all(&location).map_err(|e| format!("cannot create {}: {e}", location.display()))?;
-            write_atomically(&location.join(METADATA_FILE), &metadata.to_bytes()).map_err(|e| e.to_string())
+            target.write(&join(&location, METADATA_FILE), &metadata.to_bytes()).map_err(|e| e.to_string())
         })();
         if let Err(reason) = written {
-            remove_dir(&location);
-            remove_dir(&staged);
+            if let Ok(t) = open_storage(&location) {
+                remove_dir(&*t, &location);
+            }
+            remove_dir(&*storage, &staged);
             return Err(Aborted { id, reason, savepoint: p.savepoint });
         }
         self.last_completion = Some(now);
@@ -244,7 +261,7 @@ impl Coordinator {
             self.retained.push_back(Retained { id, dir: location.clone() });
             while self.retained.len() > self.settings.num_retained {
                 if let Some(old) = self.retained.pop_front() {
-                    remove_dir(&old.dir);
+                    remove_dir(&*storage, &old.dir);
                 }
             }
         }
@@ -254,8 +271,8 @@ impl Coordinator {
     /// Aborts pending checkpoint `id` (declined by a task); removes its files.
     pub(crate) fn abort(&mut self, id: u64, reason: String) -> Option<Aborted> {
         let p = self.pending.remove(&id)?;
-        if let Some(dir) = self.job_dir() {
-            remove_dir(&dir.join(checkpoint_dir_name(id)));
+        if let (Some(dir), Some(storage)) = (self.job_dir(), &self.storage) {
+            remove_dir(&**storage, &join(&dir, &checkpoint_dir_name(id)));
         }
         Some(Aborted { id, reason, savepoint: p.savepoint })
     }
@@ -278,13 +295,14 @@ impl Coordinator {
     /// damaged ones; with the notes saying which were skipped and why.
     pub(crate) fn latest_restorable(&mut self) -> (Option<RestoreSource>, Vec<String>) {
         let mut notes = Vec::new();
+        let Some(storage) = self.storage.clone() else { return (None, notes) };
         while let Some(r) = self.retained.back().cloned() {
-            let checked = CheckpointMetadata::read(&r.dir).and_then(|m| m.verify_files(&r.dir, false).map(|_| m));
+            let checked = CheckpointMetadata::read(&*storage, &r.dir).and_then(|m| m.verify_files(&*storage, &r.dir, false).map(|_| m));
             match checked {
                 Ok(metadata) => return (Some(RestoreSource { dir: r.dir, metadata }), notes),
                 Err(e) => {
                     self.retained.pop_back();
-                    notes.push(format!("checkpoint {} at {} cannot be restored: {e}", r.id, r.dir.display()));
+                    notes.push(format!("checkpoint {} at {} cannot be restored: {e}", r.id, r.dir));
                 }
             }
         }
@@ -295,18 +313,18 @@ impl Coordinator {
     /// checkpoint at `dir` for the first restore.
     ///
     /// Errors: missing, damaged, or taken with another max parallelism.
-    pub(crate) fn load_external(&self, dir: &Path) -> Result<RestoreSource, String> {
-        let metadata = CheckpointMetadata::read(dir).map_err(|e| e.to_string())?;
-        metadata.verify_files(dir, true).map_err(|e| e.to_string())?;
+    pub(crate) fn load_external(&self, dir: &str) -> Result<RestoreSource, String> {
+        let storage = open_storage(dir).map_err(|e| e.to_string())?;
+        let metadata = CheckpointMetadata::read(&*storage, dir).map_err(|e| e.to_string())?;
+        metadata.verify_files(&*storage, dir, true).map_err(|e| e.to_string())?;
         if metadata.max_parallelism != self.max_parallelism {
             return Err(format!(
-                "{} was taken with pipeline.max-parallelism {}, the job has {}: key groups cannot be mapped",
-                dir.display(),
+                "{dir} was taken with pipeline.max-parallelism {}, the job has {}: key groups cannot be mapped",
                 metadata.max_parallelism,
                 self.max_parallelism
             ));
         }
-        Ok(RestoreSource { dir: dir.to_path_buf(), metadata })
+        Ok(RestoreSource { dir: dir.to_string(), metadata })
     }
 }
 
@@ -322,14 +340,14 @@ mod tests {
         env.into_stream_graph("t", &[]).job_graph().unwrap()
     }
 
-    fn settings(dir: &Path, retained: usize) -> CheckpointSettings {
+    fn settings(dir: &std::path::Path, retained: usize) -> CheckpointSettings {
         CheckpointSettings {
             interval: Some(Duration::from_millis(10)),
             exactly_once: true,
             timeout: Duration::from_millis(50),
             max_concurrent: 1,
             min_pause: Duration::ZERO,
-            checkpoints_dir: Some(dir.to_path_buf()),
+            checkpoints_dir: Some(dir.display().to_string()),
             savepoints_dir: None,
             num_retained: retained,
             restore_path: None,
@@ -338,7 +356,7 @@ mod tests {
 
     fn run_one(c: &mut Coordinator, now: Instant) -> u64 {
         let (id, _) = c.begin(now, 1, vec!["a".into(), "b".into()], None).unwrap();
-        let dir = c.job_dir().unwrap().join(checkpoint_dir_name(id));
+        let dir = std::path::PathBuf::from(c.job_dir().unwrap()).join(checkpoint_dir_name(id));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("op-0"), b"xyz").unwrap();
         let h = StateHandle { subtask: 0, file: "op-0".into(), size: 3, crc32: rfy_runtime::checkpoint::format::crc32(b"xyz"), key_groups: None };
@@ -352,11 +370,11 @@ mod tests {
     #[test]
     fn completes_retains_and_falls_back_past_damage() {
         let tmp = tempfile::tempdir().unwrap();
-        let mut c = Coordinator::new("0123456789abcdef0123456789abcdef", settings(tmp.path(), 2), &graph());
+        let mut c = Coordinator::new("0123456789abcdef0123456789abcdef", settings(tmp.path(), 2), &graph()).unwrap();
         let now = Instant::now();
         let ids: Vec<u64> = (0..3).map(|_| run_one(&mut c, now)).collect();
         assert_eq!(ids, vec![1, 2, 3]);
-        let job = c.job_dir().unwrap();
+        let job = std::path::PathBuf::from(c.job_dir().unwrap());
         assert!(!job.join("chk-1").exists(), "beyond num-retained");
         assert!(job.join("chk-2/_metadata").exists() && job.join("chk-3/_metadata").exists());
         // Damage the newest: restore falls back to chk-2 and says why.
@@ -379,10 +397,10 @@ mod tests {
     #[test]
     fn timeouts_and_declines_abort_and_remove_files() {
         let tmp = tempfile::tempdir().unwrap();
-        let mut c = Coordinator::new("0123456789abcdef0123456789abcdef", settings(tmp.path(), 1), &graph());
+        let mut c = Coordinator::new("0123456789abcdef0123456789abcdef", settings(tmp.path(), 1), &graph()).unwrap();
         let now = Instant::now();
         let (id, _) = c.begin(now, 1, vec!["a".into()], None).unwrap();
-        let dir = c.job_dir().unwrap().join(checkpoint_dir_name(id));
+        let dir = std::path::PathBuf::from(c.job_dir().unwrap()).join(checkpoint_dir_name(id));
         std::fs::create_dir_all(&dir).unwrap();
         assert!(!c.periodic_due(now), "max concurrent 1");
         assert!(c.expire(now).is_empty());

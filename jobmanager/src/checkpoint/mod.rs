@@ -10,5 +10,5 @@ mod settings;
 mod stats;
 
 pub(crate) use coordinator::{Aborted, Completion, Coordinator, SavepointRequest};
-pub(crate) use settings::{local_path, CheckpointSettings};
+pub(crate) use settings::{storage_uri, CheckpointSettings};
 pub use stats::{CheckpointState, CheckpointStat, CheckpointStats, RestoredStat};

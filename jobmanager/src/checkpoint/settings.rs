@@ -1,6 +1,5 @@
 //! Checkpoint settings of one job, from its configuration.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use rfy_conf::{options, Configuration};
@@ -19,28 +18,34 @@ pub(crate) struct CheckpointSettings {
     /// `execution.checkpointing.min-pause`.
     pub(crate) min_pause: Duration,
     /// `state.checkpoints.dir` as a local path.
-    pub(crate) checkpoints_dir: Option<PathBuf>,
+    pub(crate) checkpoints_dir: Option<String>,
     /// `state.savepoints.dir` as a local path.
-    pub(crate) savepoints_dir: Option<PathBuf>,
+    pub(crate) savepoints_dir: Option<String>,
     /// `state.checkpoints.num-retained` (≥ 1).
     pub(crate) num_retained: usize,
     /// `execution.savepoint.path`: restore the first attempt from here.
-    pub(crate) restore_path: Option<PathBuf>,
+    pub(crate) restore_path: Option<String>,
 }
 
-/// A storage URI as a local path: plain paths and `file://` URIs.
+/// A checkpoint storage URI, checked: a local path, a `file://` URI (made a
+/// plain path) or `hdfs://host:port/path`; no trailing slash.
 ///
-/// Errors: another scheme (e.g. `hdfs://`), naming the option.
-pub(crate) fn local_path(uri: &str, key: &str) -> Result<PathBuf, String> {
+/// Errors: another scheme, or an `hdfs://` URI without a host, naming the option.
+pub(crate) fn storage_uri(uri: &str, key: &str) -> Result<String, String> {
+    let uri = uri.trim().trim_end_matches('/');
     if let Some(p) = uri.strip_prefix("file://") {
-        return Ok(PathBuf::from(p));
+        return Ok(p.to_string());
+    }
+    if let Some(rest) = uri.strip_prefix("hdfs://") {
+        if rest.split('/').next().unwrap_or("").is_empty() {
+            return Err(format!("{key} = {uri}: name the NameNode, as hdfs://host:port/path"));
+        }
+        return Ok(uri.to_string());
     }
     if let Some((scheme, _)) = uri.split_once("://") {
-        return Err(format!(
-            "{key} = {uri}: the '{scheme}' scheme is not supported for checkpoint storage in this build yet; use a local path or file:// URI"
-        ));
+        return Err(format!("{key} = {uri}: the '{scheme}' scheme is not supported for checkpoint storage; use a local path, file:// or hdfs://"));
     }
-    Ok(PathBuf::from(uri))
+    Ok(uri.to_string())
 }
 
 impl CheckpointSettings {
@@ -49,8 +54,8 @@ impl CheckpointSettings {
     /// Errors: an unsupported storage URI, or checkpointing on without
     /// `state.checkpoints.dir`; the text names the option.
     pub(crate) fn from_conf(conf: &Configuration) -> Result<Self, String> {
-        let dir = |key: &'static rfy_conf::ConfigOption<String>| -> Result<Option<PathBuf>, String> {
-            conf.get_optional(key).filter(|s| !s.is_empty()).map(|s| local_path(&s, key.key)).transpose()
+        let dir = |key: &'static rfy_conf::ConfigOption<String>| -> Result<Option<String>, String> {
+            conf.get_optional(key).filter(|s| !s.is_empty()).map(|s| storage_uri(&s, key.key)).transpose()
         };
         let s = CheckpointSettings {
             interval: conf.get_optional(&options::EXECUTION_CHECKPOINTING_INTERVAL).filter(|d| !d.is_zero()),
@@ -71,7 +76,7 @@ impl CheckpointSettings {
 
     /// Where tasks write snapshot files before the JobMaster completes them:
     /// the checkpoint directory, else the savepoint directory.
-    pub(crate) fn staging_base(&self) -> Option<&PathBuf> {
+    pub(crate) fn staging_base(&self) -> Option<&String> {
         self.checkpoints_dir.as_ref().or(self.savepoints_dir.as_ref())
     }
 }

@@ -13,6 +13,7 @@ use rustc_hash::FxHashMap;
 use serde::{de::DeserializeOwned, Serialize};
 
 use super::functions::KeyedContext;
+use crate::checkpoint::blobs::Blob;
 use crate::checkpoint::{CheckpointError, KeyGroupRange, KeyGroupedMap};
 use crate::record::Record;
 
@@ -109,10 +110,10 @@ impl<K: Hash + Eq + Record> KeyedStateStore<K> {
     pub(crate) fn snapshot(&self) -> Result<Vec<(u32, Vec<u8>)>, CheckpointError> {
         let mut out = Vec::new();
         for i in 0..self.range.len() {
-            let mut tables: Vec<(&str, Vec<u8>)> = Vec::new();
+            let mut tables: Vec<(&str, Blob)> = Vec::new();
             for (name, t) in &self.tables {
                 if let Some(img) = t.snapshot_group(i)? {
-                    tables.push((name, img));
+                    tables.push((name, Blob(img)));
                 }
             }
             if !tables.is_empty() {
@@ -129,14 +130,14 @@ impl<K: Hash + Eq + Record> KeyedStateStore<K> {
     /// Errors: undecodable bytes, or a state the function no longer
     /// registers; `what` names the file.
     pub(crate) fn restore_group(&mut self, kg: u32, bytes: &[u8], what: &str) -> Result<(), CheckpointError> {
-        let tables: Vec<(String, Vec<u8>)> =
+        let tables: Vec<(String, Blob)> =
             postcard::from_bytes(bytes).map_err(|e| CheckpointError::Corrupt { path: what.to_string(), reason: format!("key group {kg}: {e}") })?;
         for (name, img) in tables {
             let t = self.tables.iter_mut().find(|(n, _)| *n == name).ok_or_else(|| CheckpointError::Corrupt {
                 path: what.to_string(),
                 reason: format!("holds keyed state '{name}' that the function does not register"),
             })?;
-            t.1.restore_group(kg, &img, what)?;
+            t.1.restore_group(kg, &img.0, what)?;
         }
         Ok(())
     }

@@ -9,6 +9,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::format::crc32;
+use super::storage::{join, CheckpointStorage};
 use super::CheckpointError;
 
 /// Name of the metadata file in a checkpoint or savepoint directory.
@@ -101,29 +102,29 @@ impl CheckpointMetadata {
         Ok(meta)
     }
 
-    /// Reads and parses `<dir>/_metadata`.
+    /// Reads and parses `<dir>/_metadata` from `storage`.
     ///
     /// Errors: missing or unreadable file ([`CheckpointError::Io`]), or corrupt.
-    pub fn read(dir: &Path) -> Result<Self, CheckpointError> {
-        let path = dir.join(METADATA_FILE);
-        let bytes = std::fs::read(&path).map_err(|e| CheckpointError::Io { context: format!("cannot read {}", path.display()), source: e })?;
-        Self::from_bytes(&bytes, &path)
+    pub fn read(storage: &dyn CheckpointStorage, dir: &str) -> Result<Self, CheckpointError> {
+        let path = join(dir, METADATA_FILE);
+        let bytes = storage.read(&path)?;
+        Self::from_bytes(&bytes, Path::new(&path))
     }
 
     /// Checks that every referenced file exists in `dir` with its recorded
     /// size; with `verify_checksums`, also reads each file and checks its CRC-32.
     ///
     /// Errors: the first missing, resized or damaged file, named.
-    pub fn verify_files(&self, dir: &Path, verify_checksums: bool) -> Result<(), CheckpointError> {
+    pub fn verify_files(&self, storage: &dyn CheckpointStorage, dir: &str, verify_checksums: bool) -> Result<(), CheckpointError> {
         for h in self.operators.values().flat_map(|o| o.subtasks.iter()) {
-            let path = dir.join(&h.file);
-            let corrupt = |reason: String| CheckpointError::Corrupt { path: path.display().to_string(), reason };
-            let md = std::fs::metadata(&path).map_err(|e| corrupt(format!("referenced by _metadata but not readable: {e}")))?;
-            if md.len() != h.size {
-                return Err(corrupt(format!("{} bytes, _metadata says {}", md.len(), h.size)));
+            let path = join(dir, &h.file);
+            let corrupt = |reason: String| CheckpointError::Corrupt { path: path.clone(), reason };
+            let len = storage.len(&path).map_err(|e| corrupt(format!("referenced by _metadata but not readable: {e}")))?;
+            if len != h.size {
+                return Err(corrupt(format!("{len} bytes, _metadata says {}", h.size)));
             }
             if verify_checksums {
-                let bytes = std::fs::read(&path).map_err(|e| corrupt(format!("cannot read: {e}")))?;
+                let bytes = storage.read(&path).map_err(|e| corrupt(format!("cannot read: {e}")))?;
                 if crc32(&bytes) != h.crc32 {
                     return Err(corrupt("checksum differs from _metadata".into()));
                 }

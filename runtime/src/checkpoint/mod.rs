@@ -3,17 +3,21 @@
 //! (barrier triggers at sources, snapshots collected at barriers, an
 //! asynchronous writer, commit notifications, and restored state).
 //!
-//! Layout on storage: `<state.checkpoints.dir>/<job-id>/chk-<n>/` holds one
-//! file per operator subtask with state (`<uid>-<subtask>`) and `_metadata`,
-//! written last by the JobMaster. A checkpoint without `_metadata` does not exist.
+//! Layout on storage (a local directory or HDFS, see `storage`):
+//! `<state.checkpoints.dir>/<job-id>/chk-<n>/` holds one file per operator
+//! subtask with state (`<uid>-<subtask>`) and `_metadata`, written last by
+//! the JobMaster. A checkpoint without `_metadata` does not exist.
 
+pub(crate) mod blobs;
 pub mod format;
 pub mod keyed;
 pub mod metadata;
+pub mod storage;
 mod task;
 
 pub use keyed::{KeyGroupRange, KeyGroupedMap};
 pub use metadata::{CheckpointMetadata, OperatorMeta, StateHandle, METADATA_FILE};
+pub use storage::{join, open_storage, CheckpointStorage};
 pub use task::{CheckpointResponder, OperatorSnapshot, RestoreSource, SourceTrigger, TaskCheckpointing};
 
 use crate::error::TaskError;

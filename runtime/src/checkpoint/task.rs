@@ -13,12 +13,13 @@
 //! * When the JobMaster completes a checkpoint, registered committers run
 //!   (two-phase-commit sinks publish their pending files).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
-use super::format::{crc32, decode_framed, encode_framed, write_atomically};
+use super::format::{crc32, decode_framed, encode_framed};
+use super::storage::{join, open_storage, CheckpointStorage};
 use super::keyed::KeyGroupRange;
 use super::metadata::{CheckpointMetadata, StateHandle};
 use super::{checkpoint_dir_name, file_safe, CheckpointError};
@@ -48,10 +49,12 @@ pub struct OperatorSnapshot {
     /// Key groups the operator owned, if it has keyed state.
     pub key_groups: Option<(u32, u32)>,
     /// Keyed state: `(key group, bytes)` for each non-empty key group.
+    #[serde(with = "super::blobs::keyed")]
     pub keyed: Vec<(u32, Vec<u8>)>,
     /// Operator state: a list of items, redistributed round robin when the
     /// parallelism changes (Flink's `ListState` operator state), e.g. source
     /// splits with their offsets, or a sink's pending files.
+    #[serde(with = "super::blobs::items")]
     pub operator: Vec<Vec<u8>>,
 }
 
@@ -66,8 +69,8 @@ struct StateFile {
 /// A completed checkpoint (or savepoint) to restore from.
 #[derive(Debug, Clone)]
 pub struct RestoreSource {
-    /// Its directory.
-    pub dir: PathBuf,
+    /// Its directory (a local path or an `hdfs://` URI).
+    pub dir: String,
     /// Its `_metadata`.
     pub metadata: CheckpointMetadata,
 }
@@ -81,7 +84,8 @@ type Committer = Box<dyn Fn(u64) + Send + Sync>;
 
 /// The checkpointing hub of one task (see the module docs).
 pub struct TaskCheckpointing {
-    job_dir: PathBuf,
+    job_dir: String,
+    storage: Arc<dyn CheckpointStorage>,
     subtask: u32,
     exactly_once: bool,
     triggers: (flume::Sender<SourceTrigger>, flume::Receiver<SourceTrigger>),
@@ -105,10 +109,12 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl TaskCheckpointing {
     /// A hub for subtask `subtask` (display name `name`) writing under
-    /// `job_dir` (`<state.checkpoints.dir>/<job-id>`), aligned barriers when
-    /// `exactly_once`, restoring from `restore` if given.
+    /// `job_dir` (`<state.checkpoints.dir>/<job-id>`) in `storage`, aligned
+    /// barriers when `exactly_once`, restoring from `restore` if given.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
-        job_dir: PathBuf,
+        job_dir: String,
+        storage: Arc<dyn CheckpointStorage>,
         subtask: u32,
         exactly_once: bool,
         responder: Arc<dyn CheckpointResponder>,
@@ -117,6 +123,7 @@ impl TaskCheckpointing {
     ) -> Self {
         TaskCheckpointing {
             job_dir,
+            storage,
             subtask,
             exactly_once,
             triggers: flume::unbounded(),
@@ -131,7 +138,7 @@ impl TaskCheckpointing {
 
     /// The job id (the last component of the job's checkpoint directory).
     pub fn job_id(&self) -> String {
-        self.job_dir.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default()
+        self.job_dir.trim_end_matches('/').rsplit('/').next().unwrap_or_default().to_string()
     }
 
     /// True for EXACTLY_ONCE (input channels are blocked during alignment).
@@ -140,8 +147,8 @@ impl TaskCheckpointing {
     }
 
     /// The directory of checkpoint `id`.
-    pub fn checkpoint_dir(&self, id: u64) -> PathBuf {
-        self.job_dir.join(checkpoint_dir_name(id))
+    pub fn checkpoint_dir(&self, id: u64) -> String {
+        join(&self.job_dir, &checkpoint_dir_name(id))
     }
 
     /// Asks the source of this task to inject a barrier (TaskManager side).
@@ -174,14 +181,14 @@ impl TaskCheckpointing {
         let mut writer = lock(&self.writer);
         if writer.is_none() {
             let (tx, rx) = flume::unbounded::<WriteJob>();
-            let (dir, subtask, responder) = (self.job_dir.clone(), self.subtask, self.responder.clone());
+            let (dir, subtask, responder, storage) = (self.job_dir.clone(), self.subtask, self.responder.clone(), self.storage.clone());
             let spawned = std::thread::Builder::new()
                 .name(format!("ckpt-writer {}", self.name.chars().take(40).collect::<String>()))
                 .spawn(move || {
                     for job in rx.iter() {
                         let id = job.checkpoint_id;
                         let started = std::time::Instant::now();
-                        match write_snapshots(&dir, subtask, job) {
+                        match write_snapshots(&*storage, &dir, subtask, job) {
                             Ok(handles) => {
                                 let bytes: u64 = handles.iter().map(|h| h.1.size).sum();
                                 tracing::debug!(checkpoint = id, subtask, bytes, ms = started.elapsed().as_millis() as u64, "state written");
@@ -238,7 +245,7 @@ impl TaskCheckpointing {
             let (path, file) = read_state_file(&src.dir, h)?;
             for (kg, bytes) in file.snapshot.keyed {
                 if range.contains(kg) {
-                    out.push((kg, bytes, path.display().to_string()));
+                    out.push((kg, bytes, path.clone()));
                 }
             }
         }
@@ -283,27 +290,24 @@ impl TaskCheckpointing {
     }
 }
 
-fn read_state_file(dir: &Path, h: &StateHandle) -> Result<(PathBuf, StateFile), CheckpointError> {
-    let path = dir.join(&h.file);
-    let bytes = std::fs::read(&path).map_err(|e| CheckpointError::Io { context: format!("cannot read state file {}", path.display()), source: e })?;
+fn read_state_file(dir: &str, h: &StateHandle) -> Result<(String, StateFile), CheckpointError> {
+    let path = join(dir, &h.file);
+    let bytes = open_storage(dir)?.read(&path)?;
     if bytes.len() as u64 != h.size || crc32(&bytes) != h.crc32 {
-        return Err(CheckpointError::Corrupt { path: path.display().to_string(), reason: "size or checksum differs from _metadata".into() });
+        return Err(CheckpointError::Corrupt { path, reason: "size or checksum differs from _metadata".into() });
     }
-    let file: StateFile = decode_framed(&bytes, &path)?;
+    let file: StateFile = decode_framed(&bytes, Path::new(&path))?;
     Ok((path, file))
 }
 
-fn write_snapshots(job_dir: &Path, subtask: u32, job: WriteJob) -> Result<Vec<(String, StateHandle)>, CheckpointError> {
-    let dir = job_dir.join(checkpoint_dir_name(job.checkpoint_id));
-    if !job.snapshots.is_empty() {
-        std::fs::create_dir_all(&dir).map_err(|e| CheckpointError::Io { context: format!("cannot create checkpoint directory {}", dir.display()), source: e })?;
-    }
+fn write_snapshots(storage: &dyn CheckpointStorage, job_dir: &str, subtask: u32, job: WriteJob) -> Result<Vec<(String, StateHandle)>, CheckpointError> {
+    let dir = join(job_dir, &checkpoint_dir_name(job.checkpoint_id));
     let mut handles = Vec::new();
     for (uid, snapshot) in job.snapshots {
         let key_groups = snapshot.key_groups;
         let file_name = format!("{}-{subtask}", file_safe(&uid));
         let img = encode_framed(&StateFile { uid: uid.clone(), subtask, checkpoint_id: job.checkpoint_id, snapshot }, &uid)?;
-        write_atomically(&dir.join(&file_name), &img)?;
+        storage.write(&join(&dir, &file_name), &img)?;
         handles.push((uid, StateHandle { subtask, file: file_name, size: img.len() as u64, crc32: crc32(&img), key_groups }));
     }
     Ok(handles)

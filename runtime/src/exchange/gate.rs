@@ -282,7 +282,15 @@ mod tests {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let acks = Arc::new(Acks(Mutex::new(Vec::new())));
         let dir = tempfile::tempdir().unwrap();
-        let cp = crate::checkpoint::TaskCheckpointing::new(dir.path().join("job"), 0, false, acks.clone(), None, "t".into());
+        let cp = crate::checkpoint::TaskCheckpointing::new(
+            dir.path().join("job").display().to_string(),
+            Arc::new(crate::checkpoint::storage::LocalStorage),
+            0,
+            false,
+            acks.clone(),
+            None,
+            "t".into(),
+        );
         let control = TaskControl { checkpointing: Some(Arc::new(cp)), ..Default::default() };
         let mut gate = NetworkInput::<u32>::new(vec![rx0, rx1], Box::new(Recorder(seen.clone())), Duration::from_millis(10), "t".into());
         tx0.send(NetMessage::Event(barrier(1))).unwrap();
