@@ -168,22 +168,41 @@ def recovery():
     return [float(x.strip().strip('"').split()[0]) for x in m.group(1).split(",")], 0
 
 
+ONLY = os.environ.get("ONLY", "throughput,state,recovery").split(",")
+
+
 def main():
     os.makedirs(WORK, exist_ok=True)
     if not NO_BUILD:
         subprocess.run(["cargo", "build", "--release", "-p", "rfy-client"], cwd=REPO, check=True)
-    log("1. throughput, checkpointing off vs every 1 s")
-    off, on, _ = throughput()
-    log("2. checkpoint of a job with big keyed state")
+    out = []
+    if "throughput" in ONLY:
+        log("1. throughput, checkpointing off vs every 1 s")
+        off, on, _ = throughput()
+        out.append(f"throughput (word count --mode updates, -p 2, {REPEAT} x kjv, median of {RUNS}):")
+        out.append(f"  checkpointing off   {off:12,.0f} lines/s")
+        out.append(f"  every 1 s           {on:12,.0f} lines/s   ({(on / off - 1) * 100:+.1f} %; target >= -10 %)")
+    if "state" in ONLY:
+        log("2. checkpoint of a job with big keyed state")
+        state_rows(out)
+    if "recovery" in ONLY:
+        log("3. recovery after TaskManager kills (exactly-once kill test)")
+        rec, rc = recovery()
+        if rec:
+            out.append(f"recovery, TaskManager kill -> all tasks RUNNING ({len(rec)} kills, restart backoff included): "
+                       f"median {statistics.median(rec):.2f} s, max {max(rec):.2f} s (target <= 5 s)")
+        else:
+            out.append(f"recovery: the kill test failed (exit {rc})")
+    report = "\n".join(out)
+    print(report)
+    with open(os.path.join(WORK, "checkpoint-last.txt"), "w") as f:
+        f.write(report + "\n")
+
+
+def state_rows(out):
     size, secs, cid = big_state()
     disk_mbs, disk_secs = write_bandwidth(size, os.path.join(WORK, "plain-write.bin"))
     put = hdfs_put(size)
-    log("3. recovery after TaskManager kills (exactly-once kill test)")
-    rec, rc = recovery()
-    out = []
-    out.append(f"throughput (word count --mode updates, -p 2, {REPEAT} x kjv, median of {RUNS}):")
-    out.append(f"  checkpointing off   {off:12,.0f} lines/s")
-    out.append(f"  every 1 s           {on:12,.0f} lines/s   ({(on / off - 1) * 100:+.1f} %; target >= -10 %)")
     where = STATE_CKPT_URI or f"local directory {WORK}"
     out.append(f"checkpoint {cid} of statebench ({STATE_KEYS:,} keys x {VALUE_BYTES} B, -p 2), storage {where}:")
     out.append(f"  size {size / 1e6:,.0f} MB, duration {secs:.2f} s (trigger to _metadata): {size / 1e6 / secs:,.0f} MB/s")
@@ -192,15 +211,6 @@ def main():
         out.append(f"  hdfs dfs -put of the same size: {put[0]:,.0f} MB/s ({put[1]:.2f} s)")
     else:
         out.append("  hdfs dfs -put: not measured (no `hdfs` on PATH)")
-    if rec:
-        out.append(f"recovery, TaskManager kill -> all tasks RUNNING ({len(rec)} kills, restart backoff included): "
-                   f"median {statistics.median(rec):.2f} s, max {max(rec):.2f} s (target <= 5 s)")
-    else:
-        out.append(f"recovery: the kill test failed (exit {rc})")
-    report = "\n".join(out)
-    print(report)
-    with open(os.path.join(WORK, "checkpoint-last.txt"), "w") as f:
-        f.write(report + "\n")
 
 
 if __name__ == "__main__":

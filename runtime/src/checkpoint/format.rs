@@ -27,7 +27,15 @@ pub fn crc32(bytes: &[u8]) -> u32 {
 ///
 /// Errors: [`CheckpointError::Encode`] if `value` cannot be serialized.
 pub fn encode_framed<T: Serialize>(value: &T, what: &str) -> Result<Vec<u8>, CheckpointError> {
-    let mut out = Vec::with_capacity(HEADER + 64);
+    encode_framed_sized(value, what, 64)
+}
+
+/// As [`encode_framed`], with room for `size_hint` payload bytes reserved
+/// up front (no regrowing copies for big state).
+///
+/// Errors: [`CheckpointError::Encode`] if `value` cannot be serialized.
+pub fn encode_framed_sized<T: Serialize>(value: &T, what: &str, size_hint: usize) -> Result<Vec<u8>, CheckpointError> {
+    let mut out = Vec::with_capacity(HEADER + size_hint);
     out.extend_from_slice(STATE_MAGIC);
     out.extend_from_slice(&STATE_FORMAT_VERSION.to_le_bytes());
     out.extend_from_slice(&[0u8; 12]);
@@ -39,11 +47,12 @@ pub fn encode_framed<T: Serialize>(value: &T, what: &str) -> Result<Vec<u8>, Che
     Ok(out)
 }
 
-/// Decodes a framed image read from `path`.
+/// The payload CRC-32 recorded in a framed image's header (what `_metadata`
+/// lists for the file), after checking the frame: magic, version, length and
+/// that the payload matches the CRC.
 ///
-/// Errors: [`CheckpointError::Corrupt`] naming `path` if the magic, version,
-/// length, checksum or payload is wrong.
-pub fn decode_framed<T: DeserializeOwned>(bytes: &[u8], path: &Path) -> Result<T, CheckpointError> {
+/// Errors: [`CheckpointError::Corrupt`] naming `path`.
+pub fn check_frame(bytes: &[u8], path: &Path) -> Result<u32, CheckpointError> {
     let corrupt = |why: String| CheckpointError::Corrupt { path: path.display().to_string(), reason: why };
     if bytes.len() < HEADER || &bytes[..8] != STATE_MAGIC {
         return Err(corrupt("not an rfy state file (bad magic)".into()));
@@ -62,7 +71,23 @@ pub fn decode_framed<T: DeserializeOwned>(bytes: &[u8], path: &Path) -> Result<T
     if actual != crc {
         return Err(corrupt(format!("checksum mismatch: stored {crc:08x}, computed {actual:08x}")));
     }
-    postcard::from_bytes(payload).map_err(|e| corrupt(format!("undecodable payload: {e}")))
+    Ok(crc)
+}
+
+/// The payload CRC-32 in the header of a framed image just made by
+/// [`encode_framed`] (no recomputation).
+pub fn frame_crc(image: &[u8]) -> u32 {
+    image.get(20..24).and_then(|b| b.try_into().ok()).map(u32::from_le_bytes).unwrap_or(0)
+}
+
+/// Decodes a framed image read from `path`.
+///
+/// Errors: [`CheckpointError::Corrupt`] naming `path` if the magic, version,
+/// length, checksum or payload is wrong.
+pub fn decode_framed<T: DeserializeOwned>(bytes: &[u8], path: &Path) -> Result<T, CheckpointError> {
+    check_frame(bytes, path)?;
+    postcard::from_bytes(&bytes[HEADER..])
+        .map_err(|e| CheckpointError::Corrupt { path: path.display().to_string(), reason: format!("undecodable payload: {e}") })
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same directory

@@ -27,7 +27,7 @@ pub struct StateHandle {
     pub file: String,
     /// Size in bytes.
     pub size: u64,
-    /// CRC-32 of the whole file.
+    /// CRC-32 of the file's payload, as in its header (see `format`).
     pub crc32: u32,
     /// The key groups it holds, `[first, last]`; `None` for an operator without keyed state.
     pub key_groups: Option<(u32, u32)>,
@@ -125,7 +125,7 @@ impl CheckpointMetadata {
             }
             if verify_checksums {
                 let bytes = storage.read(&path).map_err(|e| corrupt(format!("cannot read: {e}")))?;
-                if crc32(&bytes) != h.crc32 {
+                if super::format::check_frame(&bytes, Path::new(&path))? != h.crc32 {
                     return Err(corrupt("checksum differs from _metadata".into()));
                 }
             }

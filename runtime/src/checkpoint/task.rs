@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
-use super::format::{crc32, decode_framed, encode_framed};
+use super::format::{decode_framed, encode_framed_sized, frame_crc};
 use super::storage::{join, open_storage, CheckpointStorage};
 use super::keyed::KeyGroupRange;
 use super::metadata::{CheckpointMetadata, StateHandle};
@@ -293,9 +293,10 @@ impl TaskCheckpointing {
 fn read_state_file(dir: &str, h: &StateHandle) -> Result<(String, StateFile), CheckpointError> {
     let path = join(dir, &h.file);
     let bytes = open_storage(dir)?.read(&path)?;
-    if bytes.len() as u64 != h.size || crc32(&bytes) != h.crc32 {
+    if bytes.len() as u64 != h.size || frame_crc(&bytes) != h.crc32 {
         return Err(CheckpointError::Corrupt { path, reason: "size or checksum differs from _metadata".into() });
     }
+    // Checks the payload against the CRC, then decodes.
     let file: StateFile = decode_framed(&bytes, Path::new(&path))?;
     Ok((path, file))
 }
@@ -306,9 +307,10 @@ fn write_snapshots(storage: &dyn CheckpointStorage, job_dir: &str, subtask: u32,
     for (uid, snapshot) in job.snapshots {
         let key_groups = snapshot.key_groups;
         let file_name = format!("{}-{subtask}", file_safe(&uid));
-        let img = encode_framed(&StateFile { uid: uid.clone(), subtask, checkpoint_id: job.checkpoint_id, snapshot }, &uid)?;
+        let hint = snapshot.keyed.iter().map(|(_, b)| b.len() + 10).sum::<usize>() + snapshot.operator.iter().map(|b| b.len() + 5).sum::<usize>() + 256;
+        let img = encode_framed_sized(&StateFile { uid: uid.clone(), subtask, checkpoint_id: job.checkpoint_id, snapshot }, &uid, hint)?;
         storage.write(&join(&dir, &file_name), &img)?;
-        handles.push((uid, StateHandle { subtask, file: file_name, size: img.len() as u64, crc32: crc32(&img), key_groups }));
+        handles.push((uid, StateHandle { subtask, file: file_name, size: img.len() as u64, crc32: frame_crc(&img), key_groups }));
     }
     Ok(handles)
 }

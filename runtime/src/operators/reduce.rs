@@ -68,7 +68,10 @@ where
 
     fn push_event(&mut self, event: &Event) -> Result<(), TaskError> {
         if let (Event::Barrier(b), Some(cp)) = (event, &self.checkpointing) {
-            match self.values.snapshot() {
+            let started = std::time::Instant::now();
+            let snapshot = self.values.snapshot();
+            tracing::debug!(checkpoint = b.id, keys = self.values.len(), ms = started.elapsed().as_millis() as u64, "keyed reduce state serialized");
+            match snapshot {
                 Ok(keyed) => cp.add_snapshot(
                     &self.uid,
                     OperatorSnapshot { key_groups: Some((self.range.first, self.range.last)), keyed, operator: Vec::new() },
