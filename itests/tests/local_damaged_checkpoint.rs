@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use rfy_client::follow::RestClient;
 use rfy_client::local::LocalCluster;
-use rfy_itests::*;
+use rfy_itests::local::*;
 
 /// The newest checkpoint directory with a `_metadata`, and its id.
 fn newest_checkpoint(job_dir: &Path) -> Option<(u64, PathBuf)> {

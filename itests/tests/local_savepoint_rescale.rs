@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use rfy_client::follow::RestClient;
 use rfy_client::local::LocalCluster;
-use rfy_itests::*;
+use rfy_itests::local::*;
 
 /// Runs word count at parallelism `p` (restoring from `from` if given);
 /// with `stop_after`, stops it with a savepoint after that long and returns
