@@ -9,6 +9,11 @@
 //!   `DIR/part-<subtask>` when its input has ended; a failed or canceled task
 //!   deletes its in-progress file.
 //!
+//! With checkpointing (the task has a checkpointing hub) the source saves
+//! its position (one byte range per split, the next line's offset) at each
+//! barrier and resumes from it after a restore, and the sink is the
+//! runtime's exactly-once two-phase-commit writer over HDFS.
+//!
 //! Paths are `hdfs:///path` (the NameNode of `fs.defaultFS` in the Hadoop
 //! configuration found through `HADOOP_CONF_DIR`) or `hdfs://host:port/path`.
 //! Tasks run on plain threads, so the connector uses hdfs-native's blocking
@@ -23,6 +28,7 @@ use std::time::{Duration, Instant};
 
 use hdfs_native::sync::{Client, FileReader, FileWriter};
 use hdfs_native::WriteOptions;
+use rfy_runtime::sinks::two_phase::{PartFile, PartFs, TwoPhaseTextWriter};
 use rfy_runtime::sinks::{Sink, SinkWriter};
 use rfy_runtime::sources::{Source, SourceReader, SourceStatus, SOURCE_BATCH};
 use rfy_runtime::{OperatorContext, TaskError};
@@ -145,35 +151,94 @@ impl Pacer {
     }
 }
 
+/// A byte range still to read: the lines that start in `[start, end)`, the
+/// next one at `pos` once `aligned` (the straddling line skipped).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct Split {
+    start: u64,
+    end: u64,
+    pos: u64,
+    aligned: bool,
+}
+
 struct HdfsTextFileReader {
     uri: String,
     reader: BufReader<FileReader>,
-    /// Offset of the next line's first byte.
-    pos: u64,
-    end: u64,
+    /// The split being read first, then the others.
+    splits: std::collections::VecDeque<Split>,
     line: Vec<u8>,
     pacer: Option<Pacer>,
 }
 
 impl HdfsTextFileReader {
-    fn open(path: &HdfsPath, index: u32, parallelism: u32, rate: Option<f64>) -> Result<Self, TaskError> {
+    fn open(path: &HdfsPath, ctx: &OperatorContext, rate: Option<f64>) -> Result<Self, TaskError> {
         let c = client(path.namenode.as_deref()).map_err(TaskError::User)?;
         let file = c.read(&path.path).map_err(|e| TaskError::io(format!("cannot open input file {}", path.uri), io_err(e)))?;
         let len = file.file_length() as u64;
-        let (start, end) = split_range(len, index, parallelism);
-        let mut reader = BufReader::with_capacity(IO_BUFFER, file);
-        let mut pos = start;
-        if start > 0 {
-            // The line that straddles `start` belongs to the previous split.
-            reader.seek(SeekFrom::Start(start - 1)).map_err(|e| TaskError::io(format!("cannot seek in {}", path.uri), e))?;
-            let mut skipped = Vec::new();
-            let n = reader.read_until(b'\n', &mut skipped).map_err(|e| TaskError::io(format!("cannot read {}", path.uri), e))?;
-            pos = start - 1 + n as u64;
-        }
-        let pacer = rate.map(|r| Pacer { per_second: r / parallelism as f64, started: Instant::now(), emitted: 0 });
-        tracing::info!(file = %path.uri, start, end, "reading HDFS split");
-        Ok(HdfsTextFileReader { uri: path.uri.clone(), reader, pos, end, line: Vec::with_capacity(256), pacer })
+        let splits = match restored_splits(ctx, &path.uri)? {
+            Some(s) => s,
+            None => {
+                let (start, end) = split_range(len, ctx.subtask_index, ctx.parallelism);
+                vec![Split { start, end, pos: start, aligned: start == 0 }]
+            }
+        };
+        let pacer = rate.map(|r| Pacer { per_second: r / ctx.parallelism as f64, started: Instant::now(), emitted: 0 });
+        tracing::info!(file = %path.uri, ?splits, "reading HDFS splits");
+        let mut r = HdfsTextFileReader {
+            uri: path.uri.clone(),
+            reader: BufReader::with_capacity(IO_BUFFER, file),
+            splits: splits.into(),
+            line: Vec::with_capacity(256),
+            pacer,
+        };
+        r.seek_current()?;
+        Ok(r)
     }
+
+    /// Positions the reader at the current split's next line.
+    fn seek_current(&mut self) -> Result<(), TaskError> {
+        let Some(s) = self.splits.front_mut() else { return Ok(()) };
+        if s.aligned {
+            self.reader.seek(SeekFrom::Start(s.pos)).map_err(|e| TaskError::io(format!("cannot seek in {}", self.uri), e))?;
+            return Ok(());
+        }
+        // The line that straddles `start` belongs to the previous split.
+        self.reader.seek(SeekFrom::Start(s.start - 1)).map_err(|e| TaskError::io(format!("cannot seek in {}", self.uri), e))?;
+        let mut skipped = Vec::new();
+        let n = self.reader.read_until(b'\n', &mut skipped).map_err(|e| TaskError::io(format!("cannot read {}", self.uri), e))?;
+        s.pos = s.start - 1 + n as u64;
+        s.aligned = true;
+        Ok(())
+    }
+}
+
+/// The splits of this subtask after a restore: its own at the same
+/// parallelism; after a rescale, piece `index` of every remaining range.
+fn restored_splits(ctx: &OperatorContext, uri: &str) -> Result<Option<Vec<Split>>, TaskError> {
+    let Some(cp) = &ctx.checkpointing else { return Ok(None) };
+    let Some(src) = cp.restore_source() else { return Ok(None) };
+    let Some(op) = src.metadata.operators.get(&ctx.uid) else { return Ok(None) };
+    let decode = |items: Vec<Vec<u8>>| -> Result<Vec<Split>, TaskError> {
+        items
+            .iter()
+            .map(|b| postcard::from_bytes::<Split>(b).map_err(|e| TaskError::State(format!("undecodable position of {uri} in the checkpoint: {e}"))))
+            .collect()
+    };
+    if op.parallelism == ctx.parallelism {
+        return cp.restored_operator(&ctx.uid, ctx.subtask_index, ctx.parallelism)?.map(decode).transpose();
+    }
+    let mut mine = Vec::new();
+    for s in decode(cp.restored_operator_union(&ctx.uid)?)? {
+        let from = if s.aligned { s.pos } else { s.start };
+        if from >= s.end {
+            continue;
+        }
+        let (a, b) = split_range(s.end - from, ctx.subtask_index, ctx.parallelism);
+        if a < b {
+            mine.push(Split { start: from + a, end: from + b, pos: from + a, aligned: a == 0 && (s.aligned || from == 0) });
+        }
+    }
+    Ok(Some(mine))
 }
 
 impl SourceReader<String> for HdfsTextFileReader {
@@ -187,15 +252,19 @@ impl SourceReader<String> for HdfsTextFileReader {
         };
         let mut emitted = 0;
         while emitted < budget {
-            if self.pos >= self.end {
-                return Ok(SourceStatus::Finished);
+            let Some(split) = self.splits.front_mut() else { break };
+            if split.pos >= split.end {
+                self.splits.pop_front();
+                self.seek_current()?;
+                continue;
             }
             self.line.clear();
-            let n = self.reader.read_until(b'\n', &mut self.line).map_err(|e| TaskError::io(format!("cannot read {} at byte {}", self.uri, self.pos), e))?;
+            let n = self.reader.read_until(b'\n', &mut self.line).map_err(|e| TaskError::io(format!("cannot read {} at byte {}", self.uri, split.pos), e))?;
             if n == 0 {
-                return Ok(SourceStatus::Finished);
+                split.pos = split.end; // the file is shorter than when planned
+                continue;
             }
-            self.pos += n as u64;
+            split.pos += n as u64;
             let mut l = &self.line[..];
             if let Some(s) = l.strip_suffix(b"\n") {
                 l = s.strip_suffix(b"\r").unwrap_or(s);
@@ -206,7 +275,14 @@ impl SourceReader<String> for HdfsTextFileReader {
         if let Some(p) = &mut self.pacer {
             p.emitted += emitted as u64;
         }
-        Ok(SourceStatus::Available)
+        Ok(if self.splits.is_empty() { SourceStatus::Finished } else { SourceStatus::Available })
+    }
+
+    fn snapshot_state(&mut self) -> Result<Vec<Vec<u8>>, TaskError> {
+        self.splits
+            .iter()
+            .map(|s| postcard::to_allocvec(s).map_err(|e| TaskError::State(format!("cannot encode the position in {}: {e}", self.uri))))
+            .collect()
     }
 }
 
@@ -232,12 +308,60 @@ impl Source<String> for HdfsTextFileSource {
     }
     fn create_reader(&self, ctx: &OperatorContext) -> Result<Box<dyn SourceReader<String>>, TaskError> {
         let p = HdfsPath::parse(&self.path.uri).map_err(TaskError::User)?;
-        Ok(Box::new(HdfsTextFileReader::open(&p, ctx.subtask_index, ctx.parallelism, self.lines_per_second)?))
+        Ok(Box::new(HdfsTextFileReader::open(&p, ctx, self.lines_per_second)?))
     }
 }
 
 /// How a record becomes a line.
 type Formatter<T> = dyn Fn(&T, &mut Vec<u8>) + Send + Sync;
+
+/// HDFS for the runtime's two-phase-commit writer (paths inside the file system).
+struct HdfsPartFs {
+    client: Client,
+}
+
+struct HdfsPart(Option<BufWriter<FileWriter>>);
+
+impl Write for HdfsPart {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.as_mut().map(|w| w.write(buf)).unwrap_or(Ok(0))
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.as_mut().map(|w| w.flush()).unwrap_or(Ok(()))
+    }
+}
+
+impl PartFile for HdfsPart {
+    fn close(mut self: Box<Self>) -> std::io::Result<()> {
+        let Some(w) = self.0.take() else { return Ok(()) };
+        let mut f = w.into_inner().map_err(|e| e.into_error())?;
+        // Closing completes the last block on the DataNodes: the data is durable.
+        f.close().map_err(io_err)
+    }
+}
+
+impl PartFs for HdfsPartFs {
+    fn mkdirs(&self, dir: &str) -> std::io::Result<()> {
+        self.client.mkdirs(dir, 0o755, true).map_err(io_err)
+    }
+    fn create(&self, path: &str) -> std::io::Result<Box<dyn PartFile>> {
+        let f = self.client.create(path, WriteOptions::default().overwrite(true).permission(0o644)).map_err(io_err)?;
+        Ok(Box::new(HdfsPart(Some(BufWriter::with_capacity(IO_BUFFER, f)))))
+    }
+    fn rename(&self, from: &str, to: &str) -> std::io::Result<()> {
+        self.client.rename(from, to, false).map_err(io_err)
+    }
+    fn remove(&self, path: &str) -> std::io::Result<()> {
+        self.client.delete(path, false).map(|_| ()).map_err(io_err)
+    }
+    fn exists(&self, path: &str) -> bool {
+        self.client.get_file_info(path).is_ok()
+    }
+    fn list(&self, dir: &str) -> std::io::Result<Vec<String>> {
+        let v = self.client.list_status(dir, false).map_err(io_err)?;
+        Ok(v.into_iter().map(|s| s.path.rsplit('/').next().unwrap_or_default().to_string()).collect())
+    }
+}
 
 /// Writes text part files into a directory in HDFS.
 pub struct HdfsTextFileSink<T> {
@@ -325,6 +449,10 @@ impl<T: 'static> Sink<T> for HdfsTextFileSink<T> {
     fn create_writer(&self, ctx: &OperatorContext) -> Result<Box<dyn SinkWriter<T>>, TaskError> {
         let p = HdfsPath::parse(&self.dir).map_err(TaskError::User)?;
         let c = client(p.namenode.as_deref()).map_err(TaskError::User)?;
+        if let Some(cp) = &ctx.checkpointing {
+            let fs = Arc::new(HdfsPartFs { client: c });
+            return Ok(Box::new(TwoPhaseTextWriter::open(fs, &p.path, self.format.clone(), ctx, cp)?));
+        }
         c.mkdirs(&p.path, 0o755, true).map_err(|e| TaskError::io(format!("cannot create output directory {}", p.uri), io_err(e)))?;
         let part = format!("part-{}", ctx.subtask_index);
         let in_progress = p.join(&format!(".{part}.inprogress"));

@@ -394,13 +394,18 @@ impl TaskExecutorGateway for ExecutorService {
         let r = request.into_inner();
         let hubs: Vec<_> =
             lock(&self.0.tasks).values().filter(|t| t.job_id == r.job_id).filter_map(|t| t.control.checkpointing.clone()).collect();
-        // Committers rename files: keep them off the reactor.
-        let _ = tokio::task::spawn_blocking(move || {
+        // Committers rename files, maybe with a blocking HDFS client that
+        // must not run on a thread of this runtime: a plain thread.
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let spawned = std::thread::Builder::new().name("ckpt-commit".into()).spawn(move || {
             for cp in hubs {
                 cp.notify_complete(r.checkpoint_id);
             }
-        })
-        .await;
+            let _ = tx.send(());
+        });
+        if spawned.is_ok() {
+            let _ = rx.await;
+        }
         Ok(Response::new(Ack { ok: true, message: String::new() }))
     }
 }

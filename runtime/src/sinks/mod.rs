@@ -4,7 +4,7 @@ mod collect;
 mod discard;
 mod print;
 mod text_file;
-mod two_phase;
+pub mod two_phase;
 
 pub use collect::CollectSink;
 pub use discard::DiscardingSink;

@@ -108,7 +108,9 @@ impl<T: 'static> Sink<T> for TextFileSink<T> {
     }
     fn create_writer(&self, ctx: &OperatorContext) -> Result<Box<dyn SinkWriter<T>>, TaskError> {
         if let Some(cp) = &ctx.checkpointing {
-            return Ok(Box::new(super::two_phase::TwoPhaseTextWriter::open(&self.dir, self.format.clone(), ctx, cp)?));
+            let dir = self.dir.display().to_string();
+            let fs = Arc::new(super::two_phase::LocalFs);
+            return Ok(Box::new(super::two_phase::TwoPhaseTextWriter::open(fs, &dir, self.format.clone(), ctx, cp)?));
         }
         std::fs::create_dir_all(&self.dir)
             .map_err(|e| TaskError::io(format!("cannot create output directory {}", self.dir.display()), e))?;

@@ -1,20 +1,20 @@
 //! The exactly-once text file writer (two-phase commit, as Flink's
 //! `FileSink`): records go to an in-progress file
 //! `.part-<subtask>-<run>-<n>.inprogress`; at a checkpoint barrier it is
-//! synced and renamed to `.part-<subtask>-<run>-<n>.pending` (phase one, part
-//! of the checkpoint's state); when the JobMaster completes the checkpoint
-//! the pending files are renamed to `part-<subtask>-<run>-<n>` (phase two).
-//! Only committed files are named `part-*`.
+//! made durable and renamed to `.part-<subtask>-<run>-<n>.pending` (phase
+//! one, part of the checkpoint's state); when the JobMaster completes the
+//! checkpoint the pending files are renamed to `part-<subtask>-<run>-<n>`
+//! (phase two). Only committed files are named `part-*`.
 //!
 //! After a restore, the pending files recorded in the checkpoint are
 //! committed (idempotently: a file already committed stays), and subtask 0
 //! deletes every other uncommitted file of earlier runs (data after the
 //! checkpoint, which the sources replay). `<run>` is the job id's first 8
 //! digits and the attempt number, so files of different runs never collide.
+//!
+//! The file system is a [`PartFs`]: local here, HDFS in rfy-connectors.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
@@ -25,6 +25,73 @@ use crate::checkpoint::TaskCheckpointing;
 use crate::context::OperatorContext;
 use crate::error::TaskError;
 
+/// An open part file being written.
+pub trait PartFile: Write + Send {
+    /// Flushes and makes everything written durable, then closes the file.
+    ///
+    /// Errors: the data could not be made durable.
+    fn close(self: Box<Self>) -> std::io::Result<()>;
+}
+
+/// What the two-phase writer needs of a file system. Paths are the
+/// directory given to [`TwoPhaseTextWriter::open`] joined with `/name`.
+pub trait PartFs: Send + Sync + 'static {
+    /// Creates directory `dir` and its parents.
+    fn mkdirs(&self, dir: &str) -> std::io::Result<()>;
+    /// Creates (or truncates) `path` for writing.
+    fn create(&self, path: &str) -> std::io::Result<Box<dyn PartFile>>;
+    /// Renames `from` to `to` (no overwrite needed).
+    fn rename(&self, from: &str, to: &str) -> std::io::Result<()>;
+    /// Deletes a file.
+    fn remove(&self, path: &str) -> std::io::Result<()>;
+    /// True if `path` exists.
+    fn exists(&self, path: &str) -> bool;
+    /// Names (not paths) of the entries of directory `dir`.
+    fn list(&self, dir: &str) -> std::io::Result<Vec<String>>;
+}
+
+/// The local file system.
+pub struct LocalFs;
+
+struct LocalPart(std::io::BufWriter<std::fs::File>);
+
+impl Write for LocalPart {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+impl PartFile for LocalPart {
+    fn close(self: Box<Self>) -> std::io::Result<()> {
+        let file = self.0.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()
+    }
+}
+
+impl PartFs for LocalFs {
+    fn mkdirs(&self, dir: &str) -> std::io::Result<()> {
+        std::fs::create_dir_all(dir)
+    }
+    fn create(&self, path: &str) -> std::io::Result<Box<dyn PartFile>> {
+        Ok(Box::new(LocalPart(std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?))))
+    }
+    fn rename(&self, from: &str, to: &str) -> std::io::Result<()> {
+        std::fs::rename(from, to)
+    }
+    fn remove(&self, path: &str) -> std::io::Result<()> {
+        std::fs::remove_file(path)
+    }
+    fn exists(&self, path: &str) -> bool {
+        std::path::Path::new(path).exists()
+    }
+    fn list(&self, dir: &str) -> std::io::Result<Vec<String>> {
+        Ok(std::fs::read_dir(dir)?.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+    }
+}
+
 /// A file waiting for its checkpoint to complete.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct PendingFile {
@@ -33,97 +100,114 @@ struct PendingFile {
     name: String,
 }
 
-fn pending_path(dir: &Path, name: &str) -> PathBuf {
-    dir.join(format!(".{name}.pending"))
+struct Dir {
+    fs: Arc<dyn PartFs>,
+    path: String,
 }
 
-fn in_progress_path(dir: &Path, name: &str) -> PathBuf {
-    dir.join(format!(".{name}.inprogress"))
-}
+impl Dir {
+    fn file(&self, name: &str) -> String {
+        format!("{}/{name}", self.path.trim_end_matches('/'))
+    }
+    fn pending(&self, name: &str) -> String {
+        self.file(&format!(".{name}.pending"))
+    }
+    fn in_progress(&self, name: &str) -> String {
+        self.file(&format!(".{name}.inprogress"))
+    }
 
-/// Renames a pending file to its final name; a file already committed is fine.
-fn commit(dir: &Path, p: &PendingFile) -> Result<(), TaskError> {
-    let (from, to) = (pending_path(dir, &p.name), dir.join(&p.name));
-    match std::fs::rename(&from, &to) {
-        Ok(()) => Ok(()),
-        Err(_) if to.exists() => Ok(()),
-        Err(e) => Err(TaskError::io(format!("cannot commit {} to {} (checkpoint {})", from.display(), to.display(), p.checkpoint_id), e)),
+    /// Renames a pending file to its final name; a file already committed is fine.
+    fn commit(&self, p: &PendingFile) -> Result<(), TaskError> {
+        let (from, to) = (self.pending(&p.name), self.file(&p.name));
+        match self.fs.rename(&from, &to) {
+            Ok(()) => Ok(()),
+            Err(_) if self.fs.exists(&to) => Ok(()),
+            Err(e) => Err(TaskError::io(format!("cannot commit {from} to {to} (checkpoint {})", p.checkpoint_id), e)),
+        }
+    }
+
+    fn commit_up_to(&self, pending: &Mutex<Vec<PendingFile>>, id: u64) {
+        let mut list = pending.lock().unwrap_or_else(|p| p.into_inner());
+        list.retain(|p| {
+            if p.checkpoint_id > id {
+                return true;
+            }
+            if let Err(e) = self.commit(p) {
+                tracing::error!("{e}");
+            }
+            false
+        });
+    }
+
+    /// Deletes uncommitted files of runs other than `run` that are not in `keep`.
+    fn discard_uncommitted(&self, run: &str, keep: &[String]) -> Result<(), TaskError> {
+        let names = self.fs.list(&self.path).map_err(|e| TaskError::io(format!("cannot list output directory {}", self.path), e))?;
+        for file in names {
+            let Some(name) = file.strip_prefix('.').and_then(|f| f.strip_suffix(".pending").or_else(|| f.strip_suffix(".inprogress"))) else {
+                continue;
+            };
+            if !name.starts_with("part-") || name.contains(&format!("-{run}-")) || keep.iter().any(|k| k == name) {
+                continue;
+            }
+            let path = self.file(&file);
+            tracing::info!(file = %path, "discarding output written after the restored checkpoint");
+            self.fs.remove(&path).map_err(|e| TaskError::io(format!("cannot remove {path}"), e))?;
+        }
+        Ok(())
     }
 }
 
-fn commit_up_to(dir: &Path, pending: &Mutex<Vec<PendingFile>>, id: u64) {
-    let mut list = pending.lock().unwrap_or_else(|p| p.into_inner());
-    list.retain(|p| {
-        if p.checkpoint_id > id {
-            return true;
-        }
-        if let Err(e) = commit(dir, p) {
-            tracing::error!("{e}");
-        }
-        false
-    });
-}
-
-pub(crate) struct TwoPhaseTextWriter<T> {
-    dir: PathBuf,
+/// One subtask's exactly-once text writer (see the module docs).
+pub struct TwoPhaseTextWriter<T> {
+    dir: Arc<Dir>,
     format: Arc<Formatter<T>>,
     /// `part-<subtask>-<run>-`; a sequence number completes a file name.
     prefix: String,
     seq: u64,
-    current: Option<(String, BufWriter<File>)>,
+    current: Option<(String, Box<dyn PartFile>)>,
     pending: Arc<Mutex<Vec<PendingFile>>>,
     line: Vec<u8>,
 }
 
 impl<T> TwoPhaseTextWriter<T> {
-    pub(crate) fn open(dir: &Path, format: Arc<Formatter<T>>, ctx: &OperatorContext, cp: &Arc<TaskCheckpointing>) -> Result<Self, TaskError> {
-        std::fs::create_dir_all(dir).map_err(|e| TaskError::io(format!("cannot create output directory {}", dir.display()), e))?;
+    /// Opens the writer of subtask `ctx.subtask_index` writing into `dir` on
+    /// `fs`: after a restore, commits the restored pending files and
+    /// (subtask 0) discards other runs' uncommitted files; registers the
+    /// commit on checkpoint completion with `cp`.
+    ///
+    /// Errors: the directory cannot be made or listed, a restored pending
+    /// file cannot be committed, or the restored state is undecodable.
+    pub fn open(fs: Arc<dyn PartFs>, dir: &str, format: Arc<Formatter<T>>, ctx: &OperatorContext, cp: &Arc<TaskCheckpointing>) -> Result<Self, TaskError> {
+        fs.mkdirs(dir).map_err(|e| TaskError::io(format!("cannot create output directory {dir}"), e))?;
+        let dir = Arc::new(Dir { fs, path: dir.to_string() });
         let run = format!("{}a{}", cp.job_id().chars().take(8).collect::<String>(), ctx.attempt);
         let prefix = format!("part-{}-{run}-", ctx.subtask_index);
         let pending: Arc<Mutex<Vec<PendingFile>>> = Arc::default();
         if cp.restore_source().is_some() {
             let decode = |b: &Vec<u8>| {
-                postcard::from_bytes::<PendingFile>(b).map_err(|e| TaskError::State(format!("undecodable pending file of sink {}: {e}", dir.display())))
+                postcard::from_bytes::<PendingFile>(b).map_err(|e| TaskError::State(format!("undecodable pending file of sink {}: {e}", dir.path)))
             };
             let mine = cp.restored_operator(&ctx.uid, ctx.subtask_index, ctx.parallelism)?.unwrap_or_default();
             for p in mine.iter().map(decode) {
-                commit(dir, &p?)?;
+                dir.commit(&p?)?;
             }
             if ctx.subtask_index == 0 {
-                let keep: Vec<String> = cp.restored_operator_union(&ctx.uid)?.iter().map(decode).collect::<Result<Vec<_>, _>>()?.into_iter().map(|p| p.name).collect();
-                discard_uncommitted(dir, &run, &keep)?;
+                let keep: Vec<String> =
+                    cp.restored_operator_union(&ctx.uid)?.iter().map(decode).collect::<Result<Vec<_>, _>>()?.into_iter().map(|p| p.name).collect();
+                dir.discard_uncommitted(&run, &keep)?;
             }
         }
-        let (dir2, pending2) = (dir.to_path_buf(), pending.clone());
-        cp.on_checkpoint_complete(move |id| commit_up_to(&dir2, &pending2, id));
-        Ok(TwoPhaseTextWriter { dir: dir.to_path_buf(), format, prefix, seq: 0, current: None, pending, line: Vec::new() })
+        let (dir2, pending2) = (dir.clone(), pending.clone());
+        cp.on_checkpoint_complete(move |id| dir2.commit_up_to(&pending2, id));
+        Ok(TwoPhaseTextWriter { dir, format, prefix, seq: 0, current: None, pending, line: Vec::new() })
     }
 
-    /// Closes the current in-progress file (synced); returns its final name.
+    /// Closes the current in-progress file (durable); returns its final name.
     fn close_current(&mut self) -> Result<Option<String>, TaskError> {
         let Some((name, out)) = self.current.take() else { return Ok(None) };
-        let path = in_progress_path(&self.dir, &name);
-        let file = out.into_inner().map_err(|e| TaskError::io(format!("cannot write {}", path.display()), e.into_error()))?;
-        file.sync_all().map_err(|e| TaskError::io(format!("cannot sync {}", path.display()), e))?;
+        out.close().map_err(|e| TaskError::io(format!("cannot write {}", self.dir.in_progress(&name)), e))?;
         Ok(Some(name))
     }
-}
-
-/// Deletes uncommitted files of runs other than `run` that are not in `keep`.
-fn discard_uncommitted(dir: &Path, run: &str, keep: &[String]) -> Result<(), TaskError> {
-    let entries = std::fs::read_dir(dir).map_err(|e| TaskError::io(format!("cannot list output directory {}", dir.display()), e))?;
-    for entry in entries.flatten() {
-        let file = entry.file_name().to_string_lossy().into_owned();
-        let Some(name) = file.strip_prefix('.').and_then(|f| f.strip_suffix(".pending").or_else(|| f.strip_suffix(".inprogress"))) else {
-            continue;
-        };
-        if !name.starts_with("part-") || name.contains(&format!("-{run}-")) || keep.iter().any(|k| k == name) {
-            continue;
-        }
-        tracing::info!(file = %entry.path().display(), "discarding output written after the restored checkpoint");
-        std::fs::remove_file(entry.path()).map_err(|e| TaskError::io(format!("cannot remove {}", entry.path().display()), e))?;
-    }
-    Ok(())
 }
 
 impl<T> SinkWriter<T> for TwoPhaseTextWriter<T> {
@@ -134,9 +218,9 @@ impl<T> SinkWriter<T> for TwoPhaseTextWriter<T> {
         if self.current.is_none() {
             let name = format!("{}{}", self.prefix, self.seq);
             self.seq += 1;
-            let path = in_progress_path(&self.dir, &name);
-            let f = File::create(&path).map_err(|e| TaskError::io(format!("cannot create {}", path.display()), e))?;
-            self.current = Some((name, BufWriter::with_capacity(1 << 20, f)));
+            let path = self.dir.in_progress(&name);
+            let f = self.dir.fs.create(&path).map_err(|e| TaskError::io(format!("cannot create {path}"), e))?;
+            self.current = Some((name, f));
         }
         self.line.clear();
         for rec in batch.drain(..) {
@@ -144,13 +228,13 @@ impl<T> SinkWriter<T> for TwoPhaseTextWriter<T> {
             self.line.push(b'\n');
         }
         let (name, out) = self.current.as_mut().expect("opened above");
-        out.write_all(&self.line).map_err(|e| TaskError::io(format!("cannot write {}", in_progress_path(&self.dir, name).display()), e))
+        out.write_all(&self.line).map_err(|e| TaskError::io(format!("cannot write {}", self.dir.in_progress(name)), e))
     }
 
     fn snapshot(&mut self, checkpoint_id: u64) -> Result<Option<Vec<Vec<u8>>>, TaskError> {
         if let Some(name) = self.close_current()? {
-            let (from, to) = (in_progress_path(&self.dir, &name), pending_path(&self.dir, &name));
-            std::fs::rename(&from, &to).map_err(|e| TaskError::io(format!("cannot rename {} to {}", from.display(), to.display()), e))?;
+            let (from, to) = (self.dir.in_progress(&name), self.dir.pending(&name));
+            self.dir.fs.rename(&from, &to).map_err(|e| TaskError::io(format!("cannot rename {from} to {to}"), e))?;
             self.pending.lock().unwrap_or_else(|p| p.into_inner()).push(PendingFile { checkpoint_id, name });
         }
         let list = self.pending.lock().unwrap_or_else(|p| p.into_inner());
@@ -162,19 +246,20 @@ impl<T> SinkWriter<T> for TwoPhaseTextWriter<T> {
     /// checkpoint to wait for once the sources are finished).
     fn finish(&mut self) -> Result<(), TaskError> {
         if let Some(name) = self.close_current()? {
-            let (from, to) = (in_progress_path(&self.dir, &name), self.dir.join(&name));
-            std::fs::rename(&from, &to).map_err(|e| TaskError::io(format!("cannot rename {} to {}", from.display(), to.display()), e))?;
+            let (from, to) = (self.dir.in_progress(&name), self.dir.file(&name));
+            self.dir.fs.rename(&from, &to).map_err(|e| TaskError::io(format!("cannot rename {from} to {to}"), e))?;
         }
-        commit_up_to(&self.dir, &self.pending, u64::MAX);
+        self.dir.commit_up_to(&self.pending, u64::MAX);
         Ok(())
     }
 }
 
 impl<T> Drop for TwoPhaseTextWriter<T> {
     fn drop(&mut self) {
-        if let Some((name, _)) = self.current.take() {
+        if let Some((name, out)) = self.current.take() {
             // Failure or cancel: data after the last barrier is replayed from the checkpoint.
-            let _ = std::fs::remove_file(in_progress_path(&self.dir, &name));
+            let _ = out.close();
+            let _ = self.dir.fs.remove(&self.dir.in_progress(&name));
         }
     }
 }
