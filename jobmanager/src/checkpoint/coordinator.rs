@@ -155,7 +155,7 @@ impl Coordinator {
         if self.last_trigger.is_some_and(|t| now.duration_since(t) < interval) {
             return false;
         }
-        !self.last_completion.is_some_and(|t| now.duration_since(t) < self.settings.min_pause)
+        self.last_completion.is_none_or(|t| now.duration_since(t) >= self.settings.min_pause)
     }
 
     /// Time until the next periodic checkpoint or timeout check, for the

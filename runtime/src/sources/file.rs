@@ -178,7 +178,7 @@ fn restored_splits(ctx: &OperatorContext, path: &std::path::Path) -> Result<Opti
             .collect()
     };
     if op.parallelism == ctx.parallelism {
-        return Ok(cp.restored_operator(&ctx.uid, ctx.subtask_index, ctx.parallelism)?.map(decode).transpose()?);
+        return cp.restored_operator(&ctx.uid, ctx.subtask_index, ctx.parallelism)?.map(decode).transpose();
     }
     let all = decode(cp.restored_operator_union(&ctx.uid)?)?;
     Ok(Some(rescale_splits(all, ctx.subtask_index, ctx.parallelism)))
