@@ -1,6 +1,8 @@
 //! Issue 4, "done when" #3 in local mode: with the newest checkpoint's
-//! `_metadata` corrupted, and then removed, recovery after a TaskManager
-//! kill uses the previous checkpoint, and the exception history says so.
+//! `_metadata` corrupted, then removed, and then one of its state files
+//! corrupted (same size: only its checksum tells), recovery after a
+//! TaskManager kill uses the previous checkpoint, and the exception history
+//! says so.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -34,7 +36,7 @@ async fn damaged_newest_checkpoint_falls_back_to_the_previous_one() -> anyhow::R
         ("state.checkpoints.num-retained", "3".into()),
         ("local.number-taskmanager", "2".into()),
         ("restart-strategy.type", "fixed-delay".into()),
-        ("restart-strategy.fixed-delay.attempts", "5".into()),
+        ("restart-strategy.fixed-delay.attempts", "10".into()),
         ("restart-strategy.fixed-delay.delay", "200 ms".into()),
     ]);
     let graph = plan(&conf, "wordcount", 2, &["--input", input.to_str().unwrap(), "--output", out.to_str().unwrap(), "--mode", "updates", "--rate", "1500"])?;
@@ -43,7 +45,7 @@ async fn damaged_newest_checkpoint_falls_back_to_the_previous_one() -> anyhow::R
     let job = client.submit(&graph, &Default::default()).await?;
     let job_dir = ckpt.join(&job);
 
-    for (round, damage) in ["corrupt", "remove"].into_iter().enumerate() {
+    for (round, damage) in ["corrupt", "remove", "state"].into_iter().enumerate() {
         let before = completed_checkpoints(&client, &job).await?;
         wait_until("two more checkpoints", Duration::from_secs(30), || async { Ok(completed_checkpoints(&client, &job).await? >= before + 2) }).await?;
         // Act right after a completion, well before the next one.
@@ -56,7 +58,20 @@ async fn damaged_newest_checkpoint_falls_back_to_the_previous_one() -> anyhow::R
                 bytes[i] ^= 0x55;
                 std::fs::write(&meta, bytes)?;
             }
-            _ => std::fs::remove_file(&meta)?,
+            "remove" => std::fs::remove_file(&meta)?,
+            _ => {
+                // Flip one byte in the middle of the biggest state file.
+                let file = std::fs::read_dir(&dir)?
+                    .flatten()
+                    .filter(|e| e.file_name() != "_metadata")
+                    .max_by_key(|e| e.metadata().map(|m| m.len()).unwrap_or(0))
+                    .expect("a state file")
+                    .path();
+                let mut bytes = std::fs::read(&file)?;
+                let i = bytes.len() / 2;
+                bytes[i] ^= 0x01;
+                std::fs::write(&file, bytes)?;
+            }
         }
         let victim = cluster.task_manager_ids()[0].clone();
         assert!(cluster.kill_task_manager(&victim));
@@ -67,10 +82,17 @@ async fn damaged_newest_checkpoint_falls_back_to_the_previous_one() -> anyhow::R
         assert!(restored > 0 && restored < newest, "round {round} ({damage}): restored {restored}, damaged {newest}: {cps:#}");
         let exceptions = client.get(&format!("/jobs/{job}/exceptions")).await?;
         let text = exceptions.to_string();
-        assert!(
-            text.contains(&format!("checkpoint {newest} at")) && text.contains(&format!("falling back to checkpoint {restored}")),
-            "the exception history names the skipped and the used checkpoint: {exceptions:#}"
-        );
+        if damage == "state" {
+            assert!(
+                text.contains("could not read its state") && text.contains("corrupt checkpoint file"),
+                "the exception history says which checkpoint a task could not read: {exceptions:#}"
+            );
+        } else {
+            assert!(
+                text.contains(&format!("checkpoint {newest} at")) && text.contains(&format!("falling back to checkpoint {restored}")),
+                "the exception history names the skipped and the used checkpoint: {exceptions:#}"
+            );
+        }
     }
     let state = wait_terminal(&client, &job, Duration::from_secs(300)).await?;
     cluster.shutdown().await;

@@ -95,6 +95,8 @@ struct Attempt<'a> {
     secondary_deadline: Option<Instant>,
     /// Index of this attempt's first entry in the exception history.
     first_exception: usize,
+    /// The checkpoint this attempt restored from, if any.
+    restored_dir: Option<String>,
 }
 
 fn fail_now(entry: &JobEntry, text: String) {
@@ -183,6 +185,7 @@ pub(crate) async fn run(cluster: Arc<Cluster>, entry: Arc<JobEntry>, mut rx: mps
             cancel_deadline: None,
             secondary_deadline: None,
             first_exception,
+            restored_dir: restore.as_ref().map(|r| r.dir.clone()),
         };
         match a.run(&mut rx).await {
             AttemptEnd::Terminal => break,
@@ -320,7 +323,10 @@ impl Attempt<'_> {
                 let report = on_task_state(&mut write(&self.entry.status), u);
                 match report {
                     TaskReport::Nothing => {}
-                    TaskReport::Primary(text, task) => self.on_failure(Some(text), Some(task)),
+                    TaskReport::Primary(text, task) => {
+                        self.check_damaged_restore(&text);
+                        self.on_failure(Some(text), Some(task))
+                    }
                     TaskReport::Secondary(text, task) => {
                         let running = read(&self.entry.status).state == JobState::Running && self.restarting.is_none() && !self.stopping;
                         if running {
@@ -405,6 +411,18 @@ impl Attempt<'_> {
                     write(&self.entry.status).savepoints.insert(sp.trigger_id, SavepointOp::Failed(why));
                 }
             }
+        }
+    }
+
+    /// A task that could not read a file of the checkpoint it restored from
+    /// (missing, or its checksum wrong): that checkpoint is not used again,
+    /// so the next restart falls back to the previous one.
+    fn check_damaged_restore(&mut self, failure: &str) {
+        let Some(dir) = &self.restored_dir else { return };
+        let damaged = failure.contains(&format!("corrupt checkpoint file {dir}/")) || failure.contains(&format!("cannot read {dir}/"));
+        if damaged && self.coord.discard_retained(dir) {
+            let note = format!("checkpoint at {dir} cannot be restored (a task could not read its state); the next restart falls back to an older one");
+            record_failure(&mut write(&self.entry.status), note, None, false);
         }
     }
 

@@ -309,6 +309,14 @@ impl Coordinator {
         (None, notes)
     }
 
+    /// Stops using the retained checkpoint at `dir` for restores (a task found
+    /// it damaged); true if it was retained.
+    pub(crate) fn discard_retained(&mut self, dir: &str) -> bool {
+        let before = self.retained.len();
+        self.retained.retain(|r| r.dir != dir);
+        before != self.retained.len()
+    }
+
     /// Reads and fully checks (checksums included) the savepoint or
     /// checkpoint at `dir` for the first restore.
     ///
@@ -392,6 +400,12 @@ mod tests {
         let (src, notes) = c.latest_restorable();
         assert!(src.is_none());
         assert!(notes[0].contains("op-0"), "{notes:?}");
+        // A checkpoint a task found damaged is not used again.
+        let mut c2 = Coordinator::new("0123456789abcdef0123456789abcdef", settings(tmp.path(), 2), &graph()).unwrap();
+        let id = run_one(&mut c2, now);
+        assert!(c2.latest_restorable().0.is_some());
+        assert!(c2.discard_retained(&job.join(format!("chk-{id}")).display().to_string()));
+        assert!(c2.latest_restorable().0.is_none());
     }
 
     #[test]
