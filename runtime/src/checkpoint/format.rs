@@ -39,7 +39,8 @@ pub fn encode_framed_sized<T: Serialize>(value: &T, what: &str, size_hint: usize
     out.extend_from_slice(STATE_MAGIC);
     out.extend_from_slice(&STATE_FORMAT_VERSION.to_le_bytes());
     out.extend_from_slice(&[0u8; 12]);
-    let mut out = postcard::to_extend(value, out).map_err(|e| CheckpointError::Encode(format!("{what}: {e}")))?;
+    // The runtime's appending flavor: postcard's own `to_extend` goes byte by byte.
+    crate::record::encode_into(value, &mut out).map_err(|e| CheckpointError::Encode(format!("{what}: {e}")))?;
     let len = (out.len() - HEADER) as u64;
     let crc = crc32(&out[HEADER..]);
     out[12..20].copy_from_slice(&len.to_le_bytes());
