@@ -15,7 +15,7 @@ pub mod metadata;
 pub mod storage;
 mod task;
 
-pub use keyed::{KeyGroupRange, KeyGroupedMap};
+pub use keyed::{FlatKeyedMap, KeyGroupRange, KeyGroupedMap};
 pub use metadata::{CheckpointMetadata, OperatorMeta, StateHandle, METADATA_FILE};
 pub use storage::{join, open_storage, CheckpointStorage};
 pub use task::{CheckpointResponder, OperatorSnapshot, RestoreSource, SourceTrigger, TaskCheckpointing};

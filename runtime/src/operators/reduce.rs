@@ -8,7 +8,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 
-use crate::checkpoint::{KeyGroupRange, KeyGroupedMap, OperatorSnapshot, TaskCheckpointing};
+use crate::checkpoint::{FlatKeyedMap, KeyGroupRange, OperatorSnapshot, TaskCheckpointing};
 use crate::context::{OperatorContext, RuntimeMode};
 use crate::error::TaskError;
 use crate::event::Event;
@@ -23,7 +23,7 @@ const FINAL_BATCH: usize = 4096;
 struct ReduceOp<T, K, KF, RF> {
     key_fn: Arc<KF>,
     reduce: Arc<RF>,
-    values: KeyGroupedMap<K, T>,
+    values: FlatKeyedMap<K, T>,
     range: KeyGroupRange,
     emit_updates: bool,
     uid: String,
@@ -41,10 +41,9 @@ where
 {
     fn push_batch(&mut self, batch: &mut Vec<T>) -> Result<(), TaskError> {
         let (key_fn, reduce) = (&*self.key_fn, &*self.reduce);
+        let values = self.values.map_mut();
         for rec in batch.drain(..) {
-            let key = key_fn(&rec);
-            let group = self.values.group_mut(self.range.index_of(&key));
-            match group.entry(key) {
+            match values.entry(key_fn(&rec)) {
                 Entry::Occupied(mut e) => {
                     let merged = reduce(e.get().clone(), rec);
                     if self.emit_updates {
@@ -111,7 +110,7 @@ where
     fn build(&self, ctx: &OperatorContext, next: AnyOutput) -> Result<AnyOutput, TaskError> {
         let next = unerase::<T>(next, &ctx.operator_name)?;
         let range = KeyGroupRange::of_subtask(ctx.max_parallelism, ctx.parallelism, ctx.subtask_index);
-        let mut values = KeyGroupedMap::new(range);
+        let mut values = FlatKeyedMap::new(range);
         if let Some(cp) = &ctx.checkpointing {
             for (kg, bytes, file) in cp.restored_keyed(&ctx.uid, range)? {
                 values.restore_group(kg, &bytes, &file)?;
