@@ -93,7 +93,11 @@ fn plan(manifest: &Manifest, conf: &Configuration) -> Result<JobGraph, String> {
         runtime_mode: mode,
     };
     let stream = program.stream_graph(&manifest.args, exec).map_err(|e| format!("job '{}': {e}", manifest.job))?;
-    stream.check_io()?;
+    // A job restored from a savepoint or checkpoint continues its output:
+    // its sink directory is not empty (as `rfy run -s` in local mode).
+    if !conf.contains(options::EXECUTION_SAVEPOINT_PATH.key) {
+        stream.check_io()?;
+    }
     stream.job_graph().map_err(|e| e.to_string())
 }
 

@@ -30,12 +30,48 @@ pub enum Command {
     Stop(StopArgs),
 }
 
+/// Which JobManager `rfy savepoint` / `rfy stop` talk to: a REST address
+/// (`-m HOST:PORT`), or a job on YARN (`-m yarn-application` with
+/// `-D yarn.application.id=<appId>` or `--yid <appId>`, as Flink's
+/// `-m yarn-cluster -yid`), reached through the ResourceManager's web proxy.
+#[derive(Debug, Clone, Args)]
+pub struct JobManagerTarget {
+    /// REST address of the JobManager, host:port (the local cluster prints
+    /// it), or `yarn-application` / `yarn-cluster` for a job on YARN.
+    #[arg(short = 'm', long = "jobmanager", value_name = "HOST:PORT|yarn-application")]
+    pub jobmanager: String,
+    /// The YARN application the job runs in (same as `-D yarn.application.id=`).
+    #[arg(long = "yid", alias = "application-id", value_name = "APPLICATION_ID")]
+    pub yarn_application_id: Option<String>,
+    /// Configuration override, key=value (repeatable); `yarn.application.id` names the application.
+    #[arg(short = 'D', value_name = "KEY=VALUE")]
+    pub dynamic: Vec<String>,
+}
+
+impl JobManagerTarget {
+    /// The YARN application id, when the target is a job on YARN: `None`
+    /// for a `HOST:PORT` target.
+    ///
+    /// Errors: a YARN target without an application id.
+    pub fn yarn_application(&self) -> Result<Option<String>, String> {
+        if !matches!(self.jobmanager.as_str(), "yarn-application" | "yarn-cluster" | "yarn-per-job" | "yarn-session") {
+            return Ok(None);
+        }
+        let from_d = self.dynamic.iter().rev().find_map(|kv| kv.strip_prefix("yarn.application.id=")).map(|s| s.trim().to_string());
+        match self.yarn_application_id.clone().or(from_d).filter(|s| !s.is_empty()) {
+            Some(id) if id.starts_with("application_") => Ok(Some(id)),
+            Some(id) => Err(format!("'{id}' is not a YARN application id (application_<clusterTimestamp>_<n>)")),
+            None => Err(format!("-m {} needs the application: -D yarn.application.id=<appId> or --yid <appId>", self.jobmanager)),
+        }
+    }
+}
+
 /// Arguments of `rfy savepoint`.
 #[derive(Debug, Args)]
 pub struct SavepointArgs {
-    /// REST address of the JobManager, host:port (the local cluster prints it).
-    #[arg(short = 'm', long = "jobmanager", value_name = "HOST:PORT")]
-    pub jobmanager: String,
+    /// The JobManager.
+    #[command(flatten)]
+    pub target: JobManagerTarget,
     /// The job's id.
     pub job_id: String,
     /// Directory the savepoint goes into (default: state.savepoints.dir).
@@ -45,9 +81,9 @@ pub struct SavepointArgs {
 /// Arguments of `rfy stop`.
 #[derive(Debug, Args)]
 pub struct StopArgs {
-    /// REST address of the JobManager, host:port.
-    #[arg(short = 'm', long = "jobmanager", value_name = "HOST:PORT")]
-    pub jobmanager: String,
+    /// The JobManager.
+    #[command(flatten)]
+    pub target: JobManagerTarget,
     /// Directory the final savepoint goes into (default: state.savepoints.dir).
     #[arg(short = 'p', long = "savepointPath", alias = "savepoint-path", value_name = "DIR")]
     pub savepoint_path: Option<String>,

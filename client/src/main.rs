@@ -16,10 +16,16 @@ fn init_logging() {
 async fn run(cli: &Cli, args: &RunArgs) -> Result<bool> {
     let conf = plan::load_configuration(cli.conf_dir.as_deref(), &args.job)?;
     let (stream, graph) = plan::plan(&args.job, &conf)?;
+    let mut conf = conf;
+    if let Some(path) = &args.from_savepoint {
+        // A restored job continues its output: its sink directory is not empty.
+        conf.set(rfy_conf::options::EXECUTION_SAVEPOINT_PATH.key, path, rfy_conf::Source::Dynamic)?;
+    }
     match args.mode.as_deref() {
         None | Some("local") => {}
         Some("yarn-application") => {
-            // Application mode: the job's main (and its planning checks) runs in the AM.
+            // Application mode: the job's main (and its planning checks) runs
+            // in the AM; the configuration (execution.savepoint.path included) ships with the bundle.
             let outcome = yarn::run_application(&conf, &graph, &args.job.job, &args.job.job_args, args.detached).await?;
             return Ok(outcome.success);
         }
@@ -31,11 +37,8 @@ async fn run(cli: &Cli, args: &RunArgs) -> Result<bool> {
     if args.detached {
         bail!("-d (detached) needs a cluster (-m yarn-...): the embedded local cluster lives in this process");
     }
-    let mut conf = conf;
-    match &args.from_savepoint {
-        // A restored job continues its output: its sink directory is not empty.
-        Some(path) => conf.set(rfy_conf::options::EXECUTION_SAVEPOINT_PATH.key, path, rfy_conf::Source::Dynamic)?,
-        None => stream.check_io().map_err(anyhow::Error::msg)?,
+    if args.from_savepoint.is_none() {
+        stream.check_io().map_err(anyhow::Error::msg)?;
     }
     let cluster = local::LocalCluster::start(&conf, graph.required_slots()).await?;
     let client = follow::RestClient::new(cluster.rest_url())?;
@@ -51,6 +54,15 @@ async fn run(cli: &Cli, args: &RunArgs) -> Result<bool> {
         eprintln!("error: {f}");
     }
     Ok(outcome.state == "FINISHED")
+}
+
+/// A REST client for the JobManager `target` names: `http://HOST:PORT`, or
+/// for a job on YARN the RM's web proxy of its application.
+async fn jobmanager_client(target: &rfy_client::cli::JobManagerTarget) -> Result<follow::RestClient> {
+    match target.yarn_application().map_err(anyhow::Error::msg)? {
+        Some(app) => follow::RestClient::new(yarn::jobmanager_url(&app).await?),
+        None => follow::RestClient::new(format!("http://{}", target.jobmanager)),
+    }
 }
 
 fn main() -> ExitCode {
@@ -73,7 +85,7 @@ fn main() -> ExitCode {
                 Ok(true)
             }
             Command::Savepoint(a) => {
-                let client = follow::RestClient::new(format!("http://{}", a.jobmanager))?;
+                let client = jobmanager_client(&a.target).await?;
                 let trigger = client.trigger_savepoint(&a.job_id, a.target_directory.as_deref(), false).await?;
                 eprintln!("Triggered savepoint for job {} (request {trigger}); waiting", a.job_id);
                 let location = client.wait_savepoint(&a.job_id, &trigger, std::time::Duration::from_secs(600)).await?;
@@ -81,7 +93,7 @@ fn main() -> ExitCode {
                 Ok(true)
             }
             Command::Stop(a) => {
-                let client = follow::RestClient::new(format!("http://{}", a.jobmanager))?;
+                let client = jobmanager_client(&a.target).await?;
                 let trigger = client.trigger_savepoint(&a.job_id, a.savepoint_path.as_deref(), true).await?;
                 eprintln!("Suspending job {} with a savepoint (request {trigger})", a.job_id);
                 let location = client.wait_savepoint(&a.job_id, &trigger, std::time::Duration::from_secs(600)).await?;

@@ -441,6 +441,28 @@ pub async fn run_application(conf: &Configuration, graph: &JobGraph, job: &str, 
     Ok(YarnOutcome { application_id: app, job_state, report, success })
 }
 
+/// The REST base URL of the JobManager of YARN application `app`, for
+/// `rfy savepoint` / `rfy stop` (`-m yarn-application -D
+/// yarn.application.id=<app>`): its tracking URL from the RM's report,
+/// i.e. the RM's web proxy `http://<rm>/proxy/<app>` (which forwards GET,
+/// POST, PUT and DELETE to the AM's REST server), as Flink's CLI finds a job
+/// by its application id.
+///
+/// Errors: no Hadoop configuration, the RM unreachable or not knowing
+/// `app`, the application not RUNNING (with its state and diagnostics).
+pub async fn jobmanager_url(app: &str) -> Result<String> {
+    let hconf = HadoopConfig::from_env()
+        .map_err(|e| anyhow!("{e}: a job on YARN is found through the ResourceManager named by the Hadoop configuration (HADOOP_CONF_DIR)"))?;
+    let rm = RmRestClient::from_config(&hconf, &current_user())?;
+    let r = rm.app_report(app).await.with_context(|| format!("cannot get the report of application {app} from the ResourceManager at {}", rm.base_url()))?;
+    if r.state != "RUNNING" {
+        bail!("application {app} is {} ({}), not RUNNING: its JobManager cannot be reached", r.state, r.diagnostics);
+    }
+    let tracking = r.tracking_url.clone().filter(|u| u.starts_with("http")).unwrap_or_else(|| format!("{}/proxy/{app}/", rm.base_url()));
+    tracing::info!(app, url = %tracking, "JobManager of the YARN application");
+    Ok(tracking.trim_end_matches('/').to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

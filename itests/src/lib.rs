@@ -9,6 +9,7 @@
 //! (ignored when `RFY_REQUIRE_HADOOP=1`, as `scripts/test` sets).
 
 pub mod local;
+pub mod yarn;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

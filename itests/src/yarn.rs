@@ -1,0 +1,177 @@
+//! Helpers of the YARN checkpoint tests (`tests/yarn_*.rs`, issue 4):
+//! word count jobs submitted with `rfy run -m yarn-application`, driven
+//! through the RM's web proxy, TaskManager containers killed with Hadoop's
+//! own `yarn container -signal`, and committed output read back from HDFS.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Result};
+use rfy_client::follow::RestClient;
+
+use crate::{hadoop_cli, Cluster, RfyRun};
+
+/// Small containers: the single NodeManager runs several tests' applications.
+pub const SMALL: [&str; 6] = ["-D", "jobmanager.memory.process.size=512m", "-D", "taskmanager.memory.process.size=512m", "-D", "taskmanager.numberOfTaskSlots=1"];
+
+/// A job running in its own YARN application, followed by an attached `rfy run`.
+pub struct YarnJob {
+    /// The attached client.
+    pub run: RfyRun,
+    /// The YARN application id.
+    pub app: String,
+    /// The job id.
+    pub job: String,
+    /// REST client for the JobManager through the RM proxy (`http://<rm>/proxy/<app>`).
+    pub rest: RestClient,
+}
+
+/// Starts `rfy run -m yarn-application -p <p> <conf...> wordcount <job_args...>`
+/// (small containers, `-D` pairs from `conf`) and waits until the job runs
+/// (at most 180 s).
+pub fn start_wordcount(c: &Cluster, p: u32, conf: &[(&str, String)], from_savepoint: Option<&str>, job_args: &[&str]) -> YarnJob {
+    let p = p.to_string();
+    let dees: Vec<String> = conf.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let mut a: Vec<&str> = vec!["run", "-m", "yarn-application", "-p", &p];
+    if let Some(s) = from_savepoint {
+        a.extend(["-s", s]);
+    }
+    a.extend_from_slice(&SMALL);
+    for d in &dees {
+        a.extend(["-D", d.as_str()]);
+    }
+    a.push("wordcount");
+    a.extend_from_slice(job_args);
+    let mut run = RfyRun::start(&a, &[]);
+    run.wait_for_job_running(Duration::from_secs(180));
+    let app = run.application_id().expect("application id printed");
+    let out = run.output();
+    let job = out
+        .lines()
+        .find_map(|l| l.strip_prefix("Job ").filter(|r| r.contains(" submitted in application ")).and_then(|r| r.split_whitespace().next()))
+        .expect("job id printed")
+        .to_string();
+    let rest = RestClient::new(format!("{}/proxy/{app}", c.rm.base_url())).expect("REST client");
+    YarnJob { run, app, job, rest }
+}
+
+/// The TaskManager container ids the JobManager knows now (`GET /taskmanagers`).
+pub async fn task_manager_containers(rest: &RestClient) -> Result<Vec<String>> {
+    let v = rest.get("/taskmanagers").await?;
+    Ok(v["taskmanagers"].as_array().cloned().unwrap_or_default().iter().filter_map(|t| t["id"].as_str().map(str::to_string)).collect())
+}
+
+/// Kills a container with Hadoop's CLI: `yarn container -signal <id> FORCEFUL_SHUTDOWN`.
+pub fn kill_container(id: &str) -> Result<()> {
+    let (ok, out) = hadoop_cli("yarn", &["container", "-signal", id, "FORCEFUL_SHUTDOWN"]);
+    if !ok {
+        bail!("yarn container -signal {id} FORCEFUL_SHUTDOWN failed:\n{out}");
+    }
+    Ok(())
+}
+
+/// Like [`crate::local::fully_running`], but a REST error (the proxy or the
+/// AM briefly busy) counts as "not yet".
+pub async fn fully_running_or_not(rest: &RestClient, job: &str) -> Result<bool> {
+    Ok(crate::local::fully_running(rest, job).await.unwrap_or(false))
+}
+
+/// Kills the TaskManager container `victim` and waits until the job is
+/// fully RUNNING again on a replacement container (at most `limit`).
+/// Returns the recovery time: from the kill command's return to every
+/// subtask RUNNING (the CLI's own start-up, ~1–2 s of JVM, is not counted).
+pub async fn kill_and_wait_recovery(rest: &RestClient, job: &str, victim: &str, limit: Duration) -> Result<Duration> {
+    let blocking_victim = victim.to_string();
+    tokio::task::spawn_blocking(move || kill_container(&blocking_victim)).await??;
+    let killed_at = Instant::now();
+    let deadline = killed_at + limit;
+    // The job leaves RUNNING (or the victim leaves the TaskManager list) ...
+    loop {
+        let gone = !task_manager_containers(rest).await.unwrap_or_default().iter().any(|t| t == victim);
+        if gone || !fully_running_or_not(rest, job).await? {
+            break;
+        }
+        if Instant::now() > deadline {
+            bail!("the job did not notice the loss of {victim} within {limit:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // ... and runs again, on TaskManagers that do not include the victim.
+    loop {
+        let tms = task_manager_containers(rest).await.unwrap_or_default();
+        if !tms.iter().any(|t| t == victim) && fully_running_or_not(rest, job).await? {
+            return Ok(killed_at.elapsed());
+        }
+        if Instant::now() > deadline {
+            let ex = rest.get(&format!("/jobs/{job}/exceptions")).await.map(|v| v.to_string()).unwrap_or_default();
+            bail!("the job did not run again within {limit:?} after {victim} was killed; exceptions: {ex}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Number of completed checkpoints, 0 while the proxy does not answer.
+pub async fn completed(rest: &RestClient, job: &str) -> u64 {
+    crate::local::completed_checkpoints(rest, job).await.unwrap_or(0)
+}
+
+/// Waits until the job has completed more than `n` checkpoints.
+pub async fn wait_completed_over(rest: &RestClient, job: &str, n: u64, limit: Duration) -> Result<u64> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let now = completed(rest, job).await;
+        if now > n {
+            return Ok(now);
+        }
+        if Instant::now() > deadline {
+            return Err(anyhow!("no checkpoint completed beyond {n} within {limit:?}"));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The committed output of an HDFS directory (`path` without scheme): per
+/// word the counts of its `word<TAB>count` lines in `part-*` files, and the
+/// names of every other file (uncommitted leftovers).
+pub async fn hdfs_committed_updates(c: &Cluster, path: &str) -> Result<(BTreeMap<String, Vec<u64>>, Vec<String>)> {
+    let mut out: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    let mut others = Vec::new();
+    if !c.fs.exists(path).await? {
+        return Ok((out, others));
+    }
+    for e in c.fs.list(path).await? {
+        let name = e.path.rsplit('/').next().unwrap_or_default().to_string();
+        if !name.starts_with("part-") {
+            others.push(name);
+            continue;
+        }
+        let data = String::from_utf8(c.fs.read(&e.path).await?)?;
+        for line in data.lines() {
+            let (w, n) = line.split_once('\t').ok_or_else(|| anyhow!("bad line {line:?} in {name}"))?;
+            out.entry(w.to_string()).or_default().push(n.parse().map_err(|_| anyhow!("bad count in {line:?} of {name}"))?);
+        }
+    }
+    Ok((out, others))
+}
+
+/// Uploads `local` to HDFS `path`; returns its `hdfs://` URI.
+pub async fn upload(c: &Cluster, local: &Path, path: &str) -> String {
+    c.fs.upload(local, path, 0o644, true).await.expect("upload input");
+    format!("hdfs://{path}")
+}
+
+/// The median of `xs` (sorted copy; the upper one of an even count).
+pub fn median(xs: &[Duration]) -> Duration {
+    let mut v = xs.to_vec();
+    v.sort();
+    v.get(v.len() / 2).copied().unwrap_or_default()
+}
+
+/// The path part of `hdfs://host:port/path` (a plain path as it is).
+pub fn hdfs_path(uri: &str) -> String {
+    match uri.strip_prefix("hdfs://") {
+        Some(rest) => rest.find('/').map(|i| rest[i..].to_string()).unwrap_or_else(|| "/".into()),
+        None => uri.to_string(),
+    }
+}
