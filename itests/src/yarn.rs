@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+
 use anyhow::{anyhow, bail, Result};
 use rfy_client::follow::RestClient;
 
@@ -17,14 +18,31 @@ pub const SMALL: [&str; 6] = ["-D", "jobmanager.memory.process.size=512m", "-D",
 
 /// A job running in its own YARN application, followed by an attached `rfy run`.
 pub struct YarnJob {
-    /// The attached client.
-    pub run: RfyRun,
+    /// The attached client (taken by [`YarnJob::finish`]).
+    run: Option<RfyRun>,
     /// The YARN application id.
     pub app: String,
     /// The job id.
     pub job: String,
     /// REST client for the JobManager through the RM proxy (`http://<rm>/proxy/<app>`).
     pub rest: RestClient,
+}
+
+impl YarnJob {
+    /// Waits for the attached client to end (see [`RfyRun::finish`]).
+    pub fn finish(&mut self, limit: Duration) -> (std::process::ExitStatus, String, Duration) {
+        self.run.take().expect("finish called once").finish(limit)
+    }
+}
+
+impl Drop for YarnJob {
+    /// A failing test kills its application (`yarn application -kill`) so
+    /// that it does not hold the NodeManager's memory for the next tests.
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let _ = hadoop_cli("yarn", &["application", "-kill", &self.app]);
+        }
+    }
 }
 
 /// Starts `rfy run -m yarn-application -p <p> <conf...> wordcount <job_args...>`
@@ -53,7 +71,7 @@ pub fn start_wordcount(c: &Cluster, p: u32, conf: &[(&str, String)], from_savepo
         .expect("job id printed")
         .to_string();
     let rest = RestClient::new(format!("{}/proxy/{app}", c.rm.base_url())).expect("REST client");
-    YarnJob { run, app, job, rest }
+    YarnJob { run: Some(run), app, job, rest }
 }
 
 /// The TaskManager container ids the JobManager knows now (`GET /taskmanagers`).
@@ -77,37 +95,44 @@ pub async fn fully_running_or_not(rest: &RestClient, job: &str) -> Result<bool> 
     Ok(crate::local::fully_running(rest, job).await.unwrap_or(false))
 }
 
+/// Entries in the job's exception history (`GET /jobs/<id>/exceptions`).
+pub async fn failures(rest: &RestClient, job: &str) -> Result<usize> {
+    let v = rest.get(&format!("/jobs/{job}/exceptions")).await?;
+    Ok(v["exceptionHistory"]["entries"].as_array().map(Vec::len).unwrap_or(0))
+}
+
 /// Kills the TaskManager container `victim` and waits until the job is
-/// fully RUNNING again on a replacement container (at most `limit`).
-/// Returns the recovery time: from the kill command's return to every
-/// subtask RUNNING (the CLI's own start-up, ~1–2 s of JVM, is not counted).
-pub async fn kill_and_wait_recovery(rest: &RestClient, job: &str, victim: &str, limit: Duration) -> Result<Duration> {
+/// fully RUNNING again on `tms` TaskManagers that do not include the victim
+/// (at most `limit`). The failure must first show in the exception history
+/// (so a moment between the loss and the restart, when the job still says
+/// RUNNING, does not count as recovered). Returns the recovery time: from
+/// the return of the kill command (the signal is sent by then; the CLI's
+/// own JVM start-up, ~1–2 s, is not counted) to every subtask RUNNING.
+pub async fn kill_and_wait_recovery(rest: &RestClient, job: &str, victim: &str, tms: usize, limit: Duration) -> Result<Duration> {
+    let failures_before = failures(rest, job).await?;
     let blocking_victim = victim.to_string();
     tokio::task::spawn_blocking(move || kill_container(&blocking_victim)).await??;
     let killed_at = Instant::now();
     let deadline = killed_at + limit;
-    // The job leaves RUNNING (or the victim leaves the TaskManager list) ...
     loop {
-        let gone = !task_manager_containers(rest).await.unwrap_or_default().iter().any(|t| t == victim);
-        if gone || !fully_running_or_not(rest, job).await? {
+        if failures(rest, job).await.unwrap_or(0) > failures_before {
             break;
         }
         if Instant::now() > deadline {
-            bail!("the job did not notice the loss of {victim} within {limit:?}");
+            bail!("no failure in the exception history within {limit:?} after {victim} was killed");
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    // ... and runs again, on TaskManagers that do not include the victim.
     loop {
-        let tms = task_manager_containers(rest).await.unwrap_or_default();
-        if !tms.iter().any(|t| t == victim) && fully_running_or_not(rest, job).await? {
+        let now = task_manager_containers(rest).await.unwrap_or_default();
+        if now.len() == tms && !now.iter().any(|t| t == victim) && fully_running_or_not(rest, job).await? {
             return Ok(killed_at.elapsed());
         }
         if Instant::now() > deadline {
             let ex = rest.get(&format!("/jobs/{job}/exceptions")).await.map(|v| v.to_string()).unwrap_or_default();
-            bail!("the job did not run again within {limit:?} after {victim} was killed; exceptions: {ex}");
+            bail!("the job did not run again within {limit:?} after {victim} was killed (TaskManagers {now:?}); exceptions: {ex}");
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

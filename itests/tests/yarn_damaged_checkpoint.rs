@@ -47,7 +47,7 @@ async fn yarn_damaged_newest_checkpoint_falls_back_to_the_previous_one() {
         ("restart-strategy.fixed-delay.attempts", "10".into()),
         ("restart-strategy.fixed-delay.delay", "200 ms".into()),
     ];
-    let j = start_wordcount(&c, 2, &conf, None, &["--input", &input_uri, "--output", &output, "--mode", "updates", "--rate", "1000"]);
+    let mut j = start_wordcount(&c, 2, &conf, None, &["--input", &input_uri, "--output", &output, "--mode", "updates", "--rate", "1000"]);
     let job_dir = format!("{ckpt_path}/{}", j.job);
 
     for damage in ["corrupt", "remove"] {
@@ -68,7 +68,7 @@ async fn yarn_damaged_newest_checkpoint_falls_back_to_the_previous_one() {
         }
         let victim = task_manager_containers(&j.rest).await.unwrap()[0].clone();
         eprintln!("{damage}: damaged checkpoint {newest} ({meta}), killing {victim}");
-        let took = kill_and_wait_recovery(&j.rest, &j.job, &victim, Duration::from_secs(60)).await.unwrap();
+        let took = kill_and_wait_recovery(&j.rest, &j.job, &victim, 2, Duration::from_secs(60)).await.unwrap();
         eprintln!("{damage}: running again after {:.2} s", took.as_secs_f64());
         let cps = j.rest.get(&format!("/jobs/{}/checkpoints", j.job)).await.unwrap();
         let restored = cps["latest"]["restored"]["id"].as_u64().unwrap_or(0);
@@ -80,7 +80,7 @@ async fn yarn_damaged_newest_checkpoint_falls_back_to_the_previous_one() {
             "{damage}: the exception history names the skipped ({newest}) and the used ({restored}) checkpoint: {exceptions:#}"
         );
     }
-    let (st, out, _) = j.run.finish(Duration::from_secs(300));
+    let (st, out, _) = j.finish(Duration::from_secs(300));
     assert!(st.success(), "rfy exited {st}:\n{out}");
     let r = c.wait_final(&j.app, Duration::from_secs(60)).await;
     assert_eq!((r.state.as_str(), r.final_status.as_str()), ("FINISHED", "SUCCEEDED"), "{}", r.diagnostics);

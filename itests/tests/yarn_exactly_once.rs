@@ -42,7 +42,7 @@ async fn yarn_taskmanager_container_kills_lose_and_duplicate_nothing() {
         ("restart-strategy.fixed-delay.attempts", "20".into()),
         ("restart-strategy.fixed-delay.delay", "200 ms".into()),
     ];
-    let j = start_wordcount(&c, 2, &conf, None, &["--input", &input_uri, "--output", &output, "--mode", "updates", "--rate", &rate]);
+    let mut j = start_wordcount(&c, 2, &conf, None, &["--input", &input_uri, "--output", &output, "--mode", "updates", "--rate", &rate]);
     let started = Instant::now();
     eprintln!("job {} in {} is RUNNING", j.job, j.app);
 
@@ -59,7 +59,7 @@ async fn yarn_taskmanager_container_kills_lose_and_duplicate_nothing() {
         assert_eq!(tms.len(), 2, "2 TaskManager containers: {tms:?}");
         let victim = tms[rng.usize(..tms.len())].clone();
         eprintln!("{:>6.1} s: killing {victim}", started.elapsed().as_secs_f64());
-        let took = kill_and_wait_recovery(&j.rest, &j.job, &victim, Duration::from_secs(60)).await.unwrap();
+        let took = kill_and_wait_recovery(&j.rest, &j.job, &victim, 2, Duration::from_secs(60)).await.unwrap();
         eprintln!("{:>6.1} s: running again after {:.2} s", started.elapsed().as_secs_f64(), took.as_secs_f64());
         recoveries.push(took);
     }
@@ -71,7 +71,7 @@ async fn yarn_taskmanager_container_kills_lose_and_duplicate_nothing() {
     assert!(exceptions.to_string().contains("container_"), "the failures name the lost containers: {exceptions:#}");
     assert!(checkpoints["counts"]["restored"].as_u64().unwrap_or(0) >= 3, "{checkpoints:#}");
 
-    let (st, out, _) = j.run.finish(Duration::from_secs_f64(seconds * 4.0 + 180.0));
+    let (st, out, _) = j.finish(Duration::from_secs_f64(seconds * 4.0 + 180.0));
     assert!(st.success(), "rfy exited {st}:\n{out}");
     let r = c.wait_final(&j.app, Duration::from_secs(60)).await;
     assert_eq!((r.state.as_str(), r.final_status.as_str()), ("FINISHED", "SUCCEEDED"), "{}", r.diagnostics);

@@ -22,7 +22,7 @@ fn savepoint_path(out: &str) -> String {
 /// savepoint's path is returned), else it runs to its end.
 async fn run(c: &Cluster, p: u32, input: &str, output: &str, sp: &str, from: Option<&str>, stop: bool, plain_savepoint_first: bool) -> Option<String> {
     let conf = [("state.savepoints.dir", sp.to_string()), ("execution.checkpointing.interval", "2 s".to_string())];
-    let j = start_wordcount(&c, p, &conf, from, &["--input", input, "--output", output, "--mode", "updates", "--rate", "3000"]);
+    let mut j = start_wordcount(&c, p, &conf, from, &["--input", input, "--output", output, "--mode", "updates", "--rate", "3000"]);
     let app_d = format!("yarn.application.id={}", j.app);
     if from.is_some() {
         let cps = j.rest.get(&format!("/jobs/{}/checkpoints", j.job)).await.unwrap();
@@ -45,7 +45,7 @@ async fn run(c: &Cluster, p: u32, input: &str, output: &str, sp: &str, from: Opt
     } else {
         None
     };
-    let (st, out, _) = j.run.finish(Duration::from_secs(300));
+    let (st, out, _) = j.finish(Duration::from_secs(300));
     assert!(st.success(), "run at -p {p}: rfy exited {st}:\n{out}");
     let r = c.wait_final(&j.app, Duration::from_secs(60)).await;
     assert_eq!((r.state.as_str(), r.final_status.as_str()), ("FINISHED", "SUCCEEDED"), "{}", r.diagnostics);
