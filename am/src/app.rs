@@ -170,8 +170,12 @@ pub async fn run() -> Result<Outcome, AmError> {
     let tracking_url = format!("http://{}/", jm.rest_address);
     tracing::info!(rpc = %jm.rpc_address, web = %tracking_url, "JobManager started");
 
+    // The REST port as the AM's "RPC port" (as Flink's AM does): clients find
+    // it in the application report (`amRPCAddress`) for the REST requests
+    // the RM's web proxy does not forward (POST, PATCH: savepoint, stop, cancel).
+    let rest_port_registered: i32 = jm.rest_address.rsplit(':').next().and_then(|p| p.parse().ok()).unwrap_or(0);
     let reg = amrm
-        .register_application_master(&env.nm_host, 0, &tracking_url)
+        .register_application_master(&env.nm_host, rest_port_registered, &tracking_url)
         .await
         .map_err(|e| AmError::Yarn(format!("registerApplicationMaster at {}: {e}", amrm.addr())))?;
     tracing::info!(queue = %reg.queue, max = ?reg.maximum_capability, elapsed_ms = started.elapsed().as_millis() as u64, "registered with the YARN ResourceManager");

@@ -33,7 +33,8 @@ pub enum Command {
 /// Which JobManager `rfy savepoint` / `rfy stop` talk to: a REST address
 /// (`-m HOST:PORT`), or a job on YARN (`-m yarn-application` with
 /// `-D yarn.application.id=<appId>` or `--yid <appId>`, as Flink's
-/// `-m yarn-cluster -yid`), reached through the ResourceManager's web proxy.
+/// `-m yarn-cluster -yid`), reached at the REST address its ApplicationMaster
+/// registered with YARN (the application report's `amRPCAddress`).
 #[derive(Debug, Clone, Args)]
 pub struct JobManagerTarget {
     /// REST address of the JobManager, host:port (the local cluster prints

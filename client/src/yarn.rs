@@ -443,13 +443,15 @@ pub async fn run_application(conf: &Configuration, graph: &JobGraph, job: &str, 
 
 /// The REST base URL of the JobManager of YARN application `app`, for
 /// `rfy savepoint` / `rfy stop` (`-m yarn-application -D
-/// yarn.application.id=<app>`): its tracking URL from the RM's report,
-/// i.e. the RM's web proxy `http://<rm>/proxy/<app>` (which forwards GET,
-/// POST, PUT and DELETE to the AM's REST server), as Flink's CLI finds a job
-/// by its application id.
+/// yarn.application.id=<app>`), as Flink's CLI finds a job by its
+/// application id: the address the AM registered with the ResourceManager
+/// (`amRPCAddress` of the application report: the AM's host and REST port).
+/// Not the tracking URL: the RM's web proxy forwards GET only (POST answers
+/// 405), and triggering a savepoint is a POST.
 ///
 /// Errors: no Hadoop configuration, the RM unreachable or not knowing
-/// `app`, the application not RUNNING (with its state and diagnostics).
+/// `app`, the application not RUNNING (with its state and diagnostics), or
+/// its AM registered no REST port (an older rfy-am).
 pub async fn jobmanager_url(app: &str) -> Result<String> {
     let hconf = HadoopConfig::from_env()
         .map_err(|e| anyhow!("{e}: a job on YARN is found through the ResourceManager named by the Hadoop configuration (HADOOP_CONF_DIR)"))?;
@@ -458,9 +460,21 @@ pub async fn jobmanager_url(app: &str) -> Result<String> {
     if r.state != "RUNNING" {
         bail!("application {app} is {} ({}), not RUNNING: its JobManager cannot be reached", r.state, r.diagnostics);
     }
-    let tracking = r.tracking_url.clone().filter(|u| u.starts_with("http")).unwrap_or_else(|| format!("{}/proxy/{app}/", rm.base_url()));
-    tracing::info!(app, url = %tracking, "JobManager of the YARN application");
-    Ok(tracking.trim_end_matches('/').to_string())
+    rest_address_of(&r).ok_or_else(|| {
+        anyhow!(
+            "application {app} registered no JobManager REST address with YARN (amRPCAddress {:?}); its web UI is at {} (read-only through the RM proxy)",
+            r.am_rpc_address,
+            r.tracking_url.as_deref().unwrap_or("?")
+        )
+    })
+}
+
+/// `http://host:port` from the report's `amRPCAddress`, if it names a port.
+fn rest_address_of(r: &AppReport) -> Option<String> {
+    let addr = r.am_rpc_address.as_deref()?.trim();
+    let (host, port) = addr.rsplit_once(':')?;
+    let port: u16 = port.parse().ok().filter(|p| *p > 0)?;
+    (!host.is_empty()).then(|| format!("http://{host}:{port}"))
 }
 
 #[cfg(test)]
@@ -474,6 +488,16 @@ mod tests {
         let mut c = Configuration::new();
         c.set(options::YARN_STAGING_DIRECTORY.key, "hdfs://nn:9000/tmp/st/", rfy_conf::Source::Dynamic).unwrap();
         assert_eq!(staging_root(&c, "alice"), "/tmp/st/.rfy");
+    }
+
+    #[test]
+    fn rest_address_from_the_registered_am_address() {
+        let mut r: AppReport = serde_json::from_value(serde_json::json!({"state": "RUNNING", "amRPCAddress": "nm1:40755"})).unwrap();
+        assert_eq!(rest_address_of(&r).as_deref(), Some("http://nm1:40755"));
+        r.am_rpc_address = Some("nm1:0".into());
+        assert_eq!(rest_address_of(&r), None);
+        r.am_rpc_address = None;
+        assert_eq!(rest_address_of(&r), None);
     }
 
     #[test]

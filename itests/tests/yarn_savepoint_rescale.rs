@@ -21,7 +21,7 @@ fn savepoint_path(out: &str) -> String {
 /// it is stopped with a savepoint into `sp` after a few seconds (the
 /// savepoint's path is returned), else it runs to its end.
 async fn run(c: &Cluster, p: u32, input: &str, output: &str, sp: &str, from: Option<&str>, stop: bool, plain_savepoint_first: bool) -> Option<String> {
-    let conf = [("state.savepoints.dir", sp.to_string()), ("execution.checkpointing.interval", "2 s".to_string())];
+    let conf = [("state.savepoints.dir", sp.to_string())];
     let mut j = start_wordcount(&c, p, &conf, from, &["--input", input, "--output", output, "--mode", "updates", "--rate", "3000"]);
     let app_d = format!("yarn.application.id={}", j.app);
     if from.is_some() {

@@ -357,6 +357,12 @@ pub struct AppReport {
     /// `host:port` of the AM's NodeManager web server.
     #[serde(default)]
     pub am_host_http_address: Option<String>,
+    /// `host:port` the AM registered (`registerApplicationMaster(host,
+    /// rpc_port, ..)`); port 0 when it registered none. rfy's AM registers
+    /// its REST port here, as Flink's does, so that clients can reach it for
+    /// requests the RM's web proxy refuses (it forwards GET only).
+    #[serde(default, rename = "amRPCAddress")]
+    pub am_rpc_address: Option<String>,
     /// Start time, ms since the epoch.
     #[serde(default)]
     pub started_time: i64,
