@@ -40,14 +40,14 @@ async fn yarn_damaged_newest_checkpoint_falls_back_to_the_previous_one() {
     let ckpt_path = format!("{dir}/checkpoints");
     let conf = [
         // Long enough between checkpoints to damage one and kill before the next.
-        ("execution.checkpointing.interval", "3 s".to_string()),
+        ("execution.checkpointing.interval", "4 s".to_string()),
         ("state.checkpoints.dir", format!("{}{ckpt_path}", c.conf.default_fs().trim_end_matches('/'))),
         ("state.checkpoints.num-retained", "3".into()),
         ("restart-strategy.type", "fixed-delay".into()),
         ("restart-strategy.fixed-delay.attempts", "10".into()),
         ("restart-strategy.fixed-delay.delay", "200 ms".into()),
     ];
-    let mut j = start_wordcount(&c, 2, &conf, None, &["--input", &input_uri, "--output", &output, "--mode", "updates", "--rate", "1000"]);
+    let mut j = start_wordcount(&c, 2, &conf, None, &["--input", &input_uri, "--output", &output, "--mode", "updates", "--rate", "800"]);
     let job_dir = format!("{ckpt_path}/{}", j.job);
 
     for damage in ["corrupt", "remove"] {
