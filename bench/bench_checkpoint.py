@@ -168,13 +168,29 @@ def recovery():
     return [float(x.strip().strip('"').split()[0]) for x in m.group(1).split(",")], 0
 
 
-ONLY = os.environ.get("ONLY", "throughput,state,recovery").split(",")
+def recovery_yarn():
+    """Recovery times on YARN (container killed with `yarn container -signal`
+    -> all subtasks RUNNING again), from the YARN exactly-once kill test;
+    needs HADOOP_CONF_DIR and `yarn` on PATH (eval "$(scripts/hadoop env)")."""
+    if not os.environ.get("HADOOP_CONF_DIR"):
+        return None, "HADOOP_CONF_DIR is not set"
+    env = dict(os.environ, RFY_ITEST_SECONDS="30" if QUICK else "60")
+    p = subprocess.run(["cargo", "test", "--release", "-p", "rfy-itests", "--test", "yarn_exactly_once", "--", "--nocapture"],
+                       cwd=REPO, capture_output=True, text=True, env=env)
+    m = re.search(r"recovery \(kill → all subtasks RUNNING\): \[(.*)\]", p.stderr + p.stdout)
+    if p.returncode != 0 or not m:
+        return None, f"the YARN kill test failed (exit {p.returncode})"
+    return [float(x.strip().strip('"').split()[0]) for x in m.group(1).split(",")], None
+
+
+ONLY = os.environ.get("ONLY", "throughput,state,recovery" + (",recovery-yarn" if os.environ.get("HADOOP_CONF_DIR") else "")).split(",")
 
 
 def main():
     os.makedirs(WORK, exist_ok=True)
     if not NO_BUILD:
-        subprocess.run(["cargo", "build", "--release", "-p", "rfy-client"], cwd=REPO, check=True)
+        extra = ["-p", "rfy-am", "-p", "rfy-worker"] if "recovery-yarn" in ONLY else []
+        subprocess.run(["cargo", "build", "--release", "-p", "rfy-client"] + extra, cwd=REPO, check=True)
     out = []
     if "throughput" in ONLY:
         log("1. throughput, checkpointing off vs every 1 s")
@@ -193,6 +209,14 @@ def main():
                        f"median {statistics.median(rec):.2f} s, max {max(rec):.2f} s (target <= 5 s)")
         else:
             out.append(f"recovery: the kill test failed (exit {rc})")
+    if "recovery-yarn" in ONLY:
+        log("4. recovery on YARN after TaskManager container kills (YARN exactly-once kill test)")
+        rec, why = recovery_yarn()
+        if rec:
+            out.append(f"recovery on YARN, container kill -> all subtasks RUNNING ({len(rec)} kills, new container + restart delay 200 ms included): "
+                       f"min {min(rec):.2f} s, median {statistics.median(rec):.2f} s, max {max(rec):.2f} s (target <= 5 s)")
+        else:
+            out.append(f"recovery on YARN: not measured: {why}")
     report = "\n".join(out)
     print(report)
     with open(os.path.join(WORK, "checkpoint-last.txt"), "w") as f:
