@@ -124,3 +124,38 @@ pub struct RunArgs {
     #[command(flatten)]
     pub job: JobArgs,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Cli {
+        Cli::try_parse_from(args).expect("parses")
+    }
+
+    fn target(cli: &Cli) -> &JobManagerTarget {
+        match &cli.command {
+            Command::Savepoint(a) => &a.target,
+            Command::Stop(a) => &a.target,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn savepoint_and_stop_find_a_yarn_application_by_id() {
+        let c = parse(&["rfy", "savepoint", "-m", "yarn-application", "-D", "yarn.application.id=application_1_0007", "abc"]);
+        assert_eq!(target(&c).yarn_application(), Ok(Some("application_1_0007".into())));
+        let c = parse(&["rfy", "stop", "-m", "yarn-cluster", "--yid", "application_1_0008", "-p", "hdfs:///sp", "abc"]);
+        assert_eq!(target(&c).yarn_application(), Ok(Some("application_1_0008".into())));
+        let c = parse(&["rfy", "savepoint", "-m", "127.0.0.1:8081", "abc", "/tmp/sp"]);
+        assert_eq!(target(&c).yarn_application(), Ok(None));
+    }
+
+    #[test]
+    fn a_yarn_target_without_or_with_a_bad_application_id_is_an_error() {
+        let c = parse(&["rfy", "savepoint", "-m", "yarn-application", "abc"]);
+        assert!(target(&c).yarn_application().unwrap_err().contains("yarn.application.id"));
+        let c = parse(&["rfy", "savepoint", "-m", "yarn-application", "--yid", "job_1", "abc"]);
+        assert!(target(&c).yarn_application().unwrap_err().contains("not a YARN application id"));
+    }
+}

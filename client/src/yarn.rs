@@ -492,7 +492,7 @@ mod tests {
 
     #[test]
     fn rest_address_from_the_registered_am_address() {
-        let mut r: AppReport = serde_json::from_value(serde_json::json!({"state": "RUNNING", "amRPCAddress": "nm1:40755"})).unwrap();
+        let mut r: AppReport = serde_json::from_value(serde_json::json!({"id": "application_1_0001", "state": "RUNNING", "amRPCAddress": "nm1:40755"})).unwrap();
         assert_eq!(rest_address_of(&r).as_deref(), Some("http://nm1:40755"));
         r.am_rpc_address = Some("nm1:0".into());
         assert_eq!(rest_address_of(&r), None);

@@ -17,12 +17,20 @@ fn savepoint_path(out: &str) -> String {
     out.lines().find_map(|l| l.strip_prefix("Savepoint completed. Path: ")).unwrap_or_else(|| panic!("no savepoint path printed:\n{out}")).trim().to_string()
 }
 
+/// Where a run reads, writes and saves: `hdfs://` URIs.
+struct Io<'a> {
+    input: &'a str,
+    output: &'a str,
+    savepoints: &'a str,
+}
+
 /// One run at parallelism `p`, restored from `from` if given; with `stop`
-/// it is stopped with a savepoint into `sp` after a few seconds (the
-/// savepoint's path is returned), else it runs to its end.
-async fn run(c: &Cluster, p: u32, input: &str, output: &str, sp: &str, from: Option<&str>, stop: bool, plain_savepoint_first: bool) -> Option<String> {
+/// it is stopped with a savepoint into `io.savepoints` after a few seconds
+/// (the savepoint's path is returned), else it runs to its end.
+async fn run(c: &Cluster, p: u32, io: &Io<'_>, from: Option<&str>, stop: bool, plain_savepoint_first: bool) -> Option<String> {
+    let Io { input, output, savepoints: sp } = *io;
     let conf = [("state.savepoints.dir", sp.to_string())];
-    let mut j = start_wordcount(&c, p, &conf, from, &["--input", input, "--output", output, "--mode", "updates", "--rate", "3000"]);
+    let mut j = start_wordcount(c, p, &conf, from, &["--input", input, "--output", output, "--mode", "updates", "--rate", "3000"]);
     let app_d = format!("yarn.application.id={}", j.app);
     if from.is_some() {
         let cps = j.rest.get(&format!("/jobs/{}/checkpoints", j.job)).await.unwrap();
@@ -64,15 +72,16 @@ async fn yarn_stop_with_savepoint_and_rescale_1_2_1_matches_an_uninterrupted_run
     let output = format!("hdfs://{out_path}");
     let sp = format!("{}{dir}/savepoints", c.conf.default_fs().trim_end_matches('/'));
 
-    let s1 = run(&c, 1, &input_uri, &output, &sp, None, true, false).await.expect("savepoint 1");
+    let io = Io { input: &input_uri, output: &output, savepoints: &sp };
+    let s1 = run(&c, 1, &io, None, true, false).await.expect("savepoint 1");
     let (partial, _) = hdfs_committed_updates(&c, &out_path).await.unwrap();
     let written: usize = partial.values().map(Vec::len).sum();
     let total: u64 = expected.values().sum();
     assert!(written > 0 && (written as u64) < total, "the first run stopped part way: {written} of {total} lines");
 
-    let s2 = run(&c, 2, &input_uri, &output, &sp, Some(&s1), true, true).await.expect("savepoint 2");
+    let s2 = run(&c, 2, &io, Some(&s1), true, true).await.expect("savepoint 2");
     assert_ne!(s1, s2);
-    run(&c, 1, &input_uri, &output, &sp, Some(&s2), false, false).await;
+    run(&c, 1, &io, Some(&s2), false, false).await;
 
     let (got, leftovers) = hdfs_committed_updates(&c, &out_path).await.unwrap();
     let problems = exactly_once_problems(&expected, &got);
