@@ -57,7 +57,8 @@ async fn run(cli: &Cli, args: &RunArgs) -> Result<bool> {
 }
 
 /// A REST client for the JobManager `target` names: `http://HOST:PORT`, or
-/// for a job on YARN the RM's web proxy of its application.
+/// for a job on YARN the REST address its ApplicationMaster registered with
+/// the ResourceManager (see `yarn::jobmanager_url`).
 async fn jobmanager_client(target: &rfy_client::cli::JobManagerTarget) -> Result<follow::RestClient> {
     match target.yarn_application().map_err(anyhow::Error::msg)? {
         Some(app) => follow::RestClient::new(yarn::jobmanager_url(&app).await?),
