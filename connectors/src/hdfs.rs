@@ -22,15 +22,14 @@
 //! no per-record calls into HDFS.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
+use std::io::{BufReader, BufWriter, Write};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
 
 use hdfs_native::sync::{Client, FileReader, FileWriter};
 use hdfs_native::WriteOptions;
 use rfy_runtime::sinks::two_phase::{PartFile, PartFs, TwoPhaseTextWriter};
 use rfy_runtime::sinks::{Sink, SinkWriter};
-use rfy_runtime::sources::{Source, SourceReader, SourceStatus, SOURCE_BATCH};
+use rfy_runtime::sources::{file_splits, Source, SourceReader, SplitLineReader};
 use rfy_runtime::{OperatorContext, TaskError};
 
 /// Buffer size of readers and writers, bytes (1 MiB).
@@ -105,12 +104,6 @@ fn not_found(e: &hdfs_native::HdfsError) -> bool {
     matches!(e, hdfs_native::HdfsError::FileNotFound(_))
 }
 
-/// Byte range `[start, end)` of subtask `index` of `parallelism` in a file of `len` bytes.
-fn split_range(len: u64, index: u32, parallelism: u32) -> (u64, u64) {
-    let (i, p) = (index as u128, parallelism as u128);
-    ((len as u128 * i / p) as u64, (len as u128 * (i + 1) / p) as u64)
-}
-
 /// Reads a text file in HDFS line by line (without the line end).
 pub struct HdfsTextFileSource {
     path: HdfsPath,
@@ -132,158 +125,14 @@ impl HdfsTextFileSource {
     }
 }
 
-struct Pacer {
-    per_second: f64,
-    started: Instant,
-    emitted: u64,
-}
-
-impl Pacer {
-    /// How many lines may be emitted now; sleeps up to 100 ms when none.
-    fn allowance(&mut self) -> usize {
-        let due = (self.started.elapsed().as_secs_f64() * self.per_second) as u64;
-        if due > self.emitted {
-            return (due - self.emitted).min(SOURCE_BATCH as u64) as usize;
-        }
-        let wait = (self.emitted + 1) as f64 / self.per_second - self.started.elapsed().as_secs_f64();
-        std::thread::sleep(Duration::from_secs_f64(wait.clamp(0.0, 0.1)));
-        0
-    }
-}
-
-/// A byte range still to read: the lines that start in `[start, end)`, the
-/// next one at `pos` once `aligned` (the straddling line skipped).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-struct Split {
-    start: u64,
-    end: u64,
-    pos: u64,
-    aligned: bool,
-}
-
-struct HdfsTextFileReader {
-    uri: String,
-    reader: BufReader<FileReader>,
-    /// The split being read first, then the others.
-    splits: std::collections::VecDeque<Split>,
-    line: Vec<u8>,
-    pacer: Option<Pacer>,
-}
-
-impl HdfsTextFileReader {
-    fn open(path: &HdfsPath, ctx: &OperatorContext, rate: Option<f64>) -> Result<Self, TaskError> {
-        let c = client(path.namenode.as_deref()).map_err(TaskError::User)?;
-        let file = c.read(&path.path).map_err(|e| TaskError::io(format!("cannot open input file {}", path.uri), io_err(e)))?;
-        let len = file.file_length() as u64;
-        let splits = match restored_splits(ctx, &path.uri)? {
-            Some(s) => s,
-            None => {
-                let (start, end) = split_range(len, ctx.subtask_index, ctx.parallelism);
-                vec![Split { start, end, pos: start, aligned: start == 0 }]
-            }
-        };
-        let pacer = rate.map(|r| Pacer { per_second: r / ctx.parallelism as f64, started: Instant::now(), emitted: 0 });
-        tracing::info!(file = %path.uri, ?splits, "reading HDFS splits");
-        let mut r = HdfsTextFileReader {
-            uri: path.uri.clone(),
-            reader: BufReader::with_capacity(IO_BUFFER, file),
-            splits: splits.into(),
-            line: Vec::with_capacity(256),
-            pacer,
-        };
-        r.seek_current()?;
-        Ok(r)
-    }
-
-    /// Positions the reader at the current split's next line.
-    fn seek_current(&mut self) -> Result<(), TaskError> {
-        let Some(s) = self.splits.front_mut() else { return Ok(()) };
-        if s.aligned {
-            self.reader.seek(SeekFrom::Start(s.pos)).map_err(|e| TaskError::io(format!("cannot seek in {}", self.uri), e))?;
-            return Ok(());
-        }
-        // The line that straddles `start` belongs to the previous split.
-        self.reader.seek(SeekFrom::Start(s.start - 1)).map_err(|e| TaskError::io(format!("cannot seek in {}", self.uri), e))?;
-        let mut skipped = Vec::new();
-        let n = self.reader.read_until(b'\n', &mut skipped).map_err(|e| TaskError::io(format!("cannot read {}", self.uri), e))?;
-        s.pos = s.start - 1 + n as u64;
-        s.aligned = true;
-        Ok(())
-    }
-}
-
-/// The splits of this subtask after a restore: its own at the same
-/// parallelism; after a rescale, piece `index` of every remaining range.
-fn restored_splits(ctx: &OperatorContext, uri: &str) -> Result<Option<Vec<Split>>, TaskError> {
-    let Some(cp) = &ctx.checkpointing else { return Ok(None) };
-    let Some(src) = cp.restore_source() else { return Ok(None) };
-    let Some(op) = src.metadata.operators.get(&ctx.uid) else { return Ok(None) };
-    let decode = |items: Vec<Vec<u8>>| -> Result<Vec<Split>, TaskError> {
-        items
-            .iter()
-            .map(|b| postcard::from_bytes::<Split>(b).map_err(|e| TaskError::State(format!("undecodable position of {uri} in the checkpoint: {e}"))))
-            .collect()
-    };
-    if op.parallelism == ctx.parallelism {
-        return cp.restored_operator(&ctx.uid, ctx.subtask_index, ctx.parallelism)?.map(decode).transpose();
-    }
-    let mut mine = Vec::new();
-    for s in decode(cp.restored_operator_union(&ctx.uid)?)? {
-        let from = if s.aligned { s.pos } else { s.start };
-        if from >= s.end {
-            continue;
-        }
-        let (a, b) = split_range(s.end - from, ctx.subtask_index, ctx.parallelism);
-        if a < b {
-            mine.push(Split { start: from + a, end: from + b, pos: from + a, aligned: a == 0 && (s.aligned || from == 0) });
-        }
-    }
-    Ok(Some(mine))
-}
-
-impl SourceReader<String> for HdfsTextFileReader {
-    fn poll_next(&mut self, out: &mut Vec<String>) -> Result<SourceStatus, TaskError> {
-        let budget = match &mut self.pacer {
-            Some(p) => match p.allowance() {
-                0 => return Ok(SourceStatus::Idle),
-                n => n,
-            },
-            None => SOURCE_BATCH,
-        };
-        let mut emitted = 0;
-        while emitted < budget {
-            let Some(split) = self.splits.front_mut() else { break };
-            if split.pos >= split.end {
-                self.splits.pop_front();
-                self.seek_current()?;
-                continue;
-            }
-            self.line.clear();
-            let n = self.reader.read_until(b'\n', &mut self.line).map_err(|e| TaskError::io(format!("cannot read {} at byte {}", self.uri, split.pos), e))?;
-            if n == 0 {
-                split.pos = split.end; // the file is shorter than when planned
-                continue;
-            }
-            split.pos += n as u64;
-            let mut l = &self.line[..];
-            if let Some(s) = l.strip_suffix(b"\n") {
-                l = s.strip_suffix(b"\r").unwrap_or(s);
-            }
-            out.push(String::from_utf8_lossy(l).into_owned());
-            emitted += 1;
-        }
-        if let Some(p) = &mut self.pacer {
-            p.emitted += emitted as u64;
-        }
-        Ok(if self.splits.is_empty() { SourceStatus::Finished } else { SourceStatus::Available })
-    }
-
-    fn snapshot_state(&mut self) -> Result<Vec<Vec<u8>>, TaskError> {
-        self.splits
-            .iter()
-            .map(|s| postcard::to_allocvec(s).map_err(|e| TaskError::State(format!("cannot encode the position in {}: {e}", self.uri))))
-            .collect()
-    }
+/// Opens `path` for a [`SplitLineReader`] over this subtask's splits.
+fn open_reader(path: &HdfsPath, ctx: &OperatorContext, rate: Option<f64>) -> Result<SplitLineReader<BufReader<FileReader>>, TaskError> {
+    let c = client(path.namenode.as_deref()).map_err(TaskError::User)?;
+    let file = c.read(&path.path).map_err(|e| TaskError::io(format!("cannot open input file {}", path.uri), io_err(e)))?;
+    let len = file.file_length() as u64;
+    let splits = file_splits(ctx, &path.uri, || Ok(len))?;
+    tracing::info!(file = %path.uri, ?splits, "reading HDFS splits");
+    SplitLineReader::new(path.uri.clone(), BufReader::with_capacity(IO_BUFFER, file), splits, ctx.parallelism, rate)
 }
 
 impl Source<String> for HdfsTextFileSource {
@@ -308,7 +157,7 @@ impl Source<String> for HdfsTextFileSource {
     }
     fn create_reader(&self, ctx: &OperatorContext) -> Result<Box<dyn SourceReader<String>>, TaskError> {
         let p = HdfsPath::parse(&self.path.uri).map_err(TaskError::User)?;
-        Ok(Box::new(HdfsTextFileReader::open(&p, ctx, self.lines_per_second)?))
+        Ok(Box::new(open_reader(&p, ctx, self.lines_per_second)?))
     }
 }
 
@@ -484,18 +333,5 @@ mod tests {
         assert_eq!(p.join("part-0"), "/out/part-0");
         assert!(HdfsPath::parse("/local").is_err());
         assert!(is_hdfs("hdfs:///x") && !is_hdfs("/tmp/x"));
-    }
-
-    #[test]
-    fn splits_cover_the_file() {
-        for p in 1..9 {
-            let mut next = 0;
-            for i in 0..p {
-                let (s, e) = split_range(1001, i, p);
-                assert_eq!(s, next);
-                next = e;
-            }
-            assert_eq!(next, 1001);
-        }
     }
 }

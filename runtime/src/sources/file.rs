@@ -4,7 +4,8 @@
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Seek, SeekFrom};
-use std::path::PathBuf;
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -34,7 +35,7 @@ impl TextFileSource {
 }
 
 /// Byte range `[start, end)` of subtask `index` of `parallelism` in a file of `len` bytes.
-pub(crate) fn split_range(len: u64, index: u32, parallelism: u32) -> (u64, u64) {
+pub fn split_range(len: u64, index: u32, parallelism: u32) -> (u64, u64) {
     let (i, p) = (index as u128, parallelism as u128);
     ((len as u128 * i / p) as u64, (len as u128 * (i + 1) / p) as u64)
 }
@@ -58,10 +59,11 @@ impl Pacer {
     }
 }
 
-/// A byte range of the file a reader still has to read: the lines that
-/// start in `[start, end)`, the next one at `pos` once `aligned`.
+/// A byte range of a file a reader still has to read: the lines that start
+/// in `[start, end)`, the next one at `pos` once `aligned`. Its postcard
+/// image is the source's checkpointed position.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-struct FileSplit {
+pub struct FileSplit {
     start: u64,
     end: u64,
     /// Offset of the next line's first byte (valid when `aligned`).
@@ -76,44 +78,65 @@ impl FileSplit {
     }
 }
 
-struct TextFileReader {
-    path: PathBuf,
-    reader: BufReader<File>,
+/// The splits subtask `ctx.subtask_index` reads of the file `name`: restored
+/// from the checkpoint when the task restores one (see [`restored_splits`]),
+/// else its byte range of a file of `len()` bytes.
+///
+/// Errors: an undecodable checkpointed position; `len`'s error.
+pub fn file_splits(ctx: &OperatorContext, name: &str, len: impl FnOnce() -> Result<u64, TaskError>) -> Result<Vec<FileSplit>, TaskError> {
+    if let Some(s) = restored_splits(ctx, name)? {
+        tracing::info!(file = %name, subtask = ctx.subtask_index, splits = ?s, "file source restored its position");
+        return Ok(s);
+    }
+    let (start, end) = split_range(len()?, ctx.subtask_index, ctx.parallelism);
+    Ok(vec![FileSplit::new(start, end)])
+}
+
+/// Reads the lines (without line ends) that start in its splits, from any
+/// seekable byte source: a local file, or a file in HDFS (rfy-connectors).
+/// Invalid UTF-8 is replaced (U+FFFD), as Java's decoding in Flink's text
+/// format does.
+pub struct SplitLineReader<R> {
+    name: String,
+    reader: R,
     /// The split being read, then the ones still to read.
-    splits: std::collections::VecDeque<FileSplit>,
+    splits: VecDeque<FileSplit>,
+    line: Vec<u8>,
     pacer: Option<Pacer>,
 }
 
-impl TextFileReader {
-    fn open(path: &PathBuf, splits: Vec<FileSplit>, parallelism: u32, rate: Option<f64>) -> Result<Self, TaskError> {
-        let file = File::open(path).map_err(|e| TaskError::io(format!("cannot open input file {}", path.display()), e))?;
-        let reader = BufReader::with_capacity(256 * 1024, file);
+impl<R: BufRead + Seek> SplitLineReader<R> {
+    /// A reader of `splits` from `reader`; `name` names the file in errors;
+    /// `rate` paces all `parallelism` subtasks together to that many lines/s.
+    ///
+    /// Errors: the first seek fails.
+    pub fn new(name: String, reader: R, splits: Vec<FileSplit>, parallelism: u32, rate: Option<f64>) -> Result<Self, TaskError> {
         let pacer = rate.map(|r| Pacer { per_second: r / parallelism as f64, started: Instant::now(), emitted: 0 });
-        let mut r = TextFileReader { path: path.clone(), reader, splits: splits.into(), pacer };
+        let mut r = SplitLineReader { name, reader, splits: splits.into(), line: Vec::with_capacity(256), pacer };
         r.seek_current()?;
         Ok(r)
     }
 
-    /// Positions the file at the current split's next line.
+    /// Positions the reader at the current split's next line.
     fn seek_current(&mut self) -> Result<(), TaskError> {
-        let path = &self.path;
+        let name = &self.name;
         let Some(split) = self.splits.front_mut() else { return Ok(()) };
         if split.aligned {
-            self.reader.seek(SeekFrom::Start(split.pos)).map_err(|e| TaskError::io(format!("cannot seek in {}", path.display()), e))?;
+            self.reader.seek(SeekFrom::Start(split.pos)).map_err(|e| TaskError::io(format!("cannot seek in {name}"), e))?;
             return Ok(());
         }
         // The line that straddles `start` belongs to the previous split:
         // skip up to and including the first '\n' at or after start-1.
-        self.reader.seek(SeekFrom::Start(split.start - 1)).map_err(|e| TaskError::io(format!("cannot seek in {}", path.display()), e))?;
+        self.reader.seek(SeekFrom::Start(split.start - 1)).map_err(|e| TaskError::io(format!("cannot seek in {name}"), e))?;
         let mut skipped = Vec::new();
-        let n = self.reader.read_until(b'\n', &mut skipped).map_err(|e| TaskError::io(format!("cannot read {}", path.display()), e))?;
+        let n = self.reader.read_until(b'\n', &mut skipped).map_err(|e| TaskError::io(format!("cannot read {name}"), e))?;
         split.pos = split.start - 1 + n as u64;
         split.aligned = true;
         Ok(())
     }
 }
 
-impl SourceReader<String> for TextFileReader {
+impl<R: BufRead + Seek> SourceReader<String> for SplitLineReader<R> {
     fn poll_next(&mut self, out: &mut Vec<String>) -> Result<SourceStatus, TaskError> {
         let budget = match &mut self.pacer {
             Some(p) => match p.allowance() {
@@ -130,23 +153,21 @@ impl SourceReader<String> for TextFileReader {
                 self.seek_current()?;
                 continue;
             }
-            let mut line = String::new();
+            self.line.clear();
             let n = self
                 .reader
-                .read_line(&mut line)
-                .map_err(|e| TaskError::io(format!("cannot read {} at byte {}", self.path.display(), split.pos), e))?;
+                .read_until(b'\n', &mut self.line)
+                .map_err(|e| TaskError::io(format!("cannot read {} at byte {}", self.name, split.pos), e))?;
             if n == 0 {
                 split.pos = split.end; // file shorter than when planned
                 continue;
             }
             split.pos += n as u64;
-            if line.ends_with('\n') {
-                line.pop();
-                if line.ends_with('\r') {
-                    line.pop();
-                }
+            let mut l = &self.line[..];
+            if let Some(s) = l.strip_suffix(b"\n") {
+                l = s.strip_suffix(b"\r").unwrap_or(s);
             }
-            out.push(line);
+            out.push(String::from_utf8_lossy(l).into_owned());
             emitted += 1;
         }
         if let Some(p) = &mut self.pacer {
@@ -158,7 +179,7 @@ impl SourceReader<String> for TextFileReader {
     fn snapshot_state(&mut self) -> Result<Vec<Vec<u8>>, TaskError> {
         self.splits
             .iter()
-            .map(|s| postcard::to_allocvec(s).map_err(|e| TaskError::State(format!("cannot encode the position in {}: {e}", self.path.display()))))
+            .map(|s| postcard::to_allocvec(s).map_err(|e| TaskError::State(format!("cannot encode the position in {}: {e}", self.name))))
             .collect()
     }
 }
@@ -167,14 +188,14 @@ impl SourceReader<String> for TextFileReader {
 /// subtask's own splits at the same parallelism; after a rescale, every
 /// remaining range is cut into `parallelism` pieces and the subtask takes
 /// piece `index` of each.
-fn restored_splits(ctx: &OperatorContext, path: &std::path::Path) -> Result<Option<Vec<FileSplit>>, TaskError> {
+fn restored_splits(ctx: &OperatorContext, name: &str) -> Result<Option<Vec<FileSplit>>, TaskError> {
     let Some(cp) = &ctx.checkpointing else { return Ok(None) };
     let Some(src) = cp.restore_source() else { return Ok(None) };
     let Some(op) = src.metadata.operators.get(&ctx.uid) else { return Ok(None) };
     let decode = |items: Vec<Vec<u8>>| -> Result<Vec<FileSplit>, TaskError> {
         items
             .iter()
-            .map(|b| postcard::from_bytes::<FileSplit>(b).map_err(|e| TaskError::State(format!("undecodable position of {} in the checkpoint: {e}", path.display()))))
+            .map(|b| postcard::from_bytes::<FileSplit>(b).map_err(|e| TaskError::State(format!("undecodable position of {name} in the checkpoint: {e}"))))
             .collect()
     };
     if op.parallelism == ctx.parallelism {
@@ -202,6 +223,12 @@ fn rescale_splits(all: Vec<FileSplit>, index: u32, parallelism: u32) -> Vec<File
     mine
 }
 
+/// Opens a local file for a [`SplitLineReader`].
+fn open_local(path: &Path, splits: Vec<FileSplit>, parallelism: u32, rate: Option<f64>) -> Result<SplitLineReader<BufReader<File>>, TaskError> {
+    let file = File::open(path).map_err(|e| TaskError::io(format!("cannot open input file {}", path.display()), e))?;
+    SplitLineReader::new(path.display().to_string(), BufReader::with_capacity(256 * 1024, file), splits, parallelism, rate)
+}
+
 impl Source<String> for TextFileSource {
     fn name(&self) -> String {
         let file = self.path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
@@ -218,18 +245,10 @@ impl Source<String> for TextFileSource {
         }
     }
     fn create_reader(&self, ctx: &OperatorContext) -> Result<Box<dyn SourceReader<String>>, TaskError> {
-        let splits = match restored_splits(ctx, &self.path)? {
-            Some(s) => {
-                tracing::info!(file = %self.path.display(), subtask = ctx.subtask_index, splits = ?s, "file source restored its position");
-                s
-            }
-            None => {
-                let len = std::fs::metadata(&self.path).map_err(|e| TaskError::io(format!("cannot stat {}", self.path.display()), e))?.len();
-                let (start, end) = split_range(len, ctx.subtask_index, ctx.parallelism);
-                vec![FileSplit::new(start, end)]
-            }
-        };
-        Ok(Box::new(TextFileReader::open(&self.path, splits, ctx.parallelism, self.lines_per_second)?))
+        let name = self.path.display().to_string();
+        let len = || std::fs::metadata(&self.path).map(|m| m.len()).map_err(|e| TaskError::io(format!("cannot stat {name}"), e));
+        let splits = file_splits(ctx, &name, len)?;
+        Ok(Box::new(open_local(&self.path, splits, ctx.parallelism, self.lines_per_second)?))
     }
 }
 
@@ -283,7 +302,7 @@ mod tests {
             let mut items = Vec::new();
             for i in 0..2 {
                 let (s, e) = split_range(len, i, 2);
-                let mut r = TextFileReader::open(&path, vec![FileSplit::new(s, e)], 2, None).unwrap();
+                let mut r = open_local(&path, vec![FileSplit::new(s, e)], 2, None).unwrap();
                 for _ in 0..(i + 1) {
                     r.poll_next(&mut seen).unwrap();
                 }
@@ -291,13 +310,26 @@ mod tests {
             }
             let splits: Vec<FileSplit> = items.iter().map(|b| postcard::from_bytes(b).unwrap()).collect();
             for i in 0..new_p {
-                let mut r = TextFileReader::open(&path, rescale_splits(splits.clone(), i, new_p), new_p, None).unwrap();
+                let mut r = open_local(&path, rescale_splits(splits.clone(), i, new_p), new_p, None).unwrap();
                 while r.poll_next(&mut seen).unwrap() != SourceStatus::Finished {}
             }
             seen.sort();
             let mut want = lines.clone();
             want.sort();
             assert_eq!(seen, want, "restored at parallelism {new_p}");
+        }
+    }
+
+    #[test]
+    fn splits_cover_the_file() {
+        for p in 1..9 {
+            let mut next = 0;
+            for i in 0..p {
+                let (s, e) = split_range(1001, i, p);
+                assert_eq!(s, next);
+                next = e;
+            }
+            assert_eq!(next, 1001);
         }
     }
 

@@ -5,7 +5,7 @@ mod file;
 mod socket;
 
 pub use collection::CollectionSource;
-pub use file::TextFileSource;
+pub use file::{file_splits, split_range, FileSplit, SplitLineReader, TextFileSource};
 pub use socket::SocketTextSource;
 
 use crate::context::OperatorContext;
