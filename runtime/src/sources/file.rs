@@ -101,7 +101,8 @@ pub struct SplitLineReader<R> {
     reader: R,
     /// The split being read, then the ones still to read.
     splits: VecDeque<FileSplit>,
-    line: Vec<u8>,
+    /// Capacity for the next line's buffer, bytes: the longest line so far, at most 64 KiB.
+    line_capacity: usize,
     pacer: Option<Pacer>,
 }
 
@@ -112,7 +113,7 @@ impl<R: BufRead + Seek> SplitLineReader<R> {
     /// Errors: the first seek fails.
     pub fn new(name: String, reader: R, splits: Vec<FileSplit>, parallelism: u32, rate: Option<f64>) -> Result<Self, TaskError> {
         let pacer = rate.map(|r| Pacer { per_second: r / parallelism as f64, started: Instant::now(), emitted: 0 });
-        let mut r = SplitLineReader { name, reader, splits: splits.into(), line: Vec::with_capacity(256), pacer };
+        let mut r = SplitLineReader { name, reader, splits: splits.into(), line_capacity: 128, pacer };
         r.seek_current()?;
         Ok(r)
     }
@@ -153,21 +154,25 @@ impl<R: BufRead + Seek> SourceReader<String> for SplitLineReader<R> {
                 self.seek_current()?;
                 continue;
             }
-            self.line.clear();
+            // Read straight into the record's own buffer: no copy per line.
+            let mut line = Vec::with_capacity(self.line_capacity);
             let n = self
                 .reader
-                .read_until(b'\n', &mut self.line)
+                .read_until(b'\n', &mut line)
                 .map_err(|e| TaskError::io(format!("cannot read {} at byte {}", self.name, split.pos), e))?;
             if n == 0 {
                 split.pos = split.end; // file shorter than when planned
                 continue;
             }
             split.pos += n as u64;
-            let mut l = &self.line[..];
-            if let Some(s) = l.strip_suffix(b"\n") {
-                l = s.strip_suffix(b"\r").unwrap_or(s);
+            if line.last() == Some(&b'\n') {
+                line.pop();
+                if line.last() == Some(&b'\r') {
+                    line.pop();
+                }
             }
-            out.push(String::from_utf8_lossy(l).into_owned());
+            self.line_capacity = self.line_capacity.max(line.len() + 2).min(64 * 1024);
+            out.push(String::from_utf8(line).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()));
             emitted += 1;
         }
         if let Some(p) = &mut self.pacer {
