@@ -6,9 +6,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // prost-build reads PROTOC; build scripts are single-threaded.
     std::env::set_var("PROTOC", protoc);
     println!("cargo:rerun-if-changed=proto");
-    prost_build::Config::new().compile_protos(
-        &["proto/hadoop_common.proto", "proto/hadoop_yarn.proto"],
-        &["proto"],
-    )?;
+    prost_build::Config::new().compile_protos(&["proto/hadoop_common.proto", "proto/hadoop_yarn.proto"], &["proto"])?;
     Ok(())
 }

@@ -85,8 +85,10 @@ pub struct Outcome {
 /// Plans the job the manifest names: its JobGraph, after the planning-time
 /// checks (input exists, output writable). Runs the job's `main`.
 fn plan(manifest: &Manifest, conf: &Configuration) -> Result<JobGraph, String> {
-    let program = rfy_jobs::find(&manifest.job).ok_or_else(|| format!("unknown job '{}' (not built into this rfy-am)", manifest.job))?;
-    let mode = RuntimeMode::parse(&conf.get(&options::EXECUTION_RUNTIME_MODE)).map_err(|e| format!("execution.runtime-mode: {e}"))?;
+    let program = rfy_jobs::find(&manifest.job)
+        .ok_or_else(|| format!("unknown job '{}' (not built into this rfy-am)", manifest.job))?;
+    let mode = RuntimeMode::parse(&conf.get(&options::EXECUTION_RUNTIME_MODE))
+        .map_err(|e| format!("execution.runtime-mode: {e}"))?;
     let exec = ExecutionConfig {
         parallelism: conf.get(&options::PARALLELISM_DEFAULT),
         max_parallelism: conf.get(&options::PIPELINE_MAX_PARALLELISM),
@@ -103,7 +105,12 @@ fn plan(manifest: &Manifest, conf: &Configuration) -> Result<JobGraph, String> {
 
 /// Waits for job `job_id` to end; returns its outcome. `stop` ends the wait
 /// early with KILLED (SIGTERM or an `AM_SHUTDOWN` from the RM).
-async fn wait_for_job(jm: &JobManagerHandle, job_id: &str, progress: &std::sync::Mutex<f32>, stop: &mut watch::Receiver<Option<(FinalStatus, String)>>) -> Outcome {
+async fn wait_for_job(
+    jm: &JobManagerHandle,
+    job_id: &str,
+    progress: &std::sync::Mutex<f32>,
+    stop: &mut watch::Receiver<Option<(FinalStatus, String)>>,
+) -> Outcome {
     loop {
         if let Some(st) = jm.job_status(job_id) {
             let done = st.tasks.iter().filter(|t| rfy_jobmanager::execution_state_name(t.state) == "FINISHED").count();
@@ -114,14 +121,28 @@ async fn wait_for_job(jm: &JobManagerHandle, job_id: &str, progress: &std::sync:
                 JobState::Finished => {
                     return Outcome {
                         status: FinalStatus::Succeeded,
-                        diagnostics: format!("job {job_id} ({name}) FINISHED in {:.2} s", st.duration_ms() as f64 / 1000.0),
+                        diagnostics: format!(
+                            "job {job_id} ({name}) FINISHED in {:.2} s",
+                            st.duration_ms() as f64 / 1000.0
+                        ),
                     }
                 }
                 JobState::Failed => {
-                    let why = st.root_exception().map(|e| e.stacktrace.clone()).unwrap_or_else(|| "unknown cause".to_string());
-                    return Outcome { status: FinalStatus::Failed, diagnostics: format!("job {job_id} ({name}) FAILED: {why}") };
+                    let why = st
+                        .root_exception()
+                        .map(|e| e.stacktrace.clone())
+                        .unwrap_or_else(|| "unknown cause".to_string());
+                    return Outcome {
+                        status: FinalStatus::Failed,
+                        diagnostics: format!("job {job_id} ({name}) FAILED: {why}"),
+                    };
                 }
-                JobState::Canceled => return Outcome { status: FinalStatus::Killed, diagnostics: format!("job {job_id} ({name}) CANCELED") },
+                JobState::Canceled => {
+                    return Outcome {
+                        status: FinalStatus::Killed,
+                        diagnostics: format!("job {job_id} ({name}) CANCELED"),
+                    }
+                }
                 _ => {}
             }
         }
@@ -155,7 +176,11 @@ pub async fn run() -> Result<Outcome, AmError> {
 
     // JobManager: RPC and REST on any free port of every interface, advertised as the NM host.
     let driver = YarnDriver::new();
-    let rest_bind = if conf.contains(options::REST_BIND_ADDRESS.key) { conf.get(&options::REST_BIND_ADDRESS) } else { "0.0.0.0".to_string() };
+    let rest_bind = if conf.contains(options::REST_BIND_ADDRESS.key) {
+        conf.get(&options::REST_BIND_ADDRESS)
+    } else {
+        "0.0.0.0".to_string()
+    };
     let rest_port = if conf.contains(options::REST_PORT.key) { conf.get(&options::REST_PORT) } else { 0 };
     let jm = JobManager::start(JobManagerConfig {
         conf: conf.clone(),
@@ -200,7 +225,8 @@ pub async fn run() -> Result<Outcome, AmError> {
         let ev = allocator.run(stop_alloc_rx).await;
         match &ev {
             Some(AllocatorEvent::Shutdown) => {
-                let _ = stop_job2.send(Some((FinalStatus::Killed, "the YARN ResourceManager asked the AM to shut down".into())));
+                let _ = stop_job2
+                    .send(Some((FinalStatus::Killed, "the YARN ResourceManager asked the AM to shut down".into())));
             }
             Some(AllocatorEvent::Failed(e)) => {
                 let _ = stop_job2.send(Some((FinalStatus::Failed, e.clone())));
@@ -218,7 +244,9 @@ pub async fn run() -> Result<Outcome, AmError> {
         let staging = manifest.staging_dir.clone();
         let stop_job = stop_job.clone();
         tokio::spawn(async move {
-            let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) else { return };
+            let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) else {
+                return;
+            };
             term.recv().await;
             tracing::warn!("SIGTERM: the application is being killed; removing the staging directory {staging}");
             let _ = tokio::time::timeout(Duration::from_millis(200), hdfs.delete(&staging, true)).await;
@@ -238,9 +266,13 @@ pub async fn run() -> Result<Outcome, AmError> {
         None => tokio::task::spawn_blocking(move || plan(&m2, &c2)).await.unwrap_or_else(|e| Err(format!("job main panicked: {e}"))),
     };
     let outcome = match planned {
-        Err(e) => Outcome { status: FinalStatus::Failed, diagnostics: format!("job '{}' could not start: {e}", manifest.job) },
+        Err(e) => {
+            Outcome { status: FinalStatus::Failed, diagnostics: format!("job '{}' could not start: {e}", manifest.job) }
+        }
         Ok(graph) => match jm.submit(graph, Default::default()) {
-            Err(e) => Outcome { status: FinalStatus::Failed, diagnostics: format!("job '{}' was refused: {e}", manifest.job) },
+            Err(e) => {
+                Outcome { status: FinalStatus::Failed, diagnostics: format!("job '{}' was refused: {e}", manifest.job) }
+            }
             Ok(job_id) => {
                 tracing::info!(job = %job_id, "job submitted");
                 let o = wait_for_job(&jm, &job_id, &progress, &mut stop_job_rx).await;

@@ -114,7 +114,11 @@ pub struct Manifest {
 impl Manifest {
     /// The files a TaskManager container needs (worker binary, configuration, Hadoop XMLs).
     pub fn worker_files(&self) -> Vec<(String, LocalResource)> {
-        self.files.iter().filter(|f| f.name != AM_BINARY && f.name != MANIFEST_FILE).map(|f| (f.name.clone(), f.local_resource())).collect()
+        self.files
+            .iter()
+            .filter(|f| f.name != AM_BINARY && f.name != MANIFEST_FILE)
+            .map(|f| (f.name.clone(), f.local_resource()))
+            .collect()
     }
 
     /// Reads a manifest file.
@@ -124,7 +128,11 @@ impl Manifest {
         let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         let m: Manifest = serde_json::from_str(&text).map_err(|e| format!("bad manifest {}: {e}", path.display()))?;
         if m.version != MANIFEST_VERSION {
-            return Err(format!("{} has manifest version {} but this rfy-am reads {MANIFEST_VERSION}: client and AM differ", path.display(), m.version));
+            return Err(format!(
+                "{} has manifest version {} but this rfy-am reads {MANIFEST_VERSION}: client and AM differ",
+                path.display(),
+                m.version
+            ));
         }
         Ok(m)
     }
@@ -176,6 +184,9 @@ mod tests {
         assert_eq!(back, m);
         assert_eq!(mebibytes(1024 << 20), 1024);
         assert_eq!(mebibytes(1), 1);
-        assert!(worker_command("h:1", 2).contains("--slots 2") && worker_command("h:1", 2).contains("2><LOG_DIR>/taskmanager.log"));
+        assert!(
+            worker_command("h:1", 2).contains("--slots 2")
+                && worker_command("h:1", 2).contains("2><LOG_DIR>/taskmanager.log")
+        );
     }
 }

@@ -168,7 +168,10 @@ impl ContainerAllocator {
                     errors += 1;
                     tracing::warn!(errors, "allocate heartbeat failed: {e}");
                     if errors >= 10 {
-                        return Some(AllocatorEvent::Failed(format!("allocate heartbeats to {} failed {errors} times: {e}", self.amrm.addr())));
+                        return Some(AllocatorEvent::Failed(format!(
+                            "allocate heartbeats to {} failed {errors} times: {e}",
+                            self.amrm.addr()
+                        )));
                     }
                 }
             }
@@ -210,7 +213,9 @@ impl ContainerAllocator {
         if let Some(cmd) = resp.am_command {
             match cmd {
                 AmCommand::Shutdown => return Ok(Some(AllocatorEvent::Shutdown)),
-                AmCommand::Resync => tracing::warn!("the ResourceManager asks the AM to resync (RM restart?); not supported, continuing"),
+                AmCommand::Resync => {
+                    tracing::warn!("the ResourceManager asks the AM to resync (RM restart?); not supported, continuing")
+                }
             }
         }
         for c in resp.allocated {
@@ -249,10 +254,16 @@ impl ContainerAllocator {
             if !was_registered && !lost {
                 self.failed_starts += 1;
                 if self.failed_starts <= MAX_FAILED_STARTS {
-                    tracing::warn!(failed = self.failed_starts, "TaskManager container ended before registering; asking for a replacement");
+                    tracing::warn!(
+                        failed = self.failed_starts,
+                        "TaskManager container ended before registering; asking for a replacement"
+                    );
                     self.driver.request_task_managers(1);
                 } else {
-                    tracing::error!("{} TaskManager containers ended before registering: not asking for more", self.failed_starts);
+                    tracing::error!(
+                        "{} TaskManager containers ended before registering: not asking for more",
+                        self.failed_starts
+                    );
                 }
             }
         }
@@ -279,7 +290,9 @@ impl ContainerAllocator {
         let driver = self.driver.clone();
         tokio::spawn(async move {
             let started = async {
-                let nm = NmClient::connect(&c.node_id, &token, &user, &ConnectOptions::default()).await.map_err(|e| e.to_string())?;
+                let nm = NmClient::connect(&c.node_id, &token, &user, &ConnectOptions::default())
+                    .await
+                    .map_err(|e| e.to_string())?;
                 nm.start_container(&c, &ctx).await.map_err(|e| e.to_string())
             }
             .await;

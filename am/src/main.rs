@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use rfy_hadoop::yarn::amrm::FinalStatus;
 
 fn main() -> ExitCode {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false).init();
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -28,7 +29,10 @@ fn main() -> ExitCode {
             // The NodeManager puts the tail of `*stderr*` files of a failed
             // container into YARN's diagnostics: leave the cause there too.
             if let Some(dir) = std::env::var("LOG_DIRS").ok().and_then(|d| d.split(',').next().map(str::to_string)) {
-                let _ = std::fs::write(format!("{dir}/jobmanager.stderr"), format!("rfy ApplicationMaster failed to start: {e}\n"));
+                let _ = std::fs::write(
+                    format!("{dir}/jobmanager.stderr"),
+                    format!("rfy ApplicationMaster failed to start: {e}\n"),
+                );
             }
             ExitCode::FAILURE
         }

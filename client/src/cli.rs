@@ -58,11 +58,19 @@ impl JobManagerTarget {
         if !matches!(self.jobmanager.as_str(), "yarn-application" | "yarn-cluster" | "yarn-per-job" | "yarn-session") {
             return Ok(None);
         }
-        let from_d = self.dynamic.iter().rev().find_map(|kv| kv.strip_prefix("yarn.application.id=")).map(|s| s.trim().to_string());
+        let from_d = self
+            .dynamic
+            .iter()
+            .rev()
+            .find_map(|kv| kv.strip_prefix("yarn.application.id="))
+            .map(|s| s.trim().to_string());
         match self.yarn_application_id.clone().or(from_d).filter(|s| !s.is_empty()) {
             Some(id) if id.starts_with("application_") => Ok(Some(id)),
             Some(id) => Err(format!("'{id}' is not a YARN application id (application_<clusterTimestamp>_<n>)")),
-            None => Err(format!("-m {} needs the application: -D yarn.application.id=<appId> or --yid <appId>", self.jobmanager)),
+            None => Err(format!(
+                "-m {} needs the application: -D yarn.application.id=<appId> or --yid <appId>",
+                self.jobmanager
+            )),
         }
     }
 }
@@ -143,7 +151,15 @@ mod tests {
 
     #[test]
     fn savepoint_and_stop_find_a_yarn_application_by_id() {
-        let c = parse(&["rfy", "savepoint", "-m", "yarn-application", "-D", "yarn.application.id=application_1_0007", "abc"]);
+        let c = parse(&[
+            "rfy",
+            "savepoint",
+            "-m",
+            "yarn-application",
+            "-D",
+            "yarn.application.id=application_1_0007",
+            "abc",
+        ]);
         assert_eq!(target(&c).yarn_application(), Ok(Some("application_1_0007".into())));
         let c = parse(&["rfy", "stop", "-m", "yarn-cluster", "--yid", "application_1_0008", "-p", "hdfs:///sp", "abc"]);
         assert_eq!(target(&c).yarn_application(), Ok(Some("application_1_0008".into())));

@@ -30,7 +30,8 @@ impl RestClient {
 
     async fn parse(&self, what: &str, resp: reqwest::Response) -> Result<Value> {
         let status = resp.status();
-        let body: Value = resp.json().await.with_context(|| format!("{what}: undecodable answer from {}", self.base))?;
+        let body: Value =
+            resp.json().await.with_context(|| format!("{what}: undecodable answer from {}", self.base))?;
         if !status.is_success() {
             let errs = body.get("errors").map(|e| e.to_string()).unwrap_or_else(|| body.to_string());
             bail!("{what}: {} answered {status}: {errs}", self.base);
@@ -39,7 +40,11 @@ impl RestClient {
     }
 
     /// `POST /jobs`; returns the job id.
-    pub async fn submit(&self, graph: &JobGraph, config: &std::collections::BTreeMap<String, String>) -> Result<String> {
+    pub async fn submit(
+        &self,
+        graph: &JobGraph,
+        config: &std::collections::BTreeMap<String, String>,
+    ) -> Result<String> {
         let resp = self
             .http
             .post(format!("{}/jobs", self.base))
@@ -90,7 +95,10 @@ impl RestClient {
             .await
             .with_context(|| format!("cannot reach the JobManager at {}", self.base))?;
         let body = self.parse("savepoint trigger", resp).await?;
-        body["request-id"].as_str().map(str::to_string).ok_or_else(|| anyhow!("savepoint trigger: no request id in {body}"))
+        body["request-id"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| anyhow!("savepoint trigger: no request id in {body}"))
     }
 
     /// Polls `GET /jobs/<id>/savepoints/<trigger>` until the savepoint is
@@ -105,7 +113,10 @@ impl RestClient {
                 if let Some(loc) = v["operation"]["location"].as_str() {
                     return Ok(loc.to_string());
                 }
-                bail!("savepoint failed: {}", v["operation"]["failure-cause"]["stack-trace"].as_str().unwrap_or("unknown cause"));
+                bail!(
+                    "savepoint failed: {}",
+                    v["operation"]["failure-cause"]["stack-trace"].as_str().unwrap_or("unknown cause")
+                );
             }
             if started.elapsed() > timeout {
                 bail!("savepoint not done within {:.0} s", timeout.as_secs_f64());
@@ -128,9 +139,18 @@ pub(crate) fn source_records(details: &Value) -> u64 {
     let vertices = details["vertices"].as_array().cloned().unwrap_or_default();
     let consumers: Vec<String> = details["plan"]["nodes"]
         .as_array()
-        .map(|n| n.iter().filter(|n| n["inputs"].as_array().is_some_and(|i| !i.is_empty())).map(|n| n["id"].to_string()).collect())
+        .map(|n| {
+            n.iter()
+                .filter(|n| n["inputs"].as_array().is_some_and(|i| !i.is_empty()))
+                .map(|n| n["id"].to_string())
+                .collect()
+        })
         .unwrap_or_default();
-    vertices.iter().filter(|v| !consumers.contains(&v["id"].to_string())).map(|v| v["metrics"]["read-records"].as_u64().unwrap_or(0)).sum()
+    vertices
+        .iter()
+        .filter(|v| !consumers.contains(&v["id"].to_string()))
+        .map(|v| v["metrics"]["read-records"].as_u64().unwrap_or(0))
+        .sum()
 }
 
 fn human(n: f64) -> String {
@@ -180,7 +200,11 @@ pub async fn follow(client: &RestClient, job_id: &str) -> Result<Outcome> {
             bar.finish_and_clear();
             let duration = details["duration"].as_u64().unwrap_or(0) as f64 / 1000.0;
             let failure = if state == "FAILED" {
-                client.get(&format!("/jobs/{job_id}/exceptions")).await.ok().and_then(|e| e["root-exception"].as_str().map(str::to_string))
+                client
+                    .get(&format!("/jobs/{job_id}/exceptions"))
+                    .await
+                    .ok()
+                    .and_then(|e| e["root-exception"].as_str().map(str::to_string))
             } else {
                 None
             };

@@ -53,7 +53,11 @@ impl LocalDriver {
             log_path: String::new(),
             conf: self.conf.clone(),
         };
-        async move { TaskManager::start(config, Arc::new(rfy_jobs::BUILTIN)).await.with_context(|| format!("starting local TaskManager {i}")) }
+        async move {
+            TaskManager::start(config, Arc::new(rfy_jobs::BUILTIN))
+                .await
+                .with_context(|| format!("starting local TaskManager {i}"))
+        }
     }
 }
 

@@ -27,7 +27,8 @@ pub fn plan(job: &JobArgs, conf: &Configuration) -> Result<(StreamGraph, JobGrap
         let names: Vec<&str> = rfy_jobs::BUILTIN.iter().map(|p| p.name).collect();
         anyhow!("unknown job '{}'; built-in jobs: {}", job.job, names.join(", "))
     })?;
-    let mode = RuntimeMode::parse(&conf.get(&options::EXECUTION_RUNTIME_MODE)).map_err(|e| anyhow!("execution.runtime-mode: {e}"))?;
+    let mode = RuntimeMode::parse(&conf.get(&options::EXECUTION_RUNTIME_MODE))
+        .map_err(|e| anyhow!("execution.runtime-mode: {e}"))?;
     let exec = ExecutionConfig {
         parallelism: conf.get(&options::PARALLELISM_DEFAULT),
         max_parallelism: conf.get(&options::PIPELINE_MAX_PARALLELISM),

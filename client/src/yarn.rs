@@ -31,7 +31,9 @@ use rfy_am::bundle::{self, BundleFile, Manifest};
 use rfy_conf::{options, Configuration};
 use rfy_hadoop::config::{current_user, HadoopConfig};
 use rfy_hadoop::hdfs::Hdfs;
-use rfy_hadoop::yarn::rest::{AppReport, ApplicationSubmission, LocalResourceInfo, ResourceInfo, RestError, RmRestClient};
+use rfy_hadoop::yarn::rest::{
+    AppReport, ApplicationSubmission, LocalResourceInfo, ResourceInfo, RestError, RmRestClient,
+};
 use rfy_hadoop::yarn::{LocalResource, LocalResourceType, LocalResourceVisibility};
 use rfy_runtime::JobGraph;
 
@@ -94,9 +96,16 @@ fn sibling_binaries() -> Result<(PathBuf, PathBuf)> {
 }
 
 /// Uploads the bundle; returns the files with their HDFS stamps.
-async fn upload_bundle(fs: &Hdfs, staging: &str, hconf: &HadoopConfig, conf: &Configuration, manifest: &mut Manifest) -> Result<Vec<BundleFile>> {
+async fn upload_bundle(
+    fs: &Hdfs,
+    staging: &str,
+    hconf: &HadoopConfig,
+    conf: &Configuration,
+    manifest: &mut Manifest,
+) -> Result<Vec<BundleFile>> {
     let (am, worker) = sibling_binaries()?;
-    let mut locals: Vec<(String, PathBuf)> = vec![(bundle::AM_BINARY.into(), am), (bundle::WORKER_BINARY.into(), worker)];
+    let mut locals: Vec<(String, PathBuf)> =
+        vec![(bundle::AM_BINARY.into(), am), (bundle::WORKER_BINARY.into(), worker)];
     if let Some(dir) = hconf.dir() {
         for x in bundle::HADOOP_XMLS {
             let p = dir.join(x);
@@ -116,7 +125,8 @@ async fn upload_bundle(fs: &Hdfs, staging: &str, hconf: &HadoopConfig, conf: &Co
     let mut files: Vec<BundleFile> = futures::future::join_all(uploads).await.into_iter().collect::<Result<_>>()?;
     let write_small = |name: &'static str, data: Vec<u8>| async move {
         let path = format!("{staging}/{name}");
-        let stamp = fs.write(&path, &data, 0o600, true).await.with_context(|| format!("writing {}", fs.qualify(&path)))?;
+        let stamp =
+            fs.write(&path, &data, 0o600, true).await.with_context(|| format!("writing {}", fs.qualify(&path)))?;
         Ok::<_, anyhow::Error>(BundleFile {
             name: name.to_string(),
             resource: LocalResourceInfo {
@@ -137,7 +147,9 @@ async fn upload_bundle(fs: &Hdfs, staging: &str, hconf: &HadoopConfig, conf: &Co
 fn logs_hint(app: &str, report: Option<&AppReport>) -> String {
     let url = report.and_then(|r| r.am_container_logs.clone()).filter(|u| !u.is_empty());
     match url {
-        Some(u) => format!("ApplicationMaster logs: {u} ; all logs once the application ended: yarn logs -applicationId {app}"),
+        Some(u) => {
+            format!("ApplicationMaster logs: {u} ; all logs once the application ended: yarn logs -applicationId {app}")
+        }
         None => format!("logs: yarn logs -applicationId {app}"),
     }
 }
@@ -195,7 +207,11 @@ async fn wait_final(rm: &RmRestClient, app: &str, limit: Duration) -> Option<App
 
 /// Finds the (single) job of the application through the proxy; `None` if
 /// the application ended first (its report is returned then).
-async fn find_job(rm: &RmRestClient, app: &str, jm: &RestClient) -> Result<std::result::Result<(String, String), AppReport>> {
+async fn find_job(
+    rm: &RmRestClient,
+    app: &str,
+    jm: &RestClient,
+) -> Result<std::result::Result<(String, String), AppReport>> {
     let mut last_report = Instant::now();
     loop {
         if let Ok(v) = jm.get("/jobs/overview").await {
@@ -238,12 +254,26 @@ fn print_timeline(job_id: &str, state: &str, details: &serde_json::Value, t_epoc
 
 fn describe_final(r: &AppReport) -> String {
     let diag = r.diagnostics.trim();
-    format!("application {} {} with final status {}{}{}", r.id, r.state, r.final_status, if diag.is_empty() { "" } else { ": " }, diag)
+    format!(
+        "application {} {} with final status {}{}{}",
+        r.id,
+        r.state,
+        r.final_status,
+        if diag.is_empty() { "" } else { ": " },
+        diag
+    )
 }
 
 /// Follows job `job_id` through the proxy until it ends or the application
 /// becomes final; returns the job's last state and the application's final report if seen.
-async fn follow_job(rm: &RmRestClient, app: &str, jm: &RestClient, job_id: &str, t0: Instant, t_epoch_ms: u64) -> Result<(Option<String>, Option<AppReport>)> {
+async fn follow_job(
+    rm: &RmRestClient,
+    app: &str,
+    jm: &RestClient,
+    job_id: &str,
+    t0: Instant,
+    t_epoch_ms: u64,
+) -> Result<(Option<String>, Option<AppReport>)> {
     let bar = ProgressBar::new_spinner();
     bar.set_style(ProgressStyle::with_template("{spinner} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
     let started = Instant::now();
@@ -269,7 +299,10 @@ async fn follow_job(rm: &RmRestClient, app: &str, jm: &RestClient, job_id: &str,
                     bar.suspend(|| eprintln!("Job {job_id} is RUNNING ({:.1} s)", t0.elapsed().as_secs_f64()));
                 }
                 let read = crate::follow::source_records(&details);
-                bar.set_message(format!("{state}  {:.1} s  sources read {read} records", started.elapsed().as_secs_f64()));
+                bar.set_message(format!(
+                    "{state}  {:.1} s  sources read {read} records",
+                    started.elapsed().as_secs_f64()
+                ));
                 bar.tick();
                 last_state = Some(state.clone());
                 if matches!(state.as_str(), "FINISHED" | "FAILED" | "CANCELED") {
@@ -305,7 +338,13 @@ async fn follow_job(rm: &RmRestClient, app: &str, jm: &RestClient, job_id: &str,
 /// Errors: no Hadoop configuration, RM or HDFS unreachable, upload or
 /// submission refused, the AM ended before running (the message carries
 /// YARN's diagnostics and where the AM's logs are).
-pub async fn run_application(conf: &Configuration, graph: &JobGraph, job: &str, args: &[String], detached: bool) -> Result<YarnOutcome> {
+pub async fn run_application(
+    conf: &Configuration,
+    graph: &JobGraph,
+    job: &str,
+    args: &[String],
+    detached: bool,
+) -> Result<YarnOutcome> {
     let hconf = HadoopConfig::from_env()
         .map_err(|e| anyhow!("{e}: -m yarn-application needs the Hadoop configuration (HADOOP_CONF_DIR), e.g. eval \"$(scripts/hadoop env)\""))?;
     let user = current_user();
@@ -344,13 +383,20 @@ pub async fn run_application(conf: &Configuration, graph: &JobGraph, job: &str, 
     let submitted = async {
         let files = upload_bundle(&fs, &staging, &hconf, conf, &mut manifest).await?;
         tracing::info!(app = %app, ms = t0.elapsed().as_millis() as u64, "bundle uploaded");
-        let am_files: Vec<(String, LocalResource)> =
-            files.iter().filter(|f| f.name != bundle::WORKER_BINARY).map(|f| (f.name.clone(), f.local_resource())).collect();
-        let name = conf.get_optional(&options::YARN_APPLICATION_NAME).unwrap_or_else(|| format!("rfy: {}", graph.job_name));
+        let am_files: Vec<(String, LocalResource)> = files
+            .iter()
+            .filter(|f| f.name != bundle::WORKER_BINARY)
+            .map(|f| (f.name.clone(), f.local_resource()))
+            .collect();
+        let name =
+            conf.get_optional(&options::YARN_APPLICATION_NAME).unwrap_or_else(|| format!("rfy: {}", graph.job_name));
         let queue = conf.get(&options::YARN_APPLICATION_QUEUE);
         let memory = bundle::mebibytes(conf.get(&options::JOBMANAGER_MEMORY_PROCESS_SIZE).0);
         if memory > new_app.maximum_resource_capability.memory && new_app.maximum_resource_capability.memory > 0 {
-            bail!("jobmanager.memory.process.size is {memory} MiB but YARN grants at most {} MiB per container", new_app.maximum_resource_capability.memory);
+            bail!(
+                "jobmanager.memory.process.size is {memory} MiB but YARN grants at most {} MiB per container",
+                new_app.maximum_resource_capability.memory
+            );
         }
         let sub = ApplicationSubmission::new(
             &app,
@@ -412,7 +458,10 @@ pub async fn run_application(conf: &Configuration, graph: &JobGraph, job: &str, 
                 }
             }
         }
-        eprintln!("Job {job_id} is {state} ({:.1} s); detached. Stop it with: yarn application -kill {app}", t0.elapsed().as_secs_f64());
+        eprintln!(
+            "Job {job_id} is {state} ({:.1} s); detached. Stop it with: yarn application -kill {app}",
+            t0.elapsed().as_secs_f64()
+        );
         let success = !matches!(state.as_str(), "FAILED" | "CANCELED");
         return Ok(YarnOutcome { application_id: app, job_state: Some(state), report: None, success });
     }
@@ -456,7 +505,9 @@ pub async fn jobmanager_url(app: &str) -> Result<String> {
     let hconf = HadoopConfig::from_env()
         .map_err(|e| anyhow!("{e}: a job on YARN is found through the ResourceManager named by the Hadoop configuration (HADOOP_CONF_DIR)"))?;
     let rm = RmRestClient::from_config(&hconf, &current_user())?;
-    let r = rm.app_report(app).await.with_context(|| format!("cannot get the report of application {app} from the ResourceManager at {}", rm.base_url()))?;
+    let r = rm.app_report(app).await.with_context(|| {
+        format!("cannot get the report of application {app} from the ResourceManager at {}", rm.base_url())
+    })?;
     if r.state != "RUNNING" {
         bail!("application {app} is {} ({}), not RUNNING: its JobManager cannot be reached", r.state, r.diagnostics);
     }
@@ -492,7 +543,10 @@ mod tests {
 
     #[test]
     fn rest_address_from_the_registered_am_address() {
-        let mut r: AppReport = serde_json::from_value(serde_json::json!({"id": "application_1_0001", "state": "RUNNING", "amRPCAddress": "nm1:40755"})).unwrap();
+        let mut r: AppReport = serde_json::from_value(
+            serde_json::json!({"id": "application_1_0001", "state": "RUNNING", "amRPCAddress": "nm1:40755"}),
+        )
+        .unwrap();
         assert_eq!(rest_address_of(&r).as_deref(), Some("http://nm1:40755"));
         r.am_rpc_address = Some("nm1:0".into());
         assert_eq!(rest_address_of(&r), None);

@@ -45,8 +45,14 @@ fn unknown_job_bad_parallelism_bad_config_bad_job_args() {
     assert!(!o.status.success() && stderr_of(&o).contains("parallelism"), "{}", stderr_of(&o));
     let o = rfy(&["run", "-p", "many", "wordcount", "--input", "x"]);
     assert!(!o.status.success() && stderr_of(&o).contains("many"), "{}", stderr_of(&o));
-    assert_clean_failure(&rfy(&["run", "-D", "parallelism.defualt=2", "wordcount", "--input", "x"]), "parallelism.defualt");
-    assert_clean_failure(&rfy(&["run", "-D", "taskmanager.numberOfTaskSlots=lots", "wordcount", "--input", "x"]), "lots");
+    assert_clean_failure(
+        &rfy(&["run", "-D", "parallelism.defualt=2", "wordcount", "--input", "x"]),
+        "parallelism.defualt",
+    );
+    assert_clean_failure(
+        &rfy(&["run", "-D", "taskmanager.numberOfTaskSlots=lots", "wordcount", "--input", "x"]),
+        "lots",
+    );
     assert_clean_failure(&rfy(&["run", "-D", "novalue", "wordcount", "--input", "x"]), "novalue");
     assert_clean_failure(&rfy(&["run", "wordcount", "--inptu", "x"]), "--inptu");
     assert_clean_failure(&rfy(&["run", "wordcount", "--input", "x", "--rate", "-5"]), "-5");

@@ -12,11 +12,14 @@ use rfy_conf::{Configuration, Source};
 use rfy_runtime::ExecutionConfig;
 
 fn paced_wordcount(p: u32, out: &std::path::Path) -> rfy_runtime::JobGraph {
-    let args: Vec<String> = ["--input", repo_file("data/kjv.txt").to_str().unwrap(), "--output", out.to_str().unwrap(), "--rate", "2000"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    let stream = rfy_jobs::wordcount::PROGRAM.stream_graph(&args, ExecutionConfig { parallelism: p, ..Default::default() }).unwrap();
+    let args: Vec<String> =
+        ["--input", repo_file("data/kjv.txt").to_str().unwrap(), "--output", out.to_str().unwrap(), "--rate", "2000"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+    let stream = rfy_jobs::wordcount::PROGRAM
+        .stream_graph(&args, ExecutionConfig { parallelism: p, ..Default::default() })
+        .unwrap();
     stream.check_io().unwrap();
     stream.job_graph().unwrap()
 }
@@ -38,7 +41,9 @@ async fn wait_all_running(client: &RestClient, job: &str) {
     let start = Instant::now();
     loop {
         let d = client.get(&format!("/jobs/{job}")).await.unwrap();
-        if d["status-counts"]["running"].as_u64() == Some(d["vertices"].as_array().unwrap().iter().map(|v| v["parallelism"].as_u64().unwrap()).sum()) {
+        if d["status-counts"]["running"].as_u64()
+            == Some(d["vertices"].as_array().unwrap().iter().map(|v| v["parallelism"].as_u64().unwrap()).sum())
+        {
             return;
         }
         assert!(start.elapsed() < Duration::from_secs(20), "tasks not all RUNNING: {d}");
@@ -66,7 +71,9 @@ async fn rest_answers_in_flinks_shapes_and_rejects_bad_requests() {
 
     let http = reqwest::Client::new();
     let base = cluster.rest_url();
-    for (body, what) in [("{", "malformed JSON"), ("{\"jobGraph\": 5}", "wrong type"), ("{\"nope\": 1}", "unknown field")] {
+    for (body, what) in
+        [("{", "malformed JSON"), ("{\"jobGraph\": 5}", "wrong type"), ("{\"nope\": 1}", "unknown field")]
+    {
         let r = http.post(format!("{base}/jobs")).body(body).send().await.unwrap();
         assert_eq!(r.status(), 400, "{what}");
         let e: serde_json::Value = r.json().await.unwrap();
@@ -155,7 +162,11 @@ async fn a_taskmanager_of_another_protocol_version_is_refused() {
     let r = jm.register_task_manager(req(rfy_rpc::PROTOCOL_VERSION + 1)).await.unwrap().into_inner();
     assert!(!r.accepted);
     assert!(r.reason.contains("protocol version"), "{}", r.reason);
-    let hb = jm.heartbeat(rfy_rpc::HeartbeatRequest { resource_id: "intruder".into(), metrics: vec![] }).await.unwrap().into_inner();
+    let hb = jm
+        .heartbeat(rfy_rpc::HeartbeatRequest { resource_id: "intruder".into(), metrics: vec![] })
+        .await
+        .unwrap()
+        .into_inner();
     assert!(!hb.known, "a refused TaskManager is unknown");
     let overview = RestClient::new(cluster.rest_url()).unwrap().get("/overview").await.unwrap();
     assert_eq!(overview["taskmanagers"], 1);

@@ -52,10 +52,8 @@ impl Configuration {
     /// Reads one YAML configuration file.
     /// Errors: [`ConfError::Io`] naming the file; any error of [`Configuration::from_yaml_str`].
     pub fn load_file(path: &Path) -> Result<Self, ConfError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfError::Io { path: path.to_path_buf(), source })?;
         let conf = Self::from_yaml_str(&text, Source::File(path.to_path_buf()))?;
         tracing::debug!(file = %path.display(), values = conf.values.len(), "configuration loaded");
         Ok(conf)
@@ -127,11 +125,7 @@ impl Configuration {
     /// Sets a typed value from code (source [`Source::Programmatic`]).
     /// Errors: as [`Configuration::set`] (an unregistered key, or a value
     /// outside the option's choices).
-    pub fn set_value<T: OptionValue>(
-        &mut self,
-        option: &ConfigOption<T>,
-        value: &T,
-    ) -> Result<(), ConfError> {
+    pub fn set_value<T: OptionValue>(&mut self, option: &ConfigOption<T>, value: &T) -> Result<(), ConfError> {
         self.set(option.key, &value.to_text(), Source::Programmatic)
     }
 
@@ -193,9 +187,7 @@ impl Configuration {
 
     /// Iterates over the explicitly set values as (key, text, source), sorted by key.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str, &Source)> {
-        self.values
-            .iter()
-            .map(|(k, (v, s))| (k.as_str(), v.as_str(), s))
+        self.values.iter().map(|(k, (v, s))| (k.as_str(), v.as_str(), s))
     }
 
     /// Number of explicitly set values.
@@ -211,10 +203,7 @@ impl Configuration {
     /// All explicitly set values as key -> text, e.g. to ship the configuration
     /// to another process and rebuild it there with [`Configuration::from_map`].
     pub fn to_map(&self) -> BTreeMap<String, String> {
-        self.values
-            .iter()
-            .map(|(k, (v, _))| (k.clone(), v.clone()))
-            .collect()
+        self.values.iter().map(|(k, (v, _))| (k.clone(), v.clone())).collect()
     }
 
     /// Rebuilds a configuration from [`Configuration::to_map`] output, validating

@@ -19,17 +19,8 @@ pub struct ConfigOption<T> {
 
 impl<T> ConfigOption<T> {
     /// A typed option. `default` is text in `T`'s syntax (e.g. `"1 s"`, `"32 kb"`).
-    pub const fn new(
-        key: &'static str,
-        default: Option<&'static str>,
-        description: &'static str,
-    ) -> Self {
-        ConfigOption {
-            key,
-            default,
-            description,
-            _type: PhantomData,
-        }
+    pub const fn new(key: &'static str, default: Option<&'static str>, description: &'static str) -> Self {
+        ConfigOption { key, default, description, _type: PhantomData }
     }
 }
 
@@ -42,10 +33,7 @@ impl<T> Clone for ConfigOption<T> {
 impl<T> Copy for ConfigOption<T> {}
 impl<T> fmt::Debug for ConfigOption<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ConfigOption")
-            .field("key", &self.key)
-            .field("default", &self.default)
-            .finish()
+        f.debug_struct("ConfigOption").field("key", &self.key).field("default", &self.default).finish()
     }
 }
 
@@ -81,11 +69,7 @@ impl OptionInfo {
             return Ok(trimmed.to_string());
         }
         let mut wanted = normalize_choice(trimmed);
-        if let Some((_, choice)) = self
-            .value_aliases
-            .iter()
-            .find(|(alias, _)| normalize_choice(alias) == wanted)
-        {
+        if let Some((_, choice)) = self.value_aliases.iter().find(|(alias, _)| normalize_choice(alias) == wanted) {
             wanted = normalize_choice(choice);
         }
         self.choices
@@ -108,10 +92,7 @@ impl fmt::Debug for OptionInfo {
 }
 
 fn normalize_choice(text: &str) -> String {
-    text.chars()
-        .filter(|c| *c != '-' && *c != '_')
-        .map(|c| c.to_ascii_lowercase())
-        .collect()
+    text.chars().filter(|c| *c != '-' && *c != '_').map(|c| c.to_ascii_lowercase()).collect()
 }
 
 /// The validator of an option of type `T`: `T::parse_value` must succeed.

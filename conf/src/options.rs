@@ -69,24 +69,13 @@ pub fn find(key: &str) -> Option<&'static OptionInfo> {
 /// both the old and the new names are accepted and stored under the registered key.
 pub const KEY_ALIASES: &[(&str, &str)] = &[
     ("execution.checkpointing.dir", "state.checkpoints.dir"),
-    (
-        "execution.checkpointing.savepoint-dir",
-        "state.savepoints.dir",
-    ),
-    (
-        "execution.checkpointing.num-retained",
-        "state.checkpoints.num-retained",
-    ),
+    ("execution.checkpointing.savepoint-dir", "state.savepoints.dir"),
+    ("execution.checkpointing.num-retained", "state.checkpoints.num-retained"),
 ];
 
 /// The registered option for `key` or for the alias `key` (see [`KEY_ALIASES`]), if any.
 pub fn resolve(key: &str) -> Option<&'static OptionInfo> {
-    find(key).or_else(|| {
-        KEY_ALIASES
-            .iter()
-            .find(|(alias, _)| *alias == key)
-            .and_then(|(_, target)| find(target))
-    })
+    find(key).or_else(|| KEY_ALIASES.iter().find(|(alias, _)| *alias == key).and_then(|(_, target)| find(target)))
 }
 
 options! {

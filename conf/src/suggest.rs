@@ -46,14 +46,8 @@ mod tests {
 
     #[test]
     fn suggestions() {
-        assert_eq!(
-            closest_key("paralelism.default"),
-            Some("parallelism.default")
-        );
-        assert_eq!(
-            closest_key("taskmanager.numberoftaskslots"),
-            Some("taskmanager.numberOfTaskSlots")
-        );
+        assert_eq!(closest_key("paralelism.default"), Some("parallelism.default"));
+        assert_eq!(closest_key("taskmanager.numberoftaskslots"), Some("taskmanager.numberOfTaskSlots"));
         assert_eq!(closest_key("rest.prot"), Some("rest.port"));
         assert_eq!(closest_key("completely.different"), None);
         assert_eq!(closest_key("x"), None);

@@ -110,14 +110,11 @@ fn split_number(text: &str, expected: &str) -> Result<(u64, String), String> {
     if end == 0 {
         return Err(format!("expected {expected}"));
     }
-    let number = t[..end]
-        .parse::<u64>()
-        .map_err(|_| format!("number too large; expected {expected}"))?;
+    let number = t[..end].parse::<u64>().map_err(|_| format!("number too large; expected {expected}"))?;
     Ok((number, t[end..].trim().to_lowercase()))
 }
 
-const DURATION_SYNTAX: &str =
-    "a duration such as '500 ms', '10 s', '1 min', '2 h', '1 d' (a plain number is ms)";
+const DURATION_SYNTAX: &str = "a duration such as '500 ms', '10 s', '1 min', '2 h', '1 d' (a plain number is ms)";
 
 /// Parses Flink's duration syntax (see [`OptionValue::parse_value`] for `Duration`).
 /// Errors: a message naming the accepted syntax.
@@ -131,15 +128,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "m" | "min" | "minute" | "minutes" => 60_000_000_000,
         "h" | "hour" | "hours" => 3_600_000_000_000,
         "d" | "day" | "days" => 86_400_000_000_000,
-        other => {
-            return Err(format!(
-                "unknown time unit '{other}'; expected {DURATION_SYNTAX}"
-            ))
-        }
+        other => return Err(format!("unknown time unit '{other}'; expected {DURATION_SYNTAX}")),
     };
     let total = u128::from(number) * nanos_per_unit;
-    let secs = u64::try_from(total / 1_000_000_000)
-        .map_err(|_| format!("duration too long; expected {DURATION_SYNTAX}"))?;
+    let secs =
+        u64::try_from(total / 1_000_000_000).map_err(|_| format!("duration too long; expected {DURATION_SYNTAX}"))?;
     // The remainder is below 10^9, so it fits in u32.
     let subsec = (total % 1_000_000_000) as u32;
     Ok(Duration::new(secs, subsec))
@@ -202,8 +195,7 @@ impl MemorySize {
     }
 }
 
-const MEMORY_SYNTAX: &str =
-    "a memory size such as '1728m', '1 gb', '512 kb', '32k' (a plain number is bytes)";
+const MEMORY_SYNTAX: &str = "a memory size such as '1728m', '1 gb', '512 kb', '32k' (a plain number is bytes)";
 
 impl FromStr for MemorySize {
     type Err = String;
@@ -216,11 +208,7 @@ impl FromStr for MemorySize {
             "m" | "mb" | "mebibytes" => 20,
             "g" | "gb" | "gibibytes" => 30,
             "t" | "tb" | "tebibytes" => 40,
-            other => {
-                return Err(format!(
-                    "unknown memory unit '{other}'; expected {MEMORY_SYNTAX}"
-                ))
-            }
+            other => return Err(format!("unknown memory unit '{other}'; expected {MEMORY_SYNTAX}")),
         };
         number
             .checked_mul(1u64 << shift)

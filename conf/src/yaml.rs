@@ -34,36 +34,21 @@ pub fn flatten(text: &str, origin: &Source) -> Result<Vec<(String, String)>, Con
     let mut seen = std::collections::HashSet::new();
     for (key, _) in &out {
         if !seen.insert(key.as_str()) {
-            return Err(ConfError::DuplicateKey {
-                key: key.clone(),
-                origin: origin.clone(),
-            });
+            return Err(ConfError::DuplicateKey { key: key.clone(), origin: origin.clone() });
         }
     }
     Ok(out)
 }
 
-fn walk(
-    prefix: &str,
-    value: &Value,
-    origin: &Source,
-    out: &mut Vec<(String, String)>,
-) -> Result<(), ConfError> {
+fn walk(prefix: &str, value: &Value, origin: &Source, out: &mut Vec<(String, String)>) -> Result<(), ConfError> {
     match value {
         Value::Mapping(map) => {
             for (k, v) in map {
                 let part = scalar_text(k).ok_or_else(|| ConfError::Yaml {
                     origin: origin.clone(),
-                    message: format!(
-                        "keys must be plain text, found {} under '{prefix}'",
-                        kind(k)
-                    ),
+                    message: format!("keys must be plain text, found {} under '{prefix}'", kind(k)),
                 })?;
-                let key = if prefix.is_empty() {
-                    part
-                } else {
-                    format!("{prefix}.{part}")
-                };
+                let key = if prefix.is_empty() { part } else { format!("{prefix}.{part}") };
                 walk(&key, v, origin, out)?;
             }
             Ok(())
@@ -72,9 +57,7 @@ fn walk(
             // `key:` with nothing (e.g. a section whose entries are all commented
             // out) sets nothing, but a misspelt key is still reported.
             let known = options::all().iter().any(|o| {
-                o.key == prefix
-                    || (o.key.starts_with(prefix)
-                        && o.key.as_bytes().get(prefix.len()) == Some(&b'.'))
+                o.key == prefix || (o.key.starts_with(prefix) && o.key.as_bytes().get(prefix.len()) == Some(&b'.'))
             });
             if known {
                 Ok(())
@@ -137,17 +120,11 @@ fn flow(value: &Value) -> String {
     match value {
         Value::Null => "~".to_string(),
         Value::Sequence(items) => {
-            format!(
-                "[{}]",
-                items.iter().map(flow).collect::<Vec<_>>().join(", ")
-            )
+            format!("[{}]", items.iter().map(flow).collect::<Vec<_>>().join(", "))
         }
         Value::Mapping(map) => format!(
             "{{{}}}",
-            map.iter()
-                .map(|(k, v)| format!("{}: {}", flow(k), flow(v)))
-                .collect::<Vec<_>>()
-                .join(", ")
+            map.iter().map(|(k, v)| format!("{}: {}", flow(k), flow(v))).collect::<Vec<_>>().join(", ")
         ),
         Value::Tagged(t) => format!("{} {}", t.tag, flow(&t.value)),
         scalar => scalar_text(scalar).unwrap_or_default(),

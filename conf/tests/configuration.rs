@@ -16,9 +16,7 @@ fn yaml(text: &str) -> Configuration {
 }
 
 fn yaml_err(text: &str) -> String {
-    Configuration::from_yaml_str(text, file_source())
-        .expect_err(text)
-        .to_string()
+    Configuration::from_yaml_str(text, file_source()).expect_err(text).to_string()
 }
 
 #[test]
@@ -31,28 +29,13 @@ fn defaults_when_empty() {
     assert_eq!(conf.get(&REST_PORT), 8081);
     assert_eq!(conf.get(&HEARTBEAT_INTERVAL), Duration::from_secs(1));
     assert_eq!(conf.get(&HEARTBEAT_TIMEOUT), Duration::from_secs(5));
-    assert_eq!(
-        conf.get(&TASKMANAGER_MEMORY_SEGMENT_SIZE),
-        MemorySize(32 * 1024)
-    );
-    assert_eq!(
-        conf.get(&EXECUTION_BUFFER_TIMEOUT_INTERVAL),
-        Duration::from_millis(100)
-    );
+    assert_eq!(conf.get(&TASKMANAGER_MEMORY_SEGMENT_SIZE), MemorySize(32 * 1024));
+    assert_eq!(conf.get(&EXECUTION_BUFFER_TIMEOUT_INTERVAL), Duration::from_millis(100));
     assert_eq!(conf.get(&TASKMANAGER_MEMORY_PROCESS_SIZE).mebibytes(), 1024);
-    assert_eq!(
-        conf.get(&EXECUTION_CHECKPOINTING_TIMEOUT),
-        Duration::from_secs(600)
-    );
+    assert_eq!(conf.get(&EXECUTION_CHECKPOINTING_TIMEOUT), Duration::from_secs(600));
     assert_eq!(conf.get(&EXECUTION_CHECKPOINTING_MIN_PAUSE), Duration::ZERO);
-    assert_eq!(
-        conf.get(&RESTART_STRATEGY_EXPONENTIAL_DELAY_BACKOFF_MULTIPLIER),
-        1.5
-    );
-    assert_eq!(
-        conf.get(&RESTART_STRATEGY_EXPONENTIAL_DELAY_ATTEMPTS_BEFORE_RESET_BACKOFF),
-        i32::MAX as u32
-    );
+    assert_eq!(conf.get(&RESTART_STRATEGY_EXPONENTIAL_DELAY_BACKOFF_MULTIPLIER), 1.5);
+    assert_eq!(conf.get(&RESTART_STRATEGY_EXPONENTIAL_DELAY_ATTEMPTS_BEFORE_RESET_BACKOFF), i32::MAX as u32);
     assert_eq!(conf.get_optional(&EXECUTION_CHECKPOINTING_INTERVAL), None);
     assert_eq!(conf.get_optional(&TASKMANAGER_HOST), None);
     assert_eq!(conf.get_optional(&RESTART_STRATEGY_TYPE), None);
@@ -80,15 +63,9 @@ fn every_registered_option_is_sound() {
     let ty = |key: &str| options::find(key).unwrap().type_name;
     assert_eq!(ty(PARALLELISM_DEFAULT.key), u32::type_name());
     assert_eq!(ty(HEARTBEAT_TIMEOUT.key), Duration::type_name());
-    assert_eq!(
-        ty(TASKMANAGER_MEMORY_SEGMENT_SIZE.key),
-        MemorySize::type_name()
-    );
+    assert_eq!(ty(TASKMANAGER_MEMORY_SEGMENT_SIZE.key), MemorySize::type_name());
     assert_eq!(ty(REST_ADDRESS.key), String::type_name());
-    assert_eq!(
-        ty(RESTART_STRATEGY_EXPONENTIAL_DELAY_BACKOFF_MULTIPLIER.key),
-        f64::type_name()
-    );
+    assert_eq!(ty(RESTART_STRATEGY_EXPONENTIAL_DELAY_BACKOFF_MULTIPLIER.key), f64::type_name());
 }
 
 #[test]
@@ -105,19 +82,10 @@ fn flat_yaml() {
     assert_eq!(conf.get(&PARALLELISM_DEFAULT), 4);
     assert_eq!(conf.get(&TASKMANAGER_NUMBER_OF_TASK_SLOTS), 2);
     assert_eq!(conf.get(&HEARTBEAT_TIMEOUT), Duration::from_secs(10));
-    assert_eq!(
-        conf.get(&TASKMANAGER_MEMORY_PROCESS_SIZE),
-        MemorySize(1728 << 20)
-    );
+    assert_eq!(conf.get(&TASKMANAGER_MEMORY_PROCESS_SIZE), MemorySize(1728 << 20));
     assert_eq!(conf.get(&REST_BIND_ADDRESS), "0.0.0.0");
-    assert_eq!(
-        conf.get(&RESTART_STRATEGY_EXPONENTIAL_DELAY_BACKOFF_MULTIPLIER),
-        2.0
-    );
-    assert_eq!(
-        conf.get_optional(&EXECUTION_CHECKPOINTING_INTERVAL),
-        Some(Duration::from_secs(30))
-    );
+    assert_eq!(conf.get(&RESTART_STRATEGY_EXPONENTIAL_DELAY_BACKOFF_MULTIPLIER), 2.0);
+    assert_eq!(conf.get_optional(&EXECUTION_CHECKPOINTING_INTERVAL), Some(Duration::from_secs(30)));
     assert_eq!(conf.source_of("parallelism.default"), Some(&file_source()));
     assert_eq!(conf.len(), 7);
 }
@@ -138,14 +106,8 @@ fn nested_and_mixed_yaml() {
         \x20   # interval: 10 s\n",
     );
     assert_eq!(conf.get(&TASKMANAGER_NUMBER_OF_TASK_SLOTS), 3);
-    assert_eq!(
-        conf.get(&TASKMANAGER_MEMORY_PROCESS_SIZE),
-        MemorySize(2 << 30)
-    );
-    assert_eq!(
-        conf.get(&TASKMANAGER_MEMORY_SEGMENT_SIZE),
-        MemorySize(64 << 10)
-    );
+    assert_eq!(conf.get(&TASKMANAGER_MEMORY_PROCESS_SIZE), MemorySize(2 << 30));
+    assert_eq!(conf.get(&TASKMANAGER_MEMORY_SEGMENT_SIZE), MemorySize(64 << 10));
     assert_eq!(conf.get(&JOBMANAGER_RPC_ADDRESS), "jm.example");
     assert_eq!(conf.get(&JOBMANAGER_RPC_PORT), 7000);
     assert_eq!(conf.get(&REST_PORT), 9000);
@@ -164,23 +126,13 @@ fn empty_and_comment_only_yaml_is_fine() {
 #[test]
 fn enum_like_options() {
     let mut conf = Configuration::new();
-    conf.set("restart-strategy.type", "fixeddelay", Source::Programmatic)
-        .unwrap();
+    conf.set("restart-strategy.type", "fixeddelay", Source::Programmatic).unwrap();
     assert_eq!(conf.get(&RESTART_STRATEGY_TYPE), "fixed-delay");
-    conf.set("restart-strategy.type", "off", Source::Programmatic)
-        .unwrap();
+    conf.set("restart-strategy.type", "off", Source::Programmatic).unwrap();
     assert_eq!(conf.get(&RESTART_STRATEGY_TYPE), "none");
-    conf.set(
-        "execution.checkpointing.mode",
-        "at_least_once",
-        Source::Programmatic,
-    )
-    .unwrap();
+    conf.set("execution.checkpointing.mode", "at_least_once", Source::Programmatic).unwrap();
     assert_eq!(conf.get(&EXECUTION_CHECKPOINTING_MODE), "AT_LEAST_ONCE");
-    let err = conf
-        .set("execution.runtime-mode", "FAST", Source::Dynamic)
-        .unwrap_err()
-        .to_string();
+    let err = conf.set("execution.runtime-mode", "FAST", Source::Dynamic).unwrap_err().to_string();
     assert_eq!(
         err,
         "bad value 'FAST' for 'execution.runtime-mode' (from -D): expected one of STREAMING, BATCH, AUTOMATIC"
@@ -196,17 +148,11 @@ fn dynamic_overrides_file_and_later_wins() {
     assert_eq!(conf.get(&PARALLELISM_DEFAULT), 16);
     assert_eq!(conf.get(&REST_PORT), 9000);
     assert_eq!(conf.get(&HEARTBEAT_INTERVAL), Duration::from_secs(2));
-    assert_eq!(
-        conf.source_of("parallelism.default"),
-        Some(&Source::Dynamic)
-    );
+    assert_eq!(conf.source_of("parallelism.default"), Some(&Source::Dynamic));
     assert_eq!(conf.source_of("rest.port"), Some(&file_source()));
     // A value may contain '='.
     conf.apply_dynamic("yarn.application.name=a=b").unwrap();
-    assert_eq!(
-        conf.get_optional(&YARN_APPLICATION_NAME).as_deref(),
-        Some("a=b")
-    );
+    assert_eq!(conf.get_optional(&YARN_APPLICATION_NAME).as_deref(), Some("a=b"));
 }
 
 #[test]
@@ -214,10 +160,7 @@ fn bad_dynamic_arguments() {
     let mut conf = Configuration::new();
     for bad in ["parallelism.default", "=3", "  = 3", ""] {
         let err = conf.apply_dynamic(bad).unwrap_err();
-        assert!(
-            matches!(err, ConfError::BadDynamic { .. }),
-            "{bad:?}: {err}"
-        );
+        assert!(matches!(err, ConfError::BadDynamic { .. }), "{bad:?}: {err}");
         assert!(err.to_string().contains("key=value"), "{err}");
     }
 }
@@ -231,21 +174,14 @@ fn unknown_key_in_dynamic() {
         "unknown configuration key 'paralelism.default' (from -D); did you mean 'parallelism.default'?"
     );
     match err {
-        ConfError::UnknownKey {
-            key,
-            origin,
-            suggestion,
-        } => {
+        ConfError::UnknownKey { key, origin, suggestion } => {
             assert_eq!(key, "paralelism.default");
             assert_eq!(origin, Source::Dynamic);
             assert_eq!(suggestion.as_deref(), Some("parallelism.default"));
         }
         other => panic!("{other:?}"),
     }
-    let err = conf
-        .apply_dynamic("no.such.thing=1")
-        .unwrap_err()
-        .to_string();
+    let err = conf.apply_dynamic("no.such.thing=1").unwrap_err().to_string();
     assert_eq!(err, "unknown configuration key 'no.such.thing' (from -D)");
     assert!(conf.is_empty());
 }
@@ -260,16 +196,10 @@ fn unknown_key_in_file() {
     );
     // Nested: the flattened key is named.
     let err = yaml_err("rest:\n  prot: 8081\n");
-    assert_eq!(
-        err,
-        "unknown configuration key 'rest.prot' in /etc/rfy/config.yaml; did you mean 'rest.port'?"
-    );
+    assert_eq!(err, "unknown configuration key 'rest.prot' in /etc/rfy/config.yaml; did you mean 'rest.port'?");
     // An empty section that is no prefix of any option.
     let err = yaml_err("restt:\n");
-    assert!(
-        err.starts_with("unknown configuration key 'restt' in /etc/rfy/config.yaml"),
-        "{err}"
-    );
+    assert!(err.starts_with("unknown configuration key 'restt' in /etc/rfy/config.yaml"), "{err}");
 }
 
 #[test]
@@ -284,48 +214,20 @@ fn bad_values_name_key_value_type_and_source() {
     let cases = [
         ("parallelism.default", "-1", "whole number"),
         ("heartbeat.timeout", "soon", "duration"),
-        (
-            "heartbeat.timeout",
-            "10 parsecs",
-            "unknown time unit 'parsecs'",
-        ),
+        ("heartbeat.timeout", "10 parsecs", "unknown time unit 'parsecs'"),
         ("taskmanager.memory.process.size", "lots", "memory size"),
-        (
-            "taskmanager.memory.segment-size",
-            "32 kilo",
-            "unknown memory unit 'kilo'",
-        ),
-        (
-            "restart-strategy.exponential-delay.backoff-multiplier",
-            "double",
-            "decimal number",
-        ),
-        (
-            "restart-strategy.type",
-            "sometimes",
-            "expected one of none, fixed-delay",
-        ),
+        ("taskmanager.memory.segment-size", "32 kilo", "unknown memory unit 'kilo'"),
+        ("restart-strategy.exponential-delay.backoff-multiplier", "double", "decimal number"),
+        ("restart-strategy.type", "sometimes", "expected one of none, fixed-delay"),
     ];
     for (key, value, expected) in cases {
         let err = conf.apply_dynamic(&format!("{key}={value}")).unwrap_err();
         let text = err.to_string();
-        assert!(
-            text.starts_with(&format!("bad value '{value}' for '{key}' (from -D): ")),
-            "{text}"
-        );
+        assert!(text.starts_with(&format!("bad value '{value}' for '{key}' (from -D): ")), "{text}");
         assert!(text.contains(expected), "{text}");
         match err {
-            ConfError::BadValue {
-                key: k,
-                value: v,
-                origin,
-                expected,
-                ..
-            } => {
-                assert_eq!(
-                    (k.as_str(), v.as_str(), origin),
-                    (key, value, Source::Dynamic)
-                );
+            ConfError::BadValue { key: k, value: v, origin, expected, .. } => {
+                assert_eq!((k.as_str(), v.as_str(), origin), (key, value, Source::Dynamic));
                 assert_eq!(expected, options::find(key).unwrap().type_name);
             }
             other => panic!("{other:?}"),
@@ -338,19 +240,15 @@ fn bad_values_name_key_value_type_and_source() {
 fn yaml_structure_errors() {
     let err = yaml_err("parallelism.default: [1, 2]\n");
     assert!(
-        err.starts_with("bad value '[1, 2]' for 'parallelism.default' in /etc/rfy/config.yaml: expected a single value"),
+        err.starts_with(
+            "bad value '[1, 2]' for 'parallelism.default' in /etc/rfy/config.yaml: expected a single value"
+        ),
         "{err}"
     );
     let err = yaml_err("parallelism.default: 1\nparallelism: { default: 2 }\n");
-    assert_eq!(
-        err,
-        "configuration key 'parallelism.default' is set twice in /etc/rfy/config.yaml"
-    );
+    assert_eq!(err, "configuration key 'parallelism.default' is set twice in /etc/rfy/config.yaml");
     let err = yaml_err("rest.port: 1\nrest.port: 2\n");
-    assert!(
-        err.starts_with("invalid YAML in /etc/rfy/config.yaml"),
-        "{err}"
-    );
+    assert!(err.starts_with("invalid YAML in /etc/rfy/config.yaml"), "{err}");
     let err = yaml_err("a: b: c\n");
     assert!(err.contains("line 1"), "{err}");
     let err = yaml_err("rest.port: 1\n  bad indentation: 2\n");
@@ -363,12 +261,8 @@ fn yaml_structure_errors() {
 
 #[test]
 fn key_aliases_of_flink_2() {
-    let conf =
-        yaml("execution.checkpointing.dir: hdfs:///cp\nexecution.checkpointing.num-retained: 3\n");
-    assert_eq!(
-        conf.get_optional(&STATE_CHECKPOINTS_DIR).as_deref(),
-        Some("hdfs:///cp")
-    );
+    let conf = yaml("execution.checkpointing.dir: hdfs:///cp\nexecution.checkpointing.num-retained: 3\n");
+    assert_eq!(conf.get_optional(&STATE_CHECKPOINTS_DIR).as_deref(), Some("hdfs:///cp"));
     assert_eq!(conf.get(&STATE_CHECKPOINTS_NUM_RETAINED), 3);
     assert!(conf.contains("state.checkpoints.dir"));
 }
@@ -376,24 +270,14 @@ fn key_aliases_of_flink_2() {
 #[test]
 fn set_value_from_code() {
     let mut conf = Configuration::new();
-    conf.set_value(&HEARTBEAT_TIMEOUT, &Duration::from_millis(2500))
-        .unwrap();
-    conf.set_value(
-        &TASKMANAGER_MEMORY_PROCESS_SIZE,
-        &MemorySize::from_mebibytes(1728),
-    )
-    .unwrap();
+    conf.set_value(&HEARTBEAT_TIMEOUT, &Duration::from_millis(2500)).unwrap();
+    conf.set_value(&TASKMANAGER_MEMORY_PROCESS_SIZE, &MemorySize::from_mebibytes(1728)).unwrap();
     conf.set_value(&PARALLELISM_DEFAULT, &7).unwrap();
     assert_eq!(conf.get(&HEARTBEAT_TIMEOUT), Duration::from_millis(2500));
     assert_eq!(conf.get(&TASKMANAGER_MEMORY_PROCESS_SIZE).mebibytes(), 1728);
     assert_eq!(conf.get(&PARALLELISM_DEFAULT), 7);
-    assert_eq!(
-        conf.source_of("parallelism.default"),
-        Some(&Source::Programmatic)
-    );
-    let err = conf
-        .set_value(&EXECUTION_RUNTIME_MODE, &"FAST".to_string())
-        .unwrap_err();
+    assert_eq!(conf.source_of("parallelism.default"), Some(&Source::Programmatic));
+    let err = conf.set_value(&EXECUTION_RUNTIME_MODE, &"FAST".to_string()).unwrap_err();
     assert!(err.to_string().contains("(set in code)"), "{err}");
 }
 
@@ -420,13 +304,8 @@ fn to_map_from_map_round_trip() {
 
     let mut bad = map.clone();
     bad.insert("heartbeat.timout".into(), "1 s".into());
-    let err = Configuration::from_map(&bad, Source::Programmatic)
-        .unwrap_err()
-        .to_string();
-    assert!(
-        err.contains("'heartbeat.timout' (set in code); did you mean 'heartbeat.timeout'"),
-        "{err}"
-    );
+    let err = Configuration::from_map(&bad, Source::Programmatic).unwrap_err().to_string();
+    assert!(err.contains("'heartbeat.timout' (set in code); did you mean 'heartbeat.timeout'"), "{err}");
 }
 
 #[test]
@@ -439,10 +318,7 @@ fn merge_overrides() {
     assert_eq!(base.get(&PARALLELISM_DEFAULT), 5);
     assert_eq!(base.get(&REST_PORT), 9000);
     assert_eq!(base.get(&HEARTBEAT_TIMEOUT), Duration::from_secs(3));
-    assert_eq!(
-        base.source_of("parallelism.default"),
-        Some(&Source::Dynamic)
-    );
+    assert_eq!(base.source_of("parallelism.default"), Some(&Source::Dynamic));
     assert_eq!(base.len(), 3);
 }
 
@@ -459,10 +335,7 @@ fn load_from_dir() {
     std::fs::write(dir.join("config.yaml"), "parallelism.default: 3\n").unwrap();
     let conf = Configuration::load(Some(&dir)).unwrap();
     assert_eq!(conf.get(&PARALLELISM_DEFAULT), 3);
-    assert_eq!(
-        conf.source_of("parallelism.default"),
-        Some(&Source::File(dir.join("config.yaml")))
-    );
+    assert_eq!(conf.source_of("parallelism.default"), Some(&Source::File(dir.join("config.yaml"))));
 
     std::fs::write(dir.join("config.yaml"), "parallelism.default: three\n").unwrap();
     let err = Configuration::load(Some(&dir)).unwrap_err().to_string();
@@ -476,20 +349,11 @@ fn load_of_missing_file_names_the_path() {
     let dir = scratch_dir("missing");
     let err = Configuration::load(Some(&dir)).unwrap_err();
     let file = dir.join("config.yaml");
-    assert!(
-        matches!(&err, ConfError::Io { path, .. } if *path == file),
-        "{err:?}"
-    );
-    assert!(
-        err.to_string().contains(&file.display().to_string()),
-        "{err}"
-    );
+    assert!(matches!(&err, ConfError::Io { path, .. } if *path == file), "{err:?}");
+    assert!(err.to_string().contains(&file.display().to_string()), "{err}");
 
     let err = Configuration::load(Some(Path::new("/no/such/rfy/dir"))).unwrap_err();
-    assert!(
-        err.to_string().contains("/no/such/rfy/dir/config.yaml"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("/no/such/rfy/dir/config.yaml"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -497,11 +361,7 @@ fn load_of_missing_file_names_the_path() {
 fn shipped_config_yaml_loads_and_lists_every_option() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     let conf = Configuration::load(Some(dir)).unwrap();
-    assert!(
-        conf.is_empty(),
-        "all options in the example are commented out: {:?}",
-        conf.to_map()
-    );
+    assert!(conf.is_empty(), "all options in the example are commented out: {:?}", conf.to_map());
 
     let text = std::fs::read_to_string(dir.join("config.yaml")).unwrap();
     for o in options::all() {
@@ -515,21 +375,12 @@ fn shipped_config_yaml_loads_and_lists_every_option() {
     let uncommented: String = text
         .lines()
         .filter_map(|l| l.strip_prefix("# "))
-        .filter(|l| {
-            options::all()
-                .iter()
-                .any(|o| l.starts_with(&format!("{}:", o.key)))
-        })
+        .filter(|l| options::all().iter().any(|o| l.starts_with(&format!("{}:", o.key))))
         .filter(|l| !l.trim_end().ends_with(':'))
         .map(|l| format!("{l}\n"))
         .collect();
     let conf = Configuration::from_yaml_str(&uncommented, Source::Programmatic).unwrap();
     for o in options::all() {
-        assert_eq!(
-            conf.to_map().get(o.key).map(String::as_str),
-            o.default,
-            "{}",
-            o.key
-        );
+        assert_eq!(conf.to_map().get(o.key).map(String::as_str), o.default, "{}", o.key);
     }
 }

@@ -12,10 +12,7 @@ fn load_without_dir_uses_env_or_nothing() {
     std::fs::create_dir_all(&dir).unwrap();
     std::env::set_var(CONF_DIR_ENV, &dir);
     let err = Configuration::load(None).unwrap_err().to_string();
-    assert!(
-        err.contains(&dir.join("config.yaml").display().to_string()),
-        "{err}"
-    );
+    assert!(err.contains(&dir.join("config.yaml").display().to_string()), "{err}");
 
     std::fs::write(dir.join("config.yaml"), "rest.port: 18081\n").unwrap();
     let conf = Configuration::load(None).unwrap();

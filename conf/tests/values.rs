@@ -35,16 +35,7 @@ fn durations_in_flink_syntax() {
 
 #[test]
 fn bad_durations() {
-    for bad in [
-        "",
-        "  ",
-        "ms",
-        "-1 s",
-        "1.5 s",
-        "10 parsecs",
-        "1 s 2",
-        "s10",
-    ] {
+    for bad in ["", "  ", "ms", "-1 s", "1.5 s", "10 parsecs", "1 s 2", "s10"] {
         let err = Duration::parse_value(bad).expect_err(bad);
         assert!(err.contains("duration"), "{bad:?}: {err}");
     }
@@ -97,15 +88,7 @@ fn memory_sizes_in_flink_syntax() {
 
 #[test]
 fn bad_memory_sizes() {
-    for bad in [
-        "",
-        "gb",
-        "-1 mb",
-        "1.5 gb",
-        "12 parsecs",
-        "1 gb 2",
-        "99999999999 tb",
-    ] {
+    for bad in ["", "gb", "-1 mb", "1.5 gb", "12 parsecs", "1 gb 2", "99999999999 tb"] {
         let err = MemorySize::parse_value(bad).expect_err(bad);
         assert!(err.contains("memory size"), "{bad:?}: {err}");
     }
@@ -140,8 +123,5 @@ fn numbers_and_bools() {
     assert_eq!(bool::parse_value("TRUE"), Ok(true));
     assert_eq!(bool::parse_value("false"), Ok(false));
     assert!(bool::parse_value("yes").is_err());
-    assert_eq!(
-        String::parse_value("  hi there "),
-        Ok("hi there".to_string())
-    );
+    assert_eq!(String::parse_value("  hi there "), Ok("hi there".to_string()));
 }

@@ -60,7 +60,11 @@ impl HdfsPath {
         };
         let path = path.trim_end_matches('/');
         let path = if path.is_empty() { "/" } else { path };
-        Ok(HdfsPath { namenode: (!authority.is_empty()).then(|| format!("hdfs://{authority}")), path: path.to_string(), uri: uri.to_string() })
+        Ok(HdfsPath {
+            namenode: (!authority.is_empty()).then(|| format!("hdfs://{authority}")),
+            path: path.to_string(),
+            uri: uri.to_string(),
+        })
     }
 
     fn join(&self, name: &str) -> String {
@@ -114,7 +118,8 @@ impl HdfsTextFileSource {
     /// A source over `uri` (`hdfs:///path` or `hdfs://host:port/path`).
     /// Nothing is contacted until the planning check or a reader.
     pub fn new(uri: &str) -> Self {
-        let path = HdfsPath::parse(uri).unwrap_or(HdfsPath { namenode: None, path: String::new(), uri: uri.to_string() });
+        let path =
+            HdfsPath::parse(uri).unwrap_or(HdfsPath { namenode: None, path: String::new(), uri: uri.to_string() });
         HdfsTextFileSource { path, lines_per_second: None }
     }
 
@@ -126,9 +131,14 @@ impl HdfsTextFileSource {
 }
 
 /// Opens `path` for a [`SplitLineReader`] over this subtask's splits.
-fn open_reader(path: &HdfsPath, ctx: &OperatorContext, rate: Option<f64>) -> Result<SplitLineReader<BufReader<FileReader>>, TaskError> {
+fn open_reader(
+    path: &HdfsPath,
+    ctx: &OperatorContext,
+    rate: Option<f64>,
+) -> Result<SplitLineReader<BufReader<FileReader>>, TaskError> {
     let c = client(path.namenode.as_deref()).map_err(TaskError::User)?;
-    let file = c.read(&path.path).map_err(|e| TaskError::io(format!("cannot open input file {}", path.uri), io_err(e)))?;
+    let file =
+        c.read(&path.path).map_err(|e| TaskError::io(format!("cannot open input file {}", path.uri), io_err(e)))?;
     let len = file.file_length() as u64;
     let splits = file_splits(ctx, &path.uri, || Ok(len))?;
     tracing::info!(file = %path.uri, ?splits, "reading HDFS splits");
@@ -246,7 +256,8 @@ impl<T> SinkWriter<T> for HdfsTextFileWriter<T> {
             (self.format)(&rec, &mut self.line);
             self.line.push(b'\n');
         }
-        out.write_all(&self.line).map_err(|e| TaskError::io(format!("cannot write {}{}", self.uri, self.in_progress), e))
+        out.write_all(&self.line)
+            .map_err(|e| TaskError::io(format!("cannot write {}{}", self.uri, self.in_progress), e))
     }
 
     fn finish(&mut self) -> Result<(), TaskError> {
@@ -254,9 +265,12 @@ impl<T> SinkWriter<T> for HdfsTextFileWriter<T> {
             let ctx = |what: &str| format!("cannot {what} {} on {}", self.in_progress, self.uri);
             let mut file = out.into_inner().map_err(|e| TaskError::io(ctx("write"), e.into_error()))?;
             file.close().map_err(|e| TaskError::io(ctx("close"), io_err(e)))?;
-            self.client
-                .rename(&self.in_progress, &self.final_path, false)
-                .map_err(|e| TaskError::io(format!("cannot rename {} to {} on {}", self.in_progress, self.final_path, self.uri), io_err(e)))?;
+            self.client.rename(&self.in_progress, &self.final_path, false).map_err(|e| {
+                TaskError::io(
+                    format!("cannot rename {} to {} on {}", self.in_progress, self.final_path, self.uri),
+                    io_err(e),
+                )
+            })?;
         }
         Ok(())
     }
@@ -302,7 +316,8 @@ impl<T: 'static> Sink<T> for HdfsTextFileSink<T> {
             let fs = Arc::new(HdfsPartFs { client: c });
             return Ok(Box::new(TwoPhaseTextWriter::open(fs, &p.path, self.format.clone(), ctx, cp)?));
         }
-        c.mkdirs(&p.path, 0o755, true).map_err(|e| TaskError::io(format!("cannot create output directory {}", p.uri), io_err(e)))?;
+        c.mkdirs(&p.path, 0o755, true)
+            .map_err(|e| TaskError::io(format!("cannot create output directory {}", p.uri), io_err(e)))?;
         let part = format!("part-{}", ctx.subtask_index);
         let in_progress = p.join(&format!(".{part}.inprogress"));
         let file = c

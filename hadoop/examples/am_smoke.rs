@@ -16,14 +16,8 @@ use rfy_hadoop::yarn::nm::{ContainerLaunchContext, NmClient, NmTokenCache};
 use rfy_hadoop::yarn::Resource;
 
 async fn run(c: &AmRmClient) -> Result<String, String> {
-    let reg = c
-        .register_application_master("127.0.0.1", 0, "")
-        .await
-        .map_err(|e| format!("register: {e}"))?;
-    println!(
-        "registered; max capability {:?}, queue {}",
-        reg.maximum_capability, reg.queue
-    );
+    let reg = c.register_application_master("127.0.0.1", 0, "").await.map_err(|e| format!("register: {e}"))?;
+    println!("registered; max capability {:?}, queue {}", reg.maximum_capability, reg.queue);
     let cache = NmTokenCache::new();
     let mut response_id = 0;
     let mut asks = vec![ContainerAsk::any(1, Resource::new(256, 1), 1)];
@@ -51,32 +45,18 @@ async fn run(c: &AmRmClient) -> Result<String, String> {
     // Cancel the outstanding ask now that it is satisfied.
     let cancel = vec![ContainerAsk::any(1, Resource::new(256, 1), 0)];
     println!("allocated {} on {}", container.id, container.node_id);
-    let token = cache
-        .get(&container.node_id)
-        .ok_or_else(|| format!("no NMToken for {}", container.node_id))?;
-    let nm = NmClient::connect(
-        &container.node_id,
-        &token,
-        "rfy",
-        &ConnectOptions::default(),
-    )
-    .await
-    .map_err(|e| format!("NM connect: {e}"))?;
+    let token = cache.get(&container.node_id).ok_or_else(|| format!("no NMToken for {}", container.node_id))?;
+    let nm = NmClient::connect(&container.node_id, &token, "rfy", &ConnectOptions::default())
+        .await
+        .map_err(|e| format!("NM connect: {e}"))?;
     let ctx = ContainerLaunchContext {
-        commands: vec![
-            "sh -c 'echo hello-from-worker; exit 3' 1><LOG_DIR>/stdout 2><LOG_DIR>/stderr".into(),
-        ],
+        commands: vec!["sh -c 'echo hello-from-worker; exit 3' 1><LOG_DIR>/stdout 2><LOG_DIR>/stderr".into()],
         environment: vec![("RFY_SMOKE".into(), "1".into())],
         ..Default::default()
     };
-    nm.start_container(&container, &ctx)
-        .await
-        .map_err(|e| format!("startContainer: {e}"))?;
+    nm.start_container(&container, &ctx).await.map_err(|e| format!("startContainer: {e}"))?;
     println!("started {}", container.id);
-    let st = nm
-        .get_container_statuses(&[container.id])
-        .await
-        .map_err(|e| format!("getContainerStatuses: {e}"))?;
+    let st = nm.get_container_statuses(&[container.id]).await.map_err(|e| format!("getContainerStatuses: {e}"))?;
     println!("status via NM: {:?}", st.statuses.first().map(|s| s.state));
     let mut first = true;
     loop {
@@ -95,15 +75,9 @@ async fn run(c: &AmRmClient) -> Result<String, String> {
         first = false;
         response_id = r.response_id;
         if let Some(done) = r.completed.iter().find(|s| s.container_id == container.id) {
-            println!(
-                "completed: exit {} diagnostics {:?}",
-                done.exit_status, done.diagnostics
-            );
+            println!("completed: exit {} diagnostics {:?}", done.exit_status, done.diagnostics);
             if done.exit_status != 3 {
-                return Err(format!(
-                    "worker exit status {} (expected 3): {}",
-                    done.exit_status, done.diagnostics
-                ));
+                return Err(format!("worker exit status {} (expected 3): {}", done.exit_status, done.diagnostics));
             }
             return Ok(format!("worker {} exited 3 as expected", container.id));
         }
@@ -138,10 +112,7 @@ async fn main() {
         Err(m) => (FinalStatus::Failed, m.clone()),
     };
     println!("outcome: {diag}");
-    if let Err(e) = c
-        .unregister(status, &diag, "", Duration::from_secs(30))
-        .await
-    {
+    if let Err(e) = c.unregister(status, &diag, "", Duration::from_secs(30)).await {
         eprintln!("unregister: {e}");
         std::process::exit(1);
     }

@@ -110,10 +110,7 @@ impl HostPort {
         if h.is_empty() {
             return None;
         }
-        Some(HostPort {
-            host: h.to_string(),
-            port: p.parse().ok()?,
-        })
+        Some(HostPort { host: h.to_string(), port: p.parse().ok()? })
     }
 
     /// Whether the host is a wildcard bind address (`0.0.0.0`, `::`).
@@ -179,10 +176,8 @@ impl HadoopConfig {
 
     /// Adds the properties of one XML file.
     pub fn add_file(&mut self, file: &Path) -> Result<(), ConfigError> {
-        let text = std::fs::read_to_string(file).map_err(|source| ConfigError::Io {
-            file: file.to_path_buf(),
-            source,
-        })?;
+        let text =
+            std::fs::read_to_string(file).map_err(|source| ConfigError::Io { file: file.to_path_buf(), source })?;
         self.add_xml(&text, &file.display().to_string())
     }
 
@@ -192,27 +187,20 @@ impl HadoopConfig {
     ///
     /// Errors: [`ConfigError::Xml`] for malformed XML or a root element other than `configuration`.
     pub fn add_xml(&mut self, xml: &str, source_name: &str) -> Result<(), ConfigError> {
-        let xml_err = |reason: String| ConfigError::Xml {
-            file: source_name.to_string(),
-            reason,
-        };
+        let xml_err = |reason: String| ConfigError::Xml { file: source_name.to_string(), reason };
         let mut reader = quick_xml::Reader::from_str(xml);
         let mut path: Vec<String> = Vec::new();
         let mut text = String::new();
         let (mut name, mut value, mut is_final) = (None::<String>, None::<String>, false);
         let mut seen_root = false;
         loop {
-            let ev = reader
-                .read_event()
-                .map_err(|e| xml_err(format!("at byte {}: {e}", reader.buffer_position())))?;
+            let ev = reader.read_event().map_err(|e| xml_err(format!("at byte {}: {e}", reader.buffer_position())))?;
             match ev {
                 Event::Start(e) => {
                     let tag = e.local_name().as_ref().to_string();
                     if path.is_empty() {
                         if tag != "configuration" {
-                            return Err(xml_err(format!(
-                                "root element is <{tag}>, expected <configuration>"
-                            )));
+                            return Err(xml_err(format!("root element is <{tag}>, expected <configuration>")));
                         }
                         seen_root = true;
                     }
@@ -228,13 +216,10 @@ impl HadoopConfig {
                     let tag = e.local_name().as_ref().to_string();
                     if path.is_empty() {
                         if tag != "configuration" {
-                            return Err(xml_err(format!(
-                                "root element is <{tag}>, expected <configuration>"
-                            )));
+                            return Err(xml_err(format!("root element is <{tag}>, expected <configuration>")));
                         }
                         seen_root = true;
-                    } else if tag == "value" && path.last().map(String::as_str) == Some("property")
-                    {
+                    } else if tag == "value" && path.last().map(String::as_str) == Some("property") {
                         value = Some(String::new());
                     }
                 }
@@ -266,9 +251,7 @@ impl HadoopConfig {
                         }
                     } else if tag == "property" && path.len() == 1 {
                         match (name.take(), value.take()) {
-                            (Some(n), Some(v)) if !n.is_empty() => {
-                                self.set_from(&n, v, source_name, is_final)
-                            }
+                            (Some(n), Some(v)) if !n.is_empty() => self.set_from(&n, v, source_name, is_final),
                             (Some(n), None) => {
                                 tracing::debug!(key = %n, file = source_name, "property without value ignored")
                             }
@@ -299,14 +282,7 @@ impl HadoopConfig {
                 return;
             }
         }
-        self.props.insert(
-            key.to_string(),
-            Property {
-                value,
-                source: source.to_string(),
-                is_final,
-            },
-        );
+        self.props.insert(key.to_string(), Property { value, source: source.to_string(), is_final });
     }
 
     /// Sets a property programmatically (source `programmatically`), as `Configuration#set`.
@@ -372,10 +348,7 @@ impl HadoopConfig {
     pub fn get_i64(&self, key: &str, default: i64) -> Result<i64, ConfigError> {
         match self.get(key) {
             None => Ok(default),
-            Some(v) => v
-                .trim()
-                .parse()
-                .map_err(|_| self.bad_value(key, &v, "expected an integer")),
+            Some(v) => v.trim().parse().map_err(|_| self.bad_value(key, &v, "expected an integer")),
         }
     }
 
@@ -393,10 +366,7 @@ impl HadoopConfig {
                 None => return cur,
             }
         }
-        tracing::warn!(
-            value,
-            "variable substitution depth too large; value left partly expanded"
-        );
+        tracing::warn!(value, "variable substitution depth too large; value left partly expanded");
         cur
     }
 
@@ -418,9 +388,7 @@ impl HadoopConfig {
                 (None, None) => None,
             };
         }
-        self.get_raw(var)
-            .or_else(|| builtin_default(var))
-            .map(str::to_string)
+        self.get_raw(var).or_else(|| builtin_default(var)).map(str::to_string)
     }
 
     /// `fs.defaultFS` (default `file:///`).
@@ -439,21 +407,16 @@ impl HadoopConfig {
         let mut hp = match HostPort::parse(&v) {
             Some(hp) => hp,
             // A bare host gets the default port (NetUtils.createSocketAddr).
-            None if !v.is_empty() && !v.contains(':') && !v.contains('$') => HostPort {
-                host: v.clone(),
-                port: default_port,
-            },
+            None if !v.is_empty() && !v.contains(':') && !v.contains('$') => {
+                HostPort { host: v.clone(), port: default_port }
+            }
             None => return Err(self.bad_value(key, &v, "expected host:port")),
         };
         if hp.is_wildcard() {
             // A wildcard bind address is not connectable: use the RM host
             // name, or this machine when that is a wildcard too.
             let rm = self.rm_hostname();
-            hp.host = if rm == "0.0.0.0" || rm.is_empty() {
-                "localhost".to_string()
-            } else {
-                rm
-            };
+            hp.host = if rm == "0.0.0.0" || rm.is_empty() { "localhost".to_string() } else { rm };
         }
         Ok(hp)
     }
@@ -556,28 +519,20 @@ mod tests {
     #[test]
     fn rm_addresses_with_defaults() {
         let c = conf();
-        assert_eq!(
-            c.rm_scheduler_address().unwrap().to_string(),
-            "rm.local:8030"
-        );
+        assert_eq!(c.rm_scheduler_address().unwrap().to_string(), "rm.local:8030");
         assert_eq!(c.rm_address().unwrap().to_string(), "rm.local:8032");
         // 0.0.0.0 is replaced by the RM host name.
         assert_eq!(c.rm_webapp_address().unwrap().to_string(), "rm.local:18088");
         assert_eq!(c.rm_webapp_url().unwrap(), "http://rm.local:18088");
         let empty = HadoopConfig::new();
-        assert_eq!(
-            empty.rm_webapp_address().unwrap().to_string(),
-            "localhost:8088"
-        );
+        assert_eq!(empty.rm_webapp_address().unwrap().to_string(), "localhost:8088");
         assert_eq!(empty.default_fs(), "file:///");
     }
 
     #[test]
     fn errors_name_file_and_key() {
         let mut c = HadoopConfig::new();
-        let e = c
-            .add_xml("<configuration><property>", "broken.xml")
-            .unwrap_err();
+        let e = c.add_xml("<configuration><property>", "broken.xml").unwrap_err();
         assert!(e.to_string().contains("broken.xml"), "{e}");
         let e = c.add_xml("<foo/>", "foo.xml").unwrap_err();
         assert!(e.to_string().contains("foo.xml"), "{e}");
@@ -587,10 +542,7 @@ mod tests {
         )
         .unwrap();
         let e = c.rm_scheduler_address().unwrap_err().to_string();
-        assert!(
-            e.contains("yarn.resourcemanager.scheduler.address") && e.contains("yarn-site.xml"),
-            "{e}"
-        );
+        assert!(e.contains("yarn.resourcemanager.scheduler.address") && e.contains("yarn-site.xml"), "{e}");
     }
 
     #[test]

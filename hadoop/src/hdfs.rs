@@ -87,9 +87,7 @@ pub struct Hdfs {
 
 impl std::fmt::Debug for Hdfs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Hdfs")
-            .field("namenode", &self.namenode)
-            .finish()
+        f.debug_struct("Hdfs").field("namenode", &self.namenode).finish()
     }
 }
 
@@ -105,10 +103,8 @@ impl Hdfs {
     /// Errors: [`HdfsError::BadUrl`] when `fs.defaultFS` is not `hdfs://`, [`HdfsError::Connect`].
     pub fn from_config(conf: &HadoopConfig, user: Option<&str>) -> Result<Self, HdfsError> {
         let url = conf.default_fs();
-        let props: Vec<(String, String)> = conf
-            .keys()
-            .filter_map(|k| conf.get(k).map(|v| (k.to_string(), v)))
-            .collect();
+        let props: Vec<(String, String)> =
+            conf.keys().filter_map(|k| conf.get(k).map(|v| (k.to_string(), v))).collect();
         Self::build(&url, props, user)
     }
 
@@ -118,32 +114,18 @@ impl Hdfs {
         Self::build(url, Vec::new(), user)
     }
 
-    fn build(
-        url: &str,
-        props: Vec<(String, String)>,
-        user: Option<&str>,
-    ) -> Result<Self, HdfsError> {
+    fn build(url: &str, props: Vec<(String, String)>, user: Option<&str>) -> Result<Self, HdfsError> {
         let url = url.trim().trim_end_matches('/').to_string();
-        if !(url.starts_with("hdfs://") || url.starts_with("viewfs://"))
-            || url.len() <= "hdfs://".len()
-        {
+        if !(url.starts_with("hdfs://") || url.starts_with("viewfs://")) || url.len() <= "hdfs://".len() {
             return Err(HdfsError::BadUrl(url));
         }
-        let mut b = ClientBuilder::new()
-            .with_url(url.clone())
-            .with_config(props);
+        let mut b = ClientBuilder::new().with_url(url.clone()).with_config(props);
         if let Some(u) = user {
             b = b.with_user(u);
         }
-        let client = b.build().map_err(|source| HdfsError::Connect {
-            namenode: url.clone(),
-            source,
-        })?;
+        let client = b.build().map_err(|source| HdfsError::Connect { namenode: url.clone(), source })?;
         tracing::debug!(namenode = %url, "HDFS client ready");
-        Ok(Hdfs {
-            client,
-            namenode: url,
-        })
+        Ok(Hdfs { client, namenode: url })
     }
 
     /// The NameNode URL (`hdfs://host:port`), no trailing slash.
@@ -165,34 +147,19 @@ impl Hdfs {
         &self.client
     }
 
-    fn op_err(
-        &self,
-        op: &'static str,
-        path: &str,
-    ) -> impl FnOnce(hdfs_native::HdfsError) -> HdfsError + '_ {
+    fn op_err(&self, op: &'static str, path: &str) -> impl FnOnce(hdfs_native::HdfsError) -> HdfsError + '_ {
         let path = path.to_string();
-        move |source| HdfsError::Op {
-            op,
-            path,
-            namenode: self.namenode.clone(),
-            source,
-        }
+        move |source| HdfsError::Op { op, path, namenode: self.namenode.clone(), source }
     }
 
     /// Creates `path` and missing parents with `permission` (e.g. `0o700`).
     pub async fn mkdirs(&self, path: &str, permission: u32) -> Result<(), HdfsError> {
-        self.client
-            .mkdirs(path, permission, true)
-            .await
-            .map_err(self.op_err("mkdirs", path))
+        self.client.mkdirs(path, permission, true).await.map_err(self.op_err("mkdirs", path))
     }
 
     /// Deletes `path` (recursively if asked). Returns whether something was deleted.
     pub async fn delete(&self, path: &str, recursive: bool) -> Result<bool, HdfsError> {
-        self.client
-            .delete(path, recursive)
-            .await
-            .map_err(self.op_err("delete", path))
+        self.client.delete(path, recursive).await.map_err(self.op_err("delete", path))
     }
 
     /// Whether `path` exists.
@@ -206,24 +173,13 @@ impl Hdfs {
 
     /// Length and modification time of `path`.
     pub async fn stat(&self, path: &str) -> Result<FileStamp, HdfsError> {
-        let s = self
-            .client
-            .get_file_info(path)
-            .await
-            .map_err(self.op_err("stat", path))?;
-        Ok(FileStamp {
-            size: s.length as u64,
-            modification_time: s.modification_time,
-        })
+        let s = self.client.get_file_info(path).await.map_err(self.op_err("stat", path))?;
+        Ok(FileStamp { size: s.length as u64, modification_time: s.modification_time })
     }
 
     /// The entries of directory `path` (not recursive).
     pub async fn list(&self, path: &str) -> Result<Vec<FileEntry>, HdfsError> {
-        let v = self
-            .client
-            .list_status(path, false)
-            .await
-            .map_err(self.op_err("list", path))?;
+        let v = self.client.list_status(path, false).await.map_err(self.op_err("list", path))?;
         Ok(v.into_iter()
             .map(|s| FileEntry {
                 path: s.path,
@@ -238,15 +194,8 @@ impl Hdfs {
 
     /// Reads the whole file.
     pub async fn read(&self, path: &str) -> Result<Vec<u8>, HdfsError> {
-        let r = self
-            .client
-            .read(path)
-            .await
-            .map_err(self.op_err("read", path))?;
-        let bytes = r
-            .read_range(0, r.file_length())
-            .await
-            .map_err(self.op_err("read", path))?;
+        let r = self.client.read(path).await.map_err(self.op_err("read", path))?;
+        let bytes = r.read_range(0, r.file_length()).await.map_err(self.op_err("read", path))?;
         Ok(bytes.to_vec())
     }
 
@@ -260,18 +209,10 @@ impl Hdfs {
         permission: u32,
         overwrite: bool,
     ) -> Result<FileStamp, HdfsError> {
-        let opts = WriteOptions::default()
-            .permission(permission)
-            .overwrite(overwrite);
-        let mut w = self
-            .client
-            .create(path, opts)
-            .await
-            .map_err(self.op_err("create", path))?;
+        let opts = WriteOptions::default().permission(permission).overwrite(overwrite);
+        let mut w = self.client.create(path, opts).await.map_err(self.op_err("create", path))?;
         for chunk in data.chunks(UPLOAD_CHUNK) {
-            w.write_bytes(Bytes::copy_from_slice(chunk))
-                .await
-                .map_err(self.op_err("write", path))?;
+            w.write_bytes(Bytes::copy_from_slice(chunk)).await.map_err(self.op_err("write", path))?;
         }
         w.close().await.map_err(self.op_err("close", path))?;
         self.stat(path).await
@@ -287,33 +228,22 @@ impl Hdfs {
         permission: u32,
         overwrite: bool,
     ) -> Result<FileStamp, HdfsError> {
-        let local_err = |source| HdfsError::Local {
-            path: local.display().to_string(),
-            source,
-        };
+        let local_err = |source| HdfsError::Local { path: local.display().to_string(), source };
         let mut f = tokio::fs::File::open(local).await.map_err(local_err)?;
-        let opts = WriteOptions::default()
-            .permission(permission)
-            .overwrite(overwrite);
-        let mut w = self
-            .client
-            .create(path, opts)
-            .await
-            .map_err(self.op_err("create", path))?;
+        let opts = WriteOptions::default().permission(permission).overwrite(overwrite);
+        let mut w = self.client.create(path, opts).await.map_err(self.op_err("create", path))?;
         let mut buf = vec![0u8; UPLOAD_CHUNK];
         let mut total = 0u64;
         loop {
-            let n = f.read(&mut buf).await.map_err(|source| HdfsError::Local {
-                path: local.display().to_string(),
-                source,
-            })?;
+            let n = f
+                .read(&mut buf)
+                .await
+                .map_err(|source| HdfsError::Local { path: local.display().to_string(), source })?;
             if n == 0 {
                 break;
             }
             total += n as u64;
-            w.write_bytes(Bytes::copy_from_slice(&buf[..n]))
-                .await
-                .map_err(self.op_err("upload", path))?;
+            w.write_bytes(Bytes::copy_from_slice(&buf[..n])).await.map_err(self.op_err("upload", path))?;
         }
         w.close().await.map_err(self.op_err("close", path))?;
         let stamp = self.stat(path).await?;
@@ -347,29 +277,17 @@ mod tests {
 
     #[test]
     fn rejects_non_hdfs_urls() {
-        assert!(matches!(
-            Hdfs::connect("file:///", None),
-            Err(HdfsError::BadUrl(_))
-        ));
-        assert!(matches!(
-            Hdfs::connect("hdfs://", None),
-            Err(HdfsError::BadUrl(_))
-        ));
+        assert!(matches!(Hdfs::connect("file:///", None), Err(HdfsError::BadUrl(_))));
+        assert!(matches!(Hdfs::connect("hdfs://", None), Err(HdfsError::BadUrl(_))));
         let conf = HadoopConfig::new();
-        assert!(matches!(
-            Hdfs::from_config(&conf, None),
-            Err(HdfsError::BadUrl(_))
-        ));
+        assert!(matches!(Hdfs::from_config(&conf, None), Err(HdfsError::BadUrl(_))));
     }
 
     #[test]
     fn qualifies_paths() {
         let h = Hdfs::connect("hdfs://127.0.0.1:9000/", Some("alice")).unwrap();
         assert_eq!(h.namenode(), "hdfs://127.0.0.1:9000");
-        assert_eq!(
-            h.qualify("/user/alice/x"),
-            "hdfs://127.0.0.1:9000/user/alice/x"
-        );
+        assert_eq!(h.qualify("/user/alice/x"), "hdfs://127.0.0.1:9000/user/alice/x");
         assert_eq!(h.qualify("hdfs://o:1/y"), "hdfs://o:1/y");
     }
 }

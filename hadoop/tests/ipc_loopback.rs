@@ -13,8 +13,8 @@ use rfy_hadoop::ipc::{Auth, ConnectOptions, IpcConnection, IpcError};
 use rfy_hadoop::proto::common::{
     rpc_response_header_proto::RpcStatusProto,
     rpc_sasl_proto::{SaslAuth, SaslState},
-    IpcConnectionContextProto, RequestHeaderProto, RpcRequestHeaderProto, RpcResponseHeaderProto,
-    RpcSaslProto, TokenProto,
+    IpcConnectionContextProto, RequestHeaderProto, RpcRequestHeaderProto, RpcResponseHeaderProto, RpcSaslProto,
+    TokenProto,
 };
 use rfy_hadoop::proto::yarn as pb;
 use rfy_hadoop::token::Token;
@@ -27,9 +27,7 @@ const PROTOCOL: &str = "org.apache.hadoop.yarn.api.ApplicationMasterProtocolPB";
 
 fn token() -> Token {
     Token {
-        identifier: vec![
-            0x0a, 0x0c, 0x0a, 0x08, 0x08, 0x01, 0x10, 0xe8, 0x07, 0x10, 0x01, 0x10, 0x05,
-        ],
+        identifier: vec![0x0a, 0x0c, 0x0a, 0x08, 0x08, 0x01, 0x10, 0xe8, 0x07, 0x10, 0x01, 0x10, 0x05],
         password: vec![0x9f, 0x12, 0x00, 0xff, 0x42],
         kind: "YARN_AM_RM_TOKEN".into(),
         service: "127.0.0.1:8030".into(),
@@ -86,8 +84,7 @@ async fn serve(mut s: TcpStream, password: Vec<u8>, pairs: bool) -> Seen {
     assert_eq!(h.call_id, -33);
     let m: RpcSaslProto = frame::decode_delimited(&mut buf, "m").unwrap();
     assert_eq!(m.state, SaslState::Negotiate as i32);
-    let challenge =
-        br#"realm="default",nonce="c2VydmVyTm9uY2U=",qop="auth",charset=utf-8,algorithm=md5-sess"#;
+    let challenge = br#"realm="default",nonce="c2VydmVyTm9uY2U=",qop="auth",charset=utf-8,algorithm=md5-sess"#;
     let neg = RpcSaslProto {
         version: None,
         state: SaslState::Negotiate as i32,
@@ -100,12 +97,7 @@ async fn serve(mut s: TcpStream, password: Vec<u8>, pairs: bool) -> Seen {
             challenge: Some(challenge.to_vec()),
         }],
     };
-    reply(
-        &mut s,
-        ok_header(-33),
-        Some(neg.encode_length_delimited_to_vec()),
-    )
-    .await;
+    reply(&mut s, ok_header(-33), Some(neg.encode_length_delimited_to_vec())).await;
     // INITIATE with the digest response
     let f = read_frame(&mut s).await.unwrap();
     let mut buf = f.as_slice();
@@ -113,14 +105,9 @@ async fn serve(mut s: TcpStream, password: Vec<u8>, pairs: bool) -> Seen {
     let m: RpcSaslProto = frame::decode_delimited(&mut buf, "m").unwrap();
     assert_eq!(m.state, SaslState::Initiate as i32);
     assert_eq!(m.auths.len(), 1);
-    assert!(
-        m.auths[0].challenge.is_none(),
-        "client must clear the challenge"
-    );
-    let d: std::collections::HashMap<String, String> = digest::parse_directives(m.token())
-        .unwrap()
-        .into_iter()
-        .collect();
+    assert!(m.auths[0].challenge.is_none(), "client must clear the challenge");
+    let d: std::collections::HashMap<String, String> =
+        digest::parse_directives(m.token()).unwrap().into_iter().collect();
     let b64 = base64::engine::general_purpose::STANDARD;
     let pw = b64.encode(&password);
     let params = DigestParams {
@@ -143,9 +130,7 @@ async fn serve(mut s: TcpStream, password: Vec<u8>, pairs: bool) -> Seen {
                 call_id: -33i32 as u32,
                 status: RpcStatusProto::Fatal as i32,
                 exception_class_name: Some("javax.security.sasl.SaslException".into()),
-                error_msg: Some(
-                    "DIGEST-MD5: digest response format violation. Mismatched response.".into(),
-                ),
+                error_msg: Some("DIGEST-MD5: digest response format violation. Mismatched response.".into()),
                 ..Default::default()
             },
             None,
@@ -159,12 +144,7 @@ async fn serve(mut s: TcpStream, password: Vec<u8>, pairs: bool) -> Seen {
         token: Some(format!("rspauth={}", digest::digest_response(&params, true)).into_bytes()),
         auths: vec![],
     };
-    reply(
-        &mut s,
-        ok_header(-33),
-        Some(success.encode_length_delimited_to_vec()),
-    )
-    .await;
+    reply(&mut s, ok_header(-33), Some(success.encode_length_delimited_to_vec())).await;
     // connection context
     let f = read_frame(&mut s).await.unwrap();
     let mut buf = f.as_slice();
@@ -199,26 +179,16 @@ async fn serve(mut s: TcpStream, password: Vec<u8>, pairs: bool) -> Seen {
                         queue: Some("default".into()),
                         ..Default::default()
                     };
-                    reply(
-                        &mut s,
-                        ok_header(call_id),
-                        Some(r.encode_length_delimited_to_vec()),
-                    )
-                    .await;
+                    reply(&mut s, ok_header(call_id), Some(r.encode_length_delimited_to_vec())).await;
                 }
                 "allocate" => {
-                    let req: pb::AllocateRequestProto =
-                        frame::decode_delimited(&mut buf, "req").unwrap();
-                    let cid: rfy_hadoop::yarn::ContainerId =
-                        "container_1700000000000_0001_01_000002".parse().unwrap();
+                    let req: pb::AllocateRequestProto = frame::decode_delimited(&mut buf, "req").unwrap();
+                    let cid: rfy_hadoop::yarn::ContainerId = "container_1700000000000_0001_01_000002".parse().unwrap();
                     let r = pb::AllocateResponseProto {
                         response_id: Some(req.response_id() + 1),
                         allocated_containers: vec![pb::ContainerProto {
                             id: Some(cid.to_proto()),
-                            node_id: Some(pb::NodeIdProto {
-                                host: Some("nm1".into()),
-                                port: Some(45454),
-                            }),
+                            node_id: Some(pb::NodeIdProto { host: Some("nm1".into()), port: Some(45454) }),
                             node_http_address: Some("nm1:8042".into()),
                             resource: req.ask.first().and_then(|a| a.capability),
                             priority: Some(pb::PriorityProto { priority: Some(1) }),
@@ -233,17 +203,12 @@ async fn serve(mut s: TcpStream, password: Vec<u8>, pairs: bool) -> Seen {
                         completed_container_statuses: vec![pb::ContainerStatusProto {
                             container_id: Some(cid.to_proto()),
                             state: Some(pb::ContainerStateProto::CComplete as i32),
-                            diagnostics: Some(
-                                "Container killed on request. Exit code is 143".into(),
-                            ),
+                            diagnostics: Some("Container killed on request. Exit code is 143".into()),
                             exit_status: Some(-105),
                             capability: None,
                         }],
                         nm_tokens: vec![pb::NmTokenProto {
-                            node_id: Some(pb::NodeIdProto {
-                                host: Some("nm1".into()),
-                                port: Some(45454),
-                            }),
+                            node_id: Some(pb::NodeIdProto { host: Some("nm1".into()), port: Some(45454) }),
                             token: Some(TokenProto {
                                 identifier: vec![3],
                                 password: vec![4],
@@ -259,23 +224,11 @@ async fn serve(mut s: TcpStream, password: Vec<u8>, pairs: bool) -> Seen {
                         }),
                         ..Default::default()
                     };
-                    reply(
-                        &mut s,
-                        ok_header(call_id),
-                        Some(r.encode_length_delimited_to_vec()),
-                    )
-                    .await;
+                    reply(&mut s, ok_header(call_id), Some(r.encode_length_delimited_to_vec())).await;
                 }
                 "finishApplicationMaster" => {
-                    let r = pb::FinishApplicationMasterResponseProto {
-                        is_unregistered: Some(true),
-                    };
-                    reply(
-                        &mut s,
-                        ok_header(call_id),
-                        Some(r.encode_length_delimited_to_vec()),
-                    )
-                    .await;
+                    let r = pb::FinishApplicationMasterResponseProto { is_unregistered: Some(true) };
+                    reply(&mut s, ok_header(call_id), Some(r.encode_length_delimited_to_vec())).await;
                 }
                 other => {
                     reply(
@@ -283,12 +236,8 @@ async fn serve(mut s: TcpStream, password: Vec<u8>, pairs: bool) -> Seen {
                         RpcResponseHeaderProto {
                             call_id: call_id as u32,
                             status: RpcStatusProto::Error as i32,
-                            exception_class_name: Some(
-                                "org.apache.hadoop.ipc.RpcNoSuchMethodException".into(),
-                            ),
-                            error_msg: Some(format!(
-                                "Unknown method {other} called on protocol.\n\tat some.Stack"
-                            )),
+                            exception_class_name: Some("org.apache.hadoop.ipc.RpcNoSuchMethodException".into()),
+                            error_msg: Some(format!("Unknown method {other} called on protocol.\n\tat some.Stack")),
                             error_detail: Some(2),
                             ..Default::default()
                         },
@@ -314,20 +263,11 @@ async fn token_auth_concurrent_calls_and_remote_exception() {
         let (s, _) = l.accept().await.unwrap();
         serve(s, token().password, true).await
     });
-    let conn = IpcConnection::connect(
-        &addr,
-        PROTOCOL,
-        1,
-        &Auth::token(token(), "alice"),
-        &ConnectOptions::default(),
-    )
-    .await
-    .unwrap();
+    let conn = IpcConnection::connect(&addr, PROTOCOL, 1, &Auth::token(token(), "alice"), &ConnectOptions::default())
+        .await
+        .unwrap();
     // Two concurrent calls, answered in reverse order by the server.
-    let req_a = pb::AllocateRequestProto {
-        response_id: Some(41),
-        ..Default::default()
-    };
+    let req_a = pb::AllocateRequestProto { response_id: Some(41), ..Default::default() };
     let req_b = pb::AllocateRequestProto::default();
     let a = conn.call::<_, pb::AllocateResponseProto>("allocate", &req_a);
     let b = conn.call::<_, pb::AllocateResponseProto>("noSuchMethod", &req_b);
@@ -335,10 +275,7 @@ async fn token_auth_concurrent_calls_and_remote_exception() {
     assert_eq!(a.unwrap().response_id(), 42);
     let e = b.unwrap_err();
     let r = e.remote().expect("remote exception");
-    assert_eq!(
-        r.class_name,
-        "org.apache.hadoop.ipc.RpcNoSuchMethodException"
-    );
+    assert_eq!(r.class_name, "org.apache.hadoop.ipc.RpcNoSuchMethodException");
     assert_eq!(r.simple_class_name(), "RpcNoSuchMethodException");
     assert_eq!(r.error_code.as_deref(), Some("ERROR_NO_SUCH_METHOD"));
     assert!(!r.fatal && !e.is_connection_error());
@@ -359,15 +296,9 @@ async fn wrong_password_is_a_remote_sasl_error() {
         let (s, _) = l.accept().await.unwrap();
         serve(s, vec![0, 0, 0], false).await
     });
-    let e = IpcConnection::connect(
-        &addr,
-        PROTOCOL,
-        1,
-        &Auth::token(token(), "alice"),
-        &ConnectOptions::default(),
-    )
-    .await
-    .unwrap_err();
+    let e = IpcConnection::connect(&addr, PROTOCOL, 1, &Auth::token(token(), "alice"), &ConnectOptions::default())
+        .await
+        .unwrap_err();
     match &e {
         IpcError::Remote { exception, .. } => {
             assert_eq!(exception.class_name, "javax.security.sasl.SaslException");
@@ -386,10 +317,7 @@ async fn amrm_client_register_allocate_finish() {
         serve(s, token().password, false).await
     });
     let c = AmRmClient::new(addr.clone(), token(), "alice", ConnectOptions::default());
-    let reg = c
-        .register_application_master("am-host", 6123, "http://am-host:8081/")
-        .await
-        .unwrap();
+    let reg = c.register_application_master("am-host", 6123, "http://am-host:8081/").await.unwrap();
     assert_eq!(reg.maximum_capability, Some(Resource::new(8192, 8)));
     assert_eq!(reg.queue, "default");
     let resp = c
@@ -412,14 +340,9 @@ async fn amrm_client_register_allocate_finish() {
     assert_eq!(resp.nm_tokens[0].node_id.to_string(), "nm1:45454");
     // Rolled AMRM token: new identifier/password, old service kept.
     let t = c.current_token();
-    assert_eq!(
-        (t.identifier.clone(), t.password.clone()),
-        (vec![5], vec![6])
-    );
+    assert_eq!((t.identifier.clone(), t.password.clone()), (vec![5], vec![6]));
     assert_eq!(t.service, "127.0.0.1:8030");
-    c.unregister(FinalStatus::Succeeded, "done", "", Duration::from_secs(5))
-        .await
-        .unwrap();
+    c.unregister(FinalStatus::Succeeded, "done", "", Duration::from_secs(5)).await.unwrap();
 }
 
 #[tokio::test]
@@ -429,15 +352,9 @@ async fn refused_connection_names_the_address() {
         l.local_addr().unwrap().port()
     };
     let addr = format!("127.0.0.1:{port}");
-    let e = IpcConnection::connect(
-        &addr,
-        PROTOCOL,
-        1,
-        &Auth::simple("alice"),
-        &ConnectOptions::default(),
-    )
-    .await
-    .unwrap_err();
+    let e = IpcConnection::connect(&addr, PROTOCOL, 1, &Auth::simple("alice"), &ConnectOptions::default())
+        .await
+        .unwrap_err();
     assert!(matches!(e, IpcError::Connect { .. }));
     assert!(e.to_string().contains(&addr), "{e}");
 }
@@ -455,26 +372,14 @@ async fn simple_auth_sends_user_in_context() {
         let ctx: IpcConnectionContextProto = frame::decode_delimited(&mut buf, "ctx").unwrap();
         (pre, ctx)
     });
-    let conn = IpcConnection::connect(
-        &addr,
-        PROTOCOL,
-        1,
-        &Auth::simple("alice"),
-        &ConnectOptions::default(),
-    )
-    .await
-    .unwrap();
+    let conn =
+        IpcConnection::connect(&addr, PROTOCOL, 1, &Auth::simple("alice"), &ConnectOptions::default()).await.unwrap();
     let (pre, ctx) = server.await.unwrap();
     assert_eq!(&pre, b"hrpc\x09\x00\x00");
-    assert_eq!(
-        ctx.user_info.unwrap().effective_user.as_deref(),
-        Some("alice")
-    );
+    assert_eq!(ctx.user_info.unwrap().effective_user.as_deref(), Some("alice"));
     // The server hung up: calls fail with an error naming the address.
-    let e = conn
-        .call::<_, pb::AllocateResponseProto>("allocate", &pb::AllocateRequestProto::default())
-        .await
-        .unwrap_err();
+    let e =
+        conn.call::<_, pb::AllocateResponseProto>("allocate", &pb::AllocateRequestProto::default()).await.unwrap_err();
     assert!(e.is_connection_error());
     assert!(e.to_string().contains(&addr), "{e}");
 }
@@ -502,12 +407,9 @@ async fn garbage_from_server_is_an_error_not_a_panic() {
             let _ = s.read_exact(&mut pre).await;
             let _ = s.write_all(&junk).await;
         });
-        let opts = ConnectOptions {
-            connect_timeout: Duration::from_secs(5),
-            call_timeout: Some(Duration::from_secs(5)),
-        };
-        let r =
-            IpcConnection::connect(&addr, PROTOCOL, 1, &Auth::token(token(), "alice"), &opts).await;
+        let opts =
+            ConnectOptions { connect_timeout: Duration::from_secs(5), call_timeout: Some(Duration::from_secs(5)) };
+        let r = IpcConnection::connect(&addr, PROTOCOL, 1, &Auth::token(token(), "alice"), &opts).await;
         assert!(r.is_err(), "round {round}");
     }
 }

@@ -20,7 +20,10 @@ fn conf_or_skip(test: &str) -> Option<HadoopConfig> {
     match std::env::var_os("HADOOP_CONF_DIR") {
         None => {
             // scripts/test sets RFY_REQUIRE_HADOOP: there a skip would hide a broken setup.
-            assert!(std::env::var_os("RFY_REQUIRE_HADOOP").is_none(), "{test}: HADOOP_CONF_DIR is not set but RFY_REQUIRE_HADOOP is");
+            assert!(
+                std::env::var_os("RFY_REQUIRE_HADOOP").is_none(),
+                "{test}: HADOOP_CONF_DIR is not set but RFY_REQUIRE_HADOOP is"
+            );
             println!("{test}: skipped: HADOOP_CONF_DIR is not set (eval \"$(scripts/hadoop env)\" after scripts/hadoop start)");
             None
         }
@@ -37,21 +40,14 @@ async fn wait_final(rm: &RmRestClient, app: &str, limit: Duration) -> AppReport 
         }
         if Instant::now() > deadline {
             let _ = rm.kill(app).await;
-            panic!(
-                "{app} not final after {limit:?}: state {} diagnostics {}",
-                r.state, r.diagnostics
-            );
+            panic!("{app} not final after {limit:?}: state {} diagnostics {}", r.state, r.diagnostics);
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
 
 fn test_dir(tag: &str) -> String {
-    format!(
-        "/user/{}/.rfy-hadoop-test/{tag}-{}",
-        current_user(),
-        uuid::Uuid::new_v4().simple()
-    )
+    format!("/user/{}/.rfy-hadoop-test/{tag}-{}", current_user(), uuid::Uuid::new_v4().simple())
 }
 
 #[tokio::test]
@@ -62,10 +58,7 @@ async fn rest_and_hdfs_basics() {
     let rm = RmRestClient::from_config(&conf, &current_user()).unwrap();
     let info = rm.cluster_info().await.unwrap();
     assert_eq!(info.state, "STARTED");
-    assert!(
-        !rm.nodes().await.unwrap().is_empty(),
-        "no NodeManager registered"
-    );
+    assert!(!rm.nodes().await.unwrap().is_empty(), "no NodeManager registered");
 
     let fs = Hdfs::from_config(&conf, None).unwrap();
     let dir = test_dir("basics");
@@ -81,24 +74,11 @@ async fn rest_and_hdfs_basics() {
     assert!(fs.exists(&f).await.unwrap());
     let local = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(local.path(), b"hello hdfs").unwrap();
-    let up = fs
-        .upload(local.path(), &format!("{dir}/b.txt"), 0o644, true)
-        .await
-        .unwrap();
+    let up = fs.upload(local.path(), &format!("{dir}/b.txt"), 0o644, true).await.unwrap();
     assert_eq!(up.size, 10);
-    let names: Vec<String> = fs
-        .list(&dir)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.path)
-        .collect();
+    let names: Vec<String> = fs.list(&dir).await.unwrap().into_iter().map(|e| e.path).collect();
     assert_eq!(names.len(), 2, "{names:?}");
-    let e = fs
-        .read(&format!("{dir}/missing"))
-        .await
-        .unwrap_err()
-        .to_string();
+    let e = fs.read(&format!("{dir}/missing")).await.unwrap_err().to_string();
     assert!(e.contains("missing") && e.contains("hdfs://"), "{e}");
     assert!(fs.delete(&dir, true).await.unwrap());
     assert!(!fs.exists(&dir).await.unwrap());
@@ -153,12 +133,7 @@ async fn rest_submission_localizes_hdfs_resource() {
     let r = wait_final(&rm, &app.application_id, Duration::from_secs(120)).await;
     assert_eq!(r.user, user);
     assert_eq!(r.application_type, "rfy-test");
-    assert!(
-        r.diagnostics.contains("exitCode: 7"),
-        "state {} diagnostics: {}",
-        r.state,
-        r.diagnostics
-    );
+    assert!(r.diagnostics.contains("exitCode: 7"), "state {} diagnostics: {}", r.state, r.diagnostics);
     fs.delete(&dir, true).await.unwrap();
 }
 
@@ -176,10 +151,7 @@ async fn rest_kill() {
         None,
         1,
         false,
-        ResourceInfo {
-            memory: 256,
-            vcores: 1,
-        },
+        ResourceInfo { memory: 256, vcores: 1 },
         &[],
         &[],
         &["sleep 120".into()],
@@ -230,15 +202,9 @@ async fn am_smoke_as_real_application_master() {
         None,
         1,
         false,
-        ResourceInfo {
-            memory: 256,
-            vcores: 1,
-        },
+        ResourceInfo { memory: 256, vcores: 1 },
         &[("am_smoke".into(), res)],
-        &[
-            ("HADOOP_CONF_DIR".into(), conf_dir),
-            ("RUST_BACKTRACE".into(), "1".into()),
-        ],
+        &[("HADOOP_CONF_DIR".into(), conf_dir), ("RUST_BACKTRACE".into(), "1".into())],
         &["./am_smoke 1><LOG_DIR>/am.stdout 2><LOG_DIR>/am.stderr".into()],
     );
     rm.submit(&sub).await.unwrap();
@@ -248,10 +214,6 @@ async fn am_smoke_as_real_application_master() {
         "state {} diagnostics {:?} AM logs {:?}",
         r.state, r.diagnostics, r.am_container_logs
     );
-    assert!(
-        r.diagnostics.contains("exited 3 as expected"),
-        "{}",
-        r.diagnostics
-    );
+    assert!(r.diagnostics.contains("exited 3 as expected"), "{}", r.diagnostics);
     fs.delete(&dir, true).await.unwrap();
 }

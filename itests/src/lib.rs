@@ -112,7 +112,11 @@ impl Cluster {
             if r.is_final() && r.running_containers <= 0 && nm.is_empty() {
                 return;
             }
-            assert!(Instant::now() < deadline, "{app}: containers still running after {limit:?}: RM says {}, NodeManagers list {nm:?}", r.running_containers);
+            assert!(
+                Instant::now() < deadline,
+                "{app}: containers still running after {limit:?}: RM says {}, NodeManagers list {nm:?}",
+                r.running_containers
+            );
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
     }
@@ -126,7 +130,9 @@ pub async fn nm_containers(conf: &HadoopConfig, app: &str) -> Vec<String> {
     let mut out = Vec::new();
     for n in rm.nodes().await.unwrap_or_default() {
         let url = format!("http://{}/ws/v1/node/containers", n.node_http_address);
-        let Ok(resp) = reqwest::Client::new().get(&url).header("Accept", "application/json").send().await else { continue };
+        let Ok(resp) = reqwest::Client::new().get(&url).header("Accept", "application/json").send().await else {
+            continue;
+        };
         let Ok(v) = resp.json::<serde_json::Value>().await else { continue };
         for c in v["containers"]["container"].as_array().cloned().unwrap_or_default() {
             let id = c["id"].as_str().unwrap_or_default();
@@ -153,17 +159,20 @@ pub fn rfy_bin() -> PathBuf {
     let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
     let bin = dir.join("rfy");
     for b in ["rfy", "rfy-am", "rfy-worker"] {
-        assert!(dir.join(b).is_file(), "{} is missing: build the binaries first: cargo build -p rfy-client -p rfy-am -p rfy-worker", dir.join(b).display());
+        assert!(
+            dir.join(b).is_file(),
+            "{} is missing: build the binaries first: cargo build -p rfy-client -p rfy-am -p rfy-worker",
+            dir.join(b).display()
+        );
     }
     bin
 }
 
 /// Runs a Hadoop CLI (`yarn`, `hdfs`) from `PATH` (as `scripts/hadoop env` sets it up).
 pub fn hadoop_cli(cmd: &str, args: &[&str]) -> (bool, String) {
-    let out = Command::new(cmd)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run Hadoop's `{cmd}` CLI ({e}): put it on PATH with eval \"$(scripts/hadoop env)\""));
+    let out = Command::new(cmd).args(args).output().unwrap_or_else(|e| {
+        panic!("cannot run Hadoop's `{cmd}` CLI ({e}): put it on PATH with eval \"$(scripts/hadoop env)\"")
+    });
     let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
     text.push_str(&String::from_utf8_lossy(&out.stderr));
     (out.status.success(), text)
@@ -233,7 +242,11 @@ impl RfyRun {
                 }
                 panic!("rfy ended ({st}) before printing {needle:?}; output:\n{}", self.output());
             }
-            assert!(Instant::now() < deadline, "rfy did not print {needle:?} within {limit:?}; output:\n{}", self.output());
+            assert!(
+                Instant::now() < deadline,
+                "rfy did not print {needle:?} within {limit:?}; output:\n{}",
+                self.output()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }

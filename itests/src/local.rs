@@ -17,7 +17,8 @@ pub fn repo_file(rel: &str) -> PathBuf {
 
 /// Logs to stderr at `RUST_LOG` (default warn), once per test binary.
 pub fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
 }
 
@@ -76,7 +77,11 @@ pub fn exactly_once_problems(expected: &BTreeMap<String, u64>, got: &BTreeMap<St
         counts.sort_unstable();
         if counts.len() as u64 != n || counts.iter().enumerate().any(|(i, c)| *c != i as u64 + 1) {
             let dups = counts.windows(2).filter(|w| w[0] == w[1]).count();
-            problems.push(format!("{word}: {} lines for true count {n} ({dups} duplicated, max {:?})", counts.len(), counts.last()));
+            problems.push(format!(
+                "{word}: {} lines for true count {n} ({dups} duplicated, max {:?})",
+                counts.len(),
+                counts.last()
+            ));
         }
     }
     for word in got.keys().filter(|w| !expected.contains_key(*w)) {

@@ -7,14 +7,20 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-
 use anyhow::{anyhow, bail, Result};
 use rfy_client::follow::RestClient;
 
 use crate::{hadoop_cli, Cluster, RfyRun};
 
 /// Small containers: the single NodeManager runs several tests' applications.
-pub const SMALL: [&str; 6] = ["-D", "jobmanager.memory.process.size=512m", "-D", "taskmanager.memory.process.size=512m", "-D", "taskmanager.numberOfTaskSlots=1"];
+pub const SMALL: [&str; 6] = [
+    "-D",
+    "jobmanager.memory.process.size=512m",
+    "-D",
+    "taskmanager.memory.process.size=512m",
+    "-D",
+    "taskmanager.numberOfTaskSlots=1",
+];
 
 /// A job running in its own YARN application, followed by an attached `rfy run`.
 pub struct YarnJob {
@@ -48,7 +54,13 @@ impl Drop for YarnJob {
 /// Starts `rfy run -m yarn-application -p <p> <conf...> wordcount <job_args...>`
 /// (small containers, `-D` pairs from `conf`) and waits until the job runs
 /// (at most 180 s).
-pub fn start_wordcount(c: &Cluster, p: u32, conf: &[(&str, String)], from_savepoint: Option<&str>, job_args: &[&str]) -> YarnJob {
+pub fn start_wordcount(
+    c: &Cluster,
+    p: u32,
+    conf: &[(&str, String)],
+    from_savepoint: Option<&str>,
+    job_args: &[&str],
+) -> YarnJob {
     let p = p.to_string();
     let dees: Vec<String> = conf.iter().map(|(k, v)| format!("{k}={v}")).collect();
     let mut a: Vec<&str> = vec!["run", "-m", "yarn-application", "-p", &p];
@@ -67,7 +79,11 @@ pub fn start_wordcount(c: &Cluster, p: u32, conf: &[(&str, String)], from_savepo
     let out = run.output();
     let job = out
         .lines()
-        .find_map(|l| l.strip_prefix("Job ").filter(|r| r.contains(" submitted in application ")).and_then(|r| r.split_whitespace().next()))
+        .find_map(|l| {
+            l.strip_prefix("Job ")
+                .filter(|r| r.contains(" submitted in application "))
+                .and_then(|r| r.split_whitespace().next())
+        })
         .expect("job id printed")
         .to_string();
     let rest = RestClient::new(format!("{}/proxy/{app}", c.rm.base_url())).expect("REST client");
@@ -77,7 +93,13 @@ pub fn start_wordcount(c: &Cluster, p: u32, conf: &[(&str, String)], from_savepo
 /// The TaskManager container ids the JobManager knows now (`GET /taskmanagers`).
 pub async fn task_manager_containers(rest: &RestClient) -> Result<Vec<String>> {
     let v = rest.get("/taskmanagers").await?;
-    Ok(v["taskmanagers"].as_array().cloned().unwrap_or_default().iter().filter_map(|t| t["id"].as_str().map(str::to_string)).collect())
+    Ok(v["taskmanagers"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|t| t["id"].as_str().map(str::to_string))
+        .collect())
 }
 
 /// Kills a container with Hadoop's CLI: `yarn container -signal <id> FORCEFUL_SHUTDOWN`.
@@ -108,7 +130,13 @@ pub async fn failures(rest: &RestClient, job: &str) -> Result<usize> {
 /// RUNNING, does not count as recovered). Returns the recovery time: from
 /// the return of the kill command (the signal is sent by then; the CLI's
 /// own JVM start-up, ~1–2 s, is not counted) to every subtask RUNNING.
-pub async fn kill_and_wait_recovery(rest: &RestClient, job: &str, victim: &str, tms: usize, limit: Duration) -> Result<Duration> {
+pub async fn kill_and_wait_recovery(
+    rest: &RestClient,
+    job: &str,
+    victim: &str,
+    tms: usize,
+    limit: Duration,
+) -> Result<Duration> {
     let failures_before = failures(rest, job).await?;
     let blocking_victim = victim.to_string();
     tokio::task::spawn_blocking(move || kill_container(&blocking_victim)).await??;
@@ -174,7 +202,9 @@ pub async fn hdfs_committed_updates(c: &Cluster, path: &str) -> Result<(BTreeMap
         let data = String::from_utf8(c.fs.read(&e.path).await?)?;
         for line in data.lines() {
             let (w, n) = line.split_once('\t').ok_or_else(|| anyhow!("bad line {line:?} in {name}"))?;
-            out.entry(w.to_string()).or_default().push(n.parse().map_err(|_| anyhow!("bad count in {line:?} of {name}"))?);
+            out.entry(w.to_string())
+                .or_default()
+                .push(n.parse().map_err(|_| anyhow!("bad count in {line:?} of {name}"))?);
         }
     }
     Ok((out, others))

@@ -13,13 +13,29 @@ async fn hdfs_source_and_sink_in_local_mode() {
     let dir = c.test_dir("conn").await;
     let input = c.put_kjv(&dir).await;
     let output = format!("hdfs://{dir}/out");
-    let (st, out, _) = rfy(&["run", "-p", "3", "wordcount", "--input", &input, "--output", &output], &[], Duration::from_secs(180));
+    let (st, out, _) =
+        rfy(&["run", "-p", "3", "wordcount", "--input", &input, "--output", &output], &[], Duration::from_secs(180));
     assert!(st.success(), "{out}");
     let got = c.read_output(&format!("{dir}/out")).await;
-    let mut expected: Vec<String> = std::fs::read_to_string(repo_root().join("data/kjv.flink-counts.tsv")).unwrap().lines().map(str::to_string).collect();
+    let mut expected: Vec<String> = std::fs::read_to_string(repo_root().join("data/kjv.flink-counts.tsv"))
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
     expected.sort();
-    assert!(got == expected, "hdfs output at -p 3 differs from data/kjv.flink-counts.tsv ({} vs {} lines)", got.len(), expected.len());
-    let names: Vec<String> = c.fs.list(&format!("{dir}/out")).await.unwrap().into_iter().map(|e| e.path.rsplit('/').next().unwrap().to_string()).collect();
+    assert!(
+        got == expected,
+        "hdfs output at -p 3 differs from data/kjv.flink-counts.tsv ({} vs {} lines)",
+        got.len(),
+        expected.len()
+    );
+    let names: Vec<String> =
+        c.fs.list(&format!("{dir}/out"))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.path.rsplit('/').next().unwrap().to_string())
+            .collect();
     assert_eq!(names.len(), 3, "{names:?}");
     assert!(names.iter().all(|n| n.starts_with("part-")), "in-progress files left: {names:?}");
 
@@ -28,7 +44,11 @@ async fn hdfs_source_and_sink_in_local_mode() {
     assert!(!st.success() && out.contains("not empty") && out.contains(&output), "{out}");
     // A missing input is named.
     let missing = format!("hdfs://{dir}/missing.txt");
-    let (st, out, _) = rfy(&["run", "wordcount", "--input", &missing, "--output", &format!("hdfs://{dir}/out2")], &[], Duration::from_secs(60));
+    let (st, out, _) = rfy(
+        &["run", "wordcount", "--input", &missing, "--output", &format!("hdfs://{dir}/out2")],
+        &[],
+        Duration::from_secs(60),
+    );
     assert!(!st.success() && out.contains("does not exist") && out.contains(&missing), "{out}");
     c.fs.delete(&dir, true).await.unwrap();
 }

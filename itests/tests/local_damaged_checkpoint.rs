@@ -39,7 +39,12 @@ async fn damaged_newest_checkpoint_falls_back_to_the_previous_one() -> anyhow::R
         ("restart-strategy.fixed-delay.attempts", "10".into()),
         ("restart-strategy.fixed-delay.delay", "200 ms".into()),
     ]);
-    let graph = plan(&conf, "wordcount", 2, &["--input", input.to_str().unwrap(), "--output", out.to_str().unwrap(), "--mode", "updates", "--rate", "1500"])?;
+    let graph = plan(
+        &conf,
+        "wordcount",
+        2,
+        &["--input", input.to_str().unwrap(), "--output", out.to_str().unwrap(), "--mode", "updates", "--rate", "1500"],
+    )?;
     let cluster = LocalCluster::start(&conf, graph.required_slots()).await?;
     let client = RestClient::new(cluster.rest_url())?;
     let job = client.submit(&graph, &Default::default()).await?;
@@ -47,7 +52,10 @@ async fn damaged_newest_checkpoint_falls_back_to_the_previous_one() -> anyhow::R
 
     for (round, damage) in ["corrupt", "remove", "state"].into_iter().enumerate() {
         let before = completed_checkpoints(&client, &job).await?;
-        wait_until("two more checkpoints", Duration::from_secs(30), || async { Ok(completed_checkpoints(&client, &job).await? >= before + 2) }).await?;
+        wait_until("two more checkpoints", Duration::from_secs(30), || async {
+            Ok(completed_checkpoints(&client, &job).await? >= before + 2)
+        })
+        .await?;
         // Act right after a completion, well before the next one.
         let (newest, dir) = newest_checkpoint(&job_dir).expect("a checkpoint");
         let meta = dir.join("_metadata");
@@ -75,11 +83,18 @@ async fn damaged_newest_checkpoint_falls_back_to_the_previous_one() -> anyhow::R
         }
         let victim = cluster.task_manager_ids()[0].clone();
         assert!(cluster.kill_task_manager(&victim));
-        wait_until("the job to leave RUNNING", Duration::from_secs(30), || async { Ok(!fully_running(&client, &job).await?) }).await?;
-        wait_until("the job to run again", Duration::from_secs(60), || async { fully_running(&client, &job).await }).await?;
+        wait_until("the job to leave RUNNING", Duration::from_secs(30), || async {
+            Ok(!fully_running(&client, &job).await?)
+        })
+        .await?;
+        wait_until("the job to run again", Duration::from_secs(60), || async { fully_running(&client, &job).await })
+            .await?;
         let cps = client.get(&format!("/jobs/{job}/checkpoints")).await?;
         let restored = cps["latest"]["restored"]["id"].as_u64().unwrap_or(0);
-        assert!(restored > 0 && restored < newest, "round {round} ({damage}): restored {restored}, damaged {newest}: {cps:#}");
+        assert!(
+            restored > 0 && restored < newest,
+            "round {round} ({damage}): restored {restored}, damaged {newest}: {cps:#}"
+        );
         let exceptions = client.get(&format!("/jobs/{job}/exceptions")).await?;
         let text = exceptions.to_string();
         if damage == "state" {
@@ -89,7 +104,8 @@ async fn damaged_newest_checkpoint_falls_back_to_the_previous_one() -> anyhow::R
             );
         } else {
             assert!(
-                text.contains(&format!("checkpoint {newest} at")) && text.contains(&format!("falling back to checkpoint {restored}")),
+                text.contains(&format!("checkpoint {newest} at"))
+                    && text.contains(&format!("falling back to checkpoint {restored}")),
                 "the exception history names the skipped and the used checkpoint: {exceptions:#}"
             );
         }

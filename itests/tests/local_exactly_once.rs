@@ -26,7 +26,8 @@ async fn taskmanager_kills_lose_and_duplicate_nothing() -> anyhow::Result<()> {
     let expected = reference_counts(&input);
     let words: u64 = expected.values().sum();
     assert!(words > 3_000_000, "a few million words, got {words}");
-    let hdfs_io = std::env::var("RFY_ITEST_HDFS_IO").ok().map(|b| format!("{}/{}", b.trim_end_matches('/'), std::process::id()));
+    let hdfs_io =
+        std::env::var("RFY_ITEST_HDFS_IO").ok().map(|b| format!("{}/{}", b.trim_end_matches('/'), std::process::id()));
     let (input_arg, out_arg) = match &hdfs_io {
         Some(base) => {
             let fs = hdfs_of(base);
@@ -49,28 +50,45 @@ async fn taskmanager_kills_lose_and_duplicate_nothing() -> anyhow::Result<()> {
         ("restart-strategy.exponential-delay.initial-backoff", "500 ms".into()),
     ]);
     let rate_s = rate.to_string();
-    let graph = plan(&conf, "wordcount", 2, &["--input", &input_arg, "--output", &out_arg, "--mode", "updates", "--rate", &rate_s])?;
+    let graph = plan(
+        &conf,
+        "wordcount",
+        2,
+        &["--input", &input_arg, "--output", &out_arg, "--mode", "updates", "--rate", &rate_s],
+    )?;
     let cluster = LocalCluster::start(&conf, graph.required_slots()).await?;
     let client = RestClient::new(cluster.rest_url())?;
     let job = client.submit(&graph, &Default::default()).await?;
     let started = Instant::now();
 
-    let mut rng = fastrand::Rng::with_seed(std::env::var("RFY_ITEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| fastrand::u64(..)));
+    let mut rng = fastrand::Rng::with_seed(
+        std::env::var("RFY_ITEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| fastrand::u64(..)),
+    );
     let mut recoveries = Vec::new();
     let deadline = seconds * 0.75; // kills stop before the sources can finish
     while recoveries.len() < 3 || (started.elapsed().as_secs_f64() < deadline * 0.8 && recoveries.len() < 5) {
         // Wait for a completed checkpoint of this attempt, then a random moment.
         let before = completed_checkpoints(&client, &job).await?;
-        wait_until("a new completed checkpoint", Duration::from_secs(30), || async { Ok(completed_checkpoints(&client, &job).await? > before) }).await?;
+        wait_until("a new completed checkpoint", Duration::from_secs(30), || async {
+            Ok(completed_checkpoints(&client, &job).await? > before)
+        })
+        .await?;
         tokio::time::sleep(Duration::from_millis(rng.u64(200..2500))).await;
-        assert!(started.elapsed().as_secs_f64() < seconds, "kills must happen while the job runs; raise RFY_ITEST_SECONDS");
+        assert!(
+            started.elapsed().as_secs_f64() < seconds,
+            "kills must happen while the job runs; raise RFY_ITEST_SECONDS"
+        );
         let ids = cluster.task_manager_ids();
         let victim = ids[rng.usize(..ids.len())].clone();
         let killed_at = Instant::now();
         assert!(cluster.kill_task_manager(&victim));
         eprintln!("{:>6.1} s: killed {victim}", started.elapsed().as_secs_f64());
-        wait_until("the job to leave RUNNING", Duration::from_secs(30), || async { Ok(!fully_running(&client, &job).await?) }).await?;
-        wait_until("the job to run again", Duration::from_secs(60), || async { fully_running(&client, &job).await }).await?;
+        wait_until("the job to leave RUNNING", Duration::from_secs(30), || async {
+            Ok(!fully_running(&client, &job).await?)
+        })
+        .await?;
+        wait_until("the job to run again", Duration::from_secs(60), || async { fully_running(&client, &job).await })
+            .await?;
         let took = killed_at.elapsed();
         eprintln!("{:>6.1} s: running again after {:.2} s", started.elapsed().as_secs_f64(), took.as_secs_f64());
         recoveries.push(took);
@@ -102,7 +120,11 @@ async fn taskmanager_kills_lose_and_duplicate_nothing() -> anyhow::Result<()> {
     let got = committed_updates(&out);
     let problems = exactly_once_problems(&expected, &got);
     assert!(problems.is_empty(), "output is not exactly-once: {problems:#?}");
-    let leftovers: Vec<String> = std::fs::read_dir(&out)?.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| !n.starts_with("part-")).collect();
+    let leftovers: Vec<String> = std::fs::read_dir(&out)?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with("part-"))
+        .collect();
     assert!(leftovers.is_empty(), "uncommitted files left: {leftovers:?}");
     eprintln!(
         "exactly-once over {} kills; recovery (kill → all tasks RUNNING): {:?}",

@@ -13,13 +13,26 @@ use rfy_itests::local::*;
 /// Runs word count at parallelism `p` (restoring from `from` if given);
 /// with `stop_after`, stops it with a savepoint after that long and returns
 /// the savepoint's path, else runs it to its end.
-async fn run(p: u32, input: &Path, out: &Path, savepoints: &Path, from: Option<&str>, stop_after: Option<Duration>) -> anyhow::Result<Option<String>> {
-    let mut pairs = vec![("state.savepoints.dir", savepoints.display().to_string()), ("local.number-taskmanager", "2".to_string())];
+async fn run(
+    p: u32,
+    input: &Path,
+    out: &Path,
+    savepoints: &Path,
+    from: Option<&str>,
+    stop_after: Option<Duration>,
+) -> anyhow::Result<Option<String>> {
+    let mut pairs =
+        vec![("state.savepoints.dir", savepoints.display().to_string()), ("local.number-taskmanager", "2".to_string())];
     if let Some(f) = from {
         pairs.push(("execution.savepoint.path", f.to_string()));
     }
     let conf = conf(&pairs);
-    let graph = plan(&conf, "wordcount", p, &["--input", input.to_str().unwrap(), "--output", out.to_str().unwrap(), "--mode", "updates", "--rate", "4000"])?;
+    let graph = plan(
+        &conf,
+        "wordcount",
+        p,
+        &["--input", input.to_str().unwrap(), "--output", out.to_str().unwrap(), "--mode", "updates", "--rate", "4000"],
+    )?;
     let cluster = LocalCluster::start(&conf, graph.required_slots()).await?;
     let client = RestClient::new(cluster.rest_url())?;
     let job = client.submit(&graph, &Default::default()).await?;

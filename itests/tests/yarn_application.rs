@@ -10,7 +10,14 @@ use std::time::{Duration, Instant};
 use rfy_itests::{chromium_dump_dom, hadoop_cli, repo_root, rfy, Cluster, RfyRun};
 
 /// Small containers: many tests run at once on the single NodeManager.
-const SMALL: [&str; 6] = ["-D", "jobmanager.memory.process.size=512m", "-D", "taskmanager.memory.process.size=512m", "-D", "taskmanager.numberOfTaskSlots=1"];
+const SMALL: [&str; 6] = [
+    "-D",
+    "jobmanager.memory.process.size=512m",
+    "-D",
+    "taskmanager.memory.process.size=512m",
+    "-D",
+    "taskmanager.numberOfTaskSlots=1",
+];
 
 fn args<'a>(head: &[&'a str], tail: &[&'a str]) -> Vec<&'a str> {
     let mut v: Vec<&str> = vec!["run", "-m", "yarn-application"];
@@ -37,8 +44,11 @@ async fn wordcount_p2_on_yarn_matches_local_run() {
     let local_out = tempfile::tempdir().unwrap();
     let local_dir = local_out.path().join("out");
     let kjv = repo_root().join("data/kjv.txt");
-    let (st, out, _) =
-        rfy(&["run", "-p", "2", "wordcount", "--input", kjv.to_str().unwrap(), "--output", local_dir.to_str().unwrap()], &[], Duration::from_secs(120));
+    let (st, out, _) = rfy(
+        &["run", "-p", "2", "wordcount", "--input", kjv.to_str().unwrap(), "--output", local_dir.to_str().unwrap()],
+        &[],
+        Duration::from_secs(120),
+    );
     assert!(st.success(), "local run failed:\n{out}");
     let mut local: Vec<String> = Vec::new();
     for e in std::fs::read_dir(&local_dir).unwrap() {
@@ -61,12 +71,21 @@ async fn wordcount_p2_on_yarn_matches_local_run() {
     assert!(ok, "yarn application -status failed:\n{status}");
     assert!(status.contains("State : RUNNING"), "{status}");
     assert!(status.contains("Application-Type : rfy"), "{status}");
-    let tracking = status.lines().find_map(|l| l.trim().strip_prefix("Tracking-URL : ")).unwrap_or_default().to_string();
+    let tracking =
+        status.lines().find_map(|l| l.trim().strip_prefix("Tracking-URL : ")).unwrap_or_default().to_string();
     assert!(tracking.starts_with("http://"), "no tracking URL in:\n{status}");
 
     let proxy = format!("{}/proxy/{app}", c.rm.base_url());
-    let overview: serde_json::Value = reqwest::get(format!("{proxy}/overview")).await.unwrap().json().await.expect("Dispatcher JSON through the proxy");
-    assert!(overview["jobs-running"].as_u64().unwrap_or(0) + overview["jobs-finished"].as_u64().unwrap_or(0) >= 1, "{overview}");
+    let overview: serde_json::Value = reqwest::get(format!("{proxy}/overview"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .expect("Dispatcher JSON through the proxy");
+    assert!(
+        overview["jobs-running"].as_u64().unwrap_or(0) + overview["jobs-finished"].as_u64().unwrap_or(0) >= 1,
+        "{overview}"
+    );
     let tms: serde_json::Value = reqwest::get(format!("{proxy}/taskmanagers")).await.unwrap().json().await.unwrap();
     let tms = tms["taskmanagers"].as_array().cloned().unwrap_or_default();
     assert_eq!(tms.len(), 2, "expected 2 TaskManager containers: {tms:?}");
@@ -86,7 +105,11 @@ async fn wordcount_p2_on_yarn_matches_local_run() {
     let yarn_lines = c.read_output(&format!("{dir}/out")).await;
     assert_eq!(yarn_lines.len(), local.len(), "number of distinct words differs from the local run");
     assert!(yarn_lines == local, "YARN output differs from the local run");
-    let mut expected: Vec<String> = std::fs::read_to_string(repo_root().join("data/kjv.flink-counts.tsv")).unwrap().lines().map(str::to_string).collect();
+    let mut expected: Vec<String> = std::fs::read_to_string(repo_root().join("data/kjv.flink-counts.tsv"))
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
     expected.sort();
     assert!(yarn_lines == expected, "YARN output differs from data/kjv.flink-counts.tsv");
 
@@ -98,10 +121,17 @@ async fn wordcount_p2_on_yarn_matches_local_run() {
     loop {
         let (_, logs) = hadoop_cli("yarn", &["logs", "-applicationId", &app]);
         let count = |t: &str| logs.lines().filter(|l| *l == t).count();
-        if count("LogType:jobmanager.log") == 1 && count("LogType:taskmanager.log") == 2 && logs.contains("TaskManager registered") {
+        if count("LogType:jobmanager.log") == 1
+            && count("LogType:taskmanager.log") == 2
+            && logs.contains("TaskManager registered")
+        {
             break;
         }
-        assert!(Instant::now() < deadline, "yarn logs lacks jobmanager.log / 2 taskmanager.log:\n{}", &logs[..logs.len().min(4000)]);
+        assert!(
+            Instant::now() < deadline,
+            "yarn logs lacks jobmanager.log / 2 taskmanager.log:\n{}",
+            &logs[..logs.len().min(4000)]
+        );
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
     c.fs.delete(&dir, true).await.unwrap();
@@ -130,7 +160,10 @@ async fn kill_during_run_ends_killed() {
     c.wait_no_containers(&app, Duration::from_secs(60)).await;
     assert!(!c.fs.exists(&c.staging_dir(&app)).await.unwrap(), "staging directory {} left behind", c.staging_dir(&app));
     let out_dir = format!("{dir}/out");
-    assert!(!c.fs.exists(&out_dir).await.unwrap() || c.read_output(&out_dir).await.is_empty(), "a killed job published part files");
+    assert!(
+        !c.fs.exists(&out_dir).await.unwrap() || c.read_output(&out_dir).await.is_empty(),
+        "a killed job published part files"
+    );
     c.fs.delete(&dir, true).await.unwrap();
 }
 
@@ -161,7 +194,10 @@ async fn detached_web_page_through_proxy_in_chromium() {
     let dom = chromium_dump_dom(&url);
     assert!(dom.contains(&job_id), "job {job_id} not listed on {url}:\n{dom}");
     assert!(dom.contains("WordCount"), "job name not on the page:\n{dom}");
-    assert!(dom.contains("href=\"jobs/overview\"") && dom.contains("container_"), "relative links / TaskManagers missing:\n{dom}");
+    assert!(
+        dom.contains("href=\"jobs/overview\"") && dom.contains("container_"),
+        "relative links / TaskManagers missing:\n{dom}"
+    );
     // A relative link followed through the proxy.
     let dom = chromium_dump_dom(&format!("{url}jobs/{job_id}"));
     assert!(dom.contains(&job_id), "job details through the proxy:\n{dom}");
@@ -171,7 +207,11 @@ async fn detached_web_page_through_proxy_in_chromium() {
     let r = c.wait_final(&app, Duration::from_secs(60)).await;
     assert_eq!(r.state, "KILLED");
     c.wait_no_containers(&app, Duration::from_secs(60)).await;
-    assert!(!c.fs.exists(&c.staging_dir(&app)).await.unwrap(), "staging directory {} left behind after a detached kill", c.staging_dir(&app));
+    assert!(
+        !c.fs.exists(&c.staging_dir(&app)).await.unwrap(),
+        "staging directory {} left behind after a detached kill",
+        c.staging_dir(&app)
+    );
     c.fs.delete(&dir, true).await.unwrap();
 }
 
@@ -192,7 +232,10 @@ async fn unreachable_resource_manager_fails_fast() {
     let (st, out, took) = rfy(&a, &[("HADOOP_CONF_DIR", conf_s.as_str())], Duration::from_secs(60));
     assert!(!st.success(), "{out}");
     assert!(took < Duration::from_secs(10), "took {took:?}");
-    assert!(out.contains(&format!("127.0.0.1:{port}")) && out.contains("ResourceManager"), "error does not name the RM address:\n{out}");
+    assert!(
+        out.contains(&format!("127.0.0.1:{port}")) && out.contains("ResourceManager"),
+        "error does not name the RM address:\n{out}"
+    );
 }
 
 /// Input missing in HDFS: the job fails; the reason is in YARN's diagnostics and on the CLI.
@@ -212,7 +255,11 @@ async fn missing_input_fails_with_the_reason() {
     };
     let r = c.wait_final(&app, Duration::from_secs(60)).await;
     assert_eq!(r.final_status, "FAILED");
-    assert!(r.diagnostics.contains(&input) && r.diagnostics.contains("does not exist"), "YARN diagnostics: {}", r.diagnostics);
+    assert!(
+        r.diagnostics.contains(&input) && r.diagnostics.contains("does not exist"),
+        "YARN diagnostics: {}",
+        r.diagnostics
+    );
     assert!(!c.fs.exists(&c.staging_dir(&app)).await.unwrap());
     c.fs.delete(&dir, true).await.unwrap();
 }
@@ -261,7 +308,11 @@ async fn killed_taskmanager_container_fails_the_job_fast() {
     assert!(!st.success(), "{out}");
     assert!(out.contains("FAILED"), "{out}");
     let r = c.wait_final(&app, Duration::from_secs(60)).await;
-    assert!(killed_at.elapsed() < Duration::from_secs(20), "the application took {:?} to end after the container was killed", killed_at.elapsed());
+    assert!(
+        killed_at.elapsed() < Duration::from_secs(20),
+        "the application took {:?} to end after the container was killed",
+        killed_at.elapsed()
+    );
     assert_eq!(r.final_status, "FAILED", "{}", r.diagnostics);
     assert!(r.diagnostics.contains("FAILED"), "{}", r.diagnostics);
     c.wait_no_containers(&app, Duration::from_secs(60)).await;

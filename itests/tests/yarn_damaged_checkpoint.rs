@@ -47,7 +47,13 @@ async fn yarn_damaged_newest_checkpoint_falls_back_to_the_previous_one() {
         ("restart-strategy.fixed-delay.attempts", "10".into()),
         ("restart-strategy.fixed-delay.delay", "200 ms".into()),
     ];
-    let mut j = start_wordcount(&c, 2, &conf, None, &["--input", &input_uri, "--output", &output, "--mode", "updates", "--rate", "800"]);
+    let mut j = start_wordcount(
+        &c,
+        2,
+        &conf,
+        None,
+        &["--input", &input_uri, "--output", &output, "--mode", "updates", "--rate", "800"],
+    );
     let job_dir = format!("{ckpt_path}/{}", j.job);
 
     for damage in ["corrupt", "remove"] {

@@ -42,11 +42,19 @@ async fn yarn_taskmanager_container_kills_lose_and_duplicate_nothing() {
         ("restart-strategy.fixed-delay.attempts", "20".into()),
         ("restart-strategy.fixed-delay.delay", "200 ms".into()),
     ];
-    let mut j = start_wordcount(&c, 2, &conf, None, &["--input", &input_uri, "--output", &output, "--mode", "updates", "--rate", &rate]);
+    let mut j = start_wordcount(
+        &c,
+        2,
+        &conf,
+        None,
+        &["--input", &input_uri, "--output", &output, "--mode", "updates", "--rate", &rate],
+    );
     let started = Instant::now();
     eprintln!("job {} in {} is RUNNING", j.job, j.app);
 
-    let mut rng = fastrand::Rng::with_seed(std::env::var("RFY_ITEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| fastrand::u64(..)));
+    let mut rng = fastrand::Rng::with_seed(
+        std::env::var("RFY_ITEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| fastrand::u64(..)),
+    );
     let mut recoveries = Vec::new();
     let deadline = seconds * 0.75; // kills stop before the sources can finish
     while recoveries.len() < 3 || (started.elapsed().as_secs_f64() < deadline * 0.8 && recoveries.len() < 5) {
@@ -54,7 +62,10 @@ async fn yarn_taskmanager_container_kills_lose_and_duplicate_nothing() {
         let before = completed(&j.rest, &j.job).await;
         wait_completed_over(&j.rest, &j.job, before, Duration::from_secs(30)).await.unwrap();
         tokio::time::sleep(Duration::from_millis(rng.u64(200..2500))).await;
-        assert!(started.elapsed().as_secs_f64() < seconds, "kills must happen while the job runs; raise RFY_ITEST_SECONDS");
+        assert!(
+            started.elapsed().as_secs_f64() < seconds,
+            "kills must happen while the job runs; raise RFY_ITEST_SECONDS"
+        );
         let tms = task_manager_containers(&j.rest).await.unwrap();
         assert_eq!(tms.len(), 2, "2 TaskManager containers: {tms:?}");
         let victim = tms[rng.usize(..tms.len())].clone();

@@ -14,7 +14,11 @@ use rfy_itests::{rfy, Cluster};
 
 /// The path after "Savepoint completed. Path: " in `out`.
 fn savepoint_path(out: &str) -> String {
-    out.lines().find_map(|l| l.strip_prefix("Savepoint completed. Path: ")).unwrap_or_else(|| panic!("no savepoint path printed:\n{out}")).trim().to_string()
+    out.lines()
+        .find_map(|l| l.strip_prefix("Savepoint completed. Path: "))
+        .unwrap_or_else(|| panic!("no savepoint path printed:\n{out}"))
+        .trim()
+        .to_string()
 }
 
 /// Where a run reads, writes and saves: `hdfs://` URIs.
@@ -27,27 +31,48 @@ struct Io<'a> {
 /// One run at parallelism `p`, restored from `from` if given; with `stop`
 /// it is stopped with a savepoint into `io.savepoints` after a few seconds
 /// (the savepoint's path is returned), else it runs to its end.
-async fn run(c: &Cluster, p: u32, io: &Io<'_>, from: Option<&str>, stop: bool, plain_savepoint_first: bool) -> Option<String> {
+async fn run(
+    c: &Cluster,
+    p: u32,
+    io: &Io<'_>,
+    from: Option<&str>,
+    stop: bool,
+    plain_savepoint_first: bool,
+) -> Option<String> {
     let Io { input, output, savepoints: sp } = *io;
     let conf = [("state.savepoints.dir", sp.to_string())];
-    let mut j = start_wordcount(c, p, &conf, from, &["--input", input, "--output", output, "--mode", "updates", "--rate", "3000"]);
+    let mut j = start_wordcount(
+        c,
+        p,
+        &conf,
+        from,
+        &["--input", input, "--output", output, "--mode", "updates", "--rate", "3000"],
+    );
     let app_d = format!("yarn.application.id={}", j.app);
     if from.is_some() {
         let cps = j.rest.get(&format!("/jobs/{}/checkpoints", j.job)).await.unwrap();
-        assert_eq!(cps["latest"]["restored"]["is_savepoint"], true, "run at -p {p} restored from the savepoint: {cps:#}");
+        assert_eq!(
+            cps["latest"]["restored"]["is_savepoint"], true,
+            "run at -p {p} restored from the savepoint: {cps:#}"
+        );
     }
     let result = if stop {
         tokio::time::sleep(Duration::from_millis(2500)).await;
         if plain_savepoint_first {
             // `rfy savepoint`: the job goes on.
-            let (st, out, _) = rfy(&["savepoint", "-m", "yarn-application", "-D", &app_d, &j.job], &[], Duration::from_secs(120));
+            let (st, out, _) =
+                rfy(&["savepoint", "-m", "yarn-application", "-D", &app_d, &j.job], &[], Duration::from_secs(120));
             assert!(st.success(), "rfy savepoint on YARN failed:\n{out}");
             let path = savepoint_path(&out);
             let meta = format!("{}/_metadata", hdfs_path(&path));
-            assert!(path.starts_with(sp) && c.fs.exists(&meta).await.unwrap(), "savepoint {path} on HDFS under {sp} with {meta}");
+            assert!(
+                path.starts_with(sp) && c.fs.exists(&meta).await.unwrap(),
+                "savepoint {path} on HDFS under {sp} with {meta}"
+            );
             assert!(fully_running_or_not(&j.rest, &j.job).await.unwrap(), "the job runs on after rfy savepoint");
         }
-        let (st, out, _) = rfy(&["stop", "-m", "yarn-application", "--yid", &j.app, "-p", sp, &j.job], &[], Duration::from_secs(120));
+        let (st, out, _) =
+            rfy(&["stop", "-m", "yarn-application", "--yid", &j.app, "-p", sp, &j.job], &[], Duration::from_secs(120));
         assert!(st.success(), "rfy stop on YARN failed:\n{out}");
         Some(savepoint_path(&out))
     } else {
@@ -62,7 +87,9 @@ async fn run(c: &Cluster, p: u32, io: &Io<'_>, from: Option<&str>, stop: bool, p
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn yarn_stop_with_savepoint_and_rescale_1_2_1_matches_an_uninterrupted_run() {
-    let Some(c) = Cluster::get("yarn_stop_with_savepoint_and_rescale_1_2_1_matches_an_uninterrupted_run") else { return };
+    let Some(c) = Cluster::get("yarn_stop_with_savepoint_and_rescale_1_2_1_matches_an_uninterrupted_run") else {
+        return;
+    };
     let tmp = tempfile::tempdir().unwrap();
     let (input, _) = repeated_kjv(tmp.path(), 1);
     let expected = reference_counts(&input);

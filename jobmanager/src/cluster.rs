@@ -47,9 +47,14 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl Cluster {
     /// Accepts a job and starts its JobMaster; returns the job id.
-    pub(crate) fn submit(self: &Arc<Self>, graph: JobGraph, job_conf: BTreeMap<String, String>) -> Result<String, SubmitError> {
+    pub(crate) fn submit(
+        self: &Arc<Self>,
+        graph: JobGraph,
+        job_conf: BTreeMap<String, String>,
+    ) -> Result<String, SubmitError> {
         validate(&graph)?;
-        Configuration::from_map(&job_conf, Source::Dynamic).map_err(|e| SubmitError::InvalidJobGraph(format!("job configuration: {e}")))?;
+        Configuration::from_map(&job_conf, Source::Dynamic)
+            .map_err(|e| SubmitError::InvalidJobGraph(format!("job configuration: {e}")))?;
         let job_id = uuid::Uuid::new_v4().simple().to_string();
         let (tx, rx) = mpsc::unbounded_channel();
         let entry = Arc::new(JobEntry { status: RwLock::new(JobStatus::new(job_id.clone(), graph)), tx });
@@ -189,7 +194,10 @@ impl JobManagerHandle {
                 return Ok(());
             }
             if start.elapsed() > timeout {
-                return Err(format!("only {n} of {count} TaskManagers registered within {:.0} s", timeout.as_secs_f64()));
+                return Err(format!(
+                    "only {n} of {count} TaskManagers registered within {:.0} s",
+                    timeout.as_secs_f64()
+                ));
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -210,7 +218,11 @@ impl JobManager {
     /// Errors: a server address cannot be bound (the error names it).
     pub async fn start(config: JobManagerConfig) -> Result<JobManagerHandle, JobManagerError> {
         let bind = |what: &'static str, address: String| async move {
-            let l = TcpListener::bind(&address).await.map_err(|source| JobManagerError::Bind { what, address: address.clone(), source })?;
+            let l = TcpListener::bind(&address).await.map_err(|source| JobManagerError::Bind {
+                what,
+                address: address.clone(),
+                source,
+            })?;
             let port = l.local_addr().map_err(|source| JobManagerError::Bind { what, address, source })?.port();
             Ok::<_, JobManagerError>((l, port))
         };
@@ -252,7 +264,12 @@ impl JobManager {
 
         tokio::spawn(monitor_heartbeats(cluster.clone(), stop));
         let host = config.advertised_host;
-        Ok(JobManagerHandle { rpc_address: format!("{host}:{rpc_port}"), rest_address: format!("{host}:{rest_port}"), cluster, shutdown })
+        Ok(JobManagerHandle {
+            rpc_address: format!("{host}:{rpc_port}"),
+            rest_address: format!("{host}:{rest_port}"),
+            cluster,
+            shutdown,
+        })
     }
 }
 
@@ -280,7 +297,10 @@ async fn monitor_heartbeats(cluster: Arc<Cluster>, mut stop: watch::Receiver<boo
 fn notify_lost(cluster: &Cluster, resource_id: &str, reason: &str, jobs: Vec<String>) {
     for job in jobs {
         if let Some(e) = cluster.job(&job) {
-            let _ = e.tx.send(JobMasterMsg::TaskManagerLost { resource_id: resource_id.to_string(), reason: reason.to_string() });
+            let _ = e.tx.send(JobMasterMsg::TaskManagerLost {
+                resource_id: resource_id.to_string(),
+                reason: reason.to_string(),
+            });
         }
     }
 }

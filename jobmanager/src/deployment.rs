@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use rfy_rpc::{
-    CancelTaskRequest, ExecutionState, InputChannelDescriptor, InputGateDescriptor, NotifyCheckpointCompleteRequest, ResultPartitionDescriptor,
-    TaskDeploymentDescriptor, TaskExecutionState, TriggerCheckpointRequest,
+    CancelTaskRequest, ExecutionState, InputChannelDescriptor, InputGateDescriptor, NotifyCheckpointCompleteRequest,
+    ResultPartitionDescriptor, TaskDeploymentDescriptor, TaskExecutionState, TriggerCheckpointRequest,
 };
 use rfy_runtime::checkpoint::RestoreSource;
 
@@ -137,7 +137,10 @@ pub(crate) fn cancel_tasks(cluster: &Arc<Cluster>, entry: &JobEntry, slots: &[Sl
         tokio::spawn(async move {
             if let Err(e) = client.cancel_task(req).await {
                 if e.code() == tonic::Code::Unavailable {
-                    cluster.declare_lost(&resource_id, format!("TaskManager {resource_id} ({address}) lost: unreachable ({})", e.message()));
+                    cluster.declare_lost(
+                        &resource_id,
+                        format!("TaskManager {resource_id} ({address}) lost: unreachable ({})", e.message()),
+                    );
                 } else {
                     tracing::warn!("cancel failed: {}", e.message());
                 }
@@ -149,7 +152,8 @@ pub(crate) fn cancel_tasks(cluster: &Arc<Cluster>, entry: &JobEntry, slots: &[Sl
 /// Calls every TaskManager running the job (a no-op cancel) and declares
 /// the unreachable ones lost at once.
 pub(crate) fn probe_task_managers(cluster: &Arc<Cluster>, entry: &JobEntry, slots: &[SlotAssignment]) {
-    let resources: std::collections::BTreeSet<String> = read(&entry.status).tasks.iter().map(|t| t.resource_id.clone()).collect();
+    let resources: std::collections::BTreeSet<String> =
+        read(&entry.status).tasks.iter().map(|t| t.resource_id.clone()).collect();
     let mut seen = std::collections::BTreeSet::new();
     for slot in slots.iter().filter(|s| resources.contains(&s.resource_id)) {
         if !seen.insert(slot.resource_id.clone()) {
@@ -160,7 +164,10 @@ pub(crate) fn probe_task_managers(cluster: &Arc<Cluster>, entry: &JobEntry, slot
         tokio::spawn(async move {
             if let Err(e) = client.cancel_task(CancelTaskRequest { execution_id: String::new() }).await {
                 if e.code() == tonic::Code::Unavailable {
-                    cluster.declare_lost(&resource_id, format!("TaskManager {resource_id} ({address}) lost: unreachable ({})", e.message()));
+                    cluster.declare_lost(
+                        &resource_id,
+                        format!("TaskManager {resource_id} ({address}) lost: unreachable ({})", e.message()),
+                    );
                 }
             }
         });
@@ -168,11 +175,25 @@ pub(crate) fn probe_task_managers(cluster: &Arc<Cluster>, entry: &JobEntry, slot
 }
 
 /// Asks every source subtask to inject barrier `id`.
-pub(crate) fn trigger_sources(entry: &Arc<JobEntry>, slots: &[SlotAssignment], sources: Vec<(String, u32)>, id: u64, ts: u64, savepoint: bool, stop: bool) {
+pub(crate) fn trigger_sources(
+    entry: &Arc<JobEntry>,
+    slots: &[SlotAssignment],
+    sources: Vec<(String, u32)>,
+    id: u64,
+    ts: u64,
+    savepoint: bool,
+    stop: bool,
+) {
     let job_id = read(&entry.status).job_id.clone();
     for (execution_id, subtask) in sources {
         let mut client = slots[subtask as usize].client.clone();
-        let req = TriggerCheckpointRequest { execution_id: execution_id.clone(), checkpoint_id: id, timestamp_ms: ts, savepoint, stop };
+        let req = TriggerCheckpointRequest {
+            execution_id: execution_id.clone(),
+            checkpoint_id: id,
+            timestamp_ms: ts,
+            savepoint,
+            stop,
+        };
         let (tx, job_id) = (entry.tx.clone(), job_id.clone());
         tokio::spawn(async move {
             let reason = match client.trigger_checkpoint(req).await {
@@ -192,9 +213,12 @@ pub(crate) fn trigger_sources(entry: &Arc<JobEntry>, slots: &[SlotAssignment], s
 
 /// Tells every TaskManager running the job that checkpoint `id` completed.
 pub(crate) fn notify_complete(entry: &JobEntry, slots: &[SlotAssignment], job_id: &str, id: u64) {
-    let resources: std::collections::BTreeSet<String> = read(&entry.status).tasks.iter().map(|t| t.resource_id.clone()).collect();
+    let resources: std::collections::BTreeSet<String> =
+        read(&entry.status).tasks.iter().map(|t| t.resource_id.clone()).collect();
     for slot in slots.iter().filter(|s| resources.contains(&s.resource_id)) {
-        if slots.iter().position(|x| x.resource_id == slot.resource_id) != slots.iter().position(|x| std::ptr::eq(x, slot)) {
+        if slots.iter().position(|x| x.resource_id == slot.resource_id)
+            != slots.iter().position(|x| std::ptr::eq(x, slot))
+        {
             continue; // one call per TaskManager
         }
         let mut client = slot.client.clone();

@@ -4,7 +4,10 @@
 use std::sync::Arc;
 
 use rfy_rpc::job_manager_gateway_server::JobManagerGateway;
-use rfy_rpc::{Ack, AcknowledgeCheckpointRequest, DeclineCheckpointRequest, HeartbeatRequest, HeartbeatResponse, RegisterTaskManagerRequest, RegisterTaskManagerResponse, TaskExecutionState};
+use rfy_rpc::{
+    Ack, AcknowledgeCheckpointRequest, DeclineCheckpointRequest, HeartbeatRequest, HeartbeatResponse,
+    RegisterTaskManagerRequest, RegisterTaskManagerResponse, TaskExecutionState,
+};
 use tonic::{Request, Response, Status};
 
 use crate::cluster::{lock, write, Cluster};
@@ -31,7 +34,10 @@ impl Gateway {
 
 #[tonic::async_trait]
 impl JobManagerGateway for Gateway {
-    async fn register_task_manager(&self, request: Request<RegisterTaskManagerRequest>) -> Result<Response<RegisterTaskManagerResponse>, Status> {
+    async fn register_task_manager(
+        &self,
+        request: Request<RegisterTaskManagerRequest>,
+    ) -> Result<Response<RegisterTaskManagerResponse>, Status> {
         let req = request.into_inner();
         let result = lock(&self.0.rm).register(&req);
         Ok(Response::new(match result {
@@ -43,7 +49,12 @@ impl JobManagerGateway for Gateway {
             },
             Err(reason) => {
                 tracing::warn!("refused TaskManager {}: {reason}", req.resource_id);
-                RegisterTaskManagerResponse { accepted: false, reason, heartbeat_interval_ms: 0, heartbeat_timeout_ms: 0 }
+                RegisterTaskManagerResponse {
+                    accepted: false,
+                    reason,
+                    heartbeat_interval_ms: 0,
+                    heartbeat_timeout_ms: 0,
+                }
             }
         }))
     }
@@ -64,7 +75,10 @@ impl JobManagerGateway for Gateway {
         Ok(Response::new(HeartbeatResponse { known }))
     }
 
-    async fn acknowledge_checkpoint(&self, request: Request<AcknowledgeCheckpointRequest>) -> Result<Response<Ack>, Status> {
+    async fn acknowledge_checkpoint(
+        &self,
+        request: Request<AcknowledgeCheckpointRequest>,
+    ) -> Result<Response<Ack>, Status> {
         let r = request.into_inner();
         Ok(Response::new(self.forward(&r.job_id.clone(), JobMasterMsg::CheckpointAck(r))))
     }

@@ -13,12 +13,17 @@ use rfy_rpc::{AcknowledgeCheckpointRequest, DeclineCheckpointRequest, ExecutionS
 use rfy_runtime::checkpoint::{RestoreSource, StateHandle};
 use tokio::sync::mpsc;
 
-use crate::checkpoint::{Aborted, CheckpointSettings, CheckpointStat, CheckpointState, Completion, Coordinator, RestoredStat, SavepointRequest};
+use crate::checkpoint::{
+    Aborted, CheckpointSettings, CheckpointStat, CheckpointState, Completion, Coordinator, RestoredStat,
+    SavepointRequest,
+};
 use crate::cluster::{lock, read, write, Cluster, JobEntry};
 use crate::deployment::{cancel_tasks, deploy, notify_complete, probe_task_managers, trigger_sources};
 use crate::resource_manager::SlotAssignment;
 use crate::restart::RestartStrategy;
-use crate::status::{execution_state_name, execution_terminal, now_ms, ExceptionEntry, JobState, JobStatus, SavepointOp};
+use crate::status::{
+    execution_state_name, execution_terminal, now_ms, ExceptionEntry, JobState, JobStatus, SavepointOp,
+};
 
 /// How long a job waits for enough slots before it fails.
 pub const SLOT_REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
@@ -106,7 +111,12 @@ fn fail_now(entry: &JobEntry, text: String) {
 }
 
 /// Runs the job to a terminal state.
-pub(crate) async fn run(cluster: Arc<Cluster>, entry: Arc<JobEntry>, mut rx: mpsc::UnboundedReceiver<JobMasterMsg>, conf_map: BTreeMap<String, String>) {
+pub(crate) async fn run(
+    cluster: Arc<Cluster>,
+    entry: Arc<JobEntry>,
+    mut rx: mpsc::UnboundedReceiver<JobMasterMsg>,
+    conf_map: BTreeMap<String, String>,
+) {
     let (job_id, needed, graph) = {
         let st = read(&entry.status);
         (st.job_id.clone(), st.graph.required_slots(), st.graph.clone())
@@ -221,7 +231,9 @@ async fn wait_restart_delay(entry: &JobEntry, rx: &mut mpsc::UnboundedReceiver<J
                 return false;
             }
             Ok(Some(JobMasterMsg::TriggerSavepoint(sp))) => {
-                write(&entry.status).savepoints.insert(sp.trigger_id, SavepointOp::Failed("the job is restarting".into()));
+                write(&entry.status)
+                    .savepoints
+                    .insert(sp.trigger_id, SavepointOp::Failed("the job is restarting".into()));
             }
             Ok(Some(_)) => {} // stale messages of the previous attempt
         }
@@ -271,7 +283,10 @@ impl Attempt<'_> {
         }
         let running = {
             let st = read(&self.entry.status);
-            st.state == JobState::Running && self.restarting.is_none() && !self.stopping && st.tasks.iter().all(|t| t.state == ExecutionState::Running)
+            st.state == JobState::Running
+                && self.restarting.is_none()
+                && !self.stopping
+                && st.tasks.iter().all(|t| t.state == ExecutionState::Running)
         };
         if running && self.coord.periodic_due(now) {
             self.trigger(None);
@@ -283,8 +298,12 @@ impl Attempt<'_> {
         let (executions, sources) = {
             let st = read(&self.entry.status);
             let execs: Vec<String> = st.tasks.iter().map(|t| t.execution_id.clone()).collect();
-            let sources: Vec<(String, u32)> =
-                st.tasks.iter().filter(|t| st.graph.inputs_of(t.vertex).is_empty()).map(|t| (t.execution_id.clone(), t.subtask)).collect();
+            let sources: Vec<(String, u32)> = st
+                .tasks
+                .iter()
+                .filter(|t| st.graph.inputs_of(t.vertex).is_empty())
+                .map(|t| (t.execution_id.clone(), t.subtask))
+                .collect();
             (execs, sources)
         };
         let trigger_id = savepoint.as_ref().map(|s| s.trigger_id.clone());
@@ -328,7 +347,9 @@ impl Attempt<'_> {
                         self.on_failure(Some(text), Some(task))
                     }
                     TaskReport::Secondary(text, task) => {
-                        let running = read(&self.entry.status).state == JobState::Running && self.restarting.is_none() && !self.stopping;
+                        let running = read(&self.entry.status).state == JobState::Running
+                            && self.restarting.is_none()
+                            && !self.stopping;
                         if running {
                             record_failure(&mut write(&self.entry.status), text, Some(task), false);
                             if self.secondary_deadline.is_none() {
@@ -374,7 +395,16 @@ impl Attempt<'_> {
                     .into_iter()
                     .map(|h| {
                         let kg = h.keyed.then_some((h.key_group_first, h.key_group_last));
-                        (h.operator_uid, StateHandle { subtask: h.subtask, file: h.file, size: h.size, crc32: h.crc32, key_groups: kg })
+                        (
+                            h.operator_uid,
+                            StateHandle {
+                                subtask: h.subtask,
+                                file: h.file,
+                                size: h.size,
+                                crc32: h.crc32,
+                                key_groups: kg,
+                            },
+                        )
                     })
                     .collect();
                 let all_in = self.coord.acknowledge(&a.execution_id, a.checkpoint_id, handles);
@@ -394,20 +424,25 @@ impl Attempt<'_> {
                 }
             }
             JobMasterMsg::CheckpointDecline(d) => {
-                if let Some(ab) = self.coord.abort(d.checkpoint_id, format!("declined by task {}: {}", d.execution_id, d.reason)) {
+                if let Some(ab) =
+                    self.coord.abort(d.checkpoint_id, format!("declined by task {}: {}", d.execution_id, d.reason))
+                {
                     self.on_aborted(ab);
                 }
             }
             JobMasterMsg::TriggerSavepoint(sp) => {
                 let ready = {
                     let st = read(&self.entry.status);
-                    st.state == JobState::Running && !self.stopping && st.tasks.iter().all(|t| t.state == ExecutionState::Running)
+                    st.state == JobState::Running
+                        && !self.stopping
+                        && st.tasks.iter().all(|t| t.state == ExecutionState::Running)
                 };
                 if ready {
                     write(&self.entry.status).savepoints.insert(sp.trigger_id.clone(), SavepointOp::InProgress);
                     self.trigger(Some(sp));
                 } else {
-                    let why = "the job is not running with all its tasks (savepoints need every task RUNNING)".to_string();
+                    let why =
+                        "the job is not running with all its tasks (savepoints need every task RUNNING)".to_string();
                     write(&self.entry.status).savepoints.insert(sp.trigger_id, SavepointOp::Failed(why));
                 }
             }
@@ -419,7 +454,8 @@ impl Attempt<'_> {
     /// so the next restart falls back to the previous one.
     fn check_damaged_restore(&mut self, failure: &str) {
         let Some(dir) = &self.restored_dir else { return };
-        let damaged = failure.contains(&format!("corrupt checkpoint file {dir}/")) || failure.contains(&format!("cannot read {dir}/"));
+        let damaged = failure.contains(&format!("corrupt checkpoint file {dir}/"))
+            || failure.contains(&format!("cannot read {dir}/"));
         if damaged && self.coord.discard_retained(dir) {
             let note = format!("checkpoint at {dir} cannot be restored (a task could not read its state); the next restart falls back to an older one");
             record_failure(&mut write(&self.entry.status), note, None, false);
@@ -555,7 +591,9 @@ impl Attempt<'_> {
         if st.state.is_terminal() {
             return Some(AttemptEnd::Terminal);
         }
-        if !st.tasks.iter().all(|t| execution_terminal(t.state)) || (self.secondary_deadline.is_some() && st.state == JobState::Running) {
+        if !st.tasks.iter().all(|t| execution_terminal(t.state))
+            || (self.secondary_deadline.is_some() && st.state == JobState::Running)
+        {
             return None;
         }
         if let Some(delay) = self.restarting {
@@ -644,7 +682,13 @@ async fn acquire_slots(
             requested = true;
         }
         if started.elapsed() > SLOT_REQUEST_TIMEOUT {
-            fail_now(entry, format!("could not get {needed} slots within {} s ({free} free of {total})", SLOT_REQUEST_TIMEOUT.as_secs()));
+            fail_now(
+                entry,
+                format!(
+                    "could not get {needed} slots within {} s ({free} free of {total})",
+                    SLOT_REQUEST_TIMEOUT.as_secs()
+                ),
+            );
             return None;
         }
         match tokio::time::timeout(Duration::from_millis(50), rx.recv()).await {
@@ -653,7 +697,9 @@ async fn acquire_slots(
                 return None;
             }
             Ok(Some(JobMasterMsg::TriggerSavepoint(sp))) => {
-                write(&entry.status).savepoints.insert(sp.trigger_id, SavepointOp::Failed("the job has no slots yet".into()));
+                write(&entry.status)
+                    .savepoints
+                    .insert(sp.trigger_id, SavepointOp::Failed("the job has no slots yet".into()));
             }
             _ => {}
         }

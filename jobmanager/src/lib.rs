@@ -14,13 +14,13 @@ mod error;
 mod gateway;
 mod job_master;
 mod resource_manager;
-mod restart;
 mod rest;
+mod restart;
 mod status;
 mod web;
 
+pub use checkpoint::{CheckpointStat, CheckpointState, CheckpointStats, RestoredStat};
 pub use cluster::{JobManager, JobManagerConfig, JobManagerHandle};
 pub use error::JobManagerError;
 pub use resource_manager::{ResourceDriver, StaticDriver};
-pub use checkpoint::{CheckpointState, CheckpointStat, CheckpointStats, RestoredStat};
 pub use status::{execution_state_name, JobState, JobStatus, SavepointOp, TaskStatus};

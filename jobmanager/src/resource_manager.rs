@@ -149,11 +149,13 @@ impl ResourceManager {
     /// Removes TaskManagers whose last heartbeat is older than `timeout`;
     /// returns `(resource_id, address, jobs that held its slots)` of each.
     pub(crate) fn expire(&mut self, timeout: Duration) -> Vec<(String, String, Vec<String>)> {
-        let dead: Vec<String> =
-            self.task_managers.values().filter(|t| t.last_heartbeat.elapsed() > timeout).map(|t| t.resource_id.clone()).collect();
-        dead.into_iter()
-            .filter_map(|id| self.remove(&id))
-            .collect()
+        let dead: Vec<String> = self
+            .task_managers
+            .values()
+            .filter(|t| t.last_heartbeat.elapsed() > timeout)
+            .map(|t| t.resource_id.clone())
+            .collect();
+        dead.into_iter().filter_map(|id| self.remove(&id)).collect()
     }
 
     /// Removes one TaskManager; returns its address and the jobs on it.

@@ -126,12 +126,14 @@ async fn jobs_overview(State(c): Shared) -> Json<Value> {
 }
 
 async fn jobs_list(State(c): Shared) -> Json<Value> {
-    let jobs: Vec<Value> = sorted_jobs(&c).iter().map(|j| json!({ "id": j.job_id, "status": j.state.name() })).collect();
+    let jobs: Vec<Value> =
+        sorted_jobs(&c).iter().map(|j| json!({ "id": j.job_id, "status": j.state.name() })).collect();
     Json(json!({ "jobs": jobs }))
 }
 
 fn vertex_state(st: &JobStatus, v: u32) -> &'static str {
-    let states: Vec<&'static str> = st.tasks.iter().filter(|t| t.vertex == v).map(|t| execution_state_name(t.state)).collect();
+    let states: Vec<&'static str> =
+        st.tasks.iter().filter(|t| t.vertex == v).map(|t| execution_state_name(t.state)).collect();
     for s in ["FAILED", "CANCELING", "CANCELED", "RUNNING", "DEPLOYING", "CREATED"] {
         if states.contains(&s) {
             return s;
@@ -195,7 +197,8 @@ pub(crate) fn job_details_json(st: &JobStatus) -> Value {
             json!({ "id": v.id.to_string(), "parallelism": v.parallelism, "operator": "", "description": v.name, "inputs": inputs })
         })
         .collect();
-    let timestamps: serde_json::Map<String, Value> = st.timestamps.iter().map(|(s, t)| (s.name().to_string(), json!(t))).collect();
+    let timestamps: serde_json::Map<String, Value> =
+        st.timestamps.iter().map(|(s, t)| (s.name().to_string(), json!(t))).collect();
     json!({
         "jid": st.job_id,
         "name": st.name,
@@ -284,7 +287,11 @@ fn start_savepoint(c: &Cluster, job_id: &str, body: &Bytes, stop_always: bool) -
     }
     let trigger_id = uuid::Uuid::new_v4().simple().to_string();
     crate::cluster::write(&e.status).savepoints.insert(trigger_id.clone(), crate::status::SavepointOp::InProgress);
-    let req = crate::checkpoint::SavepointRequest { trigger_id: trigger_id.clone(), target, stop: stop_always || body.cancel_job };
+    let req = crate::checkpoint::SavepointRequest {
+        trigger_id: trigger_id.clone(),
+        target,
+        stop: stop_always || body.cancel_job,
+    };
     let _ = e.tx.send(JobMasterMsg::TriggerSavepoint(req));
     (StatusCode::ACCEPTED, Json(json!({ "request-id": trigger_id }))).into_response()
 }

@@ -36,7 +36,11 @@ impl RestartStrategy {
     /// checkpointing is on, else `none` (Flink's defaults).
     pub(crate) fn from_conf(conf: &Configuration, checkpointing: bool) -> Self {
         let kind = conf.get_optional(&options::RESTART_STRATEGY_TYPE).unwrap_or_else(|| {
-            if checkpointing { "exponential-delay".into() } else { "none".into() }
+            if checkpointing {
+                "exponential-delay".into()
+            } else {
+                "none".into()
+            }
         });
         match kind.as_str() {
             "fixed-delay" => RestartStrategy::FixedDelay {
@@ -90,7 +94,17 @@ impl RestartStrategy {
                 *used += 1;
                 Some(*delay)
             }
-            RestartStrategy::ExponentialDelay { initial, max, multiplier, reset, jitter, attempts, used, current, last_failure } => {
+            RestartStrategy::ExponentialDelay {
+                initial,
+                max,
+                multiplier,
+                reset,
+                jitter,
+                attempts,
+                used,
+                current,
+                last_failure,
+            } => {
                 if last_failure.is_some_and(|t| now.duration_since(t) >= *reset) {
                     *current = *initial;
                     *used = 0;
@@ -140,7 +154,14 @@ mod tests {
 
     #[test]
     fn fixed_delay_gives_up_after_its_attempts() {
-        let mut s = RestartStrategy::from_conf(&conf(&[("restart-strategy.type", "fixed-delay"), ("restart-strategy.fixed-delay.attempts", "2"), ("restart-strategy.fixed-delay.delay", "7 ms")]), false);
+        let mut s = RestartStrategy::from_conf(
+            &conf(&[
+                ("restart-strategy.type", "fixed-delay"),
+                ("restart-strategy.fixed-delay.attempts", "2"),
+                ("restart-strategy.fixed-delay.delay", "7 ms"),
+            ]),
+            false,
+        );
         let now = Instant::now();
         assert_eq!(s.on_failure(now), Some(Duration::from_millis(7)));
         assert_eq!(s.on_failure(now), Some(Duration::from_millis(7)));
@@ -167,7 +188,10 @@ mod tests {
     #[test]
     fn failure_rate_fails_above_the_rate() {
         let mut s = RestartStrategy::from_conf(
-            &conf(&[("restart-strategy.type", "failure-rate"), ("restart-strategy.failure-rate.max-failures-per-interval", "2")]),
+            &conf(&[
+                ("restart-strategy.type", "failure-rate"),
+                ("restart-strategy.failure-rate.max-failures-per-interval", "2"),
+            ]),
             false,
         );
         let now = Instant::now();

@@ -240,7 +240,15 @@ impl JobStatus {
     /// Counts of tasks per state name.
     pub fn task_counts(&self, vertex: Option<u32>) -> std::collections::BTreeMap<&'static str, u32> {
         let mut counts: std::collections::BTreeMap<&'static str, u32> = [
-            "CREATED", "SCHEDULED", "DEPLOYING", "INITIALIZING", "RUNNING", "FINISHED", "CANCELING", "CANCELED", "FAILED",
+            "CREATED",
+            "SCHEDULED",
+            "DEPLOYING",
+            "INITIALIZING",
+            "RUNNING",
+            "FINISHED",
+            "CANCELING",
+            "CANCELED",
+            "FAILED",
         ]
         .into_iter()
         .map(|s| (s, 0))

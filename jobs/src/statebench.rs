@@ -7,10 +7,10 @@
 //! `byte[]` field a bytes serializer), not byte by byte.
 
 use clap::Parser;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use rfy_runtime::context::OperatorContext;
 use rfy_runtime::sources::{Source, SourceReader, SourceStatus, SOURCE_BATCH};
 use rfy_runtime::{JobError, JobProgram, StreamExecutionEnvironment, TaskError};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// The built-in `statebench` program.
 pub const PROGRAM: JobProgram = JobProgram {
@@ -111,13 +111,19 @@ impl Source<(u64, Payload)> for Generator {
                 }
             }
         }
-        Ok(Box::new(GeneratorReader { next, step: ctx.parallelism as u64, end: self.keys, value_bytes: self.value_bytes }))
+        Ok(Box::new(GeneratorReader {
+            next,
+            step: ctx.parallelism as u64,
+            end: self.keys,
+            value_bytes: self.value_bytes,
+        }))
     }
 }
 
 fn build(env: &StreamExecutionEnvironment, args: &[String]) -> Result<(), JobError> {
     let argv = std::iter::once("statebench".to_string()).chain(args.iter().cloned());
-    let a = Args::try_parse_from(argv).map_err(|e| JobError::BadArguments(e.to_string().lines().next().unwrap_or("").to_string()))?;
+    let a = Args::try_parse_from(argv)
+        .map_err(|e| JobError::BadArguments(e.to_string().lines().next().unwrap_or("").to_string()))?;
     env.set_job_name(format!("StateBench {} keys x {} B", a.keys, a.value_bytes));
     env.add_source(Generator { keys: a.keys, value_bytes: a.value_bytes })
         .key_by(|r: &(u64, Payload)| r.0)

@@ -10,11 +10,8 @@ use rfy_runtime::{Collector, DataStream, JobError, JobProgram, RuntimeMode, Stre
 use std::path::PathBuf;
 
 /// The built-in `wordcount` program.
-pub const PROGRAM: JobProgram = JobProgram {
-    name: "wordcount",
-    description: "count words of a text file (Flink's WordCount example)",
-    build,
-};
+pub const PROGRAM: JobProgram =
+    JobProgram { name: "wordcount", description: "count words of a text file (Flink's WordCount example)", build };
 
 /// What the job emits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

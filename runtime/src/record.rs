@@ -44,7 +44,8 @@ impl postcard::ser_flavors::Flavor for AppendFlavor<'_> {
 /// Errors: only if the record's `Serialize` impl fails (never for plain data).
 #[inline]
 pub fn encode_into<T: Serialize>(record: &T, buf: &mut Vec<u8>) -> Result<(), TaskError> {
-    postcard::serialize_with_flavor(record, AppendFlavor(buf)).map_err(|e| TaskError::User(format!("cannot serialize record: {e}")))
+    postcard::serialize_with_flavor(record, AppendFlavor(buf))
+        .map_err(|e| TaskError::User(format!("cannot serialize record: {e}")))
 }
 
 /// Decodes all `count` records of one buffer into `out` (appending).

@@ -9,7 +9,9 @@ use rfy_runtime::exchange::ExchangeSettings;
 use rfy_runtime::graph::Partitioning;
 use rfy_runtime::sinks::CollectSink;
 use rfy_runtime::task::run_job_in_threads;
-use rfy_runtime::{Collector, ExecutionConfig, KeyedProcessFunction, RuntimeMode, StreamExecutionEnvironment, TaskError};
+use rfy_runtime::{
+    Collector, ExecutionConfig, KeyedProcessFunction, RuntimeMode, StreamExecutionEnvironment, TaskError,
+};
 
 fn run(env: StreamExecutionEnvironment) -> rfy_runtime::JobGraph {
     let stream = env.into_stream_graph("test", &[]);
@@ -113,7 +115,10 @@ fn process_with_value_state_counts_per_key() {
     let out = Arc::new(Mutex::new(Vec::new()));
     let e = env(2);
     let words: Vec<String> = (0..600).map(|i| format!("w{}", i % 5)).collect();
-    e.from_collection(words).key_by(|w: &String| w.clone()).process(Numbering { seen: None }).sink_to(CollectSink::new(out.clone()));
+    e.from_collection(words)
+        .key_by(|w: &String| w.clone())
+        .process(Numbering { seen: None })
+        .sink_to(CollectSink::new(out.clone()));
     run(e);
     let mut per_key: BTreeMap<String, Vec<u64>> = BTreeMap::new();
     for (w, n) in out.lock().unwrap().iter() {
@@ -137,7 +142,8 @@ fn invalid_dataflows_are_refused_with_the_operator_named() {
     let err = e.into_stream_graph("t", &[]).job_graph().unwrap_err().to_string();
     assert!(err.contains("Collection") && err.contains("at most 1"), "{err}");
 
-    let e = StreamExecutionEnvironment::new(ExecutionConfig { parallelism: 4, max_parallelism: 2, ..Default::default() });
+    let e =
+        StreamExecutionEnvironment::new(ExecutionConfig { parallelism: 4, max_parallelism: 2, ..Default::default() });
     e.from_collection(vec![1u32]).key_by(|x: &u32| *x).reduce(|a, _| a).discard();
     let err = e.into_stream_graph("t", &[]).job_graph().unwrap_err().to_string();
     assert!(err.contains("max parallelism"), "{err}");

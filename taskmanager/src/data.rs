@@ -36,7 +36,10 @@ type BufferStream = Pin<Box<dyn Stream<Item = Result<NetworkBuffer, Status>> + S
 impl DataExchange for DataService {
     type RequestSubpartitionStream = BufferStream;
 
-    async fn request_subpartition(&self, request: Request<SubpartitionRequest>) -> Result<Response<BufferStream>, Status> {
+    async fn request_subpartition(
+        &self,
+        request: Request<SubpartitionRequest>,
+    ) -> Result<Response<BufferStream>, Status> {
         let r = request.into_inner();
         let rx = self.registry.take_receiver(&r.partition_id, r.subpartition, self.capacity).ok_or_else(|| {
             Status::failed_precondition(format!(

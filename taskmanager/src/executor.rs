@@ -10,10 +10,13 @@ use rfy_conf::{options, Configuration, Source};
 use rfy_rpc::job_manager_gateway_client::JobManagerGatewayClient;
 use rfy_rpc::task_executor_gateway_server::TaskExecutorGateway;
 use rfy_rpc::{
-    Ack, AcknowledgeCheckpointRequest, CancelTaskRequest, DeclineCheckpointRequest, ExecutionState, NotifyCheckpointCompleteRequest,
-    StateHandle as WireHandle, TaskDeploymentDescriptor, TaskExecutionState, TaskMetrics as WireMetrics, TriggerCheckpointRequest,
+    Ack, AcknowledgeCheckpointRequest, CancelTaskRequest, DeclineCheckpointRequest, ExecutionState,
+    NotifyCheckpointCompleteRequest, StateHandle as WireHandle, TaskDeploymentDescriptor, TaskExecutionState,
+    TaskMetrics as WireMetrics, TriggerCheckpointRequest,
 };
-use rfy_runtime::checkpoint::{CheckpointMetadata, CheckpointResponder, RestoreSource, SourceTrigger, StateHandle, TaskCheckpointing};
+use rfy_runtime::checkpoint::{
+    CheckpointMetadata, CheckpointResponder, RestoreSource, SourceTrigger, StateHandle, TaskCheckpointing,
+};
 use rfy_runtime::event::CheckpointBarrier;
 use rfy_runtime::exchange::{channel, ExchangeSettings, PartitionRegistry};
 use rfy_runtime::task::{build_task, TaskControl, TaskSpec};
@@ -94,7 +97,12 @@ impl CheckpointResponder for GrpcResponder {
             return;
         }
         tracing::warn!(execution_id = %self.execution_id, checkpoint = checkpoint_id, "declining checkpoint: {reason}");
-        let req = DeclineCheckpointRequest { job_id: self.job_id.clone(), execution_id: self.execution_id.clone(), checkpoint_id, reason };
+        let req = DeclineCheckpointRequest {
+            job_id: self.job_id.clone(),
+            execution_id: self.execution_id.clone(),
+            checkpoint_id,
+            reason,
+        };
         let mut jm = self.jobmanager.clone();
         self.rt.spawn(async move {
             if let Err(e) = jm.decline_checkpoint(req).await {
@@ -174,9 +182,14 @@ impl Executor {
         if let Some(g) = lock(&self.graphs).get(&tdd.job_id) {
             return Ok(g.clone());
         }
-        let job: JobGraph = serde_json::from_slice(&tdd.job_graph_json).map_err(|e| format!("undecodable JobGraph: {e}"))?;
+        let job: JobGraph =
+            serde_json::from_slice(&tdd.job_graph_json).map_err(|e| format!("undecodable JobGraph: {e}"))?;
         if job.version != rfy_runtime::graph::JOB_GRAPH_VERSION {
-            return Err(format!("JobGraph version {} is not supported (this TaskManager reads {})", job.version, rfy_runtime::graph::JOB_GRAPH_VERSION));
+            return Err(format!(
+                "JobGraph version {} is not supported (this TaskManager reads {})",
+                job.version,
+                rfy_runtime::graph::JOB_GRAPH_VERSION
+            ));
         }
         let program = self
             .programs
@@ -185,7 +198,10 @@ impl Executor {
         let stream = program.stream_graph(&tdd.job_args, job.config).map_err(|e| e.to_string())?;
         let rebuilt = stream.job_graph().map_err(|e| e.to_string())?;
         if rebuilt != job {
-            return Err(format!("job program '{}' built a different JobGraph on this TaskManager than on the client", tdd.job_program));
+            return Err(format!(
+                "job program '{}' built a different JobGraph on this TaskManager than on the client",
+                tdd.job_program
+            ));
         }
         let pair = (Arc::new(stream), Arc::new(job));
         lock(&self.graphs).insert(tdd.job_id.clone(), pair.clone());
@@ -194,7 +210,8 @@ impl Executor {
 
     fn submit(self: &Arc<Self>, tdd: TaskDeploymentDescriptor) -> Result<(), String> {
         let (stream, job) = self.graphs_for(&tdd)?;
-        let conf = Configuration::from_map(&tdd.config.clone().into_iter().collect(), Source::Programmatic).map_err(|e| e.to_string())?;
+        let conf = Configuration::from_map(&tdd.config.clone().into_iter().collect(), Source::Programmatic)
+            .map_err(|e| e.to_string())?;
         let settings = exchange_settings(&conf);
         let vertex = job.vertices.get(tdd.vertex_id as usize).ok_or_else(|| format!("no vertex {}", tdd.vertex_id))?;
         let task_name = rfy_runtime::task::build::task_name(&vertex.name, tdd.subtask_index, vertex.parallelism);
@@ -205,7 +222,11 @@ impl Executor {
         let mut out_channels = Vec::new();
         for o in &outputs {
             let senders = (0..o.num_subpartitions)
-                .map(|s| self.registry.take_sender(&o.partition_id, s, cap).ok_or_else(|| format!("partition {} sub {s} produced twice", o.partition_id)))
+                .map(|s| {
+                    self.registry
+                        .take_sender(&o.partition_id, s, cap)
+                        .ok_or_else(|| format!("partition {} sub {s} produced twice", o.partition_id))
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             out_channels.push(senders);
         }
@@ -216,11 +237,9 @@ impl Executor {
             let mut receivers = Vec::new();
             for ch in &gate.channels {
                 if ch.producer_resource_id == self.resource_id {
-                    receivers.push(
-                        self.registry
-                            .take_receiver(&ch.partition_id, ch.subpartition, cap)
-                            .ok_or_else(|| format!("partition {} sub {} consumed twice", ch.partition_id, ch.subpartition))?,
-                    );
+                    receivers.push(self.registry.take_receiver(&ch.partition_id, ch.subpartition, cap).ok_or_else(
+                        || format!("partition {} sub {} consumed twice", ch.partition_id, ch.subpartition),
+                    )?);
                 } else {
                     let (tx, rx) = channel(cap);
                     self.data_clients.spawn_pull(
@@ -252,7 +271,8 @@ impl Executor {
             } else {
                 let dir = tdd.restore_dir.clone();
                 let path = rfy_runtime::checkpoint::join(&dir, rfy_runtime::checkpoint::METADATA_FILE);
-                let metadata = CheckpointMetadata::from_bytes(&tdd.restore_metadata, std::path::Path::new(&path)).map_err(|e| e.to_string())?;
+                let metadata = CheckpointMetadata::from_bytes(&tdd.restore_metadata, std::path::Path::new(&path))
+                    .map_err(|e| e.to_string())?;
                 Some(RestoreSource { dir, metadata })
             };
             let responder = Arc::new(GrpcResponder {
@@ -313,7 +333,9 @@ impl Executor {
         };
         let secondary = matches!(result, Err(TaskError::ChannelClosed(_)));
         match &result {
-            Err(e) if state == ExecutionState::Failed => tracing::error!(task = %task_name, "task failed: {}", error_chain(e)),
+            Err(e) if state == ExecutionState::Failed => {
+                tracing::error!(task = %task_name, "task failed: {}", error_chain(e))
+            }
             _ => tracing::info!(task = %task_name, ?state, "task ended"),
         }
         let (attempt_done, job_done) = {
@@ -334,7 +356,14 @@ impl Executor {
         self.report(&job_id, &execution_id, state, (failure, secondary), &control);
     }
 
-    fn report(&self, job_id: &str, execution_id: &str, state: ExecutionState, failure: (String, bool), control: &TaskControl) {
+    fn report(
+        &self,
+        job_id: &str,
+        execution_id: &str,
+        state: ExecutionState,
+        failure: (String, bool),
+        control: &TaskControl,
+    ) {
         if self.killed.load(Ordering::Relaxed) {
             return; // a crashed process reports nothing
         }
@@ -376,24 +405,36 @@ impl TaskExecutorGateway for ExecutorService {
     async fn cancel_task(&self, request: Request<CancelTaskRequest>) -> Result<Response<Ack>, Status> {
         let id = request.into_inner().execution_id;
         let found = lock(&self.0.tasks).get(&id).map(|t| t.control.cancel()).is_some();
-        Ok(Response::new(Ack { ok: found, message: if found { String::new() } else { format!("no running task {id}") } }))
+        Ok(Response::new(Ack {
+            ok: found,
+            message: if found { String::new() } else { format!("no running task {id}") },
+        }))
     }
 
     async fn trigger_checkpoint(&self, request: Request<TriggerCheckpointRequest>) -> Result<Response<Ack>, Status> {
         let r = request.into_inner();
         let cp = lock(&self.0.tasks).get(&r.execution_id).and_then(|t| t.control.checkpointing.clone());
         let Some(cp) = cp else {
-            return Ok(Response::new(Ack { ok: false, message: format!("no running task {} that checkpoints", r.execution_id) }));
+            return Ok(Response::new(Ack {
+                ok: false,
+                message: format!("no running task {} that checkpoints", r.execution_id),
+            }));
         };
         let barrier = CheckpointBarrier { id: r.checkpoint_id, timestamp_ms: r.timestamp_ms, savepoint: r.savepoint };
         cp.trigger(SourceTrigger { barrier, stop: r.stop });
         Ok(Response::new(Ack { ok: true, message: String::new() }))
     }
 
-    async fn notify_checkpoint_complete(&self, request: Request<NotifyCheckpointCompleteRequest>) -> Result<Response<Ack>, Status> {
+    async fn notify_checkpoint_complete(
+        &self,
+        request: Request<NotifyCheckpointCompleteRequest>,
+    ) -> Result<Response<Ack>, Status> {
         let r = request.into_inner();
-        let hubs: Vec<_> =
-            lock(&self.0.tasks).values().filter(|t| t.job_id == r.job_id).filter_map(|t| t.control.checkpointing.clone()).collect();
+        let hubs: Vec<_> = lock(&self.0.tasks)
+            .values()
+            .filter(|t| t.job_id == r.job_id)
+            .filter_map(|t| t.control.checkpointing.clone())
+            .collect();
         // Committers rename files, maybe with a blocking HDFS client that
         // must not run on a thread of this runtime: a plain thread.
         let (tx, rx) = tokio::sync::oneshot::channel();

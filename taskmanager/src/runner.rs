@@ -86,20 +86,36 @@ impl TaskManager {
     ///
     /// Errors: the port cannot be bound; the JobManager cannot be reached
     /// within [`REGISTRATION_TIMEOUT`] or refuses the registration.
-    pub async fn start(config: TaskManagerConfig, programs: Arc<dyn ProgramRegistry>) -> Result<TaskManagerHandle, TaskManagerError> {
+    pub async fn start(
+        config: TaskManagerConfig,
+        programs: Arc<dyn ProgramRegistry>,
+    ) -> Result<TaskManagerHandle, TaskManagerError> {
         let bind = format!("{}:{}", config.bind_host, config.port);
-        let listener = TcpListener::bind(&bind)
-            .await
-            .map_err(|source| TaskManagerError::Bind { what: "the TaskManager server", address: bind.clone(), source })?;
-        let port = listener.local_addr().map_err(|source| TaskManagerError::Bind { what: "the TaskManager server", address: bind.clone(), source })?.port();
+        let listener = TcpListener::bind(&bind).await.map_err(|source| TaskManagerError::Bind {
+            what: "the TaskManager server",
+            address: bind.clone(),
+            source,
+        })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| TaskManagerError::Bind { what: "the TaskManager server", address: bind.clone(), source })?
+            .port();
         let address = format!("{}:{port}", config.advertised_host);
 
         let jm_endpoint = Endpoint::from_shared(format!("http://{}", config.jobmanager_address))
-            .map_err(|e| TaskManagerError::Registration { address: config.jobmanager_address.clone(), reason: e.to_string() })?
+            .map_err(|e| TaskManagerError::Registration {
+                address: config.jobmanager_address.clone(),
+                reason: e.to_string(),
+            })?
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(10));
         let jobmanager = JobManagerGatewayClient::new(jm_endpoint.connect_lazy());
-        let executor = Arc::new(Executor::new(config.resource_id.clone(), programs, jobmanager.clone(), tokio::runtime::Handle::current()));
+        let executor = Arc::new(Executor::new(
+            config.resource_id.clone(),
+            programs,
+            jobmanager.clone(),
+            tokio::runtime::Handle::current(),
+        ));
 
         let capacity = config.conf.get(&options::TASKMANAGER_NETWORK_MEMORY_BUFFERS_PER_CHANNEL).max(1) as usize;
         let (shutdown, mut stop_rx) = watch::channel(false);
@@ -109,7 +125,10 @@ impl TaskManager {
             .initial_connection_window_size(CONNECTION_WINDOW)
             .tcp_nodelay(true)
             .add_service(TaskExecutorGatewayServer::new(ExecutorService(executor.clone())))
-            .add_service(DataExchangeServer::new(DataService { registry: executor.registry.clone(), capacity }).max_encoding_message_size(64 << 20))
+            .add_service(
+                DataExchangeServer::new(DataService { registry: executor.registry.clone(), capacity })
+                    .max_encoding_message_size(64 << 20),
+            )
             .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
                 let _ = server_stop.wait_for(|s| *s).await;
             });
@@ -146,7 +165,9 @@ impl TaskManager {
                 match jm.heartbeat(beat).await {
                     Ok(r) if r.get_ref().known => last_ok = Instant::now(),
                     Ok(_) => {
-                        tracing::warn!("JobManager no longer knows this TaskManager: canceling tasks and registering again");
+                        tracing::warn!(
+                            "JobManager no longer knows this TaskManager: canceling tasks and registering again"
+                        );
                         exec.cancel_all();
                         register(&mut jm, &registration, &jm_address).await?;
                         last_ok = Instant::now();
@@ -154,7 +175,10 @@ impl TaskManager {
                     Err(e) if last_ok.elapsed() > timeout => {
                         tracing::error!("JobManager {jm_address} unreachable: {}", e.message());
                         exec.cancel_all();
-                        return Err(TaskManagerError::JobManagerLost { address: jm_address, seconds: last_ok.elapsed().as_secs_f64() });
+                        return Err(TaskManagerError::JobManagerLost {
+                            address: jm_address,
+                            seconds: last_ok.elapsed().as_secs_f64(),
+                        });
                     }
                     Err(e) => tracing::warn!("heartbeat to JobManager {jm_address} failed: {}", e.message()),
                 }
@@ -179,10 +203,16 @@ async fn register(
                 if !r.accepted {
                     return Err(TaskManagerError::Registration { address: address.to_string(), reason: r.reason });
                 }
-                return Ok((Duration::from_millis(r.heartbeat_interval_ms.max(10)), Duration::from_millis(r.heartbeat_timeout_ms.max(100))));
+                return Ok((
+                    Duration::from_millis(r.heartbeat_interval_ms.max(10)),
+                    Duration::from_millis(r.heartbeat_timeout_ms.max(100)),
+                ));
             }
             Err(e) if started.elapsed() > REGISTRATION_TIMEOUT => {
-                return Err(TaskManagerError::Registration { address: address.to_string(), reason: e.message().to_string() })
+                return Err(TaskManagerError::Registration {
+                    address: address.to_string(),
+                    reason: e.message().to_string(),
+                })
             }
             Err(e) => {
                 tracing::debug!("registration at {address} failed, retrying: {}", e.message());

@@ -42,7 +42,8 @@ struct Args {
 async fn run(args: Args) -> Result<()> {
     let conf = if args.conf.exists() {
         let text = std::fs::read_to_string(&args.conf).with_context(|| format!("reading {}", args.conf.display()))?;
-        let map: BTreeMap<String, String> = serde_json::from_str(&text).with_context(|| format!("parsing {}", args.conf.display()))?;
+        let map: BTreeMap<String, String> =
+            serde_json::from_str(&text).with_context(|| format!("parsing {}", args.conf.display()))?;
         Configuration::from_map(&map, Source::Programmatic)?
     } else {
         Configuration::new()
@@ -70,7 +71,8 @@ async fn run(args: Args) -> Result<()> {
 }
 
 fn main() -> ExitCode {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false).init();
     let args = Args::parse();
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {

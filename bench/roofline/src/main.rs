@@ -134,8 +134,7 @@ fn run(path: &str, output: Option<&str>) -> io::Result<()> {
     counter.finish();
 
     if let Some(out) = output {
-        let mut entries: Vec<(&[u8], u64)> =
-            counter.counts.iter().map(|(w, &n)| (&w[..], n)).collect();
+        let mut entries: Vec<(&[u8], u64)> = counter.counts.iter().map(|(w, &n)| (&w[..], n)).collect();
         entries.sort_unstable();
         let mut w = BufWriter::new(File::create(out)?);
         for (word, n) in entries {

@@ -45,6 +45,11 @@ pub fn read_parts(dir: &Path) -> Vec<(String, u64)> {
 /// Part files (`part-*`) in `dir`.
 pub fn part_files(dir: &Path) -> Vec<String> {
     std::fs::read_dir(dir)
-        .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n.starts_with("part-")).collect())
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with("part-"))
+                .collect()
+        })
         .unwrap_or_default()
 }

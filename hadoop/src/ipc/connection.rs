@@ -33,17 +33,11 @@ pub struct Auth {
 impl Auth {
     /// SIMPLE authentication as `user` (auth protocol byte 0, no SASL).
     pub fn simple(user: impl Into<String>) -> Self {
-        Auth {
-            user: user.into(),
-            token: None,
-        }
+        Auth { user: user.into(), token: None }
     }
     /// Token authentication (SASL DIGEST-MD5); `user` is used only if the server falls back to SIMPLE.
     pub fn token(token: Token, user: impl Into<String>) -> Self {
-        Auth {
-            user: user.into(),
-            token: Some(token),
-        }
+        Auth { user: user.into(), token: Some(token) }
     }
 }
 
@@ -58,10 +52,7 @@ pub struct ConnectOptions {
 
 impl Default for ConnectOptions {
     fn default() -> Self {
-        ConnectOptions {
-            connect_timeout: Duration::from_secs(10),
-            call_timeout: Some(Duration::from_secs(120)),
-        }
+        ConnectOptions { connect_timeout: Duration::from_secs(10), call_timeout: Some(Duration::from_secs(120)) }
     }
 }
 
@@ -141,10 +132,7 @@ impl Drop for IpcConnection {
 /// Errors: [`IpcError::Io`] (including EOF), [`IpcError::Protocol`] for a
 /// frame longer than [`MAX_FRAME_LEN`].
 pub async fn read_frame<S: AsyncRead + Unpin>(s: &mut S, addr: &str) -> Result<Vec<u8>, IpcError> {
-    let io = |source| IpcError::Io {
-        addr: addr.to_string(),
-        source,
-    };
+    let io = |source| IpcError::Io { addr: addr.to_string(), source };
     let mut len = [0u8; 4];
     s.read_exact(&mut len).await.map_err(io)?;
     let len = u32::from_be_bytes(len) as usize;
@@ -185,10 +173,7 @@ impl IpcConnection {
         .await
         {
             Ok(r) => r,
-            Err(_) => Err(IpcError::ConnectTimeout {
-                addr: addr.to_string(),
-                after: opts.connect_timeout,
-            }),
+            Err(_) => Err(IpcError::ConnectTimeout { addr: addr.to_string(), after: opts.connect_timeout }),
         }
     }
 
@@ -199,52 +184,23 @@ impl IpcConnection {
         auth: &Auth,
         opts: &ConnectOptions,
     ) -> Result<IpcConnection, IpcError> {
-        let mut stream = TcpStream::connect(addr)
-            .await
-            .map_err(|source| IpcError::Connect {
-                addr: addr.to_string(),
-                source,
-            })?;
+        let mut stream =
+            TcpStream::connect(addr).await.map_err(|source| IpcError::Connect { addr: addr.to_string(), source })?;
         let _ = stream.set_nodelay(true);
-        let io = |source| IpcError::Io {
-            addr: addr.to_string(),
-            source,
-        };
-        let auth_protocol = if auth.token.is_some() {
-            AuthProtocol::Sasl
-        } else {
-            AuthProtocol::None
-        };
-        stream
-            .write_all(&frame::preamble(auth_protocol))
-            .await
-            .map_err(io)?;
+        let io = |source| IpcError::Io { addr: addr.to_string(), source };
+        let auth_protocol = if auth.token.is_some() { AuthProtocol::Sasl } else { AuthProtocol::None };
+        stream.write_all(&frame::preamble(auth_protocol)).await.map_err(io)?;
         let negotiated = match auth_protocol {
-            AuthProtocol::Sasl => {
-                Some(sasl::negotiate(&mut stream, addr, auth.token.as_ref()).await?)
-            }
+            AuthProtocol::Sasl => Some(sasl::negotiate(&mut stream, addr, auth.token.as_ref()).await?),
             AuthProtocol::None => None,
         };
         let client_id = *uuid::Uuid::new_v4().as_bytes();
         let user_info = match negotiated {
             Some(Negotiated::Token) => UserInformationProto::default(),
-            _ => UserInformationProto {
-                effective_user: Some(auth.user.clone()),
-                real_user: None,
-            },
+            _ => UserInformationProto { effective_user: Some(auth.user.clone()), real_user: None },
         };
-        let context = IpcConnectionContextProto {
-            user_info: Some(user_info),
-            protocol: Some(protocol.to_string()),
-        };
-        stream
-            .write_all(&frame::control_frame(
-                CONNECTION_CONTEXT_CALL_ID,
-                &client_id,
-                &context,
-            ))
-            .await
-            .map_err(io)?;
+        let context = IpcConnectionContextProto { user_info: Some(user_info), protocol: Some(protocol.to_string()) };
+        stream.write_all(&frame::control_frame(CONNECTION_CONTEXT_CALL_ID, &client_id, &context)).await.map_err(io)?;
         let (read_half, write_half) = stream.into_split();
         let (out_tx, out_rx) = tokio::sync::mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
@@ -260,12 +216,7 @@ impl IpcConnection {
         let reader = tokio::spawn(reader_loop(read_half, Arc::clone(&shared)));
         let writer = tokio::spawn(writer_loop(write_half, out_rx, Arc::clone(&shared)));
         tracing::debug!(addr, protocol, ?negotiated, "IPC connection established");
-        Ok(IpcConnection {
-            shared,
-            reader,
-            writer,
-            negotiated,
-        })
+        Ok(IpcConnection { shared, reader, writer, negotiated })
     }
 
     /// The server address this connection talks to.
@@ -280,11 +231,7 @@ impl IpcConnection {
 
     /// Whether the connection has been closed (by the server or an error).
     pub fn is_closed(&self) -> bool {
-        self.shared
-            .pending
-            .lock()
-            .map(|p| p.closed.is_some())
-            .unwrap_or(true)
+        self.shared.pending.lock().map(|p| p.closed.is_some()).unwrap_or(true)
     }
 
     /// Calls `method` with `request` and decodes the response as `Resp`.
@@ -304,43 +251,21 @@ impl IpcConnection {
         {
             let mut p = s.pending.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(reason) = &p.closed {
-                return Err(IpcError::Closed {
-                    addr: s.addr.clone(),
-                    reason: reason.clone(),
-                });
+                return Err(IpcError::Closed { addr: s.addr.clone(), reason: reason.clone() });
             }
             p.calls.insert(call_id, tx);
         }
-        let bytes = frame::call_frame(
-            call_id,
-            &s.client_id,
-            0,
-            method,
-            &s.protocol,
-            s.protocol_version,
-            request,
-        );
+        let bytes = frame::call_frame(call_id, &s.client_id, 0, method, &s.protocol, s.protocol_version, request);
         tracing::trace!(addr = %s.addr, method, call_id, len = bytes.len(), "IPC call");
         if s.outgoing.send(bytes).is_err() {
-            s.pending
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .calls
-                .remove(&call_id);
-            return Err(IpcError::Closed {
-                addr: s.addr.clone(),
-                reason: "writer stopped".into(),
-            });
+            s.pending.lock().unwrap_or_else(|e| e.into_inner()).calls.remove(&call_id);
+            return Err(IpcError::Closed { addr: s.addr.clone(), reason: "writer stopped".into() });
         }
         let outcome = match s.call_timeout {
             Some(limit) => match tokio::time::timeout(limit, rx).await {
                 Ok(r) => r,
                 Err(_) => {
-                    s.pending
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .calls
-                        .remove(&call_id);
+                    s.pending.lock().unwrap_or_else(|e| e.into_inner()).calls.remove(&call_id);
                     return Err(IpcError::CallTimeout {
                         addr: s.addr.clone(),
                         method: method.to_string(),
@@ -353,31 +278,14 @@ impl IpcConnection {
         let body = match outcome {
             Ok(Ok(body)) => body,
             Ok(Err(CallFailure::Remote(exception))) => {
-                return Err(IpcError::Remote {
-                    addr: s.addr.clone(),
-                    exception,
-                })
+                return Err(IpcError::Remote { addr: s.addr.clone(), exception })
             }
-            Ok(Err(CallFailure::Closed(reason))) => {
-                return Err(IpcError::Closed {
-                    addr: s.addr.clone(),
-                    reason,
-                })
-            }
-            Err(_) => {
-                return Err(IpcError::Closed {
-                    addr: s.addr.clone(),
-                    reason: "reader stopped".into(),
-                })
-            }
+            Ok(Err(CallFailure::Closed(reason))) => return Err(IpcError::Closed { addr: s.addr.clone(), reason }),
+            Err(_) => return Err(IpcError::Closed { addr: s.addr.clone(), reason: "reader stopped".into() }),
         };
         let mut rest = body.as_slice();
-        frame::decode_delimited::<Resp>(&mut rest, "response message").map_err(|source| {
-            IpcError::Frame {
-                addr: s.addr.clone(),
-                source,
-            }
-        })
+        frame::decode_delimited::<Resp>(&mut rest, "response message")
+            .map_err(|source| IpcError::Frame { addr: s.addr.clone(), source })
     }
 }
 
@@ -412,12 +320,7 @@ async fn reader_loop(mut read: OwnedReadHalf, shared: Arc<Shared>) {
             Err(CallFailure::Remote(sasl::remote_exception(&header)))
         };
         let fatal = header.status == RpcStatusProto::Fatal as i32;
-        let tx = shared
-            .pending
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .calls
-            .remove(&call_id);
+        let tx = shared.pending.lock().unwrap_or_else(|e| e.into_inner()).calls.remove(&call_id);
         match tx {
             Some(tx) => {
                 let _ = tx.send(result);

@@ -66,9 +66,7 @@ pub fn parse_directives(input: &[u8]) -> Result<Vec<(String, String)>, DigestErr
             chars.next();
         }
         if chars.next() != Some('=') {
-            return Err(DigestError::Malformed(format!(
-                "directive {key:?} has no value"
-            )));
+            return Err(DigestError::Malformed(format!("directive {key:?} has no value")));
         }
         let key = key.trim().to_ascii_lowercase();
         if key.is_empty() {
@@ -92,9 +90,7 @@ pub fn parse_directives(input: &[u8]) -> Result<Vec<(String, String)>, DigestErr
                 }
             }
             if !closed {
-                return Err(DigestError::Malformed(format!(
-                    "unterminated quote in {key}"
-                )));
+                return Err(DigestError::Malformed(format!("unterminated quote in {key}")));
             }
         } else {
             while let Some(&c) = chars.peek() {
@@ -138,10 +134,7 @@ impl Challenge {
             c.qop.push("auth".into());
         }
         if !c.algorithm.eq_ignore_ascii_case("md5-sess") {
-            return Err(DigestError::Malformed(format!(
-                "algorithm {:?} (expected md5-sess)",
-                c.algorithm
-            )));
+            return Err(DigestError::Malformed(format!("algorithm {:?} (expected md5-sess)", c.algorithm)));
         }
         Ok(c)
     }
@@ -192,13 +185,7 @@ pub struct DigestParams<'a> {
 /// With `for_rspauth` the A2 string omits `AUTHENTICATE` (RFC 2831 §2.1.3),
 /// giving the value the server must send back as `rspauth`.
 pub fn digest_response(p: &DigestParams<'_>, for_rspauth: bool) -> String {
-    let urp = md5(&[
-        p.username.as_bytes(),
-        b":",
-        p.realm.as_bytes(),
-        b":",
-        p.password.as_bytes(),
-    ]);
+    let urp = md5(&[p.username.as_bytes(), b":", p.realm.as_bytes(), b":", p.password.as_bytes()]);
     let mut a1: Vec<&[u8]> = vec![&urp, b":", p.nonce.as_bytes(), b":", p.cnonce.as_bytes()];
     if let Some(z) = p.authzid {
         a1.push(b":");
@@ -251,13 +238,7 @@ impl DigestMd5Client {
     }
 
     /// As [`Self::new`] with a fixed client nonce (for tests).
-    pub fn with_cnonce(
-        username: String,
-        password: String,
-        protocol: &str,
-        server_name: &str,
-        cnonce: String,
-    ) -> Self {
+    pub fn with_cnonce(username: String, password: String, protocol: &str, server_name: &str, cnonce: String) -> Self {
         DigestMd5Client {
             username,
             password,
@@ -273,12 +254,7 @@ impl DigestMd5Client {
     /// `<protocol>/<server_id>` from the server's `SaslAuth`.
     pub fn for_token(identifier: &[u8], password: &[u8], protocol: &str, server_id: &str) -> Self {
         let b64 = base64::engine::general_purpose::STANDARD;
-        Self::new(
-            b64.encode(identifier),
-            b64.encode(password),
-            protocol,
-            server_id,
-        )
+        Self::new(b64.encode(identifier), b64.encode(password), protocol, server_id)
     }
 
     /// Answers the server's challenge with the digest-response
@@ -323,10 +299,7 @@ impl DigestMd5Client {
 
     /// Checks the server's final message (`rspauth=<hex>`).
     pub fn verify_final(&self, server_final: &[u8]) -> Result<(), DigestError> {
-        let expected = self
-            .expected_rspauth
-            .as_deref()
-            .ok_or(DigestError::State("final message before a response"))?;
+        let expected = self.expected_rspauth.as_deref().ok_or(DigestError::State("final message before a response"))?;
         let d = parse_directives(server_final)?;
         match d.iter().find(|(k, _)| k == "rspauth") {
             Some((_, v)) if v.eq_ignore_ascii_case(expected) => Ok(()),
@@ -359,19 +332,14 @@ mod tests {
             digest_uri: "imap/elwood.innosoft.com",
             authzid: None,
         };
-        assert_eq!(
-            digest_response(&p, false),
-            "d388dad90d4bbd760a152321f2143af7"
-        );
-        assert_eq!(
-            digest_response(&p, true),
-            "ea40f60335c427b5527b84dbabcdfffd"
-        );
+        assert_eq!(digest_response(&p, false), "d388dad90d4bbd760a152321f2143af7");
+        assert_eq!(digest_response(&p, true), "ea40f60335c427b5527b84dbabcdfffd");
     }
 
     #[test]
     fn rfc2831_example_through_client() {
-        let challenge = br#"realm="elwood.innosoft.com",nonce="OA6MG9tEQGm2hh",qop="auth",algorithm=md5-sess,charset=utf-8"#;
+        let challenge =
+            br#"realm="elwood.innosoft.com",nonce="OA6MG9tEQGm2hh",qop="auth",algorithm=md5-sess,charset=utf-8"#;
         let mut c = DigestMd5Client::with_cnonce(
             "chris".into(),
             "secret".into(),
@@ -384,8 +352,7 @@ mod tests {
             r,
             "charset=utf-8,username=\"chris\",realm=\"elwood.innosoft.com\",nonce=\"OA6MG9tEQGm2hh\",nc=00000001,cnonce=\"OA6MHXh6VqTrRk\",digest-uri=\"imap/elwood.innosoft.com\",maxbuf=65536,response=d388dad90d4bbd760a152321f2143af7,qop=auth"
         );
-        c.verify_final(b"rspauth=ea40f60335c427b5527b84dbabcdfffd")
-            .unwrap();
+        c.verify_final(b"rspauth=ea40f60335c427b5527b84dbabcdfffd").unwrap();
         assert_eq!(c.verify_final(b"rspauth=00"), Err(DigestError::BadRspAuth));
     }
 
@@ -395,9 +362,7 @@ mod tests {
     #[test]
     fn hadoop_token_case() {
         let b64 = base64::engine::general_purpose::STANDARD;
-        let identifier = [
-            0x0a, 0x0c, 0x0a, 0x08, 0x08, 0x01, 0x10, 0xe8, 0x07, 0x10, 0x01, 0x10, 0x05,
-        ];
+        let identifier = [0x0a, 0x0c, 0x0a, 0x08, 0x08, 0x01, 0x10, 0xe8, 0x07, 0x10, 0x01, 0x10, 0x05];
         let password = [0x9f, 0x12, 0x00, 0xff, 0x42];
         let mut c = DigestMd5Client::with_cnonce(
             b64.encode(identifier),
@@ -408,17 +373,12 @@ mod tests {
         );
         assert_eq!(b64.encode(identifier), "CgwKCAgBEOgHEAEQBQ==");
         assert_eq!(b64.encode(password), "nxIA/0I=");
-        let challenge =
-            br#"realm="default",nonce="bm9uY2U=",qop="auth",charset=utf-8,algorithm=md5-sess"#;
+        let challenge = br#"realm="default",nonce="bm9uY2U=",qop="auth",charset=utf-8,algorithm=md5-sess"#;
         let r = String::from_utf8(c.respond(challenge).unwrap()).unwrap();
         assert!(r.contains("digest-uri=\"/default\""), "{r}");
         assert!(r.contains("username=\"CgwKCAgBEOgHEAEQBQ==\""), "{r}");
-        assert!(
-            r.contains(&format!("response={}", HADOOP_CASE_RESPONSE)),
-            "{r}"
-        );
-        c.verify_final(format!("rspauth={HADOOP_CASE_RSPAUTH}").as_bytes())
-            .unwrap();
+        assert!(r.contains(&format!("response={}", HADOOP_CASE_RESPONSE)), "{r}");
+        c.verify_final(format!("rspauth={HADOOP_CASE_RSPAUTH}").as_bytes()).unwrap();
     }
 
     const HADOOP_CASE_RESPONSE: &str = "008acce401efcfa5e3d4ee6ac7efc134";

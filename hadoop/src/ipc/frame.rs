@@ -14,8 +14,8 @@
 use prost::Message;
 
 use crate::proto::common::{
-    rpc_request_header_proto::OperationProto, RequestHeaderProto, RpcKindProto,
-    RpcRequestHeaderProto, RpcResponseHeaderProto,
+    rpc_request_header_proto::OperationProto, RequestHeaderProto, RpcKindProto, RpcRequestHeaderProto,
+    RpcResponseHeaderProto,
 };
 
 /// The IPC protocol version rfy speaks (`Server.CURRENT_VERSION`).
@@ -143,11 +143,7 @@ pub enum FrameError {
 pub fn take_delimited<'a>(buf: &mut &'a [u8], what: &'static str) -> Result<&'a [u8], FrameError> {
     let len = prost::encoding::decode_varint(buf).map_err(|_| FrameError::BadLength(what))?;
     if len > buf.len() as u64 {
-        return Err(FrameError::Truncated {
-            what,
-            claimed: len,
-            available: buf.len(),
-        });
+        return Err(FrameError::Truncated { what, claimed: len, available: buf.len() });
     }
     let (head, tail) = buf.split_at(len as usize);
     *buf = tail;
@@ -155,10 +151,7 @@ pub fn take_delimited<'a>(buf: &mut &'a [u8], what: &'static str) -> Result<&'a 
 }
 
 /// Decodes a varint-delimited message off the front of `buf`.
-pub fn decode_delimited<M: Message + Default>(
-    buf: &mut &[u8],
-    what: &'static str,
-) -> Result<M, FrameError> {
+pub fn decode_delimited<M: Message + Default>(buf: &mut &[u8], what: &'static str) -> Result<M, FrameError> {
     let part = take_delimited(buf, what)?;
     M::decode(part).map_err(|source| FrameError::Decode { what, source })
 }
@@ -178,19 +171,13 @@ mod tests {
 
     #[test]
     fn preamble_bytes() {
-        assert_eq!(
-            preamble(AuthProtocol::Sasl),
-            [0x68, 0x72, 0x70, 0x63, 0x09, 0x00, 0xdf]
-        );
+        assert_eq!(preamble(AuthProtocol::Sasl), [0x68, 0x72, 0x70, 0x63, 0x09, 0x00, 0xdf]);
         assert_eq!(preamble(AuthProtocol::None), *b"hrpc\x09\x00\x00");
     }
 
     #[test]
     fn call_frame_exact_bytes() {
-        let req = AllocateRequestProto {
-            response_id: Some(1),
-            ..Default::default()
-        };
+        let req = AllocateRequestProto { response_id: Some(1), ..Default::default() };
         let f = call_frame(0, &[0x11; 16], 0, "allocate", "p", 1, &req);
         let mut expected = vec![0x00, 0x00, 0x00, 0x2e];
         // RpcRequestHeaderProto, 26 bytes: rpcKind=2, rpcOp=0, callId=0, clientId, retryCount=0
@@ -209,12 +196,7 @@ mod tests {
     #[test]
     fn sasl_negotiate_exact_bytes() {
         use crate::proto::common::{rpc_sasl_proto::SaslState, RpcSaslProto};
-        let m = RpcSaslProto {
-            version: None,
-            state: SaslState::Negotiate as i32,
-            token: None,
-            auths: vec![],
-        };
+        let m = RpcSaslProto { version: None, state: SaslState::Negotiate as i32, token: None, auths: vec![] };
         let f = control_frame(SASL_CALL_ID, &[], &m);
         // header: kind 2, op 0, callId -33 (sint32, zigzag 65), clientId empty, retry -1 (zigzag 1)
         let expected = vec![
@@ -229,10 +211,7 @@ mod tests {
     fn response_decoding_rejects_garbage() {
         assert!(decode_response(&[]).is_err());
         assert!(decode_response(&[0x05, 0x08]).is_err());
-        assert!(decode_response(&[
-            0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01
-        ])
-        .is_err());
+        assert!(decode_response(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]).is_err());
         // header with callId 7, status SUCCESS, then a body part
         let (h, rest) = decode_response(&[0x04, 0x08, 0x07, 0x10, 0x00, 0x00]).unwrap();
         assert_eq!(h.call_id, 7);
@@ -248,9 +227,7 @@ mod tests {
             seed ^= seed >> 7;
             seed ^= seed << 17;
             let len = (seed % 48) as usize;
-            let bytes: Vec<u8> = (0..len)
-                .map(|i| (seed.rotate_left(i as u32 * 5) & 0xff) as u8)
-                .collect();
+            let bytes: Vec<u8> = (0..len).map(|i| (seed.rotate_left(i as u32 * 5) & 0xff) as u8).collect();
             if let Ok((_, mut rest)) = decode_response(&bytes) {
                 let _ = decode_delimited::<RpcSaslProto>(&mut rest, "sasl");
             }

@@ -33,11 +33,7 @@ pub struct RemoteException {
 impl RemoteException {
     /// The class name without its package (`InvalidToken` for `...SecretManager$InvalidToken`).
     pub fn simple_class_name(&self) -> &str {
-        let s = self
-            .class_name
-            .rsplit('.')
-            .next()
-            .unwrap_or(&self.class_name);
+        let s = self.class_name.rsplit('.').next().unwrap_or(&self.class_name);
         s.rsplit('$').next().unwrap_or(s)
     }
 
@@ -105,7 +101,9 @@ pub enum IpcError {
         reason: String,
     },
     /// The server offered no authentication method this client can do.
-    #[error("Hadoop IPC server {addr} offers no usable authentication (offered: {offered:?}; have token: {have_token})")]
+    #[error(
+        "Hadoop IPC server {addr} offers no usable authentication (offered: {offered:?}; have token: {have_token})"
+    )]
     NoAuthMethod {
         /// `host:port`.
         addr: String,

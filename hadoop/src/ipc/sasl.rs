@@ -43,25 +43,13 @@ pub fn remote_exception(h: &RpcResponseHeaderProto) -> RemoteException {
     }
 }
 
-async fn send<S: AsyncWrite + Unpin>(
-    s: &mut S,
-    addr: &str,
-    m: &RpcSaslProto,
-) -> Result<(), IpcError> {
+async fn send<S: AsyncWrite + Unpin>(s: &mut S, addr: &str, m: &RpcSaslProto) -> Result<(), IpcError> {
     let f = frame::control_frame(SASL_CALL_ID, &[], m);
-    s.write_all(&f).await.map_err(|source| IpcError::Io {
-        addr: addr.to_string(),
-        source,
-    })
+    s.write_all(&f).await.map_err(|source| IpcError::Io { addr: addr.to_string(), source })
 }
 
 fn reply(state: SaslState, token: Option<Vec<u8>>, auths: Vec<SaslAuth>) -> RpcSaslProto {
-    RpcSaslProto {
-        version: None,
-        state: state as i32,
-        token,
-        auths,
-    }
+    RpcSaslProto { version: None, state: state as i32, token, auths }
 }
 
 /// Runs the SASL exchange on a stream that has just sent the SASL preamble.
@@ -74,48 +62,30 @@ pub async fn negotiate<S: AsyncRead + AsyncWrite + Unpin>(
     addr: &str,
     token: Option<&Token>,
 ) -> Result<Negotiated, IpcError> {
-    let sasl_err = |reason: String| IpcError::Sasl {
-        addr: addr.to_string(),
-        reason,
-    };
+    let sasl_err = |reason: String| IpcError::Sasl { addr: addr.to_string(), reason };
     send(stream, addr, &reply(SaslState::Negotiate, None, vec![])).await?;
     let mut client: Option<DigestMd5Client> = None;
     for _round in 0..8 {
         let body = super::connection::read_frame(stream, addr).await?;
         let (header, mut rest) =
-            frame::decode_response(&body).map_err(|source| IpcError::Frame {
-                addr: addr.to_string(),
-                source,
-            })?;
+            frame::decode_response(&body).map_err(|source| IpcError::Frame { addr: addr.to_string(), source })?;
         if header.status != RpcStatusProto::Success as i32 {
-            return Err(IpcError::Remote {
-                addr: addr.to_string(),
-                exception: remote_exception(&header),
-            });
+            return Err(IpcError::Remote { addr: addr.to_string(), exception: remote_exception(&header) });
         }
         if header.call_id as i32 != SASL_CALL_ID {
             return Err(IpcError::Protocol {
                 addr: addr.to_string(),
-                reason: format!(
-                    "expected a SASL reply (call id -33), got call id {}",
-                    header.call_id as i32
-                ),
+                reason: format!("expected a SASL reply (call id -33), got call id {}", header.call_id as i32),
             });
         }
-        let msg: RpcSaslProto =
-            frame::decode_delimited(&mut rest, "RpcSaslProto").map_err(|source| {
-                IpcError::Frame {
-                    addr: addr.to_string(),
-                    source,
-                }
-            })?;
+        let msg: RpcSaslProto = frame::decode_delimited(&mut rest, "RpcSaslProto")
+            .map_err(|source| IpcError::Frame { addr: addr.to_string(), source })?;
         tracing::trace!(addr, state = msg.state, auths = ?msg.auths.iter().map(|a| (&a.method, &a.mechanism, a.protocol(), a.server_id())).collect::<Vec<_>>(), token_len = msg.token().len(), "SASL message from server");
         match SaslState::try_from(msg.state) {
             Ok(SaslState::Success) => {
                 return match client {
                     Some(c) => {
-                        c.verify_final(msg.token())
-                            .map_err(|e| sasl_err(e.to_string()))?;
+                        c.verify_final(msg.token()).map_err(|e| sasl_err(e.to_string()))?;
                         tracing::debug!(addr, "SASL TOKEN/DIGEST-MD5 authentication succeeded");
                         Ok(Negotiated::Token)
                     }
@@ -126,10 +96,7 @@ pub async fn negotiate<S: AsyncRead + AsyncWrite + Unpin>(
                 };
             }
             Ok(SaslState::Negotiate) => {
-                let digest = msg
-                    .auths
-                    .iter()
-                    .find(|a| a.method == "TOKEN" && a.mechanism == "DIGEST-MD5");
+                let digest = msg.auths.iter().find(|a| a.method == "TOKEN" && a.mechanism == "DIGEST-MD5");
                 let simple = msg.auths.iter().find(|a| a.method == "SIMPLE");
                 match (digest, token, simple) {
                     (Some(auth), Some(tok), _) => {
@@ -145,55 +112,30 @@ pub async fn negotiate<S: AsyncRead + AsyncWrite + Unpin>(
                             None => Vec::new(),
                         };
                         client = Some(c);
-                        send(
-                            stream,
-                            addr,
-                            &reply(SaslState::Initiate, Some(response), vec![chosen]),
-                        )
-                        .await?;
+                        send(stream, addr, &reply(SaslState::Initiate, Some(response), vec![chosen])).await?;
                     }
                     (_, _, Some(auth)) => {
                         // SIMPLE: tell the server and do not wait for an answer.
-                        send(
-                            stream,
-                            addr,
-                            &reply(SaslState::Initiate, None, vec![auth.clone()]),
-                        )
-                        .await?;
+                        send(stream, addr, &reply(SaslState::Initiate, None, vec![auth.clone()])).await?;
                         tracing::debug!(addr, "negotiated SIMPLE auth");
                         return Ok(Negotiated::Simple);
                     }
                     _ => {
                         return Err(IpcError::NoAuthMethod {
                             addr: addr.to_string(),
-                            offered: msg
-                                .auths
-                                .iter()
-                                .map(|a| format!("{}/{}", a.method, a.mechanism))
-                                .collect(),
+                            offered: msg.auths.iter().map(|a| format!("{}/{}", a.method, a.mechanism)).collect(),
                             have_token: token.is_some(),
                         })
                     }
                 }
             }
             Ok(SaslState::Challenge) => {
-                let c = client
-                    .as_mut()
-                    .ok_or_else(|| sasl_err("CHALLENGE before a mechanism was chosen".into()))?;
-                let response = c
-                    .respond(msg.token())
-                    .map_err(|e| sasl_err(e.to_string()))?;
-                send(
-                    stream,
-                    addr,
-                    &reply(SaslState::Response, Some(response), vec![]),
-                )
-                .await?;
+                let c = client.as_mut().ok_or_else(|| sasl_err("CHALLENGE before a mechanism was chosen".into()))?;
+                let response = c.respond(msg.token()).map_err(|e| sasl_err(e.to_string()))?;
+                send(stream, addr, &reply(SaslState::Response, Some(response), vec![])).await?;
             }
             other => {
-                return Err(sasl_err(format!(
-                    "unexpected SASL state {other:?} from server"
-                )));
+                return Err(sasl_err(format!("unexpected SASL state {other:?} from server")));
             }
         }
     }

@@ -8,9 +8,7 @@
 use prost::Message;
 
 use super::{Token, TokenError};
-use crate::proto::yarn::{
-    AmrmTokenIdentifierProto, ContainerTokenIdentifierProto, NmTokenIdentifierProto,
-};
+use crate::proto::yarn::{AmrmTokenIdentifierProto, ContainerTokenIdentifierProto, NmTokenIdentifierProto};
 use crate::yarn::records::{ApplicationAttemptId, ContainerId, NodeId};
 
 /// The decoded identifier of a `YARN_AM_RM_TOKEN` (`AMRMTokenIdentifier`).
@@ -55,13 +53,9 @@ fn decode_err(what: &'static str) -> impl FnOnce(prost::DecodeError) -> TokenErr
 impl AmRmTokenIdentifier {
     /// Decodes the identifier bytes of a `YARN_AM_RM_TOKEN`.
     pub fn decode(identifier: &[u8]) -> Result<Self, TokenError> {
-        let p = AmrmTokenIdentifierProto::decode(identifier)
-            .map_err(decode_err("AMRMTokenIdentifierProto"))?;
+        let p = AmrmTokenIdentifierProto::decode(identifier).map_err(decode_err("AMRMTokenIdentifierProto"))?;
         Ok(AmRmTokenIdentifier {
-            attempt_id: p
-                .app_attempt_id
-                .as_ref()
-                .map(ApplicationAttemptId::from_proto),
+            attempt_id: p.app_attempt_id.as_ref().map(ApplicationAttemptId::from_proto),
             key_id: p.key_id(),
         })
     }
@@ -70,13 +64,9 @@ impl AmRmTokenIdentifier {
 impl NmTokenIdentifier {
     /// Decodes the identifier bytes of an `NMToken`.
     pub fn decode(identifier: &[u8]) -> Result<Self, TokenError> {
-        let p = NmTokenIdentifierProto::decode(identifier)
-            .map_err(decode_err("NMTokenIdentifierProto"))?;
+        let p = NmTokenIdentifierProto::decode(identifier).map_err(decode_err("NMTokenIdentifierProto"))?;
         Ok(NmTokenIdentifier {
-            attempt_id: p
-                .app_attempt_id
-                .as_ref()
-                .map(ApplicationAttemptId::from_proto),
+            attempt_id: p.app_attempt_id.as_ref().map(ApplicationAttemptId::from_proto),
             node_id: p.node_id.as_ref().map(NodeId::from_proto),
             app_submitter: p.app_submitter().to_string(),
             key_id: p.key_id(),
@@ -87,8 +77,8 @@ impl NmTokenIdentifier {
 impl ContainerTokenIdentifier {
     /// Decodes the identifier bytes of a `ContainerToken`.
     pub fn decode(identifier: &[u8]) -> Result<Self, TokenError> {
-        let p = ContainerTokenIdentifierProto::decode(identifier)
-            .map_err(decode_err("ContainerTokenIdentifierProto"))?;
+        let p =
+            ContainerTokenIdentifierProto::decode(identifier).map_err(decode_err("ContainerTokenIdentifierProto"))?;
         Ok(ContainerTokenIdentifier {
             container_id: p.container_id.as_ref().map(ContainerId::from_proto),
             nm_host_addr: p.nm_host_addr().to_string(),
@@ -102,24 +92,15 @@ impl ContainerTokenIdentifier {
 /// YARN kinds, the decoded identifier. Never includes the password.
 pub fn describe(token: &Token) -> String {
     let detail = match token.kind.as_str() {
-        super::KIND_AM_RM_TOKEN => AmRmTokenIdentifier::decode(&token.identifier)
-            .map(|i| format!("{i:?}"))
-            .ok(),
-        super::KIND_NM_TOKEN => NmTokenIdentifier::decode(&token.identifier)
-            .map(|i| format!("{i:?}"))
-            .ok(),
-        super::KIND_CONTAINER_TOKEN => ContainerTokenIdentifier::decode(&token.identifier)
-            .map(|i| format!("{i:?}"))
-            .ok(),
+        super::KIND_AM_RM_TOKEN => AmRmTokenIdentifier::decode(&token.identifier).map(|i| format!("{i:?}")).ok(),
+        super::KIND_NM_TOKEN => NmTokenIdentifier::decode(&token.identifier).map(|i| format!("{i:?}")).ok(),
+        super::KIND_CONTAINER_TOKEN => {
+            ContainerTokenIdentifier::decode(&token.identifier).map(|i| format!("{i:?}")).ok()
+        }
         _ => None,
     };
     match detail {
         Some(d) => format!("{} for {} {}", token.kind, token.service, d),
-        None => format!(
-            "{} for {} ({} identifier bytes)",
-            token.kind,
-            token.service,
-            token.identifier.len()
-        ),
+        None => format!("{} for {} ({} identifier bytes)", token.kind, token.service, token.identifier.len()),
     }
 }

@@ -167,11 +167,9 @@ impl Token {
     /// Parses [`Self::encode_to_url_string`]'s form (padding optional).
     pub fn decode_from_url_string(s: &str) -> Result<Token, TokenError> {
         use base64::Engine;
-        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(s.trim().trim_end_matches('='))
-            .map_err(|e| TokenError::Malformed {
-                offset: 0,
-                reason: format!("token URL string is not URL-safe base64: {e}"),
+        let bytes =
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s.trim().trim_end_matches('=')).map_err(|e| {
+                TokenError::Malformed { offset: 0, reason: format!("token URL string is not URL-safe base64: {e}") }
             })?;
         let mut r = Reader::new(&bytes);
         Token::read_writable(&mut r)
@@ -202,10 +200,7 @@ impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Credentials")
             .field("tokens", &self.tokens)
-            .field(
-                "secret_keys",
-                &self.secret_keys.iter().map(|(a, _)| a).collect::<Vec<_>>(),
-            )
+            .field("secret_keys", &self.secret_keys.iter().map(|(a, _)| a).collect::<Vec<_>>())
             .finish()
     }
 }
@@ -243,11 +238,10 @@ impl Credentials {
 
     /// The first token of the given kind, or [`TokenError::NotFound`] listing the kinds present.
     pub fn require_kind(&self, kind: &str) -> Result<&Token, TokenError> {
-        self.token_of_kind(kind)
-            .ok_or_else(|| TokenError::NotFound {
-                kind: kind.to_string(),
-                have: self.tokens.iter().map(|(_, t)| t.kind.clone()).collect(),
-            })
+        self.token_of_kind(kind).ok_or_else(|| TokenError::NotFound {
+            kind: kind.to_string(),
+            have: self.tokens.iter().map(|(_, t)| t.kind.clone()).collect(),
+        })
     }
 
     /// The ApplicationMaster's `YARN_AM_RM_TOKEN`, if present.
@@ -261,9 +255,7 @@ impl Credentials {
     /// truncation/malformation errors with the byte offset.
     pub fn decode(bytes: &[u8]) -> Result<Credentials, TokenError> {
         if bytes.len() < 5 || &bytes[..4] != TOKEN_STORAGE_MAGIC {
-            return Err(TokenError::BadMagic {
-                found: bytes[..bytes.len().min(4)].to_vec(),
-            });
+            return Err(TokenError::BadMagic { found: bytes[..bytes.len().min(4)].to_vec() });
         }
         match bytes[4] {
             FORMAT_WRITABLE => Self::decode_writable_body(&bytes[5..]),
@@ -294,12 +286,8 @@ impl Credentials {
 
     /// Decodes the protobuf body: one varint-delimited `CredentialsProto`.
     pub fn decode_proto_body(body: &[u8]) -> Result<Credentials, TokenError> {
-        let p = CredentialsProto::decode_length_delimited(body).map_err(|source| {
-            TokenError::Protobuf {
-                what: "CredentialsProto",
-                source,
-            }
-        })?;
+        let p = CredentialsProto::decode_length_delimited(body)
+            .map_err(|source| TokenError::Protobuf { what: "CredentialsProto", source })?;
         let mut creds = Credentials::new();
         for kv in p.tokens {
             if let Some(t) = kv.token {
@@ -307,9 +295,7 @@ impl Credentials {
             }
         }
         for kv in p.secrets {
-            creds
-                .secret_keys
-                .push((kv.alias, kv.secret.unwrap_or_default()));
+            creds.secret_keys.push((kv.alias, kv.secret.unwrap_or_default()));
         }
         Ok(creds)
     }
@@ -340,20 +326,12 @@ impl Credentials {
             tokens: self
                 .tokens
                 .iter()
-                .map(|(a, t)| CredentialsKvProto {
-                    alias: a.clone(),
-                    token: Some(t.to_proto()),
-                    secret: None,
-                })
+                .map(|(a, t)| CredentialsKvProto { alias: a.clone(), token: Some(t.to_proto()), secret: None })
                 .collect(),
             secrets: self
                 .secret_keys
                 .iter()
-                .map(|(a, s)| CredentialsKvProto {
-                    alias: a.clone(),
-                    token: None,
-                    secret: Some(s.clone()),
-                })
+                .map(|(a, s)| CredentialsKvProto { alias: a.clone(), token: None, secret: Some(s.clone()) })
                 .collect(),
         };
         let mut out = Vec::with_capacity(64);
@@ -366,10 +344,8 @@ impl Credentials {
     /// Reads and decodes a credentials file. Errors name the path.
     pub fn read_file(path: impl AsRef<std::path::Path>) -> Result<Credentials, TokenError> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| TokenError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let bytes =
+            std::fs::read(path).map_err(|source| TokenError::Io { path: path.display().to_string(), source })?;
         let creds = Self::decode(&bytes)?;
         tracing::debug!(path = %path.display(), tokens = creds.tokens.len(), "read credentials file");
         Ok(creds)
@@ -378,10 +354,8 @@ impl Credentials {
     /// Writes the credentials in format 0 to `path` (created or truncated).
     pub fn write_file(&self, path: impl AsRef<std::path::Path>) -> Result<(), TokenError> {
         let path = path.as_ref();
-        std::fs::write(path, self.encode_writable()).map_err(|source| TokenError::Io {
-            path: path.display().to_string(),
-            source,
-        })
+        std::fs::write(path, self.encode_writable())
+            .map_err(|source| TokenError::Io { path: path.display().to_string(), source })
     }
 
     /// Reads the file named by `HADOOP_TOKEN_FILE_LOCATION`.

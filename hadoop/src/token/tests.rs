@@ -21,12 +21,7 @@ fn writable_layout_exact_bytes() {
     let mut c = Credentials::new();
     c.add_token(
         "a",
-        Token {
-            identifier: vec![0x01, 0x02],
-            password: vec![0x03],
-            kind: "K".into(),
-            service: "s:1".into(),
-        },
+        Token { identifier: vec![0x01, 0x02], password: vec![0x03], kind: "K".into(), service: "s:1".into() },
     );
     c.add_secret_key("x", vec![0xff]);
     let expected: Vec<u8> = vec![
@@ -56,19 +51,11 @@ fn round_trips_both_formats() {
 #[test]
 fn protobuf_layout_bytes() {
     let mut c = Credentials::new();
-    c.add_token(
-        "a",
-        Token {
-            identifier: vec![1],
-            password: vec![2],
-            kind: "K".into(),
-            service: "S".into(),
-        },
-    );
+    c.add_token("a", Token { identifier: vec![1], password: vec![2], kind: "K".into(), service: "S".into() });
     // HDTS 1, delimited CredentialsProto { tokens(1): { alias(1) "a", token(2): {1:[1],2:[2],3:"K",4:"S"} } }
     let expected = vec![
-        b'H', b'D', b'T', b'S', 0x01, 0x13, 0x0a, 0x11, 0x0a, 0x01, b'a', 0x12, 0x0c, 0x0a, 0x01,
-        0x01, 0x12, 0x01, 0x02, 0x1a, 0x01, b'K', 0x22, 0x01, b'S',
+        b'H', b'D', b'T', b'S', 0x01, 0x13, 0x0a, 0x11, 0x0a, 0x01, b'a', 0x12, 0x0c, 0x0a, 0x01, 0x01, 0x12, 0x01,
+        0x02, 0x1a, 0x01, b'K', 0x22, 0x01, b'S',
     ];
     assert_eq!(c.encode_proto(), expected);
     assert_eq!(Credentials::decode(&expected).unwrap(), c);
@@ -87,35 +74,20 @@ fn file_round_trip() {
 
 #[test]
 fn bad_headers() {
-    assert!(matches!(
-        Credentials::decode(b""),
-        Err(TokenError::BadMagic { .. })
-    ));
-    assert!(matches!(
-        Credentials::decode(b"HDTX\x00"),
-        Err(TokenError::BadMagic { .. })
-    ));
-    assert!(matches!(
-        Credentials::decode(b"HDTS\x07"),
-        Err(TokenError::UnknownFormat(7))
-    ));
+    assert!(matches!(Credentials::decode(b""), Err(TokenError::BadMagic { .. })));
+    assert!(matches!(Credentials::decode(b"HDTX\x00"), Err(TokenError::BadMagic { .. })));
+    assert!(matches!(Credentials::decode(b"HDTS\x07"), Err(TokenError::UnknownFormat(7))));
 }
 
 #[test]
 fn truncations_and_random_bytes_never_panic() {
     let full = sample().encode_writable();
     for n in 0..full.len() {
-        assert!(
-            Credentials::decode(&full[..n]).is_err(),
-            "prefix {n} decoded"
-        );
+        assert!(Credentials::decode(&full[..n]).is_err(), "prefix {n} decoded");
     }
     let full_pb = sample().encode_proto();
     for n in 5..full_pb.len() {
-        assert!(
-            Credentials::decode(&full_pb[..n]).is_err(),
-            "pb prefix {n} decoded"
-        );
+        assert!(Credentials::decode(&full_pb[..n]).is_err(), "pb prefix {n} decoded");
     }
     let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
     let mut next = || {
@@ -146,34 +118,16 @@ fn describes_yarn_identifiers() {
     use crate::yarn::records::{ApplicationAttemptId, NodeId};
     use prost::Message;
     let attempt: ApplicationAttemptId = "appattempt_1700000000000_0001_000001".parse().unwrap();
-    let id = AmrmTokenIdentifierProto {
-        app_attempt_id: Some(attempt.to_proto()),
-        key_id: Some(7),
-    }
-    .encode_to_vec();
+    let id = AmrmTokenIdentifierProto { app_attempt_id: Some(attempt.to_proto()), key_id: Some(7) }.encode_to_vec();
     let d = ident::AmRmTokenIdentifier::decode(&id).unwrap();
     assert_eq!(d.attempt_id, Some(attempt));
     assert_eq!(d.key_id, 7);
-    let tok = Token {
-        identifier: id,
-        password: vec![1],
-        kind: KIND_AM_RM_TOKEN.into(),
-        service: "rm:8030".into(),
-    };
+    let tok = Token { identifier: id, password: vec![1], kind: KIND_AM_RM_TOKEN.into(), service: "rm:8030".into() };
     let s = ident::describe(&tok);
-    assert!(
-        s.contains("YARN_AM_RM_TOKEN") && s.contains("key_id: 7"),
-        "{s}"
-    );
+    assert!(s.contains("YARN_AM_RM_TOKEN") && s.contains("key_id: 7"), "{s}");
     let nm = NmTokenIdentifierProto {
         app_attempt_id: Some(attempt.to_proto()),
-        node_id: Some(
-            NodeId {
-                host: "nm".into(),
-                port: 4545,
-            }
-            .to_proto(),
-        ),
+        node_id: Some(NodeId { host: "nm".into(), port: 4545 }.to_proto()),
         app_submitter: Some("alice".into()),
         key_id: Some(3),
     }
@@ -193,10 +147,7 @@ fn url_string_round_trip() {
         service: "127.0.0.1:9000".into(),
     };
     let s = t.encode_to_url_string();
-    assert!(
-        !s.contains('+') && !s.contains('/') && !s.contains('='),
-        "{s}"
-    );
+    assert!(!s.contains('+') && !s.contains('/') && !s.contains('='), "{s}");
     assert_eq!(Token::decode_from_url_string(&s).unwrap(), t);
     assert!(Token::decode_from_url_string("!!").is_err());
     assert!(Token::decode_from_url_string("AAAA").is_err());

@@ -18,22 +18,14 @@ pub fn write_vlong(out: &mut Vec<u8>, value: i64) {
         out.push(value as i8 as u8);
         return;
     }
-    let (mut len, magnitude): (i32, u64) = if value < 0 {
-        (-120, (!value) as u64)
-    } else {
-        (-112, value as u64)
-    };
+    let (mut len, magnitude): (i32, u64) = if value < 0 { (-120, (!value) as u64) } else { (-112, value as u64) };
     let mut tmp = magnitude;
     while tmp != 0 {
         tmp >>= 8;
         len -= 1;
     }
     out.push(len as i8 as u8);
-    let nbytes = if len < -120 {
-        -(len + 120)
-    } else {
-        -(len + 112)
-    } as u32;
+    let nbytes = if len < -120 { -(len + 120) } else { -(len + 112) } as u32;
     for idx in (0..nbytes).rev() {
         out.push((magnitude >> (idx * 8)) as u8);
     }
@@ -83,10 +75,7 @@ impl<'a> Reader<'a> {
 
     /// Reads one byte.
     pub fn u8(&mut self) -> Result<u8, TokenError> {
-        let b = *self.buf.get(self.pos).ok_or(TokenError::Truncated {
-            offset: self.pos,
-            what: "byte",
-        })?;
+        let b = *self.buf.get(self.pos).ok_or(TokenError::Truncated { offset: self.pos, what: "byte" })?;
         self.pos += 1;
         Ok(b)
     }
@@ -97,10 +86,7 @@ impl<'a> Reader<'a> {
             .pos
             .checked_add(n)
             .filter(|e| *e <= self.buf.len())
-            .ok_or(TokenError::Truncated {
-                offset: self.pos,
-                what,
-            })?;
+            .ok_or(TokenError::Truncated { offset: self.pos, what })?;
         let s = &self.buf[self.pos..end];
         self.pos = end;
         Ok(s)
@@ -129,10 +115,7 @@ impl<'a> Reader<'a> {
     pub fn vint(&mut self) -> Result<i32, TokenError> {
         let at = self.pos;
         let v = self.vlong()?;
-        i32::try_from(v).map_err(|_| TokenError::Malformed {
-            offset: at,
-            reason: format!("vint {v} out of int range"),
-        })
+        i32::try_from(v).map_err(|_| TokenError::Malformed { offset: at, reason: format!("vint {v} out of int range") })
     }
 
     /// Reads a vint length in `0..=MAX_FIELD_LEN`.
@@ -140,10 +123,7 @@ impl<'a> Reader<'a> {
         let at = self.pos;
         let n = self.vint()?;
         if n < 0 || n as usize > MAX_FIELD_LEN {
-            return Err(TokenError::Malformed {
-                offset: at,
-                reason: format!("bad length {n} for {what}"),
-            });
+            return Err(TokenError::Malformed { offset: at, reason: format!("bad length {n} for {what}") });
         }
         Ok(n as usize)
     }
@@ -158,10 +138,7 @@ impl<'a> Reader<'a> {
     pub fn text(&mut self, what: &'static str) -> Result<String, TokenError> {
         let at = self.pos;
         let b = self.bytes(what)?;
-        String::from_utf8(b).map_err(|_| TokenError::Malformed {
-            offset: at,
-            reason: format!("{what} is not UTF-8"),
-        })
+        String::from_utf8(b).map_err(|_| TokenError::Malformed { offset: at, reason: format!("{what} is not UTF-8") })
     }
 }
 

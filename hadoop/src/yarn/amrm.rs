@@ -70,10 +70,7 @@ pub struct NmToken {
 
 impl NmToken {
     fn from_proto(p: &pb::NmTokenProto) -> Option<Self> {
-        Some(NmToken {
-            node_id: NodeId::from_proto(p.node_id.as_ref()?),
-            token: Token::from_proto(p.token.as_ref()?),
-        })
+        Some(NmToken { node_id: NodeId::from_proto(p.node_id.as_ref()?), token: Token::from_proto(p.token.as_ref()?) })
     }
 }
 
@@ -111,20 +108,12 @@ pub struct ContainerAsk {
 impl ContainerAsk {
     /// `n` containers of `capability` on any node at `priority`.
     pub fn any(priority: i32, capability: Resource, n: i32) -> Self {
-        ContainerAsk {
-            priority,
-            resource_name: ANY.to_string(),
-            capability,
-            num_containers: n,
-            relax_locality: true,
-        }
+        ContainerAsk { priority, resource_name: ANY.to_string(), capability, num_containers: n, relax_locality: true }
     }
 
     fn to_proto(&self) -> pb::ResourceRequestProto {
         pb::ResourceRequestProto {
-            priority: Some(pb::PriorityProto {
-                priority: Some(self.priority),
-            }),
+            priority: Some(pb::PriorityProto { priority: Some(self.priority) }),
             resource_name: Some(self.resource_name.clone()),
             capability: Some(self.capability.to_proto()),
             num_containers: Some(self.num_containers),
@@ -182,9 +171,7 @@ pub struct AmRmClient {
 
 impl std::fmt::Debug for AmRmClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AmRmClient")
-            .field("addr", &self.addr)
-            .finish()
+        f.debug_struct("AmRmClient").field("addr", &self.addr).finish()
     }
 }
 
@@ -192,12 +179,7 @@ impl AmRmClient {
     /// A client for the scheduler at `addr` (`host:port`) authenticating with
     /// `token` (kind `YARN_AM_RM_TOKEN`). `user` is only used if the server
     /// falls back to SIMPLE auth. Does not connect yet.
-    pub fn new(
-        addr: impl Into<String>,
-        token: Token,
-        user: impl Into<String>,
-        opts: ConnectOptions,
-    ) -> Self {
+    pub fn new(addr: impl Into<String>, token: Token, user: impl Into<String>, opts: ConnectOptions) -> Self {
         let addr = addr.into();
         tracing::info!(addr = %addr, token = %ident::describe(&token), "AMRM client");
         AmRmClient {
@@ -241,10 +223,7 @@ impl AmRmClient {
             }
         }
         let auth = Auth::token(self.current_token(), self.user.clone());
-        let c = Arc::new(
-            IpcConnection::connect(&self.addr, PROTOCOL, PROTOCOL_VERSION, &auth, &self.opts)
-                .await?,
-        );
+        let c = Arc::new(IpcConnection::connect(&self.addr, PROTOCOL, PROTOCOL_VERSION, &auth, &self.opts).await?);
         *guard = Some(Arc::clone(&c));
         Ok(c)
     }
@@ -287,8 +266,7 @@ impl AmRmClient {
             rpc_port: Some(rpc_port),
             tracking_url: Some(tracking_url.to_string()),
         };
-        let r: pb::RegisterApplicationMasterResponseProto =
-            self.call("registerApplicationMaster", &req, false).await?;
+        let r: pb::RegisterApplicationMasterResponseProto = self.call("registerApplicationMaster", &req, false).await?;
         Ok(RegisterResponse {
             maximum_capability: r.maximum_capability.as_ref().map(Resource::from_proto),
             queue: r.queue().to_string(),
@@ -325,10 +303,7 @@ impl AmRmClient {
         if let Some(new) = &resp.am_rm_token {
             let mut t = self.token.lock().unwrap_or_else(|e| e.into_inner());
             let service = t.service.clone();
-            *t = Token {
-                service,
-                ..new.clone()
-            };
+            *t = Token { service, ..new.clone() };
             tracing::info!(addr = %self.addr, token = %ident::describe(&t), "AMRM token rolled over");
         }
         Ok(resp)
@@ -348,8 +323,7 @@ impl AmRmClient {
             tracking_url: Some(tracking_url.to_string()),
             final_application_status: Some(status.to_proto() as i32),
         };
-        let r: pb::FinishApplicationMasterResponseProto =
-            self.call("finishApplicationMaster", &req, true).await?;
+        let r: pb::FinishApplicationMasterResponseProto = self.call("finishApplicationMaster", &req, true).await?;
         Ok(r.is_unregistered())
     }
 
@@ -366,17 +340,11 @@ impl AmRmClient {
     ) -> Result<(), YarnError> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            if self
-                .finish_application_master(status, diagnostics, tracking_url)
-                .await?
-            {
+            if self.finish_application_master(status, diagnostics, tracking_url).await? {
                 return Ok(());
             }
             if tokio::time::Instant::now() >= deadline {
-                return Err(YarnError::NotUnregistered {
-                    addr: self.addr.clone(),
-                    after: timeout,
-                });
+                return Err(YarnError::NotUnregistered { addr: self.addr.clone(), after: timeout });
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -387,25 +355,15 @@ impl AmRmClient {
 pub fn allocate_response_from_proto(r: &pb::AllocateResponseProto) -> AllocateResponse {
     AllocateResponse {
         response_id: r.response_id(),
-        allocated: r
-            .allocated_containers
-            .iter()
-            .map(Container::from_proto)
-            .collect(),
-        completed: r
-            .completed_container_statuses
-            .iter()
-            .map(ContainerStatus::from_proto)
-            .collect(),
+        allocated: r.allocated_containers.iter().map(Container::from_proto).collect(),
+        completed: r.completed_container_statuses.iter().map(ContainerStatus::from_proto).collect(),
         nm_tokens: r.nm_tokens.iter().filter_map(NmToken::from_proto).collect(),
         am_rm_token: r.am_rm_token.as_ref().map(Token::from_proto),
-        am_command: r
-            .a_m_command
-            .and_then(|c| match pb::AmCommandProto::try_from(c) {
-                Ok(pb::AmCommandProto::AmResync) => Some(AmCommand::Resync),
-                Ok(pb::AmCommandProto::AmShutdown) => Some(AmCommand::Shutdown),
-                Err(_) => None,
-            }),
+        am_command: r.a_m_command.and_then(|c| match pb::AmCommandProto::try_from(c) {
+            Ok(pb::AmCommandProto::AmResync) => Some(AmCommand::Resync),
+            Ok(pb::AmCommandProto::AmShutdown) => Some(AmCommand::Shutdown),
+            Err(_) => None,
+        }),
         limit: r.limit.as_ref().map(Resource::from_proto),
         num_cluster_nodes: r.num_cluster_nodes(),
     }

@@ -11,8 +11,8 @@ pub mod records;
 pub mod rest;
 
 pub use records::{
-    ApplicationAttemptId, ApplicationId, Container, ContainerId, ContainerState, ContainerStatus,
-    LocalResource, LocalResourceType, LocalResourceVisibility, NodeId, Resource,
+    ApplicationAttemptId, ApplicationId, Container, ContainerId, ContainerState, ContainerStatus, LocalResource,
+    LocalResourceType, LocalResourceVisibility, NodeId, Resource,
 };
 
 use crate::config::ConfigError;

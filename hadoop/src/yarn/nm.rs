@@ -44,13 +44,8 @@ impl ContainerLaunchContext {
     pub fn to_proto(&self) -> Result<pb::ContainerLaunchContextProto, YarnError> {
         let mut local = Vec::with_capacity(self.local_resources.len());
         for (name, r) in &self.local_resources {
-            let value = r
-                .to_proto()
-                .map_err(|e| YarnError::InvalidRequest(format!("local resource {name}: {e}")))?;
-            local.push(pb::StringLocalResourceMapProto {
-                key: Some(name.clone()),
-                value: Some(value),
-            });
+            let value = r.to_proto().map_err(|e| YarnError::InvalidRequest(format!("local resource {name}: {e}")))?;
+            local.push(pb::StringLocalResourceMapProto { key: Some(name.clone()), value: Some(value) });
         }
         Ok(pb::ContainerLaunchContextProto {
             local_resources: local,
@@ -59,10 +54,7 @@ impl ContainerLaunchContext {
             environment: self
                 .environment
                 .iter()
-                .map(|(k, v)| pb::StringStringMapProto {
-                    key: Some(k.clone()),
-                    value: Some(v.clone()),
-                })
+                .map(|(k, v)| pb::StringStringMapProto { key: Some(k.clone()), value: Some(v.clone()) })
                 .collect(),
             command: self.commands.clone(),
         })
@@ -88,16 +80,8 @@ fn failures(list: &[pb::ContainerExceptionMapProto]) -> Vec<ContainerFailure> {
                 .as_ref()
                 .map(ContainerId::from_proto)
                 .unwrap_or_else(|| ContainerId::from_proto(&Default::default())),
-            class_name: f
-                .exception
-                .as_ref()
-                .map(|e| e.class_name().to_string())
-                .unwrap_or_default(),
-            message: f
-                .exception
-                .as_ref()
-                .map(|e| e.message().to_string())
-                .unwrap_or_default(),
+            class_name: f.exception.as_ref().map(|e| e.class_name().to_string()).unwrap_or_default(),
+            message: f.exception.as_ref().map(|e| e.message().to_string()).unwrap_or_default(),
         })
         .collect()
 }
@@ -142,10 +126,7 @@ impl NmClient {
         let addr = node.to_string();
         let auth = Auth::token(nm_token.clone(), user);
         let conn = IpcConnection::connect(&addr, PROTOCOL, PROTOCOL_VERSION, &auth, opts).await?;
-        Ok(NmClient {
-            node: node.clone(),
-            conn,
-        })
+        Ok(NmClient { node: node.clone(), conn })
     }
 
     /// The NodeManager.
@@ -168,9 +149,10 @@ impl NmClient {
     ) -> Result<BulkResult, YarnError> {
         let mut reqs = Vec::with_capacity(requests.len());
         for (c, ctx) in requests {
-            let token = c.container_token.as_ref().ok_or_else(|| {
-                YarnError::InvalidRequest(format!("container {} has no container token", c.id))
-            })?;
+            let token = c
+                .container_token
+                .as_ref()
+                .ok_or_else(|| YarnError::InvalidRequest(format!("container {} has no container token", c.id)))?;
             reqs.push(pb::StartContainerRequestProto {
                 container_launch_context: Some(ctx.to_proto()?),
                 container_token: Some(token.to_proto()),
@@ -178,29 +160,16 @@ impl NmClient {
         }
         let r: pb::StartContainersResponseProto = self
             .conn
-            .call(
-                "startContainers",
-                &pb::StartContainersRequestProto {
-                    start_container_request: reqs,
-                },
-            )
+            .call("startContainers", &pb::StartContainersRequestProto { start_container_request: reqs })
             .await?;
         Ok(BulkResult {
-            succeeded: r
-                .succeeded_requests
-                .iter()
-                .map(ContainerId::from_proto)
-                .collect(),
+            succeeded: r.succeeded_requests.iter().map(ContainerId::from_proto).collect(),
             failed: failures(&r.failed_requests),
         })
     }
 
     /// Starts one container; a refusal becomes [`YarnError::ContainerRequestFailed`].
-    pub async fn start_container(
-        &self,
-        container: &Container,
-        ctx: &ContainerLaunchContext,
-    ) -> Result<(), YarnError> {
+    pub async fn start_container(&self, container: &Container, ctx: &ContainerLaunchContext) -> Result<(), YarnError> {
         let r = self.start_containers(&[(container, ctx)]).await?;
         match r.failed.into_iter().next() {
             None => Ok(()),
@@ -219,33 +188,22 @@ impl NmClient {
             .conn
             .call(
                 "stopContainers",
-                &pb::StopContainersRequestProto {
-                    container_id: ids.iter().map(ContainerId::to_proto).collect(),
-                },
+                &pb::StopContainersRequestProto { container_id: ids.iter().map(ContainerId::to_proto).collect() },
             )
             .await?;
         Ok(BulkResult {
-            succeeded: r
-                .succeeded_requests
-                .iter()
-                .map(ContainerId::from_proto)
-                .collect(),
+            succeeded: r.succeeded_requests.iter().map(ContainerId::from_proto).collect(),
             failed: failures(&r.failed_requests),
         })
     }
 
     /// `getContainerStatuses`.
-    pub async fn get_container_statuses(
-        &self,
-        ids: &[ContainerId],
-    ) -> Result<StatusesResult, YarnError> {
+    pub async fn get_container_statuses(&self, ids: &[ContainerId]) -> Result<StatusesResult, YarnError> {
         let r: pb::GetContainerStatusesResponseProto = self
             .conn
             .call(
                 "getContainerStatuses",
-                &pb::GetContainerStatusesRequestProto {
-                    container_id: ids.iter().map(ContainerId::to_proto).collect(),
-                },
+                &pb::GetContainerStatusesRequestProto { container_id: ids.iter().map(ContainerId::to_proto).collect() },
             )
             .await?;
         Ok(StatusesResult {
@@ -278,11 +236,7 @@ impl NmTokenCache {
 
     /// The token for `node`, if one was received.
     pub fn get(&self, node: &NodeId) -> Option<Token> {
-        self.tokens
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(node)
-            .cloned()
+        self.tokens.lock().unwrap_or_else(|e| e.into_inner()).get(node).cloned()
     }
 
     /// Number of nodes with a token.
@@ -327,10 +281,7 @@ mod tests {
         );
         assert_eq!((r.size(), r.timestamp()), (10, 20));
         assert_eq!(r.r#type(), pb::LocalResourceTypeProto::Archive);
-        assert_eq!(
-            r.visibility(),
-            pb::LocalResourceVisibilityProto::Application
-        );
+        assert_eq!(r.visibility(), pb::LocalResourceVisibilityProto::Application);
         assert_eq!(p.environment[0].key(), "K");
         assert_eq!(p.command, vec!["./run 1><LOG_DIR>/out".to_string()]);
         assert_eq!(p.tokens.as_deref(), Some(&b"HDTS\x00\x00\x00"[..]));
@@ -355,20 +306,10 @@ mod tests {
     fn token_cache_keeps_latest() {
         let c = NmTokenCache::new();
         let node: NodeId = "nm:1".parse().unwrap();
-        let tok = |p: u8| Token {
-            identifier: vec![1],
-            password: vec![p],
-            kind: "NMToken".into(),
-            service: "nm:1".into(),
-        };
-        c.insert_all(&[NmToken {
-            node_id: node.clone(),
-            token: tok(1),
-        }]);
-        c.insert_all(&[NmToken {
-            node_id: node.clone(),
-            token: tok(2),
-        }]);
+        let tok =
+            |p: u8| Token { identifier: vec![1], password: vec![p], kind: "NMToken".into(), service: "nm:1".into() };
+        c.insert_all(&[NmToken { node_id: node.clone(), token: tok(1) }]);
+        c.insert_all(&[NmToken { node_id: node.clone(), token: tok(2) }]);
         assert_eq!(c.len(), 1);
         assert_eq!(c.get(&node).unwrap().password, vec![2]);
     }

@@ -59,9 +59,7 @@ pub struct NodeId {
 }
 
 /// A resource amount (`Resource`): memory in MiB and virtual cores.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
 pub struct Resource {
     /// Memory, MiB.
     pub memory_mb: i64,
@@ -76,17 +74,11 @@ fn split_nums<'a>(s: &'a str, prefix: &str) -> Option<Vec<&'a str>> {
 impl ApplicationId {
     /// From the protobuf record (missing fields read as 0).
     pub fn from_proto(p: &pb::ApplicationIdProto) -> Self {
-        ApplicationId {
-            cluster_timestamp: p.cluster_timestamp(),
-            id: p.id(),
-        }
+        ApplicationId { cluster_timestamp: p.cluster_timestamp(), id: p.id() }
     }
     /// To the protobuf record.
     pub fn to_proto(&self) -> pb::ApplicationIdProto {
-        pb::ApplicationIdProto {
-            id: Some(self.id),
-            cluster_timestamp: Some(self.cluster_timestamp),
-        }
+        pb::ApplicationIdProto { id: Some(self.id), cluster_timestamp: Some(self.cluster_timestamp) }
     }
 }
 
@@ -99,18 +91,12 @@ impl fmt::Display for ApplicationId {
 impl FromStr for ApplicationId {
     type Err = IdParseError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let err = || IdParseError {
-            kind: "application",
-            input: s.to_string(),
-        };
+        let err = || IdParseError { kind: "application", input: s.to_string() };
         let p = split_nums(s, "application_").ok_or_else(err)?;
         if p.len() != 2 {
             return Err(err());
         }
-        Ok(ApplicationId {
-            cluster_timestamp: p[0].parse().map_err(|_| err())?,
-            id: p[1].parse().map_err(|_| err())?,
-        })
+        Ok(ApplicationId { cluster_timestamp: p[0].parse().map_err(|_| err())?, id: p[1].parse().map_err(|_| err())? })
     }
 }
 
@@ -122,10 +108,7 @@ impl ApplicationAttemptId {
                 .application_id
                 .as_ref()
                 .map(ApplicationId::from_proto)
-                .unwrap_or(ApplicationId {
-                    cluster_timestamp: 0,
-                    id: 0,
-                }),
+                .unwrap_or(ApplicationId { cluster_timestamp: 0, id: 0 }),
             attempt_id: p.attempt_id(),
         }
     }
@@ -151,10 +134,7 @@ impl fmt::Display for ApplicationAttemptId {
 impl FromStr for ApplicationAttemptId {
     type Err = IdParseError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let err = || IdParseError {
-            kind: "appattempt",
-            input: s.to_string(),
-        };
+        let err = || IdParseError { kind: "appattempt", input: s.to_string() };
         let p = split_nums(s, "appattempt_").ok_or_else(err)?;
         if p.len() != 3 {
             return Err(err());
@@ -176,16 +156,10 @@ impl ContainerId {
     pub fn from_proto(p: &pb::ContainerIdProto) -> Self {
         let attempt_id = match (&p.app_attempt_id, &p.app_id) {
             (Some(a), _) => ApplicationAttemptId::from_proto(a),
-            (None, Some(app)) => ApplicationAttemptId {
-                application_id: ApplicationId::from_proto(app),
-                attempt_id: 0,
-            },
+            (None, Some(app)) => ApplicationAttemptId { application_id: ApplicationId::from_proto(app), attempt_id: 0 },
             (None, None) => ApplicationAttemptId::from_proto(&Default::default()),
         };
-        ContainerId {
-            attempt_id,
-            id: p.id(),
-        }
+        ContainerId { attempt_id, id: p.id() }
     }
     /// To the protobuf record (both `app_id` and `app_attempt_id` set, as YARN does).
     pub fn to_proto(&self) -> pb::ContainerIdProto {
@@ -212,24 +186,14 @@ impl fmt::Display for ContainerId {
             write!(f, "e{:02}_", self.epoch())?;
         }
         let app = self.attempt_id.application_id;
-        write!(
-            f,
-            "{}_{:04}_{:02}_{:06}",
-            app.cluster_timestamp,
-            app.id,
-            self.attempt_id.attempt_id,
-            self.sequence()
-        )
+        write!(f, "{}_{:04}_{:02}_{:06}", app.cluster_timestamp, app.id, self.attempt_id.attempt_id, self.sequence())
     }
 }
 
 impl FromStr for ContainerId {
     type Err = IdParseError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let err = || IdParseError {
-            kind: "container",
-            input: s.to_string(),
-        };
+        let err = || IdParseError { kind: "container", input: s.to_string() };
         let mut p = split_nums(s, "container_").ok_or_else(err)?;
         let mut epoch: i64 = 0;
         if p.first().is_some_and(|x| x.starts_with('e')) {
@@ -259,17 +223,11 @@ impl FromStr for ContainerId {
 impl NodeId {
     /// From the protobuf record.
     pub fn from_proto(p: &pb::NodeIdProto) -> Self {
-        NodeId {
-            host: p.host().to_string(),
-            port: p.port(),
-        }
+        NodeId { host: p.host().to_string(), port: p.port() }
     }
     /// To the protobuf record.
     pub fn to_proto(&self) -> pb::NodeIdProto {
-        pb::NodeIdProto {
-            host: Some(self.host.clone()),
-            port: Some(self.port),
-        }
+        pb::NodeIdProto { host: Some(self.host.clone()), port: Some(self.port) }
     }
 }
 
@@ -282,18 +240,12 @@ impl fmt::Display for NodeId {
 impl FromStr for NodeId {
     type Err = IdParseError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let err = || IdParseError {
-            kind: "node",
-            input: s.to_string(),
-        };
+        let err = || IdParseError { kind: "node", input: s.to_string() };
         let (h, p) = s.rsplit_once(':').ok_or_else(err)?;
         if h.is_empty() {
             return Err(err());
         }
-        Ok(NodeId {
-            host: h.to_string(),
-            port: p.parse().map_err(|_| err())?,
-        })
+        Ok(NodeId { host: h.to_string(), port: p.parse().map_err(|_| err())? })
     }
 }
 
@@ -304,17 +256,11 @@ impl Resource {
     }
     /// From the protobuf record (missing fields read as 0).
     pub fn from_proto(p: &pb::ResourceProto) -> Self {
-        Resource {
-            memory_mb: p.memory(),
-            vcores: p.virtual_cores(),
-        }
+        Resource { memory_mb: p.memory(), vcores: p.virtual_cores() }
     }
     /// To the protobuf record.
     pub fn to_proto(&self) -> pb::ResourceProto {
-        pb::ResourceProto {
-            memory: Some(self.memory_mb),
-            virtual_cores: Some(self.vcores),
-        }
+        pb::ResourceProto { memory: Some(self.memory_mb), virtual_cores: Some(self.vcores) }
     }
 }
 
@@ -399,25 +345,11 @@ impl Container {
                 .as_ref()
                 .map(ContainerId::from_proto)
                 .unwrap_or_else(|| ContainerId::from_proto(&Default::default())),
-            node_id: p
-                .node_id
-                .as_ref()
-                .map(NodeId::from_proto)
-                .unwrap_or(NodeId {
-                    host: String::new(),
-                    port: 0,
-                }),
+            node_id: p.node_id.as_ref().map(NodeId::from_proto).unwrap_or(NodeId { host: String::new(), port: 0 }),
             node_http_address: p.node_http_address().to_string(),
-            resource: p
-                .resource
-                .as_ref()
-                .map(Resource::from_proto)
-                .unwrap_or_default(),
+            resource: p.resource.as_ref().map(Resource::from_proto).unwrap_or_default(),
             priority: p.priority.as_ref().map(|x| x.priority()).unwrap_or(0),
-            container_token: p
-                .container_token
-                .as_ref()
-                .map(crate::token::Token::from_proto),
+            container_token: p.container_token.as_ref().map(crate::token::Token::from_proto),
             allocation_request_id: p.allocation_request_id(),
         }
     }
@@ -448,9 +380,7 @@ impl ContainerStatus {
                 .as_ref()
                 .map(ContainerId::from_proto)
                 .unwrap_or_else(|| ContainerId::from_proto(&Default::default())),
-            state: ContainerState::from_proto(
-                p.state.unwrap_or(pb::ContainerStateProto::CNew as i32),
-            ),
+            state: ContainerState::from_proto(p.state.unwrap_or(pb::ContainerStateProto::CNew as i32)),
             exit_status: p.exit_status(),
             diagnostics: p.diagnostics().to_string(),
             capability: p.capability.as_ref().map(Resource::from_proto),
@@ -516,20 +446,11 @@ impl UrlParts {
     /// Splits `scheme://host[:port]/path` (or `scheme:/path`).
     pub fn parse(uri: &str) -> Option<UrlParts> {
         let (scheme, rest) = uri.split_once(':')?;
-        if scheme.is_empty()
-            || !scheme
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
-        {
+        if scheme.is_empty() || !scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) {
             return None;
         }
         let Some(after) = rest.strip_prefix("//") else {
-            return Some(UrlParts {
-                scheme: scheme.into(),
-                host: String::new(),
-                port: -1,
-                file: rest.into(),
-            });
+            return Some(UrlParts { scheme: scheme.into(), host: String::new(), port: -1, file: rest.into() });
         };
         let (authority, file) = match after.find('/') {
             Some(i) => (&after[..i], &after[i..]),
@@ -549,22 +470,15 @@ impl UrlParts {
             _ => -1,
         };
         let host = host.to_string();
-        Some(UrlParts {
-            scheme: scheme.into(),
-            host,
-            port,
-            file: file.into(),
-        })
+        Some(UrlParts { scheme: scheme.into(), host, port, file: file.into() })
     }
 }
 
 impl LocalResource {
     /// To the `LocalResourceProto` record. Errors with the URI if it cannot be split.
     pub fn to_proto(&self) -> Result<pb::LocalResourceProto, IdParseError> {
-        let u = UrlParts::parse(&self.uri).ok_or_else(|| IdParseError {
-            kind: "resource URI",
-            input: self.uri.clone(),
-        })?;
+        let u =
+            UrlParts::parse(&self.uri).ok_or_else(|| IdParseError { kind: "resource URI", input: self.uri.clone() })?;
         Ok(pb::LocalResourceProto {
             resource: Some(pb::UrlProto {
                 scheme: Some(u.scheme),
@@ -582,9 +496,7 @@ impl LocalResource {
             visibility: Some(match self.visibility {
                 LocalResourceVisibility::Public => pb::LocalResourceVisibilityProto::Public,
                 LocalResourceVisibility::Private => pb::LocalResourceVisibilityProto::Private,
-                LocalResourceVisibility::Application => {
-                    pb::LocalResourceVisibilityProto::Application
-                }
+                LocalResourceVisibility::Application => pb::LocalResourceVisibilityProto::Application,
             } as i32),
             pattern: None,
         })
@@ -602,13 +514,8 @@ mod tests {
         assert_eq!(c.attempt_id.attempt_id, 1);
         assert_eq!(c.id, 2);
         assert_eq!(c.to_string(), "container_1700000000000_0001_01_000002");
-        assert_eq!(
-            c.attempt_id.to_string(),
-            "appattempt_1700000000000_0001_000001"
-        );
-        let e: ContainerId = "container_e17_1700000000000_0012_02_000105"
-            .parse()
-            .unwrap();
+        assert_eq!(c.attempt_id.to_string(), "appattempt_1700000000000_0001_000001");
+        let e: ContainerId = "container_e17_1700000000000_0012_02_000105".parse().unwrap();
         assert_eq!(e.epoch(), 17);
         assert_eq!(e.sequence(), 105);
         assert_eq!(e.to_string(), "container_e17_1700000000000_0012_02_000105");
@@ -638,14 +545,7 @@ mod tests {
 
     #[test]
     fn bad_ids_error() {
-        for s in [
-            "",
-            "application_",
-            "application_x_1",
-            "container_1_2_3",
-            "container_e_1_2_3_4",
-            "appattempt_1_2",
-        ] {
+        for s in ["", "application_", "application_x_1", "container_1_2_3", "container_e_1_2_3_4", "appattempt_1_2"] {
             assert!(s.parse::<ContainerId>().is_err(), "{s}");
             assert!(s.parse::<ApplicationAttemptId>().is_err(), "{s}");
         }

@@ -190,20 +190,14 @@ impl CredentialsInfo {
                 entry: creds
                     .tokens
                     .iter()
-                    .map(|(a, t)| Entry {
-                        key: a.clone(),
-                        value: t.encode_to_url_string(),
-                    })
+                    .map(|(a, t)| Entry { key: a.clone(), value: t.encode_to_url_string() })
                     .collect(),
             },
             secrets: EntryList {
                 entry: creds
                     .secret_keys
                     .iter()
-                    .map(|(a, v)| Entry {
-                        key: a.clone(),
-                        value: base64::engine::general_purpose::STANDARD.encode(v),
-                    })
+                    .map(|(a, v)| Entry { key: a.clone(), value: base64::engine::general_purpose::STANDARD.encode(v) })
                     .collect(),
             },
         }
@@ -288,20 +282,11 @@ impl ApplicationSubmission {
                 local_resources: EntryList {
                     entry: local_resources
                         .iter()
-                        .map(|(k, v)| Entry {
-                            key: k.clone(),
-                            value: LocalResourceInfo::from(v),
-                        })
+                        .map(|(k, v)| Entry { key: k.clone(), value: LocalResourceInfo::from(v) })
                         .collect(),
                 },
                 environment: EntryList {
-                    entry: environment
-                        .iter()
-                        .map(|(k, v)| Entry {
-                            key: k.clone(),
-                            value: v.clone(),
-                        })
-                        .collect(),
+                    entry: environment.iter().map(|(k, v)| Entry { key: k.clone(), value: v.clone() }).collect(),
                 },
                 commands: Commands {
                     command: if commands.len() == 1 {
@@ -470,11 +455,7 @@ impl RmRestClient {
             .timeout(REQUEST_TIMEOUT)
             .build()
             .map_err(RestError::Client)?;
-        Ok(RmRestClient {
-            base: base_url.trim_end_matches('/').to_string(),
-            user: user.to_string(),
-            http,
-        })
+        Ok(RmRestClient { base: base_url.trim_end_matches('/').to_string(), user: user.to_string(), http })
     }
 
     /// A client for the RM named by `yarn.resourcemanager.webapp.address`.
@@ -515,35 +496,17 @@ impl RmRestClient {
             req = req.json(&b);
         }
         tracing::debug!(method, url = %url, "YARN REST request");
-        let resp = req.send().await.map_err(|source| RestError::Unreachable {
-            url: url.clone(),
-            source,
-        })?;
+        let resp = req.send().await.map_err(|source| RestError::Unreachable { url: url.clone(), source })?;
         let status = resp.status().as_u16();
-        let text = resp.text().await.map_err(|source| RestError::Unreachable {
-            url: url.clone(),
-            source,
-        })?;
+        let text = resp.text().await.map_err(|source| RestError::Unreachable { url: url.clone(), source })?;
         if !ok.contains(&status) {
-            return Err(RestError::Status {
-                method,
-                url,
-                status,
-                message: remote_exception_message(&text),
-            });
+            return Err(RestError::Status { method, url, status, message: remote_exception_message(&text) });
         }
         Ok((status, text))
     }
 
-    fn parse<T: serde::de::DeserializeOwned>(
-        &self,
-        path: &str,
-        text: &str,
-    ) -> Result<T, RestError> {
-        serde_json::from_str(text).map_err(|e| RestError::Json {
-            url: self.url(path),
-            reason: e.to_string(),
-        })
+    fn parse<T: serde::de::DeserializeOwned>(&self, path: &str, text: &str) -> Result<T, RestError> {
+        serde_json::from_str(text).map_err(|e| RestError::Json { url: self.url(path), reason: e.to_string() })
     }
 
     /// `GET /ws/v1/cluster/info`.
@@ -563,10 +526,8 @@ impl RmRestClient {
     /// `POST /ws/v1/cluster/apps` with the submission context; the RM answers 202 Accepted.
     pub async fn submit(&self, app: &ApplicationSubmission) -> Result<(), RestError> {
         let path = "/ws/v1/cluster/apps";
-        let body = serde_json::to_value(app).map_err(|e| RestError::Json {
-            url: self.url(path),
-            reason: e.to_string(),
-        })?;
+        let body =
+            serde_json::to_value(app).map_err(|e| RestError::Json { url: self.url(path), reason: e.to_string() })?;
         self.send("POST", path, Some(body), &[202]).await?;
         tracing::info!(app = %app.application_id, user = %self.user, "application submitted to YARN");
         Ok(())
@@ -590,13 +551,7 @@ impl RmRestClient {
     /// answers 202 while killing and 200 when the app is already final.
     pub async fn kill(&self, app_id: &str) -> Result<(), RestError> {
         let path = format!("/ws/v1/cluster/apps/{app_id}/state");
-        self.send(
-            "PUT",
-            &path,
-            Some(serde_json::json!({"state": "KILLED"})),
-            &[200, 202],
-        )
-        .await?;
+        self.send("PUT", &path, Some(serde_json::json!({"state": "KILLED"})), &[200, 202]).await?;
         Ok(())
     }
 
@@ -604,11 +559,7 @@ impl RmRestClient {
     pub async fn nodes(&self) -> Result<Vec<NodeInfo>, RestError> {
         let path = "/ws/v1/cluster/nodes";
         let (_, text) = self.send("GET", path, None, &[200]).await?;
-        Ok(self
-            .parse::<NodesWrapper>(path, &text)?
-            .nodes
-            .map(|n| n.node)
-            .unwrap_or_default())
+        Ok(self.parse::<NodesWrapper>(path, &text)?.nodes.map(|n| n.node).unwrap_or_default())
     }
 }
 
@@ -654,10 +605,7 @@ mod tests {
             Some("default"),
             2,
             true,
-            ResourceInfo {
-                memory: 1024,
-                vcores: 1,
-            },
+            ResourceInfo { memory: 1024, vcores: 1 },
             &[("rfy".into(), res)],
             &[("RFY_ROLE".into(), "jobmanager".into())],
             &["./rfy/bin/am 1><LOG_DIR>/am.out 2><LOG_DIR>/am.err".into()],

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rfy_runtime::checkpoint::{
-    checkpoint_dir_name, join, open_storage, CheckpointMetadata, CheckpointStorage, OperatorMeta, RestoreSource, StateHandle, METADATA_FILE,
+    checkpoint_dir_name, join, open_storage, CheckpointMetadata, CheckpointStorage, OperatorMeta, RestoreSource,
+    StateHandle, METADATA_FILE,
 };
 use rfy_runtime::JobGraph;
 
@@ -115,7 +116,11 @@ impl Coordinator {
     ///
     /// Errors: the checkpoint storage cannot be opened (e.g. an unreachable HDFS).
     pub(crate) fn new(job_id: &str, settings: CheckpointSettings, graph: &JobGraph) -> Result<Self, String> {
-        let parallelism_of = graph.vertices.iter().flat_map(|v| v.operators.iter().map(move |o| (o.uid.clone(), v.parallelism))).collect();
+        let parallelism_of = graph
+            .vertices
+            .iter()
+            .flat_map(|v| v.operators.iter().map(move |o| (o.uid.clone(), v.parallelism)))
+            .collect();
         let storage = settings.staging_base().map(|b| open_storage(b)).transpose().map_err(|e| e.to_string())?;
         Ok(Coordinator {
             job_id: job_id.to_string(),
@@ -173,7 +178,13 @@ impl Coordinator {
     /// in `executions`; returns its id and trigger time (ms since epoch).
     ///
     /// Errors: a savepoint without any storage directory.
-    pub(crate) fn begin(&mut self, now: Instant, now_ms: u64, executions: Vec<String>, savepoint: Option<SavepointRequest>) -> Result<(u64, u64), String> {
+    pub(crate) fn begin(
+        &mut self,
+        now: Instant,
+        now_ms: u64,
+        executions: Vec<String>,
+        savepoint: Option<SavepointRequest>,
+    ) -> Result<(u64, u64), String> {
         if self.job_dir().is_none() {
             return Err("no checkpoint storage: set state.checkpoints.dir or state.savepoints.dir".into());
         }
@@ -185,7 +196,14 @@ impl Coordinator {
         let total = executions.len() as u32;
         self.pending.insert(
             id,
-            Pending { timestamp_ms: now_ms, started: now, savepoint, waiting: executions.into_iter().collect(), total, handles: BTreeMap::new() },
+            Pending {
+                timestamp_ms: now_ms,
+                started: now,
+                savepoint,
+                waiting: executions.into_iter().collect(),
+                total,
+                handles: BTreeMap::new(),
+            },
         );
         Ok((id, now_ms))
     }
@@ -213,7 +231,8 @@ impl Coordinator {
     ///
     /// Errors: the checkpoint is aborted (its files removed) and returned.
     pub(crate) fn complete(&mut self, id: u64, now: Instant) -> Result<Completion, Aborted> {
-        let p = self.pending.remove(&id).ok_or_else(|| Aborted { id, reason: "not pending".into(), savepoint: None })?;
+        let p =
+            self.pending.remove(&id).ok_or_else(|| Aborted { id, reason: "not pending".into(), savepoint: None })?;
         let (Some(job_dir), Some(storage)) = (self.job_dir(), self.storage.clone()) else {
             return Err(Aborted { id, reason: "no checkpoint storage".into(), savepoint: p.savepoint });
         };
@@ -280,8 +299,16 @@ impl Coordinator {
     /// Aborts the checkpoints pending for longer than the timeout.
     pub(crate) fn expire(&mut self, now: Instant) -> Vec<Aborted> {
         let timeout = self.settings.timeout;
-        let late: Vec<u64> = self.pending.iter().filter(|(_, p)| now.duration_since(p.started) > timeout).map(|(id, _)| *id).collect();
-        late.into_iter().filter_map(|id| self.abort(id, format!("checkpoint expired before completing (execution.checkpointing.timeout {:?})", timeout))).collect()
+        let late: Vec<u64> =
+            self.pending.iter().filter(|(_, p)| now.duration_since(p.started) > timeout).map(|(id, _)| *id).collect();
+        late.into_iter()
+            .filter_map(|id| {
+                self.abort(
+                    id,
+                    format!("checkpoint expired before completing (execution.checkpointing.timeout {:?})", timeout),
+                )
+            })
+            .collect()
     }
 
     /// Aborts every pending checkpoint (failover, cancel).
@@ -297,7 +324,8 @@ impl Coordinator {
         let mut notes = Vec::new();
         let Some(storage) = self.storage.clone() else { return (None, notes) };
         while let Some(r) = self.retained.back().cloned() {
-            let checked = CheckpointMetadata::read(&*storage, &r.dir).and_then(|m| m.verify_files(&*storage, &r.dir, false).map(|_| m));
+            let checked = CheckpointMetadata::read(&*storage, &r.dir)
+                .and_then(|m| m.verify_files(&*storage, &r.dir, false).map(|_| m));
             match checked {
                 Ok(metadata) => return (Some(RestoreSource { dir: r.dir, metadata }), notes),
                 Err(e) => {
@@ -328,8 +356,7 @@ impl Coordinator {
         if metadata.max_parallelism != self.max_parallelism {
             return Err(format!(
                 "{dir} was taken with pipeline.max-parallelism {}, the job has {}: key groups cannot be mapped",
-                metadata.max_parallelism,
-                self.max_parallelism
+                metadata.max_parallelism, self.max_parallelism
             ));
         }
         Ok(RestoreSource { dir: dir.to_string(), metadata })
@@ -343,7 +370,8 @@ mod tests {
 
     /// A small keyed job (the jobmanager does not depend on rfy-jobs).
     fn graph() -> JobGraph {
-        let env = rfy_runtime::StreamExecutionEnvironment::new(ExecutionConfig { parallelism: 2, ..Default::default() });
+        let env =
+            rfy_runtime::StreamExecutionEnvironment::new(ExecutionConfig { parallelism: 2, ..Default::default() });
         env.from_collection(vec![1u64, 2, 3]).key_by(|x: &u64| *x).reduce(|a, b| a + b).discard();
         env.into_stream_graph("t", &[]).job_graph().unwrap()
     }
@@ -367,7 +395,13 @@ mod tests {
         let dir = std::path::PathBuf::from(c.job_dir().unwrap()).join(checkpoint_dir_name(id));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("op-0"), b"xyz").unwrap();
-        let h = StateHandle { subtask: 0, file: "op-0".into(), size: 3, crc32: rfy_runtime::checkpoint::format::crc32(b"xyz"), key_groups: None };
+        let h = StateHandle {
+            subtask: 0,
+            file: "op-0".into(),
+            size: 3,
+            crc32: rfy_runtime::checkpoint::format::crc32(b"xyz"),
+            key_groups: None,
+        };
         assert!(!c.acknowledge("a", id, vec![("op".into(), h)]));
         assert!(!c.acknowledge("a", id, vec![]), "duplicate ack counted");
         assert!(c.acknowledge("b", id, vec![]));

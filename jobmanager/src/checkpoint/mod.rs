@@ -11,4 +11,4 @@ mod stats;
 
 pub(crate) use coordinator::{Aborted, Completion, Coordinator, SavepointRequest};
 pub(crate) use settings::{storage_uri, CheckpointSettings};
-pub use stats::{CheckpointState, CheckpointStat, CheckpointStats, RestoredStat};
+pub use stats::{CheckpointStat, CheckpointState, CheckpointStats, RestoredStat};

@@ -69,7 +69,10 @@ impl CheckpointSettings {
             restore_path: dir(&options::EXECUTION_SAVEPOINT_PATH)?,
         };
         if s.interval.is_some() && s.checkpoints_dir.is_none() {
-            return Err("execution.checkpointing.interval is set but state.checkpoints.dir is not: say where checkpoints go".into());
+            return Err(
+                "execution.checkpointing.interval is set but state.checkpoints.dir is not: say where checkpoints go"
+                    .into(),
+            );
         }
         Ok(s)
     }

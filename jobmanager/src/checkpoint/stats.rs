@@ -108,7 +108,8 @@ impl CheckpointStats {
     /// The `/jobs/{jobid}/checkpoints` document.
     pub fn to_json(&self) -> Value {
         let in_progress = self.history.iter().filter(|h| h.state == CheckpointState::InProgress).count();
-        let last = |pred: &dyn Fn(&CheckpointStat) -> bool| self.history.iter().rev().find(|h| pred(h)).map(Self::stat_json);
+        let last =
+            |pred: &dyn Fn(&CheckpointStat) -> bool| self.history.iter().rev().find(|h| pred(h)).map(Self::stat_json);
         json!({
             "counts": {
                 "restored": self.restored_count,

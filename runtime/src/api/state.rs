@@ -96,11 +96,17 @@ impl<K: Hash + Eq + Record> KeyedStateStore<K> {
     }
 
     fn group<X: 'static>(&self, table: usize, index: usize) -> Option<&FxHashMap<K, X>> {
-        self.tables.get(table).and_then(|(_, t)| t.as_any().downcast_ref::<KeyGroupedMap<K, X>>()).map(|m| m.group(index))
+        self.tables
+            .get(table)
+            .and_then(|(_, t)| t.as_any().downcast_ref::<KeyGroupedMap<K, X>>())
+            .map(|m| m.group(index))
     }
 
     fn group_mut<X: 'static>(&mut self, table: usize, index: usize) -> Option<&mut FxHashMap<K, X>> {
-        self.tables.get_mut(table).and_then(|(_, t)| t.as_any_mut().downcast_mut::<KeyGroupedMap<K, X>>()).map(|m| m.group_mut(index))
+        self.tables
+            .get_mut(table)
+            .and_then(|(_, t)| t.as_any_mut().downcast_mut::<KeyGroupedMap<K, X>>())
+            .map(|m| m.group_mut(index))
     }
 
     /// Serializes every non-empty key group: per key group, the images of
@@ -130,8 +136,8 @@ impl<K: Hash + Eq + Record> KeyedStateStore<K> {
     /// Errors: undecodable bytes, or a state the function no longer
     /// registers; `what` names the file.
     pub(crate) fn restore_group(&mut self, kg: u32, bytes: &[u8], what: &str) -> Result<(), CheckpointError> {
-        let tables: Vec<(String, Blob)> =
-            postcard::from_bytes(bytes).map_err(|e| CheckpointError::Corrupt { path: what.to_string(), reason: format!("key group {kg}: {e}") })?;
+        let tables: Vec<(String, Blob)> = postcard::from_bytes(bytes)
+            .map_err(|e| CheckpointError::Corrupt { path: what.to_string(), reason: format!("key group {kg}: {e}") })?;
         for (name, img) in tables {
             let t = self.tables.iter_mut().find(|(n, _)| *n == name).ok_or_else(|| CheckpointError::Corrupt {
                 path: what.to_string(),
@@ -244,7 +250,10 @@ impl<UK, UV> Clone for MapState<UK, UV> {
 impl<UK: Record + Hash + Eq, UV: Record> MapState<UK, UV> {
     /// The value under `user_key` of the current key's map.
     pub fn get<'c, K: Hash + Eq + Record>(&self, ctx: &'c KeyedContext<'_, K>, user_key: &UK) -> Option<&'c UV> {
-        ctx.state.group::<FxHashMap<UK, UV>>(self.table, ctx.kg).and_then(|t| t.get(ctx.key)).and_then(|m| m.get(user_key))
+        ctx.state
+            .group::<FxHashMap<UK, UV>>(self.table, ctx.kg)
+            .and_then(|t| t.get(ctx.key))
+            .and_then(|m| m.get(user_key))
     }
 
     /// Puts `user_key → value` into the current key's map.
@@ -267,12 +276,22 @@ impl<UK: Record + Hash + Eq, UV: Record> MapState<UK, UV> {
     /// Removes `user_key` from the current key's map.
     pub fn remove<K: Hash + Eq + Record>(&self, ctx: &mut KeyedContext<'_, K>, user_key: &UK) -> Option<UV> {
         let key = ctx.key;
-        ctx.state.group_mut::<FxHashMap<UK, UV>>(self.table, ctx.kg).and_then(|t| t.get_mut(key)).and_then(|m| m.remove(user_key))
+        ctx.state
+            .group_mut::<FxHashMap<UK, UV>>(self.table, ctx.kg)
+            .and_then(|t| t.get_mut(key))
+            .and_then(|m| m.remove(user_key))
     }
 
     /// Every entry of the current key's map (unordered).
-    pub fn entries<'c, K: Hash + Eq + Record>(&self, ctx: &'c KeyedContext<'_, K>) -> impl Iterator<Item = (&'c UK, &'c UV)> {
-        ctx.state.group::<FxHashMap<UK, UV>>(self.table, ctx.kg).and_then(|t| t.get(ctx.key)).into_iter().flat_map(|m| m.iter())
+    pub fn entries<'c, K: Hash + Eq + Record>(
+        &self,
+        ctx: &'c KeyedContext<'_, K>,
+    ) -> impl Iterator<Item = (&'c UK, &'c UV)> {
+        ctx.state
+            .group::<FxHashMap<UK, UV>>(self.table, ctx.kg)
+            .and_then(|t| t.get(ctx.key))
+            .into_iter()
+            .flat_map(|m| m.iter())
     }
 
     /// Removes the current key's whole map.
@@ -333,7 +352,11 @@ mod tests {
     use super::*;
     use crate::api::KeyedContext;
 
-    fn with_key<R>(store: &mut KeyedStateStore<String>, key: &str, f: impl FnOnce(&mut KeyedContext<'_, String>) -> R) -> R {
+    fn with_key<R>(
+        store: &mut KeyedStateStore<String>,
+        key: &str,
+        f: impl FnOnce(&mut KeyedContext<'_, String>) -> R,
+    ) -> R {
         let key = key.to_string();
         let kg = store.key_groups().index_of(&key);
         let mut ctx = KeyedContext { key: &key, kg, state: store };
@@ -365,7 +388,8 @@ mod tests {
         let mut found = 0;
         for sub in 0..3 {
             let mut s: KeyedStateStore<String> = KeyedStateStore::new(KeyGroupRange::of_subtask(max, 3, sub));
-            let (value, list, map) = (s.value_state::<u64>("v"), s.list_state::<String>("l"), s.map_state::<u32, String>("m"));
+            let (value, list, map) =
+                (s.value_state::<u64>("v"), s.list_state::<String>("l"), s.map_state::<u32, String>("m"));
             let sum = s.reducing_state("r", |a: u64, b: u64| a + b);
             for (kg, bytes) in &snap {
                 if s.key_groups().contains(*kg) {
@@ -373,7 +397,8 @@ mod tests {
                 }
             }
             for (i, k) in keys.iter().enumerate() {
-                let owned = s.key_groups().contains(crate::keygroup::key_group_for_hash(crate::keygroup::key_hash(k), max));
+                let owned =
+                    s.key_groups().contains(crate::keygroup::key_group_for_hash(crate::keygroup::key_hash(k), max));
                 with_key(&mut s, k, |c| {
                     if !owned {
                         assert_eq!(value.value(c), None);

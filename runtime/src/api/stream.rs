@@ -38,8 +38,12 @@ impl<T: Record> WriterBuilder for PlainWriter<T> {
         let name = ctx.task_name.clone();
         let c = control.clone();
         Ok(match partitioning {
-            Partitioning::Forward => erase::<T>(Box::new(PartitionWriter::new(senders, ForwardPartitioner, false, settings, c, name))),
-            Partitioning::Broadcast => erase::<T>(Box::new(PartitionWriter::new(senders, ForwardPartitioner, true, settings, c, name))),
+            Partitioning::Forward => {
+                erase::<T>(Box::new(PartitionWriter::new(senders, ForwardPartitioner, false, settings, c, name)))
+            }
+            Partitioning::Broadcast => {
+                erase::<T>(Box::new(PartitionWriter::new(senders, ForwardPartitioner, true, settings, c, name)))
+            }
             Partitioning::Rebalance => {
                 let p = RebalancePartitioner { next: ctx.subtask_index as usize };
                 erase::<T>(Box::new(PartitionWriter::new(senders, p, false, settings, c, name)))
@@ -65,7 +69,14 @@ impl<T: Record, K: Hash + 'static, F: Fn(&T) -> K + Send + Sync + 'static> Write
         control: &TaskControl,
     ) -> Result<AnyOutput, TaskError> {
         let p = KeyGroupPartitioner { key_fn: self.key_fn.clone(), max_parallelism: ctx.max_parallelism };
-        Ok(erase::<T>(Box::new(PartitionWriter::new(senders, p, false, settings, control.clone(), ctx.task_name.clone()))))
+        Ok(erase::<T>(Box::new(PartitionWriter::new(
+            senders,
+            p,
+            false,
+            settings,
+            control.clone(),
+            ctx.task_name.clone(),
+        ))))
     }
 }
 
@@ -114,7 +125,12 @@ impl<T: Record> DataStream<T> {
         DataStream { graph, node, partitioning: None, _t: PhantomData }
     }
 
-    fn connect<O: Record>(&self, node: NewNode, edge_partitioning: Option<Partitioning>, writer: Arc<dyn WriterBuilder>) -> NodeId {
+    fn connect<O: Record>(
+        &self,
+        node: NewNode,
+        edge_partitioning: Option<Partitioning>,
+        writer: Arc<dyn WriterBuilder>,
+    ) -> NodeId {
         let mut g = self.graph.borrow_mut();
         let id = g.nodes.len();
         g.nodes.push(StreamNode {
@@ -213,13 +229,18 @@ impl<T: Record> DataStream<T> {
         let checked = sink.clone();
         let name = sink.name();
         self.graph.borrow_mut().io_checks.push(Box::new(move || checked.check()));
-        let node = NewNode { name, builder: Arc::new(SinkNode::<T, S>(sink, PhantomData)), keyed: false, is_sink: true };
+        let node =
+            NewNode { name, builder: Arc::new(SinkNode::<T, S>(sink, PhantomData)), keyed: false, is_sink: true };
         let id = self.connect::<()>(node, self.partitioning, Self::plain_writer());
         DataStreamSink { graph: self.graph.clone(), node: id }
     }
 
     /// Writes each record as a line, formatted by `format`, into part files in `dir`.
-    pub fn write_as_text(&self, dir: impl Into<PathBuf>, format: impl Fn(&T, &mut Vec<u8>) + Send + Sync + 'static) -> DataStreamSink {
+    pub fn write_as_text(
+        &self,
+        dir: impl Into<PathBuf>,
+        format: impl Fn(&T, &mut Vec<u8>) + Send + Sync + 'static,
+    ) -> DataStreamSink {
         self.sink_to(TextFileSink::new(dir, format))
     }
 
@@ -254,7 +275,8 @@ where
     F: Fn(&T) -> K + Send + Sync + 'static,
 {
     fn keyed<O: Record>(&self, name: &str, builder: Arc<dyn OperatorBuilder>) -> DataStream<O> {
-        let writer: Arc<dyn WriterBuilder> = Arc::new(KeyedWriter::<T, K, F> { key_fn: self.key_fn.clone(), _types: PhantomData });
+        let writer: Arc<dyn WriterBuilder> =
+            Arc::new(KeyedWriter::<T, K, F> { key_fn: self.key_fn.clone(), _types: PhantomData });
         let node = NewNode { name: name.to_string(), builder, keyed: true, is_sink: false };
         let id = self.input.connect::<O>(node, Some(Partitioning::Hash), writer);
         DataStream::new(self.input.graph.clone(), id)
@@ -263,7 +285,8 @@ where
     /// Folds records of each key with `reduce` (Flink's `reduce`). STREAMING:
     /// emits the updated value per record; BATCH: each key's final value.
     pub fn reduce<R: Fn(T, T) -> T + Send + Sync + 'static>(&self, reduce: R) -> DataStream<T> {
-        let b = ReduceBuilder::<T, K, F, R> { key_fn: self.key_fn.clone(), reduce: Arc::new(reduce), _types: PhantomData };
+        let b =
+            ReduceBuilder::<T, K, F, R> { key_fn: self.key_fn.clone(), reduce: Arc::new(reduce), _types: PhantomData };
         self.keyed("Keyed Reduce", Arc::new(b))
     }
 

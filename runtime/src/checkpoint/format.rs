@@ -87,8 +87,10 @@ pub fn frame_crc(image: &[u8]) -> u32 {
 /// length, checksum or payload is wrong.
 pub fn decode_framed<T: DeserializeOwned>(bytes: &[u8], path: &Path) -> Result<T, CheckpointError> {
     check_frame(bytes, path)?;
-    postcard::from_bytes(&bytes[HEADER..])
-        .map_err(|e| CheckpointError::Corrupt { path: path.display().to_string(), reason: format!("undecodable payload: {e}") })
+    postcard::from_bytes(&bytes[HEADER..]).map_err(|e| CheckpointError::Corrupt {
+        path: path.display().to_string(),
+        reason: format!("undecodable payload: {e}"),
+    })
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same directory
@@ -100,7 +102,10 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp-write");
     let tmp = std::path::PathBuf::from(tmp);
-    let io = |what: &str, p: &Path, e: std::io::Error| CheckpointError::Io { context: format!("cannot {what} {}", p.display()), source: e };
+    let io = |what: &str, p: &Path, e: std::io::Error| CheckpointError::Io {
+        context: format!("cannot {what} {}", p.display()),
+        source: e,
+    };
     let mut f = std::fs::File::create(&tmp).map_err(|e| io("create", &tmp, e))?;
     f.write_all(bytes).map_err(|e| io("write", &tmp, e))?;
     f.sync_all().map_err(|e| io("sync", &tmp, e))?;

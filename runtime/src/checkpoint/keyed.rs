@@ -143,8 +143,13 @@ impl<K: Hash + Eq + Serialize + DeserializeOwned, V: Serialize + DeserializeOwne
 /// The entries of one key group's snapshot image (see [`KeyGroupedMap::encode_group`]).
 ///
 /// Errors: undecodable bytes; `what` names the file they came from.
-fn decode_group<K: DeserializeOwned, V: DeserializeOwned>(kg: u32, bytes: &[u8], what: &str) -> Result<Vec<(K, V)>, CheckpointError> {
-    postcard::from_bytes(bytes).map_err(|e| CheckpointError::Corrupt { path: what.to_string(), reason: format!("key group {kg}: {e}") })
+fn decode_group<K: DeserializeOwned, V: DeserializeOwned>(
+    kg: u32,
+    bytes: &[u8],
+    what: &str,
+) -> Result<Vec<(K, V)>, CheckpointError> {
+    postcard::from_bytes(bytes)
+        .map_err(|e| CheckpointError::Corrupt { path: what.to_string(), reason: format!("key group {kg}: {e}") })
 }
 
 /// One hash table for a whole key-group range, split by key group only when
@@ -199,7 +204,8 @@ impl<K: Hash + Eq + Serialize + DeserializeOwned, V: Serialize + DeserializeOwne
             .enumerate()
             .filter(|(_, g)| !g.is_empty())
             .map(|(i, g)| {
-                let bytes = postcard::to_allocvec(g).map_err(|e| CheckpointError::Encode(format!("keyed state: {e}")))?;
+                let bytes =
+                    postcard::to_allocvec(g).map_err(|e| CheckpointError::Encode(format!("keyed state: {e}")))?;
                 Ok((self.range.first + i as u32, bytes))
             })
             .collect()

@@ -65,7 +65,8 @@ impl CheckpointMetadata {
     /// The file image: a header line with the CRC-32 and length of the JSON that follows.
     pub fn to_bytes(&self) -> Vec<u8> {
         let json = serde_json::to_vec_pretty(self).unwrap_or_default();
-        let mut out = format!("{HEADER_PREFIX} v{METADATA_VERSION} crc32={:08x} len={}\n", crc32(&json), json.len()).into_bytes();
+        let mut out =
+            format!("{HEADER_PREFIX} v{METADATA_VERSION} crc32={:08x} len={}\n", crc32(&json), json.len()).into_bytes();
         out.extend_from_slice(&json);
         out
     }
@@ -85,9 +86,15 @@ impl CheckpointMetadata {
         if parts.next() != Some(&format!("v{METADATA_VERSION}")) {
             return Err(corrupt(format!("unsupported metadata version (this build reads v{METADATA_VERSION})")));
         }
-        let field = |p: Option<&str>, name: &str| -> Option<String> { p.and_then(|s| s.strip_prefix(name)).map(str::to_string) };
-        let crc = field(parts.next(), "crc32=").and_then(|s| u32::from_str_radix(&s, 16).ok()).ok_or_else(|| corrupt("bad crc32 field".into()))?;
-        let len = field(parts.next(), "len=").and_then(|s| s.parse::<usize>().ok()).ok_or_else(|| corrupt("bad len field".into()))?;
+        let field = |p: Option<&str>, name: &str| -> Option<String> {
+            p.and_then(|s| s.strip_prefix(name)).map(str::to_string)
+        };
+        let crc = field(parts.next(), "crc32=")
+            .and_then(|s| u32::from_str_radix(&s, 16).ok())
+            .ok_or_else(|| corrupt("bad crc32 field".into()))?;
+        let len = field(parts.next(), "len=")
+            .and_then(|s| s.parse::<usize>().ok())
+            .ok_or_else(|| corrupt("bad len field".into()))?;
         let json = &bytes[nl + 1..];
         if json.len() != len {
             return Err(corrupt(format!("{} bytes of JSON, header says {len} (truncated?)", json.len())));
@@ -115,11 +122,17 @@ impl CheckpointMetadata {
     /// size; with `verify_checksums`, also reads each file and checks its CRC-32.
     ///
     /// Errors: the first missing, resized or damaged file, named.
-    pub fn verify_files(&self, storage: &dyn CheckpointStorage, dir: &str, verify_checksums: bool) -> Result<(), CheckpointError> {
+    pub fn verify_files(
+        &self,
+        storage: &dyn CheckpointStorage,
+        dir: &str,
+        verify_checksums: bool,
+    ) -> Result<(), CheckpointError> {
         for h in self.operators.values().flat_map(|o| o.subtasks.iter()) {
             let path = join(dir, &h.file);
             let corrupt = |reason: String| CheckpointError::Corrupt { path: path.clone(), reason };
-            let len = storage.len(&path).map_err(|e| corrupt(format!("referenced by _metadata but not readable: {e}")))?;
+            let len =
+                storage.len(&path).map_err(|e| corrupt(format!("referenced by _metadata but not readable: {e}")))?;
             if len != h.size {
                 return Err(corrupt(format!("{len} bytes, _metadata says {}", h.size)));
             }
@@ -144,10 +157,24 @@ mod tests {
             "Sum-3".to_string(),
             OperatorMeta {
                 parallelism: 2,
-                subtasks: vec![StateHandle { subtask: 0, file: "Sum-3-0".into(), size: 10, crc32: 7, key_groups: Some((0, 63)) }],
+                subtasks: vec![StateHandle {
+                    subtask: 0,
+                    file: "Sum-3-0".into(),
+                    size: 10,
+                    crc32: 7,
+                    key_groups: Some((0, 63)),
+                }],
             },
         );
-        CheckpointMetadata { version: METADATA_VERSION, job_id: "j".into(), checkpoint_id: 4, timestamp_ms: 1, savepoint: false, max_parallelism: 128, operators }
+        CheckpointMetadata {
+            version: METADATA_VERSION,
+            job_id: "j".into(),
+            checkpoint_id: 4,
+            timestamp_ms: 1,
+            savepoint: false,
+            max_parallelism: 128,
+            operators,
+        }
     }
 
     #[test]
@@ -157,7 +184,10 @@ mod tests {
         let p = Path::new("/c/chk-4/_metadata");
         assert_eq!(CheckpointMetadata::from_bytes(&img, p).unwrap(), m);
         for cut in [0, 10, img.len() - 1] {
-            assert!(CheckpointMetadata::from_bytes(&img[..cut], p).unwrap_err().to_string().contains("/c/chk-4/_metadata"));
+            assert!(CheckpointMetadata::from_bytes(&img[..cut], p)
+                .unwrap_err()
+                .to_string()
+                .contains("/c/chk-4/_metadata"));
         }
         let mut bad = img.clone();
         let last = bad.len() - 3;

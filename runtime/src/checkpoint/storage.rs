@@ -61,7 +61,8 @@ impl CheckpointStorage for LocalStorage {
     fn write(&self, path: &str, bytes: &[u8]) -> Result<(), CheckpointError> {
         let p = local(path);
         if let Some(parent) = p.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| io(format!("cannot create directory {}", parent.display()), e))?;
+            std::fs::create_dir_all(parent)
+                .map_err(|e| io(format!("cannot create directory {}", parent.display()), e))?;
         }
         super::format::write_atomically(p, bytes)
     }
@@ -83,7 +84,8 @@ impl CheckpointStorage for LocalStorage {
     fn rename(&self, from: &str, to: &str) -> Result<(), CheckpointError> {
         let (f, t) = (local(from), local(to));
         if let Some(parent) = t.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| io(format!("cannot create directory {}", parent.display()), e))?;
+            std::fs::create_dir_all(parent)
+                .map_err(|e| io(format!("cannot create directory {}", parent.display()), e))?;
         }
         if std::fs::rename(f, t).is_ok() {
             return Ok(());
@@ -92,7 +94,8 @@ impl CheckpointStorage for LocalStorage {
         std::fs::create_dir_all(t).map_err(|e| io(format!("cannot create directory {to}"), e))?;
         for entry in std::fs::read_dir(f).map_err(|e| io(format!("cannot list {from}"), e))?.flatten() {
             let dest = t.join(entry.file_name());
-            std::fs::copy(entry.path(), &dest).map_err(|e| io(format!("cannot copy {} to {}", entry.path().display(), dest.display()), e))?;
+            std::fs::copy(entry.path(), &dest)
+                .map_err(|e| io(format!("cannot copy {} to {}", entry.path().display(), dest.display()), e))?;
         }
         self.remove_dir(from)
     }
@@ -200,7 +203,9 @@ pub fn open_storage(uri: &str) -> Result<Arc<dyn CheckpointStorage>, CheckpointE
         if let Some((scheme, _)) = uri.split_once("://").filter(|(s, _)| *s != "file") {
             return Err(CheckpointError::Io {
                 context: format!("checkpoint storage {uri}"),
-                source: std::io::Error::other(format!("the '{scheme}' scheme is not supported: use a local path, file:// or hdfs://")),
+                source: std::io::Error::other(format!(
+                    "the '{scheme}' scheme is not supported: use a local path, file:// or hdfs://"
+                )),
             });
         }
         return Ok(Arc::new(LocalStorage));
@@ -211,8 +216,16 @@ pub fn open_storage(uri: &str) -> Result<Arc<dyn CheckpointStorage>, CheckpointE
     if let Some(s) = cache.get(&namenode) {
         return Ok(s.clone());
     }
-    let err = |e: String| CheckpointError::Io { context: format!("checkpoint storage {namenode}"), source: std::io::Error::other(e) };
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).thread_name("rfy-hdfs").enable_all().build().map_err(|e| err(e.to_string()))?;
+    let err = |e: String| CheckpointError::Io {
+        context: format!("checkpoint storage {namenode}"),
+        source: std::io::Error::other(e),
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("rfy-hdfs")
+        .enable_all()
+        .build()
+        .map_err(|e| err(e.to_string()))?;
     let hdfs = {
         let _guard = rt.enter();
         rfy_hadoop::hdfs::Hdfs::connect(&namenode, None).map_err(|e| err(e.to_string()))?

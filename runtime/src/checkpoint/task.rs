@@ -19,9 +19,9 @@ use std::sync::{Arc, Mutex};
 use serde::{Deserialize, Serialize};
 
 use super::format::{decode_framed, encode_framed_sized, frame_crc};
-use super::storage::{join, open_storage, CheckpointStorage};
 use super::keyed::KeyGroupRange;
 use super::metadata::{CheckpointMetadata, StateHandle};
+use super::storage::{join, open_storage, CheckpointStorage};
 use super::{checkpoint_dir_name, file_safe, CheckpointError};
 use crate::event::CheckpointBarrier;
 
@@ -99,7 +99,10 @@ pub struct TaskCheckpointing {
 
 impl std::fmt::Debug for TaskCheckpointing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TaskCheckpointing").field("job_dir", &self.job_dir).field("subtask", &self.subtask).finish_non_exhaustive()
+        f.debug_struct("TaskCheckpointing")
+            .field("job_dir", &self.job_dir)
+            .field("subtask", &self.subtask)
+            .finish_non_exhaustive()
     }
 }
 
@@ -181,7 +184,8 @@ impl TaskCheckpointing {
         let mut writer = lock(&self.writer);
         if writer.is_none() {
             let (tx, rx) = flume::unbounded::<WriteJob>();
-            let (dir, subtask, responder, storage) = (self.job_dir.clone(), self.subtask, self.responder.clone(), self.storage.clone());
+            let (dir, subtask, responder, storage) =
+                (self.job_dir.clone(), self.subtask, self.responder.clone(), self.storage.clone());
             let spawned = std::thread::Builder::new()
                 .name(format!("ckpt-writer {}", self.name.chars().take(40).collect::<String>()))
                 .spawn(move || {
@@ -191,7 +195,13 @@ impl TaskCheckpointing {
                         match write_snapshots(&*storage, &dir, subtask, job) {
                             Ok(handles) => {
                                 let bytes: u64 = handles.iter().map(|h| h.1.size).sum();
-                                tracing::debug!(checkpoint = id, subtask, bytes, ms = started.elapsed().as_millis() as u64, "state written");
+                                tracing::debug!(
+                                    checkpoint = id,
+                                    subtask,
+                                    bytes,
+                                    ms = started.elapsed().as_millis() as u64,
+                                    "state written"
+                                );
                                 responder.acknowledge(id, handles)
                             }
                             Err(e) => responder.decline(id, e.to_string()),
@@ -233,7 +243,11 @@ impl TaskCheckpointing {
     /// whose key groups overlap `range` (all of them after a rescale).
     ///
     /// Errors: a missing or damaged file, named.
-    pub fn restored_keyed(&self, uid: &str, range: KeyGroupRange) -> Result<Vec<(u32, Vec<u8>, String)>, CheckpointError> {
+    pub fn restored_keyed(
+        &self,
+        uid: &str,
+        range: KeyGroupRange,
+    ) -> Result<Vec<(u32, Vec<u8>, String)>, CheckpointError> {
         let Some(src) = &self.restore else { return Ok(Vec::new()) };
         let Some(op) = src.metadata.operators.get(uid) else { return Ok(Vec::new()) };
         let mut out = Vec::new();
@@ -257,7 +271,12 @@ impl TaskCheckpointing {
     /// item `k` (over all old subtasks in order) with `k % parallelism == subtask`.
     ///
     /// Errors: a missing or damaged file, named.
-    pub fn restored_operator(&self, uid: &str, subtask: u32, parallelism: u32) -> Result<Option<Vec<Vec<u8>>>, CheckpointError> {
+    pub fn restored_operator(
+        &self,
+        uid: &str,
+        subtask: u32,
+        parallelism: u32,
+    ) -> Result<Option<Vec<Vec<u8>>>, CheckpointError> {
         let Some(src) = &self.restore else { return Ok(None) };
         let Some(op) = src.metadata.operators.get(uid) else { return Ok(None) };
         if op.parallelism == parallelism {
@@ -272,7 +291,9 @@ impl TaskCheckpointing {
         for h in handles {
             all.extend(read_state_file(&src.dir, h)?.1.snapshot.operator);
         }
-        Ok(Some(all.into_iter().enumerate().filter(|(k, _)| *k as u32 % parallelism == subtask).map(|(_, v)| v).collect()))
+        Ok(Some(
+            all.into_iter().enumerate().filter(|(k, _)| *k as u32 % parallelism == subtask).map(|(_, v)| v).collect(),
+        ))
     }
 
     /// Restored operator state items of `uid` from every old subtask (a
@@ -301,16 +322,30 @@ fn read_state_file(dir: &str, h: &StateHandle) -> Result<(String, StateFile), Ch
     Ok((path, file))
 }
 
-fn write_snapshots(storage: &dyn CheckpointStorage, job_dir: &str, subtask: u32, job: WriteJob) -> Result<Vec<(String, StateHandle)>, CheckpointError> {
+fn write_snapshots(
+    storage: &dyn CheckpointStorage,
+    job_dir: &str,
+    subtask: u32,
+    job: WriteJob,
+) -> Result<Vec<(String, StateHandle)>, CheckpointError> {
     let dir = join(job_dir, &checkpoint_dir_name(job.checkpoint_id));
     let mut handles = Vec::new();
     for (uid, snapshot) in job.snapshots {
         let key_groups = snapshot.key_groups;
         let file_name = format!("{}-{subtask}", file_safe(&uid));
-        let hint = snapshot.keyed.iter().map(|(_, b)| b.len() + 10).sum::<usize>() + snapshot.operator.iter().map(|b| b.len() + 5).sum::<usize>() + 256;
-        let img = encode_framed_sized(&StateFile { uid: uid.clone(), subtask, checkpoint_id: job.checkpoint_id, snapshot }, &uid, hint)?;
+        let hint = snapshot.keyed.iter().map(|(_, b)| b.len() + 10).sum::<usize>()
+            + snapshot.operator.iter().map(|b| b.len() + 5).sum::<usize>()
+            + 256;
+        let img = encode_framed_sized(
+            &StateFile { uid: uid.clone(), subtask, checkpoint_id: job.checkpoint_id, snapshot },
+            &uid,
+            hint,
+        )?;
         storage.write(&join(&dir, &file_name), &img)?;
-        handles.push((uid, StateHandle { subtask, file: file_name, size: img.len() as u64, crc32: frame_crc(&img), key_groups }));
+        handles.push((
+            uid,
+            StateHandle { subtask, file: file_name, size: img.len() as u64, crc32: frame_crc(&img), key_groups },
+        ));
     }
     Ok(handles)
 }

@@ -41,7 +41,12 @@ pub(crate) struct NetworkInput<T> {
 }
 
 impl<T: Record> NetworkInput<T> {
-    pub(crate) fn new(receivers: Vec<ChannelReceiver>, next: Box<dyn Output<T>>, flush_interval: Duration, name: String) -> Self {
+    pub(crate) fn new(
+        receivers: Vec<ChannelReceiver>,
+        next: Box<dyn Output<T>>,
+        flush_interval: Duration,
+        name: String,
+    ) -> Self {
         NetworkInput {
             channels: receivers
                 .into_iter()
@@ -233,7 +238,12 @@ mod tests {
         let (tx0, rx0) = channel(16);
         let (tx1, rx1) = channel(16);
         let seen = Arc::new(Mutex::new(Vec::new()));
-        let mut gate = NetworkInput::<u32>::new(vec![rx0, rx1], Box::new(Recorder(seen.clone())), Duration::from_millis(10), "t".into());
+        let mut gate = NetworkInput::<u32>::new(
+            vec![rx0, rx1],
+            Box::new(Recorder(seen.clone())),
+            Duration::from_millis(10),
+            "t".into(),
+        );
         // Channel 0 runs ahead: its records after the barrier must wait for channel 1's barrier.
         tx0.send(data(&[1])).unwrap();
         tx0.send(NetMessage::Event(Event::Watermark(10))).unwrap();
@@ -256,7 +266,8 @@ mod tests {
         assert_eq!(seen.iter().filter(|s| matches!(s, Seen::E(Event::Barrier(_)))).count(), 1, "one barrier forwarded");
         // The combined watermark is the minimum over unfinished channels: 5
         // while both run; 10 only once channel 1 has ended.
-        let wms: Vec<i64> = seen.iter().filter_map(|s| if let Seen::E(Event::Watermark(w)) = s { Some(*w) } else { None }).collect();
+        let wms: Vec<i64> =
+            seen.iter().filter_map(|s| if let Seen::E(Event::Watermark(w)) = s { Some(*w) } else { None }).collect();
         assert_eq!(wms.first(), Some(&5), "{seen:?}");
         assert!(wms.windows(2).all(|w| w[0] < w[1]), "watermarks must only advance: {seen:?}");
         assert_eq!(seen.last(), Some(&Seen::E(Event::EndOfInput)));
@@ -292,7 +303,12 @@ mod tests {
             "t".into(),
         );
         let control = TaskControl { checkpointing: Some(Arc::new(cp)), ..Default::default() };
-        let mut gate = NetworkInput::<u32>::new(vec![rx0, rx1], Box::new(Recorder(seen.clone())), Duration::from_millis(10), "t".into());
+        let mut gate = NetworkInput::<u32>::new(
+            vec![rx0, rx1],
+            Box::new(Recorder(seen.clone())),
+            Duration::from_millis(10),
+            "t".into(),
+        );
         tx0.send(NetMessage::Event(barrier(1))).unwrap();
         tx0.send(data(&[100])).unwrap();
         let feeder = std::thread::spawn(move || {
@@ -319,12 +335,22 @@ mod tests {
         let (tx, rx) = channel(4);
         tx.send(data(&[1])).unwrap();
         drop(tx);
-        let mut gate = NetworkInput::<u32>::new(vec![rx], Box::new(Recorder(Default::default())), Duration::from_millis(10), "t".into());
+        let mut gate = NetworkInput::<u32>::new(
+            vec![rx],
+            Box::new(Recorder(Default::default())),
+            Duration::from_millis(10),
+            "t".into(),
+        );
         assert!(matches!(gate.run(&TaskControl::default()), Err(TaskError::ChannelClosed(_))));
 
         let (tx, rx) = channel(4);
         tx.send(NetMessage::Data { bytes: vec![0xff, 0xff, 0xff], records: 2 }).unwrap();
-        let mut gate = NetworkInput::<u32>::new(vec![rx], Box::new(Recorder(Default::default())), Duration::from_millis(10), "t".into());
+        let mut gate = NetworkInput::<u32>::new(
+            vec![rx],
+            Box::new(Recorder(Default::default())),
+            Duration::from_millis(10),
+            "t".into(),
+        );
         assert!(matches!(gate.run(&TaskControl::default()), Err(TaskError::Decode(_))));
     }
 }

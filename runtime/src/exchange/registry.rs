@@ -27,7 +27,13 @@ impl PartitionRegistry {
         Self::default()
     }
 
-    fn take<R>(&self, partition_id: &str, subpartition: u32, capacity: usize, pick: impl FnOnce(&mut Ends) -> Option<R>) -> Option<R> {
+    fn take<R>(
+        &self,
+        partition_id: &str,
+        subpartition: u32,
+        capacity: usize,
+        pick: impl FnOnce(&mut Ends) -> Option<R>,
+    ) -> Option<R> {
         let mut map = self.channels.lock().unwrap_or_else(|p| p.into_inner());
         let key = (partition_id.to_string(), subpartition);
         let ends = map.entry(key.clone()).or_insert_with(|| {

@@ -90,7 +90,10 @@ impl<T: Record, P: Partitioner<T>> PartitionWriter<T, P> {
     ) -> Self {
         let cap = settings.segment_size + settings.segment_size / 8;
         PartitionWriter {
-            channels: senders.into_iter().map(|tx| ChannelOut { tx, buf: Vec::with_capacity(cap), records: 0 }).collect(),
+            channels: senders
+                .into_iter()
+                .map(|tx| ChannelOut { tx, buf: Vec::with_capacity(cap), records: 0 })
+                .collect(),
             partitioner,
             broadcast,
             segment_size: settings.segment_size,
@@ -114,7 +117,10 @@ impl<T: Record, P: Partitioner<T>> PartitionWriter<T, P> {
                 }
                 Err(flume::SendTimeoutError::Disconnected(_)) => {
                     self.control.check()?;
-                    return Err(TaskError::ChannelClosed(format!("{}: consumer of channel {channel} went away", self.name)));
+                    return Err(TaskError::ChannelClosed(format!(
+                        "{}: consumer of channel {channel} went away",
+                        self.name
+                    )));
                 }
             }
         }
@@ -199,7 +205,14 @@ mod tests {
         let settings = ExchangeSettings { segment_size: 64, ..Default::default() };
         let c = control.clone();
         let producer = std::thread::spawn(move || {
-            let mut w = PartitionWriter::<u64, ForwardPartitioner>::new(vec![tx], ForwardPartitioner, false, &settings, c, "t".into());
+            let mut w = PartitionWriter::<u64, ForwardPartitioner>::new(
+                vec![tx],
+                ForwardPartitioner,
+                false,
+                &settings,
+                c,
+                "t".into(),
+            );
             loop {
                 let mut batch: Vec<u64> = (0..1000).collect();
                 w.push_batch(&mut batch)?;
@@ -221,7 +234,8 @@ mod tests {
     fn hash_partitioning_sends_equal_keys_to_one_channel() {
         let (txs, rxs): (Vec<_>, Vec<_>) = (0..3).map(|_| channel(64)).unzip();
         let p = KeyGroupPartitioner { key_fn: Arc::new(|x: &u64| *x % 10), max_parallelism: 128 };
-        let mut w = PartitionWriter::new(txs, p, false, &ExchangeSettings::default(), TaskControl::default(), "t".into());
+        let mut w =
+            PartitionWriter::new(txs, p, false, &ExchangeSettings::default(), TaskControl::default(), "t".into());
         let mut batch: Vec<u64> = (0..1000).collect();
         w.push_batch(&mut batch).unwrap();
         w.push_event(&Event::EndOfInput).unwrap();

@@ -115,7 +115,13 @@ impl StreamGraph {
         for (i, e) in self.edges.iter().enumerate() {
             let (s, t) = (vertex_of[e.source], vertex_of[e.target]);
             if s != t {
-                edges.push(JobEdge { index: edges.len() as u32, source: s, target: t, partitioning: parts[i], stream_edge: i });
+                edges.push(JobEdge {
+                    index: edges.len() as u32,
+                    source: s,
+                    target: t,
+                    partitioning: parts[i],
+                    stream_edge: i,
+                });
             }
         }
         Ok(JobGraph {

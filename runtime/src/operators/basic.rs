@@ -12,7 +12,6 @@ use crate::record::Record;
 use crate::task::output::{erase, unerase, AnyOutput};
 use crate::task::Output;
 
-
 struct MapOp<I, O, F> {
     f: Arc<F>,
     buf: Vec<O>,
@@ -82,7 +81,9 @@ impl<I: Record, O: Record, F: Fn(I) -> O + Send + Sync + 'static> OperatorBuilde
     }
 }
 
-impl<I: Record, O: Record, F: Fn(I, &mut Collector<'_, O>) + Send + Sync + 'static> OperatorBuilder for FlatMapBuilder<I, O, F> {
+impl<I: Record, O: Record, F: Fn(I, &mut Collector<'_, O>) + Send + Sync + 'static> OperatorBuilder
+    for FlatMapBuilder<I, O, F>
+{
     fn build(&self, ctx: &OperatorContext, next: AnyOutput) -> Result<AnyOutput, TaskError> {
         let next = unerase::<O>(next, &ctx.operator_name)?;
         Ok(erase::<I>(Box::new(FlatMapOp { f: self.0.clone(), buf: Vec::new(), next, _in: PhantomData })))

@@ -43,7 +43,10 @@ where
         if let (Event::Barrier(b), Some(cp)) = (event, &self.checkpointing) {
             let range = self.state.key_groups();
             match self.state.snapshot() {
-                Ok(keyed) => cp.add_snapshot(&self.uid, OperatorSnapshot { key_groups: Some((range.first, range.last)), keyed, operator: Vec::new() }),
+                Ok(keyed) => cp.add_snapshot(
+                    &self.uid,
+                    OperatorSnapshot { key_groups: Some((range.first, range.last)), keyed, operator: Vec::new() },
+                ),
                 Err(e) => cp.decline(b.id, format!("{}: {e}", self.uid)),
             }
         }
@@ -66,7 +69,8 @@ where
     fn build(&self, ctx: &OperatorContext, next: AnyOutput) -> Result<AnyOutput, TaskError> {
         let next = unerase::<P::Out>(next, &ctx.operator_name)?;
         let mut function = self.function.clone();
-        let mut state = KeyedStateStore::new(KeyGroupRange::of_subtask(ctx.max_parallelism, ctx.parallelism, ctx.subtask_index));
+        let mut state =
+            KeyedStateStore::new(KeyGroupRange::of_subtask(ctx.max_parallelism, ctx.parallelism, ctx.subtask_index));
         function.open(&mut state);
         if let Some(cp) = &ctx.checkpointing {
             for (kg, bytes, file) in cp.restored_keyed(&ctx.uid, state.key_groups())? {

@@ -7,7 +7,6 @@ use std::hash::Hash;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-
 use crate::checkpoint::{FlatKeyedMap, KeyGroupRange, OperatorSnapshot, TaskCheckpointing};
 use crate::context::{OperatorContext, RuntimeMode};
 use crate::error::TaskError;
@@ -69,11 +68,20 @@ where
         if let (Event::Barrier(b), Some(cp)) = (event, &self.checkpointing) {
             let started = std::time::Instant::now();
             let snapshot = self.values.snapshot();
-            tracing::debug!(checkpoint = b.id, keys = self.values.len(), ms = started.elapsed().as_millis() as u64, "keyed reduce state serialized");
+            tracing::debug!(
+                checkpoint = b.id,
+                keys = self.values.len(),
+                ms = started.elapsed().as_millis() as u64,
+                "keyed reduce state serialized"
+            );
             match snapshot {
                 Ok(keyed) => cp.add_snapshot(
                     &self.uid,
-                    OperatorSnapshot { key_groups: Some((self.range.first, self.range.last)), keyed, operator: Vec::new() },
+                    OperatorSnapshot {
+                        key_groups: Some((self.range.first, self.range.last)),
+                        keyed,
+                        operator: Vec::new(),
+                    },
                 ),
                 Err(e) => cp.decline(b.id, format!("{}: {e}", self.uid)),
             }

@@ -62,7 +62,10 @@ impl<T> SinkWriter<T> for TextFileWriter<T> {
                 .map_err(|e| TaskError::io(format!("cannot write {}", self.in_progress.display()), e.into_error()))?;
             file.sync_all().map_err(|e| TaskError::io(format!("cannot sync {}", self.in_progress.display()), e))?;
             std::fs::rename(&self.in_progress, &self.final_path).map_err(|e| {
-                TaskError::io(format!("cannot rename {} to {}", self.in_progress.display(), self.final_path.display()), e)
+                TaskError::io(
+                    format!("cannot rename {} to {}", self.in_progress.display(), self.final_path.display()),
+                    e,
+                )
             })?;
         }
         Ok(())
@@ -86,7 +89,8 @@ fn check_dir(dir: &Path) -> Result<(), String> {
             }
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            std::fs::create_dir_all(dir).map_err(|e| format!("cannot create output directory {}: {e}", dir.display()))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create output directory {}: {e}", dir.display()))?;
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => {
             return Err(format!("output path {} exists and is not a directory", dir.display()))
@@ -115,7 +119,8 @@ impl<T: 'static> Sink<T> for TextFileSink<T> {
         std::fs::create_dir_all(&self.dir)
             .map_err(|e| TaskError::io(format!("cannot create output directory {}", self.dir.display()), e))?;
         let in_progress = self.dir.join(format!(".{}.inprogress", part_file_name(ctx.subtask_index)));
-        let file = File::create(&in_progress).map_err(|e| TaskError::io(format!("cannot create {}", in_progress.display()), e))?;
+        let file = File::create(&in_progress)
+            .map_err(|e| TaskError::io(format!("cannot create {}", in_progress.display()), e))?;
         Ok(Box::new(TextFileWriter {
             format: self.format.clone(),
             out: Some(BufWriter::with_capacity(1 << 20, file)),

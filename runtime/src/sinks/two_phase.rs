@@ -141,9 +141,15 @@ impl Dir {
 
     /// Deletes uncommitted files of runs other than `run` that are not in `keep`.
     fn discard_uncommitted(&self, run: &str, keep: &[String]) -> Result<(), TaskError> {
-        let names = self.fs.list(&self.path).map_err(|e| TaskError::io(format!("cannot list output directory {}", self.path), e))?;
+        let names = self
+            .fs
+            .list(&self.path)
+            .map_err(|e| TaskError::io(format!("cannot list output directory {}", self.path), e))?;
         for file in names {
-            let Some(name) = file.strip_prefix('.').and_then(|f| f.strip_suffix(".pending").or_else(|| f.strip_suffix(".inprogress"))) else {
+            let Some(name) = file
+                .strip_prefix('.')
+                .and_then(|f| f.strip_suffix(".pending").or_else(|| f.strip_suffix(".inprogress")))
+            else {
                 continue;
             };
             if !name.starts_with("part-") || name.contains(&format!("-{run}-")) || keep.iter().any(|k| k == name) {
@@ -177,7 +183,13 @@ impl<T> TwoPhaseTextWriter<T> {
     ///
     /// Errors: the directory cannot be made or listed, a restored pending
     /// file cannot be committed, or the restored state is undecodable.
-    pub fn open(fs: Arc<dyn PartFs>, dir: &str, format: Arc<Formatter<T>>, ctx: &OperatorContext, cp: &Arc<TaskCheckpointing>) -> Result<Self, TaskError> {
+    pub fn open(
+        fs: Arc<dyn PartFs>,
+        dir: &str,
+        format: Arc<Formatter<T>>,
+        ctx: &OperatorContext,
+        cp: &Arc<TaskCheckpointing>,
+    ) -> Result<Self, TaskError> {
         fs.mkdirs(dir).map_err(|e| TaskError::io(format!("cannot create output directory {dir}"), e))?;
         let dir = Arc::new(Dir { fs, path: dir.to_string() });
         let run = format!("{}a{}", cp.job_id().chars().take(8).collect::<String>(), ctx.attempt);
@@ -185,15 +197,22 @@ impl<T> TwoPhaseTextWriter<T> {
         let pending: Arc<Mutex<Vec<PendingFile>>> = Arc::default();
         if cp.restore_source().is_some() {
             let decode = |b: &Vec<u8>| {
-                postcard::from_bytes::<PendingFile>(b).map_err(|e| TaskError::State(format!("undecodable pending file of sink {}: {e}", dir.path)))
+                postcard::from_bytes::<PendingFile>(b)
+                    .map_err(|e| TaskError::State(format!("undecodable pending file of sink {}: {e}", dir.path)))
             };
             let mine = cp.restored_operator(&ctx.uid, ctx.subtask_index, ctx.parallelism)?.unwrap_or_default();
             for p in mine.iter().map(decode) {
                 dir.commit(&p?)?;
             }
             if ctx.subtask_index == 0 {
-                let keep: Vec<String> =
-                    cp.restored_operator_union(&ctx.uid)?.iter().map(decode).collect::<Result<Vec<_>, _>>()?.into_iter().map(|p| p.name).collect();
+                let keep: Vec<String> = cp
+                    .restored_operator_union(&ctx.uid)?
+                    .iter()
+                    .map(decode)
+                    .collect::<Result<Vec<_>, _>>()?
+                    .into_iter()
+                    .map(|p| p.name)
+                    .collect();
                 dir.discard_uncommitted(&run, &keep)?;
             }
         }
@@ -238,7 +257,9 @@ impl<T> SinkWriter<T> for TwoPhaseTextWriter<T> {
             self.pending.lock().unwrap_or_else(|p| p.into_inner()).push(PendingFile { checkpoint_id, name });
         }
         let list = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-        let items = list.iter().map(|p| postcard::to_allocvec(p).map_err(|e| TaskError::State(format!("cannot encode a pending file: {e}"))));
+        let items = list.iter().map(|p| {
+            postcard::to_allocvec(p).map_err(|e| TaskError::State(format!("cannot encode a pending file: {e}")))
+        });
         items.collect::<Result<Vec<_>, _>>().map(Some)
     }
 

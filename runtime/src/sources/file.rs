@@ -2,9 +2,9 @@
 //! reads the lines that *start* in bytes `[i·len/n, (i+1)·len/n)` of the file,
 //! so every line is read exactly once whatever the parallelism.
 
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Seek, SeekFrom};
-use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -83,7 +83,11 @@ impl FileSplit {
 /// else its byte range of a file of `len()` bytes.
 ///
 /// Errors: an undecodable checkpointed position; `len`'s error.
-pub fn file_splits(ctx: &OperatorContext, name: &str, len: impl FnOnce() -> Result<u64, TaskError>) -> Result<Vec<FileSplit>, TaskError> {
+pub fn file_splits(
+    ctx: &OperatorContext,
+    name: &str,
+    len: impl FnOnce() -> Result<u64, TaskError>,
+) -> Result<Vec<FileSplit>, TaskError> {
     if let Some(s) = restored_splits(ctx, name)? {
         tracing::info!(file = %name, subtask = ctx.subtask_index, splits = ?s, "file source restored its position");
         return Ok(s);
@@ -111,7 +115,13 @@ impl<R: BufRead + Seek> SplitLineReader<R> {
     /// `rate` paces all `parallelism` subtasks together to that many lines/s.
     ///
     /// Errors: the first seek fails.
-    pub fn new(name: String, reader: R, splits: Vec<FileSplit>, parallelism: u32, rate: Option<f64>) -> Result<Self, TaskError> {
+    pub fn new(
+        name: String,
+        reader: R,
+        splits: Vec<FileSplit>,
+        parallelism: u32,
+        rate: Option<f64>,
+    ) -> Result<Self, TaskError> {
         let pacer = rate.map(|r| Pacer { per_second: r / parallelism as f64, started: Instant::now(), emitted: 0 });
         let mut r = SplitLineReader { name, reader, splits: splits.into(), line_capacity: 128, pacer };
         r.seek_current()?;
@@ -123,14 +133,19 @@ impl<R: BufRead + Seek> SplitLineReader<R> {
         let name = &self.name;
         let Some(split) = self.splits.front_mut() else { return Ok(()) };
         if split.aligned {
-            self.reader.seek(SeekFrom::Start(split.pos)).map_err(|e| TaskError::io(format!("cannot seek in {name}"), e))?;
+            self.reader
+                .seek(SeekFrom::Start(split.pos))
+                .map_err(|e| TaskError::io(format!("cannot seek in {name}"), e))?;
             return Ok(());
         }
         // The line that straddles `start` belongs to the previous split:
         // skip up to and including the first '\n' at or after start-1.
-        self.reader.seek(SeekFrom::Start(split.start - 1)).map_err(|e| TaskError::io(format!("cannot seek in {name}"), e))?;
+        self.reader
+            .seek(SeekFrom::Start(split.start - 1))
+            .map_err(|e| TaskError::io(format!("cannot seek in {name}"), e))?;
         let mut skipped = Vec::new();
-        let n = self.reader.read_until(b'\n', &mut skipped).map_err(|e| TaskError::io(format!("cannot read {name}"), e))?;
+        let n =
+            self.reader.read_until(b'\n', &mut skipped).map_err(|e| TaskError::io(format!("cannot read {name}"), e))?;
         split.pos = split.start - 1 + n as u64;
         split.aligned = true;
         Ok(())
@@ -184,7 +199,10 @@ impl<R: BufRead + Seek> SourceReader<String> for SplitLineReader<R> {
     fn snapshot_state(&mut self) -> Result<Vec<Vec<u8>>, TaskError> {
         self.splits
             .iter()
-            .map(|s| postcard::to_allocvec(s).map_err(|e| TaskError::State(format!("cannot encode the position in {}: {e}", self.name))))
+            .map(|s| {
+                postcard::to_allocvec(s)
+                    .map_err(|e| TaskError::State(format!("cannot encode the position in {}: {e}", self.name)))
+            })
             .collect()
     }
 }
@@ -200,7 +218,10 @@ fn restored_splits(ctx: &OperatorContext, name: &str) -> Result<Option<Vec<FileS
     let decode = |items: Vec<Vec<u8>>| -> Result<Vec<FileSplit>, TaskError> {
         items
             .iter()
-            .map(|b| postcard::from_bytes::<FileSplit>(b).map_err(|e| TaskError::State(format!("undecodable position of {name} in the checkpoint: {e}"))))
+            .map(|b| {
+                postcard::from_bytes::<FileSplit>(b)
+                    .map_err(|e| TaskError::State(format!("undecodable position of {name} in the checkpoint: {e}")))
+            })
             .collect()
     };
     if op.parallelism == ctx.parallelism {
@@ -222,16 +243,32 @@ fn rescale_splits(all: Vec<FileSplit>, index: u32, parallelism: u32) -> Vec<File
         if a == b {
             continue;
         }
-        let piece = FileSplit { start: from + a, end: from + b, pos: from + a, aligned: if a == 0 { aligned || from == 0 } else { false } };
+        let piece = FileSplit {
+            start: from + a,
+            end: from + b,
+            pos: from + a,
+            aligned: if a == 0 { aligned || from == 0 } else { false },
+        };
         mine.push(piece);
     }
     mine
 }
 
 /// Opens a local file for a [`SplitLineReader`].
-fn open_local(path: &Path, splits: Vec<FileSplit>, parallelism: u32, rate: Option<f64>) -> Result<SplitLineReader<BufReader<File>>, TaskError> {
+fn open_local(
+    path: &Path,
+    splits: Vec<FileSplit>,
+    parallelism: u32,
+    rate: Option<f64>,
+) -> Result<SplitLineReader<BufReader<File>>, TaskError> {
     let file = File::open(path).map_err(|e| TaskError::io(format!("cannot open input file {}", path.display()), e))?;
-    SplitLineReader::new(path.display().to_string(), BufReader::with_capacity(256 * 1024, file), splits, parallelism, rate)
+    SplitLineReader::new(
+        path.display().to_string(),
+        BufReader::with_capacity(256 * 1024, file),
+        splits,
+        parallelism,
+        rate,
+    )
 }
 
 impl Source<String> for TextFileSource {
@@ -251,7 +288,9 @@ impl Source<String> for TextFileSource {
     }
     fn create_reader(&self, ctx: &OperatorContext) -> Result<Box<dyn SourceReader<String>>, TaskError> {
         let name = self.path.display().to_string();
-        let len = || std::fs::metadata(&self.path).map(|m| m.len()).map_err(|e| TaskError::io(format!("cannot stat {name}"), e));
+        let len = || {
+            std::fs::metadata(&self.path).map(|m| m.len()).map_err(|e| TaskError::io(format!("cannot stat {name}"), e))
+        };
         let splits = file_splits(ctx, &name, len)?;
         Ok(Box::new(open_local(&self.path, splits, ctx.parallelism, self.lines_per_second)?))
     }

@@ -89,6 +89,10 @@ impl Source<String> for SocketTextSource {
         stream
             .set_read_timeout(Some(Duration::from_millis(100)))
             .map_err(|e| TaskError::io(format!("socket {}", self.address), e))?;
-        Ok(Box::new(SocketReader { address: self.address.clone(), reader: BufReader::new(stream), partial: Vec::new() }))
+        Ok(Box::new(SocketReader {
+            address: self.address.clone(),
+            reader: BufReader::new(stream),
+            partial: Vec::new(),
+        }))
     }
 }

@@ -38,7 +38,12 @@ pub fn task_name(vertex_name: &str, index: u32, parallelism: u32) -> String {
 /// Errors: [`TaskError::Mismatch`] if the StreamGraph and the JobGraph do not
 /// fit together; any error a connector raises while opening (e.g. a missing
 /// input file, naming it).
-pub fn build_task(stream: &StreamGraph, job: &JobGraph, spec: TaskSpec, control: &TaskControl) -> Result<Box<dyn TaskHead>, TaskError> {
+pub fn build_task(
+    stream: &StreamGraph,
+    job: &JobGraph,
+    spec: TaskSpec,
+    control: &TaskControl,
+) -> Result<Box<dyn TaskHead>, TaskError> {
     let vertex = job
         .vertices
         .get(spec.vertex_id as usize)
@@ -46,7 +51,8 @@ pub fn build_task(stream: &StreamGraph, job: &JobGraph, spec: TaskSpec, control:
     let name = task_name(&vertex.name, spec.subtask_index, vertex.parallelism);
     let runtime_mode = job.runtime_mode;
     let ctx_for = |node: usize| -> Result<OperatorContext, TaskError> {
-        let n = stream.nodes.get(node).ok_or_else(|| TaskError::Mismatch(format!("no operator {node} in the program")))?;
+        let n =
+            stream.nodes.get(node).ok_or_else(|| TaskError::Mismatch(format!("no operator {node} in the program")))?;
         Ok(OperatorContext {
             operator_name: n.name.clone(),
             uid: n.uid.clone(),
@@ -68,11 +74,18 @@ pub fn build_task(stream: &StreamGraph, job: &JobGraph, spec: TaskSpec, control:
     // 1. Output writers of the chain's tail.
     let out_edges = job.outputs_of(vertex.id);
     if out_edges.len() != spec.outputs.len() {
-        return Err(TaskError::Mismatch(format!("{name}: {} output edges, {} channel lists", out_edges.len(), spec.outputs.len())));
+        return Err(TaskError::Mismatch(format!(
+            "{name}: {} output edges, {} channel lists",
+            out_edges.len(),
+            spec.outputs.len()
+        )));
     }
     let mut writers: Vec<AnyOutput> = Vec::new();
     for (edge, senders) in out_edges.iter().zip(spec.outputs) {
-        let se = stream.edges.get(edge.stream_edge).ok_or_else(|| TaskError::Mismatch(format!("no stream edge {}", edge.stream_edge)))?;
+        let se = stream
+            .edges
+            .get(edge.stream_edge)
+            .ok_or_else(|| TaskError::Mismatch(format!("no stream edge {}", edge.stream_edge)))?;
         writers.push(se.writer.build(edge.partitioning, senders, &tail_ctx, &spec.settings, control)?);
     }
     let mut out = match writers.len() {
@@ -93,7 +106,9 @@ pub fn build_task(stream: &StreamGraph, job: &JobGraph, spec: TaskSpec, control:
 
     // 3. The input gate, decoding the upstream operator's record type.
     let in_edges = job.inputs_of(vertex.id);
-    let first = in_edges.first().ok_or_else(|| TaskError::Mismatch(format!("{name}: operator '{}' has no input", head.name)))?;
+    let first = in_edges
+        .first()
+        .ok_or_else(|| TaskError::Mismatch(format!("{name}: operator '{}' has no input", head.name)))?;
     let upstream = stream
         .edges
         .get(first.stream_edge)

@@ -14,7 +14,11 @@ use crate::graph::{JobGraph, StreamGraph};
 /// Runs every subtask of `job` to its end.
 ///
 /// Errors: the first task failure (the others are canceled).
-pub fn run_job_in_threads(stream: Arc<StreamGraph>, job: &JobGraph, settings: ExchangeSettings) -> Result<(), TaskError> {
+pub fn run_job_in_threads(
+    stream: Arc<StreamGraph>,
+    job: &JobGraph,
+    settings: ExchangeSettings,
+) -> Result<(), TaskError> {
     // (edge, producer, subpartition) -> channel ends
     let mut senders: HashMap<(u32, u32, u32), ChannelSender> = HashMap::new();
     let mut receivers: HashMap<(u32, u32, u32), ChannelReceiver> = HashMap::new();
@@ -38,7 +42,10 @@ pub fn run_job_in_threads(stream: Arc<StreamGraph>, job: &JobGraph, settings: Ex
                 .iter()
                 .map(|e| {
                     let ps = job.vertices[e.source as usize].parallelism;
-                    e.consumer_channels(i, ps).into_iter().filter_map(|(p, s)| receivers.remove(&(e.index, p, s))).collect()
+                    e.consumer_channels(i, ps)
+                        .into_iter()
+                        .filter_map(|(p, s)| receivers.remove(&(e.index, p, s)))
+                        .collect()
                 })
                 .collect();
             let outputs = job
