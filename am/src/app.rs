@@ -25,6 +25,9 @@ use crate::driver::{AllocatorEvent, ContainerAllocator, WorkerSpec, YarnDriver};
 /// How long the AM keeps serving after the job ended, so that attached
 /// clients polling through the RM proxy see the job's final state.
 pub const FINAL_STATE_GRACE: Duration = Duration::from_millis(1000);
+/// How long the AM waits, after the job ended, for clients to fetch REST
+/// operation results (Flink's clients poll at least every 2 s).
+const RESULT_FETCH_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long unregistering may take.
 pub const UNREGISTER_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -279,6 +282,8 @@ pub async fn run() -> Result<Outcome, AmError> {
                 if stop_job_rx.borrow().is_none() {
                     tokio::time::sleep(FINAL_STATE_GRACE).await;
                 }
+                // A client polling for a stop-with-savepoint's path gets it before the AM goes.
+                jm.wait_for_operation_results(RESULT_FETCH_TIMEOUT).await;
                 o
             }
         },

@@ -95,6 +95,10 @@ impl ResourceDriver for LocalDriver {
     }
 }
 
+/// How long [`LocalCluster::shutdown`] waits for clients to fetch REST
+/// operation results (Flink's clients poll at least every 2 s).
+pub const RESULT_FETCH_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// A running embedded cluster.
 pub struct LocalCluster {
     /// The JobManager.
@@ -169,8 +173,11 @@ impl LocalCluster {
         }
     }
 
-    /// Stops the TaskManagers and the JobManager.
+    /// Stops the TaskManagers and the JobManager, once every REST operation
+    /// result (e.g. a stop-with-savepoint's path) has been fetched by its client
+    /// (at most [`RESULT_FETCH_TIMEOUT`]).
     pub async fn shutdown(self) {
+        self.jobmanager.wait_for_operation_results(RESULT_FETCH_TIMEOUT).await;
         let tms: Vec<TaskManagerHandle> = lock(&self.taskmanagers).drain(..).collect();
         for tm in tms {
             let _ = tm.shutdown().await;

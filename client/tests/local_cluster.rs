@@ -41,7 +41,7 @@ async fn wait_all_running(client: &RestClient, job: &str) {
     let start = Instant::now();
     loop {
         let d = client.get(&format!("/jobs/{job}")).await.unwrap();
-        if d["status-counts"]["running"].as_u64()
+        if d["status-counts"]["RUNNING"].as_u64()
             == Some(d["vertices"].as_array().unwrap().iter().map(|v| v["parallelism"].as_u64().unwrap()).sum())
         {
             return;

@@ -102,7 +102,7 @@ pub async fn fully_running(client: &RestClient, job_id: &str) -> Result<bool> {
     let running = d["state"] == "RUNNING";
     let tasks = &d["status-counts"];
     let total: u64 = tasks.as_object().map(|m| m.values().filter_map(Value::as_u64).sum()).unwrap_or(0);
-    Ok(running && total > 0 && tasks["running"].as_u64() == Some(total))
+    Ok(running && total > 0 && tasks["RUNNING"].as_u64() == Some(total))
 }
 
 /// Waits until `check` holds, polling every 50 ms.

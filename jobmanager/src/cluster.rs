@@ -33,6 +33,8 @@ pub(crate) struct Cluster {
     pub(crate) heartbeat_interval: Duration,
     pub(crate) heartbeat_timeout: Duration,
     pub(crate) started: Instant,
+    /// REST asynchronous operations (savepoints, stops, disposals) whose results a client may still fetch.
+    pub(crate) rest_operations: crate::rest::Operations,
 }
 
 pub(crate) fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
@@ -57,10 +59,12 @@ impl Cluster {
             .map_err(|e| SubmitError::InvalidJobGraph(format!("job configuration: {e}")))?;
         let job_id = uuid::Uuid::new_v4().simple().to_string();
         let (tx, rx) = mpsc::unbounded_channel();
-        let entry = Arc::new(JobEntry { status: RwLock::new(JobStatus::new(job_id.clone(), graph)), tx });
-        write(&self.jobs).insert(job_id.clone(), entry.clone());
         let mut shipped = self.conf.to_map();
         shipped.extend(job_conf);
+        let mut status = JobStatus::new(job_id.clone(), graph);
+        status.config = shipped.clone();
+        let entry = Arc::new(JobEntry { status: RwLock::new(status), tx });
+        write(&self.jobs).insert(job_id.clone(), entry.clone());
         tokio::spawn(job_master::run(self.clone(), entry, rx, shipped));
         tracing::info!(job = %job_id, "job submitted");
         Ok(job_id)
@@ -236,6 +240,7 @@ impl JobManager {
             driver: config.driver,
             jobs: RwLock::new(BTreeMap::new()),
             started: Instant::now(),
+            rest_operations: Default::default(),
         });
         let (shutdown, stop) = watch::channel(false);
 

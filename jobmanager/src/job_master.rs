@@ -44,6 +44,9 @@ pub(crate) enum JobMasterMsg {
     CheckpointDecline(DeclineCheckpointRequest),
     /// A savepoint (and maybe stop) was asked for.
     TriggerSavepoint(SavepointRequest),
+    /// A checkpoint was asked for now (REST `POST /jobs/:id/checkpoints`); the
+    /// outcome goes to `JobStatus::checkpoint_triggers[trigger_id]`.
+    TriggerCheckpoint { trigger_id: String },
 }
 
 /// Records a failure; `root` marks the one that fails the job.
@@ -235,6 +238,9 @@ async fn wait_restart_delay(entry: &JobEntry, rx: &mut mpsc::UnboundedReceiver<J
                     .savepoints
                     .insert(sp.trigger_id, SavepointOp::Failed("the job is restarting".into()));
             }
+            Ok(Some(JobMasterMsg::TriggerCheckpoint { trigger_id })) => {
+                write(&entry.status).checkpoint_triggers.insert(trigger_id, Some(Err("the job is restarting".into())));
+            }
             Ok(Some(_)) => {} // stale messages of the previous attempt
         }
     }
@@ -289,12 +295,12 @@ impl Attempt<'_> {
                 && st.tasks.iter().all(|t| t.state == ExecutionState::Running)
         };
         if running && self.coord.periodic_due(now) {
-            self.trigger(None);
+            let _ = self.trigger(None);
         }
     }
 
-    /// Starts a checkpoint (or savepoint) at the sources.
-    fn trigger(&mut self, savepoint: Option<SavepointRequest>) {
+    /// Starts a checkpoint (or savepoint) at the sources; returns its id, or why it could not start.
+    fn trigger(&mut self, savepoint: Option<SavepointRequest>) -> Result<u64, String> {
         let (executions, sources) = {
             let st = read(&self.entry.status);
             let execs: Vec<String> = st.tasks.iter().map(|t| t.execution_id.clone()).collect();
@@ -326,12 +332,14 @@ impl Attempt<'_> {
                 });
                 tracing::debug!(checkpoint = id, savepoint = is_savepoint, "triggering checkpoint");
                 trigger_sources(self.entry, &self.slots, sources, id, ts, is_savepoint, stop);
+                Ok(id)
             }
             Err(e) => {
                 tracing::warn!("cannot trigger a checkpoint: {e}");
                 if let Some(t) = trigger_id {
-                    write(&self.entry.status).savepoints.insert(t, SavepointOp::Failed(e));
+                    write(&self.entry.status).savepoints.insert(t, SavepointOp::Failed(e.clone()));
                 }
+                Err(e)
             }
         }
     }
@@ -439,12 +447,26 @@ impl Attempt<'_> {
                 };
                 if ready {
                     write(&self.entry.status).savepoints.insert(sp.trigger_id.clone(), SavepointOp::InProgress);
-                    self.trigger(Some(sp));
+                    let _ = self.trigger(Some(sp));
                 } else {
                     let why =
                         "the job is not running with all its tasks (savepoints need every task RUNNING)".to_string();
                     write(&self.entry.status).savepoints.insert(sp.trigger_id, SavepointOp::Failed(why));
                 }
+            }
+            JobMasterMsg::TriggerCheckpoint { trigger_id } => {
+                let ready = {
+                    let st = read(&self.entry.status);
+                    st.state == JobState::Running
+                        && !self.stopping
+                        && st.tasks.iter().all(|t| t.state == ExecutionState::Running)
+                };
+                let result = if ready {
+                    self.trigger(None)
+                } else {
+                    Err("the job is not running with all its tasks (checkpoints need every task RUNNING)".to_string())
+                };
+                write(&self.entry.status).checkpoint_triggers.insert(trigger_id, Some(result));
             }
         }
     }
@@ -700,6 +722,11 @@ async fn acquire_slots(
                 write(&entry.status)
                     .savepoints
                     .insert(sp.trigger_id, SavepointOp::Failed("the job has no slots yet".into()));
+            }
+            Ok(Some(JobMasterMsg::TriggerCheckpoint { trigger_id })) => {
+                write(&entry.status)
+                    .checkpoint_triggers
+                    .insert(trigger_id, Some(Err("the job has no slots yet".into())));
             }
             _ => {}
         }

@@ -151,6 +151,12 @@ pub struct JobStatus {
     pub savepoints: BTreeMap<String, SavepointOp>,
     /// Current execution attempt (0 first, +1 per restart).
     pub attempt: u32,
+    /// The job's configuration (cluster configuration with the job's overrides), as shipped to its tasks.
+    pub config: BTreeMap<String, String>,
+    /// Manual checkpoints asked for through REST (`POST /jobs/:id/checkpoints`) by
+    /// trigger id: `None` until the JobMaster took it up, then the checkpoint's
+    /// id, or why none could be triggered.
+    pub checkpoint_triggers: BTreeMap<String, Option<Result<u64, String>>>,
 }
 
 /// A savepoint asked for through REST.
@@ -199,6 +205,8 @@ impl JobStatus {
             checkpoints: CheckpointStats::default(),
             savepoints: BTreeMap::new(),
             attempt: 0,
+            config: BTreeMap::new(),
+            checkpoint_triggers: BTreeMap::new(),
         }
     }
 

@@ -32,7 +32,12 @@ pub(crate) struct CheckpointSettings {
 ///
 /// Errors: another scheme, or an `hdfs://` URI without a host, naming the option.
 pub(crate) fn storage_uri(uri: &str, key: &str) -> Result<String, String> {
-    let uri = uri.trim().trim_end_matches('/');
+    let uri = uri.trim();
+    // Check the scheme before trimming slashes: "hdfs://" must not become the local path "hdfs:".
+    if uri.strip_prefix("hdfs://").is_some_and(|rest| rest.trim_start_matches('/').is_empty()) {
+        return Err(format!("{key} = {uri}: name the NameNode, as hdfs://host:port/path"));
+    }
+    let uri = uri.trim_end_matches('/');
     if let Some(p) = uri.strip_prefix("file://") {
         return Ok(p.to_string());
     }
@@ -81,5 +86,18 @@ impl CheckpointSettings {
     /// the checkpoint directory, else the savepoint directory.
     pub(crate) fn staging_base(&self) -> Option<&String> {
         self.checkpoints_dir.as_ref().or(self.savepoints_dir.as_ref())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::storage_uri;
+
+    #[test]
+    fn a_bare_hdfs_scheme_is_refused_not_taken_for_a_local_path() {
+        assert!(storage_uri("hdfs://", "k").unwrap_err().contains("name the NameNode"));
+        assert!(storage_uri("hdfs:///", "k").is_err());
+        assert_eq!(storage_uri("hdfs://nn:8020/sp/", "k").unwrap(), "hdfs://nn:8020/sp");
+        assert_eq!(storage_uri("file:///tmp/sp/", "k").unwrap(), "/tmp/sp");
     }
 }

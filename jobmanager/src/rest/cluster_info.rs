@@ -1,0 +1,135 @@
+//! Cluster-wide routes: `GET /config` (Flink's `DashboardConfiguration`),
+//! `/overview` (`ClusterOverviewWithVersion`), `/jobmanager/config`
+//! (`ConfigurationInfo`), `/taskmanagers` (`TaskManagersInfo`) and
+//! `/taskmanagers/:id` (`TaskManagerDetailsInfo`).
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+
+use super::{error, Shared, VERSION};
+use crate::cluster::{lock, read, Cluster};
+use crate::resource_manager::TaskManagerEntry;
+use crate::status::JobState;
+
+/// `GET /config`: Flink's `DashboardConfiguration`.
+pub(super) async fn config(State(c): Shared) -> Json<Value> {
+    Json(json!({
+        "refresh-interval": 3000,
+        "timezone-name": "Coordinated Universal Time",
+        "timezone-offset": 0,
+        "flink-version": VERSION,
+        "flink-revision": format!("rfy {VERSION}"),
+        // Cancel and savepoint go through the JobManager's own address (YARN's proxy forwards GET only).
+        "features": { "web-submit": false, "web-cancel": true, "web-rescale": false, "web-history": false },
+        "rfy-version": VERSION,
+        "heartbeat-timeout-ms": c.heartbeat_timeout.as_millis() as u64,
+    }))
+}
+
+/// The cluster overview (Flink's `ClusterOverviewWithVersion`), also used by the web UI.
+pub(crate) fn overview_json(c: &Cluster) -> Value {
+    let (total, free, tms) = {
+        let rm = lock(&c.rm);
+        let (t, f) = rm.slot_counts();
+        (t, f, rm.task_managers.len())
+    };
+    let jobs = read(&c.jobs);
+    let count = |pred: &dyn Fn(JobState) -> bool| jobs.values().filter(|e| pred(read(&e.status).state)).count();
+    json!({
+        "taskmanagers": tms,
+        "taskmanagers-blocked": 0,
+        "slots-total": total,
+        "slots-available": free,
+        "slots-free-and-blocked": 0,
+        "jobs-running": count(&|s| !s.is_terminal()),
+        "jobs-finished": count(&|s| s == JobState::Finished),
+        "jobs-cancelled": count(&|s| s == JobState::Canceled),
+        "jobs-failed": count(&|s| s == JobState::Failed),
+        "flink-version": VERSION,
+        "flink-commit": format!("rfy {VERSION}"),
+        "rfy-version": VERSION,
+        "uptime-ms": c.started.elapsed().as_millis() as u64,
+    })
+}
+
+/// `GET /overview`.
+pub(super) async fn overview(State(c): Shared) -> Json<Value> {
+    Json(overview_json(&c))
+}
+
+/// `GET /jobmanager/config`: the cluster configuration as Flink's list of `{"key", "value"}`.
+pub(super) async fn jobmanager_config(State(c): Shared) -> Json<Value> {
+    let entries: Vec<Value> = c.conf.to_map().into_iter().map(|(k, v)| json!({ "key": k, "value": v })).collect();
+    Json(Value::Array(entries))
+}
+
+/// Flink's `ResourceProfileInfo` of `slots` slots. rfy does not budget CPU or
+/// memory per slot (yet): the amounts are 0, as Flink reports an unknown profile.
+fn resource_profile() -> Value {
+    json!({ "cpuCores": 0.0, "taskHeapMemory": 0, "taskOffHeapMemory": 0, "managedMemory": 0, "networkMemory": 0, "extendedResources": {} })
+}
+
+/// Flink's `TaskManagerInfo` of one TaskManager.
+fn taskmanager_json(t: &TaskManagerEntry) -> Value {
+    let slots = t.slots.len();
+    let free = t.slots.iter().filter(|s| s.is_none()).count();
+    json!({
+        "id": t.resource_id,
+        "path": t.address,
+        "dataPort": t.address.rsplit(':').next().and_then(|p| p.parse::<u16>().ok()).unwrap_or(0),
+        "jmxPort": -1,
+        "timeSinceLastHeartbeat": t.last_heartbeat.elapsed().as_millis() as u64,
+        "registeredAt": t.registered_ms,
+        "slotsNumber": slots,
+        "freeSlots": free,
+        "assignedTasks": slots - free,
+        "totalResource": resource_profile(),
+        "freeResource": resource_profile(),
+        "hardware": { "cpuCores": 0, "physicalMemory": 0, "freeMemory": 0, "managedMemory": 0 },
+        "memoryConfiguration": {
+            "frameworkHeap": 0, "taskHeap": 0, "frameworkOffHeap": 0, "taskOffHeap": 0, "networkMemory": 0,
+            "managedMemory": 0, "jvmMetaspace": 0, "jvmOverhead": 0, "totalFlinkMemory": 0, "totalProcessMemory": 0,
+        },
+        "blocked": false,
+        "logPath": t.log_path,
+    })
+}
+
+/// `GET /taskmanagers`: Flink's `TaskManagersInfo`.
+pub(crate) fn taskmanagers_json(c: &Cluster) -> Value {
+    let rm = lock(&c.rm);
+    let tms: Vec<Value> = rm.task_managers.values().map(taskmanager_json).collect();
+    json!({ "taskmanagers": tms })
+}
+
+pub(super) async fn taskmanagers(State(c): Shared) -> Json<Value> {
+    Json(taskmanagers_json(&c))
+}
+
+/// `GET /taskmanagers/:id`: Flink's `TaskManagerDetailsInfo` (a `TaskManagerInfo`
+/// with its allocated slots and metrics).
+pub(super) async fn taskmanager_details(State(c): Shared, Path(tm_id): Path<String>) -> Response {
+    let rm = lock(&c.rm);
+    let Some(t) = rm.task_managers.get(&tm_id) else {
+        return error(StatusCode::NOT_FOUND, format!("TaskManager {tm_id} not found"));
+    };
+    let mut v = taskmanager_json(t);
+    let allocated: Vec<Value> = t
+        .slots
+        .iter()
+        .flatten()
+        .map(|job| json!({ "resource": resource_profile(), "jobId": job, "assignedTasks": 1 }))
+        .collect();
+    v["allocatedSlots"] = Value::Array(allocated);
+    v["metrics"] = json!({
+        "heapUsed": 0, "heapCommitted": 0, "heapMax": 0, "nonHeapUsed": 0, "nonHeapCommitted": 0, "nonHeapMax": 0,
+        "directCount": 0, "directUsed": 0, "directMax": 0, "mappedCount": 0, "mappedUsed": 0, "mappedMax": 0,
+        "nettyShuffleMemorySegmentsAvailable": 0, "nettyShuffleMemorySegmentsUsed": 0, "nettyShuffleMemorySegmentsTotal": 0,
+        "nettyShuffleMemoryAvailable": 0, "nettyShuffleMemoryUsed": 0, "nettyShuffleMemoryTotal": 0,
+        "garbageCollectors": [],
+    });
+    Json(v).into_response()
+}

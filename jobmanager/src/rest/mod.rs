@@ -1,0 +1,166 @@
+//! The Dispatcher's REST API, Flink's REST API version 1: every route is
+//! served under `/v1/` (where Flink's own REST client sends its requests) and
+//! without a prefix, and every answer has the shape of Flink 2.x's response
+//! class for that route (`flink-runtime`'s `org.apache.flink.runtime.rest.messages`;
+//! the list is Flink's `rest_v1_dispatcher.yml`). Errors answer Flink's
+//! `{"errors": ["..."]}` body on every status code.
+//!
+//! Modules: [`cluster_info`] (`/config`, `/overview`, `/taskmanagers`,
+//! `/jobmanager/config`), [`jobs`] (job and vertex details), [`checkpoints`]
+//! (statistics, configuration, manual checkpoints), [`operations`]
+//! (savepoints, stop, savepoint disposal: Flink's asynchronous operations).
+
+mod checkpoints;
+mod cluster_info;
+mod jobs;
+mod operations;
+mod throwable;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use rfy_runtime::JobGraph;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::cluster::{read, Cluster};
+use crate::job_master::JobMasterMsg;
+
+pub(crate) use jobs::sorted_jobs;
+pub(crate) use operations::Operations;
+
+type Shared = State<Arc<Cluster>>;
+
+/// rfy's version, reported where Flink reports `flink-version`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The REST routes of Flink's API version 1, without prefix.
+fn api() -> Router<Arc<Cluster>> {
+    Router::new()
+        .route("/config", get(cluster_info::config))
+        .route("/overview", get(cluster_info::overview))
+        .route("/jobmanager/config", get(cluster_info::jobmanager_config))
+        .route("/taskmanagers", get(cluster_info::taskmanagers))
+        .route("/taskmanagers/{tmid}", get(cluster_info::taskmanager_details))
+        .route("/jobs", get(jobs::jobs_list).post(submit))
+        .route("/jobs/overview", get(jobs::jobs_overview))
+        .route("/jobs/{jobid}", get(jobs::job_details).patch(cancel))
+        .route("/jobs/{jobid}/status", get(jobs::job_status))
+        .route("/jobs/{jobid}/plan", get(jobs::job_plan))
+        .route("/jobs/{jobid}/config", get(jobs::job_config))
+        .route("/jobs/{jobid}/exceptions", get(jobs::job_exceptions))
+        .route("/jobs/{jobid}/vertices/{vertexid}", get(jobs::vertex_details))
+        .route("/jobs/{jobid}/checkpoints", get(checkpoints::statistics).post(checkpoints::trigger))
+        .route("/jobs/{jobid}/checkpoints/config", get(checkpoints::config))
+        .route("/jobs/{jobid}/checkpoints/{triggerid}", get(checkpoints::trigger_status))
+        .route("/jobs/{jobid}/savepoints", post(operations::trigger_savepoint))
+        .route("/jobs/{jobid}/savepoints/{triggerid}", get(operations::savepoint_status))
+        .route("/jobs/{jobid}/stop", post(operations::stop_job))
+        .route("/savepoint-disposal", post(operations::trigger_disposal))
+        .route("/savepoint-disposal/{triggerid}", get(operations::disposal_status))
+}
+
+pub(crate) fn router(cluster: Arc<Cluster>) -> Router {
+    Router::new()
+        .route("/", get(crate::web::index))
+        .nest("/v1", api())
+        .merge(api())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(cluster)
+}
+
+/// Flink's error body, `{"errors": [message]}`, with `status`.
+pub(crate) fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(json!({ "errors": [message.into()] }))).into_response()
+}
+
+async fn not_found() -> Response {
+    error(StatusCode::NOT_FOUND, "Not found: no such REST endpoint")
+}
+
+async fn method_not_allowed() -> Response {
+    error(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed on this REST endpoint")
+}
+
+/// Checks a job id's syntax (32 hex digits) and finds the job.
+// The error is the handler's answer, returned as is: boxing it would only move it.
+#[allow(clippy::result_large_err)]
+fn find_job(cluster: &Cluster, job_id: &str) -> Result<Arc<crate::cluster::JobEntry>, Response> {
+    if !is_hex_id(job_id) {
+        return Err(error(StatusCode::BAD_REQUEST, format!("invalid job id '{job_id}': expected 32 hex digits")));
+    }
+    cluster.job(job_id).ok_or_else(|| error(StatusCode::NOT_FOUND, format!("Job {job_id} not found")))
+}
+
+/// True for Flink's id syntax (JobID, JobVertexID): 32 hex digits.
+fn is_hex_id(id: &str) -> bool {
+    id.len() == 32 && id.chars().all(|c| c.is_ascii_hexdigit())
+}
+
+/// Parses an optional JSON request body; an empty body is `T::default()`.
+#[allow(clippy::result_large_err)]
+fn json_body<T: for<'de> Deserialize<'de> + Default>(body: &Bytes, what: &str) -> Result<T, Response> {
+    if body.is_empty() {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|e| error(StatusCode::BAD_REQUEST, format!("malformed {what} request: {e}")))
+}
+
+#[derive(Deserialize)]
+struct CancelQuery {
+    mode: Option<String>,
+}
+
+/// `PATCH /jobs/:jobid?mode=cancel`: Flink's `JobCancellationHeaders`, 202 with an empty body.
+async fn cancel(State(c): Shared, Path(job_id): Path<String>, Query(q): Query<CancelQuery>) -> Response {
+    let e = match find_job(&c, &job_id) {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
+    match q.mode.as_deref() {
+        None | Some("cancel") => {}
+        Some(other) => return error(StatusCode::BAD_REQUEST, format!("unsupported mode '{other}': only 'cancel'")),
+    }
+    if read(&e.status).state.is_terminal() {
+        return error(StatusCode::CONFLICT, format!("Job {job_id} already reached a terminal state"));
+    }
+    let _ = e.tx.send(JobMasterMsg::Cancel);
+    (StatusCode::ACCEPTED, Json(json!({}))).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SubmitRequest {
+    #[serde(rename = "jobGraph")]
+    job_graph: JobGraph,
+    #[serde(default)]
+    config: BTreeMap<String, String>,
+}
+
+/// `POST /jobs`: rfy's JobGraph (JSON) and job configuration; answers `{"jobUrl", "jobid"}` (202).
+async fn submit(State(c): Shared, body: Bytes) -> Response {
+    let req: SubmitRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("malformed job submission: {e}")),
+    };
+    match c.submit(req.job_graph, req.config) {
+        Ok(id) => (StatusCode::ACCEPTED, Json(json!({ "jobUrl": format!("/jobs/{id}"), "jobid": id }))).into_response(),
+        Err(e) => error(StatusCode::BAD_REQUEST, e.to_string()),
+    }
+}
+
+/// Escapes text for HTML.
+pub(crate) fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+pub(crate) fn html(body: String) -> Html<String> {
+    Html(body)
+}
