@@ -163,7 +163,7 @@ async fn a_taskmanager_of_another_protocol_version_is_refused() {
     assert!(!r.accepted);
     assert!(r.reason.contains("protocol version"), "{}", r.reason);
     let hb = jm
-        .heartbeat(rfy_rpc::HeartbeatRequest { resource_id: "intruder".into(), metrics: vec![] })
+        .heartbeat(rfy_rpc::HeartbeatRequest { resource_id: "intruder".into(), ..Default::default() })
         .await
         .unwrap()
         .into_inner();

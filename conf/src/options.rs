@@ -105,6 +105,8 @@ options! {
         "Local address the REST server binds to (0.0.0.0 for all interfaces).";
     REST_PORT: u32 = "rest.port", default = "8081",
         "TCP port of the REST server (0 = any free port).";
+    METRICS_REPORTER_PROM_PORT: String = "metrics.reporter.prom.port",
+        "Port or port range (e.g. 9250-9260) of the Prometheus reporter of the JobManager and of every TaskManager; each takes the first free port of the range. Unset: no reporter.";
     TASKMANAGER_HOST: String = "taskmanager.host",
         "Host name or IP address the TaskManager advertises; unset: the address it reaches the JobManager from.";
     TASKMANAGER_RPC_PORT: u32 = "taskmanager.rpc.port", default = "0",

@@ -35,6 +35,10 @@ pub(crate) struct Cluster {
     pub(crate) started: Instant,
     /// REST asynchronous operations (savepoints, stops, disposals) whose results a client may still fetch.
     pub(crate) rest_operations: crate::rest::Operations,
+    /// Task and TaskManager metrics from heartbeats.
+    pub(crate) metrics: crate::metrics::MetricStore,
+    /// Port of the JobManager's Prometheus reporter, if it runs.
+    pub(crate) prometheus_port: std::sync::OnceLock<u16>,
 }
 
 pub(crate) fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
@@ -160,6 +164,11 @@ impl JobManagerHandle {
         self.cluster.job(job_id).map(|e| e.tx.send(JobMasterMsg::Cancel).is_ok()).unwrap_or(false)
     }
 
+    /// Port of the JobManager's Prometheus reporter (`metrics.reporter.prom.port`), if it runs.
+    pub fn prometheus_port(&self) -> Option<u16> {
+        self.cluster.prometheus_port.get().copied()
+    }
+
     /// Number of registered TaskManagers.
     pub fn task_manager_count(&self) -> usize {
         lock(&self.cluster.rm).task_managers.len()
@@ -241,8 +250,18 @@ impl JobManager {
             jobs: RwLock::new(BTreeMap::new()),
             started: Instant::now(),
             rest_operations: Default::default(),
+            metrics: Default::default(),
+            prometheus_port: Default::default(),
         });
         let (shutdown, stop) = watch::channel(false);
+        if let Some(ports) = cluster.conf.get_optional(&options::METRICS_REPORTER_PROM_PORT) {
+            let range = rfy_conf::parse_port_range(&ports, options::METRICS_REPORTER_PROM_PORT.key)
+                .map_err(JobManagerError::Config)?;
+            let host = config.rest_bind.rsplit_once(':').map(|h| h.0).unwrap_or("127.0.0.1").to_string();
+            let port = crate::metrics::start_reporter(cluster.clone(), &host, range, stop.clone()).await?;
+            let _ = cluster.prometheus_port.set(port);
+            tracing::info!(port, "Prometheus reporter listening");
+        }
 
         let mut rpc_stop = stop.clone();
         let rpc = tonic::transport::Server::builder()

@@ -14,6 +14,9 @@ pub enum JobManagerError {
         #[source]
         source: std::io::Error,
     },
+    /// A configuration value is invalid.
+    #[error("invalid configuration: {0}")]
+    Config(String),
 }
 
 /// Why a job submission was refused (REST answers 400 with this text).

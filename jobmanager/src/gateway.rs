@@ -63,6 +63,7 @@ impl JobManagerGateway for Gateway {
         let req = request.into_inner();
         let known = lock(&self.0.rm).heartbeat(&req.resource_id, &req.metrics);
         if known {
+            self.0.metrics.record(&req);
             for m in &req.metrics {
                 if let Some(entry) = self.0.job(job_of(&m.execution_id)) {
                     let mut st = write(&entry.status);

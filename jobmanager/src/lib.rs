@@ -13,6 +13,7 @@ mod deployment;
 mod error;
 mod gateway;
 mod job_master;
+mod metrics;
 mod resource_manager;
 mod rest;
 mod restart;

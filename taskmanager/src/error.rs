@@ -14,6 +14,9 @@ pub enum TaskManagerError {
         #[source]
         source: std::io::Error,
     },
+    /// A configuration value is invalid.
+    #[error("invalid configuration: {0}")]
+    Config(String),
     /// The JobManager could not be reached, or refused the registration.
     #[error("cannot register at the JobManager {address}: {reason}")]
     Registration {

@@ -11,6 +11,7 @@ mod convert;
 mod data;
 mod error;
 mod executor;
+mod metrics;
 mod runner;
 
 pub use error::TaskManagerError;

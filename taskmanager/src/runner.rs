@@ -48,6 +48,8 @@ pub struct TaskManagerHandle {
     pub resource_id: String,
     /// `host:port` of its server.
     pub address: String,
+    /// Port of its Prometheus reporter, if `metrics.reporter.prom.port` is set.
+    pub prometheus_port: Option<u16>,
     shutdown: watch::Sender<bool>,
     task: tokio::task::JoinHandle<Result<(), TaskManagerError>>,
     executor: Arc<Executor>,
@@ -119,6 +121,17 @@ impl TaskManager {
 
         let capacity = config.conf.get(&options::TASKMANAGER_NETWORK_MEMORY_BUFFERS_PER_CHANNEL).max(1) as usize;
         let (shutdown, mut stop_rx) = watch::channel(false);
+        let prometheus_port = match config.conf.get_optional(&options::METRICS_REPORTER_PROM_PORT) {
+            Some(ports) => {
+                let range = rfy_conf::parse_port_range(&ports, options::METRICS_REPORTER_PROM_PORT.key)
+                    .map_err(TaskManagerError::Config)?;
+                let (listener, port) = crate::metrics::bind_in_range(&config.bind_host, range).await?;
+                crate::metrics::serve(listener, executor.clone(), stop_rx.clone());
+                tracing::info!(resource_id = %config.resource_id, port, "Prometheus reporter listening");
+                Some(port)
+            }
+            None => None,
+        };
         let mut server_stop = stop_rx.clone();
         let server = Server::builder()
             .initial_stream_window_size(STREAM_WINDOW)
@@ -161,7 +174,14 @@ impl TaskManager {
                     _ = ticker.tick() => {}
                     _ = stop_rx.wait_for(|s| *s) => return Ok(()),
                 }
-                let beat = HeartbeatRequest { resource_id: resource_id.clone(), metrics: exec.metrics() };
+                let (rss_bytes, cpu_seconds) = crate::metrics::process_stats();
+                let beat = HeartbeatRequest {
+                    resource_id: resource_id.clone(),
+                    metrics: exec.metrics(),
+                    rss_bytes,
+                    cpu_seconds,
+                    prometheus_port: prometheus_port.unwrap_or(0) as u32,
+                };
                 match jm.heartbeat(beat).await {
                     Ok(r) if r.get_ref().known => last_ok = Instant::now(),
                     Ok(_) => {
@@ -184,7 +204,7 @@ impl TaskManager {
                 }
             }
         });
-        Ok(TaskManagerHandle { resource_id: config.resource_id, address, shutdown, task, executor })
+        Ok(TaskManagerHandle { resource_id: config.resource_id, address, prometheus_port, shutdown, task, executor })
     }
 }
 

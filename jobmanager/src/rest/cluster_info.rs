@@ -52,6 +52,7 @@ pub(crate) fn overview_json(c: &Cluster) -> Value {
         "flink-commit": format!("rfy {VERSION}"),
         "rfy-version": VERSION,
         "uptime-ms": c.started.elapsed().as_millis() as u64,
+        "prometheus-port": c.prometheus_port.get(),
     })
 }
 
@@ -73,7 +74,8 @@ fn resource_profile() -> Value {
 }
 
 /// Flink's `TaskManagerInfo` of one TaskManager.
-fn taskmanager_json(t: &TaskManagerEntry) -> Value {
+fn taskmanager_json(c: &Cluster, t: &TaskManagerEntry) -> Value {
+    let process = c.metrics.process(&t.resource_id).unwrap_or_default();
     let slots = t.slots.len();
     let free = t.slots.iter().filter(|s| s.is_none()).count();
     json!({
@@ -95,13 +97,16 @@ fn taskmanager_json(t: &TaskManagerEntry) -> Value {
         },
         "blocked": false,
         "logPath": t.log_path,
+        "prometheusPort": (process.prometheus_port > 0).then_some(process.prometheus_port),
+        "rssBytes": process.rss_bytes,
+        "cpuLoad": process.cpu_load,
     })
 }
 
 /// `GET /taskmanagers`: Flink's `TaskManagersInfo`.
 pub(crate) fn taskmanagers_json(c: &Cluster) -> Value {
     let rm = lock(&c.rm);
-    let tms: Vec<Value> = rm.task_managers.values().map(taskmanager_json).collect();
+    let tms: Vec<Value> = rm.task_managers.values().map(|t| taskmanager_json(c, t)).collect();
     json!({ "taskmanagers": tms })
 }
 
@@ -116,7 +121,7 @@ pub(super) async fn taskmanager_details(State(c): Shared, Path(tm_id): Path<Stri
     let Some(t) = rm.task_managers.get(&tm_id) else {
         return error(StatusCode::NOT_FOUND, format!("TaskManager {tm_id} not found"));
     };
-    let mut v = taskmanager_json(t);
+    let mut v = taskmanager_json(&c, t);
     let allocated: Vec<Value> = t
         .slots
         .iter()

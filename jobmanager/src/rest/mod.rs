@@ -13,6 +13,7 @@
 mod checkpoints;
 mod cluster_info;
 mod jobs;
+mod metrics;
 mod operations;
 mod throwable;
 
@@ -50,6 +51,10 @@ fn api() -> Router<Arc<Cluster>> {
         .route("/taskmanagers/{tmid}", get(cluster_info::taskmanager_details))
         .route("/jobs", get(jobs::jobs_list).post(submit))
         .route("/jobs/overview", get(jobs::jobs_overview))
+        .route("/jobs/metrics", get(metrics::jobs_aggregated))
+        .route("/jobs/{jobid}/metrics", get(metrics::job))
+        .route("/jobs/{jobid}/vertices/{vertexid}/metrics", get(metrics::vertex))
+        .route("/taskmanagers/{tmid}/metrics", get(metrics::taskmanager))
         .route("/jobs/{jobid}", get(jobs::job_details).patch(cancel))
         .route("/jobs/{jobid}/status", get(jobs::job_status))
         .route("/jobs/{jobid}/plan", get(jobs::job_plan))

@@ -1,0 +1,34 @@
+//! Port ranges as Flink writes them (`metrics.reporter.prom.port: 9250-9260`).
+
+/// Parses `PORT` or `FIRST-LAST` (inclusive) given for option `key`.
+///
+/// Errors: not a port number, 0, or `LAST < FIRST`; the text names `key` and the value.
+pub fn parse_port_range(value: &str, key: &str) -> Result<std::ops::RangeInclusive<u16>, String> {
+    let bad = || format!("{key} = {value}: expected a port (e.g. 9249) or a range (e.g. 9250-9260)");
+    let port = |s: &str| s.trim().parse::<u16>().ok().filter(|p| *p > 0);
+    let (first, last) = match value.split_once('-') {
+        Some((a, b)) => (port(a).ok_or_else(bad)?, port(b).ok_or_else(bad)?),
+        None => {
+            let p = port(value).ok_or_else(bad)?;
+            (p, p)
+        }
+    };
+    if last < first {
+        return Err(bad());
+    }
+    Ok(first..=last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_port_range;
+
+    #[test]
+    fn ports_and_ranges() {
+        assert_eq!(parse_port_range("9249", "k").unwrap(), 9249..=9249);
+        assert_eq!(parse_port_range("9250-9260", "k").unwrap(), 9250..=9260);
+        assert!(parse_port_range("9260-9250", "k").is_err());
+        assert!(parse_port_range("0", "k").is_err());
+        assert!(parse_port_range("x", "k").unwrap_err().contains("k = x"));
+    }
+}

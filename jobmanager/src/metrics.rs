@@ -1,0 +1,200 @@
+//! Metrics the JobManager keeps: task counters and their per-second rates
+//! (from the TaskManagers' heartbeats), TaskManager process figures (RSS, CPU,
+//! Prometheus port), and the JobManager's Prometheus reporter
+//! (`metrics.reporter.prom.port`), which exports job metrics under Flink's
+//! names (`flink_jobmanager_job_uptime`, `..._numRestarts`,
+//! `..._numberOfCompletedCheckpoints`, ...) and cluster ones
+//! (`flink_jobmanager_numRegisteredTaskManagers`, `..._taskSlotsTotal`, ...).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::routing::get;
+use axum::Router;
+use prometheus::{Encoder, Gauge, GaugeVec, Opts, Registry, TextEncoder};
+use rfy_rpc::HeartbeatRequest;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::checkpoint::CheckpointState;
+use crate::cluster::{lock, read, Cluster};
+use crate::error::JobManagerError;
+use crate::status::{now_ms, JobState};
+
+/// Counters of one task execution: records in, records out, bytes in, bytes out.
+pub(crate) type Counts = [u64; 4];
+
+/// Flink's names of [`Counts`], in order.
+pub(crate) const COUNT_NAMES: [&str; 4] = ["numRecordsIn", "numRecordsOut", "numBytesIn", "numBytesOut"];
+
+/// The last report of one task execution.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TaskSample {
+    pub(crate) counts: Counts,
+    /// Per second, between the last two heartbeats.
+    pub(crate) rates: [f64; 4],
+    at: Instant,
+}
+
+/// The last report of one TaskManager process.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ProcessSample {
+    pub(crate) rss_bytes: u64,
+    pub(crate) cpu_seconds: f64,
+    /// CPU seconds per second between the last two heartbeats (1.0 = one core busy).
+    pub(crate) cpu_load: f64,
+    pub(crate) prometheus_port: u16,
+}
+
+/// Metrics reported by TaskManagers.
+#[derive(Default)]
+pub(crate) struct MetricStore {
+    tasks: Mutex<HashMap<String, TaskSample>>,
+    processes: Mutex<HashMap<String, (ProcessSample, Option<Instant>)>>,
+}
+
+impl MetricStore {
+    /// Takes in a heartbeat of a known TaskManager.
+    pub(crate) fn record(&self, beat: &HeartbeatRequest) {
+        let now = Instant::now();
+        {
+            let mut tasks = lock(&self.tasks);
+            for m in &beat.metrics {
+                let counts = [m.records_in, m.records_out, m.bytes_in, m.bytes_out];
+                let rates = match tasks.get(&m.execution_id) {
+                    Some(prev) if now > prev.at => {
+                        let dt = (now - prev.at).as_secs_f64();
+                        std::array::from_fn(|i| counts[i].saturating_sub(prev.counts[i]) as f64 / dt)
+                    }
+                    Some(prev) => prev.rates,
+                    None => [0.0; 4],
+                };
+                tasks.insert(m.execution_id.clone(), TaskSample { counts, rates, at: now });
+            }
+        }
+        let mut processes = lock(&self.processes);
+        let (prev, prev_at) = processes.get(&beat.resource_id).copied().unwrap_or_default();
+        let cpu_load = match prev_at {
+            Some(at) if now > at => (beat.cpu_seconds - prev.cpu_seconds).max(0.0) / (now - at).as_secs_f64(),
+            _ => prev.cpu_load,
+        };
+        let sample = ProcessSample {
+            rss_bytes: beat.rss_bytes,
+            cpu_seconds: beat.cpu_seconds,
+            cpu_load,
+            prometheus_port: beat.prometheus_port as u16,
+        };
+        processes.insert(beat.resource_id.clone(), (sample, Some(now)));
+    }
+
+    /// The last report of task execution `execution_id`.
+    pub(crate) fn task(&self, execution_id: &str) -> Option<TaskSample> {
+        lock(&self.tasks).get(execution_id).copied()
+    }
+
+    /// The last report of TaskManager `resource_id`.
+    pub(crate) fn process(&self, resource_id: &str) -> Option<ProcessSample> {
+        lock(&self.processes).get(resource_id).map(|p| p.0)
+    }
+}
+
+/// Job-level metrics of one job, Flink's names: `(name, value)`.
+pub(crate) fn job_metrics(st: &crate::status::JobStatus) -> Vec<(&'static str, f64)> {
+    let cps = &st.checkpoints;
+    let last = cps.history.iter().rev().find(|h| h.state == CheckpointState::Completed);
+    let uptime = if st.state == JobState::Running { now_ms().saturating_sub(st.start_ms) } else { 0 };
+    vec![
+        ("uptime", uptime as f64),
+        ("numRestarts", st.attempt as f64),
+        ("totalNumberOfCheckpoints", (cps.completed + cps.failed) as f64),
+        ("numberOfCompletedCheckpoints", cps.completed as f64),
+        ("numberOfFailedCheckpoints", cps.failed as f64),
+        (
+            "numberOfInProgressCheckpoints",
+            cps.history.iter().filter(|h| h.state == CheckpointState::InProgress).count() as f64,
+        ),
+        ("lastCheckpointSize", last.map(|h| h.state_size).unwrap_or(0) as f64),
+        ("lastCheckpointDuration", last.map(|h| h.end_ms.saturating_sub(h.trigger_ms)).unwrap_or(0) as f64),
+    ]
+}
+
+/// The Prometheus text exposition of the JobManager's metrics now.
+fn render(c: &Cluster) -> String {
+    let registry = Registry::new();
+    let gauge = |name: &str, help: &str, v: f64| {
+        if let Ok(g) = Gauge::with_opts(Opts::new(format!("flink_jobmanager_{name}"), help)) {
+            g.set(v);
+            let _ = registry.register(Box::new(g));
+        }
+    };
+    let (tms, (total, free)) = {
+        let rm = lock(&c.rm);
+        (rm.task_managers.len(), rm.slot_counts())
+    };
+    gauge("numRegisteredTaskManagers", "TaskManagers registered.", tms as f64);
+    gauge("taskSlotsTotal", "Task slots of the registered TaskManagers.", total as f64);
+    gauge("taskSlotsAvailable", "Free task slots.", free as f64);
+    let jobs: Vec<crate::status::JobStatus> = read(&c.jobs).values().map(|e| read(&e.status).clone()).collect();
+    gauge(
+        "numRunningJobs",
+        "Jobs not in a terminal state.",
+        jobs.iter().filter(|j| !j.state.is_terminal()).count() as f64,
+    );
+    let mut families: HashMap<&'static str, GaugeVec> = HashMap::new();
+    for j in &jobs {
+        for (name, v) in job_metrics(j) {
+            let g = families.entry(name).or_insert_with(|| {
+                let g = GaugeVec::new(Opts::new(format!("flink_jobmanager_job_{name}"), name), &["job_id", "job_name"])
+                    .expect("valid metric name");
+                let _ = registry.register(Box::new(g.clone()));
+                g
+            });
+            g.with_label_values(&[&j.job_id, &j.name]).set(v);
+        }
+    }
+    let mut out = Vec::new();
+    if let Err(e) = TextEncoder::new().encode(&registry.gather(), &mut out) {
+        tracing::warn!("cannot encode metrics: {e}");
+    }
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Binds the first free port of `range` on `host` and serves `GET /metrics` until `stop`.
+///
+/// Errors: no port of the range is free.
+pub(crate) async fn start_reporter(
+    cluster: Arc<Cluster>,
+    host: &str,
+    range: std::ops::RangeInclusive<u16>,
+    mut stop: watch::Receiver<bool>,
+) -> Result<u16, JobManagerError> {
+    let mut bound = None;
+    let mut last = None;
+    for port in range.clone() {
+        match TcpListener::bind((host, port)).await {
+            Ok(l) => {
+                bound = Some((l, port));
+                break;
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    let Some((listener, port)) = bound else {
+        return Err(JobManagerError::Bind {
+            what: "Prometheus reporter (metrics.reporter.prom.port)",
+            address: format!("{host}:{}-{}", range.start(), range.end()),
+            source: last.unwrap_or_else(|| std::io::Error::other("empty port range")),
+        });
+    };
+    let app = Router::new().route("/metrics", get(move || async move { render(&cluster) }));
+    tokio::spawn(async move {
+        let served = axum::serve(listener, app).with_graceful_shutdown(async move {
+            let _ = stop.wait_for(|s| *s).await;
+        });
+        if let Err(e) = served.await {
+            tracing::error!("Prometheus reporter failed: {e}");
+        }
+    });
+    Ok(port)
+}

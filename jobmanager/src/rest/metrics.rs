@@ -1,0 +1,126 @@
+//! Metric routes in Flink's metric query shape: `GET .../metrics` lists the
+//! available metric ids (`[{"id"}]`), `GET .../metrics?get=a,b` answers their
+//! values as strings (`[{"id", "value"}]`, Flink's `MetricCollectionResponseBody`),
+//! and `GET /jobs/metrics?get=a` aggregates a job metric over jobs
+//! (`[{"id", "min", "max", "avg", "sum"}]`, `AggregatedMetricsResponseBody`).
+//!
+//! Routes: `/jobs/metrics`, `/jobs/:id/metrics` (uptime, numRestarts, checkpoint
+//! counts, sizes, durations), `/jobs/:id/vertices/:vid/metrics`
+//! (`<subtask>.numRecordsIn`, `...PerSecond`, ..., from TaskManager heartbeats),
+//! `/taskmanagers/:id/metrics` (`Status.ProcessTree.Memory.RSS`, `...CPU.Load`).
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::jobs::vertex_index;
+use super::{error, find_job, Shared};
+use crate::cluster::read;
+use crate::metrics::{job_metrics, COUNT_NAMES};
+
+/// `?get=a,b` of a metric query.
+#[derive(Deserialize, Default)]
+pub(super) struct MetricQuery {
+    get: Option<String>,
+}
+
+/// Flink's answer to a metric query over `available` (id → value).
+fn answer(available: BTreeMap<String, f64>, q: &MetricQuery) -> Json<Value> {
+    let fmt = |v: f64| if v.fract() == 0.0 && v.abs() < 1e15 { format!("{}", v as i64) } else { format!("{v}") };
+    match q.get.as_deref() {
+        None => Json(Value::Array(available.keys().map(|k| json!({ "id": k })).collect())),
+        Some(get) => Json(Value::Array(
+            get.split(',')
+                .filter_map(|id| available.get(id.trim()).map(|v| json!({ "id": id.trim(), "value": fmt(*v) })))
+                .collect(),
+        )),
+    }
+}
+
+/// `GET /jobs/:id/metrics`.
+pub(super) async fn job(State(c): Shared, Path(job_id): Path<String>, Query(q): Query<MetricQuery>) -> Response {
+    let e = match find_job(&c, &job_id) {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
+    let available = job_metrics(&read(&e.status)).into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    answer(available, &q).into_response()
+}
+
+/// `GET /jobs/metrics?get=...`: each metric aggregated over all jobs.
+pub(super) async fn jobs_aggregated(State(c): Shared, Query(q): Query<MetricQuery>) -> Response {
+    let mut values: BTreeMap<&'static str, Vec<f64>> = BTreeMap::new();
+    for e in read(&c.jobs).values() {
+        for (k, v) in job_metrics(&read(&e.status)) {
+            values.entry(k).or_default().push(v);
+        }
+    }
+    let wanted: Vec<&str> = match q.get.as_deref() {
+        Some(g) => g.split(',').map(str::trim).collect(),
+        None => return Json(Value::Array(values.keys().map(|k| json!({ "id": k })).collect())).into_response(),
+    };
+    let out: Vec<Value> = wanted
+        .iter()
+        .filter_map(|id| {
+            let v = values.get(id)?;
+            let sum: f64 = v.iter().sum();
+            Some(json!({
+                "id": id,
+                "min": v.iter().copied().fold(f64::INFINITY, f64::min),
+                "max": v.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+                "avg": sum / v.len() as f64,
+                "sum": sum,
+            }))
+        })
+        .collect();
+    Json(Value::Array(out)).into_response()
+}
+
+/// `GET /jobs/:id/vertices/:vid/metrics`: per subtask `<i>.numRecordsIn`,
+/// `<i>.numRecordsInPerSecond`, ... and the vertex's sums without the prefix.
+pub(super) async fn vertex(
+    State(c): Shared,
+    Path((job_id, vid)): Path<(String, String)>,
+    Query(q): Query<MetricQuery>,
+) -> Response {
+    let e = match find_job(&c, &job_id) {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
+    let st = read(&e.status);
+    let Some(v) = vertex_index(&st.graph, &vid) else {
+        return error(StatusCode::NOT_FOUND, format!("job {job_id} has no vertex {vid}"));
+    };
+    let mut available = BTreeMap::new();
+    for t in st.tasks.iter().filter(|t| t.vertex == v) {
+        let Some(sample) = c.metrics.task(&t.execution_id) else { continue };
+        for (i, name) in COUNT_NAMES.iter().enumerate() {
+            available.insert(format!("{}.{name}", t.subtask), sample.counts[i] as f64);
+            available.insert(format!("{}.{name}PerSecond", t.subtask), sample.rates[i]);
+            *available.entry(name.to_string()).or_insert(0.0) += sample.counts[i] as f64;
+            *available.entry(format!("{name}PerSecond")).or_insert(0.0) += sample.rates[i];
+        }
+    }
+    answer(available, &q).into_response()
+}
+
+/// `GET /taskmanagers/:id/metrics`: the TaskManager process's figures.
+pub(super) async fn taskmanager(State(c): Shared, Path(tm): Path<String>, Query(q): Query<MetricQuery>) -> Response {
+    let Some(p) = c.metrics.process(&tm) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            format!("no metrics of TaskManager {tm} (not registered, or no heartbeat yet)"),
+        );
+    };
+    let available = BTreeMap::from([
+        ("Status.ProcessTree.Memory.RSS".to_string(), p.rss_bytes as f64),
+        ("Status.ProcessTree.CPU.Time".to_string(), p.cpu_seconds),
+        ("Status.ProcessTree.CPU.Load".to_string(), p.cpu_load),
+    ]);
+    answer(available, &q).into_response()
+}
