@@ -296,6 +296,12 @@ pub fn chromium() -> PathBuf {
 
 /// Loads `url` in headless Chromium and returns the DOM after scripts ran.
 pub fn chromium_dump_dom(url: &str) -> String {
+    chromium_dump_dom_after(url, 5000)
+}
+
+/// The DOM of `url` in headless Chromium after `budget_ms` of virtual time
+/// (the web UI renders from REST answers it fetches after loading).
+pub fn chromium_dump_dom_after(url: &str, budget_ms: u32) -> String {
     let profile = tempfile::tempdir().expect("profile dir");
     let out = Command::new(chromium())
         .args([
@@ -308,6 +314,7 @@ pub fn chromium_dump_dom(url: &str) -> String {
             "--no-first-run",
             "--disable-sync",
             &format!("--user-data-dir={}", profile.path().display()),
+            &format!("--virtual-time-budget={budget_ms}"),
             "--dump-dom",
             url,
         ])

@@ -23,7 +23,7 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use rfy_runtime::JobGraph;
@@ -33,7 +33,6 @@ use serde_json::json;
 use crate::cluster::{read, Cluster};
 use crate::job_master::JobMasterMsg;
 
-pub(crate) use jobs::sorted_jobs;
 pub(crate) use operations::Operations;
 
 type Shared = State<Arc<Cluster>>;
@@ -74,6 +73,7 @@ fn api() -> Router<Arc<Cluster>> {
 pub(crate) fn router(cluster: Arc<Cluster>) -> Router {
     Router::new()
         .route("/", get(crate::web::index))
+        .route("/app.js", get(crate::web::app_js))
         .nest("/v1", api())
         .merge(api())
         .fallback(not_found)
@@ -159,13 +159,4 @@ async fn submit(State(c): Shared, body: Bytes) -> Response {
         Ok(id) => (StatusCode::ACCEPTED, Json(json!({ "jobUrl": format!("/jobs/{id}"), "jobid": id }))).into_response(),
         Err(e) => error(StatusCode::BAD_REQUEST, e.to_string()),
     }
-}
-
-/// Escapes text for HTML.
-pub(crate) fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
-
-pub(crate) fn html(body: String) -> Html<String> {
-    Html(body)
 }
