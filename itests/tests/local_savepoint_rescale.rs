@@ -73,7 +73,7 @@ async fn stop_with_savepoint_and_rescale_1_2_1_matches_an_uninterrupted_run() ->
     let written: usize = partial.values().map(Vec::len).sum();
     let total: u64 = expected.values().sum();
     assert!(written > 0 && (written as u64) < total, "the first run stopped part way: {written} of {total} lines");
-    assert!(exactly_once_problems(&expected, &partial).len() > 0);
+    assert!(!exactly_once_problems(&expected, &partial).is_empty());
 
     let s2 = run(2, &input, &out, &sp, Some(&s1), Some(Duration::from_millis(2500))).await?.expect("savepoint 2");
     assert_ne!(s1, s2);

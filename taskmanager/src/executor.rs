@@ -26,6 +26,9 @@ use tonic::{Request, Response, Status};
 
 use crate::data::DataClients;
 
+/// A job's StreamGraph and JobGraph, by job id.
+type JobGraphs = (Arc<StreamGraph>, Arc<JobGraph>);
+
 struct RunningTask {
     job_id: String,
     attempt: u32,
@@ -40,7 +43,7 @@ pub(crate) struct Executor {
     pub(crate) data_clients: Arc<DataClients>,
     pub(crate) jobmanager: JobManagerGatewayClient<Channel>,
     pub(crate) rt: tokio::runtime::Handle,
-    graphs: Mutex<HashMap<String, (Arc<StreamGraph>, Arc<JobGraph>)>>,
+    graphs: Mutex<HashMap<String, JobGraphs>>,
     tasks: Mutex<HashMap<String, RunningTask>>,
     /// Set by a simulated crash: the TaskManager reports nothing any more.
     pub(crate) killed: AtomicBool,
