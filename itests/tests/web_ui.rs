@@ -49,6 +49,7 @@ async fn web_ui_pages_render_in_chromium() {
     .unwrap();
     let [overview, job_page, tms, jm, job] = dom;
     assert!(overview.contains(&job) && overview.contains("WordCount"), "overview lists the job:\n{overview}");
+    assert!(!overview.contains("needs JavaScript"), "the app replaced the no-JavaScript fallback:\n{overview}");
     assert!(overview.contains("Slots free / total") && overview.contains("local-tm-0"), "{overview}");
     assert!(job_page.contains("class=\"dag\""), "the JobGraph drawn as an SVG DAG:\n{job_page}");
     // dagre placed one node per vertex and an edge between them.

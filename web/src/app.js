@@ -192,4 +192,6 @@ function App() {
   return html`<header><h1>rfy</h1><nav><a href="#/">Overview</a><a href="#/taskmanagers">TaskManagers</a><a href="#/jobmanager">JobManager</a></nav></header><main>${page}</main>`;
 }
 
-render(html`<${App} />`, document.getElementById("app"));
+const root = document.getElementById("app");
+root.textContent = ""; // the no-JavaScript fallback
+render(html`<${App} />`, root);
