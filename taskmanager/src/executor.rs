@@ -282,11 +282,8 @@ impl Executor {
                 execution_id: tdd.execution_id.clone(),
                 executor: Arc::downgrade(self),
             });
-            let storage: Arc<dyn rfy_runtime::checkpoint::CheckpointStorage> = if tdd.checkpoint_job_dir.is_empty() {
-                Arc::new(rfy_runtime::checkpoint::storage::LocalStorage)
-            } else {
-                rfy_runtime::checkpoint::open_storage(&tdd.checkpoint_job_dir).map_err(|e| e.to_string())?
-            };
+            // An empty directory (no checkpointing) is the local file system.
+            let storage = rfy_runtime::checkpoint::open_storage(&tdd.checkpoint_job_dir).map_err(|e| e.to_string())?;
             control.checkpointing = Some(Arc::new(TaskCheckpointing::new(
                 tdd.checkpoint_job_dir.clone(),
                 storage,
