@@ -110,13 +110,14 @@ mod tests {
         let conf = Configuration::new();
         let (_, graph) = plan(&[NUMBERS], "numbers", &[], &conf, true).unwrap();
         assert!(!graph.vertices.is_empty());
-        let e = plan(&[NUMBERS], "nope", &[], &conf, true).unwrap_err().to_string();
+        let err = |r: Result<(StreamGraph, JobGraph), PlanError>| r.err().expect("an error").to_string();
+        let e = err(plan(&[NUMBERS], "nope", &[], &conf, true));
         assert_eq!(e, "unknown job 'nope'; jobs in this executable: numbers");
-        let e = plan(&[NUMBERS], "numbers", &["x".into()], &conf, true).unwrap_err().to_string();
+        let e = err(plan(&[NUMBERS], "numbers", &["x".into()], &conf, true));
         assert!(e.starts_with("job 'numbers': ") && e.contains("unexpected"), "{e}");
         let mut conf = Configuration::new();
         conf.apply_dynamic("parallelism.default=0").unwrap();
-        let e = plan(&[NUMBERS], "numbers", &[], &conf, true).unwrap_err().to_string();
+        let e = err(plan(&[NUMBERS], "numbers", &[], &conf, true));
         assert_eq!(e, "parallelism.default must be at least 1");
     }
 }
