@@ -22,12 +22,20 @@ pub enum PlanError {
     #[error("{0}")]
     Conf(String),
     /// The program refused its arguments or declared an invalid dataflow.
-    #[error("job '{job}': {source}")]
+    #[error("job '{job}': {error}")]
     Job {
         /// The job's name.
         job: String,
         /// What the program reported.
-        source: JobError,
+        error: JobError,
+    },
+    /// The program panicked while declaring its dataflow.
+    #[error("job '{job}' panicked in its main: {message}")]
+    Panic {
+        /// The job's name.
+        job: String,
+        /// The panic's message.
+        message: String,
     },
     /// A planning check failed (missing input, output not writable).
     #[error("job '{job}': {message}")]
@@ -83,11 +91,19 @@ pub fn plan(
 ) -> Result<(StreamGraph, JobGraph), PlanError> {
     let program = find_program(programs, job)?;
     let exec = execution_config(conf)?;
-    let stream = program.stream_graph(args, exec).map_err(|source| PlanError::Job { job: job.into(), source })?;
+    let declared = std::panic::catch_unwind(|| program.stream_graph(args, exec)).map_err(|panic| {
+        let message = match (panic.downcast_ref::<&str>(), panic.downcast_ref::<String>()) {
+            (Some(s), _) => s.to_string(),
+            (_, Some(s)) => s.clone(),
+            _ => "(no message)".to_string(),
+        };
+        PlanError::Panic { job: job.into(), message }
+    })?;
+    let stream = declared.map_err(|error| PlanError::Job { job: job.into(), error })?;
     if check_io {
         stream.check_io().map_err(|message| PlanError::Check { job: job.into(), message })?;
     }
-    let graph = stream.job_graph().map_err(|source| PlanError::Job { job: job.into(), source })?;
+    let graph = stream.job_graph().map_err(|error| PlanError::Job { job: job.into(), error })?;
     Ok((stream, graph))
 }
 
@@ -104,6 +120,17 @@ mod tests {
         Ok(())
     }
     const NUMBERS: JobProgram = JobProgram { name: "numbers", description: "test", build: numbers };
+
+    fn panics(_: &StreamExecutionEnvironment, _: &[String]) -> Result<(), JobError> {
+        panic!("no input for you")
+    }
+
+    #[test]
+    fn a_panicking_main_is_an_error() {
+        let p = JobProgram { name: "panics", description: "test", build: panics };
+        let e = plan(&[p], "panics", &[], &Configuration::new(), true).err().unwrap().to_string();
+        assert_eq!(e, "job 'panics' panicked in its main: no input for you");
+    }
 
     #[test]
     fn plans_by_name_and_errors_name_the_job() {

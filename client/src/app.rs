@@ -161,6 +161,16 @@ pub fn main(programs: &'static [JobProgram], args: Vec<OsString>) -> ExitCode {
                 println!("Savepoint completed. Path: {location}");
                 Ok(true)
             }
+            Command::New(a) => {
+                let sdk = a.sdk_path.clone().unwrap_or_else(crate::new_project::default_sdk_path);
+                crate::new_project::create(&a.path, &sdk)?;
+                println!(
+                    "Created rfy job project {} (build: cd {} && cargo build --release)",
+                    a.path.display(),
+                    a.path.display()
+                );
+                Ok(true)
+            }
             Command::Jobs => {
                 for p in programs {
                     println!("{:<12} {}", p.name, p.description);

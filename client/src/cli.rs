@@ -28,6 +28,18 @@ pub enum Command {
     Savepoint(SavepointArgs),
     /// Stop a running job with a final savepoint (Flink's `flink stop`).
     Stop(StopArgs),
+    /// Create a new cargo project for an rfy job (Cargo.toml, src/main.rs, README).
+    New(NewArgs),
+}
+
+/// Arguments of `rfy new`.
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// Directory to create; its name is the package name.
+    pub path: PathBuf,
+    /// The rfy SDK (the `sdk/` directory of an rfy checkout) the project depends on.
+    #[arg(long, env = "RFY_SDK_PATH", value_name = "DIR")]
+    pub sdk_path: Option<PathBuf>,
 }
 
 /// Which JobManager `rfy savepoint` / `rfy stop` talk to: a REST address

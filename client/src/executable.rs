@@ -28,12 +28,12 @@ pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, thiserror::Error)]
 pub enum ExecutableError {
     /// The file does not exist or cannot be read.
-    #[error("job executable {path}: {source}")]
+    #[error("job executable {path}: {error}")]
     Missing {
         /// The path given.
         path: String,
         /// The cause.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The file is not an executable program.
     #[error("job executable {path}: not an executable file ({why})")]
@@ -128,7 +128,7 @@ pub fn is_current_exe(path: &str) -> bool {
 /// Errors: missing, not executable, no handshake, or version skew.
 pub fn check(path: &str) -> Result<Handshake, ExecutableError> {
     use std::os::unix::fs::PermissionsExt;
-    let meta = std::fs::metadata(path).map_err(|source| ExecutableError::Missing { path: path.into(), source })?;
+    let meta = std::fs::metadata(path).map_err(|error| ExecutableError::Missing { path: path.into(), error })?;
     if !meta.is_file() {
         return Err(ExecutableError::NotExecutable { path: path.into(), why: "a directory".into() });
     }

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod executable;
 pub mod follow;
 pub mod local;
+pub mod new_project;
 pub mod plan;
 pub mod yarn;
 

@@ -104,6 +104,7 @@ pub mod sources {
     pub use rfy_runtime::sources::{
         CollectionSource, SocketTextSource, Source, SourceReader, SourceStatus, TextFileSource,
     };
+    pub use rfy_runtime::OperatorContext;
 }
 
 /// Sinks: where records go. [`crate::write_text_file`] picks the right
