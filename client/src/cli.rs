@@ -11,6 +11,7 @@ pub struct Cli {
     /// Directory holding config.yaml (default: $RFY_CONF_DIR, else built-in defaults).
     #[arg(long, global = true, value_name = "DIR")]
     pub conf_dir: Option<PathBuf>,
+    /// The sub-command.
     #[command(subcommand)]
     pub command: Command,
 }
@@ -141,6 +142,7 @@ pub struct RunArgs {
     /// Restore the job from this savepoint (or retained checkpoint) directory.
     #[arg(short = 's', long = "fromSavepoint", alias = "from-savepoint", value_name = "PATH")]
     pub from_savepoint: Option<String>,
+    /// The job and its arguments.
     #[command(flatten)]
     pub job: JobArgs,
 }
