@@ -56,13 +56,6 @@ async fn run(cli: &Cli, args: &RunArgs, programs: &'static [JobProgram], raw_arg
         JobRef::Program(job) => job,
         JobRef::Executable(path) => return Err(hand_over(&path, raw_args)),
     };
-    if args.mode.is_some() && executable::is_path(&args.job.job) {
-        bail!(
-            "-m {}: running a job executable ({}) on YARN is not available yet; run it without -m (local cluster)",
-            args.mode.as_deref().unwrap_or_default(),
-            args.job.job
-        );
-    }
     let conf = plan::load_configuration(cli.conf_dir.as_deref(), &job)?;
     let (stream, graph) = plan::plan_with(programs, &job, &conf)?;
     let mut conf = conf;

@@ -42,7 +42,13 @@
 //! `hdfs:///path` (the NameNode of `fs.defaultFS` in `HADOOP_CONF_DIR`) and
 //! `hdfs://host:port/path`.
 
+use std::path::Path;
 use std::process::ExitCode;
+
+/// File name of the executable in the ApplicationMaster's container.
+const AM_NAME: &str = rfy_am::bundle::AM_BINARY;
+/// File name of the executable in a TaskManager's container.
+const WORKER_NAME: &str = rfy_am::bundle::WORKER_BINARY;
 
 pub use rfy_runtime::api::{Collector, KeyedContext, KeyedProcessFunction};
 pub use rfy_runtime::api::{DataStream, DataStreamSink, KeyedStream, StreamExecutionEnvironment};
@@ -259,8 +265,21 @@ impl Role {
 ///   with these programs as its jobs;
 /// - `./myjob taskmanager --jobmanager HOST:PORT`: a TaskManager;
 /// - `./myjob jobmanager`: the ApplicationMaster in a YARN container.
+///
+/// `rfy run -m yarn-application ./myjob ...` ships the executable as the
+/// ApplicationMaster's and the TaskManagers' binary (uploaded once, run
+/// under the names `rfy-am` and `rfy-worker`, which select the role).
 pub fn run(programs: &'static [JobProgram]) -> ! {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut argv = std::env::args();
+    let name = argv.next().unwrap_or_default();
+    let mut args: Vec<String> = argv.collect();
+    // On YARN the executable is shipped as `rfy-am` and `rfy-worker`: the name is the role.
+    match Path::new(&name).file_name().and_then(|n| n.to_str()) {
+        Some(AM_NAME) => args.insert(0, JOBMANAGER_ROLE.into()),
+        Some(WORKER_NAME) => args.insert(0, TASKMANAGER_ROLE.into()),
+        _ => {}
+    }
+    rfy_client::yarn::ship_current_executable();
     let code = match Role::of(&args, std::env::var_os(rfy_client::executable::HANDSHAKE_ENV).is_some()) {
         Role::Handshake => {
             println!("{}", rfy_client::executable::Handshake::line(programs));
