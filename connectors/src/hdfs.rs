@@ -178,8 +178,10 @@ type Formatter<T> = dyn Fn(&T, &mut Vec<u8>) + Send + Sync;
 /// HDFS as a [`FileSystem`] of the runtime (checkpoint storage, the
 /// two-phase-commit writer): one blocking client per NameNode and process.
 /// Paths are `hdfs://[authority]/path` URIs or absolute paths inside the
-/// file system. Calls run on a thread of their own when made from a thread
-/// that runs async tasks (the JobManager's checkpoint coordinator).
+/// file system. Every call runs on a thread of its own, as callers may be
+/// threads that drive async tasks (the JobManager's checkpoint coordinator);
+/// the readers and writers that `open` and `create` return block, so use
+/// them from plain threads (tasks) only.
 pub struct HdfsFileSystem {
     client: Client,
 }
@@ -261,6 +263,15 @@ impl FileSystem for HdfsFileSystem {
     fn list(&self, dir: &str) -> std::io::Result<Vec<String>> {
         let v = off_async(|| self.client.list_status(fs_path(dir), false)).map_err(io_err)?;
         Ok(v.into_iter().map(|s| s.path.rsplit('/').next().unwrap_or_default().to_string()).collect())
+    }
+    fn read(&self, path: &str) -> std::io::Result<Vec<u8>> {
+        // Opened and read off the async threads: the reader blocks on the client's runtime.
+        off_async(|| {
+            let mut f = self.client.read(fs_path(path)).map_err(io_err)?;
+            let mut v = Vec::with_capacity(f.file_length());
+            std::io::Read::read_to_end(&mut f, &mut v)?;
+            Ok(v)
+        })
     }
     fn write_atomic(&self, path: &str, bytes: &[u8]) -> std::io::Result<()> {
         let p = fs_path(path);
