@@ -50,7 +50,7 @@ impl KeyedProcessFunction for RunningStats {
 
 /// The key of a `key,value` line (the whole line if it has no comma: the
 /// keyed function then fails the job naming the line).
-fn key_of(line: &String) -> String {
+fn key_of(line: &str) -> String {
     line.split(',').next().unwrap_or_default().trim().to_string()
 }
 
@@ -66,7 +66,7 @@ fn build(env: &StreamExecutionEnvironment, args: &[String]) -> Result<(), JobErr
     let output = rfy::arg(args, "--output")?;
     env.set_job_name(format!("KeyedStats {input}"));
     let lines = rfy::read_text_file(env, &input).filter(|l: &String| !l.trim().is_empty());
-    let stats = lines.key_by(key_of).process(RunningStats::default()).name("RunningStats");
+    let stats = lines.key_by(|l: &String| key_of(l)).process(RunningStats::default()).name("RunningStats");
     rfy::write_text_file(&stats, &output, |line: &String, out: &mut Vec<u8>| out.extend_from_slice(line.as_bytes()));
     Ok(())
 }
