@@ -124,7 +124,13 @@ pub(crate) async fn run(
         let st = read(&entry.status);
         (st.job_id.clone(), st.graph.required_slots(), st.graph.clone())
     };
-    let conf = Configuration::from_map(&conf_map, Source::Dynamic).unwrap_or_default();
+    let conf = match Configuration::from_map(&conf_map, Source::Dynamic) {
+        Ok(c) => c,
+        Err(e) => {
+            fail_now(&entry, format!("job configuration: {e}"));
+            return finish(&cluster, &entry, &job_id);
+        }
+    };
     let settings = match CheckpointSettings::from_conf(&conf) {
         Ok(s) => s,
         Err(e) => {
