@@ -209,13 +209,20 @@ impl Hdfs {
         permission: u32,
         overwrite: bool,
     ) -> Result<FileStamp, HdfsError> {
+        self.put(path, data, permission, overwrite).await?;
+        self.stat(path).await
+    }
+
+    /// Writes `data` to `path` like [`Hdfs::write`], without reading the
+    /// stamp back (one NameNode round trip less). Returns once the NameNode
+    /// has completed the file, i.e. every DataNode of the pipeline has it.
+    pub async fn put(&self, path: &str, data: &[u8], permission: u32, overwrite: bool) -> Result<(), HdfsError> {
         let opts = WriteOptions::default().permission(permission).overwrite(overwrite);
         let mut w = self.client.create(path, opts).await.map_err(self.op_err("create", path))?;
         for chunk in data.chunks(UPLOAD_CHUNK) {
             w.write_bytes(Bytes::copy_from_slice(chunk)).await.map_err(self.op_err("write", path))?;
         }
-        w.close().await.map_err(self.op_err("close", path))?;
-        self.stat(path).await
+        w.close().await.map_err(self.op_err("close", path))
     }
 
     /// Uploads the local file `local` to `path` in chunks and returns its

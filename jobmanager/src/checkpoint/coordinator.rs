@@ -260,10 +260,10 @@ impl Coordinator {
         };
         let written = (|| {
             let target = open_storage(&location).map_err(|e| e.to_string())?;
+            // A checkpoint's directory needs no mkdirs: the write below
+            // creates it when no task had state (one NameNode call less).
             if p.savepoint.is_some() {
                 move_checkpoint(&*storage, &staged, &location, &metadata)?;
-            } else {
-                storage.mkdirs(&location).map_err(|e| e.to_string())?;
             }
             target.write(&join(&location, METADATA_FILE), &metadata.to_bytes()).map_err(|e| e.to_string())
         })();

@@ -144,9 +144,10 @@ impl CheckpointStorage for HdfsStorage {
     fn write(&self, path: &str, bytes: &[u8]) -> Result<(), CheckpointError> {
         let (h, p, data) = (self.hdfs.clone(), Self::path(path), bytes.to_vec());
         let tmp = format!("{p}.tmp-write");
+        // Three NameNode calls and a pipeline, no more: `put` does not read
+        // the stamp back, and the rename overwrites an existing file.
         self.run(async move {
-            h.write(&tmp, &data, 0o644, true).await?;
-            let _ = h.delete(&p, false).await;
+            h.put(&tmp, &data, 0o644, true).await?;
             h.client().rename(&tmp, &p, true).await.map_err(|source| rfy_hadoop::hdfs::HdfsError::Op {
                 op: "rename",
                 path: tmp.clone(),
