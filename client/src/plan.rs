@@ -37,6 +37,8 @@ pub fn plan(job: &JobArgs, conf: &Configuration) -> Result<(StreamGraph, JobGrap
     if exec.parallelism == 0 {
         bail!("parallelism.default must be at least 1");
     }
+    // Before anything is submitted or started (the JobMaster checks the same).
+    rfy_jobmanager::check_checkpoint_settings(conf).map_err(|e| anyhow!(e))?;
     let stream = program.stream_graph(&job.job_args, exec).with_context(|| format!("job '{}'", job.job))?;
     let graph = stream.job_graph()?;
     Ok((stream, graph))

@@ -30,6 +30,14 @@ pub enum HdfsError {
         /// hdfs-native's error.
         source: hdfs_native::HdfsError,
     },
+    /// Nothing accepts connections at the NameNode's address.
+    #[error("cannot reach the HDFS NameNode {namenode}: {reason}")]
+    Unreachable {
+        /// NameNode URL.
+        namenode: String,
+        /// Why (connection refused, timeout, unresolvable host).
+        reason: String,
+    },
     /// An operation on a path failed.
     #[error("HDFS {op} of {path} on {namenode} failed: {source}")]
     Op {
@@ -190,6 +198,23 @@ impl Hdfs {
                 owner: s.owner,
             })
             .collect())
+    }
+
+    /// Checks that something accepts TCP connections at the NameNode's
+    /// address within 5 s. hdfs-native retries a refused connection for a
+    /// long time; a client about to upload calls this first to fail at once
+    /// with a clear message instead.
+    ///
+    /// Errors: [`HdfsError::Unreachable`] naming the NameNode.
+    pub async fn probe(&self) -> Result<(), HdfsError> {
+        let authority = self.namenode.split("://").nth(1).unwrap_or(&self.namenode).split('/').next().unwrap_or("");
+        let addr = if authority.contains(':') { authority.to_string() } else { format!("{authority}:8020") };
+        let unreachable = |reason: String| HdfsError::Unreachable { namenode: self.namenode.clone(), reason };
+        match tokio::time::timeout(std::time::Duration::from_secs(5), tokio::net::TcpStream::connect(&addr)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(unreachable(e.to_string())),
+            Err(_) => Err(unreachable("no answer within 5 s".into())),
+        }
     }
 
     /// Reads the whole file.

@@ -14,6 +14,15 @@ pub(crate) use settings::{storage_uri, CheckpointSettings};
 pub use stats::{CheckpointStat, CheckpointState, CheckpointStats, RestoredStat};
 
 use crate::status::JobStatus;
+
+/// Checks the checkpoint options of `conf` as the JobMaster will read them,
+/// so a client can reject a bad combination before it submits.
+///
+/// Errors: one line naming the option (an unsupported storage URI, or
+/// `execution.checkpointing.interval` without `state.checkpoints.dir`).
+pub fn check_settings(conf: &rfy_conf::Configuration) -> Result<(), String> {
+    CheckpointSettings::from_conf(conf).map(|_| ())
+}
 use rfy_rpc::ExecutionState;
 
 /// True if a checkpoint can be triggered now: every task RUNNING, or, with
