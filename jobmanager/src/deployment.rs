@@ -37,6 +37,7 @@ pub(crate) async fn deploy(
     let (restore_dir, restore_metadata) = restore_fields(restore);
     let checkpoint_job_dir = coord.job_dir().unwrap_or_default();
     let exactly_once = coord.settings().exactly_once;
+    let final_checkpoint = coord.settings().final_checkpoint();
     let (tdds, job_id) = {
         let mut st = write(&entry.status);
         let job_id = st.job_id.clone();
@@ -93,6 +94,7 @@ pub(crate) async fn deploy(
                     slot_index: slot.slot_index,
                     checkpoint_job_dir: checkpoint_job_dir.clone(),
                     exactly_once,
+                    final_checkpoint,
                     restore_dir: restore_dir.clone(),
                     restore_metadata: restore_metadata.clone(),
                 },
