@@ -462,6 +462,11 @@ impl<T, D: KafkaDeserializer<T>> KafkaSourceReader<T, D> {
 
     /// (Re)assigns every owned partition not yet finished at its position.
     fn assign_all(&mut self) -> Result<(), TaskError> {
+        for p in self.positions.values() {
+            if p.stop.is_some_and(|s| p.next >= s) {
+                self.finished.insert((p.topic.clone(), p.partition));
+            }
+        }
         let live: Vec<&PartitionPosition> =
             self.positions.values().filter(|p| p.stop.is_none_or(|s| p.next < s)).collect();
         self.unfinished = live.len();
