@@ -177,17 +177,22 @@ impl<T, S: KafkaSerializer<T>> KafkaSink<T, S> {
     }
 
     fn txn_error(&self, id: &str, what: &str, e: KafkaError) -> KafkaConnectorError {
+        self.classify(id, what, e.rdkafka_error_code(), e.to_string())
+    }
+
+    /// A transactional error: `Fenced` if a newer producer took the id over.
+    fn classify(&self, id: &str, what: &str, code: Option<RDKafkaErrorCode>, detail: String) -> KafkaConnectorError {
         let fenced = matches!(
-            e.rdkafka_error_code(),
+            code,
             Some(RDKafkaErrorCode::Fenced | RDKafkaErrorCode::ProducerFenced | RDKafkaErrorCode::InvalidProducerEpoch)
         );
         if fenced {
-            KafkaConnectorError::Fenced { transactional_id: id.to_string(), detail: format!("{what}: {e}") }
+            KafkaConnectorError::Fenced { transactional_id: id.to_string(), detail: format!("{what}: {detail}") }
         } else {
             KafkaConnectorError::Client {
                 bootstrap: self.bootstrap.clone(),
                 context: format!("{what} of transaction '{id}'"),
-                detail: e.to_string(),
+                detail,
             }
         }
     }
@@ -428,6 +433,10 @@ fn commit_up_to<T, S: KafkaSerializer<T>>(sink: &KafkaSink<T, S>, pool: &Mutex<P
 
 impl<T, S: KafkaSerializer<T>> KafkaSinkWriter<T, S> {
     fn check_failures(&self) -> Result<(), TaskError> {
+        if let Some((code, reason)) = self.current.producer.client().fatal_error() {
+            let detail = format!("fatal producer error {code:?}: {reason}");
+            return Err(self.sink.classify(&self.current.id, "producer", Some(code), detail).into());
+        }
         let delivery = self.current.producer.context().failure.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(f) = delivery {
             return Err(KafkaConnectorError::Client {

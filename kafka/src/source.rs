@@ -171,9 +171,9 @@ impl<T, D: KafkaDeserializer<T>> KafkaSource<T, D> {
             .set("enable.partition.eof", "false")
             .set("socket.connection.setup.timeout.ms", self.timeout.as_millis().max(1000).to_string())
             .set("log_level", "3");
-        if let Some(g) = &self.group_id {
-            cfg.set("group.id", g);
-        }
+        // librdkafka's consumer needs a group even for manual assignment;
+        // without one nothing is committed, so the name is never seen.
+        cfg.set("group.id", self.group_id.as_deref().unwrap_or("rfy-kafka-source-no-group"));
         for (k, v) in &self.properties {
             cfg.set(k, v);
         }
