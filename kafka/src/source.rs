@@ -547,13 +547,11 @@ impl<T, D: KafkaDeserializer<T>> KafkaSourceReader<T, D> {
         let mut unfinished = 0;
         for p in self.positions.values() {
             match p.stop {
-                Some(stop) if p.next >= stop => {
-                    if !self.finished.contains(&(p.topic.clone(), p.partition)) {
-                        done.add_partition(&p.topic, p.partition);
-                    }
+                Some(stop) if p.next < stop => unfinished += 1,
+                Some(_) if !self.finished.contains(&(p.topic.clone(), p.partition)) => {
+                    done.add_partition(&p.topic, p.partition);
                 }
-                Some(_) => unfinished += 1,
-                None => {}
+                _ => {}
             }
         }
         self.unfinished = unfinished;
