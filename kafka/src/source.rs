@@ -11,7 +11,8 @@
 //! Offsets are committed to the consumer group (`group.id`) when the
 //! checkpoint they were saved for completes, from the reader's own thread,
 //! for monitoring (`kafka-consumer-groups --describe`) and for
-//! [`StartingOffsets::Committed`]; rfy never relies on them for recovery.
+//! [`StartingOffsets::Committed`]; rfy never relies on them for recovery. A
+//! bounded reader also commits its final offsets when it has read everything.
 
 use std::collections::{BTreeMap, HashMap};
 use std::marker::PhantomData;
@@ -529,6 +530,18 @@ impl<T, D: KafkaDeserializer<T>> KafkaSourceReader<T, D> {
         }
     }
 
+    /// Bounded mode, all read: commits the final offsets to the group (there
+    /// is no later checkpoint to carry them) and reports the end.
+    fn finish(&mut self) -> Result<SourceStatus, TaskError> {
+        if self.source.group_id.is_some() && !self.positions.is_empty() {
+            let tpl = tpl_of(self.positions.values().map(|p| (p.topic.as_str(), p.partition, Offset::Offset(p.next))))?;
+            if let Err(e) = self.consumer.commit(&tpl, CommitMode::Sync) {
+                tracing::warn!("Kafka source could not commit its final offsets to the group: {e}");
+            }
+        }
+        Ok(SourceStatus::Finished)
+    }
+
     /// Bounded mode: marks partitions read up to their stop offset (by the
     /// records seen, or by the consumer's position, which also moves past
     /// transaction markers and aborted records) and unassigns them.
@@ -582,7 +595,7 @@ impl<T, D: KafkaDeserializer<T>> SourceReader<T> for KafkaSourceReader<T, D> {
             }
         }
         if self.source.bounded && self.unfinished == 0 {
-            return Ok(SourceStatus::Finished);
+            return self.finish();
         }
         let src = self.source.clone();
         let budget = match &self.pacer {
@@ -643,7 +656,7 @@ impl<T, D: KafkaDeserializer<T>> SourceReader<T> for KafkaSourceReader<T, D> {
         if src.bounded && n < budget {
             self.check_finished()?;
             if self.unfinished == 0 {
-                return Ok(SourceStatus::Finished);
+                return self.finish();
             }
         }
         Ok(if n == 0 { SourceStatus::Idle } else { SourceStatus::Available })
