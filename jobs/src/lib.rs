@@ -1,6 +1,7 @@
 //! rfy's built-in job programs, compiled into the client, the
 //! ApplicationMaster and the TaskManager so they run with no compile step.
 
+pub mod kafka_copy;
 pub mod kafka_wordcount;
 pub mod statebench;
 pub mod wordcount;
@@ -8,7 +9,8 @@ pub mod wordcount;
 use rfy_runtime::JobProgram;
 
 /// Every built-in program.
-pub static BUILTIN: &[JobProgram] = &[wordcount::PROGRAM, statebench::PROGRAM, kafka_wordcount::PROGRAM];
+pub static BUILTIN: &[JobProgram] =
+    &[wordcount::PROGRAM, statebench::PROGRAM, kafka_wordcount::PROGRAM, kafka_copy::PROGRAM];
 
 /// The built-in program called `name`.
 pub fn find(name: &str) -> Option<JobProgram> {
