@@ -30,7 +30,7 @@ struct SourceDriver<T> {
 
 impl<T: Record> SourceDriver<T> {
     fn checkpoint(&mut self, cp: &TaskCheckpointing, t: SourceTrigger) -> Result<(), TaskError> {
-        match self.reader.snapshot_state() {
+        match self.reader.snapshot_state_for(t.barrier.id) {
             Ok(items) => cp.add_snapshot(&self.uid, OperatorSnapshot { operator: items, ..Default::default() }),
             Err(e) => {
                 cp.decline(t.barrier.id, format!("source {}: {e}", self.uid));

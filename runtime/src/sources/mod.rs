@@ -43,6 +43,17 @@ pub trait SourceReader<T> {
     fn snapshot_state(&mut self) -> Result<Vec<Vec<u8>>, TaskError> {
         Ok(Vec::new())
     }
+
+    /// [`SourceReader::snapshot_state`] for checkpoint `checkpoint_id`: the
+    /// hook for readers that act when that checkpoint completes (e.g. the
+    /// Kafka source commits the offsets it saved for it to the consumer
+    /// group). The source driver calls this one; the default ignores the id.
+    ///
+    /// Errors: as `snapshot_state`.
+    fn snapshot_state_for(&mut self, checkpoint_id: u64) -> Result<Vec<Vec<u8>>, TaskError> {
+        let _ = checkpoint_id;
+        self.snapshot_state()
+    }
 }
 
 /// A source definition, shared by all subtasks (Flink's `Source`).
