@@ -93,6 +93,7 @@ fn plan(manifest: &Manifest, conf: &Configuration) -> Result<JobGraph, String> {
         parallelism: conf.get(&options::PARALLELISM_DEFAULT),
         max_parallelism: conf.get(&options::PIPELINE_MAX_PARALLELISM),
         runtime_mode: mode,
+        auto_watermark_interval_ms: conf.get(&options::PIPELINE_AUTO_WATERMARK_INTERVAL).as_millis() as u64,
     };
     let stream = program.stream_graph(&manifest.args, exec).map_err(|e| format!("job '{}': {e}", manifest.job))?;
     // A job restored from a savepoint or checkpoint continues its output:

@@ -33,6 +33,7 @@ pub fn plan(job: &JobArgs, conf: &Configuration) -> Result<(StreamGraph, JobGrap
         parallelism: conf.get(&options::PARALLELISM_DEFAULT),
         max_parallelism: conf.get(&options::PIPELINE_MAX_PARALLELISM),
         runtime_mode: mode,
+        auto_watermark_interval_ms: conf.get(&options::PIPELINE_AUTO_WATERMARK_INTERVAL).as_millis() as u64,
     };
     if exec.parallelism == 0 {
         bail!("parallelism.default must be at least 1");

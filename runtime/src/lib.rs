@@ -20,6 +20,7 @@ pub mod record;
 pub mod sinks;
 pub mod sources;
 pub mod task;
+pub mod time;
 
 pub use api::{Collector, DataStream, KeyedProcessFunction, KeyedStream, StreamExecutionEnvironment, ValueState};
 pub use context::{OperatorContext, RuntimeMode};

@@ -7,6 +7,6 @@ mod state;
 mod stream;
 
 pub use env::StreamExecutionEnvironment;
-pub use functions::{Collector, KeyedContext, KeyedProcessFunction};
+pub use functions::{Collector, KeyedContext, KeyedProcessFunction, TimerService};
 pub use state::{KeyedStateStore, ListState, MapState, ReducingState, ValueState};
 pub use stream::{DataStream, DataStreamSink, KeyedStream};

@@ -18,10 +18,12 @@ use crate::operators::basic::{FilterBuilder, FlatMapBuilder, MapBuilder};
 use crate::operators::process::ProcessBuilder;
 use crate::operators::reduce::ReduceBuilder;
 use crate::operators::sink::SinkNode;
+use crate::operators::timestamps::TimestampsBuilder;
 use crate::record::Record;
 use crate::sinks::{DiscardingSink, PrintSink, Sink, TextFileSink};
 use crate::task::output::{erase, AnyOutput};
 use crate::task::TaskControl;
+use crate::time::{TimestampAssigner, WatermarkGenerator, WatermarkStrategy};
 
 /// Writer of an edge without a key: forward, rebalance or broadcast.
 struct PlainWriter<T>(PhantomData<fn(T)>);
@@ -175,6 +177,40 @@ impl<T: Record> DataStream<T> {
     /// Keeps the records for which `f` is true.
     pub fn filter<F: Fn(&T) -> bool + Send + Sync + 'static>(&self, f: F) -> DataStream<T> {
         self.then("Filter", Arc::new(FilterBuilder::<T, F>(Arc::new(f), PhantomData)))
+    }
+
+    /// Gives every record an event-time timestamp and generates watermarks
+    /// as `strategy` says (Flink's `assignTimestampsAndWatermarks`); the
+    /// generator's periodic emission runs every
+    /// `pipeline.auto-watermark-interval`. Watermarks from upstream are
+    /// dropped, except the final one at the end of bounded input.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use std::time::Duration;
+    /// use rfy_runtime::{ExecutionConfig, StreamExecutionEnvironment};
+    /// use rfy_runtime::sinks::CollectSink;
+    /// use rfy_runtime::time::WatermarkStrategy;
+    ///
+    /// let env = StreamExecutionEnvironment::new(ExecutionConfig::default());
+    /// let out = Arc::new(Mutex::new(Vec::new()));
+    /// env.from_collection(vec![(1_000i64, "a".to_string()), (500, "b".to_string())])
+    ///     .assign_timestamps_and_watermarks(
+    ///         WatermarkStrategy::for_bounded_out_of_orderness(Duration::from_secs(1))
+    ///             .with_timestamp_assigner(|r: &(i64, String), _| r.0),
+    ///     )
+    ///     .sink_to(CollectSink::new(out.clone()));
+    /// rfy_runtime::task::run_local(env).unwrap();
+    /// assert_eq!(out.lock().unwrap().len(), 2);
+    /// ```
+    pub fn assign_timestamps_and_watermarks<G, A>(&self, strategy: WatermarkStrategy<T, G, A>) -> DataStream<T>
+    where
+        G: WatermarkGenerator<T>,
+        A: TimestampAssigner<T>,
+    {
+        let interval_ms = self.graph.borrow().config.auto_watermark_interval_ms;
+        let b = TimestampsBuilder { strategy, interval_ms, _t: PhantomData };
+        self.then("Timestamps/Watermarks", Arc::new(b))
     }
 
     /// Partitions the stream by key: records with equal keys go to the same subtask.

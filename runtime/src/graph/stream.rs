@@ -41,11 +41,24 @@ pub struct ExecutionConfig {
     pub max_parallelism: u32,
     /// `None` = AUTOMATIC: BATCH if every source is bounded, else STREAMING.
     pub runtime_mode: Option<RuntimeMode>,
+    /// Interval of periodic watermark emission, ms
+    /// (`pipeline.auto-watermark-interval`); 0 turns periodic emission off.
+    #[serde(default = "default_auto_watermark_interval")]
+    pub auto_watermark_interval_ms: u64,
+}
+
+fn default_auto_watermark_interval() -> u64 {
+    200
 }
 
 impl Default for ExecutionConfig {
     fn default() -> Self {
-        ExecutionConfig { parallelism: 1, max_parallelism: 128, runtime_mode: Some(RuntimeMode::Streaming) }
+        ExecutionConfig {
+            parallelism: 1,
+            max_parallelism: 128,
+            runtime_mode: Some(RuntimeMode::Streaming),
+            auto_watermark_interval_ms: default_auto_watermark_interval(),
+        }
     }
 }
 
