@@ -5,8 +5,10 @@ mod env;
 mod functions;
 mod state;
 mod stream;
+mod windowed;
 
 pub use env::StreamExecutionEnvironment;
 pub use functions::{Collector, KeyedContext, KeyedProcessFunction, TimerService};
 pub use state::{KeyedStateStore, ListState, MapState, ReducingState, ValueState};
 pub use stream::{DataStream, DataStreamSink, KeyedStream};
+pub use windowed::WindowedStream;

@@ -69,7 +69,7 @@ impl<K: Hash + Eq + Record> KeyedStateStore<K> {
         self.range
     }
 
-    fn register<X: Serialize + DeserializeOwned + 'static>(&mut self, name: &str) -> usize {
+    pub(crate) fn register<X: Serialize + DeserializeOwned + 'static>(&mut self, name: &str) -> usize {
         if let Some(i) = self.tables.iter().position(|(n, t)| n == name && t.as_any().is::<KeyGroupedMap<K, X>>()) {
             return i;
         }

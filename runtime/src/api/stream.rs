@@ -158,7 +158,7 @@ impl<T: Record> DataStream<T> {
         Arc::new(PlainWriter::<T>(PhantomData))
     }
 
-    fn then<O: Record>(&self, name: &str, builder: Arc<dyn OperatorBuilder>) -> DataStream<O> {
+    pub(crate) fn then<O: Record>(&self, name: &str, builder: Arc<dyn OperatorBuilder>) -> DataStream<O> {
         let node = NewNode { name: name.to_string(), builder, keyed: false, is_sink: false };
         let id = self.connect::<O>(node, self.partitioning, Self::plain_writer());
         DataStream::new(self.graph.clone(), id)
@@ -299,9 +299,9 @@ impl<T: Record> DataStream<T> {
 
 /// A stream partitioned by key (Flink's `KeyedStream`).
 pub struct KeyedStream<T, K, F> {
-    input: DataStream<T>,
-    key_fn: Arc<F>,
-    _k: PhantomData<fn() -> K>,
+    pub(crate) input: DataStream<T>,
+    pub(crate) key_fn: Arc<F>,
+    pub(crate) _k: PhantomData<fn() -> K>,
 }
 
 impl<T, K, F> KeyedStream<T, K, F>
@@ -310,7 +310,7 @@ where
     K: Hash + Eq + Record,
     F: Fn(&T) -> K + Send + Sync + 'static,
 {
-    fn keyed<O: Record>(&self, name: &str, builder: Arc<dyn OperatorBuilder>) -> DataStream<O> {
+    pub(crate) fn keyed<O: Record>(&self, name: &str, builder: Arc<dyn OperatorBuilder>) -> DataStream<O> {
         let writer: Arc<dyn WriterBuilder> =
             Arc::new(KeyedWriter::<T, K, F> { key_fn: self.key_fn.clone(), _types: PhantomData });
         let node = NewNode { name: name.to_string(), builder, keyed: true, is_sink: false };
