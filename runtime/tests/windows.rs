@@ -248,3 +248,57 @@ fn an_event_time_window_without_timestamps_is_a_clear_error() {
     let err = run_local(e).unwrap_err();
     assert!(err.contains("without a timestamp") && err.contains("assign_timestamps_and_watermarks"), "{err}");
 }
+
+/// Two timestamped inputs at different speeds of event time, unioned: the
+/// windows see the records of both (the watermark is the minimum of the two,
+/// so the faster input does not make the slower one's records late).
+#[test]
+fn union_of_two_timestamped_inputs_feeds_one_window_operator() {
+    let out = Arc::new(Mutex::new(Vec::new()));
+    let e = env(2);
+    let fast: Vec<Rec> = (0..2000i64).map(|i| ((i % 3) as u32, i * 20)).collect();
+    let slow: Vec<Rec> = (0..500i64).map(|i| ((i % 3) as u32, i * 20)).collect();
+    let a = e.from_collection(fast.clone()).assign_timestamps_and_watermarks(strategy());
+    let b = e.add_source(OneByOne(slow.clone())).assign_timestamps_and_watermarks(strategy());
+    a.union(&[&b])
+        .key_by(|r: &Rec| r.0)
+        .window(TumblingEventTimeWindows::of(Duration::from_secs(1)))
+        .aggregate(Count)
+        .sink_to(CollectSink::new(out.clone()));
+    run_local(e).unwrap();
+    let got = out.lock().unwrap().clone();
+    assert_eq!(got.iter().sum::<u64>(), (fast.len() + slow.len()) as u64, "records were dropped as late");
+    assert_eq!(got.len(), 3 * 40, "3 keys over 40 one-second windows");
+}
+
+/// An interval join at parallelism 2 over out-of-order inputs equals the
+/// nested-loop join of the same records.
+#[test]
+fn interval_join_matches_a_nested_loop_join() {
+    let left: Vec<Rec> = records().into_iter().step_by(3).collect();
+    let right: Vec<Rec> = records().into_iter().skip(1).step_by(4).collect();
+    let (lower, upper) = (-200i64, 100i64);
+    let out = Arc::new(Mutex::new(Vec::new()));
+    let e = env(2);
+    let l = e.from_collection(left.clone()).assign_timestamps_and_watermarks(strategy());
+    let r = e.from_collection(right.clone()).assign_timestamps_and_watermarks(strategy());
+    l.key_by(|x: &Rec| x.0)
+        .interval_join(&r.key_by(|x: &Rec| x.0))
+        .between(lower, upper)
+        .process(|a: &Rec, b: &Rec, out: &mut Collector<'_, (u32, i64, i64)>| out.collect((a.0, a.1, b.1)))
+        .sink_to(CollectSink::new(out.clone()));
+    run_local(e).unwrap();
+    let mut got = out.lock().unwrap().clone();
+    got.sort_unstable();
+    let mut want = Vec::new();
+    for a in &left {
+        for b in &right {
+            if a.0 == b.0 && b.1 >= a.1 + lower && b.1 <= a.1 + upper {
+                want.push((a.0, a.1, b.1));
+            }
+        }
+    }
+    want.sort_unstable();
+    assert!(want.len() > 100, "the test data must join: {}", want.len());
+    assert_eq!(got, want);
+}

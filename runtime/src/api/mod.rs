@@ -1,12 +1,17 @@
 //! The DataStream API: the counterpart of Flink's `StreamExecutionEnvironment`,
 //! `DataStream` and `KeyedStream`.
 
+mod connected;
 mod env;
 mod functions;
 mod state;
 mod stream;
 mod windowed;
 
+pub use connected::{
+    CoProcessContext, CoProcessFunction, ConnectedStreams, IntervalJoin, KeyedCoProcessFunction, KeyedConnectedStreams,
+    Tagged,
+};
 pub use env::StreamExecutionEnvironment;
 pub use functions::{Collector, KeyedContext, KeyedProcessFunction, TimerService};
 pub use state::{KeyedStateStore, ListState, MapState, ReducingState, ValueState};

@@ -82,6 +82,10 @@ impl<T: Record, K: Hash + 'static, F: Fn(&T) -> K + Send + Sync + 'static> Write
     }
 }
 
+fn identity<T>(x: T) -> T {
+    x
+}
+
 /// A stream of `T` records (Flink's `DataStream`).
 pub struct DataStream<T> {
     graph: Rc<RefCell<GraphBuilder>>,
@@ -127,7 +131,7 @@ impl<T: Record> DataStream<T> {
         DataStream { graph, node, partitioning: None, _t: PhantomData }
     }
 
-    fn connect<O: Record>(
+    fn add_node<O: Record>(
         &self,
         node: NewNode,
         edge_partitioning: Option<Partitioning>,
@@ -160,7 +164,7 @@ impl<T: Record> DataStream<T> {
 
     pub(crate) fn then<O: Record>(&self, name: &str, builder: Arc<dyn OperatorBuilder>) -> DataStream<O> {
         let node = NewNode { name: name.to_string(), builder, keyed: false, is_sink: false };
-        let id = self.connect::<O>(node, self.partitioning, Self::plain_writer());
+        let id = self.add_node::<O>(node, self.partitioning, Self::plain_writer());
         DataStream::new(self.graph.clone(), id)
     }
 
@@ -211,6 +215,50 @@ impl<T: Record> DataStream<T> {
         let interval_ms = self.graph.borrow().config.auto_watermark_interval_ms;
         let b = TimestampsBuilder { strategy, interval_ms, _t: PhantomData };
         self.then("Timestamps/Watermarks", Arc::new(b))
+    }
+
+    /// Merges this stream with `others` of the same type into one (Flink's
+    /// `union`): no order between the inputs; the watermark is the minimum
+    /// over all of them. Each input keeps its partitioning (set
+    /// `rebalance()` etc. on an input before the union).
+    ///
+    /// Panics if a stream comes from another environment (a program error).
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use rfy_runtime::sinks::CollectSink;
+    /// use rfy_runtime::{ExecutionConfig, StreamExecutionEnvironment};
+    ///
+    /// let env = StreamExecutionEnvironment::new(ExecutionConfig::default());
+    /// let out = Arc::new(Mutex::new(Vec::new()));
+    /// let odd = env.from_collection(vec![1u32, 3, 5]);
+    /// let even = env.from_collection(vec![2u32, 4]);
+    /// odd.union(&[&even]).map(|x| x * 10).sink_to(CollectSink::new(out.clone()));
+    /// rfy_runtime::task::run_local(env).unwrap();
+    /// let mut got = out.lock().unwrap().clone();
+    /// got.sort();
+    /// assert_eq!(got, vec![10, 20, 30, 40, 50]);
+    /// ```
+    pub fn union(&self, others: &[&DataStream<T>]) -> DataStream<T> {
+        let identity = Arc::new(identity::<T> as fn(T) -> T);
+        let out = self.then::<T>("Union", Arc::new(MapBuilder::<T, T, fn(T) -> T>(identity, PhantomData)));
+        let mut g = self.graph.borrow_mut();
+        for o in others {
+            assert!(Rc::ptr_eq(&self.graph, &o.graph), "union of streams from different environments");
+            let (partitioning, explicit) = match o.partitioning {
+                Some(p) => (p, true),
+                None => (Partitioning::Forward, false),
+            };
+            g.edges.push(StreamEdge {
+                source: o.node,
+                target: out.node,
+                partitioning,
+                explicit,
+                writer: Self::plain_writer(),
+            });
+        }
+        drop(g);
+        out
     }
 
     /// Partitions the stream by key: records with equal keys go to the same subtask.
@@ -267,7 +315,7 @@ impl<T: Record> DataStream<T> {
         self.graph.borrow_mut().io_checks.push(Box::new(move || checked.check()));
         let node =
             NewNode { name, builder: Arc::new(SinkNode::<T, S>(sink, PhantomData)), keyed: false, is_sink: true };
-        let id = self.connect::<()>(node, self.partitioning, Self::plain_writer());
+        let id = self.add_node::<()>(node, self.partitioning, Self::plain_writer());
         DataStreamSink { graph: self.graph.clone(), node: id }
     }
 
@@ -314,7 +362,7 @@ where
         let writer: Arc<dyn WriterBuilder> =
             Arc::new(KeyedWriter::<T, K, F> { key_fn: self.key_fn.clone(), _types: PhantomData });
         let node = NewNode { name: name.to_string(), builder, keyed: true, is_sink: false };
-        let id = self.input.connect::<O>(node, Some(Partitioning::Hash), writer);
+        let id = self.input.add_node::<O>(node, Some(Partitioning::Hash), writer);
         DataStream::new(self.input.graph.clone(), id)
     }
 
