@@ -317,3 +317,171 @@ where
         })))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::checkpoint::storage::LocalStorage;
+    use crate::checkpoint::{CheckpointMetadata, CheckpointResponder, OperatorMeta, RestoreSource, StateHandle};
+    use crate::context::RuntimeMode;
+    use crate::event::{CheckpointBarrier, MAX_WATERMARK};
+    use crate::windowing::{AggregateAgg, AggregateFunction, TumblingEventTimeWindows};
+
+    #[derive(Default)]
+    struct Acks(Mutex<Vec<Vec<(String, StateHandle)>>>);
+    impl CheckpointResponder for Acks {
+        fn acknowledge(&self, _id: u64, handles: Vec<(String, StateHandle)>) {
+            self.0.lock().unwrap().push(handles);
+        }
+        fn decline(&self, id: u64, reason: String) {
+            panic!("checkpoint {id} declined: {reason}");
+        }
+    }
+
+    /// Sums the second field.
+    #[derive(Clone)]
+    struct Sum;
+    impl AggregateFunction<(u32, i64)> for Sum {
+        type Acc = i64;
+        type Out = i64;
+        fn create_accumulator(&self) -> i64 {
+            0
+        }
+        fn add(&self, v: (u32, i64), acc: &mut i64) {
+            *acc += v.1;
+        }
+        fn get_result(&self, acc: &i64) -> i64 {
+            *acc
+        }
+        fn merge(&self, acc: &mut i64, other: i64) {
+            *acc += other;
+        }
+    }
+
+    struct Sink(Arc<Mutex<Vec<(i64, i64)>>>);
+    impl Output<i64> for Sink {
+        fn push_batch(&mut self, _batch: &mut Vec<i64>) -> Result<(), TaskError> {
+            panic!("window results carry timestamps");
+        }
+        fn push_timestamped(&mut self, batch: &mut Vec<i64>, ts: &mut Vec<i64>) -> Result<(), TaskError> {
+            self.0.lock().unwrap().extend(batch.drain(..).zip(ts.drain(..)));
+            Ok(())
+        }
+        fn push_event(&mut self, _event: &Event) -> Result<(), TaskError> {
+            Ok(())
+        }
+    }
+
+    fn operator(
+        p: u32,
+        sub: u32,
+        cp: Arc<TaskCheckpointing>,
+        out: Arc<Mutex<Vec<(i64, i64)>>>,
+    ) -> Box<dyn Output<(u32, i64)>> {
+        let ctx = OperatorContext {
+            operator_name: "Window".into(),
+            uid: "window-1".into(),
+            task_name: format!("Window ({}/{p})", sub + 1),
+            subtask_index: sub,
+            parallelism: p,
+            max_parallelism: 128,
+            attempt: 0,
+            runtime_mode: RuntimeMode::Streaming,
+            checkpointing: Some(cp),
+        };
+        let b = WindowBuilder {
+            key_fn: Arc::new(|r: &(u32, i64)| r.0),
+            assigner: TumblingEventTimeWindows::of(Duration::from_secs(1)),
+            agg: AggregateAgg(Sum),
+            lateness_ms: 0,
+            _t: PhantomData,
+        };
+        unerase::<(u32, i64)>(b.build(&ctx, erase::<i64>(Box::new(Sink(out)))).unwrap(), "t").unwrap()
+    }
+
+    /// Open windows (their accumulators and end-of-window timers) taken in
+    /// a checkpoint at parallelism 1 fire after a restore at parallelism 2,
+    /// each once, with the sums of the records before the checkpoint plus
+    /// those after it.
+    #[test]
+    fn open_windows_survive_a_restore_at_another_parallelism() {
+        let dir = tempfile::tempdir().unwrap();
+        let job_dir = dir.path().join("job").display().to_string();
+        let acks = Arc::new(Acks::default());
+        let hub = |sub: u32, restore: Option<RestoreSource>| {
+            Arc::new(TaskCheckpointing::new(
+                job_dir.clone(),
+                Arc::new(LocalStorage),
+                sub,
+                true,
+                acks.clone(),
+                restore,
+                "t".into(),
+            ))
+        };
+        // 20 keys, each with value 1 at every 100 ms of [0, 3000): window
+        // [0, 1000) fires before the checkpoint; [1000, 2000) and [2000, 3000) stay open.
+        let all: Vec<(u32, i64)> = (0..600).map(|i| ((i % 20) as u32, (i / 20) * 100)).collect();
+        let (before_cp, after_cp) = all.split_at(300);
+        let cp = hub(0, None);
+        let fired_before = Arc::new(Mutex::new(Vec::new()));
+        let mut op = operator(1, 0, cp.clone(), fired_before.clone());
+        let (mut batch, mut ts): (Vec<_>, Vec<_>) = before_cp.iter().map(|r| (*r, r.1)).unzip();
+        op.push_timestamped(&mut batch, &mut ts).unwrap();
+        op.push_event(&Event::Watermark(1000)).unwrap();
+        assert_eq!(fired_before.lock().unwrap().len(), 20, "window [0, 1000) of each key");
+        let barrier = CheckpointBarrier { id: 1, timestamp_ms: 0, savepoint: false };
+        op.push_event(&Event::Barrier(barrier)).unwrap();
+        cp.barrier_passed(&barrier);
+        let start = std::time::Instant::now();
+        while acks.0.lock().unwrap().is_empty() {
+            assert!(start.elapsed() < Duration::from_secs(10), "no acknowledgement");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let handles = acks.0.lock().unwrap().remove(0);
+        let mut operators = BTreeMap::new();
+        operators.insert(
+            "window-1".to_string(),
+            OperatorMeta { parallelism: 1, subtasks: handles.into_iter().map(|h| h.1).collect() },
+        );
+        let metadata = CheckpointMetadata {
+            version: crate::checkpoint::metadata::METADATA_VERSION,
+            job_id: "job".into(),
+            checkpoint_id: 1,
+            timestamp_ms: 0,
+            savepoint: false,
+            max_parallelism: 128,
+            operators,
+        };
+        let mut fired = Vec::new();
+        for sub in 0..2 {
+            let out = Arc::new(Mutex::new(Vec::new()));
+            let restore = RestoreSource { dir: cp.checkpoint_dir(1), metadata: metadata.clone() };
+            let mut op = operator(2, sub, hub(sub, Some(restore)), out.clone());
+            let range = KeyGroupRange::of_subtask(128, 2, sub);
+            let mine = |k: &u32| range.contains(crate::keygroup::key_group_for_hash(crate::keygroup::key_hash(k), 128));
+            let (mut batch, mut ts): (Vec<_>, Vec<_>) =
+                after_cp.iter().filter(|r| mine(&r.0)).map(|r| (*r, r.1)).unzip();
+            op.push_timestamped(&mut batch, &mut ts).unwrap();
+            op.push_event(&Event::Watermark(MAX_WATERMARK)).unwrap();
+            fired.extend(out.lock().unwrap().iter().copied());
+        }
+        // Window [1000, 2000) got half its records before the checkpoint.
+        let mut per_window: BTreeMap<i64, (usize, i64)> = BTreeMap::new();
+        for (sum, end) in &fired {
+            let e = per_window.entry(*end).or_default();
+            e.0 += 1;
+            e.1 += sum;
+        }
+        let expect = |lo: i64, hi: i64| all.iter().filter(|r| r.1 >= lo && r.1 < hi).map(|r| r.1).sum::<i64>();
+        assert_eq!(per_window.keys().copied().collect::<Vec<_>>(), vec![1999, 2999], "{per_window:?}");
+        for (end, (n, sum)) in per_window {
+            assert_eq!(n, 20, "window ending {end}: one result per key");
+            assert_eq!(sum, expect(end + 1 - 1000, end + 1), "window ending {end}");
+        }
+    }
+}
