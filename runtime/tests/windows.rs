@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use rfy_runtime::api::OutputTag;
 use rfy_runtime::context::OperatorContext;
 use rfy_runtime::sinks::CollectSink;
 use rfy_runtime::sources::{Source, SourceReader, SourceStatus};
@@ -162,35 +163,43 @@ impl WatermarkGenerator<Rec> for Punctuated {
     fn on_periodic_emit(&mut self, _out: &mut WatermarkOutput) {}
 }
 
-fn late_run(lateness: Duration) -> Vec<(u32, i64, i64, usize)> {
+fn late_run(lateness: Duration) -> (Vec<(u32, i64, i64, usize)>, Vec<Rec>) {
     let out = Arc::new(Mutex::new(Vec::new()));
+    let late = Arc::new(Mutex::new(Vec::new()));
+    let tag = OutputTag::<Rec>::new("late");
     let e = env(1);
     // Window [0, 10000) fires at watermark 12000; 5000 arrives late, 6000
     // after the watermark passed 20000.
     let input: Vec<Rec> = vec![(1, 1000), (1, 12000), (1, 5000), (1, 20000), (1, 6000)];
-    e.add_source(OneByOne(input))
+    let windows = e
+        .add_source(OneByOne(input))
         .assign_timestamps_and_watermarks(
             WatermarkStrategy::for_generator(Punctuated(i64::MIN)).with_timestamp_assigner(|r: &Rec, _| r.1),
         )
         .key_by(|r: &Rec| r.0)
         .window(TumblingEventTimeWindows::of(Duration::from_secs(10)))
         .allowed_lateness(lateness)
-        .process(Describe)
-        .sink_to(CollectSink::new(out.clone()));
+        .side_output_late_data(&tag)
+        .process(Describe);
+    windows.get_side_output(&tag).sink_to(CollectSink::new(late.clone()));
+    windows.sink_to(CollectSink::new(out.clone()));
     run_local(e).unwrap();
-    let got = out.lock().unwrap().clone();
+    let got = (out.lock().unwrap().clone(), late.lock().unwrap().clone());
     got
 }
 
 #[test]
-fn late_records_are_dropped_or_fire_the_window_again_within_the_allowed_lateness() {
-    // No lateness: the late records are dropped.
-    assert_eq!(late_run(Duration::ZERO), vec![(1, 0, 10000, 1), (1, 10000, 20000, 1), (1, 20000, 30000, 1)]);
+fn late_records_go_to_the_side_output_or_fire_the_window_again_within_the_allowed_lateness() {
+    // No lateness: the late records go to the late-data side output.
+    assert_eq!(
+        late_run(Duration::ZERO),
+        (vec![(1, 0, 10000, 1), (1, 10000, 20000, 1), (1, 20000, 30000, 1)], vec![(1, 5000), (1, 6000)])
+    );
     // 9 s lateness: 5000 fires [0, 10000) again with both records; at
-    // watermark 20000 the window is gone (9999 + 9000 < 20000), so 6000 is dropped.
+    // watermark 20000 the window is gone (9999 + 9000 < 20000), so 6000 is late.
     assert_eq!(
         late_run(Duration::from_secs(9)),
-        vec![(1, 0, 10000, 1), (1, 0, 10000, 2), (1, 10000, 20000, 1), (1, 20000, 30000, 1)]
+        (vec![(1, 0, 10000, 1), (1, 0, 10000, 2), (1, 10000, 20000, 1), (1, 20000, 30000, 1)], vec![(1, 6000)])
     );
 }
 

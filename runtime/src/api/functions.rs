@@ -2,6 +2,7 @@
 
 use std::hash::Hash;
 
+use super::side::{OutputTag, SideOutputs};
 use super::state::KeyedStateStore;
 use crate::error::TaskError;
 use crate::event::NO_TIMESTAMP;
@@ -37,6 +38,7 @@ pub struct KeyedContext<'a, K> {
     pub(crate) state: &'a mut KeyedStateStore<K>,
     timestamp: i64,
     domain: Option<TimeDomain>,
+    side: Option<&'a mut SideOutputs>,
 }
 
 impl<'a, K> KeyedContext<'a, K> {
@@ -47,7 +49,20 @@ impl<'a, K> KeyedContext<'a, K> {
         timestamp: i64,
         domain: Option<TimeDomain>,
     ) -> Self {
-        KeyedContext { key, kg, state, timestamp, domain }
+        KeyedContext { key, kg, state, timestamp, domain, side: None }
+    }
+
+    pub(crate) fn with_side_outputs(mut self, side: &'a mut SideOutputs) -> Self {
+        self.side = Some(side);
+        self
+    }
+
+    /// Emits `value` to the side output `tag` (Flink's `ctx.output`), with
+    /// the current record's timestamp.
+    pub fn output<S: Record>(&mut self, tag: &OutputTag<S>, value: S) {
+        if let Some(side) = self.side.as_deref_mut() {
+            side.emit(tag, value, self.timestamp);
+        }
     }
 
     /// The key of the record being processed (or of the firing timer).

@@ -4,6 +4,7 @@
 mod connected;
 mod env;
 mod functions;
+mod side;
 mod state;
 mod stream;
 mod windowed;
@@ -14,6 +15,8 @@ pub use connected::{
 };
 pub use env::StreamExecutionEnvironment;
 pub use functions::{Collector, KeyedContext, KeyedProcessFunction, TimerService};
+pub use side::OutputTag;
+pub(crate) use side::SideOutputs;
 pub use state::{KeyedStateStore, ListState, MapState, ReducingState, ValueState};
 pub use stream::{DataStream, DataStreamSink, KeyedStream};
 pub use windowed::WindowedStream;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use super::env::GraphBuilder;
 use super::functions::{Collector, KeyedProcessFunction};
+use super::side::OutputTag;
 use crate::context::OperatorContext;
 use crate::error::TaskError;
 use crate::exchange::writer::{ForwardPartitioner, KeyGroupPartitioner, PartitionWriter, RebalancePartitioner};
@@ -154,7 +155,7 @@ impl<T: Record> DataStream<T> {
             Some(p) => (p, true),
             None => (Partitioning::Forward, false),
         };
-        g.edges.push(StreamEdge { source: self.node, target: id, partitioning, explicit, writer });
+        g.edges.push(StreamEdge { source: self.node, target: id, partitioning, explicit, side_output: None, writer });
         id
     }
 
@@ -254,11 +255,43 @@ impl<T: Record> DataStream<T> {
                 target: out.node,
                 partitioning,
                 explicit,
+                side_output: None,
                 writer: Self::plain_writer(),
             });
         }
         drop(g);
         out
+    }
+
+    /// The side output `tag` of the operator that produces this stream
+    /// (Flink's `getSideOutput`).
+    pub fn get_side_output<S: Record>(&self, tag: &OutputTag<S>) -> DataStream<S> {
+        let identity = Arc::new(identity::<S> as fn(S) -> S);
+        let builder = Arc::new(MapBuilder::<S, S, fn(S) -> S>(identity, PhantomData));
+        let mut g = self.graph.borrow_mut();
+        let id = g.nodes.len();
+        let name = format!("Side Output: {}", tag.id);
+        g.nodes.push(StreamNode {
+            id,
+            uid: format!("{name}-{id}"),
+            name,
+            parallelism: None,
+            parallelism_limit: None,
+            is_sink: false,
+            keyed: false,
+            builder: NodeBuilder::Operator(builder),
+            out_type: TypeOf::<S>::arc(),
+        });
+        g.edges.push(StreamEdge {
+            source: self.node,
+            target: id,
+            partitioning: Partitioning::Forward,
+            explicit: false,
+            side_output: Some((tag.id.clone(), TypeOf::<S>::arc())),
+            writer: Arc::new(PlainWriter::<S>(PhantomData)),
+        });
+        drop(g);
+        DataStream::new(self.graph.clone(), id)
     }
 
     /// Partitions the stream by key: records with equal keys go to the same subtask.

@@ -6,6 +6,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::side::OutputTag;
 use super::stream::{DataStream, KeyedStream};
 use crate::record::Record;
 use crate::windowing::operator::WindowBuilder;
@@ -45,6 +46,7 @@ pub struct WindowedStream<T, K, F, A> {
     keyed: KeyedStream<T, K, F>,
     assigner: A,
     lateness_ms: i64,
+    late_tag: Option<OutputTag<T>>,
     /// `window_all`: one subtask sees the whole stream.
     all: bool,
 }
@@ -61,6 +63,7 @@ where
             keyed: KeyedStream { input: self.input.clone(), key_fn: self.key_fn.clone(), _k: PhantomData },
             assigner,
             lateness_ms: 0,
+            late_tag: None,
             all: false,
         }
     }
@@ -89,7 +92,7 @@ impl<T: Record> DataStream<T> {
     /// ```
     pub fn window_all<A: WindowAssigner>(&self, assigner: A) -> WindowedStream<T, (), fn(&T), A> {
         let keyed = self.key_by(unit_key::<T> as fn(&T));
-        WindowedStream { keyed, assigner, lateness_ms: 0, all: true }
+        WindowedStream { keyed, assigner, lateness_ms: 0, late_tag: None, all: true }
     }
 }
 
@@ -102,9 +105,18 @@ where
 {
     /// Keeps each event-time window (and fires it again per late record)
     /// until the watermark passes its end by `lateness` (Flink's
-    /// `allowedLateness`); later records are dropped. Default 0.
+    /// `allowedLateness`); later records are dropped, or sent to the
+    /// [`side_output_late_data`](Self::side_output_late_data) tag. Default 0.
     pub fn allowed_lateness(mut self, lateness: Duration) -> Self {
         self.lateness_ms = lateness.as_millis().min(i64::MAX as u128) as i64;
+        self
+    }
+
+    /// Sends records that arrive after their windows are gone to the side
+    /// output `tag` instead of dropping them (Flink's `sideOutputLateData`);
+    /// read it with `get_side_output(&tag)` on the window's result.
+    pub fn side_output_late_data(mut self, tag: &OutputTag<T>) -> Self {
+        self.late_tag = Some(tag.clone());
         self
     }
 
@@ -114,6 +126,7 @@ where
             assigner: self.assigner.clone(),
             agg,
             lateness_ms: self.lateness_ms,
+            late_tag: self.late_tag.clone(),
             _t: PhantomData,
         };
         let out = self.keyed.keyed::<W::Out>(name, Arc::new(b));

@@ -6,7 +6,7 @@
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use crate::api::{Collector, KeyedContext, KeyedProcessFunction, KeyedStateStore};
+use crate::api::{Collector, KeyedContext, KeyedProcessFunction, KeyedStateStore, SideOutputs};
 use crate::checkpoint::{KeyGroupRange, OperatorSnapshot, TaskCheckpointing};
 use crate::context::OperatorContext;
 use crate::error::TaskError;
@@ -25,6 +25,7 @@ struct ProcessOp<P: KeyedProcessFunction, KF> {
     /// Timestamps of `buf`'s records, when they have any.
     buf_ts: Vec<i64>,
     next: Box<dyn Output<P::Out>>,
+    side: SideOutputs,
     uid: String,
     checkpointing: Option<Arc<TaskCheckpointing>>,
 }
@@ -42,7 +43,8 @@ where
                 for rec in batch.drain(..) {
                     let key = key_fn(&rec);
                     let kg = self.state.key_groups().index_of(&key);
-                    let mut ctx = KeyedContext::new(&key, kg, &mut self.state, NO_TIMESTAMP, None);
+                    let mut ctx = KeyedContext::new(&key, kg, &mut self.state, NO_TIMESTAMP, None)
+                        .with_side_outputs(&mut self.side);
                     self.function.process_element(rec, &mut ctx, &mut out)?;
                 }
                 self.next.push_batch(&mut self.buf)?;
@@ -51,25 +53,29 @@ where
                 for (rec, t) in batch.drain(..).zip(ts.drain(..)) {
                     let key = key_fn(&rec);
                     let kg = self.state.key_groups().index_of(&key);
-                    let mut ctx = KeyedContext::new(&key, kg, &mut self.state, t, None);
+                    let mut ctx =
+                        KeyedContext::new(&key, kg, &mut self.state, t, None).with_side_outputs(&mut self.side);
                     self.function.process_element(rec, &mut ctx, &mut Collector::new(&mut self.buf))?;
                     self.buf_ts.resize(self.buf.len(), t);
                 }
                 self.next.push_timestamped(&mut self.buf, &mut self.buf_ts)?;
             }
         }
-        self.fire(TimeDomain::ProcessingTime, now_ms())
+        self.fire(TimeDomain::ProcessingTime, now_ms())?;
+        self.side.flush()
     }
 
     /// Fires every timer of `domain` due at `upto`, in time order.
     fn fire(&mut self, domain: TimeDomain, upto: i64) -> Result<(), TaskError> {
         while let Some((ts, key, kg)) = self.state.timers.pop_due(domain, upto) {
-            let mut ctx = KeyedContext::new(&key, kg, &mut self.state, ts, Some(domain));
+            let mut ctx =
+                KeyedContext::new(&key, kg, &mut self.state, ts, Some(domain)).with_side_outputs(&mut self.side);
             self.function.on_timer(ts, &mut ctx, &mut Collector::new(&mut self.buf))?;
             // Event-time timer output carries the timer's time (Flink's onEventTime).
             let t = if domain == TimeDomain::EventTime { ts } else { NO_TIMESTAMP };
             self.buf_ts.resize(self.buf.len(), t);
         }
+        self.side.flush()?;
         if self.buf.is_empty() {
             return Ok(());
         }
@@ -119,6 +125,7 @@ where
             }
             _ => {}
         }
+        self.side.event(event)?;
         self.next.push_event(event)
     }
 }
@@ -136,6 +143,15 @@ where
     KF: Fn(&P::In) -> P::Key + Send + Sync + 'static,
 {
     fn build(&self, ctx: &OperatorContext, next: AnyOutput) -> Result<AnyOutput, TaskError> {
+        self.build_with_side_outputs(ctx, next, SideOutputs::default())
+    }
+
+    fn build_with_side_outputs(
+        &self,
+        ctx: &OperatorContext,
+        next: AnyOutput,
+        side: SideOutputs,
+    ) -> Result<AnyOutput, TaskError> {
         let next = unerase::<P::Out>(next, &ctx.operator_name)?;
         let mut function = self.function.clone();
         let mut state =
@@ -156,6 +172,7 @@ where
             buf: Vec::new(),
             buf_ts: Vec::new(),
             next,
+            side,
             uid: ctx.uid.clone(),
             checkpointing: ctx.checkpointing.clone(),
         })))

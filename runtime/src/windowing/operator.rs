@@ -6,8 +6,8 @@
 //! An event-time window fires when the watermark reaches its
 //! `max_timestamp` and is dropped at `max_timestamp + allowed lateness`;
 //! until then each late record fires it again with the updated result. A
-//! record whose windows are all past that is late and dropped (counted in
-//! the log). Session windows merge on arrival; the timers of merged-away
+//! record whose windows are all past that is late: it goes to the late-data
+//! side output if there is one, else it is dropped (counted in the log). Session windows merge on arrival; the timers of merged-away
 //! windows find no window and do nothing.
 
 use std::hash::Hash;
@@ -15,7 +15,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use super::{ProcessWindowContext, TimeWindow, WindowAgg, WindowAssigner};
-use crate::api::{Collector, KeyedStateStore};
+use crate::api::{Collector, KeyedStateStore, OutputTag, SideOutputs};
 use crate::checkpoint::{KeyGroupRange, OperatorSnapshot, TaskCheckpointing};
 use crate::context::OperatorContext;
 use crate::error::TaskError;
@@ -44,6 +44,8 @@ struct WindowOp<T, K, KF, A, W: WindowAgg<T, K>> {
     buf: Vec<W::Out>,
     buf_ts: Vec<i64>,
     late_dropped: u64,
+    late_tag: Option<OutputTag<T>>,
+    side: SideOutputs,
     next: Box<dyn Output<W::Out>>,
     name: String,
     uid: String,
@@ -86,7 +88,10 @@ where
         let mut assigned = std::mem::take(&mut self.assigned);
         assigned.retain(|w| !self.is_late(w));
         if assigned.is_empty() {
-            self.late_dropped += 1;
+            match &self.late_tag {
+                Some(tag) => self.side.emit(tag, rec, ts),
+                None => self.late_dropped += 1,
+            }
             self.assigned = assigned;
             return Ok(());
         }
@@ -209,6 +214,7 @@ where
             }
         }
         self.flush_results()?;
+        self.side.flush()?;
         if !self.assigner.is_event_time() {
             self.fire(TimeDomain::ProcessingTime, now)?;
         }
@@ -265,6 +271,7 @@ where
             }
             _ => {}
         }
+        self.side.event(event)?;
         self.next.push_event(event)
     }
 }
@@ -275,6 +282,7 @@ pub(crate) struct WindowBuilder<T, K, KF, A, W> {
     pub(crate) assigner: A,
     pub(crate) agg: W,
     pub(crate) lateness_ms: i64,
+    pub(crate) late_tag: Option<OutputTag<T>>,
     pub(crate) _t: PhantomData<fn(T) -> K>,
 }
 
@@ -287,6 +295,15 @@ where
     W: WindowAgg<T, K>,
 {
     fn build(&self, ctx: &OperatorContext, next: AnyOutput) -> Result<AnyOutput, TaskError> {
+        self.build_with_side_outputs(ctx, next, SideOutputs::default())
+    }
+
+    fn build_with_side_outputs(
+        &self,
+        ctx: &OperatorContext,
+        next: AnyOutput,
+        side: SideOutputs,
+    ) -> Result<AnyOutput, TaskError> {
         let next = unerase::<W::Out>(next, &ctx.operator_name)?;
         let mut state =
             KeyedStateStore::new(KeyGroupRange::of_subtask(ctx.max_parallelism, ctx.parallelism, ctx.subtask_index));
@@ -309,6 +326,8 @@ where
             buf: Vec::new(),
             buf_ts: Vec::new(),
             late_dropped: 0,
+            late_tag: self.late_tag.clone(),
+            side,
             next,
             name: ctx.task_name.clone(),
             uid: ctx.uid.clone(),
@@ -398,6 +417,7 @@ mod tests {
             assigner: TumblingEventTimeWindows::of(Duration::from_secs(1)),
             agg: AggregateAgg(Sum),
             lateness_ms: 0,
+            late_tag: None,
             _t: PhantomData,
         };
         unerase::<(u32, i64)>(b.build(&ctx, erase::<i64>(Box::new(Sink(out)))).unwrap(), "t").unwrap()
