@@ -311,3 +311,35 @@ fn interval_join_matches_a_nested_loop_join() {
     assert!(want.len() > 100, "the test data must join: {}", want.len());
     assert_eq!(got, want);
 }
+
+/// A tumbling window join at parallelism 2 equals the nested-loop join of
+/// the records with equal keys in the same window.
+#[test]
+fn window_join_matches_a_nested_loop_join_per_window() {
+    let left: Vec<Rec> = records().into_iter().step_by(5).collect();
+    let right: Vec<Rec> = records().into_iter().skip(2).step_by(7).collect();
+    let out = Arc::new(Mutex::new(Vec::new()));
+    let e = env(2);
+    let l = e.from_collection(left.clone()).assign_timestamps_and_watermarks(strategy());
+    let r = e.from_collection(right.clone()).assign_timestamps_and_watermarks(strategy());
+    l.join(&r)
+        .where_key(|x: &Rec| x.0)
+        .equal_to(|x: &Rec| x.0)
+        .window(TumblingEventTimeWindows::of(Duration::from_secs(2)))
+        .apply(|a: &Rec, b: &Rec| (a.0, a.1, b.1))
+        .sink_to(CollectSink::new(out.clone()));
+    run_local(e).unwrap();
+    let mut got = out.lock().unwrap().clone();
+    got.sort_unstable();
+    let mut want = Vec::new();
+    for a in &left {
+        for b in &right {
+            if a.0 == b.0 && a.1 / 2000 == b.1 / 2000 {
+                want.push((a.0, a.1, b.1));
+            }
+        }
+    }
+    want.sort_unstable();
+    assert!(want.len() > 100, "the test data must join: {}", want.len());
+    assert_eq!(got, want);
+}

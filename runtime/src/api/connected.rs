@@ -557,3 +557,151 @@ fn no_timestamp() -> TaskError {
             .into(),
     )
 }
+
+/// A window join of two streams (Flink's `DataStream.join(...).where(...)
+/// .equalTo(...).window(...).apply(...)`): every pair of a first-input and
+/// a second-input record with equal keys in the same window is joined when
+/// the window fires. `where` being a Rust keyword, the first key selector
+/// is set with [`where_key`](JoinedStreams::where_key).
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use std::time::Duration;
+/// use rfy_runtime::sinks::CollectSink;
+/// use rfy_runtime::time::WatermarkStrategy;
+/// use rfy_runtime::windowing::TumblingEventTimeWindows;
+/// use rfy_runtime::{ExecutionConfig, StreamExecutionEnvironment};
+///
+/// let env = StreamExecutionEnvironment::new(ExecutionConfig::default());
+/// let out = Arc::new(Mutex::new(Vec::new()));
+/// let ts = |r: &(u32, i64), _| r.1;
+/// let strategy = || WatermarkStrategy::for_monotonous_timestamps().with_timestamp_assigner(ts);
+/// // (person id, ms): people who both signed up and bid in the same 10 s window.
+/// let persons = env.from_collection(vec![(1u32, 1_000i64), (2, 2_000)]).assign_timestamps_and_watermarks(strategy());
+/// let bids = env.from_collection(vec![(1u32, 9_000i64), (2, 12_000)]).assign_timestamps_and_watermarks(strategy());
+/// persons.join(&bids)
+///     .where_key(|p: &(u32, i64)| p.0)
+///     .equal_to(|b: &(u32, i64)| b.0)
+///     .window(TumblingEventTimeWindows::of(Duration::from_secs(10)))
+///     .apply(|p: &(u32, i64), b: &(u32, i64)| (p.0, b.1))
+///     .sink_to(CollectSink::new(out.clone()));
+/// rfy_runtime::task::run_local(env).unwrap();
+/// assert_eq!(*out.lock().unwrap(), vec![(1, 9_000)]);
+/// ```
+pub struct JoinedStreams<A, B> {
+    first: DataStream<A>,
+    second: DataStream<B>,
+}
+
+/// A window join with its first key selector.
+pub struct JoinWhere<A, B, K, F1> {
+    joined: JoinedStreams<A, B>,
+    key1: F1,
+    _k: PhantomData<fn() -> K>,
+}
+
+/// A window join with both key selectors; give it a window.
+pub struct JoinEqualTo<A, B, K, F1, F2> {
+    joined: JoinedStreams<A, B>,
+    key1: F1,
+    key2: F2,
+    _k: PhantomData<fn() -> K>,
+}
+
+/// A window join ready for its join function.
+pub struct WindowedJoin<A, B, K, F1, F2, W> {
+    spec: JoinEqualTo<A, B, K, F1, F2>,
+    assigner: W,
+}
+
+impl<A: Record> DataStream<A> {
+    /// Starts a window join with `other` (Flink's `join`).
+    pub fn join<B: Record>(&self, other: &DataStream<B>) -> JoinedStreams<A, B> {
+        JoinedStreams { first: self.clone(), second: other.clone() }
+    }
+}
+
+impl<A: Record, B: Record> JoinedStreams<A, B> {
+    /// The key of first-input records (Flink's `where`).
+    pub fn where_key<K, F1: Fn(&A) -> K + Send + Sync + 'static>(self, key1: F1) -> JoinWhere<A, B, K, F1> {
+        JoinWhere { joined: self, key1, _k: PhantomData }
+    }
+}
+
+impl<A: Record, B: Record, K: Hash + Eq + Record, F1: Fn(&A) -> K + Send + Sync + 'static> JoinWhere<A, B, K, F1> {
+    /// The key of second-input records (Flink's `equalTo`).
+    pub fn equal_to<F2: Fn(&B) -> K + Send + Sync + 'static>(self, key2: F2) -> JoinEqualTo<A, B, K, F1, F2> {
+        JoinEqualTo { joined: self.joined, key1: self.key1, key2, _k: PhantomData }
+    }
+}
+
+impl<A, B, K, F1, F2> JoinEqualTo<A, B, K, F1, F2>
+where
+    A: Record,
+    B: Record,
+    K: Hash + Eq + Record,
+    F1: Fn(&A) -> K + Send + Sync + 'static,
+    F2: Fn(&B) -> K + Send + Sync + 'static,
+{
+    /// The windows pairs must share (Flink's `window`).
+    pub fn window<W: crate::windowing::WindowAssigner>(self, assigner: W) -> WindowedJoin<A, B, K, F1, F2, W> {
+        WindowedJoin { spec: self, assigner }
+    }
+}
+
+/// Joins the two sides of one window.
+struct PairUp<A, B, O, J>(Arc<J>, PhantomData<fn(A, B) -> O>);
+
+impl<A, B, O, J> Clone for PairUp<A, B, O, J> {
+    fn clone(&self) -> Self {
+        PairUp(self.0.clone(), PhantomData)
+    }
+}
+
+impl<A, B, K, O, J> crate::windowing::ProcessWindowFunction<Tagged<A, B>, K> for PairUp<A, B, O, J>
+where
+    A: Record,
+    B: Record,
+    O: Record,
+    J: Fn(&A, &B) -> O + Send + Sync + 'static,
+{
+    type Out = O;
+    fn process(
+        &mut self,
+        _key: &K,
+        _ctx: &crate::windowing::ProcessWindowContext,
+        elements: &[Tagged<A, B>],
+        out: &mut Collector<'_, O>,
+    ) -> Result<(), TaskError> {
+        for a in elements.iter().filter_map(|e| if let Tagged::First(a) = e { Some(a) } else { None }) {
+            for b in elements.iter().filter_map(|e| if let Tagged::Second(b) = e { Some(b) } else { None }) {
+                out.collect((self.0)(a, b));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<A, B, K, F1, F2, W> WindowedJoin<A, B, K, F1, F2, W>
+where
+    A: Record,
+    B: Record,
+    K: Hash + Eq + Record,
+    F1: Fn(&A) -> K + Send + Sync + 'static,
+    F2: Fn(&B) -> K + Send + Sync + 'static,
+    W: crate::windowing::WindowAssigner,
+{
+    /// Emits `join(first, second)` for every pair with equal keys in a
+    /// window, when the window fires (Flink's `apply` with a `JoinFunction`).
+    pub fn apply<O: Record, J: Fn(&A, &B) -> O + Send + Sync + 'static>(self, join: J) -> DataStream<O> {
+        let JoinEqualTo { joined, key1, key2, .. } = self.spec;
+        joined
+            .first
+            .connect(&joined.second)
+            .key_by(key1, key2)
+            .keyed
+            .window(self.assigner)
+            .process(PairUp::<A, B, O, J>(Arc::new(join), PhantomData))
+            .name("Window Join")
+    }
+}

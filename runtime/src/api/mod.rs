@@ -10,8 +10,8 @@ mod stream;
 mod windowed;
 
 pub use connected::{
-    CoProcessContext, CoProcessFunction, ConnectedStreams, IntervalJoin, KeyedCoProcessFunction, KeyedConnectedStreams,
-    Tagged,
+    CoProcessContext, CoProcessFunction, ConnectedStreams, IntervalJoin, JoinEqualTo, JoinWhere, JoinedStreams,
+    KeyedCoProcessFunction, KeyedConnectedStreams, Tagged, WindowedJoin,
 };
 pub use env::StreamExecutionEnvironment;
 pub use functions::{Collector, KeyedContext, KeyedProcessFunction, TimerService};
