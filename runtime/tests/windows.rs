@@ -163,7 +163,10 @@ impl WatermarkGenerator<Rec> for Punctuated {
     fn on_periodic_emit(&mut self, _out: &mut WatermarkOutput) {}
 }
 
-fn late_run(lateness: Duration) -> (Vec<(u32, i64, i64, usize)>, Vec<Rec>) {
+/// Window results (key, start, end, records).
+type Described = (u32, i64, i64, usize);
+
+fn late_run(lateness: Duration) -> (Vec<Described>, Vec<Rec>) {
     let out = Arc::new(Mutex::new(Vec::new()));
     let late = Arc::new(Mutex::new(Vec::new()));
     let tag = OutputTag::<Rec>::new("late");

@@ -191,8 +191,10 @@ mod tests {
     use crate::context::RuntimeMode;
     use crate::event::{CheckpointBarrier, MAX_WATERMARK};
 
+    type Ack = (u64, Vec<(String, StateHandle)>);
+
     #[derive(Default)]
-    struct Acks(Mutex<Vec<(u64, Vec<(String, StateHandle)>)>>);
+    struct Acks(Mutex<Vec<Ack>>);
     impl CheckpointResponder for Acks {
         fn acknowledge(&self, id: u64, handles: Vec<(String, StateHandle)>) {
             self.0.lock().unwrap().push((id, handles));
