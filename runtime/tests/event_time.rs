@@ -219,3 +219,85 @@ fn an_idle_subtask_holds_event_time_back_unless_marked_idle() {
     assert!(one_sided(Some(Duration::from_millis(100))), "with idleness the timer must fire while the job runs");
     assert!(!one_sided(None), "without idleness the silent subtask must hold the watermark back");
 }
+
+/// Emits one record, then nothing for `quiet`, then ends.
+struct OneThenQuiet(Duration);
+struct OneThenQuietReader(Duration, Option<Instant>);
+impl SourceReader<(u32, i64)> for OneThenQuietReader {
+    fn poll_next(&mut self, out: &mut Vec<(u32, i64)>) -> Result<SourceStatus, TaskError> {
+        match self.1 {
+            None => {
+                out.push((7, 0));
+                self.1 = Some(Instant::now());
+                Ok(SourceStatus::Available)
+            }
+            Some(t) if t.elapsed() >= self.0 => Ok(SourceStatus::Finished),
+            Some(_) => {
+                std::thread::sleep(Duration::from_millis(10));
+                Ok(SourceStatus::Idle)
+            }
+        }
+    }
+}
+impl Source<(u32, i64)> for OneThenQuiet {
+    fn name(&self) -> String {
+        "Source: one then quiet".into()
+    }
+    fn bounded(&self) -> bool {
+        true
+    }
+    fn max_parallelism(&self) -> Option<u32> {
+        Some(1)
+    }
+    fn create_reader(&self, _ctx: &OperatorContext) -> Result<Box<dyn SourceReader<(u32, i64)>>, TaskError> {
+        Ok(Box::new(OneThenQuietReader(self.0, None)))
+    }
+}
+
+/// Registers a processing-time timer 50 ms after the record; reports when
+/// it fires, with the wall clock and the domain.
+#[derive(Clone)]
+struct Remind;
+impl KeyedProcessFunction for Remind {
+    type Key = u32;
+    type In = (u32, i64);
+    type Out = (i64, i64, bool);
+    fn process_element(
+        &mut self,
+        _v: (u32, i64),
+        ctx: &mut KeyedContext<'_, u32>,
+        _out: &mut Collector<'_, (i64, i64, bool)>,
+    ) -> Result<(), TaskError> {
+        let at = ctx.timer_service().current_processing_time() + 50;
+        ctx.timer_service().register_processing_time_timer(at);
+        Ok(())
+    }
+    fn on_timer(
+        &mut self,
+        ts: i64,
+        ctx: &mut KeyedContext<'_, u32>,
+        out: &mut Collector<'_, (i64, i64, bool)>,
+    ) -> Result<(), TaskError> {
+        let now = ctx.timer_service().current_processing_time();
+        out.collect((ts, now, ctx.time_domain() == Some(rfy_runtime::time::TimeDomain::ProcessingTime)));
+        Ok(())
+    }
+}
+
+#[test]
+fn processing_time_timers_fire_by_the_wall_clock_while_input_is_quiet() {
+    let out = Arc::new(Mutex::new(Vec::new()));
+    let e = env(1, 200);
+    e.add_source(OneThenQuiet(Duration::from_millis(400)))
+        .key_by(|r: &(u32, i64)| r.0)
+        .process(Remind)
+        .sink_to(CollectSink::new(out.clone()));
+    let started = Instant::now();
+    run_local(e).unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(400));
+    let got = out.lock().unwrap().clone();
+    assert_eq!(got.len(), 1, "{got:?}");
+    let (ts, now, processing) = got[0];
+    assert!(processing, "fired as a processing-time timer");
+    assert!(now >= ts, "fired at {now}, before its time {ts}");
+}
