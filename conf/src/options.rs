@@ -84,6 +84,8 @@ options! {
         "Default parallelism (number of parallel subtasks) of operators that do not set one.";
     PIPELINE_MAX_PARALLELISM: u32 = "pipeline.max-parallelism", default = "128",
         "Maximum parallelism: the number of key groups keyed state is split into; the upper bound for rescaling. rfy: a fixed default of 128 (Flink's -1 derives one).";
+    PIPELINE_AUTO_WATERMARK_INTERVAL: Duration = "pipeline.auto-watermark-interval", default = "200 ms",
+        "Interval of periodic watermark emission by assign_timestamps_and_watermarks (0 ms = periodic emission off).";
     EXECUTION_RUNTIME_MODE: String = "execution.runtime-mode", default = "STREAMING",
         choices = ["STREAMING", "BATCH", "AUTOMATIC"],
         "Runtime execution mode: STREAMING, BATCH or AUTOMATIC (BATCH when all sources are bounded).";
