@@ -6,4 +6,5 @@ pub mod cli;
 pub mod follow;
 pub mod local;
 pub mod plan;
+pub mod session;
 pub mod yarn;

@@ -5,8 +5,9 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Result};
 use clap::Parser;
-use rfy_client::cli::{Cli, Command, RunArgs};
-use rfy_client::{follow, local, plan, yarn};
+use rfy_am::bundle::ClusterMode;
+use rfy_client::cli::{normalize_args, Cli, Command, RunArgs, YarnSessionAction};
+use rfy_client::{follow, local, plan, session, yarn};
 
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
@@ -18,6 +19,9 @@ async fn run(cli: &Cli, args: &RunArgs) -> Result<bool> {
     let conf = plan::load_configuration(cli.conf_dir.as_deref(), &args.job)?;
     let (stream, graph) = plan::plan(&args.job, &conf)?;
     let mut conf = conf;
+    if let Some(id) = &args.yarn_application_id {
+        conf.set(rfy_conf::options::YARN_APPLICATION_ID.key, id, rfy_conf::Source::Dynamic)?;
+    }
     if let Some(path) = &args.from_savepoint {
         // A restored job continues its output: its sink directory is not empty.
         conf.set(rfy_conf::options::EXECUTION_SAVEPOINT_PATH.key, path, rfy_conf::Source::Dynamic)?;
@@ -27,11 +31,30 @@ async fn run(cli: &Cli, args: &RunArgs) -> Result<bool> {
         Some("yarn-application") => {
             // Application mode: the job's main (and its planning checks) runs
             // in the AM; the configuration (execution.savepoint.path included) ships with the bundle.
-            let outcome = yarn::run_application(&conf, &graph, &args.job.job, &args.job.job_args, args.detached).await?;
+            let outcome = yarn::run_application(
+                &conf,
+                &graph,
+                &args.job.job,
+                &args.job.job_args,
+                args.detached,
+                ClusterMode::Application,
+            )
+            .await?;
             return Ok(outcome.success);
         }
         Some(m @ ("yarn-per-job" | "yarn-session")) => {
-            bail!("-m {m}: not available in this build yet; use -m yarn-application")
+            // The JobGraph planned here runs on the cluster: the planning
+            // checks (input exists, output empty) run here too.
+            if args.from_savepoint.is_none() {
+                stream.check_io().map_err(anyhow::Error::msg)?;
+            }
+            if m == "yarn-session" {
+                return session::run_job(&conf, &graph, args.detached).await;
+            }
+            let outcome =
+                yarn::run_application(&conf, &graph, &args.job.job, &args.job.job_args, args.detached, ClusterMode::PerJob)
+                    .await?;
+            return Ok(outcome.success);
         }
         Some(other) => bail!("unknown target '-m {other}': use yarn-application, yarn-per-job or yarn-session, or omit -m for the local cluster"),
     }
@@ -57,18 +80,27 @@ async fn run(cli: &Cli, args: &RunArgs) -> Result<bool> {
     Ok(outcome.state == "FINISHED")
 }
 
-/// A REST client for the JobManager `target` names: `http://HOST:PORT`, or
-/// for a job on YARN the REST address its ApplicationMaster registered with
-/// the ResourceManager (see `yarn::jobmanager_url`).
-async fn jobmanager_client(target: &rfy_client::cli::JobManagerTarget) -> Result<follow::RestClient> {
-    match target.yarn_application().map_err(anyhow::Error::msg)? {
-        Some(app) => follow::RestClient::new(yarn::jobmanager_url(&app).await?),
-        None => follow::RestClient::new(format!("http://{}", target.jobmanager)),
+/// The configuration from `--conf-dir` and `-D` overrides (no job).
+fn load_conf(cli: &Cli, dynamic: &[String]) -> Result<rfy_conf::Configuration> {
+    let mut conf = rfy_conf::Configuration::load(cli.conf_dir.as_deref())?;
+    for kv in dynamic {
+        conf.apply_dynamic(kv)?;
     }
+    Ok(conf)
+}
+
+/// A REST client for the JobManager `target` names: `http://HOST:PORT`, a
+/// job or session on YARN by application id (the REST address its
+/// ApplicationMaster registered with the ResourceManager, see
+/// `yarn::jobmanager_url`), or `-m yarn-session`: the session of the YARN
+/// properties file.
+async fn jobmanager_client(cli: &Cli, target: &rfy_client::cli::JobManagerTarget) -> Result<follow::RestClient> {
+    let conf = load_conf(cli, &target.dynamic)?;
+    session::target_client(target, &conf).await
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(normalize_args(std::env::args()));
     init_logging();
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -87,7 +119,7 @@ fn main() -> ExitCode {
                 Ok(true)
             }
             Command::Savepoint(a) => {
-                let client = jobmanager_client(&a.target).await?;
+                let client = jobmanager_client(&cli, &a.target).await?;
                 let trigger = client.trigger_savepoint(&a.job_id, a.target_directory.as_deref(), false).await?;
                 eprintln!("Triggered savepoint for job {} (request {trigger}); waiting", a.job_id);
                 let location = client.wait_savepoint(&a.job_id, &trigger, std::time::Duration::from_secs(600)).await?;
@@ -95,13 +127,34 @@ fn main() -> ExitCode {
                 Ok(true)
             }
             Command::Stop(a) => {
-                let client = jobmanager_client(&a.target).await?;
+                let client = jobmanager_client(&cli, &a.target).await?;
                 let trigger = client.trigger_savepoint(&a.job_id, a.savepoint_path.as_deref(), true).await?;
                 eprintln!("Suspending job {} with a savepoint (request {trigger})", a.job_id);
                 let location = client.wait_savepoint(&a.job_id, &trigger, std::time::Duration::from_secs(600)).await?;
                 println!("Savepoint completed. Path: {location}");
                 Ok(true)
             }
+            Command::List(a) => {
+                let client = jobmanager_client(&cli, &a.target).await?;
+                session::list_jobs(&client, a.all, a.running, a.scheduled).await
+            }
+            Command::Cancel(a) => {
+                let client = jobmanager_client(&cli, &a.target).await?;
+                client.cancel(&a.job_id).await?;
+                println!("Cancelled job {}.", a.job_id);
+                Ok(true)
+            }
+            Command::YarnSession(s) => match &s.action {
+                YarnSessionAction::Start(a) => session::start(&load_conf(&cli, &a.overrides())?, a.detached).await,
+                YarnSessionAction::List(a) => session::list(&load_conf(&cli, &a.dynamic)?).await,
+                YarnSessionAction::Stop(a) => {
+                    let mut d = a.dynamic.clone();
+                    if let Some(id) = &a.yarn_application_id {
+                        d.push(format!("yarn.application.id={id}"));
+                    }
+                    session::stop(&load_conf(&cli, &d)?).await
+                }
+            },
             Command::Jobs => {
                 for p in rfy_jobs::BUILTIN {
                     println!("{:<12} {}", p.name, p.description);

@@ -155,6 +155,8 @@ options! {
         "YARN application type shown by YARN. rfy: default 'rfy'.";
     YARN_APPLICATION_ID: String = "yarn.application.id",
         "The YARN application (session or job cluster) the client talks to; unset: the session in the YARN properties file.";
+    YARN_PROPERTIES_FILE_LOCATION: String = "yarn.properties-file.location",
+        "Directory of the YARN properties file (`.yarn-properties-<user>`) that names the running session; unset: the system's temporary directory (/tmp).";
     YARN_STAGING_DIRECTORY: String = "yarn.staging-directory",
         "HDFS directory where the client uploads the application's files; unset: the submitter's home directory.";
 
