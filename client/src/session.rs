@@ -325,22 +325,27 @@ pub async fn run_job(conf: &Configuration, graph: &JobGraph, detached: bool) -> 
     let tracking = report.tracking_url.clone().unwrap_or_default();
     let job_id = rest.submit(graph, &conf.to_map()).await?;
     eprintln!("Job {job_id} submitted to session {app} ({:.2} s); web UI: {tracking}", t0.elapsed().as_secs_f64());
-    if detached {
-        let deadline = Instant::now() + conf.get(&options::SLOT_REQUEST_TIMEOUT) + Duration::from_secs(10);
-        loop {
-            let d = rest.get(&format!("/jobs/{job_id}")).await?;
-            let state = d["state"].as_str().unwrap_or("UNKNOWN").to_string();
-            if state != "CREATED" || Instant::now() > deadline {
-                eprintln!("Job {job_id} is {state} ({:.2} s); detached", t0.elapsed().as_secs_f64());
-                if state == "FAILED" {
-                    if let Ok(e) = rest.get(&format!("/jobs/{job_id}/exceptions")).await {
-                        eprintln!("error: {}", e["root-exception"].as_str().unwrap_or("unknown cause"));
-                    }
-                }
-                return Ok(!matches!(state.as_str(), "FAILED" | "CANCELED"));
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+    // Until the job has its slots (or ended): RUNNING is printed as in application mode.
+    let deadline = Instant::now() + conf.get(&options::SLOT_REQUEST_TIMEOUT) + Duration::from_secs(10);
+    let state = loop {
+        let d = rest.get(&format!("/jobs/{job_id}")).await?;
+        let state = d["state"].as_str().unwrap_or("UNKNOWN").to_string();
+        if state != "CREATED" || Instant::now() > deadline {
+            break state;
         }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    eprintln!("Job {job_id} is {state} ({:.2} s)", t0.elapsed().as_secs_f64());
+    if detached || state == "FAILED" {
+        if state == "FAILED" {
+            if let Ok(e) = rest.get(&format!("/jobs/{job_id}/exceptions")).await {
+                eprintln!("error: {}", e["root-exception"].as_str().unwrap_or("unknown cause"));
+            }
+        }
+        if detached {
+            eprintln!("Detached. Cancel it with: rfy cancel -m yarn-session {job_id}");
+        }
+        return Ok(!matches!(state.as_str(), "FAILED" | "CANCELED"));
     }
     let outcome =
         follow::follow(&rest, &job_id).await.with_context(|| format!("following job {job_id} in session {app}"))?;
