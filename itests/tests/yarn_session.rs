@@ -165,7 +165,8 @@ async fn session_shares_reuses_and_releases_task_managers_and_stops_clean() {
     }
 
     // A checkpointed streaming job afterwards gets a new container; list, savepoint, cancel.
-    let chk = format!("state.checkpoints.dir=hdfs://{dir}/chk");
+    let fs_uri = c.conf.default_fs().trim_end_matches('/').to_string();
+    let chk = format!("state.checkpoints.dir={fs_uri}{dir}/chk");
     let out_d = format!("hdfs://{dir}/d");
     let (st, out, _) = rfy(
         &[
@@ -204,7 +205,7 @@ async fn session_shares_reuses_and_releases_task_managers_and_stops_clean() {
     let (st, out, _) = rfy(&["list", "-a", "-m", "yarn-session", "--yid", &app], &[], Duration::from_secs(60));
     assert!(st.success() && out.contains(&format!("{job_a} : ")) && out.contains("(FINISHED)"), "rfy list -a:\n{out}");
 
-    let sp = format!("hdfs://{dir}/savepoints");
+    let sp = format!("{fs_uri}{dir}/savepoints");
     let deadline = Instant::now() + Duration::from_secs(60);
     let location = loop {
         let (st, out, _) =

@@ -142,6 +142,9 @@ struct Pool {
     task_managers: BTreeMap<String, TaskManagerEntry>,
     /// Slots each waiting job asks for (all or nothing).
     demand: BTreeMap<String, u32>,
+    /// TaskManagers released as idle: their processes may still heartbeat
+    /// or re-register until the environment stops them; they are refused.
+    released: std::collections::BTreeSet<String>,
 }
 
 impl Pool {
@@ -221,6 +224,9 @@ impl ResourceManager {
         }
         if req.num_slots == 0 {
             return Err(format!("TaskManager {} offers no slots", req.resource_id));
+        }
+        if self.pool().released.contains(&req.resource_id) {
+            return Err(format!("TaskManager {} was released as idle: it is being stopped", req.resource_id));
         }
         let endpoint = Endpoint::from_shared(format!("http://{}", req.rpc_address))
             .map_err(|e| format!("bad TaskManager address '{}': {e}", req.rpc_address))?
@@ -376,6 +382,7 @@ impl ResourceManager {
                 .collect();
             for id in &idle {
                 pool.task_managers.remove(id);
+                pool.released.insert(id.clone());
             }
             idle
         };
@@ -533,5 +540,7 @@ mod tests {
         assert_eq!(rm.release_idle(), vec!["tm1".to_string()]);
         assert_eq!(d.released.lock().unwrap().as_slice(), ["tm2".to_string(), "tm1".to_string()]);
         assert_eq!(rm.slot_counts(), (0, 0));
+        let err = rm.register(&reg("tm1", 1)).unwrap_err();
+        assert!(err.contains("released as idle"), "{err}");
     }
 }
