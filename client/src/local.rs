@@ -66,7 +66,8 @@ impl ResourceDriver for LocalDriver {
         "local"
     }
     fn can_add_task_managers(&self) -> bool {
-        self.missing() > 0
+        // Replacements being started count: a restarting job waits for them.
+        self.missing() > 0 || self.starting.load(Ordering::Relaxed) > 0
     }
     fn set_required_task_managers(&self, count: u32) {
         // `count` includes the replacements already starting.

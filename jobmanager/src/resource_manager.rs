@@ -29,9 +29,10 @@ use crate::status::now_ms;
 pub trait ResourceDriver: Send + Sync {
     /// The environment's name, for messages (`local`, `yarn`).
     fn name(&self) -> &'static str;
-    /// True if the driver can start TaskManagers beyond those running now;
-    /// false for a fixed set (the embedded local cluster at its size): a job
-    /// that does not fit then fails at once instead of waiting.
+    /// True if more TaskManagers can come: the driver can start more, or is
+    /// starting some now; false for a fixed set (the embedded local cluster
+    /// at its size, nothing starting): a job that does not fit then fails at
+    /// once instead of waiting.
     fn can_add_task_managers(&self) -> bool;
     /// The number of TaskManagers the JobManager needs now beyond the
     /// registered ones (0: none). Replaces the previous value: a lower value

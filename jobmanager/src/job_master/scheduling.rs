@@ -38,7 +38,7 @@ impl JobMaster {
                 rm.withdraw(&job_id);
                 let summary = rm.allocation_summary();
                 self.fail_now(format!(
-                    "could not get {needed} slots within {:.0} s (slot.request.timeout): {free} free of {total} registered{}{summary}",
+                    "could not get {needed} slots within {:.1} s (slot.request.timeout): {free} free of {total} registered{}{summary}",
                     timeout.as_secs_f64(),
                     if summary.is_empty() { "" } else { "; " },
                 ));
