@@ -61,6 +61,8 @@ async fn not_found() -> Response {
 }
 
 /// Checks a job id's syntax (32 hex digits) and finds the job.
+// The error is the handler's whole answer (an axum Response), returned at once.
+#[allow(clippy::result_large_err)]
 fn find_job(d: &Dispatcher, job_id: &str) -> Result<JobMasterHandle, Response> {
     if job_id.len() != 32 || !job_id.chars().all(|c| c.is_ascii_hexdigit()) {
         return Err(error(StatusCode::BAD_REQUEST, format!("invalid job id '{job_id}': expected 32 hex digits")));

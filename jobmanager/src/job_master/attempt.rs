@@ -210,7 +210,7 @@ impl Attempt<'_> {
                             first.get_or_insert(i);
                         }
                     }
-                    first.map(|i| (task_display(&st, i), st.tasks[i].address.clone()))
+                    first.map(|i| (task_display(st, i), st.tasks[i].address.clone()))
                 };
                 if let Some(task) = first {
                     self.on_failure(Some(reason), Some(task));
