@@ -60,8 +60,9 @@ async fn wordcount_p2_on_yarn_matches_local_run() {
     local.sort();
     assert!(local.len() > 10_000, "local run wrote {} lines", local.len());
 
-    // Paced so that it runs for a few seconds while YARN is checked.
-    let a = args(&["-p", "2"], &["wordcount", "--input", &input, "--output", &output, "--rate", "6000"]);
+    // Paced so that it runs about 15 s while YARN is checked (the `yarn`
+    // CLI's JVM alone can take 5 s on a loaded machine).
+    let a = args(&["-p", "2"], &["wordcount", "--input", &input, "--output", &output, "--rate", "2000"]);
     let mut run = RfyRun::start(&a, &[]);
     run.wait_for_job_running(Duration::from_secs(120));
     let app = run.application_id().expect("application id printed");
