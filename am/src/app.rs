@@ -1,7 +1,7 @@
 //! The application-mode ApplicationMaster: starts the JobManager (Dispatcher
 //! REST API and web UI, JobMaster, ResourceManager with the [`YarnDriver`]),
 //! registers with the YARN ResourceManager with the web UI as tracking URL,
-//! runs the job's `main` (plans the built-in job named in the manifest and
+//! runs the job's `main` (plans the job named in the manifest and
 //! submits it to its own Dispatcher), and when the job ends removes the
 //! staging directory and unregisters with SUCCEEDED, FAILED or KILLED and a
 //! diagnostic message.
@@ -16,7 +16,7 @@ use rfy_hadoop::hdfs::Hdfs;
 use rfy_hadoop::yarn::amrm::{AmRmClient, FinalStatus};
 use rfy_hadoop::yarn::Resource;
 use rfy_jobmanager::{JobManager, JobManagerConfig, JobManagerHandle, JobState};
-use rfy_runtime::{ExecutionConfig, JobGraph, RuntimeMode};
+use rfy_runtime::{JobGraph, JobProgram};
 use tokio::sync::watch;
 
 use crate::bundle::{self, ClusterMode, Manifest};
@@ -82,25 +82,14 @@ pub struct Outcome {
     pub diagnostics: String,
 }
 
-/// Plans the job the manifest names: its JobGraph, after the planning-time
-/// checks (input exists, output writable). Runs the job's `main`.
-fn plan(manifest: &Manifest, conf: &Configuration) -> Result<JobGraph, String> {
-    let program = rfy_jobs::find(&manifest.job)
-        .ok_or_else(|| format!("unknown job '{}' (not built into this rfy-am)", manifest.job))?;
-    let mode = RuntimeMode::parse(&conf.get(&options::EXECUTION_RUNTIME_MODE))
-        .map_err(|e| format!("execution.runtime-mode: {e}"))?;
-    let exec = ExecutionConfig {
-        parallelism: conf.get(&options::PARALLELISM_DEFAULT),
-        max_parallelism: conf.get(&options::PIPELINE_MAX_PARALLELISM),
-        runtime_mode: mode,
-    };
-    let stream = program.stream_graph(&manifest.args, exec).map_err(|e| format!("job '{}': {e}", manifest.job))?;
-    // A job restored from a savepoint or checkpoint continues its output:
-    // its sink directory is not empty (as `rfy run -s` in local mode).
-    if !conf.contains(options::EXECUTION_SAVEPOINT_PATH.key) {
-        stream.check_io()?;
-    }
-    stream.job_graph().map_err(|e| e.to_string())
+/// The job's `main`: plans the job the manifest names with `programs`, after
+/// the planning-time checks (input exists, output writable) unless the job
+/// restores from a savepoint or checkpoint (it continues its output).
+fn plan(programs: &[JobProgram], manifest: &Manifest, conf: &Configuration) -> Result<JobGraph, String> {
+    let check_io = !conf.contains(options::EXECUTION_SAVEPOINT_PATH.key);
+    crate::plan::plan(programs, &manifest.job, &manifest.args, conf, check_io)
+        .map(|(_, graph)| graph)
+        .map_err(|e| e.to_string())
 }
 
 /// Waits for job `job_id` to end; returns its outcome. `stop` ends the wait
@@ -158,11 +147,12 @@ pub(crate) async fn wait_for_job(
 }
 
 /// Runs the ApplicationMaster in the current YARN container, with the bundle
-/// in the working directory. Returns the outcome it reported to YARN.
+/// in the working directory; the job's main is one of `programs`. Returns
+/// the outcome it reported to YARN.
 ///
 /// Errors: the AM could not start (no registration with YARN happened; YARN
 /// then shows the container's exit code and its logs hold this error).
-pub async fn run() -> Result<Outcome, AmError> {
+pub async fn run(programs: &'static [JobProgram]) -> Result<Outcome, AmError> {
     let started = Instant::now();
     let env = ContainerEnv::from_env()?;
     let manifest = Manifest::read(Path::new(bundle::MANIFEST_FILE)).map_err(AmError::Bundle)?;
@@ -265,7 +255,7 @@ pub async fn run() -> Result<Outcome, AmError> {
         },
         (None, ClusterMode::Session) => crate::session::serve(&jm, &mut stop_job_rx).await,
         (None, ClusterMode::PerJob) => crate::per_job::run(&jm, &progress, &mut stop_job_rx).await,
-        (None, ClusterMode::Application) => run_main(&jm, &manifest, &conf, &progress, &mut stop_job_rx).await,
+        (None, ClusterMode::Application) => run_main(programs, &jm, &manifest, &conf, &progress, &mut stop_job_rx).await,
     };
     match outcome.status {
         FinalStatus::Succeeded => tracing::info!("{}", outcome.diagnostics),
@@ -293,6 +283,7 @@ pub async fn run() -> Result<Outcome, AmError> {
 /// the manifest, with the planning checks against HDFS, off the async
 /// threads), submits it to the Dispatcher and waits for it to end.
 async fn run_main(
+    programs: &'static [JobProgram],
     jm: &JobManagerHandle,
     manifest: &Manifest,
     conf: &Configuration,
@@ -302,7 +293,7 @@ async fn run_main(
     // The job's main: plan (with the planning checks against HDFS) off the async threads.
     let m2 = manifest.clone();
     let c2 = conf.clone();
-    let planned = tokio::task::spawn_blocking(move || plan(&m2, &c2))
+    let planned = tokio::task::spawn_blocking(move || plan(programs, &m2, &c2))
         .await
         .unwrap_or_else(|e| Err(format!("job main panicked: {e}")));
     match planned {

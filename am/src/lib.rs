@@ -6,7 +6,9 @@
 //! ([`per_job`]: a JobGraph the client planned) and session ([`session`]:
 //! a JobManager with no job that clients submit jobs to).
 //!
-//! The `rfy-am` binary is a thin `main` over [`app::run`]; the client uses
+//! Planning a job ([`plan`]) lives here too: the client and the AM's job
+//! main share it. The `rfy-am` binary is [`main`] with the built-in
+//! programs, a job executable calls it with its own; the client uses
 //! [`bundle`] to know what to upload and how to start the AM.
 
 #![warn(missing_docs)]
@@ -14,5 +16,9 @@
 pub mod app;
 pub mod bundle;
 pub mod driver;
+mod entry;
 pub mod per_job;
+pub mod plan;
 pub mod session;
+
+pub use entry::main;

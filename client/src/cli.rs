@@ -11,6 +11,7 @@ pub struct Cli {
     /// Directory holding config.yaml (default: $RFY_CONF_DIR, else built-in defaults).
     #[arg(long, global = true, value_name = "DIR")]
     pub conf_dir: Option<PathBuf>,
+    /// The sub-command.
     #[command(subcommand)]
     pub command: Command,
 }
@@ -35,6 +36,18 @@ pub enum Command {
     /// Start, list or stop a YARN session cluster (Flink's `yarn-session.sh`).
     #[command(name = "yarn-session")]
     YarnSession(YarnSessionArgs),
+    /// Create a new cargo project for an rfy job (Cargo.toml, src/main.rs, README).
+    New(NewArgs),
+}
+
+/// Arguments of `rfy new`.
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// Directory to create; its name is the package name.
+    pub path: PathBuf,
+    /// The rfy SDK (the `sdk/` directory of an rfy checkout) the project depends on.
+    #[arg(long, env = "RFY_SDK_PATH", value_name = "DIR")]
+    pub sdk_path: Option<PathBuf>,
 }
 
 /// Arguments of `rfy list`.
@@ -273,6 +286,7 @@ pub struct RunArgs {
     /// Restore the job from this savepoint (or retained checkpoint) directory.
     #[arg(short = 's', long = "fromSavepoint", alias = "from-savepoint", value_name = "PATH")]
     pub from_savepoint: Option<String>,
+    /// The job and its arguments.
     #[command(flatten)]
     pub job: JobArgs,
 }

@@ -1,10 +1,16 @@
 //! The rfy client as a library: command-line shapes, job planning, the
 //! embedded local cluster, and the REST client that submits and follows jobs.
-//! The `rfy` binary is a thin `main` over it; integration tests use it too.
+//! The `rfy` binary is a thin `main` over [`main`]; job executables call it
+//! with their own programs; integration tests use it too.
 
+mod app;
 pub mod cli;
+pub mod executable;
 pub mod follow;
 pub mod local;
+pub mod new_project;
 pub mod plan;
 pub mod session;
 pub mod yarn;
+
+pub use app::main;

@@ -12,6 +12,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use rfy_conf::{options, Configuration, Source};
 use rfy_jobmanager::{JobManager, JobManagerConfig, JobManagerHandle, ResourceDriver};
+use rfy_runtime::JobProgram;
 use rfy_taskmanager::{TaskManager, TaskManagerConfig, TaskManagerHandle};
 
 type TaskManagers = Arc<Mutex<Vec<TaskManagerHandle>>>;
@@ -32,6 +33,8 @@ pub struct LocalDriver {
     size: u32,
     /// Replacements being started.
     starting: Arc<AtomicU32>,
+    /// The job programs the TaskManagers can run.
+    programs: &'static [JobProgram],
 }
 
 impl LocalDriver {
@@ -53,8 +56,9 @@ impl LocalDriver {
             log_path: String::new(),
             conf: self.conf.clone(),
         };
+        let programs = self.programs;
         async move {
-            TaskManager::start(config, Arc::new(rfy_jobs::BUILTIN))
+            TaskManager::start(config, Arc::new(programs))
                 .await
                 .with_context(|| format!("starting local TaskManager {i}"))
         }
@@ -110,7 +114,19 @@ impl LocalCluster {
     /// `taskmanager.numberOfTaskSlots` is not set, each TaskManager gets
     /// enough slots for a job of `required_slots` (as Flink's local
     /// environment sizes its MiniCluster to the job).
+    /// Its TaskManagers run the built-in job programs.
     pub async fn start(conf: &Configuration, required_slots: u32) -> Result<LocalCluster> {
+        Self::start_with_programs(conf, required_slots, rfy_jobs::BUILTIN).await
+    }
+
+    /// As [`LocalCluster::start`], with TaskManagers that run `programs`
+    /// (a job executable's own). Registers the `hdfs://` file system.
+    pub async fn start_with_programs(
+        conf: &Configuration,
+        required_slots: u32,
+        programs: &'static [JobProgram],
+    ) -> Result<LocalCluster> {
+        rfy_connectors::register_file_system();
         let mut conf = conf.clone();
         let tms = conf.get(&options::LOCAL_NUMBER_TASKMANAGER).max(1);
         if !conf.contains(options::TASKMANAGER_NUMBER_OF_TASK_SLOTS.key) {
@@ -131,6 +147,7 @@ impl LocalCluster {
             taskmanagers: taskmanagers.clone(),
             size: tms,
             starting: Arc::default(),
+            programs,
         });
         let jobmanager = JobManager::start(JobManagerConfig {
             conf: conf.clone(),

@@ -1,8 +1,8 @@
 //! Turns a job name, its arguments and the configuration into a JobGraph.
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::Result;
 use rfy_conf::{options, Configuration};
-use rfy_runtime::{ExecutionConfig, JobGraph, RuntimeMode, StreamGraph};
+use rfy_runtime::{JobGraph, JobProgram, StreamGraph};
 
 use crate::cli::JobArgs;
 
@@ -18,26 +18,20 @@ pub fn load_configuration(conf_dir: Option<&std::path::Path>, job: &JobArgs) -> 
     Ok(conf)
 }
 
-/// The job's StreamGraph and JobGraph.
+/// The StreamGraph and JobGraph of the built-in job `job.job` (see
+/// [`plan_with`]).
 ///
-/// Errors: unknown job, bad job arguments, invalid dataflow, or a failed
-/// planning check (missing input, unwritable output), each as one line.
+/// Errors: as [`plan_with`].
 pub fn plan(job: &JobArgs, conf: &Configuration) -> Result<(StreamGraph, JobGraph)> {
-    let program = rfy_jobs::find(&job.job).ok_or_else(|| {
-        let names: Vec<&str> = rfy_jobs::BUILTIN.iter().map(|p| p.name).collect();
-        anyhow!("unknown job '{}'; built-in jobs: {}", job.job, names.join(", "))
-    })?;
-    let mode = RuntimeMode::parse(&conf.get(&options::EXECUTION_RUNTIME_MODE))
-        .map_err(|e| anyhow!("execution.runtime-mode: {e}"))?;
-    let exec = ExecutionConfig {
-        parallelism: conf.get(&options::PARALLELISM_DEFAULT),
-        max_parallelism: conf.get(&options::PIPELINE_MAX_PARALLELISM),
-        runtime_mode: mode,
-    };
-    if exec.parallelism == 0 {
-        bail!("parallelism.default must be at least 1");
-    }
-    let stream = program.stream_graph(&job.job_args, exec).with_context(|| format!("job '{}'", job.job))?;
-    let graph = stream.job_graph()?;
-    Ok((stream, graph))
+    plan_with(rfy_jobs::BUILTIN, job, conf)
+}
+
+/// The StreamGraph and JobGraph of job `job.job` among `programs` (planned
+/// by [`rfy_am::plan::plan`], the one planning code), without the planning
+/// checks (the caller runs `StreamGraph::check_io` where the job runs).
+///
+/// Errors: unknown job, bad job arguments or configuration, invalid
+/// dataflow, each as one line.
+pub fn plan_with(programs: &[JobProgram], job: &JobArgs, conf: &Configuration) -> Result<(StreamGraph, JobGraph)> {
+    Ok(rfy_am::plan::plan(programs, &job.job, &job.job_args, conf, false)?)
 }

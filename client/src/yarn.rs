@@ -78,9 +78,23 @@ pub fn staging_root(conf: &Configuration, user: &str) -> String {
     }
 }
 
-/// The sibling binaries `rfy-am` and `rfy-worker` of this executable.
+/// Set by a job executable (`rfy::run`): it ships itself as the AM's and
+/// the TaskManagers' binary instead of the sibling `rfy-am` / `rfy-worker`.
+static SHIP_CURRENT_EXECUTABLE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Makes `rfy run -m yarn-application` ship this executable as `rfy-am` and
+/// `rfy-worker` (a job executable takes its role from that name).
+pub fn ship_current_executable() {
+    SHIP_CURRENT_EXECUTABLE.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The sibling binaries `rfy-am` and `rfy-worker` of this executable (or
+/// the executable itself twice, see [`ship_current_executable`]).
 fn sibling_binaries() -> Result<(PathBuf, PathBuf)> {
     let exe = std::env::current_exe().context("cannot find this executable's path")?;
+    if SHIP_CURRENT_EXECUTABLE.load(std::sync::atomic::Ordering::Relaxed) {
+        return Ok((exe.clone(), exe));
+    }
     let dir = exe.parent().ok_or_else(|| anyhow!("{} has no parent directory", exe.display()))?;
     let find = |name: &str| {
         let p = dir.join(name);
@@ -117,6 +131,11 @@ async fn upload_bundle(
             }
         }
     }
+    // The same file under two names (a job executable as AM and worker) is uploaded once.
+    let same_binary = locals[0].1 == locals[1].1;
+    if same_binary {
+        locals.remove(1);
+    }
     let uploads = locals.iter().map(|(name, local)| async move {
         let path = format!("{staging}/{name}");
         let r = fs
@@ -126,6 +145,10 @@ async fn upload_bundle(
         Ok::<_, anyhow::Error>(BundleFile { name: name.clone(), resource: LocalResourceInfo::from(&r) })
     });
     let mut files: Vec<BundleFile> = futures::future::join_all(uploads).await.into_iter().collect::<Result<_>>()?;
+    if same_binary {
+        let worker = BundleFile { name: bundle::WORKER_BINARY.into(), resource: files[0].resource.clone() };
+        files.insert(1, worker);
+    }
     let write_small = |name: &'static str, data: Vec<u8>| async move {
         let path = format!("{staging}/{name}");
         let stamp =

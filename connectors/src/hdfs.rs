@@ -27,7 +27,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use hdfs_native::sync::{Client, FileReader, FileWriter};
 use hdfs_native::WriteOptions;
-use rfy_runtime::sinks::two_phase::{PartFile, PartFs, TwoPhaseTextWriter};
+use rfy_runtime::fs::{FileStatus, FileSystem, InputFile, OutputFile};
+use rfy_runtime::sinks::two_phase::TwoPhaseTextWriter;
 use rfy_runtime::sinks::{Sink, SinkWriter};
 use rfy_runtime::sources::{file_splits, Source, SourceReader, SplitLineReader};
 use rfy_runtime::{OperatorContext, TaskError};
@@ -174,14 +175,40 @@ impl Source<String> for HdfsTextFileSource {
 /// How a record becomes a line.
 type Formatter<T> = dyn Fn(&T, &mut Vec<u8>) + Send + Sync;
 
-/// HDFS for the runtime's two-phase-commit writer (paths inside the file system).
-struct HdfsPartFs {
+/// HDFS as a [`FileSystem`] of the runtime (checkpoint storage, the
+/// two-phase-commit writer): one blocking client per NameNode and process.
+/// Paths are `hdfs://[authority]/path` URIs or absolute paths inside the
+/// file system. Every call runs on a thread of its own, as callers may be
+/// threads that drive async tasks (the JobManager's checkpoint coordinator);
+/// the readers and writers that `open` and `create` return block, so use
+/// them from plain threads (tasks) only.
+pub struct HdfsFileSystem {
     client: Client,
 }
 
-struct HdfsPart(Option<BufWriter<FileWriter>>);
+/// Registers HDFS for `hdfs://` URIs with the runtime's file-system
+/// registry ([`rfy_runtime::fs::register`]); `hdfs:///path` (no authority)
+/// uses `fs.defaultFS` of the Hadoop configuration in `HADOOP_CONF_DIR`.
+/// Every entry point calls it once at start.
+pub fn register_file_system() {
+    rfy_runtime::fs::register("hdfs", |authority| {
+        let namenode = authority.map(|a| format!("hdfs://{a}"));
+        let client = client(namenode.as_deref())?;
+        Ok(Arc::new(HdfsFileSystem { client }) as Arc<dyn FileSystem>)
+    });
+}
 
-impl Write for HdfsPart {
+/// The path inside the file system of an `hdfs://` URI (or an absolute path).
+fn fs_path(uri: &str) -> &str {
+    match uri.strip_prefix("hdfs://") {
+        Some(rest) => rest.find('/').map(|i| &rest[i..]).unwrap_or("/"),
+        None => uri,
+    }
+}
+
+struct HdfsOutput(Option<BufWriter<FileWriter>>);
+
+impl Write for HdfsOutput {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         self.0.as_mut().map(|w| w.write(buf)).unwrap_or(Ok(0))
     }
@@ -190,35 +217,75 @@ impl Write for HdfsPart {
     }
 }
 
-impl PartFile for HdfsPart {
+impl OutputFile for HdfsOutput {
     fn close(mut self: Box<Self>) -> std::io::Result<()> {
         let Some(w) = self.0.take() else { return Ok(()) };
         let mut f = w.into_inner().map_err(|e| e.into_error())?;
         // Closing completes the last block on the DataNodes: the data is durable.
-        f.close().map_err(io_err)
+        off_async(|| f.close()).map_err(io_err)
     }
 }
 
-impl PartFs for HdfsPartFs {
-    fn mkdirs(&self, dir: &str) -> std::io::Result<()> {
-        self.client.mkdirs(dir, 0o755, true).map_err(io_err)
+impl FileSystem for HdfsFileSystem {
+    fn status(&self, path: &str) -> std::io::Result<Option<FileStatus>> {
+        match off_async(|| self.client.get_file_info(fs_path(path))) {
+            Ok(s) => Ok(Some(FileStatus { is_dir: s.isdir, len: s.length as u64 })),
+            Err(e) if not_found(&e) => Ok(None),
+            Err(e) => Err(io_err(e)),
+        }
     }
-    fn create(&self, path: &str) -> std::io::Result<Box<dyn PartFile>> {
-        let f = self.client.create(path, WriteOptions::default().overwrite(true).permission(0o644)).map_err(io_err)?;
-        Ok(Box::new(HdfsPart(Some(BufWriter::with_capacity(IO_BUFFER, f)))))
+    fn open(&self, path: &str) -> std::io::Result<(Box<dyn InputFile>, u64)> {
+        let f = off_async(|| self.client.read(fs_path(path))).map_err(io_err)?;
+        let len = f.file_length() as u64;
+        Ok((Box::new(f), len))
+    }
+    fn create(&self, path: &str) -> std::io::Result<Box<dyn OutputFile>> {
+        let opts = WriteOptions::default().overwrite(true).permission(0o644);
+        let f = off_async(|| self.client.create(fs_path(path), opts)).map_err(io_err)?;
+        Ok(Box::new(HdfsOutput(Some(BufWriter::with_capacity(IO_BUFFER, f)))))
+    }
+    fn mkdirs(&self, dir: &str) -> std::io::Result<()> {
+        off_async(|| self.client.mkdirs(fs_path(dir), 0o755, true)).map_err(io_err)
     }
     fn rename(&self, from: &str, to: &str) -> std::io::Result<()> {
-        self.client.rename(from, to, false).map_err(io_err)
+        off_async(|| self.client.rename(fs_path(from), fs_path(to), false)).map_err(io_err)
     }
-    fn remove(&self, path: &str) -> std::io::Result<()> {
-        self.client.delete(path, false).map(|_| ()).map_err(io_err)
+    fn remove_file(&self, path: &str) -> std::io::Result<()> {
+        off_async(|| self.client.delete(fs_path(path), false)).map(|_| ()).map_err(io_err)
     }
-    fn exists(&self, path: &str) -> bool {
-        self.client.get_file_info(path).is_ok()
+    fn remove_dir_all(&self, path: &str) -> std::io::Result<()> {
+        match off_async(|| self.client.delete(fs_path(path), true)) {
+            Ok(_) => Ok(()),
+            Err(e) if not_found(&e) => Ok(()),
+            Err(e) => Err(io_err(e)),
+        }
     }
     fn list(&self, dir: &str) -> std::io::Result<Vec<String>> {
-        let v = self.client.list_status(dir, false).map_err(io_err)?;
+        let v = off_async(|| self.client.list_status(fs_path(dir), false)).map_err(io_err)?;
         Ok(v.into_iter().map(|s| s.path.rsplit('/').next().unwrap_or_default().to_string()).collect())
+    }
+    fn read(&self, path: &str) -> std::io::Result<Vec<u8>> {
+        // Opened and read off the async threads: the reader blocks on the client's runtime.
+        off_async(|| {
+            let mut f = self.client.read(fs_path(path)).map_err(io_err)?;
+            let mut v = Vec::with_capacity(f.file_length());
+            std::io::Read::read_to_end(&mut f, &mut v)?;
+            Ok(v)
+        })
+    }
+    fn write_atomic(&self, path: &str, bytes: &[u8]) -> std::io::Result<()> {
+        let p = fs_path(path);
+        let tmp = format!("{p}.tmp-write");
+        off_async(|| {
+            if let Some((parent, _)) = p.rsplit_once('/').filter(|(d, _)| !d.is_empty()) {
+                self.client.mkdirs(parent, 0o755, true)?;
+            }
+            let mut f = self.client.create(&tmp, WriteOptions::default().overwrite(true).permission(0o644))?;
+            f.write_bytes(bytes::Bytes::copy_from_slice(bytes))?;
+            f.close()?;
+            self.client.rename(&tmp, p, true)
+        })
+        .map_err(io_err)
     }
 }
 
@@ -313,7 +380,7 @@ impl<T: 'static> Sink<T> for HdfsTextFileSink<T> {
         let p = HdfsPath::parse(&self.dir).map_err(TaskError::User)?;
         let c = client(p.namenode.as_deref()).map_err(TaskError::User)?;
         if let Some(cp) = &ctx.checkpointing {
-            let fs = Arc::new(HdfsPartFs { client: c });
+            let fs: Arc<dyn FileSystem> = Arc::new(HdfsFileSystem { client: c });
             return Ok(Box::new(TwoPhaseTextWriter::open(fs, &p.path, self.format.clone(), ctx, cp)?));
         }
         c.mkdirs(&p.path, 0o755, true)

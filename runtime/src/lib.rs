@@ -12,6 +12,7 @@ pub mod context;
 pub mod error;
 pub mod event;
 pub mod exchange;
+pub mod fs;
 pub mod graph;
 pub mod keygroup;
 mod operators;

@@ -282,11 +282,8 @@ impl Executor {
                 execution_id: tdd.execution_id.clone(),
                 executor: Arc::downgrade(self),
             });
-            let storage: Arc<dyn rfy_runtime::checkpoint::CheckpointStorage> = if tdd.checkpoint_job_dir.is_empty() {
-                Arc::new(rfy_runtime::checkpoint::storage::LocalStorage)
-            } else {
-                rfy_runtime::checkpoint::open_storage(&tdd.checkpoint_job_dir).map_err(|e| e.to_string())?
-            };
+            // An empty directory (no checkpointing) is the local file system.
+            let storage = rfy_runtime::checkpoint::open_storage(&tdd.checkpoint_job_dir).map_err(|e| e.to_string())?;
             control.checkpointing = Some(Arc::new(TaskCheckpointing::new(
                 tdd.checkpoint_job_dir.clone(),
                 storage,
@@ -322,10 +319,15 @@ impl Executor {
         task_name: String,
     ) {
         tracing::info!(task = %task_name, %execution_id, "task starting");
-        let result = build_task(&stream, &job, spec, &control).and_then(|mut head| {
-            self.report(&job_id, &execution_id, ExecutionState::Running, (String::new(), false), &control);
-            head.run(&control)
-        });
+        // A panic in user code fails the task (and the job) with its message;
+        // the TaskManager lives on.
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            build_task(&stream, &job, spec, &control).and_then(|mut head| {
+                self.report(&job_id, &execution_id, ExecutionState::Running, (String::new(), false), &control);
+                head.run(&control)
+            })
+        }))
+        .unwrap_or_else(|panic| Err(TaskError::User(format!("task {task_name} panicked: {}", panic_message(&panic)))));
         let (state, failure) = match &result {
             Ok(()) => (ExecutionState::Finished, String::new()),
             Err(TaskError::Canceled) => (ExecutionState::Canceled, String::new()),
@@ -448,5 +450,14 @@ impl TaskExecutorGateway for ExecutorService {
             let _ = rx.await;
         }
         Ok(Response::new(Ack { ok: true, message: String::new() }))
+    }
+}
+
+/// The message of a panic payload (`panic!("...")` carries a `&str` or a `String`).
+pub(crate) fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    match (panic.downcast_ref::<&str>(), panic.downcast_ref::<String>()) {
+        (Some(s), _) => s.to_string(),
+        (_, Some(s)) => s.clone(),
+        _ => "(no message)".to_string(),
     }
 }

@@ -28,18 +28,16 @@ pub(crate) struct CheckpointSettings {
 }
 
 /// A checkpoint storage URI, checked: a local path, a `file://` URI (made a
-/// plain path) or `hdfs://host:port/path`; no trailing slash.
+/// plain path), `hdfs://host:port/path` or `hdfs:///path` (the NameNode of
+/// `fs.defaultFS`); no trailing slash.
 ///
-/// Errors: another scheme, or an `hdfs://` URI without a host, naming the option.
+/// Errors: another scheme, naming the option.
 pub(crate) fn storage_uri(uri: &str, key: &str) -> Result<String, String> {
     let uri = uri.trim().trim_end_matches('/');
     if let Some(p) = uri.strip_prefix("file://") {
         return Ok(p.to_string());
     }
-    if let Some(rest) = uri.strip_prefix("hdfs://") {
-        if rest.split('/').next().unwrap_or("").is_empty() {
-            return Err(format!("{key} = {uri}: name the NameNode, as hdfs://host:port/path"));
-        }
+    if uri.starts_with("hdfs://") {
         return Ok(uri.to_string());
     }
     if let Some((scheme, _)) = uri.split_once("://") {

@@ -156,7 +156,13 @@ impl JobMaster {
         let job_id = self.st.job_id.clone();
         let needed = self.st.graph.required_slots();
         let graph = self.st.graph.clone();
-        let conf = Configuration::from_map(&self.conf_map, Source::Dynamic).unwrap_or_default();
+        let conf = match Configuration::from_map(&self.conf_map, Source::Dynamic) {
+            Ok(c) => c,
+            Err(e) => {
+                self.fail_now(format!("job configuration: {e}"));
+                return self.finish();
+            }
+        };
         let settings = match CheckpointSettings::from_conf(&conf) {
             Ok(s) => s,
             Err(e) => {

@@ -295,7 +295,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cp = crate::checkpoint::TaskCheckpointing::new(
             dir.path().join("job").display().to_string(),
-            Arc::new(crate::checkpoint::storage::LocalStorage),
+            crate::checkpoint::open_storage("").unwrap(),
             0,
             false,
             acks.clone(),

@@ -113,7 +113,7 @@ impl<T: 'static> Sink<T> for TextFileSink<T> {
     fn create_writer(&self, ctx: &OperatorContext) -> Result<Box<dyn SinkWriter<T>>, TaskError> {
         if let Some(cp) = &ctx.checkpointing {
             let dir = self.dir.display().to_string();
-            let fs = Arc::new(super::two_phase::LocalFs);
+            let fs = Arc::new(crate::fs::LocalFileSystem);
             return Ok(Box::new(super::two_phase::TwoPhaseTextWriter::open(fs, &dir, self.format.clone(), ctx, cp)?));
         }
         std::fs::create_dir_all(&self.dir)

@@ -12,7 +12,8 @@
 //! checkpoint, which the sources replay). `<run>` is the job id's first 8
 //! digits and the attempt number, so files of different runs never collide.
 //!
-//! The file system is a [`PartFs`]: local here, HDFS in rfy-connectors.
+//! The file system is any [`FileSystem`] (local, or HDFS registered by
+//! rfy-connectors); paths are the output directory's URI joined with `/name`.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -24,73 +25,7 @@ use super::SinkWriter;
 use crate::checkpoint::TaskCheckpointing;
 use crate::context::OperatorContext;
 use crate::error::TaskError;
-
-/// An open part file being written.
-pub trait PartFile: Write + Send {
-    /// Flushes and makes everything written durable, then closes the file.
-    ///
-    /// Errors: the data could not be made durable.
-    fn close(self: Box<Self>) -> std::io::Result<()>;
-}
-
-/// What the two-phase writer needs of a file system. Paths are the
-/// directory given to [`TwoPhaseTextWriter::open`] joined with `/name`.
-pub trait PartFs: Send + Sync + 'static {
-    /// Creates directory `dir` and its parents.
-    fn mkdirs(&self, dir: &str) -> std::io::Result<()>;
-    /// Creates (or truncates) `path` for writing.
-    fn create(&self, path: &str) -> std::io::Result<Box<dyn PartFile>>;
-    /// Renames `from` to `to` (no overwrite needed).
-    fn rename(&self, from: &str, to: &str) -> std::io::Result<()>;
-    /// Deletes a file.
-    fn remove(&self, path: &str) -> std::io::Result<()>;
-    /// True if `path` exists.
-    fn exists(&self, path: &str) -> bool;
-    /// Names (not paths) of the entries of directory `dir`.
-    fn list(&self, dir: &str) -> std::io::Result<Vec<String>>;
-}
-
-/// The local file system.
-pub struct LocalFs;
-
-struct LocalPart(std::io::BufWriter<std::fs::File>);
-
-impl Write for LocalPart {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.write(buf)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.0.flush()
-    }
-}
-
-impl PartFile for LocalPart {
-    fn close(self: Box<Self>) -> std::io::Result<()> {
-        let file = self.0.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()
-    }
-}
-
-impl PartFs for LocalFs {
-    fn mkdirs(&self, dir: &str) -> std::io::Result<()> {
-        std::fs::create_dir_all(dir)
-    }
-    fn create(&self, path: &str) -> std::io::Result<Box<dyn PartFile>> {
-        Ok(Box::new(LocalPart(std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?))))
-    }
-    fn rename(&self, from: &str, to: &str) -> std::io::Result<()> {
-        std::fs::rename(from, to)
-    }
-    fn remove(&self, path: &str) -> std::io::Result<()> {
-        std::fs::remove_file(path)
-    }
-    fn exists(&self, path: &str) -> bool {
-        std::path::Path::new(path).exists()
-    }
-    fn list(&self, dir: &str) -> std::io::Result<Vec<String>> {
-        Ok(std::fs::read_dir(dir)?.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
-    }
-}
+use crate::fs::{FileSystem, OutputFile};
 
 /// A file waiting for its checkpoint to complete.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,7 +36,7 @@ struct PendingFile {
 }
 
 struct Dir {
-    fs: Arc<dyn PartFs>,
+    fs: Arc<dyn FileSystem>,
     path: String,
 }
 
@@ -157,7 +92,7 @@ impl Dir {
             }
             let path = self.file(&file);
             tracing::info!(file = %path, "discarding output written after the restored checkpoint");
-            self.fs.remove(&path).map_err(|e| TaskError::io(format!("cannot remove {path}"), e))?;
+            self.fs.remove_file(&path).map_err(|e| TaskError::io(format!("cannot remove {path}"), e))?;
         }
         Ok(())
     }
@@ -170,7 +105,7 @@ pub struct TwoPhaseTextWriter<T> {
     /// `part-<subtask>-<run>-`; a sequence number completes a file name.
     prefix: String,
     seq: u64,
-    current: Option<(String, Box<dyn PartFile>)>,
+    current: Option<(String, Box<dyn OutputFile>)>,
     pending: Arc<Mutex<Vec<PendingFile>>>,
     line: Vec<u8>,
 }
@@ -184,7 +119,7 @@ impl<T> TwoPhaseTextWriter<T> {
     /// Errors: the directory cannot be made or listed, a restored pending
     /// file cannot be committed, or the restored state is undecodable.
     pub fn open(
-        fs: Arc<dyn PartFs>,
+        fs: Arc<dyn FileSystem>,
         dir: &str,
         format: Arc<Formatter<T>>,
         ctx: &OperatorContext,
@@ -280,7 +215,7 @@ impl<T> Drop for TwoPhaseTextWriter<T> {
         if let Some((name, out)) = self.current.take() {
             // Failure or cancel: data after the last barrier is replayed from the checkpoint.
             let _ = out.close();
-            let _ = self.dir.fs.remove(&self.dir.in_progress(&name));
+            let _ = self.dir.fs.remove_file(&self.dir.in_progress(&name));
         }
     }
 }

@@ -1,0 +1,42 @@
+//! The ApplicationMaster's process entry point.
+
+use std::process::ExitCode;
+
+use rfy_hadoop::yarn::amrm::FinalStatus;
+use rfy_runtime::JobProgram;
+
+/// Runs the ApplicationMaster in this YARN container (see [`crate::app::run`])
+/// with the job programs `programs`: installs the logger and the `hdfs://`
+/// file system, runs the AM on a tokio runtime, and returns the process's
+/// exit code (0 once an outcome was reported to YARN).
+pub fn main(programs: &'static [JobProgram]) -> ExitCode {
+    rfy_conf::logging::init(rfy_conf::logging::LogRole::JobManager);
+    rfy_connectors::register_file_system();
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(crate::app::run(programs));
+    // Task threads may still be finishing; do not wait for them.
+    rt.shutdown_timeout(std::time::Duration::from_millis(200));
+    match result {
+        Ok(o) if o.status == FinalStatus::Succeeded => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::SUCCESS, // the outcome is reported to YARN; exit 0 so YARN does not retry
+        Err(e) => {
+            tracing::error!("rfy ApplicationMaster failed to start: {e}");
+            println!("rfy ApplicationMaster failed to start: {e}");
+            // The NodeManager puts the tail of `*stderr*` files of a failed
+            // container into YARN's diagnostics: leave the cause there too.
+            if let Some(dir) = std::env::var("LOG_DIRS").ok().and_then(|d| d.split(',').next().map(str::to_string)) {
+                let _ = std::fs::write(
+                    format!("{dir}/jobmanager.stderr"),
+                    format!("rfy ApplicationMaster failed to start: {e}\n"),
+                );
+            }
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! Planning a job: the one place a job program, its arguments and the
+//! configuration become a StreamGraph and a JobGraph. The client plans with
+//! it (local mode, `rfy info`), the ApplicationMaster runs it as the job's
+//! `main` in application mode.
+
+use rfy_conf::{options, Configuration};
+use rfy_runtime::{ExecutionConfig, JobError, JobGraph, JobProgram, RuntimeMode, StreamGraph};
+
+/// Why a job could not be planned; each message is one line naming the job
+/// or the option at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// No program of that name.
+    #[error("unknown job '{job}'; jobs in this executable: {known}")]
+    UnknownJob {
+        /// The name asked for.
+        job: String,
+        /// The names there are, comma-separated.
+        known: String,
+    },
+    /// A configuration value is invalid.
+    #[error("{0}")]
+    Conf(String),
+    /// The program refused its arguments or declared an invalid dataflow.
+    #[error("job '{job}': {error}")]
+    Job {
+        /// The job's name.
+        job: String,
+        /// What the program reported.
+        error: JobError,
+    },
+    /// The program panicked while declaring its dataflow.
+    #[error("job '{job}' panicked in its main: {message}")]
+    Panic {
+        /// The job's name.
+        job: String,
+        /// The panic's message.
+        message: String,
+    },
+    /// A planning check failed (missing input, output not writable).
+    #[error("job '{job}': {message}")]
+    Check {
+        /// The job's name.
+        job: String,
+        /// The check's message, naming the file.
+        message: String,
+    },
+}
+
+/// The execution settings of the configuration: `parallelism.default`,
+/// `pipeline.max-parallelism`, `execution.runtime-mode`.
+///
+/// Errors: an unknown runtime mode or a parallelism of 0, naming the key.
+pub fn execution_config(conf: &Configuration) -> Result<ExecutionConfig, PlanError> {
+    let mode = RuntimeMode::parse(&conf.get(&options::EXECUTION_RUNTIME_MODE))
+        .map_err(|e| PlanError::Conf(format!("{}: {e}", options::EXECUTION_RUNTIME_MODE.key)))?;
+    let exec = ExecutionConfig {
+        parallelism: conf.get(&options::PARALLELISM_DEFAULT),
+        max_parallelism: conf.get(&options::PIPELINE_MAX_PARALLELISM),
+        runtime_mode: mode,
+    };
+    if exec.parallelism == 0 {
+        return Err(PlanError::Conf(format!("{} must be at least 1", options::PARALLELISM_DEFAULT.key)));
+    }
+    Ok(exec)
+}
+
+/// The program called `job` among `programs`.
+///
+/// Errors: [`PlanError::UnknownJob`] listing the names there are.
+pub fn find_program(programs: &[JobProgram], job: &str) -> Result<JobProgram, PlanError> {
+    programs.iter().find(|p| p.name == job).copied().ok_or_else(|| PlanError::UnknownJob {
+        job: job.to_string(),
+        known: programs.iter().map(|p| p.name).collect::<Vec<_>>().join(", "),
+    })
+}
+
+/// Plans job `job` of `programs` with `args`: its StreamGraph and JobGraph.
+/// With `check_io` the planning checks run too (inputs exist, outputs are
+/// writable); a job restored from a savepoint skips them, as it continues
+/// its output.
+///
+/// Errors: unknown job, bad configuration, bad job arguments, an invalid
+/// dataflow, or a failed planning check.
+pub fn plan(
+    programs: &[JobProgram],
+    job: &str,
+    args: &[String],
+    conf: &Configuration,
+    check_io: bool,
+) -> Result<(StreamGraph, JobGraph), PlanError> {
+    let program = find_program(programs, job)?;
+    let exec = execution_config(conf)?;
+    let declared = std::panic::catch_unwind(|| program.stream_graph(args, exec)).map_err(|panic| {
+        let message = match (panic.downcast_ref::<&str>(), panic.downcast_ref::<String>()) {
+            (Some(s), _) => s.to_string(),
+            (_, Some(s)) => s.clone(),
+            _ => "(no message)".to_string(),
+        };
+        PlanError::Panic { job: job.into(), message }
+    })?;
+    let stream = declared.map_err(|error| PlanError::Job { job: job.into(), error })?;
+    if check_io {
+        stream.check_io().map_err(|message| PlanError::Check { job: job.into(), message })?;
+    }
+    let graph = stream.job_graph().map_err(|error| PlanError::Job { job: job.into(), error })?;
+    Ok((stream, graph))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rfy_runtime::StreamExecutionEnvironment;
+
+    fn numbers(env: &StreamExecutionEnvironment, args: &[String]) -> Result<(), JobError> {
+        if !args.is_empty() {
+            return Err(JobError::BadArguments(format!("unexpected {args:?}")));
+        }
+        env.from_collection(vec![1u64, 2, 3]).map(|x| x * 2).discard();
+        Ok(())
+    }
+    const NUMBERS: JobProgram = JobProgram { name: "numbers", description: "test", build: numbers };
+
+    fn panics(_: &StreamExecutionEnvironment, _: &[String]) -> Result<(), JobError> {
+        panic!("no input for you")
+    }
+
+    #[test]
+    fn a_panicking_main_is_an_error() {
+        let p = JobProgram { name: "panics", description: "test", build: panics };
+        let e = plan(&[p], "panics", &[], &Configuration::new(), true).err().unwrap().to_string();
+        assert_eq!(e, "job 'panics' panicked in its main: no input for you");
+    }
+
+    #[test]
+    fn plans_by_name_and_errors_name_the_job() {
+        let conf = Configuration::new();
+        let (_, graph) = plan(&[NUMBERS], "numbers", &[], &conf, true).unwrap();
+        assert!(!graph.vertices.is_empty());
+        let err = |r: Result<(StreamGraph, JobGraph), PlanError>| r.err().expect("an error").to_string();
+        let e = err(plan(&[NUMBERS], "nope", &[], &conf, true));
+        assert_eq!(e, "unknown job 'nope'; jobs in this executable: numbers");
+        let e = err(plan(&[NUMBERS], "numbers", &["x".into()], &conf, true));
+        assert!(e.starts_with("job 'numbers': ") && e.contains("unexpected"), "{e}");
+        let mut conf = Configuration::new();
+        conf.apply_dynamic("parallelism.default=0").unwrap();
+        let e = err(plan(&[NUMBERS], "numbers", &[], &conf, true));
+        assert_eq!(e, "parallelism.default must be at least 1");
+    }
+}

@@ -1,0 +1,299 @@
+//! # rfy: write stream processing jobs in Rust
+//!
+//! A job is a Rust program that declares a dataflow with rfy's DataStream
+//! API (Flink's names: [`StreamExecutionEnvironment`], [`DataStream`],
+//! [`KeyedStream`], keyed state, sources and sinks) and hands its job
+//! programs to [`run`]. The same executable then plans the job, runs it on
+//! the embedded local cluster, runs as a TaskManager, and runs the job's
+//! main in the ApplicationMaster: the counterpart of a Flink job JAR.
+//!
+//! ```no_run
+//! use rfy::{Collector, DataStream, JobError, JobProgram, StreamExecutionEnvironment};
+//!
+//! /// Upper-cases the lines of `--input` and prints them.
+//! fn shout(env: &StreamExecutionEnvironment, args: &[String]) -> Result<(), JobError> {
+//!     let input = rfy::arg(args, "--input")?;
+//!     let lines: DataStream<String> = rfy::read_text_file(env, &input);
+//!     lines.map(|l| l.to_uppercase()).print();
+//!     Ok(())
+//! }
+//!
+//! const SHOUT: JobProgram = JobProgram { name: "shout", description: "upper-case a file", build: shout };
+//!
+//! fn main() {
+//!     rfy::run(&[SHOUT])
+//! }
+//! ```
+//!
+//! Build it with `cargo build --release` and run it:
+//!
+//! ```text
+//! rfy run ./target/release/shout --input data/kjv.txt      # embedded local cluster (or run the executable itself)
+//! rfy info ./target/release/shout --input data/kjv.txt     # its JobGraph as JSON
+//! ```
+//!
+//! A job program runs on the client (to make the JobGraph) and again on
+//! every TaskManager (to make the operators), so it must declare the same
+//! dataflow from the same arguments every time: read arguments, not clocks
+//! or random numbers, while declaring.
+//!
+//! Paths accepted anywhere (inputs, outputs, `state.checkpoints.dir`,
+//! `state.savepoints.dir`, `-s`) are local paths, `file://` URIs, or
+//! `hdfs:///path` (the NameNode of `fs.defaultFS` in `HADOOP_CONF_DIR`) and
+//! `hdfs://host:port/path`.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+/// File name of the executable in the ApplicationMaster's container.
+const AM_NAME: &str = rfy_am::bundle::AM_BINARY;
+/// File name of the executable in a TaskManager's container.
+const WORKER_NAME: &str = rfy_am::bundle::WORKER_BINARY;
+
+pub use rfy_runtime::api::{Collector, KeyedContext, KeyedProcessFunction};
+pub use rfy_runtime::api::{DataStream, DataStreamSink, KeyedStream, StreamExecutionEnvironment};
+pub use rfy_runtime::record::Record;
+pub use rfy_runtime::{ExecutionConfig, JobError, JobGraph, JobProgram, RuntimeMode, TaskError, Word};
+
+/// Keyed state (Flink's `ValueState`, `ListState`, `MapState`,
+/// `ReducingState`), registered in [`KeyedProcessFunction::open`] and read
+/// and written for the key of the record being processed.
+///
+/// ```
+/// use rfy::state::{KeyedStateStore, ValueState};
+/// use rfy::{Collector, KeyedContext, KeyedProcessFunction, TaskError};
+///
+/// /// Emits each key with its running count.
+/// #[derive(Clone, Default)]
+/// struct Count {
+///     seen: Option<ValueState<u64>>,
+/// }
+///
+/// impl KeyedProcessFunction for Count {
+///     type Key = String;
+///     type In = String;
+///     type Out = (String, u64);
+///     fn open(&mut self, state: &mut KeyedStateStore<String>) {
+///         self.seen = Some(state.value_state("seen"));
+///     }
+///     fn process_element(
+///         &mut self,
+///         value: String,
+///         ctx: &mut KeyedContext<'_, String>,
+///         out: &mut Collector<'_, (String, u64)>,
+///     ) -> Result<(), TaskError> {
+///         let seen = self.seen.as_ref().expect("opened");
+///         let n = seen.value(ctx).unwrap_or(0) + 1;
+///         seen.update(ctx, n);
+///         out.collect((value, n));
+///         Ok(())
+///     }
+/// }
+///
+/// let env = rfy::StreamExecutionEnvironment::new(rfy::ExecutionConfig::default());
+/// env.set_parallelism(2);
+/// env.from_collection(vec!["a".to_string(), "b".into(), "a".into()])
+///     .key_by(|w: &String| w.clone())
+///     .process(Count::default())
+///     .discard();
+/// let graph = env.into_stream_graph("count", &[]).job_graph().unwrap();
+/// // The source (one subtask), then the keyed process (two, hash-partitioned by key).
+/// assert_eq!(graph.vertices.len(), 2);
+/// ```
+pub mod state {
+    pub use rfy_runtime::api::{KeyedStateStore, ListState, MapState, ReducingState, ValueState};
+}
+
+/// Sources: where records come from. [`crate::read_text_file`] picks the
+/// right text source for a path; implement [`Source`] for your own.
+pub mod sources {
+    pub use rfy_runtime::sources::{
+        CollectionSource, SocketTextSource, Source, SourceReader, SourceStatus, TextFileSource,
+    };
+    pub use rfy_runtime::OperatorContext;
+}
+
+/// Sinks: where records go. [`crate::write_text_file`] picks the right
+/// text sink for a directory; implement [`Sink`] for your own.
+pub mod sinks {
+    pub use rfy_runtime::sinks::{CollectSink, DiscardingSink, PrintSink, Sink, SinkWriter, TextFileSink};
+}
+
+/// Connectors to external systems: text files in HDFS.
+pub mod connectors {
+    pub use rfy_connectors::{is_hdfs, HdfsTextFileSink, HdfsTextFileSource};
+}
+
+/// The lines of the text file at `path` (a local path, `file://` or
+/// `hdfs://` URI), read in parallel byte-range splits (Flink's
+/// `readTextFile`). The file is checked when the job is planned.
+///
+/// ```
+/// let env = rfy::StreamExecutionEnvironment::new(rfy::ExecutionConfig::default());
+/// let lines = rfy::read_text_file(&env, "hdfs:///data/kjv.txt");
+/// lines.filter(|l| !l.is_empty()).discard();
+/// let graph = env.into_stream_graph("lines", &[]).job_graph().unwrap();
+/// assert_eq!(graph.vertices[0].name, "Source: kjv.txt -> Filter -> Sink: Discard");
+/// ```
+pub fn read_text_file(env: &StreamExecutionEnvironment, path: &str) -> DataStream<String> {
+    if rfy_connectors::is_hdfs(path) {
+        env.add_source(rfy_connectors::HdfsTextFileSource::new(path))
+    } else {
+        env.add_source(rfy_runtime::sources::TextFileSource::new(path.strip_prefix("file://").unwrap_or(path)))
+    }
+}
+
+/// Writes `stream` as text lines into part files `part-<subtask>` of
+/// directory `dir` (a local path, `file://` or `hdfs://` URI), each record
+/// formatted by `format` (the sink adds the `\n`). Without checkpointing a
+/// part file appears when its subtask's input has ended; with checkpointing
+/// the sink is exactly-once (two-phase commit). The directory must be empty
+/// or absent when the job is planned.
+///
+/// ```
+/// let env = rfy::StreamExecutionEnvironment::new(rfy::ExecutionConfig::default());
+/// let numbers = env.from_collection(vec![1u64, 2, 3]);
+/// rfy::write_text_file(&numbers, "/tmp/rfy-doc-out", |n: &u64, out: &mut Vec<u8>| {
+///     out.extend_from_slice(n.to_string().as_bytes())
+/// });
+/// let graph = env.into_stream_graph("numbers", &[]).job_graph().unwrap();
+/// assert!(graph.vertices[0].name.ends_with("Sink: Text file /tmp/rfy-doc-out"));
+/// ```
+pub fn write_text_file<T: Record>(
+    stream: &DataStream<T>,
+    dir: &str,
+    format: impl Fn(&T, &mut Vec<u8>) + Send + Sync + 'static,
+) -> DataStreamSink {
+    if rfy_connectors::is_hdfs(dir) {
+        stream.sink_to(rfy_connectors::HdfsTextFileSink::new(dir, format))
+    } else {
+        stream.write_as_text(dir.strip_prefix("file://").unwrap_or(dir), format)
+    }
+}
+
+/// The value of option `name` (e.g. `--input`) in job arguments `args`:
+/// `--input x` or `--input=x`.
+///
+/// Errors: [`JobError::BadArguments`] naming the missing option.
+///
+/// ```
+/// let args: Vec<String> = ["--input", "in.txt", "--output=out"].map(String::from).to_vec();
+/// assert_eq!(rfy::arg(&args, "--input").unwrap(), "in.txt");
+/// assert_eq!(rfy::arg(&args, "--output").unwrap(), "out");
+/// assert_eq!(rfy::arg(&args, "--rate").unwrap_err().to_string(), "missing argument --rate");
+/// ```
+pub fn arg(args: &[String], name: &str) -> Result<String, JobError> {
+    opt_arg(args, name).ok_or_else(|| JobError::BadArguments(format!("missing argument {name}")))
+}
+
+/// The value of option `name` in `args` if it is given (see [`arg`]).
+///
+/// ```
+/// let args: Vec<String> = vec!["--output".into(), "out".into()];
+/// assert_eq!(rfy::opt_arg(&args, "--output").as_deref(), Some("out"));
+/// assert_eq!(rfy::opt_arg(&args, "--input"), None);
+/// ```
+pub fn opt_arg(args: &[String], name: &str) -> Option<String> {
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if a == name {
+            return it.next().cloned();
+        }
+        if let Some(v) = a.strip_prefix(name).and_then(|r| r.strip_prefix('=')) {
+            return Some(v.to_string());
+        }
+    }
+    None
+}
+
+/// First argument that makes [`run`] act as a TaskManager (`rfy-worker`).
+pub const TASKMANAGER_ROLE: &str = "taskmanager";
+/// First argument that makes [`run`] act as the ApplicationMaster (`rfy-am`).
+pub const JOBMANAGER_ROLE: &str = "jobmanager";
+
+/// The `rfy` sub-commands (first arguments handed to the command line).
+const CLI_COMMANDS: &[&str] =
+    &["run", "info", "jobs", "savepoint", "stop", "help", "--help", "-h", "--version", "-V", "--conf-dir"];
+
+/// The role [`run`] takes for command line `args` (without the program name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Role {
+    /// Print the handshake line (`RFY_HANDSHAKE` is set: `rfy run` asks).
+    Handshake,
+    /// A TaskManager (`taskmanager --jobmanager HOST:PORT ...`).
+    TaskManager,
+    /// The ApplicationMaster (`jobmanager`, in a YARN container).
+    JobManager,
+    /// An `rfy` command (`run`, `info`, `jobs`, ...).
+    Cli,
+    /// Anything else: run the default (first) job on the embedded local
+    /// cluster with these job arguments.
+    RunDefault,
+}
+
+impl Role {
+    /// The role for `args`, with `handshake` true when `RFY_HANDSHAKE` is set.
+    ///
+    /// ```
+    /// use rfy::Role;
+    /// let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    /// assert_eq!(Role::of(&args(&["--input", "x"]), false), Role::RunDefault);
+    /// assert_eq!(Role::of(&args(&["info", "./job"]), false), Role::Cli);
+    /// assert_eq!(Role::of(&args(&["taskmanager", "--jobmanager", "h:1"]), false), Role::TaskManager);
+    /// assert_eq!(Role::of(&args(&[]), true), Role::Handshake);
+    /// ```
+    pub fn of(args: &[String], handshake: bool) -> Role {
+        if handshake {
+            return Role::Handshake;
+        }
+        match args.first().map(String::as_str) {
+            Some(TASKMANAGER_ROLE) => Role::TaskManager,
+            Some(JOBMANAGER_ROLE) => Role::JobManager,
+            Some(c) if CLI_COMMANDS.contains(&c) => Role::Cli,
+            _ => Role::RunDefault,
+        }
+    }
+}
+
+/// The entry point of a job executable: `fn main() { rfy::run(&[MY_JOB]) }`.
+/// Takes its role from the command line (see [`Role`]) and exits the
+/// process with the role's exit code:
+///
+/// - `./myjob --input x ...`: runs the first program on the embedded local
+///   cluster with those job arguments (as `rfy run ./myjob --input x`);
+/// - `./myjob run|info|jobs|savepoint|stop ...`: the `rfy` command line,
+///   with these programs as its jobs;
+/// - `./myjob taskmanager --jobmanager HOST:PORT`: a TaskManager;
+/// - `./myjob jobmanager`: the ApplicationMaster in a YARN container.
+///
+/// `rfy run -m yarn-application ./myjob ...` ships the executable as the
+/// ApplicationMaster's and the TaskManagers' binary (uploaded once, run
+/// under the names `rfy-am` and `rfy-worker`, which select the role).
+pub fn run(programs: &'static [JobProgram]) -> ! {
+    let mut argv = std::env::args();
+    let name = argv.next().unwrap_or_default();
+    let mut args: Vec<String> = argv.collect();
+    // On YARN the executable is shipped as `rfy-am` and `rfy-worker`: the name is the role.
+    match Path::new(&name).file_name().and_then(|n| n.to_str()) {
+        Some(AM_NAME) => args.insert(0, JOBMANAGER_ROLE.into()),
+        Some(WORKER_NAME) => args.insert(0, TASKMANAGER_ROLE.into()),
+        _ => {}
+    }
+    rfy_client::yarn::ship_current_executable();
+    let code = match Role::of(&args, std::env::var_os(rfy_client::executable::HANDSHAKE_ENV).is_some()) {
+        Role::Handshake => {
+            println!("{}", rfy_client::executable::Handshake::line(programs));
+            ExitCode::SUCCESS
+        }
+        Role::TaskManager => rfy_worker::run(programs, &args[1..]),
+        Role::JobManager => rfy_am::main(programs),
+        Role::Cli => rfy_client::main(programs, args.into_iter().map(Into::into).collect()),
+        Role::RunDefault => {
+            let me = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default();
+            let argv = ["run".to_string(), me].into_iter().chain(args);
+            rfy_client::main(programs, argv.map(Into::into).collect())
+        }
+    };
+    // ExitCode has no accessor; success vs failure is what rfy reports.
+    std::process::exit(if code == ExitCode::SUCCESS { 0 } else { 1 })
+}

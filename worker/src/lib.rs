@@ -1,0 +1,108 @@
+//! rfy's TaskManager worker as a library: a TaskManager in a YARN container. Started by the
+//! ApplicationMaster with the JobManager's RPC address and the slot count;
+//! its resource id is the container id (`CONTAINER_ID`), its advertised host
+//! the NodeManager host (`NM_HOST`), its configuration `rfy-conf.json` in the
+//! working directory. It logs to stderr, which the container command
+//! redirects to `<LOG_DIR>/taskmanager.log`, and exits when the JobManager is
+//! gone. The `rfy-worker` binary is [`run`] with the built-in programs; a
+//! job executable runs it with its own.
+
+#![warn(missing_docs)]
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use rfy_conf::{Configuration, Source};
+use rfy_runtime::JobProgram;
+use rfy_taskmanager::{TaskManager, TaskManagerConfig};
+
+/// Name of the configuration file in the working directory (the bundle's `rfy-conf.json`).
+const CONF_FILE: &str = "rfy-conf.json";
+
+/// rfy's TaskManager for YARN containers.
+#[derive(Debug, Parser)]
+#[command(name = "rfy-worker", version)]
+pub struct Args {
+    /// `host:port` of the JobManager's RPC service.
+    #[arg(long)]
+    pub jobmanager: String,
+    /// Task slots to offer.
+    #[arg(long, default_value_t = 1)]
+    pub slots: u32,
+    /// Resource id (default: `$CONTAINER_ID`).
+    #[arg(long, env = "CONTAINER_ID")]
+    pub resource_id: String,
+    /// Host to advertise (default: `$NM_HOST`).
+    #[arg(long, env = "NM_HOST")]
+    pub host: String,
+    /// Configuration file (JSON map of rfy options).
+    #[arg(long, default_value = CONF_FILE)]
+    pub conf: std::path::PathBuf,
+}
+
+async fn serve(args: Args, programs: &'static [JobProgram]) -> Result<()> {
+    let conf = if args.conf.exists() {
+        let text = std::fs::read_to_string(&args.conf).with_context(|| format!("reading {}", args.conf.display()))?;
+        let map: BTreeMap<String, String> =
+            serde_json::from_str(&text).with_context(|| format!("parsing {}", args.conf.display()))?;
+        Configuration::from_map(&map, Source::Programmatic)?
+    } else {
+        Configuration::new()
+    };
+    let log_dir = std::env::var("LOG_DIRS").ok().and_then(|d| d.split(',').next().map(str::to_string));
+    let log_path = log_dir.map(|d| format!("{d}/taskmanager.log")).unwrap_or_default();
+    tracing::info!(resource_id = %args.resource_id, host = %args.host, jobmanager = %args.jobmanager, slots = args.slots, "rfy TaskManager starting");
+    let tm = TaskManager::start(
+        TaskManagerConfig {
+            resource_id: args.resource_id,
+            jobmanager_address: args.jobmanager,
+            bind_host: "0.0.0.0".into(),
+            advertised_host: args.host,
+            port: 0,
+            num_slots: args.slots,
+            log_path,
+            conf,
+        },
+        Arc::new(programs),
+    )
+    .await?;
+    tm.wait().await?;
+    tracing::info!("TaskManager stopped");
+    Ok(())
+}
+
+/// Runs the TaskManager with command-line arguments `args` (without the
+/// program name) until the JobManager is gone; the job programs it can run
+/// are `programs`. Installs the logger and the `hdfs://` file system.
+/// Returns the process's exit code.
+pub fn run<I, T>(programs: &'static [JobProgram], args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    rfy_conf::logging::init(rfy_conf::logging::LogRole::TaskManager);
+    rfy_connectors::register_file_system();
+    let args = match Args::try_parse_from(
+        std::iter::once(std::ffi::OsString::from("rfy-worker")).chain(args.into_iter().map(Into::into)),
+    ) {
+        Ok(a) => a,
+        Err(e) => e.exit(),
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(serve(args, programs)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("TaskManager failed: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
