@@ -402,6 +402,12 @@ pub async fn deploy_cluster(
         .map_err(|e| anyhow!("{e}: YARN deployment needs the Hadoop configuration (HADOOP_CONF_DIR), e.g. eval \"$(scripts/hadoop env)\""))?;
     let user = current_user();
     let rm = RmRestClient::from_config(&hconf, &user)?;
+    // HDFS first: a NameNode that is down fails the run before YARN holds an application.
+    let fs = Hdfs::from_config(&hconf, Some(&user))?;
+    fs.probe().await.map_err(|e| {
+        let dir = hconf.dir().map(|d| d.display().to_string()).unwrap_or_else(|| "HADOOP_CONF_DIR".into());
+        anyhow!("{e} (fs.defaultFS in {dir})")
+    })?;
     let t0 = Instant::now();
     let t_epoch_ms = epoch_ms();
     let new_app = rm.new_application().await.map_err(|e| match &e {
@@ -419,7 +425,6 @@ pub async fn deploy_cluster(
         _ => anyhow::Error::new(e).context("cannot create a YARN application"),
     })?;
     let app = new_app.application_id.clone();
-    let fs = Hdfs::from_config(&hconf, Some(&user))?;
     let staging = format!("{}/{app}", staging_root(conf, &user));
     fs.mkdirs(&staging, 0o700).await?;
     let log_filter = std::env::var("RFY_CONTAINER_LOG").unwrap_or_else(|_| "info".into());

@@ -172,6 +172,8 @@ options! {
         "Maximum number of checkpoints in progress at the same time.";
     EXECUTION_CHECKPOINTING_MIN_PAUSE: Duration = "execution.checkpointing.min-pause", default = "0 ms",
         "Minimum time between the end of one checkpoint and the start of the next.";
+    EXECUTION_CHECKPOINTING_CHECKPOINTS_AFTER_TASKS_FINISH: bool = "execution.checkpointing.checkpoints-after-tasks-finish", default = "true",
+        "With periodic checkpoints: when a bounded source ends, its tasks flush and wait for one more completed checkpoint before they finish, so sinks commit their last data through a checkpoint (Flink's FLIP-147 final checkpoint).";
     STATE_CHECKPOINTS_DIR: String = "state.checkpoints.dir",
         "Directory (URI, e.g. hdfs:///rfy/checkpoints) where checkpoint data and metadata are stored.";
     STATE_SAVEPOINTS_DIR: String = "state.savepoints.dir",

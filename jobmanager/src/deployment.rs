@@ -34,6 +34,8 @@ pub(crate) struct AttemptSpec {
     pub(crate) checkpoint_job_dir: String,
     /// Exactly-once barrier alignment.
     pub(crate) exactly_once: bool,
+    /// Final checkpoint mode: finished tasks keep taking part in checkpoints.
+    pub(crate) final_checkpoint: bool,
     /// Checkpoint directory to restore from ("" for none).
     pub(crate) restore_dir: String,
     /// That checkpoint's `_metadata` image (empty for none).
@@ -97,6 +99,7 @@ pub(crate) fn task_deployments(
                 slot_index: slots[subtask as usize].slot_index,
                 checkpoint_job_dir: spec.checkpoint_job_dir.clone(),
                 exactly_once: spec.exactly_once,
+                final_checkpoint: spec.final_checkpoint,
                 restore_dir: spec.restore_dir.clone(),
                 restore_metadata: spec.restore_metadata.clone(),
             });

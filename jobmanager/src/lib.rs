@@ -21,7 +21,9 @@ mod status;
 mod task_calls;
 mod web;
 
-pub use checkpoint::{CheckpointStat, CheckpointState, CheckpointStats, RestoredStat};
+pub use checkpoint::{
+    check_settings as check_checkpoint_settings, CheckpointStat, CheckpointState, CheckpointStats, RestoredStat,
+};
 pub use cluster::{JobManager, JobManagerConfig, JobManagerHandle};
 pub use error::JobManagerError;
 pub use resource_manager::{ResourceDriver, StaticDriver, TaskManagerInfo};

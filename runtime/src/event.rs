@@ -26,8 +26,14 @@ pub enum Event {
     Watermark(i64),
     /// A checkpoint barrier.
     Barrier(CheckpointBarrier),
-    /// The producer has no more records (bounded input ended).
+    /// The producer has no more records (bounded input ended) and its stream
+    /// ends here.
     EndOfInput,
+    /// The producer has no more records, but its stream goes on until a final
+    /// checkpoint completed (Flink's FLIP-147 `EndOfData`): operators flush
+    /// what they hold back as at the end of input, sinks make it pending
+    /// (not committed); barriers and then `EndOfInput` still follow.
+    EndOfData,
     /// Local only, never sent over a channel: output writers send partly
     /// filled buffers now (buffer timeout, idle input).
     #[serde(skip)]

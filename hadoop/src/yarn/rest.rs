@@ -615,7 +615,16 @@ pub fn remote_exception_message(body: &str) -> String {
     }
     match serde_json::from_str::<Wrapper>(body) {
         Ok(w) => format!("{}: {}", w.remote.exception, w.remote.message),
-        Err(_) => body.chars().take(300).collect(),
+        Err(_) if body.trim_start().starts_with('<') => {
+            // Another HTTP server at the RM's address: say so, not its page.
+            let title = body
+                .split_once("<title>")
+                .and_then(|(_, rest)| rest.split_once("</title>"))
+                .map(|(t, _)| t.trim().chars().take(80).collect::<String>())
+                .unwrap_or_default();
+            format!("an HTML page ('{title}'), not YARN's REST API: is this address the ResourceManager's web address?")
+        }
+        Err(_) => body.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(200).collect(),
     }
 }
 

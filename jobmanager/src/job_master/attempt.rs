@@ -108,7 +108,7 @@ impl Attempt<'_> {
             st.state == JobState::Running
                 && self.restarting.is_none()
                 && !self.stopping
-                && st.tasks.iter().all(|t| t.state == ExecutionState::Running)
+                && crate::checkpoint::can_trigger(st, self.coord.settings().final_checkpoint())
         };
         if running && self.coord.periodic_due(now) {
             self.trigger(None);
@@ -119,11 +119,17 @@ impl Attempt<'_> {
     fn trigger(&mut self, savepoint: Option<SavepointRequest>) {
         let (executions, sources) = {
             let st = &self.jm.st;
-            let execs: Vec<String> = st.tasks.iter().map(|t| t.execution_id.clone()).collect();
+            // Finished tasks (final checkpoint mode) are neither triggered nor awaited.
+            let execs: Vec<String> = st
+                .tasks
+                .iter()
+                .filter(|t| t.state != ExecutionState::Finished)
+                .map(|t| t.execution_id.clone())
+                .collect();
             let sources: Vec<(String, u32)> = st
                 .tasks
                 .iter()
-                .filter(|t| st.graph.inputs_of(t.vertex).is_empty())
+                .filter(|t| st.graph.inputs_of(t.vertex).is_empty() && t.state != ExecutionState::Finished)
                 .map(|t| (t.execution_id.clone(), t.subtask))
                 .collect();
             (execs, sources)
@@ -161,6 +167,9 @@ impl Attempt<'_> {
     fn on_message(&mut self, msg: JobMasterMsg) {
         match msg {
             JobMasterMsg::TaskState(u) => {
+                if u.state == ExecutionState::Finished as i32 {
+                    self.coord.task_finished(&u.execution_id);
+                }
                 let report = on_task_state(&mut self.jm.st, u);
                 match report {
                     TaskReport::Nothing => {}

@@ -301,6 +301,7 @@ impl JobMaster {
             conf: self.conf_map.clone(),
             checkpoint_job_dir: coord.job_dir().unwrap_or_default(),
             exactly_once: coord.settings().exactly_once,
+            final_checkpoint: coord.settings().final_checkpoint(),
             restore_dir,
             restore_metadata,
         };

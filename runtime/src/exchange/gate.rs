@@ -23,6 +23,9 @@ struct InChannel {
     blocked: bool,
     /// Delivered the barrier being aligned.
     seen: bool,
+    /// Delivered `EndOfData`: no more records, but barriers and its
+    /// `EndOfInput` still come (final checkpoint).
+    data_ended: bool,
     watermark: i64,
 }
 
@@ -33,6 +36,8 @@ pub(crate) struct NetworkInput<T> {
     batch: Vec<T>,
     watermark: i64,
     pending_barrier: Option<CheckpointBarrier>,
+    /// `EndOfData` went down the chain (every channel's data ended).
+    data_end_sent: bool,
     checkpointing: Option<Arc<TaskCheckpointing>>,
     flush_interval: Duration,
     cursor: usize,
@@ -50,12 +55,20 @@ impl<T: Record> NetworkInput<T> {
         NetworkInput {
             channels: receivers
                 .into_iter()
-                .map(|rx| InChannel { rx, finished: false, blocked: false, seen: false, watermark: i64::MIN })
+                .map(|rx| InChannel {
+                    rx,
+                    finished: false,
+                    blocked: false,
+                    seen: false,
+                    data_ended: false,
+                    watermark: i64::MIN,
+                })
                 .collect(),
             next,
             batch: Vec::new(),
             watermark: i64::MIN,
             pending_barrier: None,
+            data_end_sent: false,
             checkpointing: None,
             flush_interval,
             cursor: 0,
@@ -135,6 +148,16 @@ impl<T: Record> NetworkInput<T> {
                 self.channels[i].finished = true;
                 self.advance_watermark()?;
                 self.try_complete_alignment()
+            }
+            Event::EndOfData => {
+                // Forwarded once, when no channel can bring records any
+                // more; the channels stay open for the final barrier.
+                self.channels[i].data_ended = true;
+                if !self.data_end_sent && self.channels.iter().all(|c| c.data_ended || c.finished) {
+                    self.data_end_sent = true;
+                    self.next.push_event(&Event::EndOfData)?;
+                }
+                Ok(())
             }
             Event::Flush => Ok(()),
         }
@@ -328,6 +351,48 @@ mod tests {
             std::thread::sleep(Duration::from_millis(5));
         }
         assert_eq!(*acks.0.lock().unwrap(), vec![1]);
+    }
+
+    /// Final checkpoint (FLIP-147): `EndOfData` goes down the chain once,
+    /// after every channel's; the channels stay open, so the final barrier
+    /// is still aligned after it, and the stream ends with `EndOfInput`.
+    #[test]
+    fn end_of_data_is_forwarded_once_and_the_final_barrier_still_aligns() {
+        let (tx0, rx0) = channel(16);
+        let (tx1, rx1) = channel(16);
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let mut gate = NetworkInput::<u32>::new(
+            vec![rx0, rx1],
+            Box::new(Recorder(seen.clone())),
+            Duration::from_millis(10),
+            "t".into(),
+        );
+        tx0.send(data(&[1])).unwrap();
+        tx0.send(NetMessage::Event(Event::EndOfData)).unwrap();
+        tx0.send(NetMessage::Event(barrier(7))).unwrap();
+        tx0.send(NetMessage::Event(Event::EndOfInput)).unwrap();
+        let feeder = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            tx1.send(data(&[2])).unwrap();
+            tx1.send(NetMessage::Event(Event::EndOfData)).unwrap();
+            tx1.send(NetMessage::Event(barrier(7))).unwrap();
+            tx1.send(NetMessage::Event(Event::EndOfInput)).unwrap();
+        });
+        gate.run(&TaskControl::default()).unwrap();
+        feeder.join().unwrap();
+        let seen = seen.lock().unwrap().clone();
+        let events: Vec<&Seen> = seen.iter().filter(|s| !matches!(s, Seen::E(Event::Watermark(_)))).collect();
+        assert_eq!(
+            events,
+            vec![
+                &Seen::R(1),
+                &Seen::R(2),
+                &Seen::E(Event::EndOfData),
+                &Seen::E(barrier(7)),
+                &Seen::E(Event::EndOfInput)
+            ],
+            "{seen:?}"
+        );
     }
 
     #[test]

@@ -45,6 +45,26 @@ impl<T: Record> SourceDriver<T> {
         }
         Ok(())
     }
+
+    /// FLIP-147: after `EndOfData`, takes part in checkpoints (its reader's
+    /// position is the end) until one triggered after the end of input has
+    /// completed; only then may the stream end, so that every record reached
+    /// the sinks' committed output through a checkpoint. A failure before
+    /// that restores from an earlier checkpoint and replays.
+    fn await_final_checkpoint(&mut self, cp: &TaskCheckpointing, control: &TaskControl) -> Result<(), TaskError> {
+        let mut first_after_end = None;
+        loop {
+            control.check()?;
+            if let Some(t) = cp.wait_trigger(Duration::from_millis(10)) {
+                first_after_end.get_or_insert(t.barrier.id);
+                self.checkpoint(cp, t)?;
+            }
+            if first_after_end.is_some_and(|id| cp.last_completed() >= id) {
+                tracing::debug!(checkpoint = cp.last_completed(), "final checkpoint completed: ending the stream");
+                return Ok(());
+            }
+        }
+    }
 }
 
 impl<T: Record> TaskHead for SourceDriver<T> {
@@ -71,6 +91,10 @@ impl<T: Record> TaskHead for SourceDriver<T> {
                 SourceStatus::Idle => self.next.push_event(&Event::Flush)?,
                 SourceStatus::Finished => {
                     self.next.push_event(&Event::Watermark(MAX_WATERMARK))?;
+                    if let Some(cp) = control.checkpointing.as_ref().filter(|cp| cp.final_checkpoint()) {
+                        self.next.push_event(&Event::EndOfData)?;
+                        self.await_final_checkpoint(cp, control)?;
+                    }
                     return self.next.push_event(&Event::EndOfInput);
                 }
             }
