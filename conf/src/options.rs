@@ -120,6 +120,16 @@ options! {
     HEARTBEAT_TIMEOUT: Duration = "heartbeat.timeout", default = "5 s",
         "Time without a heartbeat after which the peer counts as lost. rfy: 5 s, shorter than Flink's 50 s, so a lost TaskManager is noticed within seconds.";
 
+    // ---- Resources and job store ---------------------------------------------------
+    SLOT_REQUEST_TIMEOUT: Duration = "slot.request.timeout", default = "5 min",
+        "Time a job waits for all its slots (TaskManagers included) before it fails.";
+    RESOURCEMANAGER_TASKMANAGER_TIMEOUT: Duration = "resourcemanager.taskmanager-timeout", default = "30 s",
+        "Time a TaskManager with no slot taken stays before it is released (YARN: its container is returned).";
+    JOBSTORE_MAX_CAPACITY: u32 = "jobstore.max-capacity", default = "2147483647",
+        "Number of finished jobs the Dispatcher keeps listed (the oldest go first).";
+    JOBSTORE_EXPIRATION_TIME: Duration = "jobstore.expiration-time", default = "1 h",
+        "Time a finished job stays listed after it ended.";
+
     // ---- Network -------------------------------------------------------------------
     TASKMANAGER_MEMORY_SEGMENT_SIZE: MemorySize = "taskmanager.memory.segment-size", default = "32 kb",
         "Size of one network buffer (memory segment), in bytes (Flink's memory-size syntax).";
@@ -145,6 +155,10 @@ options! {
         "Number of ApplicationMaster attempts YARN makes (1 = no restart of the JobManager).";
     YARN_APPLICATION_TYPE: String = "yarn.application.type", default = "rfy",
         "YARN application type shown by YARN. rfy: default 'rfy'.";
+    YARN_APPLICATION_ID: String = "yarn.application.id",
+        "The YARN application (session or job cluster) the client talks to; unset: the session in the YARN properties file.";
+    YARN_PROPERTIES_FILE_LOCATION: String = "yarn.properties-file.location",
+        "Directory of the YARN properties file (`.yarn-properties-<user>`) that names the running session; unset: the system's temporary directory (/tmp).";
     YARN_STAGING_DIRECTORY: String = "yarn.staging-directory",
         "HDFS directory where the client uploads the application's files; unset: the submitter's home directory.";
 

@@ -10,6 +10,7 @@
 mod checkpoint;
 mod cluster;
 mod deployment;
+mod dispatcher;
 mod error;
 mod gateway;
 mod job_master;
@@ -17,6 +18,7 @@ mod resource_manager;
 mod rest;
 mod restart;
 mod status;
+mod task_calls;
 mod web;
 
 pub use checkpoint::{
@@ -24,5 +26,5 @@ pub use checkpoint::{
 };
 pub use cluster::{JobManager, JobManagerConfig, JobManagerHandle};
 pub use error::JobManagerError;
-pub use resource_manager::{ResourceDriver, StaticDriver};
-pub use status::{execution_state_name, JobState, JobStatus, SavepointOp, TaskStatus};
+pub use resource_manager::{ResourceDriver, StaticDriver, TaskManagerInfo};
+pub use status::{execution_state_name, ExceptionEntry, JobSnapshot, JobState, JobStatus, SavepointOp, TaskStatus};

@@ -3,7 +3,13 @@
 //! `/taskmanagers`, `POST /jobs` (submit), `PATCH /jobs/{jobid}` (cancel),
 //! `GET /jobs/{jobid}/checkpoints`, `POST /jobs/{jobid}/savepoints`,
 //! `GET /jobs/{jobid}/savepoints/{triggerid}`, `POST /jobs/{jobid}/stop`.
+//! `DELETE /cluster` (shut the JobManager down, as Flink's; the session AM
+//! then cancels its jobs and ends the application).
 //! Errors answer `{"errors": ["..."]}` with a 4xx status, as Flink does.
+//!
+//! Handlers read snapshots: [`crate::JobSnapshot`] of each job (published by
+//! its JobMaster, through the Dispatcher) and copies of the TaskManagers
+//! (from the ResourceManager); they never hold a JobMaster's state.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -18,16 +24,16 @@ use rfy_runtime::JobGraph;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::cluster::{lock, read, Cluster};
-use crate::job_master::JobMasterMsg;
-use crate::status::{execution_state_name, JobState, JobStatus};
+use crate::dispatcher::Dispatcher;
+use crate::job_master::{JobMasterHandle, JobMasterMsg};
+use crate::status::{execution_state_name, JobSnapshot, JobState, JobStatus};
 
-type Shared = State<Arc<Cluster>>;
+type Shared = State<Arc<Dispatcher>>;
 
 /// rfy's version, reported where Flink reports `flink-version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-pub(crate) fn router(cluster: Arc<Cluster>) -> Router {
+pub(crate) fn router(dispatcher: Arc<Dispatcher>) -> Router {
     Router::new()
         .route("/", get(crate::web::index))
         .route("/config", get(config))
@@ -41,8 +47,9 @@ pub(crate) fn router(cluster: Arc<Cluster>) -> Router {
         .route("/jobs/{jobid}/savepoints/{triggerid}", get(savepoint_status))
         .route("/jobs/{jobid}/stop", axum::routing::post(stop_job))
         .route("/taskmanagers", get(taskmanagers))
+        .route("/cluster", axum::routing::delete(shutdown_cluster))
         .fallback(not_found)
-        .with_state(cluster)
+        .with_state(dispatcher)
 }
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
@@ -54,11 +61,13 @@ async fn not_found() -> Response {
 }
 
 /// Checks a job id's syntax (32 hex digits) and finds the job.
-fn find_job(cluster: &Cluster, job_id: &str) -> Result<Arc<crate::cluster::JobEntry>, Response> {
+// The error is the handler's whole answer (an axum Response), returned at once.
+#[allow(clippy::result_large_err)]
+fn find_job(d: &Dispatcher, job_id: &str) -> Result<JobMasterHandle, Response> {
     if job_id.len() != 32 || !job_id.chars().all(|c| c.is_ascii_hexdigit()) {
         return Err(error(StatusCode::BAD_REQUEST, format!("invalid job id '{job_id}': expected 32 hex digits")));
     }
-    cluster.job(job_id).ok_or_else(|| error(StatusCode::NOT_FOUND, format!("Job {job_id} not found")))
+    d.handle(job_id).ok_or_else(|| error(StatusCode::NOT_FOUND, format!("Job {job_id} not found")))
 }
 
 async fn config(State(c): Shared) -> Json<Value> {
@@ -71,14 +80,13 @@ async fn config(State(c): Shared) -> Json<Value> {
     }))
 }
 
-pub(crate) fn overview_json(c: &Cluster) -> Value {
-    let (total, free, tms) = {
-        let rm = lock(&c.rm);
-        let (t, f) = rm.slot_counts();
-        (t, f, rm.task_managers.len())
-    };
-    let jobs = read(&c.jobs);
-    let count = |pred: &dyn Fn(JobState) -> bool| jobs.values().filter(|e| pred(read(&e.status).state)).count();
+pub(crate) fn overview_json(c: &Dispatcher) -> Value {
+    let tm_list = c.rm.task_managers();
+    let total: u32 = tm_list.iter().map(|t| t.slots).sum();
+    let free: u32 = tm_list.iter().map(|t| t.free_slots).sum();
+    let tms = tm_list.len();
+    let jobs = c.snapshots();
+    let count = |pred: &dyn Fn(JobState) -> bool| jobs.iter().filter(|j| pred(j.state)).count();
     json!({
         "taskmanagers": tms,
         "slots-total": total,
@@ -115,14 +123,13 @@ pub(crate) fn job_summary(st: &JobStatus) -> Value {
     })
 }
 
-pub(crate) fn sorted_jobs(c: &Cluster) -> Vec<JobStatus> {
-    let mut jobs: Vec<JobStatus> = read(&c.jobs).values().map(|e| read(&e.status).clone()).collect();
-    jobs.sort_by_key(|j| std::cmp::Reverse(j.start_ms));
-    jobs
+/// Snapshots of every job, newest first.
+pub(crate) fn sorted_jobs(c: &Dispatcher) -> Vec<JobSnapshot> {
+    c.snapshots()
 }
 
 async fn jobs_overview(State(c): Shared) -> Json<Value> {
-    Json(json!({ "jobs": sorted_jobs(&c).iter().map(job_summary).collect::<Vec<_>>() }))
+    Json(json!({ "jobs": sorted_jobs(&c).iter().map(|j| job_summary(j)).collect::<Vec<_>>() }))
 }
 
 async fn jobs_list(State(c): Shared) -> Json<Value> {
@@ -219,17 +226,16 @@ pub(crate) fn job_details_json(st: &JobStatus) -> Value {
 
 async fn job_details(State(c): Shared, Path(job_id): Path<String>) -> Response {
     match find_job(&c, &job_id) {
-        Ok(e) => Json(job_details_json(&read(&e.status))).into_response(),
+        Ok(h) => Json(job_details_json(&h.current())).into_response(),
         Err(r) => r,
     }
 }
 
 async fn job_exceptions(State(c): Shared, Path(job_id): Path<String>) -> Response {
-    let e = match find_job(&c, &job_id) {
-        Ok(e) => e,
+    let st = match find_job(&c, &job_id) {
+        Ok(h) => h.current(),
         Err(r) => return r,
     };
-    let st = read(&e.status);
     let root = st.root_exception();
     Json(json!({
         "root-exception": root.map(|r| r.stacktrace.clone()),
@@ -242,7 +248,7 @@ async fn job_exceptions(State(c): Shared, Path(job_id): Path<String>) -> Respons
 
 async fn job_checkpoints(State(c): Shared, Path(job_id): Path<String>) -> Response {
     match find_job(&c, &job_id) {
-        Ok(e) => Json(read(&e.status).checkpoints.to_json()).into_response(),
+        Ok(h) => Json(h.current().checkpoints.to_json()).into_response(),
         Err(r) => r,
     }
 }
@@ -258,8 +264,8 @@ struct SavepointBody {
 }
 
 /// Starts a savepoint (and a stop after it when `stop`); answers Flink's `{"request-id"}`.
-fn start_savepoint(c: &Cluster, job_id: &str, body: &Bytes, stop_always: bool) -> Response {
-    let e = match find_job(c, job_id) {
+async fn start_savepoint(c: &Dispatcher, job_id: &str, body: &Bytes, stop_always: bool) -> Response {
+    let mut h = match find_job(c, job_id) {
         Ok(e) => e,
         Err(r) => return r,
     };
@@ -282,34 +288,48 @@ fn start_savepoint(c: &Cluster, job_id: &str, body: &Bytes, stop_always: bool) -
         Ok(t) => t,
         Err(m) => return error(StatusCode::BAD_REQUEST, m),
     };
-    if read(&e.status).state.is_terminal() {
-        return error(StatusCode::CONFLICT, format!("Job {job_id} already reached a terminal state"));
+    let terminal = || error(StatusCode::CONFLICT, format!("Job {job_id} already reached a terminal state"));
+    if h.current().state.is_terminal() {
+        return terminal();
     }
     let trigger_id = uuid::Uuid::new_v4().simple().to_string();
-    crate::cluster::write(&e.status).savepoints.insert(trigger_id.clone(), crate::status::SavepointOp::InProgress);
     let req = crate::checkpoint::SavepointRequest {
         trigger_id: trigger_id.clone(),
         target,
         stop: stop_always || body.cancel_job,
     };
-    let _ = e.tx.send(JobMasterMsg::TriggerSavepoint(req));
-    (StatusCode::ACCEPTED, Json(json!({ "request-id": trigger_id }))).into_response()
+    if h.tx.send(JobMasterMsg::TriggerSavepoint(req)).is_err() {
+        return terminal();
+    }
+    // Answer once the JobMaster recorded the operation, so that polling it finds it.
+    let recorded = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        h.snapshot.wait_for(|s| s.savepoints.contains_key(&trigger_id)),
+    )
+    .await;
+    match recorded {
+        Ok(Ok(_)) => (StatusCode::ACCEPTED, Json(json!({ "request-id": trigger_id }))).into_response(),
+        Ok(Err(_)) => terminal(),
+        Err(_) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("job {job_id} did not take the savepoint request within 10 s"),
+        ),
+    }
 }
 
 async fn trigger_savepoint(State(c): Shared, Path(job_id): Path<String>, body: Bytes) -> Response {
-    start_savepoint(&c, &job_id, &body, false)
+    start_savepoint(&c, &job_id, &body, false).await
 }
 
 async fn stop_job(State(c): Shared, Path(job_id): Path<String>, body: Bytes) -> Response {
-    start_savepoint(&c, &job_id, &body, true)
+    start_savepoint(&c, &job_id, &body, true).await
 }
 
 async fn savepoint_status(State(c): Shared, Path((job_id, trigger_id)): Path<(String, String)>) -> Response {
-    let e = match find_job(&c, &job_id) {
-        Ok(e) => e,
+    let op = match find_job(&c, &job_id) {
+        Ok(h) => h.current().savepoints.get(&trigger_id).cloned(),
         Err(r) => return r,
     };
-    let op = read(&e.status).savepoints.get(&trigger_id).cloned();
     match op {
         None => error(StatusCode::NOT_FOUND, format!("no savepoint operation {trigger_id} for job {job_id}")),
         Some(crate::status::SavepointOp::InProgress) => Json(json!({ "status": { "id": "IN_PROGRESS" }, "operation": null })).into_response(),
@@ -330,18 +350,17 @@ struct CancelQuery {
 }
 
 async fn cancel(State(c): Shared, Path(job_id): Path<String>, Query(q): Query<CancelQuery>) -> Response {
-    let e = match find_job(&c, &job_id) {
-        Ok(e) => e,
+    let h = match find_job(&c, &job_id) {
+        Ok(h) => h,
         Err(r) => return r,
     };
     match q.mode.as_deref() {
         None | Some("cancel") => {}
         Some(other) => return error(StatusCode::BAD_REQUEST, format!("unsupported mode '{other}': only 'cancel'")),
     }
-    if read(&e.status).state.is_terminal() {
+    if h.current().state.is_terminal() || h.tx.send(JobMasterMsg::Cancel).is_err() {
         return error(StatusCode::CONFLICT, format!("Job {job_id} already reached a terminal state"));
     }
-    let _ = e.tx.send(JobMasterMsg::Cancel);
     (StatusCode::ACCEPTED, Json(json!({}))).into_response()
 }
 
@@ -365,29 +384,36 @@ async fn submit(State(c): Shared, body: Bytes) -> Response {
     }
 }
 
-pub(crate) fn taskmanagers_json(c: &Cluster) -> Value {
-    let rm = lock(&c.rm);
-    let tms: Vec<Value> = rm
-        .task_managers
-        .values()
-        .map(|t| {
-            json!({
-                "id": t.resource_id,
-                "path": t.address,
-                "dataPort": t.address.rsplit(':').next().and_then(|p| p.parse::<u16>().ok()).unwrap_or(0),
-                "timeSinceLastHeartbeat": t.last_heartbeat.elapsed().as_millis() as u64,
-                "registeredAt": t.registered_ms,
-                "slotsNumber": t.slots.len(),
-                "freeSlots": t.slots.iter().filter(|s| s.is_none()).count(),
-                "logPath": t.log_path,
+pub(crate) fn taskmanagers_json(c: &Dispatcher) -> Value {
+    let tms: Vec<Value> =
+        c.rm.task_managers()
+            .iter()
+            .map(|t| {
+                json!({
+                    "id": t.resource_id,
+                    "path": t.address,
+                    "dataPort": t.address.rsplit(':').next().and_then(|p| p.parse::<u16>().ok()).unwrap_or(0),
+                    "timeSinceLastHeartbeat": t.since_heartbeat_ms,
+                    "registeredAt": t.registered_ms,
+                    "slotsNumber": t.slots,
+                    "freeSlots": t.free_slots,
+                    "logPath": t.log_path,
+                })
             })
-        })
-        .collect();
+            .collect();
     json!({ "taskmanagers": tms })
 }
 
 async fn taskmanagers(State(c): Shared) -> Json<Value> {
     Json(taskmanagers_json(&c))
+}
+
+/// `DELETE /cluster`: asks the embedding process to shut the JobManager down
+/// (the session AM cancels its jobs, releases its containers and unregisters).
+async fn shutdown_cluster(State(c): Shared) -> Response {
+    tracing::info!("cluster shutdown requested through REST");
+    c.request_shutdown();
+    (StatusCode::ACCEPTED, Json(json!({}))).into_response()
 }
 
 /// Escapes text for HTML.

@@ -6,10 +6,10 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::response::Html;
 
-use crate::cluster::{lock, Cluster};
+use crate::dispatcher::Dispatcher;
 use crate::rest::{esc, html, sorted_jobs};
 
-pub(crate) async fn index(State(c): State<Arc<Cluster>>) -> Html<String> {
+pub(crate) async fn index(State(c): State<Arc<Dispatcher>>) -> Html<String> {
     let jobs = sorted_jobs(&c);
     let mut rows = String::new();
     for j in &jobs {
@@ -23,14 +23,14 @@ pub(crate) async fn index(State(c): State<Arc<Cluster>>) -> Html<String> {
         ));
     }
     let mut tms = String::new();
-    for t in lock(&c.rm).task_managers.values() {
+    for t in c.rm.task_managers() {
         tms.push_str(&format!(
             "<tr><td>{}</td><td>{}</td><td>{} / {}</td><td>{} ms</td></tr>\n",
             esc(&t.resource_id),
             esc(&t.address),
-            t.slots.iter().filter(|s| s.is_none()).count(),
-            t.slots.len(),
-            t.last_heartbeat.elapsed().as_millis()
+            t.free_slots,
+            t.slots,
+            t.since_heartbeat_ms
         ));
     }
     html(format!(

@@ -422,6 +422,17 @@ struct AppWrapper {
 }
 
 #[derive(Deserialize)]
+struct AppsWrapper {
+    apps: Option<AppsInner>,
+}
+
+#[derive(Deserialize)]
+struct AppsInner {
+    #[serde(default)]
+    app: Vec<AppReport>,
+}
+
+#[derive(Deserialize)]
 struct NodesWrapper {
     nodes: Option<NodesInner>,
 }
@@ -553,6 +564,30 @@ impl RmRestClient {
         let path = format!("/ws/v1/cluster/apps/{app_id}/state");
         self.send("PUT", &path, Some(serde_json::json!({"state": "KILLED"})), &[200, 202]).await?;
         Ok(())
+    }
+
+    /// `GET /ws/v1/cluster/apps?applicationTypes=<types>&states=<states>&user=<user>`:
+    /// the applications matching every filter given (`None`: no filter).
+    /// Filter values are comma-separated lists, as the RM takes them.
+    pub async fn apps(
+        &self,
+        types: Option<&str>,
+        states: Option<&str>,
+        user: Option<&str>,
+    ) -> Result<Vec<AppReport>, RestError> {
+        let mut query = Vec::new();
+        for (k, v) in [("applicationTypes", types), ("states", states), ("user", user)] {
+            if let Some(v) = v {
+                query.push(format!("{k}={v}"));
+            }
+        }
+        let path = if query.is_empty() {
+            "/ws/v1/cluster/apps".to_string()
+        } else {
+            format!("/ws/v1/cluster/apps?{}", query.join("&"))
+        };
+        let (_, text) = self.send("GET", &path, None, &[200]).await?;
+        Ok(self.parse::<AppsWrapper>(&path, &text)?.apps.map(|a| a.app).unwrap_or_default())
     }
 
     /// `GET /ws/v1/cluster/nodes`.
