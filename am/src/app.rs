@@ -19,15 +19,15 @@ use rfy_jobmanager::{JobManager, JobManagerConfig, JobManagerHandle, JobState};
 use rfy_runtime::{JobGraph, JobProgram};
 use tokio::sync::watch;
 
-use crate::bundle::{self, Manifest};
+use crate::bundle::{self, ClusterMode, Manifest};
 use crate::driver::{AllocatorEvent, ContainerAllocator, WorkerSpec, YarnDriver};
 
 /// How long the AM keeps serving after the job ended, so that attached
 /// clients polling through the RM proxy see the job's final state.
 pub const FINAL_STATE_GRACE: Duration = Duration::from_millis(1000);
-/// How long the AM waits, after the job ended, for clients to fetch REST
+/// How long the AM waits, after its jobs ended, for clients to fetch REST
 /// operation results (Flink's clients poll at least every 2 s).
-const RESULT_FETCH_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const RESULT_FETCH_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long unregistering may take.
 pub const UNREGISTER_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -97,7 +97,7 @@ fn plan(programs: &[JobProgram], manifest: &Manifest, conf: &Configuration) -> R
 
 /// Waits for job `job_id` to end; returns its outcome. `stop` ends the wait
 /// early with KILLED (SIGTERM or an `AM_SHUTDOWN` from the RM).
-async fn wait_for_job(
+pub(crate) async fn wait_for_job(
     jm: &JobManagerHandle,
     job_id: &str,
     progress: &std::sync::Mutex<f32>,
@@ -247,36 +247,18 @@ pub async fn run(programs: &'static [JobProgram]) -> Result<Outcome, AmError> {
         });
     }
 
-    // The job's main: plan (with the planning checks against HDFS) off the async threads.
-    let m2 = manifest.clone();
-    let c2 = conf.clone();
-    let planned = match too_big {
-        Some(max) => Err(format!(
-            "TaskManager containers of {tm_mem} MiB and {tm_vcores} vcores (taskmanager.memory.process.size, yarn.containers.vcores) \
-             exceed what YARN grants: {} MiB, {} vcores",
-            max.memory_mb, max.vcores
-        )),
-        None => tokio::task::spawn_blocking(move || plan(programs, &m2, &c2)).await.unwrap_or_else(|e| Err(format!("job main panicked: {e}"))),
-    };
-    let outcome = match planned {
-        Err(e) => {
-            Outcome { status: FinalStatus::Failed, diagnostics: format!("job '{}' could not start: {e}", manifest.job) }
-        }
-        Ok(graph) => match jm.submit(graph, Default::default()) {
-            Err(e) => {
-                Outcome { status: FinalStatus::Failed, diagnostics: format!("job '{}' was refused: {e}", manifest.job) }
-            }
-            Ok(job_id) => {
-                tracing::info!(job = %job_id, "job submitted");
-                let o = wait_for_job(&jm, &job_id, &progress, &mut stop_job_rx).await;
-                if stop_job_rx.borrow().is_none() {
-                    tokio::time::sleep(FINAL_STATE_GRACE).await;
-                }
-                // A client polling for a stop-with-savepoint's path gets it before the AM goes.
-                jm.wait_for_operation_results(RESULT_FETCH_TIMEOUT).await;
-                o
-            }
+    let outcome = match (too_big, manifest.mode) {
+        (Some(max), _) => Outcome {
+            status: FinalStatus::Failed,
+            diagnostics: format!(
+                "TaskManager containers of {tm_mem} MiB and {tm_vcores} vcores (taskmanager.memory.process.size, yarn.containers.vcores) \
+                 exceed what YARN grants: {} MiB, {} vcores",
+                max.memory_mb, max.vcores
+            ),
         },
+        (None, ClusterMode::Session) => crate::session::serve(&jm, &mut stop_job_rx).await,
+        (None, ClusterMode::PerJob) => crate::per_job::run(&jm, &progress, &mut stop_job_rx).await,
+        (None, ClusterMode::Application) => run_main(programs, &jm, &manifest, &conf, &progress, &mut stop_job_rx).await,
     };
     match outcome.status {
         FinalStatus::Succeeded => tracing::info!("{}", outcome.diagnostics),
@@ -298,4 +280,43 @@ pub async fn run(programs: &'static [JobProgram]) -> Result<Outcome, AmError> {
     }
     jm.shutdown();
     Ok(outcome)
+}
+
+/// Application mode: runs the job's `main` (plans the built-in job named in
+/// the manifest, with the planning checks against HDFS, off the async
+/// threads), submits it to the Dispatcher and waits for it to end.
+async fn run_main(
+    programs: &'static [JobProgram],
+    jm: &JobManagerHandle,
+    manifest: &Manifest,
+    conf: &Configuration,
+    progress: &std::sync::Mutex<f32>,
+    stop_job_rx: &mut watch::Receiver<Option<(FinalStatus, String)>>,
+) -> Outcome {
+    // The job's main: plan (with the planning checks against HDFS) off the async threads.
+    let m2 = manifest.clone();
+    let c2 = conf.clone();
+    let planned = tokio::task::spawn_blocking(move || plan(programs, &m2, &c2))
+        .await
+        .unwrap_or_else(|e| Err(format!("job main panicked: {e}")));
+    match planned {
+        Err(e) => {
+            Outcome { status: FinalStatus::Failed, diagnostics: format!("job '{}' could not start: {e}", manifest.job) }
+        }
+        Ok(graph) => match jm.submit(graph, Default::default()) {
+            Err(e) => {
+                Outcome { status: FinalStatus::Failed, diagnostics: format!("job '{}' was refused: {e}", manifest.job) }
+            }
+            Ok(job_id) => {
+                tracing::info!(job = %job_id, "job submitted");
+                let o = wait_for_job(jm, &job_id, progress, stop_job_rx).await;
+                if stop_job_rx.borrow().is_none() {
+                    tokio::time::sleep(FINAL_STATE_GRACE).await;
+                }
+                // A client polling for a stop-with-savepoint's path gets it before the AM goes.
+                jm.wait_for_operation_results(RESULT_FETCH_TIMEOUT).await;
+                o
+            }
+        },
+    }
 }

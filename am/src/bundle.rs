@@ -8,6 +8,7 @@
 //! | [`WORKER_BINARY`] (`rfy-worker`) | no | yes |
 //! | [`CONF_FILE`] (`rfy-conf.json`, the rfy configuration as a JSON map) | yes | yes |
 //! | [`MANIFEST_FILE`] (`rfy-bundle.json`, a [`Manifest`]) | yes | no |
+//! | [`JOB_GRAPH_FILE`] (`rfy-jobgraph.json`, per-job mode only: the planned JobGraph) | yes | no |
 //! | `core-site.xml`, `hdfs-site.xml`, `yarn-site.xml` (the client's Hadoop configuration) | yes | yes |
 //!
 //! Containers get `HADOOP_CONF_DIR=$PWD`, so the shipped Hadoop XMLs are
@@ -29,6 +30,8 @@ pub const WORKER_BINARY: &str = "rfy-worker";
 pub const CONF_FILE: &str = "rfy-conf.json";
 /// Link name of the [`Manifest`].
 pub const MANIFEST_FILE: &str = "rfy-bundle.json";
+/// Link name of the JobGraph a per-job cluster runs (JSON; AM only).
+pub const JOB_GRAPH_FILE: &str = "rfy-jobgraph.json";
 /// Hadoop configuration files shipped when the client has them.
 pub const HADOOP_XMLS: &[&str] = &["core-site.xml", "hdfs-site.xml", "yarn-site.xml"];
 /// Version of the manifest layout.
@@ -90,6 +93,19 @@ impl BundleFile {
     }
 }
 
+/// Which of Flink's deployment modes the AM runs (the manifest's `mode`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClusterMode {
+    /// The job's `main` runs in the AM (`rfy run -m yarn-application`).
+    #[default]
+    Application,
+    /// The AM runs the JobGraph the client planned ([`JOB_GRAPH_FILE`]), then ends (`-m yarn-per-job`).
+    PerJob,
+    /// The AM runs a JobManager with no job; clients submit jobs to it (`rfy yarn-session start`).
+    Session,
+}
+
 /// What the client tells the AM (`rfy-bundle.json`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
@@ -109,6 +125,9 @@ pub struct Manifest {
     pub log_filter: String,
     /// Every uploaded file; the AM gives TaskManagers those they need.
     pub files: Vec<BundleFile>,
+    /// The deployment mode (absent in older manifests: application mode).
+    #[serde(default)]
+    pub mode: ClusterMode,
 }
 
 impl Manifest {
@@ -116,7 +135,7 @@ impl Manifest {
     pub fn worker_files(&self) -> Vec<(String, LocalResource)> {
         self.files
             .iter()
-            .filter(|f| f.name != AM_BINARY && f.name != MANIFEST_FILE)
+            .filter(|f| f.name != AM_BINARY && f.name != MANIFEST_FILE && f.name != JOB_GRAPH_FILE)
             .map(|f| (f.name.clone(), f.local_resource()))
             .collect()
     }
@@ -176,12 +195,20 @@ mod tests {
             job: "wordcount".into(),
             args: vec![],
             log_filter: "info".into(),
-            files: [AM_BINARY, WORKER_BINARY, CONF_FILE, MANIFEST_FILE, "core-site.xml"].iter().map(|n| f(n)).collect(),
+            files: [AM_BINARY, WORKER_BINARY, CONF_FILE, MANIFEST_FILE, JOB_GRAPH_FILE, "core-site.xml"]
+                .iter()
+                .map(|n| f(n))
+                .collect(),
+            mode: ClusterMode::PerJob,
         };
         let names: Vec<String> = m.worker_files().into_iter().map(|(n, _)| n).collect();
         assert_eq!(names, vec![WORKER_BINARY, CONF_FILE, "core-site.xml"]);
         let back: Manifest = serde_json::from_str(&serde_json::to_string(&m).unwrap()).unwrap();
         assert_eq!(back, m);
+        let mut old = serde_json::to_value(&m).unwrap();
+        old.as_object_mut().unwrap().remove("mode");
+        let old: Manifest = serde_json::from_value(old).unwrap();
+        assert_eq!(old.mode, ClusterMode::Application, "a manifest without mode is application mode");
         assert_eq!(mebibytes(1024 << 20), 1024);
         assert_eq!(mebibytes(1), 1);
         assert!(

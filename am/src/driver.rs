@@ -1,10 +1,16 @@
-//! The YARN resource driver: the JobManager's ResourceManager asks it for
-//! TaskManagers; it queues container asks for the allocate loop
-//! ([`ContainerAllocator`]), which heartbeats the YARN ResourceManager
+//! The YARN resource driver: the JobManager's ResourceManager tells it how
+//! many TaskManagers it needs beyond the registered ones (the sum of the
+//! waiting jobs' slot demand, in TaskManagers); the allocate loop
+//! ([`ContainerAllocator`]) keeps YARN's outstanding ask at that number minus
+//! the containers already starting, so a lower need withdraws asks (a
+//! canceled job's) and a higher one asks again (a job whose TaskManagers were
+//! taken). It heartbeats the YARN ResourceManager
 //! (`ApplicationMasterProtocol#allocate`), starts each granted container with
 //! `rfy-worker` through its NodeManager (`ContainerManagementProtocol#startContainers`,
-//! authenticated with the node's NMToken), releases surplus containers, and
-//! reports completed containers to the JobManager as lost TaskManagers.
+//! authenticated with the node's NMToken), releases surplus containers and
+//! the ones the JobManager releases (lost, or idle for
+//! `resourcemanager.taskmanager-timeout`), and reports completed containers
+//! to the JobManager as lost TaskManagers.
 //!
 //! A TaskManager's resource id is its container id, so the two sides agree
 //! without a mapping.
@@ -32,10 +38,16 @@ pub const MAX_FAILED_STARTS: u32 = 8;
 
 #[derive(Default)]
 struct Requests {
-    /// TaskManagers asked for by the JobManager, not yet allocated.
-    wanted: u32,
-    /// Containers the JobManager no longer needs (heartbeat-lost TaskManagers).
+    /// TaskManagers the JobManager needs beyond the registered ones.
+    required: u32,
+    /// Containers the JobManager no longer needs (lost or idle TaskManagers).
     to_release: BTreeSet<String>,
+    /// For messages: containers YARN granted since the AM started.
+    granted: u32,
+    /// For messages: the outstanding ask last sent to YARN.
+    outstanding: u32,
+    /// For messages: what one container is (`1024 MiB, 1 vcore, 2 slots`).
+    container: String,
 }
 
 /// A [`ResourceDriver`] for YARN: records requests; the [`ContainerAllocator`] acts on them.
@@ -63,14 +75,31 @@ impl ResourceDriver for YarnDriver {
     fn can_add_task_managers(&self) -> bool {
         true
     }
-    fn request_task_managers(&self, count: u32) {
-        tracing::info!(count, "JobManager asks for TaskManager containers");
-        self.lock().wanted += count;
-        self.wake.notify_one();
+    fn set_required_task_managers(&self, count: u32) {
+        let changed = {
+            let mut r = self.lock();
+            std::mem::replace(&mut r.required, count) != count
+        };
+        if changed {
+            tracing::info!(count, "TaskManagers needed beyond the registered ones");
+            self.wake.notify_one();
+        }
     }
     fn release_task_manager(&self, resource_id: &str) {
         self.lock().to_release.insert(resource_id.to_string());
         self.wake.notify_one();
+    }
+    fn releases_idle_task_managers(&self) -> bool {
+        true
+    }
+    fn allocation_summary(&self) -> String {
+        let r = self.lock();
+        format!(
+            "YARN was asked for {} more TaskManager container(s) of {} and has granted {} since the session started",
+            r.outstanding.max(r.required),
+            if r.container.is_empty() { "?" } else { &r.container },
+            r.granted
+        )
     }
 }
 
@@ -125,6 +154,8 @@ pub struct ContainerAllocator {
 impl ContainerAllocator {
     /// An allocate loop for a registered AM.
     pub fn new(driver: YarnDriver, amrm: Arc<AmRmClient>, jobmanager: Arc<JobManagerHandle>, spec: WorkerSpec) -> Self {
+        driver.lock().container =
+            format!("{} MiB, {} vcore(s), {} slot(s)", spec.resource.memory_mb, spec.resource.vcores, spec.slots);
         ContainerAllocator {
             driver,
             amrm,
@@ -152,9 +183,9 @@ impl ContainerAllocator {
         loop {
             let busy = {
                 let r = self.driver.lock();
-                r.wanted > 0 || !r.to_release.is_empty()
+                r.required > 0 || !r.to_release.is_empty()
             } || self.asked > 0
-                || self.running.keys().any(|c| !self.registered.contains(c));
+                || self.starting() > 0;
             let period = if busy { FAST_HEARTBEAT } else { SLOW_HEARTBEAT };
             tokio::select! {
                 _ = tokio::time::sleep(period) => {}
@@ -185,26 +216,29 @@ impl ContainerAllocator {
                 self.registered.insert(id);
             }
         }
-        let (wanted, releases) = {
-            let mut r = self.driver.lock();
-            (r.wanted, std::mem::take(&mut r.to_release))
-        };
-        let mut asks = Vec::new();
-        if wanted as i32 != self.asked {
-            asks.push(ContainerAsk::any(TASK_MANAGER_PRIORITY, self.spec.resource, wanted as i32));
-            self.asked = wanted as i32;
-        }
+        let releases = std::mem::take(&mut self.driver.lock().to_release);
         let mut release_ids = Vec::new();
         for id in releases {
             match id.parse::<ContainerId>() {
                 Ok(c) => {
-                    tracing::info!(container = %id, "releasing container");
-                    self.running.remove(&id);
+                    if self.running.remove(&id).is_some() {
+                        tracing::info!(container = %id, "releasing container");
+                    }
+                    self.registered.remove(&id);
                     release_ids.push(c);
                 }
                 Err(e) => tracing::warn!("cannot release {id}: {e}"),
             }
         }
+        // The outstanding ask: what the JobManager needs minus what is starting.
+        let target = if self.failed_starts > MAX_FAILED_STARTS { 0 } else { self.needed() };
+        let mut asks = Vec::new();
+        if target as i32 != self.asked {
+            tracing::info!(from = self.asked, to = target, "changing the outstanding TaskManager container ask");
+            asks.push(ContainerAsk::any(TASK_MANAGER_PRIORITY, self.spec.resource, target as i32));
+            self.asked = target as i32;
+        }
+        self.driver.lock().outstanding = target;
         let progress = *self.progress.lock().unwrap_or_else(|p| p.into_inner());
         let req = AllocateRequest { response_id: self.response_id, asks, releases: release_ids, progress };
         let resp = self.amrm.allocate(&req).await.map_err(|e| e.to_string())?;
@@ -218,26 +252,17 @@ impl ContainerAllocator {
                 }
             }
         }
+        // The RM lowers its outstanding count by what it allocates.
+        self.asked = (self.asked - resp.allocated.len() as i32).max(0);
+        self.driver.lock().granted += resp.allocated.len() as u32;
         for c in resp.allocated {
-            let take = {
-                let mut r = self.driver.lock();
-                if r.wanted > 0 {
-                    r.wanted -= 1;
-                    true
-                } else {
-                    false
-                }
-            };
-            if take {
+            if self.needed() > 0 && self.failed_starts <= MAX_FAILED_STARTS {
                 self.launch(c);
             } else {
                 tracing::info!(container = %c.id, "surplus container: releasing it");
                 self.driver.release_task_manager(&c.id.to_string());
             }
         }
-        // The RM lowered its outstanding count by what it allocated; so did
-        // `wanted`: the next round sends the new count only if they differ.
-        self.asked = self.asked.min(self.driver.lock().wanted as i32);
         for st in resp.completed {
             let id = st.container_id.to_string();
             let Some(started) = self.running.remove(&id) else { continue };
@@ -254,11 +279,8 @@ impl ContainerAllocator {
             if !was_registered && !lost {
                 self.failed_starts += 1;
                 if self.failed_starts <= MAX_FAILED_STARTS {
-                    tracing::warn!(
-                        failed = self.failed_starts,
-                        "TaskManager container ended before registering; asking for a replacement"
-                    );
-                    self.driver.request_task_managers(1);
+                    // The demand is still there: the next heartbeat asks for a replacement.
+                    tracing::warn!(failed = self.failed_starts, "TaskManager container ended before registering");
                 } else {
                     tracing::error!(
                         "{} TaskManager containers ended before registering: not asking for more",
@@ -270,14 +292,24 @@ impl ContainerAllocator {
         Ok(None)
     }
 
+    /// Containers started (or starting) whose TaskManager has not registered yet.
+    fn starting(&self) -> u32 {
+        self.running.keys().filter(|c| !self.registered.contains(*c)).count() as u32
+    }
+
+    /// TaskManagers still to ask YARN for: the JobManager's need minus those starting.
+    fn needed(&self) -> u32 {
+        self.driver.lock().required.saturating_sub(self.starting())
+    }
+
     fn launch(&mut self, c: Container) {
         let id = c.id.to_string();
         tracing::info!(container = %id, node = %c.node_id, "container allocated: starting a TaskManager");
         self.running.insert(id.clone(), Started { node: c.node_id.to_string() });
         let Some(token) = self.tokens.get(&c.node_id) else {
+            // Released; the demand stays, so the next heartbeat asks again.
             tracing::error!(container = %id, node = %c.node_id, "no NMToken for the node: releasing the container");
             self.driver.release_task_manager(&id);
-            self.driver.request_task_managers(1);
             return;
         };
         let ctx = ContainerLaunchContext {
@@ -301,7 +333,6 @@ impl ContainerAllocator {
                 Err(e) => {
                     tracing::error!(container = %c.id, "cannot start the TaskManager container: {e}; asking for another");
                     driver.release_task_manager(&c.id.to_string());
-                    driver.request_task_managers(1);
                 }
             }
         });

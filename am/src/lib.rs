@@ -1,7 +1,10 @@
 //! rfy's YARN ApplicationMaster as a library: the bundle contract between
 //! the client and the AM ([`bundle`]), the YARN resource driver that turns the
 //! JobManager's requests for TaskManagers into container asks and container
-//! launches ([`driver`]), and the application-mode AM itself ([`app`]).
+//! launches ([`driver`]), and the AM itself ([`app`]) in Flink's three
+//! deployment modes: application (the job's `main` in the AM), per-job
+//! ([`per_job`]: a JobGraph the client planned) and session ([`session`]:
+//! a JobManager with no job that clients submit jobs to).
 //!
 //! Planning a job ([`plan`]) lives here too: the client and the AM's job
 //! main share it. The `rfy-am` binary is [`main`] with the built-in
@@ -14,6 +17,8 @@ pub mod app;
 pub mod bundle;
 pub mod driver;
 mod entry;
+pub mod per_job;
 pub mod plan;
+pub mod session;
 
 pub use entry::main;

@@ -58,6 +58,7 @@ pub fn execution_config(conf: &Configuration) -> Result<ExecutionConfig, PlanErr
         parallelism: conf.get(&options::PARALLELISM_DEFAULT),
         max_parallelism: conf.get(&options::PIPELINE_MAX_PARALLELISM),
         runtime_mode: mode,
+        auto_watermark_interval_ms: conf.get(&options::PIPELINE_AUTO_WATERMARK_INTERVAL).as_millis() as u64,
     };
     if exec.parallelism == 0 {
         return Err(PlanError::Conf(format!("{} must be at least 1", options::PARALLELISM_DEFAULT.key)));

@@ -10,8 +10,10 @@ use anyhow::{bail, Result};
 use clap::Parser;
 use rfy_runtime::JobProgram;
 
-use crate::cli::{Cli, Command, JobArgs, RunArgs};
-use crate::{executable, follow, local, plan, yarn};
+use rfy_am::bundle::ClusterMode;
+
+use crate::cli::{normalize_args, Cli, Command, JobArgs, RunArgs, YarnSessionAction};
+use crate::{executable, follow, local, plan, session, yarn};
 
 /// What the job argument of `rfy run` / `rfy info` names.
 enum JobRef {
@@ -59,6 +61,9 @@ async fn run(cli: &Cli, args: &RunArgs, programs: &'static [JobProgram], raw_arg
     let conf = plan::load_configuration(cli.conf_dir.as_deref(), &job)?;
     let (stream, graph) = plan::plan_with(programs, &job, &conf)?;
     let mut conf = conf;
+    if let Some(id) = &args.yarn_application_id {
+        conf.set(rfy_conf::options::YARN_APPLICATION_ID.key, id, rfy_conf::Source::Dynamic)?;
+    }
     if let Some(path) = &args.from_savepoint {
         // A restored job continues its output: its sink directory is not empty.
         conf.set(rfy_conf::options::EXECUTION_SAVEPOINT_PATH.key, path, rfy_conf::Source::Dynamic)?;
@@ -68,11 +73,24 @@ async fn run(cli: &Cli, args: &RunArgs, programs: &'static [JobProgram], raw_arg
         Some("yarn-application") => {
             // Application mode: the job's main (and its planning checks) runs
             // in the AM; the configuration (execution.savepoint.path included) ships with the bundle.
-            let outcome = yarn::run_application(&conf, &graph, &job.job, &job.job_args, args.detached).await?;
+            let outcome =
+                yarn::run_application(&conf, &graph, &job.job, &job.job_args, args.detached, ClusterMode::Application)
+                    .await?;
             return Ok(outcome.success);
         }
         Some(m @ ("yarn-per-job" | "yarn-session")) => {
-            bail!("-m {m}: not available in this build yet; use -m yarn-application")
+            // The JobGraph planned here runs on the cluster: the planning
+            // checks (input exists, output empty) run here too.
+            if args.from_savepoint.is_none() {
+                stream.check_io().map_err(anyhow::Error::msg)?;
+            }
+            if m == "yarn-session" {
+                return session::run_job(&conf, &graph, args.detached).await;
+            }
+            let outcome =
+                yarn::run_application(&conf, &graph, &job.job, &job.job_args, args.detached, ClusterMode::PerJob)
+                    .await?;
+            return Ok(outcome.success);
         }
         Some(other) => bail!("unknown target '-m {other}': use yarn-application, yarn-per-job or yarn-session, or omit -m for the local cluster"),
     }
@@ -98,14 +116,23 @@ async fn run(cli: &Cli, args: &RunArgs, programs: &'static [JobProgram], raw_arg
     Ok(outcome.state == "FINISHED")
 }
 
-/// A REST client for the JobManager `target` names: `http://HOST:PORT`, or
-/// for a job on YARN the REST address its ApplicationMaster registered with
-/// the ResourceManager (see `yarn::jobmanager_url`).
-async fn jobmanager_client(target: &crate::cli::JobManagerTarget) -> Result<follow::RestClient> {
-    match target.yarn_application().map_err(anyhow::Error::msg)? {
-        Some(app) => follow::RestClient::new(yarn::jobmanager_url(&app).await?),
-        None => follow::RestClient::new(format!("http://{}", target.jobmanager)),
+/// The configuration from `--conf-dir` and `-D` overrides (no job).
+fn load_conf(cli: &Cli, dynamic: &[String]) -> Result<rfy_conf::Configuration> {
+    let mut conf = rfy_conf::Configuration::load(cli.conf_dir.as_deref())?;
+    for kv in dynamic {
+        conf.apply_dynamic(kv)?;
     }
+    Ok(conf)
+}
+
+/// A REST client for the JobManager `target` names: `http://HOST:PORT`, a
+/// job or session on YARN by application id (the REST address its
+/// ApplicationMaster registered with the ResourceManager, see
+/// `yarn::jobmanager_url`), or `-m yarn-session`: the session of the YARN
+/// properties file.
+async fn jobmanager_client(cli: &Cli, target: &crate::cli::JobManagerTarget) -> Result<follow::RestClient> {
+    let conf = load_conf(cli, &target.dynamic)?;
+    session::target_client(target, &conf).await
 }
 
 /// Runs the `rfy` command line `args` (without the program name) with the
@@ -113,7 +140,14 @@ async fn jobmanager_client(target: &crate::cli::JobManagerTarget) -> Result<foll
 /// a path names a job executable, which the command is handed over to).
 /// Installs the logger. Returns the process's exit code.
 pub fn main(programs: &'static [JobProgram], args: Vec<OsString>) -> ExitCode {
-    let cli = match Cli::try_parse_from(std::iter::once(OsString::from("rfy")).chain(args.iter().cloned())) {
+    let normalized: Vec<OsString> = args
+        .iter()
+        .map(|a| match a.to_str() {
+            Some(s) => OsString::from(normalize_args([s.to_string()]).remove(0)),
+            None => a.clone(),
+        })
+        .collect();
+    let cli = match Cli::try_parse_from(std::iter::once(OsString::from("rfy")).chain(normalized)) {
         Ok(c) => c,
         Err(e) => e.exit(),
     };
@@ -139,7 +173,7 @@ pub fn main(programs: &'static [JobProgram], args: Vec<OsString>) -> ExitCode {
                 Ok(true)
             }
             Command::Savepoint(a) => {
-                let client = jobmanager_client(&a.target).await?;
+                let client = jobmanager_client(&cli, &a.target).await?;
                 let trigger = client.trigger_savepoint(&a.job_id, a.target_directory.as_deref(), false).await?;
                 eprintln!("Triggered savepoint for job {} (request {trigger}); waiting", a.job_id);
                 let location = client.wait_savepoint(&a.job_id, &trigger, std::time::Duration::from_secs(600)).await?;
@@ -147,7 +181,7 @@ pub fn main(programs: &'static [JobProgram], args: Vec<OsString>) -> ExitCode {
                 Ok(true)
             }
             Command::Stop(a) => {
-                let client = jobmanager_client(&a.target).await?;
+                let client = jobmanager_client(&cli, &a.target).await?;
                 let trigger = client.trigger_savepoint(&a.job_id, a.savepoint_path.as_deref(), true).await?;
                 eprintln!("Suspending job {} with a savepoint (request {trigger})", a.job_id);
                 let location = client.wait_savepoint(&a.job_id, &trigger, std::time::Duration::from_secs(600)).await?;
@@ -164,6 +198,27 @@ pub fn main(programs: &'static [JobProgram], args: Vec<OsString>) -> ExitCode {
                 );
                 Ok(true)
             }
+            Command::List(a) => {
+                let client = jobmanager_client(&cli, &a.target).await?;
+                session::list_jobs(&client, a.all, a.running, a.scheduled).await
+            }
+            Command::Cancel(a) => {
+                let client = jobmanager_client(&cli, &a.target).await?;
+                client.cancel(&a.job_id).await?;
+                println!("Cancelled job {}.", a.job_id);
+                Ok(true)
+            }
+            Command::YarnSession(s) => match &s.action {
+                YarnSessionAction::Start(a) => session::start(&load_conf(&cli, &a.overrides())?, a.detached).await,
+                YarnSessionAction::List(a) => session::list(&load_conf(&cli, &a.dynamic)?).await,
+                YarnSessionAction::Stop(a) => {
+                    let mut d = a.dynamic.clone();
+                    if let Some(id) = &a.yarn_application_id {
+                        d.push(format!("yarn.application.id={id}"));
+                    }
+                    session::stop(&load_conf(&cli, &d)?).await
+                }
+            },
             Command::Jobs => {
                 for p in programs {
                     println!("{:<12} {}", p.name, p.description);
@@ -176,8 +231,25 @@ pub fn main(programs: &'static [JobProgram], args: Vec<OsString>) -> ExitCode {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", one_line(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes on one line, `: `-separated, skipping a cause
+/// whose text the line already holds (errors that print their source).
+fn one_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line.replace('\n', " ")
 }

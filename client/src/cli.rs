@@ -29,6 +29,13 @@ pub enum Command {
     Savepoint(SavepointArgs),
     /// Stop a running job with a final savepoint (Flink's `flink stop`).
     Stop(StopArgs),
+    /// List the jobs of a JobManager (Flink's `flink list`).
+    List(ListArgs),
+    /// Cancel a job (Flink's `flink cancel`).
+    Cancel(CancelArgs),
+    /// Start, list or stop a YARN session cluster (Flink's `yarn-session.sh`).
+    #[command(name = "yarn-session")]
+    YarnSession(YarnSessionArgs),
     /// Create a new cargo project for an rfy job (Cargo.toml, src/main.rs, README).
     New(NewArgs),
 }
@@ -41,6 +48,129 @@ pub struct NewArgs {
     /// The rfy SDK (the `sdk/` directory of an rfy checkout) the project depends on.
     #[arg(long, env = "RFY_SDK_PATH", value_name = "DIR")]
     pub sdk_path: Option<PathBuf>,
+}
+
+/// Arguments of `rfy list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// The JobManager.
+    #[command(flatten)]
+    pub target: JobManagerTarget,
+    /// Every job, finished ones included.
+    #[arg(short = 'a', long = "all")]
+    pub all: bool,
+    /// Running (and restarting) jobs only (the default, with --scheduled).
+    #[arg(short = 'r', long = "running")]
+    pub running: bool,
+    /// Jobs waiting for slots only.
+    #[arg(short = 's', long = "scheduled")]
+    pub scheduled: bool,
+}
+
+/// Arguments of `rfy cancel`.
+#[derive(Debug, Args)]
+pub struct CancelArgs {
+    /// The JobManager.
+    #[command(flatten)]
+    pub target: JobManagerTarget,
+    /// The job's id.
+    pub job_id: String,
+}
+
+/// `rfy yarn-session start|list|stop`.
+#[derive(Debug, Args)]
+pub struct YarnSessionArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: YarnSessionAction,
+}
+
+/// What `rfy yarn-session` does.
+#[derive(Debug, Subcommand)]
+pub enum YarnSessionAction {
+    /// Start a session cluster: a JobManager in a YARN application that runs the jobs submitted to it.
+    Start(SessionStartArgs),
+    /// List the user's running rfy applications (sessions and jobs) from the ResourceManager.
+    List(SessionListArgs),
+    /// Stop a session: cancel its jobs, release its containers, remove its staging directory.
+    Stop(SessionStopArgs),
+}
+
+/// Arguments of `rfy yarn-session start` (Flink's `yarn-session.sh` options).
+#[derive(Debug, Args)]
+pub struct SessionStartArgs {
+    /// Detached: return once the session runs.
+    #[arg(short = 'd', long)]
+    pub detached: bool,
+    /// Name of the YARN application (yarn.application.name).
+    #[arg(long = "name", short = 'n', alias = "nm", value_name = "NAME")]
+    pub name: Option<String>,
+    /// YARN queue (yarn.application.queue).
+    #[arg(short = 'q', long = "queue", value_name = "QUEUE")]
+    pub queue: Option<String>,
+    /// Slots per TaskManager (taskmanager.numberOfTaskSlots).
+    #[arg(short = 's', long = "slots", value_name = "SLOTS", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub slots: Option<u32>,
+    /// JobManager (AM) container memory, e.g. 1024m (jobmanager.memory.process.size); also `-jm`.
+    #[arg(long = "jobManagerMemory", alias = "jm", value_name = "MEM")]
+    pub jm_memory: Option<String>,
+    /// TaskManager container memory, e.g. 1024m (taskmanager.memory.process.size); also `-tm`.
+    #[arg(long = "taskManagerMemory", alias = "tm", value_name = "MEM")]
+    pub tm_memory: Option<String>,
+    /// Configuration override, key=value (repeatable).
+    #[arg(short = 'D', value_name = "KEY=VALUE")]
+    pub dynamic: Vec<String>,
+}
+
+impl SessionStartArgs {
+    /// The options as `key=value` overrides, after the `-D` ones.
+    pub fn overrides(&self) -> Vec<String> {
+        let mut out = self.dynamic.clone();
+        let mut add = |k: &str, v: &Option<String>| {
+            if let Some(v) = v {
+                out.push(format!("{k}={v}"));
+            }
+        };
+        add("yarn.application.name", &self.name);
+        add("yarn.application.queue", &self.queue);
+        add("taskmanager.numberOfTaskSlots", &self.slots.map(|s| s.to_string()));
+        add("jobmanager.memory.process.size", &self.jm_memory);
+        add("taskmanager.memory.process.size", &self.tm_memory);
+        out
+    }
+}
+
+/// Arguments of `rfy yarn-session list`.
+#[derive(Debug, Args)]
+pub struct SessionListArgs {
+    /// Configuration override, key=value (repeatable).
+    #[arg(short = 'D', value_name = "KEY=VALUE")]
+    pub dynamic: Vec<String>,
+}
+
+/// Arguments of `rfy yarn-session stop`.
+#[derive(Debug, Args)]
+pub struct SessionStopArgs {
+    /// The session's application (default: the one in the YARN properties file).
+    #[arg(long = "yid", alias = "application-id", value_name = "APPLICATION_ID")]
+    pub yarn_application_id: Option<String>,
+    /// Configuration override, key=value (repeatable); `yarn.application.id` names the session.
+    #[arg(short = 'D', value_name = "KEY=VALUE")]
+    pub dynamic: Vec<String>,
+}
+
+/// Flink's multi-letter single-dash options (`-jm`, `-tm`, `-nm`, `-yid`)
+/// as the long options clap parses.
+pub fn normalize_args(args: impl IntoIterator<Item = String>) -> Vec<String> {
+    args.into_iter()
+        .map(|a| match a.as_str() {
+            "-jm" => "--jobManagerMemory".to_string(),
+            "-tm" => "--taskManagerMemory".to_string(),
+            "-nm" => "--name".to_string(),
+            "-yid" => "--yid".to_string(),
+            _ => a,
+        })
+        .collect()
 }
 
 /// Which JobManager `rfy savepoint` / `rfy stop` talk to: a REST address
@@ -63,6 +193,23 @@ pub struct JobManagerTarget {
 }
 
 impl JobManagerTarget {
+    /// The application id given with `--yid` or `-D yarn.application.id=`, if any.
+    pub fn explicit_application_id(&self) -> Option<String> {
+        let from_d = self
+            .dynamic
+            .iter()
+            .rev()
+            .find_map(|kv| kv.strip_prefix("yarn.application.id="))
+            .map(|s| s.trim().to_string());
+        self.yarn_application_id.clone().or(from_d).filter(|s| !s.is_empty())
+    }
+
+    /// True for `-m yarn-session` without an application id: the session is
+    /// the one in the YARN properties file.
+    pub fn is_session_from_properties(&self) -> bool {
+        self.jobmanager == "yarn-session" && self.explicit_application_id().is_none()
+    }
+
     /// The YARN application id, when the target is a job on YARN: `None`
     /// for a `HOST:PORT` target.
     ///
@@ -71,13 +218,7 @@ impl JobManagerTarget {
         if !matches!(self.jobmanager.as_str(), "yarn-application" | "yarn-cluster" | "yarn-per-job" | "yarn-session") {
             return Ok(None);
         }
-        let from_d = self
-            .dynamic
-            .iter()
-            .rev()
-            .find_map(|kv| kv.strip_prefix("yarn.application.id="))
-            .map(|s| s.trim().to_string());
-        match self.yarn_application_id.clone().or(from_d).filter(|s| !s.is_empty()) {
+        match self.explicit_application_id() {
             Some(id) if id.starts_with("application_") => Ok(Some(id)),
             Some(id) => Err(format!("'{id}' is not a YARN application id (application_<clusterTimestamp>_<n>)")),
             None => Err(format!(
@@ -139,6 +280,9 @@ pub struct RunArgs {
     /// Detached: submit, print the job id and the web UI address, and exit.
     #[arg(short = 'd', long)]
     pub detached: bool,
+    /// The YARN application to submit to (`-m yarn-session`; same as `-D yarn.application.id=`).
+    #[arg(long = "yid", alias = "application-id", value_name = "APPLICATION_ID")]
+    pub yarn_application_id: Option<String>,
     /// Restore the job from this savepoint (or retained checkpoint) directory.
     #[arg(short = 's', long = "fromSavepoint", alias = "from-savepoint", value_name = "PATH")]
     pub from_savepoint: Option<String>,
@@ -159,6 +303,8 @@ mod tests {
         match &cli.command {
             Command::Savepoint(a) => &a.target,
             Command::Stop(a) => &a.target,
+            Command::List(a) => &a.target,
+            Command::Cancel(a) => &a.target,
             other => panic!("unexpected {other:?}"),
         }
     }
@@ -187,5 +333,54 @@ mod tests {
         assert!(target(&c).yarn_application().unwrap_err().contains("yarn.application.id"));
         let c = parse(&["rfy", "savepoint", "-m", "yarn-application", "--yid", "job_1", "abc"]);
         assert!(target(&c).yarn_application().unwrap_err().contains("not a YARN application id"));
+    }
+
+    #[test]
+    fn yarn_session_start_takes_flinks_options() {
+        let argv = [
+            "rfy",
+            "yarn-session",
+            "start",
+            "-d",
+            "--name",
+            "analytics",
+            "-s",
+            "2",
+            "-jm",
+            "768m",
+            "-tm",
+            "1024m",
+            "-q",
+            "q1",
+            "-D",
+            "heartbeat.timeout=9 s",
+        ];
+        let c = Cli::try_parse_from(normalize_args(argv.iter().map(|s| s.to_string()))).expect("parses");
+        let Command::YarnSession(YarnSessionArgs { action: YarnSessionAction::Start(a) }) = c.command else {
+            panic!("not a start")
+        };
+        assert!(a.detached);
+        assert_eq!(
+            a.overrides(),
+            vec![
+                "heartbeat.timeout=9 s",
+                "yarn.application.name=analytics",
+                "yarn.application.queue=q1",
+                "taskmanager.numberOfTaskSlots=2",
+                "jobmanager.memory.process.size=768m",
+                "taskmanager.memory.process.size=1024m",
+            ]
+        );
+    }
+
+    #[test]
+    fn list_and_cancel_find_the_session_or_an_application() {
+        let c = parse(&["rfy", "list", "-m", "yarn-session", "-a"]);
+        assert!(target(&c).is_session_from_properties());
+        let c = parse(&["rfy", "cancel", "-m", "yarn-session", "--yid", "application_1_0009", "abc"]);
+        assert!(!target(&c).is_session_from_properties());
+        assert_eq!(target(&c).yarn_application(), Ok(Some("application_1_0009".into())));
+        let c = parse(&["rfy", "list", "-m", "127.0.0.1:8081"]);
+        assert_eq!(target(&c).yarn_application(), Ok(None));
     }
 }

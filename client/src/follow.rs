@@ -28,6 +28,11 @@ impl RestClient {
         Ok(RestClient { base, http })
     }
 
+    /// The base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
     async fn parse(&self, what: &str, resp: reqwest::Response) -> Result<Value> {
         let status = resp.status();
         let body: Value =

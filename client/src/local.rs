@@ -70,10 +70,13 @@ impl ResourceDriver for LocalDriver {
         "local"
     }
     fn can_add_task_managers(&self) -> bool {
-        self.missing() > 0
+        // Replacements being started count: a restarting job waits for them.
+        self.missing() > 0 || self.starting.load(Ordering::Relaxed) > 0
     }
-    fn request_task_managers(&self, count: u32) {
-        for _ in 0..count.min(self.missing()) {
+    fn set_required_task_managers(&self, count: u32) {
+        // `count` includes the replacements already starting.
+        let more = count.saturating_sub(self.starting.load(Ordering::Relaxed)).min(self.missing());
+        for _ in 0..more {
             self.starting.fetch_add(1, Ordering::Relaxed);
             let start = self.start_one();
             let (tms, starting) = (self.taskmanagers.clone(), self.starting.clone());

@@ -33,5 +33,7 @@ pub fn plan(job: &JobArgs, conf: &Configuration) -> Result<(StreamGraph, JobGrap
 /// Errors: unknown job, bad job arguments or configuration, invalid
 /// dataflow, each as one line.
 pub fn plan_with(programs: &[JobProgram], job: &JobArgs, conf: &Configuration) -> Result<(StreamGraph, JobGraph)> {
+    // Before anything is submitted or started (the JobMaster checks the same).
+    rfy_jobmanager::check_checkpoint_settings(conf).map_err(|e| anyhow::anyhow!(e))?;
     Ok(rfy_am::plan::plan(programs, &job.job, &job.job_args, conf, false)?)
 }

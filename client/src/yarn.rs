@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
-use rfy_am::bundle::{self, BundleFile, Manifest};
+use rfy_am::bundle::{self, BundleFile, ClusterMode, Manifest};
 use rfy_conf::{options, Configuration};
 use rfy_hadoop::config::{current_user, HadoopConfig};
 use rfy_hadoop::hdfs::Hdfs;
@@ -59,7 +59,9 @@ pub struct YarnOutcome {
     pub success: bool,
 }
 
-fn staging_root(conf: &Configuration, user: &str) -> String {
+/// The directory under which each application's staging directory is made:
+/// `<yarn.staging-directory>/.rfy`, else `/user/<user>/.rfy`.
+pub fn staging_root(conf: &Configuration, user: &str) -> String {
     match conf.get_optional(&options::YARN_STAGING_DIRECTORY) {
         Some(d) if !d.trim().is_empty() => {
             let d = d.trim().trim_end_matches('/');
@@ -116,6 +118,7 @@ async fn upload_bundle(
     hconf: &HadoopConfig,
     conf: &Configuration,
     manifest: &mut Manifest,
+    job_graph: Option<&JobGraph>,
 ) -> Result<Vec<BundleFile>> {
     let (am, worker) = sibling_binaries()?;
     let mut locals: Vec<(String, PathBuf)> =
@@ -162,12 +165,16 @@ async fn upload_bundle(
         })
     };
     files.push(write_small(bundle::CONF_FILE, serde_json::to_vec_pretty(&conf.to_map())?).await?);
+    if let Some(g) = job_graph {
+        files.push(write_small(bundle::JOB_GRAPH_FILE, serde_json::to_vec(g)?).await?);
+    }
     manifest.files = files.clone();
     files.push(write_small(bundle::MANIFEST_FILE, serde_json::to_vec_pretty(&manifest)?).await?);
     Ok(files)
 }
 
-fn logs_hint(app: &str, report: Option<&AppReport>) -> String {
+/// Where the application's logs are.
+pub fn logs_hint(app: &str, report: Option<&AppReport>) -> String {
     let url = report.and_then(|r| r.am_container_logs.clone()).filter(|u| !u.is_empty());
     match url {
         Some(u) => {
@@ -178,7 +185,7 @@ fn logs_hint(app: &str, report: Option<&AppReport>) -> String {
 }
 
 /// Removes the staging directory; quiet if it is already gone.
-async fn remove_staging(fs: &Hdfs, staging: &str) {
+pub async fn remove_staging(fs: &Hdfs, staging: &str) {
     match fs.delete(staging, true).await {
         Ok(true) => tracing::info!(dir = %staging, "staging directory removed"),
         Ok(false) => {}
@@ -213,7 +220,7 @@ async fn wait_running(rm: &RmRestClient, app: &str) -> Result<AppReport> {
 }
 
 /// Waits for the application's final report, at most `limit`.
-async fn wait_final(rm: &RmRestClient, app: &str, limit: Duration) -> Option<AppReport> {
+pub async fn wait_final(rm: &RmRestClient, app: &str, limit: Duration) -> Option<AppReport> {
     let deadline = Instant::now() + limit;
     loop {
         match rm.app_report(app).await {
@@ -275,7 +282,8 @@ fn print_timeline(job_id: &str, state: &str, details: &serde_json::Value, t_epoc
     );
 }
 
-fn describe_final(r: &AppReport) -> String {
+/// `application <id> <state> with final status <status>: <diagnostics>`.
+pub fn describe_final(r: &AppReport) -> String {
     let diag = r.diagnostics.trim();
     format!(
         "application {} {} with final status {}{}{}",
@@ -356,22 +364,50 @@ async fn follow_job(
     }
 }
 
-/// Runs `graph`'s job in YARN application mode; see the module docs.
+/// A cluster (AM) running on YARN, as [`deploy_cluster`] left it.
+pub struct Deployed {
+    /// The application id.
+    pub app: String,
+    /// Its staging directory in HDFS (path, no scheme).
+    pub staging: String,
+    /// The RM REST client.
+    pub rm: RmRestClient,
+    /// The HDFS client.
+    pub fs: Hdfs,
+    /// The application's report once RUNNING.
+    pub report: AppReport,
+    /// When deployment started.
+    pub t0: Instant,
+    /// The same, ms since the epoch.
+    pub t_epoch_ms: u64,
+}
+
+/// Creates a YARN application, uploads the bundle (with `job_graph` in
+/// per-job mode), submits the AM in `mode` and waits until it runs. The
+/// application is named `yarn.application.name`, else `default_name`.
 ///
 /// Errors: no Hadoop configuration, RM or HDFS unreachable, upload or
 /// submission refused, the AM ended before running (the message carries
-/// YARN's diagnostics and where the AM's logs are).
-pub async fn run_application(
+/// YARN's diagnostics and where the AM's logs are). The staging directory is
+/// removed on every error.
+pub async fn deploy_cluster(
     conf: &Configuration,
-    graph: &JobGraph,
+    mode: ClusterMode,
+    default_name: &str,
     job: &str,
     args: &[String],
-    detached: bool,
-) -> Result<YarnOutcome> {
+    job_graph: Option<&JobGraph>,
+) -> Result<Deployed> {
     let hconf = HadoopConfig::from_env()
-        .map_err(|e| anyhow!("{e}: -m yarn-application needs the Hadoop configuration (HADOOP_CONF_DIR), e.g. eval \"$(scripts/hadoop env)\""))?;
+        .map_err(|e| anyhow!("{e}: YARN deployment needs the Hadoop configuration (HADOOP_CONF_DIR), e.g. eval \"$(scripts/hadoop env)\""))?;
     let user = current_user();
     let rm = RmRestClient::from_config(&hconf, &user)?;
+    // HDFS first: a NameNode that is down fails the run before YARN holds an application.
+    let fs = Hdfs::from_config(&hconf, Some(&user))?;
+    fs.probe().await.map_err(|e| {
+        let dir = hconf.dir().map(|d| d.display().to_string()).unwrap_or_else(|| "HADOOP_CONF_DIR".into());
+        anyhow!("{e} (fs.defaultFS in {dir})")
+    })?;
     let t0 = Instant::now();
     let t_epoch_ms = epoch_ms();
     let new_app = rm.new_application().await.map_err(|e| match &e {
@@ -389,7 +425,6 @@ pub async fn run_application(
         _ => anyhow::Error::new(e).context("cannot create a YARN application"),
     })?;
     let app = new_app.application_id.clone();
-    let fs = Hdfs::from_config(&hconf, Some(&user))?;
     let staging = format!("{}/{app}", staging_root(conf, &user));
     fs.mkdirs(&staging, 0o700).await?;
     let log_filter = std::env::var("RFY_CONTAINER_LOG").unwrap_or_else(|_| "info".into());
@@ -402,17 +437,17 @@ pub async fn run_application(
         args: args.to_vec(),
         log_filter: log_filter.clone(),
         files: vec![],
+        mode,
     };
     let submitted = async {
-        let files = upload_bundle(&fs, &staging, &hconf, conf, &mut manifest).await?;
+        let files = upload_bundle(&fs, &staging, &hconf, conf, &mut manifest, job_graph).await?;
         tracing::info!(app = %app, ms = t0.elapsed().as_millis() as u64, "bundle uploaded");
         let am_files: Vec<(String, LocalResource)> = files
             .iter()
             .filter(|f| f.name != bundle::WORKER_BINARY)
             .map(|f| (f.name.clone(), f.local_resource()))
             .collect();
-        let name =
-            conf.get_optional(&options::YARN_APPLICATION_NAME).unwrap_or_else(|| format!("rfy: {}", graph.job_name));
+        let name = conf.get_optional(&options::YARN_APPLICATION_NAME).unwrap_or_else(|| default_name.to_string());
         let queue = conf.get(&options::YARN_APPLICATION_QUEUE);
         let memory = bundle::mebibytes(conf.get(&options::JOBMANAGER_MEMORY_PROCESS_SIZE).0);
         if memory > new_app.maximum_resource_capability.memory && new_app.maximum_resource_capability.memory > 0 {
@@ -450,6 +485,25 @@ pub async fn run_application(
             return Err(e);
         }
     };
+    Ok(Deployed { app, staging, rm, fs, report, t0, t_epoch_ms })
+}
+
+/// Runs `graph`'s job in YARN application mode (the job's `main` runs in
+/// the AM) or per-job mode (`mode` [`ClusterMode::PerJob`]: the AM runs
+/// `graph` as planned here); see the module docs.
+///
+/// Errors: as [`deploy_cluster`].
+pub async fn run_application(
+    conf: &Configuration,
+    graph: &JobGraph,
+    job: &str,
+    args: &[String],
+    detached: bool,
+    mode: ClusterMode,
+) -> Result<YarnOutcome> {
+    let shipped = (mode == ClusterMode::PerJob).then_some(graph);
+    let d = deploy_cluster(conf, mode, &format!("rfy: {}", graph.job_name), job, args, shipped).await?;
+    let Deployed { app, staging, rm, fs, report, t0, t_epoch_ms } = d;
     let tracking = report.tracking_url.clone().unwrap_or_default();
     eprintln!("Application {app} is RUNNING ({:.1} s); tracking URL: {tracking}", t0.elapsed().as_secs_f64());
     let jm = RestClient::new(tracking.trim_end_matches('/').to_string())?;
@@ -544,7 +598,7 @@ pub async fn jobmanager_url(app: &str) -> Result<String> {
 }
 
 /// `http://host:port` from the report's `amRPCAddress`, if it names a port.
-fn rest_address_of(r: &AppReport) -> Option<String> {
+pub fn rest_address_of(r: &AppReport) -> Option<String> {
     let addr = r.am_rpc_address.as_deref()?.trim();
     let (host, port) = addr.rsplit_once(':')?;
     let port: u16 = port.parse().ok().filter(|p| *p > 0)?;

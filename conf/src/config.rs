@@ -33,19 +33,23 @@ impl Configuration {
     /// `$RFY_CONF_DIR/config.yaml` when that variable is set and not empty,
     /// else returns an empty configuration.
     ///
-    /// Errors: [`ConfError::Io`] naming the file when a named directory has no
-    /// readable `config.yaml`; any error of [`Configuration::from_yaml_str`].
+    /// Errors: [`ConfError::NoConfDir`] when the named directory does not
+    /// exist; [`ConfError::Io`] naming the file when it has no readable
+    /// `config.yaml`; any error of [`Configuration::from_yaml_str`].
     pub fn load(conf_dir: Option<&Path>) -> Result<Self, ConfError> {
-        let dir: PathBuf = match conf_dir {
-            Some(dir) => dir.to_path_buf(),
+        let (dir, origin): (PathBuf, &'static str) = match conf_dir {
+            Some(dir) => (dir.to_path_buf(), "--conf-dir"),
             None => match std::env::var_os(CONF_DIR_ENV) {
-                Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+                Some(dir) if !dir.is_empty() => (PathBuf::from(dir), "$RFY_CONF_DIR"),
                 _ => {
                     tracing::debug!("no configuration directory given and ${CONF_DIR_ENV} unset");
                     return Ok(Self::new());
                 }
             },
         };
+        if !dir.is_dir() {
+            return Err(ConfError::NoConfDir { path: dir, origin });
+        }
         Self::load_file(&dir.join(CONFIG_FILE_NAME))
     }
 
@@ -101,8 +105,8 @@ impl Configuration {
     /// one of its choices, for enum-like options; stored in the listed spelling).
     /// Replaces any earlier value.
     ///
-    /// Errors: [`ConfError::UnknownKey`] (with a suggestion), [`ConfError::BadValue`];
-    /// both name `source`.
+    /// Errors: [`ConfError::UnknownKey`] (with a suggestion), [`ConfError::BadValue`],
+    /// [`ConfError::EmptyValue`] for an empty value from a file or `-D`; each names `source`.
     pub fn set(&mut self, key: &str, value: &str, source: Source) -> Result<(), ConfError> {
         let Some(info) = options::resolve(key) else {
             return Err(ConfError::UnknownKey {
@@ -111,6 +115,10 @@ impl Configuration {
                 suggestion: closest_key(key).map(str::to_string),
             });
         };
+        // What a user wrote (a file or -D) must say something; code may clear a key.
+        if value.trim().is_empty() && matches!(source, Source::Dynamic | Source::File(_)) {
+            return Err(ConfError::EmptyValue { key: key.to_string(), origin: source });
+        }
         let text = info.check(value).map_err(|message| ConfError::BadValue {
             key: key.to_string(),
             value: value.to_string(),

@@ -68,6 +68,25 @@ pub enum ConfError {
         origin: Source,
     },
 
+    /// A key was given an empty value (`-D key=` or `key:` in a file):
+    /// never taken as "unset" or as the default.
+    #[error("empty value for '{key}' {origin}: give a value, or leave the key out")]
+    EmptyValue {
+        /// The option's key.
+        key: String,
+        /// Where it was written.
+        origin: Source,
+    },
+
+    /// The configuration directory (`--conf-dir` or `$RFY_CONF_DIR`) does not exist.
+    #[error("configuration directory {} ({origin}) does not exist", .path.display())]
+    NoConfDir {
+        /// The directory as given.
+        path: PathBuf,
+        /// `--conf-dir` or `$RFY_CONF_DIR`.
+        origin: &'static str,
+    },
+
     /// A configuration file could not be read.
     #[error("cannot read configuration file {}: {source}", .path.display())]
     Io {

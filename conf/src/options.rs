@@ -84,6 +84,8 @@ options! {
         "Default parallelism (number of parallel subtasks) of operators that do not set one.";
     PIPELINE_MAX_PARALLELISM: u32 = "pipeline.max-parallelism", default = "128",
         "Maximum parallelism: the number of key groups keyed state is split into; the upper bound for rescaling. rfy: a fixed default of 128 (Flink's -1 derives one).";
+    PIPELINE_AUTO_WATERMARK_INTERVAL: Duration = "pipeline.auto-watermark-interval", default = "200 ms",
+        "Interval of periodic watermark emission by assign_timestamps_and_watermarks (0 ms = periodic emission off).";
     EXECUTION_RUNTIME_MODE: String = "execution.runtime-mode", default = "STREAMING",
         choices = ["STREAMING", "BATCH", "AUTOMATIC"],
         "Runtime execution mode: STREAMING, BATCH or AUTOMATIC (BATCH when all sources are bounded).";
@@ -120,6 +122,16 @@ options! {
     HEARTBEAT_TIMEOUT: Duration = "heartbeat.timeout", default = "5 s",
         "Time without a heartbeat after which the peer counts as lost. rfy: 5 s, shorter than Flink's 50 s, so a lost TaskManager is noticed within seconds.";
 
+    // ---- Resources and job store ---------------------------------------------------
+    SLOT_REQUEST_TIMEOUT: Duration = "slot.request.timeout", default = "5 min",
+        "Time a job waits for all its slots (TaskManagers included) before it fails.";
+    RESOURCEMANAGER_TASKMANAGER_TIMEOUT: Duration = "resourcemanager.taskmanager-timeout", default = "30 s",
+        "Time a TaskManager with no slot taken stays before it is released (YARN: its container is returned).";
+    JOBSTORE_MAX_CAPACITY: u32 = "jobstore.max-capacity", default = "2147483647",
+        "Number of finished jobs the Dispatcher keeps listed (the oldest go first).";
+    JOBSTORE_EXPIRATION_TIME: Duration = "jobstore.expiration-time", default = "1 h",
+        "Time a finished job stays listed after it ended.";
+
     // ---- Network -------------------------------------------------------------------
     TASKMANAGER_MEMORY_SEGMENT_SIZE: MemorySize = "taskmanager.memory.segment-size", default = "32 kb",
         "Size of one network buffer (memory segment), in bytes (Flink's memory-size syntax).";
@@ -145,6 +157,10 @@ options! {
         "Number of ApplicationMaster attempts YARN makes (1 = no restart of the JobManager).";
     YARN_APPLICATION_TYPE: String = "yarn.application.type", default = "rfy",
         "YARN application type shown by YARN. rfy: default 'rfy'.";
+    YARN_APPLICATION_ID: String = "yarn.application.id",
+        "The YARN application (session or job cluster) the client talks to; unset: the session in the YARN properties file.";
+    YARN_PROPERTIES_FILE_LOCATION: String = "yarn.properties-file.location",
+        "Directory of the YARN properties file (`.yarn-properties-<user>`) that names the running session; unset: the system's temporary directory (/tmp).";
     YARN_STAGING_DIRECTORY: String = "yarn.staging-directory",
         "HDFS directory where the client uploads the application's files; unset: the submitter's home directory.";
 
@@ -160,6 +176,8 @@ options! {
         "Maximum number of checkpoints in progress at the same time.";
     EXECUTION_CHECKPOINTING_MIN_PAUSE: Duration = "execution.checkpointing.min-pause", default = "0 ms",
         "Minimum time between the end of one checkpoint and the start of the next.";
+    EXECUTION_CHECKPOINTING_CHECKPOINTS_AFTER_TASKS_FINISH: bool = "execution.checkpointing.checkpoints-after-tasks-finish", default = "true",
+        "With periodic checkpoints: when a bounded source ends, its tasks flush and wait for one more completed checkpoint before they finish, so sinks commit their last data through a checkpoint (Flink's FLIP-147 final checkpoint).";
     STATE_CHECKPOINTS_DIR: String = "state.checkpoints.dir",
         "Directory (URI, e.g. hdfs:///rfy/checkpoints) where checkpoint data and metadata are stored.";
     STATE_SAVEPOINTS_DIR: String = "state.savepoints.dir",

@@ -30,6 +30,14 @@ pub enum HdfsError {
         /// hdfs-native's error.
         source: hdfs_native::HdfsError,
     },
+    /// Nothing accepts connections at the NameNode's address.
+    #[error("cannot reach the HDFS NameNode {namenode}: {reason}")]
+    Unreachable {
+        /// NameNode URL.
+        namenode: String,
+        /// Why (connection refused, timeout, unresolvable host).
+        reason: String,
+    },
     /// An operation on a path failed.
     #[error("HDFS {op} of {path} on {namenode} failed: {source}")]
     Op {
@@ -192,6 +200,23 @@ impl Hdfs {
             .collect())
     }
 
+    /// Checks that something accepts TCP connections at the NameNode's
+    /// address within 5 s. hdfs-native retries a refused connection for a
+    /// long time; a client about to upload calls this first to fail at once
+    /// with a clear message instead.
+    ///
+    /// Errors: [`HdfsError::Unreachable`] naming the NameNode.
+    pub async fn probe(&self) -> Result<(), HdfsError> {
+        let authority = self.namenode.split("://").nth(1).unwrap_or(&self.namenode).split('/').next().unwrap_or("");
+        let addr = if authority.contains(':') { authority.to_string() } else { format!("{authority}:8020") };
+        let unreachable = |reason: String| HdfsError::Unreachable { namenode: self.namenode.clone(), reason };
+        match tokio::time::timeout(std::time::Duration::from_secs(5), tokio::net::TcpStream::connect(&addr)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(unreachable(e.to_string())),
+            Err(_) => Err(unreachable("no answer within 5 s".into())),
+        }
+    }
+
     /// Reads the whole file.
     pub async fn read(&self, path: &str) -> Result<Vec<u8>, HdfsError> {
         let r = self.client.read(path).await.map_err(self.op_err("read", path))?;
@@ -209,13 +234,20 @@ impl Hdfs {
         permission: u32,
         overwrite: bool,
     ) -> Result<FileStamp, HdfsError> {
+        self.put(path, data, permission, overwrite).await?;
+        self.stat(path).await
+    }
+
+    /// Writes `data` to `path` like [`Hdfs::write`], without reading the
+    /// stamp back (one NameNode round trip less). Returns once the NameNode
+    /// has completed the file, i.e. every DataNode of the pipeline has it.
+    pub async fn put(&self, path: &str, data: &[u8], permission: u32, overwrite: bool) -> Result<(), HdfsError> {
         let opts = WriteOptions::default().permission(permission).overwrite(overwrite);
         let mut w = self.client.create(path, opts).await.map_err(self.op_err("create", path))?;
         for chunk in data.chunks(UPLOAD_CHUNK) {
             w.write_bytes(Bytes::copy_from_slice(chunk)).await.map_err(self.op_err("write", path))?;
         }
-        w.close().await.map_err(self.op_err("close", path))?;
-        self.stat(path).await
+        w.close().await.map_err(self.op_err("close", path))
     }
 
     /// Uploads the local file `local` to `path` in chunks and returns its

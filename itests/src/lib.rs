@@ -9,6 +9,7 @@
 //! (ignored when `RFY_REQUIRE_HADOOP=1`, as `scripts/test` sets).
 
 pub mod flink;
+pub mod kafka;
 pub mod local;
 pub mod yarn;
 

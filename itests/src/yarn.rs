@@ -230,3 +230,49 @@ pub fn hdfs_path(uri: &str) -> String {
         None => uri.to_string(),
     }
 }
+
+/// The local run's word count of `data/kjv.txt` (`rfy run -p 1 wordcount`
+/// on the embedded cluster): every `word<TAB>count` line, sorted.
+pub fn local_wordcount_lines() -> Vec<String> {
+    let out = tempfile::tempdir().expect("temp dir");
+    let dir = out.path().join("out");
+    let kjv = crate::repo_root().join("data/kjv.txt");
+    let (st, text, _) = crate::rfy(
+        &["run", "-p", "1", "wordcount", "--input", kjv.to_str().unwrap(), "--output", dir.to_str().unwrap()],
+        &[],
+        Duration::from_secs(180),
+    );
+    assert!(st.success(), "local run failed:\n{text}");
+    let mut lines = Vec::new();
+    for e in std::fs::read_dir(&dir).expect("local output") {
+        let p = e.expect("dir entry").path();
+        if p.file_name().unwrap().to_string_lossy().starts_with("part-") {
+            lines.extend(std::fs::read_to_string(&p).expect("part file").lines().map(str::to_string));
+        }
+    }
+    lines.sort();
+    assert!(lines.len() > 10_000, "local run wrote {} lines", lines.len());
+    lines
+}
+
+/// Kills a YARN application when a test panics (so that it does not hold the
+/// NodeManager's memory for the next tests).
+pub struct KillOnPanic(pub String);
+
+impl Drop for KillOnPanic {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let _ = hadoop_cli("yarn", &["application", "-kill", &self.0]);
+        }
+    }
+}
+
+/// The job id an `rfy run -m yarn-session` printed (`Job <id> submitted to session ...`).
+pub fn session_job_id(output: &str) -> Option<String> {
+    output.lines().find_map(|l| {
+        l.strip_prefix("Job ")
+            .filter(|r| r.contains(" submitted to session "))
+            .and_then(|r| r.split_whitespace().next())
+            .map(str::to_string)
+    })
+}

@@ -1,126 +1,30 @@
-//! The JobManager process role: its servers, shared state, and the handle
-//! an embedding process (the local cluster, the ApplicationMaster) holds.
+//! The JobManager process role: starts its servers (gRPC for TaskManagers,
+//! REST for clients), the Dispatcher, the ResourceManager and the
+//! background loops, and gives the embedding process (the local cluster, the
+//! ApplicationMaster) a handle.
+//!
+//! Who owns what: the Dispatcher owns the job registry, each JobMaster its
+//! job's state, the ResourceManager the TaskManagers and slots. Dependencies
+//! run one way: gateway / rest → dispatcher → job_master → resource_manager,
+//! task_calls, deployment (pure).
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rfy_conf::{options, Configuration, Source};
+use rfy_conf::{options, Configuration};
 use rfy_rpc::job_manager_gateway_server::JobManagerGatewayServer;
 use rfy_runtime::JobGraph;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::TcpListenerStream;
 
-use crate::error::{JobManagerError, SubmitError};
+use crate::dispatcher::{Dispatcher, JobStoreSettings};
+use crate::error::JobManagerError;
 use crate::gateway::Gateway;
-use crate::job_master::{self, JobMasterMsg};
-use crate::resource_manager::{ResourceDriver, ResourceManager};
-use crate::status::JobStatus;
-
-/// A job known to the Dispatcher.
-pub(crate) struct JobEntry {
-    pub(crate) status: RwLock<JobStatus>,
-    pub(crate) tx: mpsc::UnboundedSender<JobMasterMsg>,
-}
-
-/// State shared by the Dispatcher, the JobMasters and the ResourceManager.
-pub(crate) struct Cluster {
-    pub(crate) conf: Configuration,
-    pub(crate) rm: Mutex<ResourceManager>,
-    pub(crate) driver: Arc<dyn ResourceDriver>,
-    pub(crate) jobs: RwLock<BTreeMap<String, Arc<JobEntry>>>,
-    pub(crate) heartbeat_interval: Duration,
-    pub(crate) heartbeat_timeout: Duration,
-    pub(crate) started: Instant,
-    /// REST asynchronous operations (savepoints, stops, disposals) whose results a client may still fetch.
-    pub(crate) rest_operations: crate::rest::Operations,
-    /// Task and TaskManager metrics from heartbeats.
-    pub(crate) metrics: crate::metrics::MetricStore,
-    /// Port of the JobManager's Prometheus reporter, if it runs.
-    pub(crate) prometheus_port: std::sync::OnceLock<u16>,
-}
-
-pub(crate) fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    l.read().unwrap_or_else(|p| p.into_inner())
-}
-pub(crate) fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    l.write().unwrap_or_else(|p| p.into_inner())
-}
-pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-impl Cluster {
-    /// Accepts a job and starts its JobMaster; returns the job id.
-    pub(crate) fn submit(
-        self: &Arc<Self>,
-        graph: JobGraph,
-        job_conf: BTreeMap<String, String>,
-    ) -> Result<String, SubmitError> {
-        validate(&graph)?;
-        Configuration::from_map(&job_conf, Source::Dynamic)
-            .map_err(|e| SubmitError::InvalidJobGraph(format!("job configuration: {e}")))?;
-        let job_id = uuid::Uuid::new_v4().simple().to_string();
-        let (tx, rx) = mpsc::unbounded_channel();
-        let mut shipped = self.conf.to_map();
-        shipped.extend(job_conf);
-        let mut status = JobStatus::new(job_id.clone(), graph);
-        status.config = shipped.clone();
-        let entry = Arc::new(JobEntry { status: RwLock::new(status), tx });
-        write(&self.jobs).insert(job_id.clone(), entry.clone());
-        tokio::spawn(job_master::run(self.clone(), entry, rx, shipped));
-        tracing::info!(job = %job_id, "job submitted");
-        Ok(job_id)
-    }
-
-    pub(crate) fn job(&self, job_id: &str) -> Option<Arc<JobEntry>> {
-        read(&self.jobs).get(job_id).cloned()
-    }
-
-    /// Declares TaskManager `resource_id` lost (heartbeat timeout, or found
-    /// unreachable): forgets it, tells the driver, and tells the JobMasters
-    /// of the jobs that had slots on it. A TaskManager already gone is ignored.
-    pub(crate) fn declare_lost(&self, resource_id: &str, reason: String) {
-        let Some((_, _, jobs)) = lock(&self.rm).remove(resource_id) else { return };
-        self.announce_lost(resource_id, &reason, jobs);
-    }
-
-    fn announce_lost(&self, resource_id: &str, reason: &str, jobs: Vec<String>) {
-        tracing::warn!("{reason}");
-        self.driver.release_task_manager(resource_id);
-        notify_lost(self, resource_id, reason, jobs);
-    }
-}
-
-fn validate(g: &JobGraph) -> Result<(), SubmitError> {
-    let bad = |m: String| Err(SubmitError::InvalidJobGraph(m));
-    if g.version != rfy_runtime::graph::JOB_GRAPH_VERSION {
-        return bad(format!("version {} (this JobManager reads {})", g.version, rfy_runtime::graph::JOB_GRAPH_VERSION));
-    }
-    if g.vertices.is_empty() {
-        return bad("no vertices".into());
-    }
-    for (i, v) in g.vertices.iter().enumerate() {
-        if v.id as usize != i {
-            return bad(format!("vertex at position {i} has id {}", v.id));
-        }
-        if v.parallelism == 0 || v.parallelism > v.max_parallelism.max(1) * 1024 {
-            return bad(format!("vertex {} has parallelism {}", v.id, v.parallelism));
-        }
-    }
-    for e in &g.edges {
-        if e.source as usize >= g.vertices.len() || e.target as usize >= g.vertices.len() || e.source >= e.target {
-            return bad(format!("edge {} connects {} to {}", e.index, e.source, e.target));
-        }
-        if e.partitioning == rfy_runtime::graph::Partitioning::Forward
-            && g.vertices[e.source as usize].parallelism != g.vertices[e.target as usize].parallelism
-        {
-            return bad(format!("forward edge {} between different parallelisms", e.index));
-        }
-    }
-    Ok(())
-}
+use crate::job_master::{JobMasterMsg, JobMasterServices};
+use crate::resource_manager::{ResourceDriver, ResourceManager, ResourceSettings, TaskManagerInfo};
+use crate::status::{JobSnapshot, JobStatus};
 
 /// Where the JobManager listens and how it gets TaskManagers.
 pub struct JobManagerConfig {
@@ -142,41 +46,66 @@ pub struct JobManagerHandle {
     pub rpc_address: String,
     /// `host:port` of the REST server.
     pub rest_address: String,
-    pub(crate) cluster: Arc<Cluster>,
+    pub(crate) dispatcher: Arc<Dispatcher>,
     shutdown: watch::Sender<bool>,
 }
 
 impl JobManagerHandle {
-    /// Submits a JobGraph in-process (application mode, local mode).
+    /// Submits a JobGraph in-process (application mode, per-job mode, local mode).
     ///
     /// Errors: the JobGraph is invalid.
     pub fn submit(&self, graph: JobGraph, job_conf: BTreeMap<String, String>) -> Result<String, String> {
-        self.cluster.submit(graph, job_conf).map_err(|e| e.to_string())
+        self.dispatcher.submit(graph, job_conf).map_err(|e| e.to_string())
     }
 
     /// A copy of a job's status.
     pub fn job_status(&self, job_id: &str) -> Option<JobStatus> {
-        self.cluster.job(job_id).map(|e| read(&e.status).clone())
+        self.dispatcher.snapshot(job_id).map(|s| (*s).clone())
     }
 
-    /// Asks a job to cancel; false if the job is unknown.
+    /// The latest snapshot of a job.
+    pub fn job_snapshot(&self, job_id: &str) -> Option<JobSnapshot> {
+        self.dispatcher.snapshot(job_id)
+    }
+
+    /// Snapshots of every job the Dispatcher lists (finished ones until they expire), newest first.
+    pub fn jobs(&self) -> Vec<JobSnapshot> {
+        self.dispatcher.snapshots()
+    }
+
+    /// Asks a job to cancel; false if the job is unknown or ended.
     pub fn cancel(&self, job_id: &str) -> bool {
-        self.cluster.job(job_id).map(|e| e.tx.send(JobMasterMsg::Cancel).is_ok()).unwrap_or(false)
+        self.dispatcher.send(job_id, JobMasterMsg::Cancel)
+    }
+
+    /// Asks every running job to cancel; returns how many were asked.
+    pub fn cancel_all(&self) -> usize {
+        self.dispatcher.cancel_all()
     }
 
     /// Port of the JobManager's Prometheus reporter (`metrics.reporter.prom.port`), if it runs.
     pub fn prometheus_port(&self) -> Option<u16> {
-        self.cluster.prometheus_port.get().copied()
+        self.dispatcher.prometheus_port.get().copied()
     }
 
     /// Number of registered TaskManagers.
     pub fn task_manager_count(&self) -> usize {
-        lock(&self.cluster.rm).task_managers.len()
+        self.dispatcher.rm.task_manager_ids().len()
     }
 
     /// Resource ids of the registered TaskManagers.
     pub fn task_manager_ids(&self) -> Vec<String> {
-        lock(&self.cluster.rm).task_managers.keys().cloned().collect()
+        self.dispatcher.rm.task_manager_ids()
+    }
+
+    /// A copy of every registered TaskManager.
+    pub fn task_managers(&self) -> Vec<TaskManagerInfo> {
+        self.dispatcher.rm.task_managers()
+    }
+
+    /// Slots each job waiting for slots asks for (job id → slots).
+    pub fn slot_demand(&self) -> BTreeMap<String, u32> {
+        self.dispatcher.rm.demand()
     }
 
     /// Declares the TaskManager `resource_id` lost (e.g. its YARN container
@@ -184,16 +113,21 @@ impl JobManagerHandle {
     /// the heartbeat monitor does when heartbeats stop. `reason` becomes the
     /// failure text of those tasks. Returns false if it was not registered.
     pub fn declare_task_manager_lost(&self, resource_id: &str, reason: &str) -> bool {
-        let removed = lock(&self.cluster.rm).remove(resource_id);
-        match removed {
-            Some((resource_id, address, jobs)) => {
-                let reason = format!("TaskManager {resource_id} ({address}) lost: {reason}");
-                tracing::warn!("{reason}");
-                notify_lost(&self.cluster, &resource_id, &reason, jobs);
-                true
-            }
-            None => false,
-        }
+        let address = self
+            .dispatcher
+            .rm
+            .task_managers()
+            .into_iter()
+            .find(|t| t.resource_id == resource_id)
+            .map(|t| t.address)
+            .unwrap_or_default();
+        self.dispatcher.rm.declare_lost(resource_id, format!("TaskManager {resource_id} ({address}) lost: {reason}"))
+    }
+
+    /// A receiver that turns true when a client asked the JobManager to shut
+    /// down (`DELETE /cluster`, Flink's cluster shutdown: `rfy yarn-session stop`).
+    pub fn shutdown_requests(&self) -> watch::Receiver<bool> {
+        self.dispatcher.shutdown_requests()
     }
 
     /// Waits until at least `count` TaskManagers are registered.
@@ -226,7 +160,8 @@ impl JobManagerHandle {
 pub struct JobManager;
 
 impl JobManager {
-    /// Binds the RPC and REST servers and starts the heartbeat monitor.
+    /// Binds the RPC and REST servers and starts the Dispatcher, the
+    /// ResourceManager and the monitor loop.
     ///
     /// Errors: a server address cannot be bound (the error names it).
     pub async fn start(config: JobManagerConfig) -> Result<JobManagerHandle, JobManagerError> {
@@ -241,31 +176,43 @@ impl JobManager {
         };
         let (rpc_listener, rpc_port) = bind("JobManager RPC server", config.rpc_bind.clone()).await?;
         let (rest_listener, rest_port) = bind("REST server", config.rest_bind.clone()).await?;
-        let cluster = Arc::new(Cluster {
-            heartbeat_interval: config.conf.get(&options::HEARTBEAT_INTERVAL),
-            heartbeat_timeout: config.conf.get(&options::HEARTBEAT_TIMEOUT),
-            conf: config.conf,
-            rm: Mutex::new(ResourceManager::default()),
-            driver: config.driver,
-            jobs: RwLock::new(BTreeMap::new()),
-            started: Instant::now(),
-            rest_operations: Default::default(),
-            metrics: Default::default(),
-            prometheus_port: Default::default(),
-        });
+        let conf = config.conf;
+        let heartbeat_interval = conf.get(&options::HEARTBEAT_INTERVAL);
+        let heartbeat_timeout = conf.get(&options::HEARTBEAT_TIMEOUT);
+        let (lost_tx, mut lost_rx) = mpsc::unbounded_channel();
+        let rm = Arc::new(ResourceManager::new(
+            config.driver,
+            ResourceSettings {
+                slots_per_task_manager: conf.get(&options::TASKMANAGER_NUMBER_OF_TASK_SLOTS).max(1),
+                heartbeat_timeout,
+                idle_timeout: conf.get(&options::RESOURCEMANAGER_TASKMANAGER_TIMEOUT),
+            },
+            lost_tx,
+        ));
+        let services = JobMasterServices {
+            rm: rm.clone(),
+            heartbeat_timeout,
+            slot_request_timeout: conf.get(&options::SLOT_REQUEST_TIMEOUT),
+        };
+        let store = JobStoreSettings {
+            max_capacity: conf.get(&options::JOBSTORE_MAX_CAPACITY) as usize,
+            expiration: conf.get(&options::JOBSTORE_EXPIRATION_TIME),
+        };
+        let dispatcher = Arc::new(Dispatcher::new(conf, rm.clone(), services, store));
         let (shutdown, stop) = watch::channel(false);
-        if let Some(ports) = cluster.conf.get_optional(&options::METRICS_REPORTER_PROM_PORT) {
+        if let Some(ports) = dispatcher.conf.get_optional(&options::METRICS_REPORTER_PROM_PORT) {
             let range = rfy_conf::parse_port_range(&ports, options::METRICS_REPORTER_PROM_PORT.key)
                 .map_err(JobManagerError::Config)?;
             let host = config.rest_bind.rsplit_once(':').map(|h| h.0).unwrap_or("127.0.0.1").to_string();
-            let port = crate::metrics::start_reporter(cluster.clone(), &host, range, stop.clone()).await?;
-            let _ = cluster.prometheus_port.set(port);
+            let port = crate::metrics::start_reporter(dispatcher.clone(), &host, range, stop.clone()).await?;
+            let _ = dispatcher.prometheus_port.set(port);
             tracing::info!(port, "Prometheus reporter listening");
         }
 
         let mut rpc_stop = stop.clone();
+        let gateway = Gateway { dispatcher: dispatcher.clone(), heartbeat_interval, heartbeat_timeout };
         let rpc = tonic::transport::Server::builder()
-            .add_service(JobManagerGatewayServer::new(Gateway(cluster.clone())))
+            .add_service(JobManagerGatewayServer::new(gateway))
             .serve_with_incoming_shutdown(TcpListenerStream::new(rpc_listener), async move {
                 let _ = rpc_stop.wait_for(|s| *s).await;
             });
@@ -276,7 +223,7 @@ impl JobManager {
         });
 
         let mut rest_stop = stop.clone();
-        let app = crate::rest::router(cluster.clone());
+        let app = crate::rest::router(dispatcher.clone());
         tokio::spawn(async move {
             let served = axum::serve(rest_listener, app).with_graceful_shutdown(async move {
                 let _ = rest_stop.wait_for(|s| *s).await;
@@ -286,45 +233,36 @@ impl JobManager {
             }
         });
 
-        tokio::spawn(monitor_heartbeats(cluster.clone(), stop));
+        // Lost TaskManagers → the JobMasters of the jobs that had slots on them.
+        let d = dispatcher.clone();
+        tokio::spawn(async move {
+            while let Some(lost) = lost_rx.recv().await {
+                d.task_manager_lost(lost);
+            }
+        });
+        tokio::spawn(monitor(dispatcher.clone(), heartbeat_interval, stop));
         let host = config.advertised_host;
         Ok(JobManagerHandle {
             rpc_address: format!("{host}:{rpc_port}"),
             rest_address: format!("{host}:{rest_port}"),
-            cluster,
+            dispatcher,
             shutdown,
         })
     }
 }
 
-/// Declares TaskManagers lost when their heartbeats stop, and tells the
-/// JobMasters of the jobs that had slots on them.
-async fn monitor_heartbeats(cluster: Arc<Cluster>, mut stop: watch::Receiver<bool>) {
-    let mut tick = tokio::time::interval(cluster.heartbeat_interval.min(Duration::from_millis(500)));
+/// Periodic work: TaskManagers whose heartbeats stopped are declared lost,
+/// idle ones released (`resourcemanager.taskmanager-timeout`), finished jobs
+/// expired from the job store.
+async fn monitor(d: Arc<Dispatcher>, heartbeat_interval: Duration, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(heartbeat_interval.min(Duration::from_millis(500)));
     loop {
         tokio::select! {
             _ = tick.tick() => {}
             _ = stop.wait_for(|s| *s) => return,
         }
-        let lost = lock(&cluster.rm).expire(cluster.heartbeat_timeout);
-        for (resource_id, address, jobs) in lost {
-            let reason = format!(
-                "TaskManager {resource_id} ({address}) lost: no heartbeat for {:.1} s (heartbeat.timeout)",
-                cluster.heartbeat_timeout.as_secs_f64()
-            );
-            cluster.announce_lost(&resource_id, &reason, jobs);
-        }
-    }
-}
-
-/// Tells the JobMasters of `jobs` that TaskManager `resource_id` is gone.
-fn notify_lost(cluster: &Cluster, resource_id: &str, reason: &str, jobs: Vec<String>) {
-    for job in jobs {
-        if let Some(e) = cluster.job(&job) {
-            let _ = e.tx.send(JobMasterMsg::TaskManagerLost {
-                resource_id: resource_id.to_string(),
-                reason: reason.to_string(),
-            });
-        }
+        d.rm.expire_heartbeats();
+        d.rm.release_idle();
+        d.expire_finished();
     }
 }

@@ -1,22 +1,13 @@
-//! The JobMaster's calls to TaskManagers: deploy an attempt's subtasks,
-//! cancel them, trigger checkpoints at sources, and notify completed
-//! checkpoints. Each call runs in the background; failures come back to the
-//! JobMaster as messages.
+//! Task deployment descriptors: a pure function of the JobGraph, the
+//! execution attempt and the slots (no I/O, no shared state). The JobMaster
+//! sends them with `task_calls::submit_tasks`.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
-use rfy_rpc::{
-    CancelTaskRequest, ExecutionState, InputChannelDescriptor, InputGateDescriptor, NotifyCheckpointCompleteRequest,
-    ResultPartitionDescriptor, TaskDeploymentDescriptor, TaskExecutionState, TriggerCheckpointRequest,
-};
-use rfy_runtime::checkpoint::RestoreSource;
+use rfy_rpc::{InputChannelDescriptor, InputGateDescriptor, ResultPartitionDescriptor, TaskDeploymentDescriptor};
+use rfy_runtime::JobGraph;
 
-use crate::checkpoint::Coordinator;
-use crate::cluster::{read, write, Cluster, JobEntry};
-use crate::job_master::{restore_fields, JobMasterMsg};
-use crate::resource_manager::SlotAssignment;
-use crate::status::{execution_terminal, now_ms};
+use crate::resource_manager::SlotLocation;
 
 /// Id of the result partition of `vertex`'s subtask `subtask` on `edge` in
 /// execution attempt `attempt` (attempt second, so a TaskManager can release
@@ -25,33 +16,54 @@ pub(crate) fn partition_id(job_id: &str, attempt: u32, vertex: u32, subtask: u32
     format!("{job_id}.a{attempt}.{vertex}.{subtask}.e{edge}")
 }
 
-/// Deploys every subtask of attempt `attempt`, restoring from `restore`.
-pub(crate) async fn deploy(
-    entry: &JobEntry,
-    slots: &[SlotAssignment],
-    conf: &BTreeMap<String, String>,
-    attempt: u32,
-    coord: &Coordinator,
-    restore: Option<&RestoreSource>,
-) {
-    let (restore_dir, restore_metadata) = restore_fields(restore);
-    let checkpoint_job_dir = coord.job_dir().unwrap_or_default();
-    let exactly_once = coord.settings().exactly_once;
-    let (tdds, job_id) = {
-        let mut st = write(&entry.status);
-        let job_id = st.job_id.clone();
-        let graph_json = serde_json::to_vec(&st.graph).unwrap_or_default();
-        let g = st.graph.clone();
-        let mut tdds = Vec::new();
-        for t in st.tasks.iter_mut() {
-            let v = &g.vertices[t.vertex as usize];
-            let slot = &slots[t.subtask as usize];
+/// Execution id of a subtask in an attempt: `<job>.<vertex>.<subtask>.<attempt>`.
+pub(crate) fn execution_id(job_id: &str, vertex: u32, subtask: u32, attempt: u32) -> String {
+    format!("{job_id}.{vertex}.{subtask}.{attempt}")
+}
+
+/// What every descriptor of one attempt shares besides the graph and slots.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AttemptSpec {
+    /// The job's id (32 hex digits).
+    pub(crate) job_id: String,
+    /// Execution attempt, 0 first.
+    pub(crate) attempt: u32,
+    /// The configuration shipped to the tasks.
+    pub(crate) conf: BTreeMap<String, String>,
+    /// `<state.checkpoints.dir>/<job>` ("" without checkpointing).
+    pub(crate) checkpoint_job_dir: String,
+    /// Exactly-once barrier alignment.
+    pub(crate) exactly_once: bool,
+    /// Final checkpoint mode: finished tasks keep taking part in checkpoints.
+    pub(crate) final_checkpoint: bool,
+    /// Checkpoint directory to restore from ("" for none).
+    pub(crate) restore_dir: String,
+    /// That checkpoint's `_metadata` image (empty for none).
+    pub(crate) restore_metadata: Vec<u8>,
+}
+
+/// One descriptor per subtask, vertex by vertex, subtask by subtask (the
+/// order of `JobStatus::tasks`). Slot sharing: subtask `i` of every vertex
+/// goes to `slots[i]`, so `slots` must hold at least the graph's highest
+/// parallelism (`JobGraph::required_slots`).
+pub(crate) fn task_deployments(
+    g: &JobGraph,
+    slots: &[SlotLocation],
+    spec: &AttemptSpec,
+) -> Vec<TaskDeploymentDescriptor> {
+    let job_id = &spec.job_id;
+    let attempt = spec.attempt;
+    let graph_json = serde_json::to_vec(g).unwrap_or_default();
+    let config: Vec<(String, String)> = spec.conf.clone().into_iter().collect();
+    let mut out = Vec::new();
+    for v in &g.vertices {
+        for subtask in 0..v.parallelism {
             let outputs = g
                 .outputs_of(v.id)
                 .iter()
                 .map(|e| ResultPartitionDescriptor {
                     edge_index: e.index,
-                    partition_id: partition_id(&job_id, attempt, v.id, t.subtask, e.index),
+                    partition_id: partition_id(job_id, attempt, v.id, subtask, e.index),
                     num_subpartitions: e.subpartitions(g.vertices[e.target as usize].parallelism),
                 })
                 .collect();
@@ -61,10 +73,10 @@ pub(crate) async fn deploy(
                 .map(|e| InputGateDescriptor {
                     edge_index: e.index,
                     channels: e
-                        .consumer_channels(t.subtask, g.vertices[e.source as usize].parallelism)
+                        .consumer_channels(subtask, g.vertices[e.source as usize].parallelism)
                         .into_iter()
                         .map(|(p, s)| InputChannelDescriptor {
-                            partition_id: partition_id(&job_id, attempt, e.source, p, e.index),
+                            partition_id: partition_id(job_id, attempt, e.source, p, e.index),
                             subpartition: s,
                             producer_resource_id: slots[p as usize].resource_id.clone(),
                             producer_data_address: slots[p as usize].address.clone(),
@@ -72,161 +84,64 @@ pub(crate) async fn deploy(
                         .collect(),
                 })
                 .collect();
-            t.state = ExecutionState::Deploying;
-            t.resource_id = slot.resource_id.clone();
-            t.address = slot.address.clone();
-            t.start_ms = now_ms();
-            tdds.push((
-                t.subtask as usize,
-                TaskDeploymentDescriptor {
-                    job_id: job_id.clone(),
-                    execution_id: t.execution_id.clone(),
-                    vertex_id: v.id,
-                    subtask_index: t.subtask,
-                    attempt_number: attempt,
-                    job_program: g.program.clone(),
-                    job_args: g.args.clone(),
-                    job_graph_json: graph_json.clone(),
-                    config: conf.clone().into_iter().collect(),
-                    inputs,
-                    outputs,
-                    slot_index: slot.slot_index,
-                    checkpoint_job_dir: checkpoint_job_dir.clone(),
-                    exactly_once,
-                    restore_dir: restore_dir.clone(),
-                    restore_metadata: restore_metadata.clone(),
-                },
-            ));
+            out.push(TaskDeploymentDescriptor {
+                job_id: job_id.clone(),
+                execution_id: execution_id(job_id, v.id, subtask, attempt),
+                vertex_id: v.id,
+                subtask_index: subtask,
+                attempt_number: attempt,
+                job_program: g.program.clone(),
+                job_args: g.args.clone(),
+                job_graph_json: graph_json.clone(),
+                config: config.clone().into_iter().collect(),
+                inputs,
+                outputs,
+                slot_index: slots[subtask as usize].slot_index,
+                checkpoint_job_dir: spec.checkpoint_job_dir.clone(),
+                exactly_once: spec.exactly_once,
+                final_checkpoint: spec.final_checkpoint,
+                restore_dir: spec.restore_dir.clone(),
+                restore_metadata: spec.restore_metadata.clone(),
+            });
         }
-        (tdds, job_id)
-    };
-    let calls = tdds.into_iter().map(|(slot, tdd)| {
-        let mut client = slots[slot].client.clone();
-        let (id, address) = (tdd.execution_id.clone(), slots[slot].address.clone());
-        async move {
-            match client.submit_task(tdd).await {
-                Ok(r) if r.get_ref().ok => None,
-                Ok(r) => Some((id, address, r.into_inner().message)),
-                Err(s) => Some((id, address.clone(), format!("TaskManager {address} unreachable: {}", s.message()))),
-            }
-        }
-    });
-    let failures: Vec<_> = futures::future::join_all(calls).await.into_iter().flatten().collect();
-    for (execution_id, _address, message) in failures {
-        tracing::error!(job = %job_id, task = %execution_id, "deployment failed: {message}");
-        let _ = entry.tx.send(JobMasterMsg::TaskState(TaskExecutionState {
-            job_id: job_id.clone(),
-            execution_id,
-            state: ExecutionState::Failed as i32,
-            failure: format!("deployment failed: {message}"),
-            metrics: None,
-            secondary: false,
-        }));
     }
+    out
 }
 
-/// Cancels every task not yet terminal. A TaskManager that cannot be reached
-/// is declared lost at once (its tasks fail), instead of waiting for its
-/// heartbeat to time out.
-pub(crate) fn cancel_tasks(cluster: &Arc<Cluster>, entry: &JobEntry, slots: &[SlotAssignment]) {
-    let st = read(&entry.status);
-    for t in st.tasks.iter().filter(|t| !execution_terminal(t.state) && !t.resource_id.is_empty()) {
-        let mut client = slots[t.subtask as usize].client.clone();
-        let req = CancelTaskRequest { execution_id: t.execution_id.clone() };
-        let (cluster, resource_id, address) = (cluster.clone(), t.resource_id.clone(), t.address.clone());
-        tokio::spawn(async move {
-            if let Err(e) = client.cancel_task(req).await {
-                if e.code() == tonic::Code::Unavailable {
-                    cluster.declare_lost(
-                        &resource_id,
-                        format!("TaskManager {resource_id} ({address}) lost: unreachable ({})", e.message()),
-                    );
-                } else {
-                    tracing::warn!("cancel failed: {}", e.message());
-                }
-            }
-        });
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rfy_runtime::ExecutionConfig;
 
-/// Calls every TaskManager running the job (a no-op cancel) and declares
-/// the unreachable ones lost at once.
-pub(crate) fn probe_task_managers(cluster: &Arc<Cluster>, entry: &JobEntry, slots: &[SlotAssignment]) {
-    let resources: std::collections::BTreeSet<String> =
-        read(&entry.status).tasks.iter().map(|t| t.resource_id.clone()).collect();
-    let mut seen = std::collections::BTreeSet::new();
-    for slot in slots.iter().filter(|s| resources.contains(&s.resource_id)) {
-        if !seen.insert(slot.resource_id.clone()) {
-            continue;
+    /// A small keyed job: source (p) -> hash -> reduce (p) (the jobmanager does not depend on rfy-jobs).
+    fn keyed_graph(p: u32) -> JobGraph {
+        let env =
+            rfy_runtime::StreamExecutionEnvironment::new(ExecutionConfig { parallelism: p, ..Default::default() });
+        env.from_collection(vec![1u64, 2, 3]).key_by(|x: &u64| *x).reduce(|a, b| a + b).discard();
+        env.into_stream_graph("t", &[]).job_graph().unwrap()
+    }
+
+    #[test]
+    fn descriptors_wire_every_channel_to_the_producers_slot() {
+        let g = keyed_graph(2);
+        let slots: Vec<SlotLocation> = (0..2)
+            .map(|i| SlotLocation { resource_id: format!("tm{i}"), slot_index: 0, address: format!("h{i}:1") })
+            .collect();
+        let spec = AttemptSpec { job_id: "j".into(), attempt: 3, ..Default::default() };
+        let tdds = task_deployments(&g, &slots, &spec);
+        let total: u32 = g.vertices.iter().map(|v| v.parallelism).sum();
+        assert_eq!(tdds.len() as u32, total);
+        assert!(tdds.iter().all(|t| t.attempt_number == 3 && t.execution_id.ends_with(".3")));
+        let consumer = tdds.iter().rev().find(|t| !t.inputs.is_empty()).expect("a consumer");
+        let channels = &consumer.inputs[0].channels;
+        assert!(!channels.is_empty());
+        for ch in channels {
+            assert!(ch.partition_id.starts_with("j.a3."), "{}", ch.partition_id);
+            // <job>.a<attempt>.<vertex>.<producer subtask>.e<edge>
+            let p: usize = ch.partition_id.split('.').nth(3).unwrap().parse().unwrap();
+            assert_eq!(ch.producer_resource_id, format!("tm{p}"));
+            assert_eq!(ch.producer_data_address, format!("h{p}:1"));
         }
-        let mut client = slot.client.clone();
-        let (cluster, resource_id, address) = (cluster.clone(), slot.resource_id.clone(), slot.address.clone());
-        tokio::spawn(async move {
-            if let Err(e) = client.cancel_task(CancelTaskRequest { execution_id: String::new() }).await {
-                if e.code() == tonic::Code::Unavailable {
-                    cluster.declare_lost(
-                        &resource_id,
-                        format!("TaskManager {resource_id} ({address}) lost: unreachable ({})", e.message()),
-                    );
-                }
-            }
-        });
-    }
-}
-
-/// Asks every source subtask to inject barrier `id`.
-pub(crate) fn trigger_sources(
-    entry: &Arc<JobEntry>,
-    slots: &[SlotAssignment],
-    sources: Vec<(String, u32)>,
-    id: u64,
-    ts: u64,
-    savepoint: bool,
-    stop: bool,
-) {
-    let job_id = read(&entry.status).job_id.clone();
-    for (execution_id, subtask) in sources {
-        let mut client = slots[subtask as usize].client.clone();
-        let req = TriggerCheckpointRequest {
-            execution_id: execution_id.clone(),
-            checkpoint_id: id,
-            timestamp_ms: ts,
-            savepoint,
-            stop,
-        };
-        let (tx, job_id) = (entry.tx.clone(), job_id.clone());
-        tokio::spawn(async move {
-            let reason = match client.trigger_checkpoint(req).await {
-                Ok(r) if r.get_ref().ok => return,
-                Ok(r) => r.into_inner().message,
-                Err(s) => s.message().to_string(),
-            };
-            let _ = tx.send(JobMasterMsg::CheckpointDecline(rfy_rpc::DeclineCheckpointRequest {
-                job_id,
-                execution_id,
-                checkpoint_id: id,
-                reason: format!("trigger failed: {reason}"),
-            }));
-        });
-    }
-}
-
-/// Tells every TaskManager running the job that checkpoint `id` completed.
-pub(crate) fn notify_complete(entry: &JobEntry, slots: &[SlotAssignment], job_id: &str, id: u64) {
-    let resources: std::collections::BTreeSet<String> =
-        read(&entry.status).tasks.iter().map(|t| t.resource_id.clone()).collect();
-    for slot in slots.iter().filter(|s| resources.contains(&s.resource_id)) {
-        if slots.iter().position(|x| x.resource_id == slot.resource_id)
-            != slots.iter().position(|x| std::ptr::eq(x, slot))
-        {
-            continue; // one call per TaskManager
-        }
-        let mut client = slot.client.clone();
-        let req = NotifyCheckpointCompleteRequest { job_id: job_id.to_string(), checkpoint_id: id };
-        tokio::spawn(async move {
-            if let Err(e) = client.notify_checkpoint_complete(req).await {
-                tracing::warn!(checkpoint = id, "cannot notify checkpoint completion: {}", e.message());
-            }
-        });
+        assert_eq!(task_deployments(&g, &slots, &spec), tdds, "pure: same inputs, same descriptors");
     }
 }

@@ -1,7 +1,10 @@
 //! The JobManager's gRPC service for TaskManagers: registration and
-//! heartbeats go to the ResourceManager, task states to the JobMasters.
+//! heartbeats go to the ResourceManager, task states, task metrics and
+//! checkpoint acknowledgements to the JobMasters (through the Dispatcher).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use rfy_rpc::job_manager_gateway_server::JobManagerGateway;
 use rfy_rpc::{
@@ -10,7 +13,7 @@ use rfy_rpc::{
 };
 use tonic::{Request, Response, Status};
 
-use crate::cluster::{lock, write, Cluster};
+use crate::dispatcher::Dispatcher;
 use crate::job_master::JobMasterMsg;
 
 /// Job id of an execution id `<job>.<vertex>.<subtask>.<attempt>`.
@@ -18,16 +21,19 @@ pub(crate) fn job_of(execution_id: &str) -> &str {
     execution_id.split('.').next().unwrap_or("")
 }
 
-pub(crate) struct Gateway(pub(crate) Arc<Cluster>);
+/// The `JobManagerGateway` service.
+pub(crate) struct Gateway {
+    pub(crate) dispatcher: Arc<Dispatcher>,
+    pub(crate) heartbeat_interval: Duration,
+    pub(crate) heartbeat_timeout: Duration,
+}
 
 impl Gateway {
     fn forward(&self, job_id: &str, msg: JobMasterMsg) -> Ack {
-        match self.0.job(job_id) {
-            Some(entry) => {
-                let _ = entry.tx.send(msg);
-                Ack { ok: true, message: String::new() }
-            }
-            None => Ack { ok: false, message: format!("unknown job {job_id}") },
+        if self.dispatcher.send(job_id, msg) {
+            Ack { ok: true, message: String::new() }
+        } else {
+            Ack { ok: false, message: format!("unknown job {job_id}") }
         }
     }
 }
@@ -39,13 +45,13 @@ impl JobManagerGateway for Gateway {
         request: Request<RegisterTaskManagerRequest>,
     ) -> Result<Response<RegisterTaskManagerResponse>, Status> {
         let req = request.into_inner();
-        let result = lock(&self.0.rm).register(&req);
+        let result = self.dispatcher.rm.register(&req);
         Ok(Response::new(match result {
             Ok(()) => RegisterTaskManagerResponse {
                 accepted: true,
                 reason: String::new(),
-                heartbeat_interval_ms: self.0.heartbeat_interval.as_millis() as u64,
-                heartbeat_timeout_ms: self.0.heartbeat_timeout.as_millis() as u64,
+                heartbeat_interval_ms: self.heartbeat_interval.as_millis() as u64,
+                heartbeat_timeout_ms: self.heartbeat_timeout.as_millis() as u64,
             },
             Err(reason) => {
                 tracing::warn!("refused TaskManager {}: {reason}", req.resource_id);
@@ -61,16 +67,15 @@ impl JobManagerGateway for Gateway {
 
     async fn heartbeat(&self, request: Request<HeartbeatRequest>) -> Result<Response<HeartbeatResponse>, Status> {
         let req = request.into_inner();
-        let known = lock(&self.0.rm).heartbeat(&req.resource_id, &req.metrics);
+        let known = self.dispatcher.rm.heartbeat(&req.resource_id);
         if known {
-            self.0.metrics.record(&req);
+            self.dispatcher.metrics.record(&req);
+            let mut by_job: BTreeMap<&str, Vec<_>> = BTreeMap::new();
             for m in &req.metrics {
-                if let Some(entry) = self.0.job(job_of(&m.execution_id)) {
-                    let mut st = write(&entry.status);
-                    if let Some(t) = st.tasks.iter_mut().find(|t| t.execution_id == m.execution_id) {
-                        t.metrics = (m.records_in, m.records_out, m.bytes_in, m.bytes_out);
-                    }
-                }
+                by_job.entry(job_of(&m.execution_id)).or_default().push(m.clone());
+            }
+            for (job, metrics) in by_job {
+                self.dispatcher.send(job, JobMasterMsg::Metrics(metrics));
             }
         }
         Ok(Response::new(HeartbeatResponse { known }))
@@ -91,12 +96,6 @@ impl JobManagerGateway for Gateway {
 
     async fn update_task_execution_state(&self, request: Request<TaskExecutionState>) -> Result<Response<Ack>, Status> {
         let update = request.into_inner();
-        match self.0.job(&update.job_id) {
-            Some(entry) => {
-                let _ = entry.tx.send(JobMasterMsg::TaskState(update));
-                Ok(Response::new(Ack { ok: true, message: String::new() }))
-            }
-            None => Ok(Response::new(Ack { ok: false, message: format!("unknown job {}", update.job_id) })),
-        }
+        Ok(Response::new(self.forward(&update.job_id.clone(), JobMasterMsg::TaskState(update))))
     }
 }

@@ -10,6 +10,7 @@
 mod checkpoint;
 mod cluster;
 mod deployment;
+mod dispatcher;
 mod error;
 mod gateway;
 mod job_master;
@@ -18,10 +19,13 @@ mod resource_manager;
 mod rest;
 mod restart;
 mod status;
+mod task_calls;
 mod web;
 
-pub use checkpoint::{CheckpointStat, CheckpointState, CheckpointStats, RestoredStat};
+pub use checkpoint::{
+    check_settings as check_checkpoint_settings, CheckpointStat, CheckpointState, CheckpointStats, RestoredStat,
+};
 pub use cluster::{JobManager, JobManagerConfig, JobManagerHandle};
 pub use error::JobManagerError;
-pub use resource_manager::{ResourceDriver, StaticDriver};
-pub use status::{execution_state_name, JobState, JobStatus, SavepointOp, TaskStatus};
+pub use resource_manager::{ResourceDriver, StaticDriver, TaskManagerInfo};
+pub use status::{execution_state_name, ExceptionEntry, JobSnapshot, JobState, JobStatus, SavepointOp, TaskStatus};

@@ -18,9 +18,13 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::checkpoint::CheckpointState;
-use crate::cluster::{lock, read, Cluster};
+use crate::dispatcher::Dispatcher;
 use crate::error::JobManagerError;
 use crate::status::{now_ms, JobState};
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 /// Counters of one task execution: records in, records out, bytes in, bytes out.
 pub(crate) type Counts = [u64; 4];
@@ -120,7 +124,7 @@ pub(crate) fn job_metrics(st: &crate::status::JobStatus) -> Vec<(&'static str, f
 }
 
 /// The Prometheus text exposition of the JobManager's metrics now.
-fn render(c: &Cluster) -> String {
+fn render(c: &Dispatcher) -> String {
     let registry = Registry::new();
     let gauge = |name: &str, help: &str, v: f64| {
         if let Ok(g) = Gauge::with_opts(Opts::new(format!("flink_jobmanager_{name}"), help)) {
@@ -128,14 +132,14 @@ fn render(c: &Cluster) -> String {
             let _ = registry.register(Box::new(g));
         }
     };
-    let (tms, (total, free)) = {
-        let rm = lock(&c.rm);
-        (rm.task_managers.len(), rm.slot_counts())
-    };
+    let tm_list = c.rm.task_managers();
+    let tms = tm_list.len();
+    let total: u32 = tm_list.iter().map(|t| t.slots).sum();
+    let free: u32 = tm_list.iter().map(|t| t.free_slots).sum();
     gauge("numRegisteredTaskManagers", "TaskManagers registered.", tms as f64);
     gauge("taskSlotsTotal", "Task slots of the registered TaskManagers.", total as f64);
     gauge("taskSlotsAvailable", "Free task slots.", free as f64);
-    let jobs: Vec<crate::status::JobStatus> = read(&c.jobs).values().map(|e| read(&e.status).clone()).collect();
+    let jobs = c.snapshots();
     gauge(
         "numRunningJobs",
         "Jobs not in a terminal state.",
@@ -164,7 +168,7 @@ fn render(c: &Cluster) -> String {
 ///
 /// Errors: no port of the range is free.
 pub(crate) async fn start_reporter(
-    cluster: Arc<Cluster>,
+    dispatcher: Arc<Dispatcher>,
     host: &str,
     range: std::ops::RangeInclusive<u16>,
     mut stop: watch::Receiver<bool>,
@@ -187,7 +191,7 @@ pub(crate) async fn start_reporter(
             source: last.unwrap_or_else(|| std::io::Error::other("empty port range")),
         });
     };
-    let app = Router::new().route("/metrics", get(move || async move { render(&cluster) }));
+    let app = Router::new().route("/metrics", get(move || async move { render(&dispatcher) }));
     tokio::spawn(async move {
         let served = axum::serve(listener, app).with_graceful_shutdown(async move {
             let _ = stop.wait_for(|s| *s).await;

@@ -1,9 +1,14 @@
 //! The JobManager's view of jobs and their tasks (Flink's ExecutionGraph,
 //! reduced to what the REST API and the JobMaster need).
-
-use std::time::{SystemTime, UNIX_EPOCH};
+//!
+//! [`JobStatus`] is owned by the job's JobMaster, which alone changes it;
+//! readers (REST handlers, the web UI, the ApplicationMaster) get a
+//! [`JobSnapshot`]: an immutable copy the JobMaster publishes each time it is
+//! about to wait for its next event. Reading never takes a JobMaster lock.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use rfy_rpc::ExecutionState;
 use rfy_runtime::JobGraph;
@@ -124,6 +129,11 @@ pub struct ExceptionEntry {
     pub root: bool,
 }
 
+/// A published, immutable copy of one job's [`JobStatus`]: the JobGraph,
+/// every task's state, location and metrics, checkpoint statistics,
+/// savepoint operations and the exception history. Cheap to clone.
+pub type JobSnapshot = Arc<JobStatus>;
+
 /// One job as the JobManager tracks it.
 #[derive(Debug, Clone)]
 pub struct JobStatus {
@@ -139,8 +149,8 @@ pub struct JobStatus {
     pub end_ms: u64,
     /// When each state was entered, ms since epoch.
     pub timestamps: Vec<(JobState, u64)>,
-    /// The JobGraph.
-    pub graph: JobGraph,
+    /// The JobGraph (shared between the JobMaster's state and its snapshots).
+    pub graph: Arc<JobGraph>,
     /// Every subtask, vertex by vertex.
     pub tasks: Vec<TaskStatus>,
     /// Failures, oldest first; the last is the root cause of a FAILED job.
@@ -199,7 +209,7 @@ impl JobStatus {
             start_ms: now,
             end_ms: 0,
             timestamps: vec![(JobState::Created, now)],
-            graph,
+            graph: Arc::new(graph),
             tasks,
             exceptions: Vec::new(),
             checkpoints: CheckpointStats::default(),

@@ -1,13 +1,16 @@
 //! rfy's built-in job programs, compiled into the client, the
 //! ApplicationMaster and the TaskManager so they run with no compile step.
 
+pub mod kafka_copy;
+pub mod kafka_wordcount;
 pub mod statebench;
 pub mod wordcount;
 
 use rfy_runtime::JobProgram;
 
 /// Every built-in program.
-pub static BUILTIN: &[JobProgram] = &[wordcount::PROGRAM, statebench::PROGRAM];
+pub static BUILTIN: &[JobProgram] =
+    &[wordcount::PROGRAM, statebench::PROGRAM, kafka_wordcount::PROGRAM, kafka_copy::PROGRAM];
 
 /// The built-in program called `name`.
 pub fn find(name: &str) -> Option<JobProgram> {

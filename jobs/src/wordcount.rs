@@ -47,7 +47,7 @@ pub struct Args {
 }
 
 /// Clap's multi-line message as one line: the error and its tip, no usage.
-fn one_line(text: &str) -> String {
+pub(crate) fn one_line(text: &str) -> String {
     text.lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with("Usage:") && !l.starts_with("For more information"))

@@ -21,6 +21,8 @@ pub mod record;
 pub mod sinks;
 pub mod sources;
 pub mod task;
+pub mod time;
+pub mod windowing;
 
 pub use api::{Collector, DataStream, KeyedProcessFunction, KeyedStream, StreamExecutionEnvironment, ValueState};
 pub use context::{OperatorContext, RuntimeMode};

@@ -48,6 +48,69 @@ pub fn encode_into<T: Serialize>(record: &T, buf: &mut Vec<u8>) -> Result<(), Ta
         .map_err(|e| TaskError::User(format!("cannot serialize record: {e}")))
 }
 
+/// Flag in a buffer's record count ([`crate::exchange::NetMessage::Data`]):
+/// every record of the buffer is preceded by its event-time timestamp (a
+/// zigzag varint, ms). Buffers without it carry records without timestamps,
+/// so streams that have none pay nothing.
+pub const TIMESTAMPED: u32 = 1 << 31;
+
+/// Appends `timestamp` (ms) and then the encoding of `record` to `buf`: one
+/// record of a [`TIMESTAMPED`] buffer.
+///
+/// Errors: only if the record's `Serialize` impl fails.
+#[inline]
+pub fn encode_timestamped_into<T: Serialize>(timestamp: i64, record: &T, buf: &mut Vec<u8>) -> Result<(), TaskError> {
+    let mut zz = ((timestamp << 1) ^ (timestamp >> 63)) as u64;
+    while zz >= 0x80 {
+        buf.push((zz as u8) | 0x80);
+        zz >>= 7;
+    }
+    buf.push(zz as u8);
+    encode_into(record, buf)
+}
+
+/// Decodes all `count` timestamped records of one [`TIMESTAMPED`] buffer,
+/// appending the records to `out` and their timestamps to `timestamps`.
+///
+/// Errors: [`TaskError::Decode`] if the bytes are truncated or malformed, or
+/// if bytes remain after `count` records.
+pub fn decode_all_timestamped<T: DeserializeOwned>(
+    mut bytes: &[u8],
+    count: u32,
+    out: &mut Vec<T>,
+    timestamps: &mut Vec<i64>,
+) -> Result<(), TaskError> {
+    out.reserve(count as usize);
+    timestamps.reserve(count as usize);
+    for i in 0..count {
+        let mut zz: u64 = 0;
+        let mut shift = 0;
+        loop {
+            let (&b, rest) = bytes
+                .split_first()
+                .ok_or_else(|| TaskError::Decode(format!("record {i} of {count}: truncated timestamp")))?;
+            bytes = rest;
+            if shift > 63 {
+                return Err(TaskError::Decode(format!("record {i} of {count}: timestamp longer than 10 bytes")));
+            }
+            zz |= ((b & 0x7f) as u64) << shift;
+            shift += 7;
+            if b & 0x80 == 0 {
+                break;
+            }
+        }
+        timestamps.push(((zz >> 1) as i64) ^ -((zz & 1) as i64));
+        let (rec, rest) = postcard::take_from_bytes::<T>(bytes)
+            .map_err(|e| TaskError::Decode(format!("record {i} of {count}: {e}")))?;
+        out.push(rec);
+        bytes = rest;
+    }
+    if !bytes.is_empty() {
+        return Err(TaskError::Decode(format!("{} trailing bytes after {count} records", bytes.len())));
+    }
+    Ok(())
+}
+
 /// Decodes all `count` records of one buffer into `out` (appending).
 ///
 /// Errors: [`TaskError::Decode`] if the bytes are truncated or malformed, or
@@ -88,6 +151,21 @@ mod tests {
             let junk: Vec<u8> = (0..(seed % 40)).map(|i| (seed.wrapping_mul(31).wrapping_add(i * 7)) as u8).collect();
             let mut o: Vec<(Word, u64)> = Vec::new();
             let _ = decode_all::<(Word, u64)>(&junk, 3, &mut o);
+            let _ = decode_all_timestamped::<(Word, u64)>(&junk, 3, &mut o, &mut Vec::new());
         }
+    }
+
+    #[test]
+    fn timestamped_round_trip() {
+        let mut buf = Vec::new();
+        let ts = [i64::MIN, -1, 0, 1, 1_700_000_000_000, i64::MAX];
+        for (i, t) in ts.iter().enumerate() {
+            encode_timestamped_into(*t, &(i as u32), &mut buf).unwrap();
+        }
+        let (mut recs, mut got) = (Vec::<u32>::new(), Vec::new());
+        decode_all_timestamped(&buf, ts.len() as u32, &mut recs, &mut got).unwrap();
+        assert_eq!(got, ts);
+        assert_eq!(recs, (0..ts.len() as u32).collect::<Vec<_>>());
+        assert!(decode_all_timestamped(&buf[..buf.len() - 1], ts.len() as u32, &mut recs, &mut got).is_err());
     }
 }

@@ -287,15 +287,18 @@ impl Executor {
             });
             // An empty directory (no checkpointing) is the local file system.
             let storage = rfy_runtime::checkpoint::open_storage(&tdd.checkpoint_job_dir).map_err(|e| e.to_string())?;
-            control.checkpointing = Some(Arc::new(TaskCheckpointing::new(
-                tdd.checkpoint_job_dir.clone(),
-                storage,
-                tdd.subtask_index,
-                tdd.exactly_once,
-                responder,
-                restore,
-                task_name.clone(),
-            )));
+            control.checkpointing = Some(Arc::new(
+                TaskCheckpointing::new(
+                    tdd.checkpoint_job_dir.clone(),
+                    storage,
+                    tdd.subtask_index,
+                    tdd.exactly_once,
+                    responder,
+                    restore,
+                    task_name.clone(),
+                )
+                .with_final_checkpoint(tdd.final_checkpoint),
+            ));
         }
         lock(&self.tasks).insert(
             tdd.execution_id.clone(),

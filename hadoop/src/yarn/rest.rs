@@ -422,6 +422,17 @@ struct AppWrapper {
 }
 
 #[derive(Deserialize)]
+struct AppsWrapper {
+    apps: Option<AppsInner>,
+}
+
+#[derive(Deserialize)]
+struct AppsInner {
+    #[serde(default)]
+    app: Vec<AppReport>,
+}
+
+#[derive(Deserialize)]
 struct NodesWrapper {
     nodes: Option<NodesInner>,
 }
@@ -555,6 +566,30 @@ impl RmRestClient {
         Ok(())
     }
 
+    /// `GET /ws/v1/cluster/apps?applicationTypes=<types>&states=<states>&user=<user>`:
+    /// the applications matching every filter given (`None`: no filter).
+    /// Filter values are comma-separated lists, as the RM takes them.
+    pub async fn apps(
+        &self,
+        types: Option<&str>,
+        states: Option<&str>,
+        user: Option<&str>,
+    ) -> Result<Vec<AppReport>, RestError> {
+        let mut query = Vec::new();
+        for (k, v) in [("applicationTypes", types), ("states", states), ("user", user)] {
+            if let Some(v) = v {
+                query.push(format!("{k}={v}"));
+            }
+        }
+        let path = if query.is_empty() {
+            "/ws/v1/cluster/apps".to_string()
+        } else {
+            format!("/ws/v1/cluster/apps?{}", query.join("&"))
+        };
+        let (_, text) = self.send("GET", &path, None, &[200]).await?;
+        Ok(self.parse::<AppsWrapper>(&path, &text)?.apps.map(|a| a.app).unwrap_or_default())
+    }
+
     /// `GET /ws/v1/cluster/nodes`.
     pub async fn nodes(&self) -> Result<Vec<NodeInfo>, RestError> {
         let path = "/ws/v1/cluster/nodes";
@@ -580,7 +615,16 @@ pub fn remote_exception_message(body: &str) -> String {
     }
     match serde_json::from_str::<Wrapper>(body) {
         Ok(w) => format!("{}: {}", w.remote.exception, w.remote.message),
-        Err(_) => body.chars().take(300).collect(),
+        Err(_) if body.trim_start().starts_with('<') => {
+            // Another HTTP server at the RM's address: say so, not its page.
+            let title = body
+                .split_once("<title>")
+                .and_then(|(_, rest)| rest.split_once("</title>"))
+                .map(|(t, _)| t.trim().chars().take(80).collect::<String>())
+                .unwrap_or_default();
+            format!("an HTML page ('{title}'), not YARN's REST API: is this address the ResourceManager's web address?")
+        }
+        Err(_) => body.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(200).collect(),
     }
 }
 

@@ -77,6 +77,12 @@ pub(crate) struct Coordinator {
     max_parallelism: u32,
     /// Storage of the staging base (checkpoint directory).
     storage: Option<Arc<dyn CheckpointStorage>>,
+    /// Per execution: the checkpoint directory and state handles of its
+    /// newest acknowledgement (what a finished task carries forward).
+    last_acks: BTreeMap<String, (String, Vec<(String, StateHandle)>)>,
+    /// Executions that finished (final checkpoint mode): later checkpoints
+    /// do not wait for them and carry their last state forward.
+    finished: HashSet<String>,
 }
 
 fn remove_dir(storage: &dyn CheckpointStorage, dir: &str) {
@@ -133,6 +139,8 @@ impl Coordinator {
             parallelism_of,
             max_parallelism: graph.max_parallelism,
             storage,
+            last_acks: BTreeMap::new(),
+            finished: HashSet::new(),
         })
     }
 
@@ -219,10 +227,46 @@ impl Coordinator {
         if !p.waiting.remove(execution_id) {
             return false; // stale or duplicate
         }
+        if p.savepoint.is_none() {
+            if let Some(dir) =
+                self.settings.staging_base().map(|b| join(&join(b, &self.job_id), &checkpoint_dir_name(id)))
+            {
+                self.last_acks.insert(execution_id.to_string(), (dir, handles.clone()));
+            }
+        }
         for (uid, h) in handles {
             p.handles.entry(uid).or_default().push(h);
         }
         p.waiting.is_empty()
+    }
+
+    /// Execution `execution_id` finished after its final checkpoint: later
+    /// checkpoints neither trigger nor wait for it, and hold a copy of the
+    /// state it acknowledged last (a source's end position), so a restore
+    /// from them does not read its input again.
+    pub(crate) fn task_finished(&mut self, execution_id: &str) {
+        self.finished.insert(execution_id.to_string());
+    }
+
+    /// Copies the last acknowledged state of every finished execution into
+    /// checkpoint directory `dir` and adds it to `handles`.
+    fn carry_finished(
+        &mut self,
+        storage: &dyn CheckpointStorage,
+        dir: &str,
+        handles: &mut BTreeMap<String, Vec<StateHandle>>,
+    ) -> Result<(), String> {
+        for exec in &self.finished {
+            let Some((from, acked)) = self.last_acks.get_mut(exec) else { continue };
+            for (uid, h) in acked.iter() {
+                let bytes = storage.read(&join(from, &h.file)).map_err(|e| e.to_string())?;
+                storage.write(&join(dir, &h.file), &bytes).map_err(|e| e.to_string())?;
+                handles.entry(uid.clone()).or_default().push(h.clone());
+            }
+            // The older directory may go with retention: refer to this copy.
+            *from = dir.to_string();
+        }
+        Ok(())
     }
 
     /// Completes checkpoint `id`: writes `_metadata` last and atomically
@@ -237,9 +281,15 @@ impl Coordinator {
             return Err(Aborted { id, reason: "no checkpoint storage".into(), savepoint: p.savepoint });
         };
         let staged = join(&job_dir, &checkpoint_dir_name(id));
+        let mut all_handles = p.handles;
+        if let Err(reason) = self.carry_finished(&*storage, &staged, &mut all_handles) {
+            remove_dir(&*storage, &staged);
+            let reason = format!("cannot carry the state of finished tasks forward: {reason}");
+            return Err(Aborted { id, reason, savepoint: p.savepoint });
+        }
         let mut operators = BTreeMap::new();
         let mut size = 0;
-        for (uid, mut handles) in p.handles {
+        for (uid, mut handles) in all_handles {
             handles.sort_by_key(|h| h.subtask);
             size += handles.iter().map(|h| h.size).sum::<u64>();
             let parallelism = self.parallelism_of.get(&uid).copied().unwrap_or(handles.len() as u32);
@@ -260,10 +310,10 @@ impl Coordinator {
         };
         let written = (|| {
             let target = open_storage(&location).map_err(|e| e.to_string())?;
+            // A checkpoint's directory needs no mkdirs: the write below
+            // creates it when no task had state (one NameNode call less).
             if p.savepoint.is_some() {
                 move_checkpoint(&*storage, &staged, &location, &metadata)?;
-            } else {
-                storage.mkdirs(&location).map_err(|e| e.to_string())?;
             }
             target.write(&join(&location, METADATA_FILE), &metadata.to_bytes()).map_err(|e| e.to_string())
         })();
@@ -311,8 +361,11 @@ impl Coordinator {
             .collect()
     }
 
-    /// Aborts every pending checkpoint (failover, cancel).
+    /// Aborts every pending checkpoint (failover, cancel); forgets which
+    /// executions finished (a new attempt has new executions).
     pub(crate) fn abort_all(&mut self, reason: &str) -> Vec<Aborted> {
+        self.finished.clear();
+        self.last_acks.clear();
         let ids: Vec<u64> = self.pending.keys().copied().collect();
         ids.into_iter().filter_map(|id| self.abort(id, reason.to_string())).collect()
     }
@@ -387,6 +440,7 @@ mod tests {
             savepoints_dir: None,
             num_retained: retained,
             restore_path: None,
+            checkpoints_after_tasks_finish: true,
         }
     }
 
@@ -440,6 +494,40 @@ mod tests {
         assert!(c2.latest_restorable().0.is_some());
         assert!(c2.discard_retained(&job.join(format!("chk-{id}")).display().to_string()));
         assert!(c2.latest_restorable().0.is_none());
+    }
+
+    /// Final checkpoint mode: a finished task is no longer awaited, and its
+    /// last state is copied into every later checkpoint (it outlives the
+    /// retention of the checkpoint it was acknowledged in).
+    #[test]
+    fn a_finished_task_state_is_carried_into_later_checkpoints() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut c = Coordinator::new("0123456789abcdef0123456789abcdef", settings(tmp.path(), 1), &graph()).unwrap();
+        let now = Instant::now();
+        run_one(&mut c, now);
+        c.task_finished("a");
+        let job = std::path::PathBuf::from(c.job_dir().unwrap());
+        for _ in 0..2 {
+            let (id, _) = c.begin(now, 1, vec!["b".into()], None).unwrap();
+            assert!(c.acknowledge("b", id, vec![]), "only the running task is awaited");
+            let done = c.complete(id, now).unwrap();
+            assert!(!job.join(format!("chk-{}", id - 1)).exists(), "beyond num-retained");
+            let (src, notes) = c.latest_restorable();
+            let src = src.unwrap_or_else(|| panic!("{notes:?}"));
+            assert_eq!(src.dir, done.location);
+            let op = &src.metadata.operators["op"];
+            assert_eq!(op.subtasks.len(), 1);
+            assert_eq!(std::fs::read(job.join(format!("chk-{id}")).join(&op.subtasks[0].file)).unwrap(), b"xyz");
+        }
+        // A new attempt (failover) forgets the finished executions.
+        c.abort_all("failover");
+        let (id, _) = c.begin(now, 1, vec!["b".into()], None).unwrap();
+        assert!(c.acknowledge("b", id, vec![]));
+        let (src, _) = {
+            c.complete(id, now).unwrap();
+            c.latest_restorable()
+        };
+        assert!(src.unwrap().metadata.operators.is_empty());
     }
 
     #[test]

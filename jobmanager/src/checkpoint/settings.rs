@@ -25,6 +25,10 @@ pub(crate) struct CheckpointSettings {
     pub(crate) num_retained: usize,
     /// `execution.savepoint.path`: restore the first attempt from here.
     pub(crate) restore_path: Option<String>,
+    /// `execution.checkpointing.checkpoints-after-tasks-finish`: ended
+    /// sources wait for a final checkpoint (only with periodic checkpoints,
+    /// see [`CheckpointSettings::final_checkpoint`]).
+    pub(crate) checkpoints_after_tasks_finish: bool,
 }
 
 /// A checkpoint storage URI, checked: a local path, a `file://` URI (made a
@@ -70,6 +74,7 @@ impl CheckpointSettings {
             savepoints_dir: dir(&options::STATE_SAVEPOINTS_DIR)?,
             num_retained: conf.get(&options::STATE_CHECKPOINTS_NUM_RETAINED).max(1) as usize,
             restore_path: dir(&options::EXECUTION_SAVEPOINT_PATH)?,
+            checkpoints_after_tasks_finish: conf.get(&options::EXECUTION_CHECKPOINTING_CHECKPOINTS_AFTER_TASKS_FINISH),
         };
         if s.interval.is_some() && s.checkpoints_dir.is_none() {
             return Err(
@@ -78,6 +83,13 @@ impl CheckpointSettings {
             );
         }
         Ok(s)
+    }
+
+    /// True if tasks whose input ended wait for a final checkpoint before
+    /// they finish: periodic checkpoints are on (something will trigger it)
+    /// and `execution.checkpointing.checkpoints-after-tasks-finish` is true.
+    pub(crate) fn final_checkpoint(&self) -> bool {
+        self.interval.is_some() && self.checkpoints_after_tasks_finish
     }
 
     /// Where tasks write snapshot files before the JobMaster completes them:

@@ -4,8 +4,6 @@
 //! checkpoint, `CheckpointTriggerHeaders`: answers a `TriggerResponse`) and
 //! `GET /jobs/:id/checkpoints/:triggerid` (`AsynchronousOperationResult<CheckpointInfo>`).
 
-use std::sync::Arc;
-
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -16,8 +14,7 @@ use serde_json::{json, Value};
 
 use super::{error, find_job, json_body, Shared};
 use crate::checkpoint::{CheckpointSettings, CheckpointStat, CheckpointState, CheckpointStats};
-use crate::cluster::{read, write};
-use crate::job_master::JobMasterMsg;
+use crate::job_master::{JobMasterHandle, JobMasterMsg};
 use crate::status::JobStatus;
 
 fn state_name(s: CheckpointState) -> &'static str {
@@ -118,7 +115,7 @@ pub(crate) fn statistics_json(stats: &CheckpointStats) -> Value {
 
 pub(super) async fn statistics(State(c): Shared, Path(job_id): Path<String>) -> Response {
     match find_job(&c, &job_id) {
-        Ok(e) => Json(statistics_json(&read(&e.status).checkpoints)).into_response(),
+        Ok(e) => Json(statistics_json(&e.current().checkpoints)).into_response(),
         Err(r) => r,
     }
 }
@@ -160,7 +157,7 @@ pub(super) async fn config(State(c): Shared, Path(job_id): Path<String>) -> Resp
         Ok(e) => e,
         Err(r) => return r,
     };
-    let result = config_json(&read(&e.status));
+    let result = config_json(&e.current());
     match result {
         Ok(v) => Json(v).into_response(),
         Err(m) => error(StatusCode::NOT_FOUND, format!("job {job_id} has no valid checkpoint configuration: {m}")),
@@ -180,7 +177,7 @@ struct TriggerBody {
 
 /// `POST /jobs/:id/checkpoints`: starts a checkpoint now (Flink's `flink checkpoint`).
 pub(super) async fn trigger(State(c): Shared, Path(job_id): Path<String>, body: Bytes) -> Response {
-    let e = match find_job(&c, &job_id) {
+    let mut e = match find_job(&c, &job_id) {
         Ok(e) => e,
         Err(r) => return r,
     };
@@ -197,19 +194,36 @@ pub(super) async fn trigger(State(c): Shared, Path(job_id): Path<String>, body: 
             )
         }
     }
-    if read(&e.status).state.is_terminal() {
-        return error(StatusCode::CONFLICT, format!("Job {job_id} already reached a terminal state"));
-    }
+    let terminal = || error(StatusCode::CONFLICT, format!("Job {job_id} already reached a terminal state"));
     let trigger_id = body.trigger_id.unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
-    let known = write(&e.status).checkpoint_triggers.insert(trigger_id.clone(), None).is_some();
-    if !known {
-        if e.tx.send(JobMasterMsg::TriggerCheckpoint { trigger_id: trigger_id.clone() }).is_err() {
-            let why = format!("Job {job_id} is no longer running");
-            write(&e.status).checkpoint_triggers.insert(trigger_id.clone(), Some(Err(why)));
-        }
-        c.rest_operations.started(&format!("checkpoint/{trigger_id}"));
+    let current = e.current();
+    if current.checkpoint_triggers.contains_key(&trigger_id) {
+        // A retry with the same client-chosen trigger id.
+        return (StatusCode::ACCEPTED, Json(json!({ "request-id": trigger_id }))).into_response();
     }
-    (StatusCode::ACCEPTED, Json(json!({ "request-id": trigger_id }))).into_response()
+    if current.state.is_terminal() {
+        return terminal();
+    }
+    if e.tx.send(JobMasterMsg::TriggerCheckpoint { trigger_id: trigger_id.clone() }).is_err() {
+        return terminal();
+    }
+    // Answer once the JobMaster recorded the trigger, so that polling it finds it.
+    let recorded = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        e.snapshot.wait_for(|s| s.checkpoint_triggers.contains_key(&trigger_id)),
+    )
+    .await;
+    match recorded {
+        Ok(Ok(_)) => {
+            c.rest_operations.started(&format!("checkpoint/{trigger_id}"));
+            (StatusCode::ACCEPTED, Json(json!({ "request-id": trigger_id }))).into_response()
+        }
+        Ok(Err(_)) => terminal(),
+        Err(_) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("job {job_id} did not take the checkpoint request within 10 s"),
+        ),
+    }
 }
 
 /// `GET /jobs/:id/checkpoints/:triggerid`: `IN_PROGRESS`, or `COMPLETED` with
@@ -235,8 +249,8 @@ pub(super) async fn trigger_status(State(c): Shared, Path((job_id, trigger_id)):
 }
 
 /// `None`: unknown trigger; `Some(None)`: in progress; `Some(Some(..))`: the checkpoint id or why it failed.
-fn trigger_result(e: &Arc<crate::cluster::JobEntry>, trigger_id: &str) -> Option<Option<Result<u64, String>>> {
-    let st = read(&e.status);
+fn trigger_result(e: &JobMasterHandle, trigger_id: &str) -> Option<Option<Result<u64, String>>> {
+    let st = e.current();
     match st.checkpoint_triggers.get(trigger_id)? {
         None => Some(None),
         Some(Err(why)) => Some(Some(Err(why.clone()))),

@@ -10,8 +10,8 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use super::{error, Shared, VERSION};
-use crate::cluster::{lock, read, Cluster};
-use crate::resource_manager::TaskManagerEntry;
+use crate::dispatcher::Dispatcher;
+use crate::resource_manager::TaskManagerInfo;
 use crate::status::JobState;
 
 /// `GET /config`: Flink's `DashboardConfiguration`.
@@ -30,14 +30,13 @@ pub(super) async fn config(State(c): Shared) -> Json<Value> {
 }
 
 /// The cluster overview (Flink's `ClusterOverviewWithVersion`), also used by the web UI.
-pub(crate) fn overview_json(c: &Cluster) -> Value {
-    let (total, free, tms) = {
-        let rm = lock(&c.rm);
-        let (t, f) = rm.slot_counts();
-        (t, f, rm.task_managers.len())
-    };
-    let jobs = read(&c.jobs);
-    let count = |pred: &dyn Fn(JobState) -> bool| jobs.values().filter(|e| pred(read(&e.status).state)).count();
+pub(crate) fn overview_json(c: &Dispatcher) -> Value {
+    let tm_list = c.rm.task_managers();
+    let total: u32 = tm_list.iter().map(|t| t.slots).sum();
+    let free: u32 = tm_list.iter().map(|t| t.free_slots).sum();
+    let tms = tm_list.len();
+    let jobs = c.snapshots();
+    let count = |pred: &dyn Fn(JobState) -> bool| jobs.iter().filter(|j| pred(j.state)).count();
     json!({
         "taskmanagers": tms,
         "taskmanagers-blocked": 0,
@@ -74,16 +73,15 @@ fn resource_profile() -> Value {
 }
 
 /// Flink's `TaskManagerInfo` of one TaskManager.
-fn taskmanager_json(c: &Cluster, t: &TaskManagerEntry) -> Value {
+fn taskmanager_json(c: &Dispatcher, t: &TaskManagerInfo) -> Value {
     let process = c.metrics.process(&t.resource_id).unwrap_or_default();
-    let slots = t.slots.len();
-    let free = t.slots.iter().filter(|s| s.is_none()).count();
+    let (slots, free) = (t.slots, t.free_slots);
     json!({
         "id": t.resource_id,
         "path": t.address,
         "dataPort": t.address.rsplit(':').next().and_then(|p| p.parse::<u16>().ok()).unwrap_or(0),
         "jmxPort": -1,
-        "timeSinceLastHeartbeat": t.last_heartbeat.elapsed().as_millis() as u64,
+        "timeSinceLastHeartbeat": t.since_heartbeat_ms,
         "registeredAt": t.registered_ms,
         "slotsNumber": slots,
         "freeSlots": free,
@@ -104,9 +102,8 @@ fn taskmanager_json(c: &Cluster, t: &TaskManagerEntry) -> Value {
 }
 
 /// `GET /taskmanagers`: Flink's `TaskManagersInfo`.
-pub(crate) fn taskmanagers_json(c: &Cluster) -> Value {
-    let rm = lock(&c.rm);
-    let tms: Vec<Value> = rm.task_managers.values().map(|t| taskmanager_json(c, t)).collect();
+pub(crate) fn taskmanagers_json(c: &Dispatcher) -> Value {
+    let tms: Vec<Value> = c.rm.task_managers().iter().map(|t| taskmanager_json(c, t)).collect();
     json!({ "taskmanagers": tms })
 }
 
@@ -117,15 +114,13 @@ pub(super) async fn taskmanagers(State(c): Shared) -> Json<Value> {
 /// `GET /taskmanagers/:id`: Flink's `TaskManagerDetailsInfo` (a `TaskManagerInfo`
 /// with its allocated slots and metrics).
 pub(super) async fn taskmanager_details(State(c): Shared, Path(tm_id): Path<String>) -> Response {
-    let rm = lock(&c.rm);
-    let Some(t) = rm.task_managers.get(&tm_id) else {
+    let Some(t) = c.rm.task_managers().into_iter().find(|t| t.resource_id == tm_id) else {
         return error(StatusCode::NOT_FOUND, format!("TaskManager {tm_id} not found"));
     };
-    let mut v = taskmanager_json(&c, t);
+    let mut v = taskmanager_json(&c, &t);
     let allocated: Vec<Value> = t
-        .slots
+        .slot_jobs
         .iter()
-        .flatten()
         .map(|job| json!({ "resource": resource_profile(), "jobId": job, "assignedTasks": 1 }))
         .collect();
     v["allocatedSlots"] = Value::Array(allocated);

@@ -19,8 +19,8 @@ use rfy_runtime::{JobGraph, RuntimeMode};
 use serde_json::{json, Value};
 
 use super::{error, find_job, is_hex_id, Shared};
-use crate::cluster::{read, Cluster};
-use crate::status::{execution_state_name, now_ms, JobStatus, TaskStatus};
+use crate::dispatcher::Dispatcher;
+use crate::status::{execution_state_name, now_ms, JobSnapshot, JobStatus, TaskStatus};
 
 /// Flink's ExecutionState names, in Flink's enum order.
 const EXECUTION_STATES: [&str; 10] = [
@@ -92,15 +92,13 @@ pub(crate) fn job_summary(st: &JobStatus) -> Value {
     })
 }
 
-/// Copies of every job's status, newest first.
-pub(crate) fn sorted_jobs(c: &Cluster) -> Vec<JobStatus> {
-    let mut jobs: Vec<JobStatus> = read(&c.jobs).values().map(|e| read(&e.status).clone()).collect();
-    jobs.sort_by_key(|j| std::cmp::Reverse(j.start_ms));
-    jobs
+/// Snapshots of every job, newest first.
+pub(crate) fn sorted_jobs(c: &Dispatcher) -> Vec<JobSnapshot> {
+    c.snapshots()
 }
 
 pub(super) async fn jobs_overview(State(c): Shared) -> Json<Value> {
-    Json(json!({ "jobs": sorted_jobs(&c).iter().map(job_summary).collect::<Vec<_>>() }))
+    Json(json!({ "jobs": sorted_jobs(&c).iter().map(|j| job_summary(j)).collect::<Vec<_>>() }))
 }
 
 pub(super) async fn jobs_list(State(c): Shared) -> Json<Value> {
@@ -238,7 +236,7 @@ pub(crate) fn job_details_json(st: &JobStatus) -> Value {
 
 pub(super) async fn job_details(State(c): Shared, Path(job_id): Path<String>) -> Response {
     match find_job(&c, &job_id) {
-        Ok(e) => Json(job_details_json(&read(&e.status))).into_response(),
+        Ok(e) => Json(job_details_json(&e.current())).into_response(),
         Err(r) => r,
     }
 }
@@ -246,7 +244,7 @@ pub(super) async fn job_details(State(c): Shared, Path(job_id): Path<String>) ->
 /// `GET /jobs/:id/status`: Flink's `JobStatusInfo`.
 pub(super) async fn job_status(State(c): Shared, Path(job_id): Path<String>) -> Response {
     match find_job(&c, &job_id) {
-        Ok(e) => Json(json!({ "status": read(&e.status).state.name() })).into_response(),
+        Ok(e) => Json(json!({ "status": e.current().state.name() })).into_response(),
         Err(r) => r,
     }
 }
@@ -254,7 +252,7 @@ pub(super) async fn job_status(State(c): Shared, Path(job_id): Path<String>) -> 
 /// `GET /jobs/:id/plan`: Flink's `JobPlanInfo`.
 pub(super) async fn job_plan(State(c): Shared, Path(job_id): Path<String>) -> Response {
     match find_job(&c, &job_id) {
-        Ok(e) => Json(json!({ "plan": plan_json(&read(&e.status)) })).into_response(),
+        Ok(e) => Json(json!({ "plan": plan_json(&e.current()) })).into_response(),
         Err(r) => r,
     }
 }
@@ -266,7 +264,7 @@ pub(super) async fn job_config(State(c): Shared, Path(job_id): Path<String>) -> 
         Ok(e) => e,
         Err(r) => return r,
     };
-    let st = read(&e.status);
+    let st = e.current();
     let parallelism = st.graph.vertices.iter().map(|v| v.parallelism).max().unwrap_or(1);
     let restart = st.config.get("restart-strategy.type").cloned().unwrap_or_else(|| "default".into());
     Json(json!({
@@ -288,7 +286,7 @@ pub(super) async fn job_exceptions(State(c): Shared, Path(job_id): Path<String>)
         Ok(e) => e,
         Err(r) => return r,
     };
-    let st = read(&e.status);
+    let st = e.current();
     let entries: Vec<Value> = st
         .exceptions
         .iter()
@@ -355,7 +353,7 @@ pub(super) async fn vertex_details(State(c): Shared, Path((job_id, vid)): Path<(
         Ok(e) => e,
         Err(r) => return r,
     };
-    let st = read(&e.status);
+    let st = e.current();
     let Some(v) = vertex_index(&st.graph, &vid) else {
         return error(StatusCode::NOT_FOUND, format!("job {job_id} has no vertex {vid}"));
     };

@@ -20,7 +20,6 @@ use serde_json::{json, Value};
 
 use super::jobs::vertex_index;
 use super::{error, find_job, Shared};
-use crate::cluster::read;
 use crate::metrics::{job_metrics, COUNT_NAMES};
 
 /// `?get=a,b` of a metric query.
@@ -48,15 +47,15 @@ pub(super) async fn job(State(c): Shared, Path(job_id): Path<String>, Query(q): 
         Ok(e) => e,
         Err(r) => return r,
     };
-    let available = job_metrics(&read(&e.status)).into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    let available = job_metrics(&e.current()).into_iter().map(|(k, v)| (k.to_string(), v)).collect();
     answer(available, &q).into_response()
 }
 
 /// `GET /jobs/metrics?get=...`: each metric aggregated over all jobs.
 pub(super) async fn jobs_aggregated(State(c): Shared, Query(q): Query<MetricQuery>) -> Response {
     let mut values: BTreeMap<&'static str, Vec<f64>> = BTreeMap::new();
-    for e in read(&c.jobs).values() {
-        for (k, v) in job_metrics(&read(&e.status)) {
+    for j in c.snapshots() {
+        for (k, v) in job_metrics(&j) {
             values.entry(k).or_default().push(v);
         }
     }
@@ -92,7 +91,7 @@ pub(super) async fn vertex(
         Ok(e) => e,
         Err(r) => return r,
     };
-    let st = read(&e.status);
+    let st = e.current();
     let Some(v) = vertex_index(&st.graph, &vid) else {
         return error(StatusCode::NOT_FOUND, format!("job {job_id} has no vertex {vid}"));
     };

@@ -8,7 +8,13 @@
 //! Modules: [`cluster_info`] (`/config`, `/overview`, `/taskmanagers`,
 //! `/jobmanager/config`), [`jobs`] (job and vertex details), [`checkpoints`]
 //! (statistics, configuration, manual checkpoints), [`operations`]
-//! (savepoints, stop, savepoint disposal: Flink's asynchronous operations).
+//! (savepoints, stop, savepoint disposal: Flink's asynchronous operations);
+//! `DELETE /cluster` here.
+//!
+//! Handlers read snapshots: [`crate::JobSnapshot`] of each job (published by
+//! its JobMaster, through the Dispatcher) and copies of the TaskManagers
+//! (from the ResourceManager); they never hold a JobMaster's state; actions
+//! are messages to the JobMaster.
 
 mod checkpoints;
 mod cluster_info;
@@ -24,24 +30,24 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use rfy_runtime::JobGraph;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::cluster::{read, Cluster};
-use crate::job_master::JobMasterMsg;
+use crate::dispatcher::Dispatcher;
+use crate::job_master::{JobMasterHandle, JobMasterMsg};
 
 pub(crate) use operations::Operations;
 
-type Shared = State<Arc<Cluster>>;
+type Shared = State<Arc<Dispatcher>>;
 
 /// rfy's version, reported where Flink reports `flink-version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The REST routes of Flink's API version 1, without prefix.
-fn api() -> Router<Arc<Cluster>> {
+fn api() -> Router<Arc<Dispatcher>> {
     Router::new()
         .route("/config", get(cluster_info::config))
         .route("/overview", get(cluster_info::overview))
@@ -68,9 +74,10 @@ fn api() -> Router<Arc<Cluster>> {
         .route("/jobs/{jobid}/stop", post(operations::stop_job))
         .route("/savepoint-disposal", post(operations::trigger_disposal))
         .route("/savepoint-disposal/{triggerid}", get(operations::disposal_status))
+        .route("/cluster", delete(shutdown_cluster))
 }
 
-pub(crate) fn router(cluster: Arc<Cluster>) -> Router {
+pub(crate) fn router(dispatcher: Arc<Dispatcher>) -> Router {
     Router::new()
         .route("/", get(crate::web::index))
         .route("/app.js", get(crate::web::app_js))
@@ -78,7 +85,7 @@ pub(crate) fn router(cluster: Arc<Cluster>) -> Router {
         .merge(api())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .with_state(cluster)
+        .with_state(dispatcher)
 }
 
 /// Flink's error body, `{"errors": [message]}`, with `status`.
@@ -97,11 +104,11 @@ async fn method_not_allowed() -> Response {
 /// Checks a job id's syntax (32 hex digits) and finds the job.
 // The error is the handler's answer, returned as is: boxing it would only move it.
 #[allow(clippy::result_large_err)]
-fn find_job(cluster: &Cluster, job_id: &str) -> Result<Arc<crate::cluster::JobEntry>, Response> {
+fn find_job(d: &Dispatcher, job_id: &str) -> Result<JobMasterHandle, Response> {
     if !is_hex_id(job_id) {
         return Err(error(StatusCode::BAD_REQUEST, format!("invalid job id '{job_id}': expected 32 hex digits")));
     }
-    cluster.job(job_id).ok_or_else(|| error(StatusCode::NOT_FOUND, format!("Job {job_id} not found")))
+    d.handle(job_id).ok_or_else(|| error(StatusCode::NOT_FOUND, format!("Job {job_id} not found")))
 }
 
 /// True for Flink's id syntax (JobID, JobVertexID): 32 hex digits.
@@ -133,10 +140,9 @@ async fn cancel(State(c): Shared, Path(job_id): Path<String>, Query(q): Query<Ca
         None | Some("cancel") => {}
         Some(other) => return error(StatusCode::BAD_REQUEST, format!("unsupported mode '{other}': only 'cancel'")),
     }
-    if read(&e.status).state.is_terminal() {
+    if e.current().state.is_terminal() || e.tx.send(JobMasterMsg::Cancel).is_err() {
         return error(StatusCode::CONFLICT, format!("Job {job_id} already reached a terminal state"));
     }
-    let _ = e.tx.send(JobMasterMsg::Cancel);
     (StatusCode::ACCEPTED, Json(json!({}))).into_response()
 }
 
@@ -159,4 +165,13 @@ async fn submit(State(c): Shared, body: Bytes) -> Response {
         Ok(id) => (StatusCode::ACCEPTED, Json(json!({ "jobUrl": format!("/jobs/{id}"), "jobid": id }))).into_response(),
         Err(e) => error(StatusCode::BAD_REQUEST, e.to_string()),
     }
+}
+
+/// `DELETE /cluster`: asks the embedding process to shut the JobManager down
+/// (Flink's `ShutdownHeaders`; the session AM cancels its jobs, releases its
+/// containers and unregisters).
+async fn shutdown_cluster(State(c): Shared) -> Response {
+    tracing::info!("cluster shutdown requested through REST");
+    c.request_shutdown();
+    (StatusCode::ACCEPTED, Json(json!({}))).into_response()
 }

@@ -25,7 +25,7 @@ use serde_json::json;
 use super::throwable::failure_cause;
 use super::{error, find_job, json_body, Shared};
 use crate::checkpoint::SavepointRequest;
-use crate::cluster::{lock, read, write, Cluster};
+use crate::dispatcher::Dispatcher;
 use crate::job_master::JobMasterMsg;
 use crate::status::SavepointOp;
 use crate::JobManagerHandle;
@@ -37,6 +37,10 @@ pub(crate) struct Operations {
     fetched: Mutex<BTreeMap<String, bool>>,
     /// Savepoint disposals by trigger id: `None` while running, then the outcome.
     disposals: Mutex<BTreeMap<String, Option<Result<(), String>>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Operations {
@@ -64,7 +68,7 @@ impl JobManagerHandle {
     pub async fn wait_for_operation_results(&self, timeout: Duration) -> usize {
         let started = Instant::now();
         loop {
-            let n = self.cluster.rest_operations.unfetched();
+            let n = self.dispatcher.rest_operations.unfetched();
             if n == 0 || started.elapsed() >= timeout {
                 if n > 0 {
                     tracing::warn!("{n} REST operation results were not fetched within {:.0} s", timeout.as_secs_f64());
@@ -94,9 +98,9 @@ struct SavepointBody {
 }
 
 /// Starts a savepoint (and a stop after it when `stop`); answers Flink's `{"request-id"}`.
-fn start_savepoint(c: &Cluster, job_id: &str, body: &Bytes, stop_always: bool) -> Response {
-    let e = match find_job(c, job_id) {
-        Ok(e) => e,
+async fn start_savepoint(c: &Dispatcher, job_id: &str, body: &Bytes, stop_always: bool) -> Response {
+    let mut h = match find_job(c, job_id) {
+        Ok(h) => h,
         Err(r) => return r,
     };
     let body: SavepointBody = match json_body(body, "savepoint") {
@@ -120,42 +124,56 @@ fn start_savepoint(c: &Cluster, job_id: &str, body: &Bytes, stop_always: bool) -
         Ok(t) => t,
         Err(m) => return error(StatusCode::BAD_REQUEST, m),
     };
-    if read(&e.status).state.is_terminal() {
-        return error(StatusCode::CONFLICT, format!("Job {job_id} already reached a terminal state"));
-    }
+    let terminal = || error(StatusCode::CONFLICT, format!("Job {job_id} already reached a terminal state"));
     let trigger_id = body.trigger_id.unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
-    let known = write(&e.status).savepoints.insert(trigger_id.clone(), SavepointOp::InProgress).is_some();
-    if !known {
-        c.rest_operations.started(&format!("savepoint/{trigger_id}"));
-        let req = SavepointRequest {
-            trigger_id: trigger_id.clone(),
-            target,
-            stop: stop_always || body.cancel_job == Some(true),
-        };
-        if e.tx.send(JobMasterMsg::TriggerSavepoint(req)).is_err() {
-            // The JobMaster is gone (the job just ended): answer the poll rather than leave it in progress.
-            let why = format!("Job {job_id} is no longer running");
-            write(&e.status).savepoints.insert(trigger_id.clone(), SavepointOp::Failed(why));
+    let current = h.current();
+    if current.savepoints.contains_key(&trigger_id) {
+        // A retry with the same client-chosen trigger id: the operation is already known.
+        return (StatusCode::ACCEPTED, Json(json!({ "request-id": trigger_id }))).into_response();
+    }
+    if current.state.is_terminal() {
+        return terminal();
+    }
+    let req =
+        SavepointRequest { trigger_id: trigger_id.clone(), target, stop: stop_always || body.cancel_job == Some(true) };
+    if h.tx.send(JobMasterMsg::TriggerSavepoint(req)).is_err() {
+        return terminal();
+    }
+    c.rest_operations.started(&format!("savepoint/{trigger_id}"));
+    // Answer once the JobMaster recorded the operation, so that polling it finds it.
+    let recorded =
+        tokio::time::timeout(Duration::from_secs(10), h.snapshot.wait_for(|s| s.savepoints.contains_key(&trigger_id)))
+            .await;
+    match recorded {
+        Ok(Ok(_)) => (StatusCode::ACCEPTED, Json(json!({ "request-id": trigger_id }))).into_response(),
+        Ok(Err(_)) => {
+            c.rest_operations.fetched(&format!("savepoint/{trigger_id}"));
+            terminal()
+        }
+        Err(_) => {
+            c.rest_operations.fetched(&format!("savepoint/{trigger_id}"));
+            error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("job {job_id} did not take the savepoint request within 10 s"),
+            )
         }
     }
-    (StatusCode::ACCEPTED, Json(json!({ "request-id": trigger_id }))).into_response()
 }
 
 pub(super) async fn trigger_savepoint(State(c): Shared, Path(job_id): Path<String>, body: Bytes) -> Response {
-    start_savepoint(&c, &job_id, &body, false)
+    start_savepoint(&c, &job_id, &body, false).await
 }
 
 pub(super) async fn stop_job(State(c): Shared, Path(job_id): Path<String>, body: Bytes) -> Response {
-    start_savepoint(&c, &job_id, &body, true)
+    start_savepoint(&c, &job_id, &body, true).await
 }
 
 /// `GET /jobs/:id/savepoints/:triggerid`: `AsynchronousOperationResult<SavepointInfo>`.
 pub(super) async fn savepoint_status(State(c): Shared, Path((job_id, trigger_id)): Path<(String, String)>) -> Response {
-    let e = match find_job(&c, &job_id) {
-        Ok(e) => e,
+    let op = match find_job(&c, &job_id) {
+        Ok(h) => h.current().savepoints.get(&trigger_id).cloned(),
         Err(r) => return r,
     };
-    let op = read(&e.status).savepoints.get(&trigger_id).cloned();
     let operation = match op {
         None => return error(StatusCode::NOT_FOUND, format!("no savepoint operation {trigger_id} for job {job_id}")),
         Some(SavepointOp::InProgress) => {
@@ -192,13 +210,13 @@ pub(super) async fn trigger_disposal(State(c): Shared, body: Bytes) -> Response 
     let trigger_id = uuid::Uuid::new_v4().simple().to_string();
     lock(&c.rest_operations.disposals).insert(trigger_id.clone(), None);
     c.rest_operations.started(&format!("disposal/{trigger_id}"));
-    let (cluster, id) = (c.clone(), trigger_id.clone());
+    let (dispatcher, id) = (c.clone(), trigger_id.clone());
     tokio::task::spawn_blocking(move || {
         let result = dispose(&path);
         if let Err(e) = &result {
             tracing::warn!("savepoint disposal of {path} failed: {e}");
         }
-        lock(&cluster.rest_operations.disposals).insert(id, Some(result));
+        lock(&dispatcher.rest_operations.disposals).insert(id, Some(result));
     });
     (StatusCode::ACCEPTED, Json(json!({ "request-id": trigger_id }))).into_response()
 }

@@ -2,9 +2,13 @@
 
 use std::hash::Hash;
 
+use super::side::{OutputTag, SideOutputs};
 use super::state::KeyedStateStore;
 use crate::error::TaskError;
+use crate::event::NO_TIMESTAMP;
 use crate::record::Record;
+use crate::time::timers::now_ms;
+use crate::time::TimeDomain;
 
 /// Where a function emits its results (Flink's `Collector`). Appends to the
 /// operator's output batch: no allocation or dynamic call per record.
@@ -24,24 +28,173 @@ impl<'a, T> Collector<'a, T> {
     }
 }
 
-/// What a keyed function sees of the current record's key and the state.
+/// What a keyed function sees of the current record (or firing timer): its
+/// key, timestamp, the keyed state and the timer service (Flink's
+/// `KeyedProcessFunction.Context` and `OnTimerContext`).
 pub struct KeyedContext<'a, K> {
     pub(crate) key: &'a K,
     /// Index of the key's key group within the subtask's range.
     pub(crate) kg: usize,
     pub(crate) state: &'a mut KeyedStateStore<K>,
+    timestamp: i64,
+    domain: Option<TimeDomain>,
+    side: Option<&'a mut SideOutputs>,
 }
 
-impl<K> KeyedContext<'_, K> {
-    /// The key of the record being processed.
+impl<'a, K> KeyedContext<'a, K> {
+    pub(crate) fn new(
+        key: &'a K,
+        kg: usize,
+        state: &'a mut KeyedStateStore<K>,
+        timestamp: i64,
+        domain: Option<TimeDomain>,
+    ) -> Self {
+        KeyedContext { key, kg, state, timestamp, domain, side: None }
+    }
+
+    pub(crate) fn with_side_outputs(mut self, side: &'a mut SideOutputs) -> Self {
+        self.side = Some(side);
+        self
+    }
+
+    /// Emits `value` to the side output `tag` (Flink's `ctx.output`), with
+    /// the current record's timestamp.
+    pub fn output<S: Record>(&mut self, tag: &OutputTag<S>, value: S) {
+        if let Some(side) = self.side.as_deref_mut() {
+            side.emit(tag, value, self.timestamp);
+        }
+    }
+
+    /// The key of the record being processed (or of the firing timer).
     pub fn current_key(&self) -> &K {
         self.key
     }
+
+    /// The event-time timestamp of the record being processed (ms), `None`
+    /// if it has none; in `on_timer`, the timer's time.
+    pub fn timestamp(&self) -> Option<i64> {
+        (self.timestamp != NO_TIMESTAMP).then_some(self.timestamp)
+    }
+
+    /// In `on_timer`: whether an event-time or processing-time timer fired;
+    /// `None` in `process_element`.
+    pub fn time_domain(&self) -> Option<TimeDomain> {
+        self.domain
+    }
 }
 
-/// A function over a keyed stream with keyed state (Flink's
+impl<K: Hash + Eq + Record> KeyedContext<'_, K> {
+    /// The timer service for the current key (Flink's `ctx.timerService()`).
+    pub fn timer_service(&mut self) -> TimerService<'_, K> {
+        TimerService { key: self.key, kg: self.kg, state: &mut *self.state }
+    }
+}
+
+/// Registers and deletes timers for the current key, and tells the time
+/// (Flink's `TimerService`). Timers are keyed state: a checkpoint saves
+/// them, and a restore (also at another parallelism) brings each back on
+/// the subtask owning its key. Registering the same time twice for a key
+/// makes one timer.
+pub struct TimerService<'c, K> {
+    key: &'c K,
+    kg: usize,
+    state: &'c mut KeyedStateStore<K>,
+}
+
+impl<K: Hash + Eq + Record> TimerService<'_, K> {
+    /// The operator's current event time: the last watermark it received (ms).
+    pub fn current_watermark(&self) -> i64 {
+        self.state.timers.watermark
+    }
+
+    /// Wall-clock time now, ms since the Unix epoch.
+    pub fn current_processing_time(&self) -> i64 {
+        now_ms()
+    }
+
+    /// Calls `on_timer` for the current key once the watermark reaches `time_ms`.
+    pub fn register_event_time_timer(&mut self, time_ms: i64) {
+        self.state.timers.register(TimeDomain::EventTime, self.key, self.kg, time_ms)
+    }
+
+    /// Calls `on_timer` for the current key once the wall clock reaches `time_ms`.
+    pub fn register_processing_time_timer(&mut self, time_ms: i64) {
+        self.state.timers.register(TimeDomain::ProcessingTime, self.key, self.kg, time_ms)
+    }
+
+    /// Deletes the current key's event-time timer at `time_ms`, if any.
+    pub fn delete_event_time_timer(&mut self, time_ms: i64) {
+        self.state.timers.delete(TimeDomain::EventTime, self.key, self.kg, time_ms)
+    }
+
+    /// Deletes the current key's processing-time timer at `time_ms`, if any.
+    pub fn delete_processing_time_timer(&mut self, time_ms: i64) {
+        self.state.timers.delete(TimeDomain::ProcessingTime, self.key, self.kg, time_ms)
+    }
+}
+
+/// A function over a keyed stream with keyed state and timers (Flink's
 /// `KeyedProcessFunction`). One instance per subtask: `Clone` makes them
 /// from the one in the program.
+///
+/// Records emitted in `process_element` keep the input record's timestamp;
+/// those emitted in `on_timer` for an event-time timer get the timer's time.
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use std::time::Duration;
+/// use rfy_runtime::api::{KeyedContext, KeyedStateStore, ValueState};
+/// use rfy_runtime::sinks::CollectSink;
+/// use rfy_runtime::time::WatermarkStrategy;
+/// use rfy_runtime::{Collector, ExecutionConfig, KeyedProcessFunction, StreamExecutionEnvironment, TaskError};
+///
+/// /// Counts each key's records and emits the count 10 s (event time) after its first record.
+/// #[derive(Clone, Default)]
+/// struct CountFor10s { count: Option<ValueState<u64>> }
+///
+/// impl KeyedProcessFunction for CountFor10s {
+///     type Key = String;
+///     type In = (String, i64);
+///     type Out = (String, u64);
+///     fn open(&mut self, state: &mut KeyedStateStore<String>) {
+///         self.count = Some(state.value_state("count"));
+///     }
+///     fn process_element(&mut self, _v: (String, i64), ctx: &mut KeyedContext<'_, String>,
+///                        _out: &mut Collector<'_, (String, u64)>) -> Result<(), TaskError> {
+///         let count = self.count.as_ref().unwrap();
+///         let n = count.value(ctx).unwrap_or(0);
+///         if n == 0 {
+///             let at = ctx.timestamp().unwrap() + 10_000;
+///             ctx.timer_service().register_event_time_timer(at);
+///         }
+///         count.update(ctx, n + 1);
+///         Ok(())
+///     }
+///     fn on_timer(&mut self, _ts: i64, ctx: &mut KeyedContext<'_, String>,
+///                 out: &mut Collector<'_, (String, u64)>) -> Result<(), TaskError> {
+///         let count = self.count.as_ref().unwrap();
+///         out.collect((ctx.current_key().clone(), count.value(ctx).unwrap_or(0)));
+///         count.clear(ctx);
+///         Ok(())
+///     }
+/// }
+///
+/// let env = StreamExecutionEnvironment::new(ExecutionConfig::default());
+/// let out = Arc::new(Mutex::new(Vec::new()));
+/// let clicks = vec![("a".to_string(), 0), ("b".into(), 1_000), ("a".into(), 9_000), ("a".into(), 12_000)];
+/// env.from_collection(clicks)
+///     .assign_timestamps_and_watermarks(
+///         WatermarkStrategy::for_monotonous_timestamps().with_timestamp_assigner(|c: &(String, i64), _| c.1),
+///     )
+///     .key_by(|c: &(String, i64)| c.0.clone())
+///     .process(CountFor10s::default())
+///     .sink_to(CollectSink::new(out.clone()));
+/// rfy_runtime::task::run_local(env).unwrap();
+/// let mut got = out.lock().unwrap().clone();
+/// got.sort();
+/// // The watermark passes 10 s only after all four records: "a" counts 3.
+/// assert_eq!(got, vec![("a".into(), 3), ("b".into(), 1)]);
+/// ```
 pub trait KeyedProcessFunction: Clone + Send + Sync + 'static {
     /// The key type.
     type Key: Hash + Eq + Record;
@@ -64,4 +217,19 @@ pub trait KeyedProcessFunction: Clone + Send + Sync + 'static {
         ctx: &mut KeyedContext<'_, Self::Key>,
         out: &mut Collector<'_, Self::Out>,
     ) -> Result<(), TaskError>;
+
+    /// Called when a timer the function registered fires, with the timer's
+    /// time (ms); `ctx` is set to the timer's key (`ctx.time_domain()` says
+    /// which clock). The default does nothing.
+    ///
+    /// Errors: a returned error fails the task (and the job).
+    fn on_timer(
+        &mut self,
+        timestamp: i64,
+        ctx: &mut KeyedContext<'_, Self::Key>,
+        out: &mut Collector<'_, Self::Out>,
+    ) -> Result<(), TaskError> {
+        let _ = (timestamp, ctx, out);
+        Ok(())
+    }
 }

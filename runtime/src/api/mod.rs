@@ -1,12 +1,22 @@
 //! The DataStream API: the counterpart of Flink's `StreamExecutionEnvironment`,
 //! `DataStream` and `KeyedStream`.
 
+mod connected;
 mod env;
 mod functions;
+mod side;
 mod state;
 mod stream;
+mod windowed;
 
+pub use connected::{
+    CoProcessContext, CoProcessFunction, ConnectedStreams, IntervalJoin, JoinEqualTo, JoinWhere, JoinedStreams,
+    KeyedCoProcessFunction, KeyedConnectedStreams, Tagged, WindowedJoin,
+};
 pub use env::StreamExecutionEnvironment;
-pub use functions::{Collector, KeyedContext, KeyedProcessFunction};
+pub use functions::{Collector, KeyedContext, KeyedProcessFunction, TimerService};
+pub use side::OutputTag;
+pub(crate) use side::SideOutputs;
 pub use state::{KeyedStateStore, ListState, MapState, ReducingState, ValueState};
 pub use stream::{DataStream, DataStreamSink, KeyedStream};
+pub use windowed::WindowedStream;

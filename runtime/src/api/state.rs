@@ -16,6 +16,7 @@ use super::functions::KeyedContext;
 use crate::checkpoint::blobs::Blob;
 use crate::checkpoint::{CheckpointError, KeyGroupRange, KeyGroupedMap};
 use crate::record::Record;
+use crate::time::timers::{InternalTimers, EVENT_TIMERS, PROCESSING_TIMERS};
 
 /// A table of one registered state, type-erased for snapshots.
 trait StateTable: Any {
@@ -53,12 +54,14 @@ where
 pub struct KeyedStateStore<K> {
     range: KeyGroupRange,
     tables: Vec<(String, Box<dyn StateTable>)>,
+    /// The operator's timers: keyed state too, in the same snapshots.
+    pub(crate) timers: InternalTimers<K>,
     _key: PhantomData<fn(K)>,
 }
 
 impl<K: Hash + Eq + Record> KeyedStateStore<K> {
     pub(crate) fn new(range: KeyGroupRange) -> Self {
-        KeyedStateStore { range, tables: Vec::new(), _key: PhantomData }
+        KeyedStateStore { range, tables: Vec::new(), timers: InternalTimers::new(range), _key: PhantomData }
     }
 
     /// The key groups this subtask owns.
@@ -66,7 +69,7 @@ impl<K: Hash + Eq + Record> KeyedStateStore<K> {
         self.range
     }
 
-    fn register<X: Serialize + DeserializeOwned + 'static>(&mut self, name: &str) -> usize {
+    pub(crate) fn register<X: Serialize + DeserializeOwned + 'static>(&mut self, name: &str) -> usize {
         if let Some(i) = self.tables.iter().position(|(n, t)| n == name && t.as_any().is::<KeyGroupedMap<K, X>>()) {
             return i;
         }
@@ -95,14 +98,14 @@ impl<K: Hash + Eq + Record> KeyedStateStore<K> {
         ReducingState { table: self.register::<V>(name), reduce, _value: PhantomData }
     }
 
-    fn group<X: 'static>(&self, table: usize, index: usize) -> Option<&FxHashMap<K, X>> {
+    pub(crate) fn group<X: 'static>(&self, table: usize, index: usize) -> Option<&FxHashMap<K, X>> {
         self.tables
             .get(table)
             .and_then(|(_, t)| t.as_any().downcast_ref::<KeyGroupedMap<K, X>>())
             .map(|m| m.group(index))
     }
 
-    fn group_mut<X: 'static>(&mut self, table: usize, index: usize) -> Option<&mut FxHashMap<K, X>> {
+    pub(crate) fn group_mut<X: 'static>(&mut self, table: usize, index: usize) -> Option<&mut FxHashMap<K, X>> {
         self.tables
             .get_mut(table)
             .and_then(|(_, t)| t.as_any_mut().downcast_mut::<KeyGroupedMap<K, X>>())
@@ -118,6 +121,13 @@ impl<K: Hash + Eq + Record> KeyedStateStore<K> {
         for i in 0..self.range.len() {
             let mut tables: Vec<(&str, Blob)> = Vec::new();
             for (name, t) in &self.tables {
+                if let Some(img) = t.snapshot_group(i)? {
+                    tables.push((name, Blob(img)));
+                }
+            }
+            for (name, t) in
+                [(EVENT_TIMERS, &self.timers.event.by_key), (PROCESSING_TIMERS, &self.timers.processing.by_key)]
+            {
                 if let Some(img) = t.snapshot_group(i)? {
                     tables.push((name, Blob(img)));
                 }
@@ -139,6 +149,9 @@ impl<K: Hash + Eq + Record> KeyedStateStore<K> {
         let tables: Vec<(String, Blob)> = postcard::from_bytes(bytes)
             .map_err(|e| CheckpointError::Corrupt { path: what.to_string(), reason: format!("key group {kg}: {e}") })?;
         for (name, img) in tables {
+            if self.timers.restore_table(&name, kg, &img.0, what)? {
+                continue;
+            }
             let t = self.tables.iter_mut().find(|(n, _)| *n == name).ok_or_else(|| CheckpointError::Corrupt {
                 path: what.to_string(),
                 reason: format!("holds keyed state '{name}' that the function does not register"),
@@ -359,7 +372,7 @@ mod tests {
     ) -> R {
         let key = key.to_string();
         let kg = store.key_groups().index_of(&key);
-        let mut ctx = KeyedContext { key: &key, kg, state: store };
+        let mut ctx = KeyedContext::new(&key, kg, store, crate::event::NO_TIMESTAMP, None);
         f(&mut ctx)
     }
 

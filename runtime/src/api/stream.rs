@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use super::env::GraphBuilder;
 use super::functions::{Collector, KeyedProcessFunction};
+use super::side::OutputTag;
 use crate::context::OperatorContext;
 use crate::error::TaskError;
 use crate::exchange::writer::{ForwardPartitioner, KeyGroupPartitioner, PartitionWriter, RebalancePartitioner};
@@ -18,10 +19,12 @@ use crate::operators::basic::{FilterBuilder, FlatMapBuilder, MapBuilder};
 use crate::operators::process::ProcessBuilder;
 use crate::operators::reduce::ReduceBuilder;
 use crate::operators::sink::SinkNode;
+use crate::operators::timestamps::TimestampsBuilder;
 use crate::record::Record;
 use crate::sinks::{DiscardingSink, PrintSink, Sink, TextFileSink};
 use crate::task::output::{erase, AnyOutput};
 use crate::task::TaskControl;
+use crate::time::{TimestampAssigner, WatermarkGenerator, WatermarkStrategy};
 
 /// Writer of an edge without a key: forward, rebalance or broadcast.
 struct PlainWriter<T>(PhantomData<fn(T)>);
@@ -80,6 +83,10 @@ impl<T: Record, K: Hash + 'static, F: Fn(&T) -> K + Send + Sync + 'static> Write
     }
 }
 
+fn identity<T>(x: T) -> T {
+    x
+}
+
 /// A stream of `T` records (Flink's `DataStream`).
 pub struct DataStream<T> {
     graph: Rc<RefCell<GraphBuilder>>,
@@ -125,7 +132,7 @@ impl<T: Record> DataStream<T> {
         DataStream { graph, node, partitioning: None, _t: PhantomData }
     }
 
-    fn connect<O: Record>(
+    fn add_node<O: Record>(
         &self,
         node: NewNode,
         edge_partitioning: Option<Partitioning>,
@@ -148,7 +155,7 @@ impl<T: Record> DataStream<T> {
             Some(p) => (p, true),
             None => (Partitioning::Forward, false),
         };
-        g.edges.push(StreamEdge { source: self.node, target: id, partitioning, explicit, writer });
+        g.edges.push(StreamEdge { source: self.node, target: id, partitioning, explicit, side_output: None, writer });
         id
     }
 
@@ -156,9 +163,9 @@ impl<T: Record> DataStream<T> {
         Arc::new(PlainWriter::<T>(PhantomData))
     }
 
-    fn then<O: Record>(&self, name: &str, builder: Arc<dyn OperatorBuilder>) -> DataStream<O> {
+    pub(crate) fn then<O: Record>(&self, name: &str, builder: Arc<dyn OperatorBuilder>) -> DataStream<O> {
         let node = NewNode { name: name.to_string(), builder, keyed: false, is_sink: false };
-        let id = self.connect::<O>(node, self.partitioning, Self::plain_writer());
+        let id = self.add_node::<O>(node, self.partitioning, Self::plain_writer());
         DataStream::new(self.graph.clone(), id)
     }
 
@@ -175,6 +182,116 @@ impl<T: Record> DataStream<T> {
     /// Keeps the records for which `f` is true.
     pub fn filter<F: Fn(&T) -> bool + Send + Sync + 'static>(&self, f: F) -> DataStream<T> {
         self.then("Filter", Arc::new(FilterBuilder::<T, F>(Arc::new(f), PhantomData)))
+    }
+
+    /// Gives every record an event-time timestamp and generates watermarks
+    /// as `strategy` says (Flink's `assignTimestampsAndWatermarks`); the
+    /// generator's periodic emission runs every
+    /// `pipeline.auto-watermark-interval`. Watermarks from upstream are
+    /// dropped, except the final one at the end of bounded input.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use std::time::Duration;
+    /// use rfy_runtime::{ExecutionConfig, StreamExecutionEnvironment};
+    /// use rfy_runtime::sinks::CollectSink;
+    /// use rfy_runtime::time::WatermarkStrategy;
+    ///
+    /// let env = StreamExecutionEnvironment::new(ExecutionConfig::default());
+    /// let out = Arc::new(Mutex::new(Vec::new()));
+    /// env.from_collection(vec![(1_000i64, "a".to_string()), (500, "b".to_string())])
+    ///     .assign_timestamps_and_watermarks(
+    ///         WatermarkStrategy::for_bounded_out_of_orderness(Duration::from_secs(1))
+    ///             .with_timestamp_assigner(|r: &(i64, String), _| r.0),
+    ///     )
+    ///     .sink_to(CollectSink::new(out.clone()));
+    /// rfy_runtime::task::run_local(env).unwrap();
+    /// assert_eq!(out.lock().unwrap().len(), 2);
+    /// ```
+    pub fn assign_timestamps_and_watermarks<G, A>(&self, strategy: WatermarkStrategy<T, G, A>) -> DataStream<T>
+    where
+        G: WatermarkGenerator<T>,
+        A: TimestampAssigner<T>,
+    {
+        let interval_ms = self.graph.borrow().config.auto_watermark_interval_ms;
+        let b = TimestampsBuilder { strategy, interval_ms, _t: PhantomData };
+        self.then("Timestamps/Watermarks", Arc::new(b))
+    }
+
+    /// Merges this stream with `others` of the same type into one (Flink's
+    /// `union`): no order between the inputs; the watermark is the minimum
+    /// over all of them. Each input keeps its partitioning (set
+    /// `rebalance()` etc. on an input before the union).
+    ///
+    /// Panics if a stream comes from another environment (a program error).
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use rfy_runtime::sinks::CollectSink;
+    /// use rfy_runtime::{ExecutionConfig, StreamExecutionEnvironment};
+    ///
+    /// let env = StreamExecutionEnvironment::new(ExecutionConfig::default());
+    /// let out = Arc::new(Mutex::new(Vec::new()));
+    /// let odd = env.from_collection(vec![1u32, 3, 5]);
+    /// let even = env.from_collection(vec![2u32, 4]);
+    /// odd.union(&[&even]).map(|x| x * 10).sink_to(CollectSink::new(out.clone()));
+    /// rfy_runtime::task::run_local(env).unwrap();
+    /// let mut got = out.lock().unwrap().clone();
+    /// got.sort();
+    /// assert_eq!(got, vec![10, 20, 30, 40, 50]);
+    /// ```
+    pub fn union(&self, others: &[&DataStream<T>]) -> DataStream<T> {
+        let identity = Arc::new(identity::<T> as fn(T) -> T);
+        let out = self.then::<T>("Union", Arc::new(MapBuilder::<T, T, fn(T) -> T>(identity, PhantomData)));
+        let mut g = self.graph.borrow_mut();
+        for o in others {
+            assert!(Rc::ptr_eq(&self.graph, &o.graph), "union of streams from different environments");
+            let (partitioning, explicit) = match o.partitioning {
+                Some(p) => (p, true),
+                None => (Partitioning::Forward, false),
+            };
+            g.edges.push(StreamEdge {
+                source: o.node,
+                target: out.node,
+                partitioning,
+                explicit,
+                side_output: None,
+                writer: Self::plain_writer(),
+            });
+        }
+        drop(g);
+        out
+    }
+
+    /// The side output `tag` of the operator that produces this stream
+    /// (Flink's `getSideOutput`).
+    pub fn get_side_output<S: Record>(&self, tag: &OutputTag<S>) -> DataStream<S> {
+        let identity = Arc::new(identity::<S> as fn(S) -> S);
+        let builder = Arc::new(MapBuilder::<S, S, fn(S) -> S>(identity, PhantomData));
+        let mut g = self.graph.borrow_mut();
+        let id = g.nodes.len();
+        let name = format!("Side Output: {}", tag.id);
+        g.nodes.push(StreamNode {
+            id,
+            uid: format!("{name}-{id}"),
+            name,
+            parallelism: None,
+            parallelism_limit: None,
+            is_sink: false,
+            keyed: false,
+            builder: NodeBuilder::Operator(builder),
+            out_type: TypeOf::<S>::arc(),
+        });
+        g.edges.push(StreamEdge {
+            source: self.node,
+            target: id,
+            partitioning: Partitioning::Forward,
+            explicit: false,
+            side_output: Some((tag.id.clone(), TypeOf::<S>::arc())),
+            writer: Arc::new(PlainWriter::<S>(PhantomData)),
+        });
+        drop(g);
+        DataStream::new(self.graph.clone(), id)
     }
 
     /// Partitions the stream by key: records with equal keys go to the same subtask.
@@ -231,7 +348,7 @@ impl<T: Record> DataStream<T> {
         self.graph.borrow_mut().io_checks.push(Box::new(move || checked.check()));
         let node =
             NewNode { name, builder: Arc::new(SinkNode::<T, S>(sink, PhantomData)), keyed: false, is_sink: true };
-        let id = self.connect::<()>(node, self.partitioning, Self::plain_writer());
+        let id = self.add_node::<()>(node, self.partitioning, Self::plain_writer());
         DataStreamSink { graph: self.graph.clone(), node: id }
     }
 
@@ -263,9 +380,9 @@ impl<T: Record> DataStream<T> {
 
 /// A stream partitioned by key (Flink's `KeyedStream`).
 pub struct KeyedStream<T, K, F> {
-    input: DataStream<T>,
-    key_fn: Arc<F>,
-    _k: PhantomData<fn() -> K>,
+    pub(crate) input: DataStream<T>,
+    pub(crate) key_fn: Arc<F>,
+    pub(crate) _k: PhantomData<fn() -> K>,
 }
 
 impl<T, K, F> KeyedStream<T, K, F>
@@ -274,11 +391,11 @@ where
     K: Hash + Eq + Record,
     F: Fn(&T) -> K + Send + Sync + 'static,
 {
-    fn keyed<O: Record>(&self, name: &str, builder: Arc<dyn OperatorBuilder>) -> DataStream<O> {
+    pub(crate) fn keyed<O: Record>(&self, name: &str, builder: Arc<dyn OperatorBuilder>) -> DataStream<O> {
         let writer: Arc<dyn WriterBuilder> =
             Arc::new(KeyedWriter::<T, K, F> { key_fn: self.key_fn.clone(), _types: PhantomData });
         let node = NewNode { name: name.to_string(), builder, keyed: true, is_sink: false };
-        let id = self.input.connect::<O>(node, Some(Partitioning::Hash), writer);
+        let id = self.input.add_node::<O>(node, Some(Partitioning::Hash), writer);
         DataStream::new(self.input.graph.clone(), id)
     }
 

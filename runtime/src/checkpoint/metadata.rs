@@ -16,7 +16,8 @@ use super::CheckpointError;
 pub const METADATA_FILE: &str = "_metadata";
 /// Version of the metadata layout.
 pub const METADATA_VERSION: u32 = 1;
-const HEADER_PREFIX: &str = "rfy-checkpoint-metadata";
+/// First word of a `_metadata` file's header line.
+pub const HEADER_PREFIX: &str = "rfy-checkpoint-metadata";
 
 /// One subtask's state file of one operator.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -14,7 +14,9 @@
 //!   (two-phase-commit sinks publish their pending files).
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -95,6 +97,10 @@ pub struct TaskCheckpointing {
     restore: Option<RestoreSource>,
     committers: Mutex<Vec<Committer>>,
     name: String,
+    /// Sources whose input ended wait for a final checkpoint.
+    final_checkpoint: bool,
+    /// The newest checkpoint whose completion this task was told (0: none).
+    completed: AtomicU64,
 }
 
 impl std::fmt::Debug for TaskCheckpointing {
@@ -136,7 +142,35 @@ impl TaskCheckpointing {
             restore,
             committers: Mutex::new(Vec::new()),
             name,
+            final_checkpoint: false,
+            completed: AtomicU64::new(0),
         }
+    }
+
+    /// Makes a source whose input ended wait for a final checkpoint before it
+    /// ends its stream (Flink's FLIP-147); only for jobs with periodic
+    /// checkpoints, else nothing would ever trigger it.
+    pub fn with_final_checkpoint(mut self, on: bool) -> Self {
+        self.final_checkpoint = on;
+        self
+    }
+
+    /// True if tasks end their stream only through a final checkpoint: an
+    /// ended source sends `EndOfData`, injects one more barrier and sends
+    /// `EndOfInput` once that checkpoint (or a later one) completed.
+    pub fn final_checkpoint(&self) -> bool {
+        self.final_checkpoint
+    }
+
+    /// The newest checkpoint id this task was told completed (0: none yet).
+    pub fn last_completed(&self) -> u64 {
+        self.completed.load(Ordering::Acquire)
+    }
+
+    /// Waits up to `timeout` for a trigger (an ended source waiting for its
+    /// final checkpoint, instead of spinning).
+    pub fn wait_trigger(&self, timeout: Duration) -> Option<SourceTrigger> {
+        self.triggers.1.recv_timeout(timeout).ok()
     }
 
     /// The job id (the last component of the job's checkpoint directory).
@@ -231,6 +265,7 @@ impl TaskCheckpointing {
         for c in lock(&self.committers).iter() {
             c(id);
         }
+        self.completed.fetch_max(id, Ordering::AcqRel);
     }
 
     /// The checkpoint this task restores from, if any.

@@ -12,7 +12,7 @@ use super::{ChannelSender, ExchangeSettings, NetMessage};
 use crate::error::TaskError;
 use crate::event::Event;
 use crate::keygroup::{key_group_for_hash, key_hash, operator_index_for_key_group};
-use crate::record::{encode_into, Record};
+use crate::record::{encode_into, encode_timestamped_into, Record, TIMESTAMPED};
 use crate::task::{Output, TaskControl};
 
 /// Chooses the channel of each record. Monomorphized into the writer, so the
@@ -63,6 +63,9 @@ struct ChannelOut {
     tx: ChannelSender,
     buf: Vec<u8>,
     records: u32,
+    /// The buffer's records carry timestamps ([`TIMESTAMPED`]); a buffer
+    /// holds only one kind, so a switch sends the buffer first.
+    timestamped: bool,
 }
 
 /// Writes a task's output for one outgoing edge.
@@ -92,7 +95,7 @@ impl<T: Record, P: Partitioner<T>> PartitionWriter<T, P> {
         PartitionWriter {
             channels: senders
                 .into_iter()
-                .map(|tx| ChannelOut { tx, buf: Vec::with_capacity(cap), records: 0 })
+                .map(|tx| ChannelOut { tx, buf: Vec::with_capacity(cap), records: 0, timestamped: false })
                 .collect(),
             partitioner,
             broadcast,
@@ -133,9 +136,18 @@ impl<T: Record, P: Partitioner<T>> PartitionWriter<T, P> {
             return Ok(());
         }
         let bytes = std::mem::replace(&mut ch.buf, Vec::with_capacity(cap));
-        let records = std::mem::take(&mut ch.records);
+        let records = std::mem::take(&mut ch.records) | if ch.timestamped { TIMESTAMPED } else { 0 };
         self.control.metrics.bytes_out.fetch_add(bytes.len() as u64, Ordering::Relaxed);
         self.send(channel, NetMessage::Data { bytes, records })
+    }
+
+    /// Sends channel `i`'s buffer if it holds records of the other kind,
+    /// then makes it hold `timestamped` records.
+    #[cold]
+    fn switch_kind(&mut self, i: usize, timestamped: bool) -> Result<(), TaskError> {
+        self.send_buffer(i)?;
+        self.channels[i].timestamped = timestamped;
+        Ok(())
     }
 
     fn flush_all(&mut self) -> Result<(), TaskError> {
@@ -156,6 +168,9 @@ impl<T: Record, P: Partitioner<T>> Output<T> for PartitionWriter<T, P> {
                 self.scratch.clear();
                 encode_into(&rec, &mut self.scratch)?;
                 for i in 0..n {
+                    if self.channels[i].timestamped {
+                        self.switch_kind(i, false)?;
+                    }
                     let ch = &mut self.channels[i];
                     ch.buf.extend_from_slice(&self.scratch);
                     ch.records += 1;
@@ -167,6 +182,9 @@ impl<T: Record, P: Partitioner<T>> Output<T> for PartitionWriter<T, P> {
         } else {
             for rec in batch.drain(..) {
                 let i = self.partitioner.select(&rec, n);
+                if self.channels[i].timestamped {
+                    self.switch_kind(i, false)?;
+                }
                 let ch = &mut self.channels[i];
                 encode_into(&rec, &mut ch.buf)?;
                 ch.records += 1;
@@ -175,6 +193,45 @@ impl<T: Record, P: Partitioner<T>> Output<T> for PartitionWriter<T, P> {
                 }
             }
         }
+        if self.last_flush.elapsed() >= self.flush_interval {
+            self.flush_all()?;
+        }
+        Ok(())
+    }
+
+    fn push_timestamped(&mut self, batch: &mut Vec<T>, timestamps: &mut Vec<i64>) -> Result<(), TaskError> {
+        let n = self.channels.len();
+        self.control.metrics.records_out.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        for (rec, t) in batch.drain(..).zip(timestamps.drain(..)) {
+            if self.broadcast {
+                self.scratch.clear();
+                encode_timestamped_into(t, &rec, &mut self.scratch)?;
+                for i in 0..n {
+                    if !self.channels[i].timestamped {
+                        self.switch_kind(i, true)?;
+                    }
+                    let ch = &mut self.channels[i];
+                    ch.buf.extend_from_slice(&self.scratch);
+                    ch.records += 1;
+                    if ch.buf.len() >= self.segment_size {
+                        self.send_buffer(i)?;
+                    }
+                }
+            } else {
+                let i = self.partitioner.select(&rec, n);
+                if !self.channels[i].timestamped {
+                    self.switch_kind(i, true)?;
+                }
+                let ch = &mut self.channels[i];
+                encode_timestamped_into(t, &rec, &mut ch.buf)?;
+                ch.records += 1;
+                if ch.buf.len() >= self.segment_size {
+                    self.send_buffer(i)?;
+                }
+            }
+        }
+        batch.clear();
+        timestamps.clear();
         if self.last_flush.elapsed() >= self.flush_interval {
             self.flush_all()?;
         }

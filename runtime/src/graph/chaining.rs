@@ -86,7 +86,8 @@ impl StreamGraph {
                     let up_outputs = self.edges.iter().filter(|x| x.source == e.source).count();
                     let same = par[e.source] == par[node.id];
                     let forwardish = parts[*only] == Partitioning::Forward || (par[e.source] == 1 && par[node.id] == 1);
-                    (up_outputs == 1 && same && forwardish).then_some(vertex_of[e.source])
+                    let side = e.side_output.is_some();
+                    (up_outputs == 1 && same && forwardish && !side).then_some(vertex_of[e.source])
                 }
                 _ => None,
             };

@@ -8,4 +8,4 @@ mod stream;
 
 pub use job::{ChainedOperator, JobEdge, JobGraph, JobVertex, JOB_GRAPH_VERSION};
 pub use stream::{ExecutionConfig, NodeId, Partitioning, StreamEdge, StreamGraph, StreamNode};
-pub(crate) use stream::{NodeBuilder, OperatorBuilder, SourceBuilder, TypeOf, WriterBuilder};
+pub(crate) use stream::{NodeBuilder, OperatorBuilder, SourceBuilder, StreamType, TypeOf, WriterBuilder};

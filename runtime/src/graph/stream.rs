@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::api::SideOutputs;
 use crate::context::{OperatorContext, RuntimeMode};
 use crate::error::TaskError;
 use crate::exchange::gate::NetworkInput;
@@ -41,11 +42,24 @@ pub struct ExecutionConfig {
     pub max_parallelism: u32,
     /// `None` = AUTOMATIC: BATCH if every source is bounded, else STREAMING.
     pub runtime_mode: Option<RuntimeMode>,
+    /// Interval of periodic watermark emission, ms
+    /// (`pipeline.auto-watermark-interval`); 0 turns periodic emission off.
+    #[serde(default = "default_auto_watermark_interval")]
+    pub auto_watermark_interval_ms: u64,
+}
+
+fn default_auto_watermark_interval() -> u64 {
+    200
 }
 
 impl Default for ExecutionConfig {
     fn default() -> Self {
-        ExecutionConfig { parallelism: 1, max_parallelism: 128, runtime_mode: Some(RuntimeMode::Streaming) }
+        ExecutionConfig {
+            parallelism: 1,
+            max_parallelism: 128,
+            runtime_mode: Some(RuntimeMode::Streaming),
+            auto_watermark_interval_ms: default_auto_watermark_interval(),
+        }
     }
 }
 
@@ -53,6 +67,20 @@ impl Default for ExecutionConfig {
 /// `next` and returns the typed input of the new operator.
 pub(crate) trait OperatorBuilder: Send + Sync {
     fn build(&self, ctx: &OperatorContext, next: AnyOutput) -> Result<AnyOutput, TaskError>;
+
+    /// Like `build`, with the outputs of the node's side outputs (tag id →
+    /// typed output). Operators that emit side outputs override it.
+    fn build_with_side_outputs(
+        &self,
+        ctx: &OperatorContext,
+        next: AnyOutput,
+        side: SideOutputs,
+    ) -> Result<AnyOutput, TaskError> {
+        if let Some(tag) = side.tags().next() {
+            return Err(TaskError::Mismatch(format!("{}: emits no side output '{tag}'", ctx.operator_name)));
+        }
+        self.build(ctx, next)
+    }
 }
 
 /// Builds a source's driver for one subtask, feeding `next`.
@@ -70,6 +98,8 @@ pub(crate) enum NodeBuilder {
 pub(crate) trait StreamType: Send + Sync {
     fn discard(&self) -> AnyOutput;
     fn fan_out(&self, outputs: Vec<AnyOutput>, at: &str) -> Result<AnyOutput, TaskError>;
+    /// Adds `out` (of this type) as the side output `tag` to `outputs`.
+    fn side_output(&self, tag: &str, out: AnyOutput, outputs: &mut SideOutputs) -> Result<(), TaskError>;
     fn network_input(
         &self,
         receivers: Vec<ChannelReceiver>,
@@ -97,6 +127,9 @@ impl<T: Record> StreamType for TypeOf<T> {
     fn fan_out(&self, outputs: Vec<AnyOutput>, at: &str) -> Result<AnyOutput, TaskError> {
         let typed = outputs.into_iter().map(|o| unerase::<T>(o, at)).collect::<Result<Vec<_>, _>>()?;
         Ok(erase::<T>(Box::new(FanOut::new(typed))))
+    }
+    fn side_output(&self, tag: &str, out: AnyOutput, outputs: &mut SideOutputs) -> Result<(), TaskError> {
+        outputs.add::<T>(tag, out)
     }
     fn network_input(
         &self,
@@ -153,6 +186,9 @@ pub struct StreamEdge {
     pub partitioning: Partitioning,
     /// Set by the program (`rebalance()`, `key_by()`, ...) rather than defaulted.
     pub explicit: bool,
+    /// For a side output (Flink's `OutputTag`): the tag's id, and the side
+    /// stream's record type. Such edges never chain.
+    pub(crate) side_output: Option<(String, Arc<dyn StreamType>)>,
     pub(crate) writer: Arc<dyn WriterBuilder>,
 }
 

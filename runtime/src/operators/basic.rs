@@ -25,6 +25,11 @@ impl<I, O, F: Fn(I) -> O> Output<I> for MapOp<I, O, F> {
         self.buf.extend(batch.drain(..).map(f));
         self.next.push_batch(&mut self.buf)
     }
+    fn push_timestamped(&mut self, batch: &mut Vec<I>, timestamps: &mut Vec<i64>) -> Result<(), TaskError> {
+        let f = &*self.f;
+        self.buf.extend(batch.drain(..).map(f));
+        self.next.push_timestamped(&mut self.buf, timestamps)
+    }
     fn push_event(&mut self, event: &Event) -> Result<(), TaskError> {
         self.next.push_event(event)
     }
@@ -33,6 +38,7 @@ impl<I, O, F: Fn(I) -> O> Output<I> for MapOp<I, O, F> {
 struct FlatMapOp<I, O, F> {
     f: Arc<F>,
     buf: Vec<O>,
+    ts: Vec<i64>,
     next: Box<dyn Output<O>>,
     _in: PhantomData<fn(I)>,
 }
@@ -45,6 +51,15 @@ impl<I, O, F: Fn(I, &mut Collector<'_, O>)> Output<I> for FlatMapOp<I, O, F> {
             f(rec, &mut out);
         }
         self.next.push_batch(&mut self.buf)
+    }
+    fn push_timestamped(&mut self, batch: &mut Vec<I>, timestamps: &mut Vec<i64>) -> Result<(), TaskError> {
+        let f = &*self.f;
+        // Each emitted record inherits the timestamp of the record it came from.
+        for (rec, t) in batch.drain(..).zip(timestamps.drain(..)) {
+            f(rec, &mut Collector::new(&mut self.buf));
+            self.ts.resize(self.buf.len(), t);
+        }
+        self.next.push_timestamped(&mut self.buf, &mut self.ts)
     }
     fn push_event(&mut self, event: &Event) -> Result<(), TaskError> {
         self.next.push_event(event)
@@ -61,6 +76,20 @@ impl<T, F: Fn(&T) -> bool> Output<T> for FilterOp<T, F> {
         let f = &*self.f;
         batch.retain(|r| f(r));
         self.next.push_batch(batch)
+    }
+    fn push_timestamped(&mut self, batch: &mut Vec<T>, timestamps: &mut Vec<i64>) -> Result<(), TaskError> {
+        let f = &*self.f;
+        let mut keep = 0;
+        for i in 0..batch.len() {
+            if f(&batch[i]) {
+                batch.swap(keep, i);
+                timestamps[keep] = timestamps[i];
+                keep += 1;
+            }
+        }
+        batch.truncate(keep);
+        timestamps.truncate(keep);
+        self.next.push_timestamped(batch, timestamps)
     }
     fn push_event(&mut self, event: &Event) -> Result<(), TaskError> {
         self.next.push_event(event)
@@ -86,7 +115,13 @@ impl<I: Record, O: Record, F: Fn(I, &mut Collector<'_, O>) + Send + Sync + 'stat
 {
     fn build(&self, ctx: &OperatorContext, next: AnyOutput) -> Result<AnyOutput, TaskError> {
         let next = unerase::<O>(next, &ctx.operator_name)?;
-        Ok(erase::<I>(Box::new(FlatMapOp { f: self.0.clone(), buf: Vec::new(), next, _in: PhantomData })))
+        Ok(erase::<I>(Box::new(FlatMapOp {
+            f: self.0.clone(),
+            buf: Vec::new(),
+            ts: Vec::new(),
+            next,
+            _in: PhantomData,
+        })))
     }
 }
 

@@ -7,3 +7,4 @@ pub(crate) mod process;
 pub(crate) mod reduce;
 pub(crate) mod sink;
 pub(crate) mod source;
+pub(crate) mod timestamps;

@@ -1,25 +1,90 @@
-//! Keyed process operator: runs a user [`KeyedProcessFunction`] with keyed state.
+//! Keyed process operator: runs a user [`KeyedProcessFunction`] with keyed
+//! state and timers. Event-time timers fire when a watermark reaches them
+//! (before the watermark is forwarded), processing-time timers when the
+//! wall clock does (checked per batch and on every flush tick).
 
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use crate::api::{Collector, KeyedContext, KeyedProcessFunction, KeyedStateStore};
+use crate::api::{Collector, KeyedContext, KeyedProcessFunction, KeyedStateStore, SideOutputs};
 use crate::checkpoint::{KeyGroupRange, OperatorSnapshot, TaskCheckpointing};
 use crate::context::OperatorContext;
 use crate::error::TaskError;
-use crate::event::Event;
+use crate::event::{Event, NO_TIMESTAMP};
 use crate::graph::OperatorBuilder;
 use crate::task::output::{erase, unerase, AnyOutput};
 use crate::task::Output;
+use crate::time::timers::now_ms;
+use crate::time::TimeDomain;
 
 struct ProcessOp<P: KeyedProcessFunction, KF> {
     function: P,
     key_fn: Arc<KF>,
     state: KeyedStateStore<P::Key>,
     buf: Vec<P::Out>,
+    /// Timestamps of `buf`'s records, when they have any.
+    buf_ts: Vec<i64>,
     next: Box<dyn Output<P::Out>>,
+    side: SideOutputs,
     uid: String,
     checkpointing: Option<Arc<TaskCheckpointing>>,
+}
+
+impl<P, KF> ProcessOp<P, KF>
+where
+    P: KeyedProcessFunction,
+    KF: Fn(&P::In) -> P::Key,
+{
+    fn process(&mut self, batch: &mut Vec<P::In>, timestamps: Option<&mut Vec<i64>>) -> Result<(), TaskError> {
+        let key_fn = &*self.key_fn;
+        match timestamps {
+            None => {
+                let mut out = Collector::new(&mut self.buf);
+                for rec in batch.drain(..) {
+                    let key = key_fn(&rec);
+                    let kg = self.state.key_groups().index_of(&key);
+                    let mut ctx = KeyedContext::new(&key, kg, &mut self.state, NO_TIMESTAMP, None)
+                        .with_side_outputs(&mut self.side);
+                    self.function.process_element(rec, &mut ctx, &mut out)?;
+                }
+                self.next.push_batch(&mut self.buf)?;
+            }
+            Some(ts) => {
+                for (rec, t) in batch.drain(..).zip(ts.drain(..)) {
+                    let key = key_fn(&rec);
+                    let kg = self.state.key_groups().index_of(&key);
+                    let mut ctx =
+                        KeyedContext::new(&key, kg, &mut self.state, t, None).with_side_outputs(&mut self.side);
+                    self.function.process_element(rec, &mut ctx, &mut Collector::new(&mut self.buf))?;
+                    self.buf_ts.resize(self.buf.len(), t);
+                }
+                self.next.push_timestamped(&mut self.buf, &mut self.buf_ts)?;
+            }
+        }
+        self.fire(TimeDomain::ProcessingTime, now_ms())?;
+        self.side.flush()
+    }
+
+    /// Fires every timer of `domain` due at `upto`, in time order.
+    fn fire(&mut self, domain: TimeDomain, upto: i64) -> Result<(), TaskError> {
+        while let Some((ts, key, kg)) = self.state.timers.pop_due(domain, upto) {
+            let mut ctx =
+                KeyedContext::new(&key, kg, &mut self.state, ts, Some(domain)).with_side_outputs(&mut self.side);
+            self.function.on_timer(ts, &mut ctx, &mut Collector::new(&mut self.buf))?;
+            // Event-time timer output carries the timer's time (Flink's onEventTime).
+            let t = if domain == TimeDomain::EventTime { ts } else { NO_TIMESTAMP };
+            self.buf_ts.resize(self.buf.len(), t);
+        }
+        self.side.flush()?;
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        if domain == TimeDomain::ProcessingTime {
+            self.buf_ts.clear();
+            return self.next.push_batch(&mut self.buf);
+        }
+        self.next.push_timestamped(&mut self.buf, &mut self.buf_ts)
+    }
 }
 
 impl<P, KF> Output<P::In> for ProcessOp<P, KF>
@@ -28,28 +93,39 @@ where
     KF: Fn(&P::In) -> P::Key,
 {
     fn push_batch(&mut self, batch: &mut Vec<P::In>) -> Result<(), TaskError> {
-        let key_fn = &*self.key_fn;
-        let mut out = Collector::new(&mut self.buf);
-        for rec in batch.drain(..) {
-            let key = key_fn(&rec);
-            let kg = self.state.key_groups().index_of(&key);
-            let mut ctx = KeyedContext { key: &key, kg, state: &mut self.state };
-            self.function.process_element(rec, &mut ctx, &mut out)?;
-        }
-        self.next.push_batch(&mut self.buf)
+        self.process(batch, None)
+    }
+
+    fn push_timestamped(&mut self, batch: &mut Vec<P::In>, timestamps: &mut Vec<i64>) -> Result<(), TaskError> {
+        self.process(batch, Some(timestamps))
     }
 
     fn push_event(&mut self, event: &Event) -> Result<(), TaskError> {
-        if let (Event::Barrier(b), Some(cp)) = (event, &self.checkpointing) {
-            let range = self.state.key_groups();
-            match self.state.snapshot() {
-                Ok(keyed) => cp.add_snapshot(
-                    &self.uid,
-                    OperatorSnapshot { key_groups: Some((range.first, range.last)), keyed, operator: Vec::new() },
-                ),
-                Err(e) => cp.decline(b.id, format!("{}: {e}", self.uid)),
+        match event {
+            Event::Watermark(w) => {
+                self.state.timers.watermark = *w;
+                self.fire(TimeDomain::EventTime, *w)?;
             }
+            Event::Flush => self.fire(TimeDomain::ProcessingTime, now_ms())?,
+            Event::Barrier(b) => {
+                if let Some(cp) = &self.checkpointing {
+                    let range = self.state.key_groups();
+                    match self.state.snapshot() {
+                        Ok(keyed) => cp.add_snapshot(
+                            &self.uid,
+                            OperatorSnapshot {
+                                key_groups: Some((range.first, range.last)),
+                                keyed,
+                                operator: Vec::new(),
+                            },
+                        ),
+                        Err(e) => cp.decline(b.id, format!("{}: {e}", self.uid)),
+                    }
+                }
+            }
+            _ => {}
         }
+        self.side.event(event)?;
         self.next.push_event(event)
     }
 }
@@ -67,6 +143,15 @@ where
     KF: Fn(&P::In) -> P::Key + Send + Sync + 'static,
 {
     fn build(&self, ctx: &OperatorContext, next: AnyOutput) -> Result<AnyOutput, TaskError> {
+        self.build_with_side_outputs(ctx, next, SideOutputs::default())
+    }
+
+    fn build_with_side_outputs(
+        &self,
+        ctx: &OperatorContext,
+        next: AnyOutput,
+        side: SideOutputs,
+    ) -> Result<AnyOutput, TaskError> {
         let next = unerase::<P::Out>(next, &ctx.operator_name)?;
         let mut function = self.function.clone();
         let mut state =
@@ -76,15 +161,183 @@ where
             for (kg, bytes, file) in cp.restored_keyed(&ctx.uid, state.key_groups())? {
                 state.restore_group(kg, &bytes, &file)?;
             }
+            if cp.restore_source().is_some() {
+                tracing::info!(operator = %ctx.uid, subtask = ctx.subtask_index, timers = state.timers.len(), "keyed process state restored");
+            }
         }
         Ok(erase::<P::In>(Box::new(ProcessOp {
             function,
             key_fn: self.key_fn.clone(),
             state,
             buf: Vec::new(),
+            buf_ts: Vec::new(),
             next,
+            side,
             uid: ctx.uid.clone(),
             checkpointing: ctx.checkpointing.clone(),
         })))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::checkpoint::storage::open_storage;
+    use crate::checkpoint::{CheckpointMetadata, CheckpointResponder, OperatorMeta, RestoreSource, StateHandle};
+    use crate::context::RuntimeMode;
+    use crate::event::{CheckpointBarrier, MAX_WATERMARK};
+
+    type Ack = (u64, Vec<(String, StateHandle)>);
+
+    #[derive(Default)]
+    struct Acks(Mutex<Vec<Ack>>);
+    impl CheckpointResponder for Acks {
+        fn acknowledge(&self, id: u64, handles: Vec<(String, StateHandle)>) {
+            self.0.lock().unwrap().push((id, handles));
+        }
+        fn decline(&self, id: u64, reason: String) {
+            panic!("checkpoint {id} declined: {reason}");
+        }
+    }
+
+    /// Registers an event-time timer at each record's second field; emits
+    /// `(key, time)` when it fires.
+    #[derive(Clone)]
+    struct TimerAt;
+    impl KeyedProcessFunction for TimerAt {
+        type Key = u32;
+        type In = (u32, i64);
+        type Out = (u32, i64);
+        fn process_element(
+            &mut self,
+            value: (u32, i64),
+            ctx: &mut KeyedContext<'_, u32>,
+            _out: &mut Collector<'_, (u32, i64)>,
+        ) -> Result<(), TaskError> {
+            ctx.timer_service().register_event_time_timer(value.1);
+            Ok(())
+        }
+        fn on_timer(
+            &mut self,
+            ts: i64,
+            ctx: &mut KeyedContext<'_, u32>,
+            out: &mut Collector<'_, (u32, i64)>,
+        ) -> Result<(), TaskError> {
+            out.collect((*ctx.current_key(), ts));
+            Ok(())
+        }
+    }
+
+    struct Sink(Arc<Mutex<Vec<(u32, i64)>>>);
+    impl Output<(u32, i64)> for Sink {
+        fn push_batch(&mut self, batch: &mut Vec<(u32, i64)>) -> Result<(), TaskError> {
+            self.0.lock().unwrap().append(batch);
+            Ok(())
+        }
+        fn push_event(&mut self, _event: &Event) -> Result<(), TaskError> {
+            Ok(())
+        }
+    }
+
+    fn operator(
+        parallelism: u32,
+        subtask: u32,
+        cp: Arc<TaskCheckpointing>,
+        out: Arc<Mutex<Vec<(u32, i64)>>>,
+    ) -> Box<dyn Output<(u32, i64)>> {
+        let ctx = OperatorContext {
+            operator_name: "KeyedProcess".into(),
+            uid: "timers-1".into(),
+            task_name: format!("KeyedProcess ({}/{parallelism})", subtask + 1),
+            subtask_index: subtask,
+            parallelism,
+            max_parallelism: 128,
+            attempt: 0,
+            runtime_mode: RuntimeMode::Streaming,
+            checkpointing: Some(cp),
+        };
+        let b = ProcessBuilder { function: TimerAt, key_fn: Arc::new(|r: &(u32, i64)| r.0), _f: PhantomData };
+        let op = b.build(&ctx, erase::<(u32, i64)>(Box::new(Sink(out)))).unwrap();
+        unerase::<(u32, i64)>(op, "test").unwrap()
+    }
+
+    /// Timers are keyed state: the ones pending at a checkpoint taken at
+    /// parallelism 1 come back after a restore at parallelism 3, each on
+    /// the subtask owning its key, and fire there exactly once; the ones
+    /// that fired before the checkpoint do not fire again.
+    #[test]
+    fn pending_timers_survive_a_restore_at_another_parallelism() {
+        let dir = tempfile::tempdir().unwrap();
+        let job_dir = dir.path().join("job").display().to_string();
+        let acks = Arc::new(Acks::default());
+        let cp = Arc::new(TaskCheckpointing::new(
+            job_dir.clone(),
+            open_storage(&job_dir).unwrap(),
+            0,
+            true,
+            acks.clone(),
+            None,
+            "t".into(),
+        ));
+        let before = Arc::new(Mutex::new(Vec::new()));
+        let mut op = operator(1, 0, cp.clone(), before.clone());
+        let mut batch: Vec<(u32, i64)> = (0..500).map(|i| ((i % 50) as u32, 1000 + i as i64)).collect();
+        let mut ts = vec![0; batch.len()];
+        op.push_timestamped(&mut batch, &mut ts).unwrap();
+        op.push_event(&Event::Watermark(1100)).unwrap();
+        assert_eq!(before.lock().unwrap().len(), 101, "timers 1000..=1100 fire at watermark 1100");
+        let barrier = CheckpointBarrier { id: 1, timestamp_ms: 0, savepoint: false };
+        op.push_event(&Event::Barrier(barrier)).unwrap();
+        cp.barrier_passed(&barrier);
+        let start = std::time::Instant::now();
+        while acks.0.lock().unwrap().is_empty() {
+            assert!(start.elapsed() < Duration::from_secs(10), "no acknowledgement");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let (_, handles) = acks.0.lock().unwrap().remove(0);
+        let mut operators = BTreeMap::new();
+        operators.insert(
+            "timers-1".to_string(),
+            OperatorMeta { parallelism: 1, subtasks: handles.into_iter().map(|(_, h)| h).collect() },
+        );
+        let metadata = CheckpointMetadata {
+            version: crate::checkpoint::metadata::METADATA_VERSION,
+            job_id: "job".into(),
+            checkpoint_id: 1,
+            timestamp_ms: 0,
+            savepoint: false,
+            max_parallelism: 128,
+            operators,
+        };
+        let mut fired: Vec<(u32, i64)> = Vec::new();
+        for sub in 0..3 {
+            let restore = RestoreSource { dir: cp.checkpoint_dir(1), metadata: metadata.clone() };
+            let cp2 = Arc::new(TaskCheckpointing::new(
+                job_dir.clone(),
+                open_storage(&job_dir).unwrap(),
+                sub,
+                true,
+                acks.clone(),
+                Some(restore),
+                "t".into(),
+            ));
+            let out = Arc::new(Mutex::new(Vec::new()));
+            let mut op = operator(3, sub, cp2, out.clone());
+            op.push_event(&Event::Watermark(MAX_WATERMARK)).unwrap();
+            let range = KeyGroupRange::of_subtask(128, 3, sub);
+            let got = out.lock().unwrap().clone();
+            assert!(!got.is_empty(), "subtask {sub} restored no timer");
+            for (key, t) in &got {
+                assert!(range.contains(crate::keygroup::key_group_for_hash(crate::keygroup::key_hash(key), 128)));
+                assert_eq!(*key as i64, (t - 1000) % 50, "timer {t} came back under key {key}");
+            }
+            fired.extend(got);
+        }
+        fired.sort_unstable_by_key(|x| x.1);
+        assert_eq!(fired.iter().map(|x| x.1).collect::<Vec<_>>(), (1101..1500).collect::<Vec<_>>());
     }
 }

@@ -86,7 +86,10 @@ where
                 Err(e) => cp.decline(b.id, format!("{}: {e}", self.uid)),
             }
         }
-        if *event == Event::EndOfInput && !self.emit_updates {
+        // Final results go out at the end of the data: at `EndOfData` when a
+        // final checkpoint follows (then they are part of it), else at
+        // `EndOfInput`; the second of the two finds the table empty.
+        if matches!(event, Event::EndOfInput | Event::EndOfData) && !self.emit_updates {
             for (_, v) in self.values.drain() {
                 self.buf.push(v);
                 if self.buf.len() >= FINAL_BATCH {

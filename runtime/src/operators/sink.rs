@@ -29,6 +29,7 @@ impl<T> Output<T> for SinkOp<T> {
     fn push_event(&mut self, event: &Event) -> Result<(), TaskError> {
         match event {
             Event::EndOfInput => self.writer.finish(),
+            Event::EndOfData => self.writer.end_of_data(),
             Event::Flush => self.writer.flush(),
             Event::Barrier(b) => {
                 if let Some(cp) = &self.checkpointing {

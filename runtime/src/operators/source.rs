@@ -12,10 +12,10 @@ use std::time::Duration;
 use crate::checkpoint::{OperatorSnapshot, SourceTrigger, TaskCheckpointing};
 use crate::context::OperatorContext;
 use crate::error::TaskError;
-use crate::event::{Event, MAX_WATERMARK};
+use crate::event::{Event, WatermarkStatus, MAX_WATERMARK, NO_TIMESTAMP};
 use crate::graph::SourceBuilder;
 use crate::record::Record;
-use crate::sources::{Source, SourceReader, SourceStatus};
+use crate::sources::{Source, SourceOutput, SourceReader, SourceStatus};
 use crate::task::output::{unerase, AnyOutput};
 use crate::task::{Output, TaskControl, TaskHead};
 
@@ -23,6 +23,10 @@ struct SourceDriver<T> {
     reader: Box<dyn SourceReader<T>>,
     next: Box<dyn Output<T>>,
     batch: Vec<T>,
+    timestamps: Vec<i64>,
+    /// Highest watermark the reader emitted.
+    watermark: i64,
+    idle: bool,
     uid: String,
     /// Stop-with-savepoint took its savepoint: emit nothing more.
     stopped: bool,
@@ -30,7 +34,7 @@ struct SourceDriver<T> {
 
 impl<T: Record> SourceDriver<T> {
     fn checkpoint(&mut self, cp: &TaskCheckpointing, t: SourceTrigger) -> Result<(), TaskError> {
-        match self.reader.snapshot_state() {
+        match self.reader.snapshot_state_for(t.barrier.id) {
             Ok(items) => cp.add_snapshot(&self.uid, OperatorSnapshot { operator: items, ..Default::default() }),
             Err(e) => {
                 cp.decline(t.barrier.id, format!("source {}: {e}", self.uid));
@@ -44,6 +48,51 @@ impl<T: Record> SourceDriver<T> {
             self.stopped = true;
         }
         Ok(())
+    }
+
+    /// FLIP-147: after `EndOfData`, takes part in checkpoints (its reader's
+    /// position is the end) until one triggered after the end of input has
+    /// completed; only then may the stream end, so that every record reached
+    /// the sinks' committed output through a checkpoint. A failure before
+    /// that restores from an earlier checkpoint and replays.
+    fn await_final_checkpoint(&mut self, cp: &TaskCheckpointing, control: &TaskControl) -> Result<(), TaskError> {
+        let mut first_after_end = None;
+        loop {
+            control.check()?;
+            if let Some(t) = cp.wait_trigger(Duration::from_millis(10)) {
+                first_after_end.get_or_insert(t.barrier.id);
+                self.checkpoint(cp, t)?;
+            }
+            if first_after_end.is_some_and(|id| cp.last_completed() >= id) {
+                tracing::debug!(checkpoint = cp.last_completed(), "final checkpoint completed: ending the stream");
+                return Ok(());
+            }
+        }
+    }
+}
+
+impl<T: Record> SourceDriver<T> {
+    /// Forwards what the reader said about event time in its last poll.
+    fn emit_watermark(&mut self, watermark: Option<i64>, status: Option<WatermarkStatus>) -> Result<(), TaskError> {
+        if let Some(w) = watermark.filter(|w| *w > self.watermark) {
+            if self.idle {
+                self.idle = false;
+                self.next.push_event(&Event::Status(WatermarkStatus::Active))?;
+            }
+            self.watermark = w;
+            self.next.push_event(&Event::Watermark(w))?;
+        }
+        match status {
+            Some(WatermarkStatus::Idle) if !self.idle => {
+                self.idle = true;
+                self.next.push_event(&Event::Status(WatermarkStatus::Idle))
+            }
+            Some(WatermarkStatus::Active) if self.idle => {
+                self.idle = false;
+                self.next.push_event(&Event::Status(WatermarkStatus::Active))
+            }
+            _ => Ok(()),
+        }
     }
 }
 
@@ -61,16 +110,32 @@ impl<T: Record> TaskHead for SourceDriver<T> {
                 std::thread::sleep(Duration::from_millis(20));
                 continue;
             }
-            let status = self.reader.poll_next(&mut self.batch)?;
+            let mut output = SourceOutput::new(&mut self.batch, &mut self.timestamps);
+            let status = self.reader.poll_output(&mut output)?;
+            let (watermark, wm_status) = (output.watermark(), output.status());
             if !self.batch.is_empty() {
                 metrics.records_in.fetch_add(self.batch.len() as u64, Ordering::Relaxed);
-                self.next.push_batch(&mut self.batch)?;
+                if self.idle {
+                    self.idle = false;
+                    self.next.push_event(&Event::Status(WatermarkStatus::Active))?;
+                }
+                if self.timestamps.is_empty() {
+                    self.next.push_batch(&mut self.batch)?;
+                } else {
+                    self.timestamps.resize(self.batch.len(), NO_TIMESTAMP);
+                    self.next.push_timestamped(&mut self.batch, &mut self.timestamps)?;
+                }
             }
+            self.emit_watermark(watermark, wm_status)?;
             match status {
                 SourceStatus::Available => {}
                 SourceStatus::Idle => self.next.push_event(&Event::Flush)?,
                 SourceStatus::Finished => {
                     self.next.push_event(&Event::Watermark(MAX_WATERMARK))?;
+                    if let Some(cp) = control.checkpointing.as_ref().filter(|cp| cp.final_checkpoint()) {
+                        self.next.push_event(&Event::EndOfData)?;
+                        self.await_final_checkpoint(cp, control)?;
+                    }
                     return self.next.push_event(&Event::EndOfInput);
                 }
             }
@@ -85,7 +150,16 @@ impl<T: Record, S: Source<T>> SourceBuilder for SourceNode<T, S> {
     fn build(&self, ctx: &OperatorContext, next: AnyOutput) -> Result<Box<dyn TaskHead>, TaskError> {
         let next = unerase::<T>(next, &ctx.operator_name)?;
         let reader = self.0.create_reader(ctx)?;
-        Ok(Box::new(SourceDriver { reader, next, batch: Vec::new(), uid: ctx.uid.clone(), stopped: false }))
+        Ok(Box::new(SourceDriver {
+            reader,
+            next,
+            batch: Vec::new(),
+            timestamps: Vec::new(),
+            watermark: i64::MIN,
+            idle: false,
+            uid: ctx.uid.clone(),
+            stopped: false,
+        }))
     }
     fn bounded(&self) -> bool {
         self.0.bounded()

@@ -24,6 +24,13 @@ pub trait SinkWriter<T> {
     }
     /// Input ended: write out everything and publish the result.
     fn finish(&mut self) -> Result<(), TaskError>;
+    /// No more records, and a final checkpoint follows before
+    /// [`SinkWriter::finish`] (FLIP-147 `EndOfData`): make everything written
+    /// ready for that checkpoint's snapshot; an exactly-once sink must not
+    /// publish anything here. Default: [`SinkWriter::flush`].
+    fn end_of_data(&mut self) -> Result<(), TaskError> {
+        self.flush()
+    }
     /// At checkpoint barrier `checkpoint_id`: make everything written so far
     /// durable and return the writer's state as operator state items
     /// (`None`: the sink keeps no state and gives no exactly-once guarantee).

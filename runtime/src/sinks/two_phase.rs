@@ -27,9 +27,14 @@ use crate::context::OperatorContext;
 use crate::error::TaskError;
 use crate::fs::{FileSystem, OutputFile};
 
+/// `PendingFile::checkpoint_id` of a file made pending at `EndOfData`,
+/// before the final checkpoint's barrier assigns it.
+const UNASSIGNED: u64 = u64::MAX;
+
 /// A file waiting for its checkpoint to complete.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct PendingFile {
+    /// The checkpoint that commits it ([`UNASSIGNED`] until its barrier).
     checkpoint_id: u64,
     /// Final name (`part-...`); the pending file is `.<name>.pending`.
     name: String,
@@ -162,6 +167,17 @@ impl<T> TwoPhaseTextWriter<T> {
         out.close().map_err(|e| TaskError::io(format!("cannot write {}", self.dir.in_progress(&name)), e))?;
         Ok(Some(name))
     }
+
+    /// Phase one for the current file: durable, renamed to `.pending`,
+    /// listed as pending for `checkpoint_id`.
+    fn make_pending(&mut self, checkpoint_id: u64) -> Result<(), TaskError> {
+        if let Some(name) = self.close_current()? {
+            let (from, to) = (self.dir.in_progress(&name), self.dir.pending(&name));
+            self.dir.fs.rename(&from, &to).map_err(|e| TaskError::io(format!("cannot rename {from} to {to}"), e))?;
+            self.pending.lock().unwrap_or_else(|p| p.into_inner()).push(PendingFile { checkpoint_id, name });
+        }
+        Ok(())
+    }
 }
 
 impl<T> SinkWriter<T> for TwoPhaseTextWriter<T> {
@@ -186,20 +202,29 @@ impl<T> SinkWriter<T> for TwoPhaseTextWriter<T> {
     }
 
     fn snapshot(&mut self, checkpoint_id: u64) -> Result<Option<Vec<Vec<u8>>>, TaskError> {
-        if let Some(name) = self.close_current()? {
-            let (from, to) = (self.dir.in_progress(&name), self.dir.pending(&name));
-            self.dir.fs.rename(&from, &to).map_err(|e| TaskError::io(format!("cannot rename {from} to {to}"), e))?;
-            self.pending.lock().unwrap_or_else(|p| p.into_inner()).push(PendingFile { checkpoint_id, name });
+        self.make_pending(checkpoint_id)?;
+        let mut list = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        // Files made pending at EndOfData belong to this (final) checkpoint.
+        for p in list.iter_mut().filter(|p| p.checkpoint_id == UNASSIGNED) {
+            p.checkpoint_id = checkpoint_id;
         }
-        let list = self.pending.lock().unwrap_or_else(|p| p.into_inner());
         let items = list.iter().map(|p| {
             postcard::to_allocvec(p).map_err(|e| TaskError::State(format!("cannot encode a pending file: {e}")))
         });
         items.collect::<Result<Vec<_>, _>>().map(Some)
     }
 
-    /// Input ended: commits everything written (there is no later
-    /// checkpoint to wait for once the sources are finished).
+    /// End of data before a final checkpoint: the last file becomes pending
+    /// and is committed only once that checkpoint completed.
+    fn end_of_data(&mut self) -> Result<(), TaskError> {
+        self.make_pending(UNASSIGNED)
+    }
+
+    /// The stream ended: commits everything written. Without a final
+    /// checkpoint there is no later checkpoint to wait for; with one, the
+    /// sources sent `EndOfInput` only after it completed, so every pending
+    /// file here belongs to a completed checkpoint (its notification may
+    /// not have reached this TaskManager yet).
     fn finish(&mut self) -> Result<(), TaskError> {
         if let Some(name) = self.close_current()? {
             let (from, to) = (self.dir.in_progress(&name), self.dir.file(&name));

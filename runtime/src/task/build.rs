@@ -4,10 +4,12 @@
 
 use super::output::AnyOutput;
 use super::{TaskControl, TaskHead};
+use crate::api::SideOutputs;
 use crate::context::OperatorContext;
 use crate::error::TaskError;
 use crate::exchange::{ChannelReceiver, ChannelSender, ExchangeSettings};
-use crate::graph::{JobGraph, NodeBuilder, StreamGraph};
+use crate::graph::{JobGraph, NodeBuilder, StreamGraph, StreamType};
+use std::sync::Arc;
 
 /// The channels and identity of one subtask to build.
 pub struct TaskSpec {
@@ -81,23 +83,40 @@ pub fn build_task(
         )));
     }
     let mut writers: Vec<AnyOutput> = Vec::new();
+    // Side outputs of the tail, by tag: (tag, record type, writers).
+    let mut side: Vec<(String, Arc<dyn StreamType>, Vec<AnyOutput>)> = Vec::new();
     for (edge, senders) in out_edges.iter().zip(spec.outputs) {
         let se = stream
             .edges
             .get(edge.stream_edge)
             .ok_or_else(|| TaskError::Mismatch(format!("no stream edge {}", edge.stream_edge)))?;
-        writers.push(se.writer.build(edge.partitioning, senders, &tail_ctx, &spec.settings, control)?);
+        let w = se.writer.build(edge.partitioning, senders, &tail_ctx, &spec.settings, control)?;
+        match &se.side_output {
+            None => writers.push(w),
+            Some((tag, ty)) => match side.iter_mut().find(|(t, _, _)| t == tag) {
+                Some((_, _, ws)) => ws.push(w),
+                None => side.push((tag.clone(), ty.clone(), vec![w])),
+            },
+        }
     }
     let mut out = match writers.len() {
         0 => tail_node.out_type.discard(),
         1 => writers.pop().expect("one writer"),
         _ => tail_node.out_type.fan_out(writers, &name)?,
     };
+    let mut side_outputs = SideOutputs::default();
+    for (tag, ty, mut ws) in side {
+        let o = if ws.len() == 1 { ws.pop().expect("one writer") } else { ty.fan_out(ws, &name)? };
+        ty.side_output(&tag, o, &mut side_outputs)?;
+    }
 
     // 2. Chained operators, tail to head.
     for (pos, op) in vertex.operators.iter().enumerate().rev() {
         let ctx = ctx_for(op.node_id)?;
         match &stream.nodes[op.node_id].builder {
+            NodeBuilder::Operator(b) if pos + 1 == vertex.operators.len() && !side_outputs.is_empty() => {
+                out = b.build_with_side_outputs(&ctx, out, std::mem::take(&mut side_outputs))?
+            }
             NodeBuilder::Operator(b) => out = b.build(&ctx, out)?,
             NodeBuilder::Source(s) if pos == 0 => return s.build(&ctx, out),
             NodeBuilder::Source(_) => return Err(TaskError::Mismatch(format!("{name}: a source inside a chain"))),
@@ -112,8 +131,12 @@ pub fn build_task(
     let upstream = stream
         .edges
         .get(first.stream_edge)
-        .map(|e| e.source)
         .ok_or_else(|| TaskError::Mismatch(format!("no stream edge {}", first.stream_edge)))?;
+    // A side output's consumer reads the side output's type, not the producer's main type.
+    let in_type = match &upstream.side_output {
+        Some((_, ty)) => ty.clone(),
+        None => stream.nodes[upstream.source].out_type.clone(),
+    };
     let receivers: Vec<ChannelReceiver> = spec.inputs.into_iter().flatten().collect();
-    stream.nodes[upstream].out_type.network_input(receivers, out, &spec.settings, &name)
+    in_type.network_input(receivers, out, &spec.settings, &name)
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 pub use build::{build_task, TaskSpec};
 pub use output::Output;
-pub use threads::run_job_in_threads;
+pub use threads::{run_job_in_threads, run_local};
 
 use crate::error::TaskError;
 

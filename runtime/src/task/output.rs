@@ -13,6 +13,16 @@ pub trait Output<T> {
     /// Takes every record of `batch`, leaving it empty (its capacity is kept
     /// for reuse by the caller).
     fn push_batch(&mut self, batch: &mut Vec<T>) -> Result<(), TaskError>;
+    /// Takes every record of `batch` with its event-time timestamp (ms,
+    /// [`NO_TIMESTAMP`](crate::event::NO_TIMESTAMP) if it has none):
+    /// `timestamps[i]` belongs to `batch[i]`; both are left empty. The
+    /// timestamps travel as a column beside the batch (Flink's
+    /// `StreamRecord` timestamp), so records without timestamps cost nothing.
+    /// The default drops the timestamps, for operators that do not use them.
+    fn push_timestamped(&mut self, batch: &mut Vec<T>, timestamps: &mut Vec<i64>) -> Result<(), TaskError> {
+        timestamps.clear();
+        self.push_batch(batch)
+    }
     /// Handles an event after all records pushed before it.
     fn push_event(&mut self, event: &Event) -> Result<(), TaskError>;
 }
@@ -75,6 +85,21 @@ impl<T: Record> Output<T> for FanOut<T> {
             last.push_batch(batch)?;
         }
         batch.clear();
+        Ok(())
+    }
+    fn push_timestamped(&mut self, batch: &mut Vec<T>, timestamps: &mut Vec<i64>) -> Result<(), TaskError> {
+        let n = self.outputs.len();
+        let mut ts = Vec::with_capacity(timestamps.len());
+        for out in &mut self.outputs[..n.saturating_sub(1)] {
+            self.scratch.extend(batch.iter().cloned());
+            ts.extend_from_slice(timestamps);
+            out.push_timestamped(&mut self.scratch, &mut ts)?;
+        }
+        if let Some(last) = self.outputs.last_mut() {
+            last.push_timestamped(batch, timestamps)?;
+        }
+        batch.clear();
+        timestamps.clear();
         Ok(())
     }
     fn push_event(&mut self, event: &Event) -> Result<(), TaskError> {

@@ -11,6 +11,17 @@ use crate::error::TaskError;
 use crate::exchange::{channel, ChannelReceiver, ChannelSender, ExchangeSettings};
 use crate::graph::{JobGraph, StreamGraph};
 
+/// Runs the job declared in `env` in this process, one thread per subtask,
+/// until its bounded input ends (for tests and examples; clusters take the
+/// JobGraph instead).
+///
+/// Errors: an invalid dataflow, or the first task failure, as text.
+pub fn run_local(env: crate::StreamExecutionEnvironment) -> Result<(), String> {
+    let stream = env.into_stream_graph("local", &[]);
+    let job = stream.job_graph().map_err(|e| e.to_string())?;
+    run_job_in_threads(Arc::new(stream), &job, ExchangeSettings::default()).map_err(|e| e.to_string())
+}
+
 /// Runs every subtask of `job` to its end.
 ///
 /// Errors: the first task failure (the others are canceled).

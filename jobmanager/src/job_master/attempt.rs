@@ -1,67 +1,23 @@
-//! The JobMaster: one per job. Gets slots, deploys every subtask (slot
-//! sharing: subtask i of every vertex goes to slot i), tracks task states,
-//! runs the checkpoint coordinator, and on a failure either restarts the job
-//! from its last completed checkpoint (per the restart strategy) or moves it
-//! to FAILED. Ends in FINISHED, FAILED or CANCELED.
+//! The RUNNING phase of a JobMaster: one execution attempt of the job, from
+//! deployment until every task is terminal. Reacts to task states, lost
+//! TaskManagers, checkpoint acknowledgements and declines, savepoint and
+//! cancel requests; ends with the job terminal or with a restart delay.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use rfy_conf::{Configuration, Source};
-use rfy_rpc::{AcknowledgeCheckpointRequest, DeclineCheckpointRequest, ExecutionState, TaskExecutionState};
-use rfy_runtime::checkpoint::{RestoreSource, StateHandle};
-use tokio::sync::mpsc;
+use rfy_rpc::{ExecutionState, TaskExecutionState};
+use rfy_runtime::checkpoint::StateHandle;
 
-use crate::checkpoint::{
-    Aborted, CheckpointSettings, CheckpointStat, CheckpointState, Completion, Coordinator, RestoredStat,
-    SavepointRequest,
-};
-use crate::cluster::{lock, read, write, Cluster, JobEntry};
-use crate::deployment::{cancel_tasks, deploy, notify_complete, probe_task_managers, trigger_sources};
+use super::{record_failure, task_display, JobMaster, JobMasterMsg};
+use crate::checkpoint::{Aborted, CheckpointStat, CheckpointState, Completion, Coordinator, SavepointRequest};
 use crate::resource_manager::SlotAssignment;
 use crate::restart::RestartStrategy;
-use crate::status::{
-    execution_state_name, execution_terminal, now_ms, ExceptionEntry, JobState, JobStatus, SavepointOp,
-};
+use crate::status::{execution_state_name, execution_terminal, now_ms, JobState, JobStatus, SavepointOp};
+use crate::task_calls::{cancel_tasks, notify_complete, probe_task_managers, trigger_sources};
 
-/// How long a job waits for enough slots before it fails.
-pub const SLOT_REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
 /// How long canceled tasks may take to confirm before they count as canceled.
 pub const CANCEL_TIMEOUT: Duration = Duration::from_secs(15);
-
-/// What a JobMaster reacts to.
-pub(crate) enum JobMasterMsg {
-    /// A TaskManager reported a task's state.
-    TaskState(TaskExecutionState),
-    /// The user asked to cancel the job.
-    Cancel,
-    /// A TaskManager holding slots of this job was lost.
-    TaskManagerLost { resource_id: String, reason: String },
-    /// A task's part of a checkpoint is durable.
-    CheckpointAck(AcknowledgeCheckpointRequest),
-    /// A task could not take its part of a checkpoint.
-    CheckpointDecline(DeclineCheckpointRequest),
-    /// A savepoint (and maybe stop) was asked for.
-    TriggerSavepoint(SavepointRequest),
-    /// A checkpoint was asked for now (REST `POST /jobs/:id/checkpoints`); the
-    /// outcome goes to `JobStatus::checkpoint_triggers[trigger_id]`.
-    TriggerCheckpoint { trigger_id: String },
-}
-
-/// Records a failure; `root` marks the one that fails the job.
-pub(crate) fn record_failure(st: &mut JobStatus, text: String, task: Option<(String, String)>, root: bool) {
-    tracing::error!(job = %st.job_id, "{text}");
-    let (task_name, location) = task.map(|(n, l)| (Some(n), Some(l))).unwrap_or((None, None));
-    st.exceptions.push(ExceptionEntry {
-        name: text.lines().next().unwrap_or("").to_string(),
-        stacktrace: text,
-        timestamp: now_ms(),
-        task_name,
-        location,
-        root,
-    });
-}
 
 /// What a task state report means for the job.
 enum TaskReport {
@@ -74,186 +30,40 @@ enum TaskReport {
     Secondary(String, (String, String)),
 }
 
-pub(crate) fn task_display(st: &JobStatus, idx: usize) -> String {
-    let t = &st.tasks[idx];
-    let v = &st.graph.vertices[t.vertex as usize];
-    rfy_runtime::task::build::task_name(&v.name, t.subtask, v.parallelism)
-}
-
 /// How one execution attempt of the job ended.
-enum AttemptEnd {
+pub(super) enum AttemptEnd {
     /// The job reached a terminal state.
     Terminal,
     /// Restart after this delay.
     Restart(Duration),
 }
 
-struct Attempt<'a> {
-    cluster: &'a Arc<Cluster>,
-    entry: &'a Arc<JobEntry>,
-    slots: Vec<SlotAssignment>,
-    coord: &'a mut Coordinator,
-    restart: &'a mut RestartStrategy,
+/// One execution attempt: the JobMaster's state while its tasks are deployed.
+pub(super) struct Attempt<'a> {
+    pub(super) jm: &'a mut JobMaster,
+    pub(super) slots: Vec<SlotAssignment>,
+    pub(super) coord: &'a mut Coordinator,
+    pub(super) restart: &'a mut RestartStrategy,
     /// Canceling for a restart after this delay.
-    restarting: Option<Duration>,
+    pub(super) restarting: Option<Duration>,
     /// Stop-with-savepoint completed: canceling to FINISHED.
-    stopping: bool,
-    cancel_deadline: Option<Instant>,
+    pub(super) stopping: bool,
+    pub(super) cancel_deadline: Option<Instant>,
     /// A secondary failure waits until then for its primary cause.
-    secondary_deadline: Option<Instant>,
+    pub(super) secondary_deadline: Option<Instant>,
     /// Index of this attempt's first entry in the exception history.
-    first_exception: usize,
+    pub(super) first_exception: usize,
     /// The checkpoint this attempt restored from, if any.
-    restored_dir: Option<String>,
-}
-
-fn fail_now(entry: &JobEntry, text: String) {
-    let mut st = write(&entry.status);
-    record_failure(&mut st, text, None, true);
-    st.set_state(JobState::Failed);
-}
-
-/// Runs the job to a terminal state.
-pub(crate) async fn run(
-    cluster: Arc<Cluster>,
-    entry: Arc<JobEntry>,
-    mut rx: mpsc::UnboundedReceiver<JobMasterMsg>,
-    conf_map: BTreeMap<String, String>,
-) {
-    let (job_id, needed, graph) = {
-        let st = read(&entry.status);
-        (st.job_id.clone(), st.graph.required_slots(), st.graph.clone())
-    };
-    let conf = match Configuration::from_map(&conf_map, Source::Dynamic) {
-        Ok(c) => c,
-        Err(e) => {
-            fail_now(&entry, format!("job configuration: {e}"));
-            return finish(&cluster, &entry, &job_id);
-        }
-    };
-    let settings = match CheckpointSettings::from_conf(&conf) {
-        Ok(s) => s,
-        Err(e) => {
-            fail_now(&entry, e);
-            return finish(&cluster, &entry, &job_id);
-        }
-    };
-    let mut coord = match Coordinator::new(&job_id, settings, &graph) {
-        Ok(c) => c,
-        Err(e) => {
-            fail_now(&entry, format!("checkpoint storage: {e}"));
-            return finish(&cluster, &entry, &job_id);
-        }
-    };
-    let mut restart = RestartStrategy::from_conf(&conf, coord.settings().interval.is_some());
-    let initial = match coord.settings().restore_path.clone().map(|p| coord.load_external(&p)) {
-        None => None,
-        Some(Ok(src)) => Some(src),
-        Some(Err(e)) => {
-            fail_now(&entry, format!("cannot restore from execution.savepoint.path: {e}"));
-            return finish(&cluster, &entry, &job_id);
-        }
-    };
-    if let Some(src) = &initial {
-        coord.continue_after(src.metadata.checkpoint_id);
-    }
-    tracing::info!(job = %job_id, restart_strategy = restart.name(), interval = ?coord.settings().interval, "job master started");
-    let mut attempt = 0u32;
-    loop {
-        let slots = match acquire_slots(&cluster, &entry, &mut rx, &job_id, needed).await {
-            Some(s) => s,
-            None => break,
-        };
-        let restore = if attempt == 0 {
-            initial.clone()
-        } else {
-            let (src, notes) = coord.latest_restorable();
-            let mut st = write(&entry.status);
-            for n in notes {
-                let target = match &src {
-                    Some(s) => format!("falling back to checkpoint {} at {}", s.metadata.checkpoint_id, s.dir),
-                    None if initial.is_some() => "falling back to the savepoint the job started from".into(),
-                    None => "no older checkpoint: restarting without state".into(),
-                };
-                record_failure(&mut st, format!("{n}; {target}"), None, false);
-            }
-            src.or_else(|| initial.clone())
-        };
-        if let Some(src) = &restore {
-            let mut st = write(&entry.status);
-            tracing::info!(job = %job_id, attempt, checkpoint = src.metadata.checkpoint_id, dir = %src.dir, "restoring from checkpoint");
-            st.checkpoints.restored_count += 1;
-            st.checkpoints.restored = Some(RestoredStat {
-                id: src.metadata.checkpoint_id,
-                restore_ms: now_ms(),
-                savepoint: src.metadata.savepoint,
-                external_path: src.dir.to_string(),
-            });
-        }
-        write(&entry.status).set_state(JobState::Running);
-        deploy(&entry, &slots, &conf_map, attempt, &coord, restore.as_ref()).await;
-        let first_exception = read(&entry.status).exceptions.len();
-        let mut a = Attempt {
-            cluster: &cluster,
-            entry: &entry,
-            slots,
-            coord: &mut coord,
-            restart: &mut restart,
-            restarting: None,
-            stopping: false,
-            cancel_deadline: None,
-            secondary_deadline: None,
-            first_exception,
-            restored_dir: restore.as_ref().map(|r| r.dir.clone()),
-        };
-        match a.run(&mut rx).await {
-            AttemptEnd::Terminal => break,
-            AttemptEnd::Restart(delay) => {
-                lock(&cluster.rm).release(&job_id);
-                attempt += 1;
-                tracing::info!(job = %job_id, attempt, delay_ms = delay.as_millis() as u64, "restarting the job");
-                if !wait_restart_delay(&entry, &mut rx, delay).await {
-                    break;
-                }
-                write(&entry.status).reset_tasks(attempt);
-            }
-        }
-    }
-    // Checkpoints still pending when the job ended will never complete.
-    coord.abort_all("the job ended");
-    finish(&cluster, &entry, &job_id);
-}
-
-/// Waits `delay`; false if the job was canceled meanwhile.
-async fn wait_restart_delay(entry: &JobEntry, rx: &mut mpsc::UnboundedReceiver<JobMasterMsg>, delay: Duration) -> bool {
-    let until = Instant::now() + delay;
-    loop {
-        let left = until.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return true;
-        }
-        match tokio::time::timeout(left, rx.recv()).await {
-            Err(_) => return true,
-            Ok(None) => return false,
-            Ok(Some(JobMasterMsg::Cancel)) => {
-                write(&entry.status).set_state(JobState::Canceled);
-                return false;
-            }
-            Ok(Some(JobMasterMsg::TriggerSavepoint(sp))) => {
-                write(&entry.status)
-                    .savepoints
-                    .insert(sp.trigger_id, SavepointOp::Failed("the job is restarting".into()));
-            }
-            Ok(Some(JobMasterMsg::TriggerCheckpoint { trigger_id })) => {
-                write(&entry.status).checkpoint_triggers.insert(trigger_id, Some(Err("the job is restarting".into())));
-            }
-            Ok(Some(_)) => {} // stale messages of the previous attempt
-        }
-    }
+    pub(super) restored_dir: Option<String>,
 }
 
 impl Attempt<'_> {
-    async fn run(&mut self, rx: &mut mpsc::UnboundedReceiver<JobMasterMsg>) -> AttemptEnd {
+    /// The TaskManagers running this attempt's tasks.
+    fn resources(&self) -> BTreeSet<String> {
+        self.jm.st.tasks.iter().map(|t| t.resource_id.clone()).filter(|r| !r.is_empty()).collect()
+    }
+
+    pub(super) async fn run(&mut self) -> AttemptEnd {
         loop {
             if let Some(end) = self.settle() {
                 return end;
@@ -263,7 +73,7 @@ impl Attempt<'_> {
             for d in [self.cancel_deadline, self.secondary_deadline].into_iter().flatten() {
                 wait = wait.min(d.saturating_duration_since(now));
             }
-            match tokio::time::timeout(wait, rx.recv()).await {
+            match self.jm.next(wait).await {
                 Ok(Some(m)) => self.on_message(m),
                 Ok(None) => return AttemptEnd::Terminal,
                 Err(_) => {}
@@ -278,7 +88,7 @@ impl Attempt<'_> {
         if self.cancel_deadline.is_some_and(|d| now >= d) {
             // Tasks that never confirmed their cancellation (their TaskManager
             // may be gone): count them as canceled.
-            let mut st = write(&self.entry.status);
+            let st = &mut self.jm.st;
             for t in st.tasks.iter_mut().filter(|t| !execution_terminal(t.state)) {
                 t.state = ExecutionState::Canceled;
                 t.end_ms = now_ms();
@@ -294,11 +104,11 @@ impl Attempt<'_> {
             self.on_aborted(a);
         }
         let running = {
-            let st = read(&self.entry.status);
+            let st = &self.jm.st;
             st.state == JobState::Running
                 && self.restarting.is_none()
                 && !self.stopping
-                && st.tasks.iter().all(|t| t.state == ExecutionState::Running)
+                && crate::checkpoint::can_trigger(st, self.coord.settings().final_checkpoint())
         };
         if running && self.coord.periodic_due(now) {
             let _ = self.trigger(None);
@@ -308,12 +118,18 @@ impl Attempt<'_> {
     /// Starts a checkpoint (or savepoint) at the sources; returns its id, or why it could not start.
     fn trigger(&mut self, savepoint: Option<SavepointRequest>) -> Result<u64, String> {
         let (executions, sources) = {
-            let st = read(&self.entry.status);
-            let execs: Vec<String> = st.tasks.iter().map(|t| t.execution_id.clone()).collect();
+            let st = &self.jm.st;
+            // Finished tasks (final checkpoint mode) are neither triggered nor awaited.
+            let execs: Vec<String> = st
+                .tasks
+                .iter()
+                .filter(|t| t.state != ExecutionState::Finished)
+                .map(|t| t.execution_id.clone())
+                .collect();
             let sources: Vec<(String, u32)> = st
                 .tasks
                 .iter()
-                .filter(|t| st.graph.inputs_of(t.vertex).is_empty())
+                .filter(|t| st.graph.inputs_of(t.vertex).is_empty() && t.state != ExecutionState::Finished)
                 .map(|t| (t.execution_id.clone(), t.subtask))
                 .collect();
             (execs, sources)
@@ -323,8 +139,8 @@ impl Attempt<'_> {
         let is_savepoint = savepoint.is_some();
         match self.coord.begin(Instant::now(), now_ms(), executions, savepoint) {
             Ok((id, ts)) => {
-                let total = read(&self.entry.status).tasks.len() as u32;
-                write(&self.entry.status).checkpoints.upsert(CheckpointStat {
+                let total = self.jm.st.tasks.len() as u32;
+                self.jm.st.checkpoints.upsert(CheckpointStat {
                     id,
                     state: CheckpointState::InProgress,
                     savepoint: is_savepoint,
@@ -337,13 +153,13 @@ impl Attempt<'_> {
                     failure: None,
                 });
                 tracing::debug!(checkpoint = id, savepoint = is_savepoint, "triggering checkpoint");
-                trigger_sources(self.entry, &self.slots, sources, id, ts, is_savepoint, stop);
+                trigger_sources(&self.jm.tx, &self.jm.st.job_id, &self.slots, sources, id, ts, is_savepoint, stop);
                 Ok(id)
             }
             Err(e) => {
                 tracing::warn!("cannot trigger a checkpoint: {e}");
                 if let Some(t) = trigger_id {
-                    write(&self.entry.status).savepoints.insert(t, SavepointOp::Failed(e.clone()));
+                    self.jm.st.savepoints.insert(t, SavepointOp::Failed(e.clone()));
                 }
                 Err(e)
             }
@@ -353,7 +169,10 @@ impl Attempt<'_> {
     fn on_message(&mut self, msg: JobMasterMsg) {
         match msg {
             JobMasterMsg::TaskState(u) => {
-                let report = on_task_state(&mut write(&self.entry.status), u);
+                if u.state == ExecutionState::Finished as i32 {
+                    self.coord.task_finished(&u.execution_id);
+                }
+                let report = on_task_state(&mut self.jm.st, u);
                 match report {
                     TaskReport::Nothing => {}
                     TaskReport::Primary(text, task) => {
@@ -361,33 +180,38 @@ impl Attempt<'_> {
                         self.on_failure(Some(text), Some(task))
                     }
                     TaskReport::Secondary(text, task) => {
-                        let running = read(&self.entry.status).state == JobState::Running
-                            && self.restarting.is_none()
-                            && !self.stopping;
+                        let running =
+                            self.jm.st.state == JobState::Running && self.restarting.is_none() && !self.stopping;
                         if running {
-                            record_failure(&mut write(&self.entry.status), text, Some(task), false);
+                            record_failure(&mut self.jm.st, text, Some(task), false);
                             if self.secondary_deadline.is_none() {
-                                let grace = self.cluster.heartbeat_timeout + Duration::from_millis(500);
+                                let grace = self.jm.services.heartbeat_timeout + Duration::from_millis(500);
                                 self.secondary_deadline = Some(Instant::now() + grace);
                                 // Find a dead TaskManager now rather than at its heartbeat timeout.
-                                probe_task_managers(self.cluster, self.entry, &self.slots);
+                                probe_task_managers(&self.jm.services.rm, &self.resources(), &self.slots);
                             }
                         }
                     }
                 }
             }
+            JobMasterMsg::Metrics(metrics) => {
+                for m in metrics {
+                    if let Some(t) = self.jm.st.tasks.iter_mut().find(|t| t.execution_id == m.execution_id) {
+                        t.metrics = (m.records_in, m.records_out, m.bytes_in, m.bytes_out);
+                    }
+                }
+            }
             JobMasterMsg::Cancel => {
-                let mut st = write(&self.entry.status);
+                let st = &mut self.jm.st;
                 if matches!(st.state, JobState::Running | JobState::Created | JobState::Restarting) {
                     st.set_state(JobState::Cancelling);
-                    drop(st);
                     self.restarting = None;
                     self.begin_cancel("job canceled");
                 }
             }
             JobMasterMsg::TaskManagerLost { resource_id, reason } => {
                 let first = {
-                    let mut st = write(&self.entry.status);
+                    let st = &mut self.jm.st;
                     let mut first = None;
                     for (i, t) in st.tasks.iter_mut().enumerate() {
                         if t.resource_id == resource_id && !execution_terminal(t.state) {
@@ -397,7 +221,7 @@ impl Attempt<'_> {
                             first.get_or_insert(i);
                         }
                     }
-                    first.map(|i| (task_display(&st, i), st.tasks[i].address.clone()))
+                    first.map(|i| (task_display(st, i), st.tasks[i].address.clone()))
                 };
                 if let Some(task) = first {
                     self.on_failure(Some(reason), Some(task));
@@ -423,7 +247,7 @@ impl Attempt<'_> {
                     .collect();
                 let all_in = self.coord.acknowledge(&a.execution_id, a.checkpoint_id, handles);
                 if let Some((acked, total, ts)) = self.coord.progress(a.checkpoint_id) {
-                    let mut st = write(&self.entry.status);
+                    let st = &mut self.jm.st;
                     if let Some(h) = st.checkpoints.history.iter_mut().find(|h| h.id == a.checkpoint_id) {
                         h.acknowledged = acked;
                         h.total_tasks = total;
@@ -446,33 +270,34 @@ impl Attempt<'_> {
             }
             JobMasterMsg::TriggerSavepoint(sp) => {
                 let ready = {
-                    let st = read(&self.entry.status);
+                    let st = &self.jm.st;
                     st.state == JobState::Running
                         && !self.stopping
                         && st.tasks.iter().all(|t| t.state == ExecutionState::Running)
                 };
                 if ready {
-                    write(&self.entry.status).savepoints.insert(sp.trigger_id.clone(), SavepointOp::InProgress);
+                    self.jm.st.savepoints.insert(sp.trigger_id.clone(), SavepointOp::InProgress);
                     let _ = self.trigger(Some(sp));
                 } else {
                     let why =
                         "the job is not running with all its tasks (savepoints need every task RUNNING)".to_string();
-                    write(&self.entry.status).savepoints.insert(sp.trigger_id, SavepointOp::Failed(why));
+                    self.jm.st.savepoints.insert(sp.trigger_id, SavepointOp::Failed(why));
                 }
             }
             JobMasterMsg::TriggerCheckpoint { trigger_id } => {
                 let ready = {
-                    let st = read(&self.entry.status);
+                    let st = &self.jm.st;
                     st.state == JobState::Running
+                        && self.restarting.is_none()
                         && !self.stopping
-                        && st.tasks.iter().all(|t| t.state == ExecutionState::Running)
+                        && crate::checkpoint::can_trigger(st, self.coord.settings().final_checkpoint())
                 };
                 let result = if ready {
                     self.trigger(None)
                 } else {
                     Err("the job is not running with all its tasks (checkpoints need every task RUNNING)".to_string())
                 };
-                write(&self.entry.status).checkpoint_triggers.insert(trigger_id, Some(result));
+                self.jm.st.checkpoint_triggers.insert(trigger_id, Some(result));
             }
         }
     }
@@ -486,14 +311,14 @@ impl Attempt<'_> {
             || failure.contains(&format!("cannot read {dir}/"));
         if damaged && self.coord.discard_retained(dir) {
             let note = format!("checkpoint at {dir} cannot be restored (a task could not read its state); the next restart falls back to an older one");
-            record_failure(&mut write(&self.entry.status), note, None, false);
+            record_failure(&mut self.jm.st, note, None, false);
         }
     }
 
     fn on_completed(&mut self, c: Completion) {
         tracing::info!(checkpoint = c.id, location = %c.location, bytes = c.state_size, savepoint = c.savepoint.is_some(), "checkpoint completed");
         {
-            let mut st = write(&self.entry.status);
+            let st = &mut self.jm.st;
             let total = st.tasks.len() as u32;
             st.checkpoints.completed += 1;
             st.checkpoints.upsert(CheckpointStat {
@@ -513,8 +338,8 @@ impl Attempt<'_> {
             }
         }
         if c.commit {
-            let job_id = read(&self.entry.status).job_id.clone();
-            notify_complete(self.entry, &self.slots, &job_id, c.id);
+            let job_id = self.jm.st.job_id.clone();
+            notify_complete(&job_id, &self.resources(), &self.slots, c.id);
         }
         if c.savepoint.as_ref().is_some_and(|s| s.stop) {
             tracing::info!(checkpoint = c.id, "stop-with-savepoint: savepoint done, stopping the job");
@@ -526,7 +351,7 @@ impl Attempt<'_> {
     fn on_aborted(&mut self, a: Aborted) {
         tracing::warn!(checkpoint = a.id, "checkpoint aborted: {}", a.reason);
         {
-            let mut st = write(&self.entry.status);
+            let st = &mut self.jm.st;
             st.checkpoints.failed += 1;
             let mut stat = st.checkpoints.history.iter().find(|h| h.id == a.id).cloned().unwrap_or(CheckpointStat {
                 id: a.id,
@@ -558,22 +383,22 @@ impl Attempt<'_> {
     /// recorded in this attempt, no primary cause having come): restart (per
     /// the strategy) or fail the job.
     fn on_failure(&mut self, text: Option<String>, task: Option<(String, String)>) {
-        let state = read(&self.entry.status).state;
+        let state = self.jm.st.state;
         if state != JobState::Running || self.restarting.is_some() || self.stopping {
             return; // already canceling everything (tasks fail as their peers go)
         }
         self.secondary_deadline = None;
         {
-            let mut st = write(&self.entry.status);
+            let st = &mut self.jm.st;
             let first = self.first_exception;
             match text {
-                Some(text) => record_failure(&mut st, text, task, false),
+                Some(text) => record_failure(st, text, task, false),
                 // The earliest secondary failure of this attempt stands for the cause.
                 None if st.exceptions.len() > first => {
                     let e = st.exceptions.remove(first);
                     st.exceptions.push(e);
                 }
-                None => record_failure(&mut st, "a task failed".into(), None, false),
+                None => record_failure(st, "a task failed".into(), None, false),
             }
             // The entry that caused this failover or failure is its root.
             if let Some(e) = st.exceptions.last_mut() {
@@ -583,14 +408,14 @@ impl Attempt<'_> {
         }
         match self.restart.on_failure(Instant::now()) {
             Some(delay) => {
-                write(&self.entry.status).set_state(JobState::Restarting);
+                self.jm.st.set_state(JobState::Restarting);
                 self.restarting = Some(delay);
                 self.stopping = false;
                 self.begin_cancel("failover");
             }
             None => {
                 {
-                    let mut st = write(&self.entry.status);
+                    let st = &mut self.jm.st;
                     if self.restart.name() != "none" {
                         let n = st.exceptions.len();
                         let strategy = self.restart.name();
@@ -609,13 +434,21 @@ impl Attempt<'_> {
         for a in self.coord.abort_all(reason) {
             self.on_aborted(a);
         }
-        cancel_tasks(self.cluster, self.entry, &self.slots);
+        let executions = self
+            .jm
+            .st
+            .tasks
+            .iter()
+            .filter(|t| !execution_terminal(t.state) && !t.resource_id.is_empty())
+            .map(|t| (t.execution_id.clone(), t.subtask))
+            .collect();
+        cancel_tasks(&self.jm.services.rm, executions, &self.slots);
         self.cancel_deadline = Some(Instant::now() + CANCEL_TIMEOUT);
     }
 
     /// Once every task is terminal: the attempt's end.
     fn settle(&mut self) -> Option<AttemptEnd> {
-        let mut st = write(&self.entry.status);
+        let st = &mut self.jm.st;
         if st.state.is_terminal() {
             return Some(AttemptEnd::Terminal);
         }
@@ -632,7 +465,7 @@ impl Attempt<'_> {
             JobState::Running if st.tasks.iter().all(|t| t.state == ExecutionState::Finished) => JobState::Finished,
             JobState::Running | JobState::Failing => {
                 if st.root_exception().is_none() {
-                    record_failure(&mut st, "tasks ended without finishing".into(), None, true);
+                    record_failure(st, "tasks ended without finishing".into(), None, true);
                 }
                 JobState::Failed
             }
@@ -671,78 +504,4 @@ fn on_task_state(st: &mut JobStatus, u: TaskExecutionState) -> TaskReport {
         return if u.secondary { TaskReport::Secondary(text, task) } else { TaskReport::Primary(text, task) };
     }
     TaskReport::Nothing
-}
-
-fn finish(cluster: &Cluster, entry: &JobEntry, job_id: &str) {
-    lock(&cluster.rm).release(job_id);
-    let st = read(&entry.status);
-    tracing::info!(job = %job_id, state = st.state.name(), duration_ms = st.duration_ms(), "job ended");
-}
-
-async fn acquire_slots(
-    cluster: &Cluster,
-    entry: &JobEntry,
-    rx: &mut mpsc::UnboundedReceiver<JobMasterMsg>,
-    job_id: &str,
-    needed: u32,
-) -> Option<Vec<SlotAssignment>> {
-    let started = Instant::now();
-    let mut requested = false;
-    loop {
-        if let Some(slots) = lock(&cluster.rm).allocate(job_id, needed) {
-            return Some(slots);
-        }
-        let (total, free) = lock(&cluster.rm).slot_counts();
-        if !cluster.driver.can_add_task_managers() {
-            fail_now(
-                entry,
-                format!(
-                    "the job needs {needed} slots (its highest parallelism) but the {} cluster has {free} free of {total}: \
-                     raise taskmanager.numberOfTaskSlots or the number of TaskManagers, or lower the parallelism",
-                    cluster.driver.name()
-                ),
-            );
-            return None;
-        }
-        if !requested {
-            let slots_per_tm = cluster.conf.get(&rfy_conf::options::TASKMANAGER_NUMBER_OF_TASK_SLOTS).max(1);
-            cluster.driver.request_task_managers((needed - free).div_ceil(slots_per_tm));
-            requested = true;
-        }
-        if started.elapsed() > SLOT_REQUEST_TIMEOUT {
-            fail_now(
-                entry,
-                format!(
-                    "could not get {needed} slots within {} s ({free} free of {total})",
-                    SLOT_REQUEST_TIMEOUT.as_secs()
-                ),
-            );
-            return None;
-        }
-        match tokio::time::timeout(Duration::from_millis(50), rx.recv()).await {
-            Ok(Some(JobMasterMsg::Cancel)) => {
-                write(&entry.status).set_state(JobState::Canceled);
-                return None;
-            }
-            Ok(Some(JobMasterMsg::TriggerSavepoint(sp))) => {
-                write(&entry.status)
-                    .savepoints
-                    .insert(sp.trigger_id, SavepointOp::Failed("the job has no slots yet".into()));
-            }
-            Ok(Some(JobMasterMsg::TriggerCheckpoint { trigger_id })) => {
-                write(&entry.status)
-                    .checkpoint_triggers
-                    .insert(trigger_id, Some(Err("the job has no slots yet".into())));
-            }
-            _ => {}
-        }
-    }
-}
-
-/// The checkpoint restore a deployment carries: directory and `_metadata` image.
-pub(crate) fn restore_fields(restore: Option<&RestoreSource>) -> (String, Vec<u8>) {
-    match restore {
-        Some(r) => (r.dir.clone(), r.metadata.to_bytes()),
-        None => (String::new(), Vec::new()),
-    }
 }

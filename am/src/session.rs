@@ -1,0 +1,44 @@
+//! Session mode: the AM runs a JobManager with no job of its own; clients
+//! submit jobs to its Dispatcher (`rfy run -m yarn-session`), which runs them
+//! side by side on TaskManagers the ResourceManager requests as jobs need
+//! slots and releases when idle (`resourcemanager.taskmanager-timeout`).
+//!
+//! The session ends when a client asks (`DELETE /cluster`: `rfy yarn-session
+//! stop`, unregistered SUCCEEDED), or when YARN or a signal ends it (KILLED).
+//! Either way its running jobs are canceled first; the caller then releases
+//! the containers, removes the staging directory and unregisters.
+
+use std::time::{Duration, Instant};
+
+use rfy_hadoop::yarn::amrm::FinalStatus;
+use rfy_jobmanager::JobManagerHandle;
+use tokio::sync::watch;
+
+use crate::app::Outcome;
+
+/// How long stopping the session waits for its canceled jobs to end.
+pub const CANCEL_WAIT: Duration = Duration::from_secs(20);
+
+/// Serves jobs until the session is asked to stop; cancels the running jobs
+/// and returns the outcome to report to YARN.
+pub async fn serve(jm: &JobManagerHandle, stop: &mut watch::Receiver<Option<(FinalStatus, String)>>) -> Outcome {
+    tracing::info!(rest = %jm.rest_address, "session cluster ready: waiting for jobs");
+    let mut shutdown = jm.shutdown_requests();
+    let (status, why) = tokio::select! {
+        _ = shutdown.wait_for(|s| *s) => (FinalStatus::Succeeded, "stopped by a client (DELETE /cluster)".to_string()),
+        _ = stop.changed() => stop.borrow().clone().unwrap_or((FinalStatus::Killed, "stopped".into())),
+    };
+    tracing::info!("session stopping: {why}");
+    let canceled = jm.cancel_all();
+    let deadline = Instant::now() + CANCEL_WAIT;
+    while jm.jobs().iter().any(|j| !j.state.is_terminal()) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let jobs = jm.jobs();
+    let still = jobs.iter().filter(|j| !j.state.is_terminal()).count();
+    let mut diagnostics = format!("rfy session {why}; {} job(s) ran, {canceled} canceled at the stop", jobs.len());
+    if still > 0 {
+        diagnostics.push_str(&format!(", {still} not yet terminal after {} s", CANCEL_WAIT.as_secs()));
+    }
+    Outcome { status, diagnostics }
+}

@@ -1,0 +1,63 @@
+//! The JobMaster's CREATED phase (and the one between attempts): taking the
+//! job's slots. The ResourceManager records the job's demand while it waits,
+//! so the driver asks for TaskManagers; the demand is withdrawn when the job
+//! gets its slots, is canceled, or gives up after `slot.request.timeout`.
+
+use std::time::{Duration, Instant};
+
+use super::{JobMaster, JobMasterMsg};
+use crate::resource_manager::SlotAssignment;
+use crate::status::{JobState, SavepointOp};
+
+/// How often a waiting job looks at the slots again (and reads its messages).
+const POLL: Duration = Duration::from_millis(50);
+
+impl JobMaster {
+    /// `needed` slots, all at once; `None` if the job was canceled or failed
+    /// (no room in a fixed cluster, or not within `slot.request.timeout`).
+    pub(super) async fn acquire_slots(&mut self, needed: u32) -> Option<Vec<SlotAssignment>> {
+        let started = Instant::now();
+        let rm = self.services.rm.clone();
+        let job_id = self.st.job_id.clone();
+        let timeout = self.services.slot_request_timeout;
+        loop {
+            if let Some(slots) = rm.allocate(&job_id, needed) {
+                return Some(slots);
+            }
+            let (total, free) = rm.slot_counts();
+            if !rm.can_add_task_managers() {
+                rm.withdraw(&job_id);
+                self.fail_now(format!(
+                    "the job needs {needed} slots (its highest parallelism) but the {} cluster has {free} free of {total}: \
+                     raise taskmanager.numberOfTaskSlots or the number of TaskManagers, or lower the parallelism",
+                    rm.driver_name()
+                ));
+                return None;
+            }
+            if started.elapsed() > timeout {
+                rm.withdraw(&job_id);
+                let summary = rm.allocation_summary();
+                self.fail_now(format!(
+                    "could not get {needed} slots within {:.1} s (slot.request.timeout): {free} free of {total} registered{}{summary}",
+                    timeout.as_secs_f64(),
+                    if summary.is_empty() { "" } else { "; " },
+                ));
+                return None;
+            }
+            match self.next(POLL).await {
+                Ok(Some(JobMasterMsg::Cancel)) => {
+                    rm.withdraw(&job_id);
+                    self.st.set_state(JobState::Canceled);
+                    return None;
+                }
+                Ok(Some(JobMasterMsg::TriggerSavepoint(sp))) => {
+                    self.st.savepoints.insert(sp.trigger_id, SavepointOp::Failed("the job has no slots yet".into()));
+                }
+                Ok(Some(JobMasterMsg::TriggerCheckpoint { trigger_id })) => {
+                    self.st.checkpoint_triggers.insert(trigger_id, Some(Err("the job has no slots yet".into())));
+                }
+                _ => {}
+            }
+        }
+    }
+}
