@@ -13,15 +13,21 @@ use rfy_itests::yarn::{
 };
 use rfy_itests::{repo_root, rfy, Cluster, RfyRun};
 
+/// TaskManagers running `job`'s subtasks, from Flink's vertex details (`GET /jobs/:id/vertices/:vid`).
 async fn job_task_managers(rest: &RestClient, job: &str) -> Vec<String> {
     let d = rest.get(&format!("/jobs/{job}")).await.expect("job details");
-    let mut tms: Vec<String> = d["vertices"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|v| v["subtasks"].as_array().cloned().unwrap_or_default())
-        .filter_map(|s| s["taskmanager-id"].as_str().map(str::to_string))
-        .collect();
+    let mut tms: Vec<String> = Vec::new();
+    for v in d["vertices"].as_array().into_iter().flatten() {
+        let vid = v["id"].as_str().expect("vertex id");
+        let details = rest.get(&format!("/jobs/{job}/vertices/{vid}")).await.expect("vertex details");
+        tms.extend(
+            details["subtasks"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|s| s["taskmanager-id"].as_str().map(str::to_string)),
+        );
+    }
     tms.sort();
     tms.dedup();
     tms
