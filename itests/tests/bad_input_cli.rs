@@ -19,7 +19,7 @@
 //! | conflicting options | `wordcount --output o --discard` | `job 'wordcount': the argument '--output <OUTPUT>' cannot be used with '--discard'` |
 //! | checkpointing without a directory | `-D execution.checkpointing.interval=1s` | `execution.checkpointing.interval is set but state.checkpoints.dir is not` |
 //! | missing input | `--input /no/such/file.txt` | `input file /no/such/file.txt cannot be read` |
-//! | unknown job | `rfy run nosuchjob` | `unknown job 'nosuchjob'; built-in jobs: ` |
+//! | unknown job | `rfy run nosuchjob` | `unknown job 'nosuchjob'; jobs in this executable: ` |
 //! | unknown target | `-m yarn-cluster` | `unknown target '-m yarn-cluster'` |
 
 use std::path::Path;
@@ -129,7 +129,7 @@ fn configuration_and_cli_mistakes_get_one_clear_line_each() {
         &["wordcount", "--input", "/no/such/rfy-input.txt", "--output", &out_s],
         &["input file /no/such/rfy-input.txt cannot be read"],
     );
-    expect(None, &["nosuchjob"], &["unknown job 'nosuchjob'; built-in jobs: "]);
+    expect(None, &["nosuchjob"], &["unknown job 'nosuchjob'; jobs in this executable: "]);
     // Nothing half-written: no case created the output directory.
     assert!(!out.exists(), "a failed run created {}", out.display());
 }
