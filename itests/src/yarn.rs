@@ -276,3 +276,26 @@ pub fn session_job_id(output: &str) -> Option<String> {
             .map(str::to_string)
     })
 }
+
+/// The TaskManagers running `job`'s subtasks, sorted and deduplicated, from
+/// Flink's vertex details (`GET /jobs/:id/vertices/:vid`, `subtasks[].taskmanager-id`).
+///
+/// Panics (a test helper): the JobManager does not answer either route.
+pub async fn job_task_managers(rest: &RestClient, job: &str) -> Vec<String> {
+    let d = rest.get(&format!("/jobs/{job}")).await.expect("job details");
+    let mut tms: Vec<String> = Vec::new();
+    for v in d["vertices"].as_array().into_iter().flatten() {
+        let vid = v["id"].as_str().expect("vertex id");
+        let details = rest.get(&format!("/jobs/{job}/vertices/{vid}")).await.expect("vertex details");
+        tms.extend(
+            details["subtasks"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|s| s["taskmanager-id"].as_str().map(str::to_string)),
+        );
+    }
+    tms.sort();
+    tms.dedup();
+    tms
+}

@@ -11,7 +11,9 @@
 use std::time::{Duration, Instant};
 
 use rfy_client::follow::RestClient;
-use rfy_itests::yarn::{local_wordcount_lines, session_job_id, task_manager_containers, KillOnPanic};
+use rfy_itests::yarn::{
+    job_task_managers, local_wordcount_lines, session_job_id, task_manager_containers, KillOnPanic,
+};
 use rfy_itests::{hadoop_cli, rfy, Cluster, RfyRun};
 use serde_json::Value;
 
@@ -20,27 +22,6 @@ const IDLE_TIMEOUT_S: u64 = 8;
 
 async fn job_state(rest: &RestClient, job: &str) -> String {
     rest.get(&format!("/jobs/{job}")).await.map(|d| d["state"].as_str().unwrap_or("").to_string()).unwrap_or_default()
-}
-
-/// The TaskManagers a job's subtasks ran on.
-/// TaskManagers running `job`'s subtasks, from Flink's vertex details (`GET /jobs/:id/vertices/:vid`).
-async fn job_task_managers(rest: &RestClient, job: &str) -> Vec<String> {
-    let d = rest.get(&format!("/jobs/{job}")).await.expect("job details");
-    let mut tms: Vec<String> = Vec::new();
-    for v in d["vertices"].as_array().into_iter().flatten() {
-        let vid = v["id"].as_str().expect("vertex id");
-        let details = rest.get(&format!("/jobs/{job}/vertices/{vid}")).await.expect("vertex details");
-        tms.extend(
-            details["subtasks"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|s| s["taskmanager-id"].as_str().map(str::to_string)),
-        );
-    }
-    tms.sort();
-    tms.dedup();
-    tms
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -9,29 +9,10 @@ use std::time::{Duration, Instant};
 use rfy_client::follow::RestClient;
 use rfy_itests::local::{exactly_once_problems, reference_counts};
 use rfy_itests::yarn::{
-    failures, hdfs_committed_updates, kill_container, session_job_id, wait_completed_over, KillOnPanic,
+    failures, hdfs_committed_updates, job_task_managers, kill_container, session_job_id, wait_completed_over,
+    KillOnPanic,
 };
 use rfy_itests::{repo_root, rfy, Cluster, RfyRun};
-
-/// TaskManagers running `job`'s subtasks, from Flink's vertex details (`GET /jobs/:id/vertices/:vid`).
-async fn job_task_managers(rest: &RestClient, job: &str) -> Vec<String> {
-    let d = rest.get(&format!("/jobs/{job}")).await.expect("job details");
-    let mut tms: Vec<String> = Vec::new();
-    for v in d["vertices"].as_array().into_iter().flatten() {
-        let vid = v["id"].as_str().expect("vertex id");
-        let details = rest.get(&format!("/jobs/{job}/vertices/{vid}")).await.expect("vertex details");
-        tms.extend(
-            details["subtasks"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|s| s["taskmanager-id"].as_str().map(str::to_string)),
-        );
-    }
-    tms.sort();
-    tms.dedup();
-    tms
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_killed_task_manager_restarts_only_its_job() {

@@ -14,7 +14,7 @@ use serde::{de::DeserializeOwned, Serialize};
 
 use super::functions::KeyedContext;
 use crate::checkpoint::blobs::Blob;
-use crate::checkpoint::{CheckpointError, KeyGroupRange, KeyGroupedMap};
+use crate::checkpoint::{CheckpointError, KeyGroupRange, KeyGroupedMap, OperatorSnapshot, TaskCheckpointing};
 use crate::record::Record;
 use crate::time::timers::{InternalTimers, EVENT_TIMERS, PROCESSING_TIMERS};
 
@@ -110,6 +110,21 @@ impl<K: Hash + Eq + Record> KeyedStateStore<K> {
             .get_mut(table)
             .and_then(|(_, t)| t.as_any_mut().downcast_mut::<KeyGroupedMap<K, X>>())
             .map(|m| m.group_mut(index))
+    }
+
+    /// At checkpoint barrier `checkpoint_id`: hands this store's key groups
+    /// to the task's checkpoint as operator `uid`'s state, or declines the
+    /// checkpoint naming the operator when a key or value cannot be
+    /// serialized. The one snapshot path of every keyed operator with timers.
+    pub(crate) fn snapshot_into(&self, cp: &TaskCheckpointing, uid: &str, checkpoint_id: u64) {
+        let range = self.key_groups();
+        match self.snapshot() {
+            Ok(keyed) => cp.add_snapshot(
+                uid,
+                OperatorSnapshot { key_groups: Some((range.first, range.last)), keyed, operator: Vec::new() },
+            ),
+            Err(e) => cp.decline(checkpoint_id, format!("{uid}: {e}")),
+        }
     }
 
     /// Serializes every non-empty key group: per key group, the images of

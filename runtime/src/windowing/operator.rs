@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use super::{ProcessWindowContext, TimeWindow, WindowAgg, WindowAssigner};
 use crate::api::{Collector, KeyedStateStore, OutputTag, SideOutputs};
-use crate::checkpoint::{KeyGroupRange, OperatorSnapshot, TaskCheckpointing};
+use crate::checkpoint::{KeyGroupRange, TaskCheckpointing};
 use crate::context::OperatorContext;
 use crate::error::TaskError;
 use crate::event::{Event, NO_TIMESTAMP};
@@ -247,18 +247,7 @@ where
             Event::Flush => self.fire(TimeDomain::ProcessingTime, now_ms())?,
             Event::Barrier(b) => {
                 if let Some(cp) = &self.checkpointing {
-                    let range = self.state.key_groups();
-                    match self.state.snapshot() {
-                        Ok(keyed) => cp.add_snapshot(
-                            &self.uid,
-                            OperatorSnapshot {
-                                key_groups: Some((range.first, range.last)),
-                                keyed,
-                                operator: Vec::new(),
-                            },
-                        ),
-                        Err(e) => cp.decline(b.id, format!("{}: {e}", self.uid)),
-                    }
+                    self.state.snapshot_into(cp, &self.uid, b.id);
                 }
             }
             Event::EndOfInput | Event::EndOfData => {
