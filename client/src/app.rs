@@ -12,7 +12,7 @@ use rfy_runtime::JobProgram;
 
 use rfy_am::bundle::ClusterMode;
 
-use crate::cli::{normalize_args, Cli, Command, JobArgs, RunArgs, YarnSessionAction};
+use crate::cli::{normalize_args, CacheAction, Cli, Command, JobArgs, RunArgs, YarnSessionAction};
 use crate::{executable, follow, local, plan, session, yarn};
 
 /// What the job argument of `rfy run` / `rfy info` names.
@@ -219,6 +219,10 @@ pub fn main(programs: &'static [JobProgram], args: Vec<OsString>) -> ExitCode {
                     session::stop(&load_conf(&cli, &d)?).await
                 }
             },
+            Command::Cache(c) => match &c.action {
+                CacheAction::List { dynamic } => cache_list(&load_conf(&cli, dynamic)?).await,
+                CacheAction::Clean { all, dynamic } => cache_clean(&load_conf(&cli, dynamic)?, *all).await,
+            },
             Command::Jobs => {
                 for p in programs {
                     println!("{:<12} {}", p.name, p.description);
@@ -235,6 +239,55 @@ pub fn main(programs: &'static [JobProgram], args: Vec<OsString>) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The user's bundle cache in the HDFS of `HADOOP_CONF_DIR`.
+async fn bundle_cache(conf: &rfy_conf::Configuration) -> Result<crate::cache::BundleCache> {
+    let hconf = rfy_hadoop::config::HadoopConfig::from_env().map_err(|e| {
+        anyhow::anyhow!("{e}: the bundle cache is in the HDFS named by the Hadoop configuration (HADOOP_CONF_DIR)")
+    })?;
+    let user = rfy_hadoop::config::current_user();
+    let fs = rfy_hadoop::hdfs::Hdfs::from_config(&hconf, Some(&user))?;
+    fs.probe().await?;
+    Ok(crate::cache::BundleCache::new(fs, conf, &user))
+}
+
+fn epoch_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+/// `rfy cache list`: one line per entry, least recently used first.
+async fn cache_list(conf: &rfy_conf::Configuration) -> Result<bool> {
+    let cache = bundle_cache(conf).await?;
+    let entries = cache.list().await?;
+    let now = epoch_ms();
+    let ago = |t: u64| crate::cache::rough_duration(now.saturating_sub(t));
+    println!("{:<64}  {:>10}  {:>12}  {:>12}", "SHA-256", "SIZE", "UPLOADED", "LAST USED");
+    for e in &entries {
+        println!(
+            "{:<64}  {:>10}  {:>12}  {:>12}",
+            e.sha256,
+            crate::cache::megabytes(e.size),
+            format!("{} ago", ago(e.uploaded)),
+            format!("{} ago", ago(e.last_used))
+        );
+    }
+    let total: u64 = entries.iter().map(|e| e.size).sum();
+    println!("{} entries, {} in {}", entries.len(), crate::cache::megabytes(total), cache.dir());
+    Ok(true)
+}
+
+/// `rfy cache clean [--all]`.
+async fn cache_clean(conf: &rfy_conf::Configuration, all: bool) -> Result<bool> {
+    let cache = bundle_cache(conf).await?;
+    let limits = (!all).then(|| crate::cache::Limits::from_conf(conf));
+    let gone = cache.evict(limits, epoch_ms()).await?;
+    let freed: u64 = gone.iter().map(|e| e.size).sum();
+    for e in &gone {
+        println!("removed {} ({})", e.sha256, crate::cache::megabytes(e.size));
+    }
+    println!("{} entries removed, {} freed from {}", gone.len(), crate::cache::megabytes(freed), cache.dir());
+    Ok(true)
 }
 
 /// The error and its causes on one line, `: `-separated, skipping a cause

@@ -38,6 +38,36 @@ pub enum Command {
     YarnSession(YarnSessionArgs),
     /// Create a new cargo project for an rfy job (Cargo.toml, src/main.rs, README).
     New(NewArgs),
+    /// List or clean the content-addressed bundle cache in HDFS (`/user/<user>/.rfy/cache`).
+    Cache(CacheArgs),
+}
+
+/// `rfy cache list|clean`.
+#[derive(Debug, Args)]
+pub struct CacheArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: CacheAction,
+}
+
+/// What `rfy cache` does.
+#[derive(Debug, Subcommand)]
+pub enum CacheAction {
+    /// List the cached files, least recently used first: SHA-256, size, uploaded, last used.
+    List {
+        /// Configuration override, key=value (repeatable).
+        #[arg(short = 'D', value_name = "KEY=VALUE")]
+        dynamic: Vec<String>,
+    },
+    /// Apply the eviction rule now (yarn.bundle-cache.max-age, yarn.bundle-cache.max-size), or remove everything.
+    Clean {
+        /// Remove every entry, however recently used.
+        #[arg(long)]
+        all: bool,
+        /// Configuration override, key=value (repeatable).
+        #[arg(short = 'D', value_name = "KEY=VALUE")]
+        dynamic: Vec<String>,
+    },
 }
 
 /// Arguments of `rfy new`.

@@ -4,6 +4,7 @@
 //! with their own programs; integration tests use it too.
 
 mod app;
+pub mod cache;
 pub mod cli;
 pub mod executable;
 pub mod follow;

@@ -5,8 +5,11 @@
 //! Steps, as Flink's `YarnClusterDescriptor#deployApplicationCluster`:
 //! 1. `POST /ws/v1/cluster/apps/new-application` (an unreachable RM fails
 //!    within 10 s, naming its address);
-//! 2. upload `rfy-am`, `rfy-worker` (found next to this executable), the rfy
-//!    configuration, the manifest and the Hadoop XMLs to
+//! 2. put `rfy-am`, `rfy-worker` (found next to this executable, or the job
+//!    executable as both) and the Hadoop XMLs into the content-addressed
+//!    bundle cache `/user/<user>/.rfy/cache/<sha256>` (uploaded only when
+//!    those bytes are not cached yet, see [`crate::cache`]), and write the rfy
+//!    configuration, the JobGraph and the manifest to
 //!    `/user/<user>/.rfy/<appId>/` (mode 0700), reading back each file's
 //!    exact size and modification time for the local resources;
 //! 3. `POST /ws/v1/cluster/apps` with the AM's size from
@@ -37,6 +40,7 @@ use rfy_hadoop::yarn::rest::{
 use rfy_hadoop::yarn::{LocalResource, LocalResourceType, LocalResourceVisibility};
 use rfy_runtime::JobGraph;
 
+use crate::cache::{self, BundleCache, Limits, Provenance};
 use crate::follow::RestClient;
 
 /// How often the application report is polled while waiting for RUNNING.
@@ -131,20 +135,28 @@ async fn upload_bundle(
             }
         }
     }
-    // The same file under two names (a job executable as AM and worker) is uploaded once.
+    // The same file under two names (a job executable as AM and worker) is put once.
     let same_binary = locals[0].1 == locals[1].1;
     if same_binary {
         locals.remove(1);
     }
-    let uploads = locals.iter().map(|(name, local)| async move {
-        let path = format!("{staging}/{name}");
-        let r = fs
-            .upload_local_resource(local, &path, LocalResourceType::File, LocalResourceVisibility::Application)
-            .await
-            .with_context(|| format!("uploading {} to {}", local.display(), fs.qualify(&path)))?;
-        Ok::<_, anyhow::Error>(BundleFile { name: name.clone(), resource: LocalResourceInfo::from(&r) })
+    let cache = BundleCache::new(fs.clone(), conf, &manifest.user);
+    let puts = locals.iter().map(|(name, local)| {
+        let cache = &cache;
+        async move {
+            let f = cache.put(local).await.with_context(|| {
+                format!("putting {} into the bundle cache {}", local.display(), fs.qualify(cache.dir()))
+            })?;
+            match f.provenance {
+                Provenance::Cached => eprintln!("{name}: cached ({})", f.resource.resource),
+                Provenance::Uploaded(n) => {
+                    eprintln!("{name}: uploaded {} ({})", cache::megabytes(n), f.resource.resource)
+                }
+            }
+            Ok::<_, anyhow::Error>(BundleFile { name: name.clone(), resource: f.resource })
+        }
     });
-    let mut files: Vec<BundleFile> = futures::future::join_all(uploads).await.into_iter().collect::<Result<_>>()?;
+    let mut files: Vec<BundleFile> = futures::future::join_all(puts).await.into_iter().collect::<Result<_>>()?;
     if same_binary {
         let worker = BundleFile { name: bundle::WORKER_BINARY.into(), resource: files[0].resource.clone() };
         files.insert(1, worker);
@@ -469,6 +481,15 @@ pub async fn deploy_cluster(
             &[bundle::am_command()],
         );
         rm.submit(&sub).await?;
+        // This submission's entries were just used: the rule never evicts them.
+        let cache = BundleCache::new(fs.clone(), conf, &user);
+        match cache.evict(Some(Limits::from_conf(conf)), epoch_ms()).await {
+            Ok(gone) if !gone.is_empty() => {
+                tracing::info!(entries = gone.len(), dir = %cache.dir(), "evicted from the bundle cache")
+            }
+            Ok(_) => {}
+            Err(e) => eprintln!("warning: bundle cache eviction: {e}"),
+        }
         Ok::<_, anyhow::Error>(())
     }
     .await;

@@ -163,6 +163,10 @@ options! {
         "Directory of the YARN properties file (`.yarn-properties-<user>`) that names the running session; unset: the system's temporary directory (/tmp).";
     YARN_STAGING_DIRECTORY: String = "yarn.staging-directory",
         "HDFS directory where the client uploads the application's files; unset: the submitter's home directory.";
+    YARN_BUNDLE_CACHE_MAX_SIZE: MemorySize = "yarn.bundle-cache.max-size", default = "4 gb",
+        "rfy's own (Flink ships its jars per application): total size of the content-addressed bundle cache (`<staging>/.rfy/cache/<sha256>`) above which the least recently used entries not used within the last hour are evicted.";
+    YARN_BUNDLE_CACHE_MAX_AGE: Duration = "yarn.bundle-cache.max-age", default = "7 d",
+        "rfy's own: bundle cache entries not used by a submission for this long are evicted.";
 
     // ---- Checkpointing -------------------------------------------------------------
     EXECUTION_CHECKPOINTING_INTERVAL: Duration = "execution.checkpointing.interval",

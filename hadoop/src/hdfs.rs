@@ -80,6 +80,10 @@ pub struct FileEntry {
     pub size: u64,
     /// Modification time, ms since the epoch.
     pub modification_time: u64,
+    /// Access time, ms since the epoch (the NameNode updates it on reads at
+    /// most once per `dfs.namenode.accesstime.precision`, default 1 h;
+    /// [`Hdfs::set_access_time`] sets it exactly).
+    pub access_time: u64,
     /// Permission bits, e.g. `0o700`.
     pub permission: u16,
     /// Owner.
@@ -194,10 +198,27 @@ impl Hdfs {
                 is_dir: s.isdir,
                 size: s.length as u64,
                 modification_time: s.modification_time,
+                access_time: s.access_time,
                 permission: s.permission,
                 owner: s.owner,
             })
             .collect())
+    }
+
+    /// Renames `from` to `to`. Without `overwrite` the rename fails when
+    /// `to` exists (HDFS's rename is atomic: a reader sees the old name or
+    /// the new one, never a partial file).
+    pub async fn rename(&self, from: &str, to: &str, overwrite: bool) -> Result<(), HdfsError> {
+        self.client.rename(from, to, overwrite).await.map_err(self.op_err("rename", from))
+    }
+
+    /// Sets the access time of `path` to `access_time` (ms since the epoch)
+    /// and leaves its modification time as it is (YARN checks it against the
+    /// local resource's timestamp). Needs `dfs.namenode.accesstime.precision`
+    /// above 0 on the NameNode (the default, 1 h).
+    pub async fn set_access_time(&self, path: &str, access_time: u64) -> Result<(), HdfsError> {
+        // -1 as a 64-bit value: the NameNode leaves that time unchanged (ClientProtocol#setTimes).
+        self.client.set_times(path, u64::MAX, access_time).await.map_err(self.op_err("set access time of", path))
     }
 
     /// Checks that something accepts TCP connections at the NameNode's
