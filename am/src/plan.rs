@@ -3,6 +3,9 @@
 //! it (local mode, `rfy info`), the ApplicationMaster runs it as the job's
 //! `main` in application mode.
 
+use std::cell::{Cell, RefCell};
+use std::sync::Once;
+
 use rfy_conf::{options, Configuration};
 use rfy_runtime::{ExecutionConfig, JobError, JobGraph, JobProgram, RuntimeMode, StreamGraph};
 
@@ -30,10 +33,12 @@ pub enum PlanError {
         error: JobError,
     },
     /// The program panicked while declaring its dataflow.
-    #[error("job '{job}' panicked in its main: {message}")]
+    #[error("job '{job}' panicked in its main at {location}: {message}")]
     Panic {
         /// The job's name.
         job: String,
+        /// Where: `file:line:column` of the panic.
+        location: String,
         /// The panic's message.
         message: String,
     },
@@ -92,13 +97,13 @@ pub fn plan(
 ) -> Result<(StreamGraph, JobGraph), PlanError> {
     let program = find_program(programs, job)?;
     let exec = execution_config(conf)?;
-    let declared = std::panic::catch_unwind(|| program.stream_graph(args, exec)).map_err(|panic| {
+    let declared = catch_quietly(|| program.stream_graph(args, exec)).map_err(|(panic, location)| {
         let message = match (panic.downcast_ref::<&str>(), panic.downcast_ref::<String>()) {
             (Some(s), _) => s.to_string(),
             (_, Some(s)) => s.clone(),
             _ => "(no message)".to_string(),
         };
-        PlanError::Panic { job: job.into(), message }
+        PlanError::Panic { job: job.into(), location, message }
     })?;
     let stream = declared.map_err(|error| PlanError::Job { job: job.into(), error })?;
     if check_io {
@@ -106,6 +111,37 @@ pub fn plan(
     }
     let graph = stream.job_graph().map_err(|error| PlanError::Job { job: job.into(), error })?;
     Ok((stream, graph))
+}
+
+thread_local! {
+    /// Set while this thread runs a job's main under [`catch_quietly`].
+    static QUIET: Cell<bool> = const { Cell::new(false) };
+    /// Where the last quiet panic of this thread happened.
+    static LOCATION: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+/// Runs `f`, catching a panic: returns its payload and location instead of
+/// letting Rust's default hook print `thread 'main' panicked at ...` (rfy
+/// reports the panic as one line of its own). The process-wide hook is
+/// wrapped once; panics on other threads, or outside `f`, reach the previous
+/// hook unchanged (a panicking operator's backtrace stays in the logs).
+fn catch_quietly<R>(f: impl FnOnce() -> R) -> Result<R, (Box<dyn std::any::Any + Send>, String)> {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if QUIET.with(Cell::get) {
+                let at = info.location().map(|l| l.to_string()).unwrap_or_else(|| "an unknown place".into());
+                LOCATION.with(|l| *l.borrow_mut() = at);
+            } else {
+                previous(info)
+            }
+        }));
+    });
+    let was = QUIET.with(|q| q.replace(true));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    QUIET.with(|q| q.set(was));
+    result.map_err(|payload| (payload, LOCATION.with(|l| l.take())))
 }
 
 #[cfg(test)]
@@ -130,7 +166,8 @@ mod tests {
     fn a_panicking_main_is_an_error() {
         let p = JobProgram { name: "panics", description: "test", build: panics };
         let e = plan(&[p], "panics", &[], &Configuration::new(), true).err().unwrap().to_string();
-        assert_eq!(e, "job 'panics' panicked in its main: no input for you");
+        assert!(e.starts_with("job 'panics' panicked in its main at am/src/plan.rs:"), "{e}");
+        assert!(e.ends_with(": no input for you"), "{e}");
     }
 
     #[test]

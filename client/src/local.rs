@@ -119,6 +119,7 @@ impl LocalCluster {
     /// enough slots for a job of `required_slots` (as Flink's local
     /// environment sizes its MiniCluster to the job).
     /// Its TaskManagers run the built-in job programs.
+    #[cfg(feature = "builtin-jobs")]
     pub async fn start(conf: &Configuration, required_slots: u32) -> Result<LocalCluster> {
         Self::start_with_programs(conf, required_slots, rfy_jobs::BUILTIN).await
     }

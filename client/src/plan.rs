@@ -22,6 +22,7 @@ pub fn load_configuration(conf_dir: Option<&std::path::Path>, job: &JobArgs) -> 
 /// [`plan_with`]).
 ///
 /// Errors: as [`plan_with`].
+#[cfg(feature = "builtin-jobs")]
 pub fn plan(job: &JobArgs, conf: &Configuration) -> Result<(StreamGraph, JobGraph)> {
     plan_with(rfy_jobs::BUILTIN, job, conf)
 }

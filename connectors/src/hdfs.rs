@@ -16,17 +16,19 @@
 //!
 //! Paths are `hdfs:///path` (the NameNode of `fs.defaultFS` in the Hadoop
 //! configuration found through `HADOOP_CONF_DIR`) or `hdfs://host:port/path`.
-//! Tasks run on plain threads, so the connector uses hdfs-native's blocking
-//! client (which owns a small tokio runtime); one client per NameNode is kept
-//! for the process's lifetime. Reads and writes go through 1 MiB buffers:
-//! no per-record calls into HDFS.
+//! Tasks run on plain threads, so the connector uses the blocking clients of
+//! rfy's one HDFS home, [`rfy_hadoop::hdfs::blocking`] (one per NameNode,
+//! kept for the process's lifetime). Reads and writes go through 1 MiB
+//! buffers: no per-record calls into HDFS.
 
-use std::collections::HashMap;
 use std::io::{BufReader, BufWriter, Write};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 
-use hdfs_native::sync::{Client, FileReader, FileWriter};
-use hdfs_native::WriteOptions;
+pub use rfy_hadoop::hdfs::blocking::is_hdfs;
+use rfy_hadoop::hdfs::blocking::{
+    client, fs_path, is_not_found as not_found, off_async, Client, FileReader, FileWriter, HdfsUri, NativeError,
+    WriteOptions,
+};
 use rfy_runtime::fs::{FileStatus, FileSystem, InputFile, OutputFile};
 use rfy_runtime::sinks::two_phase::TwoPhaseTextWriter;
 use rfy_runtime::sinks::{Sink, SinkWriter};
@@ -36,82 +38,13 @@ use rfy_runtime::{OperatorContext, TaskError};
 /// Buffer size of readers and writers, bytes (1 MiB).
 const IO_BUFFER: usize = 1 << 20;
 
-/// True if `path` names a file in HDFS (`hdfs://...`).
-pub fn is_hdfs(path: &str) -> bool {
-    path.starts_with("hdfs://")
-}
-
-/// An `hdfs://[authority]/path` split into its NameNode and its path.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct HdfsPath {
-    /// `hdfs://host:port`, or `None` for `fs.defaultFS`.
-    namenode: Option<String>,
-    /// Absolute path inside the file system.
-    path: String,
-    /// The URI as given, for messages.
-    uri: String,
-}
-
-impl HdfsPath {
-    fn parse(uri: &str) -> Result<HdfsPath, String> {
-        let rest = uri.strip_prefix("hdfs://").ok_or_else(|| format!("not an hdfs:// path: {uri}"))?;
-        let (authority, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, "/"),
-        };
-        let path = path.trim_end_matches('/');
-        let path = if path.is_empty() { "/" } else { path };
-        Ok(HdfsPath {
-            namenode: (!authority.is_empty()).then(|| format!("hdfs://{authority}")),
-            path: path.to_string(),
-            uri: uri.to_string(),
-        })
-    }
-
-    fn join(&self, name: &str) -> String {
-        format!("{}/{name}", self.path.trim_end_matches('/'))
-    }
-}
-
-/// The process-wide blocking client for `namenode` (`None`: `fs.defaultFS`).
-/// Clients are never dropped: dropping one drops its tokio runtime, which
-/// must not happen inside another runtime.
-fn client(namenode: Option<&str>) -> Result<Client, String> {
-    static CLIENTS: OnceLock<Mutex<HashMap<String, Client>>> = OnceLock::new();
-    let key = namenode.unwrap_or("").to_string();
-    let mut map = CLIENTS.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(c) = map.get(&key) {
-        return Ok(c.clone());
-    }
-    let mut b = hdfs_native::sync::ClientBuilder::new();
-    if let Some(url) = namenode {
-        b = b.with_url(url);
-    }
-    let c = b.build().map_err(|e| {
-        let nn = namenode.map(str::to_string).unwrap_or_else(|| "fs.defaultFS (HADOOP_CONF_DIR)".to_string());
-        format!("cannot create an HDFS client for {nn}: {e}")
-    })?;
-    map.insert(key, c.clone());
-    Ok(c)
-}
-
-/// Runs `f` on a fresh thread: the blocking client must not be used on a
-/// thread that runs async tasks (planning checks can be called from one).
-fn off_async<R: Send>(f: impl FnOnce() -> R + Send) -> R {
-    std::thread::scope(|s| s.spawn(f).join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-}
-
-fn io_err(e: hdfs_native::HdfsError) -> std::io::Error {
+fn io_err(e: NativeError) -> std::io::Error {
     std::io::Error::other(e)
-}
-
-fn not_found(e: &hdfs_native::HdfsError) -> bool {
-    matches!(e, hdfs_native::HdfsError::FileNotFound(_))
 }
 
 /// Reads a text file in HDFS line by line (without the line end).
 pub struct HdfsTextFileSource {
-    path: HdfsPath,
+    path: HdfsUri,
     lines_per_second: Option<f64>,
 }
 
@@ -119,8 +52,8 @@ impl HdfsTextFileSource {
     /// A source over `uri` (`hdfs:///path` or `hdfs://host:port/path`).
     /// Nothing is contacted until the planning check or a reader.
     pub fn new(uri: &str) -> Self {
-        let path =
-            HdfsPath::parse(uri).unwrap_or(HdfsPath { namenode: None, path: String::new(), uri: uri.to_string() });
+        // A bad URI is reported by the planning check (`check`), naming it.
+        let path = HdfsUri::parse(uri).unwrap_or(HdfsUri { namenode: None, path: String::new(), uri: uri.to_string() });
         HdfsTextFileSource { path, lines_per_second: None }
     }
 
@@ -133,11 +66,11 @@ impl HdfsTextFileSource {
 
 /// Opens `path` for a [`SplitLineReader`] over this subtask's splits.
 fn open_reader(
-    path: &HdfsPath,
+    path: &HdfsUri,
     ctx: &OperatorContext,
     rate: Option<f64>,
 ) -> Result<SplitLineReader<BufReader<FileReader>>, TaskError> {
-    let c = client(path.namenode.as_deref()).map_err(TaskError::User)?;
+    let c = path.client().map_err(|e| TaskError::User(e.to_string()))?;
     let file =
         c.read(&path.path).map_err(|e| TaskError::io(format!("cannot open input file {}", path.uri), io_err(e)))?;
     let len = file.file_length() as u64;
@@ -155,9 +88,9 @@ impl Source<String> for HdfsTextFileSource {
         true
     }
     fn check(&self) -> Result<(), String> {
-        let p = HdfsPath::parse(&self.path.uri)?;
+        let p = HdfsUri::parse(&self.path.uri).map_err(|e| e.to_string())?;
         off_async(|| {
-            let c = client(p.namenode.as_deref())?;
+            let c = p.client().map_err(|e| e.to_string())?;
             match c.get_file_info(&p.path) {
                 Ok(s) if !s.isdir => Ok(()),
                 Ok(_) => Err(format!("input path {} is a directory, not a file", p.uri)),
@@ -167,7 +100,7 @@ impl Source<String> for HdfsTextFileSource {
         })
     }
     fn create_reader(&self, ctx: &OperatorContext) -> Result<Box<dyn SourceReader<String>>, TaskError> {
-        let p = HdfsPath::parse(&self.path.uri).map_err(TaskError::User)?;
+        let p = HdfsUri::parse(&self.path.uri).map_err(|e| TaskError::User(e.to_string()))?;
         Ok(Box::new(open_reader(&p, ctx, self.lines_per_second)?))
     }
 }
@@ -193,17 +126,9 @@ pub struct HdfsFileSystem {
 pub fn register_file_system() {
     rfy_runtime::fs::register("hdfs", |authority| {
         let namenode = authority.map(|a| format!("hdfs://{a}"));
-        let client = client(namenode.as_deref())?;
+        let client = client(namenode.as_deref()).map_err(|e| e.to_string())?;
         Ok(Arc::new(HdfsFileSystem { client }) as Arc<dyn FileSystem>)
     });
-}
-
-/// The path inside the file system of an `hdfs://` URI (or an absolute path).
-fn fs_path(uri: &str) -> &str {
-    match uri.strip_prefix("hdfs://") {
-        Some(rest) => rest.find('/').map(|i| &rest[i..]).unwrap_or("/"),
-        None => uri,
-    }
 }
 
 struct HdfsOutput(Option<BufWriter<FileWriter>>);
@@ -361,9 +286,9 @@ impl<T: 'static> Sink<T> for HdfsTextFileSink<T> {
         format!("Sink: Text file {}", self.dir)
     }
     fn check(&self) -> Result<(), String> {
-        let p = HdfsPath::parse(&self.dir)?;
+        let p = HdfsUri::parse(&self.dir).map_err(|e| e.to_string())?;
         off_async(|| {
-            let c = client(p.namenode.as_deref())?;
+            let c = p.client().map_err(|e| e.to_string())?;
             match c.get_file_info(&p.path) {
                 Ok(s) if !s.isdir => Err(format!("output path {} exists and is not a directory", p.uri)),
                 Ok(_) => match c.list_status(&p.path, false) {
@@ -377,8 +302,8 @@ impl<T: 'static> Sink<T> for HdfsTextFileSink<T> {
         })
     }
     fn create_writer(&self, ctx: &OperatorContext) -> Result<Box<dyn SinkWriter<T>>, TaskError> {
-        let p = HdfsPath::parse(&self.dir).map_err(TaskError::User)?;
-        let c = client(p.namenode.as_deref()).map_err(TaskError::User)?;
+        let p = HdfsUri::parse(&self.dir).map_err(|e| TaskError::User(e.to_string()))?;
+        let c = p.client().map_err(|e| TaskError::User(e.to_string()))?;
         if let Some(cp) = &ctx.checkpointing {
             let fs: Arc<dyn FileSystem> = Arc::new(HdfsFileSystem { client: c });
             return Ok(Box::new(TwoPhaseTextWriter::open(fs, &p.path, self.format.clone(), ctx, cp)?));
@@ -399,21 +324,5 @@ impl<T: 'static> Sink<T> for HdfsTextFileSink<T> {
             uri: p.uri.clone(),
             line: Vec::new(),
         }))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_uris() {
-        let p = HdfsPath::parse("hdfs:///data/kjv.txt").unwrap();
-        assert_eq!((p.namenode.as_deref(), p.path.as_str()), (None, "/data/kjv.txt"));
-        let p = HdfsPath::parse("hdfs://nn:9000/out/").unwrap();
-        assert_eq!((p.namenode.as_deref(), p.path.as_str()), (Some("hdfs://nn:9000"), "/out"));
-        assert_eq!(p.join("part-0"), "/out/part-0");
-        assert!(HdfsPath::parse("/local").is_err());
-        assert!(is_hdfs("hdfs:///x") && !is_hdfs("/tmp/x"));
     }
 }

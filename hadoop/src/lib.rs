@@ -6,7 +6,8 @@
 //! - [`token`]: tokens and the `HADOOP_TOKEN_FILE_LOCATION` credentials file.
 //! - [`yarn`]: ApplicationMasterProtocol ([`yarn::amrm`]), ContainerManagementProtocol
 //!   ([`yarn::nm`]) and the ResourceManager REST API ([`yarn::rest`]).
-//! - [`hdfs`]: a thin wrapper over `hdfs-native` for what YARN submission needs.
+//! - [`hdfs`]: rfy's one HDFS home over `hdfs-native`: the async client of
+//!   YARN submission and the blocking clients of job tasks ([`hdfs::blocking`]).
 //! - [`proto`]: prost types generated from rfy's own schemas in `proto/`.
 
 #![warn(missing_docs)]

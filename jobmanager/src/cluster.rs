@@ -20,7 +20,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::TcpListenerStream;
 
 use crate::dispatcher::{Dispatcher, JobStoreSettings};
-use crate::error::JobManagerError;
+use crate::error::{JobManagerError, SubmitError};
 use crate::gateway::Gateway;
 use crate::job_master::{JobMasterMsg, JobMasterServices};
 use crate::resource_manager::{ResourceDriver, ResourceManager, ResourceSettings, TaskManagerInfo};
@@ -53,9 +53,10 @@ pub struct JobManagerHandle {
 impl JobManagerHandle {
     /// Submits a JobGraph in-process (application mode, per-job mode, local mode).
     ///
-    /// Errors: the JobGraph is invalid.
-    pub fn submit(&self, graph: JobGraph, job_conf: BTreeMap<String, String>) -> Result<String, String> {
-        self.dispatcher.submit(graph, job_conf).map_err(|e| e.to_string())
+    /// Errors: [`SubmitError::InvalidJobGraph`] when the JobGraph or the job
+    /// configuration is invalid.
+    pub fn submit(&self, graph: JobGraph, job_conf: BTreeMap<String, String>) -> Result<String, SubmitError> {
+        self.dispatcher.submit(graph, job_conf)
     }
 
     /// A copy of a job's status.

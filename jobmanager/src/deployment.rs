@@ -30,6 +30,9 @@ pub(crate) struct AttemptSpec {
     pub(crate) attempt: u32,
     /// The configuration shipped to the tasks.
     pub(crate) conf: BTreeMap<String, String>,
+    /// The JobGraph as JSON (serialized once per job by the JobMaster, which
+    /// fails the job if that fails).
+    pub(crate) job_graph_json: Vec<u8>,
     /// `<state.checkpoints.dir>/<job>` ("" without checkpointing).
     pub(crate) checkpoint_job_dir: String,
     /// Exactly-once barrier alignment.
@@ -53,7 +56,6 @@ pub(crate) fn task_deployments(
 ) -> Vec<TaskDeploymentDescriptor> {
     let job_id = &spec.job_id;
     let attempt = spec.attempt;
-    let graph_json = serde_json::to_vec(g).unwrap_or_default();
     let config: Vec<(String, String)> = spec.conf.clone().into_iter().collect();
     let mut out = Vec::new();
     for v in &g.vertices {
@@ -92,7 +94,7 @@ pub(crate) fn task_deployments(
                 attempt_number: attempt,
                 job_program: g.program.clone(),
                 job_args: g.args.clone(),
-                job_graph_json: graph_json.clone(),
+                job_graph_json: spec.job_graph_json.clone(),
                 config: config.clone().into_iter().collect(),
                 inputs,
                 outputs,

@@ -26,6 +26,6 @@ pub use checkpoint::{
     check_settings as check_checkpoint_settings, CheckpointStat, CheckpointState, CheckpointStats, RestoredStat,
 };
 pub use cluster::{JobManager, JobManagerConfig, JobManagerHandle};
-pub use error::JobManagerError;
+pub use error::{JobManagerError, SubmitError};
 pub use resource_manager::{ResourceDriver, StaticDriver, TaskManagerInfo};
 pub use status::{execution_state_name, ExceptionEntry, JobSnapshot, JobState, JobStatus, SavepointOp, TaskStatus};

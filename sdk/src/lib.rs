@@ -119,9 +119,122 @@ pub mod sinks {
     pub use rfy_runtime::sinks::{CollectSink, DiscardingSink, PrintSink, Sink, SinkWriter, TextFileSink};
 }
 
-/// Connectors to external systems: text files in HDFS.
+/// Connectors to external systems: text files in HDFS (and, with the
+/// `kafka` feature, [`crate::kafka`]).
 pub mod connectors {
     pub use rfy_connectors::{is_hdfs, HdfsTextFileSink, HdfsTextFileSource};
+}
+
+pub use rfy_runtime::api::{
+    CoProcessContext, CoProcessFunction, ConnectedStreams, IntervalJoin, JoinEqualTo, JoinWhere, JoinedStreams,
+    KeyedCoProcessFunction, KeyedConnectedStreams, OutputTag, Tagged, TimerService, WindowedJoin, WindowedStream,
+};
+
+/// Event time (Flink's `WatermarkStrategy`, `WatermarkGenerator`,
+/// `TimestampAssigner`): give records timestamps and let watermarks tell
+/// operators how far event time has come. Timers are in
+/// [`crate::TimerService`] (from [`KeyedProcessFunction`]'s context);
+/// windows in [`crate::windowing`].
+///
+/// ```
+/// use std::time::Duration;
+/// use rfy::time::WatermarkStrategy;
+///
+/// // Readings (sensor, event time in ms) that arrive up to 2 s out of order.
+/// let env = rfy::StreamExecutionEnvironment::new(rfy::ExecutionConfig::default());
+/// let readings = env.from_collection(vec![(1u32, 1_000i64), (2, 3_000), (1, 2_000)]);
+/// let timed = readings.assign_timestamps_and_watermarks(
+///     WatermarkStrategy::for_bounded_out_of_orderness(Duration::from_secs(2))
+///         .with_timestamp_assigner(|r: &(u32, i64), _previous| r.1),
+/// );
+/// timed.discard();
+/// assert!(env.into_stream_graph("readings", &[]).job_graph().is_ok());
+/// ```
+pub mod time {
+    pub use rfy_runtime::time::{
+        BoundedOutOfOrderness, NoWatermarks, RecordTimestamp, TimeDomain, TimestampAssigner, WatermarkGenerator,
+        WatermarkOutput, WatermarkStrategy,
+    };
+}
+
+/// Windows on keyed streams (Flink's windowing API): tumbling, sliding,
+/// session and global assigners in event or processing time; incremental
+/// `reduce` and `aggregate`, or `process` over a window's records; allowed
+/// lateness and a side output for late data.
+///
+/// Clicks per user in 5-second event-time windows, run in this process:
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use std::time::Duration;
+/// use rfy::time::WatermarkStrategy;
+/// use rfy::windowing::TumblingEventTimeWindows;
+///
+/// // (user, event time in ms), up to 1 s out of order.
+/// let clicks: Vec<(String, i64)> =
+///     [("ann", 1_000), ("bob", 2_500), ("ann", 500), ("ann", 6_000), ("bob", 4_900)]
+///         .map(|(u, t)| (u.to_string(), t))
+///         .to_vec();
+/// let env = rfy::StreamExecutionEnvironment::new(rfy::ExecutionConfig::default());
+/// let counts = Arc::new(Mutex::new(Vec::new()));
+/// env.from_collection(clicks)
+///     .assign_timestamps_and_watermarks(
+///         WatermarkStrategy::for_bounded_out_of_orderness(Duration::from_secs(1))
+///             .with_timestamp_assigner(|c: &(String, i64), _| c.1),
+///     )
+///     .map(|(user, _)| (user, 1u64))
+///     .key_by(|c: &(String, u64)| c.0.clone())
+///     .window(TumblingEventTimeWindows::of(Duration::from_secs(5)))
+///     .reduce(|a, b| (a.0, a.1 + b.1))
+///     .sink_to(rfy::sinks::CollectSink::new(counts.clone()));
+/// rfy::testing::run_local(env).unwrap();
+/// let mut got = counts.lock().unwrap().clone();
+/// got.sort();
+/// // ann: 2 clicks in [0 s, 5 s) and 1 in [5 s, 10 s); bob: 2 in [0 s, 5 s).
+/// assert_eq!(got, vec![("ann".to_string(), 1), ("ann".to_string(), 2), ("bob".to_string(), 2)]);
+/// ```
+pub mod windowing {
+    pub use rfy_runtime::windowing::{
+        AggregateFunction, EventTimeSessionWindows, GlobalWindows, ProcessWindowContext, ProcessWindowFunction,
+        ProcessingTimeSessionWindows, SlidingEventTimeWindows, SlidingProcessingTimeWindows, TimeWindow,
+        TumblingEventTimeWindows, TumblingProcessingTimeWindows, WindowAssigner,
+    };
+}
+
+/// Testing a dataflow without a cluster (the role of Flink's MiniCluster in
+/// tests): [`run_local`](testing::run_local) runs every operator of an
+/// environment on threads of this process until the (bounded) sources end.
+/// See the example of [`crate::windowing`].
+pub mod testing {
+    pub use rfy_runtime::task::run_local;
+}
+
+/// Apache Kafka connectors (feature `kafka`, which builds librdkafka from
+/// source): [`KafkaSource`](kafka::KafkaSource) and
+/// [`KafkaSink`](kafka::KafkaSink) in the shapes of Flink's, with
+/// exactly-once delivery through Kafka transactions tied to checkpoints.
+///
+/// ```
+/// use rfy::kafka::{DeliveryGuarantee, KafkaSink, KafkaSource, StartingOffsets, TopicSelector, Utf8, ValueOnly};
+///
+/// // Upper-cases the lines of topic `in` into topic `out`, exactly once when the
+/// // job runs with checkpointing (-D execution.checkpointing.interval=1s).
+/// let env = rfy::StreamExecutionEnvironment::new(rfy::ExecutionConfig::default());
+/// let source = KafkaSource::new("127.0.0.1:9092", TopicSelector::List(vec!["in".into()]), ValueOnly(Utf8))
+///     .group_id("shout")
+///     .starting_offsets(StartingOffsets::Earliest);
+/// let lines: rfy::DataStream<String> = env.add_source(source);
+/// let sink = KafkaSink::new("127.0.0.1:9092", "out", ValueOnly(Utf8))
+///     .delivery_guarantee(DeliveryGuarantee::ExactlyOnce)
+///     .transactional_id_prefix("shout");
+/// lines.map(|l| l.to_uppercase()).sink_to(sink);
+/// // Nothing is contacted until the job runs (`rfy::run`, `rfy run`).
+/// let graph = env.into_stream_graph("shout", &[]).job_graph().unwrap();
+/// assert!(graph.vertices[0].name.starts_with("Source: Kafka"));
+/// ```
+#[cfg(feature = "kafka")]
+pub mod kafka {
+    pub use rfy_kafka::*;
 }
 
 /// The lines of the text file at `path` (a local path, `file://` or
@@ -213,7 +326,7 @@ pub const JOBMANAGER_ROLE: &str = "jobmanager";
 
 /// The `rfy` sub-commands (first arguments handed to the command line).
 const CLI_COMMANDS: &[&str] =
-    &["run", "info", "jobs", "savepoint", "stop", "help", "--help", "-h", "--version", "-V", "--conf-dir"];
+    &["run", "info", "jobs", "savepoint", "stop", "cache", "help", "--help", "-h", "--version", "-V", "--conf-dir"];
 
 /// The role [`run`] takes for command line `args` (without the program name).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -261,7 +374,7 @@ impl Role {
 ///
 /// - `./myjob --input x ...`: runs the first program on the embedded local
 ///   cluster with those job arguments (as `rfy run ./myjob --input x`);
-/// - `./myjob run|info|jobs|savepoint|stop ...`: the `rfy` command line,
+/// - `./myjob run|info|jobs|savepoint|stop|cache ...`: the `rfy` command line,
 ///   with these programs as its jobs;
 /// - `./myjob taskmanager --jobmanager HOST:PORT`: a TaskManager;
 /// - `./myjob jobmanager`: the ApplicationMaster in a YARN container.

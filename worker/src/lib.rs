@@ -13,14 +13,40 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::{Context, Result};
 use clap::Parser;
-use rfy_conf::{Configuration, Source};
+use rfy_conf::{ConfError, Configuration, Source};
 use rfy_runtime::JobProgram;
-use rfy_taskmanager::{TaskManager, TaskManagerConfig};
+use rfy_taskmanager::{TaskManager, TaskManagerConfig, TaskManagerError};
 
 /// Name of the configuration file in the working directory (the bundle's `rfy-conf.json`).
 const CONF_FILE: &str = "rfy-conf.json";
+
+/// Why the worker stopped with a failure.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    /// The configuration file cannot be read.
+    #[error("cannot read {path}: {source}")]
+    ReadConf {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The configuration file is not a JSON map of strings.
+    #[error("cannot parse {path}: {source}")]
+    ParseConf {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The JSON error.
+        source: serde_json::Error,
+    },
+    /// An option of the configuration file is invalid.
+    #[error(transparent)]
+    Conf(#[from] ConfError),
+    /// The TaskManager failed to start or while running.
+    #[error(transparent)]
+    TaskManager(#[from] TaskManagerError),
+}
 
 /// rfy's TaskManager for YARN containers.
 #[derive(Debug, Parser)]
@@ -43,11 +69,12 @@ pub struct Args {
     pub conf: std::path::PathBuf,
 }
 
-async fn serve(args: Args, programs: &'static [JobProgram]) -> Result<()> {
+async fn serve(args: Args, programs: &'static [JobProgram]) -> Result<(), WorkerError> {
     let conf = if args.conf.exists() {
-        let text = std::fs::read_to_string(&args.conf).with_context(|| format!("reading {}", args.conf.display()))?;
+        let text = std::fs::read_to_string(&args.conf)
+            .map_err(|source| WorkerError::ReadConf { path: args.conf.clone(), source })?;
         let map: BTreeMap<String, String> =
-            serde_json::from_str(&text).with_context(|| format!("parsing {}", args.conf.display()))?;
+            serde_json::from_str(&text).map_err(|source| WorkerError::ParseConf { path: args.conf.clone(), source })?;
         Configuration::from_map(&map, Source::Programmatic)?
     } else {
         Configuration::new()
@@ -101,7 +128,7 @@ where
     match rt.block_on(serve(args, programs)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!("TaskManager failed: {e:#}");
+            tracing::error!("TaskManager failed: {e}");
             ExitCode::FAILURE
         }
     }

@@ -181,6 +181,13 @@ impl JobMaster {
                 return self.finish();
             }
         };
+        let job_graph_json = match serde_json::to_vec(graph.as_ref()) {
+            Ok(j) => j,
+            Err(e) => {
+                self.fail_now(format!("cannot serialize the JobGraph for the TaskManagers: {e}"));
+                return self.finish();
+            }
+        };
         let mut restart = RestartStrategy::from_conf(&conf, coord.settings().interval.is_some());
         let initial = match coord.settings().restore_path.clone().map(|p| coord.load_external(&p)) {
             None => None,
@@ -225,7 +232,7 @@ impl JobMaster {
                 });
             }
             self.st.set_state(JobState::Running);
-            self.deploy(&slots, attempt, &coord, restore.as_ref()).await;
+            self.deploy(&slots, attempt, &coord, restore.as_ref(), &job_graph_json).await;
             let first_exception = self.st.exceptions.len();
             let mut a = Attempt {
                 jm: &mut self,
@@ -297,6 +304,7 @@ impl JobMaster {
         attempt: u32,
         coord: &Coordinator,
         restore: Option<&RestoreSource>,
+        job_graph_json: &[u8],
     ) {
         let (restore_dir, restore_metadata) = match restore {
             Some(r) => (r.dir.clone(), r.metadata.to_bytes()),
@@ -306,6 +314,7 @@ impl JobMaster {
             job_id: self.st.job_id.clone(),
             attempt,
             conf: self.conf_map.clone(),
+            job_graph_json: job_graph_json.to_vec(),
             checkpoint_job_dir: coord.job_dir().unwrap_or_default(),
             exactly_once: coord.settings().exactly_once,
             final_checkpoint: coord.settings().final_checkpoint(),

@@ -1,7 +1,14 @@
-//! A thin wrapper over `hdfs-native` (a pure-Rust HDFS client) for what rfy
-//! needs: connect from `fs.defaultFS`, upload files for YARN local resources
-//! (returning the exact size and modification time YARN checks), mkdirs,
-//! delete, list, read, write, exists. Errors name the path and the NameNode.
+//! rfy's one HDFS home, over `hdfs-native` (a pure-Rust HDFS client).
+//!
+//! - [`Hdfs`]: the async client of the YARN client and the AM: connect from
+//!   `fs.defaultFS`, upload files for YARN local resources (returning the
+//!   exact size and modification time YARN checks), mkdirs, delete, list,
+//!   read, write, exists, rename, access times.
+//! - [`blocking`]: `hdfs://` URIs and the process-wide blocking clients that
+//!   job tasks use; `rfy-connectors` implements the runtime's `FileSystem`
+//!   and the `hdfs://` text source and sink over it.
+//!
+//! Errors ([`HdfsError`]) name the path and the NameNode.
 
 use std::path::Path;
 
@@ -11,6 +18,8 @@ use tokio::io::AsyncReadExt;
 
 use crate::config::HadoopConfig;
 use crate::yarn::records::{LocalResource, LocalResourceType, LocalResourceVisibility};
+
+pub mod blocking;
 
 /// Bytes per write call when uploading (4 MiB).
 const UPLOAD_CHUNK: usize = 4 << 20;
