@@ -129,8 +129,20 @@ fn exchange_settings(conf: &Configuration) -> ExchangeSettings {
 }
 
 fn metrics_of(execution_id: &str, control: &TaskControl) -> WireMetrics {
-    let (records_in, records_out, bytes_in, bytes_out) = control.metrics.snapshot();
-    WireMetrics { execution_id: execution_id.to_string(), records_in, records_out, bytes_in, bytes_out }
+    let m = control.metrics.read();
+    WireMetrics {
+        execution_id: execution_id.to_string(),
+        records_in: m.records_in,
+        records_out: m.records_out,
+        bytes_in: m.bytes_in,
+        bytes_out: m.bytes_out,
+        idle_ms: m.idle_ms,
+        back_pressured_ms: m.back_pressured_ms,
+        input_watermark: m.input_watermark,
+        output_watermark: m.output_watermark,
+        in_pool_usage: m.in_pool_usage,
+        out_pool_usage: m.out_pool_usage,
+    }
 }
 
 /// The full error text, causes included.

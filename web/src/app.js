@@ -106,19 +106,26 @@ function Dag({ job, onPick }) {
 }
 
 function VertexDetail({ jid, vid }) {
-  const [v, err] = usePoll([`jobs/${jid}/vertices/${vid}`, `jobs/${jid}/vertices/${vid}/metrics`]);
+  const base = `jobs/${jid}/vertices/${vid}`;
+  const [v, err] = usePoll([base, `${base}/metrics`, `${base}/backpressure`, `${base}/watermarks`]);
   if (!v) return html`<p>${err || "loading…"}</p>`;
-  return html`<${VertexBody} jid=${jid} vid=${vid} d=${v[0]} ids=${v[1]} />`;
+  return html`<${VertexBody} jid=${jid} vid=${vid} d=${v[0]} ids=${v[1]} bp=${v[2]} wms=${v[3]} />`;
 }
 
-function VertexBody({ jid, vid, d, ids }) {
+const fmtWm = (w) => (Number(w) <= -9.2e18 || w === undefined ? "No Watermark" : fmtTime(Number(w)));
+const pct = (x) => `${Math.round(x * 100)} %`;
+
+function VertexBody({ jid, vid, d, ids, bp, wms }) {
   const [m] = usePoll([`jobs/${jid}/vertices/${vid}/metrics?get=${ids.map((x) => x.id).join(",")}`]);
   const metric = (id) => Number((m?.[0] || []).find((x) => x.id === id)?.value || 0);
+  const bpOf = (i) => bp.subtasks.find((x) => x.subtask === i) || {};
+  const wmOf = (i) => wms.find((x) => x.id === `${i}.currentInputWatermark`)?.value;
   return html`<div id="vertex">
     <h3>Vertex: ${d.name}</h3>
     <p>Records in ${fmtNum(metric("numRecordsInPerSecond"))}/s · out ${fmtNum(metric("numRecordsOutPerSecond"))}/s · bytes in ${fmtBytes(metric("numBytesInPerSecond"))}/s · out ${fmtBytes(metric("numBytesOutPerSecond"))}/s</p>
-    <${Table} id="subtasks" head=${["Subtask", "State", "TaskManager", "Endpoint", "Records in", "Records out", "Bytes in", "Bytes out", "Out / s", "Duration"]}
-      rows=${d.subtasks.map((s) => [s.subtask, html`<${State} s=${s.status} />`, html`<a href="#/taskmanagers">${s["taskmanager-id"]}</a>`, s.endpoint, fmtNum(s.metrics["read-records"]), fmtNum(s.metrics["write-records"]), fmtBytes(s.metrics["read-bytes"]), fmtBytes(s.metrics["write-bytes"]), fmtNum(metric(`${s.subtask}.numRecordsOutPerSecond`)), fmtDur(s.duration)])} />
+    <p id="backpressure">Backpressure: <b class=${"bp " + bp["backpressure-level"]}>${bp["backpressure-level"]}</b> · max busy ${Math.round(metric("busyTimeMsPerSecond"))} ms/s · max back-pressured ${Math.round(metric("backPressuredTimeMsPerSecond"))} ms/s · low watermark ${fmtWm(metric("currentInputWatermark"))}</p>
+    <${Table} id="subtasks" head=${["Subtask", "State", "TaskManager", "Endpoint", "Records in", "Records out", "Bytes in", "Bytes out", "Out / s", "Busy", "Backpressured", "Idle", "In buffers", "Out buffers", "Watermark", "Duration"]}
+      rows=${d.subtasks.map((s) => [s.subtask, html`<${State} s=${s.status} />`, html`<a class="tmlink" href=${"#/taskmanager/" + encodeURIComponent(s["taskmanager-id"])}>${s["taskmanager-id"]}</a>`, s.endpoint, fmtNum(s.metrics["read-records"]), fmtNum(s.metrics["write-records"]), fmtBytes(s.metrics["read-bytes"]), fmtBytes(s.metrics["write-bytes"]), fmtNum(metric(`${s.subtask}.numRecordsOutPerSecond`)), pct(bpOf(s.subtask).busyRatio || 0), html`<span class=${"bp " + bpOf(s.subtask)["backpressure-level"]}>${pct(bpOf(s.subtask).ratio || 0)}</span>`, pct(bpOf(s.subtask).idleRatio || 0), pct(metric(`${s.subtask}.Shuffle.Netty.Input.Buffers.inPoolUsage`)), pct(metric(`${s.subtask}.Shuffle.Netty.Output.Buffers.outPoolUsage`)), fmtWm(wmOf(s.subtask)), fmtDur(s.duration)])} />
   </div>`;
 }
 

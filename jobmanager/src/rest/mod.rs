@@ -8,7 +8,8 @@
 //! Modules: [`cluster_info`] (`/config`, `/overview`, `/taskmanagers`,
 //! `/jobmanager/config`), [`jobs`] (job and vertex details), [`checkpoints`]
 //! (statistics, configuration, manual checkpoints), [`operations`]
-//! (savepoints, stop, savepoint disposal: Flink's asynchronous operations);
+//! (savepoints, stop, savepoint disposal: Flink's asynchronous operations),
+//! [`vertex_health`] (back pressure, watermarks);
 //! `DELETE /cluster` here.
 //!
 //! Handlers read snapshots: [`crate::JobSnapshot`] of each job (published by
@@ -22,6 +23,7 @@ mod jobs;
 mod metrics;
 mod operations;
 mod throwable;
+mod vertex_health;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -59,6 +61,8 @@ fn api() -> Router<Arc<Dispatcher>> {
         .route("/jobs/metrics", get(metrics::jobs_aggregated))
         .route("/jobs/{jobid}/metrics", get(metrics::job))
         .route("/jobs/{jobid}/vertices/{vertexid}/metrics", get(metrics::vertex))
+        .route("/jobs/{jobid}/vertices/{vertexid}/backpressure", get(vertex_health::backpressure))
+        .route("/jobs/{jobid}/vertices/{vertexid}/watermarks", get(vertex_health::watermarks))
         .route("/taskmanagers/{tmid}/metrics", get(metrics::taskmanager))
         .route("/jobs/{jobid}", get(jobs::job_details).patch(cancel))
         .route("/jobs/{jobid}/status", get(jobs::job_status))
