@@ -414,6 +414,11 @@ impl ResourceManager {
             .collect()
     }
 
+    /// An RPC client of registered TaskManager `resource_id`.
+    pub(crate) fn client_of(&self, resource_id: &str) -> Option<TaskExecutorGatewayClient<Channel>> {
+        self.pool().task_managers.get(resource_id).map(|t| t.client.clone())
+    }
+
     /// Resource ids of the registered TaskManagers.
     pub(crate) fn task_manager_ids(&self) -> Vec<String> {
         self.pool().task_managers.keys().cloned().collect()

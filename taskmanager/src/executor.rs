@@ -10,9 +10,10 @@ use rfy_conf::{options, Configuration, Source};
 use rfy_rpc::job_manager_gateway_client::JobManagerGatewayClient;
 use rfy_rpc::task_executor_gateway_server::TaskExecutorGateway;
 use rfy_rpc::{
-    Ack, AcknowledgeCheckpointRequest, CancelTaskRequest, DeclineCheckpointRequest, ExecutionState,
-    NotifyCheckpointCompleteRequest, StateHandle as WireHandle, TaskDeploymentDescriptor, TaskExecutionState,
-    TaskMetrics as WireMetrics, TriggerCheckpointRequest,
+    Ack, AcknowledgeCheckpointRequest, CancelTaskRequest, DeclineCheckpointRequest, ExecutionState, ListLogsRequest,
+    ListLogsResponse, LogFileInfo, NotifyCheckpointCompleteRequest, ReadLogRequest, ReadLogResponse,
+    StateHandle as WireHandle, TaskDeploymentDescriptor, TaskExecutionState, TaskMetrics as WireMetrics,
+    TriggerCheckpointRequest,
 };
 use rfy_runtime::checkpoint::{
     CheckpointMetadata, CheckpointResponder, RestoreSource, SourceTrigger, StateHandle, TaskCheckpointing,
@@ -403,8 +404,27 @@ impl Executor {
     }
 }
 
-/// The `TaskExecutorGateway` service over an [`Executor`].
-pub(crate) struct ExecutorService(pub(crate) Arc<Executor>);
+/// The `TaskExecutorGateway` service over an [`Executor`], and the
+/// TaskManager's log file (its directory's files are the logs it serves; "" = none).
+pub(crate) struct ExecutorService(pub(crate) Arc<Executor>, pub(crate) String);
+
+/// Largest log read answered in one call (bytes).
+const MAX_LOG_READ: u64 = 4 << 20;
+
+impl ExecutorService {
+    /// The log directory and the main log's file name.
+    fn log_dir(&self) -> Result<(std::path::PathBuf, String), Status> {
+        let path = std::path::Path::new(&self.1);
+        match (path.parent(), path.file_name()) {
+            (Some(dir), Some(name)) if !self.1.is_empty() => {
+                Ok((dir.to_path_buf(), name.to_string_lossy().into_owned()))
+            }
+            _ => Err(Status::not_found(
+                "this TaskManager has no log file: it logs to stderr only (set env.log.dir, or run on YARN)",
+            )),
+        }
+    }
+}
 
 #[tonic::async_trait]
 impl TaskExecutorGateway for ExecutorService {
@@ -420,6 +440,26 @@ impl TaskExecutorGateway for ExecutorService {
             Ok(()) => Ack { ok: true, message: String::new() },
             Err(message) => Ack { ok: false, message },
         }))
+    }
+
+    async fn list_logs(&self, _request: Request<ListLogsRequest>) -> Result<Response<ListLogsResponse>, Status> {
+        let (dir, main_log) = self.log_dir()?;
+        let files = rfy_conf::logfiles::list(&dir).map_err(|e| Status::not_found(e.to_string()))?;
+        let files =
+            files.into_iter().map(|f| LogFileInfo { name: f.name, size: f.size, mtime_ms: f.mtime_ms }).collect();
+        Ok(Response::new(ListLogsResponse { files, main_log }))
+    }
+
+    async fn read_log(&self, request: Request<ReadLogRequest>) -> Result<Response<ReadLogResponse>, Status> {
+        let r = request.into_inner();
+        let (dir, main_log) = self.log_dir()?;
+        let name = if r.name.is_empty() { main_log } else { r.name };
+        let max = if r.max_bytes == 0 { MAX_LOG_READ } else { r.max_bytes.min(MAX_LOG_READ) };
+        let (data, size) = rfy_conf::logfiles::read(&dir, &name, r.offset, max).map_err(|e| match e {
+            rfy_conf::logfiles::LogFileError::BadName(_) => Status::invalid_argument(e.to_string()),
+            _ => Status::not_found(e.to_string()),
+        })?;
+        Ok(Response::new(ReadLogResponse { data, size }))
     }
 
     async fn cancel_task(&self, request: Request<CancelTaskRequest>) -> Result<Response<Ack>, Status> {

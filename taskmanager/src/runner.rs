@@ -137,7 +137,7 @@ impl TaskManager {
             .initial_stream_window_size(STREAM_WINDOW)
             .initial_connection_window_size(CONNECTION_WINDOW)
             .tcp_nodelay(true)
-            .add_service(TaskExecutorGatewayServer::new(ExecutorService(executor.clone())))
+            .add_service(TaskExecutorGatewayServer::new(ExecutorService(executor.clone(), config.log_path.clone())))
             .add_service(
                 DataExchangeServer::new(DataService { registry: executor.registry.clone(), capacity })
                     .max_encoding_message_size(64 << 20),
