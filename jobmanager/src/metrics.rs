@@ -100,6 +100,8 @@ pub(crate) struct ProcessSample {
     /// CPU seconds per second between the last two heartbeats (1.0 = one core busy).
     pub(crate) cpu_load: f64,
     pub(crate) prometheus_port: u16,
+    /// The host's available memory, bytes.
+    pub(crate) free_memory: u64,
 }
 
 /// Metrics reported by TaskManagers.
@@ -154,6 +156,7 @@ impl MetricStore {
             cpu_seconds: beat.cpu_seconds,
             cpu_load,
             prometheus_port: beat.prometheus_port as u16,
+            free_memory: beat.free_memory,
         };
         processes.insert(beat.resource_id.clone(), (sample, Some(now)));
     }

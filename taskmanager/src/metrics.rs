@@ -49,6 +49,19 @@ pub(crate) fn process_stats() -> (u64, f64) {
     (rss, cpu)
 }
 
+/// `(total, available)` physical memory of this host in bytes, from
+/// `/proc/meminfo` (`MemTotal`, `MemAvailable`); zeros where unreadable.
+pub(crate) fn host_memory() -> (u64, u64) {
+    let text = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let field = |key: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(key)?.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map(|kb| kb * 1024)
+            .unwrap_or(0)
+    };
+    (field("MemTotal:"), field("MemAvailable:"))
+}
+
 /// Binds the first free port of `range` on `host`.
 ///
 /// Errors: no port of the range is free (the last bind error, naming the range).
@@ -180,5 +193,7 @@ mod tests {
         let (rss, cpu) = process_stats();
         assert!(rss > 1 << 20, "a test process has more than 1 MiB resident: {rss}");
         assert!(cpu >= 0.0);
+        let (total, free) = super::host_memory();
+        assert!(total > rss && free > 0 && free <= total, "{total} {free}");
     }
 }

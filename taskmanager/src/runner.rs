@@ -158,6 +158,9 @@ impl TaskManager {
             data_address: address.clone(),
             num_slots: config.num_slots,
             log_path: config.log_path.clone(),
+            cpu_cores: std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(0),
+            physical_memory: crate::metrics::host_memory().0,
+            process_memory: config.conf.get(&options::TASKMANAGER_MEMORY_PROCESS_SIZE).bytes(),
         };
         let mut jm = jobmanager.clone();
         let (interval, timeout) = register(&mut jm, &registration, &config.jobmanager_address).await?;
@@ -181,6 +184,7 @@ impl TaskManager {
                     rss_bytes,
                     cpu_seconds,
                     prometheus_port: prometheus_port.unwrap_or(0) as u32,
+                    free_memory: crate::metrics::host_memory().1,
                 };
                 match jm.heartbeat(beat).await {
                     Ok(r) if r.get_ref().known => last_ok = Instant::now(),
