@@ -5,9 +5,11 @@
 
 mod app;
 pub mod cli;
+pub mod doctor;
 pub mod executable;
 pub mod follow;
 pub mod local;
+pub mod logs;
 pub mod new_project;
 pub mod plan;
 pub mod session;
