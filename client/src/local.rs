@@ -56,6 +56,7 @@ impl LocalDriver {
             port: 0,
             num_slots: self.slots,
             log_path: self.log_path.clone(),
+            enforce_memory_budget: self.conf.contains(options::TASKMANAGER_MEMORY_PROCESS_SIZE.key),
             conf: self.conf.clone(),
         };
         let programs = self.programs;

@@ -48,6 +48,9 @@ pub(crate) struct Executor {
     tasks: Mutex<HashMap<String, RunningTask>>,
     /// Set by a simulated crash: the TaskManager reports nothing any more.
     pub(crate) killed: AtomicBool,
+    /// Tasks canceled because the TaskManager outgrew its memory budget, and
+    /// the message they fail with (instead of ending CANCELED).
+    budget_failures: Mutex<HashMap<String, String>>,
 }
 
 /// Sends a task's checkpoint acknowledgements and declines to the JobManager.
@@ -178,12 +181,25 @@ impl Executor {
             graphs: Mutex::new(HashMap::new()),
             tasks: Mutex::new(HashMap::new()),
             killed: AtomicBool::new(false),
+            budget_failures: Mutex::new(HashMap::new()),
         }
     }
 
     /// Metrics of every running task, for the heartbeat.
     pub(crate) fn metrics(&self) -> Vec<WireMetrics> {
         lock(&self.tasks).iter().map(|(id, t)| metrics_of(id, &t.control)).collect()
+    }
+
+    /// Fails every running task with `message` (the TaskManager outgrew its
+    /// memory budget); returns how many there were.
+    pub(crate) fn fail_all(&self, message: &str) -> usize {
+        let tasks = lock(&self.tasks);
+        let mut failures = lock(&self.budget_failures);
+        for (id, t) in tasks.iter() {
+            failures.insert(id.clone(), message.to_string());
+            t.control.cancel();
+        }
+        tasks.len()
     }
 
     /// Cancels every task (JobManager lost, or shutdown).
@@ -347,10 +363,12 @@ impl Executor {
             })
         }))
         .unwrap_or_else(|panic| Err(TaskError::User(format!("task {task_name} panicked: {}", panic_message(&panic)))));
-        let (state, failure) = match &result {
-            Ok(()) => (ExecutionState::Finished, String::new()),
-            Err(TaskError::Canceled) => (ExecutionState::Canceled, String::new()),
-            Err(e) => (ExecutionState::Failed, error_chain(e)),
+        let budget_failure = lock(&self.budget_failures).remove(&execution_id);
+        let (state, failure) = match (&result, budget_failure) {
+            (Ok(()), _) => (ExecutionState::Finished, String::new()),
+            (Err(TaskError::Canceled), Some(message)) => (ExecutionState::Failed, message),
+            (Err(TaskError::Canceled), None) => (ExecutionState::Canceled, String::new()),
+            (Err(e), _) => (ExecutionState::Failed, error_chain(e)),
         };
         let secondary = matches!(result, Err(TaskError::ChannelClosed(_)));
         match &result {
