@@ -62,6 +62,27 @@ async fn web_ui_pages_render_in_chromium() {
     let bad = http.get(format!("{base}taskmanagers/nope/log")).send().await.unwrap();
     assert_eq!(bad.status(), 404);
 
+    // `rfy logs HOST:PORT`: the JobManager's log, a TaskManager's, and a clear error for an unknown one.
+    let target = cluster.rest_url().trim_start_matches("http://").to_string();
+    let rfy_logs = |args: &[&str]| {
+        let out =
+            std::process::Command::new(rfy_itests::rfy_bin()).arg("logs").arg(&target).args(args).output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, stdout, stderr) = rfy_logs(&[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("job submitted"), "{stdout}");
+    let (code, stdout, _) = rfy_logs(&["--taskmanager", "local-tm-0"]);
+    assert_eq!(code, Some(0));
+    assert!(stdout.contains("TaskManager registered"), "{stdout}");
+    let (code, _, stderr) = rfy_logs(&["--taskmanager", "tm-nope"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("TaskManager tm-nope is not registered") && !stderr.contains("panicked"), "{stderr}");
+
     let shots = std::env::var_os("RFY_SCREENSHOTS").map(std::path::PathBuf::from);
     let pages = tokio::task::spawn_blocking({
         let (base, job) = (base.clone(), job.clone());
