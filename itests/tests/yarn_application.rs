@@ -179,7 +179,10 @@ async fn detached_web_page_through_proxy_in_chromium() {
     let dir = c.test_dir("web").await;
     let input = c.put_kjv(&dir).await;
     let output = format!("hdfs://{dir}/out");
-    let a = args(&["-d", "-p", "1"], &["wordcount", "--input", &input, "--output", &output, "--rate", "1000"]);
+    let a = args(
+        &["-d", "-p", "1", "-D", "metrics.reporter.prom.port=19400-19500"],
+        &["wordcount", "--input", &input, "--output", &output, "--rate", "1000"],
+    );
     let (st, out, took) = rfy(&a, &[], Duration::from_secs(180));
     assert!(st.success(), "detached run failed:\n{out}");
     assert!(out.contains("detached"), "{out}");
@@ -202,6 +205,40 @@ async fn detached_web_page_through_proxy_in_chromium() {
     // A relative link followed through the proxy.
     let dom = chromium_dump_dom(&format!("{url}jobs/{job_id}"));
     assert!(dom.contains(&job_id), "job details through the proxy:\n{dom}");
+
+    // Issue 10 on YARN: Flink's own CLI lists the job at the AM's REST address.
+    let rest = rfy_client::yarn::rest_address_of(&r).expect("the AM's REST address");
+    let list = rfy_itests::flink::flink(&["list", "-m", rest.trim_start_matches("http://")]);
+    assert!(list.ok && list.text.contains(&format!("{job_id} : WordCount")), "{}", list.text);
+    // Each container's Prometheus reporter is findable through REST and serves Flink's names.
+    let tms: serde_json::Value = reqwest::get(format!("{rest}/taskmanagers")).await.unwrap().json().await.unwrap();
+    let tm = &tms["taskmanagers"][0];
+    let tm_id = tm["id"].as_str().unwrap().to_string();
+    let host = tm["path"].as_str().unwrap().rsplit_once(':').unwrap().0.to_string();
+    let port = tm["prometheusPort"].as_u64().unwrap_or_else(|| panic!("no prometheusPort: {tms}"));
+    let scrape = reqwest::get(format!("http://{host}:{port}/metrics")).await.unwrap().text().await.unwrap();
+    assert!(
+        scrape.contains("flink_taskmanager_job_task_numRecordsOut{") && scrape.contains("idleTimeMsPerSecond"),
+        "{scrape}"
+    );
+    // rfy logs: the AM's and the TaskManager container's logs, read from the container log directories.
+    let rfy_logs = |extra: &[&str]| {
+        let out = std::process::Command::new(rfy_itests::rfy_bin())
+            .arg("logs")
+            .arg(&app)
+            .args(extra)
+            .env("HADOOP_CONF_DIR", c.conf.dir().unwrap())
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let (ok, jm_log) = rfy_logs(&[]);
+    assert!(ok && jm_log.contains("job submitted"), "{jm_log}");
+    let (ok, tm_log) = rfy_logs(&["--container", &tm_id]);
+    assert!(ok && tm_log.contains("registered at JobManager"), "{tm_log}");
 
     let (ok, out) = hadoop_cli("yarn", &["application", "-kill", &app]);
     assert!(ok, "{out}");
