@@ -357,3 +357,49 @@ async fn killed_taskmanager_container_fails_the_job_fast() {
     assert!(!c.fs.exists(&c.staging_dir(&app)).await.unwrap());
     c.fs.delete(&dir, true).await.unwrap();
 }
+
+/// Issue 10, memory that fits the container: a keyed-state job (statebench,
+/// about 300 MB of state) in TaskManager containers of 192 MiB. The
+/// TaskManager fails its task when its resident set passes
+/// `taskmanager.memory.process.size`, the client prints the message naming
+/// the option, and YARN's diagnostics show no container killed for running
+/// beyond its memory.
+#[tokio::test(flavor = "multi_thread")]
+async fn keyed_state_past_a_small_container_fails_naming_the_option() {
+    let Some(c) = Cluster::get("keyed_state_past_a_small_container_fails_naming_the_option") else { return };
+    let a = [
+        "run",
+        "-m",
+        "yarn-application",
+        "-p",
+        "1",
+        "-D",
+        "jobmanager.memory.process.size=512m",
+        "-D",
+        "taskmanager.memory.process.size=192m",
+        "-D",
+        "restart-strategy.type=none",
+        "statebench",
+        "--keys",
+        "300000",
+        "--value-bytes",
+        "1024",
+    ];
+    let (st, out, _) = rfy(&a, &[], Duration::from_secs(150));
+    assert!(!st.success(), "the job must fail:\n{out}");
+    assert!(
+        out.contains("more than its budget taskmanager.memory.process.size = 192 MiB")
+            && out.contains("raise taskmanager.memory.process.size"),
+        "the failure names the option:\n{out}"
+    );
+    let app = {
+        let i = out.find("application_").expect("application id printed");
+        out[i..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect::<String>()
+    };
+    let r = c.wait_final(&app, Duration::from_secs(60)).await;
+    assert!(
+        !r.diagnostics.contains("beyond") && !out.contains("beyond the 'PHYSICAL' memory"),
+        "YARN killed a container for memory: {}",
+        r.diagnostics
+    );
+}
