@@ -181,7 +181,8 @@ async fn detached_web_page_through_proxy_in_chromium() {
     let output = format!("hdfs://{dir}/out");
     let a = args(
         &["-d", "-p", "1", "-D", "metrics.reporter.prom.port=19400-19500"],
-        &["wordcount", "--input", &input, "--output", &output, "--rate", "1000"],
+        // Paced to run about 80 s: the checks below need it running (it is killed at the end).
+        &["wordcount", "--input", &input, "--output", &output, "--rate", "400"],
     );
     let (st, out, took) = rfy(&a, &[], Duration::from_secs(180));
     assert!(st.success(), "detached run failed:\n{out}");
@@ -220,6 +221,65 @@ async fn detached_web_page_through_proxy_in_chromium() {
     assert!(
         scrape.contains("flink_taskmanager_job_task_numRecordsOut{") && scrape.contains("idleTimeMsPerSecond"),
         "{scrape}"
+    );
+    // A real Prometheus server scrapes the container's reporter; PromQL sees the source reading
+    // (numRecordsIn: this BATCH-mode job sends its counts only at the end).
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!("global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: rfy\n    static_configs:\n      - targets: [\"{host}:{port}\"]\n"),
+    )
+    .unwrap();
+    let web = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().to_string()
+    };
+    let mut prometheus = std::process::Command::new("prometheus")
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!("--storage.tsdb.path={}", tmp.path().join("tsdb").display()))
+        .arg(format!("--web.listen-address={web}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("prometheus runs (apt-get install prometheus)");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut rate = 0.0;
+    while Instant::now() < deadline && rate <= 0.0 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let q = reqwest::Client::new()
+            .get(format!("http://{web}/api/v1/query"))
+            .query(&[("query", "sum(rate(flink_taskmanager_job_task_numRecordsIn[5s]))")])
+            .send()
+            .await;
+        if let Ok(v) = match q {
+            Ok(r) => r.json::<serde_json::Value>().await,
+            Err(e) => Err(e),
+        } {
+            rate = v["data"]["result"][0]["value"][1].as_str().and_then(|s| s.parse().ok()).unwrap_or(0.0);
+        }
+    }
+    let targets = reqwest::get(format!("http://{web}/api/v1/targets")).await.ok();
+    let targets = match targets {
+        Some(r) => r.text().await.unwrap_or_default(),
+        None => String::new(),
+    };
+    let raw = reqwest::Client::new()
+        .get(format!("http://{web}/api/v1/query"))
+        .query(&[("query", "flink_taskmanager_job_task_numRecordsIn")])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let _ = prometheus.kill();
+    let _ = prometheus.wait();
+    let job_state = reqwest::get(format!("{rest}/jobs/{job_id}")).await.unwrap().text().await.unwrap();
+    assert!(
+        rate > 0.0,
+        "PromQL saw no records flowing from the YARN container's reporter; targets: {targets}\nseries: {raw}\njob: {}",
+        &job_state[..job_state.len().min(400)]
     );
     // rfy logs: the AM's and the TaskManager container's logs, read from the container log directories.
     let rfy_logs = |extra: &[&str]| {
