@@ -3,7 +3,9 @@
 //! any of these roles): `tracing` events as text lines on stderr, filtered by
 //! `RUST_LOG` (`tracing_subscriber::EnvFilter` syntax) or the role's default
 //! level, colored only when stderr is a terminal. YARN container commands
-//! redirect stderr to `<LOG_DIR>/jobmanager.log` or `taskmanager.log`.
+//! redirect stderr to `<LOG_DIR>/jobmanager.log` or `taskmanager.log`; a
+//! process without such a redirect (the embedded local cluster with
+//! `env.log.dir`) also writes every line to a file with [`also_to_file`].
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
