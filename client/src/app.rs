@@ -202,6 +202,8 @@ pub fn main(programs: &'static [JobProgram], args: Vec<OsString>) -> ExitCode {
                 let client = jobmanager_client(&cli, &a.target).await?;
                 session::list_jobs(&client, a.all, a.running, a.scheduled).await
             }
+            Command::Logs(a) => crate::logs::run(a).await,
+            Command::Doctor(a) => crate::doctor::run(&load_conf(&cli, &a.dynamic)?).await,
             Command::Cancel(a) => {
                 let client = jobmanager_client(&cli, &a.target).await?;
                 client.cancel(&a.job_id).await?;

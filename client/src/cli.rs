@@ -38,6 +38,11 @@ pub enum Command {
     YarnSession(YarnSessionArgs),
     /// Create a new cargo project for an rfy job (Cargo.toml, src/main.rs, README).
     New(NewArgs),
+    /// Print (or follow) the JobManager's or a TaskManager's log of a running
+    /// YARN application or a JobManager at HOST:PORT.
+    Logs(LogsArgs),
+    /// Check this machine's setup for running rfy on YARN; prints a table, exits non-zero if a check failed.
+    Doctor(DoctorArgs),
     /// List or clean the content-addressed bundle cache in HDFS (`/user/<user>/.rfy/cache`).
     Cache(CacheArgs),
 }
@@ -68,6 +73,33 @@ pub enum CacheAction {
         #[arg(short = 'D', value_name = "KEY=VALUE")]
         dynamic: Vec<String>,
     },
+}
+
+/// Arguments of `rfy logs`.
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// A YARN application id (application_<ts>_<n>) or a JobManager's HOST:PORT.
+    pub target: String,
+    /// The JobManager's log (the default).
+    #[arg(long, conflicts_with_all = ["taskmanager", "container"])]
+    pub jobmanager: bool,
+    /// The log of TaskManager ID (on YARN its container id; ids: `/taskmanagers`).
+    #[arg(long, value_name = "ID", conflicts_with = "container")]
+    pub taskmanager: Option<String>,
+    /// The log of the process in YARN container ID (the ApplicationMaster's or a TaskManager's).
+    #[arg(long, value_name = "ID")]
+    pub container: Option<String>,
+    /// Keep printing what is appended to the log.
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+}
+
+/// Arguments of `rfy doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Configuration override, key=value (repeatable), e.g. -D taskmanager.memory.process.size=2g.
+    #[arg(short = 'D', value_name = "KEY=VALUE")]
+    pub dynamic: Vec<String>,
 }
 
 /// Arguments of `rfy new`.

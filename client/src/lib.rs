@@ -6,9 +6,11 @@
 mod app;
 pub mod cache;
 pub mod cli;
+pub mod doctor;
 pub mod executable;
 pub mod follow;
 pub mod local;
+pub mod logs;
 pub mod new_project;
 pub mod plan;
 pub mod session;

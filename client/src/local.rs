@@ -29,6 +29,8 @@ pub struct LocalDriver {
     rt: tokio::runtime::Handle,
     next_index: AtomicU32,
     taskmanagers: TaskManagers,
+    /// The process's log file, served as every TaskManager's ("" = none).
+    log_path: String,
     /// `local.number-taskmanager`.
     size: u32,
     /// Replacements being started.
@@ -53,7 +55,8 @@ impl LocalDriver {
             advertised_host: "127.0.0.1".into(),
             port: 0,
             num_slots: self.slots,
-            log_path: String::new(),
+            log_path: self.log_path.clone(),
+            enforce_memory_budget: self.conf.contains(options::TASKMANAGER_MEMORY_PROCESS_SIZE.key),
             conf: self.conf.clone(),
         };
         let programs = self.programs;
@@ -139,6 +142,17 @@ impl LocalCluster {
             conf.set(options::TASKMANAGER_NUMBER_OF_TASK_SLOTS.key, &per_tm.to_string(), Source::Programmatic)?;
         }
         let slots = conf.get(&options::TASKMANAGER_NUMBER_OF_TASK_SLOTS);
+        // One process, one log file: with env.log.dir, the process also logs
+        // to <dir>/jobmanager.log, which the JobManager and every TaskManager serve.
+        let log_path = match conf.get_optional(&options::ENV_LOG_DIR) {
+            Some(dir) => {
+                let path = std::path::Path::new(&dir).join("jobmanager.log");
+                rfy_conf::logging::also_to_file(&path)
+                    .with_context(|| format!("cannot create the log file {} (env.log.dir)", path.display()))?;
+                rfy_conf::logging::log_file().map(|p| p.display().to_string()).unwrap_or_default()
+            }
+            None => String::new(),
+        };
         // The REST port is only fixed when asked for: parallel local runs must not collide.
         let rest_port = if conf.contains(options::REST_PORT.key) { conf.get(&options::REST_PORT) } else { 0 };
         let bind = conf.get(&options::REST_BIND_ADDRESS);
@@ -150,6 +164,7 @@ impl LocalCluster {
             rt: tokio::runtime::Handle::current(),
             next_index: AtomicU32::new(0),
             taskmanagers: taskmanagers.clone(),
+            log_path,
             size: tms,
             starting: Arc::default(),
             programs,

@@ -116,6 +116,22 @@ fn sibling_binaries() -> Result<(PathBuf, PathBuf)> {
 }
 
 /// Uploads the bundle; returns the files with their HDFS stamps.
+/// A progress bar (a spinner when `len` is `None`) drawn on stderr only once
+/// it has existed for 1 s, so quick steps print nothing; it ticks by itself.
+fn delayed_bar(len: Option<u64>, template: &str) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(len, indicatif::ProgressDrawTarget::hidden());
+    bar.set_style(ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_spinner()));
+    let shown = bar.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        if !shown.is_finished() {
+            shown.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            shown.enable_steady_tick(Duration::from_millis(120));
+        }
+    });
+    bar
+}
+
 async fn upload_bundle(
     fs: &Hdfs,
     staging: &str,
@@ -141,22 +157,34 @@ async fn upload_bundle(
         locals.remove(1);
     }
     let cache = BundleCache::new(fs.clone(), conf, &manifest.user);
+    // Progress per finished file (the HDFS upload reports no finer steps).
+    let total: u64 = locals.iter().filter_map(|(_, p)| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
+    let bar = delayed_bar(
+        Some(total),
+        "{spinner} putting the bundle into the HDFS cache {bar:30} {bytes}/{total_bytes} ({elapsed}) {msg}",
+    );
     let puts = locals.iter().map(|(name, local)| {
         let cache = &cache;
+        let bar = bar.clone();
         async move {
             let f = cache.put(local).await.with_context(|| {
                 format!("putting {} into the bundle cache {}", local.display(), fs.qualify(cache.dir()))
             })?;
-            match f.provenance {
+            // suspend: a hidden bar's println prints nothing, and the line must not tear a drawn bar.
+            bar.suspend(|| match f.provenance {
                 Provenance::Cached => eprintln!("{name}: cached ({})", f.resource.resource),
                 Provenance::Uploaded(n) => {
                     eprintln!("{name}: uploaded {} ({})", cache::megabytes(n), f.resource.resource)
                 }
-            }
+            });
+            bar.inc(std::fs::metadata(local).map(|m| m.len()).unwrap_or(0));
+            bar.set_message(format!("{name} done"));
             Ok::<_, anyhow::Error>(BundleFile { name: name.clone(), resource: f.resource })
         }
     });
-    let mut files: Vec<BundleFile> = futures::future::join_all(puts).await.into_iter().collect::<Result<_>>()?;
+    let put = futures::future::join_all(puts).await.into_iter().collect::<Result<Vec<_>>>();
+    bar.finish_and_clear();
+    let mut files: Vec<BundleFile> = put?;
     if same_binary {
         let worker = BundleFile { name: bundle::WORKER_BINARY.into(), resource: files[0].resource.clone() };
         files.insert(1, worker);
@@ -208,16 +236,20 @@ pub async fn remove_staging(fs: &Hdfs, staging: &str) {
 /// Waits until the application is RUNNING (Ok) or final (Err with YARN's diagnostics).
 async fn wait_running(rm: &RmRestClient, app: &str) -> Result<AppReport> {
     let mut last_state = String::new();
+    let bar = delayed_bar(None, "{spinner} waiting for YARN: {msg} ({elapsed})");
     loop {
         let r = rm.app_report(app).await?;
         if r.state != last_state {
             tracing::info!(app, state = %r.state, "application state");
             last_state = r.state.clone();
         }
+        bar.set_message(format!("application {app} {} (waiting for RUNNING)", r.state));
         if r.state == "RUNNING" && r.tracking_url.as_deref().is_some_and(|u| !u.is_empty()) {
+            bar.finish_and_clear();
             return Ok(r);
         }
         if r.is_final() {
+            bar.finish_and_clear();
             let what = if r.state == "FINISHED" { r.final_status.clone() } else { r.state.clone() };
             bail!(
                 "application {app} {what} before it ran (state {}, final status {}): {}\n{}",

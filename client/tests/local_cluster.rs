@@ -157,7 +157,7 @@ async fn a_taskmanager_of_another_protocol_version_is_refused() {
         rpc_address: "127.0.0.1:1".into(),
         data_address: "127.0.0.1:1".into(),
         num_slots: 1,
-        log_path: String::new(),
+        ..Default::default()
     };
     let r = jm.register_task_manager(req(rfy_rpc::PROTOCOL_VERSION + 1)).await.unwrap().into_inner();
     assert!(!r.accepted);

@@ -18,6 +18,7 @@
 
 mod config;
 mod error;
+pub mod logfiles;
 pub mod logging;
 mod option;
 pub mod options;

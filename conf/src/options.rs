@@ -109,6 +109,8 @@ options! {
         "TCP port of the REST server (0 = any free port).";
     METRICS_REPORTER_PROM_PORT: String = "metrics.reporter.prom.port",
         "Port or port range (e.g. 9250-9260) of the Prometheus reporter of the JobManager and of every TaskManager; each takes the first free port of the range. Unset: no reporter.";
+    ENV_LOG_DIR: String = "env.log.dir",
+        "Directory of the JobManager's and TaskManagers' log files, served by the REST API (`/jobmanager/logs`, `/taskmanagers/:id/logs`). On YARN the container's log directory is used when unset. rfy: in the embedded local cluster, setting it makes the process (JobManager and TaskManagers in one) also log to `<dir>/jobmanager.log`.";
     TASKMANAGER_HOST: String = "taskmanager.host",
         "Host name or IP address the TaskManager advertises; unset: the address it reaches the JobManager from.";
     TASKMANAGER_RPC_PORT: u32 = "taskmanager.rpc.port", default = "0",

@@ -295,6 +295,33 @@ pub fn chromium() -> PathBuf {
     panic!("headless Chromium is not installed (needed to check the web UI through the YARN proxy): apt-get install -y chromium");
 }
 
+/// Loads `url` in headless Chromium (a 1280×900 window) and saves a PNG of
+/// the page after `budget_ms` of virtual time to `png`. Panics if Chromium
+/// wrote no file.
+pub fn chromium_screenshot(url: &str, budget_ms: u32, png: &std::path::Path) {
+    let profile = tempfile::tempdir().expect("profile dir");
+    let out = Command::new(chromium())
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--no-first-run",
+            "--disable-sync",
+            "--hide-scrollbars",
+            "--window-size=1280,900",
+            &format!("--user-data-dir={}", profile.path().display()),
+            &format!("--virtual-time-budget={budget_ms}"),
+            &format!("--screenshot={}", png.display()),
+            url,
+        ])
+        .output()
+        .expect("run chromium");
+    assert!(png.is_file(), "chromium wrote no screenshot of {url}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
 /// Loads `url` in headless Chromium and returns the DOM after scripts ran.
 pub fn chromium_dump_dom(url: &str) -> String {
     chromium_dump_dom_after(url, 5000)

@@ -71,6 +71,10 @@ async fn flink_cli_and_rest_client_classes_work_against_the_local_cluster() {
         (format!("/jobs/{a}/metrics?get=numRestarts,uptime"), "JobMetricsHeaders"),
         (format!("/jobs/{a}/vertices/{vertex}/metrics?get=numRecordsIn"), "JobVertexMetricsHeaders"),
         ("/jobs/metrics?get=numRestarts".into(), "AggregatedJobMetricsHeaders"),
+        (format!("/jobs/{a}/vertices/{vertex}/backpressure"), "JobVertexBackPressureHeaders"),
+        (format!("/jobs/{a}/vertices/{vertex}/watermarks"), "JobVertexWatermarksHeaders"),
+        ("/jobmanager/logs".into(), "JobManagerLogListHeaders"),
+        (format!("/taskmanagers/{tm}/logs"), "TaskManagerLogsHeaders"),
     ];
     let shapes = check_rest_shapes(&cluster.rest_url(), &routes);
     assert!(shapes.ok, "answers Flink's REST client classes cannot parse:\n{}", shapes.text);

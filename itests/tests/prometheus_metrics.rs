@@ -4,7 +4,9 @@
 //! a `prometheus` server (Debian's package; `scripts/test` installs it) scrapes
 //! the ports the REST API names every second, and a PromQL `rate()` over the
 //! task counters shows records flowing. The REST metric queries
-//! (`/jobs/:id/vertices/:vid/metrics?get=...`, `/jobs/metrics`) answer too.
+//! (`/jobs/:id/vertices/:vid/metrics?get=...`, `/jobs/metrics`) answer too,
+//! and so do the time metrics and Flink's `/backpressure` and `/watermarks`
+//! routes: the rate-limited job's downstream vertex is mostly idle.
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -133,6 +135,41 @@ async fn prometheus_scrapes_flink_named_metrics_and_promql_sees_a_rate() {
     };
     assert!(value("numRecordsOut").unwrap_or(0.0) > 0.0, "{m}");
     assert!(value("0.numRecordsOutPerSecond").is_some(), "{m}");
+
+    // Time metrics: the counting vertex waits for the rate-limited source, so
+    // it is mostly idle, and busy + back-pressured + idle is one second.
+    let counter = details["vertices"][1]["id"].as_str().unwrap().to_string();
+    let last_bp = std::sync::Mutex::new(serde_json::Value::Null);
+    let idle = wait_until("the counting vertex reports idle time", Duration::from_secs(20), || async {
+        let bp = client.get(&format!("/jobs/{job}/vertices/{counter}/backpressure")).await?;
+        let ok = bp["subtasks"]
+            .as_array()
+            .is_some_and(|s| s.len() == 2 && s.iter().all(|x| x["idleRatio"].as_f64().unwrap_or(0.0) > 0.5));
+        *last_bp.lock().unwrap() = bp;
+        Ok(ok)
+    })
+    .await;
+    let bp = last_bp.lock().unwrap().clone();
+    assert!(idle.is_ok(), "{bp}");
+    assert_eq!(bp["status"], "ok", "{bp}");
+    assert_eq!(bp["backpressure-level"], "ok", "an idle vertex is not back-pressured: {bp}");
+    for x in bp["subtasks"].as_array().unwrap() {
+        let sum: f64 = ["ratio", "idleRatio", "busyRatio"].iter().map(|k| x[*k].as_f64().unwrap()).sum();
+        assert!((sum - 1.0).abs() < 1e-6, "the three ratios split one second: {bp}");
+    }
+    let wms = client.get(&format!("/jobs/{job}/vertices/{counter}/watermarks")).await.unwrap();
+    let ids: Vec<&str> = wms.as_array().unwrap().iter().filter_map(|x| x["id"].as_str()).collect();
+    assert_eq!(ids, ["0.currentInputWatermark", "1.currentInputWatermark"], "{wms}");
+    let m = client
+        .get(&format!("/jobs/{job}/vertices/{counter}/metrics?get=0.idleTimeMsPerSecond,0.busyTimeMsPerSecond,0.Shuffle.Netty.Input.Buffers.inPoolUsage"))
+        .await
+        .unwrap();
+    assert_eq!(m.as_array().map(Vec::len), Some(3), "{m}");
+    let idle_prom = query("max(flink_taskmanager_job_task_idleTimeMsPerSecond)").await.unwrap();
+    let idle_prom =
+        idle_prom["data"]["result"][0]["value"][1].as_str().and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
+    assert!(idle_prom > 500.0, "Prometheus sees an idle task: {idle_prom}");
+
     let agg = client.get("/jobs/metrics?get=numRestarts").await.unwrap();
     assert_eq!(agg[0]["id"], "numRestarts", "{agg}");
     assert_eq!(agg[0]["max"], 0.0, "{agg}");

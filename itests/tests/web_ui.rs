@@ -1,20 +1,36 @@
 //! Issue 10, web UI: the JobManager's pages (overview, job with its JobGraph
-//! drawn as a DAG, TaskManagers, JobManager configuration) load in headless
-//! Chromium from the embedded local cluster and show the job's content.
+//! drawn as a DAG, a vertex with backpressure and watermarks, a TaskManager
+//! with its log files and log viewer, JobManager configuration and log) load
+//! in headless Chromium from the embedded local cluster and show the job's
+//! content. The test goes job → vertex → TaskManager → log by following the
+//! links each rendered page shows (the `href` a click would open: every page
+//! is a hash route), and saves a screenshot of each page when
+//! `RFY_SCREENSHOTS=<dir>` is set (how `web/screenshots/` was made).
 //! (Through YARN's proxy: `yarn_application.rs`.)
 
 use std::time::Duration;
 
 use rfy_client::follow::RestClient;
 use rfy_client::local::LocalCluster;
-use rfy_itests::chromium_dump_dom_after;
 use rfy_itests::local::*;
+use rfy_itests::{chromium_dump_dom_after, chromium_screenshot};
+
+/// The first `href="..."` of an element with class `class` in `dom`.
+fn link(dom: &str, class: &str) -> Option<String> {
+    let at = dom.find(&format!("class=\"{class}\" href=\""))? + class.len() + 15;
+    let end = dom[at..].find('"')?;
+    Some(dom[at..at + end].replace("&amp;", "&"))
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn web_ui_pages_render_in_chromium() {
     let _ = rfy_itests::chromium(); // fail early with the install hint
+                                    // rfy's own logger (stderr, and the log file once the cluster sets one), so the log viewer has content.
+    rfy_conf::logging::init(rfy_conf::logging::LogRole::JobManager);
     let tmp = tempfile::tempdir().unwrap();
-    let conf = conf(&[("metrics.reporter.prom.port", "19250-19350".into())]);
+    let log_dir = tmp.path().join("log");
+    let conf =
+        conf(&[("metrics.reporter.prom.port", "19250-19350".into()), ("env.log.dir", log_dir.display().to_string())]);
     let (input, out) = (repo_file("data/kjv.txt"), tmp.path().join("out"));
     let args =
         ["--input", input.to_str().unwrap(), "--output", out.to_str().unwrap(), "--mode", "updates", "--rate", "1000"];
@@ -33,21 +49,71 @@ async fn web_ui_pages_render_in_chromium() {
         .map(|v| v["name"].as_str().unwrap().to_string())
         .collect();
 
-    let dom = tokio::task::spawn_blocking({
-        let base = base.clone();
+    // The log routes, Flink's shapes.
+    let logs = client.get("/jobmanager/logs").await.unwrap();
+    assert_eq!(logs["logs"][0]["name"], "jobmanager.log", "{logs}");
+    let logs = client.get("/taskmanagers/local-tm-0/logs").await.unwrap();
+    assert_eq!(logs["logs"][0]["name"], "jobmanager.log", "local TaskManagers share the process's log: {logs}");
+    let http = reqwest::Client::new();
+    let text = http.get(format!("{base}taskmanagers/local-tm-0/log")).send().await.unwrap().text().await.unwrap();
+    assert!(text.contains("TaskManager registered"), "{text}");
+    let bad = http.get(format!("{base}jobmanager/logs/..%2Fx")).send().await.unwrap();
+    assert_eq!(bad.status(), 400, "a name outside the log directory is refused");
+    let bad = http.get(format!("{base}taskmanagers/nope/log")).send().await.unwrap();
+    assert_eq!(bad.status(), 404);
+
+    // `rfy logs HOST:PORT`: the JobManager's log, a TaskManager's, and a clear error for an unknown one.
+    let target = cluster.rest_url().trim_start_matches("http://").to_string();
+    let rfy_logs = |args: &[&str]| {
+        let out =
+            std::process::Command::new(rfy_itests::rfy_bin()).arg("logs").arg(&target).args(args).output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, stdout, stderr) = rfy_logs(&[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("job submitted"), "{stdout}");
+    let (code, stdout, _) = rfy_logs(&["--taskmanager", "local-tm-0"]);
+    assert_eq!(code, Some(0));
+    assert!(stdout.contains("TaskManager registered"), "{stdout}");
+    let (code, _, stderr) = rfy_logs(&["--taskmanager", "tm-nope"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("TaskManager tm-nope is not registered") && !stderr.contains("panicked"), "{stderr}");
+
+    let shots = std::env::var_os("RFY_SCREENSHOTS").map(std::path::PathBuf::from);
+    let pages = tokio::task::spawn_blocking({
+        let (base, job) = (base.clone(), job.clone());
         move || {
-            [
-                chromium_dump_dom_after(&base, 4000),
-                chromium_dump_dom_after(&format!("{base}#/job/{job}"), 4000),
-                chromium_dump_dom_after(&format!("{base}#/taskmanagers"), 4000),
-                chromium_dump_dom_after(&format!("{base}#/jobmanager"), 4000),
-                job,
-            ]
+            let dom = |route: &str| chromium_dump_dom_after(&format!("{base}{route}"), 4000);
+            let overview = dom("");
+            let job_page = dom(&format!("#/job/{job}"));
+            let vertex_route = link(&job_page, "vertexlink").expect("a vertex link on the job page");
+            let vertex = dom(&vertex_route);
+            let tm_route = link(&vertex, "tmlink").expect("a TaskManager link on the vertex page");
+            let tm = dom(&tm_route);
+            let log_route = link(&tm, "loglink").expect("a log link on the TaskManager page");
+            let log = dom(&log_route);
+            let jm = dom("#/jobmanager/log");
+            if let Some(dir) = shots {
+                std::fs::create_dir_all(&dir).unwrap();
+                for (name, route) in [
+                    ("overview", String::new()),
+                    ("job", format!("#/job/{job}")),
+                    ("vertex", vertex_route.clone()),
+                    ("taskmanager-log", log_route.clone()),
+                ] {
+                    chromium_screenshot(&format!("{base}{route}"), 4000, &dir.join(format!("{name}.png")));
+                }
+            }
+            [overview, job_page, vertex, tm, log, jm, vertex_route, tm_route, log_route]
         }
     })
     .await
     .unwrap();
-    let [overview, job_page, tms, jm, job] = dom;
+    let [overview, job_page, vertex, tm, log, jm, vertex_route, tm_route, log_route] = pages;
     assert!(overview.contains(&job) && overview.contains("WordCount"), "overview lists the job:\n{overview}");
     assert!(!overview.contains("needs JavaScript"), "the app replaced the no-JavaScript fallback:\n{overview}");
     assert!(overview.contains("Slots free / total") && overview.contains("local-tm-0"), "{overview}");
@@ -60,8 +126,16 @@ async fn web_ui_pages_render_in_chromium() {
         assert!(job_page.contains(&shown), "vertex {name} on the job page:\n{job_page}");
     }
     assert!(job_page.contains("RUNNING") && job_page.contains("Trigger savepoint"), "{job_page}");
-    assert!(tms.contains("local-tm-0") && tms.contains("Prometheus port"), "{tms}");
+    assert!(vertex_route.starts_with(&format!("#/job/{job}/vertex/")), "{vertex_route}");
+    for column in ["Backpressure:", "Busy", "Backpressured", "Idle", "In buffers", "Watermark"] {
+        assert!(vertex.contains(column), "the vertex page shows {column}:\n{vertex}");
+    }
+    assert!(tm_route.starts_with("#/taskmanager/local-tm-"), "{tm_route}");
+    assert!(tm.contains("Log files") && tm.contains("jobmanager.log") && tm.contains("CPU cores"), "{tm}");
+    assert_eq!(log_route, format!("{tm_route}/log"));
+    assert!(log.contains("id=\"logview\"") && log.contains("TaskManager registered"), "the log viewer:\n{log}");
     assert!(jm.contains("metrics.reporter.prom.port") && jm.contains("19250-19350"), "{jm}");
+    assert!(jm.contains("job submitted"), "the JobManager's log viewer:\n{jm}");
     client.cancel(&job).await.ok();
     cluster.shutdown().await;
 }

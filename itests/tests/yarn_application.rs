@@ -179,7 +179,11 @@ async fn detached_web_page_through_proxy_in_chromium() {
     let dir = c.test_dir("web").await;
     let input = c.put_kjv(&dir).await;
     let output = format!("hdfs://{dir}/out");
-    let a = args(&["-d", "-p", "1"], &["wordcount", "--input", &input, "--output", &output, "--rate", "1000"]);
+    let a = args(
+        &["-d", "-p", "1", "-D", "metrics.reporter.prom.port=19400-19500"],
+        // Paced to run about 80 s: the checks below need it running (it is killed at the end).
+        &["wordcount", "--input", &input, "--output", &output, "--rate", "400"],
+    );
     let (st, out, took) = rfy(&a, &[], Duration::from_secs(180));
     assert!(st.success(), "detached run failed:\n{out}");
     assert!(out.contains("detached"), "{out}");
@@ -202,6 +206,99 @@ async fn detached_web_page_through_proxy_in_chromium() {
     // A relative link followed through the proxy.
     let dom = chromium_dump_dom(&format!("{url}jobs/{job_id}"));
     assert!(dom.contains(&job_id), "job details through the proxy:\n{dom}");
+
+    // Issue 10 on YARN: Flink's own CLI lists the job at the AM's REST address.
+    let rest = rfy_client::yarn::rest_address_of(&r).expect("the AM's REST address");
+    let list = rfy_itests::flink::flink(&["list", "-m", rest.trim_start_matches("http://")]);
+    assert!(list.ok && list.text.contains(&format!("{job_id} : WordCount")), "{}", list.text);
+    // Each container's Prometheus reporter is findable through REST and serves Flink's names.
+    let tms: serde_json::Value = reqwest::get(format!("{rest}/taskmanagers")).await.unwrap().json().await.unwrap();
+    let tm = &tms["taskmanagers"][0];
+    let tm_id = tm["id"].as_str().unwrap().to_string();
+    let host = tm["path"].as_str().unwrap().rsplit_once(':').unwrap().0.to_string();
+    let port = tm["prometheusPort"].as_u64().unwrap_or_else(|| panic!("no prometheusPort: {tms}"));
+    let scrape = reqwest::get(format!("http://{host}:{port}/metrics")).await.unwrap().text().await.unwrap();
+    assert!(
+        scrape.contains("flink_taskmanager_job_task_numRecordsOut{") && scrape.contains("idleTimeMsPerSecond"),
+        "{scrape}"
+    );
+    // A real Prometheus server scrapes the container's reporter; PromQL sees the source reading
+    // (numRecordsIn: this BATCH-mode job sends its counts only at the end).
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!("global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: rfy\n    static_configs:\n      - targets: [\"{host}:{port}\"]\n"),
+    )
+    .unwrap();
+    let web = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().to_string()
+    };
+    let mut prometheus = std::process::Command::new("prometheus")
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!("--storage.tsdb.path={}", tmp.path().join("tsdb").display()))
+        .arg(format!("--web.listen-address={web}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("prometheus runs (apt-get install prometheus)");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut rate = 0.0;
+    while Instant::now() < deadline && rate <= 0.0 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let q = reqwest::Client::new()
+            .get(format!("http://{web}/api/v1/query"))
+            .query(&[("query", "sum(rate(flink_taskmanager_job_task_numRecordsIn[5s]))")])
+            .send()
+            .await;
+        if let Ok(v) = match q {
+            Ok(r) => r.json::<serde_json::Value>().await,
+            Err(e) => Err(e),
+        } {
+            rate = v["data"]["result"][0]["value"][1].as_str().and_then(|s| s.parse().ok()).unwrap_or(0.0);
+        }
+    }
+    let targets = reqwest::get(format!("http://{web}/api/v1/targets")).await.ok();
+    let targets = match targets {
+        Some(r) => r.text().await.unwrap_or_default(),
+        None => String::new(),
+    };
+    let raw = reqwest::Client::new()
+        .get(format!("http://{web}/api/v1/query"))
+        .query(&[("query", "flink_taskmanager_job_task_numRecordsIn")])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let _ = prometheus.kill();
+    let _ = prometheus.wait();
+    let job_state = reqwest::get(format!("{rest}/jobs/{job_id}")).await.unwrap().text().await.unwrap();
+    assert!(
+        rate > 0.0,
+        "PromQL saw no records flowing from the YARN container's reporter; targets: {targets}\nseries: {raw}\njob: {}",
+        &job_state[..job_state.len().min(400)]
+    );
+    // rfy logs: the AM's and the TaskManager container's logs, read from the container log directories.
+    let rfy_logs = |extra: &[&str]| {
+        let out = std::process::Command::new(rfy_itests::rfy_bin())
+            .arg("logs")
+            .arg(&app)
+            .args(extra)
+            .env("HADOOP_CONF_DIR", c.conf.dir().unwrap())
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let (ok, jm_log) = rfy_logs(&[]);
+    assert!(ok && jm_log.contains("job submitted"), "{jm_log}");
+    let (ok, tm_log) = rfy_logs(&["--container", &tm_id]);
+    assert!(ok && tm_log.contains("registered at JobManager"), "{tm_log}");
 
     let (ok, out) = hadoop_cli("yarn", &["application", "-kill", &app]);
     assert!(ok, "{out}");
@@ -319,4 +416,50 @@ async fn killed_taskmanager_container_fails_the_job_fast() {
     c.wait_no_containers(&app, Duration::from_secs(60)).await;
     assert!(!c.fs.exists(&c.staging_dir(&app)).await.unwrap());
     c.fs.delete(&dir, true).await.unwrap();
+}
+
+/// Issue 10, memory that fits the container: a keyed-state job (statebench,
+/// about 300 MB of state) in TaskManager containers of 192 MiB. The
+/// TaskManager fails its task when its resident set passes
+/// `taskmanager.memory.process.size`, the client prints the message naming
+/// the option, and YARN's diagnostics show no container killed for running
+/// beyond its memory.
+#[tokio::test(flavor = "multi_thread")]
+async fn keyed_state_past_a_small_container_fails_naming_the_option() {
+    let Some(c) = Cluster::get("keyed_state_past_a_small_container_fails_naming_the_option") else { return };
+    let a = [
+        "run",
+        "-m",
+        "yarn-application",
+        "-p",
+        "1",
+        "-D",
+        "jobmanager.memory.process.size=512m",
+        "-D",
+        "taskmanager.memory.process.size=192m",
+        "-D",
+        "restart-strategy.type=none",
+        "statebench",
+        "--keys",
+        "300000",
+        "--value-bytes",
+        "1024",
+    ];
+    let (st, out, _) = rfy(&a, &[], Duration::from_secs(150));
+    assert!(!st.success(), "the job must fail:\n{out}");
+    assert!(
+        out.contains("more than its budget taskmanager.memory.process.size = 192 MiB")
+            && out.contains("raise taskmanager.memory.process.size"),
+        "the failure names the option:\n{out}"
+    );
+    let app = {
+        let i = out.find("application_").expect("application id printed");
+        out[i..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect::<String>()
+    };
+    let r = c.wait_final(&app, Duration::from_secs(60)).await;
+    assert!(
+        !r.diagnostics.contains("beyond") && !out.contains("beyond the 'PHYSICAL' memory"),
+        "YARN killed a container for memory: {}",
+        r.diagnostics
+    );
 }

@@ -38,7 +38,58 @@ pub(crate) struct TaskSample {
     pub(crate) counts: Counts,
     /// Per second, between the last two heartbeats.
     pub(crate) rates: [f64; 4],
+    /// Milliseconds per second busy, back-pressured and idle between the last
+    /// two heartbeats (Flink's `busyTimeMsPerSecond`, `backPressuredTimeMsPerSecond`,
+    /// `idleTimeMsPerSecond`); busy is the rest of the second, so the three add up to 1000.
+    pub(crate) time: TimeSplit,
+    /// Totals so far: idle ms, back-pressured ms.
+    waits: (u64, u64),
+    /// Watermarks, ms (`i64::MIN` = none yet).
+    pub(crate) input_watermark: i64,
+    pub(crate) output_watermark: i64,
+    /// Buffer usage, 0.0..=1.0 (`buffers.inPoolUsage`, `buffers.outPoolUsage`).
+    pub(crate) in_pool_usage: f64,
+    pub(crate) out_pool_usage: f64,
     at: Instant,
+}
+
+/// How a task spent each second, in ms per second (Flink's time metrics).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct TimeSplit {
+    pub(crate) busy: f64,
+    pub(crate) back_pressured: f64,
+    pub(crate) idle: f64,
+}
+
+impl TimeSplit {
+    /// The split over `dt_s` seconds in which the task waited `idle_ms` for
+    /// input and `bp_ms` for output; busy is the rest (never below zero).
+    pub(crate) fn over(dt_s: f64, idle_ms: u64, bp_ms: u64) -> TimeSplit {
+        let per_s = |ms: u64| (ms as f64 / dt_s).min(1000.0);
+        let (idle, back_pressured) = (per_s(idle_ms), per_s(bp_ms));
+        TimeSplit { busy: (1000.0 - idle - back_pressured).max(0.0), back_pressured, idle }
+    }
+
+    /// Flink's names and values, in the order Flink's web UI shows them.
+    pub(crate) fn named(&self) -> [(&'static str, f64); 3] {
+        [
+            ("busyTimeMsPerSecond", self.busy),
+            ("backPressuredTimeMsPerSecond", self.back_pressured),
+            ("idleTimeMsPerSecond", self.idle),
+        ]
+    }
+}
+
+/// Flink's back-pressure level of a back-pressured ratio (0.0..=1.0):
+/// `ok` up to 10 %, `low` up to 50 %, `high` above (Flink's `JobVertexBackPressureInfo`).
+pub(crate) fn back_pressure_level(ratio: f64) -> &'static str {
+    if ratio <= 0.10 {
+        "ok"
+    } else if ratio <= 0.5 {
+        "low"
+    } else {
+        "high"
+    }
 }
 
 /// The last report of one TaskManager process.
@@ -49,6 +100,8 @@ pub(crate) struct ProcessSample {
     /// CPU seconds per second between the last two heartbeats (1.0 = one core busy).
     pub(crate) cpu_load: f64,
     pub(crate) prometheus_port: u16,
+    /// The host's available memory, bytes.
+    pub(crate) free_memory: u64,
 }
 
 /// Metrics reported by TaskManagers.
@@ -66,15 +119,30 @@ impl MetricStore {
             let mut tasks = lock(&self.tasks);
             for m in &beat.metrics {
                 let counts = [m.records_in, m.records_out, m.bytes_in, m.bytes_out];
-                let rates = match tasks.get(&m.execution_id) {
+                let waits = (m.idle_ms, m.back_pressured_ms);
+                let (rates, time) = match tasks.get(&m.execution_id) {
                     Some(prev) if now > prev.at => {
                         let dt = (now - prev.at).as_secs_f64();
-                        std::array::from_fn(|i| counts[i].saturating_sub(prev.counts[i]) as f64 / dt)
+                        let rates = std::array::from_fn(|i| counts[i].saturating_sub(prev.counts[i]) as f64 / dt);
+                        let idle = waits.0.saturating_sub(prev.waits.0);
+                        let bp = waits.1.saturating_sub(prev.waits.1);
+                        (rates, TimeSplit::over(dt, idle, bp))
                     }
-                    Some(prev) => prev.rates,
-                    None => [0.0; 4],
+                    Some(prev) => (prev.rates, prev.time),
+                    None => ([0.0; 4], TimeSplit::default()),
                 };
-                tasks.insert(m.execution_id.clone(), TaskSample { counts, rates, at: now });
+                let sample = TaskSample {
+                    counts,
+                    rates,
+                    time,
+                    waits,
+                    input_watermark: m.input_watermark,
+                    output_watermark: m.output_watermark,
+                    in_pool_usage: m.in_pool_usage,
+                    out_pool_usage: m.out_pool_usage,
+                    at: now,
+                };
+                tasks.insert(m.execution_id.clone(), sample);
             }
         }
         let mut processes = lock(&self.processes);
@@ -88,6 +156,7 @@ impl MetricStore {
             cpu_seconds: beat.cpu_seconds,
             cpu_load,
             prometheus_port: beat.prometheus_port as u16,
+            free_memory: beat.free_memory,
         };
         processes.insert(beat.resource_id.clone(), (sample, Some(now)));
     }
@@ -201,4 +270,19 @@ pub(crate) async fn start_reporter(
         }
     });
     Ok(port)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_split_adds_up_to_a_second_and_levels_follow_flink() {
+        let t = TimeSplit::over(2.0, 500, 1200);
+        assert_eq!(t, TimeSplit { busy: 150.0, back_pressured: 600.0, idle: 250.0 });
+        assert_eq!(TimeSplit::over(1.0, 900, 900).busy, 0.0, "waits above the interval leave busy at zero");
+        assert_eq!(back_pressure_level(0.05), "ok");
+        assert_eq!(back_pressure_level(0.3), "low");
+        assert_eq!(back_pressure_level(0.6), "high");
+    }
 }

@@ -91,6 +91,7 @@ pub(crate) struct SlotAssignment {
 struct TaskManagerEntry {
     address: String,
     log_path: String,
+    hardware: Hardware,
     /// The job holding each slot.
     slots: Vec<Option<String>>,
     last_heartbeat: Instant,
@@ -98,6 +99,17 @@ struct TaskManagerEntry {
     /// Since when no slot is taken (`None`: some slot is).
     idle_since: Option<Instant>,
     client: TaskExecutorGatewayClient<Channel>,
+}
+
+/// What a TaskManager said of its host at registration.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Hardware {
+    /// CPU cores the process may use.
+    pub cpu_cores: u32,
+    /// Physical memory of the host, bytes.
+    pub physical_memory: u64,
+    /// The TaskManager's budget, `taskmanager.memory.process.size`, bytes.
+    pub process_memory: u64,
 }
 
 /// A TaskManager as the REST API shows it (a copy; no lock held).
@@ -109,6 +121,8 @@ pub struct TaskManagerInfo {
     pub address: String,
     /// Its log file, if it said.
     pub log_path: String,
+    /// Its host and memory budget.
+    pub hardware: Hardware,
     /// Slots in total.
     pub slots: u32,
     /// Slots not held by a job.
@@ -238,6 +252,11 @@ impl ResourceManager {
         let entry = TaskManagerEntry {
             address: req.rpc_address.clone(),
             log_path: req.log_path.clone(),
+            hardware: Hardware {
+                cpu_cores: req.cpu_cores,
+                physical_memory: req.physical_memory,
+                process_memory: req.process_memory,
+            },
             slots: vec![None; req.num_slots as usize],
             last_heartbeat: Instant::now(),
             registered_ms: now_ms(),
@@ -405,6 +424,7 @@ impl ResourceManager {
                 resource_id: id.clone(),
                 address: t.address.clone(),
                 log_path: t.log_path.clone(),
+                hardware: t.hardware,
                 slots: t.slots.len() as u32,
                 free_slots: t.slots.iter().filter(|s| s.is_none()).count() as u32,
                 since_heartbeat_ms: t.last_heartbeat.elapsed().as_millis() as u64,
@@ -412,6 +432,11 @@ impl ResourceManager {
                 slot_jobs: t.slots.iter().flatten().cloned().collect(),
             })
             .collect()
+    }
+
+    /// An RPC client of registered TaskManager `resource_id`.
+    pub(crate) fn client_of(&self, resource_id: &str) -> Option<TaskExecutorGatewayClient<Channel>> {
+        self.pool().task_managers.get(resource_id).map(|t| t.client.clone())
     }
 
     /// Resource ids of the registered TaskManagers.

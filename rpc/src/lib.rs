@@ -3,7 +3,7 @@
 
 /// Version of the JobManager ⇄ TaskManager protocol. A TaskManager sends it at
 /// registration; the JobManager refuses a TaskManager whose version differs.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// Generated protobuf messages and tonic clients/servers (package `rfy.v1`).
 #[allow(missing_docs, clippy::all)]

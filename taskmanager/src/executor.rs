@@ -10,9 +10,10 @@ use rfy_conf::{options, Configuration, Source};
 use rfy_rpc::job_manager_gateway_client::JobManagerGatewayClient;
 use rfy_rpc::task_executor_gateway_server::TaskExecutorGateway;
 use rfy_rpc::{
-    Ack, AcknowledgeCheckpointRequest, CancelTaskRequest, DeclineCheckpointRequest, ExecutionState,
-    NotifyCheckpointCompleteRequest, StateHandle as WireHandle, TaskDeploymentDescriptor, TaskExecutionState,
-    TaskMetrics as WireMetrics, TriggerCheckpointRequest,
+    Ack, AcknowledgeCheckpointRequest, CancelTaskRequest, DeclineCheckpointRequest, ExecutionState, ListLogsRequest,
+    ListLogsResponse, LogFileInfo, NotifyCheckpointCompleteRequest, ReadLogRequest, ReadLogResponse,
+    StateHandle as WireHandle, TaskDeploymentDescriptor, TaskExecutionState, TaskMetrics as WireMetrics,
+    TriggerCheckpointRequest,
 };
 use rfy_runtime::checkpoint::{
     CheckpointMetadata, CheckpointResponder, RestoreSource, SourceTrigger, StateHandle, TaskCheckpointing,
@@ -47,6 +48,9 @@ pub(crate) struct Executor {
     tasks: Mutex<HashMap<String, RunningTask>>,
     /// Set by a simulated crash: the TaskManager reports nothing any more.
     pub(crate) killed: AtomicBool,
+    /// Tasks canceled because the TaskManager outgrew its memory budget, and
+    /// the message they fail with (instead of ending CANCELED).
+    budget_failures: Mutex<HashMap<String, String>>,
 }
 
 /// Sends a task's checkpoint acknowledgements and declines to the JobManager.
@@ -129,8 +133,20 @@ fn exchange_settings(conf: &Configuration) -> ExchangeSettings {
 }
 
 fn metrics_of(execution_id: &str, control: &TaskControl) -> WireMetrics {
-    let (records_in, records_out, bytes_in, bytes_out) = control.metrics.snapshot();
-    WireMetrics { execution_id: execution_id.to_string(), records_in, records_out, bytes_in, bytes_out }
+    let m = control.metrics.read();
+    WireMetrics {
+        execution_id: execution_id.to_string(),
+        records_in: m.records_in,
+        records_out: m.records_out,
+        bytes_in: m.bytes_in,
+        bytes_out: m.bytes_out,
+        idle_ms: m.idle_ms,
+        back_pressured_ms: m.back_pressured_ms,
+        input_watermark: m.input_watermark,
+        output_watermark: m.output_watermark,
+        in_pool_usage: m.in_pool_usage,
+        out_pool_usage: m.out_pool_usage,
+    }
 }
 
 /// The full error text, causes included.
@@ -165,12 +181,25 @@ impl Executor {
             graphs: Mutex::new(HashMap::new()),
             tasks: Mutex::new(HashMap::new()),
             killed: AtomicBool::new(false),
+            budget_failures: Mutex::new(HashMap::new()),
         }
     }
 
     /// Metrics of every running task, for the heartbeat.
     pub(crate) fn metrics(&self) -> Vec<WireMetrics> {
         lock(&self.tasks).iter().map(|(id, t)| metrics_of(id, &t.control)).collect()
+    }
+
+    /// Fails every running task with `message` (the TaskManager outgrew its
+    /// memory budget); returns how many there were.
+    pub(crate) fn fail_all(&self, message: &str) -> usize {
+        let tasks = lock(&self.tasks);
+        let mut failures = lock(&self.budget_failures);
+        for (id, t) in tasks.iter() {
+            failures.insert(id.clone(), message.to_string());
+            t.control.cancel();
+        }
+        tasks.len()
     }
 
     /// Cancels every task (JobManager lost, or shutdown).
@@ -334,10 +363,12 @@ impl Executor {
             })
         }))
         .unwrap_or_else(|panic| Err(TaskError::User(format!("task {task_name} panicked: {}", panic_message(&panic)))));
-        let (state, failure) = match &result {
-            Ok(()) => (ExecutionState::Finished, String::new()),
-            Err(TaskError::Canceled) => (ExecutionState::Canceled, String::new()),
-            Err(e) => (ExecutionState::Failed, error_chain(e)),
+        let budget_failure = lock(&self.budget_failures).remove(&execution_id);
+        let (state, failure) = match (&result, budget_failure) {
+            (Ok(()), _) => (ExecutionState::Finished, String::new()),
+            (Err(TaskError::Canceled), Some(message)) => (ExecutionState::Failed, message),
+            (Err(TaskError::Canceled), None) => (ExecutionState::Canceled, String::new()),
+            (Err(e), _) => (ExecutionState::Failed, error_chain(e)),
         };
         let secondary = matches!(result, Err(TaskError::ChannelClosed(_)));
         match &result {
@@ -391,8 +422,27 @@ impl Executor {
     }
 }
 
-/// The `TaskExecutorGateway` service over an [`Executor`].
-pub(crate) struct ExecutorService(pub(crate) Arc<Executor>);
+/// The `TaskExecutorGateway` service over an [`Executor`], and the
+/// TaskManager's log file (its directory's files are the logs it serves; "" = none).
+pub(crate) struct ExecutorService(pub(crate) Arc<Executor>, pub(crate) String);
+
+/// Largest log read answered in one call (bytes).
+const MAX_LOG_READ: u64 = 4 << 20;
+
+impl ExecutorService {
+    /// The log directory and the main log's file name.
+    fn log_dir(&self) -> Result<(std::path::PathBuf, String), Status> {
+        let path = std::path::Path::new(&self.1);
+        match (path.parent(), path.file_name()) {
+            (Some(dir), Some(name)) if !self.1.is_empty() => {
+                Ok((dir.to_path_buf(), name.to_string_lossy().into_owned()))
+            }
+            _ => Err(Status::not_found(
+                "this TaskManager has no log file: it logs to stderr only (set env.log.dir, or run on YARN)",
+            )),
+        }
+    }
+}
 
 #[tonic::async_trait]
 impl TaskExecutorGateway for ExecutorService {
@@ -408,6 +458,26 @@ impl TaskExecutorGateway for ExecutorService {
             Ok(()) => Ack { ok: true, message: String::new() },
             Err(message) => Ack { ok: false, message },
         }))
+    }
+
+    async fn list_logs(&self, _request: Request<ListLogsRequest>) -> Result<Response<ListLogsResponse>, Status> {
+        let (dir, main_log) = self.log_dir()?;
+        let files = rfy_conf::logfiles::list(&dir).map_err(|e| Status::not_found(e.to_string()))?;
+        let files =
+            files.into_iter().map(|f| LogFileInfo { name: f.name, size: f.size, mtime_ms: f.mtime_ms }).collect();
+        Ok(Response::new(ListLogsResponse { files, main_log }))
+    }
+
+    async fn read_log(&self, request: Request<ReadLogRequest>) -> Result<Response<ReadLogResponse>, Status> {
+        let r = request.into_inner();
+        let (dir, main_log) = self.log_dir()?;
+        let name = if r.name.is_empty() { main_log } else { r.name };
+        let max = if r.max_bytes == 0 { MAX_LOG_READ } else { r.max_bytes.min(MAX_LOG_READ) };
+        let (data, size) = rfy_conf::logfiles::read(&dir, &name, r.offset, max).map_err(|e| match e {
+            rfy_conf::logfiles::LogFileError::BadName(_) => Status::invalid_argument(e.to_string()),
+            _ => Status::not_found(e.to_string()),
+        })?;
+        Ok(Response::new(ReadLogResponse { data, size }))
     }
 
     async fn cancel_task(&self, request: Request<CancelTaskRequest>) -> Result<Response<Ack>, Status> {

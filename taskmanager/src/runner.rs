@@ -38,6 +38,11 @@ pub struct TaskManagerConfig {
     pub num_slots: u32,
     /// Where this TaskManager's log goes ("" if unknown).
     pub log_path: String,
+    /// Fail the tasks when the process's resident set exceeds
+    /// `taskmanager.memory.process.size` (see `MemoryBudget`): on for a
+    /// TaskManager in its own container; in the embedded local cluster only
+    /// when the option is set explicitly (the process is shared there).
+    pub enforce_memory_budget: bool,
     /// The cluster configuration (heartbeat and exchange settings).
     pub conf: Configuration,
 }
@@ -137,7 +142,7 @@ impl TaskManager {
             .initial_stream_window_size(STREAM_WINDOW)
             .initial_connection_window_size(CONNECTION_WINDOW)
             .tcp_nodelay(true)
-            .add_service(TaskExecutorGatewayServer::new(ExecutorService(executor.clone())))
+            .add_service(TaskExecutorGatewayServer::new(ExecutorService(executor.clone(), config.log_path.clone())))
             .add_service(
                 DataExchangeServer::new(DataService { registry: executor.registry.clone(), capacity })
                     .max_encoding_message_size(64 << 20),
@@ -158,12 +163,21 @@ impl TaskManager {
             data_address: address.clone(),
             num_slots: config.num_slots,
             log_path: config.log_path.clone(),
+            cpu_cores: std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(0),
+            physical_memory: crate::metrics::host_memory().0,
+            process_memory: config.conf.get(&options::TASKMANAGER_MEMORY_PROCESS_SIZE).bytes(),
         };
         let mut jm = jobmanager.clone();
         let (interval, timeout) = register(&mut jm, &registration, &config.jobmanager_address).await?;
         tracing::info!(resource_id = %config.resource_id, %address, slots = config.num_slots, "registered at JobManager {}", config.jobmanager_address);
 
         let exec = executor.clone();
+        let budget_bytes = if config.enforce_memory_budget {
+            config.conf.get(&options::TASKMANAGER_MEMORY_PROCESS_SIZE).bytes()
+        } else {
+            0
+        };
+        let mut budget = MemoryBudget::new(config.resource_id.clone(), budget_bytes);
         let jm_address = config.jobmanager_address.clone();
         let resource_id = config.resource_id.clone();
         let task = tokio::spawn(async move {
@@ -175,12 +189,14 @@ impl TaskManager {
                     _ = stop_rx.wait_for(|s| *s) => return Ok(()),
                 }
                 let (rss_bytes, cpu_seconds) = crate::metrics::process_stats();
+                budget.check(rss_bytes, &exec);
                 let beat = HeartbeatRequest {
                     resource_id: resource_id.clone(),
                     metrics: exec.metrics(),
                     rss_bytes,
                     cpu_seconds,
                     prometheus_port: prometheus_port.unwrap_or(0) as u32,
+                    free_memory: crate::metrics::host_memory().1,
                 };
                 match jm.heartbeat(beat).await {
                     Ok(r) if r.get_ref().known => last_ok = Instant::now(),
@@ -205,6 +221,68 @@ impl TaskManager {
             }
         });
         Ok(TaskManagerHandle { resource_id: config.resource_id, address, prometheus_port, shutdown, task, executor })
+    }
+}
+
+/// The TaskManager's memory budget, `taskmanager.memory.process.size` (on
+/// YARN its container's size), checked against the process's resident set
+/// at every heartbeat: a warning once above 90 %, and above 100 % every
+/// running task fails with a message naming the option, before the
+/// NodeManager's memory monitor would kill the container (and with it every
+/// task without a word). In the embedded local cluster the TaskManagers share
+/// one process, so the budget applies to the whole process.
+pub(crate) struct MemoryBudget {
+    resource_id: String,
+    budget: u64,
+    warned: bool,
+}
+
+/// Fraction of the budget above which the TaskManager warns.
+const WARN_AT: f64 = 0.9;
+
+impl MemoryBudget {
+    pub(crate) fn new(resource_id: String, budget: u64) -> Self {
+        MemoryBudget { resource_id, budget, warned: false }
+    }
+
+    /// The failure message when `rss` exceeds the budget, else `None`; logs the 90 % warning once per crossing.
+    pub(crate) fn assess(&mut self, rss: u64) -> Option<String> {
+        if self.budget == 0 || rss == 0 {
+            return None;
+        }
+        let mib = |b: u64| b / (1 << 20);
+        let used = rss as f64 / self.budget as f64;
+        if used < WARN_AT {
+            self.warned = false;
+            return None;
+        }
+        if !self.warned {
+            self.warned = true;
+            tracing::warn!(
+                "TaskManager {} uses {} MiB resident, {:.0} % of taskmanager.memory.process.size ({} MiB)",
+                self.resource_id,
+                mib(rss),
+                used * 100.0,
+                mib(self.budget)
+            );
+        }
+        (rss > self.budget).then(|| {
+            format!(
+                "TaskManager {} used {} MiB of resident memory, more than its budget taskmanager.memory.process.size = {} MiB (its container's size): its tasks were failed before YARN would kill the container; raise taskmanager.memory.process.size, or hold less state per TaskManager",
+                self.resource_id,
+                mib(rss),
+                mib(self.budget)
+            )
+        })
+    }
+
+    /// Fails the running tasks if `rss` exceeds the budget.
+    fn check(&mut self, rss: u64, exec: &Executor) {
+        if let Some(message) = self.assess(rss) {
+            if exec.fail_all(&message) > 0 {
+                tracing::error!("{message}");
+            }
+        }
     }
 }
 
@@ -239,5 +317,25 @@ async fn register(
                 tokio::time::sleep(Duration::from_millis(300)).await;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MemoryBudget;
+
+    #[test]
+    fn the_budget_warns_at_90_percent_and_fails_above_it() {
+        let mut b = MemoryBudget::new("tm-1".into(), 100 << 20);
+        assert_eq!(b.assess(50 << 20), None);
+        assert_eq!(b.assess(95 << 20), None, "90 % only warns");
+        let msg = b.assess(101 << 20).expect("above the budget");
+        assert!(
+            msg.contains("tm-1")
+                && msg.contains("101 MiB")
+                && msg.contains("taskmanager.memory.process.size = 100 MiB"),
+            "{msg}"
+        );
+        assert_eq!(MemoryBudget::new("x".into(), 0).assess(u64::MAX), None, "no budget, no check");
     }
 }

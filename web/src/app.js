@@ -1,7 +1,9 @@
 // rfy's web UI: a Flink-dashboard-like single page over the JobManager's REST API.
 // Every URL is relative (the page works at / and behind YARN's RM proxy, /proxy/<app>/).
-// Pages (hash routes): #/ overview, #/job/<id> (JobGraph DAG, vertices, subtasks,
-// checkpoints, exceptions, configuration), #/taskmanagers, #/jobmanager.
+// Pages (hash routes): #/ overview, #/job/<id>[/vertex/<vid>] (JobGraph DAG, vertices,
+// a vertex's subtasks with backpressure and watermarks, checkpoints, exceptions,
+// configuration), #/taskmanagers, #/taskmanager/<id>[/log[/<file>]] (a TaskManager,
+// its log files and log viewer), #/jobmanager[/log[/<file>]].
 import { h, render } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import htm from "htm";
@@ -73,7 +75,7 @@ function Overview() {
 
 function TaskManagerTable({ tms }) {
   return html`<${Table} id="taskmanagers" head=${["ID", "Address", "Free / total slots", "RSS", "CPU load", "Prometheus port", "Last heartbeat"]}
-    rows=${tms.map((t) => [t.id, t.path, `${t.freeSlots} / ${t.slotsNumber}`, fmtBytes(t.rssBytes || 0), (t.cpuLoad || 0).toFixed(2), t.prometheusPort ?? "-", `${t.timeSinceLastHeartbeat} ms`])} />`;
+    rows=${tms.map((t) => [html`<a class="tmlink" href=${"#/taskmanager/" + encodeURIComponent(t.id)}>${t.id}</a>`, t.path, `${t.freeSlots} / ${t.slotsNumber}`, fmtBytes(t.rssBytes || 0), (t.cpuLoad || 0).toFixed(2), t.prometheusPort ?? "-", `${t.timeSinceLastHeartbeat} ms`])} />`;
 }
 
 /** The JobGraph as an SVG DAG, laid out by dagre. */
@@ -106,19 +108,26 @@ function Dag({ job, onPick }) {
 }
 
 function VertexDetail({ jid, vid }) {
-  const [v, err] = usePoll([`jobs/${jid}/vertices/${vid}`, `jobs/${jid}/vertices/${vid}/metrics`]);
+  const base = `jobs/${jid}/vertices/${vid}`;
+  const [v, err] = usePoll([base, `${base}/metrics`, `${base}/backpressure`, `${base}/watermarks`]);
   if (!v) return html`<p>${err || "loading…"}</p>`;
-  return html`<${VertexBody} jid=${jid} vid=${vid} d=${v[0]} ids=${v[1]} />`;
+  return html`<${VertexBody} jid=${jid} vid=${vid} d=${v[0]} ids=${v[1]} bp=${v[2]} wms=${v[3]} />`;
 }
 
-function VertexBody({ jid, vid, d, ids }) {
+const fmtWm = (w) => (Number(w) <= -9.2e18 || w === undefined ? "No Watermark" : fmtTime(Number(w)));
+const pct = (x) => `${Math.round(x * 100)} %`;
+
+function VertexBody({ jid, vid, d, ids, bp, wms }) {
   const [m] = usePoll([`jobs/${jid}/vertices/${vid}/metrics?get=${ids.map((x) => x.id).join(",")}`]);
   const metric = (id) => Number((m?.[0] || []).find((x) => x.id === id)?.value || 0);
+  const bpOf = (i) => bp.subtasks.find((x) => x.subtask === i) || {};
+  const wmOf = (i) => wms.find((x) => x.id === `${i}.currentInputWatermark`)?.value;
   return html`<div id="vertex">
     <h3>Vertex: ${d.name}</h3>
     <p>Records in ${fmtNum(metric("numRecordsInPerSecond"))}/s · out ${fmtNum(metric("numRecordsOutPerSecond"))}/s · bytes in ${fmtBytes(metric("numBytesInPerSecond"))}/s · out ${fmtBytes(metric("numBytesOutPerSecond"))}/s</p>
-    <${Table} id="subtasks" head=${["Subtask", "State", "TaskManager", "Endpoint", "Records in", "Records out", "Bytes in", "Bytes out", "Out / s", "Duration"]}
-      rows=${d.subtasks.map((s) => [s.subtask, html`<${State} s=${s.status} />`, html`<a href="#/taskmanagers">${s["taskmanager-id"]}</a>`, s.endpoint, fmtNum(s.metrics["read-records"]), fmtNum(s.metrics["write-records"]), fmtBytes(s.metrics["read-bytes"]), fmtBytes(s.metrics["write-bytes"]), fmtNum(metric(`${s.subtask}.numRecordsOutPerSecond`)), fmtDur(s.duration)])} />
+    <p id="backpressure">Backpressure: <b class=${"bp " + bp["backpressure-level"]}>${bp["backpressure-level"]}</b> · max busy ${Math.round(metric("busyTimeMsPerSecond"))} ms/s · max back-pressured ${Math.round(metric("backPressuredTimeMsPerSecond"))} ms/s · low watermark ${fmtWm(metric("currentInputWatermark"))}</p>
+    <${Table} id="subtasks" head=${["Subtask", "State", "TaskManager", "Endpoint", "Records in", "Records out", "Bytes in", "Bytes out", "Out / s", "Busy", "Backpressured", "Idle", "In buffers", "Out buffers", "Watermark", "Duration"]}
+      rows=${d.subtasks.map((s) => [s.subtask, html`<${State} s=${s.status} />`, html`<a class="tmlink" href=${"#/taskmanager/" + encodeURIComponent(s["taskmanager-id"])}>${s["taskmanager-id"]}</a>`, s.endpoint, fmtNum(s.metrics["read-records"]), fmtNum(s.metrics["write-records"]), fmtBytes(s.metrics["read-bytes"]), fmtBytes(s.metrics["write-bytes"]), fmtNum(metric(`${s.subtask}.numRecordsOutPerSecond`)), pct(bpOf(s.subtask).busyRatio || 0), html`<span class=${"bp " + bpOf(s.subtask)["backpressure-level"]}>${pct(bpOf(s.subtask).ratio || 0)}</span>`, pct(bpOf(s.subtask).idleRatio || 0), pct(metric(`${s.subtask}.Shuffle.Netty.Input.Buffers.inPoolUsage`)), pct(metric(`${s.subtask}.Shuffle.Netty.Output.Buffers.outPoolUsage`)), fmtWm(wmOf(s.subtask)), fmtDur(s.duration)])} />
   </div>`;
 }
 
@@ -128,9 +137,9 @@ async function act(method, path, body) {
   alert(r.ok ? `${method} ${path}: accepted ${JSON.stringify(v)}` : `${method} ${path}: ${(v.errors || []).join("; ")}`);
 }
 
-function Job({ jid }) {
+function Job({ jid, vertex }) {
   const [tab, setTab] = useState("overview");
-  const [vertex, setVertex] = useState(null);
+  const setVertex = (vid) => (location.hash = `#/job/${jid}/vertex/${vid}`);
   const [v, err] = usePoll([`jobs/${jid}`, `jobs/${jid}/checkpoints`, `jobs/${jid}/exceptions`, `jobs/${jid}/config`, `jobs/${jid}/checkpoints/config`]);
   if (!v) return html`<p>${err || "loading…"}</p>`;
   const [job, cps, exc, conf, cpconf] = v;
@@ -148,7 +157,7 @@ function Job({ jid }) {
     ${tab === "overview" && html`<div>
       <${Dag} job=${job} onPick=${setVertex} />
       <${Table} id="vertices" head=${["Vertex", "Parallelism", "State", "Records in", "Records out", "Bytes in", "Bytes out", "Duration"]}
-        rows=${job.vertices.map((x) => [html`<a onClick=${() => setVertex(x.id)}>${x.name}</a>`, x.parallelism, html`<${State} s=${x.status} />`, fmtNum(x.metrics["read-records"]), fmtNum(x.metrics["write-records"]), fmtBytes(x.metrics["read-bytes"]), fmtBytes(x.metrics["write-bytes"]), fmtDur(x.duration)])} />
+        rows=${job.vertices.map((x) => [html`<a class="vertexlink" href=${`#/job/${jid}/vertex/${x.id}`}>${x.name}</a>`, x.parallelism, html`<${State} s=${x.status} />`, fmtNum(x.metrics["read-records"]), fmtNum(x.metrics["write-records"]), fmtBytes(x.metrics["read-bytes"]), fmtBytes(x.metrics["write-bytes"]), fmtDur(x.duration)])} />
       ${vertex && html`<${VertexDetail} jid=${jid} vid=${vertex} />`}
     </div>`}
     ${tab === "checkpoints" && html`<div id="checkpoints">
@@ -173,10 +182,66 @@ function TaskManagers() {
   return html`<section><h2>TaskManagers</h2><${TaskManagerTable} tms=${v[0].taskmanagers} /></section>`;
 }
 
-function JobManager() {
+/** A log file's tail (the JobManager serves the last 4 MiB), refreshed live; `path` is relative. */
+function LogView({ path }) {
+  const [text, setText] = useState(null);
+  useEffect(() => {
+    let live = true;
+    const load = () =>
+      fetch(path).then(async (r) => {
+        const body = await r.text();
+        if (!live) return;
+        if (r.ok) setText(body);
+        else setText(`${path}: HTTP ${r.status} ${(() => { try { return JSON.parse(body).errors.join("; "); } catch (_) { return body; } })()}`);
+      }, (e) => live && setText(String(e)));
+    load();
+    const t = setInterval(load, REFRESH_MS);
+    return () => {
+      live = false;
+      clearInterval(t);
+    };
+  }, [path]);
+  return html`<div><p class="json">Raw: <a href=${path}>${path}</a></p><pre class="log" id="logview">${text ?? "loading…"}</pre></div>`;
+}
+
+/** The log files a process serves, each opening in the viewer. */
+function LogList({ listPath, fileBase, pick }) {
+  const [v, err] = usePoll([listPath]);
+  if (!v) return html`<p>${err || "loading…"}</p>`;
+  if (v[0].logs.length === 0) return html`<p>No log files (the process logs to stderr only: set env.log.dir, or run on YARN).</p>`;
+  return html`<${Table} id="logfiles" head=${["File", "Size", "Modified"]}
+    rows=${v[0].logs.map((l) => [html`<a class="loglink" href=${pick(l.name)}>${l.name}</a>`, fmtBytes(l.size), fmtTime(l.mtime)])} />`;
+}
+
+function TaskManager({ id, file }) {
+  const enc = encodeURIComponent(id);
+  const [v, err] = usePoll([`taskmanagers/${enc}`, `taskmanagers/${enc}/metrics?get=Status.ProcessTree.Memory.RSS,Status.ProcessTree.CPU.Load`]);
+  if (!v) return html`<p>${err || "loading…"}</p>`;
+  const [t, m] = v;
+  const metric = (k) => Number(m.find((x) => x.id === k)?.value || 0);
+  const limit = t.memoryConfiguration?.totalProcessMemory || 0;
+  return html`<section><h2>TaskManager ${id}</h2>
+    <div class="cards">
+      <div class="card">Slots free / total<b>${t.freeSlots} / ${t.slotsNumber}</b></div>
+      <div class="card">Memory (RSS / process size)<b>${fmtBytes(metric("Status.ProcessTree.Memory.RSS"))} / ${limit ? fmtBytes(limit) : "-"}</b></div>
+      <div class="card">CPU load<b>${metric("Status.ProcessTree.CPU.Load").toFixed(2)}</b></div>
+      <div class="card">CPU cores<b>${t.hardware?.cpuCores ?? "-"}</b></div>
+    </div>
+    <p>Address ${t.path} · data port ${t.dataPort} · Prometheus port ${t.prometheusPort ?? "-"} · <a class="loglink" href=${`#/taskmanager/${enc}/log`}>Log</a> · <a href=${`#/taskmanager/${enc}/log/taskmanager.out`}>Stdout</a></p>
+    <h3>Log files</h3>
+    <${LogList} listPath=${`taskmanagers/${enc}/logs`} pick=${(n) => `#/taskmanager/${enc}/log/${encodeURIComponent(n)}`} />
+    ${file !== undefined && html`<h3>${file || "Log"}</h3><${LogView} path=${file ? `taskmanagers/${enc}/logs/${encodeURIComponent(file)}` : `taskmanagers/${enc}/log`} />`}
+  </section>`;
+}
+
+function JobManager({ file }) {
   const [v, err] = usePoll(["jobmanager/config", "config"]);
   if (!v) return html`<p>${err || "loading…"}</p>`;
-  return html`<section><h2>JobManager</h2><p>rfy ${v[1]["flink-version"]}</p>
+  return html`<section><h2>JobManager</h2><p>rfy ${v[1]["flink-version"]} · <a class="loglink" href="#/jobmanager/log">Log</a></p>
+    <h3>Log files</h3>
+    <${LogList} listPath="jobmanager/logs" pick=${(n) => `#/jobmanager/log/${encodeURIComponent(n)}`} />
+    ${file !== undefined && html`<h3>${file || "Log"}</h3><${LogView} path=${file ? `jobmanager/logs/${encodeURIComponent(file)}` : "jobmanager/log"} />`}
+    <h3>Configuration</h3>
     <${Table} id="jmconfig" head=${["Key", "Value"]} rows=${v[0].map((e) => [e.key, e.value])} /></section>`;
 }
 
@@ -187,8 +252,19 @@ function App() {
     addEventListener("hashchange", f);
     return () => removeEventListener("hashchange", f);
   }, []);
-  const job = route.match(/^#\/job\/([0-9a-f]{32})/);
-  const page = job ? html`<${Job} jid=${job[1]} />` : route === "#/taskmanagers" ? html`<${TaskManagers} />` : route === "#/jobmanager" ? html`<${JobManager} />` : html`<${Overview} />`;
+  const job = route.match(/^#\/job\/([0-9a-f]{32})(?:\/vertex\/([0-9a-f]{32}))?/);
+  const tm = route.match(/^#\/taskmanager\/([^/]+)(\/log(?:\/([^/]+))?)?$/);
+  const jm = route.match(/^#\/jobmanager(\/log(?:\/([^/]+))?)?$/);
+  const file = (m, i) => (m[i - 1] ? decodeURIComponent(m[i] || "") : undefined);
+  const page = job
+    ? html`<${Job} jid=${job[1]} vertex=${job[2]} />`
+    : tm
+      ? html`<${TaskManager} id=${decodeURIComponent(tm[1])} file=${file(tm, 3)} />`
+      : route === "#/taskmanagers"
+        ? html`<${TaskManagers} />`
+        : jm
+          ? html`<${JobManager} file=${file(jm, 2)} />`
+          : html`<${Overview} />`;
   return html`<header><h1>rfy</h1><nav><a href="#/">Overview</a><a href="#/taskmanagers">TaskManagers</a><a href="#/jobmanager">JobManager</a></nav></header><main>${page}</main>`;
 }
 

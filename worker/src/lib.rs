@@ -91,6 +91,7 @@ async fn serve(args: Args, programs: &'static [JobProgram]) -> Result<(), Worker
             port: 0,
             num_slots: args.slots,
             log_path,
+            enforce_memory_budget: true,
             conf,
         },
         Arc::new(programs),

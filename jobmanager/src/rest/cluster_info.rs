@@ -76,6 +76,7 @@ fn resource_profile() -> Value {
 fn taskmanager_json(c: &Dispatcher, t: &TaskManagerInfo) -> Value {
     let process = c.metrics.process(&t.resource_id).unwrap_or_default();
     let (slots, free) = (t.slots, t.free_slots);
+    let hw = t.hardware;
     json!({
         "id": t.resource_id,
         "path": t.address,
@@ -88,10 +89,19 @@ fn taskmanager_json(c: &Dispatcher, t: &TaskManagerInfo) -> Value {
         "assignedTasks": slots - free,
         "totalResource": resource_profile(),
         "freeResource": resource_profile(),
-        "hardware": { "cpuCores": 0, "physicalMemory": 0, "freeMemory": 0, "managedMemory": 0 },
+        // Reported by the TaskManager (registration: cores, physical memory; heartbeats: free memory).
+        "hardware": {
+            "cpuCores": hw.cpu_cores,
+            "physicalMemory": hw.physical_memory,
+            "freeMemory": process.free_memory,
+            "managedMemory": 0,
+        },
+        // rfy has no JVM: the whole budget is taskmanager.memory.process.size; Flink's
+        // JVM components (heap, metaspace, overhead) and the unbudgeted ones are 0.
         "memoryConfiguration": {
             "frameworkHeap": 0, "taskHeap": 0, "frameworkOffHeap": 0, "taskOffHeap": 0, "networkMemory": 0,
-            "managedMemory": 0, "jvmMetaspace": 0, "jvmOverhead": 0, "totalFlinkMemory": 0, "totalProcessMemory": 0,
+            "managedMemory": 0, "jvmMetaspace": 0, "jvmOverhead": 0,
+            "totalFlinkMemory": hw.process_memory, "totalProcessMemory": hw.process_memory,
         },
         "blocked": false,
         "logPath": t.log_path,

@@ -22,6 +22,11 @@ use super::jobs::vertex_index;
 use super::{error, find_job, Shared};
 use crate::metrics::{job_metrics, COUNT_NAMES};
 
+/// Flink's name of a task's input buffer usage (0.0..=1.0).
+pub(crate) const IN_POOL: &str = "Shuffle.Netty.Input.Buffers.inPoolUsage";
+/// Flink's name of a task's output buffer usage (0.0..=1.0).
+pub(crate) const OUT_POOL: &str = "Shuffle.Netty.Output.Buffers.outPoolUsage";
+
 /// `?get=a,b` of a metric query.
 #[derive(Deserialize, Default)]
 pub(super) struct MetricQuery {
@@ -103,6 +108,21 @@ pub(super) async fn vertex(
             available.insert(format!("{}.{name}PerSecond", t.subtask), sample.rates[i]);
             *available.entry(name.to_string()).or_insert(0.0) += sample.counts[i] as f64;
             *available.entry(format!("{name}PerSecond")).or_insert(0.0) += sample.rates[i];
+        }
+        let mut gauges = sample.time.named().to_vec();
+        gauges.push((IN_POOL, sample.in_pool_usage));
+        gauges.push((OUT_POOL, sample.out_pool_usage));
+        for (name, value) in gauges {
+            available.insert(format!("{}.{name}", t.subtask), value);
+            let e = available.entry(name.to_string()).or_insert(0.0);
+            *e = e.max(value);
+        }
+        for (name, w) in
+            [("currentInputWatermark", sample.input_watermark), ("currentOutputWatermark", sample.output_watermark)]
+        {
+            available.insert(format!("{}.{name}", t.subtask), w as f64);
+            let e = available.entry(name.to_string()).or_insert(f64::INFINITY);
+            *e = e.min(w as f64);
         }
     }
     answer(available, &q).into_response()

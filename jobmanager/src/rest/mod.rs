@@ -8,7 +8,9 @@
 //! Modules: [`cluster_info`] (`/config`, `/overview`, `/taskmanagers`,
 //! `/jobmanager/config`), [`jobs`] (job and vertex details), [`checkpoints`]
 //! (statistics, configuration, manual checkpoints), [`operations`]
-//! (savepoints, stop, savepoint disposal: Flink's asynchronous operations);
+//! (savepoints, stop, savepoint disposal: Flink's asynchronous operations),
+//! [`vertex_health`] (back pressure, watermarks), [`logs`] (log files of the
+//! JobManager and the TaskManagers);
 //! `DELETE /cluster` here.
 //!
 //! Handlers read snapshots: [`crate::JobSnapshot`] of each job (published by
@@ -19,9 +21,11 @@
 mod checkpoints;
 mod cluster_info;
 mod jobs;
+mod logs;
 mod metrics;
 mod operations;
 mod throwable;
+mod vertex_health;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -59,7 +63,17 @@ fn api() -> Router<Arc<Dispatcher>> {
         .route("/jobs/metrics", get(metrics::jobs_aggregated))
         .route("/jobs/{jobid}/metrics", get(metrics::job))
         .route("/jobs/{jobid}/vertices/{vertexid}/metrics", get(metrics::vertex))
+        .route("/jobs/{jobid}/vertices/{vertexid}/backpressure", get(vertex_health::backpressure))
+        .route("/jobs/{jobid}/vertices/{vertexid}/watermarks", get(vertex_health::watermarks))
         .route("/taskmanagers/{tmid}/metrics", get(metrics::taskmanager))
+        .route("/jobmanager/logs", get(logs::jm_list))
+        .route("/jobmanager/log", get(logs::jm_log))
+        .route("/jobmanager/stdout", get(logs::jm_stdout))
+        .route("/jobmanager/logs/{filename}", get(logs::jm_named))
+        .route("/taskmanagers/{tmid}/logs", get(logs::tm_list))
+        .route("/taskmanagers/{tmid}/log", get(logs::tm_log))
+        .route("/taskmanagers/{tmid}/stdout", get(logs::tm_stdout))
+        .route("/taskmanagers/{tmid}/logs/{filename}", get(logs::tm_named))
         .route("/jobs/{jobid}", get(jobs::job_details).patch(cancel))
         .route("/jobs/{jobid}/status", get(jobs::job_status))
         .route("/jobs/{jobid}/plan", get(jobs::job_plan))

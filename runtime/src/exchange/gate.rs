@@ -15,7 +15,10 @@ use crate::checkpoint::TaskCheckpointing;
 use crate::error::TaskError;
 use crate::event::{CheckpointBarrier, Event, WatermarkStatus};
 use crate::record::{decode_all, decode_all_timestamped, Record, TIMESTAMPED};
-use crate::task::{Output, TaskControl, TaskHead};
+use crate::task::{usage_permille, Output, TaskControl, TaskHead, TaskMetrics};
+
+/// The gate samples its channels' fill (`buffers.inPoolUsage`) once per this many buffers read.
+const POOL_SAMPLE_EVERY: u32 = 32;
 
 struct InChannel {
     rx: ChannelReceiver,
@@ -52,6 +55,10 @@ pub(crate) struct NetworkInput<T> {
     flush_interval: Duration,
     cursor: usize,
     name: String,
+    /// The task's metrics (idle time, input watermark, pool usage); set by `run`.
+    metrics: Arc<TaskMetrics>,
+    /// Buffers read since the last pool-usage sample.
+    since_sample: u32,
     _records: PhantomData<fn() -> T>,
 }
 
@@ -87,6 +94,8 @@ impl<T: Record> NetworkInput<T> {
             flush_interval,
             cursor: 0,
             name,
+            metrics: Arc::default(),
+            since_sample: 0,
             _records: PhantomData,
         }
     }
@@ -109,24 +118,47 @@ impl<T: Record> NetworkInput<T> {
             match self.channels[i].rx.try_recv() {
                 Ok(msg) => {
                     self.cursor = (i + 1) % n;
+                    self.since_sample += 1;
+                    if self.since_sample >= POOL_SAMPLE_EVERY {
+                        self.sample_pool_usage();
+                    }
                     return Ok(Some((i, msg)));
                 }
                 Err(flume::TryRecvError::Empty) => {}
                 Err(flume::TryRecvError::Disconnected) => return Err(self.closed(i)),
             }
         }
-        // Nothing ready: block on all readable channels at once.
+        // Nothing ready: block on all readable channels at once; the wait is idle time.
+        self.metrics.in_pool_usage_permille.store(0, Ordering::Relaxed);
+        let waiting = std::time::Instant::now();
         let mut selector = flume::Selector::new();
         for (i, c) in self.channels.iter().enumerate() {
             if !c.finished && !c.blocked {
                 selector = selector.recv(&c.rx, move |r| (i, r));
             }
         }
-        match selector.wait_timeout(self.flush_interval) {
+        let got = selector.wait_timeout(self.flush_interval);
+        TaskMetrics::add_time(&self.metrics.idle_ns, waiting);
+        match got {
             Ok((i, Ok(msg))) => Ok(Some((i, msg))),
             Ok((i, Err(_))) => Err(self.closed(i)),
             Err(_) => Ok(None),
         }
+    }
+
+    /// Stores the input channels' fill against their capacity (Flink's `inPoolUsage`).
+    #[cold]
+    fn sample_pool_usage(&mut self) {
+        self.since_sample = 0;
+        let lens = self.channels.iter().map(|c| (c.rx.len(), c.rx.capacity().unwrap_or(1)));
+        self.metrics.in_pool_usage_permille.store(usage_permille(lens), Ordering::Relaxed);
+    }
+
+    /// Moves the gate's watermark to `w` and sends it down the chain.
+    fn emit_watermark(&mut self, w: i64) -> Result<(), TaskError> {
+        self.watermark = w;
+        self.metrics.input_watermark.store(w, Ordering::Relaxed);
+        self.next.push_event(&Event::Watermark(w))
     }
 
     fn closed(&self, i: usize) -> TaskError {
@@ -158,8 +190,7 @@ impl<T: Record> NetworkInput<T> {
                     // advance to what the idle channels had reached.
                     let max = self.channels.iter().filter(|c| !c.finished).map(|c| c.watermark).max();
                     if let Some(w) = max.filter(|w| *w > self.watermark) {
-                        self.watermark = w;
-                        self.next.push_event(&Event::Watermark(w))?;
+                        self.emit_watermark(w)?;
                     }
                     if !self.idle {
                         self.idle = true;
@@ -225,8 +256,7 @@ impl<T: Record> NetworkInput<T> {
         let min = self.channels.iter().filter(|c| !c.finished && !c.idle && c.aligned).map(|c| c.watermark).min();
         if let Some(w) = min {
             if w > self.watermark {
-                self.watermark = w;
-                self.next.push_event(&Event::Watermark(w))?;
+                self.emit_watermark(w)?;
             }
         }
         Ok(())
@@ -251,7 +281,8 @@ impl<T: Record> NetworkInput<T> {
 
 impl<T: Record> TaskHead for NetworkInput<T> {
     fn run(&mut self, control: &TaskControl) -> Result<(), TaskError> {
-        let metrics = &control.metrics;
+        let metrics = control.metrics.clone();
+        self.metrics = metrics.clone();
         self.checkpointing = control.checkpointing.clone();
         while self.channels.iter().any(|c| !c.finished) {
             control.check()?;
@@ -345,8 +376,12 @@ mod tests {
             tx1.send(NetMessage::Event(barrier(1))).unwrap();
             tx1.send(NetMessage::Event(Event::EndOfInput)).unwrap();
         });
-        gate.run(&TaskControl::default()).unwrap();
+        let control = TaskControl::default();
+        gate.run(&control).unwrap();
         feeder.join().unwrap();
+        let m = control.metrics.read();
+        assert!(m.idle_ms >= 40, "the gate waited about 50 ms for channel 1: idle {m:?}");
+        assert_eq!(m.input_watermark, 10, "the last combined watermark: {m:?}");
         let seen = seen.lock().unwrap().clone();
         let pos = |s: &Seen| seen.iter().position(|x| x == s).unwrap_or_else(|| panic!("{s:?} missing in {seen:?}"));
         assert!(pos(&Seen::R(2)) < pos(&Seen::E(barrier(1))), "{seen:?}");

@@ -13,7 +13,10 @@ use crate::error::TaskError;
 use crate::event::Event;
 use crate::keygroup::{key_group_for_hash, key_hash, operator_index_for_key_group};
 use crate::record::{encode_into, encode_timestamped_into, Record, TIMESTAMPED};
-use crate::task::{Output, TaskControl};
+use crate::task::{usage_permille, Output, TaskControl, TaskMetrics};
+
+/// A writer samples its channels' fill (`buffers.outPoolUsage`) once per this many buffers sent.
+const POOL_SAMPLE_EVERY: u32 = 16;
 
 /// Chooses the channel of each record. Monomorphized into the writer, so the
 /// per-record choice is a static call.
@@ -79,6 +82,8 @@ pub(crate) struct PartitionWriter<T, P> {
     control: TaskControl,
     scratch: Vec<u8>,
     name: String,
+    /// Buffers sent since the last pool-usage sample.
+    since_sample: u32,
     _records: PhantomData<fn(T)>,
 }
 
@@ -105,11 +110,46 @@ impl<T: Record, P: Partitioner<T>> PartitionWriter<T, P> {
             control,
             scratch: Vec::new(),
             name,
+            since_sample: 0,
             _records: PhantomData,
         }
     }
 
-    fn send(&self, channel: usize, mut msg: NetMessage) -> Result<(), TaskError> {
+    /// Sends `msg` on `channel`, waiting while the channel is full; the wait
+    /// is back-pressured time.
+    fn send(&mut self, channel: usize, msg: NetMessage) -> Result<(), TaskError> {
+        self.since_sample += 1;
+        if self.since_sample >= POOL_SAMPLE_EVERY {
+            self.sample_pool_usage();
+        }
+        let msg = match self.channels[channel].tx.try_send(msg) {
+            Ok(()) => return Ok(()),
+            Err(flume::TrySendError::Full(m)) => m,
+            Err(flume::TrySendError::Disconnected(_)) => {
+                self.control.check()?;
+                return Err(self.gone(channel));
+            }
+        };
+        let waiting = Instant::now();
+        let sent = self.send_blocking(channel, msg);
+        TaskMetrics::add_time(&self.control.metrics.back_pressured_ns, waiting);
+        self.control.metrics.out_pool_usage_permille.store(1000, Ordering::Relaxed);
+        sent
+    }
+
+    /// Stores the output channels' fill against their capacity (Flink's `outPoolUsage`).
+    #[cold]
+    fn sample_pool_usage(&mut self) {
+        self.since_sample = 0;
+        let lens = self.channels.iter().map(|c| (c.tx.len(), c.tx.capacity().unwrap_or(1)));
+        self.control.metrics.out_pool_usage_permille.store(usage_permille(lens), Ordering::Relaxed);
+    }
+
+    fn gone(&self, channel: usize) -> TaskError {
+        TaskError::ChannelClosed(format!("{}: consumer of channel {channel} went away", self.name))
+    }
+
+    fn send_blocking(&self, channel: usize, mut msg: NetMessage) -> Result<(), TaskError> {
         let tx = &self.channels[channel].tx;
         loop {
             match tx.send_timeout(msg, Duration::from_millis(50)) {
@@ -120,10 +160,7 @@ impl<T: Record, P: Partitioner<T>> PartitionWriter<T, P> {
                 }
                 Err(flume::SendTimeoutError::Disconnected(_)) => {
                     self.control.check()?;
-                    return Err(TaskError::ChannelClosed(format!(
-                        "{}: consumer of channel {channel} went away",
-                        self.name
-                    )));
+                    return Err(self.gone(channel));
                 }
             }
         }
@@ -243,6 +280,9 @@ impl<T: Record, P: Partitioner<T>> Output<T> for PartitionWriter<T, P> {
         if *event == Event::Flush {
             return Ok(());
         }
+        if let Event::Watermark(w) = event {
+            self.control.metrics.output_watermark.store(*w, Ordering::Relaxed);
+        }
         for i in 0..self.channels.len() {
             self.send(i, NetMessage::Event(*event))?;
         }
@@ -285,6 +325,9 @@ mod tests {
         assert_eq!(sent, control.metrics.records_out.load(Ordering::Relaxed), "no progress while blocked");
         control.cancel();
         assert!(matches!(producer.join().unwrap(), Err(TaskError::Canceled)));
+        let m = control.metrics.read();
+        assert!(m.back_pressured_ms >= 250, "about 300 ms blocked must count as back-pressured: {m:?}");
+        assert_eq!(m.out_pool_usage, 1.0, "a blocked writer's channels are full: {m:?}");
     }
 
     #[test]

@@ -17,7 +17,7 @@ use crate::graph::SourceBuilder;
 use crate::record::Record;
 use crate::sources::{Source, SourceOutput, SourceReader, SourceStatus};
 use crate::task::output::{unerase, AnyOutput};
-use crate::task::{Output, TaskControl, TaskHead};
+use crate::task::{Output, TaskControl, TaskHead, TaskMetrics};
 
 struct SourceDriver<T> {
     reader: Box<dyn SourceReader<T>>,
@@ -107,12 +107,20 @@ impl<T: Record> TaskHead for SourceDriver<T> {
                 }
             }
             if self.stopped {
+                let waiting = std::time::Instant::now();
                 std::thread::sleep(Duration::from_millis(20));
+                TaskMetrics::add_time(&metrics.idle_ns, waiting);
                 continue;
             }
             let mut output = SourceOutput::new(&mut self.batch, &mut self.timestamps);
+            let polled = std::time::Instant::now();
             let status = self.reader.poll_output(&mut output)?;
             let (watermark, wm_status) = (output.watermark(), output.status());
+            if self.batch.is_empty() {
+                // A poll that brought nothing (a reader waiting for data or
+                // for its rate limit) is a source's idle time, as in Flink.
+                TaskMetrics::add_time(&metrics.idle_ns, polled);
+            }
             if !self.batch.is_empty() {
                 metrics.records_in.fetch_add(self.batch.len() as u64, Ordering::Relaxed);
                 if self.idle {

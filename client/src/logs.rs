@@ -1,0 +1,94 @@
+//! `rfy logs TARGET [--jobmanager | --taskmanager ID | --container ID] [-f]`:
+//! prints a JobManager's or TaskManager's log through the JobManager's REST
+//! API (Flink's `/jobmanager/log` and `/taskmanagers/:id/log` routes), for a
+//! YARN application (its ApplicationMaster's REST address from the
+//! ResourceManager) or a JobManager at `HOST:PORT` (the local cluster).
+//!
+//! What it adds over `yarn logs -applicationId`: no Hadoop CLI or JVM; works
+//! while the application runs, with log aggregation off; names TaskManagers
+//! by their rfy ids (`rfy logs APP --taskmanager ID`, ids from
+//! `/taskmanagers`); follows a growing log (`-f`, by byte offset). Limit: a
+//! finished application's aggregated logs are not read (its JobManager is
+//! gone); `yarn logs` does that.
+
+use std::io::Write;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+
+use crate::cli::LogsArgs;
+
+/// How often `-f` asks for new bytes.
+const FOLLOW_EVERY: Duration = Duration::from_secs(1);
+
+/// The REST path of the log `args` asks for. A container id ending in
+/// `_000001` is an application attempt's first container, the ApplicationMaster's.
+fn log_path(args: &LogsArgs) -> String {
+    let tm = args.taskmanager.as_deref().or(args.container.as_deref().filter(|c| !c.ends_with("_000001")));
+    match tm {
+        Some(id) => format!("/taskmanagers/{id}/log"),
+        None => "/jobmanager/log".to_string(),
+    }
+}
+
+/// Runs `rfy logs`; returns once the log is printed (or, with `-f`, never
+/// unless the JobManager goes away).
+///
+/// Errors: the target cannot be resolved or reached; the log is not served
+/// (the JobManager's `{"errors"}` text, e.g. an unknown TaskManager).
+pub async fn run(args: &LogsArgs) -> Result<bool> {
+    let base = if args.target.starts_with("application_") {
+        let url = crate::yarn::jobmanager_url(&args.target).await.with_context(|| {
+            format!("cannot read the logs of {} through its JobManager (a finished application's aggregated logs: `yarn logs -applicationId {}`)", args.target, args.target)
+        })?;
+        url
+    } else if args.target.contains(':') && !args.target.contains('/') {
+        format!("http://{}", args.target)
+    } else {
+        bail!(
+            "'{}' is neither a YARN application id (application_<clusterTimestamp>_<n>) nor a JobManager HOST:PORT",
+            args.target
+        );
+    };
+    let path = log_path(args);
+    let http = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(60))
+        .build()
+        .context("building the HTTP client")?;
+    let mut offset: Option<u64> = None;
+    let mut stdout = std::io::stdout().lock();
+    loop {
+        let url = match offset {
+            Some(o) => format!("{base}{path}?offset={o}"),
+            None => format!("{base}{path}"),
+        };
+        let resp = http.get(&url).send().await.with_context(|| format!("cannot reach the JobManager at {base}"))?;
+        let status = resp.status();
+        let size = resp.headers().get("x-log-size").and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        let body = resp.bytes().await.with_context(|| format!("reading {url}"))?;
+        if !status.is_success() {
+            let text = String::from_utf8_lossy(&body);
+            let msg = serde_json::from_slice::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| {
+                    v["errors"].as_array().map(|e| e.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join("; "))
+                })
+                .unwrap_or_else(|| text.into_owned());
+            bail!("{url}: {status}: {msg}");
+        }
+        stdout.write_all(&body).context("writing to stdout")?;
+        stdout.flush().ok();
+        if !args.follow {
+            return Ok(true);
+        }
+        let size = size.ok_or_else(|| anyhow!("{url}: the JobManager sent no X-Log-Size header, cannot follow"))?;
+        // A rotated or truncated file starts over.
+        offset = Some(match offset {
+            Some(o) if size < o => 0,
+            Some(o) => o + body.len() as u64,
+            None => size,
+        });
+        tokio::time::sleep(FOLLOW_EVERY).await;
+    }
+}
