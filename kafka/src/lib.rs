@@ -36,6 +36,7 @@ mod format;
 mod sink;
 mod source;
 pub mod txn;
+mod watermarks;
 
 pub use assign::owner_subtask;
 pub use error::KafkaConnectorError;
