@@ -743,11 +743,17 @@ impl<T, D: KafkaDeserializer<T>> SourceReader<T> for KafkaSourceReader<T, D> {
                     }
                     self.idle = false;
                 }
-                Combined::Idle if !self.idle && out.records().is_empty() => {
-                    out.mark_idle();
-                    self.idle = true;
+                Combined::Idle(w) => {
+                    if let Some(w) = w.filter(|w| *w > self.last_watermark) {
+                        self.last_watermark = w;
+                        out.emit_watermark(w);
+                    }
+                    if !self.idle && out.records().is_empty() {
+                        out.mark_idle();
+                        self.idle = true;
+                    }
                 }
-                Combined::Idle | Combined::Pending => {}
+                Combined::Pending => {}
             }
         }
         Ok(status)

@@ -9,7 +9,8 @@
 //! bounded-out-of-orderness watermarks (`max - bound - 1`, as
 //! [`rfy_runtime::time::BoundedOutOfOrderness`]) minimized over the active
 //! partitions; a partition without records for the idleness timeout does not
-//! count; when none counts, the reader is idle.
+//! count; when none counts, the reader is idle (after the watermark of the
+//! partitions that had records).
 
 use std::time::{Duration, Instant};
 
@@ -50,8 +51,12 @@ pub(crate) enum Combined {
     Watermark(i64),
     /// An active partition has no record yet: nothing to say.
     Pending,
-    /// No partition is active: the reader is idle.
-    Idle,
+    /// No partition is active: the reader is idle, after the watermark of
+    /// the partitions that had records (if any): the minimum of their own
+    /// watermarks, which no record of theirs can undercut. Polls only sample
+    /// idleness, so the moment when the empty ones were idle and the others
+    /// not yet may fall between two polls; this keeps that watermark.
+    Idle(Option<i64>),
 }
 
 /// Combines the clocks of the unfinished owned partitions (see the module
@@ -63,8 +68,13 @@ pub(crate) fn combine<'a>(
     now: Instant,
 ) -> Combined {
     let mut min: Option<i64> = None;
+    let mut min_all: Option<i64> = None;
     let mut pending = false;
     for c in clocks {
+        if let Some(m) = c.max_timestamp {
+            let w = m.saturating_sub(settings.bound_ms).saturating_sub(1);
+            min_all = Some(min_all.map_or(w, |x| x.min(w)));
+        }
         let quiet = now.saturating_duration_since(c.last_record.unwrap_or(started));
         if settings.idleness.is_some_and(|d| quiet >= d) {
             continue;
@@ -80,7 +90,7 @@ pub(crate) fn combine<'a>(
     match (pending, min) {
         (true, _) => Combined::Pending,
         (false, Some(w)) => Combined::Watermark(w),
-        (false, None) if settings.idleness.is_some() => Combined::Idle,
+        (false, None) if settings.idleness.is_some() => Combined::Idle(min_all),
         (false, None) => Combined::Pending,
     }
 }
@@ -113,7 +123,7 @@ mod tests {
         assert_eq!(combine(cs.iter(), idle, t0, t0 + 100 * MS), Combined::Pending);
         assert_eq!(combine(cs.iter(), idle, t0, t0 + 1_000 * MS), Combined::Watermark(4_999));
         // Both quiet: the reader is idle.
-        assert_eq!(combine(cs.iter(), idle, t0, t0 + 1_400 * MS), Combined::Idle);
+        assert_eq!(combine(cs.iter(), idle, t0, t0 + 1_400 * MS), Combined::Idle(Some(4_999)));
     }
 
     #[test]
@@ -132,7 +142,7 @@ mod tests {
         let t0 = Instant::now();
         let none: [PartitionClock; 0] = [];
         let idle = WatermarkSettings { bound_ms: 0, idleness: Some(MS) };
-        assert_eq!(combine(none.iter(), idle, t0, t0), Combined::Idle);
+        assert_eq!(combine(none.iter(), idle, t0, t0), Combined::Idle(None));
         let no_idle = WatermarkSettings { bound_ms: 0, idleness: None };
         assert_eq!(combine(none.iter(), no_idle, t0, t0), Combined::Pending);
     }
