@@ -466,9 +466,6 @@ fn open_pool<T, S: KafkaSerializer<T>>(
     for n in (0..own_size).rev() {
         pool.free.push(sink.producer(Some(&txn_id(&prefix, me, n)))?);
     }
-    for p in &pool.free {
-        sink.await_producer_id(p)?;
-    }
     tracing::info!(subtask = me, pool = own_size, prefix = %prefix, "Kafka exactly-once sink initialized its transactional ids");
     Ok(Arc::new(Mutex::new(pool)))
 }
@@ -515,9 +512,7 @@ fn next_producer<T, S: KafkaSerializer<T>>(
                 g.size - 1
             };
             let prefix = sink.transactional_id_prefix.as_deref().unwrap_or_default();
-            let p = sink.producer(Some(&txn_id(prefix, subtask, n)))?;
-            sink.await_producer_id(&p)?;
-            p
+            sink.producer(Some(&txn_id(prefix, subtask, n)))?
         }
     };
     p.producer.begin_transaction().map_err(|e| sink.txn_error(&p.id, "begin_transaction", e))?;
@@ -663,6 +658,8 @@ impl<T, S: KafkaSerializer<T>> SinkWriter<T> for KafkaSinkWriter<T, S> {
                 // Phase one: everything of this transaction is on the broker.
                 KafkaSinkWriter::flush(self)?;
                 let pool = self.pool.clone().expect("exactly-once has a pool");
+                // Known from the first statistics after init_transactions (≤ 200 ms).
+                self.sink.await_producer_id(&self.current)?;
                 let pid = self.current.producer.context().pid().ok_or_else(|| KafkaConnectorError::Client {
                     bootstrap: self.sink.bootstrap.clone(),
                     context: format!("checkpoint {checkpoint_id} of transaction '{}'", self.current.id),
