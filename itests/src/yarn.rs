@@ -61,6 +61,18 @@ pub fn start_wordcount(
     from_savepoint: Option<&str>,
     job_args: &[&str],
 ) -> YarnJob {
+    start_job(c, p, conf, from_savepoint, "wordcount", job_args)
+}
+
+/// [`start_wordcount`] for the built-in job `job`.
+pub fn start_job(
+    c: &Cluster,
+    p: u32,
+    conf: &[(&str, String)],
+    from_savepoint: Option<&str>,
+    job: &str,
+    job_args: &[&str],
+) -> YarnJob {
     let p = p.to_string();
     let dees: Vec<String> = conf.iter().map(|(k, v)| format!("{k}={v}")).collect();
     let mut a: Vec<&str> = vec!["run", "-m", "yarn-application", "-p", &p];
@@ -71,7 +83,7 @@ pub fn start_wordcount(
     for d in &dees {
         a.extend(["-D", d.as_str()]);
     }
-    a.push("wordcount");
+    a.push(job);
     a.extend_from_slice(job_args);
     let mut run = RfyRun::start(&a, &[]);
     run.wait_for_job_running(Duration::from_secs(180));

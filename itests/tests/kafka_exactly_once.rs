@@ -18,7 +18,7 @@ use rfy_itests::local::*;
 async fn kafka_to_kafka_exactly_once_through_taskmanager_kills() -> anyhow::Result<()> {
     init_logging();
     let Some(bootstrap) = bootstrap("kafka_exactly_once") else { return Ok(()) };
-    let seconds: f64 = std::env::var("RFY_ITEST_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(20.0);
+    let seconds: f64 = std::env::var("RFY_ITEST_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(35.0);
     let tmp = tempfile::tempdir()?;
     let text = std::fs::read_to_string(repo_file("data/kjv.txt"))?;
     let lines: Vec<&str> = text.lines().take(8000).collect();

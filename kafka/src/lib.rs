@@ -24,16 +24,19 @@
 //! (init/begin/commit/abort, fencing) and the consumer features used here
 //! (manual assignment, offsets for timestamps, committed offsets, watermarks,
 //! `read_committed`). Pure-Rust clients lacked transactions when chosen.
-//! Known limit of librdkafka: a transaction cannot be resumed by another
-//! producer instance, so a prepared transaction whose commit was cut off by
-//! a failure cannot be committed after the restore (Flink's Java client
-//! resumes it by producer id and epoch); see `sink.rs`.
+//! librdkafka cannot resume another producer instance's transaction, so a
+//! prepared transaction whose commit a failure cut off is committed after the
+//! restore with a hand-sent `EndTxn` for its recorded producer id and epoch
+//! (the `kafka-protocol` crate encodes it; see `txn.rs`), as Flink's Java sink
+//! resumes it.
 
 mod assign;
 mod error;
 mod format;
 mod sink;
 mod source;
+pub mod txn;
+mod watermarks;
 
 pub use assign::owner_subtask;
 pub use error::KafkaConnectorError;

@@ -20,17 +20,21 @@
 //! ongoing transaction and fences the older producer); after a restore, so
 //! are the pools of the old subtasks this subtask takes over on rescale.
 //!
-//! Limit (librdkafka): a prepared transaction cannot be committed by another
-//! producer instance. Flink's Java sink resumes it by producer id and epoch
-//! after a failure between a checkpoint's completion and the commit; here
-//! that transaction is aborted at the restore and its records are lost. The
-//! window runs from the sink's part of the checkpoint until the completion
-//! notice has reached it and the commit returned: milliseconds in local mode
-//! (the local kill test passes), but with checkpoints in HDFS on YARN wide
-//! enough that container kills hit it (a YARN variant of that test lost
-//! records, none duplicated). Closing it needs the producer id and epoch of
-//! each prepared transaction (librdkafka's statistics carry them) and an
-//! `EndTxn` by hand at restore, as Flink's sink does: not done yet.
+//! Recovery (as Flink's `KafkaCommitter` with a resumed producer): a failure
+//! between a checkpoint's completion and the commit of its transactions
+//! leaves them prepared. The checkpoint records, per prepared transaction,
+//! its transactional id, producer id and epoch (read from librdkafka's
+//! statistics `eos` object, which each transactional producer emits every
+//! 200 ms; the pair is fixed from `init_transactions` on, as librdkafka uses
+//! transaction protocol version 1) and its record count. At restore each one
+//! with records is committed by hand ([`crate::txn::commit_prepared`]:
+//! `EndTxn(committed)` to the coordinator) before its id is initialized
+//! again. A producer returns to the free pool only once a checkpoint that no
+//! longer lists its transaction has completed, so the transaction a restored
+//! checkpoint names is always the one still open under that id and epoch
+//! (not a later one of the same producer). Not covered: a restore that
+//! falls back past a damaged newest checkpoint to an older one whose
+//! producers were reused since.
 
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
@@ -48,6 +52,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::KafkaConnectorError;
 use crate::format::KafkaSerializer;
+use crate::txn::{commit_prepared, CommitOutcome, PreparedTxn};
 use crate::DEFAULT_TIMEOUT;
 
 /// How the sink guarantees delivery (Flink's `DeliveryGuarantee`).
@@ -147,7 +152,10 @@ impl<T, S: KafkaSerializer<T>> KafkaSink<T, S> {
             .set("log_level", "3");
         if let Some(id) = transactional_id {
             // 15 min: a restarted job has that long to abort what its predecessor left open.
-            cfg.set("transactional.id", id).set("transaction.timeout.ms", "900000");
+            cfg.set("transactional.id", id)
+                .set("transaction.timeout.ms", "900000")
+                // The producer id and epoch of prepared transactions come from the statistics.
+                .set("statistics.interval.ms", STATS_INTERVAL_MS.to_string());
         }
         for (k, v) in &self.properties {
             cfg.set(k, v);
@@ -159,7 +167,24 @@ impl<T, S: KafkaSerializer<T>> KafkaSink<T, S> {
         if transactional_id.is_some() {
             producer.init_transactions(self.timeout).map_err(|e| self.txn_error(&id, "init_transactions", e))?;
         }
-        Ok(TxnProducer { id, producer })
+        Ok(TxnProducer { id, producer, written: 0 })
+    }
+
+    /// Waits until the statistics have shown the producer id and epoch that
+    /// `init_transactions` obtained.
+    fn await_producer_id(&self, p: &TxnProducer) -> Result<(), KafkaConnectorError> {
+        let deadline = Instant::now() + self.timeout;
+        while p.producer.context().pid().is_none() {
+            if Instant::now() >= deadline {
+                return Err(KafkaConnectorError::Client {
+                    bootstrap: self.bootstrap.clone(),
+                    context: format!("producer id of transaction '{}'", p.id),
+                    detail: format!("librdkafka's statistics showed none within {} ms", self.timeout.as_millis()),
+                });
+            }
+            p.producer.poll(Duration::from_millis(20));
+        }
+        Ok(())
     }
 
     /// The topic's partition count.
@@ -203,13 +228,48 @@ impl<T, S: KafkaSerializer<T>> KafkaSink<T, S> {
     }
 }
 
-/// Collects the first delivery failure (reported on the producer's poll).
+/// How often a transactional producer's statistics (with its producer id
+/// and epoch) are emitted, ms.
+const STATS_INTERVAL_MS: u64 = 200;
+
+/// Collects the first delivery failure (reported on the producer's poll)
+/// and the producer id and epoch from the statistics.
 #[derive(Default)]
 struct SinkContext {
     failure: Mutex<Option<String>>,
+    /// `(producer id, epoch)` from the last statistics, once assigned.
+    pid: Mutex<Option<(i64, i16)>>,
 }
 
-impl ClientContext for SinkContext {}
+impl SinkContext {
+    fn pid(&self) -> Option<(i64, i16)> {
+        *self.pid.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The part of librdkafka's statistics JSON read here (its `STATISTICS.md`).
+#[derive(Deserialize)]
+struct StatsEos {
+    eos: Option<EosStats>,
+}
+
+#[derive(Deserialize)]
+struct EosStats {
+    producer_id: i64,
+    producer_epoch: i64,
+}
+
+impl ClientContext for SinkContext {
+    fn stats_raw(&self, statistics: &[u8]) {
+        match serde_json::from_slice::<StatsEos>(statistics) {
+            Ok(StatsEos { eos: Some(e) }) if e.producer_id >= 0 && e.producer_epoch >= 0 => {
+                *self.pid.lock().unwrap_or_else(|p| p.into_inner()) = Some((e.producer_id, e.producer_epoch as i16));
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!("undecodable librdkafka statistics: {e}"),
+        }
+    }
+}
 
 impl ProducerContext for SinkContext {
     type DeliveryOpaque = ();
@@ -227,6 +287,17 @@ impl ProducerContext for SinkContext {
 struct TxnProducer {
     id: String,
     producer: BaseProducer<SinkContext>,
+    /// Records sent in the open transaction.
+    written: u64,
+}
+
+/// A transaction prepared at a checkpoint, awaiting its completion.
+struct Prepared {
+    checkpoint: u64,
+    producer: TxnProducer,
+    pid: (i64, i16),
+    /// The newest checkpoint whose state lists this transaction.
+    last_listed: u64,
 }
 
 /// A subtask's transactional producers.
@@ -234,8 +305,11 @@ struct TxnProducer {
 struct Pool {
     /// Committed (or fresh) producers, ready for a new transaction.
     free: Vec<TxnProducer>,
-    /// Prepared transactions by checkpoint id, awaiting its completion.
-    pending: Vec<(u64, TxnProducer)>,
+    /// Prepared transactions, awaiting their checkpoint's completion.
+    pending: Vec<Prepared>,
+    /// Committed producers with the newest checkpoint listing them: free
+    /// once a later checkpoint has completed (a restore cannot name them).
+    cooling: Vec<(u64, TxnProducer)>,
     /// Ids `<prefix>-<subtask>-0 .. size` exist.
     size: usize,
     /// First commit failure (the writer fails the task with it).
@@ -248,8 +322,18 @@ struct EosState {
     subtask: u32,
     /// The subtask's pool size: ids `<prefix>-<subtask>-0 .. pool_size` may have been used.
     pool_size: u32,
-    /// Prepared transactions: `(checkpoint id, transactional id)`.
-    pending: Vec<(u64, String)>,
+    /// Prepared transactions.
+    pending: Vec<PendingTxn>,
+}
+
+/// A prepared transaction in the sink's operator state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct PendingTxn {
+    /// The checkpoint whose barrier prepared it.
+    checkpoint: u64,
+    /// Records in it (none: nothing to commit).
+    records: u64,
+    txn: PreparedTxn,
 }
 
 /// Producers a new subtask initializes at start (two cover the usual
@@ -357,19 +441,17 @@ fn open_pool<T, S: KafkaSerializer<T>>(
             );
         }
     }
-    let restored_id = cp.restore_source().map(|s| s.metadata.checkpoint_id);
+    // Phase two for the transactions the restored checkpoint prepared, before
+    // initializing their ids aborts them.
+    for s in old.iter().filter(|s| s.subtask % p == me) {
+        for t in s.pending.iter().filter(|t| t.records > 0) {
+            commit_restored(sink, t)?;
+        }
+    }
     let mut own_size = MIN_POOL;
     for s in &old {
         if s.subtask % p != me {
             continue;
-        }
-        for (ckpt, id) in &s.pending {
-            if Some(*ckpt) <= restored_id {
-                tracing::info!(
-                    transactional_id = %id, checkpoint = ckpt,
-                    "Kafka transaction of a restored checkpoint: committed on completion unless the failure cut the commit off (then it is aborted now: librdkafka cannot resume it)"
-                );
-            }
         }
         if s.subtask == me {
             own_size = own_size.max(s.pool_size as usize);
@@ -386,6 +468,32 @@ fn open_pool<T, S: KafkaSerializer<T>>(
     }
     tracing::info!(subtask = me, pool = own_size, prefix = %prefix, "Kafka exactly-once sink initialized its transactional ids");
     Ok(Arc::new(Mutex::new(pool)))
+}
+
+/// Commits a transaction of the restored checkpoint with `EndTxn`. As
+/// Flink's `KafkaCommitter`: a fenced producer means an earlier restore
+/// committed it and took the id over; an invalid state (aborted) is logged
+/// as an error and the job goes on.
+///
+/// Errors: the coordinator could not be reached or refused otherwise.
+fn commit_restored<T, S>(sink: &KafkaSink<T, S>, t: &PendingTxn) -> Result<(), TaskError> {
+    let id = &t.txn.transactional_id;
+    match commit_prepared(&sink.bootstrap, &t.txn, sink.timeout) {
+        Ok(CommitOutcome::Committed) => {
+            tracing::info!(transactional_id = %id, checkpoint = t.checkpoint, records = t.records,
+                "committed a Kafka transaction of the restored checkpoint (EndTxn)");
+        }
+        Ok(CommitOutcome::Fenced(code)) => {
+            tracing::info!(transactional_id = %id, checkpoint = t.checkpoint, error_code = code,
+                "Kafka transaction of the restored checkpoint was already committed by an earlier restore (its id has a newer epoch)");
+        }
+        Ok(CommitOutcome::InvalidState) => {
+            tracing::error!(transactional_id = %id, checkpoint = t.checkpoint, records = t.records,
+                "Kafka transaction of the restored checkpoint is no longer open (INVALID_TXN_STATE): aborted, e.g. after transaction.timeout.ms; its records are not in the output");
+        }
+        Err(e) => return Err(TaskError::User(e.to_string())),
+    }
+    Ok(())
 }
 
 /// A producer with an open transaction: a free one, or a new id.
@@ -413,18 +521,20 @@ fn next_producer<T, S: KafkaSerializer<T>>(
 
 /// Commits the transactions prepared for checkpoints up to `id` (in order).
 fn commit_up_to<T, S: KafkaSerializer<T>>(sink: &KafkaSink<T, S>, pool: &Mutex<Pool>, id: u64) {
-    let mut ready: Vec<(u64, TxnProducer)> = {
+    let mut ready: Vec<Prepared> = {
         let mut g = lock(pool);
-        let (ready, rest) = std::mem::take(&mut g.pending).into_iter().partition(|(c, _)| *c <= id);
+        let (ready, rest) = std::mem::take(&mut g.pending).into_iter().partition(|p| p.checkpoint <= id);
         g.pending = rest;
         ready
     };
-    ready.sort_by_key(|(c, _)| *c);
-    for (ckpt, p) in ready {
+    ready.sort_by_key(|p| p.checkpoint);
+    for Prepared { checkpoint: ckpt, mut producer, last_listed, .. } in ready {
+        let p = &producer;
         match p.producer.commit_transaction(sink.timeout) {
             Ok(()) => {
                 tracing::debug!(transactional_id = %p.id, checkpoint = ckpt, "committed Kafka transaction");
-                lock(pool).free.push(p);
+                producer.written = 0;
+                lock(pool).cooling.push((last_listed, producer));
             }
             Err(e) => {
                 let err = sink.txn_error(&p.id, &format!("commit for checkpoint {ckpt}"), e);
@@ -434,6 +544,11 @@ fn commit_up_to<T, S: KafkaSerializer<T>>(sink: &KafkaSink<T, S>, pool: &Mutex<P
             }
         }
     }
+    // Checkpoint `id` is complete: producers no checkpoint from `id` on lists are free.
+    let mut g = lock(pool);
+    let (free, cooling): (Vec<_>, Vec<_>) = std::mem::take(&mut g.cooling).into_iter().partition(|(l, _)| *l < id);
+    g.cooling = cooling;
+    g.free.extend(free.into_iter().map(|(_, p)| p));
 }
 
 impl<T, S: KafkaSerializer<T>> KafkaSinkWriter<T, S> {
@@ -480,6 +595,7 @@ impl<T, S: KafkaSerializer<T>> SinkWriter<T> for KafkaSinkWriter<T, S> {
         let (mut key, mut value) = (std::mem::take(&mut self.key), std::mem::take(&mut self.value));
         let sink = &self.sink;
         let producer = &self.current.producer;
+        self.current.written += batch.len() as u64;
         for rec in batch.drain(..) {
             key.clear();
             value.clear();
@@ -542,15 +658,31 @@ impl<T, S: KafkaSerializer<T>> SinkWriter<T> for KafkaSinkWriter<T, S> {
                 // Phase one: everything of this transaction is on the broker.
                 KafkaSinkWriter::flush(self)?;
                 let pool = self.pool.clone().expect("exactly-once has a pool");
+                // Known from the first statistics after init_transactions (≤ 200 ms).
+                self.sink.await_producer_id(&self.current)?;
+                let pid = self.current.producer.context().pid().ok_or_else(|| KafkaConnectorError::Client {
+                    bootstrap: self.sink.bootstrap.clone(),
+                    context: format!("checkpoint {checkpoint_id} of transaction '{}'", self.current.id),
+                    detail: "no producer id known".into(),
+                })?;
                 let next = next_producer(&self.sink, &pool, self.subtask)?;
-                let prepared = std::mem::replace(&mut self.current, next);
+                let producer = std::mem::replace(&mut self.current, next);
                 let mut g = lock(&pool);
-                g.pending.push((checkpoint_id, prepared));
-                let state = EosState {
-                    subtask: self.subtask,
-                    pool_size: g.size as u32,
-                    pending: g.pending.iter().map(|(c, p)| (*c, p.id.clone())).collect(),
-                };
+                g.pending.push(Prepared { checkpoint: checkpoint_id, producer, pid, last_listed: checkpoint_id });
+                let mut pending = Vec::with_capacity(g.pending.len());
+                for p in &mut g.pending {
+                    p.last_listed = checkpoint_id;
+                    pending.push(PendingTxn {
+                        checkpoint: p.checkpoint,
+                        records: p.producer.written,
+                        txn: PreparedTxn {
+                            transactional_id: p.producer.id.clone(),
+                            producer_id: p.pid.0,
+                            epoch: p.pid.1,
+                        },
+                    });
+                }
+                let state = EosState { subtask: self.subtask, pool_size: g.size as u32, pending };
                 let item = postcard::to_allocvec(&state)
                     .map_err(|e| TaskError::State(format!("cannot encode the Kafka sink state: {e}")))?;
                 Ok(Some(vec![item]))

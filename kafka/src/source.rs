@@ -25,13 +25,15 @@ use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use regex::Regex;
-use rfy_runtime::sources::{Source, SourceReader, SourceStatus, SOURCE_BATCH};
+use rfy_runtime::event::NO_TIMESTAMP;
+use rfy_runtime::sources::{Source, SourceOutput, SourceReader, SourceStatus, SOURCE_BATCH};
 use rfy_runtime::{OperatorContext, TaskError};
 use serde::{Deserialize, Serialize};
 
 use crate::assign::owner_subtask;
 use crate::error::KafkaConnectorError;
 use crate::format::KafkaDeserializer;
+use crate::watermarks::{combine, Combined, PartitionClock, WatermarkSettings};
 use crate::DEFAULT_TIMEOUT;
 
 /// Which topics to read.
@@ -86,6 +88,7 @@ pub struct KafkaSource<T, D> {
     bad_records: BadRecordPolicy,
     timeout: Duration,
     rate: Option<f64>,
+    watermarks: Option<WatermarkSettings>,
     deserializer: Arc<D>,
     _t: PhantomData<fn() -> T>,
 }
@@ -108,9 +111,24 @@ impl<T, D: KafkaDeserializer<T>> KafkaSource<T, D> {
             bad_records: BadRecordPolicy::Fail,
             timeout: DEFAULT_TIMEOUT,
             rate: None,
+            watermarks: None,
             deserializer: Arc::new(deserializer),
             _t: PhantomData,
         }
+    }
+
+    /// Per-partition watermarks on the Kafka record timestamps (Flink's
+    /// `WatermarkStrategy.forBoundedOutOfOrderness(max_out_of_orderness)`,
+    /// `.withIdleness(idleness)` when given, applied per partition by the
+    /// source): records carry their Kafka timestamps (ms); the reader emits
+    /// the minimum over its partitions of `max timestamp - bound - 1`; a
+    /// partition without records for `idleness` does not hold it back, and a
+    /// reader whose partitions are all quiet is marked idle. Without
+    /// idleness an empty partition holds event time back, as in Flink.
+    pub fn watermarks(mut self, max_out_of_orderness: Duration, idleness: Option<Duration>) -> Self {
+        let bound_ms = max_out_of_orderness.as_millis().min(i64::MAX as u128 / 2) as i64;
+        self.watermarks = Some(WatermarkSettings { bound_ms, idleness });
+        self
     }
 
     /// The consumer group (`group.id`) offsets are committed to on checkpoint completion.
@@ -248,6 +266,9 @@ struct PartitionPosition {
     next: i64,
     /// Bounded mode: the offset to stop at (exclusive).
     stop: Option<i64>,
+    /// Event-time progress (not part of the state).
+    #[serde(skip)]
+    clock: PartitionClock,
 }
 
 /// Offsets saved per checkpoint, waiting for its completion to be committed.
@@ -276,6 +297,15 @@ struct KafkaSourceReader<T, D> {
     skipped: u64,
     /// With a rate: `(records per second for this subtask, start, records emitted)`.
     pacer: Option<(f64, Instant, u64)>,
+    /// Reused lookup key of `positions` (no allocation per record).
+    key: (String, i32),
+    /// When the reader started (idleness of partitions without records).
+    started: Instant,
+    /// Watermarks: the last one emitted, and whether the reader is marked idle.
+    last_watermark: i64,
+    idle: bool,
+    /// Timestamp column for [`SourceReader::poll_next`] callers.
+    scratch: Vec<i64>,
 }
 
 /// What the readers of one source share.
@@ -309,6 +339,11 @@ impl<T: rfy_runtime::record::Record, D: KafkaDeserializer<T>> Source<T> for Kafk
             last_discovery: Instant::now(),
             skipped: 0,
             pacer: self.rate.map(|r| (r / ctx.parallelism as f64, Instant::now(), 0)),
+            key: (String::new(), 0),
+            started: Instant::now(),
+            last_watermark: NO_TIMESTAMP,
+            idle: false,
+            scratch: Vec::new(),
         };
         let restored = restored_positions(ctx)?;
         reader.start(restored)?;
@@ -335,6 +370,7 @@ impl<T, D> KafkaSource<T, D> {
             bad_records: self.bad_records,
             timeout: self.timeout,
             rate: self.rate,
+            watermarks: self.watermarks,
             deserializer: self.deserializer.clone(),
             _t: PhantomData,
         }
@@ -456,7 +492,16 @@ impl<T, D: KafkaDeserializer<T>> KafkaSourceReader<T, D> {
             };
             let stop = src.bounded.then_some(high);
             tracing::info!(subtask = self.subtask, topic = %topic, partition = part, next, ?stop, "Kafka source takes partition");
-            self.positions.insert(key, PartitionPosition { topic: topic.clone(), partition: *part, next, stop });
+            self.positions.insert(
+                key,
+                PartitionPosition {
+                    topic: topic.clone(),
+                    partition: *part,
+                    next,
+                    stop,
+                    clock: PartitionClock::default(),
+                },
+            );
         }
         Ok(())
     }
@@ -586,8 +631,11 @@ fn tpl_of<'a>(items: impl Iterator<Item = (&'a str, i32, Offset)>) -> Result<Top
     Ok(tpl)
 }
 
-impl<T, D: KafkaDeserializer<T>> SourceReader<T> for KafkaSourceReader<T, D> {
-    fn poll_next(&mut self, out: &mut Vec<T>) -> Result<SourceStatus, TaskError> {
+impl<T, D: KafkaDeserializer<T>> KafkaSourceReader<T, D> {
+    /// Reads up to a batch of records into `out` (with their timestamps
+    /// when watermarks are on), committing completed offsets, rediscovering
+    /// partitions and finishing a bounded reader on the way.
+    fn read(&mut self, out: &mut SourceOutput<'_, T>) -> Result<SourceStatus, TaskError> {
         self.commit_completed();
         if let Some(every) = self.source.discovery_interval {
             if !self.source.bounded && self.last_discovery.elapsed() >= every {
@@ -598,6 +646,8 @@ impl<T, D: KafkaDeserializer<T>> SourceReader<T> for KafkaSourceReader<T, D> {
             return self.finish();
         }
         let src = self.source.clone();
+        let timestamps = src.watermarks.is_some();
+        let now = Instant::now();
         let budget = match &self.pacer {
             None => SOURCE_BATCH,
             Some((rate, started, emitted)) => {
@@ -624,7 +674,10 @@ impl<T, D: KafkaDeserializer<T>> SourceReader<T> for KafkaSourceReader<T, D> {
                 }
             };
             let (topic, partition, offset) = (msg.topic(), msg.partition(), msg.offset());
-            let Some(pos) = self.positions.get_mut(&(topic.to_string(), partition)) else { continue };
+            self.key.0.clear();
+            self.key.0.push_str(topic);
+            self.key.1 = partition;
+            let Some(pos) = self.positions.get_mut(&self.key) else { continue };
             if let Some(stop) = pos.stop {
                 if offset >= stop {
                     pos.next = stop;
@@ -633,8 +686,14 @@ impl<T, D: KafkaDeserializer<T>> SourceReader<T> for KafkaSourceReader<T, D> {
             }
             pos.next = offset + 1;
             match src.deserializer.deserialize(msg.key(), msg.payload()) {
+                Ok(rec) if timestamps => {
+                    let ts = msg.timestamp().to_millis().unwrap_or(NO_TIMESTAMP);
+                    pos.clock.observe(ts, now);
+                    out.collect_with_timestamp(rec, ts);
+                    n += 1;
+                }
                 Ok(rec) => {
-                    out.push(rec);
+                    out.collect(rec);
                     n += 1;
                 }
                 Err(detail) => {
@@ -660,6 +719,44 @@ impl<T, D: KafkaDeserializer<T>> SourceReader<T> for KafkaSourceReader<T, D> {
             }
         }
         Ok(if n == 0 { SourceStatus::Idle } else { SourceStatus::Available })
+    }
+}
+
+impl<T, D: KafkaDeserializer<T>> SourceReader<T> for KafkaSourceReader<T, D> {
+    fn poll_next(&mut self, out: &mut Vec<T>) -> Result<SourceStatus, TaskError> {
+        let mut ts = std::mem::take(&mut self.scratch);
+        ts.clear();
+        let r = self.poll_output(&mut SourceOutput::new(out, &mut ts));
+        self.scratch = ts;
+        r
+    }
+
+    fn poll_output(&mut self, out: &mut SourceOutput<'_, T>) -> Result<SourceStatus, TaskError> {
+        let status = self.read(out)?;
+        if let Some(settings) = self.source.watermarks {
+            let clocks = self.positions.values().filter(|p| p.stop.is_none_or(|s| p.next < s)).map(|p| &p.clock);
+            match combine(clocks, settings, self.started, Instant::now()) {
+                Combined::Watermark(w) => {
+                    if w > self.last_watermark || self.idle {
+                        self.last_watermark = self.last_watermark.max(w);
+                        out.emit_watermark(self.last_watermark);
+                    }
+                    self.idle = false;
+                }
+                Combined::Idle(w) => {
+                    if let Some(w) = w.filter(|w| *w > self.last_watermark) {
+                        self.last_watermark = w;
+                        out.emit_watermark(w);
+                    }
+                    if !self.idle && out.records().is_empty() {
+                        out.mark_idle();
+                        self.idle = true;
+                    }
+                }
+                Combined::Pending => {}
+            }
+        }
+        Ok(status)
     }
 
     fn snapshot_state(&mut self) -> Result<Vec<Vec<u8>>, TaskError> {

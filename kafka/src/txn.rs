@@ -1,0 +1,273 @@
+//! Committing a transaction prepared by an earlier producer instance: the
+//! Kafka protocol's `EndTxn(committed = true)` for a recorded producer id and
+//! epoch, sent to the transaction coordinator over a plain TCP connection.
+//!
+//! librdkafka has no way to resume another instance's transaction, so the
+//! exactly-once sink records, per prepared transaction, its transactional
+//! id, producer id and epoch in the checkpoint, and after a restore commits
+//! it with [`commit_prepared`] before the id is initialized again (which
+//! would abort it). This is what Flink's `FlinkKafkaInternalProducer
+//! .resumeTransaction` + `commitTransaction` achieve in Java.
+//!
+//! Protocol (Kafka's `FindCoordinatorRequest.json`, `EndTxnRequest.json`):
+//! `FindCoordinator` v3 with `key_type = 1` (transaction) asked of a
+//! bootstrap broker names the coordinator; `EndTxn` v3 (transaction
+//! protocol version 1, as librdkafka uses, so the coordinator does not bump
+//! the epoch) ends the transaction. Frames are a 4-byte big-endian length
+//! followed by the request header and body (messages encoded with the
+//! `kafka-protocol` crate).
+//!
+//! Outcomes (the coordinator's `TransactionCoordinator.handleEndTransaction`):
+//! `NONE` also when the transaction is already committed with this epoch (a
+//! repeated commit); `PRODUCER_FENCED` / `INVALID_PRODUCER_EPOCH` when an
+//! earlier attempt already re-initialized the id (so it committed first);
+//! `INVALID_TXN_STATE` when it was aborted (e.g. by `transaction.timeout.ms`).
+//! `CONCURRENT_TRANSACTIONS` and coordinator moves are retried.
+
+use std::io::{Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::messages::{
+    ApiKey, EndTxnRequest, EndTxnResponse, FindCoordinatorRequest, FindCoordinatorResponse, ProducerId, RequestHeader,
+    ResponseHeader, TransactionalId,
+};
+use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, StrBytes};
+
+/// A transaction prepared (flushed) by a producer: what the checkpoint keeps
+/// to commit it from another process.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PreparedTxn {
+    /// The transactional id.
+    pub transactional_id: String,
+    /// The producer id the coordinator assigned at `InitProducerId`.
+    pub producer_id: i64,
+    /// The producer epoch.
+    pub epoch: i16,
+}
+
+/// How the coordinator answered an `EndTxn(commit)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommitOutcome {
+    /// Committed now, or already committed with this epoch.
+    Committed,
+    /// The id was re-initialized since (an earlier restore committed it
+    /// first, then took the id over): nothing to do.
+    Fenced(i16),
+    /// The transaction is not open (aborted, or never had records).
+    InvalidState,
+}
+
+/// Why `EndTxn` could not be sent or was refused.
+#[derive(Debug, thiserror::Error)]
+#[error("commit of prepared Kafka transaction '{transactional_id}' (producer id {producer_id}, epoch {epoch}) via coordinator {coordinator}: {detail}")]
+pub struct CommitError {
+    transactional_id: String,
+    producer_id: i64,
+    epoch: i16,
+    /// The coordinator address, or the bootstrap servers before it was known.
+    coordinator: String,
+    detail: String,
+}
+
+const CLIENT_ID: &str = "rfy-kafka-sink";
+const FIND_COORDINATOR_VERSION: i16 = 3;
+const END_TXN_VERSION: i16 = 3;
+/// Kafka error codes used here (Kafka's `Errors.java`).
+const NONE: i16 = 0;
+const COORDINATOR_LOAD_IN_PROGRESS: i16 = 14;
+const COORDINATOR_NOT_AVAILABLE: i16 = 15;
+const NOT_COORDINATOR: i16 = 16;
+const INVALID_PRODUCER_EPOCH: i16 = 47;
+const INVALID_TXN_STATE: i16 = 48;
+const CONCURRENT_TRANSACTIONS: i16 = 51;
+const PRODUCER_FENCED: i16 = 90;
+
+/// Commits `txn` by sending `EndTxn(committed = true)` to its coordinator,
+/// found through `bootstrap` (comma-separated `host:port`). Retries
+/// coordinator moves and `CONCURRENT_TRANSACTIONS` until `timeout`.
+///
+/// Errors: no broker or coordinator reachable within `timeout`, a response
+/// that does not decode, any other error code (named with its number).
+pub fn commit_prepared(bootstrap: &str, txn: &PreparedTxn, timeout: Duration) -> Result<CommitOutcome, CommitError> {
+    let deadline = Instant::now() + timeout;
+    let mut coordinator = bootstrap.to_string();
+    let err = |coordinator: &str, detail: String| CommitError {
+        transactional_id: txn.transactional_id.clone(),
+        producer_id: txn.producer_id,
+        epoch: txn.epoch,
+        coordinator: coordinator.to_string(),
+        detail,
+    };
+    let mut last = String::new();
+    while Instant::now() < deadline {
+        match find_coordinator(bootstrap, &txn.transactional_id, deadline) {
+            Ok(Some(addr)) => coordinator = addr,
+            Ok(None) => {
+                last = "coordinator not available yet".into();
+                std::thread::sleep(Duration::from_millis(100));
+                continue;
+            }
+            Err(e) => {
+                last = e;
+                std::thread::sleep(Duration::from_millis(200));
+                continue;
+            }
+        }
+        let code = match end_txn(&coordinator, txn, deadline) {
+            Ok(code) => code,
+            Err(e) => {
+                last = e;
+                std::thread::sleep(Duration::from_millis(200));
+                continue;
+            }
+        };
+        match code {
+            NONE => return Ok(CommitOutcome::Committed),
+            PRODUCER_FENCED | INVALID_PRODUCER_EPOCH => return Ok(CommitOutcome::Fenced(code)),
+            INVALID_TXN_STATE => return Ok(CommitOutcome::InvalidState),
+            CONCURRENT_TRANSACTIONS | COORDINATOR_LOAD_IN_PROGRESS | COORDINATOR_NOT_AVAILABLE | NOT_COORDINATOR => {
+                last = format!("retriable error code {code}");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            other => return Err(err(&coordinator, format!("EndTxn failed with Kafka error code {other}"))),
+        }
+    }
+    Err(err(&coordinator, format!("no success within {} ms (last: {last})", timeout.as_millis())))
+}
+
+/// The coordinator of `transactional_id` as `host:port`, `None` while it is
+/// not available. Tries each bootstrap server in turn.
+fn find_coordinator(bootstrap: &str, transactional_id: &str, deadline: Instant) -> Result<Option<String>, String> {
+    let req = FindCoordinatorRequest::default()
+        .with_key(StrBytes::from_string(transactional_id.to_string()))
+        .with_key_type(1);
+    let mut errors = Vec::new();
+    for server in bootstrap.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        match call::<FindCoordinatorRequest, FindCoordinatorResponse>(
+            server,
+            ApiKey::FindCoordinator,
+            FIND_COORDINATOR_VERSION,
+            &req,
+            deadline,
+        ) {
+            Ok(r) if r.error_code == NONE => return Ok(Some(format!("{}:{}", r.host.as_str(), r.port))),
+            Ok(r) if matches!(r.error_code, COORDINATOR_NOT_AVAILABLE | COORDINATOR_LOAD_IN_PROGRESS) => {
+                return Ok(None)
+            }
+            Ok(r) => errors.push(format!("{server}: FindCoordinator error code {}", r.error_code)),
+            Err(e) => errors.push(format!("{server}: {e}")),
+        }
+    }
+    Err(errors.join("; "))
+}
+
+/// Sends `EndTxn(committed = true)` to `coordinator`; returns the error code.
+fn end_txn(coordinator: &str, txn: &PreparedTxn, deadline: Instant) -> Result<i16, String> {
+    let req = EndTxnRequest::default()
+        .with_transactional_id(TransactionalId(StrBytes::from_string(txn.transactional_id.clone())))
+        .with_producer_id(ProducerId(txn.producer_id))
+        .with_producer_epoch(txn.epoch)
+        .with_committed(true);
+    let r = call::<EndTxnRequest, EndTxnResponse>(coordinator, ApiKey::EndTxn, END_TXN_VERSION, &req, deadline)?;
+    Ok(r.error_code)
+}
+
+/// One request/response exchange on a fresh connection to `addr`.
+fn call<Req: Encodable + HeaderVersion, Resp: Decodable + HeaderVersion>(
+    addr: &str,
+    key: ApiKey,
+    version: i16,
+    req: &Req,
+    deadline: Instant,
+) -> Result<Resp, String> {
+    let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(100));
+    let sock = addr.to_socket_addrs().map_err(|e| format!("cannot resolve {addr}: {e}"))?.next();
+    let sock = sock.ok_or_else(|| format!("{addr} resolves to no address"))?;
+    let mut stream = TcpStream::connect_timeout(&sock, left).map_err(|e| format!("connect to {addr}: {e}"))?;
+    stream
+        .set_read_timeout(Some(left))
+        .and_then(|_| stream.set_write_timeout(Some(left)))
+        .map_err(|e| e.to_string())?;
+    let frame = encode_request(key, version, req).map_err(|e| format!("encode {key:?}: {e}"))?;
+    stream.write_all(&frame).map_err(|e| format!("send {key:?} to {addr}: {e}"))?;
+    let mut len = [0u8; 4];
+    stream.read_exact(&mut len).map_err(|e| format!("read {key:?} response from {addr}: {e}"))?;
+    let len = u32::from_be_bytes(len) as usize;
+    if len > 1 << 20 {
+        return Err(format!("{key:?} response from {addr} claims {len} bytes"));
+    }
+    let mut body = vec![0u8; len];
+    stream.read_exact(&mut body).map_err(|e| format!("read {key:?} response from {addr}: {e}"))?;
+    decode_response(version, Bytes::from(body)).map_err(|e| format!("undecodable {key:?} response from {addr}: {e}"))
+}
+
+const CORRELATION_ID: i32 = 1;
+
+/// A length-prefixed request frame.
+fn encode_request<Req: Encodable + HeaderVersion>(
+    key: ApiKey,
+    version: i16,
+    req: &Req,
+) -> anyhow_free::Result<Vec<u8>> {
+    let header = RequestHeader::default()
+        .with_request_api_key(key as i16)
+        .with_request_api_version(version)
+        .with_correlation_id(CORRELATION_ID)
+        .with_client_id(Some(StrBytes::from_static_str(CLIENT_ID)));
+    let mut buf = BytesMut::new();
+    buf.extend_from_slice(&[0; 4]);
+    header.encode(&mut buf, Req::header_version(version)).map_err(|e| e.to_string())?;
+    req.encode(&mut buf, version).map_err(|e| e.to_string())?;
+    let n = (buf.len() - 4) as u32;
+    buf[..4].copy_from_slice(&n.to_be_bytes());
+    Ok(buf.to_vec())
+}
+
+/// Decodes a response body (after the length) for `version`.
+fn decode_response<Resp: Decodable + HeaderVersion>(version: i16, mut body: Bytes) -> anyhow_free::Result<Resp> {
+    let header = ResponseHeader::decode(&mut body, Resp::header_version(version)).map_err(|e| e.to_string())?;
+    if header.correlation_id != CORRELATION_ID {
+        return Err(format!("correlation id {} instead of {CORRELATION_ID}", header.correlation_id));
+    }
+    Resp::decode(&mut body, version).map_err(|e| e.to_string())
+}
+
+/// Results with a plain message (the protocol crate's errors are `anyhow`).
+mod anyhow_free {
+    pub type Result<T> = std::result::Result<T, String>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn end_txn_frame_has_length_header_and_fields() {
+        let req = EndTxnRequest::default()
+            .with_transactional_id(TransactionalId(StrBytes::from_static_str("p-0-1")))
+            .with_producer_id(ProducerId(7))
+            .with_producer_epoch(3)
+            .with_committed(true);
+        let f = encode_request(ApiKey::EndTxn, END_TXN_VERSION, &req).unwrap();
+        assert_eq!(u32::from_be_bytes(f[..4].try_into().unwrap()) as usize, f.len() - 4);
+        assert_eq!(i16::from_be_bytes([f[4], f[5]]), ApiKey::EndTxn as i16);
+        assert_eq!(i16::from_be_bytes([f[6], f[7]]), END_TXN_VERSION);
+        assert_eq!(i32::from_be_bytes(f[8..12].try_into().unwrap()), CORRELATION_ID);
+        // Body ends: producer id (8 bytes), epoch (2), committed (1), no tagged fields (1).
+        let tail = &f[f.len() - 12..];
+        assert_eq!(i64::from_be_bytes(tail[..8].try_into().unwrap()), 7);
+        assert_eq!(i16::from_be_bytes([tail[8], tail[9]]), 3);
+        assert_eq!(&tail[10..], &[1, 0]);
+    }
+
+    #[test]
+    fn unreachable_bootstrap_is_named_within_the_timeout() {
+        let t = Instant::now();
+        let txn = PreparedTxn { transactional_id: "x-0-0".into(), producer_id: 1, epoch: 0 };
+        let e = commit_prepared("127.0.0.1:1", &txn, Duration::from_millis(600)).unwrap_err().to_string();
+        assert!(e.contains("127.0.0.1:1") && e.contains("x-0-0") && e.contains("producer id 1"), "{e}");
+        assert!(t.elapsed() < Duration::from_secs(3));
+    }
+}
