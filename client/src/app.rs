@@ -84,6 +84,7 @@ async fn run(cli: &Cli, args: &RunArgs, programs: &'static [JobProgram], raw_arg
             if args.from_savepoint.is_none() {
                 stream.check_io().map_err(anyhow::Error::msg)?;
             }
+            rfy_am::plan::check_checkpoint_dir(&conf).map_err(anyhow::Error::msg)?;
             if m == "yarn-session" {
                 return session::run_job(&conf, &graph, args.detached).await;
             }
@@ -100,6 +101,7 @@ async fn run(cli: &Cli, args: &RunArgs, programs: &'static [JobProgram], raw_arg
     if args.from_savepoint.is_none() {
         stream.check_io().map_err(anyhow::Error::msg)?;
     }
+    rfy_am::plan::check_checkpoint_dir(&conf).map_err(anyhow::Error::msg)?;
     let cluster = local::LocalCluster::start_with_programs(&conf, graph.required_slots(), programs).await?;
     let client = follow::RestClient::new(cluster.rest_url())?;
     let result = async {
@@ -238,11 +240,14 @@ pub fn main(programs: &'static [JobProgram], args: Vec<OsString>) -> ExitCode {
 }
 
 /// The error and its causes on one line, `: `-separated, skipping a cause
-/// whose text the line already holds (errors that print their source).
+/// whose text the line already holds (errors that print their source), and
+/// dropping the Java stack trace a Hadoop RemoteException's message carries
+/// after its first line (`\n\tat org.apache...`).
 fn one_line(e: &anyhow::Error) -> String {
     let mut line = String::new();
     for cause in e.chain() {
         let text = cause.to_string();
+        let text = text.split("\n\tat ").next().unwrap_or_default().trim_end().to_string();
         if line.contains(&text) {
             continue;
         }
