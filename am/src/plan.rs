@@ -102,8 +102,9 @@ pub fn plan(
     })?;
     let stream = declared.map_err(|error| PlanError::Job { job: job.into(), error })?;
     if check_io {
-        stream.check_io().map_err(|message| PlanError::Check { job: job.into(), message })?;
+        // The checkpoint directory first: the output check may create the output directory.
         check_checkpoint_dir(conf).map_err(|message| PlanError::Check { job: job.into(), message })?;
+        stream.check_io().map_err(|message| PlanError::Check { job: job.into(), message })?;
     }
     let graph = stream.job_graph().map_err(|error| PlanError::Job { job: job.into(), error })?;
     Ok((stream, graph))

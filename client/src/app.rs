@@ -81,10 +81,10 @@ async fn run(cli: &Cli, args: &RunArgs, programs: &'static [JobProgram], raw_arg
         Some(m @ ("yarn-per-job" | "yarn-session")) => {
             // The JobGraph planned here runs on the cluster: the planning
             // checks (input exists, output empty) run here too.
+            rfy_am::plan::check_checkpoint_dir(&conf).map_err(anyhow::Error::msg)?;
             if args.from_savepoint.is_none() {
                 stream.check_io().map_err(anyhow::Error::msg)?;
             }
-            rfy_am::plan::check_checkpoint_dir(&conf).map_err(anyhow::Error::msg)?;
             if m == "yarn-session" {
                 return session::run_job(&conf, &graph, args.detached).await;
             }
@@ -98,10 +98,10 @@ async fn run(cli: &Cli, args: &RunArgs, programs: &'static [JobProgram], raw_arg
     if args.detached {
         bail!("-d (detached) needs a cluster (-m yarn-...): the embedded local cluster lives in this process");
     }
+    rfy_am::plan::check_checkpoint_dir(&conf).map_err(anyhow::Error::msg)?;
     if args.from_savepoint.is_none() {
         stream.check_io().map_err(anyhow::Error::msg)?;
     }
-    rfy_am::plan::check_checkpoint_dir(&conf).map_err(anyhow::Error::msg)?;
     let cluster = local::LocalCluster::start_with_programs(&conf, graph.required_slots(), programs).await?;
     let client = follow::RestClient::new(cluster.rest_url())?;
     let result = async {
