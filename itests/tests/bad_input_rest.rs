@@ -152,18 +152,18 @@ async fn malformed_requests_get_flink_error_bodies_on_every_route() {
     }
 
     // Malformed JSON and wrong types.
-    case!(post, "/jobs".to_string(), b("{\"jobGraph\":"), bad, "malformed job submission");
+    case!(post, "/jobs", b("{\"jobGraph\":"), bad, "malformed job submission");
     case!(post, j("/savepoints"), b("{nope"), bad, "malformed savepoint request");
     case!(post, j("/stop"), b("[1,"), bad, "malformed savepoint request");
     case!(post, j("/checkpoints"), b("{\"checkpointType\":"), bad, "malformed checkpoint trigger request");
-    case!(post, "/savepoint-disposal".to_string(), b("nope"), bad, "malformed savepoint disposal request");
-    case!(post, "/jobs".to_string(), None, bad, "malformed job submission");
-    case!(post, "/jobs".to_string(), b("{\"jobGraph\": 5}"), bad, "invalid type: integer");
-    case!(post, "/jobs".to_string(), b("{\"jobGraph\": {}}"), bad, "missing field");
-    case!(post, "/jobs".to_string(), b(&submit_with(", \"jars\": []")), bad, "unknown field `jars`");
-    case!(post, "/jobs".to_string(), b(&submit_with(", \"config\": {\"a\": 1}")), bad, "invalid type: integer");
+    case!(post, "/savepoint-disposal", b("nope"), bad, "malformed savepoint disposal request");
+    case!(post, "/jobs", None, bad, "malformed job submission");
+    case!(post, "/jobs", b("{\"jobGraph\": 5}"), bad, "invalid type: integer");
+    case!(post, "/jobs", b("{\"jobGraph\": {}}"), bad, "missing field");
+    case!(post, "/jobs", b(&submit_with(", \"jars\": []")), bad, "unknown field `jars`");
+    case!(post, "/jobs", b(&submit_with(", \"config\": {\"a\": 1}")), bad, "invalid type: integer");
     let bad_conf = submit_with(", \"config\": {\"parallelism.default\": \"two\"}");
-    case!(post, "/jobs".to_string(), b(&bad_conf), bad, "parallelism.default");
+    case!(post, "/jobs", b(&bad_conf), bad, "parallelism.default");
     case!(post, j("/savepoints"), b("{\"cancel-job\": \"yes\"}"), bad, "invalid type: string \"yes\"");
     case!(post, j("/stop"), b("{\"drain\": \"no\"}"), bad, "invalid type: string \"no\"");
     case!(post, j("/checkpoints"), b("{\"checkpointType\": 7}"), bad, "invalid type: integer");
@@ -178,10 +178,10 @@ async fn malformed_requests_get_flink_error_bodies_on_every_route() {
         "target-directory 'rel/dir' is not absolute"
     );
     let sp = "savepoint-path 'sp' is not absolute";
-    case!(post, "/savepoint-disposal".to_string(), b("{\"savepoint-path\": \"sp\"}"), bad, sp);
+    case!(post, "/savepoint-disposal", b("{\"savepoint-path\": \"sp\"}"), bad, sp);
     case!(post, j("/savepoints"), b("{\"formatType\": \"NATIVE\"}"), bad, "savepoint format 'NATIVE'");
-    case!(post, "/savepoint-disposal".to_string(), b("{\"savepoint-path\": 42}"), bad, "invalid type: integer");
-    case!(post, "/savepoint-disposal".to_string(), b("{}"), bad, "savepoint-path is missing");
+    case!(post, "/savepoint-disposal", b("{\"savepoint-path\": 42}"), bad, "invalid type: integer");
+    case!(post, "/savepoint-disposal", b("{}"), bad, "savepoint-path is missing");
     case!(patch, j("?mode=stop"), None, bad, "unsupported mode 'stop'");
     case!(patch, j("?mode=cancel&mode=cancel"), None, bad, "duplicate field `mode`");
     case!(get, j("/metrics?get=a&get=b"), None, bad, "duplicate field `get`");
@@ -210,7 +210,7 @@ async fn malformed_requests_get_flink_error_bodies_on_every_route() {
         case!(get, format!("/jobs/{u}{rest}"), None, nf, format!("Job {u} not found"));
     }
     case!(get, format!("/jobs/{u}/savepoints/{u}"), None, nf, format!("Job {u} not found"));
-    case!(get, "/jobs/%FF%FE".to_string(), None, bad, "UTF-8");
+    case!(get, "/jobs/%FF%FE", None, bad, "UTF-8");
     case!(get, j(&format!("/vertices/{u}")), None, nf, format!("has no vertex {u}"));
     case!(get, j(&format!("/vertices/{u}/metrics")), None, nf, format!("has no vertex {u}"));
     case!(get, j(&format!("/checkpoints/{u}")), None, nf, format!("no checkpoint operation {u}"));
@@ -218,8 +218,8 @@ async fn malformed_requests_get_flink_error_bodies_on_every_route() {
     case!(get, format!("/savepoint-disposal/{u}"), None, nf, format!("no savepoint disposal {u}"));
     case!(get, format!("/taskmanagers/{u}"), None, nf, format!("TaskManager {u} not found"));
     case!(get, format!("/taskmanagers/{u}/metrics"), None, nf, format!("no metrics of TaskManager {u}"));
-    case!(get, "/no/such/route".to_string(), None, nf, "no such REST endpoint");
-    case!(get, "/v1/no/such/route".to_string(), None, nf, "no such REST endpoint");
+    case!(get, "/no/such/route", None, nf, "no such REST endpoint");
+    case!(get, "/v1/no/such/route", None, nf, "no such REST endpoint");
 
     // Huge bodies: over the limit on every POST route, with and without Content-Length.
     let huge = format!("{{\"x\": \"{}\"}}", "a".repeat(1 << 20));
