@@ -144,8 +144,15 @@ impl Manifest {
     ///
     /// Errors: the file cannot be read, or is not a manifest of this version.
     pub fn read(path: &Path) -> Result<Manifest, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let m: Manifest = serde_json::from_str(&text).map_err(|e| format!("bad manifest {}: {e}", path.display()))?;
+        let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        Self::from_bytes(&bytes, path)
+    }
+
+    /// Parses a manifest's bytes; `path` only names the file in errors.
+    ///
+    /// Errors: not JSON (or not UTF-8), not a manifest, or another manifest version.
+    pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Manifest, String> {
+        let m: Manifest = serde_json::from_slice(bytes).map_err(|e| format!("bad manifest {}: {e}", path.display()))?;
         if m.version != MANIFEST_VERSION {
             return Err(format!(
                 "{} has manifest version {} but this rfy-am reads {MANIFEST_VERSION}: client and AM differ",

@@ -107,6 +107,8 @@ pub fn plan(
     })?;
     let stream = declared.map_err(|error| PlanError::Job { job: job.into(), error })?;
     if check_io {
+        // The checkpoint directory first: the output check may create the output directory.
+        check_checkpoint_dir(conf).map_err(|message| PlanError::Check { job: job.into(), message })?;
         stream.check_io().map_err(|message| PlanError::Check { job: job.into(), message })?;
     }
     let graph = stream.job_graph().map_err(|error| PlanError::Job { job: job.into(), error })?;
@@ -142,6 +144,25 @@ fn catch_quietly<R>(f: impl FnOnce() -> R) -> Result<R, (Box<dyn std::any::Any +
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
     QUIET.with(|q| q.set(was));
     result.map_err(|payload| (payload, LOCATION.with(|l| l.take())))
+}
+
+/// With checkpointing on, creates `state.checkpoints.dir` (if absent) before
+/// the job starts, so that a directory the user may not write (HDFS
+/// permission denied, a missing parent) fails the submission with one line
+/// naming it, instead of declining every checkpoint of a running job.
+///
+/// Errors: the directory cannot be created; the message names it and the option.
+pub fn check_checkpoint_dir(conf: &Configuration) -> Result<(), String> {
+    if conf.get_optional(&options::EXECUTION_CHECKPOINTING_INTERVAL).is_none() {
+        return Ok(());
+    }
+    let Some(dir) = conf.get_optional(&options::STATE_CHECKPOINTS_DIR) else {
+        return Ok(()); // the JobManager's checkpoint settings report this one
+    };
+    let key = options::STATE_CHECKPOINTS_DIR.key;
+    rfy_connectors::register_file_system();
+    let fs = rfy_runtime::fs::get(&dir).map_err(|e| format!("checkpoint directory {dir} ({key}): {e}"))?;
+    fs.mkdirs(&dir).map_err(|e| format!("checkpoint directory {dir} ({key}) cannot be created: {e}"))
 }
 
 #[cfg(test)]

@@ -81,6 +81,7 @@ async fn run(cli: &Cli, args: &RunArgs, programs: &'static [JobProgram], raw_arg
         Some(m @ ("yarn-per-job" | "yarn-session")) => {
             // The JobGraph planned here runs on the cluster: the planning
             // checks (input exists, output empty) run here too.
+            rfy_am::plan::check_checkpoint_dir(&conf).map_err(anyhow::Error::msg)?;
             if args.from_savepoint.is_none() {
                 stream.check_io().map_err(anyhow::Error::msg)?;
             }
@@ -97,6 +98,7 @@ async fn run(cli: &Cli, args: &RunArgs, programs: &'static [JobProgram], raw_arg
     if args.detached {
         bail!("-d (detached) needs a cluster (-m yarn-...): the embedded local cluster lives in this process");
     }
+    rfy_am::plan::check_checkpoint_dir(&conf).map_err(anyhow::Error::msg)?;
     if args.from_savepoint.is_none() {
         stream.check_io().map_err(anyhow::Error::msg)?;
     }
@@ -293,11 +295,14 @@ async fn cache_clean(conf: &rfy_conf::Configuration, all: bool) -> Result<bool> 
 }
 
 /// The error and its causes on one line, `: `-separated, skipping a cause
-/// whose text the line already holds (errors that print their source).
+/// whose text the line already holds (errors that print their source), and
+/// dropping the Java stack trace a Hadoop RemoteException's message carries
+/// after its first line (`\n\tat org.apache...`).
 fn one_line(e: &anyhow::Error) -> String {
     let mut line = String::new();
     for cause in e.chain() {
         let text = cause.to_string();
+        let text = text.split("\n\tat ").next().unwrap_or_default().trim_end().to_string();
         if line.contains(&text) {
             continue;
         }

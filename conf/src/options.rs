@@ -107,6 +107,8 @@ options! {
         "Local address the REST server binds to (0.0.0.0 for all interfaces).";
     REST_PORT: u32 = "rest.port", default = "8081",
         "TCP port of the REST server (0 = any free port).";
+    REST_SERVER_MAX_CONTENT_LENGTH: u32 = "rest.server.max-content-length", default = "104857600",
+        "Largest request body, in bytes, the REST server accepts; a larger one is answered 413 with Flink's error body.";
     METRICS_REPORTER_PROM_PORT: String = "metrics.reporter.prom.port",
         "Port or port range (e.g. 9250-9260) of the Prometheus reporter of the JobManager and of every TaskManager; each takes the first free port of the range. Unset: no reporter.";
     ENV_LOG_DIR: String = "env.log.dir",

@@ -38,8 +38,24 @@ use rfy_runtime::{OperatorContext, TaskError};
 /// Buffer size of readers and writers, bytes (1 MiB).
 const IO_BUFFER: usize = 1 << 20;
 
+/// An HDFS error as an I/O error. A NameNode's RemoteException becomes one
+/// line, `<simple class name>: <first line of its message>` (its message
+/// carries the server's Java stack trace after the first line); an
+/// `AccessControlException` is [`std::io::ErrorKind::PermissionDenied`].
 fn io_err(e: NativeError) -> std::io::Error {
-    std::io::Error::other(e)
+    match &e {
+        NativeError::RPCError(class, msg) | NativeError::FatalRPCError(class, msg) => {
+            let simple = class.rsplit('.').next().unwrap_or(class);
+            let first = msg.lines().next().unwrap_or("").trim();
+            let kind = if simple == "AccessControlException" {
+                std::io::ErrorKind::PermissionDenied
+            } else {
+                std::io::ErrorKind::Other
+            };
+            std::io::Error::new(kind, format!("{simple}: {first}"))
+        }
+        _ => std::io::Error::other(e),
+    }
 }
 
 /// Reads a text file in HDFS line by line (without the line end).
@@ -95,7 +111,7 @@ impl Source<String> for HdfsTextFileSource {
                 Ok(s) if !s.isdir => Ok(()),
                 Ok(_) => Err(format!("input path {} is a directory, not a file", p.uri)),
                 Err(e) if not_found(&e) => Err(format!("input file {} does not exist", p.uri)),
-                Err(e) => Err(format!("input file {} cannot be read: {e}", p.uri)),
+                Err(e) => Err(format!("input file {} cannot be read: {}", p.uri, io_err(e))),
             }
         })
     }
@@ -294,10 +310,10 @@ impl<T: 'static> Sink<T> for HdfsTextFileSink<T> {
                 Ok(_) => match c.list_status(&p.path, false) {
                     Ok(v) if v.is_empty() => Ok(()),
                     Ok(_) => Err(format!("output directory {} exists and is not empty", p.uri)),
-                    Err(e) => Err(format!("cannot list output directory {}: {e}", p.uri)),
+                    Err(e) => Err(format!("cannot list output directory {}: {}", p.uri, io_err(e))),
                 },
                 Err(e) if not_found(&e) => Ok(()),
-                Err(e) => Err(format!("cannot check output directory {}: {e}", p.uri)),
+                Err(e) => Err(format!("cannot check output directory {}: {}", p.uri, io_err(e))),
             }
         })
     }

@@ -80,8 +80,11 @@ pub fn decode_all_timestamped<T: DeserializeOwned>(
     out: &mut Vec<T>,
     timestamps: &mut Vec<i64>,
 ) -> Result<(), TaskError> {
-    out.reserve(count as usize);
-    timestamps.reserve(count as usize);
+    // `count` comes from the sender: reserve no more than the bytes can hold
+    // (every record has at least a one-byte timestamp).
+    let fits = (count as usize).min(bytes.len());
+    out.reserve(fits);
+    timestamps.reserve(fits);
     for i in 0..count {
         let mut zz: u64 = 0;
         let mut shift = 0;
@@ -116,7 +119,9 @@ pub fn decode_all_timestamped<T: DeserializeOwned>(
 /// Errors: [`TaskError::Decode`] if the bytes are truncated or malformed, or
 /// if bytes remain after `count` records.
 pub fn decode_all<T: DeserializeOwned>(mut bytes: &[u8], count: u32, out: &mut Vec<T>) -> Result<(), TaskError> {
-    out.reserve(count as usize);
+    // `count` comes from the sender: reserve no more than the bytes can hold
+    // (a record that encodes to no bytes is zero-sized and needs no room).
+    out.reserve((count as usize).min(bytes.len()));
     for i in 0..count {
         let (rec, rest) = postcard::take_from_bytes::<T>(bytes)
             .map_err(|e| TaskError::Decode(format!("record {i} of {count}: {e}")))?;

@@ -127,6 +127,9 @@ impl Drop for IpcConnection {
     }
 }
 
+/// Bytes reserved up front for a response frame; larger frames grow as they arrive.
+const FRAME_PREALLOC: usize = 64 << 10;
+
 /// Reads one response frame (`u32` length + body) and returns the body.
 ///
 /// Errors: [`IpcError::Io`] (including EOF), [`IpcError::Protocol`] for a
@@ -142,8 +145,16 @@ pub async fn read_frame<S: AsyncRead + Unpin>(s: &mut S, addr: &str) -> Result<V
             reason: format!("response frame of {len} bytes exceeds the {MAX_FRAME_LEN}-byte limit"),
         });
     }
-    let mut body = vec![0u8; len];
-    s.read_exact(&mut body).await.map_err(io)?;
+    // Grow with the bytes that arrive, not with the claimed length: a peer
+    // that announces 128 MiB and sends nothing costs nothing.
+    let mut body = Vec::with_capacity(len.min(FRAME_PREALLOC));
+    (&mut *s).take(len as u64).read_to_end(&mut body).await.map_err(io)?;
+    if body.len() < len {
+        return Err(io(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            format!("response frame cut short: {} of {len} bytes", body.len()),
+        )));
+    }
     Ok(body)
 }
 

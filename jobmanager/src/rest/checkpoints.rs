@@ -195,7 +195,11 @@ pub(super) async fn trigger(State(c): Shared, Path(job_id): Path<String>, body: 
         }
     }
     let terminal = || error(StatusCode::CONFLICT, format!("Job {job_id} already reached a terminal state"));
-    let trigger_id = body.trigger_id.unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+    let trigger_id = match super::check_trigger_id(body.trigger_id) {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let trigger_id = trigger_id.unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
     let current = e.current();
     if current.checkpoint_triggers.contains_key(&trigger_id) {
         // A retry with the same client-chosen trigger id.

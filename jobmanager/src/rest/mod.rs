@@ -31,8 +31,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
@@ -92,6 +93,7 @@ fn api() -> Router<Arc<Dispatcher>> {
 }
 
 pub(crate) fn router(dispatcher: Arc<Dispatcher>) -> Router {
+    let limit = dispatcher.conf.get(&rfy_conf::options::REST_SERVER_MAX_CONTENT_LENGTH) as usize;
     Router::new()
         .route("/", get(crate::web::index))
         .route("/app.js", get(crate::web::app_js))
@@ -99,7 +101,34 @@ pub(crate) fn router(dispatcher: Arc<Dispatcher>) -> Router {
         .merge(api())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(middleware::map_response_with_state(limit, flink_error_body))
         .with_state(dispatcher)
+}
+
+/// Longest error text of axum's own rejections (bad path, query or body) read back to rewrap.
+const REJECTION_TEXT_LIMIT: usize = 4096;
+
+/// Gives axum's own rejections (a path that is not UTF-8, a query that does
+/// not deserialize, a body over `rest.server.max-content-length`: plain-text
+/// 4xx answers made before a handler runs) Flink's `{"errors": [...]}` body.
+/// Answers that already are JSON pass unchanged.
+async fn flink_error_body(State(limit): State<usize>, response: Response) -> Response {
+    let status = response.status();
+    let is_json =
+        response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        return error(status, format!("request body is larger than rest.server.max-content-length ({limit} bytes)"));
+    }
+    let text = match axum::body::to_bytes(response.into_body(), REJECTION_TEXT_LIMIT).await {
+        Ok(b) => String::from_utf8_lossy(&b).trim().replace('\n', " "),
+        Err(_) => String::new(),
+    };
+    let text = if text.is_empty() { status.canonical_reason().unwrap_or("error").to_string() } else { text };
+    error(status, text)
 }
 
 /// Flink's error body, `{"errors": [message]}`, with `status`.
@@ -128,6 +157,30 @@ fn find_job(d: &Dispatcher, job_id: &str) -> Result<JobMasterHandle, Response> {
 /// True for Flink's id syntax (JobID, JobVertexID): 32 hex digits.
 fn is_hex_id(id: &str) -> bool {
     id.len() == 32 && id.chars().all(|c| c.is_ascii_hexdigit())
+}
+
+/// Checks a client-chosen trigger id (Flink's `TriggerId`: 32 hex digits).
+#[allow(clippy::result_large_err)]
+fn check_trigger_id(id: Option<String>) -> Result<Option<String>, Response> {
+    match id {
+        Some(t) if !is_hex_id(&t) => {
+            let shown: String = t.chars().take(64).collect();
+            Err(error(StatusCode::BAD_REQUEST, format!("invalid triggerId '{shown}': expected 32 hex digits")))
+        }
+        other => Ok(other),
+    }
+}
+
+/// Resolves a storage location given in a request (`target-directory`,
+/// `savepoint-path`) as [`crate::checkpoint::storage_uri`] does, and also
+/// refuses a relative path: it would be resolved against the JobManager's
+/// working directory, not the client's.
+fn request_storage_uri(uri: &str, field: &str) -> Result<String, String> {
+    let resolved = crate::checkpoint::storage_uri(uri, field)?;
+    if !resolved.starts_with("hdfs://") && !resolved.starts_with('/') {
+        return Err(format!("{field} '{uri}' is not absolute: give an absolute path, a file:// or an hdfs:// URI"));
+    }
+    Ok(resolved)
 }
 
 /// Parses an optional JSON request body; an empty body is `T::default()`.

@@ -107,6 +107,10 @@ async fn start_savepoint(c: &Dispatcher, job_id: &str, body: &Bytes, stop_always
         Ok(b) => b,
         Err(r) => return r,
     };
+    let trigger_id = match super::check_trigger_id(body.trigger_id) {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
     if body.drain == Some(true) {
         return error(StatusCode::BAD_REQUEST, "drain is not supported: stop keeps event time where it is");
     }
@@ -120,12 +124,12 @@ async fn start_savepoint(c: &Dispatcher, job_id: &str, body: &Bytes, stop_always
         Some(t) => t,
         None => return error(StatusCode::BAD_REQUEST, "no target directory: give one or set state.savepoints.dir"),
     };
-    let target = match crate::checkpoint::storage_uri(&target, "target-directory") {
+    let target = match super::request_storage_uri(&target, "target-directory") {
         Ok(t) => t,
         Err(m) => return error(StatusCode::BAD_REQUEST, m),
     };
     let terminal = || error(StatusCode::CONFLICT, format!("Job {job_id} already reached a terminal state"));
-    let trigger_id = body.trigger_id.unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+    let trigger_id = trigger_id.unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
     let current = h.current();
     if current.savepoints.contains_key(&trigger_id) {
         // A retry with the same client-chosen trigger id: the operation is already known.
@@ -203,7 +207,7 @@ pub(super) async fn trigger_disposal(State(c): Shared, body: Bytes) -> Response 
     let Some(path) = body.savepoint_path.filter(|p| !p.is_empty()) else {
         return error(StatusCode::BAD_REQUEST, "savepoint-path is missing");
     };
-    let path = match crate::checkpoint::storage_uri(&path, "savepoint-path") {
+    let path = match super::request_storage_uri(&path, "savepoint-path") {
         Ok(p) => p,
         Err(m) => return error(StatusCode::BAD_REQUEST, m),
     };
