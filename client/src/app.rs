@@ -219,6 +219,17 @@ pub fn main(programs: &'static [JobProgram], args: Vec<OsString>) -> ExitCode {
                     session::stop(&load_conf(&cli, &d)?).await
                 }
             },
+            Command::NexmarkGen(a) => {
+                let config = rfy_jobs::nexmark::generator::GeneratorConfig {
+                    seed: a.seed,
+                    events: Some(a.events),
+                    event_rate: a.event_rate,
+                    ..Default::default()
+                };
+                let bytes = rfy_jobs::nexmark::write_events(&config, a.events, &a.output)?;
+                eprintln!("Wrote {} events ({bytes} bytes) to {}", a.events, a.output.display());
+                Ok(true)
+            }
             Command::Jobs => {
                 for p in programs {
                     println!("{:<12} {}", p.name, p.description);

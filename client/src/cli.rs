@@ -38,6 +38,26 @@ pub enum Command {
     YarnSession(YarnSessionArgs),
     /// Create a new cargo project for an rfy job (Cargo.toml, src/main.rs, README).
     New(NewArgs),
+    /// Write generated Nexmark events to a JSON-lines file (the events `rfy run nexmark` generates).
+    #[command(name = "nexmark-gen")]
+    NexmarkGen(NexmarkGenArgs),
+}
+
+/// Arguments of `rfy nexmark-gen`.
+#[derive(Debug, Args)]
+pub struct NexmarkGenArgs {
+    /// Number of events.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub events: u64,
+    /// Seed of the generator (as `rfy run nexmark --seed`).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Events per second of event time (as `rfy run nexmark --event-rate`).
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub event_rate: u64,
+    /// The file to write.
+    #[arg(long)]
+    pub output: PathBuf,
 }
 
 /// Arguments of `rfy new`.
