@@ -8,6 +8,7 @@
 //! the columns of the nexmark project's SQL for that query (see each query's
 //! docs); timestamps print as `YYYY-MM-DD HH:MM:SS.mmm` (UTC).
 
+pub mod auctions;
 pub mod generator;
 pub mod joins;
 pub mod model;
@@ -44,14 +45,20 @@ pub enum Query {
     Q2,
     /// Local item suggestion (a join).
     Q3,
+    /// Average price per category (closed auctions).
+    Q4,
     /// Hot items (sliding window).
     Q5,
     /// Highest bid (tumbling window).
     Q7,
     /// New users (window join).
     Q8,
+    /// Winning bids (closed auctions).
+    Q9,
     /// User sessions (session window).
     Q11,
+    /// Bids per bidder per 10 s processing-time window.
+    Q12,
 }
 
 /// Arguments of `rfy run nexmark`.
@@ -162,10 +169,13 @@ fn build(env: &StreamExecutionEnvironment, args: &[String]) -> Result<(), JobErr
         Query::Q1 => stateless::q1(&events, &a),
         Query::Q2 => stateless::q2(&events, &a),
         Query::Q3 => joins::q3(&events, &a),
+        Query::Q4 => auctions::q4(&events, &a),
         Query::Q5 => windows::q5(&events, &a),
         Query::Q7 => windows::q7(&events, &a),
         Query::Q8 => joins::q8(&events, &a),
+        Query::Q9 => auctions::q9(&events, &a),
         Query::Q11 => windows::q11(&events, &a),
+        Query::Q12 => windows::q12(&events, &a),
     }
     Ok(())
 }

@@ -70,6 +70,12 @@ public final class FlinkNexmark {
       case "q3":
         return "SELECT P.name, P.city, P.state, A.id FROM auction AS A INNER JOIN person AS P on A.seller = P.id"
             + " WHERE A.category = 10 and (P.state = 'OR' OR P.state = 'ID' OR P.state = 'CA')";
+      case "q4":
+        return "SELECT Q.category, AVG(Q.final) FROM (\n"
+            + "  SELECT MAX(B.price) AS final, A.category FROM auction A, bid B\n"
+            + "  WHERE A.id = B.auction AND B.`dateTime` BETWEEN A.`dateTime` AND A.expires\n"
+            + "  GROUP BY A.id, A.category) Q\n"
+            + "GROUP BY Q.category";
       case "q5":
         // The nexmark project's q5, with the window's start and end in the result.
         return "SELECT AuctionBids.auction, AuctionBids.num, AuctionBids.starttime, AuctionBids.endtime FROM (\n"
@@ -101,13 +107,25 @@ public final class FlinkNexmark {
             + "  FROM TABLE(TUMBLE(TABLE auction, DESCRIPTOR(`dateTime`), INTERVAL '10' SECOND))\n"
             + "  GROUP BY seller, window_start, window_end) A\n"
             + "ON P.id = A.seller AND P.starttime = A.starttime AND P.endtime = A.endtime";
+      case "q9":
+        return "SELECT id, itemName, description, initialBid, reserve, `dateTime`, expires, seller, category, extra,"
+            + " auction, bidder, price, bid_dateTime, bid_extra FROM (\n"
+            + "  SELECT A.*, B.auction, B.bidder, B.price, B.`dateTime` AS bid_dateTime, B.extra AS bid_extra,\n"
+            + "    ROW_NUMBER() OVER (PARTITION BY A.id ORDER BY B.price DESC, B.`dateTime` ASC) AS rownum\n"
+            + "  FROM auction A, bid B\n"
+            + "  WHERE A.id = B.auction AND B.`dateTime` BETWEEN A.`dateTime` AND A.expires)\n"
+            + "WHERE rownum <= 1";
       case "q11":
         return "SELECT B.bidder, count(*) as bid_count,"
             + " SESSION_START(B.`dateTime`, INTERVAL '10' SECOND) as starttime,"
             + " SESSION_END(B.`dateTime`, INTERVAL '10' SECOND) as endtime"
             + " FROM bid B GROUP BY B.bidder, SESSION(B.`dateTime`, INTERVAL '10' SECOND)";
+      case "q12":
+        return "SELECT B.bidder, count(*) as bid_count, window_start, window_end FROM TABLE(TUMBLE(TABLE"
+            + " (SELECT *, PROCTIME() AS p_time FROM bid), DESCRIPTOR(p_time), INTERVAL '10' SECOND)) B"
+            + " GROUP BY B.bidder, window_start, window_end";
       default:
-        throw new IllegalArgumentException("unknown query '" + q + "' (q0 q1 q2 q3 q5 q7 q8 q11)");
+        throw new IllegalArgumentException("unknown query '" + q + "' (q0 q1 q2 q3 q4 q5 q7 q8 q9 q11 q12)");
     }
   }
 
