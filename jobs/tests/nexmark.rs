@@ -171,3 +171,21 @@ fn q12_processing_time_windows() {
     }
     assert_eq!(total, 46_000, "50,000 events hold 46,000 bids");
 }
+
+/// A line of the event file that is not an event fails the job with the
+/// file's name and the line, instead of being skipped.
+#[test]
+fn bad_event_line_fails_the_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.jsonl");
+    std::fs::write(&file, "{\"event_type\":2}\nnot json\n").unwrap();
+    let out = dir.path().join("out");
+    let argv: Vec<String> = ["--query", "q0", "--input", file.to_str().unwrap(), "--output", out.to_str().unwrap()]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let stream = rfy_jobs::nexmark::PROGRAM.stream_graph(&argv, ExecutionConfig::default()).unwrap();
+    let job = stream.job_graph().unwrap();
+    let err = run_job_in_threads(Arc::new(stream), &job, ExchangeSettings::default()).unwrap_err().to_string();
+    assert!(err.contains("bad.jsonl: bad event line '{\"event_type\":2}'"), "{err}");
+}

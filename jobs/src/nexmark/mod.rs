@@ -9,6 +9,7 @@
 //! docs); timestamps print as `YYYY-MM-DD HH:MM:SS.mmm` (UTC).
 
 pub mod auctions;
+pub mod file_source;
 pub mod generator;
 pub mod joins;
 pub mod model;
@@ -20,7 +21,6 @@ use std::path::{Path, PathBuf};
 
 use clap::{Parser, ValueEnum};
 use rfy_runtime::record::Record;
-use rfy_runtime::time::WatermarkStrategy;
 use rfy_runtime::{DataStream, JobError, JobProgram, StreamExecutionEnvironment};
 
 use crate::wordcount::one_line;
@@ -103,26 +103,11 @@ impl Args {
     }
 }
 
-/// The events of the job: generated, or read from `--input` (timestamps
-/// from the events; the file is in time order per reader, so the watermark
-/// trails the highest timestamp by 1 ms, as the generator's does).
+/// The events of the job: generated, or read from `--input` (see [`file_source`]).
 pub fn events(env: &StreamExecutionEnvironment, a: &Args) -> DataStream<Event> {
     match &a.input {
         None => env.add_source(NexmarkSource::new(a.generator())),
-        Some(path) => {
-            let path_text = path.display().to_string();
-            env.add_source(rfy_runtime::sources::TextFileSource::new(path))
-                .flat_map(move |line: String, out| match Event::from_json(&line) {
-                    Ok(e) => out.collect(e),
-                    // The source checked the file exists; a bad line is reported and skipped.
-                    Err(e) => eprintln!("nexmark: {path_text}: bad event line ({e})"),
-                })
-                .name("Parse events")
-                .assign_timestamps_and_watermarks(
-                    WatermarkStrategy::for_monotonous_timestamps()
-                        .with_timestamp_assigner(|e: &Event, _| e.timestamp()),
-                )
-        }
+        Some(path) => env.add_source(file_source::EventFileSource::new(path)),
     }
 }
 
