@@ -227,6 +227,18 @@ pub fn main(programs: &'static [JobProgram], args: Vec<OsString>) -> ExitCode {
                 CacheAction::List { dynamic } => cache_list(&load_conf(&cli, dynamic)?).await,
                 CacheAction::Clean { all, dynamic } => cache_clean(&load_conf(&cli, dynamic)?, *all).await,
             },
+            #[cfg(feature = "builtin-jobs")]
+            Command::NexmarkGen(a) => {
+                let config = rfy_jobs::nexmark::generator::GeneratorConfig {
+                    seed: a.seed,
+                    events: Some(a.events),
+                    event_rate: a.event_rate,
+                    ..Default::default()
+                };
+                let bytes = rfy_jobs::nexmark::write_events(&config, a.events, &a.output)?;
+                eprintln!("Wrote {} events ({bytes} bytes) to {}", a.events, a.output.display());
+                Ok(true)
+            }
             Command::Jobs => {
                 for p in programs {
                     println!("{:<12} {}", p.name, p.description);

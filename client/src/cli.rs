@@ -45,6 +45,10 @@ pub enum Command {
     Doctor(DoctorArgs),
     /// List or clean the content-addressed bundle cache in HDFS (`/user/<user>/.rfy/cache`).
     Cache(CacheArgs),
+    /// Write generated Nexmark events to a JSON-lines file (the events `rfy run nexmark` generates).
+    #[cfg(feature = "builtin-jobs")]
+    #[command(name = "nexmark-gen")]
+    NexmarkGen(NexmarkGenArgs),
 }
 
 /// `rfy cache list|clean`.
@@ -100,6 +104,24 @@ pub struct DoctorArgs {
     /// Configuration override, key=value (repeatable), e.g. -D taskmanager.memory.process.size=2g.
     #[arg(short = 'D', value_name = "KEY=VALUE")]
     pub dynamic: Vec<String>,
+}
+
+/// Arguments of `rfy nexmark-gen`.
+#[cfg(feature = "builtin-jobs")]
+#[derive(Debug, Args)]
+pub struct NexmarkGenArgs {
+    /// Number of events.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub events: u64,
+    /// Seed of the generator (as `rfy run nexmark --seed`).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Events per second of event time (as `rfy run nexmark --event-rate`).
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub event_rate: u64,
+    /// The file to write.
+    #[arg(long)]
+    pub output: PathBuf,
 }
 
 /// Arguments of `rfy new`.

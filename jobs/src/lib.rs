@@ -3,6 +3,7 @@
 
 pub mod kafka_copy;
 pub mod kafka_wordcount;
+pub mod nexmark;
 pub mod statebench;
 pub mod wordcount;
 
@@ -10,7 +11,7 @@ use rfy_runtime::JobProgram;
 
 /// Every built-in program.
 pub static BUILTIN: &[JobProgram] =
-    &[wordcount::PROGRAM, statebench::PROGRAM, kafka_wordcount::PROGRAM, kafka_copy::PROGRAM];
+    &[wordcount::PROGRAM, statebench::PROGRAM, kafka_wordcount::PROGRAM, kafka_copy::PROGRAM, nexmark::PROGRAM];
 
 /// The built-in program called `name`.
 pub fn find(name: &str) -> Option<JobProgram> {

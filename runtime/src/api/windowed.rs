@@ -11,7 +11,8 @@ use super::stream::{DataStream, KeyedStream};
 use crate::record::Record;
 use crate::windowing::operator::WindowBuilder;
 use crate::windowing::{
-    AggregateAgg, AggregateFunction, ProcessAgg, ProcessWindowFunction, ReduceAgg, WindowAgg, WindowAssigner,
+    AggregateAgg, AggregateFunction, AggregateProcessAgg, ProcessAgg, ProcessWindowFunction, ReduceAgg, WindowAgg,
+    WindowAssigner,
 };
 
 /// A keyed stream with a window assigner; finish it with [`reduce`](Self::reduce),
@@ -146,6 +147,18 @@ where
     /// Aggregates each window incrementally through an accumulator (Flink's `aggregate`).
     pub fn aggregate<G: AggregateFunction<T>>(&self, function: G) -> DataStream<G::Out> {
         self.apply("Window(Aggregate)", AggregateAgg(function))
+    }
+
+    /// Aggregates each window incrementally, then hands the one result to
+    /// `function` with the key and the window's metadata (Flink's
+    /// `aggregate(AggregateFunction, ProcessWindowFunction)`): the window
+    /// keeps only the accumulator, and the output can name the window.
+    pub fn aggregate_process<G, P>(&self, aggregate: G, function: P) -> DataStream<P::Out>
+    where
+        G: AggregateFunction<T>,
+        P: ProcessWindowFunction<G::Out, K>,
+    {
+        self.apply("Window(Aggregate)", AggregateProcessAgg(aggregate, function))
     }
 
     /// Evaluates each window with all its records and the window's

@@ -183,6 +183,38 @@ impl<In, K, A: AggregateFunction<In>> WindowAgg<In, K> for AggregateAgg<A> {
     }
 }
 
+/// `aggregate_process`: the user's accumulator, its result handed to a
+/// process window function with the window's metadata.
+#[derive(Clone)]
+pub(crate) struct AggregateProcessAgg<A, P>(pub(crate) A, pub(crate) P);
+
+impl<In, K, A: AggregateFunction<In>, P: ProcessWindowFunction<A::Out, K>> WindowAgg<In, K>
+    for AggregateProcessAgg<A, P>
+{
+    type Acc = A::Acc;
+    type Out = P::Out;
+    fn create(&self) -> A::Acc {
+        self.0.create_accumulator()
+    }
+    #[inline]
+    fn add(&self, acc: &mut A::Acc, value: In) {
+        self.0.add(value, acc)
+    }
+    fn merge(&self, acc: &mut A::Acc, other: A::Acc) {
+        self.0.merge(acc, other)
+    }
+    fn emit(
+        &mut self,
+        key: &K,
+        ctx: &ProcessWindowContext,
+        acc: &A::Acc,
+        out: &mut Collector<'_, P::Out>,
+    ) -> Result<(), TaskError> {
+        let result = [self.0.get_result(acc)];
+        self.1.process(key, ctx, &result, out)
+    }
+}
+
 /// `process`: the accumulator is the list of records.
 #[derive(Clone)]
 pub(crate) struct ProcessAgg<P>(pub(crate) P);

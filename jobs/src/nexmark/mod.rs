@@ -1,0 +1,186 @@
+//! Nexmark as a built-in job: `rfy run nexmark --query qN`, the queries
+//! written with the public DataStream API only, over the built-in generator
+//! ([`generator::NexmarkSource`]) or a JSON-lines event file it wrote
+//! ([`write_events`], `rfy nexmark-gen`), so Flink SQL can read exactly the
+//! same events.
+//!
+//! Each query prints or writes one tab-separated line per result row, with
+//! the columns of the nexmark project's SQL for that query (see each query's
+//! docs); timestamps print as `YYYY-MM-DD HH:MM:SS.mmm` (UTC).
+
+pub mod auctions;
+pub mod file_source;
+pub mod generator;
+pub mod joins;
+pub mod model;
+pub mod stateless;
+pub mod windows;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, ValueEnum};
+use rfy_runtime::record::Record;
+use rfy_runtime::{DataStream, JobError, JobProgram, StreamExecutionEnvironment};
+
+use crate::wordcount::one_line;
+use generator::{GeneratorConfig, NexmarkSource, DEFAULT_BASE_TIME_MS};
+use model::{Bid, Event};
+
+/// The built-in `nexmark` program.
+pub const PROGRAM: JobProgram = JobProgram {
+    name: "nexmark",
+    description: "Nexmark benchmark queries over the built-in generator or an event file",
+    build,
+};
+
+/// The queries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Query {
+    /// Pass-through of bids.
+    Q0,
+    /// Bid prices in euros.
+    Q1,
+    /// Bids on every 123rd auction.
+    Q2,
+    /// Local item suggestion (a join).
+    Q3,
+    /// Average price per category (closed auctions).
+    Q4,
+    /// Hot items (sliding window).
+    Q5,
+    /// Highest bid (tumbling window).
+    Q7,
+    /// New users (window join).
+    Q8,
+    /// Winning bids (closed auctions).
+    Q9,
+    /// User sessions (session window).
+    Q11,
+    /// Bids per bidder per 10 s processing-time window.
+    Q12,
+}
+
+/// Arguments of `rfy run nexmark`.
+#[derive(Debug, Parser)]
+#[command(name = "nexmark", about = "Nexmark benchmark queries.")]
+pub struct Args {
+    /// The query.
+    #[arg(long, value_enum)]
+    pub query: Query,
+    /// Read the events from this JSON-lines file (written by `rfy nexmark-gen`) instead of generating them.
+    #[arg(long, conflicts_with_all = ["events", "rate"])]
+    pub input: Option<PathBuf>,
+    /// Events to generate in total; 0 means unbounded.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub events: u64,
+    /// Seed of the generator.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Events per second of event time (spacing of the timestamps).
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub event_rate: u64,
+    /// Limit the generator to this many events per second of wall time in total.
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Output directory for part files `part-<subtask>`; without it (and without --discard) rows are printed.
+    #[arg(long, conflicts_with = "discard")]
+    pub output: Option<PathBuf>,
+    /// Drop the results (for benchmarks).
+    #[arg(long)]
+    pub discard: bool,
+}
+
+impl Args {
+    fn generator(&self) -> GeneratorConfig {
+        GeneratorConfig {
+            seed: self.seed,
+            events: (self.events > 0).then_some(self.events),
+            event_rate: self.event_rate,
+            base_time_ms: DEFAULT_BASE_TIME_MS,
+            rate_limit: self.rate,
+        }
+    }
+}
+
+/// The events of the job: generated, or read from `--input` (see [`file_source`]).
+pub fn events(env: &StreamExecutionEnvironment, a: &Args) -> DataStream<Event> {
+    match &a.input {
+        None => env.add_source(NexmarkSource::new(a.generator())),
+        Some(path) => env.add_source(file_source::EventFileSource::new(path)),
+    }
+}
+
+/// The bids of the event stream.
+pub fn bids(events: &DataStream<Event>) -> DataStream<Bid> {
+    events
+        .flat_map(|e: Event, out| {
+            if let Event::Bid(b) = e {
+                out.collect(b)
+            }
+        })
+        .name("Bids")
+}
+
+/// Sends a query's rows where `--output`/`--discard` say, one line each.
+pub(crate) fn sink<T: Record>(rows: &DataStream<T>, a: &Args, format: fn(&T, &mut Vec<u8>)) {
+    match (&a.output, a.discard) {
+        (Some(dir), _) => {
+            rows.write_as_text(dir.clone(), format);
+        }
+        (None, true) => {
+            rows.discard();
+        }
+        (None, false) => {
+            rows.sink_to(rfy_runtime::sinks::PrintSink::new(format));
+        }
+    }
+}
+
+/// Appends `ms` as a SQL timestamp.
+pub(crate) fn push_time(ms: i64, out: &mut Vec<u8>) {
+    let mut s = String::with_capacity(23);
+    model::format_sql_time(ms, &mut s);
+    out.extend_from_slice(s.as_bytes());
+}
+
+fn build(env: &StreamExecutionEnvironment, args: &[String]) -> Result<(), JobError> {
+    let argv = std::iter::once("nexmark".to_string()).chain(args.iter().cloned());
+    let a = Args::try_parse_from(argv).map_err(|e| JobError::BadArguments(one_line(&e.to_string())))?;
+    env.set_job_name(format!("Nexmark {:?}", a.query).to_lowercase().replace("nexmark", "Nexmark"));
+    let events = events(env, &a);
+    match a.query {
+        Query::Q0 => stateless::q0(&events, &a),
+        Query::Q1 => stateless::q1(&events, &a),
+        Query::Q2 => stateless::q2(&events, &a),
+        Query::Q3 => joins::q3(&events, &a),
+        Query::Q4 => auctions::q4(&events, &a),
+        Query::Q5 => windows::q5(&events, &a),
+        Query::Q7 => windows::q7(&events, &a),
+        Query::Q8 => joins::q8(&events, &a),
+        Query::Q9 => auctions::q9(&events, &a),
+        Query::Q11 => windows::q11(&events, &a),
+        Query::Q12 => windows::q12(&events, &a),
+    }
+    Ok(())
+}
+
+/// Writes events `0..events` of `config` to `path` as JSON lines, in event
+/// order (what `rfy nexmark-gen` does). Returns the number of bytes written.
+///
+/// Errors: the file cannot be created or written (the error names it).
+pub fn write_events(config: &GeneratorConfig, events: u64, path: &Path) -> Result<u64, std::io::Error> {
+    let named = |e: std::io::Error| std::io::Error::new(e.kind(), format!("{}: {e}", path.display()));
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path).map_err(named)?);
+    let mut line = Vec::with_capacity(1024);
+    let mut bytes = 0u64;
+    for n in 0..events {
+        line.clear();
+        config.event(n).to_json(&mut line);
+        line.push(b'\n');
+        out.write_all(&line).map_err(named)?;
+        bytes += line.len() as u64;
+    }
+    out.flush().map_err(named)?;
+    Ok(bytes)
+}

@@ -1,0 +1,275 @@
+//! Nexmark's three event types (Person, Auction, Bid) with the nexmark
+//! project's field names, and the JSON-lines event file format other systems
+//! read (`{"event_type":0,"person":{...}}`, 0 = person, 1 = auction, 2 = bid,
+//! as the nexmark project's `datagen` table).
+//!
+//! Times are ms since the epoch (UTC) in memory and SQL timestamps
+//! (`2015-07-15 00:00:00.000`, UTC) in the file, which Flink's JSON format
+//! reads as `TIMESTAMP(3)` with `json.timestamp-format.standard = 'SQL'`.
+
+use serde::{Deserialize, Serialize};
+
+/// A person: a seller or bidder (fields as the nexmark project's `person`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Person {
+    /// Person id (≥ 1000), unique, in event order.
+    pub id: i64,
+    /// "First Last".
+    pub name: String,
+    /// A made-up e-mail address.
+    pub email_address: String,
+    /// Four groups of four digits.
+    pub credit_card: String,
+    /// One of ten US cities.
+    pub city: String,
+    /// One of six US state codes (AZ, CA, ID, OR, WA, WY).
+    pub state: String,
+    /// Event time, ms since the epoch.
+    #[serde(with = "sql_time")]
+    pub date_time: i64,
+    /// Padding up to the average person size (200 bytes).
+    pub extra: String,
+}
+
+/// An auction (fields as the nexmark project's `auction`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Auction {
+    /// Auction id (≥ 1000), unique, in event order.
+    pub id: i64,
+    /// Item name.
+    pub item_name: String,
+    /// Item description.
+    pub description: String,
+    /// Opening price (cents).
+    pub initial_bid: i64,
+    /// Reserve price (cents), above the initial bid.
+    pub reserve: i64,
+    /// Event time, ms since the epoch.
+    #[serde(with = "sql_time")]
+    pub date_time: i64,
+    /// When the auction closes, ms since the epoch.
+    #[serde(with = "sql_time")]
+    pub expires: i64,
+    /// Seller's person id.
+    pub seller: i64,
+    /// Category id (10..15).
+    pub category: i64,
+    /// Padding up to the average auction size (500 bytes).
+    pub extra: String,
+}
+
+/// A bid (fields as the nexmark project's `bid`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Bid {
+    /// Auction id bid on.
+    pub auction: i64,
+    /// Bidder's person id.
+    pub bidder: i64,
+    /// Price (cents).
+    pub price: i64,
+    /// Channel the bid came through (e.g. "Google", "channel-42").
+    pub channel: String,
+    /// URL of the bid.
+    pub url: String,
+    /// Event time, ms since the epoch.
+    #[serde(with = "sql_time")]
+    pub date_time: i64,
+    /// Padding up to the average bid size (100 bytes).
+    pub extra: String,
+}
+
+/// One Nexmark event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Event {
+    /// A new person.
+    Person(Person),
+    /// A new auction.
+    Auction(Auction),
+    /// A bid.
+    Bid(Bid),
+}
+
+impl Event {
+    /// The event's time, ms since the epoch.
+    pub fn timestamp(&self) -> i64 {
+        match self {
+            Event::Person(p) => p.date_time,
+            Event::Auction(a) => a.date_time,
+            Event::Bid(b) => b.date_time,
+        }
+    }
+
+    /// One line of the event file (no line end).
+    pub fn to_json(&self, out: &mut Vec<u8>) {
+        let line = match self {
+            Event::Person(p) => FileEvent { event_type: 0, person: Some(p), auction: None, bid: None },
+            Event::Auction(a) => FileEvent { event_type: 1, person: None, auction: Some(a), bid: None },
+            Event::Bid(b) => FileEvent { event_type: 2, person: None, auction: None, bid: Some(b) },
+        };
+        serde_json::to_writer(out, &line).expect("serializing to memory does not fail");
+    }
+
+    /// Parses one line of the event file.
+    ///
+    /// Errors: a one-line message (not JSON, an unknown event type, or the
+    /// event's object missing).
+    pub fn from_json(line: &str) -> Result<Event, String> {
+        let e: OwnedFileEvent = serde_json::from_str(line).map_err(|e| e.to_string())?;
+        match (e.event_type, e.person, e.auction, e.bid) {
+            (0, Some(p), _, _) => Ok(Event::Person(p)),
+            (1, _, Some(a), _) => Ok(Event::Auction(a)),
+            (2, _, _, Some(b)) => Ok(Event::Bid(b)),
+            (t, ..) => Err(format!("event_type {t} without its object")),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct FileEvent<'a> {
+    event_type: u8,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    person: Option<&'a Person>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    auction: Option<&'a Auction>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bid: Option<&'a Bid>,
+}
+
+#[derive(Deserialize)]
+struct OwnedFileEvent {
+    event_type: u8,
+    #[serde(default)]
+    person: Option<Person>,
+    #[serde(default)]
+    auction: Option<Auction>,
+    #[serde(default)]
+    bid: Option<Bid>,
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// (year, month, day) of a day count since 1970-01-01 (H. Hinnant's `civil_from_days`).
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (if m <= 2 { yoe + era * 400 + 1 } else { yoe + era * 400 }, m, d)
+}
+
+/// Writes `ms` (since the epoch, UTC) as `YYYY-MM-DD HH:MM:SS.mmm`, the way
+/// Flink SQL prints a `TIMESTAMP(3)` in the reference outputs.
+pub fn format_sql_time(ms: i64, out: &mut String) {
+    use std::fmt::Write;
+    let (days, rem) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
+    let (y, m, d) = civil_from_days(days);
+    let (h, min, s, milli) = (rem / 3_600_000, rem / 60_000 % 60, rem / 1000 % 60, rem % 1000);
+    let _ = write!(out, "{y:04}-{m:02}-{d:02} {h:02}:{min:02}:{s:02}.{milli:03}");
+}
+
+/// Parses `YYYY-MM-DD HH:MM:SS[.mmm]` (UTC) into ms since the epoch.
+///
+/// Errors: the text, quoted, when it is not of that shape.
+pub fn parse_sql_time(text: &str) -> Result<i64, String> {
+    let bad = || format!("'{text}' is not a timestamp YYYY-MM-DD HH:MM:SS.mmm");
+    let b = text.as_bytes();
+    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || (b[10] != b' ' && b[10] != b'T') {
+        return Err(bad());
+    }
+    let num = |r: std::ops::Range<usize>| text.get(r).and_then(|s| s.parse::<i64>().ok()).ok_or_else(bad);
+    let (y, mo, d, h, mi, s) = (num(0..4)?, num(5..7)?, num(8..10)?, num(11..13)?, num(14..16)?, num(17..19)?);
+    let milli = match text.get(19..) {
+        None | Some("") => 0,
+        Some(f) if f.starts_with('.') && f.len() > 1 && f.len() <= 4 => {
+            let digits = &f[1..];
+            digits.parse::<i64>().map_err(|_| bad())? * 10_i64.pow(3 - digits.len() as u32)
+        }
+        _ => return Err(bad()),
+    };
+    Ok(days_from_civil(y, mo, d) * 86_400_000 + h * 3_600_000 + mi * 60_000 + s * 1000 + milli)
+}
+
+/// Serde for event times: a SQL timestamp string in human-readable formats
+/// (the JSON event file), plain ms in binary ones (postcard on the wire).
+mod sql_time {
+    use serde::{de::Error, Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(ms: &i64, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            let mut text = String::with_capacity(23);
+            super::format_sql_time(*ms, &mut text);
+            s.serialize_str(&text)
+        } else {
+            s.serialize_i64(*ms)
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+        if d.is_human_readable() {
+            let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+            super::parse_sql_time(&text).map_err(D::Error::custom)
+        } else {
+            i64::deserialize(d)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sql_time_round_trips() {
+        let base = 1_436_918_400_000; // 2015-07-15 00:00:00 UTC
+        let mut s = String::new();
+        format_sql_time(base + 3_723_004, &mut s);
+        assert_eq!(s, "2015-07-15 01:02:03.004");
+        assert_eq!(parse_sql_time(&s), Ok(base + 3_723_004));
+        assert_eq!(parse_sql_time("2015-07-15 00:00:00"), Ok(base));
+        assert_eq!(parse_sql_time("2015-07-15T00:00:00.5"), Ok(base + 500));
+        assert!(parse_sql_time("yesterday").is_err());
+        for ms in [-1, 0, 951_782_400_000, 4_102_444_800_123] {
+            let mut t = String::new();
+            format_sql_time(ms, &mut t);
+            assert_eq!(parse_sql_time(&t), Ok(ms), "{t}");
+        }
+    }
+
+    #[test]
+    fn json_and_postcard_round_trip() {
+        let bid = Event::Bid(Bid {
+            auction: 1000,
+            bidder: 1001,
+            price: 42,
+            channel: "Google".into(),
+            url: "https://www.nexmark.com/a".into(),
+            date_time: 1_436_918_400_123,
+            extra: String::new(),
+        });
+        let mut line = Vec::new();
+        bid.to_json(&mut line);
+        let text = String::from_utf8(line).unwrap();
+        assert!(text.starts_with(r#"{"event_type":2,"bid":{"auction":1000"#), "{text}");
+        assert!(text.contains(r#""dateTime":"2015-07-15 00:00:00.123""#), "{text}");
+        assert_eq!(Event::from_json(&text), Ok(bid.clone()));
+        let bytes = postcard::to_allocvec(&bid).unwrap();
+        assert_eq!(postcard::from_bytes::<Event>(&bytes).unwrap(), bid);
+        assert!(Event::from_json(r#"{"event_type":1}"#).unwrap_err().contains("event_type 1"));
+    }
+}
