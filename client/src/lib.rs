@@ -10,6 +10,7 @@ pub mod follow;
 pub mod local;
 pub mod new_project;
 pub mod plan;
+pub mod queue_fit;
 pub mod session;
 pub mod yarn;
 
