@@ -283,8 +283,11 @@ async fn watch_session(
                 bar.finish_and_clear();
                 remove_properties_if(props, app);
                 yarn::remove_staging(fs, staging).await;
+                if r.final_status != "SUCCEEDED" {
+                    bail!("session {app} ended: {}", yarn::describe_final(&r));
+                }
                 eprintln!("{}", yarn::describe_final(&r));
-                return Ok(r.final_status == "SUCCEEDED");
+                return Ok(true);
             }
         }
     }
@@ -405,8 +408,17 @@ pub async fn run_job(conf: &Configuration, graph: &JobGraph, detached: bool) -> 
         }
         return Ok(!matches!(state.as_str(), "FAILED" | "CANCELED"));
     }
-    let outcome =
-        follow::follow(&rest, &job_id).await.with_context(|| format!("following job {job_id} in session {app}"))?;
+    let outcome = match follow::follow(&rest, &job_id).await {
+        Ok(o) => o,
+        Err(e) => {
+            // The JobManager stopped answering: the session application ended under us?
+            let ended = rm.app_report(&app).await.ok().filter(AppReport::is_final);
+            if let Some(r) = ended {
+                bail!("session {app} ended while job {job_id} ran: {}", yarn::describe_final(&r));
+            }
+            return Err(e.context(format!("following job {job_id} in session {app}")));
+        }
+    };
     if let Some(f) = &outcome.failure {
         eprintln!("error: {f}");
     }
