@@ -158,6 +158,7 @@ async fn a_taskmanager_of_another_protocol_version_is_refused() {
         data_address: "127.0.0.1:1".into(),
         num_slots: 1,
         log_path: String::new(),
+        executable_sha256: String::new(),
     };
     let r = jm.register_task_manager(req(rfy_rpc::PROTOCOL_VERSION + 1)).await.unwrap().into_inner();
     assert!(!r.accepted);

@@ -158,6 +158,7 @@ impl TaskManager {
             data_address: address.clone(),
             num_slots: config.num_slots,
             log_path: config.log_path.clone(),
+            executable_sha256: std::env::var(rfy_rpc::EXECUTABLE_SHA256_ENV).unwrap_or_default(),
         };
         let mut jm = jobmanager.clone();
         let (interval, timeout) = register(&mut jm, &registration, &config.jobmanager_address).await?;
