@@ -88,6 +88,11 @@ pub fn ship_current_executable() {
     SHIP_CURRENT_EXECUTABLE.store(true, std::sync::atomic::Ordering::Relaxed);
 }
 
+/// True in a job executable (see [`ship_current_executable`]), false in rfy's own client.
+pub fn ships_current_executable() -> bool {
+    SHIP_CURRENT_EXECUTABLE.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// The sibling binaries `rfy-am` and `rfy-worker` of this executable (or
 /// the executable itself twice, see [`ship_current_executable`]).
 fn sibling_binaries() -> Result<(PathBuf, PathBuf)> {
