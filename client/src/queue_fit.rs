@@ -1,11 +1,13 @@
-//! Fails a session job fast when its YARN queue can never give it the
+//! Fails a job fast when its YARN queue can never give it the
 //! TaskManagers it needs (issue 8, bad input), instead of after
 //! `slot.request.timeout`: the job's slots (its largest vertex parallelism,
 //! with slot sharing) become TaskManager containers of the session's size
 //! (`taskmanager.numberOfTaskSlots`, `taskmanager.memory.process.size`), and
 //! these plus the JobManager's container (`jobmanager.memory.process.size`)
 //! must fit the queue's maximum (`GET /ws/v1/cluster/scheduler`:
-//! `maxEffectiveCapacity`, or the Fair Scheduler's `maxResources`).
+//! `maxEffectiveCapacity`, or the Fair Scheduler's `maxResources`). In a
+//! session the sizes are the session's; in application and per-job mode
+//! the job's own configuration's, checked before the deployment.
 //!
 //! Memory only: YARN's Capacity Scheduler counts vcores only with the
 //! `DominantResourceCalculator`, which is not its default.
@@ -65,7 +67,7 @@ pub fn check(slots: u32, shape: SessionShape, queue: &str, queue_max: ResourceIn
     }
     let fit = (room.max(0) / shape.tm_mib.max(1)) * shape.slots_per_tm as i64;
     Err(format!(
-        "the job asks for {slots} slots = {tms} TaskManager(s) of {} MiB ({} slot(s) each), {need} MiB, but YARN queue '{queue}' can give at most {} MiB ({} vcores), {} MiB of it beside the JobManager's {} MiB: at most {fit} slots; lower the parallelism (-p) or use a larger queue (-q)",
+        "the job asks for {slots} slots = {tms} TaskManager(s) of {} MiB ({} slot(s) each), {need} MiB, but YARN queue '{queue}' can give at most {} MiB ({} vcores), {} MiB of it beside the JobManager's {} MiB: at most {fit} slots; lower the parallelism (-p) or use a larger queue (yarn.application.queue)",
         shape.tm_mib, shape.slots_per_tm, queue_max.memory, queue_max.vcores, room.max(0), shape.jm_mib
     ))
 }
@@ -80,6 +82,27 @@ pub async fn check_session_job(rm: &RmRestClient, queue: &str, session: &RestCli
     let Some(max) = rm.queue_max_resources(queue).await? else { return Ok(()) };
     let shape = SessionShape::from_config_list(&session.get("/jobmanager/config").await?)?;
     check(slots, shape, queue, max).map_err(anyhow::Error::msg)
+}
+
+/// Application and per-job mode: checks a job of `slots` slots, with the
+/// TaskManager and JobManager sizes of `conf`, against the maximum of the
+/// queue it goes to (`yarn.application.queue`), before anything is created
+/// or uploaded. When the Hadoop configuration or the ResourceManager is
+/// missing this check passes: the deployment right after reports that, with
+/// its fuller message.
+///
+/// Errors: the job cannot fit (see [`check`]).
+pub async fn check_before_deploy(conf: &Configuration, slots: u32) -> anyhow::Result<()> {
+    let Ok(hconf) = rfy_hadoop::config::HadoopConfig::from_env() else { return Ok(()) };
+    let Ok(rm) = RmRestClient::from_config(&hconf, &rfy_hadoop::config::current_user()) else { return Ok(()) };
+    let queue = conf.get(&options::YARN_APPLICATION_QUEUE);
+    let Ok(Some(max)) = rm.queue_max_resources(&queue).await else { return Ok(()) };
+    let shape = SessionShape {
+        slots_per_tm: conf.get(&options::TASKMANAGER_NUMBER_OF_TASK_SLOTS).max(1),
+        tm_mib: rfy_am::bundle::mebibytes(conf.get(&options::TASKMANAGER_MEMORY_PROCESS_SIZE).0),
+        jm_mib: rfy_am::bundle::mebibytes(conf.get(&options::JOBMANAGER_MEMORY_PROCESS_SIZE).0),
+    };
+    check(slots, shape, &queue, max).map_err(anyhow::Error::msg)
 }
 
 #[cfg(test)]

@@ -506,6 +506,7 @@ pub async fn run_application(
     detached: bool,
     mode: ClusterMode,
 ) -> Result<YarnOutcome> {
+    crate::queue_fit::check_before_deploy(conf, graph.required_slots()).await?;
     let shipped = (mode == ClusterMode::PerJob).then_some(graph);
     let d = deploy_cluster(conf, mode, &format!("rfy: {}", graph.job_name), job, args, shipped).await?;
     let Deployed { app, staging, rm, fs, report, t0, t_epoch_ms } = d;

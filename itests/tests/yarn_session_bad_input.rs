@@ -3,7 +3,8 @@
 //!   fails at once with a one-line error and submits nothing;
 //! - a job asking for more slots than the session's queue can ever give fails
 //!   at submission (not after `slot.request.timeout`), naming what it asked
-//!   for and what the queue gives; nothing is submitted;
+//!   for and what the queue gives; nothing is submitted; the same job in
+//!   application and per-job mode is refused before any application exists;
 //! - the session's AM killed (`yarn application -kill`) under an attached
 //!   `rfy run -m yarn-session` and the attached `rfy yarn-session start`:
 //!   both end non-zero with a one-line error naming the ended application.
@@ -95,6 +96,43 @@ async fn concurrent_starts_oversized_job_and_killed_session_fail_clearly() {
     let rest = RestClient::new(format!("{}/proxy/{app}", c.rm.base_url())).unwrap();
     let jobs = rest.get("/jobs/overview").await.unwrap();
     assert_eq!(jobs["jobs"].as_array().map(Vec::len), Some(0), "nothing submitted: {jobs}");
+    // The same in application and per-job mode: refused before any application exists.
+    let big_name = format!("{name}-big");
+    let big_name_d = format!("yarn.application.name={big_name}");
+    for mode in ["yarn-application", "yarn-per-job"] {
+        let (st, out, took) = rfy(
+            &[
+                "run",
+                "-m",
+                mode,
+                "-p",
+                "64",
+                "-D",
+                "taskmanager.numberOfTaskSlots=1",
+                "-D",
+                "taskmanager.memory.process.size=512m",
+                "-D",
+                &big_name_d,
+                "wordcount",
+                "--input",
+                &input,
+                "--output",
+                &format!("hdfs://{dir}/big-{mode}"),
+            ],
+            &[],
+            Duration::from_secs(60),
+        );
+        assert!(!st.success(), "{mode}: an oversized job was accepted:\n{out}");
+        let e = error_line(&out);
+        assert!(
+            e.contains("asks for 64 slots = 64 TaskManager(s) of 512 MiB") && e.contains("can give at most"),
+            "{mode}: {out}"
+        );
+        assert!(took < Duration::from_secs(20), "{mode}: took {took:?}");
+    }
+    let created =
+        c.rm.apps(None, None, Some(&c.user)).await.unwrap().into_iter().filter(|a| a.name == big_name).count();
+    assert_eq!(created, 0, "an application was created for the oversized job");
 
     // An attached job; then the session's application is killed under both clients.
     let out_a = format!("hdfs://{dir}/a");
