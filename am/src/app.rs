@@ -209,7 +209,7 @@ pub async fn run(programs: &'static [JobProgram]) -> Result<Outcome, AmError> {
         environment: bundle::container_environment(&manifest.user, &manifest.log_filter),
         user: manifest.user.clone(),
     };
-    let allocator = ContainerAllocator::new(driver, amrm.clone(), jm.clone(), spec);
+    let allocator = ContainerAllocator::new(driver, amrm.clone(), jm.clone(), spec).with_hdfs(hdfs.clone());
     let progress = allocator.progress();
     let (stop_alloc, stop_alloc_rx) = watch::channel(false);
     let (stop_job, mut stop_job_rx) = watch::channel::<Option<(FinalStatus, String)>>(None);

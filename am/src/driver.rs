@@ -14,8 +14,19 @@
 //!
 //! A TaskManager's resource id is its container id, so the two sides agree
 //! without a mapping.
+//!
+//! Jobs of user executables in a session (`pipeline.jars`): the need is kept
+//! per executable, each executable's asks go to YARN at their own priority
+//! (the cluster's own worker at [`TASK_MANAGER_PRIORITY`], user executables
+//! above it, so a granted container says by its priority whose it is), and a
+//! container for a user executable localizes that executable (from HDFS) as
+//! `rfy-worker` and gets its SHA-256 in [`rfy_rpc::EXECUTABLE_SHA256_ENV`],
+//! which its TaskManager sends when it registers.
 
 use std::collections::{BTreeMap, BTreeSet};
+
+use rfy_hadoop::hdfs::Hdfs;
+use rfy_hadoop::yarn::{LocalResource, LocalResourceType, LocalResourceVisibility};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -38,8 +49,10 @@ pub const MAX_FAILED_STARTS: u32 = 8;
 
 #[derive(Default)]
 struct Requests {
-    /// TaskManagers the JobManager needs beyond the registered ones.
+    /// TaskManagers the JobManager needs beyond the registered ones (all executables).
     required: u32,
+    /// The same by executable URL (`""`: the cluster's own worker).
+    required_by_executable: BTreeMap<String, u32>,
     /// Containers the JobManager no longer needs (lost or idle TaskManagers).
     to_release: BTreeSet<String>,
     /// For messages: containers YARN granted since the AM started.
@@ -76,12 +89,17 @@ impl ResourceDriver for YarnDriver {
         true
     }
     fn set_required_task_managers(&self, count: u32) {
+        self.set_required_task_managers_per_executable(&BTreeMap::from([(String::new(), count)]));
+    }
+    fn set_required_task_managers_per_executable(&self, need: &BTreeMap<String, u32>) {
+        let need: BTreeMap<String, u32> = need.iter().filter(|(_, n)| **n > 0).map(|(e, n)| (e.clone(), *n)).collect();
         let changed = {
             let mut r = self.lock();
-            std::mem::replace(&mut r.required, count) != count
+            r.required = need.values().sum();
+            std::mem::replace(&mut r.required_by_executable, need.clone()) != need
         };
         if changed {
-            tracing::info!(count, "TaskManagers needed beyond the registered ones");
+            tracing::info!(?need, "TaskManagers needed beyond the registered ones");
             self.wake.notify_one();
         }
     }
@@ -131,6 +149,8 @@ pub enum AllocatorEvent {
 
 struct Started {
     node: String,
+    /// The executable URL it was started from (`""`: the cluster's own worker).
+    executable: String,
 }
 
 /// The allocate loop: one per AM.
@@ -146,8 +166,12 @@ pub struct ContainerAllocator {
     registered: BTreeSet<String>,
     failed_starts: u32,
     response_id: i32,
-    /// The outstanding count last sent to the RM.
-    asked: i32,
+    /// The outstanding count last sent to the RM, by executable URL.
+    asked: BTreeMap<String, i32>,
+    /// The ask priority of each executable URL (the own worker's: [`TASK_MANAGER_PRIORITY`]).
+    priorities: BTreeMap<String, i32>,
+    /// HDFS, to stat user executables for localization ([`ContainerAllocator::with_hdfs`]).
+    hdfs: Option<Hdfs>,
     progress: Arc<Mutex<f32>>,
 }
 
@@ -166,9 +190,24 @@ impl ContainerAllocator {
             registered: BTreeSet::new(),
             failed_starts: 0,
             response_id: 0,
-            asked: 0,
+            asked: BTreeMap::new(),
+            priorities: BTreeMap::from([(String::new(), TASK_MANAGER_PRIORITY)]),
+            hdfs: None,
             progress: Arc::new(Mutex::new(0.0)),
         }
+    }
+
+    /// Lets the allocator start TaskManagers from user executables on HDFS
+    /// (jobs with `pipeline.jars` in a session).
+    pub fn with_hdfs(mut self, hdfs: Hdfs) -> Self {
+        self.hdfs = Some(hdfs);
+        self
+    }
+
+    /// The ask priority of `executable`, given on first sight.
+    fn priority_of(&mut self, executable: &str) -> i32 {
+        let next = self.priorities.values().max().copied().unwrap_or(TASK_MANAGER_PRIORITY) + 1;
+        *self.priorities.entry(executable.to_string()).or_insert(next)
     }
 
     /// A handle to set the progress (0.0 to 1.0) reported with each heartbeat.
@@ -184,8 +223,8 @@ impl ContainerAllocator {
             let busy = {
                 let r = self.driver.lock();
                 r.required > 0 || !r.to_release.is_empty()
-            } || self.asked > 0
-                || self.starting() > 0;
+            } || self.asked.values().any(|a| *a > 0)
+                || self.running.keys().any(|c| !self.registered.contains(c));
             let period = if busy { FAST_HEARTBEAT } else { SLOW_HEARTBEAT };
             tokio::select! {
                 _ = tokio::time::sleep(period) => {}
@@ -230,15 +269,23 @@ impl ContainerAllocator {
                 Err(e) => tracing::warn!("cannot release {id}: {e}"),
             }
         }
-        // The outstanding ask: what the JobManager needs minus what is starting.
-        let target = if self.failed_starts > MAX_FAILED_STARTS { 0 } else { self.needed() };
+        // The outstanding ask per executable: what the JobManager needs minus what is starting.
+        let mut executables: BTreeSet<String> = self.driver.lock().required_by_executable.keys().cloned().collect();
+        executables.extend(self.asked.keys().cloned());
         let mut asks = Vec::new();
-        if target as i32 != self.asked {
-            tracing::info!(from = self.asked, to = target, "changing the outstanding TaskManager container ask");
-            asks.push(ContainerAsk::any(TASK_MANAGER_PRIORITY, self.spec.resource, target as i32));
-            self.asked = target as i32;
+        let mut outstanding = 0;
+        for exe in executables {
+            let target = if self.failed_starts > MAX_FAILED_STARTS { 0 } else { self.needed(&exe) };
+            outstanding += target;
+            let asked = self.asked.get(&exe).copied().unwrap_or(0);
+            if target as i32 != asked {
+                let priority = self.priority_of(&exe);
+                tracing::info!(from = asked, to = target, executable = %exe, priority, "changing the outstanding TaskManager container ask");
+                asks.push(ContainerAsk::any(priority, self.spec.resource, target as i32));
+                self.asked.insert(exe, target as i32);
+            }
         }
-        self.driver.lock().outstanding = target;
+        self.driver.lock().outstanding = outstanding;
         let progress = *self.progress.lock().unwrap_or_else(|p| p.into_inner());
         let req = AllocateRequest { response_id: self.response_id, asks, releases: release_ids, progress };
         let resp = self.amrm.allocate(&req).await.map_err(|e| e.to_string())?;
@@ -252,12 +299,20 @@ impl ContainerAllocator {
                 }
             }
         }
-        // The RM lowers its outstanding count by what it allocates.
-        self.asked = (self.asked - resp.allocated.len() as i32).max(0);
         self.driver.lock().granted += resp.allocated.len() as u32;
         for c in resp.allocated {
-            if self.needed() > 0 && self.failed_starts <= MAX_FAILED_STARTS {
-                self.launch(c);
+            // The RM lowers its outstanding count by what it allocates; the priority says whose ask it was.
+            let exe = self.priorities.iter().find(|(_, p)| **p == c.priority).map(|(e, _)| e.clone());
+            let Some(exe) = exe else {
+                tracing::warn!(container = %c.id, priority = c.priority, "container of an unknown ask priority: releasing it");
+                self.driver.release_task_manager(&c.id.to_string());
+                continue;
+            };
+            if let Some(a) = self.asked.get_mut(&exe) {
+                *a = (*a - 1).max(0);
+            }
+            if self.needed(&exe) > 0 && self.failed_starts <= MAX_FAILED_STARTS {
+                self.launch(c, exe);
             } else {
                 tracing::info!(container = %c.id, "surplus container: releasing it");
                 self.driver.release_task_manager(&c.id.to_string());
@@ -292,27 +347,28 @@ impl ContainerAllocator {
         Ok(None)
     }
 
-    /// Containers started (or starting) whose TaskManager has not registered yet.
-    fn starting(&self) -> u32 {
-        self.running.keys().filter(|c| !self.registered.contains(*c)).count() as u32
+    /// Containers started (or starting) from `executable` whose TaskManager has not registered yet.
+    fn starting(&self, executable: &str) -> u32 {
+        self.running.iter().filter(|(c, s)| s.executable == executable && !self.registered.contains(*c)).count() as u32
     }
 
-    /// TaskManagers still to ask YARN for: the JobManager's need minus those starting.
-    fn needed(&self) -> u32 {
-        self.driver.lock().required.saturating_sub(self.starting())
+    /// TaskManagers of `executable` still to ask YARN for: the JobManager's need minus those starting.
+    fn needed(&self, executable: &str) -> u32 {
+        let required = self.driver.lock().required_by_executable.get(executable).copied().unwrap_or(0);
+        required.saturating_sub(self.starting(executable))
     }
 
-    fn launch(&mut self, c: Container) {
+    fn launch(&mut self, c: Container, executable: String) {
         let id = c.id.to_string();
-        tracing::info!(container = %id, node = %c.node_id, "container allocated: starting a TaskManager");
-        self.running.insert(id.clone(), Started { node: c.node_id.to_string() });
+        tracing::info!(container = %id, node = %c.node_id, executable = %executable, "container allocated: starting a TaskManager");
+        self.running.insert(id.clone(), Started { node: c.node_id.to_string(), executable: executable.clone() });
         let Some(token) = self.tokens.get(&c.node_id) else {
             // Released; the demand stays, so the next heartbeat asks again.
             tracing::error!(container = %id, node = %c.node_id, "no NMToken for the node: releasing the container");
             self.driver.release_task_manager(&id);
             return;
         };
-        let ctx = ContainerLaunchContext {
+        let mut ctx = ContainerLaunchContext {
             local_resources: self.spec.local_resources.clone(),
             environment: self.spec.environment.clone(),
             commands: vec![crate::bundle::worker_command(&self.spec.jobmanager_address, self.spec.slots)],
@@ -320,14 +376,26 @@ impl ContainerAllocator {
         };
         let user = self.spec.user.clone();
         let driver = self.driver.clone();
+        let hdfs = self.hdfs.clone();
         tokio::spawn(async move {
             let started = async {
+                if !executable.is_empty() {
+                    let hdfs = hdfs.ok_or("this AM cannot start TaskManagers of job executables (no HDFS client)")?;
+                    let worker = executable_resource(&hdfs, &executable).await?;
+                    ctx.local_resources.retain(|(name, _)| name != crate::bundle::WORKER_BINARY);
+                    ctx.local_resources.push((crate::bundle::WORKER_BINARY.to_string(), worker));
+                    ctx.environment.push((
+                        rfy_rpc::EXECUTABLE_SHA256_ENV.to_string(),
+                        rfy_jobmanager::executable_sha256(&executable).to_string(),
+                    ));
+                }
                 let nm = NmClient::connect(&c.node_id, &token, &user, &ConnectOptions::default())
                     .await
                     .map_err(|e| e.to_string())?;
                 nm.start_container(&c, &ctx).await.map_err(|e| e.to_string())
             }
-            .await;
+            .await
+            .map_err(|e: String| e);
             match started {
                 Ok(_) => tracing::info!(container = %c.id, "TaskManager container started"),
                 Err(e) => {
@@ -337,4 +405,24 @@ impl ContainerAllocator {
             }
         });
     }
+}
+
+/// The job executable at `url` (`hdfs://host:port/path`, from
+/// `pipeline.jars`) as a YARN local resource: its size and modification
+/// time from HDFS, as YARN's localizer checks them.
+///
+/// Errors: the file is not there (the text names it).
+async fn executable_resource(hdfs: &Hdfs, url: &str) -> Result<LocalResource, String> {
+    let path = match url.strip_prefix("hdfs://") {
+        Some(rest) => rest.find('/').map(|i| &rest[i..]).unwrap_or("/"),
+        None => url,
+    };
+    let stamp = hdfs.stat(path).await.map_err(|e| format!("job executable {url}: {e}"))?;
+    Ok(LocalResource {
+        uri: url.to_string(),
+        size: stamp.size as i64,
+        timestamp: stamp.modification_time as i64,
+        kind: LocalResourceType::File,
+        visibility: LocalResourceVisibility::Application,
+    })
 }

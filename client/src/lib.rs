@@ -13,6 +13,7 @@ pub mod local;
 pub mod logs;
 pub mod new_project;
 pub mod plan;
+pub mod queue_fit;
 pub mod session;
 pub mod yarn;
 

@@ -18,7 +18,8 @@
 //!   session's Dispatcher, at the AM's own REST address (the RM proxy
 //!   forwards GET only), and follows it.
 
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -134,12 +135,63 @@ fn session_rest(app: &str, report: &AppReport) -> Result<RestClient> {
     RestClient::new(url)
 }
 
+/// The lock file beside the properties file: `.yarn-properties-<user>.lock`.
+pub fn start_lock_file(props: &Path) -> PathBuf {
+    let mut name = props.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(".lock");
+    props.with_file_name(name)
+}
+
+/// Takes the exclusive lock (`flock`) that one `rfy yarn-session start`
+/// holds from before it looks at the properties file until it has written
+/// it, so that two starts at once cannot both deploy a session. The
+/// operating system releases it when the process ends, however it ends; the
+/// (empty but for the holder's pid) file stays.
+///
+/// Errors: another process holds the lock (its pid named); the file cannot
+/// be created or locked.
+fn lock_start(props: &Path) -> Result<std::fs::File> {
+    let path = start_lock_file(props);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening the session start lock {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => {
+            file.set_len(0)?;
+            writeln!(file, "{}", std::process::id())?;
+            Ok(file)
+        }
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let holder = std::fs::read_to_string(&path).unwrap_or_default();
+            let holder = holder.trim();
+            bail!(
+                "another `rfy yarn-session start` (pid {}) is starting a session (lock {}); wait for it and submit with -m yarn-session, or use -D yarn.properties-file.location=DIR for a second session",
+                if holder.is_empty() { "unknown" } else { holder },
+                path.display()
+            )
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(anyhow!(e).context(format!("locking the session start lock {}", path.display())))
+        }
+    }
+}
+
 /// `rfy yarn-session start`; returns whether the session ended well (attached) or runs (detached).
 ///
-/// Errors: a session already running per the properties file; deployment errors.
+/// Errors: another `yarn-session start` running at the same time (see
+/// `lock_start`); a session already running per the properties file;
+/// deployment errors.
 pub async fn start(conf: &Configuration, detached: bool) -> Result<bool> {
     let user = current_user();
     let props = properties_file(conf, &user);
+    let lock = lock_start(&props)?;
     if props.exists() {
         let mut probe = conf.clone();
         probe.remove(options::YARN_APPLICATION_ID.key);
@@ -177,6 +229,7 @@ pub async fn start(conf: &Configuration, detached: bool) -> Result<bool> {
     }
     std::fs::write(&props, format!("#rfy YARN session\napplicationID={app}\n"))
         .with_context(|| format!("writing the YARN properties file {}", props.display()))?;
+    drop(lock); // the properties file now names the session: a second start finds it
     eprintln!("Session {app} is ready ({:.1} s)", t0.elapsed().as_secs_f64());
     println!("YARN application: {app}");
     println!("Web UI (RM proxy): {tracking}");
@@ -230,8 +283,11 @@ async fn watch_session(
                 bar.finish_and_clear();
                 remove_properties_if(props, app);
                 yarn::remove_staging(fs, staging).await;
+                if r.final_status != "SUCCEEDED" {
+                    bail!("session {app} ended: {}", yarn::describe_final(&r));
+                }
                 eprintln!("{}", yarn::describe_final(&r));
-                return Ok(r.final_status == "SUCCEEDED");
+                return Ok(true);
             }
         }
     }
@@ -317,12 +373,24 @@ pub async fn list(conf: &Configuration) -> Result<bool> {
 /// `conf` as the job's) to the session and, attached, follows it (Ctrl-C
 /// cancels the job, not the session); detached, returns once it runs.
 ///
-/// Errors: no session (see [`find_session`]); the Dispatcher refused the job.
+/// Errors: no session (see [`find_session`]); the session's queue can never
+/// give the job's slots (see [`crate::queue_fit`]); the Dispatcher refused the job.
 pub async fn run_job(conf: &Configuration, graph: &JobGraph, detached: bool) -> Result<bool> {
     let t0 = Instant::now();
     let (app, report) = find_session(conf).await?;
     let rest = session_rest(&app, &report)?;
+    let mut conf = conf.clone();
+    if yarn::ships_current_executable() {
+        // A job executable: its TaskManagers run this very file (see ARCHITECTURE.md).
+        let url = ship_executable(&conf, &app).await?;
+        conf.set(options::PIPELINE_JARS.key, &url, rfy_conf::Source::Dynamic)?;
+    }
+    let conf = &conf;
     let tracking = report.tracking_url.clone().unwrap_or_default();
+    let (_, rm) = rm_client()?;
+    crate::queue_fit::check_session_job(&rm, &report.queue, &rest, graph.required_slots())
+        .await
+        .with_context(|| format!("session {app}"))?;
     let job_id = rest.submit(graph, &conf.to_map()).await?;
     eprintln!("Job {job_id} submitted to session {app} ({:.2} s); web UI: {tracking}", t0.elapsed().as_secs_f64());
     // Until the job has its slots (or ended): RUNNING is printed as in application mode.
@@ -347,12 +415,53 @@ pub async fn run_job(conf: &Configuration, graph: &JobGraph, detached: bool) -> 
         }
         return Ok(!matches!(state.as_str(), "FAILED" | "CANCELED"));
     }
-    let outcome =
-        follow::follow(&rest, &job_id).await.with_context(|| format!("following job {job_id} in session {app}"))?;
+    let outcome = match follow::follow(&rest, &job_id).await {
+        Ok(o) => o,
+        Err(e) => {
+            // The JobManager stopped answering: the session application ended under us?
+            let ended = rm.app_report(&app).await.ok().filter(AppReport::is_final);
+            if let Some(r) = ended {
+                bail!("session {app} ended while job {job_id} ran: {}", yarn::describe_final(&r));
+            }
+            return Err(e.context(format!("following job {job_id} in session {app}")));
+        }
+    };
     if let Some(f) = &outcome.failure {
         eprintln!("error: {f}");
     }
     Ok(outcome.state == "FINISHED")
+}
+
+/// Uploads this job executable to the session's staging directory as
+/// `executables/<sha256>` (once per content: a file already there is
+/// reused); returns its `hdfs://` URL, the job's `pipeline.jars`. The
+/// session's stop removes it with the staging directory.
+///
+/// Errors: this executable cannot be read; HDFS refuses the upload.
+async fn ship_executable(conf: &Configuration, app: &str) -> Result<String> {
+    use sha2::{Digest, Sha256};
+    let exe = std::env::current_exe().context("cannot find this executable's path")?;
+    let sha = {
+        let mut file = std::fs::File::open(&exe).with_context(|| format!("reading {}", exe.display()))?;
+        let mut hasher = Sha256::new();
+        std::io::copy(&mut file, &mut hasher).with_context(|| format!("reading {}", exe.display()))?;
+        format!("{:x}", hasher.finalize())
+    };
+    let (hconf, _) = rm_client()?;
+    let user = current_user();
+    let fs = Hdfs::from_config(&hconf, Some(&user))?;
+    let path = format!("{}/{app}/executables/{sha}", yarn::staging_root(conf, &user));
+    if !fs.exists(&path).await? {
+        let t0 = Instant::now();
+        let tmp = format!("{path}.{}.tmp", std::process::id());
+        fs.upload(&exe, &tmp, 0o755, true).await.with_context(|| format!("uploading {} to {tmp}", exe.display()))?;
+        // Another client of the same executable may have been faster: theirs is the same content.
+        if fs.rename(&tmp, &path).await.is_err() {
+            let _ = fs.delete(&tmp, false).await;
+        }
+        eprintln!("Shipped {} to {path} ({:.1} s)", exe.display(), t0.elapsed().as_secs_f64());
+    }
+    Ok(format!("{}{path}", hconf.default_fs().trim_end_matches('/')))
 }
 
 /// The REST client of the JobManager a `list`/`cancel`/`savepoint`/`stop`

@@ -92,6 +92,11 @@ pub fn ship_current_executable() {
     SHIP_CURRENT_EXECUTABLE.store(true, std::sync::atomic::Ordering::Relaxed);
 }
 
+/// True in a job executable (see [`ship_current_executable`]), false in rfy's own client.
+pub fn ships_current_executable() -> bool {
+    SHIP_CURRENT_EXECUTABLE.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// The sibling binaries `rfy-am` and `rfy-worker` of this executable (or
 /// the executable itself twice, see [`ship_current_executable`]).
 fn sibling_binaries() -> Result<(PathBuf, PathBuf)> {
@@ -554,6 +559,7 @@ pub async fn run_application(
     detached: bool,
     mode: ClusterMode,
 ) -> Result<YarnOutcome> {
+    crate::queue_fit::check_before_deploy(conf, graph.required_slots()).await?;
     let shipped = (mode == ClusterMode::PerJob).then_some(graph);
     let d = deploy_cluster(conf, mode, &format!("rfy: {}", graph.job_name), job, args, shipped).await?;
     let Deployed { app, staging, rm, fs, report, t0, t_epoch_ms } = d;

@@ -253,6 +253,11 @@ impl RfyRun {
         }
     }
 
+    /// The exit status if the process has ended (it is not waited for).
+    pub fn exited(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
     /// Waits for the process to end (killing it after `limit`); returns its
     /// exit status, output and run time.
     pub fn finish(mut self, limit: Duration) -> (ExitStatus, String, Duration) {

@@ -1,12 +1,13 @@
 //! `rfy yarn-session` end to end on a real Hadoop (issue 8): one session
 //! runs word counts side by side on a shared TaskManager, reuses it for the
 //! next job, releases it when idle, gets new containers afterwards; `rfy
-//! list`, `rfy savepoint`, `rfy cancel` work against it; `rfy yarn-session
+//! list`, `rfy savepoint`, `rfy cancel` work against it; the web UI through
+//! the RM proxy (headless Chromium) lists every job; `rfy yarn-session
 //! stop` leaves no container, no staging directory and no properties file;
 //! a stale properties file is reported and removed.
 //!
 //! Needs: HADOOP_CONF_DIR and Hadoop's `yarn` CLI on PATH, the binaries built
-//! (`cargo build -p rfy-client -p rfy-am -p rfy-worker`).
+//! (`cargo build -p rfy-client -p rfy-am -p rfy-worker`), headless Chromium.
 
 use std::time::{Duration, Instant};
 
@@ -14,7 +15,7 @@ use rfy_client::follow::RestClient;
 use rfy_itests::yarn::{
     job_task_managers, local_wordcount_lines, session_job_id, task_manager_containers, KillOnPanic,
 };
-use rfy_itests::{hadoop_cli, rfy, Cluster, RfyRun};
+use rfy_itests::{chromium_dump_dom, hadoop_cli, rfy, Cluster, RfyRun};
 use serde_json::Value;
 
 /// Idle TaskManagers go after this (`resourcemanager.taskmanager-timeout`).
@@ -27,6 +28,7 @@ async fn job_state(rest: &RestClient, job: &str) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn session_shares_reuses_and_releases_task_managers_and_stops_clean() {
     let Some(c) = Cluster::get("session_shares_reuses_and_releases_task_managers_and_stops_clean") else { return };
+    let _ = rfy_itests::chromium(); // fail early with the install hint
     let dir = c.test_dir("session").await;
     let input = c.put_kjv(&dir).await;
     let local = local_wordcount_lines();
@@ -191,6 +193,16 @@ async fn session_shares_reuses_and_releases_task_managers_and_stops_clean() {
     assert!(st.success() && out.contains(&format!(": {job_d} : ")) && out.contains("(RUNNING)"), "rfy list:\n{out}");
     let (st, out, _) = rfy(&["list", "-a", "-m", "yarn-session", "--yid", &app], &[], Duration::from_secs(60));
     assert!(st.success() && out.contains(&format!("{job_a} : ")) && out.contains("(FINISHED)"), "rfy list -a:\n{out}");
+
+    // The web UI through the RM proxy (headless Chromium) lists every job of
+    // the session, each with its state: three finished, one running.
+    let url = format!("{}/proxy/{app}/", c.rm.base_url());
+    let dom = tokio::task::spawn_blocking(move || chromium_dump_dom(&url)).await.unwrap();
+    for (job, state) in [(&job_a, "FINISHED"), (&job_b, "FINISHED"), (&job_c, "FINISHED"), (&job_d, "RUNNING")] {
+        let row = dom.split(&format!("href=\"#/job/{job}\"")).nth(1).and_then(|r| r.split("</tr>").next());
+        let row = row.unwrap_or_else(|| panic!("job {job} not listed in the web UI through the proxy:\n{dom}"));
+        assert!(row.contains("WordCount") && row.contains(state), "job {job} not shown {state}: {row}");
+    }
 
     let sp = format!("{fs_uri}{dir}/savepoints");
     let deadline = Instant::now() + Duration::from_secs(60);

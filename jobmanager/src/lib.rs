@@ -27,5 +27,5 @@ pub use checkpoint::{
 };
 pub use cluster::{JobManager, JobManagerConfig, JobManagerHandle};
 pub use error::{JobManagerError, SubmitError};
-pub use resource_manager::{ResourceDriver, StaticDriver, TaskManagerInfo};
+pub use resource_manager::{executable_sha256, ResourceDriver, StaticDriver, TaskManagerInfo};
 pub use status::{execution_state_name, ExceptionEntry, JobSnapshot, JobState, JobStatus, SavepointOp, TaskStatus};

@@ -39,6 +39,14 @@ pub trait ResourceDriver: Send + Sync {
     /// withdraws asks not yet granted. TaskManagers the driver is starting
     /// count towards it.
     fn set_required_task_managers(&self, count: u32);
+    /// As [`ResourceDriver::set_required_task_managers`], by job executable:
+    /// `need[url]` TaskManagers started from the executable at `url` (the
+    /// job configuration's `pipeline.jars`; `""`: the cluster's own worker).
+    /// Replaces the previous need of every executable. By default, the sum
+    /// (a driver that starts only its own worker).
+    fn set_required_task_managers_per_executable(&self, need: &BTreeMap<String, u32>) {
+        self.set_required_task_managers(need.values().sum());
+    }
     /// The TaskManager `resource_id` is no longer needed (lost or idle): stop it.
     fn release_task_manager(&self, resource_id: &str);
     /// True if idle TaskManagers are to be released after
@@ -98,6 +106,8 @@ struct TaskManagerEntry {
     registered_ms: u64,
     /// Since when no slot is taken (`None`: some slot is).
     idle_since: Option<Instant>,
+    /// SHA-256 of the executable it runs (`""`: the cluster's own worker).
+    executable: String,
     client: TaskExecutorGatewayClient<Channel>,
 }
 
@@ -154,11 +164,19 @@ pub(crate) struct ResourceSettings {
     pub(crate) idle_timeout: Duration,
 }
 
+/// The SHA-256 of the job executable at `url` (`pipeline.jars`): its file
+/// name (`""` for `""`, the cluster's own worker).
+pub fn executable_sha256(url: &str) -> &str {
+    url.rsplit('/').next().unwrap_or_default()
+}
+
 #[derive(Default)]
 struct Pool {
     task_managers: BTreeMap<String, TaskManagerEntry>,
     /// Slots each waiting job asks for (all or nothing).
     demand: BTreeMap<String, u32>,
+    /// The executable (`pipeline.jars` URL, `""`: own worker) of each waiting job.
+    demand_executable: BTreeMap<String, String>,
     /// TaskManagers released as idle: their processes may still heartbeat
     /// or re-register until the environment stops them; they are refused.
     released: std::collections::BTreeSet<String>,
@@ -171,11 +189,30 @@ impl Pool {
         (total, free)
     }
 
-    /// TaskManagers needed beyond the registered ones.
-    fn required_task_managers(&self, slots_per_tm: u32) -> u32 {
-        let wanted: u32 = self.demand.values().sum();
-        let (_, free) = self.slot_counts();
-        wanted.saturating_sub(free).div_ceil(slots_per_tm.max(1))
+    /// Free slots on TaskManagers of the executable with SHA-256 `sha`.
+    fn free_slots_of(&self, sha: &str) -> u32 {
+        self.task_managers
+            .values()
+            .filter(|t| t.executable == sha)
+            .map(|t| t.slots.iter().filter(|s| s.is_none()).count() as u32)
+            .sum()
+    }
+
+    /// TaskManagers needed beyond the registered ones, by executable URL.
+    fn required_task_managers(&self, slots_per_tm: u32) -> BTreeMap<String, u32> {
+        let mut wanted: BTreeMap<String, u32> = BTreeMap::new();
+        for (job, n) in &self.demand {
+            let exe = self.demand_executable.get(job).cloned().unwrap_or_default();
+            *wanted.entry(exe).or_default() += n;
+        }
+        wanted
+            .into_iter()
+            .map(|(exe, n)| {
+                let free = self.free_slots_of(executable_sha256(&exe));
+                let tms = n.saturating_sub(free).div_ceil(slots_per_tm.max(1));
+                (exe, tms)
+            })
+            .collect()
     }
 
     fn remove(&mut self, resource_id: &str) -> Option<(TaskManagerEntry, Vec<String>)> {
@@ -226,7 +263,9 @@ impl ResourceManager {
     }
 
     fn update_requirement(&self, pool: &Pool) {
-        self.driver.set_required_task_managers(pool.required_task_managers(self.settings.slots_per_task_manager));
+        self.driver.set_required_task_managers_per_executable(
+            &pool.required_task_managers(self.settings.slots_per_task_manager),
+        );
     }
 
     /// Registers (or re-registers) a TaskManager.
@@ -261,9 +300,10 @@ impl ResourceManager {
             last_heartbeat: Instant::now(),
             registered_ms: now_ms(),
             idle_since: Some(Instant::now()),
+            executable: req.executable_sha256.clone(),
             client: TaskExecutorGatewayClient::new(endpoint.connect_lazy()).max_encoding_message_size(256 << 20),
         };
-        tracing::info!(resource_id = %req.resource_id, address = %req.rpc_address, slots = req.num_slots, "TaskManager registered");
+        tracing::info!(resource_id = %req.resource_id, address = %req.rpc_address, slots = req.num_slots, executable = %req.executable_sha256, "TaskManager registered");
         let mut pool = self.pool();
         pool.task_managers.insert(req.resource_id.clone(), entry);
         self.update_requirement(&pool);
@@ -281,21 +321,25 @@ impl ResourceManager {
         }
     }
 
-    /// `count` free slots for `job_id`, all or none; fills one TaskManager
-    /// before the next. When they are not there, records (or keeps) the
-    /// job's demand so that the driver asks for TaskManagers.
-    pub(crate) fn allocate(&self, job_id: &str, count: u32) -> Option<Vec<SlotAssignment>> {
+    /// `count` free slots for `job_id`, all or none, on TaskManagers of the
+    /// job's executable (`executable`: its `pipeline.jars` URL, `""` for
+    /// the cluster's own worker); fills one TaskManager before the next.
+    /// When they are not there, records (or keeps) the job's demand so that
+    /// the driver asks for TaskManagers of that executable.
+    pub(crate) fn allocate(&self, job_id: &str, executable: &str, count: u32) -> Option<Vec<SlotAssignment>> {
         let mut pool = self.pool();
-        let (_, free) = pool.slot_counts();
+        let sha = executable_sha256(executable).to_string();
+        let free = pool.free_slots_of(&sha);
         if free < count {
+            pool.demand_executable.insert(job_id.to_string(), executable.to_string());
             if pool.demand.insert(job_id.to_string(), count) != Some(count) {
-                tracing::info!(job = %job_id, slots = count, free, "job waits for slots");
+                tracing::info!(job = %job_id, slots = count, free, executable = %sha, "job waits for slots");
                 self.update_requirement(&pool);
             }
             return None;
         }
         let mut out = Vec::new();
-        'tms: for (id, tm) in pool.task_managers.iter_mut() {
+        'tms: for (id, tm) in pool.task_managers.iter_mut().filter(|(_, t)| t.executable == sha) {
             for (i, slot) in tm.slots.iter_mut().enumerate() {
                 if out.len() as u32 == count {
                     break 'tms;
@@ -314,6 +358,7 @@ impl ResourceManager {
                 }
             }
         }
+        pool.demand_executable.remove(job_id);
         if pool.demand.remove(job_id).is_some() {
             self.update_requirement(&pool);
         }
@@ -324,6 +369,7 @@ impl ResourceManager {
     /// its demand is withdrawn.
     pub(crate) fn withdraw(&self, job_id: &str) {
         let mut pool = self.pool();
+        pool.demand_executable.remove(job_id);
         if pool.demand.remove(job_id).is_some() {
             tracing::info!(job = %job_id, "slot demand withdrawn");
             self.update_requirement(&pool);
@@ -334,6 +380,7 @@ impl ResourceManager {
     pub(crate) fn release(&self, job_id: &str) {
         let mut pool = self.pool();
         pool.demand.remove(job_id);
+        pool.demand_executable.remove(job_id);
         for tm in pool.task_managers.values_mut() {
             for slot in tm.slots.iter_mut() {
                 if slot.as_deref() == Some(job_id) {
@@ -384,8 +431,8 @@ impl ResourceManager {
     }
 
     /// Releases TaskManagers idle for `resourcemanager.taskmanager-timeout`
-    /// (only with a driver that releases idle ones, and only while no job
-    /// waits for slots: a waiting job will take them). Returns their ids.
+    /// (only with a driver that releases idle ones, and only while no job of
+    /// their executable waits for slots: it will take them). Returns their ids.
     pub(crate) fn release_idle(&self) -> Vec<String> {
         if !self.driver.releases_idle_task_managers() {
             return Vec::new();
@@ -393,12 +440,15 @@ impl ResourceManager {
         let timeout = self.settings.idle_timeout;
         let idle: Vec<String> = {
             let mut pool = self.pool();
-            if !pool.demand.is_empty() {
-                return Vec::new();
-            }
+            let waiting: std::collections::BTreeSet<String> = pool
+                .demand
+                .keys()
+                .map(|j| executable_sha256(pool.demand_executable.get(j).map(String::as_str).unwrap_or("")).to_string())
+                .collect();
             let idle: Vec<String> = pool
                 .task_managers
                 .iter()
+                .filter(|(_, t)| !waiting.contains(&t.executable))
                 .filter(|(_, t)| t.idle_since.is_some_and(|s| s.elapsed() >= timeout))
                 .map(|(id, _)| id.clone())
                 .collect();
@@ -504,6 +554,12 @@ mod tests {
         }
     }
 
+    impl ResourceManager {
+        fn allocate_own(&self, job: &str, count: u32) -> Option<Vec<SlotAssignment>> {
+            self.allocate(job, "", count)
+        }
+    }
+
     fn last(d: &Recorder) -> u32 {
         *d.required.lock().unwrap().last().unwrap()
     }
@@ -511,22 +567,22 @@ mod tests {
     #[tokio::test]
     async fn demand_is_per_job_and_withdrawn_when_a_job_gives_up() {
         let (d, rm, _lost) = rm(Duration::from_secs(30));
-        assert!(rm.allocate("a", 3).is_none());
+        assert!(rm.allocate_own("a", 3).is_none());
         assert_eq!(last(&d), 2, "3 slots at 2 per TaskManager");
-        assert!(rm.allocate("b", 1).is_none());
+        assert!(rm.allocate_own("b", 1).is_none());
         assert_eq!(last(&d), 2, "4 slots");
-        assert!(rm.allocate("c", 1).is_none());
+        assert!(rm.allocate_own("c", 1).is_none());
         assert_eq!(last(&d), 3, "5 slots");
         rm.withdraw("c");
         assert_eq!(last(&d), 2);
         rm.register(&reg("tm1", 2)).unwrap();
         assert_eq!(last(&d), 1, "2 of 4 slots are there");
         // b takes a slot; a still waits for 3 (one free now), so it asks again.
-        assert_eq!(rm.allocate("b", 1).unwrap().len(), 1);
+        assert_eq!(rm.allocate_own("b", 1).unwrap().len(), 1);
         assert_eq!(rm.demand().into_iter().collect::<Vec<_>>(), vec![("a".to_string(), 3)]);
         assert_eq!(last(&d), 1);
         rm.register(&reg("tm2", 2)).unwrap();
-        let slots = rm.allocate("a", 3).unwrap();
+        let slots = rm.allocate_own("a", 3).unwrap();
         assert_eq!(slots.len(), 3);
         assert_eq!(slots[0].location.resource_id, "tm1");
         assert_eq!(
@@ -541,8 +597,8 @@ mod tests {
     async fn a_lost_task_manager_is_reported_with_its_jobs() {
         let (d, rm, mut lost) = rm(Duration::from_secs(30));
         rm.register(&reg("tm1", 2)).unwrap();
-        rm.allocate("a", 1).unwrap();
-        rm.allocate("b", 1).unwrap();
+        rm.allocate_own("a", 1).unwrap();
+        rm.allocate_own("b", 1).unwrap();
         assert!(rm.declare_lost("tm1", "gone".into()));
         assert!(!rm.declare_lost("tm1", "gone again".into()));
         let l = lost.try_recv().unwrap();
@@ -556,8 +612,8 @@ mod tests {
         let (d, rm, _lost) = rm(Duration::from_millis(50));
         rm.register(&reg("tm1", 1)).unwrap();
         rm.register(&reg("tm2", 1)).unwrap();
-        rm.allocate("a", 1).unwrap();
-        assert!(rm.allocate("b", 2).is_none(), "b waits");
+        rm.allocate_own("a", 1).unwrap();
+        assert!(rm.allocate_own("b", 2).is_none(), "b waits");
         tokio::time::sleep(Duration::from_millis(80)).await;
         assert!(rm.release_idle().is_empty(), "b waits: the idle one stays");
         rm.withdraw("b");
@@ -571,5 +627,25 @@ mod tests {
         assert_eq!(rm.slot_counts(), (0, 0));
         let err = rm.register(&reg("tm1", 1)).unwrap_err();
         assert!(err.contains("released as idle"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn slots_are_taken_only_on_task_managers_of_the_jobs_executable() {
+        let (d, rm, _lost) = rm(Duration::from_millis(50));
+        rm.register(&reg("own", 2)).unwrap();
+        let exe = "hdfs://nn:9000/user/u/.rfy/app/executables/abc123";
+        assert!(rm.allocate("user", exe, 1).is_none(), "the own worker's free slots are not the user job's");
+        assert_eq!(last(&d), 1, "one TaskManager of the user executable");
+        assert_eq!(executable_sha256(exe), "abc123");
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        assert_eq!(rm.release_idle(), vec!["own".to_string()], "no job of the own worker waits");
+        let mut user_tm = reg("user-tm", 2);
+        user_tm.executable_sha256 = "abc123".into();
+        rm.register(&user_tm).unwrap();
+        rm.register(&reg("own2", 2)).unwrap();
+        let slots = rm.allocate("user", exe, 2).unwrap();
+        assert!(slots.iter().all(|s| s.location.resource_id == "user-tm"), "{slots:?}");
+        assert_eq!(rm.allocate_own("builtin", 2).unwrap()[0].location.resource_id, "own2");
+        assert_eq!(last(&d), 0);
     }
 }

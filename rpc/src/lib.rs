@@ -5,6 +5,12 @@
 /// registration; the JobManager refuses a TaskManager whose version differs.
 pub const PROTOCOL_VERSION: u32 = 3;
 
+/// Environment variable a TaskManager started from a job executable finds
+/// that executable's SHA-256 (hex) in, to send it in its registration
+/// (`RegisterTaskManagerRequest.executable_sha256`); unset for the cluster's
+/// own worker. Set by the YARN ApplicationMaster in the container's environment.
+pub const EXECUTABLE_SHA256_ENV: &str = "RFY_EXECUTABLE_SHA256";
+
 /// Generated protobuf messages and tonic clients/servers (package `rfy.v1`).
 #[allow(missing_docs, clippy::all)]
 pub mod v1 {

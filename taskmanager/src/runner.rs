@@ -166,6 +166,7 @@ impl TaskManager {
             cpu_cores: std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(0),
             physical_memory: crate::metrics::host_memory().0,
             process_memory: config.conf.get(&options::TASKMANAGER_MEMORY_PROCESS_SIZE).bytes(),
+            executable_sha256: std::env::var(rfy_rpc::EXECUTABLE_SHA256_ENV).unwrap_or_default(),
         };
         let mut jm = jobmanager.clone();
         let (interval, timeout) = register(&mut jm, &registration, &config.jobmanager_address).await?;

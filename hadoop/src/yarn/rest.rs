@@ -590,12 +590,47 @@ impl RmRestClient {
         Ok(self.parse::<AppsWrapper>(&path, &text)?.apps.map(|a| a.app).unwrap_or_default())
     }
 
+    /// The most a queue can ever give (all its applications together): from
+    /// `GET /ws/v1/cluster/scheduler`, the queue named `queue` (its `queuePath`
+    /// or `queueName`, as an application report names it) and its
+    /// `maxEffectiveCapacity` (Capacity Scheduler) or `maxResources` (Fair
+    /// Scheduler); `None` when the scheduler reports neither (the FIFO
+    /// scheduler) or does not list the queue.
+    pub async fn queue_max_resources(&self, queue: &str) -> Result<Option<ResourceInfo>, RestError> {
+        let path = "/ws/v1/cluster/scheduler";
+        let (_, text) = self.send("GET", path, None, &[200]).await?;
+        let v: serde_json::Value = self.parse(path, &text)?;
+        Ok(find_queue_max(&v["scheduler"]["schedulerInfo"], queue))
+    }
+
     /// `GET /ws/v1/cluster/nodes`.
     pub async fn nodes(&self) -> Result<Vec<NodeInfo>, RestError> {
         let path = "/ws/v1/cluster/nodes";
         let (_, text) = self.send("GET", path, None, &[200]).await?;
         Ok(self.parse::<NodesWrapper>(path, &text)?.nodes.map(|n| n.node).unwrap_or_default())
     }
+}
+
+/// The queue `queue` (by `queuePath` or `queueName`) in a scheduler info
+/// tree (children under `queues.queue` in the Capacity Scheduler,
+/// `childQueues.queue` in the Fair Scheduler), with its maximum resources.
+fn find_queue_max(info: &serde_json::Value, queue: &str) -> Option<ResourceInfo> {
+    let named = info["queuePath"].as_str() == Some(queue) || info["queueName"].as_str() == Some(queue);
+    if named {
+        for key in ["maxEffectiveCapacity", "maxResources"] {
+            if let Ok(r) = serde_json::from_value::<ResourceInfo>(info[key].clone()) {
+                if r.memory > 0 {
+                    return Some(r);
+                }
+            }
+        }
+        return None;
+    }
+    ["queues", "childQueues"]
+        .iter()
+        .filter_map(|k| info[*k]["queue"].as_array())
+        .flatten()
+        .find_map(|q| find_queue_max(q, queue))
 }
 
 /// Extracts `RemoteException.message` (with the exception name) from an RM
@@ -632,6 +667,20 @@ pub fn remote_exception_message(body: &str) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn queue_max_from_capacity_and_fair_scheduler_trees() {
+        let capacity = json!({"queueName": "root", "queues": {"queue": [
+            {"queueName": "default", "queuePath": "root.default",
+             "maxEffectiveCapacity": {"memory": 16384, "vCores": 8, "resourceInformations": {}}}]}});
+        let want = Some(ResourceInfo { memory: 16384, vcores: 8 });
+        assert_eq!(find_queue_max(&capacity, "root.default"), want);
+        assert_eq!(find_queue_max(&capacity, "default"), want);
+        assert_eq!(find_queue_max(&capacity, "root.other"), None);
+        let fair = json!({"rootQueue": 1, "queueName": "root", "childQueues": {"queue": [
+            {"queueName": "root.users", "maxResources": {"memory": 4096, "vCores": 4}}]}});
+        assert_eq!(find_queue_max(&fair, "root.users"), Some(ResourceInfo { memory: 4096, vcores: 4 }));
+    }
 
     #[test]
     fn submission_json_shape() {

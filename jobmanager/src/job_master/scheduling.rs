@@ -20,8 +20,10 @@ impl JobMaster {
         let rm = self.services.rm.clone();
         let job_id = self.st.job_id.clone();
         let timeout = self.services.slot_request_timeout;
+        // The executable whose TaskManagers the job runs on (`pipeline.jars`; "": the cluster's own worker).
+        let executable = self.conf_map.get(rfy_conf::options::PIPELINE_JARS.key).cloned().unwrap_or_default();
         loop {
-            if let Some(slots) = rm.allocate(&job_id, needed) {
+            if let Some(slots) = rm.allocate(&job_id, &executable, needed) {
                 return Some(slots);
             }
             let (total, free) = rm.slot_counts();
