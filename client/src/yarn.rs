@@ -193,6 +193,39 @@ pub async fn remove_staging(fs: &Hdfs, staging: &str) {
     }
 }
 
+/// `yarn.application-attempts`, capped by the ResourceManager's
+/// `yarn.resourcemanager.am.max-attempts` (asked from the RM's `/conf`
+/// servlet; if it does not answer, the client's Hadoop configuration, default
+/// 2, as YARN's). YARN caps the value itself; the client says so when it does.
+///
+/// Errors: `yarn.application-attempts` is 0.
+async fn application_attempts(conf: &Configuration, hconf: &HadoopConfig, rm: &RmRestClient) -> Result<i32> {
+    const RM_KEY: &str = "yarn.resourcemanager.am.max-attempts";
+    let requested = conf.get(&options::YARN_APPLICATION_ATTEMPTS);
+    if requested == 0 {
+        bail!("{} is 0: it must be at least 1", options::YARN_APPLICATION_ATTEMPTS.key);
+    }
+    let rm_max = match rm.daemon_conf(RM_KEY).await {
+        Ok(Some(v)) => v.trim().parse::<u32>().ok(),
+        Ok(None) => None,
+        Err(e) => {
+            tracing::debug!("{RM_KEY} from the ResourceManager: {e}");
+            None
+        }
+    };
+    let rm_max = match rm_max {
+        Some(m) => m,
+        None => hconf.get_i64(RM_KEY, 2)?.clamp(1, u32::MAX as i64) as u32,
+    };
+    if requested > rm_max {
+        eprintln!(
+            "note: {} is {requested} but the ResourceManager allows {rm_max} ({RM_KEY}): YARN makes {rm_max} attempt(s)",
+            options::YARN_APPLICATION_ATTEMPTS.key
+        );
+    }
+    Ok(requested.min(rm_max) as i32)
+}
+
 /// Waits until the application is RUNNING (Ok) or final (Err with YARN's diagnostics).
 async fn wait_running(rm: &RmRestClient, app: &str) -> Result<AppReport> {
     let mut last_state = String::new();
@@ -301,6 +334,7 @@ async fn follow_job(
     rm: &RmRestClient,
     app: &str,
     jm: &RestClient,
+    mut am: AmIdentity,
     job_id: &str,
     t0: Instant,
     t_epoch_ms: u64,
@@ -313,6 +347,10 @@ async fn follow_job(
     let mut killing = false;
     let mut announced_running = false;
     let mut last_state: Option<String> = None;
+    // The client for the current tracking URL, if it moved (it is the RM's
+    // proxy URL, which stays the same across attempts in practice).
+    let mut moved: Option<RestClient> = None;
+    let mut failover_at: Option<Instant> = None;
     loop {
         tokio::select! {
             _ = tokio::time::sleep(JOB_POLL) => {}
@@ -322,12 +360,23 @@ async fn follow_job(
                 rm.kill(app).await?;
             }
         }
+        let jm = moved.as_ref().unwrap_or(jm);
         match jm.get(&format!("/jobs/{job_id}")).await {
             Ok(details) => {
                 let state = details["state"].as_str().unwrap_or("UNKNOWN").to_string();
                 if state == "RUNNING" && !announced_running {
                     announced_running = true;
                     bar.suspend(|| eprintln!("Job {job_id} is RUNNING ({:.1} s)", t0.elapsed().as_secs_f64()));
+                }
+                if let (true, Some(at)) = (state == "RUNNING", failover_at) {
+                    failover_at = None;
+                    bar.suspend(|| {
+                        eprintln!(
+                            "Job {job_id} is RUNNING again on attempt {} ({:.1} s after the failover was seen)",
+                            am.attempt.map(|a| a.to_string()).unwrap_or_else(|| "?".into()),
+                            at.elapsed().as_secs_f64()
+                        )
+                    });
                 }
                 let read = crate::follow::source_records(&details);
                 bar.set_message(format!(
@@ -360,7 +409,54 @@ async fn follow_job(
                 bar.finish_and_clear();
                 return Ok((last_state, Some(r)));
             }
+            let now = AmIdentity::of(&r);
+            if now.container.is_some() && now.container != am.container {
+                // A new ApplicationMaster attempt: YARN started it after the
+                // previous AM container ended; it takes the job over from its
+                // latest checkpoint. Follow it at its (possibly new) address.
+                bar.suspend(|| {
+                    eprintln!(
+                        "ApplicationMaster failover: application {app} runs attempt {} (AM container {}, was {}); REST {}; following job {job_id}",
+                        now.attempt.map(|a| a.to_string()).unwrap_or_else(|| "?".into()),
+                        now.container.as_deref().unwrap_or("?"),
+                        am.container.as_deref().unwrap_or("?"),
+                        rest_address_of(&r).unwrap_or_else(|| "not yet registered".into())
+                    )
+                });
+                failover_at = Some(Instant::now());
+                am = now;
+            }
+            if let Some(t) = r.tracking_url.as_deref().map(|t| t.trim_end_matches('/')).filter(|t| !t.is_empty()) {
+                if t != jm.base().trim_end_matches('/') {
+                    tracing::info!(tracking = %t, "tracking URL changed");
+                    moved = Some(RestClient::new(t.to_string())?);
+                }
+            }
         }
+    }
+}
+
+/// Which ApplicationMaster attempt an application report shows: the AM
+/// container (from `amContainerLogs`, `.../containerlogs/<container>/<user>`)
+/// and the attempt number inside its id.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AmIdentity {
+    /// The AM's container id.
+    pub container: Option<String>,
+    /// Its application attempt number.
+    pub attempt: Option<u32>,
+}
+
+impl AmIdentity {
+    /// From an application report.
+    pub fn of(r: &AppReport) -> AmIdentity {
+        let container = r
+            .am_container_logs
+            .as_deref()
+            .and_then(|u| u.split('/').find(|p| p.starts_with("container_")))
+            .map(str::to_string);
+        let attempt = container.as_deref().and_then(rfy_am::job_store::attempt_of_container);
+        AmIdentity { container, attempt }
     }
 }
 
@@ -440,6 +536,7 @@ pub async fn deploy_cluster(
         mode,
     };
     let submitted = async {
+        let attempts = application_attempts(conf, &hconf, &rm).await?;
         let files = upload_bundle(&fs, &staging, &hconf, conf, &mut manifest, job_graph).await?;
         tracing::info!(app = %app, ms = t0.elapsed().as_millis() as u64, "bundle uploaded");
         let am_files: Vec<(String, LocalResource)> = files
@@ -461,7 +558,7 @@ pub async fn deploy_cluster(
             &name,
             &conf.get(&options::YARN_APPLICATION_TYPE),
             Some(queue.as_str()),
-            conf.get(&options::YARN_APPLICATION_ATTEMPTS).max(1) as i32,
+            attempts,
             false,
             ResourceInfo { memory, vcores: conf.get(&options::YARN_APPMASTER_VCORES).max(1) as i32 },
             &am_files,
@@ -543,7 +640,8 @@ pub async fn run_application(
         return Ok(YarnOutcome { application_id: app, job_state: Some(state), report: None, success });
     }
 
-    let (job_state, report) = follow_job(&rm, &app, &jm, &job_id, t0, t_epoch_ms).await?;
+    let am = AmIdentity::of(&report);
+    let (job_state, report) = follow_job(&rm, &app, &jm, am, &job_id, t0, t_epoch_ms).await?;
     let report = match report {
         Some(r) => Some(r),
         None => wait_final(&rm, &app, FINAL_WAIT).await,
