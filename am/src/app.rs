@@ -173,7 +173,7 @@ pub async fn run(programs: &'static [JobProgram]) -> Result<Outcome, AmError> {
     let hconf = HadoopConfig::from_env().map_err(|e| AmError::Yarn(e.to_string()))?;
     let amrm = Arc::new(AmRmClient::from_container_env(&hconf).map_err(|e| AmError::Yarn(e.to_string()))?);
     let hdfs = Hdfs::from_config(&hconf, Some(&manifest.user)).map_err(|e| AmError::Yarn(e.to_string()))?;
-    let attempt = AttemptInfo::from_env(&env.container_id);
+    let attempt = AttemptInfo::from_env(&env.container_id, &conf);
     tracing::info!(attempt = attempt.number, max_attempts = attempt.max, "ApplicationMaster attempt");
     let store = open_store(&manifest.staging_dir, attempt).await.map_err(AmError::Yarn)?;
 

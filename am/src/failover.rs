@@ -30,6 +30,10 @@ use crate::app::Outcome;
 pub use crate::job_store::derived_job_id;
 use crate::job_store::{attempt_of_container, JobStore, JobStoreError, StoredJob, StoredProgram, STORED_JOB_VERSION};
 
+/// Execution attempt numbers reserved per ApplicationMaster attempt (job
+/// restarts within one AM attempt beyond this would reuse numbers).
+pub const EXECUTION_ATTEMPTS_PER_AM_ATTEMPT: u32 = 1_000_000;
+
 /// How often the session AM mirrors its jobs into the store.
 pub const SESSION_SYNC_INTERVAL: Duration = Duration::from_millis(500);
 
@@ -38,18 +42,23 @@ pub const SESSION_SYNC_INTERVAL: Duration = Duration::from_millis(500);
 pub struct AttemptInfo {
     /// The attempt number, from 1 (from `CONTAINER_ID`).
     pub number: u32,
-    /// How many attempts YARN makes: `MAX_APP_ATTEMPTS`, which the
-    /// ResourceManager sets in the AM's environment (the submission's
-    /// `max-app-attempts` capped by `yarn.resourcemanager.am.max-attempts`).
+    /// How many attempts YARN makes: `MAX_APP_ATTEMPTS` when the
+    /// ResourceManager sets it in the AM's environment (older Hadoop
+    /// versions), else `yarn.application-attempts` of the shipped
+    /// configuration, which the client already capped by the RM's
+    /// `yarn.resourcemanager.am.max-attempts`.
     pub max: u32,
 }
 
 impl AttemptInfo {
-    /// From the AM container's id and `MAX_APP_ATTEMPTS` (1 when unset or
-    /// unreadable: then every attempt counts as the last, the safe side for cleanup).
-    pub fn from_env(container_id: &str) -> AttemptInfo {
+    /// From the AM container's id, `MAX_APP_ATTEMPTS` and `conf`.
+    pub fn from_env(container_id: &str, conf: &Configuration) -> AttemptInfo {
         let number = attempt_of_container(container_id).unwrap_or(1).max(1);
-        let max = std::env::var("MAX_APP_ATTEMPTS").ok().and_then(|v| v.trim().parse().ok()).unwrap_or(1).max(1);
+        let max = std::env::var("MAX_APP_ATTEMPTS")
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| conf.get(&options::YARN_APPLICATION_ATTEMPTS))
+            .max(1);
         AttemptInfo { number, max }
     }
 
@@ -61,6 +70,14 @@ impl AttemptInfo {
     /// True if this attempt follows a failed one.
     pub fn is_recovery(&self) -> bool {
         self.number > 1
+    }
+
+    /// What [`JobManagerHandle::submit_as`] gets as `recover`: on a later
+    /// attempt `Some` of the first execution attempt number of a job taken
+    /// over, `(number − 1) ×` [`EXECUTION_ATTEMPTS_PER_AM_ATTEMPT`], so it
+    /// repeats none of the previous AM's numbers (which name sink files).
+    pub fn recover(&self) -> Option<u32> {
+        self.is_recovery().then(|| (self.number - 1).saturating_mul(EXECUTION_ATTEMPTS_PER_AM_ATTEMPT))
     }
 }
 
@@ -129,7 +146,7 @@ impl SingleJob<'_> {
             };
             blocking(move || store.put(&entry)).await?;
         }
-        jm.submit_as(&self.job_id, graph, Default::default(), self.attempt.is_recovery())
+        jm.submit_as(&self.job_id, graph, Default::default(), self.attempt.recover())
     }
 
     /// Records how the job ended, so a later attempt (the AM lost before it
@@ -175,7 +192,11 @@ pub(crate) fn state_of(o: &Outcome) -> &'static str {
 /// taken over.
 ///
 /// Errors: the store cannot be read.
-pub(crate) async fn recover_session(jm: &JobManagerHandle, store: &JobStore) -> Result<Vec<String>, String> {
+pub(crate) async fn recover_session(
+    jm: &JobManagerHandle,
+    store: &JobStore,
+    attempt: AttemptInfo,
+) -> Result<Vec<String>, String> {
     let s = store.clone();
     let stored = blocking(move || s.list()).await?;
     let mut ids = Vec::new();
@@ -184,7 +205,7 @@ pub(crate) async fn recover_session(jm: &JobManagerHandle, store: &JobStore) -> 
             tracing::warn!(job = %e.job_id, "stored session job without a JobGraph: not recovered");
             continue;
         };
-        match jm.submit_as(&e.job_id, *graph, config, true) {
+        match jm.submit_as(&e.job_id, *graph, config, attempt.recover().or(Some(1))) {
             Ok(id) => {
                 tracing::info!(job = %id, name = %e.name, "session job taken over from attempt {}", e.attempt);
                 ids.push(id);

@@ -204,15 +204,21 @@ impl JobStore {
 }
 
 /// The job id of the application-mode or per-job job of YARN application
-/// `application_<cluster timestamp>_<sequence>`: the two numbers as 16 hex
-/// digits each (as Flink derives the fixed job id of an application cluster
-/// from its cluster id), so every attempt of the application names its job
-/// the same. `None` if `app` is not an application id.
+/// `application_<cluster timestamp>_<sequence>` (as Flink derives the fixed
+/// job id of an application cluster from its cluster id), so every attempt
+/// of the application names its job the same: 16 hex digits of a 64-bit
+/// FNV-1a hash of the application id (so ids of one cluster differ in their
+/// first digits, which sinks use in file names), then the sequence number
+/// as 16 hex digits. `None` if `app` is not an application id.
 pub fn derived_job_id(app: &str) -> Option<String> {
     let mut parts = app.strip_prefix("application_")?.split('_');
-    let ts: u64 = parts.next()?.parse().ok()?;
+    let _ts: u64 = parts.next()?.parse().ok()?;
     let seq: u64 = parts.next()?.parse().ok()?;
-    parts.next().is_none().then(|| format!("{ts:016x}{seq:016x}"))
+    if parts.next().is_some() {
+        return None;
+    }
+    let hash = app.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3));
+    Some(format!("{hash:016x}{seq:016x}"))
 }
 
 /// The application attempt number inside a container id
@@ -238,7 +244,8 @@ mod tests {
         let a = derived_job_id("application_1764331234567_0003").unwrap();
         assert_eq!(a.len(), 32);
         assert_eq!(a, derived_job_id("application_1764331234567_0003").unwrap());
-        assert_ne!(a, derived_job_id("application_1764331234567_0004").unwrap());
+        let b = derived_job_id("application_1764331234567_0004").unwrap();
+        assert_ne!(a[..8], b[..8], "ids of one cluster differ in their first digits");
         assert_eq!(derived_job_id("application_x_1"), None);
         assert_eq!(derived_job_id("job_1_2"), None);
     }

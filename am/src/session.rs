@@ -40,7 +40,7 @@ pub async fn serve(
 ) -> Outcome {
     let mut known = HashSet::new();
     if let (Some(store), true) = (store, attempt.is_recovery()) {
-        match crate::failover::recover_session(jm, store).await {
+        match crate::failover::recover_session(jm, store, attempt).await {
             Ok(ids) => known.extend(ids),
             Err(e) => tracing::error!("cannot take over the session's jobs: {e}"),
         }

@@ -537,6 +537,13 @@ pub async fn deploy_cluster(
     };
     let submitted = async {
         let attempts = application_attempts(conf, &hconf, &rm).await?;
+        // The AM learns how many attempts YARN makes from its configuration
+        // (Hadoop 3.4's RM no longer sets MAX_APP_ATTEMPTS in its environment).
+        let mut shipped = conf.clone();
+        shipped
+            .set(options::YARN_APPLICATION_ATTEMPTS.key, &attempts.to_string(), rfy_conf::Source::Programmatic)
+            .map_err(|e| anyhow!("{e}"))?;
+        let conf = &shipped;
         let files = upload_bundle(&fs, &staging, &hconf, conf, &mut manifest, job_graph).await?;
         tracing::info!(app = %app, ms = t0.elapsed().as_millis() as u64, "bundle uploaded");
         let am_files: Vec<(String, LocalResource)> = files

@@ -81,13 +81,13 @@ impl Dispatcher {
     ///
     /// Errors: an invalid JobGraph or job configuration.
     pub(crate) fn submit(&self, graph: JobGraph, job_conf: BTreeMap<String, String>) -> Result<String, SubmitError> {
-        self.submit_as(None, graph, job_conf, false)
+        self.submit_as(None, graph, job_conf, None)
     }
 
     /// [`Dispatcher::submit`] with a given job id (`None`: a random one);
-    /// `recover`: the job continues from the newest intact checkpoint found
-    /// in its checkpoint directory (an ApplicationMaster attempt taking over
-    /// the jobs of the previous one).
+    /// `recover` (`Some(first execution attempt number)`): the job continues
+    /// from the newest intact checkpoint found in its checkpoint directory (an
+    /// ApplicationMaster attempt taking over the jobs of the previous one).
     ///
     /// Errors: an invalid JobGraph, job configuration or job id, or a job
     /// with this id already known.
@@ -96,7 +96,7 @@ impl Dispatcher {
         job_id: Option<String>,
         graph: JobGraph,
         job_conf: BTreeMap<String, String>,
-        recover: bool,
+        recover: Option<u32>,
     ) -> Result<String, SubmitError> {
         validate(&graph)?;
         Configuration::from_map(&job_conf, Source::Dynamic)

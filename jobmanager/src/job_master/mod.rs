@@ -120,9 +120,12 @@ pub(crate) struct JobMaster {
     services: JobMasterServices,
     /// The configuration shipped with every task.
     conf_map: BTreeMap<String, String>,
-    /// Start from the newest intact checkpoint in the job's checkpoint
-    /// directory (a job taken over by a new ApplicationMaster attempt).
-    recover: bool,
+    /// `Some(first attempt)`: start from the newest intact checkpoint in the
+    /// job's checkpoint directory, numbering execution attempts from the
+    /// given one (a job taken over by a new ApplicationMaster attempt, whose
+    /// attempt numbers must not repeat the previous AM's: sinks name their
+    /// files by them).
+    recover: Option<u32>,
 }
 
 /// Starts the JobMaster of job `job_id` on its own task.
@@ -131,7 +134,7 @@ pub(crate) fn start(
     graph: JobGraph,
     conf_map: BTreeMap<String, String>,
     services: JobMasterServices,
-    recover: bool,
+    recover: Option<u32>,
 ) -> JobMasterHandle {
     let mut st = JobStatus::new(job_id, graph);
     st.config = conf_map.clone();
@@ -200,7 +203,7 @@ impl JobMaster {
         // A job taken over from a previous ApplicationMaster attempt: its own
         // completed checkpoints, newest intact first (else the savepoint it
         // started from, else empty state).
-        let recovered = if self.recover {
+        let recovered = if self.recover.is_some() {
             let found = coord.recover_retained();
             let (src, notes) = coord.latest_restorable();
             for n in notes {
@@ -212,13 +215,17 @@ impl JobMaster {
             None
         };
         tracing::info!(job = %job_id, restart_strategy = restart.name(), interval = ?coord.settings().interval, "job master started");
-        let mut attempt = 0u32;
+        let first_attempt = self.recover.unwrap_or(0);
+        let mut attempt = first_attempt;
+        if first_attempt > 0 {
+            self.st.reset_tasks(first_attempt);
+        }
         loop {
             let slots = match self.acquire_slots(needed).await {
                 Some(s) => s,
                 None => break,
             };
-            let restore = if attempt == 0 {
+            let restore = if attempt == first_attempt {
                 recovered.clone().or_else(|| initial.clone())
             } else {
                 let (src, notes) = coord.latest_restorable();
