@@ -1,6 +1,6 @@
 //! Issue 11, ApplicationMaster failover: word count in `--mode updates` with
 //! the exactly-once HDFS sink, input in HDFS (kjv.txt 2×), paced to run about
-//! 40 s (RFY_ITEST_SECONDS overrides), checkpointing every second to HDFS,
+//! 35 s (RFY_ITEST_SECONDS overrides), checkpointing every second to HDFS,
 //! `-p 2` on 2 TaskManager containers of 1 slot, `yarn.application-attempts`
 //! 2. Once a checkpoint completed, the AM container is killed with
 //! `yarn container -signal <am container> FORCEFUL_SHUTDOWN`: YARN starts
@@ -30,7 +30,7 @@ use rfy_itests::Cluster;
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn yarn_am_container_kill_recovers_the_job_exactly_once() {
     let Some(c) = Cluster::get("yarn_am_container_kill_recovers_the_job_exactly_once") else { return };
-    let seconds: f64 = std::env::var("RFY_ITEST_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(40.0);
+    let seconds: f64 = std::env::var("RFY_ITEST_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(35.0);
     let tmp = tempfile::tempdir().unwrap();
     let (input, lines) = repeated_kjv(tmp.path(), 2);
     let expected = reference_counts(&input);

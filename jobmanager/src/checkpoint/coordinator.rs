@@ -496,6 +496,32 @@ mod tests {
     }
 
     #[test]
+    fn a_new_coordinator_recovers_the_checkpoints_left_in_the_job_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let id = "0123456789abcdef0123456789abcdef";
+        let mut first = Coordinator::new(id, settings(tmp.path(), 2), &graph()).unwrap();
+        let now = Instant::now();
+        for _ in 0..3 {
+            run_one(&mut first, now);
+        }
+        let job = std::path::PathBuf::from(first.job_dir().unwrap());
+        // A checkpoint the lost attempt started but never completed.
+        std::fs::create_dir_all(job.join("chk-4")).unwrap();
+        // The next ApplicationMaster attempt's coordinator of the same job.
+        let mut next = Coordinator::new(id, settings(tmp.path(), 2), &graph()).unwrap();
+        assert_eq!(next.recover_retained(), 2);
+        let (src, notes) = next.latest_restorable();
+        assert!(notes.is_empty(), "{notes:?}");
+        assert_eq!(src.unwrap().metadata.checkpoint_id, 3);
+        assert_eq!(run_one(&mut next, now), 5, "ids continue after every chk-<n> found");
+        // Nothing to recover for another job.
+        let mut other =
+            Coordinator::new("fedcba9876543210fedcba9876543210", settings(tmp.path(), 2), &graph()).unwrap();
+        assert_eq!(other.recover_retained(), 0);
+        assert!(other.latest_restorable().0.is_none());
+    }
+
+    #[test]
     fn completes_retains_and_falls_back_past_damage() {
         let tmp = tempfile::tempdir().unwrap();
         let mut c = Coordinator::new("0123456789abcdef0123456789abcdef", settings(tmp.path(), 2), &graph()).unwrap();
