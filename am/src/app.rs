@@ -14,6 +14,7 @@ use rfy_conf::{options, Configuration, Source};
 use rfy_hadoop::config::HadoopConfig;
 use rfy_hadoop::hdfs::Hdfs;
 use rfy_hadoop::yarn::amrm::{AmRmClient, FinalStatus};
+use rfy_hadoop::yarn::rest::RmRestClient;
 use rfy_hadoop::yarn::Resource;
 use rfy_jobmanager::{JobManager, JobManagerConfig, JobManagerHandle, JobState};
 use rfy_runtime::{JobGraph, JobProgram};
@@ -243,10 +244,15 @@ pub async fn run(programs: &'static [JobProgram]) -> Result<Outcome, AmError> {
     // the last attempt remove the staging directory at once (SIGKILL follows
     // within yarn.nodemanager.sleep-delay-before-sigkill.ms, 250 ms by
     // default). On an earlier attempt YARN may start another one, which
-    // needs the staging directory and the job store: exit at once, as if
-    // killed, without canceling the jobs or unregistering (the attached
-    // client removes the staging directory once the application is final).
+    // needs the staging directory and the job store, unless the whole
+    // application is being killed: the RM reports it KILLED before the
+    // NodeManager signals the container (checked within 100 ms). If it is
+    // not, exit at once, as if killed, without canceling the jobs or
+    // unregistering (the attached client removes the staging directory once
+    // the application is final).
     {
+        let rm = RmRestClient::from_config(&hconf, &manifest.user).ok();
+        let app_id = manifest.application_id.clone();
         let hdfs = hdfs.clone();
         let staging = manifest.staging_dir.clone();
         let stop_job = stop_job.clone();
@@ -255,7 +261,14 @@ pub async fn run(programs: &'static [JobProgram]) -> Result<Outcome, AmError> {
                 return;
             };
             term.recv().await;
-            if !attempt.is_last() {
+            let app_final = match &rm {
+                Some(rm) if !attempt.is_last() => {
+                    matches!(tokio::time::timeout(Duration::from_millis(100), rm.app_report(&app_id)).await,
+                        Ok(Ok(r)) if r.is_final())
+                }
+                _ => false,
+            };
+            if !attempt.is_last() && !app_final {
                 tracing::warn!(
                     "SIGTERM on attempt {} of {}: exiting without unregistering; YARN may start another attempt",
                     attempt.number,
@@ -264,7 +277,8 @@ pub async fn run(programs: &'static [JobProgram]) -> Result<Outcome, AmError> {
                 std::process::exit(143);
             }
             tracing::warn!("SIGTERM: the application is being killed; removing the staging directory {staging}");
-            let _ = tokio::time::timeout(Duration::from_millis(200), hdfs.delete(&staging, true)).await;
+            let budget = if app_final { 120 } else { 200 };
+            let _ = tokio::time::timeout(Duration::from_millis(budget), hdfs.delete(&staging, true)).await;
             let _ = stop_job.send(Some((FinalStatus::Killed, "SIGTERM".into())));
         });
     }
