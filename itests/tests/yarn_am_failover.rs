@@ -1,6 +1,6 @@
 //! Issue 11, ApplicationMaster failover: word count in `--mode updates` with
 //! the exactly-once HDFS sink, input in HDFS (kjv.txt 2×), paced to run about
-//! 35 s (RFY_ITEST_SECONDS overrides), checkpointing every second to HDFS,
+//! 30 s (RFY_ITEST_SECONDS overrides), checkpointing every second to HDFS,
 //! `-p 2` on 2 TaskManager containers of 1 slot, `yarn.application-attempts`
 //! 2. Once a checkpoint completed, the AM container is killed with
 //! `yarn container -signal <am container> FORCEFUL_SHUTDOWN`: YARN starts
@@ -17,20 +17,27 @@
 //! (AM kill command returned → every subtask RUNNING in the new attempt;
 //! target ≤ 10 s) and the TaskManager recovery time.
 //!
+//! Session mode (`yarn_session_am_container_kill_recovers_the_running_job`):
+//! a detached session runs a checkpointing word count; its AM container is
+//! killed; attempt 2 takes the job over from the job store under the same
+//! job id, restored from a checkpoint, and `rfy yarn-session stop` then
+//! ends the application SUCCEEDED with no staging directory left.
+//!
 //! Needs HADOOP_CONF_DIR, Hadoop's `yarn` CLI on PATH and the binaries built
 //! (see `rfy_itests`).
 
 use std::time::{Duration, Instant};
 
+use rfy_client::follow::RestClient;
 use rfy_client::yarn::AmIdentity;
 use rfy_itests::local::{exactly_once_problems, reference_counts, repeated_kjv};
 use rfy_itests::yarn::*;
-use rfy_itests::Cluster;
+use rfy_itests::{rfy, Cluster};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn yarn_am_container_kill_recovers_the_job_exactly_once() {
     let Some(c) = Cluster::get("yarn_am_container_kill_recovers_the_job_exactly_once") else { return };
-    let seconds: f64 = std::env::var("RFY_ITEST_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(35.0);
+    let seconds: f64 = std::env::var("RFY_ITEST_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(30.0);
     let tmp = tempfile::tempdir().unwrap();
     let (input, lines) = repeated_kjv(tmp.path(), 2);
     let expected = reference_counts(&input);
@@ -159,5 +166,115 @@ async fn yarn_am_container_kill_recovers_the_job_exactly_once() {
         am_recovery.as_secs_f64(),
         tm_recovery.as_secs_f64()
     );
+    c.fs.delete(&dir, true).await.unwrap();
+}
+
+/// Waits until the application runs an AM attempt other than `before`'s and
+/// job `job` is fully RUNNING there again (at most `limit`); returns the new AM.
+async fn wait_taken_over(c: &Cluster, app: &str, rest: &RestClient, job: &str, before: &AmIdentity) -> AmIdentity {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut new_am = None;
+    loop {
+        assert!(Instant::now() < deadline, "job {job} did not run again on a new attempt of {app}");
+        if new_am.is_none() {
+            let r = c.rm.app_report(app).await.unwrap();
+            assert!(!r.is_final(), "the application ended after the AM kill: {} {}", r.state, r.diagnostics);
+            let now = AmIdentity::of(&r);
+            if now.container.is_some() && now.container != before.container {
+                new_am = Some(now);
+            }
+        } else if fully_running_or_not(rest, job).await.unwrap() {
+            return new_am.unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn yarn_session_am_container_kill_recovers_the_running_job() {
+    let Some(c) = Cluster::get("yarn_session_am_container_kill_recovers_the_running_job") else { return };
+    let dir = c.test_dir("session-failover").await;
+    let input = c.put_kjv(&dir).await;
+    let props = tempfile::tempdir().unwrap();
+    let props_d = format!("yarn.properties-file.location={}", props.path().display());
+    let (st, out, _) = rfy(
+        &[
+            "yarn-session",
+            "start",
+            "-d",
+            "--name",
+            "failover-itest",
+            "-s",
+            "1",
+            "-jm",
+            "512m",
+            "-tm",
+            "512m",
+            "-D",
+            &props_d,
+        ],
+        &[],
+        Duration::from_secs(180),
+    );
+    assert!(st.success(), "yarn-session start failed:\n{out}");
+    let app =
+        out.lines().find_map(|l| l.strip_prefix("YARN application: ")).expect("application id").trim().to_string();
+    let _guard = KillOnPanic(app.clone());
+    let rest = RestClient::new(format!("{}/proxy/{app}", c.rm.base_url())).unwrap();
+
+    let ckpt = format!("state.checkpoints.dir={}{dir}/checkpoints", c.conf.default_fs().trim_end_matches('/'));
+    let output = format!("hdfs://{dir}/out");
+    let (st, out, _) = rfy(
+        &[
+            "run",
+            "-m",
+            "yarn-session",
+            "-d",
+            "-p",
+            "1",
+            "-D",
+            &props_d,
+            "-D",
+            "execution.checkpointing.interval=1s",
+            "-D",
+            &ckpt,
+            "wordcount",
+            "--input",
+            &input,
+            "--output",
+            &output,
+            "--mode",
+            "updates",
+            "--rate",
+            "1500",
+        ],
+        &[],
+        Duration::from_secs(120),
+    );
+    assert!(st.success(), "rfy run -m yarn-session failed:\n{out}");
+    let job = session_job_id(&out).expect("job id printed");
+    let done = wait_completed_over(&rest, &job, 1, Duration::from_secs(60)).await.unwrap();
+
+    let before = AmIdentity::of(&c.rm.app_report(&app).await.unwrap());
+    let am = before.container.clone().expect("AM container");
+    tokio::task::spawn_blocking(move || kill_container(&am)).await.unwrap().unwrap();
+    let killed_at = Instant::now();
+    let new_am = wait_taken_over(&c, &app, &rest, &job, &before).await;
+    let took = killed_at.elapsed();
+    assert_eq!(new_am.attempt, Some(2), "{new_am:?}");
+    let checkpoints = rest.get(&format!("/jobs/{job}/checkpoints")).await.unwrap();
+    let restored = checkpoints["latest"]["restored"]["id"].as_u64();
+    assert!(restored.is_some_and(|id| id >= done), "restored {restored:?}, expected ≥ {done}: {checkpoints:#}");
+    eprintln!(
+        "session AM failover: AM kill → job {job} RUNNING on attempt 2 in {:.2} s (restored checkpoint {restored:?})",
+        took.as_secs_f64()
+    );
+
+    let (st, out, _) = rfy(&["yarn-session", "stop", "--yid", &app, "-D", &props_d], &[], Duration::from_secs(120));
+    assert!(st.success(), "yarn-session stop failed:\n{out}");
+    let r = c.wait_final(&app, Duration::from_secs(60)).await;
+    assert_eq!(r.final_status, "SUCCEEDED", "{}", r.diagnostics);
+    c.wait_no_containers(&app, Duration::from_secs(60)).await;
+    assert!(!c.fs.exists(&c.staging_dir(&app)).await.unwrap(), "staging directory left behind");
     c.fs.delete(&dir, true).await.unwrap();
 }
