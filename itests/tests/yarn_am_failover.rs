@@ -170,21 +170,26 @@ async fn yarn_am_container_kill_recovers_the_job_exactly_once() {
 }
 
 /// Waits until the application runs an AM attempt other than `before`'s and
-/// job `job` is fully RUNNING there again (at most `limit`); returns the new AM.
+/// job `job` is fully RUNNING there again (at most 90 s); returns the new AM.
 async fn wait_taken_over(c: &Cluster, app: &str, rest: &RestClient, job: &str, before: &AmIdentity) -> AmIdentity {
     let deadline = Instant::now() + Duration::from_secs(90);
-    let mut new_am = None;
+    let mut new_am: Option<AmIdentity> = None;
     loop {
         assert!(Instant::now() < deadline, "job {job} did not run again on a new attempt of {app}");
-        if new_am.is_none() {
-            let r = c.rm.app_report(app).await.unwrap();
-            assert!(!r.is_final(), "the application ended after the AM kill: {} {}", r.state, r.diagnostics);
-            let now = AmIdentity::of(&r);
-            if now.container.is_some() && now.container != before.container {
-                new_am = Some(now);
+        match &new_am {
+            None => {
+                let r = c.rm.app_report(app).await.unwrap();
+                assert!(!r.is_final(), "the application ended after the AM kill: {} {}", r.state, r.diagnostics);
+                let now = AmIdentity::of(&r);
+                if now.container.is_some() && now.container != before.container {
+                    new_am = Some(now);
+                }
             }
-        } else if fully_running_or_not(rest, job).await.unwrap() {
-            return new_am.unwrap();
+            Some(am) => {
+                if fully_running_or_not(rest, job).await.unwrap() {
+                    return am.clone();
+                }
+            }
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
