@@ -14,6 +14,7 @@ use rfy_conf::{options, Configuration, Source};
 use rfy_hadoop::config::HadoopConfig;
 use rfy_hadoop::hdfs::Hdfs;
 use rfy_hadoop::yarn::amrm::{AmRmClient, FinalStatus};
+use rfy_hadoop::yarn::rest::RmRestClient;
 use rfy_hadoop::yarn::Resource;
 use rfy_jobmanager::{JobManager, JobManagerConfig, JobManagerHandle, JobState};
 use rfy_runtime::{JobGraph, JobProgram};
@@ -21,6 +22,8 @@ use tokio::sync::watch;
 
 use crate::bundle::{self, ClusterMode, Manifest};
 use crate::driver::{AllocatorEvent, ContainerAllocator, WorkerSpec, YarnDriver};
+use crate::failover::{derived_job_id, open_store, recorded_outcome, state_of, AttemptInfo, SingleJob};
+use crate::job_store::StoredProgram;
 
 /// How long the AM keeps serving after the job ended, so that attached
 /// clients polling through the RM proxy see the job's final state.
@@ -88,8 +91,13 @@ pub struct Outcome {
 /// The job's `main`: plans the job the manifest names with `programs`, after
 /// the planning-time checks (input exists, output writable) unless the job
 /// restores from a savepoint or checkpoint (it continues its output).
-fn plan(programs: &[JobProgram], manifest: &Manifest, conf: &Configuration) -> Result<JobGraph, String> {
-    let check_io = !conf.contains(options::EXECUTION_SAVEPOINT_PATH.key);
+fn plan(
+    programs: &[JobProgram],
+    manifest: &Manifest,
+    conf: &Configuration,
+    recovering: bool,
+) -> Result<JobGraph, String> {
+    let check_io = !recovering && !conf.contains(options::EXECUTION_SAVEPOINT_PATH.key);
     crate::plan::plan(programs, &manifest.job, &manifest.args, conf, check_io)
         .map(|(_, graph)| graph)
         .map_err(|e| e.to_string())
@@ -166,6 +174,9 @@ pub async fn run(programs: &'static [JobProgram]) -> Result<Outcome, AmError> {
     let hconf = HadoopConfig::from_env().map_err(|e| AmError::Yarn(e.to_string()))?;
     let amrm = Arc::new(AmRmClient::from_container_env(&hconf).map_err(|e| AmError::Yarn(e.to_string()))?);
     let hdfs = Hdfs::from_config(&hconf, Some(&manifest.user)).map_err(|e| AmError::Yarn(e.to_string()))?;
+    let attempt = AttemptInfo::from_env(&env.container_id, &conf);
+    tracing::info!(attempt = attempt.number, max_attempts = attempt.max, "ApplicationMaster attempt");
+    let store = open_store(&manifest.staging_dir, attempt).await.map_err(AmError::Yarn)?;
 
     // JobManager: RPC and REST on any free port of every interface, advertised as the NM host.
     let driver = YarnDriver::new();
@@ -229,10 +240,19 @@ pub async fn run(programs: &'static [JobProgram]) -> Result<Outcome, AmError> {
         ev
     });
 
-    // SIGTERM (YARN kills the AM container, `yarn application -kill`): remove
-    // the staging directory at once (SIGKILL follows within
-    // yarn.nodemanager.sleep-delay-before-sigkill.ms, 250 ms by default).
+    // SIGTERM (YARN kills the AM container, `yarn application -kill`): on
+    // the last attempt remove the staging directory at once (SIGKILL follows
+    // within yarn.nodemanager.sleep-delay-before-sigkill.ms, 250 ms by
+    // default). On an earlier attempt YARN may start another one, which
+    // needs the staging directory and the job store, unless the whole
+    // application is being killed: the RM reports it KILLED before the
+    // NodeManager signals the container (checked within 100 ms). If it is
+    // not, exit at once, as if killed, without canceling the jobs or
+    // unregistering (the attached client removes the staging directory once
+    // the application is final).
     {
+        let rm = RmRestClient::from_config(&hconf, &manifest.user).ok();
+        let app_id = manifest.application_id.clone();
         let hdfs = hdfs.clone();
         let staging = manifest.staging_dir.clone();
         let stop_job = stop_job.clone();
@@ -241,8 +261,24 @@ pub async fn run(programs: &'static [JobProgram]) -> Result<Outcome, AmError> {
                 return;
             };
             term.recv().await;
+            let app_final = match &rm {
+                Some(rm) if !attempt.is_last() => {
+                    matches!(tokio::time::timeout(Duration::from_millis(100), rm.app_report(&app_id)).await,
+                        Ok(Ok(r)) if r.is_final())
+                }
+                _ => false,
+            };
+            if !attempt.is_last() && !app_final {
+                tracing::warn!(
+                    "SIGTERM on attempt {} of {}: exiting without unregistering; YARN may start another attempt",
+                    attempt.number,
+                    attempt.max
+                );
+                std::process::exit(143);
+            }
             tracing::warn!("SIGTERM: the application is being killed; removing the staging directory {staging}");
-            let _ = tokio::time::timeout(Duration::from_millis(200), hdfs.delete(&staging, true)).await;
+            let budget = if app_final { 120 } else { 200 };
+            let _ = tokio::time::timeout(Duration::from_millis(budget), hdfs.delete(&staging, true)).await;
             let _ = stop_job.send(Some((FinalStatus::Killed, "SIGTERM".into())));
         });
     }
@@ -256,9 +292,19 @@ pub async fn run(programs: &'static [JobProgram]) -> Result<Outcome, AmError> {
                 max.memory_mb, max.vcores
             ),
         },
-        (None, ClusterMode::Session) => crate::session::serve(&jm, &mut stop_job_rx).await,
-        (None, ClusterMode::PerJob) => crate::per_job::run(&jm, &progress, &mut stop_job_rx).await,
-        (None, ClusterMode::Application) => run_main(programs, &jm, &manifest, &conf, &progress, &mut stop_job_rx).await,
+        (None, ClusterMode::Session) => {
+            crate::session::serve(&jm, store.as_ref(), attempt, &conf, &mut stop_job_rx).await
+        }
+        (None, mode) => {
+            let job_id = derived_job_id(&manifest.application_id).ok_or_else(|| {
+                AmError::Bundle(format!("'{}' is not a YARN application id", manifest.application_id))
+            })?;
+            let single = SingleJob { store: store.as_ref(), attempt, job_id, conf: &conf };
+            match mode {
+                ClusterMode::PerJob => crate::per_job::run(&jm, &single, &progress, &mut stop_job_rx).await,
+                _ => run_main(programs, &jm, &manifest, &single, &progress, &mut stop_job_rx).await,
+            }
+        }
     };
     match outcome.status {
         FinalStatus::Succeeded => tracing::info!("{}", outcome.diagnostics),
@@ -284,39 +330,70 @@ pub async fn run(programs: &'static [JobProgram]) -> Result<Outcome, AmError> {
 
 /// Application mode: runs the job's `main` (plans the built-in job named in
 /// the manifest, with the planning checks against HDFS, off the async
-/// threads), submits it to the Dispatcher and waits for it to end.
+/// threads), submits it to the Dispatcher under the job id derived from the
+/// application id and waits for it to end. On a later attempt the job
+/// recorded in the job store is planned again (without the "output is empty"
+/// check) and recovers from its checkpoints; one that ended is not rerun.
 async fn run_main(
     programs: &'static [JobProgram],
     jm: &JobManagerHandle,
     manifest: &Manifest,
-    conf: &Configuration,
+    single: &SingleJob<'_>,
     progress: &std::sync::Mutex<f32>,
     stop_job_rx: &mut watch::Receiver<Option<(FinalStatus, String)>>,
 ) -> Outcome {
+    let previous = match single.previous().await {
+        Ok(p) => p,
+        Err(e) => {
+            return Outcome { status: FinalStatus::Failed, diagnostics: format!("cannot take over the job: {e}") }
+        }
+    };
+    if let Some(o) = previous.as_ref().and_then(recorded_outcome) {
+        return o;
+    }
+    let recovering = previous.is_some();
     // The job's main: plan (with the planning checks against HDFS) off the async threads.
     let m2 = manifest.clone();
-    let c2 = conf.clone();
-    let planned = tokio::task::spawn_blocking(move || plan(programs, &m2, &c2))
+    let c2 = single.conf.clone();
+    let planned = tokio::task::spawn_blocking(move || plan(programs, &m2, &c2, recovering))
         .await
         .unwrap_or_else(|e| Err(format!("job main panicked: {e}")));
-    match planned {
+    let graph = match planned {
+        Ok(g) => g,
         Err(e) => {
-            Outcome { status: FinalStatus::Failed, diagnostics: format!("job '{}' could not start: {e}", manifest.job) }
+            return Outcome {
+                status: FinalStatus::Failed,
+                diagnostics: format!("job '{}' could not start: {e}", manifest.job),
+            }
         }
-        Ok(graph) => match jm.submit(graph, Default::default()) {
-            Err(e) => {
-                Outcome { status: FinalStatus::Failed, diagnostics: format!("job '{}' was refused: {e}", manifest.job) }
+    };
+    let program = StoredProgram::Program { program: manifest.job.clone(), args: manifest.args.clone() };
+    run_single(jm, single, graph, program, progress, stop_job_rx).await
+}
+
+/// Submits the one job of an application- or per-job-mode AM (see
+/// [`SingleJob::submit`]), waits for it to end and records its end.
+pub(crate) async fn run_single(
+    jm: &JobManagerHandle,
+    single: &SingleJob<'_>,
+    graph: JobGraph,
+    program: StoredProgram,
+    progress: &std::sync::Mutex<f32>,
+    stop_job_rx: &mut watch::Receiver<Option<(FinalStatus, String)>>,
+) -> Outcome {
+    let name = graph.job_name.clone();
+    match single.submit(jm, graph, program).await {
+        Err(e) => Outcome { status: FinalStatus::Failed, diagnostics: format!("job '{name}' was refused: {e}") },
+        Ok(job_id) => {
+            tracing::info!(job = %job_id, recovering = single.attempt.is_recovery(), "job submitted");
+            let o = wait_for_job(jm, &job_id, progress, stop_job_rx).await;
+            if stop_job_rx.borrow().is_none() {
+                single.record_end(state_of(&o), &o).await;
+                tokio::time::sleep(FINAL_STATE_GRACE).await;
             }
-            Ok(job_id) => {
-                tracing::info!(job = %job_id, "job submitted");
-                let o = wait_for_job(jm, &job_id, progress, stop_job_rx).await;
-                if stop_job_rx.borrow().is_none() {
-                    tokio::time::sleep(FINAL_STATE_GRACE).await;
-                }
-                // A client polling for a stop-with-savepoint's path gets it before the AM goes.
-                jm.wait_for_operation_results(RESULT_FETCH_TIMEOUT).await;
-                o
-            }
-        },
+            // A client polling for a stop-with-savepoint's path gets it before the AM goes.
+            jm.wait_for_operation_results(RESULT_FETCH_TIMEOUT).await;
+            o
+        }
     }
 }

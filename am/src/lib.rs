@@ -17,6 +17,8 @@ pub mod app;
 pub mod bundle;
 pub mod driver;
 mod entry;
+pub mod failover;
+pub mod job_store;
 pub mod per_job;
 pub mod plan;
 pub mod session;

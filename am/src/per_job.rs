@@ -10,8 +10,10 @@ use rfy_jobmanager::JobManagerHandle;
 use rfy_runtime::JobGraph;
 use tokio::sync::watch;
 
-use crate::app::{wait_for_job, Outcome, FINAL_STATE_GRACE, RESULT_FETCH_TIMEOUT};
+use crate::app::{run_single, Outcome};
 use crate::bundle::JOB_GRAPH_FILE;
+use crate::failover::{recorded_outcome, SingleJob};
+use crate::job_store::StoredProgram;
 
 /// Reads the shipped JobGraph.
 ///
@@ -21,28 +23,31 @@ pub fn read_job_graph(path: &Path) -> Result<JobGraph, String> {
     serde_json::from_slice(&text).map_err(|e| format!("{} is not a JobGraph: {e}", path.display()))
 }
 
-/// Submits the shipped JobGraph to the Dispatcher and waits for the job to end.
-pub async fn run(
+/// Submits the shipped JobGraph to the Dispatcher (under the job id derived
+/// from the application id; on a later attempt recovering from its
+/// checkpoints, or reporting the end a previous attempt recorded) and waits
+/// for the job to end.
+pub(crate) async fn run(
     jm: &JobManagerHandle,
+    single: &SingleJob<'_>,
     progress: &std::sync::Mutex<f32>,
     stop: &mut watch::Receiver<Option<(FinalStatus, String)>>,
 ) -> Outcome {
+    match single.previous().await {
+        Err(e) => {
+            return Outcome { status: FinalStatus::Failed, diagnostics: format!("cannot take over the job: {e}") }
+        }
+        Ok(Some(o)) => {
+            if let Some(o) = recorded_outcome(&o) {
+                return o;
+            }
+        }
+        Ok(None) => {}
+    }
     let graph = match read_job_graph(Path::new(JOB_GRAPH_FILE)) {
         Ok(g) => g,
         Err(e) => return Outcome { status: FinalStatus::Failed, diagnostics: format!("per-job cluster: {e}") },
     };
-    let name = graph.job_name.clone();
-    match jm.submit(graph, Default::default()) {
-        Err(e) => Outcome { status: FinalStatus::Failed, diagnostics: format!("job '{name}' was refused: {e}") },
-        Ok(job_id) => {
-            tracing::info!(job = %job_id, "job submitted (per-job cluster)");
-            let o = wait_for_job(jm, &job_id, progress, stop).await;
-            if stop.borrow().is_none() {
-                tokio::time::sleep(FINAL_STATE_GRACE).await;
-            }
-            // A client polling for a stop-with-savepoint's path gets it before the AM goes.
-            jm.wait_for_operation_results(RESULT_FETCH_TIMEOUT).await;
-            o
-        }
-    }
+    let program = StoredProgram::Graph { graph: Box::new(graph.clone()), config: Default::default() };
+    run_single(jm, single, graph, program, progress, stop).await
 }

@@ -3,6 +3,7 @@
 //! The `rfy` binary is a thin `main` over [`main`]; job executables call it
 //! with their own programs; integration tests use it too.
 
+mod am_attempts;
 mod app;
 pub mod cache;
 pub mod cli;

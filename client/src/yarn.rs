@@ -41,6 +41,8 @@ use rfy_hadoop::yarn::{LocalResource, LocalResourceType, LocalResourceVisibility
 use rfy_runtime::JobGraph;
 
 use crate::cache::{self, BundleCache, Limits, Provenance};
+use crate::am_attempts::application_attempts;
+pub use crate::am_attempts::AmIdentity;
 use crate::follow::RestClient;
 
 /// How often the application report is polled while waiting for RUNNING.
@@ -350,6 +352,7 @@ async fn follow_job(
     rm: &RmRestClient,
     app: &str,
     jm: &RestClient,
+    mut am: AmIdentity,
     job_id: &str,
     t0: Instant,
     t_epoch_ms: u64,
@@ -362,6 +365,10 @@ async fn follow_job(
     let mut killing = false;
     let mut announced_running = false;
     let mut last_state: Option<String> = None;
+    // The client for the current tracking URL, if it moved (it is the RM's
+    // proxy URL, which stays the same across attempts in practice).
+    let mut moved: Option<RestClient> = None;
+    let mut failover_at: Option<Instant> = None;
     loop {
         tokio::select! {
             _ = tokio::time::sleep(JOB_POLL) => {}
@@ -371,12 +378,23 @@ async fn follow_job(
                 rm.kill(app).await?;
             }
         }
+        let jm = moved.as_ref().unwrap_or(jm);
         match jm.get(&format!("/jobs/{job_id}")).await {
             Ok(details) => {
                 let state = details["state"].as_str().unwrap_or("UNKNOWN").to_string();
                 if state == "RUNNING" && !announced_running {
                     announced_running = true;
                     bar.suspend(|| eprintln!("Job {job_id} is RUNNING ({:.1} s)", t0.elapsed().as_secs_f64()));
+                }
+                if let (true, Some(at)) = (state == "RUNNING", failover_at) {
+                    failover_at = None;
+                    bar.suspend(|| {
+                        eprintln!(
+                            "Job {job_id} is RUNNING again on attempt {} ({:.1} s after the failover was seen)",
+                            am.attempt.map(|a| a.to_string()).unwrap_or_else(|| "?".into()),
+                            at.elapsed().as_secs_f64()
+                        )
+                    });
                 }
                 let read = crate::follow::source_records(&details);
                 bar.set_message(format!(
@@ -408,6 +426,29 @@ async fn follow_job(
             if r.is_final() {
                 bar.finish_and_clear();
                 return Ok((last_state, Some(r)));
+            }
+            let now = AmIdentity::of(&r);
+            if now.container.is_some() && now.container != am.container {
+                // A new ApplicationMaster attempt: YARN started it after the
+                // previous AM container ended; it takes the job over from its
+                // latest checkpoint. Follow it at its (possibly new) address.
+                bar.suspend(|| {
+                    eprintln!(
+                        "ApplicationMaster failover: application {app} runs attempt {} (AM container {}, was {}); REST {}; following job {job_id}",
+                        now.attempt.map(|a| a.to_string()).unwrap_or_else(|| "?".into()),
+                        now.container.as_deref().unwrap_or("?"),
+                        am.container.as_deref().unwrap_or("?"),
+                        rest_address_of(&r).unwrap_or_else(|| "not yet registered".into())
+                    )
+                });
+                failover_at = Some(Instant::now());
+                am = now;
+            }
+            if let Some(t) = r.tracking_url.as_deref().map(|t| t.trim_end_matches('/')).filter(|t| !t.is_empty()) {
+                if t != jm.base().trim_end_matches('/') {
+                    tracing::info!(tracking = %t, "tracking URL changed");
+                    moved = Some(RestClient::new(t.to_string())?);
+                }
             }
         }
     }
@@ -489,6 +530,14 @@ pub async fn deploy_cluster(
         mode,
     };
     let submitted = async {
+        let attempts = application_attempts(conf, &hconf, &rm).await?;
+        // The AM learns how many attempts YARN makes from its configuration
+        // (Hadoop 3.4's RM no longer sets MAX_APP_ATTEMPTS in its environment).
+        let mut shipped = conf.clone();
+        shipped
+            .set(options::YARN_APPLICATION_ATTEMPTS.key, &attempts.to_string(), rfy_conf::Source::Programmatic)
+            .map_err(|e| anyhow!("{e}"))?;
+        let conf = &shipped;
         let files = upload_bundle(&fs, &staging, &hconf, conf, &mut manifest, job_graph).await?;
         tracing::info!(app = %app, ms = t0.elapsed().as_millis() as u64, "bundle uploaded");
         let am_files: Vec<(String, LocalResource)> = files
@@ -510,7 +559,7 @@ pub async fn deploy_cluster(
             &name,
             &conf.get(&options::YARN_APPLICATION_TYPE),
             Some(queue.as_str()),
-            conf.get(&options::YARN_APPLICATION_ATTEMPTS).max(1) as i32,
+            attempts,
             false,
             ResourceInfo { memory, vcores: conf.get(&options::YARN_APPMASTER_VCORES).max(1) as i32 },
             &am_files,
@@ -602,7 +651,8 @@ pub async fn run_application(
         return Ok(YarnOutcome { application_id: app, job_state: Some(state), report: None, success });
     }
 
-    let (job_state, report) = follow_job(&rm, &app, &jm, &job_id, t0, t_epoch_ms).await?;
+    let am = AmIdentity::of(&report);
+    let (job_state, report) = follow_job(&rm, &app, &jm, am, &job_id, t0, t_epoch_ms).await?;
     let report = match report {
         Some(r) => Some(r),
         None => wait_final(&rm, &app, FINAL_WAIT).await,

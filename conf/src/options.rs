@@ -159,8 +159,8 @@ options! {
         "Name of the YARN application; unset: derived from the job name.";
     YARN_APPLICATION_QUEUE: String = "yarn.application.queue", default = "default",
         "YARN queue the application is submitted to.";
-    YARN_APPLICATION_ATTEMPTS: u32 = "yarn.application-attempts", default = "1",
-        "Number of ApplicationMaster attempts YARN makes (1 = no restart of the JobManager).";
+    YARN_APPLICATION_ATTEMPTS: u32 = "yarn.application-attempts", default = "2",
+        "Number of ApplicationMaster attempts YARN makes (1 = no restart of the JobManager), capped by the ResourceManager's yarn.resourcemanager.am.max-attempts. rfy: default 2 (a new attempt recovers the jobs from their latest checkpoints; Flink: 1 without high availability).";
     YARN_APPLICATION_TYPE: String = "yarn.application.type", default = "rfy",
         "YARN application type shown by YARN. rfy: default 'rfy'.";
     YARN_APPLICATION_ID: String = "yarn.application.id",

@@ -59,6 +59,27 @@ impl JobManagerHandle {
         self.dispatcher.submit(graph, job_conf)
     }
 
+    /// Submits a JobGraph in-process under the given job id (32 hex digits):
+    /// an application- or per-job-mode job whose id is derived from the YARN
+    /// application id, or a job an ApplicationMaster attempt takes over from
+    /// the previous attempt. With `recover` = `Some(n)` the job starts from
+    /// the newest intact checkpoint in `<state.checkpoints.dir>/<job id>/`
+    /// (through the same restore path as after a TaskManager loss; else from
+    /// `execution.savepoint.path` or empty state) with execution attempt
+    /// number `n`, which must exceed every attempt number the job had before
+    /// (sinks name their files by it).
+    ///
+    /// Errors: the JobGraph, configuration or id is invalid, or the id is taken.
+    pub fn submit_as(
+        &self,
+        job_id: &str,
+        graph: JobGraph,
+        job_conf: BTreeMap<String, String>,
+        recover: Option<u32>,
+    ) -> Result<String, String> {
+        self.dispatcher.submit_as(Some(job_id.to_string()), graph, job_conf, recover).map_err(|e| e.to_string())
+    }
+
     /// A copy of a job's status.
     pub fn job_status(&self, job_id: &str) -> Option<JobStatus> {
         self.dispatcher.snapshot(job_id).map(|s| (*s).clone())

@@ -81,14 +81,40 @@ impl Dispatcher {
     ///
     /// Errors: an invalid JobGraph or job configuration.
     pub(crate) fn submit(&self, graph: JobGraph, job_conf: BTreeMap<String, String>) -> Result<String, SubmitError> {
+        self.submit_as(None, graph, job_conf, None)
+    }
+
+    /// [`Dispatcher::submit`] with a given job id (`None`: a random one);
+    /// `recover` (`Some(first execution attempt number)`): the job continues
+    /// from the newest intact checkpoint found in its checkpoint directory (an
+    /// ApplicationMaster attempt taking over the jobs of the previous one).
+    ///
+    /// Errors: an invalid JobGraph, job configuration or job id, or a job
+    /// with this id already known.
+    pub(crate) fn submit_as(
+        &self,
+        job_id: Option<String>,
+        graph: JobGraph,
+        job_conf: BTreeMap<String, String>,
+        recover: Option<u32>,
+    ) -> Result<String, SubmitError> {
         validate(&graph)?;
         Configuration::from_map(&job_conf, Source::Dynamic)
             .map_err(|e| SubmitError::InvalidJobGraph(format!("job configuration: {e}")))?;
-        let job_id = uuid::Uuid::new_v4().simple().to_string();
+        let job_id = match job_id {
+            None => uuid::Uuid::new_v4().simple().to_string(),
+            Some(id) if id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()) => id.to_ascii_lowercase(),
+            Some(id) => return Err(SubmitError::InvalidJobId(id)),
+        };
         let mut shipped = self.conf.to_map();
         shipped.extend(job_conf);
-        let handle = job_master::start(job_id.clone(), graph, shipped, self.services.clone());
-        self.jobs().insert(job_id.clone(), handle);
+        let mut jobs = self.jobs();
+        if jobs.contains_key(&job_id) {
+            return Err(SubmitError::DuplicateJobId(job_id));
+        }
+        let handle = job_master::start(job_id.clone(), graph, shipped, self.services.clone(), recover);
+        jobs.insert(job_id.clone(), handle);
+        drop(jobs);
         tracing::info!(job = %job_id, "job submitted");
         self.expire_finished();
         Ok(job_id)

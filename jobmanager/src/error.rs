@@ -25,4 +25,10 @@ pub enum SubmitError {
     /// The JobGraph is not valid.
     #[error("invalid JobGraph: {0}")]
     InvalidJobGraph(String),
+    /// A job with this id is already known to the Dispatcher.
+    #[error("job {0} already exists")]
+    DuplicateJobId(String),
+    /// A given job id is not 32 hexadecimal digits (Flink's `JobID`).
+    #[error("invalid job id '{0}': expected 32 hexadecimal digits")]
+    InvalidJobId(String),
 }

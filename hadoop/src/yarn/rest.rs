@@ -551,6 +551,21 @@ impl RmRestClient {
         Ok(self.parse::<AppWrapper>(&path, &text)?.app)
     }
 
+    /// The ResourceManager's own value of configuration key `key`, from its
+    /// `/conf?name=<key>` servlet (Hadoop's `ConfServlet`: the daemon's
+    /// effective configuration as XML); `None` if it does not list the key.
+    ///
+    /// Errors: unreachable, refused (e.g. a secured cluster), or an answer
+    /// that is not a Hadoop configuration XML.
+    pub async fn daemon_conf(&self, key: &str) -> Result<Option<String>, RestError> {
+        let path = format!("/conf?name={key}");
+        let (_, text) = self.send("GET", &path, None, &[200]).await?;
+        let mut conf = HadoopConfig::new();
+        conf.add_xml(&text, &self.url(&path))
+            .map_err(|e| RestError::Json { url: self.url(&path), reason: e.to_string() })?;
+        Ok(conf.get(key))
+    }
+
     /// `GET /ws/v1/cluster/apps/{id}/state`: the application's state string.
     pub async fn app_state(&self, app_id: &str) -> Result<String, RestError> {
         let path = format!("/ws/v1/cluster/apps/{app_id}/state");

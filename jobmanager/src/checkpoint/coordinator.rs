@@ -154,6 +154,38 @@ impl Coordinator {
         self.settings.staging_base().map(|b| join(b, &self.job_id))
     }
 
+    /// Retains the completed checkpoints left in the job's directory by a
+    /// previous ApplicationMaster attempt (`chk-<n>` with a `_metadata`,
+    /// oldest first; at most `state.checkpoints.num-retained` of the newest),
+    /// and makes new ids continue after the highest `chk-<n>` found (complete
+    /// or not, so no directory is written twice). Returns how many it retained;
+    /// [`Coordinator::latest_restorable`] then checks them newest first.
+    pub(crate) fn recover_retained(&mut self) -> usize {
+        let (Some(storage), Some(dir)) = (self.storage.clone(), self.job_dir()) else { return 0 };
+        let names = match storage.list(&dir) {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!("recovery: {e}");
+                return 0;
+            }
+        };
+        let mut ids: Vec<u64> =
+            names.iter().filter_map(|n| n.strip_prefix("chk-").and_then(|i| i.parse().ok())).collect();
+        ids.sort_unstable();
+        if let Some(max) = ids.last() {
+            self.continue_after(*max);
+        }
+        let keep = self.settings.num_retained.max(1);
+        let complete: Vec<u64> = ids
+            .into_iter()
+            .filter(|id| storage.exists(&join(&join(&dir, &checkpoint_dir_name(*id)), METADATA_FILE)))
+            .collect();
+        for id in complete.iter().skip(complete.len().saturating_sub(keep)) {
+            self.retained.push_back(Retained { id: *id, dir: join(&dir, &checkpoint_dir_name(*id)) });
+        }
+        self.retained.len()
+    }
+
     /// Ids continue after a restored checkpoint's.
     pub(crate) fn continue_after(&mut self, id: u64) {
         self.next_id = self.next_id.max(id + 1);
@@ -461,6 +493,32 @@ mod tests {
         assert!(c.acknowledge("b", id, vec![]));
         c.complete(id, now).unwrap();
         id
+    }
+
+    #[test]
+    fn a_new_coordinator_recovers_the_checkpoints_left_in_the_job_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let id = "0123456789abcdef0123456789abcdef";
+        let mut first = Coordinator::new(id, settings(tmp.path(), 2), &graph()).unwrap();
+        let now = Instant::now();
+        for _ in 0..3 {
+            run_one(&mut first, now);
+        }
+        let job = std::path::PathBuf::from(first.job_dir().unwrap());
+        // A checkpoint the lost attempt started but never completed.
+        std::fs::create_dir_all(job.join("chk-4")).unwrap();
+        // The next ApplicationMaster attempt's coordinator of the same job.
+        let mut next = Coordinator::new(id, settings(tmp.path(), 2), &graph()).unwrap();
+        assert_eq!(next.recover_retained(), 2);
+        let (src, notes) = next.latest_restorable();
+        assert!(notes.is_empty(), "{notes:?}");
+        assert_eq!(src.unwrap().metadata.checkpoint_id, 3);
+        assert_eq!(run_one(&mut next, now), 5, "ids continue after every chk-<n> found");
+        // Nothing to recover for another job.
+        let mut other =
+            Coordinator::new("fedcba9876543210fedcba9876543210", settings(tmp.path(), 2), &graph()).unwrap();
+        assert_eq!(other.recover_retained(), 0);
+        assert!(other.latest_restorable().0.is_none());
     }
 
     #[test]

@@ -120,6 +120,12 @@ pub(crate) struct JobMaster {
     services: JobMasterServices,
     /// The configuration shipped with every task.
     conf_map: BTreeMap<String, String>,
+    /// `Some(first attempt)`: start from the newest intact checkpoint in the
+    /// job's checkpoint directory, numbering execution attempts from the
+    /// given one (a job taken over by a new ApplicationMaster attempt, whose
+    /// attempt numbers must not repeat the previous AM's: sinks name their
+    /// files by them).
+    recover: Option<u32>,
 }
 
 /// Starts the JobMaster of job `job_id` on its own task.
@@ -128,12 +134,13 @@ pub(crate) fn start(
     graph: JobGraph,
     conf_map: BTreeMap<String, String>,
     services: JobMasterServices,
+    recover: Option<u32>,
 ) -> JobMasterHandle {
     let mut st = JobStatus::new(job_id, graph);
     st.config = conf_map.clone();
     let (published, snapshot) = watch::channel(Arc::new(st.clone()));
     let (tx, rx) = mpsc::unbounded_channel();
-    let jm = JobMaster { st, published, tx: tx.clone(), rx, services, conf_map };
+    let jm = JobMaster { st, published, tx: tx.clone(), rx, services, conf_map, recover };
     tokio::spawn(jm.run());
     JobMasterHandle { tx, snapshot }
 }
@@ -200,15 +207,33 @@ impl JobMaster {
         if let Some(src) = &initial {
             coord.continue_after(src.metadata.checkpoint_id);
         }
+        // A job taken over from a previous ApplicationMaster attempt: its own
+        // completed checkpoints, newest intact first (else the savepoint it
+        // started from, else empty state).
+        let recovered = if self.recover.is_some() {
+            let found = coord.recover_retained();
+            let (src, notes) = coord.latest_restorable();
+            for n in notes {
+                record_failure(&mut self.st, format!("recovery: {n}"), None, false);
+            }
+            tracing::info!(job = %job_id, found, checkpoint = ?src.as_ref().map(|s| s.metadata.checkpoint_id), "recovering the job after an ApplicationMaster failover");
+            src
+        } else {
+            None
+        };
         tracing::info!(job = %job_id, restart_strategy = restart.name(), interval = ?coord.settings().interval, "job master started");
-        let mut attempt = 0u32;
+        let first_attempt = self.recover.unwrap_or(0);
+        let mut attempt = first_attempt;
+        if first_attempt > 0 {
+            self.st.reset_tasks(first_attempt);
+        }
         loop {
             let slots = match self.acquire_slots(needed).await {
                 Some(s) => s,
                 None => break,
             };
-            let restore = if attempt == 0 {
-                initial.clone()
+            let restore = if attempt == first_attempt {
+                recovered.clone().or_else(|| initial.clone())
             } else {
                 let (src, notes) = coord.latest_restorable();
                 for n in notes {

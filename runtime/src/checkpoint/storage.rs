@@ -41,6 +41,10 @@ pub trait CheckpointStorage: Send + Sync {
     fn rename(&self, from: &str, to: &str) -> Result<(), CheckpointError>;
     /// True if `path` exists.
     fn exists(&self, path: &str) -> bool;
+    /// Names of the entries of directory `dir`; a missing directory has none.
+    ///
+    /// Errors: naming the directory.
+    fn list(&self, dir: &str) -> Result<Vec<String>, CheckpointError>;
 }
 
 fn io(context: String, source: std::io::Error) -> CheckpointError {
@@ -88,6 +92,12 @@ impl CheckpointStorage for FsStorage {
     }
     fn exists(&self, path: &str) -> bool {
         self.0.exists(path)
+    }
+    fn list(&self, dir: &str) -> Result<Vec<String>, CheckpointError> {
+        if !self.0.exists(dir) {
+            return Ok(Vec::new());
+        }
+        self.0.list(dir).map_err(|e| io(format!("cannot list {dir}"), e))
     }
 }
 
