@@ -456,7 +456,7 @@ async fn ship_executable(conf: &Configuration, app: &str) -> Result<String> {
         let tmp = format!("{path}.{}.tmp", std::process::id());
         fs.upload(&exe, &tmp, 0o755, true).await.with_context(|| format!("uploading {} to {tmp}", exe.display()))?;
         // Another client of the same executable may have been faster: theirs is the same content.
-        if fs.rename(&tmp, &path).await.is_err() {
+        if fs.rename(&tmp, &path, false).await.is_err() {
             let _ = fs.delete(&tmp, false).await;
         }
         eprintln!("Shipped {} to {path} ({:.1} s)", exe.display(), t0.elapsed().as_secs_f64());

@@ -183,11 +183,6 @@ impl Hdfs {
         self.client.delete(path, recursive).await.map_err(self.op_err("delete", path))
     }
 
-    /// Renames `src` to `dst`; fails if `dst` exists (no overwrite).
-    pub async fn rename(&self, src: &str, dst: &str) -> Result<(), HdfsError> {
-        self.client.rename(src, dst, false).await.map_err(self.op_err("rename", src))
-    }
-
     /// Whether `path` exists.
     pub async fn exists(&self, path: &str) -> Result<bool, HdfsError> {
         match self.client.get_file_info(path).await {
