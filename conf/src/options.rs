@@ -86,8 +86,8 @@ options! {
         "Maximum parallelism: the number of key groups keyed state is split into; the upper bound for rescaling. rfy: a fixed default of 128 (Flink's -1 derives one).";
     PIPELINE_AUTO_WATERMARK_INTERVAL: Duration = "pipeline.auto-watermark-interval", default = "200 ms",
         "Interval of periodic watermark emission by assign_timestamps_and_watermarks (0 ms = periodic emission off).";
-    PIPELINE_JARS: String = "pipeline.jars", default = "",
-        "The job executable whose code the job's TaskManagers run: a URL on the cluster's file system whose file name is the executable's SHA-256, set by `rfy run -m yarn-session ./exe` (Flink: the job's jars shipped to the cluster). Empty: the cluster's own worker.";
+    PIPELINE_JARS: String = "pipeline.jars",
+        "The job executable whose code the job's TaskManagers run: a URL on the cluster's file system whose file name is the executable's SHA-256, set by `rfy run -m yarn-session ./exe` (Flink: the job's jars shipped to the cluster). Unset: the cluster's own worker.";
     EXECUTION_RUNTIME_MODE: String = "execution.runtime-mode", default = "STREAMING",
         choices = ["STREAMING", "BATCH", "AUTOMATIC"],
         "Runtime execution mode: STREAMING, BATCH or AUTOMATIC (BATCH when all sources are bounded).";
