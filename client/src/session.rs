@@ -382,7 +382,7 @@ pub async fn run_job(conf: &Configuration, graph: &JobGraph, detached: bool) -> 
     let mut conf = conf.clone();
     if yarn::ships_current_executable() {
         // A job executable: its TaskManagers run this very file (see ARCHITECTURE.md).
-        let url = ship_executable(&conf, &app).await?;
+        let url = ship_executable(&conf).await?;
         conf.set(options::PIPELINE_JARS.key, &url, rfy_conf::Source::Dynamic)?;
     }
     let conf = &conf;
@@ -432,36 +432,29 @@ pub async fn run_job(conf: &Configuration, graph: &JobGraph, detached: bool) -> 
     Ok(outcome.state == "FINISHED")
 }
 
-/// Uploads this job executable to the session's staging directory as
-/// `executables/<sha256>` (once per content: a file already there is
-/// reused); returns its `hdfs://` URL, the job's `pipeline.jars`. The
-/// session's stop removes it with the staging directory.
+/// Puts this job executable into the bundle cache (`<staging root>/cache/<sha256>`,
+/// see [`crate::cache`]: uploaded only if its bytes are not there yet) and
+/// returns its `hdfs://` URL, the job's `pipeline.jars`; the URL's last
+/// segment is the executable's SHA-256, which its TaskManagers register with.
 ///
 /// Errors: this executable cannot be read; HDFS refuses the upload.
-async fn ship_executable(conf: &Configuration, app: &str) -> Result<String> {
-    use sha2::{Digest, Sha256};
+async fn ship_executable(conf: &Configuration) -> Result<String> {
     let exe = std::env::current_exe().context("cannot find this executable's path")?;
-    let sha = {
-        let mut file = std::fs::File::open(&exe).with_context(|| format!("reading {}", exe.display()))?;
-        let mut hasher = Sha256::new();
-        std::io::copy(&mut file, &mut hasher).with_context(|| format!("reading {}", exe.display()))?;
-        format!("{:x}", hasher.finalize())
-    };
     let (hconf, _) = rm_client()?;
     let user = current_user();
     let fs = Hdfs::from_config(&hconf, Some(&user))?;
-    let path = format!("{}/{app}/executables/{sha}", yarn::staging_root(conf, &user));
-    if !fs.exists(&path).await? {
-        let t0 = Instant::now();
-        let tmp = format!("{path}.{}.tmp", std::process::id());
-        fs.upload(&exe, &tmp, 0o755, true).await.with_context(|| format!("uploading {} to {tmp}", exe.display()))?;
-        // Another client of the same executable may have been faster: theirs is the same content.
-        if fs.rename(&tmp, &path, false).await.is_err() {
-            let _ = fs.delete(&tmp, false).await;
-        }
-        eprintln!("Shipped {} to {path} ({:.1} s)", exe.display(), t0.elapsed().as_secs_f64());
-    }
-    Ok(format!("{}{path}", hconf.default_fs().trim_end_matches('/')))
+    let cache = crate::cache::BundleCache::new(fs.clone(), conf, &user);
+    let t0 = Instant::now();
+    let f = cache
+        .put(&exe)
+        .await
+        .with_context(|| format!("putting {} into the bundle cache {}", exe.display(), fs.qualify(cache.dir())))?;
+    let how = match f.provenance {
+        crate::cache::Provenance::Cached => "cached".to_string(),
+        crate::cache::Provenance::Uploaded(n) => format!("uploaded {}", crate::cache::megabytes(n)),
+    };
+    eprintln!("Shipped {} as {} ({how}, {:.1} s)", exe.display(), f.resource.resource, t0.elapsed().as_secs_f64());
+    Ok(f.resource.resource)
 }
 
 /// The REST client of the JobManager a `list`/`cancel`/`savepoint`/`stop`

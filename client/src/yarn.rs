@@ -40,9 +40,9 @@ use rfy_hadoop::yarn::rest::{
 use rfy_hadoop::yarn::{LocalResource, LocalResourceType, LocalResourceVisibility};
 use rfy_runtime::JobGraph;
 
-use crate::cache::{self, BundleCache, Limits, Provenance};
 use crate::am_attempts::application_attempts;
 pub use crate::am_attempts::AmIdentity;
+use crate::cache::{self, BundleCache, Limits, Provenance};
 use crate::follow::RestClient;
 
 /// How often the application report is polled while waiting for RUNNING.

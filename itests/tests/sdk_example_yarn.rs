@@ -132,7 +132,10 @@ async fn sdk_wordcount_beside_the_builtin_one_in_a_session() {
     builtin.wait_for_job_running(Duration::from_secs(120));
     user.wait_for_job_running(Duration::from_secs(120));
     let out_user = user.output();
-    assert!(out_user.contains("/executables/"), "the executable shipped to the session:\n{out_user}");
+    assert!(
+        out_user.contains("/.rfy/cache/"),
+        "the executable shipped to the session through the bundle cache:\n{out_user}"
+    );
     let rest = RestClient::new(format!("{}/proxy/{app}", c.rm.base_url())).unwrap();
     let (job_b, job_u) = (session_job_id(&builtin.output()).unwrap(), session_job_id(&out_user).unwrap());
     let (tms_b, tms_u) = (job_task_managers(&rest, &job_b).await, job_task_managers(&rest, &job_u).await);
