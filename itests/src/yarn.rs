@@ -311,3 +311,30 @@ pub async fn job_task_managers(rest: &RestClient, job: &str) -> Vec<String> {
     tms.dedup();
     tms
 }
+
+/// The pacing of a kill test in seconds: `RFY_ITEST_SECONDS`, else `default`.
+pub fn itest_seconds(default: f64) -> f64 {
+    std::env::var("RFY_ITEST_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(default)
+}
+
+/// The configuration the exactly-once kill tests run a job with: a
+/// checkpoint every 1 s into `<dir>/checkpoints` on the cluster's HDFS (2
+/// retained) and a fixed-delay restart strategy (20 attempts, 200 ms apart),
+/// plus `extra`.
+pub fn checkpointed_restart_conf(
+    c: &Cluster,
+    dir: &str,
+    extra: &[(&'static str, &str)],
+) -> Vec<(&'static str, String)> {
+    let ckpt = format!("{}{dir}/checkpoints", c.conf.default_fs().trim_end_matches('/'));
+    let mut conf = vec![
+        ("execution.checkpointing.interval", "1 s".to_string()),
+        ("state.checkpoints.dir", ckpt),
+        ("state.checkpoints.num-retained", "2".into()),
+        ("restart-strategy.type", "fixed-delay".into()),
+        ("restart-strategy.fixed-delay.attempts", "20".into()),
+        ("restart-strategy.fixed-delay.delay", "200 ms".into()),
+    ];
+    conf.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
+    conf
+}

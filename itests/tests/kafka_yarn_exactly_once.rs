@@ -20,7 +20,7 @@ use rfy_itests::Cluster;
 async fn kafka_yarn_container_kills_lose_and_duplicate_nothing() -> anyhow::Result<()> {
     let Some(bootstrap) = bootstrap("kafka_yarn_exactly_once") else { return Ok(()) };
     let Some(c) = Cluster::get("kafka_yarn_container_kills_lose_and_duplicate_nothing") else { return Ok(()) };
-    let seconds: f64 = std::env::var("RFY_ITEST_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(60.0);
+    let seconds = itest_seconds(60.0);
     let tmp = tempfile::tempdir()?;
     let text = std::fs::read_to_string(repo_file("data/kjv.txt"))?;
     let lines: Vec<&str> = text.lines().skip(20_000).take(8000).collect();
@@ -35,15 +35,7 @@ async fn kafka_yarn_container_kills_lose_and_duplicate_nothing() -> anyhow::Resu
     produce(&bootstrap, &input, 4, &values)?;
 
     let dir = c.test_dir("kafka-eo").await;
-    let ckpt = format!("{}{dir}/checkpoints", c.conf.default_fs().trim_end_matches('/'));
-    let conf = [
-        ("execution.checkpointing.interval", "1 s".to_string()),
-        ("state.checkpoints.dir", ckpt),
-        ("state.checkpoints.num-retained", "2".into()),
-        ("restart-strategy.type", "fixed-delay".into()),
-        ("restart-strategy.fixed-delay.attempts", "20".into()),
-        ("restart-strategy.fixed-delay.delay", "200 ms".into()),
-    ];
+    let conf = checkpointed_restart_conf(&c, &dir, &[]);
     let rate = (lines.len() as f64 / seconds).ceil().to_string();
     let args = [
         "--bootstrap-servers",

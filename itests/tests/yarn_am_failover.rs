@@ -37,25 +37,16 @@ use rfy_itests::{rfy, Cluster};
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn yarn_am_container_kill_recovers_the_job_exactly_once() {
     let Some(c) = Cluster::get("yarn_am_container_kill_recovers_the_job_exactly_once") else { return };
-    let seconds: f64 = std::env::var("RFY_ITEST_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(30.0);
+    let seconds = itest_seconds(30.0);
     let tmp = tempfile::tempdir().unwrap();
     let (input, lines) = repeated_kjv(tmp.path(), 2);
     let expected = reference_counts(&input);
     let dir = c.test_dir("am-failover").await;
     let input_uri = upload(&c, &input, &format!("{dir}/input.txt")).await;
     let out_path = format!("{dir}/out");
-    let ckpt = format!("{}{dir}/checkpoints", c.conf.default_fs().trim_end_matches('/'));
     let rate = (lines as f64 / seconds).ceil().to_string();
     let output = format!("hdfs://{out_path}");
-    let conf = [
-        ("execution.checkpointing.interval", "1 s".to_string()),
-        ("state.checkpoints.dir", ckpt),
-        ("state.checkpoints.num-retained", "2".into()),
-        ("restart-strategy.type", "fixed-delay".into()),
-        ("restart-strategy.fixed-delay.attempts", "20".into()),
-        ("restart-strategy.fixed-delay.delay", "200 ms".into()),
-        ("yarn.application-attempts", "2".into()),
-    ];
+    let conf = checkpointed_restart_conf(&c, &dir, &[("yarn.application-attempts", "2")]);
     let mut j = start_wordcount(
         &c,
         2,

@@ -22,7 +22,7 @@ use rfy_itests::Cluster;
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn yarn_taskmanager_container_kills_lose_and_duplicate_nothing() {
     let Some(c) = Cluster::get("yarn_taskmanager_container_kills_lose_and_duplicate_nothing") else { return };
-    let seconds: f64 = std::env::var("RFY_ITEST_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(60.0);
+    let seconds = itest_seconds(60.0);
     let tmp = tempfile::tempdir().unwrap();
     let (input, lines) = repeated_kjv(tmp.path(), 4);
     let expected = reference_counts(&input);
@@ -31,17 +31,9 @@ async fn yarn_taskmanager_container_kills_lose_and_duplicate_nothing() {
     let dir = c.test_dir("ckpt-eo").await;
     let input_uri = upload(&c, &input, &format!("{dir}/input.txt")).await;
     let out_path = format!("{dir}/out");
-    let ckpt = format!("{}{dir}/checkpoints", c.conf.default_fs().trim_end_matches('/'));
     let rate = (lines as f64 / seconds).ceil().to_string();
     let output = format!("hdfs://{out_path}");
-    let conf = [
-        ("execution.checkpointing.interval", "1 s".to_string()),
-        ("state.checkpoints.dir", ckpt),
-        ("state.checkpoints.num-retained", "2".into()),
-        ("restart-strategy.type", "fixed-delay".into()),
-        ("restart-strategy.fixed-delay.attempts", "20".into()),
-        ("restart-strategy.fixed-delay.delay", "200 ms".into()),
-    ];
+    let conf = checkpointed_restart_conf(&c, &dir, &[]);
     let mut j = start_wordcount(
         &c,
         2,
