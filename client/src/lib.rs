@@ -5,6 +5,7 @@
 
 mod am_attempts;
 mod app;
+mod bundle_upload;
 pub mod cache;
 pub mod cli;
 pub mod doctor;
