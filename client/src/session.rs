@@ -426,6 +426,13 @@ pub async fn run_job(conf: &Configuration, graph: &JobGraph, detached: bool) -> 
             return Err(e.context(format!("following job {job_id} in session {app}")));
         }
     };
+    if outcome.state != "FINISHED" {
+        // Killed with the session (`yarn application -kill`): the AM cancels
+        // its jobs on the way out, so the job ends CANCELED, not unreachable.
+        if let Some(r) = rm.app_report(&app).await.ok().filter(AppReport::is_final) {
+            bail!("session {app} ended while job {job_id} ran ({}): {}", outcome.state, yarn::describe_final(&r));
+        }
+    }
     if let Some(f) = &outcome.failure {
         eprintln!("error: {f}");
     }
