@@ -153,6 +153,56 @@ where
     /// `function` with the key and the window's metadata (Flink's
     /// `aggregate(AggregateFunction, ProcessWindowFunction)`): the window
     /// keeps only the accumulator, and the output can name the window.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use std::time::Duration;
+    /// use rfy_runtime::sinks::CollectSink;
+    /// use rfy_runtime::time::WatermarkStrategy;
+    /// use rfy_runtime::windowing::{AggregateFunction, ProcessWindowContext, ProcessWindowFunction};
+    /// use rfy_runtime::windowing::TumblingEventTimeWindows;
+    /// use rfy_runtime::{Collector, ExecutionConfig, StreamExecutionEnvironment, TaskError};
+    ///
+    /// /// The highest price of a window's bids; the accumulator is one number.
+    /// #[derive(Clone)]
+    /// struct MaxPrice;
+    /// impl AggregateFunction<(u32, u64, i64)> for MaxPrice {
+    ///     type Acc = u64;
+    ///     type Out = u64;
+    ///     fn create_accumulator(&self) -> u64 { 0 }
+    ///     fn add(&self, bid: (u32, u64, i64), acc: &mut u64) { *acc = (*acc).max(bid.1) }
+    ///     fn get_result(&self, acc: &u64) -> u64 { *acc }
+    ///     fn merge(&self, acc: &mut u64, other: u64) { *acc = (*acc).max(other) }
+    /// }
+    /// /// (auction, window start ms, highest price): the result with its window.
+    /// #[derive(Clone)]
+    /// struct WithWindow;
+    /// impl ProcessWindowFunction<u64, u32> for WithWindow {
+    ///     type Out = (u32, i64, u64);
+    ///     fn process(&mut self, auction: &u32, ctx: &ProcessWindowContext, max: &[u64],
+    ///                out: &mut Collector<'_, (u32, i64, u64)>) -> Result<(), TaskError> {
+    ///         out.collect((*auction, ctx.window().start, max[0]));
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let env = StreamExecutionEnvironment::new(ExecutionConfig::default());
+    /// let out = Arc::new(Mutex::new(Vec::new()));
+    /// // (auction, price, timestamp ms)
+    /// let bids = vec![(1u32, 5u64, 1_000i64), (1, 9, 4_000), (2, 3, 6_000), (1, 7, 12_000)];
+    /// env.from_collection(bids)
+    ///     .assign_timestamps_and_watermarks(
+    ///         WatermarkStrategy::for_monotonous_timestamps().with_timestamp_assigner(|b: &(u32, u64, i64), _| b.2),
+    ///     )
+    ///     .key_by(|b: &(u32, u64, i64)| b.0)
+    ///     .window(TumblingEventTimeWindows::of(Duration::from_secs(10)))
+    ///     .aggregate_process(MaxPrice, WithWindow)
+    ///     .sink_to(CollectSink::new(out.clone()));
+    /// rfy_runtime::task::run_local(env).unwrap();
+    /// let mut got = out.lock().unwrap().clone();
+    /// got.sort();
+    /// assert_eq!(got, vec![(1, 0, 9), (1, 10_000, 7), (2, 0, 3)]);
+    /// ```
     pub fn aggregate_process<G, P>(&self, aggregate: G, function: P) -> DataStream<P::Out>
     where
         G: AggregateFunction<T>,
