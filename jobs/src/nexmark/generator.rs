@@ -5,8 +5,9 @@
 //! Event `n` (0-based) is a person if `n % 50 == 0`, an auction if
 //! `n % 50` is 1..=3, a bid otherwise (the 1:3:46 proportion). Every field of
 //! event `n` comes from a random generator seeded by `(seed, n)` alone, so an
-//! event is the same whichever subtask makes it, at any parallelism. Subtask
-//! `i` of `p` makes events `i, i + p, i + 2p, ...`.
+//! event is the same whichever subtask makes it, at any parallelism. The
+//! parallel, checkpointed source over it is [`NexmarkSource`] (in
+//! `generator_source.rs`): subtask `i` of `p` makes events `i, i + p, i + 2p, ...`.
 //!
 //! Event time: `base_time + n · 10⁶ / event_rate µs` (integer ms), the
 //! generator's "first event rate" (events per second of event time),
@@ -19,12 +20,9 @@
 //! auction (every 2nd recent id) 1 time in 2, else one of the last 100
 //! auctions; a bid's bidder is a hot bidder 3 times in 4.
 
-use std::time::{Duration, Instant};
-
 use fastrand::Rng;
-use rfy_runtime::sources::{Source, SourceOutput, SourceReader, SourceStatus, SOURCE_BATCH};
-use rfy_runtime::{OperatorContext, TaskError};
 
+pub use super::generator_source::NexmarkSource;
 use super::model::{Auction, Bid, Event, Person};
 
 /// Events in one person/auction/bid cycle.
@@ -246,100 +244,6 @@ fn bid(n: u64, ts: i64, rng: &mut Rng) -> Bid {
     let size = 8 + 8 + 8 + channel.len() + url.len() + 8;
     let extra = next_extra(rng, size, AVG_BID_BYTES);
     Bid { auction, bidder, price, channel, url, date_time: ts, extra }
-}
-
-/// The generator as a parallel source of [`Event`]s with event-time
-/// timestamps and watermarks: each subtask's events are in time order, so its
-/// watermark is its last timestamp − 1 ms (nothing is late).
-#[derive(Debug, Clone)]
-pub struct NexmarkSource {
-    config: GeneratorConfig,
-}
-
-impl NexmarkSource {
-    /// A source generating what `config` says.
-    pub fn new(config: GeneratorConfig) -> Self {
-        NexmarkSource { config }
-    }
-}
-
-struct NexmarkReader {
-    config: GeneratorConfig,
-    next: u64,
-    step: u64,
-    started: Instant,
-    /// Events this subtask emitted (for the rate limit).
-    emitted: u64,
-    /// This subtask's share of the rate limit, events/s.
-    rate: Option<f64>,
-}
-
-impl NexmarkReader {
-    /// How many events may be made now; sleeps up to 100 ms when none.
-    fn allowance(&mut self) -> usize {
-        let Some(rate) = self.rate else { return SOURCE_BATCH };
-        let due = (self.started.elapsed().as_secs_f64() * rate) as u64;
-        if due > self.emitted {
-            return (due - self.emitted).min(SOURCE_BATCH as u64) as usize;
-        }
-        let wait = (self.emitted + 1) as f64 / rate - self.started.elapsed().as_secs_f64();
-        std::thread::sleep(Duration::from_secs_f64(wait.clamp(0.0, 0.1)));
-        0
-    }
-}
-
-impl SourceReader<Event> for NexmarkReader {
-    fn poll_next(&mut self, out: &mut Vec<Event>) -> Result<SourceStatus, TaskError> {
-        let mut ts = Vec::new();
-        self.poll_output(&mut SourceOutput::new(out, &mut ts))
-    }
-
-    fn poll_output(&mut self, out: &mut SourceOutput<'_, Event>) -> Result<SourceStatus, TaskError> {
-        let end = self.config.events.unwrap_or(u64::MAX);
-        let allowed = self.allowance();
-        let mut last = None;
-        for _ in 0..allowed {
-            if self.next >= end {
-                break;
-            }
-            let e = self.config.event(self.next);
-            let t = e.timestamp();
-            out.collect_with_timestamp(e, t);
-            last = Some(t);
-            self.next = self.next.saturating_add(self.step);
-            self.emitted += 1;
-        }
-        if let Some(t) = last {
-            out.emit_watermark(t - 1);
-        }
-        Ok(if self.next >= end {
-            SourceStatus::Finished
-        } else if allowed == 0 {
-            SourceStatus::Idle
-        } else {
-            SourceStatus::Available
-        })
-    }
-}
-
-impl Source<Event> for NexmarkSource {
-    fn name(&self) -> String {
-        "Source: Nexmark".into()
-    }
-    fn bounded(&self) -> bool {
-        self.config.events.is_some()
-    }
-    fn create_reader(&self, ctx: &OperatorContext) -> Result<Box<dyn SourceReader<Event>>, TaskError> {
-        let p = ctx.parallelism.max(1) as u64;
-        Ok(Box::new(NexmarkReader {
-            config: self.config,
-            next: ctx.subtask_index as u64,
-            step: p,
-            started: Instant::now(),
-            emitted: 0,
-            rate: self.config.rate_limit.map(|r| r / p as f64),
-        }))
-    }
 }
 
 #[cfg(test)]

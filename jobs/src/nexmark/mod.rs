@@ -11,6 +11,7 @@
 pub mod auctions;
 pub mod file_source;
 pub mod generator;
+pub mod generator_source;
 pub mod joins;
 pub mod model;
 pub mod stateless;
