@@ -299,7 +299,8 @@ mod tests {
         assert_eq!(three[0], vec![EventSplit { next: 10, stride: 6 }, EventSplit { next: 13, stride: 6 }]);
         let one = rescale_splits(two.clone(), 1000, 0, 1).unwrap();
         assert_eq!(one, two);
-        assert!(rescale_splits(two, 11, 0, 1).unwrap().is_empty(), "finished splits are dropped");
+        assert_eq!(rescale_splits(two.clone(), 12, 0, 1).unwrap(), vec![two[0]], "finished splits are dropped");
+        assert!(rescale_splits(two, 10, 0, 1).unwrap().is_empty());
         let huge = vec![EventSplit { next: 0, stride: u64::MAX / 2 }];
         let err = rescale_splits(huge, u64::MAX, 0, 3).unwrap_err().to_string();
         assert!(err.contains("overflows"), "{err}");
