@@ -11,6 +11,7 @@
 pub mod flink;
 pub mod kafka;
 pub mod local;
+pub mod nexmark;
 pub mod yarn;
 
 use std::io::{BufRead, BufReader};
