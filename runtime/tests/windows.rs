@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rfy_runtime::api::OutputTag;
+use rfy_runtime::api::{KeyedContext, OutputTag};
 use rfy_runtime::context::OperatorContext;
 use rfy_runtime::sinks::CollectSink;
 use rfy_runtime::sources::{Source, SourceReader, SourceStatus};
@@ -17,7 +17,7 @@ use rfy_runtime::windowing::{
     AggregateFunction, EventTimeSessionWindows, ProcessWindowContext, ProcessWindowFunction, SlidingEventTimeWindows,
     TumblingEventTimeWindows, TumblingProcessingTimeWindows,
 };
-use rfy_runtime::{Collector, ExecutionConfig, StreamExecutionEnvironment, TaskError};
+use rfy_runtime::{Collector, ExecutionConfig, KeyedProcessFunction, StreamExecutionEnvironment, TaskError};
 
 type Rec = (u32, i64); // (key, timestamp ms)
 
@@ -283,8 +283,27 @@ fn union_of_two_timestamped_inputs_feeds_one_window_operator() {
     assert_eq!(got.len(), 3 * 40, "3 keys over 40 one-second windows");
 }
 
+/// Emits each record with the event time it carries.
+#[derive(Clone)]
+struct WithTimestamp;
+impl KeyedProcessFunction for WithTimestamp {
+    type Key = u32;
+    type In = (u32, i64, i64);
+    type Out = (u32, i64, i64, i64);
+    fn process_element(
+        &mut self,
+        r: (u32, i64, i64),
+        ctx: &mut KeyedContext<'_, u32>,
+        out: &mut Collector<'_, Self::Out>,
+    ) -> Result<(), TaskError> {
+        out.collect((r.0, r.1, r.2, ctx.timestamp().expect("a joined pair has a timestamp")));
+        Ok(())
+    }
+}
+
 /// An interval join at parallelism 2 over out-of-order inputs equals the
-/// nested-loop join of the same records.
+/// nested-loop join of the same records, each pair with the later of its
+/// two timestamps (Flink's `IntervalJoinOperator`), whichever side came last.
 #[test]
 fn interval_join_matches_a_nested_loop_join() {
     let left: Vec<Rec> = records().into_iter().step_by(3).collect();
@@ -298,6 +317,8 @@ fn interval_join_matches_a_nested_loop_join() {
         .interval_join(&r.key_by(|x: &Rec| x.0))
         .between(lower, upper)
         .process(|a: &Rec, b: &Rec, out: &mut Collector<'_, (u32, i64, i64)>| out.collect((a.0, a.1, b.1)))
+        .key_by(|p: &(u32, i64, i64)| p.0)
+        .process(WithTimestamp)
         .sink_to(CollectSink::new(out.clone()));
     run_local(e).unwrap();
     let mut got = out.lock().unwrap().clone();
@@ -306,12 +327,13 @@ fn interval_join_matches_a_nested_loop_join() {
     for a in &left {
         for b in &right {
             if a.0 == b.0 && b.1 >= a.1 + lower && b.1 <= a.1 + upper {
-                want.push((a.0, a.1, b.1));
+                want.push((a.0, a.1, b.1, a.1.max(b.1)));
             }
         }
     }
     want.sort_unstable();
     assert!(want.len() > 100, "the test data must join: {}", want.len());
+    assert!(want.iter().any(|w| w.2 > w.1) && want.iter().any(|w| w.2 < w.1), "pairs with either side later");
     assert_eq!(got, want);
 }
 

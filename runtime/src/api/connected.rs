@@ -347,6 +347,8 @@ where
 /// Joins two keyed streams on records whose timestamps are close (Flink's
 /// `KeyedStream.intervalJoin`): a left record at `t` meets every right
 /// record of its key with a timestamp in `[t + lower, t + upper]` (ms).
+/// A joined pair's timestamp is the later of the two (Flink's
+/// `IntervalJoinOperator`: `max(leftTs, rightTs)`).
 /// Buffered records are kept as keyed state until the watermark passes
 /// the last time they can join; records behind the watermark are dropped.
 ///
@@ -493,6 +495,7 @@ where
         }
         for (tb, b) in right.get(ctx) {
             if *tb >= t.saturating_add(f.lower) && *tb <= t.saturating_add(f.upper) {
+                out.set_absolute_timestamp(t.max(*tb));
                 (f.join)(&a, b, out);
             }
         }
@@ -515,6 +518,7 @@ where
         }
         for (ta, a) in left.get(ctx) {
             if t >= ta.saturating_add(f.lower) && t <= ta.saturating_add(f.upper) {
+                out.set_absolute_timestamp(t.max(*ta));
                 (f.join)(a, &b, out);
             }
         }

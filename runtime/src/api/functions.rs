@@ -11,20 +11,48 @@ use crate::time::timers::now_ms;
 use crate::time::TimeDomain;
 
 /// Where a function emits its results (Flink's `Collector`). Appends to the
-/// operator's output batch: no allocation or dynamic call per record.
+/// operator's output batch: no allocation or dynamic call per record. In a
+/// timestamped stream each record gets the timestamp of the record (or
+/// event-time timer) being processed, unless the function sets another
+/// with [`Collector::set_absolute_timestamp`].
 pub struct Collector<'a, T> {
     out: &'a mut Vec<T>,
+    /// The output's timestamp column and the timestamp the next record gets (ms),
+    /// when the output is timestamped.
+    timestamps: Option<(&'a mut Vec<i64>, i64)>,
 }
 
 impl<'a, T> Collector<'a, T> {
     pub(crate) fn new(out: &'a mut Vec<T>) -> Self {
-        Collector { out }
+        Collector { out, timestamps: None }
+    }
+
+    /// A collector appending `timestamp_ms` to `timestamps` with each record
+    /// (`timestamps` must be as long as `out`).
+    pub(crate) fn with_timestamps(out: &'a mut Vec<T>, timestamps: &'a mut Vec<i64>, timestamp_ms: i64) -> Self {
+        debug_assert_eq!(out.len(), timestamps.len());
+        Collector { out, timestamps: Some((timestamps, timestamp_ms)) }
     }
 
     /// Emits one record.
     #[inline]
     pub fn collect(&mut self, record: T) {
         self.out.push(record);
+        if let Some((ts, t)) = &mut self.timestamps {
+            ts.push(*t);
+        }
+    }
+
+    /// Gives the records collected from now on the event time
+    /// `timestamp_ms` (ms since the epoch) instead of the current record's
+    /// (Flink's `TimestampedCollector.setAbsoluteTimestamp`; the interval
+    /// join uses it to stamp a pair with the later of its two times). No
+    /// effect where the output has no timestamps.
+    #[inline]
+    pub fn set_absolute_timestamp(&mut self, timestamp_ms: i64) {
+        if let Some((_, t)) = &mut self.timestamps {
+            *t = timestamp_ms;
+        }
     }
 }
 

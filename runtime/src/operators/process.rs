@@ -55,8 +55,9 @@ where
                     let kg = self.state.key_groups().index_of(&key);
                     let mut ctx =
                         KeyedContext::new(&key, kg, &mut self.state, t, None).with_side_outputs(&mut self.side);
-                    self.function.process_element(rec, &mut ctx, &mut Collector::new(&mut self.buf))?;
                     self.buf_ts.resize(self.buf.len(), t);
+                    let mut out = Collector::with_timestamps(&mut self.buf, &mut self.buf_ts, t);
+                    self.function.process_element(rec, &mut ctx, &mut out)?;
                 }
                 self.next.push_timestamped(&mut self.buf, &mut self.buf_ts)?;
             }
