@@ -10,88 +10,6 @@ use serde::{Deserialize, Serialize};
 use super::model::{Auction, Bid, Event};
 use super::{push_time, sink, Args};
 
-/// An input of the winning-bid join, keyed by auction id.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub enum AuctionOrBid {
-    /// (id, dateTime, expires, category) of an auction.
-    Auction(i64, i64, i64, i64),
-    /// (auction, dateTime, price) of a bid.
-    Bid(i64, i64, i64),
-}
-
-/// The open auction as q4 keeps it: (dateTime, expires, category, highest valid price so far).
-type OpenAuction = (i64, i64, i64, Option<i64>);
-
-/// Per auction: the highest price of the bids with `auction.dateTime <= bid.dateTime <= auction.expires`
-/// (the nexmark SQL's join condition), emitted once as `(category, price)` when the watermark passes the
-/// auction's expiry, so no later bid can change it. Bids that arrive before their auction wait for it.
-#[derive(Clone, Default)]
-pub struct WinningPrice {
-    open: Option<ValueState<OpenAuction>>,
-    early_bids: Option<ListState<(i64, i64)>>,
-    closed: Option<ValueState<bool>>,
-}
-
-impl KeyedProcessFunction for WinningPrice {
-    type Key = i64;
-    type In = AuctionOrBid;
-    type Out = (i64, i64);
-
-    fn open(&mut self, state: &mut KeyedStateStore<i64>) {
-        self.open = Some(state.value_state("auction"));
-        self.early_bids = Some(state.list_state("early-bids"));
-        self.closed = Some(state.value_state("closed"));
-    }
-
-    fn process_element(
-        &mut self,
-        value: AuctionOrBid,
-        ctx: &mut KeyedContext<'_, i64>,
-        _out: &mut Collector<'_, (i64, i64)>,
-    ) -> Result<(), TaskError> {
-        let (open, early, closed) = (
-            self.open.as_ref().expect("opened"),
-            self.early_bids.as_ref().expect("opened"),
-            self.closed.as_ref().expect("opened"),
-        );
-        if closed.value(ctx).is_some() {
-            return Ok(());
-        }
-        match value {
-            AuctionOrBid::Auction(_, start, expires, category) => {
-                let best = early.get(ctx).iter().filter(|(ts, _)| (start..=expires).contains(ts)).map(|b| b.1).max();
-                early.clear(ctx);
-                open.update(ctx, (start, expires, category, best));
-                ctx.timer_service().register_event_time_timer(expires);
-            }
-            AuctionOrBid::Bid(_, ts, price) => match open.value(ctx) {
-                Some((start, expires, category, best)) => {
-                    if (start..=expires).contains(&ts) && best.is_none_or(|b| price > b) {
-                        open.update(ctx, (start, expires, category, Some(price)));
-                    }
-                }
-                None => early.add(ctx, (ts, price)),
-            },
-        }
-        Ok(())
-    }
-
-    fn on_timer(
-        &mut self,
-        _ts: i64,
-        ctx: &mut KeyedContext<'_, i64>,
-        out: &mut Collector<'_, (i64, i64)>,
-    ) -> Result<(), TaskError> {
-        let open = self.open.as_ref().expect("opened");
-        if let Some((_, _, category, Some(price))) = open.value(ctx) {
-            out.collect((category, price));
-        }
-        open.clear(ctx);
-        self.closed.as_ref().expect("opened").update(ctx, true);
-        Ok(())
-    }
-}
-
 /// Per category: the running sum and count of winning prices; emits
 /// `(category, AVG)` (integer, as SQL's AVG of BIGINT) when the input ends.
 #[derive(Clone, Default)]
@@ -140,22 +58,12 @@ impl KeyedProcessFunction for CategoryAverage {
 /// q4, average price per category:
 /// `SELECT Q.category, AVG(Q.final) FROM (SELECT MAX(B.price) AS final, A.category FROM auction A, bid B
 ///  WHERE A.id = B.auction AND B.dateTime BETWEEN A.dateTime AND A.expires GROUP BY A.id, A.category) Q
-///  GROUP BY Q.category`. Flink's SQL emits an update per change; this job emits each category's final
+///  GROUP BY Q.category`: [`winning_bids`]' prices (the highest valid bid's price is `MAX(B.price)`), averaged
+/// per category. Flink's SQL emits an update per change; this job emits each category's final
 /// average when the (bounded) input ends, which equals the SQL's final result.
 pub fn q4(events: &DataStream<Event>, a: &Args) {
-    let inputs = events
-        .flat_map(|e: Event, out| match e {
-            Event::Auction(a) => out.collect(AuctionOrBid::Auction(a.id, a.date_time, a.expires, a.category)),
-            Event::Bid(b) => out.collect(AuctionOrBid::Bid(b.auction, b.date_time, b.price)),
-            Event::Person(_) => {}
-        })
-        .name("Auctions and bids");
-    let winning = inputs
-        .key_by(|i: &AuctionOrBid| match i {
-            AuctionOrBid::Auction(id, ..) | AuctionOrBid::Bid(id, ..) => *id,
-        })
-        .process(WinningPrice::default())
-        .name("Winning price");
+    let winning =
+        winning_bids(events).map(|(x, b): (Auction, Bid)| (x.category, b.price)).name("Category and final price");
     let averages =
         winning.key_by(|w: &(i64, i64)| w.0).process(CategoryAverage::default()).name("Average per category");
     sink(&averages, a, |r: &(i64, i64), out| {
@@ -163,7 +71,25 @@ pub fn q4(events: &DataStream<Event>, a: &Args) {
     });
 }
 
-/// An input of q9's join, keyed by auction id.
+/// Each auction with its winning bid (see [`WinningBid`]), once the
+/// watermark passes its expiry: the join q4 and q9 share.
+pub fn winning_bids(events: &DataStream<Event>) -> DataStream<(Auction, Bid)> {
+    events
+        .flat_map(|e: Event, out| match e {
+            Event::Auction(a) => out.collect(FullAuctionOrBid::Auction(a)),
+            Event::Bid(b) => out.collect(FullAuctionOrBid::Bid(b)),
+            Event::Person(_) => {}
+        })
+        .name("Auctions and bids")
+        .key_by(|i: &FullAuctionOrBid| match i {
+            FullAuctionOrBid::Auction(a) => a.id,
+            FullAuctionOrBid::Bid(b) => b.auction,
+        })
+        .process(WinningBid::default())
+        .name("Winning bid")
+}
+
+/// An input of the winning-bid join (q4, q9), keyed by auction id.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum FullAuctionOrBid {
     /// An auction.
@@ -259,20 +185,7 @@ impl KeyedProcessFunction for WinningBid {
 /// `id, itemName, description, initialBid, reserve, dateTime, expires, seller, category, extra,
 ///  auction, bidder, price, bid_dateTime, bid_extra`. Emitted once per auction at its expiry.
 pub fn q9(events: &DataStream<Event>, a: &Args) {
-    let inputs = events
-        .flat_map(|e: Event, out| match e {
-            Event::Auction(a) => out.collect(FullAuctionOrBid::Auction(a)),
-            Event::Bid(b) => out.collect(FullAuctionOrBid::Bid(b)),
-            Event::Person(_) => {}
-        })
-        .name("Auctions and bids");
-    let winners = inputs
-        .key_by(|i: &FullAuctionOrBid| match i {
-            FullAuctionOrBid::Auction(a) => a.id,
-            FullAuctionOrBid::Bid(b) => b.auction,
-        })
-        .process(WinningBid::default())
-        .name("Winning bid");
+    let winners = winning_bids(events);
     sink(&winners, a, |(x, b): &(Auction, Bid), out| {
         let _ = write!(out, "{}\t{}\t{}\t{}\t{}\t", x.id, x.item_name, x.description, x.initial_bid, x.reserve);
         push_time(x.date_time, out);

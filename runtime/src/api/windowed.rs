@@ -11,7 +11,7 @@ use super::stream::{DataStream, KeyedStream};
 use crate::record::Record;
 use crate::windowing::operator::WindowBuilder;
 use crate::windowing::{
-    AggregateAgg, AggregateFunction, AggregateProcessAgg, ProcessAgg, ProcessWindowFunction, ReduceAgg, WindowAgg,
+    AggregateAgg, AggregateFunction, PassResult, ProcessAgg, ProcessWindowFunction, ReduceAgg, WindowAgg,
     WindowAssigner,
 };
 
@@ -146,7 +146,7 @@ where
 
     /// Aggregates each window incrementally through an accumulator (Flink's `aggregate`).
     pub fn aggregate<G: AggregateFunction<T>>(&self, function: G) -> DataStream<G::Out> {
-        self.apply("Window(Aggregate)", AggregateAgg(function))
+        self.apply("Window(Aggregate)", AggregateAgg(function, PassResult(PhantomData)))
     }
 
     /// Aggregates each window incrementally, then hands the one result to
@@ -208,7 +208,7 @@ where
         G: AggregateFunction<T>,
         P: ProcessWindowFunction<G::Out, K>,
     {
-        self.apply("Window(Aggregate)", AggregateProcessAgg(aggregate, function))
+        self.apply("Window(Aggregate)", AggregateAgg(aggregate, function))
     }
 
     /// Evaluates each window with all its records and the window's

@@ -154,43 +154,13 @@ impl<T: Record, K, F: Fn(T, T) -> T + Clone + Send + Sync + 'static> WindowAgg<T
     }
 }
 
-/// `aggregate`: the user's accumulator.
+/// `aggregate` and `aggregate_process`: the user's accumulator, its result
+/// handed to a process window function with the window's metadata; plain
+/// `aggregate` hands it to [`PassResult`], which emits it as it is.
 #[derive(Clone)]
-pub(crate) struct AggregateAgg<A>(pub(crate) A);
+pub(crate) struct AggregateAgg<A, P>(pub(crate) A, pub(crate) P);
 
-impl<In, K, A: AggregateFunction<In>> WindowAgg<In, K> for AggregateAgg<A> {
-    type Acc = A::Acc;
-    type Out = A::Out;
-    fn create(&self) -> A::Acc {
-        self.0.create_accumulator()
-    }
-    #[inline]
-    fn add(&self, acc: &mut A::Acc, value: In) {
-        self.0.add(value, acc)
-    }
-    fn merge(&self, acc: &mut A::Acc, other: A::Acc) {
-        self.0.merge(acc, other)
-    }
-    fn emit(
-        &mut self,
-        _k: &K,
-        _c: &ProcessWindowContext,
-        acc: &A::Acc,
-        out: &mut Collector<'_, A::Out>,
-    ) -> Result<(), TaskError> {
-        out.collect(self.0.get_result(acc));
-        Ok(())
-    }
-}
-
-/// `aggregate_process`: the user's accumulator, its result handed to a
-/// process window function with the window's metadata.
-#[derive(Clone)]
-pub(crate) struct AggregateProcessAgg<A, P>(pub(crate) A, pub(crate) P);
-
-impl<In, K, A: AggregateFunction<In>, P: ProcessWindowFunction<A::Out, K>> WindowAgg<In, K>
-    for AggregateProcessAgg<A, P>
-{
+impl<In, K, A: AggregateFunction<In>, P: ProcessWindowFunction<A::Out, K>> WindowAgg<In, K> for AggregateAgg<A, P> {
     type Acc = A::Acc;
     type Out = P::Out;
     fn create(&self) -> A::Acc {
@@ -212,6 +182,31 @@ impl<In, K, A: AggregateFunction<In>, P: ProcessWindowFunction<A::Out, K>> Windo
     ) -> Result<(), TaskError> {
         let result = [self.0.get_result(acc)];
         self.1.process(key, ctx, &result, out)
+    }
+}
+
+/// The window function of plain `aggregate`: emits the aggregate's result.
+pub(crate) struct PassResult<T>(pub(crate) PhantomData<fn(T)>);
+
+impl<T> Clone for PassResult<T> {
+    fn clone(&self) -> Self {
+        PassResult(PhantomData)
+    }
+}
+
+impl<T: Record, K> ProcessWindowFunction<T, K> for PassResult<T> {
+    type Out = T;
+    fn process(
+        &mut self,
+        _key: &K,
+        _ctx: &ProcessWindowContext,
+        result: &[T],
+        out: &mut Collector<'_, T>,
+    ) -> Result<(), TaskError> {
+        for r in result {
+            out.collect(r.clone());
+        }
+        Ok(())
     }
 }
 

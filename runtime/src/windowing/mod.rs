@@ -17,5 +17,5 @@ pub use assigners::{
     EventTimeSessionWindows, GlobalWindows, ProcessingTimeSessionWindows, SlidingEventTimeWindows,
     SlidingProcessingTimeWindows, TimeWindow, TumblingEventTimeWindows, TumblingProcessingTimeWindows, WindowAssigner,
 };
-pub(crate) use functions::{AggregateAgg, AggregateProcessAgg, ProcessAgg, ReduceAgg, WindowAgg};
+pub(crate) use functions::{AggregateAgg, PassResult, ProcessAgg, ReduceAgg, WindowAgg};
 pub use functions::{AggregateFunction, ProcessWindowContext, ProcessWindowFunction};

@@ -338,7 +338,7 @@ mod tests {
     use crate::checkpoint::{CheckpointMetadata, CheckpointResponder, OperatorMeta, RestoreSource, StateHandle};
     use crate::context::RuntimeMode;
     use crate::event::{CheckpointBarrier, MAX_WATERMARK};
-    use crate::windowing::{AggregateAgg, AggregateFunction, TumblingEventTimeWindows};
+    use crate::windowing::{AggregateAgg, AggregateFunction, PassResult, TumblingEventTimeWindows};
 
     #[derive(Default)]
     struct Acks(Mutex<Vec<Vec<(String, StateHandle)>>>);
@@ -405,7 +405,7 @@ mod tests {
         let b = WindowBuilder {
             key_fn: Arc::new(|r: &(u32, i64)| r.0),
             assigner: TumblingEventTimeWindows::of(Duration::from_secs(1)),
-            agg: AggregateAgg(Sum),
+            agg: AggregateAgg(Sum, PassResult(std::marker::PhantomData)),
             lateness_ms: 0,
             late_tag: None,
             _t: PhantomData,
