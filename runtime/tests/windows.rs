@@ -368,3 +368,50 @@ fn window_join_matches_a_nested_loop_join_per_window() {
     assert!(want.len() > 100, "the test data must join: {}", want.len());
     assert_eq!(got, want);
 }
+
+/// Lists a count window's records: (key, values in arrival order).
+#[derive(Clone)]
+struct ListValues;
+impl ProcessWindowFunction<Rec, u32> for ListValues {
+    type Out = (u32, Vec<i64>);
+    fn process(
+        &mut self,
+        key: &u32,
+        _ctx: &ProcessWindowContext,
+        elements: &[Rec],
+        out: &mut Collector<'_, Self::Out>,
+    ) -> Result<(), TaskError> {
+        out.collect((*key, elements.iter().map(|r| r.1).collect()));
+        Ok(())
+    }
+}
+
+/// Count windows at parallelism 2, tumbling and sliding (slide below and
+/// above the size): per key, every `slide` records the last `size` of them,
+/// as Flink's `countWindow(size, slide)`; left-over records fire nothing.
+#[test]
+fn count_windows_match_a_reference_per_key() {
+    let input: Vec<Rec> = (0..1000i64).map(|i| ((i * 7 % 5) as u32, i)).collect();
+    for (size, slide, tumbling) in [(4u64, 4u64, true), (5, 2, false), (2, 3, false)] {
+        let out = Arc::new(Mutex::new(Vec::new()));
+        let e = env(2);
+        let keyed = e.from_collection(input.clone()).key_by(|r: &Rec| r.0);
+        let windows = if tumbling { keyed.count_window(size) } else { keyed.count_window_sliding(size, slide) };
+        windows.process(ListValues).sink_to(CollectSink::new(out.clone()));
+        run_local(e).unwrap();
+        let mut got = out.lock().unwrap().clone();
+        got.sort();
+        let mut want = Vec::new();
+        for k in 0..5u32 {
+            let xs: Vec<i64> = input.iter().filter(|r| r.0 == k).map(|r| r.1).collect();
+            for i in 0..xs.len() {
+                if (i as u64 + 1) % slide == 0 {
+                    want.push((k, xs[(i + 1).saturating_sub(size as usize)..=i].to_vec()));
+                }
+            }
+        }
+        want.sort();
+        assert!(want.len() > 100, "size {size} slide {slide}: {} windows", want.len());
+        assert_eq!(got, want, "size {size} slide {slide}");
+    }
+}

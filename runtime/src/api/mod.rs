@@ -2,6 +2,7 @@
 //! `DataStream` and `KeyedStream`.
 
 mod connected;
+mod count_window;
 mod env;
 mod functions;
 mod side;
@@ -13,6 +14,7 @@ pub use connected::{
     CoProcessContext, CoProcessFunction, ConnectedStreams, IntervalJoin, JoinEqualTo, JoinWhere, JoinedStreams,
     KeyedCoProcessFunction, KeyedConnectedStreams, Tagged, WindowedJoin,
 };
+pub use count_window::CountWindowedStream;
 pub use env::StreamExecutionEnvironment;
 pub use functions::{Collector, KeyedContext, KeyedProcessFunction, TimerService};
 pub use side::OutputTag;
