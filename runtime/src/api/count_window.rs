@@ -40,15 +40,15 @@ use crate::windowing::{
 /// let env = StreamExecutionEnvironment::new(ExecutionConfig::default());
 /// let (tumbling, sliding) = (Arc::new(Mutex::new(Vec::new())), Arc::new(Mutex::new(Vec::new())));
 /// // (sensor, reading)
-/// let readings = env.from_collection(vec![("a", 1u64), ("a", 2), ("b", 10), ("a", 3), ("a", 4), ("a", 5)]);
-/// let by_sensor = readings.key_by(|r: &(&'static str, u64)| r.0.to_string());
-/// // Sum of every 2 readings of a sensor: a's 1+2 and 3+4 (its 5 waits for a partner; b's 10 too).
+/// let readings = env.from_collection(vec![(1u32, 1u64), (1, 2), (2, 10), (1, 3), (1, 4), (1, 5)]);
+/// let by_sensor = readings.key_by(|r: &(u32, u64)| r.0);
+/// // Sum of every 2 readings of a sensor: 1's 1+2 and 3+4 (its 5 waits for a partner; 2's 10 too).
 /// by_sensor.count_window(2).reduce(|x, y| (x.0, x.1 + y.1)).sink_to(CollectSink::new(tumbling.clone()));
-/// // Every 2 readings, the sum of the last 3: a's 1+2, then 2+3+4.
+/// // Every 2 readings, the sum of the last 3: 1's 1+2, then 2+3+4.
 /// by_sensor.count_window_sliding(3, 2).reduce(|x, y| (x.0, x.1 + y.1)).sink_to(CollectSink::new(sliding.clone()));
 /// rfy_runtime::task::run_local(env).unwrap();
-/// assert_eq!(*tumbling.lock().unwrap(), vec![("a", 3), ("a", 7)]);
-/// assert_eq!(*sliding.lock().unwrap(), vec![("a", 3), ("a", 9)]);
+/// assert_eq!(*tumbling.lock().unwrap(), vec![(1, 3), (1, 7)]);
+/// assert_eq!(*sliding.lock().unwrap(), vec![(1, 3), (1, 9)]);
 /// ```
 pub struct CountWindowedStream<T, K, F> {
     keyed: KeyedStream<T, K, F>,

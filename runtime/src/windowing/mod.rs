@@ -6,8 +6,9 @@
 //! Triggers: the defaults only — an event-time window fires when the
 //! watermark passes its end (and again for each late record within the
 //! allowed lateness); a processing-time window when the wall clock does; a
-//! global window at the end of input. Custom triggers and evictors are not
-//! there yet.
+//! global window at the end of input. Count windows (`KeyedStream::count_window`,
+//! Flink's count trigger and evictor) are in `api/count_window.rs`. Custom
+//! triggers and evictors are not there yet.
 
 mod assigners;
 mod functions;
