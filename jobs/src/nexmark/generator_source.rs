@@ -281,8 +281,8 @@ mod tests {
             let mut all = Vec::new();
             for i in 0..p {
                 let mut r = NexmarkReader::new(config(5000), vec![EventSplit { next: i as u64, stride: p as u64 }], p);
-                let mut seen = Vec::new();
-                read(&mut r, usize::MAX, &mut seen, &mut i64::MIN);
+                let (mut seen, mut watermark) = (Vec::new(), i64::MIN);
+                read(&mut r, usize::MAX, &mut seen, &mut watermark);
                 assert!(seen.windows(2).all(|w| w[0] < w[1]), "subtask {i} of {p} out of order");
                 all.extend(seen);
             }
