@@ -262,14 +262,16 @@ mod tests {
     fn rfys_defaults_fit_small_containers_and_add_up() {
         for size in ["192m", "512m", "1024m", "4g"] {
             let m = TaskExecutorMemory::derive(&conf(&[("taskmanager.memory.process.size", size)])).unwrap();
-            let parts =
-                m.framework_heap + m.task_heap + m.framework_off_heap + m.task_off_heap + m.network + m.managed;
+            let parts = m.framework_heap + m.task_heap + m.framework_off_heap + m.task_off_heap + m.network + m.managed;
             assert_eq!(parts, m.total_flink, "{size}: {m:?}");
             assert_eq!(m.total_flink + m.jvm_metaspace + m.jvm_overhead, m.total_process, "{size}");
             assert_eq!(m.jvm_metaspace, 0);
         }
         let m = TaskExecutorMemory::derive(&conf(&[])).unwrap();
-        assert_eq!(m.jvm_overhead, 107374184, "1024m × (double) 0.1f, truncated (Flink's float fraction), above the 32m min");
+        assert_eq!(
+            m.jvm_overhead, 107374184,
+            "1024m × (double) 0.1f, truncated (Flink's float fraction), above the 32m min"
+        );
         assert_eq!(m.managed, fraction_of(m.total_flink, 0.4));
     }
 
@@ -283,7 +285,11 @@ mod tests {
         .unwrap();
         assert_eq!(m.managed, 100 << 20);
         assert_eq!(m.task_heap, 200 << 20);
-        assert_eq!(m.network, m.total_flink - (32 << 20) - (16 << 20) - (100 << 20) - (200 << 20), "network is the rest");
+        assert_eq!(
+            m.network,
+            m.total_flink - (32 << 20) - (16 << 20) - (100 << 20) - (200 << 20),
+            "network is the rest"
+        );
     }
 
     #[test]
