@@ -64,7 +64,12 @@ fn fraction_of(base: u64, fraction: f64) -> u64 {
 }
 
 fn show(bytes: u64) -> String {
-    format!("{} ({bytes} bytes)", MemorySize(bytes))
+    let text = MemorySize(bytes).to_string();
+    if text.ends_with("bytes") {
+        text
+    } else {
+        format!("{text} ({bytes} bytes)")
+    }
 }
 
 /// `fraction` of `base`, capped to `min..=max` (Flink's `RangeFraction`).
