@@ -240,7 +240,8 @@ async fn follow_job(
     let bar = ProgressBar::new_spinner();
     bar.set_style(ProgressStyle::with_template("{spinner} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
     let started = Instant::now();
-    let mut last_report = Instant::now();
+    // Due at once: the first bar already counts the containers granted.
+    let mut last_report = Instant::now().checked_sub(Duration::from_secs(2)).unwrap_or_else(Instant::now);
     let mut ctrl_c = Box::pin(tokio::signal::ctrl_c());
     let mut killing = false;
     let mut announced_running = false;
