@@ -254,7 +254,7 @@ async fn staging_check(fs: &Hdfs, conf: &Configuration, user: &str) -> Check {
 fn queue_check(v: &Value, queue: &str) -> Check {
     let queue = queue.to_string();
     let mut names = Vec::new();
-    collect_queue_names(&v, &mut names);
+    collect_queue_names(v, &mut names);
     let leaf = queue.rsplit('.').next().unwrap_or(&queue).to_string();
     if names.is_empty() {
         // The FIFO scheduler has no queues: every application runs in "default".
