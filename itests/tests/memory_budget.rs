@@ -11,6 +11,9 @@
 //! `taskmanager.memory.managed.size` far below its state fails with a message
 //! naming that option once a checkpoint shows the state; `/taskmanagers/:id`
 //! reports the memory model in Flink's `TaskExecutorMemoryConfiguration`.
+//! Network memory bounds the exchange: with `taskmanager.memory.network.max`
+//! below one task's channel buffers, the deployment is refused with a message
+//! naming the network options.
 
 use std::time::Duration;
 
@@ -108,5 +111,29 @@ async fn keyed_state_beyond_managed_memory_fails_naming_the_option() {
     let state = client.get(&format!("/jobs/{job}")).await.unwrap()["state"].clone();
     assert_ne!(state, "FINISHED", "a job over managed memory must not finish");
     client.cancel(&job).await.ok();
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn channels_beyond_network_memory_are_refused_naming_the_options() {
+    init_logging();
+    let conf = conf(&[
+        ("taskmanager.memory.process.size", "8g".into()),
+        ("taskmanager.memory.network.min", "0m".into()),
+        // Less than one channel's buffers (2 × 32 kb).
+        ("taskmanager.memory.network.max", "48k".into()),
+        ("restart-strategy.type", "none".into()),
+    ]);
+    let graph = plan(&conf, "statebench", 2, &["--keys", "1000", "--value-bytes", "8"]).unwrap();
+    let cluster = LocalCluster::start(&conf, graph.required_slots()).await.unwrap();
+    let client = RestClient::new(cluster.rest_url()).unwrap();
+    let job = client.submit(&graph, &Default::default()).await.unwrap();
+    let state = wait_terminal(&client, &job, Duration::from_secs(60)).await.unwrap();
+    assert_eq!(state, "FAILED");
+    let exc = client.get(&format!("/jobs/{job}/exceptions")).await.unwrap().to_string();
+    assert!(
+        exc.contains("Insufficient network buffer memory") && exc.contains("taskmanager.memory.network.fraction/min/max"),
+        "{exc}"
+    );
     cluster.shutdown().await;
 }
