@@ -132,7 +132,8 @@ async fn channels_beyond_network_memory_are_refused_naming_the_options() {
     assert_eq!(state, "FAILED");
     let exc = client.get(&format!("/jobs/{job}/exceptions")).await.unwrap().to_string();
     assert!(
-        exc.contains("Insufficient network buffer memory") && exc.contains("taskmanager.memory.network.fraction/min/max"),
+        exc.contains("Insufficient network buffer memory")
+            && exc.contains("taskmanager.memory.network.fraction/min/max"),
         "{exc}"
     );
     cluster.shutdown().await;
