@@ -205,7 +205,10 @@ pub fn main(programs: &'static [JobProgram], args: Vec<OsString>) -> ExitCode {
                 session::list_jobs(&client, a.all, a.running, a.scheduled).await
             }
             Command::Logs(a) => crate::logs::run(a).await,
-            Command::Doctor(a) => crate::doctor::run(&load_conf(&cli, &a.dynamic)?).await,
+            Command::Doctor(a) => {
+                let options = crate::doctor::DoctorOptions { executable: a.executable.clone(), probe: !a.no_probe };
+                crate::doctor::run(&load_conf(&cli, &a.dynamic)?, &options).await
+            }
             Command::Cancel(a) => {
                 let client = jobmanager_client(&cli, &a.target).await?;
                 client.cancel(&a.job_id).await?;

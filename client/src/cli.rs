@@ -104,6 +104,12 @@ pub struct DoctorArgs {
     /// Configuration override, key=value (repeatable), e.g. -D taskmanager.memory.process.size=2g.
     #[arg(short = 'D', value_name = "KEY=VALUE")]
     pub dynamic: Vec<String>,
+    /// The executable to check against the nodes (a job executable built with the SDK); default: this rfy.
+    #[arg(long, value_name = "PATH")]
+    pub executable: Option<std::path::PathBuf>,
+    /// Skip the probe container that reads the nodes' glibc and architecture (it takes a few seconds).
+    #[arg(long)]
+    pub no_probe: bool,
 }
 
 /// Arguments of `rfy nexmark-gen`.

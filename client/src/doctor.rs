@@ -10,11 +10,17 @@
 //!    `yarn.staging-directory` (default `/user/<user>/.rfy`).
 //! 5. Queue: `yarn.application.queue` exists in the scheduler (`/ws/v1/cluster/scheduler`).
 //! 6. Container sizes: `jobmanager.memory.process.size` and
-//!    `taskmanager.memory.process.size` fit YARN's maximum allocation, and a
-//!    running NodeManager has room for a TaskManager.
-//! 7. Binaries: this executable is a Linux ELF for this machine's
-//!    architecture (what is shipped to the containers). The nodes' own
-//!    architecture is not visible through YARN's REST API: not checked.
+//!    `taskmanager.memory.process.size` fit YARN's maximum allocation (read
+//!    from `/ws/v1/cluster/scheduler`: the queue's `maximumAllocation`
+//!    (Capacity Scheduler) or `maxContainerAllocation` (Fair Scheduler), else
+//!    the scheduler's `maximumAllocation`, or the FIFO scheduler's
+//!    `maxQueueMemoryCapacity`), and a running NodeManager has room for a
+//!    TaskManager.
+//! 7. Binaries: the executable (`--executable`, default this rfy) is a
+//!    64-bit ELF; its machine and the highest glibc version it requires.
+//! 8. Nodes: a probe container (see `doctor_nodes`) reports a node's
+//!    architecture and glibc, which must satisfy the executable (skipped with
+//!    `--no-probe`). One container probes one node: the one YARN picks.
 
 use std::time::Duration;
 
@@ -23,6 +29,18 @@ use rfy_conf::{options, Configuration};
 use rfy_hadoop::config::{current_user, HadoopConfig};
 use rfy_hadoop::hdfs::Hdfs;
 use rfy_hadoop::yarn::rest::RmRestClient;
+use serde_json::Value;
+
+use crate::doctor_nodes::{self, ExecutableNeeds};
+
+/// What `rfy doctor` checks beyond the configuration.
+#[derive(Debug, Clone, Default)]
+pub struct DoctorOptions {
+    /// The executable shipped to the containers; `None`: this one.
+    pub executable: Option<std::path::PathBuf>,
+    /// Run the probe container that reads a node's glibc and architecture.
+    pub probe: bool,
+}
 
 /// One row of the table.
 struct Check {
@@ -52,8 +70,8 @@ fn render(checks: &[Check]) -> String {
 /// Runs the checks against `conf`; prints the table; returns whether all passed.
 ///
 /// Errors: none of its own: every problem is a failed row.
-pub async fn run(conf: &Configuration) -> Result<bool> {
-    let checks = checks(conf).await;
+pub async fn run(conf: &Configuration, options: &DoctorOptions) -> Result<bool> {
+    let checks = checks(conf, options).await;
     print!("{}", render(&checks));
     let failed = checks.iter().filter(|c| !c.ok).count();
     if failed > 0 {
@@ -64,9 +82,17 @@ pub async fn run(conf: &Configuration) -> Result<bool> {
     Ok(failed == 0)
 }
 
-async fn checks(conf: &Configuration) -> Vec<Check> {
+async fn checks(conf: &Configuration, options: &DoctorOptions) -> Vec<Check> {
     let mut out = Vec::new();
-    out.push(binary_check());
+    let exe = match &options.executable {
+        Some(p) => Ok(p.clone()),
+        None => std::env::current_exe().map_err(|e| format!("cannot find this executable: {e}")),
+    };
+    let needs = exe.and_then(|p| doctor_nodes::executable_needs(&p).map(|n| (p, n)));
+    out.push(match &needs {
+        Ok((path, n)) => pass("binaries", binary_detail(path, n)),
+        Err(e) => fail("binaries", format!("{e}. Fix: give --executable a Linux executable (rfy, or your job's)")),
+    });
     let hconf = match HadoopConfig::from_env() {
         Ok(h) => {
             let dir = h.dir().map(|d| d.display().to_string()).unwrap_or_default();
@@ -120,35 +146,93 @@ async fn checks(conf: &Configuration) -> Vec<Check> {
     }
     if let Some(rm) = &rm {
         if out.iter().any(|c| c.name == "ResourceManager" && c.ok) {
-            out.push(queue_check(rm, conf).await);
-            out.extend(memory_checks(rm, conf).await);
+            let queue = conf.get(&options::YARN_APPLICATION_QUEUE);
+            match scheduler(rm).await {
+                Ok(info) => {
+                    out.push(queue_check(&info, &queue));
+                    out.extend(memory_checks(rm, &info, &queue, conf).await);
+                }
+                Err(e) => out.push(fail("queue", e)),
+            }
+            out.push(nodes_check(rm, &queue, needs.as_ref().ok(), options.probe).await);
         }
     }
     out
 }
 
-fn binary_check() -> Check {
-    let exe = match std::env::current_exe() {
-        Ok(p) => p,
-        Err(e) => return fail("binaries", format!("cannot find this executable: {e}")),
+fn binary_detail(path: &std::path::Path, n: &ExecutableNeeds) -> String {
+    let glibc = n.glibc.map(|v| format!("needs glibc {}", doctor_nodes::show(v))).unwrap_or("no glibc versions".into());
+    format!("{} ({} ELF, {glibc})", path.display(), n.arch)
+}
+
+/// Row "nodes": the probe's answer against the executable's needs.
+async fn nodes_check(
+    rm: &RmRestClient,
+    queue: &str,
+    needs: Option<&(std::path::PathBuf, ExecutableNeeds)>,
+    probe: bool,
+) -> Check {
+    let Some((path, needs)) = needs else {
+        return fail("nodes", "not probed: the executable could not be read (see binaries)");
     };
-    let head = std::fs::read(&exe).map(|b| b.get(..20).map(<[u8]>::to_vec).unwrap_or_default()).unwrap_or_default();
-    let machine = head.get(18..20).map(|m| u16::from_le_bytes([m[0], m[1]]));
-    let arch = match machine {
-        Some(0x3e) => "x86_64",
-        Some(0xb7) => "aarch64",
-        _ => "unknown",
+    if !probe {
+        return pass("nodes", "not probed (--no-probe): the nodes' architecture and glibc are unchecked");
+    }
+    match doctor_nodes::probe(rm, queue).await {
+        Err(e) => fail("nodes", format!("{e}. Fix: run with --no-probe to skip, or free queue '{queue}'")),
+        Ok(node) => match doctor_nodes::compare(path, needs, &node) {
+            Ok(detail) => pass("nodes", detail),
+            Err(detail) => fail("nodes", detail),
+        },
+    }
+}
+
+/// `GET /ws/v1/cluster/scheduler` → `scheduler.schedulerInfo`.
+async fn scheduler(rm: &RmRestClient) -> Result<Value, String> {
+    let url = format!("{}/ws/v1/cluster/scheduler", rm.base_url());
+    let got = async {
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?;
+        let v: Value = http.get(&url).header("Accept", "application/json").send().await?.json().await?;
+        anyhow::Ok(v)
+    }
+    .await;
+    got.map(|v| v["scheduler"]["schedulerInfo"].clone()).map_err(|e| format!("cannot read {url}: {e}"))
+}
+
+/// The largest container YARN grants in `queue` (MiB) and where that was
+/// read, from the scheduler info; `None` if the scheduler reports none.
+fn max_allocation(info: &Value, queue: &str) -> Option<(i64, &'static str)> {
+    let leaf = queue.rsplit('.').next().unwrap_or(queue);
+    // The Capacity Scheduler names a queue by its leaf (queuePath is the full path), the Fair Scheduler by its path.
+    let named = |q: &Value| {
+        q["queuePath"].as_str() == Some(queue) || q["queueName"].as_str().is_some_and(|n| n == leaf || n == queue)
     };
-    if !head.starts_with(b"\x7fELF") {
-        return fail("binaries", format!("{} is not an ELF executable: containers cannot run it", exe.display()));
+    fn find<'a>(v: &'a Value, named: &dyn Fn(&Value) -> bool) -> Option<&'a Value> {
+        if named(v) && v.get("queues").is_none_or(|q| q.is_null()) {
+            return Some(v);
+        }
+        ["queues", "childQueues"]
+            .iter()
+            .filter_map(|k| v[*k]["queue"].as_array())
+            .flatten()
+            .find_map(|q| find(q, named))
     }
-    if arch != std::env::consts::ARCH {
-        return fail(
-            "binaries",
-            format!("{} is built for {arch}, this machine is {}", exe.display(), std::env::consts::ARCH),
-        );
+    let memory = |v: &Value| v["memory"].as_i64().filter(|m| *m > 0);
+    if let Some(q) = find(info, &named).or_else(|| find(&info["rootQueue"], &named)) {
+        if let Some(m) = memory(&q["maximumAllocation"]) {
+            return Some((m, "the queue's maximumAllocation"));
+        }
+        if let Some(m) = memory(&q["maxContainerAllocation"]) {
+            return Some((m, "the queue's maxContainerAllocation"));
+        }
     }
-    pass("binaries", format!("{} ({arch} Linux ELF; the nodes' architecture is not checked)", exe.display()))
+    if let Some(m) = memory(&info["maximumAllocation"]) {
+        return Some((m, "the scheduler's maximumAllocation"));
+    }
+    info["maxQueueMemoryCapacity"]
+        .as_i64()
+        .filter(|m| *m > 0)
+        .map(|m| (m, "the FIFO scheduler's maxQueueMemoryCapacity"))
 }
 
 async fn staging_check(fs: &Hdfs, conf: &Configuration, user: &str) -> Check {
@@ -167,21 +251,10 @@ async fn staging_check(fs: &Hdfs, conf: &Configuration, user: &str) -> Check {
     }
 }
 
-async fn queue_check(rm: &RmRestClient, conf: &Configuration) -> Check {
-    let queue = conf.get(&options::YARN_APPLICATION_QUEUE);
-    let url = format!("{}/ws/v1/cluster/scheduler", rm.base_url());
-    let got = async {
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?;
-        let v: serde_json::Value = http.get(&url).header("Accept", "application/json").send().await?.json().await?;
-        anyhow::Ok(v)
-    }
-    .await;
-    let v = match got {
-        Ok(v) => v,
-        Err(e) => return fail("queue", format!("cannot read {url}: {e}")),
-    };
+fn queue_check(v: &Value, queue: &str) -> Check {
+    let queue = queue.to_string();
     let mut names = Vec::new();
-    collect_queue_names(&v, &mut names);
+    collect_queue_names(v, &mut names);
     let leaf = queue.rsplit('.').next().unwrap_or(&queue).to_string();
     if names.is_empty() {
         // The FIFO scheduler has no queues: every application runs in "default".
@@ -213,27 +286,38 @@ fn collect_queue_names(v: &serde_json::Value, out: &mut Vec<String>) {
     }
 }
 
-async fn memory_checks(rm: &RmRestClient, conf: &Configuration) -> Vec<Check> {
+async fn memory_checks(rm: &RmRestClient, info: &Value, queue: &str, conf: &Configuration) -> Vec<Check> {
     let mib = |o: &rfy_conf::ConfigOption<rfy_conf::MemorySize>| conf.get(o).bytes() / (1 << 20);
     let (jm, tm) = (mib(&options::JOBMANAGER_MEMORY_PROCESS_SIZE), mib(&options::TASKMANAGER_MEMORY_PROCESS_SIZE));
     let mut out = Vec::new();
-    // The scheduler's maximum allocation, as `rfy run` learns it (a new application id, never submitted).
-    match rm.new_application().await {
-        Err(e) => out.push(fail("max allocation", format!("cannot ask the ResourceManager: {e}"))),
-        Ok(app) => {
-            let max = app.maximum_resource_capability.memory.max(0) as u64;
+    match max_allocation(info, queue) {
+        None => out.push(fail("max allocation", "the scheduler (/ws/v1/cluster/scheduler) reports no maximum allocation. Fix: check yarn.scheduler.maximum-allocation-mb by hand")),
+        Some((max, source)) => {
+            let max = max as u64;
             for (name, key, v) in [
                 ("JobManager memory", options::JOBMANAGER_MEMORY_PROCESS_SIZE.key, jm),
                 ("TaskManager memory", options::TASKMANAGER_MEMORY_PROCESS_SIZE.key, tm),
             ] {
-                out.push(if max == 0 || v <= max {
-                    pass(name, format!("{key} = {v} MiB, YARN grants up to {max} MiB per container"))
+                out.push(if v <= max {
+                    pass(name, format!("{key} = {v} MiB, YARN grants up to {max} MiB per container ({source})"))
                 } else {
-                    fail(name, format!("{key} = {v} MiB > YARN's maximum {max} MiB per container. Fix: -D {key}={max}m, or raise yarn.scheduler.maximum-allocation-mb"))
+                    fail(name, format!("{key} = {v} MiB > YARN's maximum {max} MiB per container ({source}). Fix: -D {key}={max}m, or raise yarn.scheduler.maximum-allocation-mb"))
                 });
             }
         }
     }
+    out.push(match rfy_conf::TaskExecutorMemory::derive(conf) {
+        Ok(m) => pass(
+            "TaskManager memory model",
+            format!(
+                "network {} MiB, managed {} MiB, task heap {} MiB of {tm} MiB",
+                m.network >> 20,
+                m.managed >> 20,
+                m.task_heap >> 20
+            ),
+        ),
+        Err(e) => fail("TaskManager memory model", format!("{e}")),
+    });
     match rm.nodes().await {
         Err(e) => out.push(fail("NodeManagers", format!("cannot list nodes: {e}"))),
         Ok(nodes) => {
@@ -260,6 +344,21 @@ mod tests {
     fn the_table_pads_columns_and_marks_failures() {
         let t = render(&[pass("queue", "default"), fail("NameNode", "down. Fix: start HDFS")]);
         assert_eq!(t, "CHECK     STATUS  DETAIL\nqueue     ok      default\nNameNode  FAILED  down. Fix: start HDFS\n");
+    }
+
+    #[test]
+    fn the_maximum_allocation_comes_from_the_queue_else_the_scheduler() {
+        let capacity = serde_json::json!({"queueName": "root", "maximumAllocation": {"memory": 8192},
+            "queues": {"queue": [{"queueName": "default", "queuePath": "root.default", "maximumAllocation": {"memory": 4096}}]}});
+        assert_eq!(max_allocation(&capacity, "default"), Some((4096, "the queue's maximumAllocation")));
+        assert_eq!(max_allocation(&capacity, "root.default"), Some((4096, "the queue's maximumAllocation")));
+        assert_eq!(max_allocation(&capacity, "etl"), Some((8192, "the scheduler's maximumAllocation")));
+        let fair = serde_json::json!({"type": "fairScheduler", "rootQueue": {"queueName": "root", "childQueues": {"queue": [
+            {"queueName": "root.etl", "maxContainerAllocation": {"memory": 2048}}]}}});
+        assert_eq!(max_allocation(&fair, "root.etl"), Some((2048, "the queue's maxContainerAllocation")));
+        let fifo = serde_json::json!({"type": "fifoScheduler", "maxQueueMemoryCapacity": 16384});
+        assert_eq!(max_allocation(&fifo, "default"), Some((16384, "the FIFO scheduler's maxQueueMemoryCapacity")));
+        assert_eq!(max_allocation(&serde_json::json!({}), "default"), None);
     }
 
     #[test]

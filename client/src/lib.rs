@@ -9,6 +9,7 @@ mod bundle_upload;
 pub mod cache;
 pub mod cli;
 pub mod doctor;
+mod doctor_nodes;
 pub mod executable;
 pub mod follow;
 pub mod local;

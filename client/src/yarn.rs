@@ -130,7 +130,7 @@ async fn wait_running(rm: &RmRestClient, app: &str) -> Result<AppReport> {
             tracing::info!(app, state = %r.state, "application state");
             last_state = r.state.clone();
         }
-        bar.set_message(format!("application {app} {} (waiting for RUNNING)", r.state));
+        bar.set_message(format!("application {app} {} → RUNNING", r.state));
         if r.state == "RUNNING" && r.tracking_url.as_deref().is_some_and(|u| !u.is_empty()) {
             bar.finish_and_clear();
             return Ok(r);
@@ -240,7 +240,8 @@ async fn follow_job(
     let bar = ProgressBar::new_spinner();
     bar.set_style(ProgressStyle::with_template("{spinner} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
     let started = Instant::now();
-    let mut last_report = Instant::now();
+    // Due at once: the first bar already counts the containers granted.
+    let mut last_report = Instant::now().checked_sub(Duration::from_secs(2)).unwrap_or_else(Instant::now);
     let mut ctrl_c = Box::pin(tokio::signal::ctrl_c());
     let mut killing = false;
     let mut announced_running = false;
@@ -249,6 +250,8 @@ async fn follow_job(
     // proxy URL, which stays the same across attempts in practice).
     let mut moved: Option<RestClient> = None;
     let mut failover_at: Option<Instant> = None;
+    // YARN containers of the application (the AM's included), from its report.
+    let mut containers: i64 = 0;
     loop {
         tokio::select! {
             _ = tokio::time::sleep(JOB_POLL) => {}
@@ -277,10 +280,30 @@ async fn follow_job(
                     });
                 }
                 let read = crate::follow::source_records(&details);
-                bar.set_message(format!(
-                    "{state}  {:.1} s  sources read {read} records",
-                    started.elapsed().as_secs_f64()
-                ));
+                let counts = &details["status-counts"];
+                let subtasks: u64 =
+                    counts.as_object().map(|m| m.values().filter_map(|v| v.as_u64()).sum()).unwrap_or(0);
+                let deployed = subtasks > 0 && counts["RUNNING"].as_u64() == Some(subtasks);
+                if deployed || matches!(state.as_str(), "FINISHED" | "FAILED" | "CANCELED") {
+                    bar.set_message(format!(
+                        "{state}  {:.1} s  sources read {read} records",
+                        started.elapsed().as_secs_f64()
+                    ));
+                } else {
+                    // Until every subtask runs: what the job waits for (TaskManager containers, their registration).
+                    let registered = jm
+                        .get("/taskmanagers")
+                        .await
+                        .ok()
+                        .and_then(|v| v["taskmanagers"].as_array().map(Vec::len))
+                        .unwrap_or(0);
+                    bar.set_message(format!(
+                        "{state}  {:.1} s  waiting for TaskManagers: containers granted {} (+ the AM's), TaskManagers registered {registered}, subtasks running {}/{subtasks}",
+                        started.elapsed().as_secs_f64(),
+                        (containers - 1).max(0),
+                        counts["RUNNING"].as_u64().unwrap_or(0)
+                    ));
+                }
                 bar.tick();
                 last_state = Some(state.clone());
                 if matches!(state.as_str(), "FINISHED" | "FAILED" | "CANCELED") {
@@ -307,6 +330,7 @@ async fn follow_job(
                 bar.finish_and_clear();
                 return Ok((last_state, Some(r)));
             }
+            containers = r.running_containers;
             let now = AmIdentity::of(&r);
             if now.container.is_some() && now.container != am.container {
                 // A new ApplicationMaster attempt: YARN started it after the

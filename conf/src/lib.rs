@@ -20,6 +20,7 @@ mod config;
 mod error;
 pub mod logfiles;
 pub mod logging;
+pub mod memory;
 mod option;
 pub mod options;
 mod port_range;
@@ -29,6 +30,7 @@ mod yaml;
 
 pub use config::{Configuration, CONFIG_FILE_NAME, CONF_DIR_ENV};
 pub use error::{ConfError, Source};
+pub use memory::{MemoryConfigError, TaskExecutorMemory};
 pub use option::{ConfigOption, OptionInfo};
 pub use port_range::parse_port_range;
 pub use suggest::{closest_key, edit_distance};

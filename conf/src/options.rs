@@ -151,6 +151,32 @@ options! {
         "Total memory of the JobManager process (YARN container size), in bytes (Flink's memory-size syntax).";
     TASKMANAGER_MEMORY_PROCESS_SIZE: MemorySize = "taskmanager.memory.process.size", default = "1024m",
         "Total memory of one TaskManager process (YARN container size), in bytes (Flink's memory-size syntax).";
+    TASKMANAGER_MEMORY_FRAMEWORK_HEAP_SIZE: MemorySize = "taskmanager.memory.framework.heap.size", default = "32 mb",
+        "Memory of the TaskManager's own machinery (RPC, scheduling, metrics). rfy: default 32 mb (Flink's 128 mb sizes JVM heap objects; rfy has no heap).";
+    TASKMANAGER_MEMORY_FRAMEWORK_OFF_HEAP_SIZE: MemorySize = "taskmanager.memory.framework.off-heap.size", default = "16 mb",
+        "Framework buffers outside the network pool (gRPC/HTTP I/O). rfy: default 16 mb (Flink's 128 mb is for Netty's direct memory).";
+    TASKMANAGER_MEMORY_TASK_HEAP_SIZE: MemorySize = "taskmanager.memory.task.heap.size",
+        "Memory for user functions and records in flight. Unset: what is left of Total Flink Memory after the other components.";
+    TASKMANAGER_MEMORY_TASK_OFF_HEAP_SIZE: MemorySize = "taskmanager.memory.task.off-heap.size", default = "0 bytes",
+        "Memory user functions allocate outside rfy's accounting (native libraries).";
+    TASKMANAGER_MEMORY_NETWORK_FRACTION: f64 = "taskmanager.memory.network.fraction", default = "0.1",
+        "Fraction of Total Flink Memory for network buffers, bounded by taskmanager.memory.network.min/max.";
+    TASKMANAGER_MEMORY_NETWORK_MIN: MemorySize = "taskmanager.memory.network.min", default = "8 mb",
+        "Least network buffer memory. rfy: default 8 mb (Flink's 64 mb; rfy's channels hold few, 32 kb buffers).";
+    TASKMANAGER_MEMORY_NETWORK_MAX: MemorySize = "taskmanager.memory.network.max", default = "8388607 tb",
+        "Most network buffer memory (default: unbounded, as Flink's 'infinite').";
+    TASKMANAGER_MEMORY_MANAGED_FRACTION: f64 = "taskmanager.memory.managed.fraction", default = "0.4",
+        "Fraction of Total Flink Memory for managed memory (bounds the keyed state), unless taskmanager.memory.managed.size is set.";
+    TASKMANAGER_MEMORY_MANAGED_SIZE: MemorySize = "taskmanager.memory.managed.size",
+        "Managed memory (bounds the keyed state a TaskManager holds); unset: taskmanager.memory.managed.fraction of Total Flink Memory.";
+    TASKMANAGER_MEMORY_JVM_METASPACE_SIZE: MemorySize = "taskmanager.memory.jvm-metaspace.size", default = "0 bytes",
+        "Reserved as Flink reserves JVM Metaspace. rfy: default 0 (no JVM, no metaspace); accepted so Flink configurations keep their arithmetic.";
+    TASKMANAGER_MEMORY_JVM_OVERHEAD_FRACTION: f64 = "taskmanager.memory.jvm-overhead.fraction", default = "0.1",
+        "Fraction of the process memory kept for native overhead (thread stacks, the executable, allocator slack), bounded by min/max.";
+    TASKMANAGER_MEMORY_JVM_OVERHEAD_MIN: MemorySize = "taskmanager.memory.jvm-overhead.min", default = "32 mb",
+        "Least native overhead. rfy: default 32 mb (Flink's 192 mb covers a JVM's code cache and GC structures).";
+    TASKMANAGER_MEMORY_JVM_OVERHEAD_MAX: MemorySize = "taskmanager.memory.jvm-overhead.max", default = "1 gb",
+        "Most native overhead.";
     YARN_APPMASTER_VCORES: u32 = "yarn.appmaster.vcores", default = "1",
         "Virtual cores requested for the YARN ApplicationMaster (JobManager) container.";
     YARN_CONTAINERS_VCORES: u32 = "yarn.containers.vcores", default = "1",

@@ -1,7 +1,10 @@
 //! Issue 10, `rfy doctor` against the real Hadoop cluster: a good setup
-//! passes every check (exit 0); a ResourceManager that is down, an unknown
-//! queue, a TaskManager larger than YARN grants, and no HADOOP_CONF_DIR each
-//! fail their row with a fix, and the command exits 1.
+//! passes every check (exit 0), the probe container reading a node's glibc
+//! and architecture included; a ResourceManager that is down, an unknown
+//! queue, a TaskManager larger than YARN grants, an executable that needs a
+//! newer glibc than the nodes have (a copy of `/bin/true` whose `GLIBC_2.x`
+//! version needs read `GLIBC_9.x`), and no HADOOP_CONF_DIR each fail their row
+//! with a fix, and the command exits 1.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -60,21 +63,55 @@ fn doctor_passes_a_good_setup_and_names_each_problem() {
         "TaskManager memory",
         "NodeManagers",
         "binaries",
+        "TaskManager memory model",
+        "nodes",
     ] {
         assert!(row(&table, name).contains(" ok "), "{name}:\n{table}");
     }
     assert!(row(&table, "ResourceManager").contains("Hadoop 3."), "{table}");
+    assert!(row(&table, "TaskManager memory").contains("(the queue's maximumAllocation)"), "{table}");
+    let arch = std::env::consts::ARCH;
+    assert!(row(&table, "binaries").contains(&format!("({arch} ELF, needs glibc 2.")), "{table}");
+    let nodes = row(&table, "nodes");
+    assert!(nodes.contains(&format!("the probed node: {arch}, glibc 2.")), "{table}");
 
-    let (code, table) = doctor(Some(&real), &["-D", "yarn.application.queue=no-such-queue"]);
+    let (code, table) = doctor(Some(&real), &["--no-probe"]);
+    assert_eq!(code, Some(0), "{table}");
+    assert!(row(&table, "nodes").contains("ok      not probed (--no-probe)"), "{table}");
+
+    // An executable needing glibc 9.x: the probe's node cannot run it.
+    let tmp = tempfile::tempdir().unwrap();
+    let exe = tmp.path().join("true-glibc9");
+    let mut bytes = std::fs::read("/bin/true").expect("/bin/true");
+    let mut patched = 0;
+    for i in 0..bytes.len().saturating_sub(8) {
+        if &bytes[i..i + 8] == b"GLIBC_2." {
+            bytes[i + 6] = b'9';
+            patched += 1;
+        }
+    }
+    assert!(patched > 0, "/bin/true names no GLIBC_2.x version");
+    std::fs::write(&exe, bytes).unwrap();
+    let (code, table) = doctor(Some(&real), &["--executable", exe.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{table}");
+    assert!(row(&table, "binaries").contains("needs glibc 9."), "{table}");
+    let nodes = row(&table, "nodes");
+    assert!(
+        nodes.contains("FAILED")
+            && nodes.contains("needs glibc 9.")
+            && nodes.contains("Fix: build on a system with glibc <= 2."),
+        "{table}"
+    );
+
+    let (code, table) = doctor(Some(&real), &["--no-probe", "-D", "yarn.application.queue=no-such-queue"]);
     assert_eq!(code, Some(1), "{table}");
     assert!(row(&table, "queue").contains("FAILED  no queue 'no-such-queue'"), "{table}");
 
-    let (code, table) = doctor(Some(&real), &["-D", "taskmanager.memory.process.size=4096g"]);
+    let (code, table) = doctor(Some(&real), &["--no-probe", "-D", "taskmanager.memory.process.size=4096g"]);
     assert_eq!(code, Some(1), "{table}");
     let tm = row(&table, "TaskManager memory");
     assert!(tm.contains("FAILED") && tm.contains("yarn.scheduler.maximum-allocation-mb"), "{table}");
 
-    let tmp = tempfile::tempdir().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let rm_down = conf_copy_with(
         &real,

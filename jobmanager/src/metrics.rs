@@ -102,6 +102,10 @@ pub(crate) struct ProcessSample {
     pub(crate) prometheus_port: u16,
     /// The host's available memory, bytes.
     pub(crate) free_memory: u64,
+    /// Network buffer memory its tasks reserved, bytes.
+    pub(crate) network_memory_used: u64,
+    /// Keyed state its tasks hold (last checkpoints), bytes: managed memory used.
+    pub(crate) managed_memory_used: u64,
 }
 
 /// Metrics reported by TaskManagers.
@@ -157,6 +161,8 @@ impl MetricStore {
             cpu_load,
             prometheus_port: beat.prometheus_port as u16,
             free_memory: beat.free_memory,
+            network_memory_used: beat.network_memory_used,
+            managed_memory_used: beat.managed_memory_used,
         };
         processes.insert(beat.resource_id.clone(), (sample, Some(now)));
     }

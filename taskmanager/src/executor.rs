@@ -51,6 +51,8 @@ pub(crate) struct Executor {
     /// Tasks canceled because the TaskManager outgrew its memory budget, and
     /// the message they fail with (instead of ending CANCELED).
     budget_failures: Mutex<HashMap<String, String>>,
+    /// Network and managed memory, and what the running tasks hold of them.
+    pub(crate) memory: crate::memory::MemoryPools,
 }
 
 /// Sends a task's checkpoint acknowledgements and declines to the JobManager.
@@ -72,6 +74,15 @@ impl CheckpointResponder for GrpcResponder {
     fn acknowledge(&self, checkpoint_id: u64, handles: Vec<(String, StateHandle)>) {
         if !self.alive() {
             return;
+        }
+        // The keyed state this task holds, as this checkpoint wrote it, against managed memory.
+        let keyed: u64 = handles.iter().filter(|(_, h)| h.key_groups.is_some()).map(|(_, h)| h.size).sum();
+        if let Some(executor) = self.executor.upgrade() {
+            if let Some(message) = executor.memory.record_state(&executor.resource_id, &self.execution_id, keyed) {
+                if executor.fail_all(&message) > 0 {
+                    tracing::error!("{message}");
+                }
+            }
         }
         let req = AcknowledgeCheckpointRequest {
             job_id: self.job_id.clone(),
@@ -170,6 +181,7 @@ impl Executor {
         programs: Arc<dyn ProgramRegistry>,
         jobmanager: JobManagerGatewayClient<Channel>,
         rt: tokio::runtime::Handle,
+        memory: crate::memory::MemoryPools,
     ) -> Self {
         Executor {
             resource_id,
@@ -182,6 +194,7 @@ impl Executor {
             tasks: Mutex::new(HashMap::new()),
             killed: AtomicBool::new(false),
             budget_failures: Mutex::new(HashMap::new()),
+            memory,
         }
     }
 
@@ -248,6 +261,10 @@ impl Executor {
         let vertex = job.vertices.get(tdd.vertex_id as usize).ok_or_else(|| format!("no vertex {}", tdd.vertex_id))?;
         let task_name = rfy_runtime::task::build::task_name(&vertex.name, tdd.subtask_index, vertex.parallelism);
         let cap = settings.buffers_per_channel;
+        // Reserved before any channel is taken: a task that does not fit takes nothing.
+        let channels = tdd.outputs.iter().map(|o| u64::from(o.num_subpartitions)).sum::<u64>()
+            + tdd.inputs.iter().map(|g| g.channels.len() as u64).sum::<u64>();
+        self.memory.reserve_network(&tdd.execution_id, channels, channels * (cap * settings.segment_size) as u64)?;
 
         let mut outputs = tdd.outputs.clone();
         outputs.sort_by_key(|o| o.edge_index);
@@ -338,7 +355,10 @@ impl Executor {
         std::thread::Builder::new()
             .name(task_name.chars().take(60).collect())
             .spawn(move || me.run_task(stream, job, spec, control, job_id, execution_id, task_name))
-            .map_err(|e| format!("cannot start a task thread: {e}"))?;
+            .map_err(|e| {
+                lock(&self.tasks).remove(&tdd.execution_id);
+                format!("cannot start a task thread: {e}")
+            })?;
         Ok(())
     }
 
@@ -364,6 +384,7 @@ impl Executor {
         }))
         .unwrap_or_else(|panic| Err(TaskError::User(format!("task {task_name} panicked: {}", panic_message(&panic)))));
         let budget_failure = lock(&self.budget_failures).remove(&execution_id);
+        self.memory.release(&execution_id);
         let (state, failure) = match (&result, budget_failure) {
             (Ok(()), _) => (ExecutionState::Finished, String::new()),
             (Err(TaskError::Canceled), Some(message)) => (ExecutionState::Failed, message),
@@ -451,9 +472,16 @@ impl TaskExecutorGateway for ExecutorService {
         let exec = self.0.clone();
         let id = tdd.execution_id.clone();
         // Building channels may block briefly on locks: keep it off the reactor.
-        let result = tokio::task::spawn_blocking(move || exec.submit(tdd))
-            .await
-            .map_err(|e| Status::internal(format!("deployment of {id} panicked: {e}")))?;
+        let result = tokio::task::spawn_blocking(move || {
+            let id = tdd.execution_id.clone();
+            let result = exec.submit(tdd);
+            if result.is_err() {
+                exec.memory.release(&id); // what it reserved before failing
+            }
+            result
+        })
+        .await
+        .map_err(|e| Status::internal(format!("deployment of {id} panicked: {e}")))?;
         Ok(Response::new(match result {
             Ok(()) => Ack { ok: true, message: String::new() },
             Err(message) => Ack { ok: false, message },

@@ -11,6 +11,7 @@ mod convert;
 mod data;
 mod error;
 mod executor;
+mod memory;
 mod metrics;
 mod runner;
 

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rfy_conf::{options, Configuration};
+use rfy_conf::{options, Configuration, TaskExecutorMemory};
 use rfy_rpc::data_exchange_server::DataExchangeServer;
 use rfy_rpc::job_manager_gateway_client::JobManagerGatewayClient;
 use rfy_rpc::task_executor_gateway_server::TaskExecutorGatewayServer;
@@ -17,6 +17,7 @@ use tonic::transport::{Endpoint, Server};
 use crate::data::{DataService, CONNECTION_WINDOW, STREAM_WINDOW};
 use crate::error::TaskManagerError;
 use crate::executor::{Executor, ExecutorService};
+use crate::memory::{MemoryBudget, MemoryPools};
 
 /// How long a TaskManager keeps trying to register before it gives up.
 pub const REGISTRATION_TIMEOUT: Duration = Duration::from_secs(60);
@@ -38,8 +39,10 @@ pub struct TaskManagerConfig {
     pub num_slots: u32,
     /// Where this TaskManager's log goes ("" if unknown).
     pub log_path: String,
-    /// Fail the tasks when the process's resident set exceeds
-    /// `taskmanager.memory.process.size` (see `MemoryBudget`): on for a
+    /// Enforce the memory model: fail the tasks when the process's resident
+    /// set exceeds `taskmanager.memory.process.size`, when their keyed state
+    /// exceeds managed memory, refuse a task whose channels overflow the
+    /// network memory (see `crate::memory`): on for a
     /// TaskManager in its own container; in the embedded local cluster only
     /// when the option is set explicitly (the process is shared there).
     pub enforce_memory_budget: bool,
@@ -117,11 +120,14 @@ impl TaskManager {
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(10));
         let jobmanager = JobManagerGatewayClient::new(jm_endpoint.connect_lazy());
+        let model = TaskExecutorMemory::derive(&config.conf).map_err(|e| TaskManagerError::Config(e.to_string()))?;
+        tracing::info!(resource_id = %config.resource_id, ?model, "memory model");
         let executor = Arc::new(Executor::new(
             config.resource_id.clone(),
             programs,
             jobmanager.clone(),
             tokio::runtime::Handle::current(),
+            MemoryPools::new(model, config.enforce_memory_budget),
         ));
 
         let capacity = config.conf.get(&options::TASKMANAGER_NETWORK_MEMORY_BUFFERS_PER_CHANNEL).max(1) as usize;
@@ -190,7 +196,8 @@ impl TaskManager {
                     _ = stop_rx.wait_for(|s| *s) => return Ok(()),
                 }
                 let (rss_bytes, cpu_seconds) = crate::metrics::process_stats();
-                budget.check(rss_bytes, &exec);
+                check_budget(&mut budget, rss_bytes, &exec);
+                let (network_memory_used, managed_memory_used) = exec.memory.used();
                 let beat = HeartbeatRequest {
                     resource_id: resource_id.clone(),
                     metrics: exec.metrics(),
@@ -198,6 +205,8 @@ impl TaskManager {
                     cpu_seconds,
                     prometheus_port: prometheus_port.unwrap_or(0) as u32,
                     free_memory: crate::metrics::host_memory().1,
+                    network_memory_used,
+                    managed_memory_used,
                 };
                 match jm.heartbeat(beat).await {
                     Ok(r) if r.get_ref().known => last_ok = Instant::now(),
@@ -225,64 +234,11 @@ impl TaskManager {
     }
 }
 
-/// The TaskManager's memory budget, `taskmanager.memory.process.size` (on
-/// YARN its container's size), checked against the process's resident set
-/// at every heartbeat: a warning once above 90 %, and above 100 % every
-/// running task fails with a message naming the option, before the
-/// NodeManager's memory monitor would kill the container (and with it every
-/// task without a word). In the embedded local cluster the TaskManagers share
-/// one process, so the budget applies to the whole process.
-pub(crate) struct MemoryBudget {
-    resource_id: String,
-    budget: u64,
-    warned: bool,
-}
-
-/// Fraction of the budget above which the TaskManager warns.
-const WARN_AT: f64 = 0.9;
-
-impl MemoryBudget {
-    pub(crate) fn new(resource_id: String, budget: u64) -> Self {
-        MemoryBudget { resource_id, budget, warned: false }
-    }
-
-    /// The failure message when `rss` exceeds the budget, else `None`; logs the 90 % warning once per crossing.
-    pub(crate) fn assess(&mut self, rss: u64) -> Option<String> {
-        if self.budget == 0 || rss == 0 {
-            return None;
-        }
-        let mib = |b: u64| b / (1 << 20);
-        let used = rss as f64 / self.budget as f64;
-        if used < WARN_AT {
-            self.warned = false;
-            return None;
-        }
-        if !self.warned {
-            self.warned = true;
-            tracing::warn!(
-                "TaskManager {} uses {} MiB resident, {:.0} % of taskmanager.memory.process.size ({} MiB)",
-                self.resource_id,
-                mib(rss),
-                used * 100.0,
-                mib(self.budget)
-            );
-        }
-        (rss > self.budget).then(|| {
-            format!(
-                "TaskManager {} used {} MiB of resident memory, more than its budget taskmanager.memory.process.size = {} MiB (its container's size): its tasks were failed before YARN would kill the container; raise taskmanager.memory.process.size, or hold less state per TaskManager",
-                self.resource_id,
-                mib(rss),
-                mib(self.budget)
-            )
-        })
-    }
-
-    /// Fails the running tasks if `rss` exceeds the budget.
-    fn check(&mut self, rss: u64, exec: &Executor) {
-        if let Some(message) = self.assess(rss) {
-            if exec.fail_all(&message) > 0 {
-                tracing::error!("{message}");
-            }
+/// Fails the running tasks if `rss` exceeds the budget.
+fn check_budget(budget: &mut MemoryBudget, rss: u64, exec: &Executor) {
+    if let Some(message) = budget.assess(rss) {
+        if exec.fail_all(&message) > 0 {
+            tracing::error!("{message}");
         }
     }
 }
@@ -318,25 +274,5 @@ async fn register(
                 tokio::time::sleep(Duration::from_millis(300)).await;
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::MemoryBudget;
-
-    #[test]
-    fn the_budget_warns_at_90_percent_and_fails_above_it() {
-        let mut b = MemoryBudget::new("tm-1".into(), 100 << 20);
-        assert_eq!(b.assess(50 << 20), None);
-        assert_eq!(b.assess(95 << 20), None, "90 % only warns");
-        let msg = b.assess(101 << 20).expect("above the budget");
-        assert!(
-            msg.contains("tm-1")
-                && msg.contains("101 MiB")
-                && msg.contains("taskmanager.memory.process.size = 100 MiB"),
-            "{msg}"
-        );
-        assert_eq!(MemoryBudget::new("x".into(), 0).assess(u64::MAX), None, "no budget, no check");
     }
 }

@@ -213,9 +213,24 @@ function LogList({ listPath, fileBase, pick }) {
     rows=${v[0].logs.map((l) => [html`<a class="loglink" href=${pick(l.name)}>${l.name}</a>`, fmtBytes(l.size), fmtTime(l.mtime)])} />`;
 }
 
+/** Flink's TaskExecutorMemoryConfiguration, component by component (rfy has
+ * no JVM: metaspace is 0 unless set, JVM overhead is native overhead); network
+ * and managed memory show what the tasks hold (channel buffers, keyed state). */
+const MEMORY_COMPONENTS = [
+  ["frameworkHeap", "Framework heap"], ["taskHeap", "Task heap"], ["frameworkOffHeap", "Framework off-heap"],
+  ["taskOffHeap", "Task off-heap"], ["networkMemory", "Network", "Status.Shuffle.Netty.UsedMemory"],
+  ["managedMemory", "Managed (keyed state)", "Status.Flink.Memory.Managed.Used"], ["jvmMetaspace", "JVM metaspace"],
+  ["jvmOverhead", "Overhead (native)"], ["totalFlinkMemory", "Total Flink memory"],
+  ["totalProcessMemory", "Total process memory", "Status.ProcessTree.Memory.RSS"],
+];
+
+function memoryRows(mc, metric) {
+  return MEMORY_COMPONENTS.filter(([k]) => k in mc).map(([k, name, used]) => [name, fmtBytes(mc[k]), used ? fmtBytes(metric(used)) : "-"]);
+}
+
 function TaskManager({ id, file }) {
   const enc = encodeURIComponent(id);
-  const [v, err] = usePoll([`taskmanagers/${enc}`, `taskmanagers/${enc}/metrics?get=Status.ProcessTree.Memory.RSS,Status.ProcessTree.CPU.Load`]);
+  const [v, err] = usePoll([`taskmanagers/${enc}`, `taskmanagers/${enc}/metrics?get=Status.ProcessTree.Memory.RSS,Status.ProcessTree.CPU.Load,Status.Shuffle.Netty.UsedMemory,Status.Flink.Memory.Managed.Used`]);
   if (!v) return html`<p>${err || "loading…"}</p>`;
   const [t, m] = v;
   const metric = (k) => Number(m.find((x) => x.id === k)?.value || 0);
@@ -227,6 +242,8 @@ function TaskManager({ id, file }) {
       <div class="card">CPU load<b>${metric("Status.ProcessTree.CPU.Load").toFixed(2)}</b></div>
       <div class="card">CPU cores<b>${t.hardware?.cpuCores ?? "-"}</b></div>
     </div>
+    <h3>Memory model</h3>
+    <${Table} id="tmmemory" head=${["Component", "Configured", "Used"]} rows=${memoryRows(t.memoryConfiguration || {}, metric)} />
     <p>Address ${t.path} · data port ${t.dataPort} · Prometheus port ${t.prometheusPort ?? "-"} · <a class="loglink" href=${`#/taskmanager/${enc}/log`}>Log</a> · <a href=${`#/taskmanager/${enc}/log/taskmanager.out`}>Stdout</a></p>
     <h3>Log files</h3>
     <${LogList} listPath=${`taskmanagers/${enc}/logs`} pick=${(n) => `#/taskmanager/${enc}/log/${encodeURIComponent(n)}`} />

@@ -13,6 +13,7 @@ use super::{error, Shared, VERSION};
 use crate::dispatcher::Dispatcher;
 use crate::resource_manager::TaskManagerInfo;
 use crate::status::JobState;
+use rfy_conf::{options, Configuration, MemorySize, TaskExecutorMemory};
 
 /// `GET /config`: Flink's `DashboardConfiguration`.
 pub(super) async fn config(State(c): Shared) -> Json<Value> {
@@ -72,11 +73,33 @@ fn resource_profile() -> Value {
     json!({ "cpuCores": 0.0, "taskHeapMemory": 0, "taskOffHeapMemory": 0, "managedMemory": 0, "networkMemory": 0, "extendedResources": {} })
 }
 
+/// The TaskManager's memory model: the cluster configuration's
+/// `taskmanager.memory.*` with the process size it registered with (what it
+/// derived itself; a session's `-tm` may differ from the JobManager's own
+/// configuration). `None` if the options do not add up (such a TaskManager
+/// fails at start).
+fn memory_model(conf: &Configuration, process_memory: u64) -> Option<TaskExecutorMemory> {
+    let mut conf = conf.clone();
+    conf.set_value(&options::TASKMANAGER_MEMORY_PROCESS_SIZE, &MemorySize(process_memory)).ok()?;
+    TaskExecutorMemory::derive(&conf).ok()
+}
+
+/// Flink's `TaskExecutorMemoryConfiguration`, bytes per component (rfy has no
+/// JVM: see `rfy_conf::memory` for what each means here). Without a model
+/// (options that do not add up) only the total is known.
+fn memory_configuration(memory: &Option<TaskExecutorMemory>, process_memory: u64) -> Value {
+    match memory {
+        Some(m) => Value::Object(m.fields().iter().map(|(k, v)| (k.to_string(), json!(v))).collect()),
+        None => json!({ "totalProcessMemory": process_memory }),
+    }
+}
+
 /// Flink's `TaskManagerInfo` of one TaskManager.
 fn taskmanager_json(c: &Dispatcher, t: &TaskManagerInfo) -> Value {
     let process = c.metrics.process(&t.resource_id).unwrap_or_default();
     let (slots, free) = (t.slots, t.free_slots);
     let hw = t.hardware;
+    let memory = memory_model(&c.conf, hw.process_memory);
     json!({
         "id": t.resource_id,
         "path": t.address,
@@ -94,15 +117,9 @@ fn taskmanager_json(c: &Dispatcher, t: &TaskManagerInfo) -> Value {
             "cpuCores": hw.cpu_cores,
             "physicalMemory": hw.physical_memory,
             "freeMemory": process.free_memory,
-            "managedMemory": 0,
+            "managedMemory": memory.map(|m| m.managed).unwrap_or(0),
         },
-        // rfy has no JVM: the whole budget is taskmanager.memory.process.size; Flink's
-        // JVM components (heap, metaspace, overhead) and the unbudgeted ones are 0.
-        "memoryConfiguration": {
-            "frameworkHeap": 0, "taskHeap": 0, "frameworkOffHeap": 0, "taskOffHeap": 0, "networkMemory": 0,
-            "managedMemory": 0, "jvmMetaspace": 0, "jvmOverhead": 0,
-            "totalFlinkMemory": hw.process_memory, "totalProcessMemory": hw.process_memory,
-        },
+        "memoryConfiguration": memory_configuration(&memory, hw.process_memory),
         "blocked": false,
         "logPath": t.log_path,
         "prometheusPort": (process.prometheus_port > 0).then_some(process.prometheus_port),
@@ -134,11 +151,20 @@ pub(super) async fn taskmanager_details(State(c): Shared, Path(tm_id): Path<Stri
         .map(|job| json!({ "resource": resource_profile(), "jobId": job, "assignedTasks": 1 }))
         .collect();
     v["allocatedSlots"] = Value::Array(allocated);
+    let process = c.metrics.process(&t.resource_id).unwrap_or_default();
+    let memory = memory_model(&c.conf, t.hardware.process_memory).unwrap_or_default();
+    let (network_total, managed_total) = (memory.network, memory.managed);
+    let segment = c.conf.get(&options::TASKMANAGER_MEMORY_SEGMENT_SIZE).bytes().max(1);
+    let (segments_total, segments_used) = (network_total / segment, process.network_memory_used.div_ceil(segment));
     v["metrics"] = json!({
         "heapUsed": 0, "heapCommitted": 0, "heapMax": 0, "nonHeapUsed": 0, "nonHeapCommitted": 0, "nonHeapMax": 0,
         "directCount": 0, "directUsed": 0, "directMax": 0, "mappedCount": 0, "mappedUsed": 0, "mappedMax": 0,
-        "nettyShuffleMemorySegmentsAvailable": 0, "nettyShuffleMemorySegmentsUsed": 0, "nettyShuffleMemorySegmentsTotal": 0,
-        "nettyShuffleMemoryAvailable": 0, "nettyShuffleMemoryUsed": 0, "nettyShuffleMemoryTotal": 0,
+        "nettyShuffleMemorySegmentsAvailable": segments_total.saturating_sub(segments_used),
+        "nettyShuffleMemorySegmentsUsed": segments_used, "nettyShuffleMemorySegmentsTotal": segments_total,
+        "nettyShuffleMemoryAvailable": network_total.saturating_sub(process.network_memory_used),
+        "nettyShuffleMemoryUsed": process.network_memory_used, "nettyShuffleMemoryTotal": network_total,
+        // rfy: managed memory used by keyed state (Flink's Status.Flink.Memory.Managed.* metrics).
+        "managedMemoryUsed": process.managed_memory_used, "managedMemoryTotal": managed_total,
         "garbageCollectors": [],
     });
     Json(v).into_response()

@@ -140,6 +140,8 @@ pub(super) async fn taskmanager(State(c): Shared, Path(tm): Path<String>, Query(
         ("Status.ProcessTree.Memory.RSS".to_string(), p.rss_bytes as f64),
         ("Status.ProcessTree.CPU.Time".to_string(), p.cpu_seconds),
         ("Status.ProcessTree.CPU.Load".to_string(), p.cpu_load),
+        ("Status.Shuffle.Netty.UsedMemory".to_string(), p.network_memory_used as f64),
+        ("Status.Flink.Memory.Managed.Used".to_string(), p.managed_memory_used as f64),
     ]);
     answer(available, &q).into_response()
 }
