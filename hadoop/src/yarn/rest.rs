@@ -363,6 +363,10 @@ pub struct AppReport {
     /// Containers running now.
     #[serde(default)]
     pub running_containers: i64,
+    /// Log aggregation (`LogAggregationStatus`): `DISABLED`, `NOT_START`,
+    /// `RUNNING`, `RUNNING_WITH_FAILURE`, `SUCCEEDED`, `FAILED`, `TIME_OUT`.
+    #[serde(default)]
+    pub log_aggregation_status: Option<String>,
 }
 
 impl AppReport {
@@ -484,11 +488,11 @@ impl RmRestClient {
         &self.user
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
 
-    async fn send(
+    pub(crate) async fn send(
         &self,
         method: &'static str,
         path: &str,
@@ -516,7 +520,7 @@ impl RmRestClient {
         Ok((status, text))
     }
 
-    fn parse<T: serde::de::DeserializeOwned>(&self, path: &str, text: &str) -> Result<T, RestError> {
+    pub(crate) fn parse<T: serde::de::DeserializeOwned>(&self, path: &str, text: &str) -> Result<T, RestError> {
         serde_json::from_str(text).map_err(|e| RestError::Json { url: self.url(path), reason: e.to_string() })
     }
 
