@@ -57,10 +57,9 @@ pub async fn run(app: &str, args: &LogsArgs) -> Result<bool> {
         anyhow!("{e}: a YARN application's logs are found through the ResourceManager named by the Hadoop configuration (HADOOP_CONF_DIR)")
     })?;
     let rm = RmRestClient::from_config(&hconf, &current_user())?;
-    let report = rm
-        .app_report(app)
-        .await
-        .with_context(|| format!("cannot get the report of application {app} from the ResourceManager at {}", rm.base_url()))?;
+    let report = rm.app_report(app).await.with_context(|| {
+        format!("cannot get the report of application {app} from the ResourceManager at {}", rm.base_url())
+    })?;
     let attempts = rm.app_attempts(app).await.with_context(|| format!("cannot list the attempts of {app}"))?;
     let am_containers: Vec<String> = attempts.iter().map(|(_, c)| c.id.clone()).collect();
     let (attempt, am) = attempts.last().expect("app_attempts returns at least one");
@@ -174,7 +173,8 @@ async fn finished(hconf: &HadoopConfig, report: &AppReport, container: &str, fil
         }
     }
     let Some(dir) = dir else {
-        let ifile = dirs[0].replacen(&format!("bucket-{suffix}"), &format!("bucket-{}", suffix.replace("-tfile", "-ifile")), 1);
+        let ifile =
+            dirs[0].replacen(&format!("bucket-{suffix}"), &format!("bucket-{}", suffix.replace("-tfile", "-ifile")), 1);
         if suffix.ends_with("-tfile") && fs.exists(&ifile).await? {
             return Err(aggregated_log::AggregatedLogError::IFile { path: ifile }.into());
         }

@@ -79,10 +79,7 @@ pub fn app_log_dirs(root: &str, user: &str, suffix: &str, app_id: &str) -> Optio
     let seq: u64 = app_id.strip_prefix("application_")?.rsplit_once('_')?.1.parse().ok()?;
     let root = root.trim_end_matches('/');
     let bucket = format!("{:04}", seq % BUCKET_SIZE);
-    Some(vec![
-        format!("{root}/{user}/bucket-{suffix}/{bucket}/{app_id}"),
-        format!("{root}/{user}/{suffix}/{app_id}"),
-    ])
+    Some(vec![format!("{root}/{user}/bucket-{suffix}/{bucket}/{app_id}"), format!("{root}/{user}/{suffix}/{app_id}")])
 }
 
 /// Whether a file in an application's log directory is a finished node file
@@ -111,7 +108,9 @@ pub fn parse(path: &str, bytes: &[u8]) -> Result<NodeLogs, AggregatedLogError> {
                     let name = utf(&mut v, "a log file name").map_err(err)?;
                     let length = utf(&mut v, "a log file length").map_err(err)?;
                     let n: usize = length.parse().map_err(|_| {
-                        err(TFileError::Corrupt(format!("log file {name} of {container}: length {length:?} is not a number")))
+                        err(TFileError::Corrupt(format!(
+                            "log file {name} of {container}: length {length:?} is not a number"
+                        )))
                     })?;
                     let contents = v.take(n, "a log file's bytes").map_err(err)?.to_vec();
                     logs.files.push(ContainerLogFile { container: container.to_string(), name, contents });
@@ -148,6 +147,41 @@ mod tests {
         );
         assert_eq!(app_log_dirs("/l", "u", "s", "job_1_7"), None);
         assert!(!is_node_file("host_8041.tmp") && is_node_file("host_8041"));
+    }
+
+    /// One node's file of a finished two-container rfy application, captured
+    /// from Hadoop 3.4's log aggregation (TFile, compression none).
+    const CAPTURED: &[u8] = include_bytes!("../../testdata/aggregated-localhost_8041");
+
+    #[test]
+    fn reads_a_file_hadoop_wrote() {
+        let logs = parse("localhost_8041", CAPTURED).unwrap();
+        assert_eq!((logs.version, logs.owner.as_deref()), (Some(1), Some("root")));
+        let file = |c: &str, n: &str| {
+            logs.files
+                .iter()
+                .find(|f| f.container.ends_with(c) && f.name == n)
+                .map(|f| String::from_utf8_lossy(&f.contents))
+        };
+        let jm = file("_01_000001", "jobmanager.log").expect("the AM's jobmanager.log");
+        assert!(jm.starts_with("20") && jm.trim_end().ends_with("unregistered from YARN status=Succeeded"), "{jm}");
+        let tm = file("_01_000002", "taskmanager.log").expect("the TaskManager's taskmanager.log");
+        assert!(tm.contains("registered at JobManager"), "{tm}");
+        assert!(file("_01_000001", "launch_container.sh").unwrap().starts_with("#!/bin/bash"));
+    }
+
+    #[test]
+    fn damaged_copies_are_errors_not_panics() {
+        for cut in (0..CAPTURED.len()).step_by(97) {
+            let e = parse("/p/n_1", &CAPTURED[..cut]).unwrap_err();
+            assert!(e.to_string().starts_with("aggregated log file /p/n_1: "), "{e}");
+        }
+        // Damage inside the records: a corrupt length or a short read, never a panic.
+        for at in (0..CAPTURED.len() - 28).step_by(101) {
+            let mut bad = CAPTURED.to_vec();
+            bad[at] ^= 0xa5;
+            let _ = parse("/p/n_1", &bad);
+        }
     }
 
     #[test]

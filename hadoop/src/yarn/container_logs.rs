@@ -84,7 +84,10 @@ impl RmRestClient {
             .filter_map(|a| Some((str_field(a, "appAttemptId")?, container_of(a)?)))
             .collect::<Vec<_>>();
         if attempts.is_empty() {
-            return Err(RestError::Json { url: self.url(&path), reason: format!("no application attempt listed: {text}") });
+            return Err(RestError::Json {
+                url: self.url(&path),
+                reason: format!("no application attempt listed: {text}"),
+            });
         }
         Ok(attempts)
     }
@@ -157,8 +160,9 @@ impl NmLogClient {
         for info in infos.into_iter().filter(|i| i["logAggregationType"].as_str().is_none_or(|t| t == "LOCAL")) {
             for f in list(&info["containerLogInfo"]) {
                 let (Some(name), Some(size)) = (str_field(f, "fileName"), str_field(f, "fileSize")) else { continue };
-                let size =
-                    size.parse().map_err(|_| RestError::Json { url: url.clone(), reason: format!("fileSize {size:?}") })?;
+                let size = size
+                    .parse()
+                    .map_err(|_| RestError::Json { url: url.clone(), reason: format!("fileSize {size:?}") })?;
                 files.push(LogFileInfo { name, size });
             }
         }
@@ -191,9 +195,8 @@ impl NmLogClient {
 fn unwrap_log(body: &[u8], size: Option<i64>) -> Option<(Vec<u8>, u64)> {
     const LENGTH: &[u8] = b"\nLogLength:";
     const CONTENTS: &[u8] = b"LogContents:\n";
-    let find = |needle: &[u8], from: usize| {
-        body[from..].windows(needle.len()).position(|w| w == needle).map(|p| p + from)
-    };
+    let find =
+        |needle: &[u8], from: usize| body[from..].windows(needle.len()).position(|w| w == needle).map(|p| p + from);
     let l = find(LENGTH, 0)? + LENGTH.len();
     let end = l + body[l..].iter().position(|b| *b == b'\n')?;
     let length: u64 = std::str::from_utf8(&body[l..end]).ok()?.trim().parse().ok()?;
@@ -224,7 +227,11 @@ mod tests {
         let one = serde_json::json!({"containerId": "container_1_0001_01_000002", "nodeHttpAddress": "http://h:8042", "nodeId": "h:4545"});
         assert_eq!(
             list(&one).into_iter().filter_map(container_of).collect::<Vec<_>>(),
-            [RunningContainer { id: "container_1_0001_01_000002".into(), node_http_address: "h:8042".into(), node_id: "h:4545".into() }]
+            [RunningContainer {
+                id: "container_1_0001_01_000002".into(),
+                node_http_address: "h:8042".into(),
+                node_id: "h:4545".into()
+            }]
         );
         assert!(list(&serde_json::json!([one, one])).len() == 2 && list(&Value::Null).is_empty());
     }

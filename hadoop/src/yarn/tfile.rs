@@ -24,9 +24,8 @@
 //! a [`TFileError::Compression`] naming it.
 
 /// The last 16 bytes of every BCFile (`BCFile.Magic`).
-pub const MAGIC: [u8; 16] = [
-    0xd1, 0x11, 0xd3, 0x68, 0x91, 0xb5, 0xd7, 0xb6, 0x39, 0xdf, 0x41, 0x40, 0x92, 0xba, 0xe1, 0x50,
-];
+pub const MAGIC: [u8; 16] =
+    [0xd1, 0x11, 0xd3, 0x68, 0x91, 0xb5, 0xd7, 0xb6, 0x39, 0xdf, 0x41, 0x40, 0x92, 0xba, 0xe1, 0x50];
 
 /// Bytes of the fixed tail: offset of the meta index, version, magic.
 const TAIL: usize = 8 + 4 + 16;
@@ -172,7 +171,10 @@ fn block<'a>(file: &'a [u8], r: BlockRegion, compression: &str, what: &'static s
         return Err(TFileError::Compression(compression.to_string()));
     }
     if r.compressed != r.raw {
-        return Err(TFileError::Corrupt(format!("{what}: uncompressed block of {} bytes stored in {}", r.raw, r.compressed)));
+        return Err(TFileError::Corrupt(format!(
+            "{what}: uncompressed block of {} bytes stored in {}",
+            r.raw, r.compressed
+        )));
     }
     let end = r.offset.checked_add(r.compressed).filter(|e| *e <= file.len() as u64).ok_or(TFileError::Truncated {
         what,
@@ -199,10 +201,9 @@ fn data_blocks(file: &[u8]) -> Result<Vec<(u64, &[u8])>, TFileError> {
     if major != 1 {
         return Err(TFileError::Version { major, minor });
     }
-    let meta_start = usize::try_from(meta_offset)
-        .ok()
-        .filter(|o| *o <= file.len() - TAIL)
-        .ok_or_else(|| TFileError::Corrupt(format!("meta index offset {meta_offset} outside the file ({len} bytes)")))?;
+    let meta_start = usize::try_from(meta_offset).ok().filter(|o| *o <= file.len() - TAIL).ok_or_else(|| {
+        TFileError::Corrupt(format!("meta index offset {meta_offset} outside the file ({len} bytes)"))
+    })?;
     let mut c = Cursor::new(&file[meta_start..file.len() - TAIL], meta_start as u64, len);
     let entries = c.vint("the meta index count")?;
     let mut data_index = None;
@@ -279,8 +280,8 @@ mod tests {
         assert_eq!(vlong(&[(-1i8 - 52) as u8, 0xdf]), -33);
         assert_eq!(vlong(&[(1i8 - 88) as u8, 0x00, 0x00]), 65536);
         assert_eq!(vlong(&[(0i8 - 112) as u8, 0x10, 0x00, 0x00]), 0x100000);
-        assert_eq!(vlong(&[(4i8 - 129) as u8, 0x7f, 0xff, 0xff, 0xff]), i32::MAX as i64);
-        assert_eq!(vlong(&[(8i8 - 129) as u8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe]), -2);
+        assert_eq!(vlong(&[(4i16 - 129) as u8, 0x7f, 0xff, 0xff, 0xff]), i32::MAX as i64);
+        assert_eq!(vlong(&[(8i16 - 129) as u8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe]), -2);
     }
 
     #[test]
