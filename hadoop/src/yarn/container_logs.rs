@@ -123,15 +123,18 @@ impl NmLogClient {
         Ok(NmLogClient { user: user.to_string(), http })
     }
 
-    async fn get(&self, url: &str, size: Option<i64>) -> Result<(u16, bytes::Bytes), RestError> {
-        let mut req =
-            self.http.get(url).query(&[("user.name", self.user.as_str())]).header("Accept", "application/json");
+    /// GETs `url`, JSON if `json` (the listing; a log file is text/plain only).
+    async fn get(&self, url: &str, size: Option<i64>, json: bool) -> Result<(u16, bytes::Bytes), RestError> {
+        let mut req = self.http.get(url).query(&[("user.name", self.user.as_str())]);
+        if json {
+            req = req.header("Accept", "application/json");
+        }
         if let Some(n) = size {
             req = req.query(&[("size", n)]);
         }
-        let resp = req.send().await.map_err(|source| RestError::Unreachable { url: url.to_string(), source })?;
+        let resp = req.send().await.map_err(|source| RestError::NodeManagerUnreachable { url: url.to_string(), source })?;
         let status = resp.status().as_u16();
-        let body = resp.bytes().await.map_err(|source| RestError::Unreachable { url: url.to_string(), source })?;
+        let body = resp.bytes().await.map_err(|source| RestError::NodeManagerUnreachable { url: url.to_string(), source })?;
         Ok((status, body))
     }
 
@@ -141,10 +144,10 @@ impl NmLogClient {
     /// longer knows the container) with its message; unexpected JSON.
     pub async fn list(&self, c: &RunningContainer) -> Result<Vec<LogFileInfo>, RestError> {
         let url = format!("http://{}/ws/v1/node/containers/{}/logs", c.node_http_address, c.id);
-        let (status, body) = self.get(&url, None).await?;
+        let (status, body) = self.get(&url, None, true).await?;
         let text = String::from_utf8_lossy(&body);
         if status != 200 {
-            return Err(RestError::Status { method: "GET", url, status, message: remote_exception_message(&text) });
+            return Err(RestError::NodeManager { url, status, message: remote_exception_message(&text) });
         }
         let v: Value =
             serde_json::from_str(&text).map_err(|e| RestError::Json { url: url.clone(), reason: e.to_string() })?;
@@ -179,10 +182,10 @@ impl NmLogClient {
     /// `LogLength:`/`LogContents:` header.
     pub async fn read(&self, c: &RunningContainer, file: &str, size: Option<i64>) -> Result<(Vec<u8>, u64), RestError> {
         let url = format!("http://{}/ws/v1/node/containerlogs/{}/{file}", c.node_http_address, c.id);
-        let (status, body) = self.get(&url, size).await?;
+        let (status, body) = self.get(&url, size, false).await?;
         if status != 200 {
             let text = String::from_utf8_lossy(&body);
-            return Err(RestError::Status { method: "GET", url, status, message: remote_exception_message(&text) });
+            return Err(RestError::NodeManager { url, status, message: remote_exception_message(&text) });
         }
         unwrap_log(&body, size).ok_or_else(|| RestError::Json {
             url,

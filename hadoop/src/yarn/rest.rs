@@ -48,6 +48,24 @@ pub enum RestError {
         /// The RM's `RemoteException` message, or the body's start.
         message: String,
     },
+    /// A NodeManager's web services could not be reached.
+    #[error("YARN NodeManager at {url} is unreachable: {source}")]
+    NodeManagerUnreachable {
+        /// The URL requested.
+        url: String,
+        /// The HTTP client's error.
+        source: reqwest::Error,
+    },
+    /// A NodeManager's web services answered with an unexpected status.
+    #[error("YARN NodeManager GET {url} answered {status}: {message}")]
+    NodeManager {
+        /// The URL requested.
+        url: String,
+        /// HTTP status code.
+        status: u16,
+        /// The NodeManager's message, or the body's start.
+        message: String,
+    },
     /// The body was not the JSON expected.
     #[error("unexpected JSON from YARN ResourceManager {url}: {reason}")]
     Json {
