@@ -1,6 +1,7 @@
 //! `rfy logs APPID` on a real Hadoop (issue 10): one short YARN application
-//! read while it runs (NodeManager web services), followed with `-f` until it
-//! ends, then read again from HDFS's aggregated logs; and bad input.
+//! whose web UI is clicked through in Chromium via YARN's proxy, whose logs
+//! are read while it runs (NodeManager web services), followed with `-f`
+//! until it ends, then read again from HDFS's aggregated logs; and bad input.
 //!
 //! Needs: HADOOP_CONF_DIR with log aggregation on (`scripts/hadoop` sets it),
 //! the binaries built (`cargo build -p rfy-client -p rfy-am -p rfy-worker`).
@@ -8,6 +9,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use rfy_itests::browser::click_through;
 use rfy_itests::{rfy, rfy_bin, Cluster, RfyRun};
 
 /// `rfy logs <args>`: (success, stdout, stderr).
@@ -31,7 +33,7 @@ async fn running_followed_and_aggregated_logs_of_one_application() {
     let dir = c.test_dir("logs").await;
     let input = c.put_kjv(&dir).await;
     let output = format!("hdfs://{dir}/out");
-    // Paced to run some 40 s: long enough to read it running and start `-f`.
+    // Paced to run about a minute: long enough to click through its web UI, read it running and start `-f`.
     let (st, out, _) = rfy(
         &[
             "run",
@@ -52,7 +54,7 @@ async fn running_followed_and_aggregated_logs_of_one_application() {
             "--output",
             &output,
             "--rate",
-            "800",
+            "500",
         ],
         &[],
         Duration::from_secs(180),
@@ -62,6 +64,20 @@ async fn running_followed_and_aggregated_logs_of_one_application() {
         let i = out.find("application_").unwrap();
         out[i..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect::<String>()
     };
+    let job = out.split("Job ").nth(1).and_then(|s| s.split_whitespace().next()).unwrap().to_string();
+
+    // The web UI through YARN's proxy, clicked through in Chromium: job → vertex → TaskManager → log.
+    let proxy = format!("{}/proxy/{app}/", c.rm.base_url());
+    let pages = tokio::task::spawn_blocking({
+        let job = job.clone();
+        move || click_through(&proxy, &job, "registered at JobManager", None)
+    })
+    .await
+    .unwrap();
+    assert!(pages.overview.contains("WordCount") && pages.job.contains("RUNNING"), "{}", pages.job);
+    assert!(pages.taskmanager_route.starts_with("#/taskmanager/container_"), "{}", pages.taskmanager_route);
+    assert_eq!(pages.log_route, format!("{}/log", pages.taskmanager_route));
+
     let attempts = c.rm.app_attempts(&app).await.unwrap();
     let (attempt, am) = attempts.last().unwrap();
     let tm = c.rm.attempt_containers(&app, attempt).await.unwrap().into_iter().find(|x| x.id != am.id);
