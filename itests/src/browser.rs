@@ -24,11 +24,15 @@ impl Page {
     /// Launches headless Chromium ([`crate::chromium`]) and opens `url`.
     /// Panics with Chromium's error if it cannot start or load the page.
     pub fn open(url: &str) -> Page {
-        let args: Vec<&OsStr> =
-            ["--disable-dev-shm-usage", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
-                .iter()
-                .map(OsStr::new)
-                .collect();
+        let args: Vec<&OsStr> = [
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--no-first-run",
+        ]
+        .iter()
+        .map(OsStr::new)
+        .collect();
         let options = LaunchOptions::default_builder()
             .path(Some(crate::chromium()))
             .headless(true)
@@ -137,7 +141,8 @@ pub fn click_through(base: &str, job: &str, log_text: &str, shots: Option<&Path>
     assert!(page.url().ends_with(&vertex_route), "the click opened {} (link: {vertex_route})", page.url());
     shot("vertex");
     let taskmanager_route = page.click("a.tmlink").expect("a TaskManager link's href");
-    let taskmanager = page.wait_for(&["Log files", "CPU cores", "class=\"loglink\""], limit);
+    // "Modified": the log files table came (its header shows with its rows).
+    let taskmanager = page.wait_for(&["Log files", "Modified", "CPU cores", "class=\"loglink\""], limit);
     assert!(page.url().ends_with(&taskmanager_route), "the click opened {} (link: {taskmanager_route})", page.url());
     let log_route = page.click("a.loglink").expect("a log link's href");
     let log = page.wait_for(&["id=\"logview\"", log_text], limit);

@@ -13,9 +13,9 @@ use std::time::Duration;
 
 use rfy_client::follow::RestClient;
 use rfy_client::local::LocalCluster;
-use rfy_itests::local::*;
 use rfy_itests::browser::{click_through, ClickThrough};
 use rfy_itests::chromium_dump_dom_after;
+use rfy_itests::local::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn web_ui_pages_render_in_chromium() {
@@ -89,8 +89,16 @@ async fn web_ui_pages_render_in_chromium() {
     })
     .await
     .unwrap();
-    let ClickThrough { overview, job: job_page, vertex, vertex_route, taskmanager: tm, taskmanager_route: tm_route, log, log_route } =
-        pages;
+    let ClickThrough {
+        overview,
+        job: job_page,
+        vertex,
+        vertex_route,
+        taskmanager: tm,
+        taskmanager_route: tm_route,
+        log,
+        log_route,
+    } = pages;
     assert!(overview.contains(&job) && overview.contains("WordCount"), "overview lists the job:\n{overview}");
     assert!(!overview.contains("needs JavaScript"), "the app replaced the no-JavaScript fallback:\n{overview}");
     assert!(overview.contains("Slots free / total") && overview.contains("local-tm-0"), "{overview}");

@@ -132,9 +132,11 @@ impl NmLogClient {
         if let Some(n) = size {
             req = req.query(&[("size", n)]);
         }
-        let resp = req.send().await.map_err(|source| RestError::NodeManagerUnreachable { url: url.to_string(), source })?;
+        let resp =
+            req.send().await.map_err(|source| RestError::NodeManagerUnreachable { url: url.to_string(), source })?;
         let status = resp.status().as_u16();
-        let body = resp.bytes().await.map_err(|source| RestError::NodeManagerUnreachable { url: url.to_string(), source })?;
+        let body =
+            resp.bytes().await.map_err(|source| RestError::NodeManagerUnreachable { url: url.to_string(), source })?;
         Ok((status, body))
     }
 
