@@ -130,6 +130,10 @@ async fn follow_step(nm: &NmLogClient, c: &RunningContainer, file: &str, offset:
     let mut want = size - from;
     for _ in 0..3 {
         let (bytes, len) = nm.read(c, file, Some(-(want as i64))).await?;
+        if len < from {
+            // Truncated since the listing: the next poll reads it from its start.
+            return Ok((Vec::new(), 0));
+        }
         let start = len - bytes.len() as u64;
         if start <= from {
             return Ok((bytes[(from - start) as usize..].to_vec(), len));

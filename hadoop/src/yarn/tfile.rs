@@ -237,11 +237,14 @@ impl Cursor<'_> {
     }
 }
 
+/// One TFile record: its key's bytes and its value's bytes.
+pub type Record = (Vec<u8>, Vec<u8>);
+
 /// Every key/value record of a TFile, in file order (data block by data
 /// block), as (key, value) byte strings; a value's chunks are joined.
 ///
 /// Errors: [`TFileError`] for bytes that are not a complete, uncompressed TFile.
-pub fn records(file: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, TFileError> {
+pub fn records(file: &[u8]) -> Result<Vec<Record>, TFileError> {
     let len = file.len() as u64;
     let mut out = Vec::new();
     for (offset, data) in data_blocks(file)? {
