@@ -60,6 +60,9 @@ pub async fn run(app: &str, args: &LogsArgs) -> Result<bool> {
     let report = rm.app_report(app).await.with_context(|| {
         format!("cannot get the report of application {app} from the ResourceManager at {}", rm.base_url())
     })?;
+    if matches!(report.state.as_str(), "NEW" | "NEW_SAVING" | "SUBMITTED" | "ACCEPTED") {
+        bail!("application {app} is {}: it has no running container and no logs yet", report.state);
+    }
     let attempts = rm.app_attempts(app).await.with_context(|| format!("cannot list the attempts of {app}"))?;
     let am_containers: Vec<String> = attempts.iter().map(|(_, c)| c.id.clone()).collect();
     let (attempt, am) = attempts.last().expect("app_attempts returns at least one");
