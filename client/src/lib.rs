@@ -19,5 +19,6 @@ pub mod plan;
 pub mod queue_fit;
 pub mod session;
 pub mod yarn;
+pub mod yarn_logs;
 
 pub use app::main;

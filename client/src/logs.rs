@@ -1,15 +1,13 @@
-//! `rfy logs TARGET [--jobmanager | --taskmanager ID | --container ID] [-f]`:
-//! prints a JobManager's or TaskManager's log through the JobManager's REST
-//! API (Flink's `/jobmanager/log` and `/taskmanagers/:id/log` routes), for a
-//! YARN application (its ApplicationMaster's REST address from the
-//! ResourceManager) or a JobManager at `HOST:PORT` (the local cluster).
+//! `rfy logs TARGET [--jobmanager | --taskmanager ID | --container ID] [-f]`.
 //!
-//! What it adds over `yarn logs -applicationId`: no Hadoop CLI or JVM; works
-//! while the application runs, with log aggregation off; names TaskManagers
-//! by their rfy ids (`rfy logs APP --taskmanager ID`, ids from
-//! `/taskmanagers`); follows a growing log (`-f`, by byte offset). Limit: a
-//! finished application's aggregated logs are not read (its JobManager is
-//! gone); `yarn logs` does that.
+//! - A YARN application id: [`crate::yarn_logs`] reads the container's log
+//!   through the NodeManager's web services while the application runs, and
+//!   from HDFS's aggregated logs once it finished; no Hadoop CLI or JVM.
+//! - A JobManager at `HOST:PORT` (the local cluster): through its REST API
+//!   (Flink's `/jobmanager/log` and `/taskmanagers/:id/log` routes).
+//!
+//! `-f` follows a growing log (by byte offset) until the application or
+//! JobManager ends.
 
 use std::io::Write;
 use std::time::Duration;
@@ -31,17 +29,15 @@ fn log_path(args: &LogsArgs) -> String {
     }
 }
 
-/// Runs `rfy logs`; returns once the log is printed (or, with `-f`, never
-/// unless the JobManager goes away).
+/// Runs `rfy logs`; returns once the log is printed (with `-f`, once the
+/// YARN application ends, or never for a `HOST:PORT` JobManager unless it goes away).
 ///
 /// Errors: the target cannot be resolved or reached; the log is not served
-/// (the JobManager's `{"errors"}` text, e.g. an unknown TaskManager).
+/// (the JobManager's `{"errors"}` text, e.g. an unknown TaskManager); see
+/// [`crate::yarn_logs::run`] for an application id.
 pub async fn run(args: &LogsArgs) -> Result<bool> {
     let base = if args.target.starts_with("application_") {
-        let url = crate::yarn::jobmanager_url(&args.target).await.with_context(|| {
-            format!("cannot read the logs of {} through its JobManager (a finished application's aggregated logs: `yarn logs -applicationId {}`)", args.target, args.target)
-        })?;
-        url
+        return crate::yarn_logs::run(&args.target, args).await;
     } else if args.target.contains(':') && !args.target.contains('/') {
         format!("http://{}", args.target)
     } else {

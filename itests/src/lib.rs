@@ -8,6 +8,7 @@
 //! unless `RFY_ITESTS_SKIP_YARN=1`, which makes it print "SKIPPED" and return
 //! (ignored when `RFY_REQUIRE_HADOOP=1`, as `scripts/test` sets).
 
+pub mod browser;
 pub mod flink;
 pub mod kafka;
 pub mod local;

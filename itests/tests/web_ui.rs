@@ -2,25 +2,20 @@
 //! drawn as a DAG, a vertex with backpressure and watermarks, a TaskManager
 //! with its log files and log viewer, JobManager configuration and log) load
 //! in headless Chromium from the embedded local cluster and show the job's
-//! content. The test goes job → vertex → TaskManager → log by following the
-//! links each rendered page shows (the `href` a click would open: every page
-//! is a hash route), and saves a screenshot of each page when
+//! content. The test drives Chromium over the DevTools protocol
+//! (`rfy_itests::browser`, the `headless_chrome` crate) and clicks job →
+//! vertex → TaskManager → log with real mouse clicks, checking each page's
+//! content after each click, and saves a screenshot of each page when
 //! `RFY_SCREENSHOTS=<dir>` is set (how `web/screenshots/` was made).
-//! (Through YARN's proxy: `yarn_application.rs`.)
+//! (The same click-through via YARN's proxy: `yarn_logs.rs`.)
 
 use std::time::Duration;
 
 use rfy_client::follow::RestClient;
 use rfy_client::local::LocalCluster;
+use rfy_itests::browser::{click_through, ClickThrough};
+use rfy_itests::chromium_dump_dom_after;
 use rfy_itests::local::*;
-use rfy_itests::{chromium_dump_dom_after, chromium_screenshot};
-
-/// The first `href="..."` of an element with class `class` in `dom`.
-fn link(dom: &str, class: &str) -> Option<String> {
-    let at = dom.find(&format!("class=\"{class}\" href=\""))? + class.len() + 15;
-    let end = dom[at..].find('"')?;
-    Some(dom[at..at + end].replace("&amp;", "&"))
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn web_ui_pages_render_in_chromium() {
@@ -84,36 +79,26 @@ async fn web_ui_pages_render_in_chromium() {
     assert!(stderr.contains("TaskManager tm-nope is not registered") && !stderr.contains("panicked"), "{stderr}");
 
     let shots = std::env::var_os("RFY_SCREENSHOTS").map(std::path::PathBuf::from);
-    let pages = tokio::task::spawn_blocking({
+    let (pages, jm) = tokio::task::spawn_blocking({
         let (base, job) = (base.clone(), job.clone());
         move || {
-            let dom = |route: &str| chromium_dump_dom_after(&format!("{base}{route}"), 4000);
-            let overview = dom("");
-            let job_page = dom(&format!("#/job/{job}"));
-            let vertex_route = link(&job_page, "vertexlink").expect("a vertex link on the job page");
-            let vertex = dom(&vertex_route);
-            let tm_route = link(&vertex, "tmlink").expect("a TaskManager link on the vertex page");
-            let tm = dom(&tm_route);
-            let log_route = link(&tm, "loglink").expect("a log link on the TaskManager page");
-            let log = dom(&log_route);
-            let jm = dom("#/jobmanager/log");
-            if let Some(dir) = shots {
-                std::fs::create_dir_all(&dir).unwrap();
-                for (name, route) in [
-                    ("overview", String::new()),
-                    ("job", format!("#/job/{job}")),
-                    ("vertex", vertex_route.clone()),
-                    ("taskmanager-log", log_route.clone()),
-                ] {
-                    chromium_screenshot(&format!("{base}{route}"), 4000, &dir.join(format!("{name}.png")));
-                }
-            }
-            [overview, job_page, vertex, tm, log, jm, vertex_route, tm_route, log_route]
+            let pages = click_through(&base, &job, "TaskManager registered", shots.as_deref());
+            let jm = chromium_dump_dom_after(&format!("{base}#/jobmanager/log"), 4000);
+            (pages, jm)
         }
     })
     .await
     .unwrap();
-    let [overview, job_page, vertex, tm, log, jm, vertex_route, tm_route, log_route] = pages;
+    let ClickThrough {
+        overview,
+        job: job_page,
+        vertex,
+        vertex_route,
+        taskmanager: tm,
+        taskmanager_route: tm_route,
+        log,
+        log_route,
+    } = pages;
     assert!(overview.contains(&job) && overview.contains("WordCount"), "overview lists the job:\n{overview}");
     assert!(!overview.contains("needs JavaScript"), "the app replaced the no-JavaScript fallback:\n{overview}");
     assert!(overview.contains("Slots free / total") && overview.contains("local-tm-0"), "{overview}");

@@ -4,11 +4,16 @@
 //! - [`nm`]: `ContainerManagementProtocol` (start, stop, status of containers).
 //! - [`rest`]: the ResourceManager's REST API (submit, report, kill, nodes).
 //! - [`records`]: ids and records shared by them.
+//! - [`container_logs`]: a running application's container logs (RM and NodeManager web services).
+//! - [`aggregated_log`] over [`tfile`]: a finished application's aggregated logs.
 
+pub mod aggregated_log;
 pub mod amrm;
+pub mod container_logs;
 pub mod nm;
 pub mod records;
 pub mod rest;
+pub mod tfile;
 
 pub use records::{
     ApplicationAttemptId, ApplicationId, Container, ContainerId, ContainerState, ContainerStatus, LocalResource,

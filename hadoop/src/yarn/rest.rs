@@ -48,6 +48,24 @@ pub enum RestError {
         /// The RM's `RemoteException` message, or the body's start.
         message: String,
     },
+    /// A NodeManager's web services could not be reached.
+    #[error("YARN NodeManager at {url} is unreachable: {source}")]
+    NodeManagerUnreachable {
+        /// The URL requested.
+        url: String,
+        /// The HTTP client's error.
+        source: reqwest::Error,
+    },
+    /// A NodeManager's web services answered with an unexpected status.
+    #[error("YARN NodeManager GET {url} answered {status}: {message}")]
+    NodeManager {
+        /// The URL requested.
+        url: String,
+        /// HTTP status code.
+        status: u16,
+        /// The NodeManager's message, or the body's start.
+        message: String,
+    },
     /// The body was not the JSON expected.
     #[error("unexpected JSON from YARN ResourceManager {url}: {reason}")]
     Json {
@@ -363,6 +381,10 @@ pub struct AppReport {
     /// Containers running now.
     #[serde(default)]
     pub running_containers: i64,
+    /// Log aggregation (`LogAggregationStatus`): `DISABLED`, `NOT_START`,
+    /// `RUNNING`, `RUNNING_WITH_FAILURE`, `SUCCEEDED`, `FAILED`, `TIME_OUT`.
+    #[serde(default)]
+    pub log_aggregation_status: Option<String>,
 }
 
 impl AppReport {
@@ -484,11 +506,11 @@ impl RmRestClient {
         &self.user
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
 
-    async fn send(
+    pub(crate) async fn send(
         &self,
         method: &'static str,
         path: &str,
@@ -516,7 +538,7 @@ impl RmRestClient {
         Ok((status, text))
     }
 
-    fn parse<T: serde::de::DeserializeOwned>(&self, path: &str, text: &str) -> Result<T, RestError> {
+    pub(crate) fn parse<T: serde::de::DeserializeOwned>(&self, path: &str, text: &str) -> Result<T, RestError> {
         serde_json::from_str(text).map_err(|e| RestError::Json { url: self.url(path), reason: e.to_string() })
     }
 
