@@ -25,5 +25,11 @@ case "${1:-}" in
   nodemanager)  # healthy itself and RUNNING at the ResourceManager
     get 127.0.0.1 18042 /ws/v1/node/info | grep -q '"nodeHealthy":true' \
       && get 127.0.0.1 18088 /ws/v1/cluster/nodes | grep -q '"state":"RUNNING"' ;;
-  *) echo "usage: healthcheck.sh namenode|datanode|resourcemanager|nodemanager" >&2; exit 2 ;;
+  kafka)  # the broker answers an ApiVersions request (v0; Kafka's binary protocol) without error
+    # request: size 10, api key 18 (ApiVersions), version 0, correlation id 1, null client id;
+    # response: size, correlation id 1, error code 0.
+    exec 3<>/dev/tcp/127.0.0.1/${RFY_HEALTHCHECK_KAFKA_PORT:-19092} || exit 1
+    printf '\x00\x00\x00\x0a\x00\x12\x00\x00\x00\x00\x00\x01\xff\xff' >&3
+    [[ "$(timeout 5 head -c 10 <&3 | od -An -tx1 | tr -d ' \n')" =~ ^[0-9a-f]{8}000000010000$ ]] ;;
+  *) echo "usage: healthcheck.sh namenode|datanode|resourcemanager|nodemanager|kafka" >&2; exit 2 ;;
 esac
