@@ -43,7 +43,7 @@ use std::time::{Duration, Instant};
 use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
-use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext, PurgeConfig};
 use rdkafka::ClientContext;
 use rfy_runtime::checkpoint::TaskCheckpointing;
 use rfy_runtime::sinks::{Sink, SinkWriter};
@@ -713,7 +713,18 @@ impl<T, S> Drop for KafkaSinkWriter<T, S> {
         if self.pool.is_some() {
             // Records after the last barrier are replayed from the checkpoint:
             // abort now so read_committed readers are not held up by them.
-            let _ = self.current.producer.abort_transaction(Duration::from_secs(5));
+            // librdkafka's abort waits until every outstanding record's
+            // delivery report has been served, which a non-threaded producer
+            // only does when polled: purge them and serve the reports first,
+            // or a task canceled mid-stream (a peer TaskManager died) would
+            // sit out the whole abort timeout before the job can restart.
+            let p = &self.current.producer;
+            p.purge(PurgeConfig::default().queue().inflight());
+            let deadline = Instant::now() + Duration::from_secs(2);
+            while p.in_flight_count() > 0 && Instant::now() < deadline {
+                p.poll(Duration::from_millis(5));
+            }
+            let _ = p.abort_transaction(Duration::from_secs(5));
         }
     }
 }
