@@ -18,7 +18,7 @@ use rfy_itests::local::*;
 async fn kafka_to_kafka_exactly_once_through_taskmanager_kills() -> anyhow::Result<()> {
     init_logging();
     let Some(bootstrap) = bootstrap("kafka_exactly_once") else { return Ok(()) };
-    let seconds: f64 = std::env::var("RFY_ITEST_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(35.0);
+    let seconds: f64 = std::env::var("RFY_ITEST_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(22.0);
     let tmp = tempfile::tempdir()?;
     let text = std::fs::read_to_string(repo_file("data/kjv.txt"))?;
     let lines: Vec<&str> = text.lines().take(8000).collect();
@@ -88,8 +88,9 @@ async fn kafka_to_kafka_exactly_once_through_taskmanager_kills() -> anyhow::Resu
         .await?;
         wait_until("the job to run again", Duration::from_secs(60), || async { fully_running(&client, &job).await })
             .await?;
-        recoveries.push(killed_at.elapsed());
-        eprintln!("{:>6.1} s: running again", started.elapsed().as_secs_f64());
+        let took = killed_at.elapsed();
+        eprintln!("{:>6.1} s: running again after {:.2} s", started.elapsed().as_secs_f64(), took.as_secs_f64());
+        recoveries.push(took);
     }
     let state = wait_terminal(&client, &job, Duration::from_secs_f64(seconds * 4.0 + 60.0)).await?;
     let exceptions = client.get(&format!("/jobs/{job}/exceptions")).await?;
