@@ -20,7 +20,7 @@ use rfy_itests::Cluster;
 async fn kafka_yarn_container_kills_lose_and_duplicate_nothing() -> anyhow::Result<()> {
     let Some(bootstrap) = bootstrap("kafka_yarn_exactly_once") else { return Ok(()) };
     let Some(c) = Cluster::get("kafka_yarn_container_kills_lose_and_duplicate_nothing") else { return Ok(()) };
-    let seconds = itest_seconds(40.0);
+    let seconds = itest_seconds(30.0);
     let tmp = tempfile::tempdir()?;
     let text = std::fs::read_to_string(repo_file("data/kjv.txt"))?;
     let lines: Vec<&str> = text.lines().skip(20_000).take(8000).collect();
