@@ -1,7 +1,8 @@
 //! Helpers of the YARN checkpoint tests (`tests/yarn_*.rs`, issue 4):
 //! word count jobs submitted with `rfy run -m yarn-application`, driven
-//! through the RM's web proxy, TaskManager containers killed with Hadoop's
-//! own `yarn container -signal`, and committed output read back from HDFS.
+//! through the RM's web proxy, TaskManager containers killed with YARN's own
+//! container signal (what `yarn container -signal` sends, through the RM's
+//! REST API), and committed output read back from HDFS.
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -3,7 +3,8 @@
 //! second to HDFS) reads N known lines from a 4-partition topic of the real
 //! broker of `scripts/kafka` and writes a running count per word with the
 //! exactly-once sink, while a TaskManager container is killed 3 times with
-//! `yarn container -signal FORCEFUL_SHUTDOWN`; a `read_committed` consumer
+//! YARN's `FORCEFUL_SHUTDOWN` signal (as `yarn container -signal`, sent
+//! through the RM's REST API); a `read_committed` consumer
 //! then reads every word's counts 1..n exactly once.
 //!
 //! Needs HADOOP_CONF_DIR, Hadoop's `yarn` CLI on PATH, the rfy binaries
