@@ -162,6 +162,12 @@ impl<T, S: KafkaSerializer<T>> KafkaSink<T, S> {
             // 15 min: a restarted job has that long to abort what its predecessor left open.
             cfg.set("transactional.id", id)
                 .set("transaction.timeout.ms", "900000")
+                // Initializing an id whose transaction is still open (a restart)
+                // is refused with CONCURRENT_TRANSACTIONS until the coordinator
+                // has aborted it (a few ms): retry soon rather than after the
+                // default 100 ms growing to 1 s (this is on the restart path).
+                .set("retry.backoff.ms", "20")
+                .set("retry.backoff.max.ms", "200")
                 // The producer id and epoch of prepared transactions come from the statistics.
                 .set("statistics.interval.ms", STATS_INTERVAL_MS.to_string());
         }
@@ -533,6 +539,17 @@ fn commit_restored<T, S>(sink: &KafkaSink<T, S>, t: &PendingTxn) -> Result<(), T
         Ok(CommitOutcome::Committed) => {
             tracing::info!(transactional_id = %id, checkpoint = t.checkpoint, records = t.records,
                 "committed a Kafka transaction of the restored checkpoint (EndTxn)");
+            // Until the coordinator has written the commit markers the id is
+            // in PrepareCommit, and initializing it (next) would be refused
+            // with CONCURRENT_TRANSACTIONS and retried by librdkafka with a
+            // growing backoff (~1 s per restore here): wait for it instead.
+            let deadline = Instant::now() + sink.timeout;
+            while Instant::now() < deadline {
+                match transaction_state(&sink.bootstrap, id, sink.timeout) {
+                    Ok(Some(state)) if state == "PrepareCommit" => std::thread::sleep(Duration::from_millis(10)),
+                    _ => break,
+                }
+            }
         }
         Ok(CommitOutcome::Fenced(code)) => {
             tracing::info!(transactional_id = %id, checkpoint = t.checkpoint, error_code = code,
