@@ -130,6 +130,50 @@ pub async fn completed_checkpoints(client: &RestClient, job_id: &str) -> Result<
     Ok(client.get(&format!("/jobs/{job_id}/checkpoints")).await?["counts"]["completed"].as_u64().unwrap_or(0))
 }
 
+/// One TaskManager kill of the local failure tests: waits for a new completed
+/// checkpoint, then a random pause of `pause_ms` milliseconds, kills a random
+/// TaskManager of `cluster`, and waits until the job has left RUNNING and
+/// runs again with every subtask. Returns the recovery time (kill -> every
+/// subtask RUNNING) and prints it with the time since `started`.
+///
+/// Errors: no checkpoint in 30 s, no failover in 30 s, no recovery in 60 s,
+/// REST failing; the kill would come `seconds` or later after `started`
+/// (the paced input may have ended: raise RFY_ITEST_SECONDS).
+pub async fn kill_and_recover(
+    cluster: &rfy_client::local::LocalCluster,
+    client: &RestClient,
+    job: &str,
+    rng: &mut fastrand::Rng,
+    pause_ms: std::ops::Range<u64>,
+    started: Instant,
+    seconds: f64,
+) -> Result<Duration> {
+    let before = completed_checkpoints(client, job).await?;
+    wait_until("a new completed checkpoint", Duration::from_secs(30), || async {
+        Ok(completed_checkpoints(client, job).await? > before)
+    })
+    .await?;
+    tokio::time::sleep(Duration::from_millis(rng.u64(pause_ms))).await;
+    if started.elapsed().as_secs_f64() >= seconds {
+        bail!("kills must happen while the job runs; raise RFY_ITEST_SECONDS");
+    }
+    let ids = cluster.task_manager_ids();
+    let victim = ids[rng.usize(..ids.len())].clone();
+    let killed_at = Instant::now();
+    if !cluster.kill_task_manager(&victim) {
+        bail!("TaskManager {victim} unknown to the local cluster");
+    }
+    eprintln!("{:>6.1} s: killed {victim}", started.elapsed().as_secs_f64());
+    wait_until("the job to leave RUNNING", Duration::from_secs(30), || async {
+        Ok(!fully_running(client, job).await?)
+    })
+    .await?;
+    wait_until("the job to run again", Duration::from_secs(60), || async { fully_running(client, job).await }).await?;
+    let took = killed_at.elapsed();
+    eprintln!("{:>6.1} s: running again after {:.2} s", started.elapsed().as_secs_f64(), took.as_secs_f64());
+    Ok(took)
+}
+
 /// Waits for a terminal state and returns it.
 ///
 /// Errors: not within `timeout`, or REST failing.

@@ -18,7 +18,7 @@ use rfy_itests::local::*;
 async fn kafka_to_kafka_exactly_once_through_taskmanager_kills() -> anyhow::Result<()> {
     init_logging();
     let Some(bootstrap) = bootstrap("kafka_exactly_once") else { return Ok(()) };
-    let seconds: f64 = std::env::var("RFY_ITEST_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(35.0);
+    let seconds: f64 = std::env::var("RFY_ITEST_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(22.0);
     let tmp = tempfile::tempdir()?;
     let text = std::fs::read_to_string(repo_file("data/kjv.txt"))?;
     let lines: Vec<&str> = text.lines().take(8000).collect();
@@ -67,29 +67,7 @@ async fn kafka_to_kafka_exactly_once_through_taskmanager_kills() -> anyhow::Resu
     );
     let mut recoveries = Vec::new();
     while recoveries.len() < 3 {
-        let before = completed_checkpoints(&client, &job).await?;
-        wait_until("a new completed checkpoint", Duration::from_secs(30), || async {
-            Ok(completed_checkpoints(&client, &job).await? > before)
-        })
-        .await?;
-        tokio::time::sleep(Duration::from_millis(rng.u64(100..1500))).await;
-        assert!(
-            started.elapsed().as_secs_f64() < seconds,
-            "kills must happen while the job runs; raise RFY_ITEST_SECONDS"
-        );
-        let ids = cluster.task_manager_ids();
-        let victim = ids[rng.usize(..ids.len())].clone();
-        let killed_at = Instant::now();
-        assert!(cluster.kill_task_manager(&victim));
-        eprintln!("{:>6.1} s: killed {victim}", started.elapsed().as_secs_f64());
-        wait_until("the job to leave RUNNING", Duration::from_secs(30), || async {
-            Ok(!fully_running(&client, &job).await?)
-        })
-        .await?;
-        wait_until("the job to run again", Duration::from_secs(60), || async { fully_running(&client, &job).await })
-            .await?;
-        recoveries.push(killed_at.elapsed());
-        eprintln!("{:>6.1} s: running again", started.elapsed().as_secs_f64());
+        recoveries.push(kill_and_recover(&cluster, &client, &job, &mut rng, 100..1500, started, seconds).await?);
     }
     let state = wait_terminal(&client, &job, Duration::from_secs_f64(seconds * 4.0 + 60.0)).await?;
     let exceptions = client.get(&format!("/jobs/{job}/exceptions")).await?;

@@ -3,7 +3,8 @@
 //! second to HDFS) reads N known lines from a 4-partition topic of the real
 //! broker of `scripts/kafka` and writes a running count per word with the
 //! exactly-once sink, while a TaskManager container is killed 3 times with
-//! `yarn container -signal FORCEFUL_SHUTDOWN`; a `read_committed` consumer
+//! YARN's `FORCEFUL_SHUTDOWN` signal (as `yarn container -signal`, sent
+//! through the RM's REST API); a `read_committed` consumer
 //! then reads every word's counts 1..n exactly once.
 //!
 //! Needs HADOOP_CONF_DIR, Hadoop's `yarn` CLI on PATH, the rfy binaries
@@ -20,7 +21,7 @@ use rfy_itests::Cluster;
 async fn kafka_yarn_container_kills_lose_and_duplicate_nothing() -> anyhow::Result<()> {
     let Some(bootstrap) = bootstrap("kafka_yarn_exactly_once") else { return Ok(()) };
     let Some(c) = Cluster::get("kafka_yarn_container_kills_lose_and_duplicate_nothing") else { return Ok(()) };
-    let seconds = itest_seconds(60.0);
+    let seconds = itest_seconds(30.0);
     let tmp = tempfile::tempdir()?;
     let text = std::fs::read_to_string(repo_file("data/kjv.txt"))?;
     let lines: Vec<&str> = text.lines().skip(20_000).take(8000).collect();

@@ -67,31 +67,7 @@ async fn taskmanager_kills_lose_and_duplicate_nothing() -> anyhow::Result<()> {
     let mut recoveries = Vec::new();
     let deadline = seconds * 0.75; // kills stop before the sources can finish
     while recoveries.len() < 3 || (started.elapsed().as_secs_f64() < deadline * 0.8 && recoveries.len() < 5) {
-        // Wait for a completed checkpoint of this attempt, then a random moment.
-        let before = completed_checkpoints(&client, &job).await?;
-        wait_until("a new completed checkpoint", Duration::from_secs(30), || async {
-            Ok(completed_checkpoints(&client, &job).await? > before)
-        })
-        .await?;
-        tokio::time::sleep(Duration::from_millis(rng.u64(200..2500))).await;
-        assert!(
-            started.elapsed().as_secs_f64() < seconds,
-            "kills must happen while the job runs; raise RFY_ITEST_SECONDS"
-        );
-        let ids = cluster.task_manager_ids();
-        let victim = ids[rng.usize(..ids.len())].clone();
-        let killed_at = Instant::now();
-        assert!(cluster.kill_task_manager(&victim));
-        eprintln!("{:>6.1} s: killed {victim}", started.elapsed().as_secs_f64());
-        wait_until("the job to leave RUNNING", Duration::from_secs(30), || async {
-            Ok(!fully_running(&client, &job).await?)
-        })
-        .await?;
-        wait_until("the job to run again", Duration::from_secs(60), || async { fully_running(&client, &job).await })
-            .await?;
-        let took = killed_at.elapsed();
-        eprintln!("{:>6.1} s: running again after {:.2} s", started.elapsed().as_secs_f64(), took.as_secs_f64());
-        recoveries.push(took);
+        recoveries.push(kill_and_recover(&cluster, &client, &job, &mut rng, 200..2500, started, seconds).await?);
     }
     let state = wait_terminal(&client, &job, Duration::from_secs_f64(seconds * 4.0 + 120.0)).await?;
     let exceptions = client.get(&format!("/jobs/{job}/exceptions")).await?;

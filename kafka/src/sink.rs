@@ -29,12 +29,20 @@
 //! transaction protocol version 1) and its record count. At restore each one
 //! with records is committed by hand ([`crate::txn::commit_prepared`]:
 //! `EndTxn(committed)` to the coordinator) before its id is initialized
-//! again. A producer returns to the free pool only once a checkpoint that no
-//! longer lists its transaction has completed, so the transaction a restored
-//! checkpoint names is always the one still open under that id and epoch
-//! (not a later one of the same producer). Not covered: a restore that
-//! falls back past a damaged newest checkpoint to an older one whose
-//! producers were reused since.
+//! again. A producer returns to the free pool only once
+//! `state.checkpoints.num-retained` checkpoints newer than the last one
+//! listing its transaction have completed: then no retained checkpoint names
+//! it, so the transaction any restorable checkpoint names (the newest, or an
+//! older retained one when the newest is damaged) is the one still open under
+//! that id and epoch, never a later one of the same producer (which `EndTxn`
+//! would commit, since librdkafka's transaction protocol keeps the epoch).
+//! A restore from an older checkpoint knows only that checkpoint's pool size;
+//! ids past it that a later pool used are looked up with
+//! `DescribeTransactions` and their open transactions aborted (see
+//! `abort_beyond`). What no two-phase-commit sink can undo: a restore that
+//! falls back past a checkpoint whose transactions were already committed
+//! brings that checkpoint's records again (Flink's `KafkaSink` alike); a
+//! savepoint older than the retained checkpoints may name reused producers.
 
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
@@ -43,7 +51,7 @@ use std::time::{Duration, Instant};
 use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
-use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext, PurgeConfig};
 use rdkafka::ClientContext;
 use rfy_runtime::checkpoint::TaskCheckpointing;
 use rfy_runtime::sinks::{Sink, SinkWriter};
@@ -52,7 +60,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::KafkaConnectorError;
 use crate::format::KafkaSerializer;
-use crate::txn::{commit_prepared, CommitOutcome, PreparedTxn};
+use crate::txn::{commit_prepared, transaction_state, CommitOutcome, PreparedTxn};
 use crate::DEFAULT_TIMEOUT;
 
 /// How the sink guarantees delivery (Flink's `DeliveryGuarantee`).
@@ -154,6 +162,12 @@ impl<T, S: KafkaSerializer<T>> KafkaSink<T, S> {
             // 15 min: a restarted job has that long to abort what its predecessor left open.
             cfg.set("transactional.id", id)
                 .set("transaction.timeout.ms", "900000")
+                // Initializing an id whose transaction is still open (a restart)
+                // is refused with CONCURRENT_TRANSACTIONS until the coordinator
+                // has aborted it (a few ms): retry soon rather than after the
+                // default 100 ms growing to 1 s (this is on the restart path).
+                .set("retry.backoff.ms", "20")
+                .set("retry.backoff.max.ms", "200")
                 // The producer id and epoch of prepared transactions come from the statistics.
                 .set("statistics.interval.ms", STATS_INTERVAL_MS.to_string());
         }
@@ -308,8 +322,15 @@ struct Pool {
     /// Prepared transactions, awaiting their checkpoint's completion.
     pending: Vec<Prepared>,
     /// Committed producers with the newest checkpoint listing them: free
-    /// once a later checkpoint has completed (a restore cannot name them).
+    /// once `num_retained` later checkpoints have completed, so that no
+    /// checkpoint a restore may choose (the newest retained, or an older
+    /// retained one when the newest is damaged) names their transaction.
     cooling: Vec<(u64, TxnProducer)>,
+    /// The newest completed checkpoints this subtask was told of, ascending,
+    /// at most `num_retained`.
+    completed: Vec<u64>,
+    /// `state.checkpoints.num-retained`.
+    num_retained: usize,
     /// Ids `<prefix>-<subtask>-0 .. size` exist.
     size: usize,
     /// First commit failure (the writer fails the task with it).
@@ -460,14 +481,50 @@ fn open_pool<T, S: KafkaSerializer<T>>(
             for n in 0..s.pool_size as usize {
                 drop(sink.producer(Some(&txn_id(&prefix, s.subtask, n)))?);
             }
+            abort_beyond(sink, &prefix, s.subtask, s.pool_size as usize)?;
         }
     }
-    let mut pool = Pool { size: own_size, ..Default::default() };
+    let mut pool = Pool { size: own_size, num_retained: cp.num_retained().max(1) as usize, ..Default::default() };
     for n in (0..own_size).rev() {
         pool.free.push(sink.producer(Some(&txn_id(&prefix, me, n)))?);
     }
+    abort_beyond(sink, &prefix, me, own_size)?;
     tracing::info!(subtask = me, pool = own_size, prefix = %prefix, "Kafka exactly-once sink initialized its transactional ids");
     Ok(Arc::new(Mutex::new(pool)))
+}
+
+/// Most ids past a known pool size [`abort_beyond`] looks at.
+const MAX_PROBED_IDS: usize = 64;
+
+/// Aborts the transactions ids `<prefix>-<subtask>-<n>`, `n >= first`, left
+/// open. The restored checkpoint knows its own pool size only: a later one
+/// (damaged or never completed, so the restore fell back past it) or the
+/// failed attempt after it may have grown the pool, and an open transaction
+/// there would hold `read_committed` readers back until
+/// `transaction.timeout.ms`. Ids are taken in order from 0, so the first id
+/// the coordinator never saw (`DescribeTransactions`, no side effect) ends
+/// the search; an `Ongoing` one is aborted by initializing it.
+///
+/// Errors: the coordinator cannot be asked, or initializing an id fails.
+fn abort_beyond<T, S: KafkaSerializer<T>>(
+    sink: &KafkaSink<T, S>,
+    prefix: &str,
+    subtask: u32,
+    first: usize,
+) -> Result<(), TaskError> {
+    for n in first..first + MAX_PROBED_IDS {
+        let id = txn_id(prefix, subtask, n);
+        match transaction_state(&sink.bootstrap, &id, sink.timeout).map_err(TaskError::User)? {
+            None => return Ok(()),
+            Some(state) if state == "Ongoing" => {
+                tracing::info!(transactional_id = %id, "aborting a Kafka transaction left open past the restored pool (newer than the restored checkpoint)");
+                drop(sink.producer(Some(&id))?);
+            }
+            Some(_) => {}
+        }
+    }
+    tracing::warn!(subtask, first, "more than {MAX_PROBED_IDS} used transactional ids past the pool of prefix {prefix}: stopped looking for open transactions");
+    Ok(())
 }
 
 /// Commits a transaction of the restored checkpoint with `EndTxn`. As
@@ -482,6 +539,17 @@ fn commit_restored<T, S>(sink: &KafkaSink<T, S>, t: &PendingTxn) -> Result<(), T
         Ok(CommitOutcome::Committed) => {
             tracing::info!(transactional_id = %id, checkpoint = t.checkpoint, records = t.records,
                 "committed a Kafka transaction of the restored checkpoint (EndTxn)");
+            // Until the coordinator has written the commit markers the id is
+            // in PrepareCommit, and initializing it (next) would be refused
+            // with CONCURRENT_TRANSACTIONS and retried by librdkafka with a
+            // growing backoff (~1 s per restore here): wait for it instead.
+            let deadline = Instant::now() + sink.timeout;
+            while Instant::now() < deadline {
+                match transaction_state(&sink.bootstrap, id, sink.timeout) {
+                    Ok(Some(state)) if state == "PrepareCommit" => std::thread::sleep(Duration::from_millis(10)),
+                    _ => break,
+                }
+            }
         }
         Ok(CommitOutcome::Fenced(code)) => {
             tracing::info!(transactional_id = %id, checkpoint = t.checkpoint, error_code = code,
@@ -544,9 +612,18 @@ fn commit_up_to<T, S: KafkaSerializer<T>>(sink: &KafkaSink<T, S>, pool: &Mutex<P
             }
         }
     }
-    // Checkpoint `id` is complete: producers no checkpoint from `id` on lists are free.
+    // Checkpoint `id` is complete: a producer is free once `num_retained`
+    // completed checkpoints are newer than the last one listing it (that one
+    // is then no longer retained, so no restore can name its transaction).
     let mut g = lock(pool);
-    let (free, cooling): (Vec<_>, Vec<_>) = std::mem::take(&mut g.cooling).into_iter().partition(|(l, _)| *l < id);
+    if id != u64::MAX && g.completed.last().is_none_or(|&last| last < id) {
+        g.completed.push(id);
+        let excess = g.completed.len().saturating_sub(g.num_retained.max(1));
+        g.completed.drain(..excess);
+    }
+    let oldest_restorable = if g.completed.len() >= g.num_retained.max(1) { g.completed[0] } else { 0 };
+    let (free, cooling): (Vec<_>, Vec<_>) =
+        std::mem::take(&mut g.cooling).into_iter().partition(|(l, _)| id == u64::MAX || *l < oldest_restorable);
     g.cooling = cooling;
     g.free.extend(free.into_iter().map(|(_, p)| p));
 }
@@ -713,7 +790,18 @@ impl<T, S> Drop for KafkaSinkWriter<T, S> {
         if self.pool.is_some() {
             // Records after the last barrier are replayed from the checkpoint:
             // abort now so read_committed readers are not held up by them.
-            let _ = self.current.producer.abort_transaction(Duration::from_secs(5));
+            // librdkafka's abort waits until every outstanding record's
+            // delivery report has been served, which a non-threaded producer
+            // only does when polled: purge them and serve the reports first,
+            // or a task canceled mid-stream (a peer TaskManager died) would
+            // sit out the whole abort timeout before the job can restart.
+            let p = &self.current.producer;
+            p.purge(PurgeConfig::default().queue().inflight());
+            let deadline = Instant::now() + Duration::from_secs(2);
+            while p.in_flight_count() > 0 && Instant::now() < deadline {
+                p.poll(Duration::from_millis(5));
+            }
+            let _ = p.abort_transaction(Duration::from_secs(5));
         }
     }
 }

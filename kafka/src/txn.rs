@@ -30,8 +30,8 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::{
-    ApiKey, EndTxnRequest, EndTxnResponse, FindCoordinatorRequest, FindCoordinatorResponse, ProducerId, RequestHeader,
-    ResponseHeader, TransactionalId,
+    ApiKey, DescribeTransactionsRequest, DescribeTransactionsResponse, EndTxnRequest, EndTxnResponse,
+    FindCoordinatorRequest, FindCoordinatorResponse, ProducerId, RequestHeader, ResponseHeader, TransactionalId,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, StrBytes};
 
@@ -83,6 +83,74 @@ const INVALID_PRODUCER_EPOCH: i16 = 47;
 const INVALID_TXN_STATE: i16 = 48;
 const CONCURRENT_TRANSACTIONS: i16 = 51;
 const PRODUCER_FENCED: i16 = 90;
+const TRANSACTIONAL_ID_NOT_FOUND: i16 = 105;
+const DESCRIBE_TRANSACTIONS_VERSION: i16 = 0;
+
+/// The coordinator's state of a transactional id (Kafka's `TransactionState`
+/// names: `Empty`, `Ongoing`, `PrepareCommit`, `PrepareAbort`,
+/// `CompleteCommit`, `CompleteAbort`, `Dead`, `PrepareEpochFence`), or
+/// `None` when the coordinator has never seen the id (or expired it): the
+/// Kafka protocol's `DescribeTransactions` v0 (KIP-664, brokers from 3.0)
+/// sent to the id's coordinator. Unlike `InitProducerId` it changes nothing,
+/// so it can tell which ids of a naming scheme were ever used.
+///
+/// Errors: no broker or coordinator reachable within `timeout`, a response
+/// that does not decode, any other error code.
+pub fn transaction_state(bootstrap: &str, transactional_id: &str, timeout: Duration) -> Result<Option<String>, String> {
+    let deadline = Instant::now() + timeout;
+    let mut last = String::new();
+    while Instant::now() < deadline {
+        let coordinator = match find_coordinator(bootstrap, transactional_id, deadline) {
+            Ok(Some(addr)) => addr,
+            Ok(None) => {
+                last = "coordinator not available yet".into();
+                std::thread::sleep(Duration::from_millis(100));
+                continue;
+            }
+            Err(e) => {
+                last = e;
+                std::thread::sleep(Duration::from_millis(200));
+                continue;
+            }
+        };
+        let req = DescribeTransactionsRequest::default()
+            .with_transactional_ids(vec![TransactionalId(StrBytes::from_string(transactional_id.to_string()))]);
+        let r = match call::<DescribeTransactionsRequest, DescribeTransactionsResponse>(
+            &coordinator,
+            ApiKey::DescribeTransactions,
+            DESCRIBE_TRANSACTIONS_VERSION,
+            &req,
+            deadline,
+        ) {
+            Ok(r) => r,
+            Err(e) => {
+                last = e;
+                std::thread::sleep(Duration::from_millis(200));
+                continue;
+            }
+        };
+        let Some(t) = r.transaction_states.into_iter().next() else {
+            return Err(format!("DescribeTransactions of '{transactional_id}' via {coordinator}: empty answer"));
+        };
+        match t.error_code {
+            NONE => return Ok(Some(t.transaction_state.as_str().to_string())),
+            TRANSACTIONAL_ID_NOT_FOUND => return Ok(None),
+            COORDINATOR_LOAD_IN_PROGRESS | COORDINATOR_NOT_AVAILABLE | NOT_COORDINATOR => {
+                last = format!("retriable error code {}", t.error_code);
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            other => {
+                return Err(format!(
+                    "DescribeTransactions of '{transactional_id}' via {coordinator}: Kafka error code {other}"
+                ))
+            }
+        }
+    }
+    Err(format!(
+        "DescribeTransactions of '{transactional_id}' via {bootstrap}: no answer within {} ms (last: {last})",
+        timeout.as_millis()
+    ))
+}
 
 /// Commits `txn` by sending `EndTxn(committed = true)` to its coordinator,
 /// found through `bootstrap` (comma-separated `host:port`). Retries

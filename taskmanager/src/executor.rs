@@ -343,7 +343,8 @@ impl Executor {
                     restore,
                     task_name.clone(),
                 )
-                .with_final_checkpoint(tdd.final_checkpoint),
+                .with_final_checkpoint(tdd.final_checkpoint)
+                .with_num_retained(conf.get(&options::STATE_CHECKPOINTS_NUM_RETAINED)),
             ));
         }
         lock(&self.tasks).insert(

@@ -101,6 +101,10 @@ pub struct TaskCheckpointing {
     final_checkpoint: bool,
     /// The newest checkpoint whose completion this task was told (0: none).
     completed: AtomicU64,
+    /// `state.checkpoints.num-retained`: how many completed checkpoints a
+    /// restore may still choose from (the newest, or an older one when the
+    /// newest turns out damaged).
+    num_retained: u32,
 }
 
 impl std::fmt::Debug for TaskCheckpointing {
@@ -144,6 +148,7 @@ impl TaskCheckpointing {
             name,
             final_checkpoint: false,
             completed: AtomicU64::new(0),
+            num_retained: 1,
         }
     }
 
@@ -153,6 +158,20 @@ impl TaskCheckpointing {
     pub fn with_final_checkpoint(mut self, on: bool) -> Self {
         self.final_checkpoint = on;
         self
+    }
+
+    /// Sets `state.checkpoints.num-retained` (default 1, at least 1): a
+    /// two-phase-commit sink must not reuse a transaction a retained
+    /// checkpoint names, since a restore may fall back to any of them.
+    pub fn with_num_retained(mut self, n: u32) -> Self {
+        self.num_retained = n.max(1);
+        self
+    }
+
+    /// `state.checkpoints.num-retained` (≥ 1): how many of the newest
+    /// completed checkpoints a restore may use.
+    pub fn num_retained(&self) -> u32 {
+        self.num_retained
     }
 
     /// True if tasks end their stream only through a final checkpoint: an
