@@ -118,16 +118,17 @@ pub fn decode_all_timestamped<T: DeserializeOwned>(
 ///
 /// Errors: [`TaskError::Decode`] if the bytes are truncated or malformed, or
 /// if bytes remain after `count` records.
-pub fn decode_all<T: DeserializeOwned>(mut bytes: &[u8], count: u32, out: &mut Vec<T>) -> Result<(), TaskError> {
+pub fn decode_all<T: DeserializeOwned>(bytes: &[u8], count: u32, out: &mut Vec<T>) -> Result<(), TaskError> {
     // `count` comes from the sender: reserve no more than the bytes can hold
     // (a record that encodes to no bytes is zero-sized and needs no room).
     out.reserve((count as usize).min(bytes.len()));
+    // One deserializer for the whole buffer (not one per record).
+    let mut de = postcard::Deserializer::from_bytes(bytes);
     for i in 0..count {
-        let (rec, rest) = postcard::take_from_bytes::<T>(bytes)
-            .map_err(|e| TaskError::Decode(format!("record {i} of {count}: {e}")))?;
+        let rec = T::deserialize(&mut de).map_err(|e| TaskError::Decode(format!("record {i} of {count}: {e}")))?;
         out.push(rec);
-        bytes = rest;
     }
+    let bytes = de.finalize().map_err(|e| TaskError::Decode(format!("after {count} records: {e}")))?;
     if !bytes.is_empty() {
         return Err(TaskError::Decode(format!("{} trailing bytes after {count} records", bytes.len())));
     }

@@ -71,7 +71,7 @@ impl<T: Record, K: Hash + 'static, F: Fn(&T) -> K + Send + Sync + 'static> Write
         settings: &ExchangeSettings,
         control: &TaskControl,
     ) -> Result<AnyOutput, TaskError> {
-        let p = KeyGroupPartitioner { key_fn: self.key_fn.clone(), max_parallelism: ctx.max_parallelism };
+        let p = KeyGroupPartitioner::new(self.key_fn.clone(), ctx.max_parallelism);
         Ok(erase::<T>(Box::new(PartitionWriter::new(
             senders,
             p,

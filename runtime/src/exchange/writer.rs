@@ -46,10 +46,37 @@ impl<T> Partitioner<T> for RebalancePartitioner {
 }
 
 /// Hash by key into key groups, then to the subtask that owns the key group.
+///
+/// Routes exactly as [`key_group_for_hash`] and [`operator_index_for_key_group`]
+/// do, without their two 64-bit divisions per record: a mask when the max
+/// parallelism is a power of two (Flink's default 128 is), and a table from key
+/// group to channel, made on the first record (the channel count is fixed).
 pub(crate) struct KeyGroupPartitioner<F> {
-    pub(crate) key_fn: Arc<F>,
-    pub(crate) max_parallelism: u32,
+    key_fn: Arc<F>,
+    max_parallelism: u32,
+    /// `max_parallelism - 1` if it is a power of two.
+    mask: Option<u64>,
+    /// Channel of each key group, for `owner_channels` channels.
+    owner: Vec<u32>,
+    owner_channels: usize,
 }
+
+impl<F> KeyGroupPartitioner<F> {
+    pub(crate) fn new(key_fn: Arc<F>, max_parallelism: u32) -> Self {
+        let max_parallelism = max_parallelism.max(1);
+        let mask = max_parallelism.is_power_of_two().then(|| max_parallelism as u64 - 1);
+        KeyGroupPartitioner { key_fn, max_parallelism, mask, owner: Vec::new(), owner_channels: 0 }
+    }
+
+    #[cold]
+    fn make_table(&mut self, channels: usize) {
+        self.owner = (0..self.max_parallelism)
+            .map(|kg| operator_index_for_key_group(self.max_parallelism, channels as u32, kg))
+            .collect();
+        self.owner_channels = channels;
+    }
+}
+
 impl<T, K, F> Partitioner<T> for KeyGroupPartitioner<F>
 where
     K: Hash,
@@ -57,8 +84,15 @@ where
 {
     #[inline]
     fn select(&mut self, record: &T, channels: usize) -> usize {
-        let kg = key_group_for_hash(key_hash(&(self.key_fn)(record)), self.max_parallelism);
-        operator_index_for_key_group(self.max_parallelism, channels as u32, kg) as usize
+        if self.owner_channels != channels {
+            self.make_table(channels);
+        }
+        let hash = key_hash(&(self.key_fn)(record));
+        let kg = match self.mask {
+            Some(mask) => (hash & mask) as u32,
+            None => key_group_for_hash(hash, self.max_parallelism),
+        };
+        self.owner[kg as usize] as usize
     }
 }
 
@@ -331,9 +365,25 @@ mod tests {
     }
 
     #[test]
+    fn key_group_routing_equals_the_key_group_assignment() {
+        // The mask and the table must route every key as the checkpointed key
+        // groups expect, also for a max parallelism that is not a power of two.
+        for max in [1u32, 7, 128, 300] {
+            for channels in 1..=5usize {
+                let mut p = KeyGroupPartitioner::new(Arc::new(|x: &u64| *x), max);
+                for key in (0..2000u64).chain([u64::MAX, 1 << 40]) {
+                    let kg = key_group_for_hash(key_hash(&key), max);
+                    let want = operator_index_for_key_group(max, channels as u32, kg) as usize;
+                    assert_eq!(p.select(&key, channels), want, "max {max} channels {channels} key {key}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn hash_partitioning_sends_equal_keys_to_one_channel() {
         let (txs, rxs): (Vec<_>, Vec<_>) = (0..3).map(|_| channel(64)).unzip();
-        let p = KeyGroupPartitioner { key_fn: Arc::new(|x: &u64| *x % 10), max_parallelism: 128 };
+        let p = KeyGroupPartitioner::new(Arc::new(|x: &u64| *x % 10), 128);
         let mut w =
             PartitionWriter::new(txs, p, false, &ExchangeSettings::default(), TaskControl::default(), "t".into());
         let mut batch: Vec<u64> = (0..1000).collect();

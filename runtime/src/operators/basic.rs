@@ -35,6 +35,9 @@ impl<I, O, F: Fn(I) -> O> Output<I> for MapOp<I, O, F> {
     }
 }
 
+/// A flat_map passes its output on once it holds this many records.
+const FLAT_MAP_CHUNK: usize = 2048;
+
 struct FlatMapOp<I, O, F> {
     f: Arc<F>,
     buf: Vec<O>,
@@ -46,9 +49,13 @@ struct FlatMapOp<I, O, F> {
 impl<I, O, F: Fn(I, &mut Collector<'_, O>)> Output<I> for FlatMapOp<I, O, F> {
     fn push_batch(&mut self, batch: &mut Vec<I>) -> Result<(), TaskError> {
         let f = &*self.f;
-        let mut out = Collector::new(&mut self.buf);
         for rec in batch.drain(..) {
-            f(rec, &mut out);
+            f(rec, &mut Collector::new(&mut self.buf));
+            // Pass on cache-sized pieces: one source batch of lines can
+            // yield tens of thousands of records (about 1 MB of words).
+            if self.buf.len() >= FLAT_MAP_CHUNK {
+                self.next.push_batch(&mut self.buf)?;
+            }
         }
         self.next.push_batch(&mut self.buf)
     }
@@ -58,6 +65,9 @@ impl<I, O, F: Fn(I, &mut Collector<'_, O>)> Output<I> for FlatMapOp<I, O, F> {
         for (rec, t) in batch.drain(..).zip(timestamps.drain(..)) {
             f(rec, &mut Collector::new(&mut self.buf));
             self.ts.resize(self.buf.len(), t);
+            if self.buf.len() >= FLAT_MAP_CHUNK {
+                self.next.push_timestamped(&mut self.buf, &mut self.ts)?;
+            }
         }
         self.next.push_timestamped(&mut self.buf, &mut self.ts)
     }
