@@ -7,17 +7,8 @@
 
 use std::time::{Duration, Instant};
 
+use rfy_itests::yarn::SMALL;
 use rfy_itests::{chromium_dump_dom, hadoop_cli, repo_root, rfy, Cluster, RfyRun};
-
-/// Small containers: many tests run at once on the single NodeManager.
-const SMALL: [&str; 6] = [
-    "-D",
-    "jobmanager.memory.process.size=512m",
-    "-D",
-    "taskmanager.memory.process.size=512m",
-    "-D",
-    "taskmanager.numberOfTaskSlots=1",
-];
 
 fn args<'a>(head: &[&'a str], tail: &[&'a str]) -> Vec<&'a str> {
     let mut v: Vec<&str> = vec!["run", "-m", "yarn-application"];

@@ -10,6 +10,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use rfy_itests::browser::click_through;
+use rfy_itests::yarn::SMALL;
 use rfy_itests::{rfy, rfy_bin, Cluster, RfyRun};
 
 /// `rfy logs <args>`: (success, stdout, stderr).
@@ -34,31 +35,10 @@ async fn running_followed_and_aggregated_logs_of_one_application() {
     let input = c.put_kjv(&dir).await;
     let output = format!("hdfs://{dir}/out");
     // Paced to run about a minute: long enough to click through its web UI, read it running and start `-f`.
-    let (st, out, _) = rfy(
-        &[
-            "run",
-            "-m",
-            "yarn-application",
-            "-d",
-            "-p",
-            "1",
-            "-D",
-            "jobmanager.memory.process.size=512m",
-            "-D",
-            "taskmanager.memory.process.size=512m",
-            "-D",
-            "taskmanager.numberOfTaskSlots=1",
-            "wordcount",
-            "--input",
-            &input,
-            "--output",
-            &output,
-            "--rate",
-            "500",
-        ],
-        &[],
-        Duration::from_secs(180),
-    );
+    let mut args = vec!["run", "-m", "yarn-application", "-d", "-p", "1"];
+    args.extend_from_slice(&SMALL);
+    args.extend_from_slice(&["wordcount", "--input", &input, "--output", &output, "--rate", "500"]);
+    let (st, out, _) = rfy(&args, &[], Duration::from_secs(180));
     assert!(st.success(), "detached run failed:\n{out}");
     let app = {
         let i = out.find("application_").unwrap();

@@ -100,18 +100,8 @@ pub fn transaction_state(bootstrap: &str, transactional_id: &str, timeout: Durat
     let deadline = Instant::now() + timeout;
     let mut last = String::new();
     while Instant::now() < deadline {
-        let coordinator = match find_coordinator(bootstrap, transactional_id, deadline) {
-            Ok(Some(addr)) => addr,
-            Ok(None) => {
-                last = "coordinator not available yet".into();
-                std::thread::sleep(Duration::from_millis(100));
-                continue;
-            }
-            Err(e) => {
-                last = e;
-                std::thread::sleep(Duration::from_millis(200));
-                continue;
-            }
+        let Some(coordinator) = coordinator_or_pause(bootstrap, transactional_id, deadline, &mut last) else {
+            continue;
         };
         let req = DescribeTransactionsRequest::default()
             .with_transactional_ids(vec![TransactionalId(StrBytes::from_string(transactional_id.to_string()))]);
@@ -170,18 +160,9 @@ pub fn commit_prepared(bootstrap: &str, txn: &PreparedTxn, timeout: Duration) ->
     };
     let mut last = String::new();
     while Instant::now() < deadline {
-        match find_coordinator(bootstrap, &txn.transactional_id, deadline) {
-            Ok(Some(addr)) => coordinator = addr,
-            Ok(None) => {
-                last = "coordinator not available yet".into();
-                std::thread::sleep(Duration::from_millis(100));
-                continue;
-            }
-            Err(e) => {
-                last = e;
-                std::thread::sleep(Duration::from_millis(200));
-                continue;
-            }
+        match coordinator_or_pause(bootstrap, &txn.transactional_id, deadline, &mut last) {
+            Some(addr) => coordinator = addr,
+            None => continue,
         }
         let code = match end_txn(&coordinator, txn, deadline) {
             Ok(code) => code,
@@ -203,6 +184,30 @@ pub fn commit_prepared(bootstrap: &str, txn: &PreparedTxn, timeout: Duration) ->
         }
     }
     Err(err(&coordinator, format!("no success within {} ms (last: {last})", timeout.as_millis())))
+}
+
+/// One step of a retry loop: the coordinator of `transactional_id`, or `None`
+/// after recording why in `last` and pausing (100 ms while the coordinator is
+/// not available yet, 200 ms after an error) so the caller retries.
+fn coordinator_or_pause(
+    bootstrap: &str,
+    transactional_id: &str,
+    deadline: Instant,
+    last: &mut String,
+) -> Option<String> {
+    match find_coordinator(bootstrap, transactional_id, deadline) {
+        Ok(Some(addr)) => Some(addr),
+        Ok(None) => {
+            *last = "coordinator not available yet".into();
+            std::thread::sleep(Duration::from_millis(100));
+            None
+        }
+        Err(e) => {
+            *last = e;
+            std::thread::sleep(Duration::from_millis(200));
+            None
+        }
+    }
 }
 
 /// The coordinator of `transactional_id` as `host:port`, `None` while it is
