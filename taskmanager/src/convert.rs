@@ -4,10 +4,17 @@ use rfy_rpc::NetworkBuffer;
 use rfy_runtime::event::Event;
 use rfy_runtime::exchange::NetMessage;
 
-/// A channel message as a wire buffer; a local failure marker becomes an
-/// error status of the stream.
+/// A channel message as a wire buffer (a typed batch is encoded); a local
+/// failure marker, or a record that cannot be serialized, becomes an error
+/// status of the stream.
 pub(crate) fn to_wire(msg: NetMessage) -> Result<NetworkBuffer, tonic::Status> {
     Ok(match msg {
+        NetMessage::Records(batch) => {
+            // Encoded here, once, on the way out of the process: local
+            // channels never encode.
+            let (data, record_count) = batch.encode().map_err(|e| tonic::Status::internal(e.to_string()))?;
+            NetworkBuffer { data, record_count, event: Vec::new() }
+        }
         NetMessage::Data { bytes, records } => NetworkBuffer { data: bytes, record_count: records, event: Vec::new() },
         NetMessage::Event(e) => NetworkBuffer {
             data: Vec::new(),

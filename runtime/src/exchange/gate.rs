@@ -1,5 +1,6 @@
-//! The input gate: reads a task's input channels, decodes buffers into record
-//! batches for the chain, combines watermarks (minimum over the active
+//! The input gate: reads a task's input channels, hands typed record batches
+//! (from tasks of this process) to the chain as they are and decodes network
+//! buffers (from other TaskManagers) into record batches, combines watermarks (minimum over the active
 //! channels, Flink's `StatusWatermarkValve`: an idle channel does not hold
 //! event time back, and counts again once its watermark has caught up) and
 //! aligns checkpoint barriers (a channel that delivered barrier n is not read
@@ -10,7 +11,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{ChannelReceiver, NetMessage};
+use super::{ChannelReceiver, NetMessage, TypedBatch};
 use crate::checkpoint::TaskCheckpointing;
 use crate::error::TaskError;
 use crate::event::{CheckpointBarrier, Event, WatermarkStatus};
@@ -288,6 +289,24 @@ impl<T: Record> TaskHead for NetworkInput<T> {
             control.check()?;
             match self.next_message()? {
                 None => self.next.push_event(&Event::Flush)?,
+                Some((i, NetMessage::Records(batch))) => {
+                    let bytes = batch.estimated_bytes() as u64;
+                    let Ok(batch) = batch.into_any().downcast::<TypedBatch<T>>() else {
+                        return Err(TaskError::Mismatch(format!(
+                            "{}: input channel {i} carries records of another type than {}",
+                            self.name,
+                            std::any::type_name::<T>()
+                        )));
+                    };
+                    let TypedBatch { mut records, mut timestamps, timestamped } = *batch;
+                    metrics.records_in.fetch_add(records.len() as u64, Ordering::Relaxed);
+                    metrics.bytes_in.fetch_add(bytes, Ordering::Relaxed);
+                    if timestamped {
+                        self.next.push_timestamped(&mut records, &mut timestamps)?;
+                    } else {
+                        self.next.push_batch(&mut records)?;
+                    }
+                }
                 Some((_, NetMessage::Data { bytes, records })) if records & TIMESTAMPED == 0 => {
                     decode_all(&bytes, records, &mut self.batch)?;
                     metrics.records_in.fetch_add(records as u64, Ordering::Relaxed);

@@ -3,20 +3,29 @@
 //! reads them. The same channels serve tasks in one TaskManager and, bridged
 //! by the TaskManager's data service, tasks in different ones.
 
+mod batch;
 pub(crate) mod gate;
 mod registry;
 pub(crate) mod writer;
 
+pub use batch::RecordBatch;
+pub(crate) use batch::TypedBatch;
 pub use registry::PartitionRegistry;
 
 use std::time::Duration;
 
 use crate::event::Event;
 
-/// What travels through a channel: a buffer of encoded records, or one event.
+/// What travels through a channel: a batch of records (typed between tasks of
+/// one process, encoded after crossing the network), or one event.
 #[derive(Debug)]
 pub enum NetMessage {
-    /// `records` records, each postcard-encoded, back to back in `bytes`.
+    /// Records as the producer made them, not encoded: what writers send. The
+    /// TaskManager's data service encodes it ([`RecordBatch::encode`]) into
+    /// [`NetMessage::Data`] for a consumer in another TaskManager.
+    Records(Box<dyn RecordBatch>),
+    /// `records` records, each postcard-encoded, back to back in `bytes`: a
+    /// batch that came over the network.
     Data {
         /// The encoded records (at most about one segment, see [`ExchangeSettings`]).
         bytes: Vec<u8>,
