@@ -495,6 +495,57 @@ mod tests {
         assert_eq!(*got.lock().unwrap(), vec![(1, 1000), (2, -5), (3, crate::event::NO_TIMESTAMP)]);
     }
 
+    /// Typed batches from a local producer reach the chain as they are, in
+    /// order with the events and with network buffers; a batch of another record
+    /// type fails the task with a clear error instead of a panic.
+    #[test]
+    fn typed_batches_pass_unencoded_in_order_with_events() {
+        use crate::exchange::TypedBatch;
+        let typed = |records: Vec<u32>, timestamps: Vec<i64>| {
+            let timestamped = !timestamps.is_empty();
+            NetMessage::Records(Box::new(TypedBatch { records, timestamps, timestamped }))
+        };
+        let (tx, rx) = channel(8);
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let mut gate = NetworkInput::<u32>::new(
+            vec![rx],
+            Box::new(Recorder(seen.clone())),
+            Duration::from_millis(10),
+            "t".into(),
+        );
+        tx.send(typed(vec![1, 2], vec![])).unwrap();
+        tx.send(NetMessage::Event(barrier(3))).unwrap();
+        tx.send(typed(vec![3], vec![77])).unwrap();
+        tx.send(data(&[4])).unwrap();
+        tx.send(NetMessage::Event(Event::EndOfInput)).unwrap();
+        let control = TaskControl::default();
+        gate.run(&control).unwrap();
+        let seen = seen.lock().unwrap().clone();
+        assert_eq!(
+            seen,
+            vec![Seen::R(1), Seen::R(2), Seen::E(barrier(3)), Seen::R(3), Seen::R(4), Seen::E(Event::EndOfInput)]
+        );
+        assert_eq!(control.metrics.records_in.load(Ordering::Relaxed), 4);
+
+        let (tx, rx) = channel(8);
+        tx.send(NetMessage::Records(Box::new(TypedBatch {
+            records: vec![1u64],
+            timestamps: vec![],
+            timestamped: false,
+        })))
+        .unwrap();
+        let mut gate = NetworkInput::<u32>::new(
+            vec![rx],
+            Box::new(Recorder(Default::default())),
+            Duration::from_millis(10),
+            "t".into(),
+        );
+        match gate.run(&TaskControl::default()) {
+            Err(TaskError::Mismatch(m)) => assert!(m.contains("input channel 0") && m.contains("u32"), "{m}"),
+            other => panic!("expected a type mismatch, got {other:?}"),
+        }
+    }
+
     struct Acks(Mutex<Vec<u64>>);
     impl crate::checkpoint::CheckpointResponder for Acks {
         fn acknowledge(&self, id: u64, _handles: Vec<(String, crate::checkpoint::StateHandle)>) {
