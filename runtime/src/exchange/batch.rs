@@ -43,6 +43,18 @@ pub(crate) struct TypedBatch<T> {
     pub(crate) timestamped: bool,
 }
 
+/// A batch of `records` as a channel carries it; `timestamps`, if given,
+/// holds one event-time timestamp (ms) per record.
+///
+/// Errors: a message if `timestamps` and `records` differ in length.
+pub fn record_batch<T: Record>(records: Vec<T>, timestamps: Option<Vec<i64>>) -> Result<Box<dyn RecordBatch>, String> {
+    match timestamps {
+        Some(ts) if ts.len() != records.len() => Err(format!("{} timestamps for {} records", ts.len(), records.len())),
+        Some(timestamps) => Ok(Box::new(TypedBatch { records, timestamps, timestamped: true })),
+        None => Ok(Box::new(TypedBatch { records, timestamps: Vec::new(), timestamped: false })),
+    }
+}
+
 impl<T: Record> RecordBatch for TypedBatch<T> {
     fn records(&self) -> usize {
         self.records.len()

@@ -507,12 +507,8 @@ mod tests {
         };
         let (tx, rx) = channel(8);
         let seen = Arc::new(Mutex::new(Vec::new()));
-        let mut gate = NetworkInput::<u32>::new(
-            vec![rx],
-            Box::new(Recorder(seen.clone())),
-            Duration::from_millis(10),
-            "t".into(),
-        );
+        let mut gate =
+            NetworkInput::<u32>::new(vec![rx], Box::new(Recorder(seen.clone())), Duration::from_millis(10), "t".into());
         tx.send(typed(vec![1, 2], vec![])).unwrap();
         tx.send(NetMessage::Event(barrier(3))).unwrap();
         tx.send(typed(vec![3], vec![77])).unwrap();

@@ -8,8 +8,8 @@ pub(crate) mod gate;
 mod registry;
 pub(crate) mod writer;
 
-pub use batch::RecordBatch;
 pub(crate) use batch::TypedBatch;
+pub use batch::{record_batch, RecordBatch};
 pub use registry::PartitionRegistry;
 
 use std::time::Duration;
