@@ -44,7 +44,7 @@ pub type ChannelSender = flume::Sender<NetMessage>;
 /// Receiving end of one channel.
 pub type ChannelReceiver = flume::Receiver<NetMessage>;
 
-/// Makes a channel holding at most `capacity` buffers: the credit a consumer
+/// Makes a channel holding at most `capacity` batches: the credit a consumer
 /// gives its producer. A full channel blocks the producer (backpressure).
 pub fn channel(capacity: usize) -> (ChannelSender, ChannelReceiver) {
     flume::bounded(capacity.max(1))
@@ -53,13 +53,14 @@ pub fn channel(capacity: usize) -> (ChannelSender, ChannelReceiver) {
 /// Tunables of the exchange, from the configuration.
 #[derive(Debug, Clone, Copy)]
 pub struct ExchangeSettings {
-    /// A buffer is sent once it holds this many bytes
-    /// (`taskmanager.memory.segment-size`).
+    /// A batch is sent once its records take this many bytes in memory
+    /// (records × `size_of::<T>()`, at most 1,024 records;
+    /// `taskmanager.memory.segment-size`).
     pub segment_size: usize,
     /// Partly filled buffers are sent after at most this long
     /// (`execution.buffer-timeout.interval`).
     pub flush_interval: Duration,
-    /// Buffers a channel holds before its producer blocks
+    /// Batches a channel holds before its producer blocks
     /// (`taskmanager.network.memory.buffers-per-channel`).
     pub buffers_per_channel: usize,
 }
