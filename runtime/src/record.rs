@@ -5,10 +5,11 @@ use serde::{de::DeserializeOwned, Serialize};
 
 use crate::error::TaskError;
 
-/// What a stream element must be: serializable (to cross task boundaries) and
-/// cloneable (to fan out to several consumers).
-pub trait Record: Serialize + DeserializeOwned + Clone + 'static {}
-impl<T: Serialize + DeserializeOwned + Clone + 'static> Record for T {}
+/// What a stream element must be: serializable (to cross TaskManagers),
+/// `Send` (batches move between task threads unencoded) and cloneable (to fan
+/// out to several consumers).
+pub trait Record: Serialize + DeserializeOwned + Clone + Send + 'static {}
+impl<T: Serialize + DeserializeOwned + Clone + Send + 'static> Record for T {}
 
 /// A short string stored inline up to 24 bytes: words and keys without a heap
 /// allocation per record.

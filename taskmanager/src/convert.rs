@@ -4,10 +4,17 @@ use rfy_rpc::NetworkBuffer;
 use rfy_runtime::event::Event;
 use rfy_runtime::exchange::NetMessage;
 
-/// A channel message as a wire buffer; a local failure marker becomes an
-/// error status of the stream.
+/// A channel message as a wire buffer (a typed batch is encoded); a local
+/// failure marker, or a record that cannot be serialized, becomes an error
+/// status of the stream.
 pub(crate) fn to_wire(msg: NetMessage) -> Result<NetworkBuffer, tonic::Status> {
     Ok(match msg {
+        NetMessage::Records(batch) => {
+            // Encoded here, once, on the way out of the process: local
+            // channels never encode.
+            let (data, record_count) = batch.encode().map_err(|e| tonic::Status::internal(e.to_string()))?;
+            NetworkBuffer { data, record_count, event: Vec::new() }
+        }
         NetMessage::Data { bytes, records } => NetworkBuffer { data: bytes, record_count: records, event: Vec::new() },
         NetMessage::Event(e) => NetworkBuffer {
             data: Vec::new(),
@@ -52,6 +59,20 @@ mod tests {
             NetMessage::Data { bytes, records } => assert_eq!((bytes, records), (vec![1, 2, 3], 2)),
             other => panic!("{other:?}"),
         }
+        // A typed batch from a local producer is encoded on its way out and
+        // decodes on the other side to the same records and timestamps.
+        let recs: Vec<(rfy_runtime::Word, i64)> = vec![("the".into(), 1), ("lord".into(), 2)];
+        let batch = rfy_runtime::exchange::record_batch(recs.clone(), Some(vec![10, -20])).unwrap();
+        match from_wire(to_wire(NetMessage::Records(batch)).unwrap()).unwrap() {
+            NetMessage::Data { bytes, records } => {
+                assert_eq!(records, 2 | rfy_runtime::record::TIMESTAMPED);
+                let (mut got, mut ts) = (Vec::new(), Vec::new());
+                rfy_runtime::record::decode_all_timestamped(&bytes, 2, &mut got, &mut ts).unwrap();
+                assert_eq!((got, ts), (recs, vec![10, -20]));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(rfy_runtime::exchange::record_batch(vec![1u8], Some(vec![])).is_err());
         assert!(from_wire(NetworkBuffer { data: vec![1], record_count: 1, event: vec![2] }).is_err());
         assert!(from_wire(NetworkBuffer { data: vec![], record_count: 0, event: vec![0xff, 0xff] }).is_err());
     }

@@ -1,5 +1,6 @@
-//! The input gate: reads a task's input channels, decodes buffers into record
-//! batches for the chain, combines watermarks (minimum over the active
+//! The input gate: reads a task's input channels, hands typed record batches
+//! (from tasks of this process) to the chain as they are and decodes network
+//! buffers (from other TaskManagers) into record batches, combines watermarks (minimum over the active
 //! channels, Flink's `StatusWatermarkValve`: an idle channel does not hold
 //! event time back, and counts again once its watermark has caught up) and
 //! aligns checkpoint barriers (a channel that delivered barrier n is not read
@@ -10,7 +11,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{ChannelReceiver, NetMessage};
+use super::{ChannelReceiver, NetMessage, TypedBatch};
 use crate::checkpoint::TaskCheckpointing;
 use crate::error::TaskError;
 use crate::event::{CheckpointBarrier, Event, WatermarkStatus};
@@ -288,6 +289,24 @@ impl<T: Record> TaskHead for NetworkInput<T> {
             control.check()?;
             match self.next_message()? {
                 None => self.next.push_event(&Event::Flush)?,
+                Some((i, NetMessage::Records(batch))) => {
+                    let bytes = batch.estimated_bytes() as u64;
+                    let Ok(batch) = batch.into_any().downcast::<TypedBatch<T>>() else {
+                        return Err(TaskError::Mismatch(format!(
+                            "{}: input channel {i} carries records of another type than {}",
+                            self.name,
+                            std::any::type_name::<T>()
+                        )));
+                    };
+                    let TypedBatch { mut records, mut timestamps, timestamped } = *batch;
+                    metrics.records_in.fetch_add(records.len() as u64, Ordering::Relaxed);
+                    metrics.bytes_in.fetch_add(bytes, Ordering::Relaxed);
+                    if timestamped {
+                        self.next.push_timestamped(&mut records, &mut timestamps)?;
+                    } else {
+                        self.next.push_batch(&mut records)?;
+                    }
+                }
                 Some((_, NetMessage::Data { bytes, records })) if records & TIMESTAMPED == 0 => {
                     decode_all(&bytes, records, &mut self.batch)?;
                     metrics.records_in.fetch_add(records as u64, Ordering::Relaxed);
@@ -474,6 +493,53 @@ mod tests {
         tx.send(NetMessage::Event(Event::EndOfInput)).unwrap();
         gate.run(&TaskControl::default()).unwrap();
         assert_eq!(*got.lock().unwrap(), vec![(1, 1000), (2, -5), (3, crate::event::NO_TIMESTAMP)]);
+    }
+
+    /// Typed batches from a local producer reach the chain as they are, in
+    /// order with the events and with network buffers; a batch of another record
+    /// type fails the task with a clear error instead of a panic.
+    #[test]
+    fn typed_batches_pass_unencoded_in_order_with_events() {
+        use crate::exchange::TypedBatch;
+        let typed = |records: Vec<u32>, timestamps: Vec<i64>| {
+            let timestamped = !timestamps.is_empty();
+            NetMessage::Records(Box::new(TypedBatch { records, timestamps, timestamped }))
+        };
+        let (tx, rx) = channel(8);
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let mut gate =
+            NetworkInput::<u32>::new(vec![rx], Box::new(Recorder(seen.clone())), Duration::from_millis(10), "t".into());
+        tx.send(typed(vec![1, 2], vec![])).unwrap();
+        tx.send(NetMessage::Event(barrier(3))).unwrap();
+        tx.send(typed(vec![3], vec![77])).unwrap();
+        tx.send(data(&[4])).unwrap();
+        tx.send(NetMessage::Event(Event::EndOfInput)).unwrap();
+        let control = TaskControl::default();
+        gate.run(&control).unwrap();
+        let seen = seen.lock().unwrap().clone();
+        assert_eq!(
+            seen,
+            vec![Seen::R(1), Seen::R(2), Seen::E(barrier(3)), Seen::R(3), Seen::R(4), Seen::E(Event::EndOfInput)]
+        );
+        assert_eq!(control.metrics.records_in.load(Ordering::Relaxed), 4);
+
+        let (tx, rx) = channel(8);
+        tx.send(NetMessage::Records(Box::new(TypedBatch {
+            records: vec![1u64],
+            timestamps: vec![],
+            timestamped: false,
+        })))
+        .unwrap();
+        let mut gate = NetworkInput::<u32>::new(
+            vec![rx],
+            Box::new(Recorder(Default::default())),
+            Duration::from_millis(10),
+            "t".into(),
+        );
+        match gate.run(&TaskControl::default()) {
+            Err(TaskError::Mismatch(m)) => assert!(m.contains("input channel 0") && m.contains("u32"), "{m}"),
+            other => panic!("expected a type mismatch, got {other:?}"),
+        }
     }
 
     struct Acks(Mutex<Vec<u64>>);

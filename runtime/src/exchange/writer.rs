@@ -1,18 +1,18 @@
-//! Output writers: partition a task's records into per-channel buffers of
-//! encoded records and send full buffers (or partly filled ones after the
-//! buffer timeout) downstream.
+//! Output writers: partition a task's records into per-channel batches of
+//! typed records and send full batches (or partly filled ones after the
+//! buffer timeout) downstream. Nothing is encoded here: a batch bound for
+//! another TaskManager is encoded by its data service.
 
 use std::hash::Hash;
-use std::marker::PhantomData;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{ChannelSender, ExchangeSettings, NetMessage};
+use super::{ChannelSender, ExchangeSettings, NetMessage, RecordBatch, TypedBatch};
 use crate::error::TaskError;
 use crate::event::Event;
 use crate::keygroup::{key_group_for_hash, key_hash, operator_index_for_key_group};
-use crate::record::{encode_into, encode_timestamped_into, Record, TIMESTAMPED};
+use crate::record::Record;
 use crate::task::{usage_permille, Output, TaskControl, TaskMetrics};
 
 /// A writer samples its channels' fill (`buffers.outPoolUsage`) once per this many buffers sent.
@@ -96,29 +96,41 @@ where
     }
 }
 
-struct ChannelOut {
+struct ChannelOut<T> {
     tx: ChannelSender,
-    buf: Vec<u8>,
-    records: u32,
-    /// The buffer's records carry timestamps ([`TIMESTAMPED`]); a buffer
-    /// holds only one kind, so a switch sends the buffer first.
+    records: Vec<T>,
+    /// Timestamps of `records` if `timestamped`; a batch holds only one kind,
+    /// so a switch sends the batch first.
+    timestamps: Vec<i64>,
     timestamped: bool,
 }
 
-/// Writes a task's output for one outgoing edge.
+/// Records per batch: about one segment of in-memory records
+/// (`segment_size / size_of::<T>()`), at most [`MAX_BATCH_RECORDS`], so a
+/// channel's credit holds about `buffers-per-channel` segments of records.
+fn batch_records<T>(segment_size: usize) -> usize {
+    (segment_size / std::mem::size_of::<T>().max(1)).clamp(1, MAX_BATCH_RECORDS)
+}
+
+/// Upper bound of records per batch (for small records: keeps the latency of
+/// a batch and the encoded buffer of a remote channel modest).
+const MAX_BATCH_RECORDS: usize = 1024;
+
+/// Writes a task's output for one outgoing edge: records are moved, not
+/// encoded, into one batch per channel ([`TypedBatch`]); a full batch (or a
+/// partly filled one after the buffer timeout, or before an event) is sent.
 pub(crate) struct PartitionWriter<T, P> {
-    channels: Vec<ChannelOut>,
+    channels: Vec<ChannelOut<T>>,
     partitioner: P,
     broadcast: bool,
-    segment_size: usize,
+    /// Records per batch.
+    batch_records: usize,
     flush_interval: Duration,
     last_flush: Instant,
     control: TaskControl,
-    scratch: Vec<u8>,
     name: String,
     /// Buffers sent since the last pool-usage sample.
     since_sample: u32,
-    _records: PhantomData<fn(T)>,
 }
 
 impl<T: Record, P: Partitioner<T>> PartitionWriter<T, P> {
@@ -130,22 +142,25 @@ impl<T: Record, P: Partitioner<T>> PartitionWriter<T, P> {
         control: TaskControl,
         name: String,
     ) -> Self {
-        let cap = settings.segment_size + settings.segment_size / 8;
+        let batch_records = batch_records::<T>(settings.segment_size);
         PartitionWriter {
             channels: senders
                 .into_iter()
-                .map(|tx| ChannelOut { tx, buf: Vec::with_capacity(cap), records: 0, timestamped: false })
+                .map(|tx| ChannelOut {
+                    tx,
+                    records: Vec::with_capacity(batch_records),
+                    timestamps: Vec::new(),
+                    timestamped: false,
+                })
                 .collect(),
             partitioner,
             broadcast,
-            segment_size: settings.segment_size,
+            batch_records,
             flush_interval: settings.flush_interval,
             last_flush: Instant::now(),
             control,
-            scratch: Vec::new(),
             name,
             since_sample: 0,
-            _records: PhantomData,
         }
     }
 
@@ -200,19 +215,27 @@ impl<T: Record, P: Partitioner<T>> PartitionWriter<T, P> {
         }
     }
 
+    /// Sends channel `channel`'s batch, if it holds records.
     fn send_buffer(&mut self, channel: usize) -> Result<(), TaskError> {
-        let cap = self.segment_size + self.segment_size / 8;
+        let cap = self.batch_records;
         let ch = &mut self.channels[channel];
-        if ch.records == 0 {
+        if ch.records.is_empty() {
             return Ok(());
         }
-        let bytes = std::mem::replace(&mut ch.buf, Vec::with_capacity(cap));
-        let records = std::mem::take(&mut ch.records) | if ch.timestamped { TIMESTAMPED } else { 0 };
-        self.control.metrics.bytes_out.fetch_add(bytes.len() as u64, Ordering::Relaxed);
-        self.send(channel, NetMessage::Data { bytes, records })
+        let batch = TypedBatch {
+            records: std::mem::replace(&mut ch.records, Vec::with_capacity(cap)),
+            timestamps: if ch.timestamped {
+                std::mem::replace(&mut ch.timestamps, Vec::with_capacity(cap))
+            } else {
+                Vec::new()
+            },
+            timestamped: ch.timestamped,
+        };
+        self.control.metrics.bytes_out.fetch_add(batch.estimated_bytes() as u64, Ordering::Relaxed);
+        self.send(channel, NetMessage::Records(Box::new(batch)))
     }
 
-    /// Sends channel `i`'s buffer if it holds records of the other kind,
+    /// Sends channel `i`'s batch if it holds records of the other kind,
     /// then makes it hold `timestamped` records.
     #[cold]
     fn switch_kind(&mut self, i: usize, timestamped: bool) -> Result<(), TaskError> {
@@ -236,16 +259,13 @@ impl<T: Record, P: Partitioner<T>> Output<T> for PartitionWriter<T, P> {
         self.control.metrics.records_out.fetch_add(batch.len() as u64, Ordering::Relaxed);
         if self.broadcast {
             for rec in batch.drain(..) {
-                self.scratch.clear();
-                encode_into(&rec, &mut self.scratch)?;
                 for i in 0..n {
                     if self.channels[i].timestamped {
                         self.switch_kind(i, false)?;
                     }
                     let ch = &mut self.channels[i];
-                    ch.buf.extend_from_slice(&self.scratch);
-                    ch.records += 1;
-                    if ch.buf.len() >= self.segment_size {
+                    ch.records.push(rec.clone());
+                    if ch.records.len() >= self.batch_records {
                         self.send_buffer(i)?;
                     }
                 }
@@ -257,9 +277,8 @@ impl<T: Record, P: Partitioner<T>> Output<T> for PartitionWriter<T, P> {
                     self.switch_kind(i, false)?;
                 }
                 let ch = &mut self.channels[i];
-                encode_into(&rec, &mut ch.buf)?;
-                ch.records += 1;
-                if ch.buf.len() >= self.segment_size {
+                ch.records.push(rec);
+                if ch.records.len() >= self.batch_records {
                     self.send_buffer(i)?;
                 }
             }
@@ -275,16 +294,14 @@ impl<T: Record, P: Partitioner<T>> Output<T> for PartitionWriter<T, P> {
         self.control.metrics.records_out.fetch_add(batch.len() as u64, Ordering::Relaxed);
         for (rec, t) in batch.drain(..).zip(timestamps.drain(..)) {
             if self.broadcast {
-                self.scratch.clear();
-                encode_timestamped_into(t, &rec, &mut self.scratch)?;
                 for i in 0..n {
                     if !self.channels[i].timestamped {
                         self.switch_kind(i, true)?;
                     }
                     let ch = &mut self.channels[i];
-                    ch.buf.extend_from_slice(&self.scratch);
-                    ch.records += 1;
-                    if ch.buf.len() >= self.segment_size {
+                    ch.records.push(rec.clone());
+                    ch.timestamps.push(t);
+                    if ch.records.len() >= self.batch_records {
                         self.send_buffer(i)?;
                     }
                 }
@@ -294,9 +311,9 @@ impl<T: Record, P: Partitioner<T>> Output<T> for PartitionWriter<T, P> {
                     self.switch_kind(i, true)?;
                 }
                 let ch = &mut self.channels[i];
-                encode_timestamped_into(t, &rec, &mut ch.buf)?;
-                ch.records += 1;
-                if ch.buf.len() >= self.segment_size {
+                ch.records.push(rec);
+                ch.timestamps.push(t);
+                if ch.records.len() >= self.batch_records {
                     self.send_buffer(i)?;
                 }
             }
@@ -392,9 +409,8 @@ mod tests {
         let mut owner = std::collections::HashMap::new();
         for (i, rx) in rxs.iter().enumerate() {
             while let Ok(msg) = rx.try_recv() {
-                if let NetMessage::Data { bytes, records } = msg {
-                    let mut recs: Vec<u64> = Vec::new();
-                    crate::record::decode_all(&bytes, records, &mut recs).unwrap();
+                if let NetMessage::Records(batch) = msg {
+                    let recs = batch.into_any().downcast::<TypedBatch<u64>>().unwrap().records;
                     for r in recs {
                         assert_eq!(*owner.entry(r % 10).or_insert(i), i, "key {} on two channels", r % 10);
                     }
