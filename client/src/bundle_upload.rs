@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use anyhow::{anyhow, Context, Result};
 use rfy_am::bundle::{self, BundleFile, Manifest};
-use rfy_conf::Configuration;
+use rfy_conf::{options, Configuration};
 use rfy_hadoop::config::HadoopConfig;
 use rfy_hadoop::hdfs::Hdfs;
 use rfy_hadoop::yarn::rest::LocalResourceInfo;
@@ -88,6 +88,7 @@ pub(crate) async fn upload_bundle(
     let bar = delayed_bar(
         Some(total),
         "{spinner} putting the bundle into the HDFS cache {bar:30} {bytes}/{total_bytes} ({elapsed}) {msg}",
+        conf.get(&options::CLIENT_PROGRESS_BAR_DELAY),
     );
     let puts = locals.iter().map(|(name, local)| {
         let cache = &cache;

@@ -82,13 +82,14 @@ pub fn staging_root(conf: &Configuration, user: &str) -> String {
 }
 
 /// A progress bar (a spinner when `len` is `None`) drawn on stderr only once
-/// it has existed for 1 s, so quick steps print nothing; it ticks by itself.
-pub(crate) fn delayed_bar(len: Option<u64>, template: &str) -> ProgressBar {
+/// it has existed for `delay` (`client.progress-bar.delay`, default 1 s), so
+/// quick steps print nothing; it ticks by itself.
+pub(crate) fn delayed_bar(len: Option<u64>, template: &str, delay: Duration) -> ProgressBar {
     let bar = ProgressBar::with_draw_target(len, indicatif::ProgressDrawTarget::hidden());
     bar.set_style(ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_spinner()));
     let shown = bar.clone();
     tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        tokio::time::sleep(delay).await;
         if !shown.is_finished() {
             shown.set_draw_target(indicatif::ProgressDrawTarget::stderr());
             shown.enable_steady_tick(Duration::from_millis(120));
@@ -121,9 +122,9 @@ pub async fn remove_staging(fs: &Hdfs, staging: &str) {
 }
 
 /// Waits until the application is RUNNING (Ok) or final (Err with YARN's diagnostics).
-async fn wait_running(rm: &RmRestClient, app: &str) -> Result<AppReport> {
+async fn wait_running(rm: &RmRestClient, app: &str, bar_delay: Duration) -> Result<AppReport> {
     let mut last_state = String::new();
-    let bar = delayed_bar(None, "{spinner} waiting for YARN: {msg} ({elapsed})");
+    let bar = delayed_bar(None, "{spinner} waiting for YARN: {msg} ({elapsed})", bar_delay);
     loop {
         let r = rm.app_report(app).await?;
         if r.state != last_state {
@@ -489,7 +490,7 @@ pub async fn deploy_cluster(
     }
     eprintln!("Submitted application {app} to YARN at {} ({:.1} s)", rm.base_url(), t0.elapsed().as_secs_f64());
 
-    let report = match wait_running(&rm, &app).await {
+    let report = match wait_running(&rm, &app, conf.get(&options::CLIENT_PROGRESS_BAR_DELAY)).await {
         Ok(r) => r,
         Err(e) => {
             remove_staging(&fs, &staging).await;

@@ -177,6 +177,8 @@ options! {
         "Least native overhead. rfy: default 32 mb (Flink's 192 mb covers a JVM's code cache and GC structures).";
     TASKMANAGER_MEMORY_JVM_OVERHEAD_MAX: MemorySize = "taskmanager.memory.jvm-overhead.max", default = "1 gb",
         "Most native overhead.";
+    CLIENT_PROGRESS_BAR_DELAY: Duration = "client.progress-bar.delay", default = "1 s",
+        "How long a client step (bundle upload, wait for YARN) runs before its progress bar is drawn on stderr (only when stderr is a terminal). rfy only: Flink's CLI draws no bars.";
     YARN_APPMASTER_VCORES: u32 = "yarn.appmaster.vcores", default = "1",
         "Virtual cores requested for the YARN ApplicationMaster (JobManager) container.";
     YARN_CONTAINERS_VCORES: u32 = "yarn.containers.vcores", default = "1",

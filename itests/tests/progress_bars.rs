@@ -1,7 +1,9 @@
 //! Issue 10, progress bars: `rfy run -m yarn-per-job` in a pseudo-terminal
 //! (util-linux `script`) draws its bars on stderr, each naming its stage: the
 //! upload into the HDFS bundle cache (a fresh staging directory, so the bundle
-//! is uploaded, which takes over 1 s), the wait for YARN (`ACCEPTED → RUNNING`),
+//! is uploaded; `client.progress-bar.delay=0 s` draws every bar at once, as a
+//! quiet machine uploads faster than the 1 s default), the wait for YARN
+//! (`ACCEPTED → RUNNING`),
 //! and the wait for TaskManagers (containers granted, TaskManagers
 //! registered). Without a terminal the same run prints no bar (every other
 //! YARN test reads rfy's output through pipes and sees none).
@@ -24,7 +26,7 @@ async fn yarn_run_in_a_terminal_shows_each_stage_in_its_bar() {
     let input = c.put_kjv(&dir).await;
     let output = format!("hdfs://{dir}/out");
     let staging = format!("yarn.staging-directory={dir}/staging");
-    let mut args = vec!["run", "-m", "yarn-per-job", "-p", "1", "-D", &staging];
+    let mut args = vec!["run", "-m", "yarn-per-job", "-p", "1", "-D", &staging, "-D", "client.progress-bar.delay=0 s"];
     args.extend_from_slice(&SMALL);
     args.extend(["wordcount", "--input", &input, "--output", &output]);
     let rfy = rfy_bin();
