@@ -105,15 +105,7 @@ where
     }
 
     fn apply<W: WindowAgg<T, K>>(&self, name: &str, agg: W) -> DataStream<W::Out> {
-        let f = CountWindowFn::<T, K, W> {
-            agg,
-            size: self.size,
-            slide: self.slide,
-            purge: self.purge,
-            records: None,
-            since_fire: None,
-            _k: PhantomData,
-        };
+        let f = CountWindowFn::<T, K, W>::new(agg, self.size, self.slide, self.purge);
         self.keyed.process(f).name(name)
     }
 }
@@ -131,17 +123,16 @@ struct CountWindowFn<T, K, W> {
     _k: PhantomData<fn(K)>,
 }
 
+impl<T, K, W> CountWindowFn<T, K, W> {
+    /// A function with no state handles yet (they are bound in `open`).
+    fn new(agg: W, size: u64, slide: u64, purge: bool) -> Self {
+        CountWindowFn { agg, size, slide, purge, records: None, since_fire: None, _k: PhantomData }
+    }
+}
+
 impl<T, K, W: Clone> Clone for CountWindowFn<T, K, W> {
     fn clone(&self) -> Self {
-        CountWindowFn {
-            agg: self.agg.clone(),
-            size: self.size,
-            slide: self.slide,
-            purge: self.purge,
-            records: None,
-            since_fire: None,
-            _k: PhantomData,
-        }
+        CountWindowFn::new(self.agg.clone(), self.size, self.slide, self.purge)
     }
 }
 
