@@ -10,19 +10,20 @@ use std::sync::Arc;
 use super::env::GraphBuilder;
 use super::functions::{Collector, KeyedProcessFunction};
 use super::side::OutputTag;
-use crate::context::OperatorContext;
+use crate::context::{OperatorContext, RuntimeMode};
 use crate::error::TaskError;
 use crate::exchange::writer::{ForwardPartitioner, KeyGroupPartitioner, PartitionWriter, RebalancePartitioner};
 use crate::exchange::{ChannelSender, ExchangeSettings};
 use crate::graph::{NodeBuilder, NodeId, OperatorBuilder, Partitioning, StreamEdge, StreamNode, TypeOf, WriterBuilder};
 use crate::operators::basic::{FilterBuilder, FlatMapBuilder, MapBuilder};
+use crate::operators::combine::{Combiner, COMBINER_MAX_KEYS};
 use crate::operators::process::ProcessBuilder;
 use crate::operators::reduce::ReduceBuilder;
 use crate::operators::sink::SinkNode;
 use crate::operators::timestamps::TimestampsBuilder;
 use crate::record::Record;
 use crate::sinks::{DiscardingSink, PrintSink, Sink, TextFileSink};
-use crate::task::output::{erase, AnyOutput};
+use crate::task::output::{erase, unerase, AnyOutput};
 use crate::task::TaskControl;
 use crate::time::{TimestampAssigner, WatermarkGenerator, WatermarkStrategy};
 
@@ -80,6 +81,41 @@ impl<T: Record, K: Hash + 'static, F: Fn(&T) -> K + Send + Sync + 'static> Write
             control.clone(),
             ctx.task_name.clone(),
         ))))
+    }
+}
+
+/// Writer of the keyed edge into a reduce: as [`KeyedWriter`], and in BATCH
+/// mode with a [`Combiner`] in front that pre-aggregates each key's records
+/// with the reduce function (see `operators::combine` for why that is valid).
+struct CombiningKeyedWriter<T, K, F, R> {
+    key_fn: Arc<F>,
+    reduce: Arc<R>,
+    _types: PhantomData<fn(T) -> K>,
+}
+
+impl<T, K, F, R> WriterBuilder for CombiningKeyedWriter<T, K, F, R>
+where
+    T: Record,
+    K: Hash + Eq + 'static,
+    F: Fn(&T) -> K + Send + Sync + 'static,
+    R: Fn(T, T) -> T + Send + Sync + 'static,
+{
+    fn build(
+        &self,
+        partitioning: Partitioning,
+        senders: Vec<ChannelSender>,
+        ctx: &OperatorContext,
+        settings: &ExchangeSettings,
+        control: &TaskControl,
+    ) -> Result<AnyOutput, TaskError> {
+        let keyed = KeyedWriter::<T, K, F> { key_fn: self.key_fn.clone(), _types: PhantomData };
+        let writer = keyed.build(partitioning, senders, ctx, settings, control)?;
+        if ctx.runtime_mode != RuntimeMode::Batch {
+            return Ok(writer);
+        }
+        let writer = unerase::<T>(writer, &ctx.task_name)?;
+        let combiner = Combiner::new(self.key_fn.clone(), self.reduce.clone(), COMBINER_MAX_KEYS, writer);
+        Ok(erase::<T>(Box::new(combiner)))
     }
 }
 
@@ -394,17 +430,33 @@ where
     pub(crate) fn keyed<O: Record>(&self, name: &str, builder: Arc<dyn OperatorBuilder>) -> DataStream<O> {
         let writer: Arc<dyn WriterBuilder> =
             Arc::new(KeyedWriter::<T, K, F> { key_fn: self.key_fn.clone(), _types: PhantomData });
+        self.keyed_with_writer(name, builder, writer)
+    }
+
+    /// A keyed operator whose input edge is written by `writer` (which must
+    /// partition by this stream's key).
+    fn keyed_with_writer<O: Record>(
+        &self,
+        name: &str,
+        builder: Arc<dyn OperatorBuilder>,
+        writer: Arc<dyn WriterBuilder>,
+    ) -> DataStream<O> {
         let node = NewNode { name: name.to_string(), builder, keyed: true, is_sink: false };
         let id = self.input.add_node::<O>(node, Some(Partitioning::Hash), writer);
         DataStream::new(self.input.graph.clone(), id)
     }
 
     /// Folds records of each key with `reduce` (Flink's `reduce`). STREAMING:
-    /// emits the updated value per record; BATCH: each key's final value.
+    /// emits the updated value per record; BATCH: each key's final value, and
+    /// each upstream subtask pre-aggregates its records per key before the
+    /// exchange (a combiner), so `reduce` must be associative, as Flink's
+    /// `ReduceFunction` contract requires.
     pub fn reduce<R: Fn(T, T) -> T + Send + Sync + 'static>(&self, reduce: R) -> DataStream<T> {
+        let reduce = Arc::new(reduce);
         let b =
-            ReduceBuilder::<T, K, F, R> { key_fn: self.key_fn.clone(), reduce: Arc::new(reduce), _types: PhantomData };
-        self.keyed("Keyed Reduce", Arc::new(b))
+            ReduceBuilder::<T, K, F, R> { key_fn: self.key_fn.clone(), reduce: reduce.clone(), _types: PhantomData };
+        let writer = CombiningKeyedWriter::<T, K, F, R> { key_fn: self.key_fn.clone(), reduce, _types: PhantomData };
+        self.keyed_with_writer("Keyed Reduce", Arc::new(b), Arc::new(writer))
     }
 
     /// Sums the numeric field that `field` selects, per key (Flink's
