@@ -21,6 +21,14 @@ use crate::task::{usage_permille, Output, TaskControl, TaskHead, TaskMetrics};
 /// The gate samples its channels' fill (`buffers.inPoolUsage`) once per this many buffers read.
 const POOL_SAMPLE_EVERY: u32 = 32;
 
+/// How long a gate whose producer went away before its end waits for its own
+/// cancellation before it fails. A producer only goes away early when it
+/// failed or was canceled, and then (as when a stop-with-savepoint ends the
+/// job) the JobManager cancels this task too, one call per task: a task
+/// canceled within this time ends as canceled, not as a failure logged as an
+/// error.
+const CANCEL_GRACE: Duration = Duration::from_secs(1);
+
 struct InChannel {
     rx: ChannelReceiver,
     finished: bool,
@@ -287,7 +295,11 @@ impl<T: Record> TaskHead for NetworkInput<T> {
         self.checkpointing = control.checkpointing.clone();
         while self.channels.iter().any(|c| !c.finished) {
             control.check()?;
-            match self.next_message()? {
+            let message = match self.next_message() {
+                Err(closed @ TaskError::ChannelClosed(_)) => return Err(canceled_or(control, closed)),
+                m => m?,
+            };
+            match message {
                 None => self.next.push_event(&Event::Flush)?,
                 Some((i, NetMessage::Records(batch))) => {
                     let bytes = batch.estimated_bytes() as u64;
@@ -328,6 +340,19 @@ impl<T: Record> TaskHead for NetworkInput<T> {
         }
         self.next.push_event(&Event::EndOfInput)
     }
+}
+
+/// `Canceled` if `control` is canceled within [`CANCEL_GRACE`], else `closed`.
+#[cold]
+fn canceled_or(control: &TaskControl, closed: TaskError) -> TaskError {
+    let deadline = std::time::Instant::now() + CANCEL_GRACE;
+    while control.check().is_ok() {
+        if std::time::Instant::now() >= deadline {
+            return closed;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    TaskError::Canceled
 }
 
 #[cfg(test)]
@@ -653,6 +678,25 @@ mod tests {
             "t".into(),
         );
         assert!(matches!(gate.run(&TaskControl::default()), Err(TaskError::ChannelClosed(_))));
+
+        // The same, but the task is canceled soon after (a stop-with-savepoint
+        // ending the job): canceled, not failed.
+        let (tx, rx) = channel(4);
+        drop(tx);
+        let mut gate = NetworkInput::<u32>::new(
+            vec![rx],
+            Box::new(Recorder(Default::default())),
+            Duration::from_millis(10),
+            "t".into(),
+        );
+        let control = TaskControl::default();
+        let c = control.clone();
+        let canceler = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            c.cancel();
+        });
+        assert!(matches!(gate.run(&control), Err(TaskError::Canceled)));
+        canceler.join().unwrap();
 
         let (tx, rx) = channel(4);
         tx.send(NetMessage::Data { bytes: vec![0xff, 0xff, 0xff], records: 2 }).unwrap();
