@@ -21,7 +21,8 @@ use crate::task::{usage_permille, Output, TaskControl, TaskHead, TaskMetrics};
 /// The gate samples its channels' fill (`buffers.inPoolUsage`) once per this many buffers read.
 const POOL_SAMPLE_EVERY: u32 = 32;
 
-/// How long a gate whose producer went away before its end waits for its own
+/// How long a gate whose producer went away before its end (a local channel
+/// disconnected, or a remote one's bridge reported it lost) waits for its own
 /// cancellation before it fails. A producer only goes away early when it
 /// failed or was canceled, and then (as when a stop-with-savepoint ends the
 /// job) the JobManager cancels this task too, one call per task: a task
@@ -334,7 +335,8 @@ impl<T: Record> TaskHead for NetworkInput<T> {
                 }
                 Some((i, NetMessage::Event(e))) => self.on_event(i, e)?,
                 Some((i, NetMessage::Failed(cause))) => {
-                    return Err(TaskError::ChannelClosed(format!("{}: input channel {i}: {cause}", self.name)))
+                    let closed = TaskError::ChannelClosed(format!("{}: input channel {i}: {cause}", self.name));
+                    return Err(canceled_or(control, closed));
                 }
             }
         }
