@@ -116,8 +116,11 @@ where
 mod tests {
     use super::*;
 
-    /// Collects what reaches the writer: records, then events in order.
-    struct Collect(std::rc::Rc<std::cell::RefCell<Vec<Result<(String, u64), Event>>>>);
+    /// What reached the writer, in order: records as `Ok`, events as `Err`.
+    type Seen = std::rc::Rc<std::cell::RefCell<Vec<Result<(String, u64), Event>>>>;
+
+    /// Collects what reaches the writer.
+    struct Collect(Seen);
 
     impl Output<(String, u64)> for Collect {
         fn push_batch(&mut self, batch: &mut Vec<(String, u64)>) -> Result<(), TaskError> {
@@ -130,9 +133,7 @@ mod tests {
         }
     }
 
-    fn combiner(
-        max_keys: usize,
-    ) -> (Box<dyn Output<(String, u64)>>, std::rc::Rc<std::cell::RefCell<Vec<Result<(String, u64), Event>>>>) {
+    fn combiner(max_keys: usize) -> (Box<dyn Output<(String, u64)>>, Seen) {
         let seen = std::rc::Rc::default();
         let c = Combiner::new(
             Arc::new(|r: &(String, u64)| r.0.clone()),
