@@ -27,6 +27,7 @@ import time
 TARGET_VS_FLINK = 5.0  # rfy words/s >= 5x Flink's, at -p 1 and -p 2
 TARGET_VS_ROOFLINE = 0.5  # rfy -p 1 words/s >= 50 % of the one-core roofline
 TARGET_SDK_VS_BUILTIN = 0.9  # the SDK example as fast as the built-in word count, within noise
+TARGET_SCALING = 1.7  # -p 2 words/s >= 1.7x -p 1 on two cores (issue 9)
 
 # A tool's own word total: "words=123", "words: 1,234", "words 123" (rfy's summary format is
 # not fixed yet, so be lenient).
@@ -220,6 +221,9 @@ def main():
     ratio("rfy -p1 / roofline", "rfy -p1", "roofline", TARGET_VS_ROOFLINE, pct=True)
     ratio("sdk -p1 / rfy -p1", "sdk -p1", "rfy -p1", TARGET_SDK_VS_BUILTIN)
     ratio("sdk -p2 / rfy -p2", "sdk -p2", "rfy -p2", TARGET_SDK_VS_BUILTIN)
+    ratio("rfy -p2 / rfy -p1", "rfy -p2", "rfy -p1", TARGET_SCALING)
+    if "final -p1" in state:
+        ratio("final -p2 / final -p1", "final -p2", "final -p1", TARGET_SCALING)
 
     say("")
     say(f"Word totals reported (expected {fmt_int(nwords)})")
