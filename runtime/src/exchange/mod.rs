@@ -54,7 +54,7 @@ pub fn channel(capacity: usize) -> (ChannelSender, ChannelReceiver) {
 #[derive(Debug, Clone, Copy)]
 pub struct ExchangeSettings {
     /// A batch is sent once its records take this many bytes in memory
-    /// (records × `size_of::<T>()`, at most 1,024 records;
+    /// (records × `size_of::<T>()`, at most 4,096 records;
     /// `taskmanager.memory.segment-size`).
     pub segment_size: usize,
     /// Partly filled buffers are sent after at most this long

@@ -114,7 +114,7 @@ fn batch_records<T>(segment_size: usize) -> usize {
 
 /// Upper bound of records per batch (for small records: keeps the latency of
 /// a batch and the encoded buffer of a remote channel modest).
-const MAX_BATCH_RECORDS: usize = 1024;
+const MAX_BATCH_RECORDS: usize = 4096;
 
 /// Writes a task's output for one outgoing edge: records are moved, not
 /// encoded, into one batch per channel ([`TypedBatch`]); a full batch (or a
