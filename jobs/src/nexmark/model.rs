@@ -117,7 +117,15 @@ impl Event {
     /// Errors: a one-line message (not JSON, an unknown event type, or the
     /// event's object missing).
     pub fn from_json(line: &str) -> Result<Event, String> {
-        let e: OwnedFileEvent = serde_json::from_str(line).map_err(|e| e.to_string())?;
+        Self::from_json_bytes(line.as_bytes())
+    }
+
+    /// Parses one line of the event file from its bytes (strict: strings
+    /// must be UTF-8).
+    ///
+    /// Errors: as [`Event::from_json`].
+    pub fn from_json_bytes(line: &[u8]) -> Result<Event, String> {
+        let e: OwnedFileEvent = serde_json::from_slice(line).map_err(|e| e.to_string())?;
         match (e.event_type, e.person, e.auction, e.bid) {
             (0, Some(p), _, _) => Ok(Event::Person(p)),
             (1, _, Some(a), _) => Ok(Event::Auction(a)),
