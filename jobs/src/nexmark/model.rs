@@ -6,7 +6,12 @@
 //! Times are ms since the epoch (UTC) in memory and SQL timestamps
 //! (`2015-07-15 00:00:00.000`, UTC) in the file, which Flink's JSON format
 //! reads as `TIMESTAMP(3)` with `json.timestamp-format.standard = 'SQL'`.
+//!
+//! Text fields are [`CompactString`]s: the short ones (channels, cities,
+//! states, most bids' `extra`) live inside the struct, so parsing an event
+//! allocates only for its long strings (same serde format as `String`).
 
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 /// A person: a seller or bidder (fields as the nexmark project's `person`).
@@ -16,20 +21,20 @@ pub struct Person {
     /// Person id (≥ 1000), unique, in event order.
     pub id: i64,
     /// "First Last".
-    pub name: String,
+    pub name: CompactString,
     /// A made-up e-mail address.
-    pub email_address: String,
+    pub email_address: CompactString,
     /// Four groups of four digits.
-    pub credit_card: String,
+    pub credit_card: CompactString,
     /// One of ten US cities.
-    pub city: String,
+    pub city: CompactString,
     /// One of six US state codes (AZ, CA, ID, OR, WA, WY).
-    pub state: String,
+    pub state: CompactString,
     /// Event time, ms since the epoch.
     #[serde(with = "sql_time")]
     pub date_time: i64,
     /// Padding up to the average person size (200 bytes).
-    pub extra: String,
+    pub extra: CompactString,
 }
 
 /// An auction (fields as the nexmark project's `auction`).
@@ -39,9 +44,9 @@ pub struct Auction {
     /// Auction id (≥ 1000), unique, in event order.
     pub id: i64,
     /// Item name.
-    pub item_name: String,
+    pub item_name: CompactString,
     /// Item description.
-    pub description: String,
+    pub description: CompactString,
     /// Opening price (cents).
     pub initial_bid: i64,
     /// Reserve price (cents), above the initial bid.
@@ -57,7 +62,7 @@ pub struct Auction {
     /// Category id (10..15).
     pub category: i64,
     /// Padding up to the average auction size (500 bytes).
-    pub extra: String,
+    pub extra: CompactString,
 }
 
 /// A bid (fields as the nexmark project's `bid`).
@@ -71,14 +76,14 @@ pub struct Bid {
     /// Price (cents).
     pub price: i64,
     /// Channel the bid came through (e.g. "Google", "channel-42").
-    pub channel: String,
+    pub channel: CompactString,
     /// URL of the bid.
-    pub url: String,
+    pub url: CompactString,
     /// Event time, ms since the epoch.
     #[serde(with = "sql_time")]
     pub date_time: i64,
     /// Padding up to the average bid size (100 bytes).
-    pub extra: String,
+    pub extra: CompactString,
 }
 
 /// One Nexmark event.
@@ -268,7 +273,7 @@ mod tests {
             channel: "Google".into(),
             url: "https://www.nexmark.com/a".into(),
             date_time: 1_436_918_400_123,
-            extra: String::new(),
+            extra: CompactString::default(),
         });
         let mut line = Vec::new();
         bid.to_json(&mut line);
