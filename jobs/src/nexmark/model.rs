@@ -205,13 +205,15 @@ pub fn parse_sql_time(text: &str) -> Result<i64, String> {
     if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || (b[10] != b' ' && b[10] != b'T') {
         return Err(bad());
     }
-    let num = |r: std::ops::Range<usize>| text.get(r).and_then(|s| s.parse::<i64>().ok()).ok_or_else(bad);
+    // Plain ASCII digits (no sign, no space), read straight from the bytes.
+    let num = |r: std::ops::Range<usize>| {
+        b[r].iter().try_fold(0_i64, |n, &c| c.is_ascii_digit().then(|| n * 10 + (c - b'0') as i64)).ok_or_else(bad)
+    };
     let (y, mo, d, h, mi, s) = (num(0..4)?, num(5..7)?, num(8..10)?, num(11..13)?, num(14..16)?, num(17..19)?);
-    let milli = match text.get(19..) {
-        None | Some("") => 0,
-        Some(f) if f.starts_with('.') && f.len() > 1 && f.len() <= 4 => {
-            let digits = &f[1..];
-            digits.parse::<i64>().map_err(|_| bad())? * 10_i64.pow(3 - digits.len() as u32)
+    let milli = match &b[19..] {
+        [] => 0,
+        [b'.', digits @ ..] if (1..=3).contains(&digits.len()) => {
+            num(20..b.len())? * 10_i64.pow(3 - digits.len() as u32)
         }
         _ => return Err(bad()),
     };
