@@ -130,13 +130,7 @@ impl Event {
     ///
     /// Errors: as [`Event::from_json`].
     pub fn from_json_bytes(line: &[u8]) -> Result<Event, String> {
-        let e: OwnedFileEvent = serde_json::from_slice(line).map_err(|e| e.to_string())?;
-        match (e.event_type, e.person, e.auction, e.bid) {
-            (0, Some(p), _, _) => Ok(Event::Person(p)),
-            (1, _, Some(a), _) => Ok(Event::Auction(a)),
-            (2, _, _, Some(b)) => Ok(Event::Bid(b)),
-            (t, ..) => Err(format!("event_type {t} without its object")),
-        }
+        serde_json::from_slice::<FileLine>(line).map(|l| l.0).map_err(|e| e.to_string())
     }
 }
 
@@ -151,15 +145,59 @@ struct FileEvent<'a> {
     bid: Option<&'a Bid>,
 }
 
+/// A line of the event file read straight into an [`Event`]: the object of
+/// its type is deserialized in place (no struct with room for all three
+/// kinds, which parsing then copied around).
+struct FileLine(Event);
+
+/// The keys of a line's object (others are ignored).
 #[derive(Deserialize)]
-struct OwnedFileEvent {
-    event_type: u8,
-    #[serde(default)]
-    person: Option<Person>,
-    #[serde(default)]
-    auction: Option<Auction>,
-    #[serde(default)]
-    bid: Option<Bid>,
+#[serde(field_identifier, rename_all = "snake_case")]
+enum FileKey {
+    EventType,
+    Person,
+    Auction,
+    Bid,
+    #[serde(other)]
+    Other,
+}
+
+impl<'de> Deserialize<'de> for FileLine {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(FileLineVisitor)
+    }
+}
+
+struct FileLineVisitor;
+
+impl<'de> serde::de::Visitor<'de> for FileLineVisitor {
+    type Value = FileLine;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(r#"an event object {"event_type":0|1|2,"person"|"auction"|"bid":{...}}"#)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<FileLine, A::Error> {
+        use serde::de::Error;
+        let (mut event_type, mut event) = (None::<u8>, None::<Event>);
+        while let Some(key) = map.next_key::<FileKey>()? {
+            match key {
+                FileKey::EventType => event_type = Some(map.next_value()?),
+                FileKey::Person => event = map.next_value::<Option<Person>>()?.map(Event::Person).or(event),
+                FileKey::Auction => event = map.next_value::<Option<Auction>>()?.map(Event::Auction).or(event),
+                FileKey::Bid => event = map.next_value::<Option<Bid>>()?.map(Event::Bid).or(event),
+                FileKey::Other => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+        }
+        match (event_type.ok_or_else(|| A::Error::missing_field("event_type"))?, event) {
+            (0, Some(e @ Event::Person(_))) | (1, Some(e @ Event::Auction(_))) | (2, Some(e @ Event::Bid(_))) => {
+                Ok(FileLine(e))
+            }
+            (t, _) => Err(A::Error::custom(format!("event_type {t} without its object"))),
+        }
+    }
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
@@ -235,10 +273,22 @@ mod sql_time {
         }
     }
 
+    /// Parses the text where it lies (a `Cow<str>` would copy it into a `String`).
+    struct SqlTimeVisitor;
+
+    impl serde::de::Visitor<'_> for SqlTimeVisitor {
+        type Value = i64;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a timestamp YYYY-MM-DD HH:MM:SS.mmm")
+        }
+        fn visit_str<E: Error>(self, text: &str) -> Result<i64, E> {
+            super::parse_sql_time(text).map_err(E::custom)
+        }
+    }
+
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
         if d.is_human_readable() {
-            let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-            super::parse_sql_time(&text).map_err(D::Error::custom)
+            d.deserialize_str(SqlTimeVisitor)
         } else {
             i64::deserialize(d)
         }
@@ -286,5 +336,16 @@ mod tests {
         let bytes = postcard::to_allocvec(&bid).unwrap();
         assert_eq!(postcard::from_bytes::<Event>(&bytes).unwrap(), bid);
         assert!(Event::from_json(r#"{"event_type":1}"#).unwrap_err().contains("event_type 1"));
+        // Strict: a type without its own object, no type, bad times and bad UTF-8 fail; unknown keys are ignored.
+        let bid_json = text.strip_prefix(r#"{"event_type":2,"#).unwrap();
+        assert!(Event::from_json(&format!(r#"{{"event_type":0,{bid_json}"#)).unwrap_err().contains("event_type 0"));
+        assert!(Event::from_json(&format!("{{{bid_json}")).unwrap_err().contains("event_type"));
+        assert_eq!(Event::from_json(&format!(r#"{{"x":[1],"event_type":2,"person":null,{bid_json}"#)), Ok(bid.clone()));
+        let bad_time = text.replace("00:00:00.123", "00:00:0x.123");
+        assert!(Event::from_json(&bad_time).unwrap_err().contains("is not a timestamp"));
+        let mut raw = text.clone().into_bytes();
+        let at = text.find("Google").unwrap();
+        raw[at + 3] = 0xff;
+        assert!(Event::from_json_bytes(&raw).is_err());
     }
 }
