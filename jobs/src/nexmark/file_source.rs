@@ -3,9 +3,13 @@
 //! watermark trails the highest timestamp by 1 ms (each split of a file
 //! `rfy nexmark-gen` wrote is in time order, so nothing is late).
 
+use std::fs::File;
+use std::io::BufReader;
 use std::path::PathBuf;
 
-use rfy_runtime::sources::{Source, SourceOutput, SourceReader, SourceStatus, TextFileSource};
+use rfy_runtime::sources::{
+    Source, SourceOutput, SourceReader, SourceStatus, SplitLineReader, TextFileSource, SOURCE_BATCH,
+};
 use rfy_runtime::{OperatorContext, TaskError};
 
 use super::model::Event;
@@ -26,8 +30,8 @@ impl EventFileSource {
 
 struct EventFileReader {
     name: String,
-    lines: Box<dyn SourceReader<String>>,
-    buffer: Vec<String>,
+    /// Lines straight from the read buffer: parsed in place, no String per line.
+    lines: SplitLineReader<BufReader<File>>,
     max_timestamp: Option<i64>,
 }
 
@@ -39,17 +43,17 @@ impl SourceReader<Event> for EventFileReader {
 
     /// Errors: a line that is not an event fails the job, naming the file and the line's start.
     fn poll_output(&mut self, out: &mut SourceOutput<'_, Event>) -> Result<SourceStatus, TaskError> {
-        self.buffer.clear();
-        let status = self.lines.poll_next(&mut self.buffer)?;
-        for line in self.buffer.drain(..) {
-            let event = Event::from_json(&line).map_err(|e| {
-                let start: String = line.chars().take(60).collect();
-                TaskError::User(format!("{}: bad event line '{start}': {e}", self.name))
+        let (name, max_timestamp) = (&self.name, &mut self.max_timestamp);
+        let status = self.lines.read_lines(SOURCE_BATCH, |line| {
+            let event = Event::from_json_bytes(line).map_err(|e| {
+                let start: String = String::from_utf8_lossy(&line[..line.len().min(240)]).chars().take(60).collect();
+                TaskError::User(format!("{name}: bad event line '{start}': {e}"))
             })?;
             let t = event.timestamp();
-            self.max_timestamp = Some(self.max_timestamp.map_or(t, |m| m.max(t)));
+            *max_timestamp = Some(max_timestamp.map_or(t, |m| m.max(t)));
             out.collect_with_timestamp(event, t);
-        }
+            Ok(())
+        })?;
         if let Some(m) = self.max_timestamp {
             out.emit_watermark(m - 1);
         }
@@ -74,8 +78,7 @@ impl Source<Event> for EventFileSource {
     fn create_reader(&self, ctx: &OperatorContext) -> Result<Box<dyn SourceReader<Event>>, TaskError> {
         Ok(Box::new(EventFileReader {
             name: self.path.display().to_string(),
-            lines: self.lines.create_reader(ctx)?,
-            buffer: Vec::with_capacity(rfy_runtime::sources::SOURCE_BATCH),
+            lines: self.lines.open_lines(ctx)?,
             max_timestamp: None,
         }))
     }

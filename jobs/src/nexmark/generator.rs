@@ -187,7 +187,16 @@ impl GeneratorConfig {
         let state = US_STATES[rng.usize(0..US_STATES.len())].to_string();
         let size = 8 + name.len() + email_address.len() + credit_card.len() + city.len() + state.len() + 8;
         let extra = next_extra(rng, size, AVG_PERSON_BYTES);
-        Person { id, name, email_address, credit_card, city, state, date_time: ts, extra }
+        Person {
+            id,
+            name: name.into(),
+            email_address: email_address.into(),
+            credit_card: credit_card.into(),
+            city: city.into(),
+            state: state.into(),
+            date_time: ts,
+            extra: extra.into(),
+        }
     }
 
     fn auction(&self, n: u64, ts: i64, rng: &mut Rng) -> Auction {
@@ -210,7 +219,18 @@ impl GeneratorConfig {
         let reserve = initial_bid + next_price(rng);
         let size = 8 + item_name.len() + description.len() + 8 + 8 + 8 + 8 + 8;
         let extra = next_extra(rng, size, AVG_AUCTION_BYTES);
-        Auction { id, item_name, description, initial_bid, reserve, date_time: ts, expires, seller, category, extra }
+        Auction {
+            id,
+            item_name: item_name.into(),
+            description: description.into(),
+            initial_bid,
+            reserve,
+            date_time: ts,
+            expires,
+            seller,
+            category,
+            extra: extra.into(),
+        }
     }
 }
 
@@ -243,7 +263,7 @@ fn bid(n: u64, ts: i64, rng: &mut Rng) -> Bid {
     };
     let size = 8 + 8 + 8 + channel.len() + url.len() + 8;
     let extra = next_extra(rng, size, AVG_BID_BYTES);
-    Bid { auction, bidder, price, channel, url, date_time: ts, extra }
+    Bid { auction, bidder, price, channel: channel.into(), url: url.into(), date_time: ts, extra: extra.into() }
 }
 
 #[cfg(test)]

@@ -74,7 +74,7 @@ pub fn q3(events: &DataStream<Event>, a: &Args) {
     let inputs = events
         .flat_map(|e: Event, out| match e {
             Event::Person(p) if matches!(p.state.as_str(), "OR" | "ID" | "CA") => {
-                out.collect(Q3Input::Person(p.id, p.name, p.city, p.state))
+                out.collect(Q3Input::Person(p.id, p.name.into(), p.city.into(), p.state.into()))
             }
             Event::Auction(a) if a.category == 10 => out.collect(Q3Input::Auction(a.id, a.seller)),
             _ => {}
@@ -157,7 +157,7 @@ impl ProcessWindowFunction<(Option<String>, bool), i64> for NewSeller {
 pub fn q8(events: &DataStream<Event>, a: &Args) {
     let inputs = events
         .flat_map(|e: Event, out| match e {
-            Event::Person(p) => out.collect(Q8Input::Person(p.id, p.name)),
+            Event::Person(p) => out.collect(Q8Input::Person(p.id, p.name.into())),
             Event::Auction(a) => out.collect(Q8Input::Seller(a.seller)),
             Event::Bid(_) => {}
         })

@@ -6,7 +6,12 @@
 //! Times are ms since the epoch (UTC) in memory and SQL timestamps
 //! (`2015-07-15 00:00:00.000`, UTC) in the file, which Flink's JSON format
 //! reads as `TIMESTAMP(3)` with `json.timestamp-format.standard = 'SQL'`.
+//!
+//! Text fields are [`CompactString`]s: the short ones (channels, cities,
+//! states, most bids' `extra`) live inside the struct, so parsing an event
+//! allocates only for its long strings (same serde format as `String`).
 
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 /// A person: a seller or bidder (fields as the nexmark project's `person`).
@@ -16,20 +21,20 @@ pub struct Person {
     /// Person id (≥ 1000), unique, in event order.
     pub id: i64,
     /// "First Last".
-    pub name: String,
+    pub name: CompactString,
     /// A made-up e-mail address.
-    pub email_address: String,
+    pub email_address: CompactString,
     /// Four groups of four digits.
-    pub credit_card: String,
+    pub credit_card: CompactString,
     /// One of ten US cities.
-    pub city: String,
+    pub city: CompactString,
     /// One of six US state codes (AZ, CA, ID, OR, WA, WY).
-    pub state: String,
+    pub state: CompactString,
     /// Event time, ms since the epoch.
     #[serde(with = "sql_time")]
     pub date_time: i64,
     /// Padding up to the average person size (200 bytes).
-    pub extra: String,
+    pub extra: CompactString,
 }
 
 /// An auction (fields as the nexmark project's `auction`).
@@ -39,9 +44,9 @@ pub struct Auction {
     /// Auction id (≥ 1000), unique, in event order.
     pub id: i64,
     /// Item name.
-    pub item_name: String,
+    pub item_name: CompactString,
     /// Item description.
-    pub description: String,
+    pub description: CompactString,
     /// Opening price (cents).
     pub initial_bid: i64,
     /// Reserve price (cents), above the initial bid.
@@ -57,7 +62,7 @@ pub struct Auction {
     /// Category id (10..15).
     pub category: i64,
     /// Padding up to the average auction size (500 bytes).
-    pub extra: String,
+    pub extra: CompactString,
 }
 
 /// A bid (fields as the nexmark project's `bid`).
@@ -71,14 +76,14 @@ pub struct Bid {
     /// Price (cents).
     pub price: i64,
     /// Channel the bid came through (e.g. "Google", "channel-42").
-    pub channel: String,
+    pub channel: CompactString,
     /// URL of the bid.
-    pub url: String,
+    pub url: CompactString,
     /// Event time, ms since the epoch.
     #[serde(with = "sql_time")]
     pub date_time: i64,
     /// Padding up to the average bid size (100 bytes).
-    pub extra: String,
+    pub extra: CompactString,
 }
 
 /// One Nexmark event.
@@ -117,13 +122,15 @@ impl Event {
     /// Errors: a one-line message (not JSON, an unknown event type, or the
     /// event's object missing).
     pub fn from_json(line: &str) -> Result<Event, String> {
-        let e: OwnedFileEvent = serde_json::from_str(line).map_err(|e| e.to_string())?;
-        match (e.event_type, e.person, e.auction, e.bid) {
-            (0, Some(p), _, _) => Ok(Event::Person(p)),
-            (1, _, Some(a), _) => Ok(Event::Auction(a)),
-            (2, _, _, Some(b)) => Ok(Event::Bid(b)),
-            (t, ..) => Err(format!("event_type {t} without its object")),
-        }
+        Self::from_json_bytes(line.as_bytes())
+    }
+
+    /// Parses one line of the event file from its bytes (strict: strings
+    /// must be UTF-8).
+    ///
+    /// Errors: as [`Event::from_json`].
+    pub fn from_json_bytes(line: &[u8]) -> Result<Event, String> {
+        serde_json::from_slice::<FileLine>(line).map(|l| l.0).map_err(|e| e.to_string())
     }
 }
 
@@ -138,15 +145,59 @@ struct FileEvent<'a> {
     bid: Option<&'a Bid>,
 }
 
+/// A line of the event file read straight into an [`Event`]: the object of
+/// its type is deserialized in place (no struct with room for all three
+/// kinds, which parsing then copied around).
+struct FileLine(Event);
+
+/// The keys of a line's object (others are ignored).
 #[derive(Deserialize)]
-struct OwnedFileEvent {
-    event_type: u8,
-    #[serde(default)]
-    person: Option<Person>,
-    #[serde(default)]
-    auction: Option<Auction>,
-    #[serde(default)]
-    bid: Option<Bid>,
+#[serde(field_identifier, rename_all = "snake_case")]
+enum FileKey {
+    EventType,
+    Person,
+    Auction,
+    Bid,
+    #[serde(other)]
+    Other,
+}
+
+impl<'de> Deserialize<'de> for FileLine {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(FileLineVisitor)
+    }
+}
+
+struct FileLineVisitor;
+
+impl<'de> serde::de::Visitor<'de> for FileLineVisitor {
+    type Value = FileLine;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(r#"an event object {"event_type":0|1|2,"person"|"auction"|"bid":{...}}"#)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<FileLine, A::Error> {
+        use serde::de::Error;
+        let (mut event_type, mut event) = (None::<u8>, None::<Event>);
+        while let Some(key) = map.next_key::<FileKey>()? {
+            match key {
+                FileKey::EventType => event_type = Some(map.next_value()?),
+                FileKey::Person => event = map.next_value::<Option<Person>>()?.map(Event::Person).or(event),
+                FileKey::Auction => event = map.next_value::<Option<Auction>>()?.map(Event::Auction).or(event),
+                FileKey::Bid => event = map.next_value::<Option<Bid>>()?.map(Event::Bid).or(event),
+                FileKey::Other => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+        }
+        match (event_type.ok_or_else(|| A::Error::missing_field("event_type"))?, event) {
+            (0, Some(e @ Event::Person(_))) | (1, Some(e @ Event::Auction(_))) | (2, Some(e @ Event::Bid(_))) => {
+                Ok(FileLine(e))
+            }
+            (t, _) => Err(A::Error::custom(format!("event_type {t} without its object"))),
+        }
+    }
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
@@ -192,13 +243,15 @@ pub fn parse_sql_time(text: &str) -> Result<i64, String> {
     if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || (b[10] != b' ' && b[10] != b'T') {
         return Err(bad());
     }
-    let num = |r: std::ops::Range<usize>| text.get(r).and_then(|s| s.parse::<i64>().ok()).ok_or_else(bad);
+    // Plain ASCII digits (no sign, no space), read straight from the bytes.
+    let num = |r: std::ops::Range<usize>| {
+        b[r].iter().try_fold(0_i64, |n, &c| c.is_ascii_digit().then(|| n * 10 + (c - b'0') as i64)).ok_or_else(bad)
+    };
     let (y, mo, d, h, mi, s) = (num(0..4)?, num(5..7)?, num(8..10)?, num(11..13)?, num(14..16)?, num(17..19)?);
-    let milli = match text.get(19..) {
-        None | Some("") => 0,
-        Some(f) if f.starts_with('.') && f.len() > 1 && f.len() <= 4 => {
-            let digits = &f[1..];
-            digits.parse::<i64>().map_err(|_| bad())? * 10_i64.pow(3 - digits.len() as u32)
+    let milli = match &b[19..] {
+        [] => 0,
+        [b'.', digits @ ..] if (1..=3).contains(&digits.len()) => {
+            num(20..b.len())? * 10_i64.pow(3 - digits.len() as u32)
         }
         _ => return Err(bad()),
     };
@@ -220,10 +273,22 @@ mod sql_time {
         }
     }
 
+    /// Parses the text where it lies (a `Cow<str>` would copy it into a `String`).
+    struct SqlTimeVisitor;
+
+    impl serde::de::Visitor<'_> for SqlTimeVisitor {
+        type Value = i64;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a timestamp YYYY-MM-DD HH:MM:SS.mmm")
+        }
+        fn visit_str<E: Error>(self, text: &str) -> Result<i64, E> {
+            super::parse_sql_time(text).map_err(E::custom)
+        }
+    }
+
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
         if d.is_human_readable() {
-            let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-            super::parse_sql_time(&text).map_err(D::Error::custom)
+            d.deserialize_str(SqlTimeVisitor)
         } else {
             i64::deserialize(d)
         }
@@ -260,7 +325,7 @@ mod tests {
             channel: "Google".into(),
             url: "https://www.nexmark.com/a".into(),
             date_time: 1_436_918_400_123,
-            extra: String::new(),
+            extra: CompactString::default(),
         });
         let mut line = Vec::new();
         bid.to_json(&mut line);
@@ -271,5 +336,16 @@ mod tests {
         let bytes = postcard::to_allocvec(&bid).unwrap();
         assert_eq!(postcard::from_bytes::<Event>(&bytes).unwrap(), bid);
         assert!(Event::from_json(r#"{"event_type":1}"#).unwrap_err().contains("event_type 1"));
+        // Strict: a type without its own object, no type, bad times and bad UTF-8 fail; unknown keys are ignored.
+        let bid_json = text.strip_prefix(r#"{"event_type":2,"#).unwrap();
+        assert!(Event::from_json(&format!(r#"{{"event_type":0,{bid_json}"#)).unwrap_err().contains("event_type 0"));
+        assert!(Event::from_json(&format!("{{{bid_json}")).unwrap_err().contains("event_type"));
+        assert_eq!(Event::from_json(&format!(r#"{{"x":[1],"event_type":2,"person":null,{bid_json}"#)), Ok(bid.clone()));
+        let bad_time = text.replace("00:00:00.123", "00:00:0x.123");
+        assert!(Event::from_json(&bad_time).unwrap_err().contains("is not a timestamp"));
+        let mut raw = text.clone().into_bytes();
+        let at = text.find("Google").unwrap();
+        raw[at + 3] = 0xff;
+        assert!(Event::from_json_bytes(&raw).is_err());
     }
 }

@@ -105,8 +105,8 @@ pub struct SplitLineReader<R> {
     reader: R,
     /// The split being read, then the ones still to read.
     splits: VecDeque<FileSplit>,
-    /// Capacity for the next line's buffer, bytes: the longest line so far, at most 64 KiB.
-    line_capacity: usize,
+    /// The start of a line that crosses the read buffer's end, bytes.
+    partial: Vec<u8>,
     pacer: Option<Pacer>,
 }
 
@@ -123,7 +123,7 @@ impl<R: BufRead + Seek> SplitLineReader<R> {
         rate: Option<f64>,
     ) -> Result<Self, TaskError> {
         let pacer = rate.map(|r| Pacer { per_second: r / parallelism as f64, started: Instant::now(), emitted: 0 });
-        let mut r = SplitLineReader { name, reader, splits: splits.into(), line_capacity: 128, pacer };
+        let mut r = SplitLineReader { name, reader, splits: splits.into(), partial: Vec::new(), pacer };
         r.seek_current()?;
         Ok(r)
     }
@@ -152,48 +152,101 @@ impl<R: BufRead + Seek> SplitLineReader<R> {
     }
 }
 
-impl<R: BufRead + Seek> SourceReader<String> for SplitLineReader<R> {
-    fn poll_next(&mut self, out: &mut Vec<String>) -> Result<SourceStatus, TaskError> {
+impl<R: BufRead + Seek> SplitLineReader<R> {
+    /// Calls `each` with the next lines of the splits (up to `max`, fewer when
+    /// paced), as bytes without the line end and without a UTF-8 check.
+    /// Lines are slices of the read buffer; only a line that crosses the
+    /// buffer's end is copied (once, into a scratch buffer kept for reuse).
+    /// Positions advance line by line, so a snapshot between calls is exact.
+    ///
+    /// Errors: a read or seek fails (naming the file and byte); an error of
+    /// `each` is returned as is, the line that caused it counted as read.
+    pub fn read_lines(
+        &mut self,
+        max: usize,
+        mut each: impl FnMut(&[u8]) -> Result<(), TaskError>,
+    ) -> Result<SourceStatus, TaskError> {
         let budget = match &mut self.pacer {
             Some(p) => match p.allowance() {
                 0 => return Ok(SourceStatus::Idle),
-                n => n,
+                n => n.min(max),
             },
-            None => SOURCE_BATCH,
+            None => max,
         };
         let mut emitted = 0;
-        while emitted < budget {
+        let mut result = Ok(());
+        while emitted < budget && result.is_ok() {
             let Some(split) = self.splits.front_mut() else { break };
             if split.pos >= split.end {
                 self.splits.pop_front();
                 self.seek_current()?;
                 continue;
             }
-            // Read straight into the record's own buffer: no copy per line.
-            let mut line = Vec::with_capacity(self.line_capacity);
-            let n = self
+            let buf = self
                 .reader
-                .read_until(b'\n', &mut line)
+                .fill_buf()
                 .map_err(|e| TaskError::io(format!("cannot read {} at byte {}", self.name, split.pos), e))?;
-            if n == 0 {
-                split.pos = split.end; // file shorter than when planned
+            if buf.is_empty() {
+                // End of file: a last line without '\n', then nothing more.
+                if !self.partial.is_empty() {
+                    split.pos += self.partial.len() as u64;
+                    result = each(trim_line_end(&self.partial));
+                    self.partial.clear();
+                    emitted += 1;
+                }
+                split.pos = split.pos.max(split.end); // file shorter than when planned
                 continue;
             }
-            split.pos += n as u64;
-            if line.last() == Some(&b'\n') {
-                line.pop();
-                if line.last() == Some(&b'\r') {
-                    line.pop();
+            // Whole lines in the buffer, while they start in the split.
+            let mut used = 0;
+            for nl in memchr::memchr_iter(b'\n', buf) {
+                let line_len = (nl + 1 - used) as u64;
+                if self.partial.is_empty() {
+                    result = each(trim_line_end(&buf[used..nl]));
+                } else {
+                    let carried = self.partial.len() as u64;
+                    self.partial.extend_from_slice(&buf[used..nl]);
+                    split.pos += carried;
+                    result = each(trim_line_end(&self.partial));
+                    self.partial.clear();
+                }
+                split.pos += line_len;
+                used = nl + 1;
+                emitted += 1;
+                if emitted >= budget || split.pos >= split.end || result.is_err() {
+                    break;
                 }
             }
-            self.line_capacity = self.line_capacity.max(line.len() + 2).min(64 * 1024);
-            out.push(String::from_utf8(line).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()));
-            emitted += 1;
+            if used == 0 || (used < buf.len() && emitted < budget && split.pos < split.end && result.is_ok()) {
+                // The rest of the buffer is the start of a line that ends in a later read.
+                self.partial.extend_from_slice(&buf[used..]);
+                used = buf.len();
+            }
+            self.reader.consume(used);
         }
         if let Some(p) = &mut self.pacer {
             p.emitted += emitted as u64;
         }
+        result?;
         Ok(if self.splits.is_empty() { SourceStatus::Finished } else { SourceStatus::Available })
+    }
+}
+
+/// `line` without a final `\r` (of a `\r\n` line end).
+#[inline]
+fn trim_line_end(line: &[u8]) -> &[u8] {
+    match line.split_last() {
+        Some((b'\r', rest)) => rest,
+        _ => line,
+    }
+}
+
+impl<R: BufRead + Seek> SourceReader<String> for SplitLineReader<R> {
+    fn poll_next(&mut self, out: &mut Vec<String>) -> Result<SourceStatus, TaskError> {
+        self.read_lines(SOURCE_BATCH, |line| {
+            out.push(String::from_utf8_lossy(line).into_owned());
+            Ok(())
+        })
     }
 
     fn snapshot_state(&mut self) -> Result<Vec<Vec<u8>>, TaskError> {
@@ -271,6 +324,23 @@ fn open_local(
     )
 }
 
+impl TextFileSource {
+    /// This subtask's line reader of the file (its splits, or the restored
+    /// position), concretely typed: for sources that parse the lines'
+    /// bytes themselves through [`SplitLineReader::read_lines`].
+    ///
+    /// Errors: the file cannot be stat'ed, opened or sought; an
+    /// undecodable checkpointed position.
+    pub fn open_lines(&self, ctx: &OperatorContext) -> Result<SplitLineReader<BufReader<File>>, TaskError> {
+        let name = self.path.display().to_string();
+        let len = || {
+            std::fs::metadata(&self.path).map(|m| m.len()).map_err(|e| TaskError::io(format!("cannot stat {name}"), e))
+        };
+        let splits = file_splits(ctx, &name, len)?;
+        open_local(&self.path, splits, ctx.parallelism, self.lines_per_second)
+    }
+}
+
 impl Source<String> for TextFileSource {
     fn name(&self) -> String {
         let file = self.path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
@@ -287,12 +357,7 @@ impl Source<String> for TextFileSource {
         }
     }
     fn create_reader(&self, ctx: &OperatorContext) -> Result<Box<dyn SourceReader<String>>, TaskError> {
-        let name = self.path.display().to_string();
-        let len = || {
-            std::fs::metadata(&self.path).map(|m| m.len()).map_err(|e| TaskError::io(format!("cannot stat {name}"), e))
-        };
-        let splits = file_splits(ctx, &name, len)?;
-        Ok(Box::new(open_local(&self.path, splits, ctx.parallelism, self.lines_per_second)?))
+        Ok(Box::new(self.open_lines(ctx)?))
     }
 }
 
@@ -361,6 +426,42 @@ mod tests {
             let mut want = lines.clone();
             want.sort();
             assert_eq!(seen, want, "restored at parallelism {new_p}");
+        }
+    }
+
+    /// A read buffer far shorter than the lines: lines cross its end, CRLF
+    /// ends, a last line without '\n'; every split and parallelism reads
+    /// every line once, as bytes and as strings.
+    #[test]
+    fn lines_cross_the_read_buffer() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("in.txt");
+        let lines: Vec<String> = (0..300).map(|i| "z".repeat(i % 29) + &i.to_string()).collect();
+        std::fs::write(&path, lines.join("\r\n")).unwrap();
+        let len = std::fs::metadata(&path).unwrap().len();
+        for p in 1..=5u32 {
+            for capacity in [1, 7, 64] {
+                let mut all = Vec::new();
+                for i in 0..p {
+                    let (s, e) = split_range(len, i, p);
+                    let file = BufReader::with_capacity(capacity, File::open(&path).unwrap());
+                    let mut r =
+                        SplitLineReader::new("in.txt".into(), file, vec![FileSplit::new(s, e)], p, None).unwrap();
+                    let mut polls = 0;
+                    while r
+                        .read_lines(3, |l| {
+                            all.push(String::from_utf8(l.to_vec()).unwrap());
+                            Ok(())
+                        })
+                        .unwrap()
+                        != SourceStatus::Finished
+                    {
+                        polls += 1;
+                        assert!(polls < 10_000);
+                    }
+                }
+                assert_eq!(all, lines, "parallelism {p}, buffer {capacity}");
+            }
         }
     }
 
