@@ -587,6 +587,35 @@ mod tests {
         assert!(c2.latest_restorable().0.is_none());
     }
 
+    /// Once every live source reported the end of its input, the final
+    /// checkpoint is due at once (not at the next interval), still within
+    /// max-concurrent; a checkpoint begun after that clears it; a new
+    /// attempt forgets the reports.
+    #[test]
+    fn the_final_checkpoint_is_due_once_every_source_ended() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut s = settings(tmp.path(), 1);
+        s.interval = Some(Duration::from_secs(3600));
+        let mut c = Coordinator::new("0123456789abcdef0123456789abcdef", s, &graph()).unwrap();
+        let now = Instant::now();
+        run_one(&mut c, now);
+        assert!(!c.periodic_due(now), "the interval has not passed");
+        c.source_ended("a", &["a", "b"]);
+        assert!(!c.periodic_due(now), "source b still reads");
+        c.source_ended("b", &["a", "b"]);
+        assert!(c.periodic_due(now), "every source ended: the final checkpoint is due now");
+        assert!(c.next_wakeup(now) <= Duration::from_millis(5));
+        let (id, _) = c.begin(now, 1, vec!["a".into(), "b".into()], None).unwrap();
+        assert!(!c.periodic_due(now), "one was triggered after the end, and max-concurrent is 1");
+        c.abort(id, "test".into());
+        assert!(!c.periodic_due(now), "the final checkpoint was triggered; the next one waits the interval");
+        // Sources that finished earlier (not live) are not waited for; a failover forgets the reports.
+        c.source_ended("b", &["b"]);
+        assert!(c.periodic_due(now));
+        c.abort_all("failover");
+        assert!(!c.periodic_due(now));
+    }
+
     /// Final checkpoint mode: a finished task is no longer awaited, and its
     /// last state is copied into every later checkpoint (it outlives the
     /// retention of the checkpoint it was acknowledged in).
