@@ -107,7 +107,7 @@ async fn run(cli: &Cli, args: &RunArgs, programs: &'static [JobProgram], raw_arg
     let result = async {
         let job_id = client.submit(&graph, &Default::default()).await?;
         eprintln!("Job {job_id} submitted to the local cluster (web UI {}/)", cluster.rest_url());
-        follow::follow(&client, &job_id).await
+        follow::follow(&client, &job_id, follow::LOCAL_POLL_INTERVAL).await
     }
     .await;
     cluster.shutdown().await;
