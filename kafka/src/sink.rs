@@ -359,9 +359,14 @@ struct PendingTxn {
     txn: PreparedTxn,
 }
 
-/// Producers a new subtask initializes at start (two cover the usual
-/// "one prepared, one open" steady state).
-const MIN_POOL: usize = 2;
+/// Producers a new subtask initializes at start: the steady state of one
+/// open transaction, one prepared (awaiting its checkpoint's completion) and
+/// `num_retained` committed ones cooling (see [`Pool::cooling`]). Fewer would
+/// make the second checkpoint's barrier wait for a new id's
+/// `init_transactions` (~0.5 s here); the pool is initialized in parallel.
+fn min_pool(num_retained: u32) -> usize {
+    2 + num_retained.max(1) as usize
+}
 
 struct KafkaSinkWriter<T, S> {
     sink: Arc<KafkaSink<T, S>>,
@@ -473,7 +478,7 @@ fn open_pool<T, S: KafkaSerializer<T>>(
             commit_restored(sink, t)?;
         }
     }
-    let mut own_size = MIN_POOL;
+    let mut own_size = min_pool(cp.num_retained());
     for s in &old {
         if s.subtask % p != me {
             continue;
