@@ -99,15 +99,19 @@ async fn run(cli: &Cli, args: &RunArgs, programs: &'static [JobProgram], raw_arg
         bail!("-d (detached) needs a cluster (-m yarn-...): the embedded local cluster lives in this process");
     }
     rfy_am::plan::check_checkpoint_dir(&conf).map_err(anyhow::Error::msg)?;
+    let started = std::time::Instant::now();
     if args.from_savepoint.is_none() {
         stream.check_io().map_err(anyhow::Error::msg)?;
     }
+    tracing::debug!(ms = started.elapsed().as_millis() as u64, "checked the job's inputs and outputs");
+    let started = std::time::Instant::now();
     let cluster = local::LocalCluster::start_with_programs(&conf, graph.required_slots(), programs).await?;
+    tracing::debug!(ms = started.elapsed().as_millis() as u64, "local cluster started");
     let client = follow::RestClient::new(cluster.rest_url())?;
     let result = async {
         let job_id = client.submit(&graph, &Default::default()).await?;
         eprintln!("Job {job_id} submitted to the local cluster (web UI {}/)", cluster.rest_url());
-        follow::follow(&client, &job_id).await
+        follow::follow(&client, &job_id, follow::LOCAL_POLL_INTERVAL).await
     }
     .await;
     cluster.shutdown().await;

@@ -8,8 +8,13 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rfy_runtime::JobGraph;
 use serde_json::{json, Value};
 
-/// How often the job's status is polled.
-const POLL_INTERVAL: Duration = Duration::from_millis(200);
+/// How often the job's status is polled (a remote JobManager).
+pub const POLL_INTERVAL: Duration = Duration::from_millis(200);
+
+/// How often the embedded local cluster's job status is polled: the run ends
+/// this much at most after the job does (a loopback GET is cheap), which
+/// counts in short bounded runs such as `scripts/bench-kafka`.
+pub const LOCAL_POLL_INTERVAL: Duration = Duration::from_millis(25);
 
 /// A REST client for one JobManager.
 pub struct RestClient {
@@ -167,8 +172,9 @@ fn human(n: f64) -> String {
     }
 }
 
-/// Follows job `job_id` until it ends; Ctrl-C cancels it.
-pub async fn follow(client: &RestClient, job_id: &str) -> Result<Outcome> {
+/// Follows job `job_id` until it ends, asking for its status every `poll`
+/// ([`POLL_INTERVAL`], [`LOCAL_POLL_INTERVAL`]); Ctrl-C cancels it.
+pub async fn follow(client: &RestClient, job_id: &str, poll: Duration) -> Result<Outcome> {
     let bar = ProgressBar::new_spinner();
     bar.set_style(ProgressStyle::with_template("{spinner} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
     let started = Instant::now();
@@ -178,7 +184,7 @@ pub async fn follow(client: &RestClient, job_id: &str) -> Result<Outcome> {
     let mut canceled = false;
     loop {
         tokio::select! {
-            _ = tokio::time::sleep(POLL_INTERVAL) => {}
+            _ = tokio::time::sleep(poll) => {}
             _ = &mut ctrl_c, if !canceled => {
                 canceled = true;
                 bar.println("canceling the job (Ctrl-C)");

@@ -415,7 +415,7 @@ pub async fn run_job(conf: &Configuration, graph: &JobGraph, detached: bool) -> 
         }
         return Ok(!matches!(state.as_str(), "FAILED" | "CANCELED"));
     }
-    let outcome = match follow::follow(&rest, &job_id).await {
+    let outcome = match follow::follow(&rest, &job_id, follow::POLL_INTERVAL).await {
         Ok(o) => o,
         Err(e) => {
             // The JobManager stopped answering: the session application ended under us?

@@ -1,8 +1,9 @@
 //! Issue 11, "bounded input ends exactly once" (Flink's FLIP-147 final
 //! checkpoint), local mode: word count in `--mode updates` with the
 //! exactly-once file sink reads its input in ~2 s while checkpoints run every
-//! 8 s (the first at the start, the next, final one ~6 s after the end of
-//! input). When the sources reach the end of their input, the job must still be
+//! 8 s with a min-pause of 8 s (the first at the start, the next, final one
+//! ~6 s after the end of input: without the min-pause the JobMaster would
+//! trigger it as soon as every source reported its end). When the sources reach the end of their input, the job must still be
 //! RUNNING (waiting for a final checkpoint) with the last records not yet
 //! committed; a TaskManager is killed in that window. After the restart the
 //! job finishes, and the committed output holds every word's updates
@@ -36,6 +37,7 @@ async fn a_kill_between_end_of_input_and_commit_loses_and_duplicates_nothing() -
     let out = tmp.path().join("out");
     let conf = conf(&[
         ("execution.checkpointing.interval", "8 s".into()),
+        ("execution.checkpointing.min-pause", "8 s".into()),
         ("state.checkpoints.dir", tmp.path().join("checkpoints").display().to_string()),
         ("local.number-taskmanager", "2".into()),
         ("heartbeat.interval", "100 ms".into()),

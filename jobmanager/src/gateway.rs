@@ -9,7 +9,7 @@ use std::time::Duration;
 use rfy_rpc::job_manager_gateway_server::JobManagerGateway;
 use rfy_rpc::{
     Ack, AcknowledgeCheckpointRequest, DeclineCheckpointRequest, HeartbeatRequest, HeartbeatResponse,
-    RegisterTaskManagerRequest, RegisterTaskManagerResponse, TaskExecutionState,
+    RegisterTaskManagerRequest, RegisterTaskManagerResponse, SourceEndOfInputRequest, TaskExecutionState,
 };
 use tonic::{Request, Response, Status};
 
@@ -92,6 +92,11 @@ impl JobManagerGateway for Gateway {
     async fn decline_checkpoint(&self, request: Request<DeclineCheckpointRequest>) -> Result<Response<Ack>, Status> {
         let r = request.into_inner();
         Ok(Response::new(self.forward(&r.job_id.clone(), JobMasterMsg::CheckpointDecline(r))))
+    }
+
+    async fn source_end_of_input(&self, request: Request<SourceEndOfInputRequest>) -> Result<Response<Ack>, Status> {
+        let r = request.into_inner();
+        Ok(Response::new(self.forward(&r.job_id, JobMasterMsg::SourceEndOfInput { execution_id: r.execution_id })))
     }
 
     async fn update_task_execution_state(&self, request: Request<TaskExecutionState>) -> Result<Response<Ack>, Status> {

@@ -179,7 +179,9 @@ impl<T, S: KafkaSerializer<T>> KafkaSink<T, S> {
             .map_err(|e| KafkaConnectorError::Config(format!("producer for {}: {e}", self.bootstrap)))?;
         let id = transactional_id.unwrap_or_default().to_string();
         if transactional_id.is_some() {
+            let t = Instant::now();
             producer.init_transactions(self.timeout).map_err(|e| self.txn_error(&id, "init_transactions", e))?;
+            tracing::debug!(transactional_id = %id, ms = t.elapsed().as_millis() as u64, "init_transactions");
         }
         Ok(TxnProducer { id, producer, written: 0 })
     }
@@ -357,9 +359,14 @@ struct PendingTxn {
     txn: PreparedTxn,
 }
 
-/// Producers a new subtask initializes at start (two cover the usual
-/// "one prepared, one open" steady state).
-const MIN_POOL: usize = 2;
+/// Producers a new subtask initializes at start: the steady state of one
+/// open transaction, one prepared (awaiting its checkpoint's completion) and
+/// `num_retained` committed ones cooling (see [`Pool::cooling`]). Fewer would
+/// make the second checkpoint's barrier wait for a new id's
+/// `init_transactions` (~0.5 s here); the pool is initialized in parallel.
+fn min_pool(num_retained: u32) -> usize {
+    2 + num_retained.max(1) as usize
+}
 
 struct KafkaSinkWriter<T, S> {
     sink: Arc<KafkaSink<T, S>>,
@@ -389,8 +396,10 @@ impl<T: rfy_runtime::record::Record, S: KafkaSerializer<T>> Sink<T> for KafkaSin
     }
     fn create_writer(&self, ctx: &OperatorContext) -> Result<Box<dyn SinkWriter<T>>, TaskError> {
         let sink = Arc::new(self.clone_def());
+        let t = Instant::now();
         let probe = sink.producer(None)?;
         let partitions = sink.partitions(&probe.producer)?;
+        tracing::debug!(ms = t.elapsed().as_millis() as u64, "probe producer and metadata");
         let fixed_partition =
             (sink.partitioner == SinkPartitioner::Fixed).then(|| ctx.subtask_index as i32 % partitions);
         let (current, pool) = if sink.guarantee == DeliveryGuarantee::ExactlyOnce {
@@ -469,7 +478,7 @@ fn open_pool<T, S: KafkaSerializer<T>>(
             commit_restored(sink, t)?;
         }
     }
-    let mut own_size = MIN_POOL;
+    let mut own_size = min_pool(cp.num_retained());
     for s in &old {
         if s.subtask % p != me {
             continue;
@@ -478,19 +487,46 @@ fn open_pool<T, S: KafkaSerializer<T>>(
             own_size = own_size.max(s.pool_size as usize);
         } else {
             // An old subtask that no longer exists at this parallelism: abort its ids.
-            for n in 0..s.pool_size as usize {
-                drop(sink.producer(Some(&txn_id(&prefix, s.subtask, n)))?);
-            }
+            let ids: Vec<String> = (0..s.pool_size as usize).map(|n| txn_id(&prefix, s.subtask, n)).collect();
+            drop(init_producers(sink, &ids)?);
             abort_beyond(sink, &prefix, s.subtask, s.pool_size as usize)?;
         }
     }
     let mut pool = Pool { size: own_size, num_retained: cp.num_retained().max(1) as usize, ..Default::default() };
-    for n in (0..own_size).rev() {
-        pool.free.push(sink.producer(Some(&txn_id(&prefix, me, n)))?);
-    }
+    // Popped from the end: id 0 first.
+    let ids: Vec<String> = (0..own_size).rev().map(|n| txn_id(&prefix, me, n)).collect();
+    pool.free = init_producers(sink, &ids)?;
+    let t = Instant::now();
     abort_beyond(sink, &prefix, me, own_size)?;
+    tracing::debug!(ms = t.elapsed().as_millis() as u64, "abort_beyond");
     tracing::info!(subtask = me, pool = own_size, prefix = %prefix, "Kafka exactly-once sink initialized its transactional ids");
     Ok(Arc::new(Mutex::new(pool)))
+}
+
+/// Transactional producers for `ids` (in that order), initialized at the
+/// same time, one thread each: librdkafka's `init_transactions` of a new
+/// producer mostly waits (on this machine ~0.5 s, its idempotence timer
+/// retrying once the transaction coordinator connection is up), so a pool
+/// takes that once rather than once per id.
+///
+/// Errors: the first id that could not be initialized.
+fn init_producers<T, S: KafkaSerializer<T>>(
+    sink: &KafkaSink<T, S>,
+    ids: &[String],
+) -> Result<Vec<TxnProducer>, TaskError> {
+    if ids.len() <= 1 {
+        return ids.iter().map(|id| sink.producer(Some(id)).map_err(TaskError::from)).collect();
+    }
+    std::thread::scope(|scope| {
+        let started: Vec<_> = ids.iter().map(|id| scope.spawn(move || sink.producer(Some(id)))).collect();
+        started
+            .into_iter()
+            .map(|h| match h.join() {
+                Ok(r) => r.map_err(TaskError::from),
+                Err(_) => Err(TaskError::User("a thread initializing a Kafka transactional producer panicked".into())),
+            })
+            .collect()
+    })
 }
 
 /// Most ids past a known pool size [`abort_beyond`] looks at.

@@ -12,8 +12,8 @@ use rfy_rpc::task_executor_gateway_server::TaskExecutorGateway;
 use rfy_rpc::{
     Ack, AcknowledgeCheckpointRequest, CancelTaskRequest, DeclineCheckpointRequest, ExecutionState, ListLogsRequest,
     ListLogsResponse, LogFileInfo, NotifyCheckpointCompleteRequest, ReadLogRequest, ReadLogResponse,
-    StateHandle as WireHandle, TaskDeploymentDescriptor, TaskExecutionState, TaskMetrics as WireMetrics,
-    TriggerCheckpointRequest,
+    SourceEndOfInputRequest, StateHandle as WireHandle, TaskDeploymentDescriptor, TaskExecutionState,
+    TaskMetrics as WireMetrics, TriggerCheckpointRequest,
 };
 use rfy_runtime::checkpoint::{
     CheckpointMetadata, CheckpointResponder, RestoreSource, SourceTrigger, StateHandle, TaskCheckpointing,
@@ -125,6 +125,20 @@ impl CheckpointResponder for GrpcResponder {
         self.rt.spawn(async move {
             if let Err(e) = jm.decline_checkpoint(req).await {
                 tracing::warn!("cannot decline checkpoint {checkpoint_id}: {}", e.message());
+            }
+        });
+    }
+
+    fn source_end_of_input(&self) {
+        if !self.alive() {
+            return;
+        }
+        let req = SourceEndOfInputRequest { job_id: self.job_id.clone(), execution_id: self.execution_id.clone() };
+        let mut jm = self.jobmanager.clone();
+        self.rt.spawn(async move {
+            // Only a hint (the next periodic checkpoint is the final one otherwise).
+            if let Err(e) = jm.source_end_of_input(req).await {
+                tracing::debug!("cannot report the end of input: {}", e.message());
             }
         });
     }

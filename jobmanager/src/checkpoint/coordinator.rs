@@ -83,6 +83,12 @@ pub(crate) struct Coordinator {
     /// Executions that finished (final checkpoint mode): later checkpoints
     /// do not wait for them and carry their last state forward.
     finished: HashSet<String>,
+    /// Source executions that reported the end of their input (final
+    /// checkpoint mode): they wait for a checkpoint triggered after it.
+    ended_sources: HashSet<String>,
+    /// Every source has ended and no checkpoint was triggered since: the
+    /// final checkpoint is due now rather than at the next interval.
+    final_due: bool,
 }
 
 fn remove_dir(storage: &dyn CheckpointStorage, dir: &str) {
@@ -141,6 +147,8 @@ impl Coordinator {
             storage,
             last_acks: BTreeMap::new(),
             finished: HashSet::new(),
+            ended_sources: HashSet::new(),
+            final_due: false,
         })
     }
 
@@ -191,22 +199,43 @@ impl Coordinator {
         self.next_id = self.next_id.max(id + 1);
     }
 
-    /// True if a periodic checkpoint is due at `now`.
+    /// True if a periodic checkpoint is due at `now`, or the final one
+    /// (every source ended, see [`Coordinator::source_ended`]); both within
+    /// `max-concurrent-checkpoints` and `min-pause`.
     pub(crate) fn periodic_due(&self, now: Instant) -> bool {
         let Some(interval) = self.settings.interval else { return false };
         if self.pending.len() >= self.settings.max_concurrent {
             return false;
         }
-        if self.last_trigger.is_some_and(|t| now.duration_since(t) < interval) {
+        if !self.final_due && self.last_trigger.is_some_and(|t| now.duration_since(t) < interval) {
             return false;
         }
         self.last_completion.is_none_or(|t| now.duration_since(t) >= self.settings.min_pause)
+    }
+
+    /// Source execution `execution_id` read all its input and waits for a
+    /// checkpoint triggered after that (final checkpoint mode). Once every
+    /// execution of `live_sources` (the sources not finished) has ended, the
+    /// final checkpoint is due at once (Flink's checkpoints after tasks
+    /// finish, without waiting out the interval): the job ends a checkpoint
+    /// round trip after its input does.
+    pub(crate) fn source_ended(&mut self, execution_id: &str, live_sources: &[&str]) {
+        self.ended_sources.insert(execution_id.to_string());
+        if live_sources.iter().all(|e| self.ended_sources.contains(*e)) {
+            self.final_due = true;
+        }
     }
 
     /// Time until the next periodic checkpoint or timeout check, for the
     /// JobMaster's wait.
     pub(crate) fn next_wakeup(&self, now: Instant) -> Duration {
         let mut wait = Duration::from_millis(500);
+        if self.final_due {
+            // Held back by a pending checkpoint (its completion wakes the
+            // JobMaster) or by min-pause.
+            let pause = self.last_completion.map(|t| (t + self.settings.min_pause).saturating_duration_since(now));
+            wait = wait.min(pause.unwrap_or_default().max(Duration::from_millis(5)));
+        }
         if let Some(interval) = self.settings.interval {
             let due = self.last_trigger.map(|t| (t + interval).saturating_duration_since(now)).unwrap_or_default();
             wait = wait.min(due.max(Duration::from_millis(5)));
@@ -233,6 +262,8 @@ impl Coordinator {
         if savepoint.is_none() {
             self.last_trigger = Some(now);
         }
+        // Every source receives this trigger after it ended: it is their final checkpoint.
+        self.final_due = false;
         let total = executions.len() as u32;
         self.pending.insert(
             id,
@@ -397,6 +428,8 @@ impl Coordinator {
     /// executions finished (a new attempt has new executions).
     pub(crate) fn abort_all(&mut self, reason: &str) -> Vec<Aborted> {
         self.finished.clear();
+        self.ended_sources.clear();
+        self.final_due = false;
         self.last_acks.clear();
         let ids: Vec<u64> = self.pending.keys().copied().collect();
         ids.into_iter().filter_map(|id| self.abort(id, reason.to_string())).collect()
@@ -552,6 +585,35 @@ mod tests {
         assert!(c2.latest_restorable().0.is_some());
         assert!(c2.discard_retained(&job.join(format!("chk-{id}")).display().to_string()));
         assert!(c2.latest_restorable().0.is_none());
+    }
+
+    /// Once every live source reported the end of its input, the final
+    /// checkpoint is due at once (not at the next interval), still within
+    /// max-concurrent; a checkpoint begun after that clears it; a new
+    /// attempt forgets the reports.
+    #[test]
+    fn the_final_checkpoint_is_due_once_every_source_ended() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut s = settings(tmp.path(), 1);
+        s.interval = Some(Duration::from_secs(3600));
+        let mut c = Coordinator::new("0123456789abcdef0123456789abcdef", s, &graph()).unwrap();
+        let now = Instant::now();
+        run_one(&mut c, now);
+        assert!(!c.periodic_due(now), "the interval has not passed");
+        c.source_ended("a", &["a", "b"]);
+        assert!(!c.periodic_due(now), "source b still reads");
+        c.source_ended("b", &["a", "b"]);
+        assert!(c.periodic_due(now), "every source ended: the final checkpoint is due now");
+        assert!(c.next_wakeup(now) <= Duration::from_millis(5));
+        let (id, _) = c.begin(now, 1, vec!["a".into(), "b".into()], None).unwrap();
+        assert!(!c.periodic_due(now), "one was triggered after the end, and max-concurrent is 1");
+        c.abort(id, "test".into());
+        assert!(!c.periodic_due(now), "the final checkpoint was triggered; the next one waits the interval");
+        // Sources that finished earlier (not live) are not waited for; a failover forgets the reports.
+        c.source_ended("b", &["b"]);
+        assert!(c.periodic_due(now));
+        c.abort_all("failover");
+        assert!(!c.periodic_due(now));
     }
 
     /// Final checkpoint mode: a finished task is no longer awaited, and its

@@ -268,6 +268,19 @@ impl Attempt<'_> {
                     self.on_aborted(ab);
                 }
             }
+            JobMasterMsg::SourceEndOfInput { execution_id } => {
+                let st = &self.jm.st;
+                let live: Vec<&str> = st
+                    .tasks
+                    .iter()
+                    .filter(|t| st.graph.inputs_of(t.vertex).is_empty() && !execution_terminal(t.state))
+                    .map(|t| t.execution_id.as_str())
+                    .collect();
+                // Reports of an earlier attempt's executions are not in `live`: ignored.
+                if live.contains(&execution_id.as_str()) {
+                    self.coord.source_ended(&execution_id, &live);
+                }
+            }
             JobMasterMsg::TriggerSavepoint(sp) => {
                 let ready = {
                     let st = &self.jm.st;

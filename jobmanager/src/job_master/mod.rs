@@ -53,6 +53,11 @@ pub(crate) enum JobMasterMsg {
     CheckpointAck(AcknowledgeCheckpointRequest),
     /// A task could not take its part of a checkpoint.
     CheckpointDecline(DeclineCheckpointRequest),
+    /// A source task read all its input and waits for its final checkpoint.
+    SourceEndOfInput {
+        /// The source task's execution id.
+        execution_id: String,
+    },
     /// A savepoint (and maybe stop) was asked for. The JobMaster records the
     /// operation under its trigger id in its next snapshot.
     TriggerSavepoint(SavepointRequest),

@@ -43,6 +43,11 @@ pub trait CheckpointResponder: Send + Sync {
     fn acknowledge(&self, checkpoint_id: u64, handles: Vec<(String, StateHandle)>);
     /// The task could not take its part of `checkpoint_id`.
     fn decline(&self, checkpoint_id: u64, reason: String);
+    /// The task's source read all its input and waits for its final
+    /// checkpoint (see [`TaskCheckpointing::final_checkpoint`]), so the
+    /// JobMaster may trigger that at once. A hint only: without it the next
+    /// periodic checkpoint is the final one.
+    fn source_end_of_input(&self) {}
 }
 
 /// What one operator instance saves at a barrier.
@@ -179,6 +184,13 @@ impl TaskCheckpointing {
     /// `EndOfInput` once that checkpoint (or a later one) completed.
     pub fn final_checkpoint(&self) -> bool {
         self.final_checkpoint
+    }
+
+    /// The source of this task read all its input and now waits for its
+    /// final checkpoint: tells the JobMaster (see
+    /// [`CheckpointResponder::source_end_of_input`]).
+    pub fn source_end_of_input(&self) {
+        self.responder.source_end_of_input();
     }
 
     /// The newest checkpoint id this task was told completed (0: none yet).

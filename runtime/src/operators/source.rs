@@ -142,6 +142,7 @@ impl<T: Record> TaskHead for SourceDriver<T> {
                     self.next.push_event(&Event::Watermark(MAX_WATERMARK))?;
                     if let Some(cp) = control.checkpointing.as_ref().filter(|cp| cp.final_checkpoint()) {
                         self.next.push_event(&Event::EndOfData)?;
+                        cp.source_end_of_input();
                         self.await_final_checkpoint(cp, control)?;
                     }
                     return self.next.push_event(&Event::EndOfInput);
