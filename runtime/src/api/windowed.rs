@@ -143,8 +143,11 @@ where
     ///     .sink_to(CollectSink::new(out.clone()));
     /// rfy_runtime::task::run_local(env).unwrap();
     /// let counts: Vec<u64> = out.lock().unwrap().iter().map(|r| r.1).collect();
-    /// // At 5 s: 1 click; at 10 s: 2; at 15 s: 3; at the window's end (20 s): 3.
-    /// assert_eq!(counts, vec![1, 2, 3, 3]);
+    /// // Early firings (every 5 s of event time) see the clicks so far, the
+    /// // last one (the window's end, 20 s) all 3. How many early firings
+    /// // happen depends on how often the watermark advances.
+    /// assert_eq!(counts.last(), Some(&3));
+    /// assert!(counts.len() >= 2 && counts.windows(2).all(|c| c[0] <= c[1]), "{counts:?}");
     /// ```
     pub fn trigger<Tr2: Trigger<T>>(self, trigger: Tr2) -> WindowedStream<T, K, F, A, Tr2> {
         WindowedStream {
