@@ -319,8 +319,8 @@ where
     }
 
     /// Fires the timers of `domain` due at `upto`.
-    fn fire(&mut self, domain: TimeDomain, upto: i64) -> Result<(), TaskError> {
-        let now = now_ms();
+    /// `now` is the wall clock (ms) the triggers see.
+    fn fire(&mut self, domain: TimeDomain, upto: i64, now: i64) -> Result<(), TaskError> {
         // At the end of input (or of event time) the pending timers fire
         // once; triggers cannot register more (a continuous trigger would
         // re-register forever).
@@ -355,7 +355,7 @@ where
         self.flush_results()?;
         self.side.flush()?;
         // Processing-time windows, and triggers of any window with processing-time timers.
-        self.fire(TimeDomain::ProcessingTime, now)?;
+        self.fire(TimeDomain::ProcessingTime, now, now)?;
         Ok(())
     }
 }
@@ -381,9 +381,12 @@ where
         match event {
             Event::Watermark(w) => {
                 self.state.timers.watermark = *w;
-                self.fire(TimeDomain::EventTime, *w)?;
+                self.fire(TimeDomain::EventTime, *w, now_ms())?;
             }
-            Event::Flush => self.fire(TimeDomain::ProcessingTime, now_ms())?,
+            Event::Flush => {
+                let now = now_ms();
+                self.fire(TimeDomain::ProcessingTime, now, now)?
+            }
             Event::Barrier(b) => {
                 if let Some(cp) = &self.checkpointing {
                     self.state.snapshot_into(cp, &self.uid, b.id);
@@ -393,7 +396,7 @@ where
                 // Bounded input ended: processing-time windows fire now
                 // rather than never; at `EndOfData` when a final checkpoint
                 // follows (so they are part of it), else at `EndOfInput`.
-                self.fire(TimeDomain::ProcessingTime, i64::MAX)?;
+                self.fire(TimeDomain::ProcessingTime, i64::MAX, now_ms())?;
                 if self.late_dropped > 0 {
                     tracing::info!(operator = %self.name, records = self.late_dropped, "late records dropped by windows");
                 }
