@@ -160,7 +160,11 @@ pub mod time {
 /// Windows on keyed streams (Flink's windowing API): tumbling, sliding,
 /// session and global assigners in event or processing time; incremental
 /// `reduce` and `aggregate`, or `process` over a window's records; allowed
-/// lateness and a side output for late data.
+/// lateness and a side output for late data; triggers (when a window
+/// fires): the assigner's default, a built-in (`CountTrigger`,
+/// `ContinuousEventTimeTrigger`, `ContinuousProcessingTimeTrigger`,
+/// `PurgingTrigger`, `EventTimeTrigger`, `ProcessingTimeTrigger`) or your own
+/// [`Trigger`](windowing::Trigger) through `.trigger(...)` (example below).
 ///
 /// Clicks per user in 5-second event-time windows, run in this process:
 ///
@@ -193,11 +197,68 @@ pub mod time {
 /// // ann: 2 clicks in [0 s, 5 s) and 1 in [5 s, 10 s); bob: 2 in [0 s, 5 s).
 /// assert_eq!(got, vec![("ann".to_string(), 1), ("ann".to_string(), 2), ("bob".to_string(), 2)]);
 /// ```
+///
+/// A custom trigger: an alert window that fires as soon as it holds a
+/// reading above 100, and at its end otherwise; its state (per key and
+/// window, checkpointed) remembers whether it fired early:
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use std::time::Duration;
+/// use rfy::time::WatermarkStrategy;
+/// use rfy::windowing::{TimeWindow, Trigger, TriggerContext, TriggerResult, TumblingEventTimeWindows};
+///
+/// #[derive(Clone)]
+/// struct HotOrEnd;
+/// impl Trigger<(String, u32, i64)> for HotOrEnd {
+///     /// True once the window fired early.
+///     type State = bool;
+///     fn on_element(&self, r: &(String, u32, i64), _ts: i64, w: &TimeWindow,
+///                   ctx: &mut TriggerContext<'_, bool>) -> TriggerResult {
+///         ctx.register_event_time_timer(w.max_timestamp());
+///         if r.1 > 100 && !*ctx.state() {
+///             *ctx.state() = true;
+///             return TriggerResult::Fire;
+///         }
+///         TriggerResult::Continue
+///     }
+///     fn on_event_time(&self, time: i64, w: &TimeWindow, ctx: &mut TriggerContext<'_, bool>) -> TriggerResult {
+///         if time == w.max_timestamp() && !*ctx.state() { TriggerResult::Fire } else { TriggerResult::Continue }
+///     }
+///     fn on_processing_time(&self, _t: i64, _w: &TimeWindow, _ctx: &mut TriggerContext<'_, bool>) -> TriggerResult {
+///         TriggerResult::Continue
+///     }
+/// }
+///
+/// // (sensor, reading, event time ms)
+/// let readings = vec![("s1".to_string(), 20u32, 1_000i64), ("s1".into(), 120, 2_000), ("s1".into(), 30, 3_000),
+///                     ("s2".into(), 40, 1_500)];
+/// let env = rfy::StreamExecutionEnvironment::new(rfy::ExecutionConfig::default());
+/// let out = Arc::new(Mutex::new(Vec::new()));
+/// env.from_collection(readings)
+///     .assign_timestamps_and_watermarks(
+///         WatermarkStrategy::for_monotonous_timestamps().with_timestamp_assigner(|r: &(String, u32, i64), _| r.2),
+///     )
+///     .key_by(|r: &(String, u32, i64)| r.0.clone())
+///     .window(TumblingEventTimeWindows::of(Duration::from_secs(10)))
+///     .trigger(HotOrEnd)
+///     .reduce(|a, b| (a.0, a.1.max(b.1), a.2.max(b.2)))
+///     .sink_to(rfy::sinks::CollectSink::new(out.clone()));
+/// rfy::testing::run_local(env).unwrap();
+/// let mut got: Vec<(String, u32)> = out.lock().unwrap().iter().map(|r| (r.0.clone(), r.1)).collect();
+/// got.sort();
+/// // s1 fired early at its 120 (once); s2 at the window's end.
+/// assert_eq!(got, vec![("s1".to_string(), 120), ("s2".to_string(), 40)]);
+/// ```
 pub mod windowing {
     pub use rfy_runtime::windowing::{
         AggregateFunction, EventTimeSessionWindows, GlobalWindows, ProcessWindowContext, ProcessWindowFunction,
         ProcessingTimeSessionWindows, SlidingEventTimeWindows, SlidingProcessingTimeWindows, TimeWindow,
         TumblingEventTimeWindows, TumblingProcessingTimeWindows, WindowAssigner,
+    };
+    pub use rfy_runtime::windowing::{
+        ContinuousEventTimeTrigger, ContinuousProcessingTimeTrigger, CountTrigger, DefaultTrigger, EventTimeTrigger,
+        NextFire, ProcessingTimeTrigger, PurgingTrigger, Trigger, TriggerContext, TriggerResult,
     };
 }
 

@@ -11,8 +11,8 @@ use super::stream::{DataStream, KeyedStream};
 use crate::record::Record;
 use crate::windowing::operator::WindowBuilder;
 use crate::windowing::{
-    AggregateAgg, AggregateFunction, PassResult, ProcessAgg, ProcessWindowFunction, ReduceAgg, WindowAgg,
-    WindowAssigner,
+    AggregateAgg, AggregateFunction, DefaultTrigger, PassResult, ProcessAgg, ProcessWindowFunction, ReduceAgg, Trigger,
+    WindowAgg, WindowAssigner,
 };
 
 /// A keyed stream with a window assigner; finish it with [`reduce`](Self::reduce),
@@ -43,9 +43,10 @@ use crate::windowing::{
 /// got.sort();
 /// assert_eq!(got, vec![("a".into(), 1), ("a".into(), 2), ("b".into(), 1)]);
 /// ```
-pub struct WindowedStream<T, K, F, A> {
+pub struct WindowedStream<T, K, F, A, Tr = DefaultTrigger> {
     keyed: KeyedStream<T, K, F>,
     assigner: A,
+    trigger: Tr,
     lateness_ms: i64,
     late_tag: Option<OutputTag<T>>,
     /// `window_all`: one subtask sees the whole stream.
@@ -62,6 +63,7 @@ where
     pub fn window<A: WindowAssigner>(&self, assigner: A) -> WindowedStream<T, K, F, A> {
         WindowedStream {
             keyed: KeyedStream { input: self.input.clone(), key_fn: self.key_fn.clone(), _k: PhantomData },
+            trigger: assigner.default_trigger(),
             assigner,
             lateness_ms: 0,
             late_tag: None,
@@ -93,17 +95,71 @@ impl<T: Record> DataStream<T> {
     /// ```
     pub fn window_all<A: WindowAssigner>(&self, assigner: A) -> WindowedStream<T, (), fn(&T), A> {
         let keyed = self.key_by(unit_key::<T> as fn(&T));
-        WindowedStream { keyed, assigner, lateness_ms: 0, late_tag: None, all: true }
+        WindowedStream {
+            keyed,
+            trigger: assigner.default_trigger(),
+            assigner,
+            lateness_ms: 0,
+            late_tag: None,
+            all: true,
+        }
     }
 }
 
-impl<T, K, F, A> WindowedStream<T, K, F, A>
+impl<T, K, F, A, Tr> WindowedStream<T, K, F, A, Tr>
 where
     T: Record,
     K: Hash + Eq + Record,
     F: Fn(&T) -> K + Send + Sync + 'static,
     A: WindowAssigner,
+    Tr: Trigger<T>,
 {
+    /// Replaces the assigner's default trigger (Flink's `trigger`): `trigger`
+    /// decides when each window fires and purges; the window is still
+    /// cleaned up after its allowed lateness. Session windows need a
+    /// trigger that can merge (`Trigger::can_merge`), else the job fails at
+    /// start with an error naming the window.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use std::time::Duration;
+    /// use rfy_runtime::sinks::CollectSink;
+    /// use rfy_runtime::time::WatermarkStrategy;
+    /// use rfy_runtime::windowing::{ContinuousEventTimeTrigger, TumblingEventTimeWindows};
+    /// use rfy_runtime::{ExecutionConfig, StreamExecutionEnvironment};
+    ///
+    /// let env = StreamExecutionEnvironment::new(ExecutionConfig::default());
+    /// let out = Arc::new(Mutex::new(Vec::new()));
+    /// // (user, clicks, timestamp ms); early results every 5 s of a 20 s window.
+    /// let clicks = vec![("a".to_string(), 1u64, 1_000i64), ("a".into(), 1, 6_000), ("a".into(), 1, 12_000)];
+    /// env.from_collection(clicks)
+    ///     .assign_timestamps_and_watermarks(
+    ///         WatermarkStrategy::for_monotonous_timestamps().with_timestamp_assigner(|c: &(String, u64, i64), _| c.2),
+    ///     )
+    ///     .key_by(|c: &(String, u64, i64)| c.0.clone())
+    ///     .window(TumblingEventTimeWindows::of(Duration::from_secs(20)))
+    ///     .trigger(ContinuousEventTimeTrigger::of(Duration::from_secs(5)))
+    ///     .reduce(|a, b| (a.0, a.1 + b.1, a.2.max(b.2)))
+    ///     .sink_to(CollectSink::new(out.clone()));
+    /// rfy_runtime::task::run_local(env).unwrap();
+    /// let counts: Vec<u64> = out.lock().unwrap().iter().map(|r| r.1).collect();
+    /// // Early firings (every 5 s of event time) see the clicks so far, the
+    /// // last one (the window's end, 20 s) all 3. How many early firings
+    /// // happen depends on how often the watermark advances.
+    /// assert_eq!(counts.last(), Some(&3));
+    /// assert!(counts.len() >= 2 && counts.windows(2).all(|c| c[0] <= c[1]), "{counts:?}");
+    /// ```
+    pub fn trigger<Tr2: Trigger<T>>(self, trigger: Tr2) -> WindowedStream<T, K, F, A, Tr2> {
+        WindowedStream {
+            keyed: self.keyed,
+            assigner: self.assigner,
+            trigger,
+            lateness_ms: self.lateness_ms,
+            late_tag: self.late_tag,
+            all: self.all,
+        }
+    }
+
     /// Keeps each event-time window (and fires it again per late record)
     /// until the watermark passes its end by `lateness` (Flink's
     /// `allowedLateness`); later records are dropped, or sent to the
@@ -122,10 +178,11 @@ where
     }
 
     fn apply<W: WindowAgg<T, K>>(&self, name: &str, agg: W) -> DataStream<W::Out> {
-        let b = WindowBuilder::<T, K, F, A, W> {
+        let b = WindowBuilder::<T, K, F, A, W, Tr> {
             key_fn: self.keyed.key_fn.clone(),
             assigner: self.assigner.clone(),
             agg,
+            trigger: self.trigger.clone(),
             lateness_ms: self.lateness_ms,
             late_tag: self.late_tag.clone(),
             _t: PhantomData,

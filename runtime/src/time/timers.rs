@@ -4,7 +4,7 @@
 //! redistributed on rescale with it), and an index by time to fire them in
 //! order.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::hash::Hash;
 
 use crate::checkpoint::{CheckpointError, KeyGroupRange, KeyGroupedMap};
@@ -24,8 +24,9 @@ pub(crate) struct TimerQueue<K> {
     /// Key → its registered timestamps (ascending, no duplicates): the
     /// checkpointed part.
     pub(crate) by_key: KeyGroupedMap<K, Vec<i64>>,
-    /// Timestamp → (key, key-group index) in registration order.
-    by_time: BTreeMap<i64, Vec<(K, usize)>>,
+    /// Timestamp → (key, key-group index) in registration order (a deque:
+    /// popping the first of many keys due at one time is O(1), not a shift).
+    by_time: BTreeMap<i64, VecDeque<(K, usize)>>,
 }
 
 impl<K: Hash + Eq + Record> TimerQueue<K> {
@@ -43,7 +44,7 @@ impl<K: Hash + Eq + Record> TimerQueue<K> {
             Ok(_) => return,
             Err(pos) => list.insert(pos, ts),
         }
-        self.by_time.entry(ts).or_default().push((key.clone(), kg));
+        self.by_time.entry(ts).or_default().push_back((key.clone(), kg));
     }
 
     fn delete(&mut self, key: &K, kg: usize, ts: i64) {
@@ -70,7 +71,7 @@ impl<K: Hash + Eq + Record> TimerQueue<K> {
             return None;
         }
         let keys = entry.get_mut();
-        let (key, kg) = keys.remove(0);
+        let (key, kg) = keys.pop_front().expect("empty lists are removed");
         if keys.is_empty() {
             entry.remove();
         }
@@ -93,7 +94,7 @@ impl<K: Hash + Eq + Record> TimerQueue<K> {
         let idx = (kg - range.first) as usize;
         for (key, list) in self.by_key.group(idx) {
             for ts in list {
-                self.by_time.entry(*ts).or_default().push((key.clone(), idx));
+                self.by_time.entry(*ts).or_default().push_back((key.clone(), idx));
             }
         }
     }

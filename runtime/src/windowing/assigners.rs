@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::{DefaultTrigger, EventTimeTrigger, ProcessingTimeTrigger};
+
 /// A window of time `[start, end)` in ms (Flink's `TimeWindow`). The global
 /// window is `[i64::MIN, i64::MAX)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -51,6 +53,16 @@ pub trait WindowAssigner: Clone + Send + Sync + 'static {
     /// True if records must carry timestamps (event-time windows).
     fn requires_timestamps(&self) -> bool {
         self.is_event_time()
+    }
+    /// The trigger of windows without `WindowedStream::trigger`: event-time
+    /// assigners fire at the watermark, processing-time ones at the wall
+    /// clock (the global window's end is the end of input).
+    fn default_trigger(&self) -> DefaultTrigger {
+        if self.is_event_time() {
+            DefaultTrigger::EventTime(EventTimeTrigger)
+        } else {
+            DefaultTrigger::ProcessingTime(ProcessingTimeTrigger)
+        }
     }
 }
 

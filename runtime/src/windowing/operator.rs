@@ -1,25 +1,32 @@
-//! The window operator (Flink's `WindowOperator` with the default triggers):
-//! per key, the open windows and their accumulators, kept as keyed state
-//! (`KeyGroupedMap` tables, so checkpointed and rescalable like all keyed
-//! state), and one timer per window end on the keyed timer service.
+//! The window operator (Flink's `WindowOperator`): per key, the open
+//! windows with their contents (accumulators) and their trigger's state,
+//! kept as keyed state (`KeyGroupedMap` tables, so checkpointed and
+//! rescalable like all keyed state), and the trigger's and the cleanup
+//! timers on the keyed timer service.
 //!
-//! An event-time window fires when the watermark reaches its
-//! `max_timestamp` and is dropped at `max_timestamp + allowed lateness`;
-//! until then each late record fires it again with the updated result. A
-//! record whose windows are all past that is late: it goes to the late-data
-//! side output if there is one, else it is dropped (counted in the log). Session windows merge on arrival; the timers of merged-away
-//! windows find no window and do nothing.
+//! The trigger decides when a window fires (see `triggers.rs`); the
+//! operator cleans an event-time window up when the watermark reaches its
+//! `max_timestamp + allowed lateness` (a processing-time window at its
+//! `max_timestamp`). A record whose windows are all past cleanup is late: it
+//! goes to the late-data side output if there is one, else it is dropped
+//! (counted in the log). Session windows merge on arrival (the trigger's
+//! `on_merge` combines their states); the timers of merged-away windows
+//! find no window that wants them and do nothing.
 
 use std::hash::Hash;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use super::{ProcessWindowContext, TimeWindow, WindowAgg, WindowAssigner};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    ProcessWindowContext, TimeWindow, TimerRequest, Trigger, TriggerContext, TriggerResult, WindowAgg, WindowAssigner,
+};
 use crate::api::{Collector, KeyedStateStore, OutputTag, SideOutputs};
 use crate::checkpoint::{KeyGroupRange, TaskCheckpointing};
 use crate::context::OperatorContext;
 use crate::error::TaskError;
-use crate::event::{Event, NO_TIMESTAMP};
+use crate::event::{Event, MAX_WATERMARK, NO_TIMESTAMP};
 use crate::graph::OperatorBuilder;
 use crate::record::Record;
 use crate::task::output::{erase, unerase, AnyOutput};
@@ -30,17 +37,34 @@ use crate::time::TimeDomain;
 /// Name of the window table in keyed-state snapshots.
 const WINDOW_CONTENTS: &str = "window-contents";
 
-struct WindowOp<T, K, KF, A, W: WindowAgg<T, K>> {
+/// One open window of a key: its contents (`None` before the first record
+/// and after a purge: a firing then emits nothing) and its trigger's state.
+#[derive(Clone, Serialize, Deserialize)]
+pub(crate) struct WindowSlot<Acc, S> {
+    window: TimeWindow,
+    contents: Option<Acc>,
+    trigger: S,
+}
+
+/// The per-key list of open windows, the window table's value.
+type Slots<W, T, K, Tr> = Vec<WindowSlot<<W as WindowAgg<T, K>>::Acc, <Tr as Trigger<T>>::State>>;
+
+struct WindowOp<T, K, KF, A, W: WindowAgg<T, K>, Tr: Trigger<T>> {
     key_fn: Arc<KF>,
     assigner: A,
     agg: W,
+    trigger: Tr,
     /// Allowed lateness, ms.
     lateness: i64,
     state: KeyedStateStore<K>,
     table: usize,
     assigned: Vec<TimeWindow>,
-    timers: Vec<i64>,
-    fire_now: Vec<TimeWindow>,
+    /// Timer requests of the trigger and the operator for the current key.
+    timers: Vec<TimerRequest>,
+    /// Windows of the current key to fire or purge after its record.
+    fire_now: Vec<(TimeWindow, TriggerResult)>,
+    /// Trigger states of session windows being merged.
+    merge_states: Vec<Tr::State>,
     buf: Vec<W::Out>,
     buf_ts: Vec<i64>,
     late_dropped: u64,
@@ -53,13 +77,30 @@ struct WindowOp<T, K, KF, A, W: WindowAgg<T, K>> {
     _t: PhantomData<fn(T)>,
 }
 
-impl<T, K, KF, A, W> WindowOp<T, K, KF, A, W>
+/// Evaluates the window function on one window's contents into `buf`.
+fn emit_window<T, K, W: WindowAgg<T, K>>(
+    agg: &mut W,
+    key: &K,
+    window: TimeWindow,
+    watermark: i64,
+    acc: &W::Acc,
+    buf: &mut Vec<W::Out>,
+    buf_ts: &mut Vec<i64>,
+) -> Result<(), TaskError> {
+    let ctx = ProcessWindowContext { window, watermark };
+    agg.emit(key, &ctx, acc, &mut Collector::new(buf))?;
+    buf_ts.resize(buf.len(), window.max_timestamp());
+    Ok(())
+}
+
+impl<T, K, KF, A, W, Tr> WindowOp<T, K, KF, A, W, Tr>
 where
     T: Record,
     K: Hash + Eq + Record,
     KF: Fn(&T) -> K,
     A: WindowAssigner,
     W: WindowAgg<T, K>,
+    Tr: Trigger<T>,
 {
     fn domain(&self) -> TimeDomain {
         if self.assigner.is_event_time() {
@@ -69,8 +110,18 @@ where
         }
     }
 
+    /// When `w` is dropped: the end of its allowed lateness (event time),
+    /// its end (processing time).
+    fn cleanup_time(&self, w: &TimeWindow) -> i64 {
+        if self.assigner.is_event_time() {
+            w.max_timestamp().saturating_add(self.lateness)
+        } else {
+            w.max_timestamp()
+        }
+    }
+
     fn is_late(&self, w: &TimeWindow) -> bool {
-        self.assigner.is_event_time() && w.max_timestamp().saturating_add(self.lateness) <= self.state.timers.watermark
+        self.assigner.is_event_time() && self.cleanup_time(w) <= self.state.timers.watermark
     }
 
     fn process_record(&mut self, rec: T, ts: i64, now: i64) -> Result<(), TaskError> {
@@ -95,99 +146,187 @@ where
             self.assigned = assigned;
             return Ok(());
         }
-        let (watermark, event_time, lateness) =
-            (self.state.timers.watermark, self.assigner.is_event_time(), self.lateness);
+        let watermark = self.state.timers.watermark;
         let merging = self.assigner.is_merging();
+        let (domain, event_time, lateness) = (self.domain(), self.assigner.is_event_time(), self.lateness);
         let table = self
             .state
-            .group_mut::<Vec<(TimeWindow, W::Acc)>>(self.table, kg)
+            .group_mut::<Slots<W, T, K, Tr>>(self.table, kg)
             .ok_or_else(|| TaskError::Mismatch(format!("{}: window table missing", self.name)))?;
         let list = match table.get_mut(&key) {
             Some(l) => l,
             None => table.entry(key.clone()).or_default(),
         };
-        let agg = &self.agg;
+        let (agg, trigger, timers) = (&self.agg, &self.trigger, &mut self.timers);
         let mut rec = Some(rec);
         let last = assigned.len() - 1;
         for (i, w) in assigned.iter().enumerate() {
-            let value = if i == last { rec.take().expect("moved once") } else { rec.clone().expect("present") };
-            let window = if merging {
+            let idx = if merging {
                 let mut merged = *w;
                 let mut acc: Option<W::Acc> = None;
-                while let Some(j) = list.iter().position(|(x, _)| x.intersects(&merged)) {
-                    let (x, a) = list.swap_remove(j);
-                    merged = merged.cover(&x);
-                    match &mut acc {
-                        Some(m) => agg.merge(m, a),
-                        None => acc = Some(a),
+                let merge_states = &mut self.merge_states;
+                merge_states.clear();
+                let mut only = None;
+                while let Some(j) = list.iter().position(|s| s.window.intersects(&merged)) {
+                    let s = list.swap_remove(j);
+                    merged = merged.cover(&s.window);
+                    only = Some(s.window);
+                    match (&mut acc, s.contents) {
+                        (Some(m), Some(a)) => agg.merge(m, a),
+                        (None, Some(a)) => acc = Some(a),
+                        (_, None) => {}
                     }
+                    merge_states.push(s.trigger);
                 }
-                let mut acc = acc.unwrap_or_else(|| agg.create());
-                agg.add(&mut acc, value);
-                list.push((merged, acc));
-                merged
+                let state = if merge_states.is_empty() {
+                    Tr::State::default()
+                } else if merge_states.len() == 1 && only == Some(merged) {
+                    merge_states.pop().expect("one state")
+                } else {
+                    let mut state = Tr::State::default();
+                    let mut ctx =
+                        TriggerContext { state: &mut state, watermark, processing_time: now, timers, draining: false };
+                    trigger.on_merge(&merged, merge_states, &mut ctx);
+                    merge_states.clear();
+                    state
+                };
+                list.push(WindowSlot { window: merged, contents: acc, trigger: state });
+                list.len() - 1
             } else {
-                match list.iter_mut().find(|(x, _)| x == w) {
-                    Some((_, acc)) => agg.add(acc, value),
+                match list.iter().position(|s| s.window == *w) {
+                    Some(j) => j,
                     None => {
-                        let mut acc = agg.create();
-                        agg.add(&mut acc, value);
-                        list.push((*w, acc));
+                        list.push(WindowSlot { window: *w, contents: None, trigger: Tr::State::default() });
+                        list.len() - 1
                     }
                 }
-                *w
             };
-            let end = window.max_timestamp();
-            if event_time && end <= watermark {
-                self.fire_now.push(window); // late, within the allowed lateness
-            } else {
-                self.timers.push(end);
+            let slot = &mut list[idx];
+            let value = if i == last { rec.take().expect("moved once") } else { rec.clone().expect("present") };
+            let mut ctx =
+                TriggerContext { state: &mut slot.trigger, watermark, processing_time: now, timers, draining: false };
+            let result = trigger.on_element(&value, ts, &slot.window, &mut ctx);
+            agg.add(slot.contents.get_or_insert_with(|| agg.create()), value);
+            if result != TriggerResult::Continue {
+                self.fire_now.push((slot.window, result));
             }
-            if event_time && lateness > 0 {
-                self.timers.push(end.saturating_add(lateness));
+            let cleanup = if event_time {
+                slot.window.max_timestamp().saturating_add(lateness)
+            } else {
+                slot.window.max_timestamp()
+            };
+            let r = TimerRequest { domain, time: cleanup, register: true };
+            if timers.last() != Some(&r) {
+                timers.push(r);
             }
         }
         self.assigned = assigned;
-        let domain = self.domain();
-        for t in self.timers.drain(..) {
-            self.state.timers.register(domain, &key, kg, t);
+        self.apply_timers(&key, kg);
+        if !self.fire_now.is_empty() {
+            self.fire_or_purge(&key, kg)?;
         }
-        let mut fire_now = std::mem::take(&mut self.fire_now);
-        for w in fire_now.drain(..) {
-            self.emit(&key, kg, |x| *x == w)?;
-        }
-        self.fire_now = fire_now;
         Ok(())
     }
 
-    /// Emits the result of every window of `key` that `which` selects.
-    fn emit(&mut self, key: &K, kg: usize, which: impl Fn(&TimeWindow) -> bool) -> Result<(), TaskError> {
+    /// Applies the timer requests of the last trigger calls for `key`.
+    fn apply_timers(&mut self, key: &K, kg: usize) {
+        for r in self.timers.drain(..) {
+            if r.register {
+                self.state.timers.register(r.domain, key, kg, r.time);
+            } else {
+                self.state.timers.delete(r.domain, key, kg, r.time);
+            }
+        }
+    }
+
+    /// Fires and/or purges the windows of `key` in `fire_now`.
+    fn fire_or_purge(&mut self, key: &K, kg: usize) -> Result<(), TaskError> {
         let watermark = self.state.timers.watermark;
-        let Some(list) = self.state.group::<Vec<(TimeWindow, W::Acc)>>(self.table, kg).and_then(|t| t.get(key)) else {
+        let Some(list) = self.state.group_mut::<Slots<W, T, K, Tr>>(self.table, kg).and_then(|t| t.get_mut(key)) else {
+            self.fire_now.clear();
             return Ok(());
         };
-        for (w, acc) in list.iter().filter(|(w, _)| which(w)) {
-            let ctx = ProcessWindowContext { window: *w, watermark };
-            self.agg.emit(key, &ctx, acc, &mut Collector::new(&mut self.buf))?;
-            self.buf_ts.resize(self.buf.len(), w.max_timestamp());
+        for (w, result) in self.fire_now.drain(..) {
+            let Some(slot) = list.iter_mut().find(|s| s.window == w) else { continue };
+            if result.is_fire() {
+                if let Some(acc) = &slot.contents {
+                    emit_window(&mut self.agg, key, w, watermark, acc, &mut self.buf, &mut self.buf_ts)?;
+                }
+            }
+            if result.is_purge() {
+                slot.contents = None;
+            }
         }
         Ok(())
     }
 
-    /// Fires the timers of `domain` due at `upto`: emits the windows ending
-    /// at the timer, drops the windows whose cleanup time it is.
-    fn fire(&mut self, domain: TimeDomain, upto: i64) -> Result<(), TaskError> {
-        while let Some((t, key, kg)) = self.state.timers.pop_due(domain, upto) {
-            self.emit(&key, kg, |w| w.max_timestamp() == t)?;
-            let lateness = if domain == TimeDomain::EventTime { self.lateness } else { 0 };
-            if let Some(table) = self.state.group_mut::<Vec<(TimeWindow, W::Acc)>>(self.table, kg) {
-                if let Some(list) = table.get_mut(&key) {
-                    list.retain(|(w, _)| w.max_timestamp().saturating_add(lateness) > t);
-                    if list.is_empty() {
-                        table.remove(&key);
-                    }
+    /// A timer of `domain` at `t` for `key`: asks the trigger of each of the
+    /// key's windows, fires/purges as it says, and drops the windows whose
+    /// cleanup time it is (in the windows' own domain).
+    fn on_timer(
+        &mut self,
+        domain: TimeDomain,
+        t: i64,
+        key: &K,
+        kg: usize,
+        now: i64,
+        draining: bool,
+    ) -> Result<(), TaskError> {
+        let watermark = self.state.timers.watermark;
+        let cleans = domain == self.domain();
+        let (event_time, lateness) = (self.assigner.is_event_time(), self.lateness);
+        let Some(table) = self.state.group_mut::<Slots<W, T, K, Tr>>(self.table, kg) else { return Ok(()) };
+        let Some(list) = table.get_mut(key) else { return Ok(()) };
+        let mut i = 0;
+        while i < list.len() {
+            let slot = &mut list[i];
+            let mut ctx = TriggerContext {
+                state: &mut slot.trigger,
+                watermark,
+                processing_time: now,
+                timers: &mut self.timers,
+                draining,
+            };
+            let result = match domain {
+                TimeDomain::EventTime => self.trigger.on_event_time(t, &slot.window, &mut ctx),
+                TimeDomain::ProcessingTime => self.trigger.on_processing_time(t, &slot.window, &mut ctx),
+            };
+            if result.is_fire() {
+                if let Some(acc) = &slot.contents {
+                    emit_window(&mut self.agg, key, slot.window, watermark, acc, &mut self.buf, &mut self.buf_ts)?;
                 }
             }
+            if result.is_purge() {
+                slot.contents = None;
+            }
+            let cleanup = if event_time {
+                slot.window.max_timestamp().saturating_add(lateness)
+            } else {
+                slot.window.max_timestamp()
+            };
+            if cleans && cleanup <= t {
+                self.trigger.clear(&slot.window, &mut ctx);
+                list.remove(i);
+            } else {
+                i += 1;
+            }
+        }
+        if list.is_empty() {
+            table.remove(key);
+        }
+        self.apply_timers(key, kg);
+        Ok(())
+    }
+
+    /// Fires the timers of `domain` due at `upto`.
+    /// `now` is the wall clock (ms) the triggers see.
+    fn fire(&mut self, domain: TimeDomain, upto: i64, now: i64) -> Result<(), TaskError> {
+        // At the end of input (or of event time) the pending timers fire
+        // once; triggers cannot register more (a continuous trigger would
+        // re-register forever).
+        let draining = upto == MAX_WATERMARK;
+        while let Some((t, key, kg)) = self.state.timers.pop_due(domain, upto) {
+            self.on_timer(domain, t, &key, kg, now, draining)?;
         }
         self.flush_results()
     }
@@ -215,20 +354,20 @@ where
         }
         self.flush_results()?;
         self.side.flush()?;
-        if !self.assigner.is_event_time() {
-            self.fire(TimeDomain::ProcessingTime, now)?;
-        }
+        // Processing-time windows, and triggers of any window with processing-time timers.
+        self.fire(TimeDomain::ProcessingTime, now, now)?;
         Ok(())
     }
 }
 
-impl<T, K, KF, A, W> Output<T> for WindowOp<T, K, KF, A, W>
+impl<T, K, KF, A, W, Tr> Output<T> for WindowOp<T, K, KF, A, W, Tr>
 where
     T: Record,
     K: Hash + Eq + Record,
     KF: Fn(&T) -> K,
     A: WindowAssigner,
     W: WindowAgg<T, K>,
+    Tr: Trigger<T>,
 {
     fn push_batch(&mut self, batch: &mut Vec<T>) -> Result<(), TaskError> {
         self.process_batch(batch, None)
@@ -242,9 +381,12 @@ where
         match event {
             Event::Watermark(w) => {
                 self.state.timers.watermark = *w;
-                self.fire(TimeDomain::EventTime, *w)?;
+                self.fire(TimeDomain::EventTime, *w, now_ms())?;
             }
-            Event::Flush => self.fire(TimeDomain::ProcessingTime, now_ms())?,
+            Event::Flush => {
+                let now = now_ms();
+                self.fire(TimeDomain::ProcessingTime, now, now)?
+            }
             Event::Barrier(b) => {
                 if let Some(cp) = &self.checkpointing {
                     self.state.snapshot_into(cp, &self.uid, b.id);
@@ -254,7 +396,7 @@ where
                 // Bounded input ended: processing-time windows fire now
                 // rather than never; at `EndOfData` when a final checkpoint
                 // follows (so they are part of it), else at `EndOfInput`.
-                self.fire(TimeDomain::ProcessingTime, i64::MAX)?;
+                self.fire(TimeDomain::ProcessingTime, i64::MAX, now_ms())?;
                 if self.late_dropped > 0 {
                     tracing::info!(operator = %self.name, records = self.late_dropped, "late records dropped by windows");
                 }
@@ -267,22 +409,24 @@ where
 }
 
 /// Builds a window operator.
-pub(crate) struct WindowBuilder<T, K, KF, A, W> {
+pub(crate) struct WindowBuilder<T, K, KF, A, W, Tr> {
     pub(crate) key_fn: Arc<KF>,
     pub(crate) assigner: A,
     pub(crate) agg: W,
+    pub(crate) trigger: Tr,
     pub(crate) lateness_ms: i64,
     pub(crate) late_tag: Option<OutputTag<T>>,
     pub(crate) _t: PhantomData<fn(T) -> K>,
 }
 
-impl<T, K, KF, A, W> OperatorBuilder for WindowBuilder<T, K, KF, A, W>
+impl<T, K, KF, A, W, Tr> OperatorBuilder for WindowBuilder<T, K, KF, A, W, Tr>
 where
     T: Record,
     K: Hash + Eq + Record,
     KF: Fn(&T) -> K + Send + Sync + 'static,
     A: WindowAssigner,
     W: WindowAgg<T, K>,
+    Tr: Trigger<T>,
 {
     fn build(&self, ctx: &OperatorContext, next: AnyOutput) -> Result<AnyOutput, TaskError> {
         self.build_with_side_outputs(ctx, next, SideOutputs::default())
@@ -294,10 +438,17 @@ where
         next: AnyOutput,
         side: SideOutputs,
     ) -> Result<AnyOutput, TaskError> {
+        if self.assigner.is_merging() && !self.trigger.can_merge() {
+            return Err(TaskError::User(format!(
+                "{}: the window's trigger cannot merge windows (Trigger::can_merge is false), but its assigner \
+                 merges (session windows)",
+                ctx.task_name
+            )));
+        }
         let next = unerase::<W::Out>(next, &ctx.operator_name)?;
         let mut state =
             KeyedStateStore::new(KeyGroupRange::of_subtask(ctx.max_parallelism, ctx.parallelism, ctx.subtask_index));
-        let table = state.register::<Vec<(TimeWindow, W::Acc)>>(WINDOW_CONTENTS);
+        let table = state.register::<Slots<W, T, K, Tr>>(WINDOW_CONTENTS);
         if let Some(cp) = &ctx.checkpointing {
             for (kg, bytes, file) in cp.restored_keyed(&ctx.uid, state.key_groups())? {
                 state.restore_group(kg, &bytes, &file)?;
@@ -307,12 +458,14 @@ where
             key_fn: self.key_fn.clone(),
             assigner: self.assigner.clone(),
             agg: self.agg.clone(),
+            trigger: self.trigger.clone(),
             lateness: self.lateness_ms,
             state,
             table,
             assigned: Vec::new(),
             timers: Vec::new(),
             fire_now: Vec::new(),
+            merge_states: Vec::new(),
             buf: Vec::new(),
             buf_ts: Vec::new(),
             late_dropped: 0,
@@ -406,6 +559,7 @@ mod tests {
             key_fn: Arc::new(|r: &(u32, i64)| r.0),
             assigner: TumblingEventTimeWindows::of(Duration::from_secs(1)),
             agg: AggregateAgg(Sum, PassResult(std::marker::PhantomData)),
+            trigger: crate::windowing::DefaultTrigger::EventTime(crate::windowing::EventTimeTrigger),
             lateness_ms: 0,
             late_tag: None,
             _t: PhantomData,
