@@ -122,7 +122,13 @@ impl Event {
     /// Errors: a one-line message (not JSON, an unknown event type, or the
     /// event's object missing).
     pub fn from_json(line: &str) -> Result<Event, String> {
-        serde_json::from_str::<FileLine>(line).map(|l| l.0).map_err(|e| e.to_string())
+        sonic_rs::from_str::<FileLine>(line).map(|l| l.0).map_err(|e| {
+            // sonic-rs shows the text around a syntax error on more lines:
+            // keep the first (the caller quotes the line's start).
+            let mut message = e.to_string();
+            message.truncate(message.find('\n').unwrap_or(message.len()));
+            message
+        })
     }
 
     /// Parses one line of the event file from its bytes (strict: the line
@@ -346,6 +352,13 @@ mod tests {
         assert_eq!(Event::from_json(&format!(r#"{{"x":[1],"event_type":2,"person":null,{bid_json}"#)), Ok(bid.clone()));
         let bad_time = text.replace("00:00:00.123", "00:00:0x.123");
         assert!(Event::from_json(&bad_time).unwrap_err().contains("is not a timestamp"));
+        // Not JSON: trailing text, a cut line, a raw control character in a string, a fraction for an integer.
+        assert!(Event::from_json(&format!("{text} x")).is_err());
+        let not_json = Event::from_json("not json").unwrap_err();
+        assert!(not_json.contains("line 1 column") && !not_json.contains('\n'), "{not_json}");
+        assert!(Event::from_json(&text[..text.len() - 2]).is_err());
+        assert!(Event::from_json(&text.replace("Google", "Goo\tgle")).is_err());
+        assert!(Event::from_json(&text.replace(":42,", ":42.5,")).is_err());
         let mut raw = text.clone().into_bytes();
         let at = text.find("Google").unwrap();
         raw[at + 3] = 0xff;
