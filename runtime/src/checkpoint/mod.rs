@@ -14,6 +14,8 @@ pub mod keyed;
 pub mod metadata;
 pub mod storage;
 mod task;
+#[cfg(test)]
+pub(crate) mod test_support;
 
 pub use keyed::{FlatKeyedMap, KeyGroupRange, KeyGroupedMap};
 pub use metadata::{CheckpointMetadata, OperatorMeta, StateHandle, METADATA_FILE};

@@ -171,28 +171,12 @@ where
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
     use std::sync::Mutex;
-    use std::time::Duration;
 
     use super::*;
-    use crate::checkpoint::storage::open_storage;
-    use crate::checkpoint::{CheckpointMetadata, CheckpointResponder, OperatorMeta, RestoreSource, StateHandle};
+    use crate::checkpoint::test_support::TestCheckpoints;
     use crate::context::RuntimeMode;
     use crate::event::{CheckpointBarrier, MAX_WATERMARK};
-
-    type Ack = (u64, Vec<(String, StateHandle)>);
-
-    #[derive(Default)]
-    struct Acks(Mutex<Vec<Ack>>);
-    impl CheckpointResponder for Acks {
-        fn acknowledge(&self, id: u64, handles: Vec<(String, StateHandle)>) {
-            self.0.lock().unwrap().push((id, handles));
-        }
-        fn decline(&self, id: u64, reason: String) {
-            panic!("checkpoint {id} declined: {reason}");
-        }
-    }
 
     /// Registers an event-time timer at each record's second field; emits
     /// `(key, time)` when it fires.
@@ -261,18 +245,8 @@ mod tests {
     /// that fired before the checkpoint do not fire again.
     #[test]
     fn pending_timers_survive_a_restore_at_another_parallelism() {
-        let dir = tempfile::tempdir().unwrap();
-        let job_dir = dir.path().join("job").display().to_string();
-        let acks = Arc::new(Acks::default());
-        let cp = Arc::new(TaskCheckpointing::new(
-            job_dir.clone(),
-            open_storage(&job_dir).unwrap(),
-            0,
-            true,
-            acks.clone(),
-            None,
-            "t".into(),
-        ));
+        let checkpoints = TestCheckpoints::new();
+        let cp = checkpoints.task(0, None);
         let before = Arc::new(Mutex::new(Vec::new()));
         let mut op = operator(1, 0, cp.clone(), before.clone());
         let mut batch: Vec<(u32, i64)> = (0..500).map(|i| ((i % 50) as u32, 1000 + i as i64)).collect();
@@ -283,38 +257,10 @@ mod tests {
         let barrier = CheckpointBarrier { id: 1, timestamp_ms: 0, savepoint: false };
         op.push_event(&Event::Barrier(barrier)).unwrap();
         cp.barrier_passed(&barrier);
-        let start = std::time::Instant::now();
-        while acks.0.lock().unwrap().is_empty() {
-            assert!(start.elapsed() < Duration::from_secs(10), "no acknowledgement");
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        let (_, handles) = acks.0.lock().unwrap().remove(0);
-        let mut operators = BTreeMap::new();
-        operators.insert(
-            "timers-1".to_string(),
-            OperatorMeta { parallelism: 1, subtasks: handles.into_iter().map(|(_, h)| h).collect() },
-        );
-        let metadata = CheckpointMetadata {
-            version: crate::checkpoint::metadata::METADATA_VERSION,
-            job_id: "job".into(),
-            checkpoint_id: 1,
-            timestamp_ms: 0,
-            savepoint: false,
-            max_parallelism: 128,
-            operators,
-        };
+        let restore = checkpoints.restore_point(&cp, "timers-1");
         let mut fired: Vec<(u32, i64)> = Vec::new();
         for sub in 0..3 {
-            let restore = RestoreSource { dir: cp.checkpoint_dir(1), metadata: metadata.clone() };
-            let cp2 = Arc::new(TaskCheckpointing::new(
-                job_dir.clone(),
-                open_storage(&job_dir).unwrap(),
-                sub,
-                true,
-                acks.clone(),
-                Some(restore),
-                "t".into(),
-            ));
+            let cp2 = checkpoints.task(sub, Some(restore.clone()));
             let out = Arc::new(Mutex::new(Vec::new()));
             let mut op = operator(3, sub, cp2, out.clone());
             op.push_event(&Event::Watermark(MAX_WATERMARK)).unwrap();

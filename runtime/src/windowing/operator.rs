@@ -487,22 +487,11 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::checkpoint::storage::open_storage;
-    use crate::checkpoint::{CheckpointMetadata, CheckpointResponder, OperatorMeta, RestoreSource, StateHandle};
+    use crate::checkpoint::test_support::TestCheckpoints;
+    use crate::checkpoint::RestoreSource;
     use crate::context::RuntimeMode;
     use crate::event::{CheckpointBarrier, MAX_WATERMARK};
     use crate::windowing::{AggregateAgg, AggregateFunction, PassResult, TumblingEventTimeWindows};
-
-    #[derive(Default)]
-    struct Acks(Mutex<Vec<Vec<(String, StateHandle)>>>);
-    impl CheckpointResponder for Acks {
-        fn acknowledge(&self, _id: u64, handles: Vec<(String, StateHandle)>) {
-            self.0.lock().unwrap().push(handles);
-        }
-        fn decline(&self, id: u64, reason: String) {
-            panic!("checkpoint {id} declined: {reason}");
-        }
-    }
 
     /// Sums the second field.
     #[derive(Clone)]
@@ -573,20 +562,8 @@ mod tests {
     /// those after it.
     #[test]
     fn open_windows_survive_a_restore_at_another_parallelism() {
-        let dir = tempfile::tempdir().unwrap();
-        let job_dir = dir.path().join("job").display().to_string();
-        let acks = Arc::new(Acks::default());
-        let hub = |sub: u32, restore: Option<RestoreSource>| {
-            Arc::new(TaskCheckpointing::new(
-                job_dir.clone(),
-                open_storage(&job_dir).unwrap(),
-                sub,
-                true,
-                acks.clone(),
-                restore,
-                "t".into(),
-            ))
-        };
+        let checkpoints = TestCheckpoints::new();
+        let hub = |sub: u32, restore: Option<RestoreSource>| checkpoints.task(sub, restore);
         // 20 keys, each with value 1 at every 100 ms of [0, 3000): window
         // [0, 1000) fires before the checkpoint; [1000, 2000) and [2000, 3000) stay open.
         let all: Vec<(u32, i64)> = (0..600).map(|i| ((i % 20) as u32, (i / 20) * 100)).collect();
@@ -601,31 +578,11 @@ mod tests {
         let barrier = CheckpointBarrier { id: 1, timestamp_ms: 0, savepoint: false };
         op.push_event(&Event::Barrier(barrier)).unwrap();
         cp.barrier_passed(&barrier);
-        let start = std::time::Instant::now();
-        while acks.0.lock().unwrap().is_empty() {
-            assert!(start.elapsed() < Duration::from_secs(10), "no acknowledgement");
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        let handles = acks.0.lock().unwrap().remove(0);
-        let mut operators = BTreeMap::new();
-        operators.insert(
-            "window-1".to_string(),
-            OperatorMeta { parallelism: 1, subtasks: handles.into_iter().map(|h| h.1).collect() },
-        );
-        let metadata = CheckpointMetadata {
-            version: crate::checkpoint::metadata::METADATA_VERSION,
-            job_id: "job".into(),
-            checkpoint_id: 1,
-            timestamp_ms: 0,
-            savepoint: false,
-            max_parallelism: 128,
-            operators,
-        };
+        let restore = checkpoints.restore_point(&cp, "window-1");
         let mut fired = Vec::new();
         for sub in 0..2 {
             let out = Arc::new(Mutex::new(Vec::new()));
-            let restore = RestoreSource { dir: cp.checkpoint_dir(1), metadata: metadata.clone() };
-            let mut op = operator(2, sub, hub(sub, Some(restore)), out.clone());
+            let mut op = operator(2, sub, hub(sub, Some(restore.clone())), out.clone());
             let range = KeyGroupRange::of_subtask(128, 2, sub);
             let mine = |k: &u32| range.contains(crate::keygroup::key_group_for_hash(crate::keygroup::key_hash(k), 128));
             let (mut batch, mut ts): (Vec<_>, Vec<_>) =

@@ -2,7 +2,6 @@
 //! through the window operator (records, watermarks, wall-clock flushes,
 //! end of input, checkpoint and restore at another parallelism).
 
-use std::collections::BTreeMap;
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -12,10 +11,8 @@ use serde::{Deserialize, Serialize};
 use super::operator::WindowBuilder;
 use super::*;
 use crate::api::Collector;
-use crate::checkpoint::storage::open_storage;
-use crate::checkpoint::{
-    CheckpointMetadata, CheckpointResponder, KeyGroupRange, OperatorMeta, RestoreSource, StateHandle, TaskCheckpointing,
-};
+use crate::checkpoint::test_support::TestCheckpoints;
+use crate::checkpoint::{KeyGroupRange, RestoreSource, TaskCheckpointing};
 use crate::context::{OperatorContext, RuntimeMode};
 use crate::error::TaskError;
 use crate::event::{CheckpointBarrier, Event, MAX_WATERMARK};
@@ -305,37 +302,14 @@ fn a_trigger_that_cannot_merge_is_refused_for_session_windows() {
     assert!(err.to_string().contains("Window (1/1)"), "{err}");
 }
 
-#[derive(Default)]
-struct Acks(Mutex<Vec<Vec<(String, StateHandle)>>>);
-impl CheckpointResponder for Acks {
-    fn acknowledge(&self, _id: u64, handles: Vec<(String, StateHandle)>) {
-        self.0.lock().unwrap().push(handles);
-    }
-    fn decline(&self, id: u64, reason: String) {
-        panic!("checkpoint {id} declined: {reason}");
-    }
-}
-
 /// A custom trigger's state (record counts) and timers taken in a
 /// checkpoint at parallelism 1 decide the firings after a restore at
 /// parallelism 2: a window fires at its end only with at least 3 records in
 /// all, 2 of which came before the checkpoint.
 #[test]
 fn custom_trigger_state_and_timers_survive_a_restore_at_another_parallelism() {
-    let dir = tempfile::tempdir().unwrap();
-    let job_dir = dir.path().join("job").display().to_string();
-    let acks = Arc::new(Acks::default());
-    let hub = |sub: u32, restore: Option<RestoreSource>| {
-        Arc::new(TaskCheckpointing::new(
-            job_dir.clone(),
-            open_storage(&job_dir).unwrap(),
-            sub,
-            true,
-            acks.clone(),
-            restore,
-            "t".into(),
-        ))
-    };
+    let checkpoints = TestCheckpoints::new();
+    let hub = |sub: u32, restore: Option<RestoreSource>| checkpoints.task(sub, restore);
     let trigger = AtLeast { min: 3 };
     let cp = hub(0, None);
     let (mut op, out) = operator(tumbling(10), trigger.clone(), 0, 1, 0, Some(cp.clone()));
@@ -346,31 +320,11 @@ fn custom_trigger_state_and_timers_survive_a_restore_at_another_parallelism() {
     let barrier = CheckpointBarrier { id: 1, timestamp_ms: 0, savepoint: false };
     op.push_event(&Event::Barrier(barrier)).unwrap();
     cp.barrier_passed(&barrier);
-    let start = std::time::Instant::now();
-    while acks.0.lock().unwrap().is_empty() {
-        assert!(start.elapsed() < Duration::from_secs(10), "no acknowledgement");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let handles = acks.0.lock().unwrap().remove(0);
-    let mut operators = BTreeMap::new();
-    operators.insert(
-        "window-1".to_string(),
-        OperatorMeta { parallelism: 1, subtasks: handles.into_iter().map(|h| h.1).collect() },
-    );
-    let metadata = CheckpointMetadata {
-        version: crate::checkpoint::metadata::METADATA_VERSION,
-        job_id: "job".into(),
-        checkpoint_id: 1,
-        timestamp_ms: 0,
-        savepoint: false,
-        max_parallelism: 128,
-        operators,
-    };
+    let restore = checkpoints.restore_point(&cp, "window-1");
     let after: Vec<(u32, i64, i64)> = (0..20).filter(|k| k % 2 == 1).map(|k| (k, 10, 5_000)).collect();
     let mut fired = Vec::new();
     for sub in 0..2 {
-        let restore = RestoreSource { dir: cp.checkpoint_dir(1), metadata: metadata.clone() };
-        let (mut op, out) = operator(tumbling(10), trigger.clone(), 0, 2, sub, Some(hub(sub, Some(restore))));
+        let (mut op, out) = operator(tumbling(10), trigger.clone(), 0, 2, sub, Some(hub(sub, Some(restore.clone()))));
         let range = KeyGroupRange::of_subtask(128, 2, sub);
         let mine = |k: &u32| range.contains(crate::keygroup::key_group_for_hash(crate::keygroup::key_hash(k), 128));
         let mine_after: Vec<_> = after.iter().copied().filter(|r| mine(&r.0)).collect();
@@ -389,55 +343,17 @@ fn restored_timers_alone_fire_windows_that_get_no_record_after_a_restore() {
     // The checkpoint/restore path with no record after the restore is the
     // one where only restored timers can fire: covered by the operator's
     // own restore test for the default trigger; here for the custom one.
-    let dir = tempfile::tempdir().unwrap();
-    let job_dir = dir.path().join("job").display().to_string();
-    let acks = Arc::new(Acks::default());
-    let cp = Arc::new(TaskCheckpointing::new(
-        job_dir.clone(),
-        open_storage(&job_dir).unwrap(),
-        0,
-        true,
-        acks.clone(),
-        None,
-        "t".into(),
-    ));
+    let checkpoints = TestCheckpoints::new();
+    let cp = checkpoints.task(0, None);
     let (mut op, _out) = operator(tumbling(10), AtLeast { min: 2 }, 0, 1, 0, Some(cp.clone()));
     push(&mut op, &[(7, 1, 1_000), (7, 2, 2_000)]);
     let barrier = CheckpointBarrier { id: 1, timestamp_ms: 0, savepoint: false };
     op.push_event(&Event::Barrier(barrier)).unwrap();
     cp.barrier_passed(&barrier);
-    let start = std::time::Instant::now();
-    while acks.0.lock().unwrap().is_empty() {
-        assert!(start.elapsed() < Duration::from_secs(10), "no acknowledgement");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let handles = acks.0.lock().unwrap().remove(0);
-    let mut operators = BTreeMap::new();
-    operators.insert(
-        "window-1".to_string(),
-        OperatorMeta { parallelism: 1, subtasks: handles.into_iter().map(|h| h.1).collect() },
-    );
-    let metadata = CheckpointMetadata {
-        version: crate::checkpoint::metadata::METADATA_VERSION,
-        job_id: "job".into(),
-        checkpoint_id: 1,
-        timestamp_ms: 0,
-        savepoint: false,
-        max_parallelism: 128,
-        operators,
-    };
+    let restore = checkpoints.restore_point(&cp, "window-1");
     let mut fired = Vec::new();
     for sub in 0..3 {
-        let restore = RestoreSource { dir: cp.checkpoint_dir(1), metadata: metadata.clone() };
-        let hub = Arc::new(TaskCheckpointing::new(
-            job_dir.clone(),
-            open_storage(&job_dir).unwrap(),
-            sub,
-            true,
-            acks.clone(),
-            Some(restore),
-            "t".into(),
-        ));
+        let hub = checkpoints.task(sub, Some(restore.clone()));
         let (mut op, out) = operator(tumbling(10), AtLeast { min: 2 }, 0, 3, sub, Some(hub));
         watermark(&mut op, MAX_WATERMARK);
         fired.extend(take(&out));
