@@ -481,7 +481,7 @@ where
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::collections::BTreeMap;
     use std::sync::Mutex;
     use std::time::Duration;
@@ -513,12 +513,13 @@ mod tests {
         }
     }
 
-    struct Sink(Arc<Mutex<Vec<(i64, i64)>>>);
-    impl Output<i64> for Sink {
-        fn push_batch(&mut self, _batch: &mut Vec<i64>) -> Result<(), TaskError> {
+    /// Collects window results with their timestamps (every result has one).
+    pub(crate) struct Sink<T>(pub(crate) Arc<Mutex<Vec<(T, i64)>>>);
+    impl<T: Record> Output<T> for Sink<T> {
+        fn push_batch(&mut self, _batch: &mut Vec<T>) -> Result<(), TaskError> {
             panic!("window results carry timestamps");
         }
-        fn push_timestamped(&mut self, batch: &mut Vec<i64>, ts: &mut Vec<i64>) -> Result<(), TaskError> {
+        fn push_timestamped(&mut self, batch: &mut Vec<T>, ts: &mut Vec<i64>) -> Result<(), TaskError> {
             self.0.lock().unwrap().extend(batch.drain(..).zip(ts.drain(..)));
             Ok(())
         }

@@ -44,19 +44,7 @@ impl ProcessWindowFunction<Rec, u32> for Summary {
 
 type Results = Arc<Mutex<Vec<(Fired, i64)>>>;
 
-struct Sink(Results);
-impl Output<Fired> for Sink {
-    fn push_batch(&mut self, _batch: &mut Vec<Fired>) -> Result<(), TaskError> {
-        panic!("window results carry timestamps");
-    }
-    fn push_timestamped(&mut self, batch: &mut Vec<Fired>, ts: &mut Vec<i64>) -> Result<(), TaskError> {
-        self.0.lock().unwrap().extend(batch.drain(..).zip(ts.drain(..)));
-        Ok(())
-    }
-    fn push_event(&mut self, _event: &Event) -> Result<(), TaskError> {
-        Ok(())
-    }
-}
+use super::operator::tests::Sink;
 
 fn context(p: u32, sub: u32, cp: Option<Arc<TaskCheckpointing>>) -> OperatorContext {
     OperatorContext {
