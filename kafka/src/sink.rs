@@ -664,6 +664,33 @@ fn commit_up_to<T, S: KafkaSerializer<T>>(sink: &KafkaSink<T, S>, pool: &Mutex<P
     g.free.extend(free.into_iter().map(|(_, p)| p));
 }
 
+/// How long one wait for the producer's delivery reports lasts. rust-rdkafka's
+/// `BaseProducer::poll(t)` serves events until `t` has passed (it does not
+/// return after the first one), and its `flush` polls in slices of 100 ms:
+/// every checkpoint barrier (phase one of the exactly-once sink, the
+/// at-least-once flush) and the end of input then took at least 100 ms, a
+/// full producer queue 10 ms. 1 ms slices bound the overshoot instead.
+const SERVE_SLICE: Duration = Duration::from_millis(1);
+
+/// Sends everything the producer holds and waits (up to `timeout`) until
+/// every delivery report has been served: `Producer::flush`, served in
+/// [`SERVE_SLICE`]s. `rd_kafka_flush` with no wait makes the broker threads
+/// send at once (linger skipped) and says whether anything is outstanding.
+///
+/// Errors: what `rd_kafka_flush` reports; `Flush(TimedOut)` past `timeout`.
+fn flush_producer(producer: &BaseProducer<SinkContext>, timeout: Duration) -> Result<(), KafkaError> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match producer.flush(Duration::ZERO) {
+            Ok(()) => return Ok(()),
+            Err(KafkaError::Flush(RDKafkaErrorCode::OperationTimedOut)) if Instant::now() < deadline => {
+                producer.poll(SERVE_SLICE);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 impl<T, S: KafkaSerializer<T>> KafkaSinkWriter<T, S> {
     fn check_failures(&self) -> Result<(), TaskError> {
         if let Some((code, reason)) = self.current.producer.client().fatal_error() {
@@ -688,7 +715,7 @@ impl<T, S: KafkaSerializer<T>> KafkaSinkWriter<T, S> {
     }
 
     fn flush(&self) -> Result<(), TaskError> {
-        self.current.producer.flush(self.sink.timeout).map_err(|e| {
+        flush_producer(&self.current.producer, self.sink.timeout).map_err(|e| {
             TaskError::from(if self.pool.is_some() {
                 self.sink.txn_error(&self.current.id, "flush", e)
             } else {
@@ -742,7 +769,7 @@ impl<T, S: KafkaSerializer<T>> SinkWriter<T> for KafkaSinkWriter<T, S> {
                     }
                     .into());
                 }
-                producer.poll(Duration::from_millis(10));
+                producer.poll(SERVE_SLICE);
                 r = back;
             }
         }
