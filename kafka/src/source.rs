@@ -202,6 +202,9 @@ impl<T, D: KafkaDeserializer<T>> KafkaSource<T, D> {
             // consumer, which Flink uses, fetches again as soon as its buffer
             // drains; 10 ms comes close without spinning on a full queue.
             .set("fetch.queue.backoff.ms", FETCH_QUEUE_BACKOFF_MS)
+            // Connect to the brokers metadata names at once, not when first
+            // needed (see the sink's producer settings for the cost).
+            .set("enable.sparse.connections", "false")
             .set("log_level", "3");
         // librdkafka's consumer needs a group even for manual assignment;
         // without one nothing is committed, so the name is never seen.

@@ -97,6 +97,30 @@ const DESCRIBE_TRANSACTIONS_VERSION: i16 = 0;
 /// Errors: no broker or coordinator reachable within `timeout`, a response
 /// that does not decode, any other error code.
 pub fn transaction_state(bootstrap: &str, transactional_id: &str, timeout: Duration) -> Result<Option<String>, String> {
+    Ok(describe_transaction(bootstrap, transactional_id, timeout)?.map(|d| d.state))
+}
+
+/// What the coordinator knows of a transactional id (a part of Kafka's
+/// `DescribeTransactionsResponse`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TxnDescription {
+    /// Kafka's `TransactionState` name (see [`transaction_state`]).
+    pub state: String,
+    /// The producer id `InitProducerId` assigned.
+    pub producer_id: i64,
+    /// The producer epoch.
+    pub epoch: i16,
+}
+
+/// The coordinator's description of `transactional_id` (`None`: never seen
+/// or expired), as [`transaction_state`] asks for it.
+///
+/// Errors: as [`transaction_state`].
+pub fn describe_transaction(
+    bootstrap: &str,
+    transactional_id: &str,
+    timeout: Duration,
+) -> Result<Option<TxnDescription>, String> {
     let deadline = Instant::now() + timeout;
     let mut last = String::new();
     while Instant::now() < deadline {
@@ -123,7 +147,13 @@ pub fn transaction_state(bootstrap: &str, transactional_id: &str, timeout: Durat
             return Err(format!("DescribeTransactions of '{transactional_id}' via {coordinator}: empty answer"));
         };
         match t.error_code {
-            NONE => return Ok(Some(t.transaction_state.as_str().to_string())),
+            NONE => {
+                return Ok(Some(TxnDescription {
+                    state: t.transaction_state.as_str().to_string(),
+                    producer_id: t.producer_id.0,
+                    epoch: t.producer_epoch,
+                }))
+            }
             TRANSACTIONAL_ID_NOT_FOUND => return Ok(None),
             COORDINATOR_LOAD_IN_PROGRESS | COORDINATOR_NOT_AVAILABLE | NOT_COORDINATOR => {
                 last = format!("retriable error code {}", t.error_code);

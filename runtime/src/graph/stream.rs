@@ -223,7 +223,7 @@ impl StreamGraph {
             return self.io_checks.iter().try_for_each(|check| check());
         }
         std::thread::scope(|scope| {
-            let running: Vec<_> = self.io_checks.iter().map(|check| scope.spawn(|| check())).collect();
+            let running: Vec<_> = self.io_checks.iter().map(|check| scope.spawn(check)).collect();
             let results: Vec<Result<(), String>> = running
                 .into_iter()
                 .map(|h| h.join().unwrap_or_else(|_| Err("a planning-time input/output check panicked".to_string())))
