@@ -589,7 +589,7 @@ impl<T, S> Drop for KafkaSinkWriter<T, S> {
             p.purge(PurgeConfig::default().queue().inflight());
             let deadline = Instant::now() + Duration::from_secs(2);
             while p.in_flight_count() > 0 && Instant::now() < deadline {
-                p.poll(Duration::from_millis(5));
+                p.poll(SERVE_SLICE);
             }
             let _ = p.abort_transaction(Duration::from_secs(5));
         }
