@@ -336,7 +336,9 @@ impl<T: rfy_runtime::record::Record, D: KafkaDeserializer<T>> Source<T> for Kafk
     }
     fn check(&self) -> Result<(), String> {
         let consumer = self.consumer().map_err(|e| e.to_string())?;
-        self.discover(&consumer).map(|_| ()).map_err(|e| e.to_string())
+        let found = self.discover(&consumer).map(|_| ()).map_err(|e| e.to_string());
+        close(&consumer);
+        found
     }
     fn create_reader(&self, ctx: &OperatorContext) -> Result<Box<dyn SourceReader<T>>, TaskError> {
         let shared = Arc::new(self.clone_def());
@@ -802,18 +804,23 @@ impl<T, D> Drop for KafkaSourceReader<T, D> {
                 "Kafka source skipped undeserializable records"
             );
         }
-        // rust-rdkafka's drop closes the consumer polling in slices of 100 ms
-        // (a poll lasts its whole timeout when no message comes), so a
-        // finished or canceled task took up to 100 ms longer to end: close it
-        // here in 1 ms slices, bounded, and leave nothing for that drop to do.
-        if self.consumer.close_queue().is_ok() {
-            let deadline = Instant::now() + CLOSE_TIMEOUT;
-            while !self.consumer.closed() && Instant::now() < deadline {
-                let _ = self.consumer.poll(Duration::from_millis(1));
-            }
-        }
+        close(&self.consumer);
     }
 }
 
-/// How long dropping a reader waits for its consumer to close.
+/// How long closing a consumer may take.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Closes `consumer` (its group membership and queues), polling in 1 ms
+/// slices for at most [`CLOSE_TIMEOUT`], so that its drop has nothing left
+/// to do: rust-rdkafka's drop closes a consumer polling in 100 ms slices (a
+/// poll lasts its whole timeout when no message comes), which made every
+/// planning-time check and every ending task ~100 ms slower.
+fn close(consumer: &BaseConsumer) {
+    if consumer.close_queue().is_ok() {
+        let deadline = Instant::now() + CLOSE_TIMEOUT;
+        while !consumer.closed() && Instant::now() < deadline {
+            let _ = consumer.poll(Duration::from_millis(1));
+        }
+    }
+}
