@@ -145,9 +145,10 @@ pub async fn completed_checkpoints(client: &RestClient, job_id: &str) -> Result<
 /// runs again with every subtask. Returns the recovery time (kill -> every
 /// subtask RUNNING) and prints it with the time since `started`.
 ///
-/// Errors: no checkpoint in 30 s, no failover in 30 s, no recovery in 60 s,
-/// REST failing; the kill would come `seconds` or later after `started`
-/// (the paced input may have ended: raise RFY_ITEST_SECONDS).
+/// Errors: no checkpoint in 30 s, no failover in 30 s, no recovery in 60 s
+/// (each saying where the job stands), REST failing; the kill would come
+/// `seconds` or later after `started` (the paced input may have ended: raise
+/// RFY_ITEST_SECONDS).
 pub async fn kill_and_recover(
     cluster: &rfy_client::local::LocalCluster,
     client: &RestClient,
@@ -158,10 +159,11 @@ pub async fn kill_and_recover(
     seconds: f64,
 ) -> Result<Duration> {
     let before = completed_checkpoints(client, job).await?;
-    wait_until("a new completed checkpoint", Duration::from_secs(30), || async {
+    let checkpointed = wait_until("a new completed checkpoint", Duration::from_secs(30), || async {
         Ok(completed_checkpoints(client, job).await? > before)
     })
-    .await?;
+    .await;
+    diagnosed(client, job, checkpointed).await?;
     tokio::time::sleep(Duration::from_millis(rng.u64(pause_ms))).await;
     if started.elapsed().as_secs_f64() >= seconds {
         bail!("kills must happen while the job runs; raise RFY_ITEST_SECONDS");
@@ -173,11 +175,15 @@ pub async fn kill_and_recover(
         bail!("TaskManager {victim} unknown to the local cluster");
     }
     eprintln!("{:>6.1} s: killed {victim}", started.elapsed().as_secs_f64());
-    wait_until("the job to leave RUNNING", Duration::from_secs(30), || async {
+    let left = wait_until("the job to leave RUNNING", Duration::from_secs(30), || async {
         Ok(!fully_running(client, job).await?)
     })
-    .await?;
-    wait_until("the job to run again", Duration::from_secs(60), || async { fully_running(client, job).await }).await?;
+    .await;
+    diagnosed(client, job, left).await?;
+    let back =
+        wait_until("the job to run again", Duration::from_secs(60), || async { fully_running(client, job).await })
+            .await;
+    diagnosed(client, job, back).await?;
     let took = killed_at.elapsed();
     eprintln!("{:>6.1} s: running again after {:.2} s", started.elapsed().as_secs_f64(), took.as_secs_f64());
     Ok(took)
@@ -195,10 +201,21 @@ pub async fn wait_terminal(client: &RestClient, job_id: &str, timeout: Duration)
             return Ok(s);
         }
         if started.elapsed() > timeout {
-            let where_ = job_diagnosis(client, job_id).await.unwrap_or_else(|e| format!("(no diagnosis: {e:#})"));
-            bail!("job still {s} after {:.0} s\n{where_}", timeout.as_secs_f64());
+            let timed_out = Err(anyhow::anyhow!("job still {s} after {:.0} s", timeout.as_secs_f64()));
+            return diagnosed(client, job_id, timed_out).await;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// `result`, its error followed by where the job stands (see [`job_diagnosis`]).
+async fn diagnosed<T>(client: &RestClient, job_id: &str, result: Result<T>) -> Result<T> {
+    match result {
+        Ok(v) => Ok(v),
+        Err(e) => {
+            let diagnosis = job_diagnosis(client, job_id).await.unwrap_or_else(|d| format!("(no diagnosis: {d:#})"));
+            bail!("{e:#}\n{diagnosis}")
+        }
     }
 }
 
