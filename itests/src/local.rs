@@ -91,6 +91,15 @@ pub fn exactly_once_problems(expected: &BTreeMap<String, u64>, got: &BTreeMap<St
     problems
 }
 
+/// The random generator of a failure test's kill times and victims: seeded
+/// from `RFY_ITEST_SEED` if set, else at random; prints the seed, so that a
+/// failing run can be replayed with the same kills.
+pub fn seeded_rng() -> fastrand::Rng {
+    let seed = std::env::var("RFY_ITEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| fastrand::u64(..));
+    eprintln!("RFY_ITEST_SEED={seed}");
+    fastrand::Rng::with_seed(seed)
+}
+
 /// The job's state name now.
 pub async fn job_state(client: &RestClient, job_id: &str) -> Result<String> {
     Ok(client.get(&format!("/jobs/{job_id}")).await?["state"].as_str().unwrap_or("").to_string())
@@ -136,9 +145,10 @@ pub async fn completed_checkpoints(client: &RestClient, job_id: &str) -> Result<
 /// runs again with every subtask. Returns the recovery time (kill -> every
 /// subtask RUNNING) and prints it with the time since `started`.
 ///
-/// Errors: no checkpoint in 30 s, no failover in 30 s, no recovery in 60 s,
-/// REST failing; the kill would come `seconds` or later after `started`
-/// (the paced input may have ended: raise RFY_ITEST_SECONDS).
+/// Errors: no checkpoint in 30 s, no failover in 30 s, no recovery in 60 s
+/// (each saying where the job stands), REST failing; the kill would come
+/// `seconds` or later after `started` (the paced input may have ended: raise
+/// RFY_ITEST_SECONDS).
 pub async fn kill_and_recover(
     cluster: &rfy_client::local::LocalCluster,
     client: &RestClient,
@@ -149,10 +159,11 @@ pub async fn kill_and_recover(
     seconds: f64,
 ) -> Result<Duration> {
     let before = completed_checkpoints(client, job).await?;
-    wait_until("a new completed checkpoint", Duration::from_secs(30), || async {
+    let checkpointed = wait_until("a new completed checkpoint", Duration::from_secs(30), || async {
         Ok(completed_checkpoints(client, job).await? > before)
     })
-    .await?;
+    .await;
+    diagnosed(client, job, checkpointed).await?;
     tokio::time::sleep(Duration::from_millis(rng.u64(pause_ms))).await;
     if started.elapsed().as_secs_f64() >= seconds {
         bail!("kills must happen while the job runs; raise RFY_ITEST_SECONDS");
@@ -164,11 +175,15 @@ pub async fn kill_and_recover(
         bail!("TaskManager {victim} unknown to the local cluster");
     }
     eprintln!("{:>6.1} s: killed {victim}", started.elapsed().as_secs_f64());
-    wait_until("the job to leave RUNNING", Duration::from_secs(30), || async {
+    let left = wait_until("the job to leave RUNNING", Duration::from_secs(30), || async {
         Ok(!fully_running(client, job).await?)
     })
-    .await?;
-    wait_until("the job to run again", Duration::from_secs(60), || async { fully_running(client, job).await }).await?;
+    .await;
+    diagnosed(client, job, left).await?;
+    let back =
+        wait_until("the job to run again", Duration::from_secs(60), || async { fully_running(client, job).await })
+            .await;
+    diagnosed(client, job, back).await?;
     let took = killed_at.elapsed();
     eprintln!("{:>6.1} s: running again after {:.2} s", started.elapsed().as_secs_f64(), took.as_secs_f64());
     Ok(took)
@@ -176,7 +191,8 @@ pub async fn kill_and_recover(
 
 /// Waits for a terminal state and returns it.
 ///
-/// Errors: not within `timeout`, or REST failing.
+/// Errors: not within `timeout` (the text then says where the job stands,
+/// see [`job_diagnosis`]), or REST failing.
 pub async fn wait_terminal(client: &RestClient, job_id: &str, timeout: Duration) -> Result<String> {
     let started = Instant::now();
     loop {
@@ -185,10 +201,76 @@ pub async fn wait_terminal(client: &RestClient, job_id: &str, timeout: Duration)
             return Ok(s);
         }
         if started.elapsed() > timeout {
-            bail!("job still {s} after {:.0} s", timeout.as_secs_f64());
+            let timed_out = Err(anyhow::anyhow!("job still {s} after {:.0} s", timeout.as_secs_f64()));
+            return diagnosed(client, job_id, timed_out).await;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// `result`, its error followed by where the job stands (see [`job_diagnosis`]).
+async fn diagnosed<T>(client: &RestClient, job_id: &str, result: Result<T>) -> Result<T> {
+    match result {
+        Ok(v) => Ok(v),
+        Err(e) => {
+            let diagnosis = job_diagnosis(client, job_id).await.unwrap_or_else(|d| format!("(no diagnosis: {d:#})"));
+            bail!("{e:#}\n{diagnosis}")
+        }
+    }
+}
+
+/// Where a job stands, for a test that gave up waiting on it: each vertex
+/// with each subtask's state, TaskManager and records read/written, then
+/// the checkpoint counts and the newest checkpoints (state, acknowledgements,
+/// age, failure), from the REST API (`/jobs/{id}`, its vertices, and
+/// `/jobs/{id}/checkpoints`). A hang then says which task or checkpoint it
+/// is stuck on.
+///
+/// Errors: REST failing.
+pub async fn job_diagnosis(client: &RestClient, job_id: &str) -> Result<String> {
+    use std::fmt::Write as _;
+    let job = client.get(&format!("/jobs/{job_id}")).await?;
+    let now = job["now"].as_i64().unwrap_or(0);
+    let mut out = format!("job {job_id} {}:\n", job["state"].as_str().unwrap_or("?"));
+    for v in job["vertices"].as_array().into_iter().flatten() {
+        let vid = v["id"].as_str().unwrap_or_default();
+        let _ = writeln!(out, "  {} [{}]", v["name"].as_str().unwrap_or("?"), v["status"].as_str().unwrap_or("?"));
+        let details = client.get(&format!("/jobs/{job_id}/vertices/{vid}")).await?;
+        for t in details["subtasks"].as_array().into_iter().flatten() {
+            let m = &t["metrics"];
+            let _ = writeln!(
+                out,
+                "    subtask {} {} (attempt {}) on {}: read {} written {} records",
+                t["subtask"],
+                t["status"].as_str().unwrap_or("?"),
+                t["attempt"],
+                t["taskmanager-id"].as_str().unwrap_or("?"),
+                m["read-records"],
+                m["write-records"],
+            );
+        }
+    }
+    let cp = client.get(&format!("/jobs/{job_id}/checkpoints")).await?;
+    let c = &cp["counts"];
+    let _ = writeln!(
+        out,
+        "  checkpoints: {} completed, {} failed, {} in progress, {} restores (last from {})",
+        c["completed"], c["failed"], c["in_progress"], c["restored"], cp["latest"]["restored"]["id"]
+    );
+    for h in cp["history"].as_array().into_iter().flatten().take(6) {
+        let age = now - h["trigger_timestamp"].as_i64().unwrap_or(now);
+        let _ = writeln!(
+            out,
+            "    #{} {} triggered {:.1} s ago, acknowledged {}/{}{}",
+            h["id"],
+            h["status"].as_str().unwrap_or("?"),
+            age as f64 / 1000.0,
+            h["num_acknowledged_subtasks"],
+            h["num_subtasks"],
+            h["failure_message"].as_str().map(|f| format!(": {f}")).unwrap_or_default(),
+        );
+    }
+    Ok(out)
 }
 
 /// Plans the built-in `job` with `args` at parallelism `p` under `conf`.

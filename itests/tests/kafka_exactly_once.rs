@@ -62,9 +62,7 @@ async fn kafka_to_kafka_exactly_once_through_taskmanager_kills() -> anyhow::Resu
     let job = client.submit(&graph, &Default::default()).await?;
     let started = Instant::now();
 
-    let mut rng = fastrand::Rng::with_seed(
-        std::env::var("RFY_ITEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| fastrand::u64(..)),
-    );
+    let mut rng = seeded_rng();
     let mut recoveries = Vec::new();
     while recoveries.len() < 3 {
         recoveries.push(kill_and_recover(&cluster, &client, &job, &mut rng, 100..1500, started, seconds).await?);

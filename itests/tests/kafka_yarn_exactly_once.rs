@@ -13,7 +13,7 @@
 use std::time::{Duration, Instant};
 
 use rfy_itests::kafka::*;
-use rfy_itests::local::{exactly_once_problems, reference_counts, repo_file};
+use rfy_itests::local::{exactly_once_problems, reference_counts, repo_file, seeded_rng};
 use rfy_itests::yarn::*;
 use rfy_itests::Cluster;
 
@@ -56,9 +56,7 @@ async fn kafka_yarn_container_kills_lose_and_duplicate_nothing() -> anyhow::Resu
     let mut j = start_job(&c, 2, &conf, None, "kafka-wordcount", &args);
     let started = Instant::now();
     eprintln!("job {} in {} is RUNNING", j.job, j.app);
-    let mut rng = fastrand::Rng::with_seed(
-        std::env::var("RFY_ITEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| fastrand::u64(..)),
-    );
+    let mut rng = seeded_rng();
     let mut recoveries = Vec::new();
     while recoveries.len() < 3 {
         let before = completed(&j.rest, &j.job).await;

@@ -61,9 +61,7 @@ async fn taskmanager_kills_lose_and_duplicate_nothing() -> anyhow::Result<()> {
     let job = client.submit(&graph, &Default::default()).await?;
     let started = Instant::now();
 
-    let mut rng = fastrand::Rng::with_seed(
-        std::env::var("RFY_ITEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| fastrand::u64(..)),
-    );
+    let mut rng = seeded_rng();
     let mut recoveries = Vec::new();
     let deadline = seconds * 0.75; // kills stop before the sources can finish
     while recoveries.len() < 3 || (started.elapsed().as_secs_f64() < deadline * 0.8 && recoveries.len() < 5) {

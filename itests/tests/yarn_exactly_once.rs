@@ -15,7 +15,7 @@
 
 use std::time::{Duration, Instant};
 
-use rfy_itests::local::{exactly_once_problems, reference_counts, repeated_kjv};
+use rfy_itests::local::{exactly_once_problems, reference_counts, repeated_kjv, seeded_rng};
 use rfy_itests::yarn::*;
 use rfy_itests::Cluster;
 
@@ -44,9 +44,7 @@ async fn yarn_taskmanager_container_kills_lose_and_duplicate_nothing() {
     let started = Instant::now();
     eprintln!("job {} in {} is RUNNING", j.job, j.app);
 
-    let mut rng = fastrand::Rng::with_seed(
-        std::env::var("RFY_ITEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| fastrand::u64(..)),
-    );
+    let mut rng = seeded_rng();
     let mut recoveries = Vec::new();
     let deadline = seconds * 0.75; // kills stop before the sources can finish
     while recoveries.len() < 3 || (started.elapsed().as_secs_f64() < deadline * 0.8 && recoveries.len() < 5) {

@@ -26,13 +26,17 @@ pub(crate) struct SavepointRequest {
     pub(crate) stop: bool,
 }
 
+/// One execution's part of a checkpoint: `(operator uid, state file)` per operator with state.
+type TaskState = Vec<(String, StateHandle)>;
+
 struct Pending {
     timestamp_ms: u64,
     started: Instant,
     savepoint: Option<SavepointRequest>,
     waiting: HashSet<String>,
     total: u32,
-    handles: BTreeMap<String, Vec<StateHandle>>,
+    /// Per acknowledging execution, its `(operator uid, state)` handles.
+    acks: BTreeMap<String, TaskState>,
 }
 
 /// A completed checkpoint kept for recovery.
@@ -77,9 +81,10 @@ pub(crate) struct Coordinator {
     max_parallelism: u32,
     /// Storage of the staging base (checkpoint directory).
     storage: Option<Arc<dyn CheckpointStorage>>,
-    /// Per execution: the checkpoint directory and state handles of its
-    /// newest acknowledgement (what a finished task carries forward).
-    last_acks: BTreeMap<String, (String, Vec<(String, StateHandle)>)>,
+    /// Per execution: the directory and state handles of the newest
+    /// completed checkpoint holding its state (what a finished task carries
+    /// forward). Only completed ones: an aborted checkpoint's files are gone.
+    last_acks: BTreeMap<String, (String, TaskState)>,
     /// Executions that finished (final checkpoint mode): later checkpoints
     /// do not wait for them and carry their last state forward.
     finished: HashSet<String>,
@@ -273,7 +278,7 @@ impl Coordinator {
                 savepoint,
                 waiting: executions.into_iter().collect(),
                 total,
-                handles: BTreeMap::new(),
+                acks: BTreeMap::new(),
             },
         );
         Ok((id, now_ms))
@@ -285,51 +290,75 @@ impl Coordinator {
     }
 
     /// Records an acknowledgement; true when checkpoint `id` has them all.
-    pub(crate) fn acknowledge(&mut self, execution_id: &str, id: u64, handles: Vec<(String, StateHandle)>) -> bool {
+    pub(crate) fn acknowledge(&mut self, execution_id: &str, id: u64, handles: TaskState) -> bool {
         let Some(p) = self.pending.get_mut(&id) else { return false };
         if !p.waiting.remove(execution_id) {
-            return false; // stale or duplicate
+            return false; // stale or duplicate (or it finished first, see `task_finished`)
         }
-        if p.savepoint.is_none() {
-            if let Some(dir) =
-                self.settings.staging_base().map(|b| join(&join(b, &self.job_id), &checkpoint_dir_name(id)))
-            {
-                self.last_acks.insert(execution_id.to_string(), (dir, handles.clone()));
-            }
-        }
-        for (uid, h) in handles {
-            p.handles.entry(uid).or_default().push(h);
-        }
+        p.acks.insert(execution_id.to_string(), handles);
         p.waiting.is_empty()
     }
 
-    /// Execution `execution_id` finished after its final checkpoint: later
-    /// checkpoints neither trigger nor wait for it, and hold a copy of the
-    /// state it acknowledged last (a source's end position), so a restore
-    /// from them does not read its input again.
-    pub(crate) fn task_finished(&mut self, execution_id: &str) {
+    /// Execution `execution_id` finished. Later checkpoints neither trigger
+    /// nor wait for it, and hold a copy of the state it acknowledged last in
+    /// a completed checkpoint, so a restore from them does not read its
+    /// input again.
+    ///
+    /// With final checkpoints, pending checkpoints stop waiting for it too,
+    /// and carry that state as well: a source may take the trigger of
+    /// a checkpoint after its final one completed and then end without
+    /// injecting that barrier (it no longer takes triggers), and nothing
+    /// else would ever complete that checkpoint, while a source still
+    /// waiting for its own final checkpoint needs it (or a later one, which
+    /// max-concurrent holds back) to complete. Its state cannot have changed
+    /// since: a source ends only after a completed checkpoint that follows
+    /// its end of input, any other task once all its inputs did.
+    /// Without final checkpoints a task's state moves on after its last
+    /// checkpoint, so the pending checkpoints that still wait for it can never
+    /// complete correctly: they are aborted (as when no completed checkpoint
+    /// of this attempt holds its state, which final checkpoints rule out).
+    ///
+    /// Returns the pending checkpoints that now have every acknowledgement
+    /// (to complete) and the aborted ones.
+    pub(crate) fn task_finished(&mut self, execution_id: &str) -> (Vec<u64>, Vec<Aborted>) {
         self.finished.insert(execution_id.to_string());
+        let waiting: Vec<u64> =
+            self.pending.iter().filter(|(_, p)| p.waiting.contains(execution_id)).map(|(id, _)| *id).collect();
+        if !self.settings.final_checkpoint() || !self.last_acks.contains_key(execution_id) {
+            let reason = format!("task {execution_id} finished before it acknowledged the checkpoint");
+            return (Vec::new(), waiting.into_iter().filter_map(|id| self.abort(id, reason.clone())).collect());
+        }
+        let mut ready = Vec::new();
+        for id in waiting {
+            if let Some(p) = self.pending.get_mut(&id) {
+                p.waiting.remove(execution_id);
+                if p.waiting.is_empty() {
+                    ready.push(id);
+                }
+            }
+        }
+        (ready, Vec::new())
     }
 
-    /// Copies the last acknowledged state of every finished execution into
-    /// checkpoint directory `dir` and adds it to `handles`.
+    /// Copies into checkpoint directory `dir` the state of every finished
+    /// execution that did not acknowledge this checkpoint (`acked`), from the
+    /// newest completed checkpoint that holds it; returns `(execution, handles)`.
     fn carry_finished(
-        &mut self,
+        &self,
         storage: &dyn CheckpointStorage,
         dir: &str,
-        handles: &mut BTreeMap<String, Vec<StateHandle>>,
-    ) -> Result<(), String> {
-        for exec in &self.finished {
-            let Some((from, acked)) = self.last_acks.get_mut(exec) else { continue };
-            for (uid, h) in acked.iter() {
+        acked: &BTreeMap<String, TaskState>,
+    ) -> Result<Vec<(String, TaskState)>, String> {
+        let mut carried = Vec::new();
+        for exec in self.finished.iter().filter(|e| !acked.contains_key(*e)) {
+            let Some((from, handles)) = self.last_acks.get(exec) else { continue };
+            for (_, h) in handles {
                 let bytes = storage.read(&join(from, &h.file)).map_err(|e| e.to_string())?;
                 storage.write(&join(dir, &h.file), &bytes).map_err(|e| e.to_string())?;
-                handles.entry(uid.clone()).or_default().push(h.clone());
             }
-            // The older directory may go with retention: refer to this copy.
-            *from = dir.to_string();
+            carried.push((exec.clone(), handles.clone()));
         }
-        Ok(())
+        Ok(carried)
     }
 
     /// Completes checkpoint `id`: writes `_metadata` last and atomically
@@ -344,11 +373,19 @@ impl Coordinator {
             return Err(Aborted { id, reason: "no checkpoint storage".into(), savepoint: p.savepoint });
         };
         let staged = join(&job_dir, &checkpoint_dir_name(id));
-        let mut all_handles = p.handles;
-        if let Err(reason) = self.carry_finished(&*storage, &staged, &mut all_handles) {
-            remove_dir(&*storage, &staged);
-            let reason = format!("cannot carry the state of finished tasks forward: {reason}");
-            return Err(Aborted { id, reason, savepoint: p.savepoint });
+        let carried = match self.carry_finished(&*storage, &staged, &p.acks) {
+            Ok(c) => c,
+            Err(reason) => {
+                remove_dir(&*storage, &staged);
+                let reason = format!("cannot carry the state of finished tasks forward: {reason}");
+                return Err(Aborted { id, reason, savepoint: p.savepoint });
+            }
+        };
+        // Every execution's state in this checkpoint, acknowledged or carried forward.
+        let states: Vec<(String, TaskState)> = p.acks.into_iter().chain(carried).collect();
+        let mut all_handles: BTreeMap<String, Vec<StateHandle>> = BTreeMap::new();
+        for (uid, h) in states.iter().flat_map(|(_, hs)| hs.iter()) {
+            all_handles.entry(uid.clone()).or_default().push(h.clone());
         }
         let mut operators = BTreeMap::new();
         let mut size = 0;
@@ -390,6 +427,11 @@ impl Coordinator {
         self.last_completion = Some(now);
         let commit = p.savepoint.as_ref().is_none_or(|s| s.stop);
         if p.savepoint.is_none() {
+            // A finished task's state is carried from here on (older
+            // directories may go with retention).
+            for (exec, handles) in states {
+                self.last_acks.insert(exec, (location.clone(), handles));
+            }
             self.retained.push_back(Retained { id, dir: location.clone() });
             while self.retained.len() > self.settings.num_retained {
                 if let Some(old) = self.retained.pop_front() {
@@ -509,19 +551,26 @@ mod tests {
         }
     }
 
-    fn run_one(c: &mut Coordinator, now: Instant) -> u64 {
-        let (id, _) = c.begin(now, 1, vec!["a".into(), "b".into()], None).unwrap();
+    /// Writes `bytes` as the state file `op-<subtask>` of checkpoint `id`,
+    /// as subtask `subtask` of operator "op" would; returns its handle.
+    fn state_file(c: &Coordinator, id: u64, subtask: u32, bytes: &[u8]) -> (String, StateHandle) {
         let dir = std::path::PathBuf::from(c.job_dir().unwrap()).join(checkpoint_dir_name(id));
         std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("op-0"), b"xyz").unwrap();
+        std::fs::write(dir.join(format!("op-{subtask}")), bytes).unwrap();
         let h = StateHandle {
-            subtask: 0,
-            file: "op-0".into(),
-            size: 3,
-            crc32: rfy_runtime::checkpoint::format::crc32(b"xyz"),
+            subtask,
+            file: format!("op-{subtask}"),
+            size: bytes.len() as u64,
+            crc32: rfy_runtime::checkpoint::format::crc32(bytes),
             key_groups: None,
         };
-        assert!(!c.acknowledge("a", id, vec![("op".into(), h)]));
+        ("op".into(), h)
+    }
+
+    fn run_one(c: &mut Coordinator, now: Instant) -> u64 {
+        let (id, _) = c.begin(now, 1, vec!["a".into(), "b".into()], None).unwrap();
+        let h = state_file(c, id, 0, b"xyz");
+        assert!(!c.acknowledge("a", id, vec![h]));
         assert!(!c.acknowledge("a", id, vec![]), "duplicate ack counted");
         assert!(c.acknowledge("b", id, vec![]));
         c.complete(id, now).unwrap();
@@ -625,7 +674,7 @@ mod tests {
         let mut c = Coordinator::new("0123456789abcdef0123456789abcdef", settings(tmp.path(), 1), &graph()).unwrap();
         let now = Instant::now();
         run_one(&mut c, now);
-        c.task_finished("a");
+        let _ = c.task_finished("a");
         let job = std::path::PathBuf::from(c.job_dir().unwrap());
         for _ in 0..2 {
             let (id, _) = c.begin(now, 1, vec!["b".into()], None).unwrap();
@@ -648,6 +697,94 @@ mod tests {
             c.latest_restorable()
         };
         assert!(src.unwrap().metadata.operators.is_empty());
+    }
+
+    /// The hang of `kafka_exactly_once` (1 run in ~6 under load): source
+    /// "a" took its final checkpoint 1 and, once told it completed, ended;
+    /// checkpoint 2 was triggered at it in between, taken by its TaskManager
+    /// but never by the source, which no longer takes triggers. Source "b",
+    /// still waiting for its own final checkpoint, needs checkpoint 2 (or a
+    /// later one, which max-concurrent holds back) to complete: "a"
+    /// finishing must complete it, with a's state carried forward.
+    #[test]
+    fn a_task_finishing_without_its_ack_releases_the_pending_checkpoint() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut c = Coordinator::new("0123456789abcdef0123456789abcdef", settings(tmp.path(), 2), &graph()).unwrap();
+        assert!(c.settings().final_checkpoint());
+        let now = Instant::now();
+        run_one(&mut c, now);
+        let (id, _) = c.begin(now, 1, vec!["a".into(), "b".into()], None).unwrap();
+        assert!(!c.acknowledge("b", id, vec![]));
+        assert!(!c.periodic_due(now + Duration::from_secs(1)), "checkpoint 2 is pending (max-concurrent 1)");
+        let (ready, aborted) = c.task_finished("a");
+        assert!(aborted.is_empty());
+        assert_eq!(ready, vec![id], "every other task acknowledged: checkpoint 2 can complete");
+        let done = c.complete(id, now).unwrap();
+        let (src, notes) = c.latest_restorable();
+        let src = src.unwrap_or_else(|| panic!("{notes:?}"));
+        assert_eq!(src.dir, done.location);
+        assert_eq!(src.metadata.operators["op"].subtasks.len(), 1, "a's state carried forward");
+        assert!(!c.acknowledge("a", id, vec![]), "a late acknowledgement is ignored");
+        // A task that finishes while others still owe their acknowledgement
+        // releases nothing yet; its own acknowledgement is not carried twice.
+        let (id, _) = c.begin(now, 1, vec!["b".into(), "s".into()], None).unwrap();
+        let h = state_file(&c, id, 1, b"b's");
+        assert!(!c.acknowledge("b", id, vec![h]));
+        let (ready, aborted) = c.task_finished("b");
+        assert!(ready.is_empty() && aborted.is_empty(), "s still owes its acknowledgement");
+        assert!(c.acknowledge("s", id, vec![]));
+        c.complete(id, now).unwrap();
+        let (src, _) = c.latest_restorable();
+        let subtasks: Vec<u32> = src.unwrap().metadata.operators["op"].subtasks.iter().map(|h| h.subtask).collect();
+        assert_eq!(subtasks, vec![0, 1], "a's carried, b's acknowledged, each once");
+    }
+
+    /// A finished task's state is carried from the last *completed*
+    /// checkpoint it acknowledged: an acknowledged checkpoint that was then
+    /// aborted (its files removed) must not make every later one fail.
+    #[test]
+    fn an_aborted_acknowledgement_is_not_carried_forward() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut c = Coordinator::new("0123456789abcdef0123456789abcdef", settings(tmp.path(), 2), &graph()).unwrap();
+        let now = Instant::now();
+        run_one(&mut c, now);
+        let (id, _) = c.begin(now, 1, vec!["a".into(), "b".into()], None).unwrap();
+        let h = state_file(&c, id, 0, b"newer");
+        assert!(!c.acknowledge("a", id, vec![h]));
+        c.abort(id, "declined".into()).unwrap();
+        let _ = c.task_finished("a");
+        let (id, _) = c.begin(now, 1, vec!["b".into()], None).unwrap();
+        assert!(c.acknowledge("b", id, vec![]));
+        let done = c.complete(id, now).unwrap_or_else(|a| panic!("{}", a.reason));
+        let job = std::path::PathBuf::from(c.job_dir().unwrap());
+        assert_eq!(done.location, job.join(format!("chk-{id}")).display().to_string());
+        assert_eq!(std::fs::read(job.join(format!("chk-{id}/op-0"))).unwrap(), b"xyz", "from checkpoint 1");
+    }
+
+    /// Without final checkpoints a finished task's state moved on since its
+    /// last checkpoint, and with them a task may have no completed
+    /// checkpoint yet: either way its state cannot be carried, and the
+    /// pending checkpoints waiting for it are aborted.
+    #[test]
+    fn a_finished_task_whose_state_cannot_be_carried_aborts_what_waits_for_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut s = settings(tmp.path(), 1);
+        s.checkpoints_after_tasks_finish = false;
+        let mut c = Coordinator::new("0123456789abcdef0123456789abcdef", s, &graph()).unwrap();
+        let now = Instant::now();
+        run_one(&mut c, now);
+        let (id, _) = c.begin(now, 1, vec!["a".into(), "b".into()], None).unwrap();
+        let (ready, aborted) = c.task_finished("a");
+        assert!(ready.is_empty());
+        assert_eq!(aborted.iter().map(|a| a.id).collect::<Vec<_>>(), vec![id]);
+        assert!(aborted[0].reason.contains("finished before"), "{}", aborted[0].reason);
+        assert!(c.periodic_due(now + Duration::from_millis(20)), "nothing pending any more");
+        // With final checkpoints too, if no completed checkpoint holds its state.
+        let mut c = Coordinator::new("fedcba9876543210fedcba9876543210", settings(tmp.path(), 1), &graph()).unwrap();
+        let (id, _) = c.begin(now, 1, vec!["a".into(), "b".into()], None).unwrap();
+        let (ready, aborted) = c.task_finished("a");
+        assert!(ready.is_empty());
+        assert_eq!(aborted.iter().map(|a| a.id).collect::<Vec<_>>(), vec![id]);
     }
 
     #[test]

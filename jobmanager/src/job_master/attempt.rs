@@ -170,7 +170,13 @@ impl Attempt<'_> {
         match msg {
             JobMasterMsg::TaskState(u) => {
                 if u.state == ExecutionState::Finished as i32 {
-                    self.coord.task_finished(&u.execution_id);
+                    let (ready, aborted) = self.coord.task_finished(&u.execution_id);
+                    for a in aborted {
+                        self.on_aborted(a);
+                    }
+                    for id in ready {
+                        self.complete(id);
+                    }
                 }
                 let report = on_task_state(&mut self.jm.st, u);
                 match report {
@@ -255,10 +261,7 @@ impl Attempt<'_> {
                     }
                 }
                 if all_in {
-                    match self.coord.complete(a.checkpoint_id, Instant::now()) {
-                        Ok(c) => self.on_completed(c),
-                        Err(ab) => self.on_aborted(ab),
-                    }
+                    self.complete(a.checkpoint_id);
                 }
             }
             JobMasterMsg::CheckpointDecline(d) => {
@@ -325,6 +328,15 @@ impl Attempt<'_> {
         if damaged && self.coord.discard_retained(dir) {
             let note = format!("checkpoint at {dir} cannot be restored (a task could not read its state); the next restart falls back to an older one");
             record_failure(&mut self.jm.st, note, None, false);
+        }
+    }
+
+    /// Checkpoint `id` has every acknowledgement: completes it (or aborts it
+    /// if its metadata cannot be written).
+    fn complete(&mut self, id: u64) {
+        match self.coord.complete(id, Instant::now()) {
+            Ok(c) => self.on_completed(c),
+            Err(ab) => self.on_aborted(ab),
         }
     }
 
