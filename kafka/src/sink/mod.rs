@@ -23,10 +23,12 @@
 //! Recovery (as Flink's `KafkaCommitter` with a resumed producer): a failure
 //! between a checkpoint's completion and the commit of its transactions
 //! leaves them prepared. The checkpoint records, per prepared transaction,
-//! its transactional id, producer id and epoch (read from librdkafka's
-//! statistics `eos` object, which each transactional producer emits every
-//! 200 ms; the pair is fixed from `init_transactions` on, as librdkafka uses
-//! transaction protocol version 1) and its record count. At restore each one
+//! its transactional id, producer id and epoch (asked of the coordinator
+//! with `DescribeTransactions` right after `init_transactions`, then read
+//! from librdkafka's statistics `eos` object, which each transactional
+//! producer emits every 200 ms; the pair is fixed from `init_transactions`
+//! on, as librdkafka uses transaction protocol version 1) and its record
+//! count. At restore each one
 //! with records is committed by hand ([`crate::txn::commit_prepared`]:
 //! `EndTxn(committed)` to the coordinator) before its id is initialized
 //! again. A producer returns to the free pool only once
