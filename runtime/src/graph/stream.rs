@@ -247,3 +247,59 @@ impl StreamGraph {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    use super::*;
+
+    type Check = Box<dyn Fn() -> Result<(), String> + Send + Sync>;
+
+    fn graph(io_checks: Vec<Check>) -> StreamGraph {
+        StreamGraph {
+            job_name: "checks".into(),
+            program: "checks".into(),
+            args: Vec::new(),
+            config: ExecutionConfig::default(),
+            nodes: Vec::new(),
+            edges: Vec::new(),
+            io_checks,
+        }
+    }
+
+    /// Each check waits for the other's message: run one after the other,
+    /// the first would time out and fail.
+    #[test]
+    fn io_checks_run_at_the_same_time() {
+        let (to_b, from_a) = mpsc::channel::<()>();
+        let (to_a, from_b) = mpsc::channel::<()>();
+        let (from_a, from_b) = (Mutex::new(from_a), Mutex::new(from_b));
+        let wait = Duration::from_secs(5);
+        let a: Check = Box::new(move || {
+            to_b.send(()).map_err(|e| e.to_string())?;
+            from_b.lock().unwrap().recv_timeout(wait).map_err(|e| format!("a: {e}"))
+        });
+        let b: Check = Box::new(move || {
+            to_a.send(()).map_err(|e| e.to_string())?;
+            from_a.lock().unwrap().recv_timeout(wait).map_err(|e| format!("b: {e}"))
+        });
+        assert_eq!(graph(vec![a, b]).check_io(), Ok(()));
+    }
+
+    #[test]
+    fn the_first_registered_failure_is_reported() {
+        let checks: Vec<Check> = vec![
+            Box::new(|| Ok(())),
+            Box::new(|| {
+                std::thread::sleep(Duration::from_millis(50));
+                Err("input /a is missing".to_string())
+            }),
+            Box::new(|| Err("output /b is not empty".to_string())),
+        ];
+        assert_eq!(graph(checks).check_io(), Err("input /a is missing".to_string()));
+        assert_eq!(graph(Vec::new()).check_io(), Ok(()));
+    }
+}
