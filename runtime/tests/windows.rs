@@ -405,7 +405,7 @@ fn count_windows_match_a_reference_per_key() {
         for k in 0..5u32 {
             let xs: Vec<i64> = input.iter().filter(|r| r.0 == k).map(|r| r.1).collect();
             for i in 0..xs.len() {
-                if (i as u64 + 1) % slide == 0 {
+                if (i as u64 + 1).is_multiple_of(slide) {
                     want.push((k, xs[(i + 1).saturating_sub(size as usize)..=i].to_vec()));
                 }
             }
