@@ -496,6 +496,12 @@ impl<T, S: KafkaSerializer<T>> SinkWriter<T> for KafkaSinkWriter<T, S> {
             let mut deadline: Option<Instant> = None;
             while let Err((e, back)) = producer.send(r) {
                 if e.rdkafka_error_code() != Some(RDKafkaErrorCode::QueueFull) {
+                    // A fenced producer refuses sends once librdkafka has seen
+                    // the newer epoch: name the fencing, not the refusal.
+                    if let Some((code, reason)) = producer.client().fatal_error() {
+                        let detail = format!("send to topic {}: fatal producer error {code:?}: {reason}", sink.topic);
+                        return Err(sink.classify(&self.current.id, "producer", Some(code), detail).into());
+                    }
                     return Err(KafkaConnectorError::Client {
                         bootstrap: sink.bootstrap.clone(),
                         context: format!("send to topic {}", sink.topic),

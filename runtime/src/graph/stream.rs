@@ -212,24 +212,13 @@ pub struct StreamGraph {
 impl StreamGraph {
     /// Runs the planning-time checks that connectors registered (input exists,
     /// output writable...). Done once by the client, not by every TaskManager.
-    /// The checks run at the same time, one thread each: most wait on a
-    /// remote service (a Kafka topic's metadata, an HDFS directory), and a
-    /// job's start waits for the slowest one rather than for their sum.
+    /// One after the other, in registration order (sources before sinks),
+    /// stopping at the first failure: a sink's check may create its output
+    /// directory, which a job whose input is missing must not leave behind.
     ///
-    /// Errors: the message of the first failing check (in the order the
-    /// connectors registered them), naming the path at fault.
+    /// Errors: the first failing check's message, naming the path at fault.
     pub fn check_io(&self) -> Result<(), String> {
-        if self.io_checks.len() <= 1 {
-            return self.io_checks.iter().try_for_each(|check| check());
-        }
-        std::thread::scope(|scope| {
-            let running: Vec<_> = self.io_checks.iter().map(|check| scope.spawn(check)).collect();
-            let results: Vec<Result<(), String>> = running
-                .into_iter()
-                .map(|h| h.join().unwrap_or_else(|_| Err("a planning-time input/output check panicked".to_string())))
-                .collect();
-            results.into_iter().collect()
-        })
+        self.io_checks.iter().try_for_each(|check| check())
     }
 
     /// The runtime mode, with AUTOMATIC resolved from the sources' boundedness.
@@ -250,9 +239,8 @@ impl StreamGraph {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::mpsc;
-    use std::sync::Mutex;
-    use std::time::Duration;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
 
     use super::*;
 
@@ -270,36 +258,20 @@ mod tests {
         }
     }
 
-    /// Each check waits for the other's message: run one after the other,
-    /// the first would time out and fail.
     #[test]
-    fn io_checks_run_at_the_same_time() {
-        let (to_b, from_a) = mpsc::channel::<()>();
-        let (to_a, from_b) = mpsc::channel::<()>();
-        let (from_a, from_b) = (Mutex::new(from_a), Mutex::new(from_b));
-        let wait = Duration::from_secs(5);
-        let a: Check = Box::new(move || {
-            to_b.send(()).map_err(|e| e.to_string())?;
-            from_b.lock().unwrap().recv_timeout(wait).map_err(|e| format!("a: {e}"))
-        });
-        let b: Check = Box::new(move || {
-            to_a.send(()).map_err(|e| e.to_string())?;
-            from_a.lock().unwrap().recv_timeout(wait).map_err(|e| format!("b: {e}"))
-        });
-        assert_eq!(graph(vec![a, b]).check_io(), Ok(()));
-    }
-
-    #[test]
-    fn the_first_registered_failure_is_reported() {
+    fn the_first_failure_is_reported_and_later_checks_do_not_run() {
+        let later_ran = Arc::new(AtomicBool::new(false));
+        let flag = later_ran.clone();
         let checks: Vec<Check> = vec![
             Box::new(|| Ok(())),
-            Box::new(|| {
-                std::thread::sleep(Duration::from_millis(50));
-                Err("input /a is missing".to_string())
+            Box::new(|| Err("input /a is missing".to_string())),
+            Box::new(move || {
+                flag.store(true, Ordering::SeqCst);
+                Err("output /b is not empty".to_string())
             }),
-            Box::new(|| Err("output /b is not empty".to_string())),
         ];
         assert_eq!(graph(checks).check_io(), Err("input /a is missing".to_string()));
+        assert!(!later_ran.load(Ordering::SeqCst), "a check after the failing one ran (it may create an output)");
         assert_eq!(graph(Vec::new()).check_io(), Ok(()));
     }
 }
