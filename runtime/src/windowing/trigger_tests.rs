@@ -215,15 +215,20 @@ fn continuous_event_time_trigger_fires_every_interval_and_at_the_end() {
 
 #[test]
 fn continuous_processing_time_trigger_fires_once_per_interval_of_wall_clock() {
-    let every_ms = ContinuousProcessingTimeTrigger::of(Duration::from_millis(1));
-    let (mut op, out) = operator(GlobalWindows::create(), every_ms, 0, 1, 0, None);
+    // The interval is long against the steps between a firing and the next
+    // record (microseconds), so that no interval passes between them even on
+    // a loaded machine (1 ms did: CI saw a second firing from that push),
+    // and the sleeps span several intervals.
+    let interval = Duration::from_millis(100);
+    let every = ContinuousProcessingTimeTrigger::of(interval);
+    let (mut op, out) = operator(GlobalWindows::create(), every, 0, 1, 0, None);
     push(&mut op, &[(1, 1, 0), (1, 2, 0)]);
-    assert_eq!(take(&out), vec![], "the first firing is 1 ms on");
-    std::thread::sleep(Duration::from_millis(20));
+    assert_eq!(take(&out), vec![], "the first firing is one interval on");
+    std::thread::sleep(interval * 3 + interval / 2);
     op.push_event(&Event::Flush).unwrap();
-    assert_eq!(take(&out), vec![(1, i64::MIN, 3, 2)], "one firing, not one per missed ms");
+    assert_eq!(take(&out), vec![(1, i64::MIN, 3, 2)], "one firing, not one per missed interval");
     push(&mut op, &[(1, 4, 0)]);
-    std::thread::sleep(Duration::from_millis(20));
+    std::thread::sleep(interval * 3 + interval / 2);
     op.push_event(&Event::Flush).unwrap();
     assert_eq!(take(&out), vec![(1, i64::MIN, 7, 3)]);
     // End of input: pending timers fire once, nothing is re-registered.
