@@ -204,7 +204,9 @@ impl<T, S: KafkaSerializer<T>> KafkaSink<T, S> {
     /// which go on updating the pair. Best effort: without an answer the
     /// statistics are awaited as before.
     fn seed_producer_id(&self, id: &str, producer: &BaseProducer<SinkContext>) {
-        match describe_transaction(&self.bootstrap, id, self.timeout) {
+        // Short: the coordinator just answered init_transactions, and a slow
+        // answer only costs the wait this saves.
+        match describe_transaction(&self.bootstrap, id, self.timeout.min(SEED_TIMEOUT)) {
             Ok(Some(d)) if d.producer_id >= 0 && d.epoch >= 0 => {
                 let mut pid = producer.context().pid.lock().unwrap_or_else(|p| p.into_inner());
                 pid.get_or_insert((d.producer_id, d.epoch));
@@ -271,6 +273,10 @@ impl<T, S: KafkaSerializer<T>> KafkaSink<T, S> {
         }
     }
 }
+
+/// How long [`KafkaSink::seed_producer_id`] asks the coordinator before it
+/// leaves the producer id to the statistics.
+const SEED_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// How often a transactional producer's statistics (with its producer id
 /// and epoch) are emitted, ms.
