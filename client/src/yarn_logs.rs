@@ -13,7 +13,7 @@
 //! the process's log (`jobmanager.log` or `taskmanager.log`).
 
 use std::io::Write;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use rfy_hadoop::config::{current_user, HadoopConfig};
@@ -26,6 +26,12 @@ use crate::cli::LogsArgs;
 
 /// How often `-f` asks for new bytes.
 const FOLLOW_EVERY: Duration = Duration::from_secs(1);
+/// How long `-f` reads on after the application ended, at most, while its
+/// container's process may still write (its last lines come after it
+/// unregistered from the ResourceManager).
+const FINAL_WAIT: Duration = Duration::from_secs(30);
+/// How often `-f` reads once the application ended.
+const FINAL_POLL: Duration = Duration::from_millis(200);
 /// The ApplicationMaster's (JobManager's) log file in its container.
 const JM_LOG: &str = "jobmanager.log";
 /// A TaskManager's log file in its container.
@@ -92,10 +98,26 @@ async fn running(rm: &RmRestClient, app: &str, c: &RunningContainer, file: &str,
     if !follow {
         return Ok(true);
     }
-    loop {
+    let report = loop {
         tokio::time::sleep(FOLLOW_EVERY).await;
-        // The state before the read: once final, this read is the last one.
         let report = rm.app_report(app).await?;
+        if report.is_final() {
+            break report;
+        }
+        let (bytes, next) = follow_step(&nm, c, file, offset).await?;
+        stdout.write_all(&bytes).context("writing to stdout")?;
+        stdout.flush().ok();
+        offset = next;
+    };
+    // The RM reports an application FINISHED as soon as its ApplicationMaster
+    // unregisters (`RMAppImpl` maps its FINISHING state to FINISHED), while
+    // the process may still write its last lines: read on until the
+    // NodeManager says the container exited (or forgot it), for at most
+    // FINAL_WAIT.
+    let deadline = Instant::now() + FINAL_WAIT;
+    loop {
+        // The state before the read: once exited, this read is the last one.
+        let writing = matches!(nm.container_state(c).await, Ok(Some(s)) if container_may_write(&s));
         match follow_step(&nm, c, file, offset).await {
             Ok((bytes, next)) => {
                 stdout.write_all(&bytes).context("writing to stdout")?;
@@ -103,14 +125,34 @@ async fn running(rm: &RmRestClient, app: &str, c: &RunningContainer, file: &str,
                 offset = next;
             }
             // The NodeManager forgets a finished container's files.
-            Err(_) if report.is_final() => {}
-            Err(e) => return Err(e),
+            Err(_) => break,
         }
-        if report.is_final() {
-            eprintln!("application {app} ended: {} ({})", report.state, report.final_status);
-            return Ok(true);
+        if !writing || Instant::now() >= deadline {
+            break;
         }
+        tokio::time::sleep(FINAL_POLL).await;
     }
+    eprintln!("application {app} ended: {} ({})", report.state, report.final_status);
+    Ok(true)
+}
+
+/// Whether a container in NodeManager state `state` (`ContainerState` of the
+/// NodeManager, not the RM's) may still have a process writing its logs.
+fn container_may_write(state: &str) -> bool {
+    matches!(
+        state,
+        "NEW"
+            | "LOCALIZING"
+            | "SCHEDULED"
+            | "RUNNING"
+            | "RELAUNCHING"
+            | "REINITIALIZING"
+            | "REINITIALIZING_AWAITING_KILL"
+            | "KILLING"
+            | "PAUSING"
+            | "PAUSED"
+            | "RESUMING"
+    )
 }
 
 /// One `-f` poll: the bytes of `file` from `offset` on and the new offset. A
@@ -231,5 +273,13 @@ mod tests {
         let am = vec!["container_1_0001_01_000001".to_string(), "container_1_0001_02_000001".to_string()];
         assert_eq!(log_file("container_1_0001_02_000001", &am), JM_LOG);
         assert_eq!(log_file("container_1_0001_01_000002", &am), TM_LOG);
+    }
+
+    #[test]
+    fn only_exited_containers_are_done_writing() {
+        assert!(container_may_write("RUNNING") && container_may_write("KILLING"));
+        for done in ["EXITED_WITH_SUCCESS", "EXITED_WITH_FAILURE", "DONE", "CONTAINER_CLEANEDUP_AFTER_KILL"] {
+            assert!(!container_may_write(done), "{done}");
+        }
     }
 }

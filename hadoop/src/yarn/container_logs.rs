@@ -174,6 +174,31 @@ impl NmLogClient {
         Ok(files)
     }
 
+    /// Container `c`'s state as its NodeManager sees it (`NMWebServices`:
+    /// `/ws/v1/node/containers/{containerid}`, DAO `ContainerInfo`, field
+    /// `state`: the NodeManager's own `ContainerState`, e.g. `RUNNING`,
+    /// `EXITED_WITH_SUCCESS`, `DONE`), or `None` once the NodeManager no
+    /// longer knows the container (404).
+    ///
+    /// Errors: unreachable NodeManager; another non-200 answer with its
+    /// message; JSON without `container.state`.
+    pub async fn container_state(&self, c: &RunningContainer) -> Result<Option<String>, RestError> {
+        let url = format!("http://{}/ws/v1/node/containers/{}", c.node_http_address, c.id);
+        let (status, body) = self.get(&url, None, true).await?;
+        let text = String::from_utf8_lossy(&body);
+        if status == 404 {
+            return Ok(None);
+        }
+        if status != 200 {
+            return Err(RestError::NodeManager { url, status, message: remote_exception_message(&text) });
+        }
+        let v: Value =
+            serde_json::from_str(&text).map_err(|e| RestError::Json { url: url.clone(), reason: e.to_string() })?;
+        str_field(&v["container"], "state")
+            .map(Some)
+            .ok_or_else(|| RestError::Json { url, reason: format!("no container.state in {text}") })
+    }
+
     /// Log file `file` of container `c`: its first `size` bytes (`size` ≥ 0),
     /// its last `-size` bytes (`size` < 0), or all of it (`None`). Returns the
     /// bytes and the file's length when the NodeManager read it, bytes; a
