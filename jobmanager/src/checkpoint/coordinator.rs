@@ -652,10 +652,7 @@ mod tests {
     impl Coordinator {
         /// Completes checkpoint `id` inline: its write, then the removals it leaves.
         fn complete(&mut self, id: u64, now: Instant) -> Result<Completion, Aborted> {
-            let plan = match self.next_write().expect("a checkpoint ready to write") {
-                Ok(plan) => plan,
-                Err(a) => return Err(a),
-            };
+            let plan = self.next_write().expect("a checkpoint ready to write")?;
             assert_eq!(plan.id, id, "completions are written in id order");
             let result = plan.run();
             let done = self.written(id, result, now);

@@ -52,7 +52,7 @@ pub(super) enum AckAnswer {
 }
 
 /// The script the virtual TaskManagers follow.
-struct Script {
+struct Answers {
     /// Deployed tasks report RUNNING at once; else the deployment is held
     /// (no answer, no DeploymentDone) until [`VirtualTaskManagers::release_deployment`].
     run_on_deploy: bool,
@@ -70,7 +70,7 @@ struct Held {
 
 /// Virtual TaskManagers: the JobMaster's [`TaskManagerGateway`] in tests.
 pub(super) struct VirtualTaskManagers {
-    script: Mutex<Script>,
+    script: Mutex<Answers>,
     held: Mutex<Held>,
     calls: Mutex<Vec<Call>>,
     mailbox: Mutex<Option<Mailbox>>,
@@ -92,7 +92,7 @@ fn task_state(execution_id: &str, state: ExecutionState, failure: &str) -> JobMa
 impl VirtualTaskManagers {
     fn new() -> Self {
         VirtualTaskManagers {
-            script: Mutex::new(Script { run_on_deploy: true, cancel_at_once: true, acks: Vec::new() }),
+            script: Mutex::new(Answers { run_on_deploy: true, cancel_at_once: true, acks: Vec::new() }),
             held: Mutex::new(Held::default()),
             calls: Mutex::new(Vec::new()),
             mailbox: Mutex::new(None),
@@ -254,11 +254,18 @@ impl MetadataGate {
         self.closed.lock().unwrap().1
     }
 
+    /// Waits while the gate is closed, at most [`WAIT`] + 10 s: a JobMaster
+    /// that (wrongly) waits for the write itself then fails its test instead of hanging it.
     fn pass(&self) {
+        let deadline = Instant::now() + WAIT + Duration::from_secs(10);
         let mut g = self.closed.lock().unwrap();
         g.1 += 1;
         while g.0 {
-            g = self.changed.wait(g).unwrap();
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            g = self.changed.wait_timeout(g, left).unwrap().0;
         }
         g.1 -= 1;
     }
@@ -327,6 +334,9 @@ pub(super) struct Harness {
     _lost: mpsc::UnboundedReceiver<LostTaskManager>,
 }
 
+/// Scripts the virtual TaskManagers before the job starts.
+pub(super) type Script = Box<dyn FnOnce(&VirtualTaskManagers)>;
+
 /// What a harness is started with.
 #[derive(Default)]
 pub(super) struct HarnessOptions {
@@ -335,7 +345,7 @@ pub(super) struct HarnessOptions {
     /// Storage opener (default: local storage).
     pub(super) opener: Option<StorageOpener>,
     /// Script the virtual TaskManagers before the job starts.
-    pub(super) before_start: Option<Box<dyn FnOnce(&VirtualTaskManagers)>>,
+    pub(super) before_start: Option<Script>,
 }
 
 /// The job id of every harness job.
@@ -410,11 +420,12 @@ impl Harness {
             }
             match tokio::time::timeout_at(deadline, rx.changed()).await {
                 Ok(Ok(())) => {}
-                Ok(Err(_)) | Err(_) => {
+                ended_or_late => {
                     let s = self.snapshot();
+                    let why = if ended_or_late.is_ok() { "the JobMaster ended" } else { "timed out" };
                     assert!(
                         pred(&s),
-                        "waited {WAIT:?} for {what}: state {:?}, exceptions {:?}, calls {:?}",
+                        "{why} waiting for {what}: state {:?}, exceptions {:?}, calls {:?}",
                         s.state,
                         s.exceptions.iter().map(|e| &e.name).collect::<Vec<_>>(),
                         self.tms.calls()
