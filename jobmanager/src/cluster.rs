@@ -6,7 +6,8 @@
 //! Who owns what: the Dispatcher owns the job registry, each JobMaster its
 //! job's state, the ResourceManager the TaskManagers and slots. Dependencies
 //! run one way: gateway / rest → dispatcher → job_master → resource_manager,
-//! task_calls, deployment (pure).
+//! checkpoint, deployment (pure); task_calls (the gRPC `TaskManagerGateway`)
+//! → job_master, plugged in here.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -25,6 +26,7 @@ use crate::gateway::Gateway;
 use crate::job_master::{JobMasterMsg, JobMasterServices};
 use crate::resource_manager::{ResourceDriver, ResourceManager, ResourceSettings, TaskManagerInfo};
 use crate::status::{JobSnapshot, JobStatus};
+use crate::task_calls::RpcTaskManagers;
 
 /// Where the JobManager listens and how it gets TaskManagers.
 pub struct JobManagerConfig {
@@ -213,6 +215,8 @@ impl JobManager {
         ));
         let services = JobMasterServices {
             rm: rm.clone(),
+            task_managers: Arc::new(RpcTaskManagers { rm: rm.clone() }),
+            storage_opener: crate::checkpoint::default_opener(),
             heartbeat_timeout,
             slot_request_timeout: conf.get(&options::SLOT_REQUEST_TIMEOUT),
         };

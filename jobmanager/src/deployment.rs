@@ -1,6 +1,6 @@
 //! Task deployment descriptors: a pure function of the JobGraph, the
 //! execution attempt and the slots (no I/O, no shared state). The JobMaster
-//! sends them with `task_calls::submit_tasks`.
+//! sends them through its `TaskManagerGateway` (gRPC: `task_calls.rs`).
 
 use std::collections::BTreeMap;
 

@@ -1,4 +1,5 @@
-//! The JobMaster's calls to TaskManagers: submit an attempt's tasks, cancel
+//! The JobMaster's calls to TaskManagers over gRPC ([`RpcTaskManagers`], the
+//! production [`TaskManagerGateway`]): submit an attempt's tasks, cancel
 //! them, probe their TaskManagers, trigger checkpoints at sources and notify
 //! completed checkpoints. Each call runs in the background; failures come
 //! back to the JobMaster as messages on its own channel, and an unreachable
@@ -11,19 +12,64 @@ use rfy_rpc::{
     CancelTaskRequest, ExecutionState, NotifyCheckpointCompleteRequest, TaskDeploymentDescriptor, TaskExecutionState,
     TriggerCheckpointRequest,
 };
-use tokio::sync::mpsc;
 
-use crate::job_master::JobMasterMsg;
+use crate::job_master::{CheckpointTrigger, JobMasterMsg, Mailbox, TaskManagerGateway};
 use crate::resource_manager::{ResourceManager, SlotAssignment};
+
+/// The JobMaster's gRPC calls to TaskManagers (`TaskExecutorGateway`).
+pub(crate) struct RpcTaskManagers {
+    /// Where unreachable TaskManagers are declared lost.
+    pub(crate) rm: Arc<ResourceManager>,
+}
+
+impl TaskManagerGateway for RpcTaskManagers {
+    fn submit_tasks(
+        &self,
+        attempt: u32,
+        tdds: Vec<TaskDeploymentDescriptor>,
+        slots: &[SlotAssignment],
+        mailbox: &Mailbox,
+    ) {
+        let (slots, mailbox) = (slots.to_vec(), mailbox.clone());
+        tokio::spawn(async move {
+            submit_tasks(tdds, &slots, &mailbox).await;
+            let _ = mailbox.send(JobMasterMsg::DeploymentDone { attempt });
+        });
+    }
+
+    fn cancel_tasks(&self, executions: Vec<(String, u32)>, slots: &[SlotAssignment]) {
+        cancel_tasks(&self.rm, executions, slots)
+    }
+
+    fn probe_task_managers(&self, resources: &BTreeSet<String>, slots: &[SlotAssignment]) {
+        probe_task_managers(&self.rm, resources, slots)
+    }
+
+    fn trigger_checkpoint(
+        &self,
+        trigger: &CheckpointTrigger,
+        sources: Vec<(String, u32)>,
+        slots: &[SlotAssignment],
+        mailbox: &Mailbox,
+    ) {
+        trigger_sources(mailbox, trigger, slots, sources)
+    }
+
+    fn notify_checkpoint_complete(
+        &self,
+        job_id: &str,
+        id: u64,
+        resources: &BTreeSet<String>,
+        slots: &[SlotAssignment],
+    ) {
+        notify_complete(job_id, resources, slots, id)
+    }
+}
 
 /// Submits every descriptor to the TaskManager of slot `subtask_index`;
 /// waits for the answers and reports refused or unreachable deployments as
 /// FAILED task states.
-pub(crate) async fn submit_tasks(
-    tdds: Vec<TaskDeploymentDescriptor>,
-    slots: &[SlotAssignment],
-    tx: &mpsc::UnboundedSender<JobMasterMsg>,
-) {
+async fn submit_tasks(tdds: Vec<TaskDeploymentDescriptor>, slots: &[SlotAssignment], tx: &Mailbox) {
     let calls = tdds.into_iter().map(|tdd| {
         let slot = &slots[tdd.subtask_index as usize];
         let mut client = slot.client.clone();
@@ -63,7 +109,7 @@ fn lost_if_unreachable(rm: &ResourceManager, slot: &SlotAssignment, e: &tonic::S
 /// Cancels the executions `(execution id, subtask)`. A TaskManager that
 /// cannot be reached is declared lost at once (its tasks fail), instead of
 /// waiting for its heartbeat to time out.
-pub(crate) fn cancel_tasks(rm: &Arc<ResourceManager>, executions: Vec<(String, u32)>, slots: &[SlotAssignment]) {
+fn cancel_tasks(rm: &Arc<ResourceManager>, executions: Vec<(String, u32)>, slots: &[SlotAssignment]) {
     for (execution_id, subtask) in executions {
         let slot = slots[subtask as usize].clone();
         let rm = rm.clone();
@@ -89,7 +135,7 @@ fn one_per_task_manager<'a>(slots: &'a [SlotAssignment], resources: &BTreeSet<St
 
 /// Calls every TaskManager in `resources` (a no-op cancel) and declares the
 /// unreachable ones lost at once.
-pub(crate) fn probe_task_managers(rm: &Arc<ResourceManager>, resources: &BTreeSet<String>, slots: &[SlotAssignment]) {
+fn probe_task_managers(rm: &Arc<ResourceManager>, resources: &BTreeSet<String>, slots: &[SlotAssignment]) {
     for slot in one_per_task_manager(slots, resources) {
         let (slot, rm) = (slot.clone(), rm.clone());
         tokio::spawn(async move {
@@ -101,29 +147,20 @@ pub(crate) fn probe_task_managers(rm: &Arc<ResourceManager>, resources: &BTreeSe
     }
 }
 
-/// Asks every source subtask `(execution id, subtask)` to inject barrier
-/// `id`; a refused trigger comes back as a decline.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn trigger_sources(
-    tx: &mpsc::UnboundedSender<JobMasterMsg>,
-    job_id: &str,
-    slots: &[SlotAssignment],
-    sources: Vec<(String, u32)>,
-    id: u64,
-    ts: u64,
-    savepoint: bool,
-    stop: bool,
-) {
+/// Asks every source subtask `(execution id, subtask)` to inject the
+/// barrier of `trigger`; a refused trigger comes back as a decline.
+fn trigger_sources(tx: &Mailbox, trigger: &CheckpointTrigger, slots: &[SlotAssignment], sources: Vec<(String, u32)>) {
+    let id = trigger.id;
     for (execution_id, subtask) in sources {
         let mut client = slots[subtask as usize].client.clone();
         let req = TriggerCheckpointRequest {
             execution_id: execution_id.clone(),
             checkpoint_id: id,
-            timestamp_ms: ts,
-            savepoint,
-            stop,
+            timestamp_ms: trigger.timestamp_ms,
+            savepoint: trigger.savepoint,
+            stop: trigger.stop,
         };
-        let (tx, job_id) = (tx.clone(), job_id.to_string());
+        let (tx, job_id) = (tx.clone(), trigger.job_id.clone());
         tokio::spawn(async move {
             let reason = match client.trigger_checkpoint(req).await {
                 Ok(r) if r.get_ref().ok => return,
@@ -141,7 +178,7 @@ pub(crate) fn trigger_sources(
 }
 
 /// Tells every TaskManager in `resources` that checkpoint `id` completed.
-pub(crate) fn notify_complete(job_id: &str, resources: &BTreeSet<String>, slots: &[SlotAssignment], id: u64) {
+fn notify_complete(job_id: &str, resources: &BTreeSet<String>, slots: &[SlotAssignment], id: u64) {
     for slot in one_per_task_manager(slots, resources) {
         let mut client = slot.client.clone();
         let req = NotifyCheckpointCompleteRequest { job_id: job_id.to_string(), checkpoint_id: id };

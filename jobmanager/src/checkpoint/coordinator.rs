@@ -1,17 +1,25 @@
 //! The checkpoint coordinator of one job (see the module docs of `checkpoint`).
-//! It does no RPC itself: the JobMaster asks it what to do and tells it what
-//! happened, so every decision here is testable without a cluster.
+//! It does no RPC and no storage call itself: the JobMaster asks it what to
+//! do and tells it what happened, and runs its storage work (`io.rs`) off
+//! the JobMaster's task, so every decision here is testable without a cluster.
+//!
+//! Completions are written one at a time, in id order: a checkpoint whose
+//! acknowledgements are all in waits (`ready`) until the write of the one
+//! before it finished, and is planned only then, from the state that write
+//! left (the files finished tasks carry forward, retention).
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rfy_runtime::checkpoint::{
-    checkpoint_dir_name, join, open_storage, CheckpointMetadata, CheckpointStorage, OperatorMeta, RestoreSource,
-    StateHandle, METADATA_FILE,
+    checkpoint_dir_name, join, CheckpointError, CheckpointMetadata, CheckpointStorage, OperatorMeta, RestoreSource,
+    StateHandle,
 };
 use rfy_runtime::JobGraph;
 
+use super::error::{AbortReason, Damaged, RestoreError};
+use super::io::{self, StorageOpener, WritePlan};
 use super::settings::CheckpointSettings;
 
 /// A savepoint asked for through REST or the CLI.
@@ -46,11 +54,22 @@ struct Retained {
     dir: String,
 }
 
+/// The checkpoint whose completion is being written.
+struct Writing {
+    id: u64,
+    savepoint: Option<SavepointRequest>,
+    timestamp_ms: u64,
+    location: String,
+    /// Every execution's state in it, acknowledged or carried forward.
+    states: Vec<(String, TaskState)>,
+    size: u64,
+}
+
 /// A checkpoint that was aborted.
 #[derive(Debug)]
 pub(crate) struct Aborted {
     pub(crate) id: u64,
-    pub(crate) reason: String,
+    pub(crate) reason: AbortReason,
     pub(crate) savepoint: Option<SavepointRequest>,
 }
 
@@ -68,19 +87,33 @@ pub(crate) struct Completion {
     pub(crate) commit: bool,
 }
 
+/// The checkpoint to restore from, as a restore lookup found it.
+pub(crate) struct Restorable {
+    /// The newest intact retained checkpoint, if any.
+    pub(crate) source: Option<RestoreSource>,
+    /// The newer ones that failed their check (no longer retained once applied).
+    pub(crate) damaged: Vec<Damaged>,
+}
+
 /// The coordinator.
 pub(crate) struct Coordinator {
     job_id: String,
     settings: CheckpointSettings,
     next_id: u64,
     pending: BTreeMap<u64, Pending>,
+    /// Every acknowledgement in, waiting for the write before it.
+    ready: BTreeMap<u64, Pending>,
+    writing: Option<Writing>,
     retained: VecDeque<Retained>,
     last_trigger: Option<Instant>,
     last_completion: Option<Instant>,
     parallelism_of: BTreeMap<String, u32>,
     max_parallelism: u32,
-    /// Storage of the staging base (checkpoint directory).
+    opener: StorageOpener,
+    /// Storage of the staging base (checkpoint directory), once opened.
     storage: Option<Arc<dyn CheckpointStorage>>,
+    /// Directories in `storage` to remove (aborted checkpoints, retention).
+    removals: Vec<String>,
     /// Per execution: the directory and state handles of the newest
     /// completed checkpoint holding its state (what a finished task carries
     /// forward). Only completed ones: an aborted checkpoint's files are gone.
@@ -96,69 +129,66 @@ pub(crate) struct Coordinator {
     final_due: bool,
 }
 
-fn remove_dir(storage: &dyn CheckpointStorage, dir: &str) {
-    if let Err(e) = storage.remove_dir(dir) {
-        tracing::warn!("cannot remove checkpoint directory: {e}");
-    }
-}
-
-/// `local`, or `hdfs://host:port`: storages with the same key can rename between them.
-fn authority(uri: &str) -> String {
-    match uri.strip_prefix("hdfs://") {
-        Some(rest) => format!("hdfs://{}", rest.split('/').next().unwrap_or("")),
-        None => "local".into(),
-    }
-}
-
-/// Moves the staged checkpoint `from` (in `src`) to `to`: a rename on the
-/// same file system, else a copy of every file `meta` references, then a delete.
-fn move_checkpoint(src: &dyn CheckpointStorage, from: &str, to: &str, meta: &CheckpointMetadata) -> Result<(), String> {
-    let dst = open_storage(to).map_err(|e| e.to_string())?;
-    if !src.exists(from) {
-        return dst.mkdirs(to).map_err(|e| e.to_string());
-    }
-    if authority(from) == authority(to) {
-        return src.rename(from, to).map_err(|e| e.to_string());
-    }
-    for h in meta.operators.values().flat_map(|o| o.subtasks.iter()) {
-        let bytes = src.read(&join(from, &h.file)).map_err(|e| e.to_string())?;
-        dst.write(&join(to, &h.file), &bytes).map_err(|e| e.to_string())?;
-    }
-    remove_dir(src, from);
-    Ok(())
-}
-
 impl Coordinator {
-    /// A coordinator for job `job_id`.
-    ///
-    /// Errors: the checkpoint storage cannot be opened (e.g. an unreachable HDFS).
-    pub(crate) fn new(job_id: &str, settings: CheckpointSettings, graph: &JobGraph) -> Result<Self, String> {
+    /// A coordinator for job `job_id`; its storage is opened apart (a
+    /// storage call, see [`Coordinator::open_call`]). `opener` opens storages by URI.
+    pub(crate) fn new(job_id: &str, settings: CheckpointSettings, graph: &JobGraph, opener: StorageOpener) -> Self {
         let parallelism_of = graph
             .vertices
             .iter()
             .flat_map(|v| v.operators.iter().map(move |o| (o.uid.clone(), v.parallelism)))
             .collect();
-        let storage = settings.staging_base().map(|b| open_storage(b)).transpose().map_err(|e| e.to_string())?;
-        Ok(Coordinator {
+        Coordinator {
             job_id: job_id.to_string(),
             settings,
             next_id: 1,
             pending: BTreeMap::new(),
+            ready: BTreeMap::new(),
+            writing: None,
             retained: VecDeque::new(),
             last_trigger: None,
             last_completion: None,
             parallelism_of,
             max_parallelism: graph.max_parallelism,
-            storage,
+            opener,
+            storage: None,
+            removals: Vec::new(),
             last_acks: BTreeMap::new(),
             finished: HashSet::new(),
             ended_sources: HashSet::new(),
             final_due: false,
-        })
+        }
     }
 
     pub(crate) fn settings(&self) -> &CheckpointSettings {
         &self.settings
+    }
+
+    /// The storage call opening the staging storage; its result goes to [`Coordinator::opened`].
+    ///
+    /// Errors (of the call): the storage cannot be opened (e.g. an unreachable HDFS).
+    pub(crate) fn open_call(
+        &self,
+    ) -> impl FnOnce() -> Result<Option<Arc<dyn CheckpointStorage>>, CheckpointError> + Send + 'static {
+        let (opener, base) = (self.opener.clone(), self.settings.staging_base().cloned());
+        move || io::open(&opener, base.as_deref())
+    }
+
+    /// The staging storage is open (`None`: none configured).
+    pub(crate) fn opened(&mut self, storage: Option<Arc<dyn CheckpointStorage>>) {
+        self.storage = storage;
+    }
+
+    /// The storage call reading and fully checking (checksums included) the
+    /// savepoint or checkpoint at `dir` for the first restore.
+    ///
+    /// Errors (of the call): missing, damaged, or taken with another max parallelism.
+    pub(crate) fn load_external_call(
+        &self,
+        dir: &str,
+    ) -> impl FnOnce() -> Result<RestoreSource, RestoreError> + Send + 'static {
+        let (opener, dir, max_parallelism) = (self.opener.clone(), dir.to_string(), self.max_parallelism);
+        move || io::load_external(&opener, &dir, max_parallelism)
     }
 
     /// `<staging base>/<job-id>`: where tasks write snapshot files; `None`
@@ -167,32 +197,31 @@ impl Coordinator {
         self.settings.staging_base().map(|b| join(b, &self.job_id))
     }
 
-    /// Retains the completed checkpoints left in the job's directory by a
-    /// previous ApplicationMaster attempt (`chk-<n>` with a `_metadata`,
-    /// oldest first; at most `state.checkpoints.num-retained` of the newest),
-    /// and makes new ids continue after the highest `chk-<n>` found (complete
-    /// or not, so no directory is written twice). Returns how many it retained;
-    /// [`Coordinator::latest_restorable`] then checks them newest first.
-    pub(crate) fn recover_retained(&mut self) -> usize {
-        let (Some(storage), Some(dir)) = (self.storage.clone(), self.job_dir()) else { return 0 };
-        let names = match storage.list(&dir) {
-            Ok(n) => n,
-            Err(e) => {
-                tracing::warn!("recovery: {e}");
-                return 0;
-            }
-        };
-        let mut ids: Vec<u64> =
-            names.iter().filter_map(|n| n.strip_prefix("chk-").and_then(|i| i.parse().ok())).collect();
-        ids.sort_unstable();
-        if let Some(max) = ids.last() {
+    /// The storage call listing the `chk-<n>` directories a previous
+    /// ApplicationMaster attempt left in the job's directory (`None`: no
+    /// storage); its result goes to [`Coordinator::recovered`].
+    ///
+    /// Errors (of the call): the directory cannot be listed.
+    pub(crate) fn scan_call(
+        &self,
+    ) -> Option<impl FnOnce() -> Result<Vec<(u64, bool)>, CheckpointError> + Send + 'static> {
+        let (storage, dir) = (self.storage.clone()?, self.job_dir()?);
+        Some(move || io::scan_job_dir(&*storage, &dir))
+    }
+
+    /// Retains the completed checkpoints a previous attempt left (`found`:
+    /// `(id, completed)` of every `chk-<n>`, ascending; at most
+    /// `state.checkpoints.num-retained` of the newest completed ones), and
+    /// makes new ids continue after the highest one found (complete or not,
+    /// so no directory is written twice). Returns how many it retained; a
+    /// restore lookup ([`Coordinator::restorable_call`]) then checks them newest first.
+    pub(crate) fn recovered(&mut self, found: &[(u64, bool)]) -> usize {
+        let Some(dir) = self.job_dir() else { return 0 };
+        if let Some((max, _)) = found.last() {
             self.continue_after(*max);
         }
+        let complete: Vec<u64> = found.iter().filter(|(_, done)| *done).map(|(id, _)| *id).collect();
         let keep = self.settings.num_retained.max(1);
-        let complete: Vec<u64> = ids
-            .into_iter()
-            .filter(|id| storage.exists(&join(&join(&dir, &checkpoint_dir_name(*id)), METADATA_FILE)))
-            .collect();
         for id in complete.iter().skip(complete.len().saturating_sub(keep)) {
             self.retained.push_back(Retained { id: *id, dir: join(&dir, &checkpoint_dir_name(*id)) });
         }
@@ -204,12 +233,23 @@ impl Coordinator {
         self.next_id = self.next_id.max(id + 1);
     }
 
+    /// Checkpoints triggered and not yet completed or aborted (pending,
+    /// ready, being written).
+    fn in_flight(&self) -> usize {
+        self.pending.len() + self.ready.len() + usize::from(self.writing.is_some())
+    }
+
+    /// True while a completion is being written (a restore lookup waits for it).
+    pub(crate) fn is_writing(&self) -> bool {
+        self.writing.is_some()
+    }
+
     /// True if a periodic checkpoint is due at `now`, or the final one
     /// (every source ended, see [`Coordinator::source_ended`]); both within
-    /// `max-concurrent-checkpoints` and `min-pause`.
+    /// `max-concurrent-checkpoints` (counting those being completed) and `min-pause`.
     pub(crate) fn periodic_due(&self, now: Instant) -> bool {
         let Some(interval) = self.settings.interval else { return false };
-        if self.pending.len() >= self.settings.max_concurrent {
+        if self.in_flight() >= self.settings.max_concurrent {
             return false;
         }
         if !self.final_due && self.last_trigger.is_some_and(|t| now.duration_since(t) < interval) {
@@ -284,19 +324,35 @@ impl Coordinator {
         Ok((id, now_ms))
     }
 
-    /// `(acknowledged, total, trigger ms)` of pending checkpoint `id`.
+    /// `(acknowledged, total, trigger ms)` of checkpoint `id` while it is
+    /// pending or waits for its write.
     pub(crate) fn progress(&self, id: u64) -> Option<(u32, u32, u64)> {
-        self.pending.get(&id).map(|p| (p.total - p.waiting.len() as u32, p.total, p.timestamp_ms))
+        self.pending
+            .get(&id)
+            .or_else(|| self.ready.get(&id))
+            .map(|p| (p.total - p.waiting.len() as u32, p.total, p.timestamp_ms))
     }
 
-    /// Records an acknowledgement; true when checkpoint `id` has them all.
+    /// Moves pending checkpoint `id` (every acknowledgement in) to the write queue.
+    fn make_ready(&mut self, id: u64) {
+        if let Some(p) = self.pending.remove(&id) {
+            self.ready.insert(id, p);
+        }
+    }
+
+    /// Records an acknowledgement; true when checkpoint `id` has them all
+    /// (it then waits for its write: [`Coordinator::next_write`]).
     pub(crate) fn acknowledge(&mut self, execution_id: &str, id: u64, handles: TaskState) -> bool {
         let Some(p) = self.pending.get_mut(&id) else { return false };
         if !p.waiting.remove(execution_id) {
             return false; // stale or duplicate (or it finished first, see `task_finished`)
         }
         p.acks.insert(execution_id.to_string(), handles);
-        p.waiting.is_empty()
+        let all_in = p.waiting.is_empty();
+        if all_in {
+            self.make_ready(id);
+        }
+        all_in
     }
 
     /// Execution `execution_id` finished. Later checkpoints neither trigger
@@ -319,14 +375,17 @@ impl Coordinator {
     /// of this attempt holds its state, which final checkpoints rule out).
     ///
     /// Returns the pending checkpoints that now have every acknowledgement
-    /// (to complete) and the aborted ones.
+    /// (moved to the write queue) and the aborted ones.
     pub(crate) fn task_finished(&mut self, execution_id: &str) -> (Vec<u64>, Vec<Aborted>) {
         self.finished.insert(execution_id.to_string());
         let waiting: Vec<u64> =
             self.pending.iter().filter(|(_, p)| p.waiting.contains(execution_id)).map(|(id, _)| *id).collect();
         if !self.settings.final_checkpoint() || !self.last_acks.contains_key(execution_id) {
-            let reason = format!("task {execution_id} finished before it acknowledged the checkpoint");
-            return (Vec::new(), waiting.into_iter().filter_map(|id| self.abort(id, reason.clone())).collect());
+            let aborted = waiting
+                .into_iter()
+                .filter_map(|id| self.abort(id, AbortReason::TaskFinished(execution_id.to_string())))
+                .collect();
+            return (Vec::new(), aborted);
         }
         let mut ready = Vec::new();
         for id in waiting {
@@ -337,51 +396,35 @@ impl Coordinator {
                 }
             }
         }
+        for id in &ready {
+            self.make_ready(*id);
+        }
         (ready, Vec::new())
     }
 
-    /// Copies into checkpoint directory `dir` the state of every finished
-    /// execution that did not acknowledge this checkpoint (`acked`), from the
-    /// newest completed checkpoint that holds it; returns `(execution, handles)`.
-    fn carry_finished(
-        &self,
-        storage: &dyn CheckpointStorage,
-        dir: &str,
-        acked: &BTreeMap<String, TaskState>,
-    ) -> Result<Vec<(String, TaskState)>, String> {
-        let mut carried = Vec::new();
-        for exec in self.finished.iter().filter(|e| !acked.contains_key(*e)) {
-            let Some((from, handles)) = self.last_acks.get(exec) else { continue };
-            for (_, h) in handles {
-                let bytes = storage.read(&join(from, &h.file)).map_err(|e| e.to_string())?;
-                storage.write(&join(dir, &h.file), &bytes).map_err(|e| e.to_string())?;
-            }
-            carried.push((exec.clone(), handles.clone()));
+    /// The write of the oldest checkpoint with every acknowledgement in, if
+    /// no other write is under way: its `_metadata` (and the files of
+    /// finished tasks carried into it, and a savepoint's move) as a plan to
+    /// run off the JobMaster; its outcome goes to [`Coordinator::written`].
+    /// `Err`: it cannot be written at all (no storage) and is aborted.
+    pub(crate) fn next_write(&mut self) -> Option<Result<WritePlan, Aborted>> {
+        if self.writing.is_some() {
+            return None;
         }
-        Ok(carried)
-    }
-
-    /// Completes checkpoint `id`: writes `_metadata` last and atomically
-    /// (moving a savepoint to its target first), then drops the oldest
-    /// retained checkpoints beyond `state.checkpoints.num-retained`.
-    ///
-    /// Errors: the checkpoint is aborted (its files removed) and returned.
-    pub(crate) fn complete(&mut self, id: u64, now: Instant) -> Result<Completion, Aborted> {
-        let p =
-            self.pending.remove(&id).ok_or_else(|| Aborted { id, reason: "not pending".into(), savepoint: None })?;
+        let (id, p) = self.ready.pop_first()?;
         let (Some(job_dir), Some(storage)) = (self.job_dir(), self.storage.clone()) else {
-            return Err(Aborted { id, reason: "no checkpoint storage".into(), savepoint: p.savepoint });
+            return Some(Err(Aborted { id, reason: AbortReason::NoStorage, savepoint: p.savepoint }));
         };
         let staged = join(&job_dir, &checkpoint_dir_name(id));
-        let carried = match self.carry_finished(&*storage, &staged, &p.acks) {
-            Ok(c) => c,
-            Err(reason) => {
-                remove_dir(&*storage, &staged);
-                let reason = format!("cannot carry the state of finished tasks forward: {reason}");
-                return Err(Aborted { id, reason, savepoint: p.savepoint });
-            }
-        };
-        // Every execution's state in this checkpoint, acknowledged or carried forward.
+        // The state of every finished execution that did not acknowledge this
+        // checkpoint, from the newest completed checkpoint that holds it.
+        let mut carry = Vec::new();
+        let mut carried = Vec::new();
+        for exec in self.finished.iter().filter(|e| !p.acks.contains_key(*e)) {
+            let Some((from, handles)) = self.last_acks.get(exec) else { continue };
+            carry.extend(handles.iter().map(|(_, h)| (join(from, &h.file), join(&staged, &h.file))));
+            carried.push((exec.clone(), handles.clone()));
+        }
         let states: Vec<(String, TaskState)> = p.acks.into_iter().chain(carried).collect();
         let mut all_handles: BTreeMap<String, Vec<StateHandle>> = BTreeMap::new();
         for (uid, h) in states.iter().flat_map(|(_, hs)| hs.iter()) {
@@ -408,45 +451,97 @@ impl Coordinator {
             Some(sp) => join(&sp.target, &format!("savepoint-{}-{id}", &self.job_id[..6.min(self.job_id.len())])),
             None => staged.clone(),
         };
-        let written = (|| {
-            let target = open_storage(&location).map_err(|e| e.to_string())?;
-            // A checkpoint's directory needs no mkdirs: the write below
-            // creates it when no task had state (one NameNode call less).
-            if p.savepoint.is_some() {
-                move_checkpoint(&*storage, &staged, &location, &metadata)?;
+        self.writing = Some(Writing {
+            id,
+            savepoint: p.savepoint.clone(),
+            timestamp_ms: p.timestamp_ms,
+            location: location.clone(),
+            states,
+            size,
+        });
+        Some(Ok(WritePlan {
+            id,
+            storage,
+            opener: self.opener.clone(),
+            staged,
+            location,
+            carry,
+            metadata,
+            savepoint: p.savepoint.is_some(),
+        }))
+    }
+
+    /// The write of checkpoint `id` ended with `result` at `now`: on success
+    /// it is completed, retained (dropping the oldest beyond
+    /// `state.checkpoints.num-retained`) and what finished tasks carry from
+    /// here on; else it is aborted (its files were removed by the plan).
+    pub(crate) fn written(
+        &mut self,
+        id: u64,
+        result: Result<(), AbortReason>,
+        now: Instant,
+    ) -> Result<Completion, Aborted> {
+        let w = match self.writing.take() {
+            Some(w) if w.id == id => w,
+            other => {
+                self.writing = other;
+                return Err(Aborted {
+                    id,
+                    reason: AbortReason::Discarded("not being written".into()),
+                    savepoint: None,
+                });
             }
-            target.write(&join(&location, METADATA_FILE), &metadata.to_bytes()).map_err(|e| e.to_string())
-        })();
-        if let Err(reason) = written {
-            if let Ok(t) = open_storage(&location) {
-                remove_dir(&*t, &location);
-            }
-            remove_dir(&*storage, &staged);
-            return Err(Aborted { id, reason, savepoint: p.savepoint });
+        };
+        if let Err(reason) = result {
+            return Err(Aborted { id, reason, savepoint: w.savepoint });
         }
         self.last_completion = Some(now);
-        let commit = p.savepoint.as_ref().is_none_or(|s| s.stop);
-        if p.savepoint.is_none() {
+        let commit = w.savepoint.as_ref().is_none_or(|s| s.stop);
+        if w.savepoint.is_none() {
             // A finished task's state is carried from here on (older
             // directories may go with retention).
-            for (exec, handles) in states {
-                self.last_acks.insert(exec, (location.clone(), handles));
+            for (exec, handles) in w.states {
+                self.last_acks.insert(exec, (w.location.clone(), handles));
             }
-            self.retained.push_back(Retained { id, dir: location.clone() });
+            self.retained.push_back(Retained { id, dir: w.location.clone() });
             while self.retained.len() > self.settings.num_retained {
                 if let Some(old) = self.retained.pop_front() {
-                    remove_dir(&*storage, &old.dir);
+                    self.removals.push(old.dir);
                 }
             }
         }
-        Ok(Completion { id, location, savepoint: p.savepoint, state_size: size, trigger_ms: p.timestamp_ms, commit })
+        Ok(Completion {
+            id,
+            location: w.location,
+            savepoint: w.savepoint,
+            state_size: w.size,
+            trigger_ms: w.timestamp_ms,
+            commit,
+        })
     }
 
-    /// Aborts pending checkpoint `id` (declined by a task); removes its files.
-    pub(crate) fn abort(&mut self, id: u64, reason: String) -> Option<Aborted> {
-        let p = self.pending.remove(&id)?;
-        if let (Some(dir), Some(storage)) = (self.job_dir(), &self.storage) {
-            remove_dir(&**storage, &join(&dir, &checkpoint_dir_name(id)));
+    /// The storage call removing the directories of aborted and no longer
+    /// retained checkpoints, if there are any (errors are logged: what is
+    /// left behind is garbage, not a wrong result).
+    pub(crate) fn removals_call(&mut self) -> Option<impl FnOnce() + Send + 'static> {
+        let storage = self.storage.clone()?;
+        if self.removals.is_empty() {
+            return None;
+        }
+        let dirs = std::mem::take(&mut self.removals);
+        Some(move || {
+            for d in dirs {
+                io::remove_dir(&*storage, &d);
+            }
+        })
+    }
+
+    /// Aborts pending (or ready) checkpoint `id`; its files are removed
+    /// with the next [`Coordinator::removals_call`].
+    pub(crate) fn abort(&mut self, id: u64, reason: AbortReason) -> Option<Aborted> {
+        let p = self.pending.remove(&id).or_else(|| self.ready.remove(&id))?;
+        if let Some(dir) = self.job_dir() {
+            self.removals.push(join(&dir, &checkpoint_dir_name(id)));
         }
         Some(Aborted { id, reason, savepoint: p.savepoint })
     }
@@ -456,45 +551,41 @@ impl Coordinator {
         let timeout = self.settings.timeout;
         let late: Vec<u64> =
             self.pending.iter().filter(|(_, p)| now.duration_since(p.started) > timeout).map(|(id, _)| *id).collect();
-        late.into_iter()
-            .filter_map(|id| {
-                self.abort(
-                    id,
-                    format!("checkpoint expired before completing (execution.checkpointing.timeout {:?})", timeout),
-                )
-            })
-            .collect()
+        late.into_iter().filter_map(|id| self.abort(id, AbortReason::Expired(timeout))).collect()
     }
 
-    /// Aborts every pending checkpoint (failover, cancel); forgets which
-    /// executions finished (a new attempt has new executions).
+    /// Aborts every pending checkpoint and those waiting for their write
+    /// (failover, cancel); forgets which executions finished (a new attempt
+    /// has new executions). One being written completes or fails on its own.
     pub(crate) fn abort_all(&mut self, reason: &str) -> Vec<Aborted> {
         self.finished.clear();
         self.ended_sources.clear();
         self.final_due = false;
         self.last_acks.clear();
-        let ids: Vec<u64> = self.pending.keys().copied().collect();
-        ids.into_iter().filter_map(|id| self.abort(id, reason.to_string())).collect()
+        let ids: Vec<u64> = self.pending.keys().chain(self.ready.keys()).copied().collect();
+        ids.into_iter().filter_map(|id| self.abort(id, AbortReason::Discarded(reason.to_string()))).collect()
     }
 
-    /// The newest retained checkpoint that is intact (its `_metadata` parses
-    /// and every file it references is there with its size), dropping the
-    /// damaged ones; with the notes saying which were skipped and why.
-    pub(crate) fn latest_restorable(&mut self) -> (Option<RestoreSource>, Vec<String>) {
-        let mut notes = Vec::new();
-        let Some(storage) = self.storage.clone() else { return (None, notes) };
-        while let Some(r) = self.retained.back().cloned() {
-            let checked = CheckpointMetadata::read(&*storage, &r.dir)
-                .and_then(|m| m.verify_files(&*storage, &r.dir, false).map(|_| m));
-            match checked {
-                Ok(metadata) => return (Some(RestoreSource { dir: r.dir, metadata }), notes),
-                Err(e) => {
-                    self.retained.pop_back();
-                    notes.push(format!("checkpoint {} at {} cannot be restored: {e}", r.id, r.dir));
-                }
+    /// The storage call looking for the checkpoint to restore from: the
+    /// newest retained one that is intact (its `_metadata` parses and every
+    /// file it references is there with its size). Its result goes to
+    /// [`Coordinator::restorable_checked`]. Call it with no write under way
+    /// ([`Coordinator::is_writing`]), else the one being written is not seen.
+    pub(crate) fn restorable_call(&self) -> impl FnOnce() -> Restorable + Send + 'static {
+        let storage = self.storage.clone();
+        let candidates: Vec<(u64, String)> = self.retained.iter().map(|r| (r.id, r.dir.clone())).collect();
+        move || match storage {
+            Some(s) => {
+                let (source, damaged) = io::find_restorable(&*s, &candidates);
+                Restorable { source, damaged }
             }
+            None => Restorable { source: None, damaged: Vec::new() },
         }
-        (None, notes)
+    }
+
+    /// A restore lookup found `damaged` checkpoints: they are not used again.
+    pub(crate) fn restorable_checked(&mut self, damaged: &[Damaged]) {
+        self.retained.retain(|r| !damaged.iter().any(|d| d.id == r.id));
     }
 
     /// Stops using the retained checkpoint at `dir` for restores (a task found
@@ -503,23 +594,6 @@ impl Coordinator {
         let before = self.retained.len();
         self.retained.retain(|r| r.dir != dir);
         before != self.retained.len()
-    }
-
-    /// Reads and fully checks (checksums included) the savepoint or
-    /// checkpoint at `dir` for the first restore.
-    ///
-    /// Errors: missing, damaged, or taken with another max parallelism.
-    pub(crate) fn load_external(&self, dir: &str) -> Result<RestoreSource, String> {
-        let storage = open_storage(dir).map_err(|e| e.to_string())?;
-        let metadata = CheckpointMetadata::read(&*storage, dir).map_err(|e| e.to_string())?;
-        metadata.verify_files(&*storage, dir, true).map_err(|e| e.to_string())?;
-        if metadata.max_parallelism != self.max_parallelism {
-            return Err(format!(
-                "{dir} was taken with pipeline.max-parallelism {}, the job has {}: key groups cannot be mapped",
-                metadata.max_parallelism, self.max_parallelism
-            ));
-        }
-        Ok(RestoreSource { dir: dir.to_string(), metadata })
     }
 }
 
@@ -567,6 +641,45 @@ mod tests {
         ("op".into(), h)
     }
 
+    /// A coordinator with its storage opened inline.
+    fn open_coordinator(job_id: &str, s: CheckpointSettings) -> Coordinator {
+        let mut c = Coordinator::new(job_id, s, &graph(), io::default_opener());
+        let storage = (c.open_call())().unwrap();
+        c.opened(storage);
+        c
+    }
+
+    impl Coordinator {
+        /// Completes checkpoint `id` inline: its write, then the removals it leaves.
+        fn complete(&mut self, id: u64, now: Instant) -> Result<Completion, Aborted> {
+            let plan = self.next_write().expect("a checkpoint ready to write")?;
+            assert_eq!(plan.id, id, "completions are written in id order");
+            let result = plan.run();
+            let done = self.written(id, result, now);
+            self.flush_removals();
+            done
+        }
+
+        fn flush_removals(&mut self) {
+            if let Some(call) = self.removals_call() {
+                call();
+            }
+        }
+
+        /// The restore lookup inline; the damaged checkpoints' texts.
+        fn latest_restorable(&mut self) -> (Option<RestoreSource>, Vec<String>) {
+            let found = (self.restorable_call())();
+            self.restorable_checked(&found.damaged);
+            (found.source, found.damaged.iter().map(|d| d.to_string()).collect())
+        }
+
+        /// The recovery scan inline.
+        fn recover_retained(&mut self) -> usize {
+            let found = (self.scan_call().unwrap())().unwrap();
+            self.recovered(&found)
+        }
+    }
+
     fn run_one(c: &mut Coordinator, now: Instant) -> u64 {
         let (id, _) = c.begin(now, 1, vec!["a".into(), "b".into()], None).unwrap();
         let h = state_file(c, id, 0, b"xyz");
@@ -581,7 +694,7 @@ mod tests {
     fn a_new_coordinator_recovers_the_checkpoints_left_in_the_job_directory() {
         let tmp = tempfile::tempdir().unwrap();
         let id = "0123456789abcdef0123456789abcdef";
-        let mut first = Coordinator::new(id, settings(tmp.path(), 2), &graph()).unwrap();
+        let mut first = open_coordinator(id, settings(tmp.path(), 2));
         let now = Instant::now();
         for _ in 0..3 {
             run_one(&mut first, now);
@@ -590,15 +703,14 @@ mod tests {
         // A checkpoint the lost attempt started but never completed.
         std::fs::create_dir_all(job.join("chk-4")).unwrap();
         // The next ApplicationMaster attempt's coordinator of the same job.
-        let mut next = Coordinator::new(id, settings(tmp.path(), 2), &graph()).unwrap();
+        let mut next = open_coordinator(id, settings(tmp.path(), 2));
         assert_eq!(next.recover_retained(), 2);
         let (src, notes) = next.latest_restorable();
         assert!(notes.is_empty(), "{notes:?}");
         assert_eq!(src.unwrap().metadata.checkpoint_id, 3);
         assert_eq!(run_one(&mut next, now), 5, "ids continue after every chk-<n> found");
         // Nothing to recover for another job.
-        let mut other =
-            Coordinator::new("fedcba9876543210fedcba9876543210", settings(tmp.path(), 2), &graph()).unwrap();
+        let mut other = open_coordinator("fedcba9876543210fedcba9876543210", settings(tmp.path(), 2));
         assert_eq!(other.recover_retained(), 0);
         assert!(other.latest_restorable().0.is_none());
     }
@@ -606,7 +718,7 @@ mod tests {
     #[test]
     fn completes_retains_and_falls_back_past_damage() {
         let tmp = tempfile::tempdir().unwrap();
-        let mut c = Coordinator::new("0123456789abcdef0123456789abcdef", settings(tmp.path(), 2), &graph()).unwrap();
+        let mut c = open_coordinator("0123456789abcdef0123456789abcdef", settings(tmp.path(), 2));
         let now = Instant::now();
         let ids: Vec<u64> = (0..3).map(|_| run_one(&mut c, now)).collect();
         assert_eq!(ids, vec![1, 2, 3]);
@@ -629,7 +741,7 @@ mod tests {
         assert!(src.is_none());
         assert!(notes[0].contains("op-0"), "{notes:?}");
         // A checkpoint a task found damaged is not used again.
-        let mut c2 = Coordinator::new("0123456789abcdef0123456789abcdef", settings(tmp.path(), 2), &graph()).unwrap();
+        let mut c2 = open_coordinator("0123456789abcdef0123456789abcdef", settings(tmp.path(), 2));
         let id = run_one(&mut c2, now);
         assert!(c2.latest_restorable().0.is_some());
         assert!(c2.discard_retained(&job.join(format!("chk-{id}")).display().to_string()));
@@ -645,7 +757,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let mut s = settings(tmp.path(), 1);
         s.interval = Some(Duration::from_secs(3600));
-        let mut c = Coordinator::new("0123456789abcdef0123456789abcdef", s, &graph()).unwrap();
+        let mut c = open_coordinator("0123456789abcdef0123456789abcdef", s);
         let now = Instant::now();
         run_one(&mut c, now);
         assert!(!c.periodic_due(now), "the interval has not passed");
@@ -656,7 +768,7 @@ mod tests {
         assert!(c.next_wakeup(now) <= Duration::from_millis(5));
         let (id, _) = c.begin(now, 1, vec!["a".into(), "b".into()], None).unwrap();
         assert!(!c.periodic_due(now), "one was triggered after the end, and max-concurrent is 1");
-        c.abort(id, "test".into());
+        c.abort(id, AbortReason::Discarded("test".into()));
         assert!(!c.periodic_due(now), "the final checkpoint was triggered; the next one waits the interval");
         // Sources that finished earlier (not live) are not waited for; a failover forgets the reports.
         c.source_ended("b", &["b"]);
@@ -671,7 +783,7 @@ mod tests {
     #[test]
     fn a_finished_task_state_is_carried_into_later_checkpoints() {
         let tmp = tempfile::tempdir().unwrap();
-        let mut c = Coordinator::new("0123456789abcdef0123456789abcdef", settings(tmp.path(), 1), &graph()).unwrap();
+        let mut c = open_coordinator("0123456789abcdef0123456789abcdef", settings(tmp.path(), 1));
         let now = Instant::now();
         run_one(&mut c, now);
         let _ = c.task_finished("a");
@@ -709,7 +821,7 @@ mod tests {
     #[test]
     fn a_task_finishing_without_its_ack_releases_the_pending_checkpoint() {
         let tmp = tempfile::tempdir().unwrap();
-        let mut c = Coordinator::new("0123456789abcdef0123456789abcdef", settings(tmp.path(), 2), &graph()).unwrap();
+        let mut c = open_coordinator("0123456789abcdef0123456789abcdef", settings(tmp.path(), 2));
         assert!(c.settings().final_checkpoint());
         let now = Instant::now();
         run_one(&mut c, now);
@@ -745,13 +857,13 @@ mod tests {
     #[test]
     fn an_aborted_acknowledgement_is_not_carried_forward() {
         let tmp = tempfile::tempdir().unwrap();
-        let mut c = Coordinator::new("0123456789abcdef0123456789abcdef", settings(tmp.path(), 2), &graph()).unwrap();
+        let mut c = open_coordinator("0123456789abcdef0123456789abcdef", settings(tmp.path(), 2));
         let now = Instant::now();
         run_one(&mut c, now);
         let (id, _) = c.begin(now, 1, vec!["a".into(), "b".into()], None).unwrap();
         let h = state_file(&c, id, 0, b"newer");
         assert!(!c.acknowledge("a", id, vec![h]));
-        c.abort(id, "declined".into()).unwrap();
+        c.abort(id, AbortReason::Discarded("declined".into())).unwrap();
         let _ = c.task_finished("a");
         let (id, _) = c.begin(now, 1, vec!["b".into()], None).unwrap();
         assert!(c.acknowledge("b", id, vec![]));
@@ -770,17 +882,17 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let mut s = settings(tmp.path(), 1);
         s.checkpoints_after_tasks_finish = false;
-        let mut c = Coordinator::new("0123456789abcdef0123456789abcdef", s, &graph()).unwrap();
+        let mut c = open_coordinator("0123456789abcdef0123456789abcdef", s);
         let now = Instant::now();
         run_one(&mut c, now);
         let (id, _) = c.begin(now, 1, vec!["a".into(), "b".into()], None).unwrap();
         let (ready, aborted) = c.task_finished("a");
         assert!(ready.is_empty());
         assert_eq!(aborted.iter().map(|a| a.id).collect::<Vec<_>>(), vec![id]);
-        assert!(aborted[0].reason.contains("finished before"), "{}", aborted[0].reason);
+        assert!(aborted[0].reason.to_string().contains("finished before"), "{}", aborted[0].reason);
         assert!(c.periodic_due(now + Duration::from_millis(20)), "nothing pending any more");
         // With final checkpoints too, if no completed checkpoint holds its state.
-        let mut c = Coordinator::new("fedcba9876543210fedcba9876543210", settings(tmp.path(), 1), &graph()).unwrap();
+        let mut c = open_coordinator("fedcba9876543210fedcba9876543210", settings(tmp.path(), 1));
         let (id, _) = c.begin(now, 1, vec!["a".into(), "b".into()], None).unwrap();
         let (ready, aborted) = c.task_finished("a");
         assert!(ready.is_empty());
@@ -790,7 +902,7 @@ mod tests {
     #[test]
     fn timeouts_and_declines_abort_and_remove_files() {
         let tmp = tempfile::tempdir().unwrap();
-        let mut c = Coordinator::new("0123456789abcdef0123456789abcdef", settings(tmp.path(), 1), &graph()).unwrap();
+        let mut c = open_coordinator("0123456789abcdef0123456789abcdef", settings(tmp.path(), 1));
         let now = Instant::now();
         let (id, _) = c.begin(now, 1, vec!["a".into()], None).unwrap();
         let dir = std::path::PathBuf::from(c.job_dir().unwrap()).join(checkpoint_dir_name(id));
@@ -799,9 +911,10 @@ mod tests {
         assert!(c.expire(now).is_empty());
         let aborted = c.expire(now + Duration::from_millis(60));
         assert_eq!(aborted.len(), 1);
+        c.flush_removals();
         assert!(!dir.exists());
         let (id2, _) = c.begin(now, 1, vec!["a".into()], None).unwrap();
-        assert!(c.abort(id2, "declined".into()).is_some());
+        assert!(c.abort(id2, AbortReason::Discarded("declined".into())).is_some());
         assert!(!c.acknowledge("a", id2, vec![]));
     }
 }

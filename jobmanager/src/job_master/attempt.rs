@@ -7,14 +7,16 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use rfy_rpc::{ExecutionState, TaskExecutionState};
-use rfy_runtime::checkpoint::StateHandle;
+use rfy_runtime::checkpoint::{RestoreSource, StateHandle};
 
-use super::{record_failure, task_display, JobMaster, JobMasterMsg};
-use crate::checkpoint::{Aborted, CheckpointStat, CheckpointState, Completion, Coordinator, SavepointRequest};
+use super::idle::{record_aborted, record_completed};
+use super::{record_failure, task_display, CheckpointTrigger, JobMaster, JobMasterMsg};
+use crate::checkpoint::{
+    AbortReason, Aborted, CheckpointStat, CheckpointState, Completion, Coordinator, SavepointRequest,
+};
 use crate::resource_manager::SlotAssignment;
 use crate::restart::RestartStrategy;
 use crate::status::{execution_state_name, execution_terminal, now_ms, JobState, JobStatus, SavepointOp};
-use crate::task_calls::{cancel_tasks, notify_complete, probe_task_managers, trigger_sources};
 
 /// How long canceled tasks may take to confirm before they count as canceled.
 pub const CANCEL_TIMEOUT: Duration = Duration::from_secs(15);
@@ -38,23 +40,67 @@ pub(super) enum AttemptEnd {
     Restart(Duration),
 }
 
+/// True if a checkpoint can be triggered now: every task RUNNING, or, with
+/// a final checkpoint (`final_checkpoint`), RUNNING or FINISHED with at least
+/// one source still RUNNING to inject the barrier (Flink's checkpoints after
+/// tasks finish: a finished source's last state is carried forward).
+fn can_trigger(st: &JobStatus, final_checkpoint: bool) -> bool {
+    if !final_checkpoint {
+        return st.tasks.iter().all(|t| t.state == ExecutionState::Running);
+    }
+    st.tasks.iter().all(|t| matches!(t.state, ExecutionState::Running | ExecutionState::Finished))
+        && st.tasks.iter().any(|t| t.state == ExecutionState::Running && st.graph.inputs_of(t.vertex).is_empty())
+}
+
 /// One execution attempt: the JobMaster's state while its tasks are deployed.
 pub(super) struct Attempt<'a> {
-    pub(super) jm: &'a mut JobMaster,
-    pub(super) slots: Vec<SlotAssignment>,
-    pub(super) coord: &'a mut Coordinator,
-    pub(super) restart: &'a mut RestartStrategy,
+    jm: &'a mut JobMaster,
+    slots: Vec<SlotAssignment>,
+    coord: &'a mut Coordinator,
+    restart: &'a mut RestartStrategy,
     /// Canceling for a restart after this delay.
-    pub(super) restarting: Option<Duration>,
+    restarting: Option<Duration>,
     /// Stop-with-savepoint completed: canceling to FINISHED.
-    pub(super) stopping: bool,
-    pub(super) cancel_deadline: Option<Instant>,
+    stopping: bool,
+    cancel_deadline: Option<Instant>,
     /// A secondary failure waits until then for its primary cause.
-    pub(super) secondary_deadline: Option<Instant>,
+    secondary_deadline: Option<Instant>,
     /// Index of this attempt's first entry in the exception history.
-    pub(super) first_exception: usize,
+    first_exception: usize,
     /// The checkpoint this attempt restored from, if any.
-    pub(super) restored_dir: Option<String>,
+    restored_dir: Option<String>,
+    /// Not every descriptor was answered yet: a cancel sent now could reach
+    /// a TaskManager before its task and be lost.
+    deploying: bool,
+    /// A cancel waits for the end of the deployment.
+    cancel_after_deployment: bool,
+}
+
+impl<'a> Attempt<'a> {
+    /// The attempt just deployed (`JobMaster::deploy`) into `slots`.
+    pub(super) fn new(
+        jm: &'a mut JobMaster,
+        slots: Vec<SlotAssignment>,
+        coord: &'a mut Coordinator,
+        restart: &'a mut RestartStrategy,
+        first_exception: usize,
+        restored: Option<&RestoreSource>,
+    ) -> Self {
+        Attempt {
+            jm,
+            slots,
+            coord,
+            restart,
+            restarting: None,
+            stopping: false,
+            cancel_deadline: None,
+            secondary_deadline: None,
+            first_exception,
+            restored_dir: restored.map(|r| r.dir.clone()),
+            deploying: true,
+            cancel_after_deployment: false,
+        }
+    }
 }
 
 impl Attempt<'_> {
@@ -79,6 +125,9 @@ impl Attempt<'_> {
                 Err(_) => {}
             }
             self.tick();
+            for a in self.jm.start_storage_work(self.coord) {
+                self.on_aborted(a);
+            }
         }
     }
 
@@ -108,7 +157,7 @@ impl Attempt<'_> {
             st.state == JobState::Running
                 && self.restarting.is_none()
                 && !self.stopping
-                && crate::checkpoint::can_trigger(st, self.coord.settings().final_checkpoint())
+                && can_trigger(st, self.coord.settings().final_checkpoint())
         };
         if running && self.coord.periodic_due(now) {
             let _ = self.trigger(None);
@@ -153,7 +202,14 @@ impl Attempt<'_> {
                     failure: None,
                 });
                 tracing::debug!(checkpoint = id, savepoint = is_savepoint, "triggering checkpoint");
-                trigger_sources(&self.jm.tx, &self.jm.st.job_id, &self.slots, sources, id, ts, is_savepoint, stop);
+                let trigger = CheckpointTrigger {
+                    job_id: self.jm.st.job_id.clone(),
+                    id,
+                    timestamp_ms: ts,
+                    savepoint: is_savepoint,
+                    stop,
+                };
+                self.jm.services.task_managers.trigger_checkpoint(&trigger, sources, &self.slots, &self.jm.tx);
                 Ok(id)
             }
             Err(e) => {
@@ -170,12 +226,10 @@ impl Attempt<'_> {
         match msg {
             JobMasterMsg::TaskState(u) => {
                 if u.state == ExecutionState::Finished as i32 {
-                    let (ready, aborted) = self.coord.task_finished(&u.execution_id);
+                    // The checkpoints it made ready are written by the storage work after this message.
+                    let (_ready, aborted) = self.coord.task_finished(&u.execution_id);
                     for a in aborted {
                         self.on_aborted(a);
-                    }
-                    for id in ready {
-                        self.complete(id);
                     }
                 }
                 let report = on_task_state(&mut self.jm.st, u);
@@ -194,7 +248,7 @@ impl Attempt<'_> {
                                 let grace = self.jm.services.heartbeat_timeout + Duration::from_millis(500);
                                 self.secondary_deadline = Some(Instant::now() + grace);
                                 // Find a dead TaskManager now rather than at its heartbeat timeout.
-                                probe_task_managers(&self.jm.services.rm, &self.resources(), &self.slots);
+                                self.jm.services.task_managers.probe_task_managers(&self.resources(), &self.slots);
                             }
                         }
                     }
@@ -251,7 +305,8 @@ impl Attempt<'_> {
                         )
                     })
                     .collect();
-                let all_in = self.coord.acknowledge(&a.execution_id, a.checkpoint_id, handles);
+                // Once all are in, the checkpoint is written by the storage work after this message.
+                self.coord.acknowledge(&a.execution_id, a.checkpoint_id, handles);
                 if let Some((acked, total, ts)) = self.coord.progress(a.checkpoint_id) {
                     let st = &mut self.jm.st;
                     if let Some(h) = st.checkpoints.history.iter_mut().find(|h| h.id == a.checkpoint_id) {
@@ -260,14 +315,10 @@ impl Attempt<'_> {
                         h.trigger_ms = ts;
                     }
                 }
-                if all_in {
-                    self.complete(a.checkpoint_id);
-                }
             }
             JobMasterMsg::CheckpointDecline(d) => {
-                if let Some(ab) =
-                    self.coord.abort(d.checkpoint_id, format!("declined by task {}: {}", d.execution_id, d.reason))
-                {
+                let reason = AbortReason::Declined { execution_id: d.execution_id, reason: d.reason };
+                if let Some(ab) = self.coord.abort(d.checkpoint_id, reason) {
                     self.on_aborted(ab);
                 }
             }
@@ -306,7 +357,7 @@ impl Attempt<'_> {
                     st.state == JobState::Running
                         && self.restarting.is_none()
                         && !self.stopping
-                        && crate::checkpoint::can_trigger(st, self.coord.settings().final_checkpoint())
+                        && can_trigger(st, self.coord.settings().final_checkpoint())
                 };
                 let result = if ready {
                     self.trigger(None)
@@ -315,6 +366,18 @@ impl Attempt<'_> {
                 };
                 self.jm.st.checkpoint_triggers.insert(trigger_id, Some(result));
             }
+            JobMasterMsg::DeploymentDone { attempt } => {
+                if attempt == self.jm.st.attempt && self.deploying {
+                    self.deploying = false;
+                    if std::mem::take(&mut self.cancel_after_deployment) {
+                        self.send_cancels();
+                    }
+                }
+            }
+            JobMasterMsg::CheckpointWritten { id, result } => match self.coord.written(id, result, Instant::now()) {
+                Ok(c) => self.on_completed(c),
+                Err(a) => self.on_aborted(a),
+            },
         }
     }
 
@@ -331,40 +394,12 @@ impl Attempt<'_> {
         }
     }
 
-    /// Checkpoint `id` has every acknowledgement: completes it (or aborts it
-    /// if its metadata cannot be written).
-    fn complete(&mut self, id: u64) {
-        match self.coord.complete(id, Instant::now()) {
-            Ok(c) => self.on_completed(c),
-            Err(ab) => self.on_aborted(ab),
-        }
-    }
-
+    /// Checkpoint `id`'s `_metadata` is written: publish it, let sinks commit, stop after a stop-with-savepoint.
     fn on_completed(&mut self, c: Completion) {
-        tracing::info!(checkpoint = c.id, location = %c.location, bytes = c.state_size, savepoint = c.savepoint.is_some(), "checkpoint completed");
-        {
-            let st = &mut self.jm.st;
-            let total = st.tasks.len() as u32;
-            st.checkpoints.completed += 1;
-            st.checkpoints.upsert(CheckpointStat {
-                id: c.id,
-                state: CheckpointState::Completed,
-                savepoint: c.savepoint.is_some(),
-                trigger_ms: c.trigger_ms,
-                end_ms: now_ms(),
-                state_size: c.state_size,
-                acknowledged: total,
-                total_tasks: total,
-                external_path: Some(c.location.clone()),
-                failure: None,
-            });
-            if let Some(sp) = &c.savepoint {
-                st.savepoints.insert(sp.trigger_id.clone(), SavepointOp::Completed(c.location.clone()));
-            }
-        }
+        record_completed(&mut self.jm.st, &c);
         if c.commit {
             let job_id = self.jm.st.job_id.clone();
-            notify_complete(&job_id, &self.resources(), &self.slots, c.id);
+            self.jm.services.task_managers.notify_checkpoint_complete(&job_id, c.id, &self.resources(), &self.slots);
         }
         if c.savepoint.as_ref().is_some_and(|s| s.stop) {
             tracing::info!(checkpoint = c.id, "stop-with-savepoint: savepoint done, stopping the job");
@@ -374,30 +409,7 @@ impl Attempt<'_> {
     }
 
     fn on_aborted(&mut self, a: Aborted) {
-        tracing::warn!(checkpoint = a.id, "checkpoint aborted: {}", a.reason);
-        {
-            let st = &mut self.jm.st;
-            st.checkpoints.failed += 1;
-            let mut stat = st.checkpoints.history.iter().find(|h| h.id == a.id).cloned().unwrap_or(CheckpointStat {
-                id: a.id,
-                state: CheckpointState::Failed,
-                savepoint: a.savepoint.is_some(),
-                trigger_ms: now_ms(),
-                end_ms: 0,
-                state_size: 0,
-                acknowledged: 0,
-                total_tasks: 0,
-                external_path: None,
-                failure: None,
-            });
-            stat.state = CheckpointState::Failed;
-            stat.end_ms = now_ms();
-            stat.failure = Some(a.reason.clone());
-            st.checkpoints.upsert(stat);
-            if let Some(sp) = &a.savepoint {
-                st.savepoints.insert(sp.trigger_id.clone(), SavepointOp::Failed(a.reason.clone()));
-            }
-        }
+        record_aborted(&mut self.jm.st, &a);
         if a.savepoint.as_ref().is_some_and(|s| s.stop) {
             // The sources stopped at the savepoint barrier: fail over to resume them.
             self.on_failure(Some(format!("stop-with-savepoint failed: {}", a.reason)), None);
@@ -459,6 +471,16 @@ impl Attempt<'_> {
         for a in self.coord.abort_all(reason) {
             self.on_aborted(a);
         }
+        if self.deploying {
+            self.cancel_after_deployment = true;
+        } else {
+            self.send_cancels();
+        }
+    }
+
+    /// Cancels every task not yet terminal; those that never confirm count
+    /// as canceled after [`CANCEL_TIMEOUT`].
+    fn send_cancels(&mut self) {
         let executions = self
             .jm
             .st
@@ -467,7 +489,7 @@ impl Attempt<'_> {
             .filter(|t| !execution_terminal(t.state) && !t.resource_id.is_empty())
             .map(|t| (t.execution_id.clone(), t.subtask))
             .collect();
-        cancel_tasks(&self.jm.services.rm, executions, &self.slots);
+        self.jm.services.task_managers.cancel_tasks(executions, &self.slots);
         self.cancel_deadline = Some(Instant::now() + CANCEL_TIMEOUT);
     }
 

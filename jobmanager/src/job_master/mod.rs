@@ -3,6 +3,12 @@
 //! snapshots it publishes (a `watch` channel) before each wait for its next
 //! event; everyone else talks to it by message ([`JobMasterMsg`]).
 //!
+//! It never blocks: calls to TaskManagers go through a
+//! [`TaskManagerGateway`] that answers by message, and the checkpoint
+//! coordinator's storage work runs on the JobMaster's storage queue
+//! (`storage.rs`), whose results come back as messages too (or, between
+//! attempts, are awaited while the mailbox is served).
+//!
 //! It is a state machine, one file per phase:
 //! - `scheduling.rs` (CREATED, and between attempts): take the job's slots
 //!   from the ResourceManager, waiting for TaskManagers up to
@@ -11,66 +17,53 @@
 //!   still run): deploy every subtask (slot sharing: subtask i of every
 //!   vertex goes to slot i), track task states, run the checkpoint
 //!   coordinator, react to failures per the restart strategy;
-//! - `wait_restart_delay` here (RESTARTING): the restart strategy's delay.
+//! - `idle.rs` (between attempts): the restart delay, storage calls, and
+//!   the messages that come meanwhile.
 //!
 //! Ends in FINISHED, FAILED or CANCELED; its slots go back to the
 //! ResourceManager; a failing job never touches another job's state.
 
 mod attempt;
+mod idle;
+mod messages;
 mod scheduling;
+mod storage;
+mod tm_gateway;
+
+#[cfg(test)]
+mod test_support;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rfy_conf::{Configuration, Source};
-use rfy_rpc::{
-    AcknowledgeCheckpointRequest, DeclineCheckpointRequest, ExecutionState, TaskExecutionState, TaskMetrics,
-};
+use rfy_rpc::ExecutionState;
 use rfy_runtime::checkpoint::RestoreSource;
 use rfy_runtime::JobGraph;
 use tokio::sync::{mpsc, watch};
 
-use crate::checkpoint::{CheckpointSettings, Coordinator, RestoredStat, SavepointRequest};
+use crate::checkpoint::{CheckpointSettings, Coordinator, RestoredStat, StorageOpener};
 use crate::deployment::{task_deployments, AttemptSpec};
 use crate::resource_manager::{ResourceManager, SlotAssignment};
 use crate::restart::RestartStrategy;
-use crate::status::{now_ms, ExceptionEntry, JobSnapshot, JobState, JobStatus, SavepointOp};
-use crate::task_calls::submit_tasks;
+use crate::status::{now_ms, ExceptionEntry, JobSnapshot, JobState, JobStatus};
 use attempt::{Attempt, AttemptEnd};
-
-/// What a JobMaster reacts to.
-pub(crate) enum JobMasterMsg {
-    /// A TaskManager reported a task's state.
-    TaskState(TaskExecutionState),
-    /// A TaskManager's heartbeat carried these tasks' metrics.
-    Metrics(Vec<TaskMetrics>),
-    /// The user asked to cancel the job.
-    Cancel,
-    /// A TaskManager holding slots of this job was lost.
-    TaskManagerLost { resource_id: String, reason: String },
-    /// A task's part of a checkpoint is durable.
-    CheckpointAck(AcknowledgeCheckpointRequest),
-    /// A task could not take its part of a checkpoint.
-    CheckpointDecline(DeclineCheckpointRequest),
-    /// A source task read all its input and waits for its final checkpoint.
-    SourceEndOfInput {
-        /// The source task's execution id.
-        execution_id: String,
-    },
-    /// A savepoint (and maybe stop) was asked for. The JobMaster records the
-    /// operation under its trigger id in its next snapshot.
-    TriggerSavepoint(SavepointRequest),
-    /// A checkpoint was asked for now (REST `POST /jobs/:id/checkpoints`); the
-    /// outcome goes to `JobStatus::checkpoint_triggers[trigger_id]` in the next snapshot.
-    TriggerCheckpoint { trigger_id: String },
-}
+pub(crate) use messages::{JobMasterMsg, Mailbox};
+use storage::StorageQueue;
+pub(crate) use tm_gateway::{CheckpointTrigger, TaskManagerGateway};
 
 /// What a JobMaster uses of the JobManager.
 #[derive(Clone)]
 pub(crate) struct JobMasterServices {
     /// Slots and TaskManagers.
     pub(crate) rm: Arc<ResourceManager>,
+    /// Calls to the TaskManagers (gRPC: `task_calls::RpcTaskManagers`).
+    pub(crate) task_managers: Arc<dyn TaskManagerGateway>,
+    /// Opens checkpoint storages by URI (`checkpoint::default_opener`).
+    pub(crate) storage_opener: StorageOpener,
     /// `heartbeat.timeout`: how long a secondary failure waits for its primary cause.
     pub(crate) heartbeat_timeout: Duration,
     /// `slot.request.timeout`: how long a job waits for its slots.
@@ -81,7 +74,7 @@ pub(crate) struct JobMasterServices {
 #[derive(Clone)]
 pub(crate) struct JobMasterHandle {
     /// Messages to the JobMaster (dropped once it ended).
-    pub(crate) tx: mpsc::UnboundedSender<JobMasterMsg>,
+    pub(crate) tx: Mailbox,
     /// The latest published snapshot (stays readable after the JobMaster ended).
     pub(crate) snapshot: watch::Receiver<JobSnapshot>,
 }
@@ -120,9 +113,11 @@ pub(crate) struct JobMaster {
     st: JobStatus,
     published: watch::Sender<JobSnapshot>,
     /// Its own sender, for the results of background calls.
-    tx: mpsc::UnboundedSender<JobMasterMsg>,
+    tx: Mailbox,
     rx: mpsc::UnboundedReceiver<JobMasterMsg>,
     services: JobMasterServices,
+    /// The checkpoint coordinator's storage work.
+    storage: StorageQueue,
     /// The configuration shipped with every task.
     conf_map: BTreeMap<String, String>,
     /// `Some(first attempt)`: start from the newest intact checkpoint in the
@@ -145,9 +140,17 @@ pub(crate) fn start(
     st.config = conf_map.clone();
     let (published, snapshot) = watch::channel(Arc::new(st.clone()));
     let (tx, rx) = mpsc::unbounded_channel();
-    let jm = JobMaster { st, published, tx: tx.clone(), rx, services, conf_map, recover };
+    let storage = StorageQueue::new(tx.clone());
+    let jm = JobMaster { st, published, tx: tx.clone(), rx, services, storage, conf_map, recover };
     tokio::spawn(jm.run());
     JobMasterHandle { tx, snapshot }
+}
+
+/// What the JobMaster reads from the job's configuration before its first attempt.
+struct JobSetup {
+    settings: CheckpointSettings,
+    restart: RestartStrategy,
+    job_graph_json: Vec<u8>,
 }
 
 impl JobMaster {
@@ -167,47 +170,41 @@ impl JobMaster {
         self.st.set_state(JobState::Failed);
     }
 
-    /// Runs the job to a terminal state.
-    async fn run(mut self) {
-        let job_id = self.st.job_id.clone();
-        let needed = self.st.graph.required_slots();
-        let graph = self.st.graph.clone();
-        let conf = match Configuration::from_map(&self.conf_map, Source::Dynamic) {
-            Ok(c) => c,
-            Err(e) => {
-                self.fail_now(format!("job configuration: {e}"));
-                return self.finish();
-            }
-        };
-        let settings = match CheckpointSettings::from_conf(&conf) {
-            Ok(s) => s,
-            Err(e) => {
-                self.fail_now(e);
-                return self.finish();
-            }
-        };
-        let mut coord = match Coordinator::new(&job_id, settings, &graph) {
-            Ok(c) => c,
+    /// The checkpoint settings, restart strategy and JobGraph image of the job.
+    ///
+    /// Errors: the failure text (a bad configuration value, naming the key).
+    fn setup(&self) -> Result<JobSetup, String> {
+        let conf =
+            Configuration::from_map(&self.conf_map, Source::Dynamic).map_err(|e| format!("job configuration: {e}"))?;
+        let settings = CheckpointSettings::from_conf(&conf)?;
+        let job_graph_json = serde_json::to_vec(self.st.graph.as_ref())
+            .map_err(|e| format!("cannot serialize the JobGraph for the TaskManagers: {e}"))?;
+        let restart = RestartStrategy::from_conf(&conf, settings.interval.is_some());
+        Ok(JobSetup { settings, restart, job_graph_json })
+    }
+
+    /// Opens the checkpoint storage and reads what the first attempt
+    /// restores from: `execution.savepoint.path`, and after an
+    /// ApplicationMaster failover the job's own newest intact checkpoint.
+    /// `Err(())`: the job ended (failed or canceled meanwhile).
+    async fn prepare_restore(&mut self, coord: &mut Coordinator) -> Result<Restores, ()> {
+        const WHY: &str = "the job has no slots yet";
+        match self.call_storage(coord, WHY, coord.open_call()).await.ok_or(())? {
+            Ok(storage) => coord.opened(storage),
             Err(e) => {
                 self.fail_now(format!("checkpoint storage: {e}"));
-                return self.finish();
+                return Err(());
             }
-        };
-        let job_graph_json = match serde_json::to_vec(graph.as_ref()) {
-            Ok(j) => j,
-            Err(e) => {
-                self.fail_now(format!("cannot serialize the JobGraph for the TaskManagers: {e}"));
-                return self.finish();
-            }
-        };
-        let mut restart = RestartStrategy::from_conf(&conf, coord.settings().interval.is_some());
-        let initial = match coord.settings().restore_path.clone().map(|p| coord.load_external(&p)) {
+        }
+        let initial = match coord.settings().restore_path.clone() {
             None => None,
-            Some(Ok(src)) => Some(src),
-            Some(Err(e)) => {
-                self.fail_now(format!("cannot restore from execution.savepoint.path: {e}"));
-                return self.finish();
-            }
+            Some(dir) => match self.call_storage(coord, WHY, coord.load_external_call(&dir)).await.ok_or(())? {
+                Ok(src) => Some(src),
+                Err(e) => {
+                    self.fail_now(format!("cannot restore from execution.savepoint.path: {e}"));
+                    return Err(());
+                }
+            },
         };
         if let Some(src) = &initial {
             coord.continue_after(src.metadata.checkpoint_id);
@@ -215,16 +212,43 @@ impl JobMaster {
         // A job taken over from a previous ApplicationMaster attempt: its own
         // completed checkpoints, newest intact first (else the savepoint it
         // started from, else empty state).
-        let recovered = if self.recover.is_some() {
-            let found = coord.recover_retained();
-            let (src, notes) = coord.latest_restorable();
-            for n in notes {
-                record_failure(&mut self.st, format!("recovery: {n}"), None, false);
+        let mut recovered = None;
+        if self.recover.is_some() {
+            let found = match coord.scan_call() {
+                None => 0,
+                Some(scan) => match self.call_storage(coord, WHY, scan).await.ok_or(())? {
+                    Ok(found) => coord.recovered(&found),
+                    Err(e) => {
+                        tracing::warn!("recovery: {e}");
+                        0
+                    }
+                },
+            };
+            let found_restorable = self.call_storage(coord, WHY, coord.restorable_call()).await.ok_or(())?;
+            coord.restorable_checked(&found_restorable.damaged);
+            for d in &found_restorable.damaged {
+                record_failure(&mut self.st, format!("recovery: {d}"), None, false);
             }
-            tracing::info!(job = %job_id, found, checkpoint = ?src.as_ref().map(|s| s.metadata.checkpoint_id), "recovering the job after an ApplicationMaster failover");
-            src
-        } else {
-            None
+            recovered = found_restorable.source;
+            tracing::info!(job = %self.st.job_id, found, checkpoint = ?recovered.as_ref().map(|s| s.metadata.checkpoint_id), "recovering the job after an ApplicationMaster failover");
+        }
+        Ok(Restores { initial, recovered })
+    }
+
+    /// Runs the job to a terminal state.
+    async fn run(mut self) {
+        let job_id = self.st.job_id.clone();
+        let needed = self.st.graph.required_slots();
+        let JobSetup { settings, mut restart, job_graph_json } = match self.setup() {
+            Ok(s) => s,
+            Err(text) => {
+                self.fail_now(text);
+                return self.finish();
+            }
+        };
+        let mut coord = Coordinator::new(&job_id, settings, &self.st.graph, self.services.storage_opener.clone());
+        let Ok(Restores { initial, recovered }) = self.prepare_restore(&mut coord).await else {
+            return self.finish();
         };
         tracing::info!(job = %job_id, restart_strategy = restart.name(), interval = ?coord.settings().interval, "job master started");
         let first_attempt = self.recover.unwrap_or(0);
@@ -233,23 +257,17 @@ impl JobMaster {
             self.st.reset_tasks(first_attempt);
         }
         loop {
-            let slots = match self.acquire_slots(needed).await {
+            let slots = match self.acquire_slots(needed, &mut coord).await {
                 Some(s) => s,
                 None => break,
             };
             let restore = if attempt == first_attempt {
                 recovered.clone().or_else(|| initial.clone())
             } else {
-                let (src, notes) = coord.latest_restorable();
-                for n in notes {
-                    let target = match &src {
-                        Some(s) => format!("falling back to checkpoint {} at {}", s.metadata.checkpoint_id, s.dir),
-                        None if initial.is_some() => "falling back to the savepoint the job started from".into(),
-                        None => "no older checkpoint: restarting without state".into(),
-                    };
-                    record_failure(&mut self.st, format!("{n}; {target}"), None, false);
+                match self.restore_after_failover(&mut coord, initial.is_some()).await {
+                    Some(src) => src.or_else(|| initial.clone()),
+                    None => break,
                 }
-                src.or_else(|| initial.clone())
             };
             if let Some(src) = &restore {
                 tracing::info!(job = %job_id, attempt, checkpoint = src.metadata.checkpoint_id, dir = %src.dir, "restoring from checkpoint");
@@ -262,35 +280,32 @@ impl JobMaster {
                 });
             }
             self.st.set_state(JobState::Running);
-            self.deploy(&slots, attempt, &coord, restore.as_ref(), &job_graph_json).await;
+            self.deploy(&slots, attempt, &coord, restore.as_ref(), &job_graph_json);
             let first_exception = self.st.exceptions.len();
-            let mut a = Attempt {
-                jm: &mut self,
-                slots,
-                coord: &mut coord,
-                restart: &mut restart,
-                restarting: None,
-                stopping: false,
-                cancel_deadline: None,
-                secondary_deadline: None,
-                first_exception,
-                restored_dir: restore.as_ref().map(|r| r.dir.clone()),
-            };
+            let mut a = Attempt::new(&mut self, slots, &mut coord, &mut restart, first_exception, restore.as_ref());
             match a.run().await {
                 AttemptEnd::Terminal => break,
                 AttemptEnd::Restart(delay) => {
                     self.services.rm.release(&job_id);
                     attempt += 1;
                     tracing::info!(job = %job_id, attempt, delay_ms = delay.as_millis() as u64, "restarting the job");
-                    if !self.wait_restart_delay(delay).await {
+                    if !self.wait_restart_delay(delay, &mut coord).await {
                         break;
                     }
                     self.st.reset_tasks(attempt);
                 }
             }
         }
-        // Checkpoints still pending when the job ended will never complete.
-        coord.abort_all("the job ended");
+        self.services.rm.release(&job_id);
+        // Checkpoints still pending when the job ended will never complete;
+        // one being written is waited for (its outcome goes to the statistics).
+        for a in coord.abort_all("the job ended") {
+            idle::record_aborted(&mut self.st, &a);
+        }
+        self.drain_writes(&mut coord).await;
+        if let Some(removals) = coord.removals_call() {
+            self.storage.detached(removals);
+        }
         self.finish();
     }
 
@@ -301,34 +316,9 @@ impl JobMaster {
         self.publish();
     }
 
-    /// Waits `delay`; false if the job was canceled meanwhile.
-    async fn wait_restart_delay(&mut self, delay: Duration) -> bool {
-        let until = Instant::now() + delay;
-        loop {
-            let left = until.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return true;
-            }
-            match self.next(left).await {
-                Err(_) => return true,
-                Ok(None) => return false,
-                Ok(Some(JobMasterMsg::Cancel)) => {
-                    self.st.set_state(JobState::Canceled);
-                    return false;
-                }
-                Ok(Some(JobMasterMsg::TriggerSavepoint(sp))) => {
-                    self.st.savepoints.insert(sp.trigger_id, SavepointOp::Failed("the job is restarting".into()));
-                }
-                Ok(Some(JobMasterMsg::TriggerCheckpoint { trigger_id })) => {
-                    self.st.checkpoint_triggers.insert(trigger_id, Some(Err("the job is restarting".into())));
-                }
-                Ok(Some(_)) => {} // stale messages of the previous attempt
-            }
-        }
-    }
-
-    /// Marks every task DEPLOYING on its slot and submits the attempt's descriptors.
-    async fn deploy(
+    /// Marks every task DEPLOYING on its slot and submits the attempt's
+    /// descriptors (the answers come as messages).
+    fn deploy(
         &mut self,
         slots: &[SlotAssignment],
         attempt: u32,
@@ -362,6 +352,14 @@ impl JobMaster {
             t.start_ms = now;
         }
         self.publish();
-        submit_tasks(tdds, slots, &self.tx).await;
+        self.services.task_managers.submit_tasks(attempt, tdds, slots, &self.tx);
     }
+}
+
+/// What the first attempt may restore from.
+struct Restores {
+    /// `execution.savepoint.path`, read and checked.
+    initial: Option<RestoreSource>,
+    /// After an ApplicationMaster failover: the job's newest intact checkpoint.
+    recovered: Option<RestoreSource>,
 }

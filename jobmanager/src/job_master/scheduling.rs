@@ -5,9 +5,9 @@
 
 use std::time::{Duration, Instant};
 
-use super::{JobMaster, JobMasterMsg};
+use super::JobMaster;
+use crate::checkpoint::Coordinator;
 use crate::resource_manager::SlotAssignment;
-use crate::status::{JobState, SavepointOp};
 
 /// How often a waiting job looks at the slots again (and reads its messages).
 const POLL: Duration = Duration::from_millis(50);
@@ -15,7 +15,8 @@ const POLL: Duration = Duration::from_millis(50);
 impl JobMaster {
     /// `needed` slots, all at once; `None` if the job was canceled or failed
     /// (no room in a fixed cluster, or not within `slot.request.timeout`).
-    pub(super) async fn acquire_slots(&mut self, needed: u32) -> Option<Vec<SlotAssignment>> {
+    /// The mailbox is served meanwhile (`on_idle_message`).
+    pub(super) async fn acquire_slots(&mut self, needed: u32, coord: &mut Coordinator) -> Option<Vec<SlotAssignment>> {
         let started = Instant::now();
         let rm = self.services.rm.clone();
         let job_id = self.st.job_id.clone();
@@ -46,19 +47,11 @@ impl JobMaster {
                 ));
                 return None;
             }
-            match self.next(POLL).await {
-                Ok(Some(JobMasterMsg::Cancel)) => {
+            if let Ok(msg) = self.next(POLL).await {
+                if !self.on_idle_message(coord, msg, "the job has no slots yet") {
                     rm.withdraw(&job_id);
-                    self.st.set_state(JobState::Canceled);
                     return None;
                 }
-                Ok(Some(JobMasterMsg::TriggerSavepoint(sp))) => {
-                    self.st.savepoints.insert(sp.trigger_id, SavepointOp::Failed("the job has no slots yet".into()));
-                }
-                Ok(Some(JobMasterMsg::TriggerCheckpoint { trigger_id })) => {
-                    self.st.checkpoint_triggers.insert(trigger_id, Some(Err("the job has no slots yet".into())));
-                }
-                _ => {}
             }
         }
     }
