@@ -24,7 +24,6 @@ use clap::{Parser, ValueEnum};
 use rfy_runtime::record::Record;
 use rfy_runtime::{DataStream, JobError, JobProgram, StreamExecutionEnvironment};
 
-use crate::wordcount::one_line;
 use generator::{GeneratorConfig, NexmarkSource, DEFAULT_BASE_TIME_MS};
 use model::{Bid, Event};
 
@@ -82,7 +81,7 @@ pub struct Args {
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub event_rate: u64,
     /// Limit the generator to this many events per second of wall time in total.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::args::positive_rate)]
     pub rate: Option<f64>,
     /// Output directory for part files `part-<subtask>`; without it (and without --discard) rows are printed.
     #[arg(long, conflicts_with = "discard")]
@@ -90,6 +89,11 @@ pub struct Args {
     /// Drop the results (for benchmarks).
     #[arg(long)]
     pub discard: bool,
+    /// With --input: the event file's out-of-orderness bound (Flink's
+    /// `forBoundedOutOfOrderness`), e.g. `2002ms`: the watermark trails each split's largest timestamp by this;
+    /// later events are late (dropped by windows, counted in `numLateRecordsDropped`).
+    #[arg(long, value_parser = crate::args::duration, default_value = "0ms", requires = "input")]
+    pub max_out_of_orderness: std::time::Duration,
 }
 
 impl Args {
@@ -108,7 +112,9 @@ impl Args {
 pub fn events(env: &StreamExecutionEnvironment, a: &Args) -> DataStream<Event> {
     match &a.input {
         None => env.add_source(NexmarkSource::new(a.generator())),
-        Some(path) => env.add_source(file_source::EventFileSource::new(path)),
+        Some(path) => {
+            env.add_source(file_source::EventFileSource::new(path).watermarks(a.max_out_of_orderness, None))
+        }
     }
 }
 
@@ -146,8 +152,7 @@ pub(crate) fn push_time(ms: i64, out: &mut Vec<u8>) {
 }
 
 fn build(env: &StreamExecutionEnvironment, args: &[String]) -> Result<(), JobError> {
-    let argv = std::iter::once("nexmark".to_string()).chain(args.iter().cloned());
-    let a = Args::try_parse_from(argv).map_err(|e| JobError::BadArguments(one_line(&e.to_string())))?;
+    let a: Args = crate::args::parse("nexmark", args)?;
     env.set_job_name(format!("Nexmark {:?}", a.query).to_lowercase().replace("nexmark", "Nexmark"));
     let events = events(env, &a);
     match a.query {
