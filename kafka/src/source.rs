@@ -506,13 +506,7 @@ impl<T, D: KafkaDeserializer<T>> KafkaSourceReader<T, D> {
             tracing::info!(subtask = self.subtask, topic = %topic, partition = part, next, ?stop, "Kafka source takes partition");
             self.positions.insert(
                 key,
-                PartitionPosition {
-                    topic: topic.clone(),
-                    partition: *part,
-                    next,
-                    stop,
-                    clock: SplitClock::default(),
-                },
+                PartitionPosition { topic: topic.clone(), partition: *part, next, stop, clock: SplitClock::default() },
             );
         }
         Ok(())

@@ -196,7 +196,10 @@ mod tests {
     fn minimum_over_splits_minus_the_bound() {
         let t0 = Instant::now();
         let cs = [clock(Some(5_000), Some(t0)), clock(Some(3_000), Some(t0))];
-        assert_eq!(combine_splits(cs.iter(), settings(100, None), t0, t0 + 10 * MS), CombinedWatermark::Watermark(2_899));
+        assert_eq!(
+            combine_splits(cs.iter(), settings(100, None), t0, t0 + 10 * MS),
+            CombinedWatermark::Watermark(2_899)
+        );
         assert_eq!(SplitWatermarkSettings::new(Duration::from_millis(2_002), None).bound_ms, 2_002);
     }
 
