@@ -242,7 +242,7 @@ pub fn main(programs: &'static [JobProgram], args: Vec<OsString>) -> ExitCode {
                     event_rate: a.event_rate,
                     ..Default::default()
                 };
-                let bytes = rfy_jobs::nexmark::write_events(&config, a.events, &a.output)?;
+                let bytes = rfy_jobs::nexmark::write_events_delayed(&config, a.events, a.max_delay, &a.output)?;
                 eprintln!("Wrote {} events ({bytes} bytes) to {}", a.events, a.output.display());
                 Ok(true)
             }

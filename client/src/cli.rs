@@ -128,6 +128,10 @@ pub struct NexmarkGenArgs {
     /// The file to write.
     #[arg(long)]
     pub output: PathBuf,
+    /// Write the events out of order: each one delayed by up to this much (e.g. `2s`; seeded by --seed).
+    /// Read it with `rfy run nexmark --input FILE --max-out-of-orderness` at least this.
+    #[arg(long, value_parser = rfy_conf::parse_duration, default_value = "0ms")]
+    pub max_delay: std::time::Duration,
 }
 
 /// Arguments of `rfy new`.

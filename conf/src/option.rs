@@ -54,6 +54,9 @@ pub struct OptionInfo {
     pub choices: &'static [&'static str],
     /// Other accepted spellings of choices: (alias, choice), e.g. `("off", "none")`.
     pub value_aliases: &'static [(&'static str, &'static str)],
+    /// For integer options, the smallest value that makes sense (e.g. 1
+    /// for `taskmanager.numberOfTaskSlots`); checked when the configuration loads.
+    pub min: Option<i64>,
     /// Checks that text parses as the option's type. Errors: what was expected.
     pub validator: fn(&str) -> Result<(), String>,
 }
@@ -65,6 +68,11 @@ impl OptionInfo {
     pub fn check(&self, text: &str) -> Result<String, String> {
         (self.validator)(text)?;
         let trimmed = text.trim();
+        if let (Some(min), Ok(v)) = (self.min, trimmed.parse::<i64>()) {
+            if v < min {
+                return Err(format!("expected a whole number of at least {min}"));
+            }
+        }
         if self.choices.is_empty() {
             return Ok(trimmed.to_string());
         }

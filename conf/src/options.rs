@@ -31,6 +31,7 @@ macro_rules! options {
         $(, default = $d:literal)?
         $(, choices = [$($c:literal),* $(,)?])?
         $(, aliases = [$($a:literal => $b:literal),* $(,)?])?
+        $(, min = $min:literal)?
         , $desc:literal ;
     )*) => {
         $(
@@ -48,6 +49,7 @@ macro_rules! options {
                 description: $desc,
                 choices: &[$($($c),*)?],
                 value_aliases: &[$($(($a, $b)),*)?],
+                min: opt_default!($($min)?),
                 validator: validate_as::<$ty>,
             },
         )*];
@@ -80,9 +82,9 @@ pub fn resolve(key: &str) -> Option<&'static OptionInfo> {
 
 options! {
     // ---- Job execution -------------------------------------------------------------
-    PARALLELISM_DEFAULT: u32 = "parallelism.default", default = "1",
+    PARALLELISM_DEFAULT: u32 = "parallelism.default", default = "1", min = 1,
         "Default parallelism (number of parallel subtasks) of operators that do not set one.";
-    PIPELINE_MAX_PARALLELISM: u32 = "pipeline.max-parallelism", default = "128",
+    PIPELINE_MAX_PARALLELISM: u32 = "pipeline.max-parallelism", default = "128", min = 1,
         "Maximum parallelism: the number of key groups keyed state is split into; the upper bound for rescaling. rfy: a fixed default of 128 (Flink's -1 derives one).";
     PIPELINE_AUTO_WATERMARK_INTERVAL: Duration = "pipeline.auto-watermark-interval", default = "200 ms",
         "Interval of periodic watermark emission by assign_timestamps_and_watermarks (0 ms = periodic emission off).";
@@ -93,9 +95,9 @@ options! {
         "Runtime execution mode: STREAMING, BATCH or AUTOMATIC (BATCH when all sources are bounded).";
 
     // ---- Cluster layout ------------------------------------------------------------
-    TASKMANAGER_NUMBER_OF_TASK_SLOTS: u32 = "taskmanager.numberOfTaskSlots", default = "1",
+    TASKMANAGER_NUMBER_OF_TASK_SLOTS: u32 = "taskmanager.numberOfTaskSlots", default = "1", min = 1,
         "Number of task slots per TaskManager (each runs one parallel pipeline).";
-    LOCAL_NUMBER_TASKMANAGER: u32 = "local.number-taskmanager", default = "1",
+    LOCAL_NUMBER_TASKMANAGER: u32 = "local.number-taskmanager", default = "1", min = 1,
         "Number of TaskManagers in the embedded local cluster (Flink's MiniCluster key).";
 
     // ---- Addresses and ports -------------------------------------------------------
@@ -141,7 +143,7 @@ options! {
     // ---- Network -------------------------------------------------------------------
     TASKMANAGER_MEMORY_SEGMENT_SIZE: MemorySize = "taskmanager.memory.segment-size", default = "32 kb",
         "Size of one network buffer (memory segment), in bytes (Flink's memory-size syntax).";
-    TASKMANAGER_NETWORK_MEMORY_BUFFERS_PER_CHANNEL: u32 = "taskmanager.network.memory.buffers-per-channel", default = "2",
+    TASKMANAGER_NETWORK_MEMORY_BUFFERS_PER_CHANNEL: u32 = "taskmanager.network.memory.buffers-per-channel", default = "2", min = 1,
         "Exclusive network buffers per outgoing/incoming channel (credit-based flow control).";
     EXECUTION_BUFFER_TIMEOUT_INTERVAL: Duration = "execution.buffer-timeout.interval", default = "100 ms",
         "Longest time a partly filled network buffer waits before it is flushed (0 ms = flush every record).";
@@ -179,15 +181,15 @@ options! {
         "Most native overhead.";
     CLIENT_PROGRESS_BAR_DELAY: Duration = "client.progress-bar.delay", default = "1 s",
         "How long a client step (bundle upload, wait for YARN) runs before its progress bar is drawn on stderr (only when stderr is a terminal). rfy only: Flink's CLI draws no bars.";
-    YARN_APPMASTER_VCORES: u32 = "yarn.appmaster.vcores", default = "1",
+    YARN_APPMASTER_VCORES: u32 = "yarn.appmaster.vcores", default = "1", min = 1,
         "Virtual cores requested for the YARN ApplicationMaster (JobManager) container.";
-    YARN_CONTAINERS_VCORES: u32 = "yarn.containers.vcores", default = "1",
+    YARN_CONTAINERS_VCORES: u32 = "yarn.containers.vcores", default = "1", min = 1,
         "Virtual cores per TaskManager container. rfy: default 1 (Flink's -1 means the number of slots).";
     YARN_APPLICATION_NAME: String = "yarn.application.name",
         "Name of the YARN application; unset: derived from the job name.";
     YARN_APPLICATION_QUEUE: String = "yarn.application.queue", default = "default",
         "YARN queue the application is submitted to.";
-    YARN_APPLICATION_ATTEMPTS: u32 = "yarn.application-attempts", default = "2",
+    YARN_APPLICATION_ATTEMPTS: u32 = "yarn.application-attempts", default = "2", min = 1,
         "Number of ApplicationMaster attempts YARN makes (1 = no restart of the JobManager), capped by the ResourceManager's yarn.resourcemanager.am.max-attempts. rfy: default 2 (a new attempt recovers the jobs from their latest checkpoints; Flink: 1 without high availability).";
     YARN_APPLICATION_TYPE: String = "yarn.application.type", default = "rfy",
         "YARN application type shown by YARN. rfy: default 'rfy'.";
@@ -210,7 +212,7 @@ options! {
         "Checkpointing guarantee: EXACTLY_ONCE (aligned barriers) or AT_LEAST_ONCE.";
     EXECUTION_CHECKPOINTING_TIMEOUT: Duration = "execution.checkpointing.timeout", default = "10 min",
         "Time after which an unfinished checkpoint is aborted.";
-    EXECUTION_CHECKPOINTING_MAX_CONCURRENT_CHECKPOINTS: u32 = "execution.checkpointing.max-concurrent-checkpoints", default = "1",
+    EXECUTION_CHECKPOINTING_MAX_CONCURRENT_CHECKPOINTS: u32 = "execution.checkpointing.max-concurrent-checkpoints", default = "1", min = 1,
         "Maximum number of checkpoints in progress at the same time.";
     EXECUTION_CHECKPOINTING_MIN_PAUSE: Duration = "execution.checkpointing.min-pause", default = "0 ms",
         "Minimum time between the end of one checkpoint and the start of the next.";
@@ -222,7 +224,7 @@ options! {
         "Default directory (URI) for savepoints.";
     EXECUTION_SAVEPOINT_PATH: String = "execution.savepoint.path",
         "Savepoint or retained checkpoint directory to restore the job from (set by `rfy run -s`).";
-    STATE_CHECKPOINTS_NUM_RETAINED: u32 = "state.checkpoints.num-retained", default = "1",
+    STATE_CHECKPOINTS_NUM_RETAINED: u32 = "state.checkpoints.num-retained", default = "1", min = 1,
         "Number of completed checkpoints kept.";
 
     // ---- Restart strategies --------------------------------------------------------

@@ -219,6 +219,9 @@ fn bad_values_name_key_value_type_and_source() {
         ("taskmanager.memory.segment-size", "32 kilo", "unknown memory unit 'kilo'"),
         ("restart-strategy.exponential-delay.backoff-multiplier", "double", "decimal number"),
         ("restart-strategy.type", "sometimes", "expected one of none, fixed-delay"),
+        ("taskmanager.numberOfTaskSlots", "0", "expected a whole number of at least 1"),
+        ("parallelism.default", "0", "at least 1"),
+        ("pipeline.max-parallelism", "0", "at least 1"),
     ];
     for (key, value, expected) in cases {
         let err = conf.apply_dynamic(&format!("{key}={value}")).unwrap_err();
@@ -234,6 +237,9 @@ fn bad_values_name_key_value_type_and_source() {
         }
     }
     assert!(conf.is_empty(), "failed sets leave nothing behind");
+    // The bound lets the smallest sensible value through.
+    conf.apply_dynamic("taskmanager.numberOfTaskSlots=1").unwrap();
+    assert_eq!(conf.get(&options::TASKMANAGER_NUMBER_OF_TASK_SLOTS), 1);
 }
 
 #[test]

@@ -23,6 +23,7 @@ fn ctx(uid: &str, checkpointing: Option<Arc<TaskCheckpointing>>) -> OperatorCont
         attempt: 0,
         runtime_mode: RuntimeMode::Streaming,
         checkpointing,
+        metrics: Default::default(),
     }
 }
 

@@ -113,6 +113,7 @@ fn ctx(hub: Arc<TaskCheckpointing>) -> OperatorContext {
         attempt: 0,
         runtime_mode: RuntimeMode::Streaming,
         checkpointing: Some(hub),
+        metrics: Default::default(),
     }
 }
 

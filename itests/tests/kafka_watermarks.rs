@@ -31,6 +31,7 @@ fn ctx() -> OperatorContext {
         attempt: 0,
         runtime_mode: RuntimeMode::Streaming,
         checkpointing: None,
+        metrics: Default::default(),
     }
 }
 

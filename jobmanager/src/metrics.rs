@@ -50,6 +50,8 @@ pub(crate) struct TaskSample {
     /// Buffer usage, 0.0..=1.0 (`buffers.inPoolUsage`, `buffers.outPoolUsage`).
     pub(crate) in_pool_usage: f64,
     pub(crate) out_pool_usage: f64,
+    /// Records its windows dropped as late (`numLateRecordsDropped`).
+    pub(crate) late_records_dropped: u64,
     at: Instant,
 }
 
@@ -144,6 +146,7 @@ impl MetricStore {
                     output_watermark: m.output_watermark,
                     in_pool_usage: m.in_pool_usage,
                     out_pool_usage: m.out_pool_usage,
+                    late_records_dropped: m.late_records_dropped,
                     at: now,
                 };
                 tasks.insert(m.execution_id.clone(), sample);

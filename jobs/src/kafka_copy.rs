@@ -37,9 +37,7 @@ pub struct Args {
 }
 
 fn build(env: &StreamExecutionEnvironment, args: &[String]) -> Result<(), JobError> {
-    let argv = std::iter::once("kafka-copy".to_string()).chain(args.iter().cloned());
-    let a =
-        Args::try_parse_from(argv).map_err(|e| JobError::BadArguments(crate::wordcount::one_line(&e.to_string())))?;
+    let a: Args = crate::args::parse("kafka-copy", args)?;
     env.set_job_name(format!("Kafka copy {} -> {}", a.input_topic, a.output_topic));
     env.set_runtime_mode(Some(RuntimeMode::Streaming));
     let mut source = KafkaSource::new(

@@ -83,7 +83,7 @@ pub struct Args {
     #[arg(long, default_value = "rfy-kafka-wordcount")]
     pub transactional_id_prefix: String,
     /// Pace the source to this many records per second in total (demos, failure tests).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::args::positive_rate)]
     pub rate: Option<f64>,
     /// Seconds to wait for the brokers before failing.
     #[arg(long, default_value_t = 30)]
@@ -91,9 +91,7 @@ pub struct Args {
 }
 
 fn build(env: &StreamExecutionEnvironment, args: &[String]) -> Result<(), JobError> {
-    let argv = std::iter::once("kafka-wordcount".to_string()).chain(args.iter().cloned());
-    let a =
-        Args::try_parse_from(argv).map_err(|e| JobError::BadArguments(crate::wordcount::one_line(&e.to_string())))?;
+    let a: Args = crate::args::parse("kafka-wordcount", args)?;
     let topics = match &a.input_pattern {
         Some(p) => TopicSelector::Pattern(p.clone()),
         None => TopicSelector::List(a.input_topic.clone()),
@@ -116,9 +114,6 @@ fn build(env: &StreamExecutionEnvironment, args: &[String]) -> Result<(), JobErr
         source = source.bounded();
     }
     if let Some(r) = a.rate {
-        if !(r > 0.0 && r.is_finite()) {
-            return Err(JobError::BadArguments(format!("--rate {r}: not a positive number of records per second")));
-        }
         source = source.max_records_per_second(r);
     }
     let lines: DataStream<String> = env.add_source(source);

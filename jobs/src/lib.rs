@@ -1,6 +1,7 @@
 //! rfy's built-in job programs, compiled into the client, the
 //! ApplicationMaster and the TaskManager so they run with no compile step.
 
+pub mod args;
 pub mod kafka_copy;
 pub mod kafka_wordcount;
 pub mod nexmark;

@@ -121,9 +121,7 @@ impl Source<(u64, Payload)> for Generator {
 }
 
 fn build(env: &StreamExecutionEnvironment, args: &[String]) -> Result<(), JobError> {
-    let argv = std::iter::once("statebench".to_string()).chain(args.iter().cloned());
-    let a = Args::try_parse_from(argv)
-        .map_err(|e| JobError::BadArguments(e.to_string().lines().next().unwrap_or("").to_string()))?;
+    let a: Args = crate::args::parse("statebench", args)?;
     env.set_job_name(format!("StateBench {} keys x {} B", a.keys, a.value_bytes));
     env.add_source(Generator { keys: a.keys, value_bytes: a.value_bytes })
         .key_by(|r: &(u64, Payload)| r.0)

@@ -42,25 +42,8 @@ pub struct Args {
     #[arg(long, value_enum, default_value = "final")]
     pub mode: Mode,
     /// Pace the source to this many lines per second in total.
-    #[arg(long, value_parser = parse_rate)]
+    #[arg(long, value_parser = crate::args::positive_rate)]
     pub rate: Option<f64>,
-}
-
-/// Clap's multi-line message as one line: the error and its tip, no usage.
-pub(crate) fn one_line(text: &str) -> String {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with("Usage:") && !l.starts_with("For more information"))
-        .map(|l| l.trim_start_matches("error: "))
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
-fn parse_rate(text: &str) -> Result<f64, String> {
-    match text.parse::<f64>() {
-        Ok(r) if r > 0.0 && r.is_finite() => Ok(r),
-        _ => Err(format!("'{text}' is not a positive number of lines per second")),
-    }
 }
 
 /// `WORD_BYTE[b]`: byte `b` belongs to a word (ASCII alphanumeric or `_`).
@@ -114,8 +97,7 @@ pub fn format_count(rec: &(Word, u64), out: &mut Vec<u8>) {
 }
 
 fn build(env: &StreamExecutionEnvironment, args: &[String]) -> Result<(), JobError> {
-    let argv = std::iter::once("wordcount".to_string()).chain(args.iter().cloned());
-    let a = Args::try_parse_from(argv).map_err(|e| JobError::BadArguments(one_line(&e.to_string())))?;
+    let a: Args = crate::args::parse("wordcount", args)?;
     env.set_job_name(format!("WordCount {}", a.input.display()));
     env.set_runtime_mode(Some(match a.mode {
         Mode::Final => RuntimeMode::Batch,

@@ -36,7 +36,6 @@ mod format;
 mod sink;
 mod source;
 pub mod txn;
-mod watermarks;
 
 pub use assign::owner_subtask;
 pub use error::KafkaConnectorError;

@@ -27,13 +27,13 @@ use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use regex::Regex;
 use rfy_runtime::event::NO_TIMESTAMP;
 use rfy_runtime::sources::{Source, SourceOutput, SourceReader, SourceStatus, SOURCE_BATCH};
+use rfy_runtime::time::{SplitClock, SplitWatermarkSettings, SplitWatermarks};
 use rfy_runtime::{OperatorContext, TaskError};
 use serde::{Deserialize, Serialize};
 
 use crate::assign::owner_subtask;
 use crate::error::KafkaConnectorError;
 use crate::format::KafkaDeserializer;
-use crate::watermarks::{combine, Combined, PartitionClock, WatermarkSettings};
 use crate::DEFAULT_TIMEOUT;
 
 /// librdkafka's `fetch.queue.backoff.ms` for source consumers, ms (see
@@ -92,7 +92,7 @@ pub struct KafkaSource<T, D> {
     bad_records: BadRecordPolicy,
     timeout: Duration,
     rate: Option<f64>,
-    watermarks: Option<WatermarkSettings>,
+    watermarks: Option<SplitWatermarkSettings>,
     deserializer: Arc<D>,
     _t: PhantomData<fn() -> T>,
 }
@@ -130,8 +130,7 @@ impl<T, D: KafkaDeserializer<T>> KafkaSource<T, D> {
     /// reader whose partitions are all quiet is marked idle. Without
     /// idleness an empty partition holds event time back, as in Flink.
     pub fn watermarks(mut self, max_out_of_orderness: Duration, idleness: Option<Duration>) -> Self {
-        let bound_ms = max_out_of_orderness.as_millis().min(i64::MAX as u128 / 2) as i64;
-        self.watermarks = Some(WatermarkSettings { bound_ms, idleness });
+        self.watermarks = Some(SplitWatermarkSettings::new(max_out_of_orderness, idleness));
         self
     }
 
@@ -284,7 +283,7 @@ struct PartitionPosition {
     stop: Option<i64>,
     /// Event-time progress (not part of the state).
     #[serde(skip)]
-    clock: PartitionClock,
+    clock: SplitClock,
 }
 
 /// Offsets saved per checkpoint, waiting for its completion to be committed.
@@ -315,11 +314,8 @@ struct KafkaSourceReader<T, D> {
     pacer: Option<(f64, Instant, u64)>,
     /// Reused lookup key of `positions` (no allocation per record).
     key: (String, i32),
-    /// When the reader started (idleness of partitions without records).
-    started: Instant,
-    /// Watermarks: the last one emitted, and whether the reader is marked idle.
-    last_watermark: i64,
-    idle: bool,
+    /// Per-partition watermark emission (with [`KafkaSource::watermarks`]).
+    watermarks: Option<SplitWatermarks>,
     /// Timestamp column for [`SourceReader::poll_next`] callers.
     scratch: Vec<i64>,
 }
@@ -358,9 +354,7 @@ impl<T: rfy_runtime::record::Record, D: KafkaDeserializer<T>> Source<T> for Kafk
             skipped: 0,
             pacer: self.rate.map(|r| (r / ctx.parallelism as f64, Instant::now(), 0)),
             key: (String::new(), 0),
-            started: Instant::now(),
-            last_watermark: NO_TIMESTAMP,
-            idle: false,
+            watermarks: self.watermarks.map(SplitWatermarks::new),
             scratch: Vec::new(),
         };
         let restored = restored_positions(ctx)?;
@@ -512,13 +506,7 @@ impl<T, D: KafkaDeserializer<T>> KafkaSourceReader<T, D> {
             tracing::info!(subtask = self.subtask, topic = %topic, partition = part, next, ?stop, "Kafka source takes partition");
             self.positions.insert(
                 key,
-                PartitionPosition {
-                    topic: topic.clone(),
-                    partition: *part,
-                    next,
-                    stop,
-                    clock: PartitionClock::default(),
-                },
+                PartitionPosition { topic: topic.clone(), partition: *part, next, stop, clock: SplitClock::default() },
             );
         }
         Ok(())
@@ -751,28 +739,9 @@ impl<T, D: KafkaDeserializer<T>> SourceReader<T> for KafkaSourceReader<T, D> {
 
     fn poll_output(&mut self, out: &mut SourceOutput<'_, T>) -> Result<SourceStatus, TaskError> {
         let status = self.read(out)?;
-        if let Some(settings) = self.source.watermarks {
+        if let Some(wm) = &mut self.watermarks {
             let clocks = self.positions.values().filter(|p| p.stop.is_none_or(|s| p.next < s)).map(|p| &p.clock);
-            match combine(clocks, settings, self.started, Instant::now()) {
-                Combined::Watermark(w) => {
-                    if w > self.last_watermark || self.idle {
-                        self.last_watermark = self.last_watermark.max(w);
-                        out.emit_watermark(self.last_watermark);
-                    }
-                    self.idle = false;
-                }
-                Combined::Idle(w) => {
-                    if let Some(w) = w.filter(|w| *w > self.last_watermark) {
-                        self.last_watermark = w;
-                        out.emit_watermark(w);
-                    }
-                    if !self.idle && out.records().is_empty() {
-                        out.mark_idle();
-                        self.idle = true;
-                    }
-                }
-                Combined::Pending => {}
-            }
+            wm.emit(clocks, Instant::now(), out);
         }
         Ok(status)
     }

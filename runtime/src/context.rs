@@ -5,6 +5,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::TaskCheckpointing;
+use crate::task::TaskMetrics;
 
 /// Streaming (results are updated per record) or batch (bounded input;
 /// aggregations emit only their final result), as Flink's
@@ -53,4 +54,7 @@ pub struct OperatorContext {
     /// The task's checkpointing hub; `None` when checkpointing is off and
     /// nothing is restored.
     pub checkpointing: Option<Arc<TaskCheckpointing>>,
+    /// The task's counters, shared by its operators: e.g. a window adds the
+    /// late records it dropped (`numLateRecordsDropped`), once per batch.
+    pub metrics: Arc<TaskMetrics>,
 }

@@ -171,6 +171,7 @@ fn metrics_of(execution_id: &str, control: &TaskControl) -> WireMetrics {
         output_watermark: m.output_watermark,
         in_pool_usage: m.in_pool_usage,
         out_pool_usage: m.out_pool_usage,
+        late_records_dropped: m.late_records_dropped,
     }
 }
 

@@ -107,6 +107,7 @@ fn render(executor: &Executor, last: &LastWaits) -> String {
         task_gauge("currentOutputWatermark", "The last watermark the task sent, ms since the epoch."),
         task_gauge("Shuffle_Netty_Input_Buffers_inPoolUsage", "Queued input buffers against capacity, 0..1."),
         task_gauge("Shuffle_Netty_Output_Buffers_outPoolUsage", "Queued output buffers against capacity, 0..1."),
+        task_gauge("numLateRecordsDropped", "Records the task's event-time windows dropped as late."),
     ];
     let now = Instant::now();
     let mut last = last.lock().unwrap_or_else(|p| p.into_inner());
@@ -137,6 +138,7 @@ fn render(executor: &Executor, last: &LastWaits) -> String {
             m.output_watermark as f64,
             m.in_pool_usage,
             m.out_pool_usage,
+            m.late_records_dropped as f64,
         ];
         for (g, v) in gauges.iter().zip(values) {
             if let Some(g) = g {

@@ -6,7 +6,7 @@
 //!
 //! Routes: `/jobs/metrics`, `/jobs/:id/metrics` (uptime, numRestarts, checkpoint
 //! counts, sizes, durations), `/jobs/:id/vertices/:vid/metrics`
-//! (`<subtask>.numRecordsIn`, `...PerSecond`, ..., from TaskManager heartbeats),
+//! (`<subtask>.numRecordsIn`, `...PerSecond`, `numLateRecordsDropped`, ..., from TaskManager heartbeats),
 //! `/taskmanagers/:id/metrics` (`Status.ProcessTree.Memory.RSS`, `...CPU.Load`).
 
 use std::collections::BTreeMap;
@@ -26,6 +26,9 @@ use crate::metrics::{job_metrics, COUNT_NAMES};
 pub(crate) const IN_POOL: &str = "Shuffle.Netty.Input.Buffers.inPoolUsage";
 /// Flink's name of a task's output buffer usage (0.0..=1.0).
 pub(crate) const OUT_POOL: &str = "Shuffle.Netty.Output.Buffers.outPoolUsage";
+
+/// Flink's name of the count of records windows dropped as late.
+pub(crate) const LATE_DROPPED: &str = "numLateRecordsDropped";
 
 /// `?get=a,b` of a metric query.
 #[derive(Deserialize, Default)]
@@ -109,6 +112,9 @@ pub(super) async fn vertex(
             *available.entry(name.to_string()).or_insert(0.0) += sample.counts[i] as f64;
             *available.entry(format!("{name}PerSecond")).or_insert(0.0) += sample.rates[i];
         }
+        let late = sample.late_records_dropped as f64;
+        available.insert(format!("{}.{LATE_DROPPED}", t.subtask), late);
+        *available.entry(LATE_DROPPED.to_string()).or_insert(0.0) += late;
         let mut gauges = sample.time.named().to_vec();
         gauges.push((IN_POOL, sample.in_pool_usage));
         gauges.push((OUT_POOL, sample.out_pool_usage));

@@ -17,14 +17,16 @@ pub mod model;
 pub mod stateless;
 pub mod windows;
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 use rfy_runtime::record::Record;
 use rfy_runtime::{DataStream, JobError, JobProgram, StreamExecutionEnvironment};
 
-use crate::wordcount::one_line;
 use generator::{GeneratorConfig, NexmarkSource, DEFAULT_BASE_TIME_MS};
 use model::{Bid, Event};
 
@@ -82,7 +84,7 @@ pub struct Args {
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub event_rate: u64,
     /// Limit the generator to this many events per second of wall time in total.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::args::positive_rate)]
     pub rate: Option<f64>,
     /// Output directory for part files `part-<subtask>`; without it (and without --discard) rows are printed.
     #[arg(long, conflicts_with = "discard")]
@@ -90,6 +92,11 @@ pub struct Args {
     /// Drop the results (for benchmarks).
     #[arg(long)]
     pub discard: bool,
+    /// With --input: the event file's out-of-orderness bound (Flink's
+    /// `forBoundedOutOfOrderness`), e.g. `2002ms`: the watermark trails each split's largest timestamp by this;
+    /// later events are late (dropped by windows, counted in `numLateRecordsDropped`).
+    #[arg(long, value_parser = crate::args::duration, default_value = "0ms", requires = "input")]
+    pub max_out_of_orderness: std::time::Duration,
 }
 
 impl Args {
@@ -108,7 +115,7 @@ impl Args {
 pub fn events(env: &StreamExecutionEnvironment, a: &Args) -> DataStream<Event> {
     match &a.input {
         None => env.add_source(NexmarkSource::new(a.generator())),
-        Some(path) => env.add_source(file_source::EventFileSource::new(path)),
+        Some(path) => env.add_source(file_source::EventFileSource::new(path).watermarks(a.max_out_of_orderness, None)),
     }
 }
 
@@ -146,8 +153,7 @@ pub(crate) fn push_time(ms: i64, out: &mut Vec<u8>) {
 }
 
 fn build(env: &StreamExecutionEnvironment, args: &[String]) -> Result<(), JobError> {
-    let argv = std::iter::once("nexmark".to_string()).chain(args.iter().cloned());
-    let a = Args::try_parse_from(argv).map_err(|e| JobError::BadArguments(one_line(&e.to_string())))?;
+    let a: Args = crate::args::parse("nexmark", args)?;
     env.set_job_name(format!("Nexmark {:?}", a.query).to_lowercase().replace("nexmark", "Nexmark"));
     let events = events(env, &a);
     match a.query {
@@ -171,16 +177,51 @@ fn build(env: &StreamExecutionEnvironment, args: &[String]) -> Result<(), JobErr
 ///
 /// Errors: the file cannot be created or written (the error names it).
 pub fn write_events(config: &GeneratorConfig, events: u64, path: &Path) -> Result<u64, std::io::Error> {
+    write_events_delayed(config, events, Duration::ZERO, path)
+}
+
+/// [`write_events`], out of order: each event arrives (is written) after a
+/// delay drawn uniformly from `0..=max_delay` (ms steps, seeded by the
+/// generator's seed), i.e. in the order of `timestamp + delay`, ties in
+/// event order; timestamps are unchanged. An event thus follows events up
+/// to `max_delay` newer than itself: a watermark bound of `max_delay`
+/// keeps every event on time. `rfy nexmark-gen --max-delay`.
+///
+/// Errors: as `write_events`.
+pub fn write_events_delayed(
+    config: &GeneratorConfig,
+    events: u64,
+    max_delay: Duration,
+    path: &Path,
+) -> Result<u64, std::io::Error> {
     let named = |e: std::io::Error| std::io::Error::new(e.kind(), format!("{}: {e}", path.display()));
     let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path).map_err(named)?);
-    let mut line = Vec::with_capacity(1024);
+    let max_delay_ms = max_delay.as_millis().min(i64::MAX as u128 / 4) as i64;
+    let mut rng = fastrand::Rng::with_seed(config.seed ^ 0x6465_6c61_7973); // "delays"
+                                                                            // Events waiting to arrive: (arrival ms, event number, JSON line). Every
+                                                                            // later event arrives at or after its own timestamp, so those arriving
+                                                                            // by the current event's timestamp can be written.
+    let mut waiting: BinaryHeap<Reverse<(i64, u64, Vec<u8>)>> = BinaryHeap::new();
     let mut bytes = 0u64;
-    for n in 0..events {
-        line.clear();
-        config.event(n).to_json(&mut line);
-        line.push(b'\n');
-        out.write_all(&line).map_err(named)?;
+    let mut write = |line: &[u8]| -> Result<(), std::io::Error> {
         bytes += line.len() as u64;
+        out.write_all(line).map_err(named)
+    };
+    for n in 0..events {
+        let event = config.event(n);
+        let ts = event.timestamp();
+        while waiting.peek().is_some_and(|Reverse((arrival, _, _))| *arrival <= ts) {
+            let Some(Reverse((_, _, line))) = waiting.pop() else { break };
+            write(&line)?;
+        }
+        let mut line = Vec::with_capacity(256);
+        event.to_json(&mut line);
+        line.push(b'\n');
+        let delay = if max_delay_ms > 0 { rng.i64(0..=max_delay_ms) } else { 0 };
+        waiting.push(Reverse((ts + delay, n, line)));
+    }
+    while let Some(Reverse((_, _, line))) = waiting.pop() {
+        write(&line)?;
     }
     out.flush().map_err(named)?;
     Ok(bytes)

@@ -136,6 +136,11 @@ impl KeyedProcessFunction for HighestBid {
         _out: &mut Collector<'_, Bid>,
     ) -> Result<(), TaskError> {
         let end = (ctx.current_key() + 1) * Q7_WINDOW_MS;
+        if end <= ctx.timer_service().current_watermark() {
+            // Late (an out-of-order file read with too small a bound): the
+            // window's timer fired and its state is gone; Flink SQL drops it too.
+            return Ok(());
+        }
         if at_end {
             self.at_end.as_ref().expect("opened").add(ctx, bid);
             return Ok(());

@@ -233,6 +233,7 @@ mod tests {
             attempt: 0,
             runtime_mode: RuntimeMode::Streaming,
             checkpointing: Some(cp),
+            metrics: Default::default(),
         };
         let b = ProcessBuilder { function: TimerAt, key_fn: Arc::new(|r: &(u32, i64)| r.0), _f: PhantomData };
         let op = b.build(&ctx, erase::<(u32, i64)>(Box::new(Sink(out)))).unwrap();

@@ -76,6 +76,11 @@ impl FileSplit {
     fn new(start: u64, end: u64) -> Self {
         FileSplit { start, end, pos: start, aligned: start == 0 }
     }
+
+    /// The split's identity within its file: its first byte's offset (splits never overlap).
+    pub fn id(&self) -> u64 {
+        self.start
+    }
 }
 
 /// The splits subtask `ctx.subtask_index` reads of the file `name`: restored
@@ -153,6 +158,11 @@ impl<R: BufRead + Seek> SplitLineReader<R> {
 }
 
 impl<R: BufRead + Seek> SplitLineReader<R> {
+    /// The ids ([`FileSplit::id`]) of the splits still to read, the current one first.
+    pub fn remaining_splits(&self) -> impl Iterator<Item = u64> + '_ {
+        self.splits.iter().map(FileSplit::id)
+    }
+
     /// Calls `each` with the next lines of the splits (up to `max`, fewer when
     /// paced), as bytes without the line end and without a UTF-8 check.
     /// Lines are slices of the read buffer; only a line that crosses the
@@ -165,6 +175,18 @@ impl<R: BufRead + Seek> SplitLineReader<R> {
         &mut self,
         max: usize,
         mut each: impl FnMut(&[u8]) -> Result<(), TaskError>,
+    ) -> Result<SourceStatus, TaskError> {
+        self.read_split_lines(max, |_split, line| each(line))
+    }
+
+    /// [`read_lines`](Self::read_lines), telling `each` the split each line
+    /// belongs to (its [`FileSplit::id`]): for per-split watermarks.
+    ///
+    /// Errors: as `read_lines`.
+    pub fn read_split_lines(
+        &mut self,
+        max: usize,
+        mut each: impl FnMut(u64, &[u8]) -> Result<(), TaskError>,
     ) -> Result<SourceStatus, TaskError> {
         let budget = match &mut self.pacer {
             Some(p) => match p.allowance() {
@@ -190,7 +212,7 @@ impl<R: BufRead + Seek> SplitLineReader<R> {
                 // End of file: a last line without '\n', then nothing more.
                 if !self.partial.is_empty() {
                     split.pos += self.partial.len() as u64;
-                    result = each(trim_line_end(&self.partial));
+                    result = each(split.start, trim_line_end(&self.partial));
                     self.partial.clear();
                     emitted += 1;
                 }
@@ -202,12 +224,12 @@ impl<R: BufRead + Seek> SplitLineReader<R> {
             for nl in memchr::memchr_iter(b'\n', buf) {
                 let line_len = (nl + 1 - used) as u64;
                 if self.partial.is_empty() {
-                    result = each(trim_line_end(&buf[used..nl]));
+                    result = each(split.start, trim_line_end(&buf[used..nl]));
                 } else {
                     let carried = self.partial.len() as u64;
                     self.partial.extend_from_slice(&buf[used..nl]);
                     split.pos += carried;
-                    result = each(trim_line_end(&self.partial));
+                    result = each(split.start, trim_line_end(&self.partial));
                     self.partial.clear();
                 }
                 split.pos += line_len;
@@ -377,6 +399,7 @@ mod tests {
             attempt: 0,
             runtime_mode: RuntimeMode::Streaming,
             checkpointing: None,
+            metrics: Default::default(),
         }
     }
 

@@ -2,10 +2,12 @@
 
 mod collection;
 mod file;
+mod file_watermarks;
 mod socket;
 
 pub use collection::CollectionSource;
 pub use file::{file_splits, split_range, FileSplit, SplitLineReader, TextFileSource};
+pub use file_watermarks::FileWatermarks;
 pub use socket::SocketTextSource;
 
 use crate::context::OperatorContext;

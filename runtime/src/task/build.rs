@@ -65,6 +65,7 @@ pub fn build_task(
             attempt: spec.attempt,
             runtime_mode,
             checkpointing: control.checkpointing.clone(),
+            metrics: control.metrics.clone(),
         })
     };
     let (Some(head), Some(tail)) = (vertex.operators.first(), vertex.operators.last()) else {

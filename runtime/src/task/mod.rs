@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 pub use build::{build_task, TaskSpec};
 pub use output::Output;
-pub use threads::{run_job_in_threads, run_local};
+pub use threads::{run_job_in_threads, run_job_in_threads_with_metrics, run_local};
 
 use crate::error::TaskError;
 
@@ -47,6 +47,10 @@ pub struct TaskMetrics {
     /// Buffers queued in the task's output channels against their capacity, in
     /// thousandths (`buffers.outPoolUsage` × 1000), sampled by the writers.
     pub out_pool_usage_permille: AtomicU64,
+    /// Records dropped by the task's event-time windows for arriving behind
+    /// the watermark (past their windows' allowed lateness) without a late
+    /// side output (Flink's `numLateRecordsDropped`); added per batch.
+    pub late_records_dropped: AtomicU64,
 }
 
 impl Default for TaskMetrics {
@@ -62,6 +66,7 @@ impl Default for TaskMetrics {
             output_watermark: AtomicI64::new(i64::MIN),
             in_pool_usage_permille: AtomicU64::new(0),
             out_pool_usage_permille: AtomicU64::new(0),
+            late_records_dropped: AtomicU64::new(0),
         }
     }
 }
@@ -89,6 +94,8 @@ pub struct TaskMetricsSnapshot {
     pub in_pool_usage: f64,
     /// Output buffer usage, 0.0..=1.0.
     pub out_pool_usage: f64,
+    /// Late records dropped by windows (`numLateRecordsDropped`).
+    pub late_records_dropped: u64,
 }
 
 impl TaskMetrics {
@@ -116,6 +123,7 @@ impl TaskMetrics {
             output_watermark: self.output_watermark.load(Ordering::Relaxed),
             in_pool_usage: self.in_pool_usage_permille.load(Ordering::Relaxed) as f64 / 1000.0,
             out_pool_usage: self.out_pool_usage_permille.load(Ordering::Relaxed) as f64 / 1000.0,
+            late_records_dropped: self.late_records_dropped.load(Ordering::Relaxed),
         }
     }
 

@@ -30,6 +30,18 @@ pub fn run_job_in_threads(
     job: &JobGraph,
     settings: ExchangeSettings,
 ) -> Result<(), TaskError> {
+    run_job_in_threads_with_metrics(stream, job, settings).map(|_| ())
+}
+
+/// [`run_job_in_threads`], returning the job's counters summed over all its
+/// tasks (records, bytes, `numLateRecordsDropped`; the watermarks are not meaningful).
+///
+/// Errors: as `run_job_in_threads`.
+pub fn run_job_in_threads_with_metrics(
+    stream: Arc<StreamGraph>,
+    job: &JobGraph,
+    settings: ExchangeSettings,
+) -> Result<super::TaskMetricsSnapshot, TaskError> {
     // (edge, producer, subpartition) -> channel ends
     let mut senders: HashMap<(u32, u32, u32), ChannelSender> = HashMap::new();
     let mut receivers: HashMap<(u32, u32, u32), ChannelReceiver> = HashMap::new();
@@ -90,6 +102,6 @@ pub fn run_job_in_threads(
     match first_error {
         Some(e) => Err(e),
         None if control.canceled.load(std::sync::atomic::Ordering::Relaxed) => Err(TaskError::Canceled),
-        None => Ok(()),
+        None => Ok(control.metrics.read()),
     }
 }

@@ -9,12 +9,13 @@
 //! `max_timestamp + allowed lateness` (a processing-time window at its
 //! `max_timestamp`). A record whose windows are all past cleanup is late: it
 //! goes to the late-data side output if there is one, else it is dropped
-//! (counted in the log). Session windows merge on arrival (the trigger's
+//! (counted in the task metric `numLateRecordsDropped` and the log). Session windows merge on arrival (the trigger's
 //! `on_merge` combines their states); the timers of merged-away windows
 //! find no window that wants them and do nothing.
 
 use std::hash::Hash;
 use std::marker::PhantomData;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -30,7 +31,7 @@ use crate::event::{Event, MAX_WATERMARK, NO_TIMESTAMP};
 use crate::graph::OperatorBuilder;
 use crate::record::Record;
 use crate::task::output::{erase, unerase, AnyOutput};
-use crate::task::Output;
+use crate::task::{Output, TaskMetrics};
 use crate::time::timers::now_ms;
 use crate::time::TimeDomain;
 
@@ -68,6 +69,9 @@ struct WindowOp<T, K, KF, A, W: WindowAgg<T, K>, Tr: Trigger<T>> {
     buf: Vec<W::Out>,
     buf_ts: Vec<i64>,
     late_dropped: u64,
+    /// Of `late_dropped`, how many the task's `numLateRecordsDropped` has.
+    late_reported: u64,
+    metrics: Arc<TaskMetrics>,
     late_tag: Option<OutputTag<T>>,
     side: SideOutputs,
     next: Box<dyn Output<W::Out>>,
@@ -352,6 +356,10 @@ where
                 }
             }
         }
+        if self.late_dropped > self.late_reported {
+            self.metrics.late_records_dropped.fetch_add(self.late_dropped - self.late_reported, Ordering::Relaxed);
+            self.late_reported = self.late_dropped;
+        }
         self.flush_results()?;
         self.side.flush()?;
         // Processing-time windows, and triggers of any window with processing-time timers.
@@ -469,6 +477,8 @@ where
             buf: Vec::new(),
             buf_ts: Vec::new(),
             late_dropped: 0,
+            late_reported: 0,
+            metrics: ctx.metrics.clone(),
             late_tag: self.late_tag.clone(),
             side,
             next,
@@ -544,6 +554,7 @@ pub(crate) mod tests {
             attempt: 0,
             runtime_mode: RuntimeMode::Streaming,
             checkpointing: Some(cp),
+            metrics: Default::default(),
         };
         let b = WindowBuilder {
             key_fn: Arc::new(|r: &(u32, i64)| r.0),

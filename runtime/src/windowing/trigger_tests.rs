@@ -57,6 +57,7 @@ fn context(p: u32, sub: u32, cp: Option<Arc<TaskCheckpointing>>) -> OperatorCont
         attempt: 0,
         runtime_mode: RuntimeMode::Streaming,
         checkpointing: cp,
+        metrics: Default::default(),
     }
 }
 

@@ -24,7 +24,7 @@ import org.apache.flink.util.CloseableIterator;
  * Apache Flink SQL over rfy's Nexmark event file (JSON lines, written by {@code rfy nexmark-gen}): the
  * nexmark project's table, views and query SQL, in Flink's local MiniCluster.
  *
- * <p>Usage: {@code FlinkNexmark --events FILE --query qN [--parallelism P] [--out FILE | --discard]}.
+ * <p>Usage: {@code FlinkNexmark --events FILE --query qN [--parallelism P] [--watermark-delay-ms MS] [--out FILE | --discard]}.
  * Without --discard it collects the query's changelog, applies it (+I/+U add a row, -U/-D remove one) and
  * writes the final rows, tab-separated and sorted, to --out (or stdout): timestamps as
  * {@code yyyy-MM-dd HH:mm:ss.SSS}, decimals in plain notation. With --discard the rows go to a blackhole sink
@@ -34,6 +34,12 @@ public final class FlinkNexmark {
   private static final DateTimeFormatter TS = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss.SSS");
 
   static String ddl(String path) {
+    return ddl(path, 4000);
+  }
+
+  /** The events table; the watermark trails the largest `dateTime` by {@code watermarkDelayMs}. */
+  static String ddl(String path, long watermarkDelayMs) {
+    String delay = String.format("%d.%03d", watermarkDelayMs / 1000, watermarkDelayMs % 1000);
     return "CREATE TABLE datagen (\n"
         + "  event_type INT,\n"
         + "  person ROW<id BIGINT, name VARCHAR, emailAddress VARCHAR, creditCard VARCHAR, city VARCHAR,"
@@ -44,7 +50,7 @@ public final class FlinkNexmark {
         + " `dateTime` TIMESTAMP(3), extra VARCHAR>,\n"
         + "  `dateTime` AS CASE WHEN event_type = 0 THEN person.`dateTime` WHEN event_type = 1 THEN auction.`dateTime`"
         + " ELSE bid.`dateTime` END,\n"
-        + "  WATERMARK FOR `dateTime` AS `dateTime` - INTERVAL '4' SECOND\n"
+        + "  WATERMARK FOR `dateTime` AS `dateTime` - INTERVAL '" + delay + "' SECOND\n"
         + ") WITH ('connector' = 'filesystem', 'path' = '" + path.replace("'", "''") + "', 'format' = 'json',"
         + " 'json.timestamp-format.standard' = 'SQL', 'json.fail-on-missing-field' = 'false')";
   }
@@ -148,6 +154,7 @@ public final class FlinkNexmark {
   public static void main(String[] args) throws Exception {
     String events = null, q = null, out = null;
     int parallelism = 1;
+    long watermarkDelayMs = 4000;
     boolean discard = false;
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
@@ -156,6 +163,7 @@ public final class FlinkNexmark {
         case "--parallelism": parallelism = Integer.parseInt(args[++i]); break;
         case "--out": out = args[++i]; break;
         case "--discard": discard = true; break;
+        case "--watermark-delay-ms": watermarkDelayMs = Long.parseLong(args[++i]); break;
         default: throw new IllegalArgumentException("unknown argument " + args[i]);
       }
     }
@@ -165,7 +173,7 @@ public final class FlinkNexmark {
     conf.setString("parallelism.default", Integer.toString(parallelism));
     TableEnvironment t =
         TableEnvironment.create(EnvironmentSettings.newInstance().inStreamingMode().withConfiguration(conf).build());
-    t.executeSql(ddl(Path.of(events).toAbsolutePath().toString()));
+    t.executeSql(ddl(Path.of(events).toAbsolutePath().toString(), watermarkDelayMs));
     for (String v : VIEWS) t.executeSql(v);
     Table result = t.sqlQuery(query(q));
     long start = System.nanoTime();
