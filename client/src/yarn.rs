@@ -395,6 +395,8 @@ pub async fn deploy_cluster(
 ) -> Result<Deployed> {
     let hconf = HadoopConfig::from_env()
         .map_err(|e| anyhow!("{e}: YARN deployment needs the Hadoop configuration (HADOOP_CONF_DIR), e.g. eval \"$(scripts/hadoop env)\""))?;
+    // Kerberized cluster: log in first; the clients below use the login user.
+    crate::kerberos::login(conf, &hconf).await?;
     let user = current_user();
     let rm = RmRestClient::from_config(&hconf, &user)?;
     // HDFS first: a NameNode that is down fails the run before YARN holds an application.
@@ -471,6 +473,12 @@ pub async fn deploy_cluster(
             &bundle::container_environment(&user, &log_filter),
             &[bundle::am_command()],
         );
+        let sub = if rm.is_kerberos() {
+            // The RM renews these at submission; a token it cannot renew fails the submission.
+            sub.with_credentials(&crate::kerberos::delegation_tokens(&rm, &hconf).await?)
+        } else {
+            sub
+        };
         rm.submit(&sub).await?;
         // This submission's entries were just used: the rule never evicts them.
         let cache = BundleCache::new(fs.clone(), conf, &user);
