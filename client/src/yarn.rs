@@ -143,12 +143,26 @@ async fn wait_running(rm: &RmRestClient, app: &str, bar_delay: Duration) -> Resu
                 "application {app} {what} before it ran (state {}, final status {}): {}\n{}",
                 r.state,
                 r.final_status,
-                r.diagnostics.trim(),
+                condense_diagnostics(&r.diagnostics),
                 logs_hint(app, Some(&r))
             );
         }
         tokio::time::sleep(REPORT_POLL).await;
     }
+}
+
+/// YARN's diagnostics without Java stack frames (`\tat ...`, `... N more`)
+/// and repeated lines, on one line: a failed localization's diagnostics are
+/// mostly a stack trace, and its cause (`Caused by: ...`) is further down.
+pub fn condense_diagnostics(diagnostics: &str) -> String {
+    let mut kept: Vec<&str> = Vec::new();
+    for line in diagnostics.lines().map(str::trim) {
+        let frame = line.starts_with("at ") || (line.starts_with("...") && line.ends_with("more"));
+        if !line.is_empty() && !frame && !kept.contains(&line) {
+            kept.push(line);
+        }
+    }
+    kept.join(" ")
 }
 
 /// Waits for the application's final report, at most `limit`.
@@ -651,6 +665,18 @@ mod tests {
         assert_eq!(rest_address_of(&r), None);
         r.am_rpc_address = None;
         assert_eq!(rest_address_of(&r), None);
+    }
+
+    #[test]
+    fn diagnostics_lose_their_stack_frames() {
+        let d = "AM Container exited with exitCode: -1000\nFailing this attempt.Diagnostics: x\n\tat a.B(B.java:1)\n\
+                 Caused by: AccessControlException: Client cannot authenticate\n\tat c.D(D.java:2)\n\t... 12 more\n\
+                 Caused by: AccessControlException: Client cannot authenticate\n";
+        assert_eq!(
+            condense_diagnostics(d),
+            "AM Container exited with exitCode: -1000 Failing this attempt.Diagnostics: x \
+             Caused by: AccessControlException: Client cannot authenticate"
+        );
     }
 
     #[test]

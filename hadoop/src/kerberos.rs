@@ -89,7 +89,15 @@ impl KerberosCredentials {
             self.keytab.as_deref(),
             self.cache.as_deref(),
         )
-        .map_err(|e| KerberosError::Login { what: self.describe(), reason: one_line(&e.to_string()) })
+        .map_err(|e| {
+            let mut reason = gss_message(&e);
+            if let (Some(p), Some(k)) = (&self.principal, &self.keytab) {
+                reason.push_str(&format!(
+                    " (does the keytab hold {p}'s current key? klist -kt {k}; is the realm's KDC reachable?)"
+                ));
+            }
+            KerberosError::Login { what: self.describe(), reason }
+        })
     }
 
     /// The value of an `Authorization` header for `HTTP@host`:
@@ -106,7 +114,7 @@ impl KerberosCredentials {
         .map_err(|e| KerberosError::Spnego {
             host: host.to_string(),
             who: self.principal.clone().unwrap_or_else(|| "the ticket cache's principal".into()),
-            reason: one_line(&e.to_string()),
+            reason: gss_message(&e),
         })?;
         Ok(format!("Negotiate {}", base64::engine::general_purpose::STANDARD.encode(token)))
     }
@@ -162,8 +170,13 @@ pub fn rm_principal(conf: &HadoopConfig) -> Option<String> {
     (!p.is_empty()).then(|| p.replace("_HOST", &conf.rm_hostname().to_lowercase()))
 }
 
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+/// The GSSAPI library's own text of an hdfs-native error (without its status-code dump), on one line.
+fn gss_message(e: &hdfs_native::HdfsError) -> String {
+    let text = match e {
+        hdfs_native::HdfsError::GSSAPIError(_, _, message) if !message.is_empty() => message.clone(),
+        other => other.to_string(),
+    };
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]
