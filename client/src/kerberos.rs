@@ -134,13 +134,13 @@ pub async fn delegation_tokens(rm: &RmRestClient, hconf: &HadoopConfig) -> anyho
 async fn token_service(host: &str, port: u16) -> anyhow::Result<String> {
     let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host, port))
         .await
-        .map_err(|e| anyhow!("cannot resolve the ResourceManager address {host}:{port} (yarn.resourcemanager.address): {e}"))?
+        .map_err(|e| {
+            anyhow!("cannot resolve the ResourceManager address {host}:{port} (yarn.resourcemanager.address): {e}")
+        })?
         .collect();
-    let addr = addrs
-        .iter()
-        .find(|a| a.is_ipv4())
-        .or(addrs.first())
-        .ok_or_else(|| anyhow!("the ResourceManager address {host}:{port} (yarn.resourcemanager.address) resolves to nothing"))?;
+    let addr = addrs.iter().find(|a| a.is_ipv4()).or(addrs.first()).ok_or_else(|| {
+        anyhow!("the ResourceManager address {host}:{port} (yarn.resourcemanager.address) resolves to nothing")
+    })?;
     Ok(addr.to_string())
 }
 
@@ -162,7 +162,10 @@ mod tests {
         let e = credentials(&conf(&[("security.kerberos.login.keytab", "/no/such.keytab")]), &h).unwrap_err();
         assert!(e.to_string().contains("security.kerberos.login.principal is not"), "{e}");
         let e = credentials(
-            &conf(&[("security.kerberos.login.keytab", "/no/such.keytab"), ("security.kerberos.login.principal", "a@R")]),
+            &conf(&[
+                ("security.kerberos.login.keytab", "/no/such.keytab"),
+                ("security.kerberos.login.principal", "a@R"),
+            ]),
             &h,
         )
         .unwrap_err();
