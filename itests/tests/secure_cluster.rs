@@ -102,7 +102,7 @@ impl Secure {
     }
 }
 
-/// Copies of the rfy binaries without debug info (a fifth of the size):
+/// Copies of the rfy binaries without symbols and debug info (under half the size):
 /// every byte to the Kerberized HDFS goes through SASL privacy wrapping.
 fn stripped_rfy() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
@@ -112,7 +112,7 @@ fn stripped_rfy() -> PathBuf {
         std::fs::create_dir_all(&dir).expect("create stripped binaries dir");
         for b in ["rfy", "rfy-am", "rfy-worker"] {
             let st = Command::new("strip")
-                .arg("--strip-debug")
+                .arg("--strip-all")
                 .arg("-o")
                 .arg(dir.join(b))
                 .arg(rfy.with_file_name(b))
