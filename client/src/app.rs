@@ -269,6 +269,7 @@ async fn bundle_cache(conf: &rfy_conf::Configuration) -> Result<crate::cache::Bu
     let hconf = rfy_hadoop::config::HadoopConfig::from_env().map_err(|e| {
         anyhow::anyhow!("{e}: the bundle cache is in the HDFS named by the Hadoop configuration (HADOOP_CONF_DIR)")
     })?;
+    crate::kerberos::login(conf, &hconf).await?;
     let user = rfy_hadoop::config::current_user();
     let fs = rfy_hadoop::hdfs::Hdfs::from_config(&hconf, Some(&user))?;
     fs.probe().await?;

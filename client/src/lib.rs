@@ -12,6 +12,7 @@ pub mod doctor;
 mod doctor_nodes;
 pub mod executable;
 pub mod follow;
+pub mod kerberos;
 pub mod local;
 pub mod logs;
 pub mod new_project;

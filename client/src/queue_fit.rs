@@ -96,6 +96,10 @@ pub async fn check_session_job(rm: &RmRestClient, queue: &str, session: &RestCli
 /// Errors: the job cannot fit (see [`check`]).
 pub async fn check_before_deploy(conf: &Configuration, slots: u32) -> anyhow::Result<()> {
     let Ok(hconf) = rfy_hadoop::config::HadoopConfig::from_env() else { return Ok(()) };
+    // A Kerberized cluster: the login (once per process) before the RM is asked; its error is the deployment's to report.
+    if crate::kerberos::login(conf, &hconf).await.is_err() {
+        return Ok(());
+    }
     let Ok(rm) = RmRestClient::from_config(&hconf, &rfy_hadoop::config::current_user()) else { return Ok(()) };
     let queue = conf.get(&options::YARN_APPLICATION_QUEUE);
     let Ok(Some(max)) = rm.queue_max_resources(&queue).await else { return Ok(()) };

@@ -143,12 +143,26 @@ async fn wait_running(rm: &RmRestClient, app: &str, bar_delay: Duration) -> Resu
                 "application {app} {what} before it ran (state {}, final status {}): {}\n{}",
                 r.state,
                 r.final_status,
-                r.diagnostics.trim(),
+                condense_diagnostics(&r.diagnostics),
                 logs_hint(app, Some(&r))
             );
         }
         tokio::time::sleep(REPORT_POLL).await;
     }
+}
+
+/// YARN's diagnostics without Java stack frames (`\tat ...`, `... N more`)
+/// and repeated lines, on one line: a failed localization's diagnostics are
+/// mostly a stack trace, and its cause (`Caused by: ...`) is further down.
+pub fn condense_diagnostics(diagnostics: &str) -> String {
+    let mut kept: Vec<&str> = Vec::new();
+    for line in diagnostics.lines().map(str::trim) {
+        let frame = line.starts_with("at ") || (line.starts_with("...") && line.ends_with("more"));
+        if !line.is_empty() && !frame && !kept.contains(&line) {
+            kept.push(line);
+        }
+    }
+    kept.join(" ")
 }
 
 /// Waits for the application's final report, at most `limit`.
@@ -395,6 +409,8 @@ pub async fn deploy_cluster(
 ) -> Result<Deployed> {
     let hconf = HadoopConfig::from_env()
         .map_err(|e| anyhow!("{e}: YARN deployment needs the Hadoop configuration (HADOOP_CONF_DIR), e.g. eval \"$(scripts/hadoop env)\""))?;
+    // Kerberized cluster: log in first; the clients below use the login user.
+    crate::kerberos::login(conf, &hconf).await?;
     let user = current_user();
     let rm = RmRestClient::from_config(&hconf, &user)?;
     // HDFS first: a NameNode that is down fails the run before YARN holds an application.
@@ -471,6 +487,12 @@ pub async fn deploy_cluster(
             &bundle::container_environment(&user, &log_filter),
             &[bundle::am_command()],
         );
+        let sub = if rm.is_kerberos() {
+            // The RM renews these at submission; a token it cannot renew fails the submission.
+            sub.with_credentials(&crate::kerberos::delegation_tokens(&rm, &hconf).await?)
+        } else {
+            sub
+        };
         rm.submit(&sub).await?;
         // This submission's entries were just used: the rule never evicts them.
         let cache = BundleCache::new(fs.clone(), conf, &user);
@@ -643,6 +665,18 @@ mod tests {
         assert_eq!(rest_address_of(&r), None);
         r.am_rpc_address = None;
         assert_eq!(rest_address_of(&r), None);
+    }
+
+    #[test]
+    fn diagnostics_lose_their_stack_frames() {
+        let d = "AM Container exited with exitCode: -1000\nFailing this attempt.Diagnostics: x\n\tat a.B(B.java:1)\n\
+                 Caused by: AccessControlException: Client cannot authenticate\n\tat c.D(D.java:2)\n\t... 12 more\n\
+                 Caused by: AccessControlException: Client cannot authenticate\n";
+        assert_eq!(
+            condense_diagnostics(d),
+            "AM Container exited with exitCode: -1000 Failing this attempt.Diagnostics: x \
+             Caused by: AccessControlException: Client cannot authenticate"
+        );
     }
 
     #[test]

@@ -204,6 +204,14 @@ options! {
     YARN_BUNDLE_CACHE_MAX_AGE: Duration = "yarn.bundle-cache.max-age", default = "7 d",
         "rfy's own: bundle cache entries not used by a submission for this long are evicted.";
 
+    // ---- Security (Kerberos) --------------------------------------------------------
+    SECURITY_KERBEROS_LOGIN_KEYTAB: String = "security.kerberos.login.keytab",
+        "Path of a Kerberos keytab the client logs in with on a Kerberized Hadoop cluster (its Hadoop configuration says hadoop.security.authentication=kerberos); needs security.kerberos.login.principal. The ticket is kept in this process's memory only. Unset: the ticket cache (kinit).";
+    SECURITY_KERBEROS_LOGIN_PRINCIPAL: String = "security.kerberos.login.principal",
+        "Kerberos principal (user@REALM) of security.kerberos.login.keytab; with the ticket cache, the principal the cache must hold.";
+    SECURITY_KERBEROS_LOGIN_USE_TICKET_CACHE: bool = "security.kerberos.login.use-ticket-cache", default = "true",
+        "Whether the client may use the Kerberos ticket cache (kinit; KRB5CCNAME) when no keytab is configured. false without a keytab: a Kerberized cluster is refused.";
+
     // ---- Checkpointing -------------------------------------------------------------
     EXECUTION_CHECKPOINTING_INTERVAL: Duration = "execution.checkpointing.interval",
         "Time between the starts of two checkpoints; unset: checkpointing is off.";

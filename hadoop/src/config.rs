@@ -71,10 +71,14 @@ pub enum ConfigError {
     },
 }
 
-/// The Hadoop user name of this process: `HADOOP_USER_NAME`, else `USER`,
-/// else `LOGNAME`, else `root` (what a non-secure Hadoop client would
-/// assume, `UserGroupInformation` in SIMPLE mode).
+/// The Hadoop user name of this process: the short name of the Kerberos
+/// login user if one was recorded ([`crate::kerberos::set_login_user`]),
+/// else `HADOOP_USER_NAME`, else `USER`, else `LOGNAME`, else `root` (what a
+/// non-secure Hadoop client would assume, `UserGroupInformation` in SIMPLE mode).
 pub fn current_user() -> String {
+    if let Some(login) = crate::kerberos::login_user() {
+        return login.user().to_string();
+    }
     ["HADOOP_USER_NAME", "USER", "LOGNAME"]
         .iter()
         .filter_map(|k| std::env::var(k).ok())

@@ -3,6 +3,7 @@
 //! - [`config`]: Hadoop XML configuration (`core-site.xml`, `hdfs-site.xml`,
 //!   `yarn-site.xml`) with typed getters for the addresses rfy needs.
 //! - [`ipc`]: a Hadoop IPC v9 client with SASL TOKEN/DIGEST-MD5 and SIMPLE auth.
+//! - [`kerberos`]: which Kerberos credentials a client uses; SPNEGO for the RM REST API.
 //! - [`token`]: tokens and the `HADOOP_TOKEN_FILE_LOCATION` credentials file.
 //! - [`yarn`]: ApplicationMasterProtocol ([`yarn::amrm`]), ContainerManagementProtocol
 //!   ([`yarn::nm`]) and the ResourceManager REST API ([`yarn::rest`]).
@@ -15,6 +16,7 @@
 pub mod config;
 pub mod hdfs;
 pub mod ipc;
+pub mod kerberos;
 pub mod token;
 pub mod yarn;
 

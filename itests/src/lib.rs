@@ -192,7 +192,12 @@ pub struct RfyRun {
 impl RfyRun {
     /// Starts `rfy <args>` with extra environment.
     pub fn start(args: &[&str], env: &[(&str, &str)]) -> RfyRun {
-        let mut cmd = Command::new(rfy_bin());
+        Self::start_bin(&rfy_bin(), args, env)
+    }
+
+    /// Starts `<bin> <args>` (an `rfy` binary) with extra environment.
+    pub fn start_bin(bin: &Path, args: &[&str], env: &[(&str, &str)]) -> RfyRun {
+        let mut cmd = Command::new(bin);
         cmd.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
         for (k, v) in env {
             cmd.env(k, v);

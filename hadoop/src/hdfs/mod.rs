@@ -121,12 +121,22 @@ impl Hdfs {
     /// all of `conf`'s properties to hdfs-native, acting as `user` (`None`:
     /// `HADOOP_USER_NAME` or the OS user).
     ///
+    /// On a Kerberized cluster after a process login
+    /// ([`crate::kerberos::set_login_user`]) the client is that principal
+    /// (its keytab or ticket cache) and `user` is ignored: never a proxy user.
+    /// hdfs-native then negotiates SASL GSSAPI with the NameNode and the
+    /// DataNodes at the cluster's `hadoop.rpc.protection` and
+    /// `dfs.data.transfer.protection`.
+    ///
     /// Errors: [`HdfsError::BadUrl`] when `fs.defaultFS` is not `hdfs://`, [`HdfsError::Connect`].
     pub fn from_config(conf: &HadoopConfig, user: Option<&str>) -> Result<Self, HdfsError> {
         let url = conf.default_fs();
         let props: Vec<(String, String)> =
             conf.keys().filter_map(|k| conf.get(k).map(|v| (k.to_string(), v))).collect();
-        Self::build(&url, props, user)
+        match crate::kerberos::login_user().filter(|_| crate::kerberos::is_enabled(conf)) {
+            Some(login) => Self::build_with(&url, props, None, Some(&login.credentials)),
+            None => Self::build(&url, props, user),
+        }
     }
 
     /// Connects to `url` (`hdfs://host:port`), acting as `user` (`None`:
@@ -136,6 +146,15 @@ impl Hdfs {
     }
 
     fn build(url: &str, props: Vec<(String, String)>, user: Option<&str>) -> Result<Self, HdfsError> {
+        Self::build_with(url, props, user, None)
+    }
+
+    fn build_with(
+        url: &str,
+        props: Vec<(String, String)>,
+        user: Option<&str>,
+        kerberos: Option<&crate::kerberos::KerberosCredentials>,
+    ) -> Result<Self, HdfsError> {
         let url = url.trim().trim_end_matches('/').to_string();
         if !(url.starts_with("hdfs://") || url.starts_with("viewfs://")) || url.len() <= "hdfs://".len() {
             return Err(HdfsError::BadUrl(url));
@@ -143,6 +162,17 @@ impl Hdfs {
         let mut b = ClientBuilder::new().with_url(url.clone()).with_config(props);
         if let Some(u) = user {
             b = b.with_user(u);
+        }
+        if let Some(k) = kerberos {
+            if let Some(p) = &k.principal {
+                b = b.with_kerberos_principal(p);
+            }
+            if let Some(kt) = &k.keytab {
+                b = b.with_kerberos_keytab(kt);
+            }
+            if let Some(c) = &k.cache {
+                b = b.with_kerberos_cache(c);
+            }
         }
         let client = b.build().map_err(|source| HdfsError::Connect { namenode: url.clone(), source })?;
         tracing::debug!(namenode = %url, "HDFS client ready");

@@ -4,8 +4,11 @@
 //! JSON shapes follow the RM's webapp DAO classes
 //! (`ApplicationSubmissionContextInfo`, `ContainerLaunchContextInfo`,
 //! `LocalResourceInfo`, `ResourceInfo`, `AppInfo`, `NewApplication`,
-//! `ClusterInfo`, `NodeInfo`). Every call carries `?user.name=<user>`, which
-//! makes a non-secure RM act as that user (without it, apps run as `dr.who`).
+//! `ClusterInfo`, `NodeInfo`). On an open cluster every call carries
+//! `?user.name=<user>`, which makes the RM act as that user (without it, apps
+//! run as `dr.who`). On a Kerberized one (`hadoop.security.authentication=kerberos`)
+//! every call carries `Authorization: Negotiate <SPNEGO token>` instead
+//! (Hadoop's `KerberosAuthenticationHandler`; see [`crate::kerberos`]).
 
 use std::time::Duration;
 
@@ -13,6 +16,8 @@ use serde::{Deserialize, Serialize};
 
 use super::records::{LocalResource, LocalResourceType, LocalResourceVisibility};
 use crate::config::{ConfigError, HadoopConfig};
+use crate::kerberos::{KerberosCredentials, KerberosError};
+use crate::token::Token;
 
 /// Connect timeout of every request: an unreachable RM fails within this.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -65,6 +70,26 @@ pub enum RestError {
         status: u16,
         /// The NodeManager's message, or the body's start.
         message: String,
+    },
+    /// No Kerberos (SPNEGO) token could be made for the RM's web service.
+    #[error("YARN ResourceManager at {url} needs Kerberos: {source}")]
+    Kerberos {
+        /// The URL requested.
+        url: String,
+        /// Why no token could be made (no ticket, KDC unreachable, ...).
+        source: KerberosError,
+    },
+    /// The RM refused the request's authentication (HTTP 401/403).
+    #[error("YARN ResourceManager {method} {url} refused the request's authentication ({status}){hint}")]
+    Unauthorized {
+        /// HTTP method.
+        method: &'static str,
+        /// The URL requested.
+        url: String,
+        /// HTTP status code.
+        status: u16,
+        /// What to do about it.
+        hint: String,
     },
     /// The body was not the JSON expected.
     #[error("unexpected JSON from YARN ResourceManager {url}: {reason}")]
@@ -470,12 +495,19 @@ struct AppState {
     state: String,
 }
 
+#[derive(Deserialize)]
+struct DelegationTokenAnswer {
+    token: String,
+}
+
 /// A client of the ResourceManager REST API, acting as one user.
 #[derive(Debug, Clone)]
 pub struct RmRestClient {
     base: String,
     user: String,
     http: reqwest::Client,
+    /// `Some`: SPNEGO with these credentials instead of `?user.name=`.
+    kerberos: Option<KerberosCredentials>,
 }
 
 impl RmRestClient {
@@ -488,12 +520,37 @@ impl RmRestClient {
             .timeout(REQUEST_TIMEOUT)
             .build()
             .map_err(RestError::Client)?;
-        Ok(RmRestClient { base: base_url.trim_end_matches('/').to_string(), user: user.to_string(), http })
+        Ok(RmRestClient {
+            base: base_url.trim_end_matches('/').to_string(),
+            user: user.to_string(),
+            http,
+            kerberos: None,
+        })
     }
 
-    /// A client for the RM named by `yarn.resourcemanager.webapp.address`.
+    /// A client for the RM named by `yarn.resourcemanager.webapp.address`;
+    /// on a Kerberized cluster ([`crate::kerberos::is_enabled`]) it
+    /// authenticates with SPNEGO as the process's login user
+    /// ([`crate::kerberos::login_user`]), else from the default ticket cache.
     pub fn from_config(conf: &HadoopConfig, user: &str) -> Result<Self, RestError> {
-        Self::new(&conf.rm_webapp_url()?, user)
+        let client = Self::new(&conf.rm_webapp_url()?, user)?;
+        if !crate::kerberos::is_enabled(conf) {
+            return Ok(client);
+        }
+        let credentials = crate::kerberos::login_user().map(|l| l.credentials).unwrap_or_default();
+        Ok(client.with_kerberos(credentials))
+    }
+
+    /// The same client authenticating every request with SPNEGO (`Authorization:
+    /// Negotiate`) from `credentials` instead of `?user.name=`.
+    pub fn with_kerberos(mut self, credentials: KerberosCredentials) -> Self {
+        self.kerberos = Some(credentials);
+        self
+    }
+
+    /// Whether requests authenticate with Kerberos (SPNEGO).
+    pub fn is_kerberos(&self) -> bool {
+        self.kerberos.is_some()
     }
 
     /// The base URL.
@@ -523,8 +580,11 @@ impl RmRestClient {
             "POST" => self.http.post(&url),
             _ => self.http.put(&url),
         }
-        .query(&[("user.name", self.user.as_str())])
         .header("Accept", "application/json");
+        req = match &self.kerberos {
+            None => req.query(&[("user.name", self.user.as_str())]),
+            Some(k) => req.header("Authorization", self.negotiate(k, &url).await?),
+        };
         if let Some(b) = body {
             req = req.json(&b);
         }
@@ -532,10 +592,27 @@ impl RmRestClient {
         let resp = req.send().await.map_err(|source| RestError::Unreachable { url: url.clone(), source })?;
         let status = resp.status().as_u16();
         let text = resp.text().await.map_err(|source| RestError::Unreachable { url: url.clone(), source })?;
+        if matches!(status, 401 | 403) && !ok.contains(&status) {
+            let hint = match &self.kerberos {
+                None => ": the cluster may be Kerberized; its Hadoop configuration should say hadoop.security.authentication=kerberos".to_string(),
+                Some(k) => format!(": Kerberos login {}: {}", k.describe(), remote_exception_message(&text)),
+            };
+            return Err(RestError::Unauthorized { method, url, status, hint });
+        }
         if !ok.contains(&status) {
             return Err(RestError::Status { method, url, status, message: remote_exception_message(&text) });
         }
         Ok((status, text))
+    }
+
+    /// `Negotiate <token>` for the RM's host (the SPNEGO service is `HTTP@<host of the URL>`).
+    async fn negotiate(&self, k: &KerberosCredentials, url: &str) -> Result<String, RestError> {
+        let host = reqwest::Url::parse(url).ok().and_then(|u| u.host_str().map(str::to_string)).unwrap_or_default();
+        let k = k.clone();
+        let header = tokio::task::spawn_blocking(move || k.negotiate_header(&host))
+            .await
+            .map_err(|e| RestError::Json { url: url.to_string(), reason: format!("SPNEGO task failed: {e}") })?;
+        header.map_err(|source| RestError::Kerberos { url: url.to_string(), source })
     }
 
     pub(crate) fn parse<T: serde::de::DeserializeOwned>(&self, path: &str, text: &str) -> Result<T, RestError> {
@@ -564,6 +641,24 @@ impl RmRestClient {
         self.send("POST", path, Some(body), &[202]).await?;
         tracing::info!(app = %app.application_id, user = %self.user, "application submitted to YARN");
         Ok(())
+    }
+
+    /// `POST /ws/v1/cluster/delegation-token` with `{"renewer": renewer}`
+    /// (`RMWebServices#postDelegationToken`; needs SPNEGO): an
+    /// `RM_DELEGATION_TOKEN` whose service is empty (the RM leaves it to the
+    /// caller: set it to the RM's `ip:port` before shipping it, or the RM
+    /// refuses the submission: "Does not contain a valid host:port authority").
+    /// `renewer` is a principal or short name the RM maps to its own user
+    /// (`yarn`); a submission whose tokens the RM cannot renew fails.
+    ///
+    /// Errors: unreachable, refused (403 without Kerberos), or an answer
+    /// without a decodable token.
+    pub async fn delegation_token(&self, renewer: &str) -> Result<Token, RestError> {
+        let path = "/ws/v1/cluster/delegation-token";
+        let (_, text) = self.send("POST", path, Some(serde_json::json!({ "renewer": renewer })), &[200]).await?;
+        let answer: DelegationTokenAnswer = self.parse(path, &text)?;
+        Token::decode_from_url_string(&answer.token)
+            .map_err(|e| RestError::Json { url: self.url(path), reason: format!("bad delegation token: {e}") })
     }
 
     /// `GET /ws/v1/cluster/apps/{id}`.

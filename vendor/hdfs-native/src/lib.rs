@@ -65,6 +65,12 @@ pub use client::{Client, ClientBuilder};
 pub use error::HdfsError;
 pub use error::Result;
 
+/// rfy patch (see rfy's vendor/README.md): Kerberos for HTTP clients over the
+/// same run-time loaded `libgssapi_krb5` as the RPC client's SASL GSSAPI.
+pub mod kerberos {
+    pub use crate::security::gssapi::{acquire_principal, spnego_initial_token};
+}
+
 // Module for testing hooks into non-test code
 #[cfg(feature = "integration-test")]
 pub mod test;

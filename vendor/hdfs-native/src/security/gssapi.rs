@@ -460,8 +460,7 @@ static SPNEGO_OID_BYTES: [u8; 6] = [0x2b, 0x06, 0x01, 0x05, 0x05, 0x02];
 #[derive(Clone, Copy)]
 enum GssMech {
     Krb5,
-    // Only constructed by `SpnegoSession`, which is gated on the `kms` feature.
-    #[cfg_attr(not(feature = "kms"), allow(dead_code))]
+    // Constructed by `SpnegoSession` (feature `kms`) and `spnego_initial_token` (rfy patch).
     Spnego,
 }
 
@@ -780,6 +779,55 @@ impl GssapiSession {
         let name = cred.name()?;
         name.display_name()
     }
+}
+
+/// rfy patch: the GSSAPI credentials `principal`/`keytab`/`cache` select, as
+/// [`crate::ClientBuilder`]'s Kerberos options do; all `None`: the process
+/// default (`KRB5CCNAME`, or the `default_ccache_name` of `KRB5_CONFIG`).
+fn acquire_for(
+    principal: Option<&str>,
+    keytab: Option<&str>,
+    cache: Option<&str>,
+) -> crate::Result<Option<GssCred>> {
+    let credentials = super::KerberosCredentials::new(
+        principal.map(str::to_string),
+        keytab.map(str::to_string),
+        cache.map(str::to_string),
+    )?;
+    credentials.as_ref().map(GssCred::acquire).transpose()
+}
+
+/// rfy patch: the principal name of the credentials `principal`/`keytab`/`cache`
+/// select (see [`spnego_initial_token`]); with a keytab this obtains the initial
+/// ticket into `cache`. Errors: no credentials (no ticket, expired ticket, no key
+/// for the principal in the keytab, KDC unreachable), as the GSSAPI library says.
+pub fn acquire_principal(
+    principal: Option<&str>,
+    keytab: Option<&str>,
+    cache: Option<&str>,
+) -> crate::Result<String> {
+    match acquire_for(principal, keytab, cache)? {
+        Some(cred) => cred.name()?.display_name(),
+        None => GssapiSession::get_default_principal(),
+    }
+}
+
+/// rfy patch: the first token of a SPNEGO exchange with service `HTTP@host`
+/// (raw bytes; base64 them for `Authorization: Negotiate <token>`), from the
+/// credentials `principal`/`keytab`/`cache` select (all `None`: the process
+/// default ticket cache). The server's answer token is not needed by Hadoop's
+/// `AuthenticationFilter`, which accepts the request with this token alone.
+pub fn spnego_initial_token(
+    host: &str,
+    principal: Option<&str>,
+    keytab: Option<&str>,
+    cache: Option<&str>,
+) -> crate::Result<Vec<u8>> {
+    let target = GssName::with_target(&format!("HTTP@{host}"))?;
+    let credential = acquire_for(principal, keytab, cache)?;
+    let mut ctx = GssClientCtx::with_mech_and_credential(target, GssMech::Spnego, credential);
+    let (token, _complete) = ctx.step(None)?;
+    token.ok_or_else(|| HdfsError::OperationFailed(format!("GSSAPI gave no SPNEGO token for HTTP@{host}")))
 }
 
 /// SPNEGO/Kerberos session for HTTP `Authorization: Negotiate` flows.
