@@ -1,4 +1,4 @@
-//! Flink's error body.
+//! Flink's error body, and its empty body.
 
 use serde::{Deserialize, Serialize};
 
@@ -10,6 +10,10 @@ pub struct ErrorResponseBody {
     pub errors: Vec<String>,
 }
 
+/// Flink's `EmptyResponseBody`: `{}` (202 to `PATCH /jobs/:id`, `DELETE /cluster`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmptyResponseBody {}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -20,5 +24,6 @@ mod tests {
         assert_eq!(v.errors, vec!["Job 00 not found".to_string()]);
         assert_eq!(serde_json::to_string(&v).unwrap(), r#"{"errors":["Job 00 not found"]}"#);
         assert!(serde_json::from_str::<ErrorResponseBody>("{}").is_err(), "errors is required");
+        assert_eq!(serde_json::to_string(&EmptyResponseBody {}).unwrap(), "{}");
     }
 }
