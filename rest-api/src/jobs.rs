@@ -380,6 +380,19 @@ pub struct JobVertexDetailsInfo {
     pub now: u64,
     /// One entry per subtask.
     pub subtasks: Vec<SubtaskExecutionAttemptDetailsInfo>,
+    /// Statistics over the subtasks.
+    pub aggregated: AggregatedTaskDetailsInfo,
+}
+
+/// Flink's `AggregatedTaskDetailsInfo`: per figure, its `min`, `max`, `avg`,
+/// `sum`, `median`, `p25`, `p75` and `p95` over a vertex's subtasks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AggregatedTaskDetailsInfo {
+    /// By I/O figure (`read-records`, `write-bytes`, `accumulated-busy-time`, ...).
+    pub metrics: BTreeMap<String, BTreeMap<String, u64>>,
+    /// By `ExecutionState` name: ms spent in it.
+    #[serde(rename = "status-duration")]
+    pub status_duration: BTreeMap<String, BTreeMap<String, u64>>,
 }
 
 /// Flink's `SubtaskExecutionAttemptDetailsInfo`: one subtask's current attempt.
@@ -396,6 +409,9 @@ pub struct SubtaskExecutionAttemptDetailsInfo {
     /// Start, ms; -1 before.
     #[serde(rename = "start-time")]
     pub start_time: i64,
+    /// The same start, under Flink's older name (`FIELD_NAME_COMPATIBLE_START_TIME`).
+    #[serde(rename = "start_time")]
+    pub start_time_compatible: i64,
     /// End, ms; -1 before.
     #[serde(rename = "end-time")]
     pub end_time: i64,
@@ -499,9 +515,13 @@ mod tests {
         assert_eq!(v.root_exception.as_deref(), Some("boom"));
         let v: JobVertexDetailsInfo = round_trip(json!({"id": "b".repeat(32), "name": "Source", "parallelism": 1,
             "maxParallelism": 128, "now": 9, "subtasks": [{"subtask": 0, "status": "RUNNING", "attempt": 0,
-                "endpoint": "h:1", "start-time": 3, "end-time": -1, "duration": 6, "metrics": io(),
-                "taskmanager-id": "tm-1", "status-duration": {"RUNNING": 6}}]}));
+                "endpoint": "h:1", "start-time": 3, "start_time": 3, "end-time": -1, "duration": 6, "metrics": io(),
+                "taskmanager-id": "tm-1", "status-duration": {"RUNNING": 6}}],
+            "aggregated": {"metrics": {"read-records": {"min": 5, "max": 5, "avg": 5, "sum": 5, "median": 5,
+                "p25": 5, "p75": 5, "p95": 5}}, "status-duration": {"RUNNING": {"min": 6, "max": 6, "avg": 6,
+                "sum": 6, "median": 6, "p25": 6, "p75": 6, "p95": 6}}}}));
         assert_eq!(v.subtasks[0].status_duration["RUNNING"], 6);
+        assert_eq!(v.aggregated.metrics["read-records"]["p95"], 5);
     }
 
     #[test]

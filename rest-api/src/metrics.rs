@@ -42,8 +42,11 @@ pub struct JobVertexBackPressureInfo {
     /// `ok` (measured) or `deprecated`.
     pub status: String,
     /// `ok`, `low` or `high`: the worst subtask's.
-    #[serde(rename = "backpressure-level")]
+    #[serde(rename = "backpressureLevel")]
     pub backpressure_level: String,
+    /// The same level under Flink's deprecated name (`DEPRECATED_FIELD_NAME_BACKPRESSURE_LEVEL`).
+    #[serde(rename = "backpressure-level")]
+    pub deprecated_backpressure_level: String,
     /// When measured, ms.
     #[serde(rename = "end-timestamp")]
     pub end_timestamp: u64,
@@ -60,8 +63,11 @@ pub struct SubtaskBackPressureInfo {
     #[serde(rename = "attempt-number")]
     pub attempt_number: u32,
     /// `ok`, `low` or `high`.
-    #[serde(rename = "backpressure-level")]
+    #[serde(rename = "backpressureLevel")]
     pub backpressure_level: String,
+    /// The same level under Flink's deprecated name.
+    #[serde(rename = "backpressure-level")]
+    pub deprecated_backpressure_level: String,
     /// Back-pressured share.
     pub ratio: f64,
     /// Idle share.
@@ -91,9 +97,9 @@ mod tests {
 
     #[test]
     fn back_pressure_round_trips() {
-        let sample = json!({"status": "ok", "backpressure-level": "low", "end-timestamp": 5, "subtasks": [
-            {"subtask": 0, "attempt-number": 0, "backpressure-level": "low", "ratio": 0.2, "idleRatio": 0.3,
-             "busyRatio": 0.5}]});
+        let sample = json!({"status": "ok", "backpressureLevel": "low", "backpressure-level": "low",
+            "end-timestamp": 5, "subtasks": [{"subtask": 0, "attempt-number": 0, "backpressureLevel": "low",
+            "backpressure-level": "low", "ratio": 0.2, "idleRatio": 0.3, "busyRatio": 0.5}]});
         let v: JobVertexBackPressureInfo = serde_json::from_value(sample.clone()).unwrap();
         assert_eq!(v.subtasks[0].idle_ratio, 0.3);
         assert_eq!(serde_json::to_value(&v).unwrap(), sample);

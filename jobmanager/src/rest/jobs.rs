@@ -14,10 +14,11 @@ use std::collections::BTreeMap;
 use axum::extract::{Path, State};
 use axum::Json;
 use rfy_rest_api::{
-    ExecutionConfigInfo, IoMetricsInfo, JobConfigInfo, JobDetails, JobDetailsInfo, JobDetailsVertexInfo,
-    JobExceptionHistory, JobExceptionsInfoWithHistory, JobIdWithStatus, JobIdsWithStatusOverview, JobPlanInfo,
-    JobStatusInfo, JobVertexDetailsInfo, MultipleJobsDetails, Plan, PlanInput, PlanNode, RootExceptionInfo,
-    StreamGraphJson, StreamGraphNode, SubtaskExecutionAttemptDetailsInfo, TaskCounts, EXECUTION_STATES, JOB_STATES,
+    AggregatedTaskDetailsInfo, ExecutionConfigInfo, IoMetricsInfo, JobConfigInfo, JobDetails, JobDetailsInfo,
+    JobDetailsVertexInfo, JobExceptionHistory, JobExceptionsInfoWithHistory, JobIdWithStatus, JobIdsWithStatusOverview,
+    JobPlanInfo, JobStatusInfo, JobVertexDetailsInfo, MultipleJobsDetails, Plan, PlanInput, PlanNode,
+    RootExceptionInfo, StreamGraphJson, StreamGraphNode, SubtaskExecutionAttemptDetailsInfo, TaskCounts,
+    EXECUTION_STATES, JOB_STATES,
 };
 use rfy_runtime::{JobGraph, RuntimeMode};
 
@@ -339,6 +340,7 @@ fn subtask_info(t: &TaskStatus, attempt: u32) -> SubtaskExecutionAttemptDetailsI
         attempt,
         endpoint: t.address.clone(),
         start_time: start,
+        start_time_compatible: start,
         end_time: end,
         duration,
         metrics: io_metrics(&[t], end > 0),
@@ -355,14 +357,60 @@ pub(super) async fn vertex_details(
     let st = find_job(&c.dispatcher, &job_id)?.current();
     let v = vertex_index(&st.graph, &vid).ok_or_else(|| no_vertex(&job_id, &vid))?;
     let vertex = &st.graph.vertices[v as usize];
+    let subtasks: Vec<SubtaskExecutionAttemptDetailsInfo> =
+        tasks_of(&st, v).iter().map(|t| subtask_info(t, st.attempt)).collect();
     Ok(Json(JobVertexDetailsInfo {
         id: vid,
         name: vertex.name.clone(),
         parallelism: vertex.parallelism,
         max_parallelism: vertex.max_parallelism,
         now: now_ms(),
-        subtasks: tasks_of(&st, v).iter().map(|t| subtask_info(t, st.attempt)).collect(),
+        aggregated: aggregated(&subtasks),
+        subtasks,
     }))
+}
+
+/// Flink's `MetricsStatistics` of `values`: min, max, avg, sum and nearest-rank percentiles (all 0 when empty).
+fn statistics(mut values: Vec<u64>) -> BTreeMap<String, u64> {
+    values.sort_unstable();
+    let n = values.len();
+    let pct = |p: f64| if n == 0 { 0 } else { values[((p * n as f64).ceil() as usize).clamp(1, n) - 1] };
+    let sum: u64 = values.iter().sum();
+    [
+        ("min", values.first().copied().unwrap_or(0)),
+        ("max", values.last().copied().unwrap_or(0)),
+        ("avg", if n == 0 { 0 } else { sum / n as u64 }),
+        ("sum", sum),
+        ("median", pct(0.5)),
+        ("p25", pct(0.25)),
+        ("p75", pct(0.75)),
+        ("p95", pct(0.95)),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+/// Flink's `AggregatedTaskDetailsInfo` of a vertex's subtasks.
+fn aggregated(subtasks: &[SubtaskExecutionAttemptDetailsInfo]) -> AggregatedTaskDetailsInfo {
+    let of = |f: fn(&IoMetricsInfo) -> u64| statistics(subtasks.iter().map(|s| f(&s.metrics)).collect());
+    let metrics = BTreeMap::from([
+        ("read-records".to_string(), of(|m| m.read_records)),
+        ("write-records".to_string(), of(|m| m.write_records)),
+        ("read-bytes".to_string(), of(|m| m.read_bytes)),
+        ("write-bytes".to_string(), of(|m| m.write_bytes)),
+        ("accumulated-backpressured-time".to_string(), of(|m| m.accumulated_backpressured_time)),
+        ("accumulated-idle-time".to_string(), of(|m| m.accumulated_idle_time)),
+        ("accumulated-busy-time".to_string(), of(|m| m.accumulated_busy_time as u64)),
+    ]);
+    let status_duration = EXECUTION_STATES
+        .iter()
+        .map(|state| {
+            let values = subtasks.iter().map(|s| s.status_duration.get(*state).copied().unwrap_or(0)).collect();
+            (state.to_string(), statistics(values))
+        })
+        .collect();
+    AggregatedTaskDetailsInfo { metrics, status_duration }
 }
 
 /// 404: `job_id` has no vertex `vid`.
@@ -395,5 +443,14 @@ mod tests {
         assert_ne!(ids[0], ids[1]);
         assert_eq!(vertex_index(&g, "0"), None);
         assert_eq!(vertex_index(&g, &format!("{:032x}", 0)), None, "a wrong name hash is refused");
+    }
+
+    #[test]
+    fn statistics_have_flinks_keys_and_nearest_rank_percentiles() {
+        let s = statistics(vec![40, 10, 30, 20]);
+        assert_eq!((s["min"], s["max"], s["sum"], s["avg"]), (10, 40, 100, 25));
+        assert_eq!((s["p25"], s["median"], s["p75"], s["p95"]), (10, 20, 30, 40));
+        assert!(statistics(vec![]).values().all(|v| *v == 0));
+        assert_eq!(statistics(vec![]).len(), 8);
     }
 }

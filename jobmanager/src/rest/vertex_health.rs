@@ -1,8 +1,9 @@
 //! Per-vertex health routes in Flink's shapes, from the TaskManagers' heartbeats:
 //!
 //! - `GET /jobs/:id/vertices/:vid/backpressure`: Flink's `JobVertexBackPressureInfo`,
-//!   `{"status": "ok", "backpressure-level", "end-timestamp", "subtasks": [{"subtask",
-//!   "attempt-number", "backpressure-level", "ratio", "idleRatio", "busyRatio"}]}`.
+//!   `{"status": "ok", "backpressureLevel", "end-timestamp", "subtasks": [{"subtask",
+//!   "attempt-number", "backpressureLevel", "ratio", "idleRatio", "busyRatio"}]}`
+//!   (each level also under Flink's deprecated `backpressure-level`).
 //!   As since Flink 1.13, the ratios are the task time metrics
 //!   (`backPressuredTimeMsPerSecond` / 1000, ...), not stack samples; the
 //!   vertex's level is its most back-pressured subtask's.
@@ -40,6 +41,7 @@ pub(super) async fn backpressure(
                 subtask: t.subtask,
                 attempt_number: st.attempt,
                 backpressure_level: back_pressure_level(ratio).into(),
+                deprecated_backpressure_level: back_pressure_level(ratio).into(),
                 ratio,
                 idle_ratio: time.idle / 1000.0,
                 busy_ratio: time.busy / 1000.0,
@@ -49,6 +51,7 @@ pub(super) async fn backpressure(
     Ok(Json(JobVertexBackPressureInfo {
         status: "ok".into(),
         backpressure_level: back_pressure_level(worst).into(),
+        deprecated_backpressure_level: back_pressure_level(worst).into(),
         end_timestamp: now_ms(),
         subtasks,
     }))
