@@ -18,6 +18,7 @@ pub mod logs;
 pub mod new_project;
 pub mod plan;
 pub mod queue_fit;
+pub mod rest_client;
 pub mod session;
 pub mod yarn;
 pub mod yarn_logs;

@@ -65,12 +65,11 @@ pub async fn run(args: &LogsArgs) -> Result<bool> {
         let body = resp.bytes().await.with_context(|| format!("reading {url}"))?;
         if !status.is_success() {
             let text = String::from_utf8_lossy(&body);
-            let msg = serde_json::from_slice::<serde_json::Value>(&body)
-                .ok()
-                .and_then(|v| {
-                    v["errors"].as_array().map(|e| e.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join("; "))
-                })
-                .unwrap_or_else(|| text.into_owned());
+            // Flink's error body; else (a proxy's page, say) the raw text.
+            let msg = match serde_json::from_slice::<rfy_rest_api::ErrorResponseBody>(&body) {
+                Ok(e) => e.errors.join("; "),
+                Err(_) => text.into_owned(),
+            };
             bail!("{url}: {status}: {msg}");
         }
         stdout.write_all(&body).context("writing to stdout")?;

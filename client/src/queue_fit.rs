@@ -14,7 +14,7 @@
 
 use rfy_conf::{options, Configuration, Source};
 use rfy_hadoop::yarn::rest::{ResourceInfo, RmRestClient};
-use serde_json::Value;
+use rfy_rest_api::ConfigurationInfoEntry;
 
 use crate::follow::RestClient;
 
@@ -34,10 +34,10 @@ impl SessionShape {
     /// Flink's list of `{"key", "value"}`); defaults for keys it does not list.
     ///
     /// Errors: a listed value that does not parse (names the key).
-    pub fn from_config_list(list: &Value) -> Result<Self, rfy_conf::ConfError> {
+    pub fn from_config_list(list: &[ConfigurationInfoEntry]) -> Result<Self, rfy_conf::ConfError> {
         let mut conf = Configuration::new();
-        for kv in list.as_array().into_iter().flatten() {
-            let (Some(k), Some(v)) = (kv["key"].as_str(), kv["value"].as_str()) else { continue };
+        for ConfigurationInfoEntry { key: k, value: v } in list {
+            let (k, v) = (k.as_str(), v.as_str());
             let wanted = [
                 options::TASKMANAGER_NUMBER_OF_TASK_SLOTS.key,
                 options::TASKMANAGER_MEMORY_PROCESS_SIZE.key,
@@ -82,7 +82,7 @@ pub fn check(slots: u32, shape: SessionShape, queue: &str, queue_max: ResourceIn
 /// does not answer.
 pub async fn check_session_job(rm: &RmRestClient, queue: &str, session: &RestClient, slots: u32) -> anyhow::Result<()> {
     let Some(max) = rm.queue_max_resources(queue).await? else { return Ok(()) };
-    let shape = SessionShape::from_config_list(&session.get("/jobmanager/config").await?)?;
+    let shape = SessionShape::from_config_list(&session.jobmanager_config().await?)?;
     check(slots, shape, queue, max).map_err(anyhow::Error::msg)
 }
 
@@ -116,11 +116,15 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn entries(v: serde_json::Value) -> Vec<ConfigurationInfoEntry> {
+        serde_json::from_value(v).unwrap()
+    }
+
     #[test]
     fn a_job_fits_or_is_named_with_what_the_queue_gives() {
-        let list = json!([{"key": "taskmanager.numberOfTaskSlots", "value": "2"},
+        let list = entries(json!([{"key": "taskmanager.numberOfTaskSlots", "value": "2"},
             {"key": "taskmanager.memory.process.size", "value": "512m"},
-            {"key": "jobmanager.memory.process.size", "value": "1g"}, {"key": "other", "value": "x"}]);
+            {"key": "jobmanager.memory.process.size", "value": "1g"}, {"key": "other", "value": "x"}]));
         let shape = SessionShape::from_config_list(&list).unwrap();
         assert_eq!(shape, SessionShape { slots_per_tm: 2, tm_mib: 512, jm_mib: 1024 });
         let q = ResourceInfo { memory: 4096, vcores: 8 };
@@ -130,7 +134,7 @@ mod tests {
         assert!(e.contains("at most 12 slots") && e.contains("'root.default'"), "{e}");
         let huge_jm = SessionShape { jm_mib: 1 << 20, ..shape };
         assert!(check(13, huge_jm, "root.default", q).is_ok(), "the deployment names a too large JobManager");
-        let bad = json!([{"key": "taskmanager.numberOfTaskSlots", "value": "two"}]);
+        let bad = entries(json!([{"key": "taskmanager.numberOfTaskSlots", "value": "two"}]));
         assert!(SessionShape::from_config_list(&bad).is_err());
     }
 }

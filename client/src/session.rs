@@ -29,8 +29,8 @@ use rfy_conf::{options, Configuration};
 use rfy_hadoop::config::{current_user, HadoopConfig};
 use rfy_hadoop::hdfs::Hdfs;
 use rfy_hadoop::yarn::rest::{AppReport, RmRestClient};
+use rfy_rest_api::JobDetails;
 use rfy_runtime::JobGraph;
-use serde_json::Value;
 
 use crate::follow::{self, RestClient};
 use crate::yarn::{self, Deployed};
@@ -132,7 +132,7 @@ pub async fn find_session(conf: &Configuration) -> Result<(String, AppReport)> {
 fn session_rest(app: &str, report: &AppReport) -> Result<RestClient> {
     let url = yarn::rest_address_of(report)
         .ok_or_else(|| anyhow!("session {app} registered no JobManager REST address with YARN (amRPCAddress)"))?;
-    RestClient::new(url)
+    Ok(RestClient::new(url)?)
 }
 
 /// The lock file beside the properties file: `.yarn-properties-<user>.lock`.
@@ -216,7 +216,7 @@ pub async fn start(conf: &Configuration, detached: bool) -> Result<bool> {
     };
     // Ready: the Dispatcher answers.
     let deadline = Instant::now() + Duration::from_secs(60);
-    while rest.get("/overview").await.is_err() {
+    while rest.overview().await.is_err() {
         if Instant::now() > deadline {
             let _ = rm.kill(&app).await;
             yarn::remove_staging(&fs, &staging).await;
@@ -264,18 +264,21 @@ async fn watch_session(
                 return stop_app(rm, app, fs, staging, props).await;
             }
         }
-        if let (Ok(o), Ok(jobs)) = (rest.get("/overview").await, rest.get("/jobs/overview").await) {
-            let mut line = format!(
-                "session {app}: {} TaskManagers, {}/{} slots free; jobs: {} running, {} finished, {} failed, {} canceled",
-                o["taskmanagers"], o["slots-available"], o["slots-total"], o["jobs-running"], o["jobs-finished"],
-                o["jobs-failed"], o["jobs-cancelled"]
-            );
-            for j in jobs["jobs"].as_array().into_iter().flatten().take(5) {
-                line.push_str(&format!(" | {} {}", short(&j["jid"]), j["state"].as_str().unwrap_or("?")));
+        match (rest.overview().await, rest.jobs_overview().await) {
+            (Ok(o), Ok(jobs)) => {
+                let mut line = format!(
+                    "session {app}: {} TaskManagers, {}/{} slots free; jobs: {} running, {} finished, {} failed, {} canceled",
+                    o.taskmanagers, o.slots_available, o.slots_total, o.jobs_running, o.jobs_finished, o.jobs_failed,
+                    o.jobs_cancelled
+                );
+                for j in jobs.jobs.iter().take(5) {
+                    line.push_str(&format!(" | {} {}", short(&j.jid), j.state));
+                }
+                bar.set_message(line);
             }
-            bar.set_message(line);
-            bar.tick();
+            (Err(e), _) | (_, Err(e)) => bar.set_message(format!("session {app}: {e}")),
         }
+        bar.tick();
         if last_report.elapsed() > Duration::from_secs(1) {
             last_report = Instant::now();
             let r = rm.app_report(app).await?;
@@ -293,8 +296,8 @@ async fn watch_session(
     }
 }
 
-fn short(v: &Value) -> String {
-    v.as_str().unwrap_or("?").chars().take(8).collect()
+fn short(id: &str) -> String {
+    id.chars().take(8).collect()
 }
 
 fn remove_properties_if(props: &std::path::Path, app: &str) {
@@ -396,8 +399,7 @@ pub async fn run_job(conf: &Configuration, graph: &JobGraph, detached: bool) -> 
     // Until the job has its slots (or ended): RUNNING is printed as in application mode.
     let deadline = Instant::now() + conf.get(&options::SLOT_REQUEST_TIMEOUT) + Duration::from_secs(10);
     let state = loop {
-        let d = rest.get(&format!("/jobs/{job_id}")).await?;
-        let state = d["state"].as_str().unwrap_or("UNKNOWN").to_string();
+        let state = rest.job_details(&job_id).await?.state;
         if state != "CREATED" || Instant::now() > deadline {
             break state;
         }
@@ -406,8 +408,9 @@ pub async fn run_job(conf: &Configuration, graph: &JobGraph, detached: bool) -> 
     eprintln!("Job {job_id} is {state} ({:.2} s)", t0.elapsed().as_secs_f64());
     if detached || state == "FAILED" {
         if state == "FAILED" {
-            if let Ok(e) = rest.get(&format!("/jobs/{job_id}/exceptions")).await {
-                eprintln!("error: {}", e["root-exception"].as_str().unwrap_or("unknown cause"));
+            match rest.job_exceptions(&job_id).await {
+                Ok(e) => eprintln!("error: {}", e.root_exception.as_deref().unwrap_or("no root exception recorded")),
+                Err(e) => eprintln!("error: the job FAILED; its exceptions cannot be read: {e}"),
             }
         }
         if detached {
@@ -474,28 +477,19 @@ pub async fn target_client(target: &crate::cli::JobManagerTarget, conf: &Configu
         return session_rest(&app, &report);
     }
     match target.yarn_application().map_err(anyhow::Error::msg)? {
-        Some(app) => RestClient::new(yarn::jobmanager_url(&app).await?),
-        None => RestClient::new(format!("http://{}", target.jobmanager)),
+        Some(app) => Ok(RestClient::new(yarn::jobmanager_url(&app).await?)?),
+        None => Ok(RestClient::new(format!("http://{}", target.jobmanager))?),
     }
 }
 
 /// `rfy list`: prints jobs as Flink's `flink list` does (`start : id : name (STATE)`), by group.
 pub async fn list_jobs(client: &RestClient, all: bool, running: bool, scheduled: bool) -> Result<bool> {
-    let v = client.get("/jobs/overview").await?;
-    let jobs = v["jobs"].as_array().cloned().unwrap_or_default();
+    let jobs = client.jobs_overview().await?.jobs;
     let (running, scheduled) =
         if !all && !running && !scheduled { (true, true) } else { (running || all, scheduled || all) };
-    let line = |j: &Value| {
-        format!(
-            "{} : {} : {} ({})",
-            format_ms(j["start-time"].as_u64().unwrap_or(0)),
-            j["jid"].as_str().unwrap_or("?"),
-            j["name"].as_str().unwrap_or("?"),
-            j["state"].as_str().unwrap_or("?")
-        )
-    };
+    let line = |j: &JobDetails| format!("{} : {} : {} ({})", format_ms(j.start_time), j.jid, j.name, j.state);
     let group = |title: &str, pred: &dyn Fn(&str) -> bool| {
-        let rows: Vec<String> = jobs.iter().filter(|j| pred(j["state"].as_str().unwrap_or(""))).map(line).collect();
+        let rows: Vec<String> = jobs.iter().filter(|j| pred(&j.state)).map(line).collect();
         println!("------------------ {title} ------------------");
         if rows.is_empty() {
             println!("No {} jobs.", title.to_lowercase());

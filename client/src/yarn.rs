@@ -41,6 +41,7 @@ use crate::am_attempts::application_attempts;
 pub use crate::am_attempts::AmIdentity;
 use crate::cache::{BundleCache, Limits};
 use crate::follow::RestClient;
+use rfy_rest_api::JobDetailsInfo;
 
 /// How often the application report is polled while waiting for RUNNING.
 const REPORT_POLL: Duration = Duration::from_millis(100);
@@ -190,14 +191,14 @@ async fn find_job(
 ) -> Result<std::result::Result<(String, String), AppReport>> {
     let mut last_report = Instant::now();
     loop {
-        if let Ok(v) = jm.get("/jobs/overview").await {
-            if let Some(j) = v["jobs"].as_array().and_then(|a| a.first()) {
-                let id = j["jid"].as_str().unwrap_or_default().to_string();
-                let state = j["state"].as_str().unwrap_or_default().to_string();
-                if !id.is_empty() {
-                    return Ok(Ok((id, state)));
+        match jm.jobs_overview().await {
+            Ok(v) => {
+                if let Some(j) = v.jobs.into_iter().next() {
+                    return Ok(Ok((j.jid, j.state)));
                 }
             }
+            // Not up yet, or the proxy answers for the RM: asked again below.
+            Err(e) => tracing::debug!("jobs overview through the proxy: {e}"),
         }
         if last_report.elapsed() > Duration::from_millis(500) {
             last_report = Instant::now();
@@ -217,8 +218,9 @@ fn epoch_ms() -> u64 {
 /// Prints when the job became RUNNING and when it ended, by the JobManager's
 /// clock (`timestamps` of `GET /jobs/<id>`), relative to the client's start
 /// and as epoch milliseconds (for `scripts/bench-yarn-startup`).
-fn print_timeline(job_id: &str, state: &str, details: &serde_json::Value, t_epoch_ms: u64) {
-    let at = |s: &str| details["timestamps"][s].as_u64();
+fn print_timeline(job_id: &str, state: &str, details: &JobDetailsInfo, t_epoch_ms: u64) {
+    // Every state is listed; 0 for one the job never entered.
+    let at = |s: &str| details.timestamps.get(s).copied().filter(|t| *t > 0);
     let (Some(running), Some(end)) = (at("RUNNING"), at(state)) else { return };
     let rel = |t: u64| t.saturating_sub(t_epoch_ms) as f64 / 1000.0;
     eprintln!(
@@ -277,9 +279,9 @@ async fn follow_job(
             }
         }
         let jm = moved.as_ref().unwrap_or(jm);
-        match jm.get(&format!("/jobs/{job_id}")).await {
+        match jm.job_details(job_id).await {
             Ok(details) => {
-                let state = details["state"].as_str().unwrap_or("UNKNOWN").to_string();
+                let state = details.state.clone();
                 if state == "RUNNING" && !announced_running {
                     announced_running = true;
                     bar.suspend(|| eprintln!("Job {job_id} is RUNNING ({:.1} s)", t0.elapsed().as_secs_f64()));
@@ -295,10 +297,9 @@ async fn follow_job(
                     });
                 }
                 let read = crate::follow::source_records(&details);
-                let counts = &details["status-counts"];
-                let subtasks: u64 =
-                    counts.as_object().map(|m| m.values().filter_map(|v| v.as_u64()).sum()).unwrap_or(0);
-                let deployed = subtasks > 0 && counts["RUNNING"].as_u64() == Some(subtasks);
+                let subtasks: u64 = details.status_counts.values().sum();
+                let running = details.status_counts.get("RUNNING").copied().unwrap_or(0);
+                let deployed = subtasks > 0 && running == subtasks;
                 if deployed || matches!(state.as_str(), "FINISHED" | "FAILED" | "CANCELED") {
                     bar.set_message(format!(
                         "{state}  {:.1} s  sources read {read} records",
@@ -306,31 +307,35 @@ async fn follow_job(
                     ));
                 } else {
                     // Until every subtask runs: what the job waits for (TaskManager containers, their registration).
-                    let registered = jm
-                        .get("/taskmanagers")
-                        .await
-                        .ok()
-                        .and_then(|v| v["taskmanagers"].as_array().map(Vec::len))
-                        .unwrap_or(0);
+                    let registered = match jm.taskmanagers().await {
+                        Ok(t) => t.taskmanagers.len().to_string(),
+                        Err(e) => {
+                            tracing::debug!("TaskManagers through the proxy: {e}");
+                            "?".to_string()
+                        }
+                    };
                     bar.set_message(format!(
                         "{state}  {:.1} s  waiting for TaskManagers: containers granted {} (+ the AM's), TaskManagers registered {registered}, subtasks running {}/{subtasks}",
                         started.elapsed().as_secs_f64(),
                         (containers - 1).max(0),
-                        counts["RUNNING"].as_u64().unwrap_or(0)
+                        running
                     ));
                 }
                 bar.tick();
                 last_state = Some(state.clone());
                 if matches!(state.as_str(), "FINISHED" | "FAILED" | "CANCELED") {
                     bar.finish_and_clear();
-                    let duration = details["duration"].as_u64().unwrap_or(0) as f64 / 1000.0;
+                    let duration = details.duration as f64 / 1000.0;
                     eprintln!("Job {job_id} {state} in {duration:.2} s: sources read {read} records");
                     print_timeline(job_id, &state, &details, t_epoch_ms);
                     if state == "FAILED" {
-                        if let Ok(e) = jm.get(&format!("/jobs/{job_id}/exceptions")).await {
-                            if let Some(root) = e["root-exception"].as_str() {
-                                eprintln!("error: {root}");
+                        match jm.job_exceptions(job_id).await {
+                            Ok(e) => {
+                                if let Some(root) = e.root_exception {
+                                    eprintln!("error: {root}");
+                                }
                             }
+                            Err(e) => eprintln!("error: the job FAILED; its exceptions cannot be read: {e}"),
                         }
                     }
                     return Ok((last_state, None));
@@ -561,8 +566,8 @@ pub async fn run_application(
         let deadline = Instant::now() + Duration::from_secs(300);
         while state == "CREATED" && Instant::now() < deadline {
             tokio::time::sleep(JOB_POLL).await;
-            match jm.get(&format!("/jobs/{job_id}")).await {
-                Ok(d) => state = d["state"].as_str().unwrap_or("UNKNOWN").to_string(),
+            match jm.job_details(&job_id).await {
+                Ok(d) => state = d.state,
                 Err(_) => {
                     if rm.app_report(&app).await.map(|r| r.is_final()).unwrap_or(false) {
                         break;

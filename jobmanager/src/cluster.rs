@@ -4,10 +4,11 @@
 //! ApplicationMaster) a handle.
 //!
 //! Who owns what: the Dispatcher owns the job registry, each JobMaster its
-//! job's state, the ResourceManager the TaskManagers and slots. Dependencies
-//! run one way: gateway / rest → dispatcher → job_master → resource_manager,
-//! checkpoint, deployment (pure); task_calls (the gRPC `TaskManagerGateway`)
-//! → job_master, plugged in here.
+//! job's state, the ResourceManager the TaskManagers and slots, the REST
+//! layer (`rest::RestState`) its operations and the metric store. Dependencies
+//! run one way: gateway / rest → metrics → dispatcher → job_master →
+//! resource_manager, checkpoint, deployment (pure); task_calls (the gRPC
+//! `TaskManagerGateway`) → job_master, plugged in here.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -24,7 +25,9 @@ use crate::dispatcher::{Dispatcher, JobStoreSettings};
 use crate::error::{JobManagerError, SubmitError};
 use crate::gateway::Gateway;
 use crate::job_master::{JobMasterMsg, JobMasterServices};
+use crate::metrics::MetricStore;
 use crate::resource_manager::{ResourceDriver, ResourceManager, ResourceSettings, TaskManagerInfo};
+use crate::rest::RestState;
 use crate::status::{JobSnapshot, JobStatus};
 use crate::task_calls::RpcTaskManagers;
 
@@ -49,6 +52,8 @@ pub struct JobManagerHandle {
     /// `host:port` of the REST server.
     pub rest_address: String,
     pub(crate) dispatcher: Arc<Dispatcher>,
+    /// The REST layer's state (operations not yet fetched, Prometheus port).
+    pub(crate) rest: Arc<RestState>,
     shutdown: watch::Sender<bool>,
 }
 
@@ -109,7 +114,7 @@ impl JobManagerHandle {
 
     /// Port of the JobManager's Prometheus reporter (`metrics.reporter.prom.port`), if it runs.
     pub fn prometheus_port(&self) -> Option<u16> {
-        self.dispatcher.prometheus_port.get().copied()
+        self.rest.prometheus_port.get().copied()
     }
 
     /// Number of registered TaskManagers.
@@ -225,18 +230,20 @@ impl JobManager {
             expiration: conf.get(&options::JOBSTORE_EXPIRATION_TIME),
         };
         let dispatcher = Arc::new(Dispatcher::new(conf, rm.clone(), services, store));
+        let metrics = Arc::new(MetricStore::default());
+        let rest = Arc::new(RestState::new(dispatcher.clone(), metrics.clone()));
         let (shutdown, stop) = watch::channel(false);
         if let Some(ports) = dispatcher.conf.get_optional(&options::METRICS_REPORTER_PROM_PORT) {
             let range = rfy_conf::parse_port_range(&ports, options::METRICS_REPORTER_PROM_PORT.key)
                 .map_err(JobManagerError::Config)?;
             let host = config.rest_bind.rsplit_once(':').map(|h| h.0).unwrap_or("127.0.0.1").to_string();
             let port = crate::metrics::start_reporter(dispatcher.clone(), &host, range, stop.clone()).await?;
-            let _ = dispatcher.prometheus_port.set(port);
+            let _ = rest.prometheus_port.set(port);
             tracing::info!(port, "Prometheus reporter listening");
         }
 
         let mut rpc_stop = stop.clone();
-        let gateway = Gateway { dispatcher: dispatcher.clone(), heartbeat_interval, heartbeat_timeout };
+        let gateway = Gateway { dispatcher: dispatcher.clone(), metrics, heartbeat_interval, heartbeat_timeout };
         let rpc = tonic::transport::Server::builder()
             .add_service(JobManagerGatewayServer::new(gateway))
             // TCP_NODELAY on every accepted connection (the builder's
@@ -252,7 +259,7 @@ impl JobManager {
         });
 
         let mut rest_stop = stop.clone();
-        let app = crate::rest::router(dispatcher.clone());
+        let app = crate::rest::router(rest.clone());
         tokio::spawn(async move {
             let served = axum::serve(rest_listener, app).with_graceful_shutdown(async move {
                 let _ = rest_stop.wait_for(|s| *s).await;
@@ -275,6 +282,7 @@ impl JobManager {
             rpc_address: format!("{host}:{rpc_port}"),
             rest_address: format!("{host}:{rest_port}"),
             dispatcher,
+            rest,
             shutdown,
         })
     }

@@ -1,14 +1,15 @@
 //! The Dispatcher: the job registry. Accepts JobGraphs, starts one
 //! JobMaster per job, routes messages to it, and serves its snapshots to the
-//! REST API and the web UI. Finished jobs stay listed up to
+//! REST API and the web UI. It knows nothing of REST or metrics: the REST
+//! layer's own state (`rest::RestState`) holds what only it needs. Finished jobs stay listed up to
 //! `jobstore.max-capacity` and for `jobstore.expiration-time` (Flink's
 //! job store options).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use rfy_conf::{options, Configuration, Source};
+use rfy_conf::{Configuration, Source};
 use rfy_runtime::JobGraph;
 use tokio::sync::watch;
 
@@ -36,19 +37,8 @@ pub(crate) struct Dispatcher {
     /// Job id → its JobMaster. Held only to look up or insert a handle.
     jobs: Mutex<BTreeMap<String, JobMasterHandle>>,
     store: JobStoreSettings,
-    /// When the JobManager started.
-    pub(crate) started: Instant,
-    /// `heartbeat.timeout`, for the REST `/config`.
-    pub(crate) heartbeat_timeout: Duration,
     /// Set by `DELETE /cluster` (Flink's cluster shutdown).
     shutdown_requested: watch::Sender<bool>,
-    /// REST asynchronous operations (savepoint disposals, and the savepoints and
-    /// stops whose results a client may still fetch).
-    pub(crate) rest_operations: crate::rest::Operations,
-    /// Task and TaskManager metrics from heartbeats (its own lock, never held across calls).
-    pub(crate) metrics: crate::metrics::MetricStore,
-    /// Port of the JobManager's Prometheus reporter, if it runs.
-    pub(crate) prometheus_port: std::sync::OnceLock<u16>,
 }
 
 impl Dispatcher {
@@ -59,17 +49,12 @@ impl Dispatcher {
         store: JobStoreSettings,
     ) -> Self {
         Dispatcher {
-            heartbeat_timeout: conf.get(&options::HEARTBEAT_TIMEOUT),
             conf,
             rm,
             services,
             jobs: Mutex::new(BTreeMap::new()),
             store,
-            started: Instant::now(),
             shutdown_requested: watch::channel(false).0,
-            rest_operations: Default::default(),
-            metrics: Default::default(),
-            prometheus_port: Default::default(),
         }
     }
 

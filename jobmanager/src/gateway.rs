@@ -15,6 +15,7 @@ use tonic::{Request, Response, Status};
 
 use crate::dispatcher::Dispatcher;
 use crate::job_master::JobMasterMsg;
+use crate::metrics::MetricStore;
 
 /// Job id of an execution id `<job>.<vertex>.<subtask>.<attempt>`.
 pub(crate) fn job_of(execution_id: &str) -> &str {
@@ -24,6 +25,8 @@ pub(crate) fn job_of(execution_id: &str) -> &str {
 /// The `JobManagerGateway` service.
 pub(crate) struct Gateway {
     pub(crate) dispatcher: Arc<Dispatcher>,
+    /// Where heartbeats' task and process metrics go (read by the REST API).
+    pub(crate) metrics: Arc<MetricStore>,
     pub(crate) heartbeat_interval: Duration,
     pub(crate) heartbeat_timeout: Duration,
 }
@@ -69,7 +72,7 @@ impl JobManagerGateway for Gateway {
         let req = request.into_inner();
         let known = self.dispatcher.rm.heartbeat(&req.resource_id);
         if known {
-            self.dispatcher.metrics.record(&req);
+            self.metrics.record(&req);
             let mut by_job: BTreeMap<&str, Vec<_>> = BTreeMap::new();
             for m in &req.metrics {
                 by_job.entry(job_of(&m.execution_id)).or_default().push(m.clone());

@@ -3,74 +3,62 @@
 //! (`ConfigurationInfo`), `/taskmanagers` (`TaskManagersInfo`) and
 //! `/taskmanagers/:id` (`TaskManagerDetailsInfo`).
 
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::Json;
-use serde_json::{json, Value};
+use std::collections::BTreeMap;
 
-use super::{error, Shared, VERSION};
-use crate::dispatcher::Dispatcher;
-use crate::resource_manager::TaskManagerInfo;
+use axum::extract::{Path, State};
+use axum::Json;
+use rfy_rest_api::{
+    ClusterOverviewWithVersion, ConfigurationInfoEntry, DashboardConfiguration, DashboardFeatures, HardwareDescription,
+    ResourceProfileInfo, SlotInfo, TaskManagerDetailsInfo, TaskManagerInfo, TaskManagerMetricsInfo, TaskManagersInfo,
+};
+
+use super::error::{RestError, RestResult};
+use super::{RestState, Shared, VERSION};
+use crate::resource_manager::TaskManagerInfo as RegisteredTaskManager;
 use crate::status::JobState;
 use rfy_conf::{options, Configuration, MemorySize, TaskExecutorMemory};
 
 /// `GET /config`: Flink's `DashboardConfiguration`.
-pub(super) async fn config(State(c): Shared) -> Json<Value> {
-    Json(json!({
-        "refresh-interval": 3000,
-        "timezone-name": "Coordinated Universal Time",
-        "timezone-offset": 0,
-        "flink-version": VERSION,
-        "flink-revision": format!("rfy {VERSION}"),
+pub(super) async fn config(State(c): Shared) -> Json<DashboardConfiguration> {
+    Json(DashboardConfiguration {
+        refresh_interval: 3000,
+        timezone_name: "Coordinated Universal Time".into(),
+        timezone_offset: 0,
+        flink_version: VERSION.into(),
+        flink_revision: format!("rfy {VERSION}"),
         // Cancel and savepoint go through the JobManager's own address (YARN's proxy forwards GET only).
-        "features": { "web-submit": false, "web-cancel": true, "web-rescale": false, "web-history": false },
-        "rfy-version": VERSION,
-        "heartbeat-timeout-ms": c.heartbeat_timeout.as_millis() as u64,
-    }))
-}
-
-/// The cluster overview (Flink's `ClusterOverviewWithVersion`), also used by the web UI.
-pub(crate) fn overview_json(c: &Dispatcher) -> Value {
-    let tm_list = c.rm.task_managers();
-    let total: u32 = tm_list.iter().map(|t| t.slots).sum();
-    let free: u32 = tm_list.iter().map(|t| t.free_slots).sum();
-    let tms = tm_list.len();
-    let jobs = c.snapshots();
-    let count = |pred: &dyn Fn(JobState) -> bool| jobs.iter().filter(|j| pred(j.state)).count();
-    json!({
-        "taskmanagers": tms,
-        "taskmanagers-blocked": 0,
-        "slots-total": total,
-        "slots-available": free,
-        "slots-free-and-blocked": 0,
-        "jobs-running": count(&|s| !s.is_terminal()),
-        "jobs-finished": count(&|s| s == JobState::Finished),
-        "jobs-cancelled": count(&|s| s == JobState::Canceled),
-        "jobs-failed": count(&|s| s == JobState::Failed),
-        "flink-version": VERSION,
-        "flink-commit": format!("rfy {VERSION}"),
-        "rfy-version": VERSION,
-        "uptime-ms": c.started.elapsed().as_millis() as u64,
-        "prometheus-port": c.prometheus_port.get(),
+        features: DashboardFeatures { web_submit: false, web_cancel: true, web_rescale: false, web_history: false },
+        rfy_version: VERSION.into(),
+        heartbeat_timeout_ms: c.heartbeat_timeout.as_millis() as u64,
     })
 }
 
-/// `GET /overview`.
-pub(super) async fn overview(State(c): Shared) -> Json<Value> {
-    Json(overview_json(&c))
+/// `GET /overview`: the cluster overview (Flink's `ClusterOverviewWithVersion`), also used by the web UI.
+pub(super) async fn overview(State(c): Shared) -> Json<ClusterOverviewWithVersion> {
+    let tm_list = c.dispatcher.rm.task_managers();
+    let jobs = c.dispatcher.snapshots();
+    let count = |pred: &dyn Fn(JobState) -> bool| jobs.iter().filter(|j| pred(j.state)).count() as u32;
+    Json(ClusterOverviewWithVersion {
+        taskmanagers: tm_list.len() as u32,
+        taskmanagers_blocked: 0,
+        slots_total: tm_list.iter().map(|t| t.slots).sum(),
+        slots_available: tm_list.iter().map(|t| t.free_slots).sum(),
+        slots_free_and_blocked: 0,
+        jobs_running: count(&|s| !s.is_terminal()),
+        jobs_finished: count(&|s| s == JobState::Finished),
+        jobs_cancelled: count(&|s| s == JobState::Canceled),
+        jobs_failed: count(&|s| s == JobState::Failed),
+        flink_version: VERSION.into(),
+        flink_commit: format!("rfy {VERSION}"),
+        rfy_version: VERSION.into(),
+        uptime_ms: c.started.elapsed().as_millis() as u64,
+        prometheus_port: c.prometheus_port.get().copied(),
+    })
 }
 
 /// `GET /jobmanager/config`: the cluster configuration as Flink's list of `{"key", "value"}`.
-pub(super) async fn jobmanager_config(State(c): Shared) -> Json<Value> {
-    let entries: Vec<Value> = c.conf.to_map().into_iter().map(|(k, v)| json!({ "key": k, "value": v })).collect();
-    Json(Value::Array(entries))
-}
-
-/// Flink's `ResourceProfileInfo` of `slots` slots. rfy does not budget CPU or
-/// memory per slot (yet): the amounts are 0, as Flink reports an unknown profile.
-fn resource_profile() -> Value {
-    json!({ "cpuCores": 0.0, "taskHeapMemory": 0, "taskOffHeapMemory": 0, "managedMemory": 0, "networkMemory": 0, "extendedResources": {} })
+pub(super) async fn jobmanager_config(State(c): Shared) -> Json<Vec<ConfigurationInfoEntry>> {
+    Json(c.dispatcher.conf.to_map().into_iter().map(|(key, value)| ConfigurationInfoEntry { key, value }).collect())
 }
 
 /// The TaskManager's memory model: the cluster configuration's
@@ -87,85 +75,89 @@ fn memory_model(conf: &Configuration, process_memory: u64) -> Option<TaskExecuto
 /// Flink's `TaskExecutorMemoryConfiguration`, bytes per component (rfy has no
 /// JVM: see `rfy_conf::memory` for what each means here). Without a model
 /// (options that do not add up) only the total is known.
-fn memory_configuration(memory: &Option<TaskExecutorMemory>, process_memory: u64) -> Value {
+fn memory_configuration(memory: &Option<TaskExecutorMemory>, process_memory: u64) -> BTreeMap<String, u64> {
     match memory {
-        Some(m) => Value::Object(m.fields().iter().map(|(k, v)| (k.to_string(), json!(v))).collect()),
-        None => json!({ "totalProcessMemory": process_memory }),
+        Some(m) => m.fields().iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+        None => BTreeMap::from([("totalProcessMemory".to_string(), process_memory)]),
     }
 }
 
-/// Flink's `TaskManagerInfo` of one TaskManager.
-fn taskmanager_json(c: &Dispatcher, t: &TaskManagerInfo) -> Value {
+/// Flink's `TaskManagerInfo` of one TaskManager. rfy does not budget CPU or
+/// memory per slot (yet): its resource profiles are Flink's unknown profile (zeros).
+fn taskmanager_info(c: &RestState, t: &RegisteredTaskManager) -> TaskManagerInfo {
     let process = c.metrics.process(&t.resource_id).unwrap_or_default();
     let (slots, free) = (t.slots, t.free_slots);
     let hw = t.hardware;
-    let memory = memory_model(&c.conf, hw.process_memory);
-    json!({
-        "id": t.resource_id,
-        "path": t.address,
-        "dataPort": t.address.rsplit(':').next().and_then(|p| p.parse::<u16>().ok()).unwrap_or(0),
-        "jmxPort": -1,
-        "timeSinceLastHeartbeat": t.since_heartbeat_ms,
-        "registeredAt": t.registered_ms,
-        "slotsNumber": slots,
-        "freeSlots": free,
-        "assignedTasks": slots - free,
-        "totalResource": resource_profile(),
-        "freeResource": resource_profile(),
+    let memory = memory_model(&c.dispatcher.conf, hw.process_memory);
+    TaskManagerInfo {
+        id: t.resource_id.clone(),
+        path: t.address.clone(),
+        data_port: t.address.rsplit(':').next().and_then(|p| p.parse::<u16>().ok()).unwrap_or(0),
+        jmx_port: -1,
+        time_since_last_heartbeat: t.since_heartbeat_ms,
+        registered_at: t.registered_ms,
+        slots_number: slots,
+        free_slots: free,
+        assigned_tasks: slots - free,
+        total_resource: ResourceProfileInfo::default(),
+        free_resource: ResourceProfileInfo::default(),
         // Reported by the TaskManager (registration: cores, physical memory; heartbeats: free memory).
-        "hardware": {
-            "cpuCores": hw.cpu_cores,
-            "physicalMemory": hw.physical_memory,
-            "freeMemory": process.free_memory,
-            "managedMemory": memory.map(|m| m.managed).unwrap_or(0),
+        hardware: HardwareDescription {
+            cpu_cores: hw.cpu_cores,
+            physical_memory: hw.physical_memory,
+            free_memory: process.free_memory,
+            managed_memory: memory.as_ref().map(|m| m.managed).unwrap_or(0),
         },
-        "memoryConfiguration": memory_configuration(&memory, hw.process_memory),
-        "blocked": false,
-        "logPath": t.log_path,
-        "prometheusPort": (process.prometheus_port > 0).then_some(process.prometheus_port),
-        "rssBytes": process.rss_bytes,
-        "cpuLoad": process.cpu_load,
-    })
+        memory_configuration: memory_configuration(&memory, hw.process_memory),
+        blocked: false,
+        log_path: t.log_path.clone(),
+        prometheus_port: (process.prometheus_port > 0).then_some(process.prometheus_port),
+        rss_bytes: process.rss_bytes,
+        cpu_load: process.cpu_load,
+    }
 }
 
 /// `GET /taskmanagers`: Flink's `TaskManagersInfo`.
-pub(crate) fn taskmanagers_json(c: &Dispatcher) -> Value {
-    let tms: Vec<Value> = c.rm.task_managers().iter().map(|t| taskmanager_json(c, t)).collect();
-    json!({ "taskmanagers": tms })
-}
-
-pub(super) async fn taskmanagers(State(c): Shared) -> Json<Value> {
-    Json(taskmanagers_json(&c))
+pub(super) async fn taskmanagers(State(c): Shared) -> Json<TaskManagersInfo> {
+    let taskmanagers = c.dispatcher.rm.task_managers().iter().map(|t| taskmanager_info(&c, t)).collect();
+    Json(TaskManagersInfo { taskmanagers })
 }
 
 /// `GET /taskmanagers/:id`: Flink's `TaskManagerDetailsInfo` (a `TaskManagerInfo`
 /// with its allocated slots and metrics).
-pub(super) async fn taskmanager_details(State(c): Shared, Path(tm_id): Path<String>) -> Response {
-    let Some(t) = c.rm.task_managers().into_iter().find(|t| t.resource_id == tm_id) else {
-        return error(StatusCode::NOT_FOUND, format!("TaskManager {tm_id} not found"));
-    };
-    let mut v = taskmanager_json(&c, &t);
-    let allocated: Vec<Value> = t
+pub(super) async fn taskmanager_details(
+    State(c): Shared,
+    Path(tm_id): Path<String>,
+) -> RestResult<TaskManagerDetailsInfo> {
+    let t = c
+        .dispatcher
+        .rm
+        .task_managers()
+        .into_iter()
+        .find(|t| t.resource_id == tm_id)
+        .ok_or_else(|| RestError::not_found(format!("TaskManager {tm_id} not found")))?;
+    let allocated_slots = t
         .slot_jobs
         .iter()
-        .map(|job| json!({ "resource": resource_profile(), "jobId": job, "assignedTasks": 1 }))
+        .map(|job| SlotInfo { resource: ResourceProfileInfo::default(), job_id: job.clone(), assigned_tasks: 1 })
         .collect();
-    v["allocatedSlots"] = Value::Array(allocated);
     let process = c.metrics.process(&t.resource_id).unwrap_or_default();
-    let memory = memory_model(&c.conf, t.hardware.process_memory).unwrap_or_default();
+    let memory = memory_model(&c.dispatcher.conf, t.hardware.process_memory).unwrap_or_default();
     let (network_total, managed_total) = (memory.network, memory.managed);
-    let segment = c.conf.get(&options::TASKMANAGER_MEMORY_SEGMENT_SIZE).bytes().max(1);
+    let segment = c.dispatcher.conf.get(&options::TASKMANAGER_MEMORY_SEGMENT_SIZE).bytes().max(1);
     let (segments_total, segments_used) = (network_total / segment, process.network_memory_used.div_ceil(segment));
-    v["metrics"] = json!({
-        "heapUsed": 0, "heapCommitted": 0, "heapMax": 0, "nonHeapUsed": 0, "nonHeapCommitted": 0, "nonHeapMax": 0,
-        "directCount": 0, "directUsed": 0, "directMax": 0, "mappedCount": 0, "mappedUsed": 0, "mappedMax": 0,
-        "nettyShuffleMemorySegmentsAvailable": segments_total.saturating_sub(segments_used),
-        "nettyShuffleMemorySegmentsUsed": segments_used, "nettyShuffleMemorySegmentsTotal": segments_total,
-        "nettyShuffleMemoryAvailable": network_total.saturating_sub(process.network_memory_used),
-        "nettyShuffleMemoryUsed": process.network_memory_used, "nettyShuffleMemoryTotal": network_total,
+    let metrics = TaskManagerMetricsInfo {
+        netty_shuffle_memory_segments_available: segments_total.saturating_sub(segments_used),
+        netty_shuffle_memory_segments_used: segments_used,
+        netty_shuffle_memory_segments_total: segments_total,
+        netty_shuffle_memory_available: network_total.saturating_sub(process.network_memory_used),
+        netty_shuffle_memory_used: process.network_memory_used,
+        netty_shuffle_memory_total: network_total,
         // rfy: managed memory used by keyed state (Flink's Status.Flink.Memory.Managed.* metrics).
-        "managedMemoryUsed": process.managed_memory_used, "managedMemoryTotal": managed_total,
-        "garbageCollectors": [],
-    });
-    Json(v).into_response()
+        managed_memory_used: process.managed_memory_used,
+        managed_memory_total: managed_total,
+        // No JVM: heap, direct and mapped memory and garbage collectors stay zero / empty.
+        ..TaskManagerMetricsInfo::default()
+    };
+    Ok(Json(TaskManagerDetailsInfo { info: taskmanager_info(&c, &t), allocated_slots, metrics }))
 }

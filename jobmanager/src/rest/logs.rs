@@ -20,12 +20,12 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use rfy_conf::logfiles;
 use rfy_conf::options;
+use rfy_rest_api::{LogInfo, LogListInfo};
 use rfy_rpc::{ListLogsRequest, ReadLogRequest};
 use serde::Deserialize;
-use serde_json::json;
 
-use super::{error, Shared};
-use crate::dispatcher::Dispatcher;
+use super::error::{RestError, RestResult};
+use super::{RestState, Shared};
 
 /// Largest read answered at once (bytes).
 const MAX_READ: u64 = 4 << 20;
@@ -48,17 +48,17 @@ impl LogQuery {
 }
 
 /// The JobManager's log directory, if it has one.
-fn jm_log_dir(d: &Dispatcher) -> Option<PathBuf> {
-    d.conf
+fn jm_log_dir(c: &RestState) -> Option<PathBuf> {
+    c.dispatcher
+        .conf
         .get_optional(&options::ENV_LOG_DIR)
         .or_else(|| std::env::var("LOG_DIRS").ok().and_then(|v| v.split(',').next().map(str::to_string)))
         .filter(|s| !s.is_empty())
         .map(PathBuf::from)
 }
 
-fn no_jm_logs() -> Response {
-    error(
-        StatusCode::NOT_FOUND,
+fn no_jm_logs() -> RestError {
+    RestError::not_found(
         "the JobManager has no log directory: it logs to stderr only (set env.log.dir, or run on YARN)",
     )
 }
@@ -74,102 +74,111 @@ fn text(data: Vec<u8>, size: u64) -> Response {
         .into_response()
 }
 
-fn list_json(files: impl Iterator<Item = (String, u64, u64)>) -> Response {
-    let logs: Vec<_> = files.map(|(name, size, mtime)| json!({ "name": name, "size": size, "mtime": mtime })).collect();
-    Json(json!({ "logs": logs })).into_response()
+fn list(files: impl Iterator<Item = (String, u64, u64)>) -> Json<LogListInfo> {
+    Json(LogListInfo { logs: files.map(|(name, size, mtime)| LogInfo { name, size, mtime }).collect() })
 }
 
 /// `GET /jobmanager/logs`.
-pub(super) async fn jm_list(State(c): Shared) -> Response {
-    let Some(dir) = jm_log_dir(&c) else { return list_json(std::iter::empty()) };
-    match logfiles::list(&dir) {
-        Ok(files) => list_json(files.into_iter().map(|f| (f.name, f.size, f.mtime_ms))),
-        Err(e) => error(StatusCode::NOT_FOUND, e.to_string()),
-    }
+pub(super) async fn jm_list(State(c): Shared) -> RestResult<LogListInfo> {
+    let Some(dir) = jm_log_dir(&c) else { return Ok(list(std::iter::empty())) };
+    let files = logfiles::list(&dir).map_err(|e| RestError::not_found(e.to_string()))?;
+    Ok(list(files.into_iter().map(|f| (f.name, f.size, f.mtime_ms))))
 }
 
-async fn jm_file(c: &Dispatcher, name: &str, q: &LogQuery) -> Response {
-    let Some(dir) = jm_log_dir(c) else { return no_jm_logs() };
+async fn jm_file(c: &RestState, name: &str, q: &LogQuery) -> Result<Response, RestError> {
+    let dir = jm_log_dir(c).ok_or_else(no_jm_logs)?;
     let size = match logfiles::path_of(&dir, name).and_then(|p| {
         std::fs::metadata(&p).map_err(|source| logfiles::LogFileError::Io { path: p.display().to_string(), source })
     }) {
         Ok(m) => m.len(),
-        Err(e @ logfiles::LogFileError::BadName(_)) => return error(StatusCode::BAD_REQUEST, e.to_string()),
-        Err(e) => return error(StatusCode::NOT_FOUND, e.to_string()),
+        Err(e @ logfiles::LogFileError::BadName(_)) => return Err(RestError::bad_request(e.to_string())),
+        Err(e) => return Err(RestError::not_found(e.to_string())),
     };
-    match logfiles::read(&dir, name, q.window(size), MAX_READ) {
-        Ok((data, size)) => text(data, size),
-        Err(e) => error(StatusCode::NOT_FOUND, e.to_string()),
-    }
+    let (data, size) =
+        logfiles::read(&dir, name, q.window(size), MAX_READ).map_err(|e| RestError::not_found(e.to_string()))?;
+    Ok(text(data, size))
 }
 
 /// `GET /jobmanager/log`.
-pub(super) async fn jm_log(State(c): Shared, Query(q): Query<LogQuery>) -> Response {
+pub(super) async fn jm_log(State(c): Shared, Query(q): Query<LogQuery>) -> Result<Response, RestError> {
     jm_file(&c, JM_LOG, &q).await
 }
 
 /// `GET /jobmanager/stdout`.
-pub(super) async fn jm_stdout(State(c): Shared, Query(q): Query<LogQuery>) -> Response {
+pub(super) async fn jm_stdout(State(c): Shared, Query(q): Query<LogQuery>) -> Result<Response, RestError> {
     jm_file(&c, JM_OUT, &q).await
 }
 
 /// `GET /jobmanager/logs/:name`.
-pub(super) async fn jm_named(State(c): Shared, Path(name): Path<String>, Query(q): Query<LogQuery>) -> Response {
+pub(super) async fn jm_named(
+    State(c): Shared,
+    Path(name): Path<String>,
+    Query(q): Query<LogQuery>,
+) -> Result<Response, RestError> {
     jm_file(&c, &name, &q).await
 }
 
-fn status_response(tm: &str, s: tonic::Status) -> Response {
+/// A TaskManager's RPC refusal as a REST error naming the TaskManager.
+fn tm_error(tm: &str, s: tonic::Status) -> RestError {
     let code = match s.code() {
         tonic::Code::InvalidArgument => StatusCode::BAD_REQUEST,
         tonic::Code::NotFound => StatusCode::NOT_FOUND,
         _ => StatusCode::BAD_GATEWAY,
     };
-    error(code, format!("TaskManager {tm}: {}", s.message()))
+    RestError::new(code, format!("TaskManager {tm}: {}", s.message()))
 }
 
-fn unknown_tm(tm: &str) -> Response {
-    error(StatusCode::NOT_FOUND, format!("TaskManager {tm} is not registered"))
+fn unknown_tm(tm: &str) -> RestError {
+    RestError::not_found(format!("TaskManager {tm} is not registered"))
 }
 
 /// `GET /taskmanagers/:id/logs`.
-pub(super) async fn tm_list(State(c): Shared, Path(tm): Path<String>) -> Response {
-    let Some(mut client) = c.rm.client_of(&tm) else { return unknown_tm(&tm) };
+pub(super) async fn tm_list(State(c): Shared, Path(tm): Path<String>) -> RestResult<LogListInfo> {
+    let mut client = c.dispatcher.rm.client_of(&tm).ok_or_else(|| unknown_tm(&tm))?;
     match client.list_logs(ListLogsRequest {}).await {
-        Ok(r) => list_json(r.into_inner().files.into_iter().map(|f| (f.name, f.size, f.mtime_ms))),
+        Ok(r) => Ok(list(r.into_inner().files.into_iter().map(|f| (f.name, f.size, f.mtime_ms)))),
         // Flink answers an empty list for a TaskManager without log files.
-        Err(s) if s.code() == tonic::Code::NotFound => list_json(std::iter::empty()),
-        Err(s) => status_response(&tm, s),
+        Err(s) if s.code() == tonic::Code::NotFound => Ok(list(std::iter::empty())),
+        Err(s) => Err(tm_error(&tm, s)),
     }
 }
 
-async fn tm_file(c: &Dispatcher, tm: &str, name: &str, q: &LogQuery) -> Response {
-    let Some(mut client) = c.rm.client_of(tm) else { return unknown_tm(tm) };
+async fn tm_file(c: &RestState, tm: &str, name: &str, q: &LogQuery) -> Result<Response, RestError> {
+    let mut client = c.dispatcher.rm.client_of(tm).ok_or_else(|| unknown_tm(tm))?;
     // Without an offset: the last MAX_READ bytes, which needs the size first.
     let offset = match q.offset {
         Some(o) => o,
         None => {
-            match client.read_log(ReadLogRequest { name: name.to_string(), offset: u64::MAX, max_bytes: 1 }).await {
-                Ok(r) => r.into_inner().size.saturating_sub(MAX_READ),
-                Err(s) => return status_response(tm, s),
-            }
+            let r = client
+                .read_log(ReadLogRequest { name: name.to_string(), offset: u64::MAX, max_bytes: 1 })
+                .await
+                .map_err(|s| tm_error(tm, s))?;
+            r.into_inner().size.saturating_sub(MAX_READ)
         }
     };
-    match client.read_log(ReadLogRequest { name: name.to_string(), offset, max_bytes: MAX_READ }).await {
-        Ok(r) => {
-            let r = r.into_inner();
-            text(r.data, r.size)
-        }
-        Err(s) => status_response(tm, s),
-    }
+    let r = client
+        .read_log(ReadLogRequest { name: name.to_string(), offset, max_bytes: MAX_READ })
+        .await
+        .map_err(|s| tm_error(tm, s))?
+        .into_inner();
+    Ok(text(r.data, r.size))
 }
 
 /// `GET /taskmanagers/:id/log`: its main log.
-pub(super) async fn tm_log(State(c): Shared, Path(tm): Path<String>, Query(q): Query<LogQuery>) -> Response {
+pub(super) async fn tm_log(
+    State(c): Shared,
+    Path(tm): Path<String>,
+    Query(q): Query<LogQuery>,
+) -> Result<Response, RestError> {
     tm_file(&c, &tm, "", &q).await
 }
 
 /// `GET /taskmanagers/:id/stdout`.
-pub(super) async fn tm_stdout(State(c): Shared, Path(tm): Path<String>, Query(q): Query<LogQuery>) -> Response {
+pub(super) async fn tm_stdout(
+    State(c): Shared,
+    Path(tm): Path<String>,
+    Query(q): Query<LogQuery>,
+) -> Result<Response, RestError> {
     tm_file(&c, &tm, TM_OUT, &q).await
 }
 
@@ -178,6 +187,6 @@ pub(super) async fn tm_named(
     State(c): Shared,
     Path((tm, name)): Path<(String, String)>,
     Query(q): Query<LogQuery>,
-) -> Response {
+) -> Result<Response, RestError> {
     tm_file(&c, &tm, &name, &q).await
 }

@@ -12,14 +12,13 @@
 use std::collections::BTreeMap;
 
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use axum::Json;
+use rfy_rest_api::{AggregatedMetric, Metric};
 use serde::Deserialize;
-use serde_json::{json, Value};
 
-use super::jobs::vertex_index;
-use super::{error, find_job, Shared};
+use super::error::{RestError, RestResult};
+use super::jobs::{no_vertex, vertex_index};
+use super::{find_job, Shared};
 use crate::metrics::{job_metrics, COUNT_NAMES};
 
 /// Flink's name of a task's input buffer usage (0.0..=1.0).
@@ -37,55 +36,60 @@ pub(super) struct MetricQuery {
 }
 
 /// Flink's answer to a metric query over `available` (id → value).
-fn answer(available: BTreeMap<String, f64>, q: &MetricQuery) -> Json<Value> {
+fn answer(available: BTreeMap<String, f64>, q: &MetricQuery) -> Json<Vec<Metric>> {
     let fmt = |v: f64| if v.fract() == 0.0 && v.abs() < 1e15 { format!("{}", v as i64) } else { format!("{v}") };
     match q.get.as_deref() {
-        None => Json(Value::Array(available.keys().map(|k| json!({ "id": k })).collect())),
-        Some(get) => Json(Value::Array(
+        None => Json(available.into_keys().map(|id| Metric { id, value: None }).collect()),
+        Some(get) => Json(
             get.split(',')
-                .filter_map(|id| available.get(id.trim()).map(|v| json!({ "id": id.trim(), "value": fmt(*v) })))
+                .filter_map(|id| {
+                    let id = id.trim();
+                    available.get(id).map(|v| Metric { id: id.to_string(), value: Some(fmt(*v)) })
+                })
                 .collect(),
-        )),
+        ),
     }
 }
 
 /// `GET /jobs/:id/metrics`.
-pub(super) async fn job(State(c): Shared, Path(job_id): Path<String>, Query(q): Query<MetricQuery>) -> Response {
-    let e = match find_job(&c, &job_id) {
-        Ok(e) => e,
-        Err(r) => return r,
-    };
-    let available = job_metrics(&e.current()).into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-    answer(available, &q).into_response()
+pub(super) async fn job(
+    State(c): Shared,
+    Path(job_id): Path<String>,
+    Query(q): Query<MetricQuery>,
+) -> RestResult<Vec<Metric>> {
+    let st = find_job(&c.dispatcher, &job_id)?.current();
+    let available = job_metrics(&st).into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    Ok(answer(available, &q))
 }
 
 /// `GET /jobs/metrics?get=...`: each metric aggregated over all jobs.
-pub(super) async fn jobs_aggregated(State(c): Shared, Query(q): Query<MetricQuery>) -> Response {
+pub(super) async fn jobs_aggregated(State(c): Shared, Query(q): Query<MetricQuery>) -> Json<Vec<AggregatedMetric>> {
     let mut values: BTreeMap<&'static str, Vec<f64>> = BTreeMap::new();
-    for j in c.snapshots() {
+    for j in c.dispatcher.snapshots() {
         for (k, v) in job_metrics(&j) {
             values.entry(k).or_default().push(v);
         }
     }
+    let listed = |id: &str| AggregatedMetric { id: id.to_string(), min: None, max: None, avg: None, sum: None };
     let wanted: Vec<&str> = match q.get.as_deref() {
         Some(g) => g.split(',').map(str::trim).collect(),
-        None => return Json(Value::Array(values.keys().map(|k| json!({ "id": k })).collect())).into_response(),
+        None => return Json(values.keys().map(|k| listed(k)).collect()),
     };
-    let out: Vec<Value> = wanted
+    let out = wanted
         .iter()
         .filter_map(|id| {
             let v = values.get(id)?;
             let sum: f64 = v.iter().sum();
-            Some(json!({
-                "id": id,
-                "min": v.iter().copied().fold(f64::INFINITY, f64::min),
-                "max": v.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-                "avg": sum / v.len() as f64,
-                "sum": sum,
-            }))
+            Some(AggregatedMetric {
+                id: id.to_string(),
+                min: Some(v.iter().copied().fold(f64::INFINITY, f64::min)),
+                max: Some(v.iter().copied().fold(f64::NEG_INFINITY, f64::max)),
+                avg: Some(sum / v.len() as f64),
+                sum: Some(sum),
+            })
         })
         .collect();
-    Json(Value::Array(out)).into_response()
+    Json(out)
 }
 
 /// `GET /jobs/:id/vertices/:vid/metrics`: per subtask `<i>.numRecordsIn`,
@@ -94,15 +98,9 @@ pub(super) async fn vertex(
     State(c): Shared,
     Path((job_id, vid)): Path<(String, String)>,
     Query(q): Query<MetricQuery>,
-) -> Response {
-    let e = match find_job(&c, &job_id) {
-        Ok(e) => e,
-        Err(r) => return r,
-    };
-    let st = e.current();
-    let Some(v) = vertex_index(&st.graph, &vid) else {
-        return error(StatusCode::NOT_FOUND, format!("job {job_id} has no vertex {vid}"));
-    };
+) -> RestResult<Vec<Metric>> {
+    let st = find_job(&c.dispatcher, &job_id)?.current();
+    let v = vertex_index(&st.graph, &vid).ok_or_else(|| no_vertex(&job_id, &vid))?;
     let mut available = BTreeMap::new();
     for t in st.tasks.iter().filter(|t| t.vertex == v) {
         let Some(sample) = c.metrics.task(&t.execution_id) else { continue };
@@ -131,17 +129,18 @@ pub(super) async fn vertex(
             *e = e.min(w as f64);
         }
     }
-    answer(available, &q).into_response()
+    Ok(answer(available, &q))
 }
 
 /// `GET /taskmanagers/:id/metrics`: the TaskManager process's figures.
-pub(super) async fn taskmanager(State(c): Shared, Path(tm): Path<String>, Query(q): Query<MetricQuery>) -> Response {
-    let Some(p) = c.metrics.process(&tm) else {
-        return error(
-            StatusCode::NOT_FOUND,
-            format!("no metrics of TaskManager {tm} (not registered, or no heartbeat yet)"),
-        );
-    };
+pub(super) async fn taskmanager(
+    State(c): Shared,
+    Path(tm): Path<String>,
+    Query(q): Query<MetricQuery>,
+) -> RestResult<Vec<Metric>> {
+    let p = c.metrics.process(&tm).ok_or_else(|| {
+        RestError::not_found(format!("no metrics of TaskManager {tm} (not registered, or no heartbeat yet)"))
+    })?;
     let available = BTreeMap::from([
         ("Status.ProcessTree.Memory.RSS".to_string(), p.rss_bytes as f64),
         ("Status.ProcessTree.CPU.Time".to_string(), p.cpu_seconds),
@@ -149,5 +148,5 @@ pub(super) async fn taskmanager(State(c): Shared, Path(tm): Path<String>, Query(
         ("Status.Shuffle.Netty.UsedMemory".to_string(), p.network_memory_used as f64),
         ("Status.Flink.Memory.Managed.Used".to_string(), p.managed_memory_used as f64),
     ]);
-    answer(available, &q).into_response()
+    Ok(answer(available, &q))
 }

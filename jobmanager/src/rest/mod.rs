@@ -13,13 +13,20 @@
 //! JobManager and the TaskManagers);
 //! `DELETE /cluster` here.
 //!
+//! Every body is a type of `rfy-rest-api` (Flink's class names and JSON
+//! field names); handlers return `Result<Json<T>, RestError>` ([`error`]).
+//!
 //! Handlers read snapshots: [`crate::JobSnapshot`] of each job (published by
 //! its JobMaster, through the Dispatcher) and copies of the TaskManagers
 //! (from the ResourceManager); they never hold a JobMaster's state; actions
-//! are messages to the JobMaster.
+//! are messages to the JobMaster. What only the REST API needs (its
+//! asynchronous operations, the metric store, uptime) is its own
+//! [`RestState`], not the Dispatcher's: dependencies run rest → dispatcher,
+//! rest → metrics → dispatcher.
 
 mod checkpoints;
 mod cluster_info;
+pub(crate) mod error;
 mod jobs;
 mod logs;
 mod metrics;
@@ -27,8 +34,8 @@ mod operations;
 mod throwable;
 mod vertex_health;
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
@@ -36,23 +43,57 @@ use axum::http::{header, StatusCode};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
-use axum::{Json, Router};
+use axum::Router;
+use rfy_rest_api::{EmptyResponseBody, JobSubmitRequestBody, JobSubmitResponseBody};
 use rfy_runtime::JobGraph;
 use serde::Deserialize;
-use serde_json::json;
 
 use crate::dispatcher::Dispatcher;
 use crate::job_master::{JobMasterHandle, JobMasterMsg};
+use crate::metrics::MetricStore;
+use error::{accepted, Accepted, RestError};
 
 pub(crate) use operations::Operations;
 
-type Shared = State<Arc<Dispatcher>>;
+/// What the REST handlers share: the Dispatcher (jobs, TaskManagers,
+/// configuration) and the state only the REST API has.
+pub(crate) struct RestState {
+    /// The job registry.
+    pub(crate) dispatcher: Arc<Dispatcher>,
+    /// Task and TaskManager metrics from heartbeats (the gateway records them).
+    pub(crate) metrics: Arc<MetricStore>,
+    /// Asynchronous operations (savepoint disposals, and the savepoints and
+    /// stops whose results a client may still fetch).
+    pub(crate) operations: Operations,
+    /// When the JobManager started (`uptime-ms`).
+    pub(crate) started: Instant,
+    /// `heartbeat.timeout`, for `/config`.
+    pub(crate) heartbeat_timeout: Duration,
+    /// Port of the JobManager's Prometheus reporter, once it runs.
+    pub(crate) prometheus_port: OnceLock<u16>,
+}
+
+impl RestState {
+    /// The REST state over `dispatcher` and the heartbeats' `metrics`.
+    pub(crate) fn new(dispatcher: Arc<Dispatcher>, metrics: Arc<MetricStore>) -> Self {
+        RestState {
+            heartbeat_timeout: dispatcher.conf.get(&rfy_conf::options::HEARTBEAT_TIMEOUT),
+            dispatcher,
+            metrics,
+            operations: Operations::default(),
+            started: Instant::now(),
+            prometheus_port: OnceLock::new(),
+        }
+    }
+}
+
+type Shared = State<Arc<RestState>>;
 
 /// rfy's version, reported where Flink reports `flink-version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The REST routes of Flink's API version 1, without prefix.
-fn api() -> Router<Arc<Dispatcher>> {
+fn api() -> Router<Arc<RestState>> {
     Router::new()
         .route("/config", get(cluster_info::config))
         .route("/overview", get(cluster_info::overview))
@@ -75,7 +116,7 @@ fn api() -> Router<Arc<Dispatcher>> {
         .route("/taskmanagers/{tmid}/log", get(logs::tm_log))
         .route("/taskmanagers/{tmid}/stdout", get(logs::tm_stdout))
         .route("/taskmanagers/{tmid}/logs/{filename}", get(logs::tm_named))
-        .route("/jobs/{jobid}", get(jobs::job_details).patch(cancel))
+        .route("/jobs/{jobid}", get(jobs::job_details_route).patch(cancel))
         .route("/jobs/{jobid}/status", get(jobs::job_status))
         .route("/jobs/{jobid}/plan", get(jobs::job_plan))
         .route("/jobs/{jobid}/config", get(jobs::job_config))
@@ -92,8 +133,8 @@ fn api() -> Router<Arc<Dispatcher>> {
         .route("/cluster", delete(shutdown_cluster))
 }
 
-pub(crate) fn router(dispatcher: Arc<Dispatcher>) -> Router {
-    let limit = dispatcher.conf.get(&rfy_conf::options::REST_SERVER_MAX_CONTENT_LENGTH) as usize;
+pub(crate) fn router(state: Arc<RestState>) -> Router {
+    let limit = state.dispatcher.conf.get(&rfy_conf::options::REST_SERVER_MAX_CONTENT_LENGTH) as usize;
     Router::new()
         .route("/", get(crate::web::index))
         .route("/app.js", get(crate::web::app_js))
@@ -103,7 +144,7 @@ pub(crate) fn router(dispatcher: Arc<Dispatcher>) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::map_response_with_state(limit, flink_error_body))
-        .with_state(dispatcher)
+        .with_state(state)
 }
 
 /// Longest error text of axum's own rejections (bad path, query or body) read back to rewrap.
@@ -121,37 +162,31 @@ async fn flink_error_body(State(limit): State<usize>, response: Response) -> Res
         return response;
     }
     if status == StatusCode::PAYLOAD_TOO_LARGE {
-        return error(status, format!("request body is larger than rest.server.max-content-length ({limit} bytes)"));
+        let message = format!("request body is larger than rest.server.max-content-length ({limit} bytes)");
+        return RestError::new(status, message).into_response();
     }
     let text = match axum::body::to_bytes(response.into_body(), REJECTION_TEXT_LIMIT).await {
         Ok(b) => String::from_utf8_lossy(&b).trim().replace('\n', " "),
         Err(_) => String::new(),
     };
     let text = if text.is_empty() { status.canonical_reason().unwrap_or("error").to_string() } else { text };
-    error(status, text)
+    RestError::new(status, text).into_response()
 }
 
-/// Flink's error body, `{"errors": [message]}`, with `status`.
-pub(crate) fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, Json(json!({ "errors": [message.into()] }))).into_response()
+async fn not_found() -> RestError {
+    RestError::not_found("Not found: no such REST endpoint")
 }
 
-async fn not_found() -> Response {
-    error(StatusCode::NOT_FOUND, "Not found: no such REST endpoint")
-}
-
-async fn method_not_allowed() -> Response {
-    error(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed on this REST endpoint")
+async fn method_not_allowed() -> RestError {
+    RestError::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed on this REST endpoint")
 }
 
 /// Checks a job id's syntax (32 hex digits) and finds the job.
-// The error is the handler's answer, returned as is: boxing it would only move it.
-#[allow(clippy::result_large_err)]
-fn find_job(d: &Dispatcher, job_id: &str) -> Result<JobMasterHandle, Response> {
+fn find_job(d: &Dispatcher, job_id: &str) -> Result<JobMasterHandle, RestError> {
     if !is_hex_id(job_id) {
-        return Err(error(StatusCode::BAD_REQUEST, format!("invalid job id '{job_id}': expected 32 hex digits")));
+        return Err(RestError::bad_request(format!("invalid job id '{job_id}': expected 32 hex digits")));
     }
-    d.handle(job_id).ok_or_else(|| error(StatusCode::NOT_FOUND, format!("Job {job_id} not found")))
+    d.handle(job_id).ok_or_else(|| RestError::not_found(format!("Job {job_id} not found")))
 }
 
 /// True for Flink's id syntax (JobID, JobVertexID): 32 hex digits.
@@ -160,12 +195,11 @@ fn is_hex_id(id: &str) -> bool {
 }
 
 /// Checks a client-chosen trigger id (Flink's `TriggerId`: 32 hex digits).
-#[allow(clippy::result_large_err)]
-fn check_trigger_id(id: Option<String>) -> Result<Option<String>, Response> {
+fn check_trigger_id(id: Option<String>) -> Result<Option<String>, RestError> {
     match id {
         Some(t) if !is_hex_id(&t) => {
             let shown: String = t.chars().take(64).collect();
-            Err(error(StatusCode::BAD_REQUEST, format!("invalid triggerId '{shown}': expected 32 hex digits")))
+            Err(RestError::bad_request(format!("invalid triggerId '{shown}': expected 32 hex digits")))
         }
         other => Ok(other),
     }
@@ -175,21 +209,24 @@ fn check_trigger_id(id: Option<String>) -> Result<Option<String>, Response> {
 /// `savepoint-path`) as [`crate::checkpoint::storage_uri`] does, and also
 /// refuses a relative path: it would be resolved against the JobManager's
 /// working directory, not the client's.
-fn request_storage_uri(uri: &str, field: &str) -> Result<String, String> {
-    let resolved = crate::checkpoint::storage_uri(uri, field)?;
+/// Errors (400): the location does not resolve, or is relative.
+fn request_storage_uri(uri: &str, field: &str) -> Result<String, RestError> {
+    let resolved = crate::checkpoint::storage_uri(uri, field).map_err(RestError::bad_request)?;
     if !resolved.starts_with("hdfs://") && !resolved.starts_with('/') {
-        return Err(format!("{field} '{uri}' is not absolute: give an absolute path, a file:// or an hdfs:// URI"));
+        return Err(RestError::bad_request(format!(
+            "{field} '{uri}' is not absolute: give an absolute path, a file:// or an hdfs:// URI"
+        )));
     }
     Ok(resolved)
 }
 
 /// Parses an optional JSON request body; an empty body is `T::default()`.
-#[allow(clippy::result_large_err)]
-fn json_body<T: for<'de> Deserialize<'de> + Default>(body: &Bytes, what: &str) -> Result<T, Response> {
+/// Errors (400): the body is not JSON of `T`'s shape; the message has serde's reason.
+fn json_body<T: for<'de> Deserialize<'de> + Default>(body: &Bytes, what: &str) -> Result<T, RestError> {
     if body.is_empty() {
         return Ok(T::default());
     }
-    serde_json::from_slice(body).map_err(|e| error(StatusCode::BAD_REQUEST, format!("malformed {what} request: {e}")))
+    serde_json::from_slice(body).map_err(|e| RestError::bad_request(format!("malformed {what} request: {e}")))
 }
 
 #[derive(Deserialize)]
@@ -198,47 +235,35 @@ struct CancelQuery {
 }
 
 /// `PATCH /jobs/:jobid?mode=cancel`: Flink's `JobCancellationHeaders`, 202 with an empty body.
-async fn cancel(State(c): Shared, Path(job_id): Path<String>, Query(q): Query<CancelQuery>) -> Response {
-    let e = match find_job(&c, &job_id) {
-        Ok(e) => e,
-        Err(r) => return r,
-    };
+async fn cancel(
+    State(c): Shared,
+    Path(job_id): Path<String>,
+    Query(q): Query<CancelQuery>,
+) -> Accepted<EmptyResponseBody> {
+    let e = find_job(&c.dispatcher, &job_id)?;
     match q.mode.as_deref() {
         None | Some("cancel") => {}
-        Some(other) => return error(StatusCode::BAD_REQUEST, format!("unsupported mode '{other}': only 'cancel'")),
+        Some(other) => return Err(RestError::bad_request(format!("unsupported mode '{other}': only 'cancel'"))),
     }
     if e.current().state.is_terminal() || e.tx.send(JobMasterMsg::Cancel).is_err() {
-        return error(StatusCode::CONFLICT, format!("Job {job_id} already reached a terminal state"));
+        return Err(RestError::terminal(&job_id));
     }
-    (StatusCode::ACCEPTED, Json(json!({}))).into_response()
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SubmitRequest {
-    #[serde(rename = "jobGraph")]
-    job_graph: JobGraph,
-    #[serde(default)]
-    config: BTreeMap<String, String>,
+    Ok(accepted(EmptyResponseBody {}))
 }
 
 /// `POST /jobs`: rfy's JobGraph (JSON) and job configuration; answers `{"jobUrl", "jobid"}` (202).
-async fn submit(State(c): Shared, body: Bytes) -> Response {
-    let req: SubmitRequest = match serde_json::from_slice(&body) {
-        Ok(r) => r,
-        Err(e) => return error(StatusCode::BAD_REQUEST, format!("malformed job submission: {e}")),
-    };
-    match c.submit(req.job_graph, req.config) {
-        Ok(id) => (StatusCode::ACCEPTED, Json(json!({ "jobUrl": format!("/jobs/{id}"), "jobid": id }))).into_response(),
-        Err(e) => error(StatusCode::BAD_REQUEST, e.to_string()),
-    }
+async fn submit(State(c): Shared, body: Bytes) -> Accepted<JobSubmitResponseBody> {
+    let req: JobSubmitRequestBody<JobGraph> =
+        serde_json::from_slice(&body).map_err(|e| RestError::bad_request(format!("malformed job submission: {e}")))?;
+    let id = c.dispatcher.submit(req.job_graph, req.config).map_err(|e| RestError::bad_request(e.to_string()))?;
+    Ok(accepted(JobSubmitResponseBody { job_url: format!("/jobs/{id}"), jobid: id }))
 }
 
 /// `DELETE /cluster`: asks the embedding process to shut the JobManager down
 /// (Flink's `ShutdownHeaders`; the session AM cancels its jobs, releases its
 /// containers and unregisters).
-async fn shutdown_cluster(State(c): Shared) -> Response {
+async fn shutdown_cluster(State(c): Shared) -> Accepted<EmptyResponseBody> {
     tracing::info!("cluster shutdown requested through REST");
-    c.request_shutdown();
-    (StatusCode::ACCEPTED, Json(json!({}))).into_response()
+    c.dispatcher.request_shutdown();
+    Ok(accepted(EmptyResponseBody {}))
 }

@@ -17,15 +17,16 @@ use std::time::{Duration, Instant};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Deserialize;
-use serde_json::json;
+use rfy_rest_api::{
+    AsynchronousOperationInfo, AsynchronousOperationResult, SavepointDisposalRequest, SavepointInfo,
+    SavepointTriggerRequestBody, TriggerResponse,
+};
 
+use super::error::{accepted, Accepted, RestError, RestResult};
 use super::throwable::failure_cause;
-use super::{error, find_job, json_body, Shared};
+use super::{find_job, json_body, RestState, Shared};
 use crate::checkpoint::SavepointRequest;
-use crate::dispatcher::Dispatcher;
 use crate::job_master::JobMasterMsg;
 use crate::status::SavepointOp;
 use crate::JobManagerHandle;
@@ -68,7 +69,7 @@ impl JobManagerHandle {
     pub async fn wait_for_operation_results(&self, timeout: Duration) -> usize {
         let started = Instant::now();
         loop {
-            let n = self.dispatcher.rest_operations.unfetched();
+            let n = self.rest.operations.unfetched();
             if n == 0 || started.elapsed() >= timeout {
                 if n > 0 {
                     tracing::warn!("{n} REST operation results were not fetched within {:.0} s", timeout.as_secs_f64());
@@ -80,149 +81,108 @@ impl JobManagerHandle {
     }
 }
 
-/// Flink's `SavepointTriggerRequestBody` and `StopWithSavepointRequestBody`.
-#[derive(Deserialize, Default)]
-struct SavepointBody {
-    #[serde(rename = "target-directory", alias = "targetDirectory")]
-    target_directory: Option<String>,
-    #[serde(rename = "cancel-job", default)]
-    cancel_job: Option<bool>,
-    #[serde(default)]
-    drain: Option<bool>,
-    /// `CANONICAL` or `NATIVE`: rfy has one savepoint format.
-    #[serde(rename = "formatType")]
-    format_type: Option<String>,
-    /// A client-chosen trigger id (makes retries idempotent).
-    #[serde(rename = "triggerId")]
-    trigger_id: Option<String>,
-}
-
-/// Starts a savepoint (and a stop after it when `stop`); answers Flink's `{"request-id"}`.
-async fn start_savepoint(c: &Dispatcher, job_id: &str, body: &Bytes, stop_always: bool) -> Response {
-    let mut h = match find_job(c, job_id) {
-        Ok(h) => h,
-        Err(r) => return r,
-    };
-    let body: SavepointBody = match json_body(body, "savepoint") {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    let trigger_id = match super::check_trigger_id(body.trigger_id) {
-        Ok(t) => t,
-        Err(r) => return r,
-    };
+/// Starts a savepoint (and a stop after it when `stop_always`); answers Flink's `{"request-id"}`.
+async fn start_savepoint(c: &RestState, job_id: &str, body: &Bytes, stop_always: bool) -> Accepted<TriggerResponse> {
+    let mut h = find_job(&c.dispatcher, job_id)?;
+    let body: SavepointTriggerRequestBody = json_body(body, "savepoint")?;
+    let trigger_id = super::check_trigger_id(body.trigger_id)?;
     if body.drain == Some(true) {
-        return error(StatusCode::BAD_REQUEST, "drain is not supported: stop keeps event time where it is");
+        return Err(RestError::bad_request("drain is not supported: stop keeps event time where it is"));
     }
     if let Some(f) = body.format_type.as_deref().filter(|f| !f.eq_ignore_ascii_case("CANONICAL")) {
-        return error(
-            StatusCode::BAD_REQUEST,
-            format!("savepoint format '{f}' is not supported: rfy writes CANONICAL"),
-        );
+        return Err(RestError::bad_request(format!("savepoint format '{f}' is not supported: rfy writes CANONICAL")));
     }
-    let target = match body.target_directory.or_else(|| c.conf.get_optional(&rfy_conf::options::STATE_SAVEPOINTS_DIR)) {
-        Some(t) => t,
-        None => return error(StatusCode::BAD_REQUEST, "no target directory: give one or set state.savepoints.dir"),
-    };
-    let target = match super::request_storage_uri(&target, "target-directory") {
-        Ok(t) => t,
-        Err(m) => return error(StatusCode::BAD_REQUEST, m),
-    };
-    let terminal = || error(StatusCode::CONFLICT, format!("Job {job_id} already reached a terminal state"));
+    let target = body
+        .target_directory
+        .or_else(|| c.dispatcher.conf.get_optional(&rfy_conf::options::STATE_SAVEPOINTS_DIR))
+        .ok_or_else(|| RestError::bad_request("no target directory: give one or set state.savepoints.dir"))?;
+    let target = super::request_storage_uri(&target, "target-directory")?;
     let trigger_id = trigger_id.unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+    let answer = |id: &str| accepted(TriggerResponse { request_id: id.to_string() });
     let current = h.current();
     if current.savepoints.contains_key(&trigger_id) {
         // A retry with the same client-chosen trigger id: the operation is already known.
-        return (StatusCode::ACCEPTED, Json(json!({ "request-id": trigger_id }))).into_response();
+        return Ok(answer(&trigger_id));
     }
     if current.state.is_terminal() {
-        return terminal();
+        return Err(RestError::terminal(job_id));
     }
     let req =
         SavepointRequest { trigger_id: trigger_id.clone(), target, stop: stop_always || body.cancel_job == Some(true) };
     if h.tx.send(JobMasterMsg::TriggerSavepoint(req)).is_err() {
-        return terminal();
+        return Err(RestError::terminal(job_id));
     }
-    c.rest_operations.started(&format!("savepoint/{trigger_id}"));
+    let key = format!("savepoint/{trigger_id}");
+    c.operations.started(&key);
     // Answer once the JobMaster recorded the operation, so that polling it finds it.
     let recorded =
         tokio::time::timeout(Duration::from_secs(10), h.snapshot.wait_for(|s| s.savepoints.contains_key(&trigger_id)))
             .await;
     match recorded {
-        Ok(Ok(_)) => (StatusCode::ACCEPTED, Json(json!({ "request-id": trigger_id }))).into_response(),
+        Ok(Ok(_)) => Ok(answer(&trigger_id)),
         Ok(Err(_)) => {
-            c.rest_operations.fetched(&format!("savepoint/{trigger_id}"));
-            terminal()
+            c.operations.fetched(&key);
+            Err(RestError::terminal(job_id))
         }
         Err(_) => {
-            c.rest_operations.fetched(&format!("savepoint/{trigger_id}"));
-            error(
+            c.operations.fetched(&key);
+            Err(RestError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 format!("job {job_id} did not take the savepoint request within 10 s"),
-            )
+            ))
         }
     }
 }
 
-pub(super) async fn trigger_savepoint(State(c): Shared, Path(job_id): Path<String>, body: Bytes) -> Response {
+pub(super) async fn trigger_savepoint(
+    State(c): Shared,
+    Path(job_id): Path<String>,
+    body: Bytes,
+) -> Accepted<TriggerResponse> {
     start_savepoint(&c, &job_id, &body, false).await
 }
 
-pub(super) async fn stop_job(State(c): Shared, Path(job_id): Path<String>, body: Bytes) -> Response {
+pub(super) async fn stop_job(State(c): Shared, Path(job_id): Path<String>, body: Bytes) -> Accepted<TriggerResponse> {
     start_savepoint(&c, &job_id, &body, true).await
 }
 
 /// `GET /jobs/:id/savepoints/:triggerid`: `AsynchronousOperationResult<SavepointInfo>`.
-pub(super) async fn savepoint_status(State(c): Shared, Path((job_id, trigger_id)): Path<(String, String)>) -> Response {
-    let op = match find_job(&c, &job_id) {
-        Ok(h) => h.current().savepoints.get(&trigger_id).cloned(),
-        Err(r) => return r,
+pub(super) async fn savepoint_status(
+    State(c): Shared,
+    Path((job_id, trigger_id)): Path<(String, String)>,
+) -> RestResult<AsynchronousOperationResult<SavepointInfo>> {
+    let op = find_job(&c.dispatcher, &job_id)?.current().savepoints.get(&trigger_id).cloned();
+    let info = match op {
+        None => return Err(RestError::not_found(format!("no savepoint operation {trigger_id} for job {job_id}"))),
+        Some(SavepointOp::InProgress) => return Ok(Json(AsynchronousOperationResult::in_progress())),
+        Some(SavepointOp::Completed(location)) => SavepointInfo { location: Some(location), failure_cause: None },
+        Some(SavepointOp::Failed(why)) => SavepointInfo { location: None, failure_cause: Some(failure_cause(&why)) },
     };
-    let operation = match op {
-        None => return error(StatusCode::NOT_FOUND, format!("no savepoint operation {trigger_id} for job {job_id}")),
-        Some(SavepointOp::InProgress) => {
-            return Json(json!({ "status": { "id": "IN_PROGRESS" }, "operation": null })).into_response()
-        }
-        Some(SavepointOp::Completed(location)) => json!({ "location": location, "failure-cause": null }),
-        Some(SavepointOp::Failed(why)) => json!({ "location": null, "failure-cause": failure_cause(&why) }),
-    };
-    c.rest_operations.fetched(&format!("savepoint/{trigger_id}"));
-    Json(json!({ "status": { "id": "COMPLETED" }, "operation": operation })).into_response()
-}
-
-/// Flink's `SavepointDisposalRequest`.
-#[derive(Deserialize, Default)]
-struct DisposalBody {
-    #[serde(rename = "savepoint-path")]
-    savepoint_path: Option<String>,
+    c.operations.fetched(&format!("savepoint/{trigger_id}"));
+    Ok(Json(AsynchronousOperationResult::completed(info)))
 }
 
 /// `POST /savepoint-disposal`: deletes a savepoint directory (it must hold a
 /// readable `_metadata`, so only savepoints and checkpoints are deleted).
-pub(super) async fn trigger_disposal(State(c): Shared, body: Bytes) -> Response {
-    let body: DisposalBody = match json_body(&body, "savepoint disposal") {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    let Some(path) = body.savepoint_path.filter(|p| !p.is_empty()) else {
-        return error(StatusCode::BAD_REQUEST, "savepoint-path is missing");
-    };
-    let path = match super::request_storage_uri(&path, "savepoint-path") {
-        Ok(p) => p,
-        Err(m) => return error(StatusCode::BAD_REQUEST, m),
-    };
+pub(super) async fn trigger_disposal(State(c): Shared, body: Bytes) -> Accepted<TriggerResponse> {
+    let body: SavepointDisposalRequest = json_body(&body, "savepoint disposal")?;
+    let path = body
+        .savepoint_path
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| RestError::bad_request("savepoint-path is missing"))?;
+    let path = super::request_storage_uri(&path, "savepoint-path")?;
     let trigger_id = uuid::Uuid::new_v4().simple().to_string();
-    lock(&c.rest_operations.disposals).insert(trigger_id.clone(), None);
-    c.rest_operations.started(&format!("disposal/{trigger_id}"));
-    let (dispatcher, id) = (c.clone(), trigger_id.clone());
+    lock(&c.operations.disposals).insert(trigger_id.clone(), None);
+    c.operations.started(&format!("disposal/{trigger_id}"));
+    let (state, id) = (c.clone(), trigger_id.clone());
     tokio::task::spawn_blocking(move || {
         let result = dispose(&path);
         if let Err(e) = &result {
             tracing::warn!("savepoint disposal of {path} failed: {e}");
         }
-        lock(&dispatcher.rest_operations.disposals).insert(id, Some(result));
+        lock(&state.operations.disposals).insert(id, Some(result));
     });
-    (StatusCode::ACCEPTED, Json(json!({ "request-id": trigger_id }))).into_response()
+    Ok(accepted(TriggerResponse { request_id: trigger_id }))
 }
 
 fn dispose(path: &str) -> Result<(), String> {
@@ -233,14 +193,17 @@ fn dispose(path: &str) -> Result<(), String> {
 }
 
 /// `GET /savepoint-disposal/:triggerid`: `AsynchronousOperationResult<AsynchronousOperationInfo>`.
-pub(super) async fn disposal_status(State(c): Shared, Path(trigger_id): Path<String>) -> Response {
-    let result = lock(&c.rest_operations.disposals).get(&trigger_id).cloned();
-    let operation = match result {
-        None => return error(StatusCode::NOT_FOUND, format!("no savepoint disposal {trigger_id}")),
-        Some(None) => return Json(json!({ "status": { "id": "IN_PROGRESS" }, "operation": null })).into_response(),
-        Some(Some(Ok(()))) => json!({ "failure-cause": null }),
-        Some(Some(Err(why))) => json!({ "failure-cause": failure_cause(&why) }),
+pub(super) async fn disposal_status(
+    State(c): Shared,
+    Path(trigger_id): Path<String>,
+) -> RestResult<AsynchronousOperationResult<AsynchronousOperationInfo>> {
+    let result = lock(&c.operations.disposals).get(&trigger_id).cloned();
+    let info = match result {
+        None => return Err(RestError::not_found(format!("no savepoint disposal {trigger_id}"))),
+        Some(None) => return Ok(Json(AsynchronousOperationResult::in_progress())),
+        Some(Some(Ok(()))) => AsynchronousOperationInfo { failure_cause: None },
+        Some(Some(Err(why))) => AsynchronousOperationInfo { failure_cause: Some(failure_cause(&why)) },
     };
-    c.rest_operations.fetched(&format!("disposal/{trigger_id}"));
-    Json(json!({ "status": { "id": "COMPLETED" }, "operation": operation })).into_response()
+    c.operations.fetched(&format!("disposal/{trigger_id}"));
+    Ok(Json(AsynchronousOperationResult::completed(info)))
 }

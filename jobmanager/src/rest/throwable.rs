@@ -11,7 +11,7 @@
 //! whose three strings (class name, message, stack trace text) rfy replaces.
 
 use base64::Engine;
-use serde_json::{json, Value};
+use rfy_rest_api::FailureCause;
 
 /// The template's Java serialization stream, hex (see the module docs).
 const TEMPLATE: [&str; 14] = [
@@ -86,9 +86,9 @@ pub(crate) fn serialized_throwable(class: &str, message: &str) -> Vec<u8> {
 
 /// Flink's `failure-cause` JSON for a failure described by `text`: `class` and
 /// `stack-trace` (read by rfy's client) and `serialized-throwable` (read by Flink's).
-pub(crate) fn failure_cause(text: &str) -> Value {
+pub(crate) fn failure_cause(text: &str) -> FailureCause {
     let serialized = base64::engine::general_purpose::STANDARD.encode(serialized_throwable(FAILURE_CLASS, text));
-    json!({ "class": FAILURE_CLASS, "stack-trace": text, "serialized-throwable": serialized })
+    FailureCause { class: FAILURE_CLASS.into(), stack_trace: text.into(), serialized_throwable: serialized }
 }
 
 #[cfg(test)]

@@ -1,8 +1,9 @@
 //! Per-vertex health routes in Flink's shapes, from the TaskManagers' heartbeats:
 //!
 //! - `GET /jobs/:id/vertices/:vid/backpressure`: Flink's `JobVertexBackPressureInfo`,
-//!   `{"status": "ok", "backpressure-level", "end-timestamp", "subtasks": [{"subtask",
-//!   "attempt-number", "backpressure-level", "ratio", "idleRatio", "busyRatio"}]}`.
+//!   `{"status": "ok", "backpressureLevel", "end-timestamp", "subtasks": [{"subtask",
+//!   "attempt-number", "backpressureLevel", "ratio", "idleRatio", "busyRatio"}]}`
+//!   (each level also under Flink's deprecated `backpressure-level`).
 //!   As since Flink 1.13, the ratios are the task time metrics
 //!   (`backPressuredTimeMsPerSecond` / 1000, ...), not stack samples; the
 //!   vertex's level is its most back-pressured subtask's.
@@ -11,28 +12,24 @@
 //!   (`i64::MIN`, Flink's `Long.MIN_VALUE`, before the first watermark).
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::{json, Value};
+use rfy_rest_api::{JobVertexBackPressureInfo, Metric, SubtaskBackPressureInfo};
 
-use super::jobs::vertex_index;
-use super::{error, find_job, Shared};
+use super::error::RestResult;
+use super::jobs::{no_vertex, vertex_index};
+use super::{find_job, Shared};
 use crate::metrics::{back_pressure_level, TimeSplit};
 use crate::status::now_ms;
 
 /// `GET /jobs/:id/vertices/:vid/backpressure`.
-pub(super) async fn backpressure(State(c): Shared, Path((job_id, vid)): Path<(String, String)>) -> Response {
-    let e = match find_job(&c, &job_id) {
-        Ok(e) => e,
-        Err(r) => return r,
-    };
-    let st = e.current();
-    let Some(v) = vertex_index(&st.graph, &vid) else {
-        return error(StatusCode::NOT_FOUND, format!("job {job_id} has no vertex {vid}"));
-    };
+pub(super) async fn backpressure(
+    State(c): Shared,
+    Path((job_id, vid)): Path<(String, String)>,
+) -> RestResult<JobVertexBackPressureInfo> {
+    let st = find_job(&c.dispatcher, &job_id)?.current();
+    let v = vertex_index(&st.graph, &vid).ok_or_else(|| no_vertex(&job_id, &vid))?;
     let mut worst = 0.0f64;
-    let subtasks: Vec<Value> = st
+    let subtasks = st
         .tasks
         .iter()
         .filter(|t| t.vertex == v)
@@ -40,43 +37,41 @@ pub(super) async fn backpressure(State(c): Shared, Path((job_id, vid)): Path<(St
             let time = c.metrics.task(&t.execution_id).map(|s| s.time).unwrap_or(TimeSplit::default());
             let ratio = time.back_pressured / 1000.0;
             worst = worst.max(ratio);
-            json!({
-                "subtask": t.subtask,
-                "attempt-number": st.attempt,
-                "backpressure-level": back_pressure_level(ratio),
-                "ratio": ratio,
-                "idleRatio": time.idle / 1000.0,
-                "busyRatio": time.busy / 1000.0,
-            })
+            SubtaskBackPressureInfo {
+                subtask: t.subtask,
+                attempt_number: st.attempt,
+                backpressure_level: back_pressure_level(ratio).into(),
+                deprecated_backpressure_level: back_pressure_level(ratio).into(),
+                ratio,
+                idle_ratio: time.idle / 1000.0,
+                busy_ratio: time.busy / 1000.0,
+            }
         })
         .collect();
-    Json(json!({
-        "status": "ok",
-        "backpressure-level": back_pressure_level(worst),
-        "end-timestamp": now_ms(),
-        "subtasks": subtasks,
+    Ok(Json(JobVertexBackPressureInfo {
+        status: "ok".into(),
+        backpressure_level: back_pressure_level(worst).into(),
+        deprecated_backpressure_level: back_pressure_level(worst).into(),
+        end_timestamp: now_ms(),
+        subtasks,
     }))
-    .into_response()
 }
 
 /// `GET /jobs/:id/vertices/:vid/watermarks`.
-pub(super) async fn watermarks(State(c): Shared, Path((job_id, vid)): Path<(String, String)>) -> Response {
-    let e = match find_job(&c, &job_id) {
-        Ok(e) => e,
-        Err(r) => return r,
-    };
-    let st = e.current();
-    let Some(v) = vertex_index(&st.graph, &vid) else {
-        return error(StatusCode::NOT_FOUND, format!("job {job_id} has no vertex {vid}"));
-    };
-    let out: Vec<Value> = st
+pub(super) async fn watermarks(
+    State(c): Shared,
+    Path((job_id, vid)): Path<(String, String)>,
+) -> RestResult<Vec<Metric>> {
+    let st = find_job(&c.dispatcher, &job_id)?.current();
+    let v = vertex_index(&st.graph, &vid).ok_or_else(|| no_vertex(&job_id, &vid))?;
+    let out = st
         .tasks
         .iter()
         .filter(|t| t.vertex == v)
         .map(|t| {
             let w = c.metrics.task(&t.execution_id).map(|s| s.input_watermark).unwrap_or(i64::MIN);
-            json!({ "id": format!("{}.currentInputWatermark", t.subtask), "value": w.to_string() })
+            Metric { id: format!("{}.currentInputWatermark", t.subtask), value: Some(w.to_string()) }
         })
         .collect();
-    Json(Value::Array(out)).into_response()
+    Ok(Json(out))
 }
