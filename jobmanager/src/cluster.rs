@@ -66,6 +66,14 @@ impl JobManagerHandle {
         self.dispatcher.submit(graph, job_conf)
     }
 
+    /// Installs the store in which the Dispatcher records every later
+    /// submission before acknowledging it (Flink's `JobGraphStore`: the
+    /// session ApplicationMaster's job store in HDFS); false if one was
+    /// installed already (the first stays).
+    pub fn set_job_graph_store(&self, store: Arc<dyn crate::job_graph_store::JobGraphStore>) -> bool {
+        self.dispatcher.set_job_graph_store(store)
+    }
+
     /// Submits a JobGraph in-process under the given job id (32 hex digits):
     /// an application- or per-job-mode job whose id is derived from the YARN
     /// application id, or a job an ApplicationMaster attempt takes over from

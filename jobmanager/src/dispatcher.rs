@@ -6,7 +6,7 @@
 //! job store options).
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use rfy_conf::{Configuration, Source};
@@ -14,6 +14,7 @@ use rfy_runtime::JobGraph;
 use tokio::sync::watch;
 
 use crate::error::SubmitError;
+use crate::job_graph_store::{JobGraphStore, SubmittedJobGraph};
 use crate::job_master::{self, JobMasterHandle, JobMasterMsg, JobMasterServices};
 use crate::resource_manager::{LostTaskManager, ResourceManager};
 use crate::status::{now_ms, JobSnapshot};
@@ -39,6 +40,8 @@ pub(crate) struct Dispatcher {
     store: JobStoreSettings,
     /// Set by `DELETE /cluster` (Flink's cluster shutdown).
     shutdown_requested: watch::Sender<bool>,
+    /// Where accepted jobs are recorded before the submission is acknowledged (session AM only).
+    graph_store: OnceLock<Arc<dyn JobGraphStore>>,
 }
 
 impl Dispatcher {
@@ -55,7 +58,14 @@ impl Dispatcher {
             jobs: Mutex::new(BTreeMap::new()),
             store,
             shutdown_requested: watch::channel(false).0,
+            graph_store: OnceLock::new(),
         }
+    }
+
+    /// Installs the store every later submission is recorded in before it is
+    /// acknowledged; false if one was installed already (the first stays).
+    pub(crate) fn set_job_graph_store(&self, store: Arc<dyn JobGraphStore>) -> bool {
+        self.graph_store.set(store).is_ok()
     }
 
     fn jobs(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, JobMasterHandle>> {
@@ -74,8 +84,10 @@ impl Dispatcher {
     /// from the newest intact checkpoint found in its checkpoint directory (an
     /// ApplicationMaster attempt taking over the jobs of the previous one).
     ///
-    /// Errors: an invalid JobGraph, job configuration or job id, or a job
-    /// with this id already known.
+    /// Errors: an invalid JobGraph, job configuration or job id, a job
+    /// with this id already known, or the job graph store (if installed)
+    /// cannot record the job. With a store installed this blocks on its I/O:
+    /// call it from a blocking thread.
     pub(crate) fn submit_as(
         &self,
         job_id: Option<String>,
@@ -91,6 +103,16 @@ impl Dispatcher {
             Some(id) if id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()) => id.to_ascii_lowercase(),
             Some(id) => return Err(SubmitError::InvalidJobId(id)),
         };
+        if self.jobs().contains_key(&job_id) {
+            return Err(SubmitError::DuplicateJobId(job_id));
+        }
+        // Recorded before the job starts and the submission is answered, so
+        // an acknowledged job survives a crash of this process; a recovered
+        // job (`recover`) is in the store already.
+        if let (Some(store), None) = (self.graph_store.get(), recover) {
+            let name = graph.job_name.clone();
+            store.put(&SubmittedJobGraph { job_id: &job_id, name: &name, graph: &graph, config: &job_conf })?;
+        }
         let mut shipped = self.conf.to_map();
         shipped.extend(job_conf);
         let mut jobs = self.jobs();

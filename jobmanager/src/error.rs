@@ -31,4 +31,7 @@ pub enum SubmitError {
     /// A given job id is not 32 hexadecimal digits (Flink's `JobID`).
     #[error("invalid job id '{0}': expected 32 hexadecimal digits")]
     InvalidJobId(String),
+    /// The job could not be recorded before its submission was acknowledged.
+    #[error(transparent)]
+    Store(#[from] crate::job_graph_store::JobGraphStoreError),
 }

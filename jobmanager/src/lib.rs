@@ -13,6 +13,7 @@ mod deployment;
 mod dispatcher;
 mod error;
 mod gateway;
+pub mod job_graph_store;
 mod job_master;
 mod metrics;
 mod resource_manager;

@@ -49,6 +49,7 @@ use rfy_runtime::JobGraph;
 use serde::Deserialize;
 
 use crate::dispatcher::Dispatcher;
+use crate::error::SubmitError;
 use crate::job_master::{JobMasterHandle, JobMasterMsg};
 use crate::metrics::MetricStore;
 use error::{accepted, Accepted, RestError};
@@ -255,7 +256,16 @@ async fn cancel(
 async fn submit(State(c): Shared, body: Bytes) -> Accepted<JobSubmitResponseBody> {
     let req: JobSubmitRequestBody<JobGraph> =
         serde_json::from_slice(&body).map_err(|e| RestError::bad_request(format!("malformed job submission: {e}")))?;
-    let id = c.dispatcher.submit(req.job_graph, req.config).map_err(|e| RestError::bad_request(e.to_string()))?;
+    // A session records the job in its job graph store (file system I/O)
+    // before answering: off the async workers.
+    let dispatcher = c.dispatcher.clone();
+    let id = tokio::task::spawn_blocking(move || dispatcher.submit(req.job_graph, req.config))
+        .await
+        .map_err(|e| RestError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("job submission: {e}")))?
+        .map_err(|e| match e {
+            SubmitError::Store(e) => RestError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+            e => RestError::bad_request(e.to_string()),
+        })?;
     Ok(accepted(JobSubmitResponseBody { job_url: format!("/jobs/{id}"), jobid: id }))
 }
 
