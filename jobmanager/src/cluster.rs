@@ -76,8 +76,8 @@ impl JobManagerHandle {
         graph: JobGraph,
         job_conf: BTreeMap<String, String>,
         recover: Option<u32>,
-    ) -> Result<String, String> {
-        self.dispatcher.submit_as(Some(job_id.to_string()), graph, job_conf, recover).map_err(|e| e.to_string())
+    ) -> Result<String, SubmitError> {
+        self.dispatcher.submit_as(Some(job_id.to_string()), graph, job_conf, recover)
     }
 
     /// A copy of a job's status.
@@ -154,8 +154,8 @@ impl JobManagerHandle {
 
     /// Waits until at least `count` TaskManagers are registered.
     ///
-    /// Errors: not within `timeout`; the text says how many registered.
-    pub async fn wait_for_task_managers(&self, count: usize, timeout: Duration) -> Result<(), String> {
+    /// Errors: [`JobManagerError::TaskManagersMissing`]: not within `timeout`.
+    pub async fn wait_for_task_managers(&self, count: usize, timeout: Duration) -> Result<(), JobManagerError> {
         let start = Instant::now();
         loop {
             let n = self.task_manager_count();
@@ -163,10 +163,7 @@ impl JobManagerHandle {
                 return Ok(());
             }
             if start.elapsed() > timeout {
-                return Err(format!(
-                    "only {n} of {count} TaskManagers registered within {:.0} s",
-                    timeout.as_secs_f64()
-                ));
+                return Err(JobManagerError::TaskManagersMissing { registered: n, wanted: count, timeout });
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }

@@ -17,6 +17,16 @@ pub enum JobManagerError {
     /// A configuration value is invalid.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// Fewer TaskManagers than wanted registered within the time allowed.
+    #[error("only {registered} of {wanted} TaskManagers registered within {:.0} s", timeout.as_secs_f64())]
+    TaskManagersMissing {
+        /// How many registered.
+        registered: usize,
+        /// How many were waited for.
+        wanted: usize,
+        /// How long the wait was.
+        timeout: std::time::Duration,
+    },
 }
 
 /// Why a job submission was refused (REST answers 400 with this text).

@@ -46,6 +46,7 @@ pub(crate) async fn submit_tasks(
             failure: format!("deployment failed: {message}"),
             metrics: None,
             secondary: false,
+            ..Default::default()
         }));
     }
 }

@@ -1,5 +1,7 @@
 //! Typed errors of the runtime.
 
+use crate::checkpoint::CheckpointError;
+
 /// Why a task (or the building of one) failed.
 #[derive(Debug, thiserror::Error)]
 pub enum TaskError {
@@ -27,6 +29,10 @@ pub enum TaskError {
     /// Taking or restoring a snapshot of state failed (the text names the file).
     #[error("state: {0}")]
     State(String),
+    /// A checkpoint file could not be written or read back; see
+    /// [`CheckpointError::damaged_file`] for a restore that cannot succeed.
+    #[error("state: {0}")]
+    Checkpoint(#[source] CheckpointError),
     /// The operators built from the job program do not fit together: the
     /// program is not the one the JobGraph was made from.
     #[error("job program does not match its JobGraph: {0}")]
@@ -37,6 +43,15 @@ impl TaskError {
     /// An I/O error with a context naming the path or address at fault.
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
         TaskError::Io { context: context.into(), source }
+    }
+
+    /// The file of the restored checkpoint this task could not read (missing,
+    /// unreadable or damaged), if that is why it failed.
+    pub fn damaged_checkpoint_file(&self) -> Option<&str> {
+        match self {
+            TaskError::Checkpoint(e) => e.damaged_file(),
+            _ => None,
+        }
     }
 }
 

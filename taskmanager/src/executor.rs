@@ -10,8 +10,8 @@ use rfy_conf::{options, Configuration, Source};
 use rfy_rpc::job_manager_gateway_client::JobManagerGatewayClient;
 use rfy_rpc::task_executor_gateway_server::TaskExecutorGateway;
 use rfy_rpc::{
-    Ack, AcknowledgeCheckpointRequest, CancelTaskRequest, DeclineCheckpointRequest, ExecutionState, ListLogsRequest,
-    ListLogsResponse, LogFileInfo, NotifyCheckpointCompleteRequest, ReadLogRequest, ReadLogResponse,
+    Ack, AcknowledgeCheckpointRequest, CancelTaskRequest, DeclineCheckpointRequest, ExecutionState, FailureKind,
+    ListLogsRequest, ListLogsResponse, LogFileInfo, NotifyCheckpointCompleteRequest, ReadLogRequest, ReadLogResponse,
     SourceEndOfInputRequest, StateHandle as WireHandle, TaskDeploymentDescriptor, TaskExecutionState,
     TaskMetrics as WireMetrics, TriggerCheckpointRequest,
 };
@@ -175,6 +175,17 @@ fn metrics_of(execution_id: &str, control: &TaskControl) -> WireMetrics {
 }
 
 /// The full error text, causes included.
+/// What a task state report says about its failure beside the text (the
+/// `secondary` flag and `failure_kind` of `TaskExecutionState`).
+enum FailureReport {
+    /// Its own failure (or none: RUNNING, FINISHED, CANCELED).
+    Primary,
+    /// Failed only because a partner broke (a channel closed early).
+    Secondary,
+    /// A file of the restored checkpoint (this path) is missing, unreadable or damaged.
+    CheckpointUnreadable(String),
+}
+
 fn error_chain(e: &TaskError) -> String {
     let mut text = e.to_string();
     let mut source = std::error::Error::source(e);
@@ -393,7 +404,13 @@ impl Executor {
         // the TaskManager lives on.
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             build_task(&stream, &job, spec, &control).and_then(|mut head| {
-                self.report(&job_id, &execution_id, ExecutionState::Running, (String::new(), false), &control);
+                self.report(
+                    &job_id,
+                    &execution_id,
+                    ExecutionState::Running,
+                    (String::new(), FailureReport::Primary),
+                    &control,
+                );
                 head.run(&control)
             })
         }))
@@ -406,7 +423,14 @@ impl Executor {
             (Err(TaskError::Canceled), None) => (ExecutionState::Canceled, String::new()),
             (Err(e), _) => (ExecutionState::Failed, error_chain(e)),
         };
-        let secondary = matches!(result, Err(TaskError::ChannelClosed(_)));
+        let kind = match &result {
+            Err(TaskError::ChannelClosed(_)) => FailureReport::Secondary,
+            Err(e) => match e.damaged_checkpoint_file() {
+                Some(path) => FailureReport::CheckpointUnreadable(path.to_string()),
+                None => FailureReport::Primary,
+            },
+            Ok(()) => FailureReport::Primary,
+        };
         match &result {
             Err(e) if state == ExecutionState::Failed => {
                 tracing::error!(task = %task_name, "task failed: {}", error_chain(e))
@@ -428,7 +452,7 @@ impl Executor {
         if job_done {
             lock(&self.graphs).remove(&job_id);
         }
-        self.report(&job_id, &execution_id, state, (failure, secondary), &control);
+        self.report(&job_id, &execution_id, state, (failure, kind), &control);
     }
 
     fn report(
@@ -436,19 +460,26 @@ impl Executor {
         job_id: &str,
         execution_id: &str,
         state: ExecutionState,
-        failure: (String, bool),
+        failure: (String, FailureReport),
         control: &TaskControl,
     ) {
         if self.killed.load(Ordering::Relaxed) {
             return; // a crashed process reports nothing
         }
+        let secondary = matches!(failure.1, FailureReport::Secondary);
+        let (failure_kind, failure_path) = match failure.1 {
+            FailureReport::CheckpointUnreadable(path) => (FailureKind::CheckpointUnreadable, path),
+            FailureReport::Primary | FailureReport::Secondary => (FailureKind::Unspecified, String::new()),
+        };
         let msg = TaskExecutionState {
             job_id: job_id.to_string(),
             execution_id: execution_id.to_string(),
             state: state as i32,
             failure: failure.0,
             metrics: Some(metrics_of(execution_id, control)),
-            secondary: failure.1,
+            secondary,
+            failure_kind: failure_kind as i32,
+            failure_path,
         };
         let mut jm = self.jobmanager.clone();
         // Blocking from the task thread keeps RUNNING before FINISHED.

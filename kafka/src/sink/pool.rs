@@ -115,7 +115,7 @@ pub(super) fn open_pool<T, S: KafkaSerializer<T>>(
     let (me, p) = (ctx.subtask_index, ctx.parallelism);
     let mut old: Vec<EosState> = Vec::new();
     if cp.restore_source().is_some_and(|s| s.metadata.operators.contains_key(&ctx.uid)) {
-        for b in cp.restored_operator_union(&ctx.uid).map_err(|e| TaskError::State(e.to_string()))? {
+        for b in cp.restored_operator_union(&ctx.uid)? {
             old.push(
                 postcard::from_bytes(&b)
                     .map_err(|e| TaskError::State(format!("undecodable Kafka sink state of {}: {e}", ctx.uid)))?,

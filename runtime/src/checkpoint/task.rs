@@ -379,7 +379,10 @@ impl TaskCheckpointing {
 
 fn read_state_file(dir: &str, h: &StateHandle) -> Result<(String, StateFile), CheckpointError> {
     let path = join(dir, &h.file);
-    let bytes = open_storage(dir)?.read(&path)?;
+    let bytes = open_storage(dir)?.read(&path).map_err(|e| match e {
+        CheckpointError::Io { source, .. } => CheckpointError::Unreadable { path: path.clone(), source },
+        other => other,
+    })?;
     if bytes.len() as u64 != h.size || frame_crc(&bytes) != h.crc32 {
         return Err(CheckpointError::Corrupt { path, reason: "size or checksum differs from _metadata".into() });
     }
