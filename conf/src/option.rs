@@ -3,7 +3,7 @@
 use std::fmt;
 use std::marker::PhantomData;
 
-use crate::value::OptionValue;
+use crate::value::{OptionValue, ValueError};
 
 /// A typed option: key, default (as text, parsed by `T`), description.
 /// Read it with [`crate::Configuration::get`] / [`crate::Configuration::get_optional`].
@@ -55,14 +55,14 @@ pub struct OptionInfo {
     /// Other accepted spellings of choices: (alias, choice), e.g. `("off", "none")`.
     pub value_aliases: &'static [(&'static str, &'static str)],
     /// Checks that text parses as the option's type. Errors: what was expected.
-    pub validator: fn(&str) -> Result<(), String>,
+    pub validator: fn(&str) -> Result<(), ValueError>,
 }
 
 impl OptionInfo {
     /// Validates `text` and returns the text to store: trimmed, and for
     /// options with [`choices`](Self::choices) the listed spelling.
-    /// Errors: a message saying what was expected.
-    pub fn check(&self, text: &str) -> Result<String, String> {
+    /// Errors: a [`ValueError`] saying what was expected.
+    pub fn check(&self, text: &str) -> Result<String, ValueError> {
         (self.validator)(text)?;
         let trimmed = text.trim();
         if self.choices.is_empty() {
@@ -76,7 +76,7 @@ impl OptionInfo {
             .iter()
             .find(|c| normalize_choice(c) == wanted)
             .map(|c| c.to_string())
-            .ok_or_else(|| format!("expected one of {}", self.choices.join(", ")))
+            .ok_or(ValueError::NotAChoice { choices: self.choices })
     }
 }
 
@@ -96,6 +96,6 @@ fn normalize_choice(text: &str) -> String {
 }
 
 /// The validator of an option of type `T`: `T::parse_value` must succeed.
-pub(crate) fn validate_as<T: OptionValue>(text: &str) -> Result<(), String> {
+pub(crate) fn validate_as<T: OptionValue>(text: &str) -> Result<(), ValueError> {
     T::parse_value(text).map(|_| ())
 }

@@ -220,8 +220,7 @@ impl JobManager {
         let dispatcher = Arc::new(Dispatcher::new(conf, rm.clone(), services, store));
         let (shutdown, stop) = watch::channel(false);
         if let Some(ports) = dispatcher.conf.get_optional(&options::METRICS_REPORTER_PROM_PORT) {
-            let range = rfy_conf::parse_port_range(&ports, options::METRICS_REPORTER_PROM_PORT.key)
-                .map_err(JobManagerError::Config)?;
+            let range = rfy_conf::parse_port_range(&ports, options::METRICS_REPORTER_PROM_PORT.key)?;
             let host = config.rest_bind.rsplit_once(':').map(|h| h.0).unwrap_or("127.0.0.1").to_string();
             let port = crate::metrics::start_reporter(dispatcher.clone(), &host, range, stop.clone()).await?;
             let _ = dispatcher.prometheus_port.set(port);

@@ -14,9 +14,9 @@ pub enum JobManagerError {
         #[source]
         source: std::io::Error,
     },
-    /// A configuration value is invalid.
+    /// The Prometheus reporter's port (range) is invalid.
     #[error("invalid configuration: {0}")]
-    Config(String),
+    PortRange(#[from] rfy_conf::PortRangeError),
     /// Fewer TaskManagers than wanted registered within the time allowed.
     #[error("only {registered} of {wanted} TaskManagers registered within {:.0} s", timeout.as_secs_f64())]
     TaskManagersMissing {
