@@ -201,7 +201,7 @@ fn abort_beyond<T, S: KafkaSerializer<T>>(
 ) -> Result<(), TaskError> {
     for n in first..first + MAX_PROBED_IDS {
         let id = txn_id(prefix, subtask, n);
-        match transaction_state(&sink.bootstrap, &id, sink.timeout).map_err(TaskError::User)? {
+        match transaction_state(&sink.bootstrap, &id, sink.timeout).map_err(KafkaConnectorError::from)? {
             None => return Ok(()),
             Some(state) if state == "Ongoing" => {
                 tracing::info!(transactional_id = %id, "aborting a Kafka transaction left open past the restored pool (newer than the restored checkpoint)");
@@ -246,7 +246,7 @@ fn commit_restored<T, S>(sink: &KafkaSink<T, S>, t: &PendingTxn) -> Result<(), T
             tracing::error!(transactional_id = %id, checkpoint = t.checkpoint, records = t.records,
                 "Kafka transaction of the restored checkpoint is no longer open (INVALID_TXN_STATE): aborted, e.g. after transaction.timeout.ms; its records are not in the output");
         }
-        Err(e) => return Err(TaskError::User(e.to_string())),
+        Err(e) => return Err(KafkaConnectorError::from(e).into()),
     }
     Ok(())
 }
