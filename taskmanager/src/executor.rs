@@ -26,6 +26,7 @@ use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
 
 use crate::data::DataClients;
+use crate::error::DeployError;
 
 /// A job's StreamGraph and JobGraph, by job id.
 type JobGraphs = (Arc<StreamGraph>, Arc<JobGraph>);
@@ -248,42 +249,36 @@ impl Executor {
     }
 
     /// The StreamGraph for a job, built once per job and checked against the JobGraph.
-    fn graphs_for(&self, tdd: &TaskDeploymentDescriptor) -> Result<(Arc<StreamGraph>, Arc<JobGraph>), String> {
+    fn graphs_for(&self, tdd: &TaskDeploymentDescriptor) -> Result<(Arc<StreamGraph>, Arc<JobGraph>), DeployError> {
         if let Some(g) = lock(&self.graphs).get(&tdd.job_id) {
             return Ok(g.clone());
         }
-        let job: JobGraph =
-            serde_json::from_slice(&tdd.job_graph_json).map_err(|e| format!("undecodable JobGraph: {e}"))?;
+        let job: JobGraph = serde_json::from_slice(&tdd.job_graph_json).map_err(DeployError::UndecodableJobGraph)?;
         if job.version != rfy_runtime::graph::JOB_GRAPH_VERSION {
-            return Err(format!(
-                "JobGraph version {} is not supported (this TaskManager reads {})",
-                job.version,
-                rfy_runtime::graph::JOB_GRAPH_VERSION
-            ));
+            return Err(DeployError::JobGraphVersion {
+                found: job.version,
+                supported: rfy_runtime::graph::JOB_GRAPH_VERSION,
+            });
         }
-        let program = self
-            .programs
-            .find(&tdd.job_program)
-            .ok_or_else(|| format!("unknown job program '{}' on TaskManager {}", tdd.job_program, self.resource_id))?;
-        let stream = program.stream_graph(&tdd.job_args, job.config).map_err(|e| e.to_string())?;
-        let rebuilt = stream.job_graph().map_err(|e| e.to_string())?;
+        let program = self.programs.find(&tdd.job_program).ok_or_else(|| DeployError::UnknownProgram {
+            program: tdd.job_program.clone(),
+            resource_id: self.resource_id.clone(),
+        })?;
+        let stream = program.stream_graph(&tdd.job_args, job.config)?;
+        let rebuilt = stream.job_graph()?;
         if rebuilt != job {
-            return Err(format!(
-                "job program '{}' built a different JobGraph on this TaskManager than on the client",
-                tdd.job_program
-            ));
+            return Err(DeployError::GraphMismatch(tdd.job_program.clone()));
         }
         let pair = (Arc::new(stream), Arc::new(job));
         lock(&self.graphs).insert(tdd.job_id.clone(), pair.clone());
         Ok(pair)
     }
 
-    fn submit(self: &Arc<Self>, tdd: TaskDeploymentDescriptor) -> Result<(), String> {
+    fn submit(self: &Arc<Self>, tdd: TaskDeploymentDescriptor) -> Result<(), DeployError> {
         let (stream, job) = self.graphs_for(&tdd)?;
-        let conf = Configuration::from_map(&tdd.config.clone().into_iter().collect(), Source::Programmatic)
-            .map_err(|e| e.to_string())?;
+        let conf = Configuration::from_map(&tdd.config.clone().into_iter().collect(), Source::Programmatic)?;
         let settings = exchange_settings(&conf);
-        let vertex = job.vertices.get(tdd.vertex_id as usize).ok_or_else(|| format!("no vertex {}", tdd.vertex_id))?;
+        let vertex = job.vertices.get(tdd.vertex_id as usize).ok_or(DeployError::NoVertex(tdd.vertex_id))?;
         let task_name = rfy_runtime::task::build::task_name(&vertex.name, tdd.subtask_index, vertex.parallelism);
         let cap = settings.buffers_per_channel;
         // Reserved before any channel is taken: a task that does not fit takes nothing.
@@ -297,9 +292,11 @@ impl Executor {
         for o in &outputs {
             let senders = (0..o.num_subpartitions)
                 .map(|s| {
-                    self.registry
-                        .take_sender(&o.partition_id, s, cap)
-                        .ok_or_else(|| format!("partition {} sub {s} produced twice", o.partition_id))
+                    self.registry.take_sender(&o.partition_id, s, cap).ok_or_else(|| DeployError::ChannelTaken {
+                        partition: o.partition_id.clone(),
+                        subpartition: s,
+                        side: "produced",
+                    })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             out_channels.push(senders);
@@ -312,7 +309,11 @@ impl Executor {
             for ch in &gate.channels {
                 if ch.producer_resource_id == self.resource_id {
                     receivers.push(self.registry.take_receiver(&ch.partition_id, ch.subpartition, cap).ok_or_else(
-                        || format!("partition {} sub {} consumed twice", ch.partition_id, ch.subpartition),
+                        || DeployError::ChannelTaken {
+                            partition: ch.partition_id.clone(),
+                            subpartition: ch.subpartition,
+                            side: "consumed",
+                        },
                     )?);
                 } else {
                     let (tx, rx) = channel(cap);
@@ -345,8 +346,7 @@ impl Executor {
             } else {
                 let dir = tdd.restore_dir.clone();
                 let path = rfy_runtime::checkpoint::join(&dir, rfy_runtime::checkpoint::METADATA_FILE);
-                let metadata = CheckpointMetadata::from_bytes(&tdd.restore_metadata, std::path::Path::new(&path))
-                    .map_err(|e| e.to_string())?;
+                let metadata = CheckpointMetadata::from_bytes(&tdd.restore_metadata, std::path::Path::new(&path))?;
                 Some(RestoreSource { dir, metadata })
             };
             let responder = Arc::new(GrpcResponder {
@@ -357,7 +357,7 @@ impl Executor {
                 executor: Arc::downgrade(self),
             });
             // An empty directory (no checkpointing) is the local file system.
-            let storage = rfy_runtime::checkpoint::open_storage(&tdd.checkpoint_job_dir).map_err(|e| e.to_string())?;
+            let storage = rfy_runtime::checkpoint::open_storage(&tdd.checkpoint_job_dir)?;
             control.checkpointing = Some(Arc::new(
                 TaskCheckpointing::new(
                     tdd.checkpoint_job_dir.clone(),
@@ -383,7 +383,7 @@ impl Executor {
             .spawn(move || me.run_task(stream, job, spec, control, job_id, execution_id, task_name))
             .map_err(|e| {
                 lock(&self.tasks).remove(&tdd.execution_id);
-                format!("cannot start a task thread: {e}")
+                DeployError::Thread(e)
             })?;
         Ok(())
     }
@@ -530,7 +530,7 @@ impl TaskExecutorGateway for ExecutorService {
         .map_err(|e| Status::internal(format!("deployment of {id} panicked: {e}")))?;
         Ok(Response::new(match result {
             Ok(()) => Ack { ok: true, message: String::new() },
-            Err(message) => Ack { ok: false, message },
+            Err(e) => Ack { ok: false, message: e.to_string() },
         }))
     }
 
