@@ -265,16 +265,12 @@ impl Registered {
         let stop_job = stop.clone();
         let allocation = tokio::spawn(async move {
             let ev = allocator.run(stop_alloc_rx).await;
-            let request = match &ev {
-                Some(AllocatorEvent::Shutdown) => Some(StopRequest {
-                    end: JobEnd::Canceled,
-                    reason: "the YARN ResourceManager asked the AM to shut down".into(),
-                }),
-                Some(AllocatorEvent::Failed(e)) => Some(StopRequest { end: JobEnd::Failed, reason: e.clone() }),
-                None => None,
-            };
-            if request.is_some() {
-                let _ = stop_job.send(request);
+            if let Some(ev) = &ev {
+                let end = match ev {
+                    AllocatorEvent::Shutdown => JobEnd::Canceled,
+                    AllocatorEvent::Failed { .. } => JobEnd::Failed,
+                };
+                let _ = stop_job.send(Some(StopRequest { end, reason: ev.to_string() }));
             }
             ev
         });
@@ -345,7 +341,7 @@ impl Running {
             Ok(_) => tracing::info!(dir = %l.manifest.staging_dir, "staging directory removed"),
             Err(e) => tracing::warn!("cannot remove the staging directory: {e}"),
         }
-        if alloc_event != Some(AllocatorEvent::Shutdown) {
+        if !matches!(alloc_event, Some(AllocatorEvent::Shutdown)) {
             let status = outcome.status();
             match l.amrm.unregister(status, &outcome.diagnostics, &self.tracking_url, UNREGISTER_TIMEOUT).await {
                 Ok(_) => tracing::info!(?status, "unregistered from YARN"),
