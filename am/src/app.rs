@@ -77,7 +77,7 @@ pub enum AmError {
         rm: String,
         /// The cause.
         #[source]
-        source: YarnError,
+        source: Box<YarnError>,
     },
     /// The JobManager could not start.
     #[error("JobManager: {0}")]
@@ -222,7 +222,7 @@ impl Started {
         let reg = amrm
             .register_application_master(&self.launch.env.nm_host, rest_port, &self.tracking_url)
             .await
-            .map_err(|source| AmError::Register { rm: amrm.addr().to_string(), source })?;
+            .map_err(|e| AmError::Register { rm: amrm.addr().to_string(), source: Box::new(e) })?;
         tracing::info!(queue = %reg.queue, max = ?reg.maximum_capability, elapsed_ms = started.elapsed().as_millis() as u64, "registered with the YARN ResourceManager");
         Ok(Registered { started: self, reg })
     }

@@ -49,7 +49,7 @@ pub enum PlanError {
         job: String,
         /// Why.
         #[source]
-        source: CheckpointDirError,
+        source: Box<CheckpointDirError>,
     },
     /// A planning check failed (missing input, output not writable).
     #[error("job '{job}': {message}")]
@@ -117,7 +117,7 @@ pub fn plan(
     let stream = declared.map_err(|error| PlanError::Job { job: job.into(), error })?;
     if check_io {
         // The checkpoint directory first: the output check may create the output directory.
-        check_checkpoint_dir(conf).map_err(|source| PlanError::CheckpointDir { job: job.into(), source })?;
+        check_checkpoint_dir(conf).map_err(|e| PlanError::CheckpointDir { job: job.into(), source: Box::new(e) })?;
         stream.check_io().map_err(|message| PlanError::Check { job: job.into(), message })?;
     }
     let graph = stream.job_graph().map_err(|error| PlanError::Job { job: job.into(), error })?;

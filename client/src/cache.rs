@@ -231,7 +231,7 @@ impl BundleCache {
             .filter(|e| !e.is_dir)
             .filter_map(|e| {
                 let name = e.path.rsplit('/').next().unwrap_or_default().to_string();
-                is_sha256(&name).then(|| CacheEntry {
+                is_sha256(&name).then_some(CacheEntry {
                     sha256: name,
                     size: e.size,
                     uploaded: e.modification_time,

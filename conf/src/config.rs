@@ -123,7 +123,7 @@ impl Configuration {
             key: key.to_string(),
             value: value.to_string(),
             expected: info.type_name,
-            source: cause,
+            source: Box::new(cause),
             origin: source.clone(),
         })?;
         self.values.insert(info.key.to_string(), (text, source));

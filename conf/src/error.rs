@@ -55,7 +55,7 @@ pub enum ConfError {
         expected: &'static str,
         /// What was expected, e.g. `expected a whole number from 0 to 4294967295`.
         #[source]
-        source: crate::value::ValueError,
+        source: Box<crate::value::ValueError>,
         /// Where the value was written.
         origin: Source,
     },

@@ -74,7 +74,7 @@ fn walk(prefix: &str, value: &Value, origin: &Source, out: &mut Vec<(String, Str
             key: prefix.to_string(),
             value: short_yaml(value),
             expected: "scalar",
-            source: ValueError::Syntax { expected: format!("a single value, found {}", kind(value)).into() },
+            source: Box::new(ValueError::Syntax { expected: format!("a single value, found {}", kind(value)).into() }),
             origin: origin.clone(),
         }),
         scalar => {

@@ -88,6 +88,8 @@ impl Default for GeneratorConfig {
 }
 
 /// Highest person id (0-based) created at or before event `n`.
+// Beam's formula, general in the proportions (with one person per cycle the `min` is 0).
+#[allow(clippy::unnecessary_min_or_max)]
 fn last_base0_person_id(n: u64) -> u64 {
     let (epoch, offset) = (n / PROPORTION_DENOMINATOR, n % PROPORTION_DENOMINATOR);
     epoch * PERSON_PROPORTION + offset.min(PERSON_PROPORTION - 1)
