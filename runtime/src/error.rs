@@ -55,6 +55,17 @@ impl TaskError {
     }
 }
 
+impl From<CheckpointError> for TaskError {
+    /// Storage I/O stays an I/O error; any other checkpoint error is kept
+    /// whole, so a damaged restore stays recognizable ([`TaskError::damaged_checkpoint_file`]).
+    fn from(e: CheckpointError) -> Self {
+        match e {
+            CheckpointError::Io { context, source } => TaskError::Io { context, source },
+            other => TaskError::Checkpoint(other),
+        }
+    }
+}
+
 /// Why a job program could not build its dataflow or JobGraph.
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {

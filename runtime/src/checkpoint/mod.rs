@@ -22,8 +22,6 @@ pub use metadata::{CheckpointMetadata, OperatorMeta, StateHandle, METADATA_FILE}
 pub use storage::{join, open_storage, CheckpointStorage};
 pub use task::{CheckpointResponder, OperatorSnapshot, RestoreSource, SourceTrigger, TaskCheckpointing};
 
-use crate::error::TaskError;
-
 /// Why a snapshot could not be written or read back.
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
@@ -67,15 +65,6 @@ impl CheckpointError {
         match self {
             CheckpointError::Corrupt { path, .. } | CheckpointError::Unreadable { path, .. } => Some(path),
             CheckpointError::Io { .. } | CheckpointError::Encode(_) => None,
-        }
-    }
-}
-
-impl From<CheckpointError> for TaskError {
-    fn from(e: CheckpointError) -> Self {
-        match e {
-            CheckpointError::Io { context, source } => TaskError::Io { context, source },
-            other => TaskError::Checkpoint(other),
         }
     }
 }
