@@ -66,6 +66,17 @@ impl From<CheckpointError> for TaskError {
     }
 }
 
+/// Why a job run in this process ([`crate::task::run_local`]) failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LocalRunError {
+    /// The dataflow is not valid.
+    #[error(transparent)]
+    Job(#[from] JobError),
+    /// A task failed (the first failure; the others were canceled).
+    #[error(transparent)]
+    Task(#[from] TaskError),
+}
+
 /// Why a job program could not build its dataflow or JobGraph.
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
