@@ -16,7 +16,7 @@
 //! otherwise).
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rfy_hadoop::yarn::rest::LocalResourceInfo;
 use rfy_hadoop::yarn::LocalResource;
@@ -142,34 +142,83 @@ impl Manifest {
 
     /// Reads a manifest file.
     ///
-    /// Errors: the file cannot be read, or is not a manifest of this version.
-    pub fn read(path: &Path) -> Result<Manifest, String> {
-        let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        Self::from_bytes(&bytes, path)
+    /// Errors: [`BundleError::Read`], or as [`Manifest::from_bytes`].
+    pub fn read(path: &Path) -> Result<Manifest, BundleError> {
+        Self::from_bytes(&read_file(path)?, path)
     }
 
     /// Parses a manifest's bytes; `path` only names the file in errors.
     ///
-    /// Errors: not JSON (or not UTF-8), not a manifest, or another manifest version.
-    pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Manifest, String> {
-        let m: Manifest = serde_json::from_slice(bytes).map_err(|e| format!("bad manifest {}: {e}", path.display()))?;
+    /// Errors: [`BundleError::Parse`] (not JSON or UTF-8, not a manifest) or
+    /// [`BundleError::Version`] (another manifest version).
+    pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Manifest, BundleError> {
+        let m: Manifest = parse_json(bytes, path, "manifest")?;
         if m.version != MANIFEST_VERSION {
-            return Err(format!(
-                "{} has manifest version {} but this rfy-am reads {MANIFEST_VERSION}: client and AM differ",
-                path.display(),
-                m.version
-            ));
+            return Err(BundleError::Version { path: path.to_path_buf(), found: m.version });
         }
         Ok(m)
     }
 }
 
+/// Why a bundle file in the AM's working directory could not be used; each
+/// names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum BundleError {
+    /// The file cannot be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not the JSON document it should be.
+    #[error("bad {what} {}: {source}", path.display())]
+    Parse {
+        /// What it should be: `manifest`, `configuration`, `JobGraph`.
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The manifest is of another version than this AM reads.
+    #[error("{} has manifest version {found} but this rfy-am reads {MANIFEST_VERSION}: client and AM differ", path.display())]
+    Version {
+        /// The file.
+        path: PathBuf,
+        /// Its version.
+        found: u32,
+    },
+}
+
+fn read_file(path: &Path) -> Result<Vec<u8>, BundleError> {
+    std::fs::read(path).map_err(|source| BundleError::Read { path: path.to_path_buf(), source })
+}
+
+/// Parses `bytes` of file `path` as JSON of `T` (`what` names it in errors).
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    path: &Path,
+    what: &'static str,
+) -> Result<T, BundleError> {
+    serde_json::from_slice(bytes).map_err(|source| BundleError::Parse { what, path: path.to_path_buf(), source })
+}
+
 /// Reads the rfy configuration map ([`CONF_FILE`]).
 ///
-/// Errors: the file cannot be read or is not a JSON string map.
-pub fn read_conf_map(path: &Path) -> Result<BTreeMap<String, String>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| format!("bad configuration {}: {e}", path.display()))
+/// Errors: [`BundleError::Read`], or [`BundleError::Parse`]: not a JSON string map.
+pub fn read_conf_map(path: &Path) -> Result<BTreeMap<String, String>, BundleError> {
+    parse_json(&read_file(path)?, path, "configuration")
+}
+
+/// Reads the JobGraph a per-job client shipped ([`JOB_GRAPH_FILE`]).
+///
+/// Errors: [`BundleError::Read`], or [`BundleError::Parse`]: not a JobGraph.
+pub fn read_job_graph(path: &Path) -> Result<rfy_runtime::JobGraph, BundleError> {
+    parse_json(&read_file(path)?, path, "JobGraph")
 }
 
 /// Megabytes for a YARN resource from a byte count (rounded up, at least 1).

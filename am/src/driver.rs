@@ -25,7 +25,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use rfy_hadoop::hdfs::Hdfs;
+use rfy_hadoop::hdfs::{Hdfs, HdfsError};
 use rfy_hadoop::yarn::{LocalResource, LocalResourceType, LocalResourceVisibility};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -33,7 +33,7 @@ use std::time::Duration;
 use rfy_hadoop::ipc::ConnectOptions;
 use rfy_hadoop::yarn::amrm::{AllocateRequest, AmCommand, AmRmClient, ContainerAsk};
 use rfy_hadoop::yarn::nm::{ContainerLaunchContext, NmClient, NmTokenCache};
-use rfy_hadoop::yarn::{Container, ContainerId, Resource};
+use rfy_hadoop::yarn::{Container, ContainerId, Resource, YarnError};
 use rfy_jobmanager::{JobManagerHandle, ResourceDriver};
 use tokio::sync::{watch, Notify};
 
@@ -139,12 +139,43 @@ pub struct WorkerSpec {
 }
 
 /// What the allocate loop saw that ends the application.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, thiserror::Error)]
 pub enum AllocatorEvent {
     /// The RM sent `AM_SHUTDOWN` (e.g. the application was killed).
+    #[error("the YARN ResourceManager asked the AM to shut down")]
     Shutdown,
-    /// Allocate calls kept failing; the text is the last error.
-    Failed(String),
+    /// Allocate calls kept failing.
+    #[error("allocate heartbeats to {rm} failed {failures} times: {last}")]
+    Failed {
+        /// The ResourceManager's scheduler address.
+        rm: String,
+        /// How many calls failed in a row.
+        failures: u32,
+        /// The last call's error.
+        #[source]
+        last: YarnError,
+    },
+}
+
+/// Why a TaskManager container could not be started (it is released and
+/// another asked for).
+#[derive(Debug, thiserror::Error)]
+enum ContainerStartError {
+    /// A job executable's TaskManager needs HDFS to find the executable.
+    #[error("this AM cannot start TaskManagers of job executables (no HDFS client)")]
+    NoHdfs,
+    /// The job executable is not in HDFS.
+    #[error("job executable {url}: {source}")]
+    Executable {
+        /// Its URL.
+        url: String,
+        /// The cause.
+        #[source]
+        source: HdfsError,
+    },
+    /// The NodeManager could not be reached or refused the container.
+    #[error(transparent)]
+    NodeManager(#[from] YarnError),
 }
 
 struct Started {
@@ -238,17 +269,18 @@ impl ContainerAllocator {
                     errors += 1;
                     tracing::warn!(errors, "allocate heartbeat failed: {e}");
                     if errors >= 10 {
-                        return Some(AllocatorEvent::Failed(format!(
-                            "allocate heartbeats to {} failed {errors} times: {e}",
-                            self.amrm.addr()
-                        )));
+                        return Some(AllocatorEvent::Failed {
+                            rm: self.amrm.addr().to_string(),
+                            failures: errors,
+                            last: e,
+                        });
                     }
                 }
             }
         }
     }
 
-    async fn heartbeat(&mut self) -> Result<Option<AllocatorEvent>, String> {
+    async fn heartbeat(&mut self) -> Result<Option<AllocatorEvent>, YarnError> {
         // Which TaskManagers registered: a container completing before that is a failed start.
         for id in self.jobmanager.task_manager_ids() {
             if self.running.contains_key(&id) {
@@ -288,7 +320,7 @@ impl ContainerAllocator {
         self.driver.lock().outstanding = outstanding;
         let progress = *self.progress.lock().unwrap_or_else(|p| p.into_inner());
         let req = AllocateRequest { response_id: self.response_id, asks, releases: release_ids, progress };
-        let resp = self.amrm.allocate(&req).await.map_err(|e| e.to_string())?;
+        let resp = self.amrm.allocate(&req).await?;
         self.response_id = resp.response_id;
         self.tokens.insert_all(&resp.nm_tokens);
         if let Some(cmd) = resp.am_command {
@@ -380,7 +412,7 @@ impl ContainerAllocator {
         tokio::spawn(async move {
             let started = async {
                 if !executable.is_empty() {
-                    let hdfs = hdfs.ok_or("this AM cannot start TaskManagers of job executables (no HDFS client)")?;
+                    let hdfs = hdfs.ok_or(ContainerStartError::NoHdfs)?;
                     let worker = executable_resource(&hdfs, &executable).await?;
                     ctx.local_resources.retain(|(name, _)| name != crate::bundle::WORKER_BINARY);
                     ctx.local_resources.push((crate::bundle::WORKER_BINARY.to_string(), worker));
@@ -389,13 +421,11 @@ impl ContainerAllocator {
                         rfy_jobmanager::executable_sha256(&executable).to_string(),
                     ));
                 }
-                let nm = NmClient::connect(&c.node_id, &token, &user, &ConnectOptions::default())
-                    .await
-                    .map_err(|e| e.to_string())?;
-                nm.start_container(&c, &ctx).await.map_err(|e| e.to_string())
+                let nm = NmClient::connect(&c.node_id, &token, &user, &ConnectOptions::default()).await?;
+                nm.start_container(&c, &ctx).await?;
+                Ok::<(), ContainerStartError>(())
             }
-            .await
-            .map_err(|e: String| e);
+            .await;
             match started {
                 Ok(_) => tracing::info!(container = %c.id, "TaskManager container started"),
                 Err(e) => {
@@ -411,13 +441,14 @@ impl ContainerAllocator {
 /// `pipeline.jars`) as a YARN local resource: its size and modification
 /// time from HDFS, as YARN's localizer checks them.
 ///
-/// Errors: the file is not there (the text names it).
-async fn executable_resource(hdfs: &Hdfs, url: &str) -> Result<LocalResource, String> {
+/// Errors: [`ContainerStartError::Executable`]: the file is not there.
+async fn executable_resource(hdfs: &Hdfs, url: &str) -> Result<LocalResource, ContainerStartError> {
     let path = match url.strip_prefix("hdfs://") {
         Some(rest) => rest.find('/').map(|i| &rest[i..]).unwrap_or("/"),
         None => url,
     };
-    let stamp = hdfs.stat(path).await.map_err(|e| format!("job executable {url}: {e}"))?;
+    let stamp =
+        hdfs.stat(path).await.map_err(|source| ContainerStartError::Executable { url: url.to_string(), source })?;
     Ok(LocalResource {
         uri: url.to_string(),
         size: stamp.size as i64,

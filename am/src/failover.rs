@@ -22,13 +22,32 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rfy_conf::{options, Configuration};
-use rfy_hadoop::yarn::amrm::FinalStatus;
-use rfy_jobmanager::JobManagerHandle;
+use rfy_jobmanager::{JobManagerHandle, SubmitError};
 use rfy_runtime::JobGraph;
 
-use crate::app::Outcome;
 pub use crate::job_store::derived_job_id;
 use crate::job_store::{attempt_of_container, JobStore, JobStoreError, StoredJob, StoredProgram, STORED_JOB_VERSION};
+use crate::outcome::Outcome;
+
+/// Why a job could not be recorded in, read from, or submitted after the job store.
+#[derive(Debug, thiserror::Error)]
+pub enum FailoverError {
+    /// The job store could not be opened, read or written.
+    #[error(transparent)]
+    Store(#[from] JobStoreError),
+    /// A job store call on the blocking threads panicked or was canceled.
+    #[error("job store call did not complete: {0}")]
+    Interrupted(#[from] tokio::task::JoinError),
+    /// The Dispatcher refused the job.
+    #[error("the Dispatcher refused job {job_id}: {source}")]
+    Refused {
+        /// The job's id.
+        job_id: String,
+        /// Why.
+        #[source]
+        source: SubmitError,
+    },
+}
 
 /// Execution attempt numbers reserved per ApplicationMaster attempt (job
 /// restarts within one AM attempt beyond this would reuse numbers).
@@ -83,14 +102,14 @@ impl AttemptInfo {
 
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, JobStoreError> + Send + 'static,
-) -> Result<T, String> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| format!("job store: {e}"))?.map_err(|e| e.to_string())
+) -> Result<T, FailoverError> {
+    Ok(tokio::task::spawn_blocking(f).await??)
 }
 
 /// Opens the store under `staging` unless YARN makes a single attempt.
 ///
-/// Errors: the store's file system cannot be opened (the text names it).
-pub async fn open_store(staging: &str, attempt: AttemptInfo) -> Result<Option<JobStore>, String> {
+/// Errors: [`FailoverError::Store`]: the store's file system cannot be opened (named).
+pub async fn open_store(staging: &str, attempt: AttemptInfo) -> Result<Option<JobStore>, FailoverError> {
     if attempt.max <= 1 {
         return Ok(None);
     }
@@ -118,7 +137,7 @@ impl SingleJob<'_> {
     /// attempt, without a store, or when the previous attempt never submitted.
     ///
     /// Errors: the store cannot be read.
-    pub(crate) async fn previous(&self) -> Result<Option<StoredJob>, String> {
+    pub(crate) async fn previous(&self) -> Result<Option<StoredJob>, FailoverError> {
         let Some(store) = self.store.filter(|_| self.attempt.is_recovery()).cloned() else { return Ok(None) };
         let id = self.job_id.clone();
         blocking(move || store.get(&id)).await
@@ -133,7 +152,7 @@ impl SingleJob<'_> {
         jm: &JobManagerHandle,
         graph: JobGraph,
         program: StoredProgram,
-    ) -> Result<String, String> {
+    ) -> Result<String, FailoverError> {
         if let Some(store) = self.store.cloned() {
             let entry = StoredJob {
                 version: STORED_JOB_VERSION,
@@ -147,17 +166,18 @@ impl SingleJob<'_> {
             blocking(move || store.put(&entry)).await?;
         }
         jm.submit_as(&self.job_id, graph, Default::default(), self.attempt.recover())
+            .map_err(|source| FailoverError::Refused { job_id: self.job_id.clone(), source })
     }
 
     /// Records how the job ended, so a later attempt (the AM lost before it
     /// unregistered) reports it instead of running the job again. A failure
     /// to write is logged: the outcome goes to YARN anyway.
-    pub(crate) async fn record_end(&self, state: &str, outcome: &Outcome) {
+    pub(crate) async fn record_end(&self, outcome: &Outcome) {
         let Some(store) = self.store.cloned() else { return };
-        let (id, state, diag) = (self.job_id.clone(), state.to_string(), outcome.diagnostics.clone());
+        let (id, outcome) = (self.job_id.clone(), outcome.clone());
         let r = blocking(move || {
             let Some(mut e) = store.get(&id)? else { return Ok(()) };
-            e.final_state = Some((state, diag));
+            e.final_state = Some(outcome);
             store.put(&e)
         })
         .await;
@@ -169,22 +189,8 @@ impl SingleJob<'_> {
 
 /// The outcome a previous attempt recorded for a job that ended.
 pub(crate) fn recorded_outcome(e: &StoredJob) -> Option<Outcome> {
-    let (state, diagnostics) = e.final_state.clone()?;
-    let status = match state.as_str() {
-        "FINISHED" => FinalStatus::Succeeded,
-        "CANCELED" => FinalStatus::Killed,
-        _ => FinalStatus::Failed,
-    };
-    Some(Outcome { status, diagnostics: format!("{diagnostics} (recorded by attempt {})", e.attempt) })
-}
-
-/// The job state name of a YARN outcome, for the store.
-pub(crate) fn state_of(o: &Outcome) -> &'static str {
-    match o.status {
-        FinalStatus::Succeeded => "FINISHED",
-        FinalStatus::Killed => "CANCELED",
-        _ => "FAILED",
-    }
+    let o = e.final_state.as_ref()?;
+    Some(Outcome::new(o.end, format!("{} (recorded by attempt {})", o.diagnostics, e.attempt)))
 }
 
 /// Session mode, later attempt: resubmits every stored job that had not
@@ -196,7 +202,7 @@ pub(crate) async fn recover_session(
     jm: &JobManagerHandle,
     store: &JobStore,
     attempt: AttemptInfo,
-) -> Result<Vec<String>, String> {
+) -> Result<Vec<String>, FailoverError> {
     let s = store.clone();
     let stored = blocking(move || s.list()).await?;
     let mut ids = Vec::new();

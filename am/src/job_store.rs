@@ -25,21 +25,24 @@ use rfy_runtime::fs::{self, FileSystem};
 use rfy_runtime::JobGraph;
 use serde::{Deserialize, Serialize};
 
+use crate::outcome::Outcome;
+
 /// Sub-directory of the staging directory holding the job store.
 pub const JOB_STORE_DIR: &str = "jobstore";
-/// Version of the [`StoredJob`] layout.
-pub const STORED_JOB_VERSION: u32 = 1;
+/// Version of the [`StoredJob`] layout (2: `final_state` is an [`Outcome`]).
+pub const STORED_JOB_VERSION: u32 = 2;
 
 /// Errors of the job store; each names the file or directory.
 #[derive(Debug, thiserror::Error)]
 pub enum JobStoreError {
     /// The file system of the store cannot be opened.
-    #[error("job store {dir}: {reason}")]
+    #[error("job store {dir}: {source}")]
     Open {
         /// The store's directory URI.
         dir: String,
-        /// Why.
-        reason: String,
+        /// Why (e.g. no file system for its scheme).
+        #[source]
+        source: fs::FsError,
     },
     /// Reading, writing, listing or removing failed.
     #[error("job store: cannot {what} {path}: {source}")]
@@ -95,9 +98,9 @@ pub struct StoredJob {
     /// `<state.checkpoints.dir>/<job id>`, where its checkpoints are; `None`
     /// without a checkpoint directory (a recovered job then starts afresh).
     pub checkpoint_dir: Option<String>,
-    /// The job's terminal state (`FINISHED`, `FAILED`, `CANCELED`) once it
-    /// ended, with YARN's diagnostics; `None` while it runs.
-    pub final_state: Option<(String, String)>,
+    /// How the job ended (its terminal state and YARN's diagnostics) once
+    /// it did; `None` while it runs.
+    pub final_state: Option<Outcome>,
     /// The ApplicationMaster attempt that wrote this entry last.
     pub attempt: u32,
 }
@@ -123,7 +126,7 @@ impl JobStore {
     pub fn open(staging: &str) -> Result<JobStore, JobStoreError> {
         let base = if staging.starts_with('/') { format!("hdfs://{staging}") } else { staging.to_string() };
         let dir = fs::join(&base, JOB_STORE_DIR);
-        let fs = fs::get(&dir).map_err(|e| JobStoreError::Open { dir: dir.clone(), reason: e.to_string() })?;
+        let fs = fs::get(&dir).map_err(|source| JobStoreError::Open { dir: dir.clone(), source })?;
         Ok(JobStore { dir, fs })
     }
 
@@ -238,6 +241,7 @@ pub fn attempt_of_container(container_id: &str) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::outcome::JobEnd;
 
     #[test]
     fn derived_ids_are_deterministic_and_distinct() {
@@ -274,7 +278,7 @@ mod tests {
         };
         store.put(&job).unwrap();
         let mut ended = job.clone();
-        ended.final_state = Some(("FINISHED".into(), "ok".into()));
+        ended.final_state = Some(Outcome::new(JobEnd::Finished, "ok"));
         store.put(&ended).unwrap();
         assert_eq!(store.get(&job.job_id).unwrap(), Some(ended.clone()));
         assert_eq!(store.list().unwrap(), vec![ended]);

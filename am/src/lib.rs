@@ -19,8 +19,11 @@ pub mod driver;
 mod entry;
 pub mod failover;
 pub mod job_store;
+pub mod outcome;
 pub mod per_job;
 pub mod plan;
 pub mod session;
+pub mod sigterm;
+mod single_job;
 
 pub use entry::main;

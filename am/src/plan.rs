@@ -42,6 +42,15 @@ pub enum PlanError {
         /// The panic's message.
         message: String,
     },
+    /// The checkpoint directory cannot be used.
+    #[error("job '{job}': {source}")]
+    CheckpointDir {
+        /// The job's name.
+        job: String,
+        /// Why.
+        #[source]
+        source: Box<CheckpointDirError>,
+    },
     /// A planning check failed (missing input, output not writable).
     #[error("job '{job}': {message}")]
     Check {
@@ -108,7 +117,7 @@ pub fn plan(
     let stream = declared.map_err(|error| PlanError::Job { job: job.into(), error })?;
     if check_io {
         // The checkpoint directory first: the output check may create the output directory.
-        check_checkpoint_dir(conf).map_err(|message| PlanError::Check { job: job.into(), message })?;
+        check_checkpoint_dir(conf).map_err(|e| PlanError::CheckpointDir { job: job.into(), source: Box::new(e) })?;
         stream.check_io().map_err(|message| PlanError::Check { job: job.into(), message })?;
     }
     let graph = stream.job_graph().map_err(|error| PlanError::Job { job: job.into(), error })?;
@@ -151,8 +160,8 @@ fn catch_quietly<R>(f: impl FnOnce() -> R) -> Result<R, (Box<dyn std::any::Any +
 /// permission denied, a missing parent) fails the submission with one line
 /// naming it, instead of declining every checkpoint of a running job.
 ///
-/// Errors: the directory cannot be created; the message names it and the option.
-pub fn check_checkpoint_dir(conf: &Configuration) -> Result<(), String> {
+/// Errors: [`CheckpointDirError`]: the directory cannot be created.
+pub fn check_checkpoint_dir(conf: &Configuration) -> Result<(), CheckpointDirError> {
     if conf.get_optional(&options::EXECUTION_CHECKPOINTING_INTERVAL).is_none() {
         return Ok(());
     }
@@ -161,8 +170,39 @@ pub fn check_checkpoint_dir(conf: &Configuration) -> Result<(), String> {
     };
     let key = options::STATE_CHECKPOINTS_DIR.key;
     rfy_connectors::register_file_system();
-    let fs = rfy_runtime::fs::get(&dir).map_err(|e| format!("checkpoint directory {dir} ({key}): {e}"))?;
-    fs.mkdirs(&dir).map_err(|e| format!("checkpoint directory {dir} ({key}) cannot be created: {e}"))
+    let fs = rfy_runtime::fs::get(&dir).map_err(|source| CheckpointDirError::FileSystem {
+        dir: dir.clone(),
+        key,
+        source,
+    })?;
+    fs.mkdirs(&dir).map_err(|source| CheckpointDirError::Create { dir, key, source })
+}
+
+/// Why `state.checkpoints.dir` cannot be used; each names the directory and the option.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointDirError {
+    /// No file system for the directory's URI.
+    #[error("checkpoint directory {dir} ({key}): {source}")]
+    FileSystem {
+        /// The directory URI.
+        dir: String,
+        /// The option it came from.
+        key: &'static str,
+        /// The cause.
+        #[source]
+        source: rfy_runtime::fs::FsError,
+    },
+    /// The directory cannot be created.
+    #[error("checkpoint directory {dir} ({key}) cannot be created: {source}")]
+    Create {
+        /// The directory URI.
+        dir: String,
+        /// The option it came from.
+        key: &'static str,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 #[cfg(test)]

@@ -14,13 +14,11 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use rfy_conf::Configuration;
-use rfy_hadoop::yarn::amrm::FinalStatus;
 use rfy_jobmanager::JobManagerHandle;
-use tokio::sync::watch;
 
-use crate::app::Outcome;
-use crate::failover::AttemptInfo;
+use crate::failover::{recover_session, spawn_session_sync, AttemptInfo};
 use crate::job_store::JobStore;
+use crate::outcome::{JobEnd, Outcome, StopReceiver};
 
 /// How long stopping the session waits for its canceled jobs to end.
 pub const CANCEL_WAIT: Duration = Duration::from_secs(20);
@@ -36,21 +34,24 @@ pub async fn serve(
     store: Option<&JobStore>,
     attempt: AttemptInfo,
     conf: &Configuration,
-    stop: &mut watch::Receiver<Option<(FinalStatus, String)>>,
+    stop: &mut StopReceiver,
 ) -> Outcome {
     let mut known = HashSet::new();
     if let (Some(store), true) = (store, attempt.is_recovery()) {
-        match crate::failover::recover_session(jm, store, attempt).await {
+        match recover_session(jm, store, attempt).await {
             Ok(ids) => known.extend(ids),
             Err(e) => tracing::error!("cannot take over the session's jobs: {e}"),
         }
     }
-    let sync = store.map(|s| crate::failover::spawn_session_sync(jm.clone(), s.clone(), attempt, conf.clone(), known));
+    let sync = store.map(|s| spawn_session_sync(jm.clone(), s.clone(), attempt, conf.clone(), known));
     tracing::info!(rest = %jm.rest_address, "session cluster ready: waiting for jobs");
     let mut shutdown = jm.shutdown_requests();
-    let (status, why) = tokio::select! {
-        _ = shutdown.wait_for(|s| *s) => (FinalStatus::Succeeded, "stopped by a client (DELETE /cluster)".to_string()),
-        _ = stop.changed() => stop.borrow().clone().unwrap_or((FinalStatus::Killed, "stopped".into())),
+    let (end, why) = tokio::select! {
+        _ = shutdown.wait_for(|s| *s) => (JobEnd::Finished, "stopped by a client (DELETE /cluster)".to_string()),
+        _ = stop.changed() => {
+            let request = stop.borrow().clone();
+            request.map(|r| (r.end, r.reason)).unwrap_or((JobEnd::Canceled, "stopped".into()))
+        }
     };
     tracing::info!("session stopping: {why}");
     if let Some(sync) = sync {
@@ -67,5 +68,5 @@ pub async fn serve(
     if still > 0 {
         diagnostics.push_str(&format!(", {still} not yet terminal after {} s", CANCEL_WAIT.as_secs()));
     }
-    Outcome { status, diagnostics }
+    Outcome::new(end, diagnostics)
 }

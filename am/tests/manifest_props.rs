@@ -50,6 +50,7 @@ fn check(bytes: &[u8]) -> Result<(), TestCaseError> {
     match Manifest::from_bytes(bytes, Path::new(PATH)) {
         Ok(m) => prop_assert_eq!(m.version, MANIFEST_VERSION),
         Err(e) => {
+            let e = e.to_string();
             prop_assert!(e.contains(PATH), "error does not name the file: {}", e);
             prop_assert!(!e.contains('\n'), "not one line: {}", e);
         }
@@ -129,7 +130,7 @@ proptest! {
 fn another_manifest_version_is_refused_naming_both() {
     let mut m = valid();
     m.version = MANIFEST_VERSION + 1;
-    let e = Manifest::from_bytes(&serde_json::to_vec(&m).unwrap(), Path::new(PATH)).unwrap_err();
+    let e = Manifest::from_bytes(&serde_json::to_vec(&m).unwrap(), Path::new(PATH)).unwrap_err().to_string();
     assert!(e.contains(&format!("manifest version {}", MANIFEST_VERSION + 1)), "{e}");
     assert!(e.contains(&format!("reads {MANIFEST_VERSION}")), "{e}");
     assert!(Manifest::from_bytes(&serde_json::to_vec(&valid()).unwrap(), Path::new(PATH)).is_ok());

@@ -81,7 +81,7 @@ async fn run(cli: &Cli, args: &RunArgs, programs: &'static [JobProgram], raw_arg
         Some(m @ ("yarn-per-job" | "yarn-session")) => {
             // The JobGraph planned here runs on the cluster: the planning
             // checks (input exists, output empty) run here too.
-            rfy_am::plan::check_checkpoint_dir(&conf).map_err(anyhow::Error::msg)?;
+            rfy_am::plan::check_checkpoint_dir(&conf)?;
             if args.from_savepoint.is_none() {
                 stream.check_io().map_err(anyhow::Error::msg)?;
             }
@@ -98,7 +98,7 @@ async fn run(cli: &Cli, args: &RunArgs, programs: &'static [JobProgram], raw_arg
     if args.detached {
         bail!("-d (detached) needs a cluster (-m yarn-...): the embedded local cluster lives in this process");
     }
-    rfy_am::plan::check_checkpoint_dir(&conf).map_err(anyhow::Error::msg)?;
+    rfy_am::plan::check_checkpoint_dir(&conf)?;
     let started = std::time::Instant::now();
     if args.from_savepoint.is_none() {
         stream.check_io().map_err(anyhow::Error::msg)?;

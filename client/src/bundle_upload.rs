@@ -15,7 +15,7 @@ use rfy_hadoop::yarn::{LocalResourceType, LocalResourceVisibility};
 use rfy_runtime::JobGraph;
 
 use crate::cache::{self, BundleCache, Provenance};
-use crate::yarn::delayed_bar;
+use crate::progress::delayed_bar;
 
 /// Set by a job executable (`rfy::run`): it ships itself as the AM's and
 /// the TaskManagers' binary instead of the sibling `rfy-am` / `rfy-worker`.

@@ -1,6 +1,6 @@
 //! The content-addressed bundle cache in HDFS: `<staging root>/cache/<sha256>`
 //! (by default `/user/<user>/.rfy/cache/<sha256>`, see
-//! [`crate::yarn::staging_root`]).
+//! [`crate::staging::staging_root`]).
 //!
 //! The files every submission of the same executable ships unchanged (the
 //! AM's and the TaskManagers' binary, the Hadoop XMLs) are named by the
@@ -152,7 +152,7 @@ pub struct BundleCache {
 impl BundleCache {
     /// The cache under `<staging root>/cache` of `conf` and `user`.
     pub fn new(fs: Hdfs, conf: &Configuration, user: &str) -> BundleCache {
-        BundleCache { fs, dir: format!("{}/cache", crate::yarn::staging_root(conf, user)) }
+        BundleCache { fs, dir: format!("{}/cache", crate::staging::staging_root(conf, user)) }
     }
 
     /// The cache directory (path, no scheme).
@@ -231,7 +231,7 @@ impl BundleCache {
             .filter(|e| !e.is_dir)
             .filter_map(|e| {
                 let name = e.path.rsplit('/').next().unwrap_or_default().to_string();
-                is_sha256(&name).then(|| CacheEntry {
+                is_sha256(&name).then_some(CacheEntry {
                     sha256: name,
                     size: e.size,
                     uploaded: e.modification_time,

@@ -86,7 +86,7 @@ async fn checks(conf: &Configuration, options: &DoctorOptions) -> Vec<Check> {
     let mut out = Vec::new();
     let exe = match &options.executable {
         Some(p) => Ok(p.clone()),
-        None => std::env::current_exe().map_err(|e| format!("cannot find this executable: {e}")),
+        None => std::env::current_exe().map_err(doctor_nodes::ExecutableError::CurrentExe),
     };
     let needs = exe.and_then(|p| doctor_nodes::executable_needs(&p).map(|n| (p, n)));
     out.push(match &needs {
@@ -181,8 +181,8 @@ async fn nodes_check(
     match doctor_nodes::probe(rm, queue).await {
         Err(e) => fail("nodes", format!("{e}. Fix: run with --no-probe to skip, or free queue '{queue}'")),
         Ok(node) => match doctor_nodes::compare(path, needs, &node) {
-            Ok(detail) => pass("nodes", detail),
-            Err(detail) => fail("nodes", detail),
+            doctor_nodes::Verdict::Fits(detail) => pass("nodes", detail),
+            doctor_nodes::Verdict::Misfit(detail) => fail("nodes", detail),
         },
     }
 }

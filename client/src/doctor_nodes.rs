@@ -9,11 +9,11 @@
 //! neither log aggregation nor an upload; the probe application
 //! (`rfy-doctor-probe`) therefore ends FAILED on purpose.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use object::read::elf::{FileHeader, SectionTable};
-use rfy_hadoop::yarn::rest::{ApplicationSubmission, ResourceInfo, RmRestClient};
+use rfy_hadoop::yarn::rest::{ApplicationSubmission, ResourceInfo, RestError, RmRestClient};
 
 /// How long the probe may take from submission to its end (a busy queue can hold it ACCEPTED).
 pub(crate) const PROBE_TIMEOUT: Duration = Duration::from_secs(90);
@@ -50,12 +50,57 @@ pub(crate) fn show((major, minor): (u32, u32)) -> String {
     format!("{major}.{minor}")
 }
 
+/// Why an executable's needs could not be read; each names the file.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ExecutableError {
+    /// This process's own executable cannot be found.
+    #[error("cannot find this executable: {0}")]
+    CurrentExe(#[source] std::io::Error),
+    /// The file cannot be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read { path: PathBuf, source: std::io::Error },
+    /// The file is not a 64-bit ELF executable.
+    #[error("{} is not a 64-bit ELF executable: {source}", path.display())]
+    NotElf { path: PathBuf, source: object::Error },
+}
+
+/// Why the node probe gave no answer; each a one-line message.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ProbeError {
+    /// The ResourceManager refused a call.
+    #[error(transparent)]
+    Rest(#[from] RestError),
+    /// The diagnostics lack the probe's line (the container did not run the
+    /// command); `diagnostics`: their first 300 characters.
+    #[error("the probe container printed nothing YARN kept (diagnostics: {diagnostics})")]
+    NoAnswer { diagnostics: String },
+    /// The probe application ended without an answer.
+    #[error("{app}: {source}")]
+    Ended {
+        app: String,
+        #[source]
+        source: Box<ProbeError>,
+    },
+    /// The probe application did not end in time (it was killed).
+    #[error("probe application {app} still {state} after {} s (queue '{queue}' full, or no NodeManager has room); killed it", PROBE_TIMEOUT.as_secs())]
+    Timeout { app: String, state: String, queue: String },
+}
+
+/// The verdict on an executable's needs against a node; each says why, a misfit with a fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// The executable runs on the node.
+    Fits(String),
+    /// It does not: why, and the fix.
+    Misfit(String),
+}
+
 /// Reads an executable's machine and glibc requirement.
 ///
-/// Errors: the file cannot be read, or is not a 64-bit ELF file (a message naming the file).
-pub(crate) fn executable_needs(path: &Path) -> Result<ExecutableNeeds, String> {
-    let data = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let bad = |e: object::Error| format!("{} is not a 64-bit ELF executable: {e}", path.display());
+/// Errors: [`ExecutableError::Read`], [`ExecutableError::NotElf`].
+pub(crate) fn executable_needs(path: &Path) -> Result<ExecutableNeeds, ExecutableError> {
+    let data = std::fs::read(path).map_err(|source| ExecutableError::Read { path: path.to_path_buf(), source })?;
+    let bad = |source: object::Error| ExecutableError::NotElf { path: path.to_path_buf(), source };
     let header = object::elf::FileHeader64::<object::Endianness>::parse(&*data).map_err(bad)?;
     let endian = header.endian().map_err(bad)?;
     let arch = match header.e_machine(endian) {
@@ -83,12 +128,12 @@ pub(crate) fn executable_needs(path: &Path) -> Result<ExecutableNeeds, String> {
 
 /// The probe's answer in an application's diagnostics.
 ///
-/// Errors: the diagnostics lack the probe's line (the container did not run
-/// the command; the diagnostics are quoted).
-pub(crate) fn parse_probe(diagnostics: &str) -> Result<NodeFacts, String> {
+/// Errors: [`ProbeError::NoAnswer`]: the diagnostics lack the probe's line
+/// (the container did not run the command; the diagnostics are quoted).
+pub(crate) fn parse_probe(diagnostics: &str) -> Result<NodeFacts, ProbeError> {
     let line = diagnostics.lines().find_map(|l| l.trim().strip_prefix(PROBE_MARK)).ok_or_else(|| {
         let short: String = diagnostics.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(300).collect();
-        format!("the probe container printed nothing YARN kept (diagnostics: {short})")
+        ProbeError::NoAnswer { diagnostics: short }
     })?;
     let field = |k: &str| line.split_whitespace().find_map(|w| w.strip_prefix(k)).unwrap_or("").to_string();
     Ok(NodeFacts { arch: field("arch="), glibc: parse_version(&field("glibc=")) })
@@ -96,10 +141,10 @@ pub(crate) fn parse_probe(diagnostics: &str) -> Result<NodeFacts, String> {
 
 /// Runs the probe application in `queue` and reads its answer, within [`PROBE_TIMEOUT`].
 ///
-/// Errors: the RM refuses it, it does not end in time (it is killed), or its
-/// diagnostics lack the answer; each a one-line message.
-pub(crate) async fn probe(rm: &RmRestClient, queue: &str) -> Result<NodeFacts, String> {
-    let app = rm.new_application().await.map_err(|e| e.to_string())?;
+/// Errors: [`ProbeError`]: the RM refuses it, it does not end in time (it is
+/// killed), or its diagnostics lack the answer.
+pub(crate) async fn probe(rm: &RmRestClient, queue: &str) -> Result<NodeFacts, ProbeError> {
+    let app = rm.new_application().await?;
     let id = app.application_id;
     let command = format!(
         "echo {PROBE_MARK} glibc=$(getconf GNU_LIBC_VERSION 2>/dev/null | cut -d' ' -f2) arch=$(uname -m) 1>&2; exit 7"
@@ -116,44 +161,41 @@ pub(crate) async fn probe(rm: &RmRestClient, queue: &str) -> Result<NodeFacts, S
         &[],
         &[command],
     );
-    rm.submit(&submission).await.map_err(|e| e.to_string())?;
+    rm.submit(&submission).await?;
     let started = Instant::now();
     loop {
-        let report = rm.app_report(&id).await.map_err(|e| e.to_string())?;
+        let report = rm.app_report(&id).await?;
         if report.is_final() {
-            return parse_probe(&report.diagnostics).map_err(|e| format!("{id}: {e}"));
+            return parse_probe(&report.diagnostics)
+                .map_err(|e| ProbeError::Ended { app: id.clone(), source: Box::new(e) });
         }
         if started.elapsed() > PROBE_TIMEOUT {
             let _ = rm.kill(&id).await;
-            return Err(format!(
-                "probe application {id} still {} after {} s (queue '{queue}' full, or no NodeManager has room); killed it",
-                report.state,
-                PROBE_TIMEOUT.as_secs()
-            ));
+            return Err(ProbeError::Timeout { app: id, state: report.state, queue: queue.to_string() });
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
 
-/// The verdict on an executable's needs against a node: `Ok(detail)` or `Err(detail with a fix)`.
-pub(crate) fn compare(exe: &Path, needs: &ExecutableNeeds, node: &NodeFacts) -> Result<String, String> {
+/// The verdict on an executable's needs against a node.
+pub(crate) fn compare(exe: &Path, needs: &ExecutableNeeds, node: &NodeFacts) -> Verdict {
     let exe = exe.display();
     if needs.arch != node.arch {
-        return Err(format!(
+        return Verdict::Misfit(format!(
             "{exe} is built for {}, the probed node is {}. Fix: build the executable for {} \
              (cargo build --target {}-unknown-linux-gnu)",
             needs.arch, node.arch, node.arch, node.arch
         ));
     }
     match (needs.glibc, node.glibc) {
-        (None, _) => Ok(format!("{exe}: {} without glibc symbol versions; node {} ", needs.arch, node.arch)),
-        (Some(need), None) => Err(format!(
+        (None, _) => Verdict::Fits(format!("{exe}: {} without glibc symbol versions; node {} ", needs.arch, node.arch)),
+        (Some(need), None) => Verdict::Misfit(format!(
             "{exe} needs glibc {}, the probed node has no glibc (musl?). Fix: build a static executable \
              (--target {}-unknown-linux-musl)",
             show(need),
             needs.arch
         )),
-        (Some(need), Some(have)) if need > have => Err(format!(
+        (Some(need), Some(have)) if need > have => Verdict::Misfit(format!(
             "{exe} needs glibc {}, the probed node has {}. Fix: build on a system with glibc <= {} \
              (e.g. in a container of the nodes' distribution, or with cargo-zigbuild --target {}-unknown-linux-gnu.{})",
             show(need),
@@ -162,7 +204,7 @@ pub(crate) fn compare(exe: &Path, needs: &ExecutableNeeds, node: &NodeFacts) -> 
             needs.arch,
             show(have)
         )),
-        (Some(need), Some(have)) => Ok(format!(
+        (Some(need), Some(have)) => Verdict::Fits(format!(
             "{exe}: {} needing glibc {}; the probed node: {}, glibc {}",
             needs.arch,
             show(need),
@@ -182,7 +224,7 @@ mod tests {
         assert_eq!(needs.arch, std::env::consts::ARCH);
         let glibc = needs.glibc.expect("a glibc-linked test binary has GLIBC_ versions");
         assert!(glibc >= (2, 2) && glibc.0 == 2, "{glibc:?}");
-        let e = executable_needs(Path::new("Cargo.toml")).unwrap_err();
+        let e = executable_needs(Path::new("Cargo.toml")).unwrap_err().to_string();
         assert!(e.starts_with("Cargo.toml is not a 64-bit ELF executable"), "{e}");
     }
 
@@ -193,7 +235,7 @@ mod tests {
         assert_eq!(parse_probe(d).unwrap(), NodeFacts { arch: "x86_64".into(), glibc: Some((2, 36)) });
         let musl = parse_probe("RFY_NODE_PROBE glibc= arch=aarch64").unwrap();
         assert_eq!(musl, NodeFacts { arch: "aarch64".into(), glibc: None });
-        assert!(parse_probe("Container killed").unwrap_err().contains("diagnostics: Container killed"));
+        assert!(parse_probe("Container killed").unwrap_err().to_string().contains("diagnostics: Container killed"));
     }
 
     #[test]
@@ -201,11 +243,15 @@ mod tests {
         let exe = Path::new("/bin/job");
         let node = NodeFacts { arch: "x86_64".into(), glibc: Some((2, 31)) };
         let needs = |arch: &str, glibc| ExecutableNeeds { arch: arch.into(), glibc };
-        assert!(compare(exe, &needs("x86_64", Some((2, 28))), &node).is_ok());
-        let e = compare(exe, &needs("x86_64", Some((2, 34))), &node).unwrap_err();
+        let misfit = |v: Verdict| match v {
+            Verdict::Misfit(why) => why,
+            Verdict::Fits(detail) => panic!("fits: {detail}"),
+        };
+        assert!(matches!(compare(exe, &needs("x86_64", Some((2, 28))), &node), Verdict::Fits(_)));
+        let e = misfit(compare(exe, &needs("x86_64", Some((2, 34))), &node));
         assert!(e.contains("needs glibc 2.34, the probed node has 2.31") && e.contains("Fix:"), "{e}");
-        let e = compare(exe, &needs("aarch64", Some((2, 17))), &node).unwrap_err();
+        let e = misfit(compare(exe, &needs("aarch64", Some((2, 17))), &node));
         assert!(e.contains("built for aarch64, the probed node is x86_64"), "{e}");
-        assert!(compare(exe, &needs("x86_64", None), &node).is_ok(), "static: no glibc needed");
+        assert!(matches!(compare(exe, &needs("x86_64", None), &node), Verdict::Fits(_)), "static: no glibc needed");
     }
 }

@@ -17,9 +17,11 @@ pub mod local;
 pub mod logs;
 pub mod new_project;
 pub mod plan;
+mod progress;
 pub mod queue_fit;
 pub mod rest_client;
 pub mod session;
+pub mod staging;
 pub mod yarn;
 pub mod yarn_logs;
 

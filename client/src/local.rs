@@ -182,7 +182,7 @@ impl LocalCluster {
             let tm = driver.start_one().await?;
             lock(&taskmanagers).push(tm);
         }
-        jobmanager.wait_for_task_managers(tms as usize, Duration::from_secs(30)).await.map_err(anyhow::Error::msg)?;
+        jobmanager.wait_for_task_managers(tms as usize, Duration::from_secs(30)).await?;
         Ok(LocalCluster { jobmanager, taskmanagers })
     }
 

@@ -55,11 +55,12 @@ impl SessionShape {
     }
 }
 
-/// `Err(message)` when `slots` can never be had in a queue of at most
-/// `queue_max`: names the slots, the TaskManagers and memory they need and
-/// what the queue can give. `Ok` when the JobManager alone exceeds the
-/// queue (the deployment reports that).
-pub fn check(slots: u32, shape: SessionShape, queue: &str, queue_max: ResourceInfo) -> Result<(), String> {
+/// `Err` when `slots` can never be had in a queue of at most `queue_max`.
+/// `Ok` when the JobManager alone exceeds the queue (the deployment reports that).
+///
+/// Errors: [`QueueTooSmall`], naming the slots, the TaskManagers and memory
+/// they need and what the queue can give.
+pub fn check(slots: u32, shape: SessionShape, queue: &str, queue_max: ResourceInfo) -> Result<(), QueueTooSmall> {
     let tms = slots.div_ceil(shape.slots_per_tm) as i64;
     let need = tms * shape.tm_mib;
     let room = queue_max.memory - shape.jm_mib;
@@ -67,11 +68,39 @@ pub fn check(slots: u32, shape: SessionShape, queue: &str, queue_max: ResourceIn
     if need <= room || room <= 0 {
         return Ok(());
     }
-    let fit = (room.max(0) / shape.tm_mib.max(1)) * shape.slots_per_tm as i64;
-    Err(format!(
-        "the job asks for {slots} slots = {tms} TaskManager(s) of {} MiB ({} slot(s) each), {need} MiB, but YARN queue '{queue}' can give at most {} MiB ({} vcores), {} MiB of it beside the JobManager's {} MiB: at most {fit} slots; lower the parallelism (-p) or use a larger queue (yarn.application.queue)",
-        shape.tm_mib, shape.slots_per_tm, queue_max.memory, queue_max.vcores, room.max(0), shape.jm_mib
-    ))
+    Err(QueueTooSmall { slots, shape, queue: queue.to_string(), queue_max, room })
+}
+
+/// A job whose slots can never be had in its YARN queue.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the job asks for {slots} slots = {} TaskManager(s) of {} MiB ({} slot(s) each), {} MiB, but YARN queue '{queue}' can give at most {} MiB ({} vcores), {room} MiB of it beside the JobManager's {} MiB: at most {} slots; lower the parallelism (-p) or use a larger queue (yarn.application.queue)",
+    self.task_managers(), shape.tm_mib, shape.slots_per_tm, self.task_managers() * shape.tm_mib,
+    queue_max.memory, queue_max.vcores, shape.jm_mib, self.fitting_slots()
+)]
+pub struct QueueTooSmall {
+    /// The slots the job needs.
+    pub slots: u32,
+    /// The TaskManager and JobManager sizes.
+    pub shape: SessionShape,
+    /// The queue.
+    pub queue: String,
+    /// The queue's maximum resources.
+    pub queue_max: ResourceInfo,
+    /// MiB of the queue beside the JobManager (positive).
+    pub room: i64,
+}
+
+impl QueueTooSmall {
+    /// TaskManagers the job's slots need.
+    pub fn task_managers(&self) -> i64 {
+        self.slots.div_ceil(self.shape.slots_per_tm) as i64
+    }
+
+    /// Slots the queue can give beside the JobManager.
+    pub fn fitting_slots(&self) -> i64 {
+        (self.room / self.shape.tm_mib.max(1)) * self.shape.slots_per_tm as i64
+    }
 }
 
 /// Checks a job of `slots` slots against the session's shape (its REST
@@ -83,7 +112,7 @@ pub fn check(slots: u32, shape: SessionShape, queue: &str, queue_max: ResourceIn
 pub async fn check_session_job(rm: &RmRestClient, queue: &str, session: &RestClient, slots: u32) -> anyhow::Result<()> {
     let Some(max) = rm.queue_max_resources(queue).await? else { return Ok(()) };
     let shape = SessionShape::from_config_list(&session.jobmanager_config().await?)?;
-    check(slots, shape, queue, max).map_err(anyhow::Error::msg)
+    Ok(check(slots, shape, queue, max)?)
 }
 
 /// Application and per-job mode: checks a job of `slots` slots, with the
@@ -108,7 +137,7 @@ pub async fn check_before_deploy(conf: &Configuration, slots: u32) -> anyhow::Re
         tm_mib: rfy_am::bundle::mebibytes(conf.get(&options::TASKMANAGER_MEMORY_PROCESS_SIZE).0),
         jm_mib: rfy_am::bundle::mebibytes(conf.get(&options::JOBMANAGER_MEMORY_PROCESS_SIZE).0),
     };
-    check(slots, shape, &queue, max).map_err(anyhow::Error::msg)
+    Ok(check(slots, shape, &queue, max)?)
 }
 
 #[cfg(test)]
@@ -129,7 +158,7 @@ mod tests {
         assert_eq!(shape, SessionShape { slots_per_tm: 2, tm_mib: 512, jm_mib: 1024 });
         let q = ResourceInfo { memory: 4096, vcores: 8 };
         assert!(check(12, shape, "root.default", q).is_ok()); // 6 × 512 = 3072 ≤ 3072
-        let e = check(13, shape, "root.default", q).unwrap_err();
+        let e = check(13, shape, "root.default", q).unwrap_err().to_string();
         assert!(e.contains("13 slots = 7 TaskManager(s) of 512 MiB") && e.contains("at most 4096 MiB"), "{e}");
         assert!(e.contains("at most 12 slots") && e.contains("'root.default'"), "{e}");
         let huge_jm = SessionShape { jm_mib: 1 << 20, ..shape };

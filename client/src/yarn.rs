@@ -63,44 +63,10 @@ pub struct YarnOutcome {
     pub success: bool,
 }
 
-/// The directory under which each application's staging directory is made:
-/// `<yarn.staging-directory>/.rfy`, else `/user/<user>/.rfy`.
-pub fn staging_root(conf: &Configuration, user: &str) -> String {
-    match conf.get_optional(&options::YARN_STAGING_DIRECTORY) {
-        Some(d) if !d.trim().is_empty() => {
-            let d = d.trim().trim_end_matches('/');
-            // Accept `hdfs://nn/path` as well as `/path`.
-            match d.strip_prefix("hdfs://") {
-                Some(rest) => rest.find('/').map(|i| rest[i..].to_string()).unwrap_or_else(|| "/".into()),
-                None => d.to_string(),
-            }
-            .trim_end_matches('/')
-            .to_string()
-                + "/.rfy"
-        }
-        _ => format!("/user/{user}/.rfy"),
-    }
-}
-
-/// A progress bar (a spinner when `len` is `None`) drawn on stderr only once
-/// it has existed for `delay` (`client.progress-bar.delay`, default 1 s), so
-/// quick steps print nothing; it ticks by itself.
-pub(crate) fn delayed_bar(len: Option<u64>, template: &str, delay: Duration) -> ProgressBar {
-    let bar = ProgressBar::with_draw_target(len, indicatif::ProgressDrawTarget::hidden());
-    bar.set_style(ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_spinner()));
-    let shown = bar.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(delay).await;
-        if !shown.is_finished() {
-            shown.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-            shown.enable_steady_tick(Duration::from_millis(120));
-        }
-    });
-    bar
-}
-
 use crate::bundle_upload::upload_bundle;
 pub use crate::bundle_upload::{ship_current_executable, ships_current_executable};
+use crate::progress::delayed_bar;
+pub use crate::staging::staging_root;
 
 /// Where the application's logs are.
 pub fn logs_hint(app: &str, report: Option<&AppReport>) -> String {
@@ -649,15 +615,6 @@ pub fn rest_address_of(r: &AppReport) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn staging_root_defaults_to_home() {
-        let c = Configuration::new();
-        assert_eq!(staging_root(&c, "alice"), "/user/alice/.rfy");
-        let mut c = Configuration::new();
-        c.set(options::YARN_STAGING_DIRECTORY.key, "hdfs://nn:9000/tmp/st/", rfy_conf::Source::Dynamic).unwrap();
-        assert_eq!(staging_root(&c, "alice"), "/tmp/st/.rfy");
-    }
 
     #[test]
     fn rest_address_from_the_registered_am_address() {

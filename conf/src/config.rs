@@ -119,11 +119,11 @@ impl Configuration {
         if value.trim().is_empty() && matches!(source, Source::Dynamic | Source::File(_)) {
             return Err(ConfError::EmptyValue { key: key.to_string(), origin: source });
         }
-        let text = info.check(value).map_err(|message| ConfError::BadValue {
+        let text = info.check(value).map_err(|cause| ConfError::BadValue {
             key: key.to_string(),
             value: value.to_string(),
             expected: info.type_name,
-            message,
+            source: Box::new(cause),
             origin: source.clone(),
         })?;
         self.values.insert(info.key.to_string(), (text, source));

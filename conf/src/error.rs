@@ -45,7 +45,7 @@ pub enum ConfError {
     },
 
     /// The value does not parse as the option's type or is not an allowed choice.
-    #[error("bad value '{value}' for '{key}' {origin}: {message}")]
+    #[error("bad value '{value}' for '{key}' {origin}: {source}")]
     BadValue {
         /// The option's key.
         key: String,
@@ -54,7 +54,8 @@ pub enum ConfError {
         /// The option's type name, e.g. `u32`, `Duration`, `MemorySize`.
         expected: &'static str,
         /// What was expected, e.g. `expected a whole number from 0 to 4294967295`.
-        message: String,
+        #[source]
+        source: Box<crate::value::ValueError>,
         /// Where the value was written.
         origin: Source,
     },

@@ -32,6 +32,6 @@ pub use config::{Configuration, CONFIG_FILE_NAME, CONF_DIR_ENV};
 pub use error::{ConfError, Source};
 pub use memory::{MemoryConfigError, TaskExecutorMemory};
 pub use option::{ConfigOption, OptionInfo};
-pub use port_range::parse_port_range;
+pub use port_range::{parse_port_range, PortRangeError};
 pub use suggest::{closest_key, edit_distance};
-pub use value::{format_duration, parse_duration, MemorySize, OptionValue};
+pub use value::{format_duration, parse_duration, MemorySize, OptionValue, ValueError};

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::marker::PhantomData;
 
-use crate::value::OptionValue;
+use crate::value::{OptionValue, ValueError};
 
 /// A typed option: key, default (as text, parsed by `T`), description.
 /// Read it with [`crate::Configuration::get`] / [`crate::Configuration::get_optional`].
@@ -58,19 +58,19 @@ pub struct OptionInfo {
     /// for `taskmanager.numberOfTaskSlots`); checked when the configuration loads.
     pub min: Option<i64>,
     /// Checks that text parses as the option's type. Errors: what was expected.
-    pub validator: fn(&str) -> Result<(), String>,
+    pub validator: fn(&str) -> Result<(), ValueError>,
 }
 
 impl OptionInfo {
     /// Validates `text` and returns the text to store: trimmed, and for
     /// options with [`choices`](Self::choices) the listed spelling.
-    /// Errors: a message saying what was expected.
-    pub fn check(&self, text: &str) -> Result<String, String> {
+    /// Errors: a [`ValueError`] saying what was expected.
+    pub fn check(&self, text: &str) -> Result<String, ValueError> {
         (self.validator)(text)?;
         let trimmed = text.trim();
         if let (Some(min), Ok(v)) = (self.min, trimmed.parse::<i64>()) {
             if v < min {
-                return Err(format!("expected a whole number of at least {min}"));
+                return Err(ValueError::BelowMinimum { min });
             }
         }
         if self.choices.is_empty() {
@@ -84,7 +84,7 @@ impl OptionInfo {
             .iter()
             .find(|c| normalize_choice(c) == wanted)
             .map(|c| c.to_string())
-            .ok_or_else(|| format!("expected one of {}", self.choices.join(", ")))
+            .ok_or(ValueError::NotAChoice { choices: self.choices })
     }
 }
 
@@ -104,6 +104,6 @@ fn normalize_choice(text: &str) -> String {
 }
 
 /// The validator of an option of type `T`: `T::parse_value` must succeed.
-pub(crate) fn validate_as<T: OptionValue>(text: &str) -> Result<(), String> {
+pub(crate) fn validate_as<T: OptionValue>(text: &str) -> Result<(), ValueError> {
     T::parse_value(text).map(|_| ())
 }

@@ -1,9 +1,58 @@
 //! [`OptionValue`]: the types an option may hold, parsed from text with
 //! Flink's syntaxes, and [`MemorySize`].
 
+use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
+
+/// Why a text is not a value of an option's type; the message says what was
+/// expected (e.g. `expected a whole number from 0 to 4294967295`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValueError {
+    /// Not of the type's syntax.
+    #[error("expected {expected}")]
+    Syntax {
+        /// The syntax, e.g. `true or false`.
+        expected: Cow<'static, str>,
+    },
+    /// A duration or memory size with a unit the syntax does not know.
+    #[error("unknown {quantity} unit '{unit}'; expected {expected}")]
+    UnknownUnit {
+        /// `time` or `memory`.
+        quantity: &'static str,
+        /// The unit as written (lower-cased).
+        unit: String,
+        /// The syntax.
+        expected: &'static str,
+    },
+    /// The number does not fit the type.
+    #[error("{what} too large; expected {expected}")]
+    TooLarge {
+        /// `number`, `duration`, `memory size`.
+        what: &'static str,
+        /// The syntax.
+        expected: &'static str,
+    },
+    /// An integer below the option's lower bound.
+    #[error("expected a whole number of at least {min}")]
+    BelowMinimum {
+        /// The smallest accepted value.
+        min: i64,
+    },
+    /// Not one of an enum-like option's choices.
+    #[error("expected one of {}", choices.join(", "))]
+    NotAChoice {
+        /// The allowed values.
+        choices: &'static [&'static str],
+    },
+}
+
+impl ValueError {
+    fn syntax(expected: impl Into<Cow<'static, str>>) -> ValueError {
+        ValueError::Syntax { expected: expected.into() }
+    }
+}
 
 /// A type an option may hold. Values are kept as text and parsed on `get`;
 /// `set` parses once to validate.
@@ -11,9 +60,9 @@ use std::time::Duration;
 /// `Default` is the value `get` falls back to for an option that has no
 /// default and was not set (a programming error, logged, never a panic).
 pub trait OptionValue: Sized + Default {
-    /// Parses `text` (already trimmed or not). Errors: a message saying what
-    /// was expected, e.g. `expected a whole number from 0 to 4294967295`.
-    fn parse_value(text: &str) -> Result<Self, String>;
+    /// Parses `text` (already trimmed or not). Errors: a [`ValueError`]
+    /// saying what was expected, e.g. `expected a whole number from 0 to 4294967295`.
+    fn parse_value(text: &str) -> Result<Self, ValueError>;
     /// Short type name for messages and docs: `u32`, `Duration`, `MemorySize`, ...
     fn type_name() -> &'static str;
     /// Renders the value as text that `parse_value` reads back to the same value
@@ -24,9 +73,9 @@ pub trait OptionValue: Sized + Default {
 macro_rules! int_value {
     ($($t:ty),*) => {$(
         impl OptionValue for $t {
-            fn parse_value(text: &str) -> Result<Self, String> {
+            fn parse_value(text: &str) -> Result<Self, ValueError> {
                 text.trim().parse::<$t>().map_err(|_| {
-                    format!("expected a whole number from {} to {}", <$t>::MIN, <$t>::MAX)
+                    ValueError::syntax(format!("a whole number from {} to {}", <$t>::MIN, <$t>::MAX))
                 })
             }
             fn type_name() -> &'static str { stringify!($t) }
@@ -38,10 +87,10 @@ int_value!(u32, u64, i64);
 
 impl OptionValue for f64 {
     /// Any finite decimal number (`2`, `2.0`, `1.5e3`); NaN and infinities are rejected.
-    fn parse_value(text: &str) -> Result<Self, String> {
+    fn parse_value(text: &str) -> Result<Self, ValueError> {
         match text.trim().parse::<f64>() {
             Ok(v) if v.is_finite() => Ok(v),
-            _ => Err("expected a finite decimal number".to_string()),
+            _ => Err(ValueError::syntax("a finite decimal number")),
         }
     }
     fn type_name() -> &'static str {
@@ -55,14 +104,14 @@ impl OptionValue for f64 {
 
 impl OptionValue for bool {
     /// `true` or `false`, case-insensitive (as in Flink).
-    fn parse_value(text: &str) -> Result<Self, String> {
+    fn parse_value(text: &str) -> Result<Self, ValueError> {
         let t = text.trim();
         if t.eq_ignore_ascii_case("true") {
             Ok(true)
         } else if t.eq_ignore_ascii_case("false") {
             Ok(false)
         } else {
-            Err("expected true or false".to_string())
+            Err(ValueError::syntax("true or false"))
         }
     }
     fn type_name() -> &'static str {
@@ -75,7 +124,7 @@ impl OptionValue for bool {
 
 impl OptionValue for String {
     /// Any text, with surrounding whitespace removed.
-    fn parse_value(text: &str) -> Result<Self, String> {
+    fn parse_value(text: &str) -> Result<Self, ValueError> {
         Ok(text.trim().to_string())
     }
     fn type_name() -> &'static str {
@@ -92,7 +141,7 @@ impl OptionValue for Duration {
     /// `s|sec|secs|second|seconds`, `ms|milli|millis|millisecond|milliseconds`,
     /// `us|µs|micro|micros|microsecond|microseconds`,
     /// `ns|nano|nanos|nanosecond|nanoseconds`. No unit means milliseconds.
-    fn parse_value(text: &str) -> Result<Self, String> {
+    fn parse_value(text: &str) -> Result<Self, ValueError> {
         parse_duration(text)
     }
     fn type_name() -> &'static str {
@@ -104,21 +153,21 @@ impl OptionValue for Duration {
 }
 
 /// Splits `text` into its leading digits and the trimmed, lower-cased rest.
-fn split_number(text: &str, expected: &str) -> Result<(u64, String), String> {
+fn split_number(text: &str, expected: &'static str) -> Result<(u64, String), ValueError> {
     let t = text.trim();
     let end = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     if end == 0 {
-        return Err(format!("expected {expected}"));
+        return Err(ValueError::syntax(expected));
     }
-    let number = t[..end].parse::<u64>().map_err(|_| format!("number too large; expected {expected}"))?;
+    let number = t[..end].parse::<u64>().map_err(|_| ValueError::TooLarge { what: "number", expected })?;
     Ok((number, t[end..].trim().to_lowercase()))
 }
 
 const DURATION_SYNTAX: &str = "a duration such as '500 ms', '10 s', '1 min', '2 h', '1 d' (a plain number is ms)";
 
 /// Parses Flink's duration syntax (see [`OptionValue::parse_value`] for `Duration`).
-/// Errors: a message naming the accepted syntax.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+/// Errors: a [`ValueError`] naming the accepted syntax.
+pub fn parse_duration(text: &str) -> Result<Duration, ValueError> {
     let (number, unit) = split_number(text, DURATION_SYNTAX)?;
     let nanos_per_unit: u128 = match unit.as_str() {
         "ns" | "nano" | "nanos" | "nanosecond" | "nanoseconds" => 1,
@@ -128,11 +177,17 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "m" | "min" | "minute" | "minutes" => 60_000_000_000,
         "h" | "hour" | "hours" => 3_600_000_000_000,
         "d" | "day" | "days" => 86_400_000_000_000,
-        other => return Err(format!("unknown time unit '{other}'; expected {DURATION_SYNTAX}")),
+        other => {
+            return Err(ValueError::UnknownUnit {
+                quantity: "time",
+                unit: other.to_string(),
+                expected: DURATION_SYNTAX,
+            })
+        }
     };
     let total = u128::from(number) * nanos_per_unit;
-    let secs =
-        u64::try_from(total / 1_000_000_000).map_err(|_| format!("duration too long; expected {DURATION_SYNTAX}"))?;
+    let secs = u64::try_from(total / 1_000_000_000)
+        .map_err(|_| ValueError::TooLarge { what: "duration", expected: DURATION_SYNTAX })?;
     // The remainder is below 10^9, so it fits in u32.
     let subsec = (total % 1_000_000_000) as u32;
     Ok(Duration::new(secs, subsec))
@@ -198,9 +253,9 @@ impl MemorySize {
 const MEMORY_SYNTAX: &str = "a memory size such as '1728m', '1 gb', '512 kb', '32k' (a plain number is bytes)";
 
 impl FromStr for MemorySize {
-    type Err = String;
-    /// Parses Flink's memory-size syntax. Errors: a message naming the syntax.
-    fn from_str(text: &str) -> Result<Self, String> {
+    type Err = ValueError;
+    /// Parses Flink's memory-size syntax. Errors: a [`ValueError`] naming the syntax.
+    fn from_str(text: &str) -> Result<Self, ValueError> {
         let (number, unit) = split_number(text, MEMORY_SYNTAX)?;
         let shift = match unit.as_str() {
             "" | "b" | "bytes" => 0,
@@ -208,12 +263,18 @@ impl FromStr for MemorySize {
             "m" | "mb" | "mebibytes" => 20,
             "g" | "gb" | "gibibytes" => 30,
             "t" | "tb" | "tebibytes" => 40,
-            other => return Err(format!("unknown memory unit '{other}'; expected {MEMORY_SYNTAX}")),
+            other => {
+                return Err(ValueError::UnknownUnit {
+                    quantity: "memory",
+                    unit: other.to_string(),
+                    expected: MEMORY_SYNTAX,
+                })
+            }
         };
         number
             .checked_mul(1u64 << shift)
             .map(MemorySize)
-            .ok_or_else(|| format!("memory size too large; expected {MEMORY_SYNTAX}"))
+            .ok_or(ValueError::TooLarge { what: "memory size", expected: MEMORY_SYNTAX })
     }
 }
 
@@ -235,7 +296,7 @@ impl fmt::Display for MemorySize {
 
 impl OptionValue for MemorySize {
     /// See [`MemorySize`] for the syntax.
-    fn parse_value(text: &str) -> Result<Self, String> {
+    fn parse_value(text: &str) -> Result<Self, ValueError> {
         text.parse()
     }
     fn type_name() -> &'static str {

@@ -5,6 +5,7 @@ use serde_norway::Value;
 
 use crate::error::{ConfError, Source};
 use crate::options;
+use crate::value::ValueError;
 
 /// Parses YAML text into flattened `(key, text value)` pairs, in document order.
 /// An empty document gives no pairs. Keys with an empty value (`key:`) are
@@ -73,7 +74,7 @@ fn walk(prefix: &str, value: &Value, origin: &Source, out: &mut Vec<(String, Str
             key: prefix.to_string(),
             value: short_yaml(value),
             expected: "scalar",
-            message: format!("expected a single value, found {}", kind(value)),
+            source: Box::new(ValueError::Syntax { expected: format!("a single value, found {}", kind(value)).into() }),
             origin: origin.clone(),
         }),
         scalar => {

@@ -15,7 +15,7 @@ use proptest::test_runner::{Config, RngSeed};
 use prost::Message;
 use rfy_hadoop::ipc::frame::{decode_delimited, decode_response, SASL_CALL_ID};
 use rfy_hadoop::ipc::sasl::{negotiate, remote_exception};
-use rfy_hadoop::ipc::{connection::read_frame, digest};
+use rfy_hadoop::ipc::{digest, frame::read_frame};
 use rfy_hadoop::proto::common::rpc_sasl_proto::{SaslAuth, SaslState};
 use rfy_hadoop::proto::common::{RpcResponseHeaderProto, RpcSaslProto};
 use rfy_hadoop::token::ident::{AmRmTokenIdentifier, ContainerTokenIdentifier, NmTokenIdentifier};

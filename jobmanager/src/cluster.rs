@@ -91,8 +91,8 @@ impl JobManagerHandle {
         graph: JobGraph,
         job_conf: BTreeMap<String, String>,
         recover: Option<u32>,
-    ) -> Result<String, String> {
-        self.dispatcher.submit_as(Some(job_id.to_string()), graph, job_conf, recover).map_err(|e| e.to_string())
+    ) -> Result<String, SubmitError> {
+        self.dispatcher.submit_as(Some(job_id.to_string()), graph, job_conf, recover)
     }
 
     /// A copy of a job's status.
@@ -169,8 +169,8 @@ impl JobManagerHandle {
 
     /// Waits until at least `count` TaskManagers are registered.
     ///
-    /// Errors: not within `timeout`; the text says how many registered.
-    pub async fn wait_for_task_managers(&self, count: usize, timeout: Duration) -> Result<(), String> {
+    /// Errors: [`JobManagerError::TaskManagersMissing`]: not within `timeout`.
+    pub async fn wait_for_task_managers(&self, count: usize, timeout: Duration) -> Result<(), JobManagerError> {
         let start = Instant::now();
         loop {
             let n = self.task_manager_count();
@@ -178,10 +178,7 @@ impl JobManagerHandle {
                 return Ok(());
             }
             if start.elapsed() > timeout {
-                return Err(format!(
-                    "only {n} of {count} TaskManagers registered within {:.0} s",
-                    timeout.as_secs_f64()
-                ));
+                return Err(JobManagerError::TaskManagersMissing { registered: n, wanted: count, timeout });
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -242,8 +239,7 @@ impl JobManager {
         let rest = Arc::new(RestState::new(dispatcher.clone(), metrics.clone()));
         let (shutdown, stop) = watch::channel(false);
         if let Some(ports) = dispatcher.conf.get_optional(&options::METRICS_REPORTER_PROM_PORT) {
-            let range = rfy_conf::parse_port_range(&ports, options::METRICS_REPORTER_PROM_PORT.key)
-                .map_err(JobManagerError::Config)?;
+            let range = rfy_conf::parse_port_range(&ports, options::METRICS_REPORTER_PROM_PORT.key)?;
             let host = config.rest_bind.rsplit_once(':').map(|h| h.0).unwrap_or("127.0.0.1").to_string();
             let port = crate::metrics::start_reporter(dispatcher.clone(), &host, range, stop.clone()).await?;
             let _ = rest.prometheus_port.set(port);

@@ -14,9 +14,19 @@ pub enum JobManagerError {
         #[source]
         source: std::io::Error,
     },
-    /// A configuration value is invalid.
+    /// The Prometheus reporter's port (range) is invalid.
     #[error("invalid configuration: {0}")]
-    Config(String),
+    PortRange(#[from] rfy_conf::PortRangeError),
+    /// Fewer TaskManagers than wanted registered within the time allowed.
+    #[error("only {registered} of {wanted} TaskManagers registered within {:.0} s", timeout.as_secs_f64())]
+    TaskManagersMissing {
+        /// How many registered.
+        registered: usize,
+        /// How many were waited for.
+        wanted: usize,
+        /// How long the wait was.
+        timeout: std::time::Duration,
+    },
 }
 
 /// Why a job submission was refused (REST answers 400 with this text).

@@ -56,11 +56,11 @@ impl JobManagerGateway for Gateway {
                 heartbeat_interval_ms: self.heartbeat_interval.as_millis() as u64,
                 heartbeat_timeout_ms: self.heartbeat_timeout.as_millis() as u64,
             },
-            Err(reason) => {
-                tracing::warn!("refused TaskManager {}: {reason}", req.resource_id);
+            Err(refused) => {
+                tracing::warn!("refused TaskManager {}: {refused}", req.resource_id);
                 RegisterTaskManagerResponse {
                     accepted: false,
-                    reason,
+                    reason: refused.to_string(),
                     heartbeat_interval_ms: 0,
                     heartbeat_timeout_ms: 0,
                 }

@@ -270,22 +270,20 @@ impl ResourceManager {
 
     /// Registers (or re-registers) a TaskManager.
     ///
-    /// Errors: protocol version mismatch or a bad address (the text is sent back).
-    pub(crate) fn register(&self, req: &RegisterTaskManagerRequest) -> Result<(), String> {
+    /// Errors: [`RegistrationRefused`] (its text is sent back).
+    pub(crate) fn register(&self, req: &RegisterTaskManagerRequest) -> Result<(), RegistrationRefused> {
+        let id = || req.resource_id.clone();
         if req.protocol_version != PROTOCOL_VERSION {
-            return Err(format!(
-                "TaskManager {} speaks protocol version {}, this JobManager speaks {}: run the same rfy version on both",
-                req.resource_id, req.protocol_version, PROTOCOL_VERSION
-            ));
+            return Err(RegistrationRefused::ProtocolVersion { resource_id: id(), version: req.protocol_version });
         }
         if req.num_slots == 0 {
-            return Err(format!("TaskManager {} offers no slots", req.resource_id));
+            return Err(RegistrationRefused::NoSlots(id()));
         }
         if self.pool().released.contains(&req.resource_id) {
-            return Err(format!("TaskManager {} was released as idle: it is being stopped", req.resource_id));
+            return Err(RegistrationRefused::Released(id()));
         }
         let endpoint = Endpoint::from_shared(format!("http://{}", req.rpc_address))
-            .map_err(|e| format!("bad TaskManager address '{}': {e}", req.rpc_address))?
+            .map_err(|source| RegistrationRefused::BadAddress { address: req.rpc_address.clone(), source })?
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(30));
         let entry = TaskManagerEntry {
@@ -505,6 +503,28 @@ impl ResourceManager {
     }
 }
 
+/// Why the ResourceManager refused a TaskManager's registration (the text
+/// goes back in the response).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum RegistrationRefused {
+    /// The TaskManager speaks another protocol version.
+    #[error("TaskManager {resource_id} speaks protocol version {version}, this JobManager speaks {PROTOCOL_VERSION}: run the same rfy version on both")]
+    ProtocolVersion { resource_id: String, version: u32 },
+    /// The TaskManager offers no slots.
+    #[error("TaskManager {0} offers no slots")]
+    NoSlots(String),
+    /// The TaskManager was released as idle and is being stopped.
+    #[error("TaskManager {0} was released as idle: it is being stopped")]
+    Released(String),
+    /// Its RPC address is not a valid endpoint.
+    #[error("bad TaskManager address '{address}': {source}")]
+    BadAddress {
+        address: String,
+        #[source]
+        source: tonic::transport::Error,
+    },
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -625,7 +645,7 @@ mod tests {
         assert_eq!(rm.release_idle(), vec!["tm1".to_string()]);
         assert_eq!(d.released.lock().unwrap().as_slice(), ["tm2".to_string(), "tm1".to_string()]);
         assert_eq!(rm.slot_counts(), (0, 0));
-        let err = rm.register(&reg("tm1", 1)).unwrap_err();
+        let err = rm.register(&reg("tm1", 1)).unwrap_err().to_string();
         assert!(err.contains("released as idle"), "{err}");
     }
 

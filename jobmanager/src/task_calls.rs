@@ -92,6 +92,7 @@ async fn submit_tasks(tdds: Vec<TaskDeploymentDescriptor>, slots: &[SlotAssignme
             failure: format!("deployment failed: {message}"),
             metrics: None,
             secondary: false,
+            ..Default::default()
         }));
     }
 }

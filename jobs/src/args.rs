@@ -42,7 +42,7 @@ pub fn positive_rate(text: &str) -> Result<f64, String> {
 /// A value parser for durations in Flink's syntax (`2002ms`, `2 s`, `1 min`; a plain number is ms).
 ///
 /// Errors: the accepted syntax.
-pub fn duration(text: &str) -> Result<Duration, String> {
+pub fn duration(text: &str) -> Result<Duration, rfy_conf::ValueError> {
     rfy_conf::parse_duration(text)
 }
 

@@ -57,6 +57,12 @@ pub enum KafkaConnectorError {
     /// A configuration the connector cannot use.
     #[error("Kafka connector configuration: {0}")]
     Config(String),
+    /// The transaction coordinator could not describe a transactional id.
+    #[error(transparent)]
+    Txn(#[from] crate::txn::TxnError),
+    /// A transaction of a restored checkpoint could not be committed.
+    #[error(transparent)]
+    Commit(#[from] crate::txn::CommitError),
 }
 
 impl From<KafkaConnectorError> for TaskError {

@@ -397,7 +397,7 @@ fn restored_positions(ctx: &OperatorContext) -> Result<Option<Vec<PartitionPosit
     if !src.metadata.operators.contains_key(&ctx.uid) {
         return Ok(None);
     }
-    let items = cp.restored_operator_union(&ctx.uid).map_err(|e| TaskError::State(e.to_string()))?;
+    let items = cp.restored_operator_union(&ctx.uid)?;
     items
         .iter()
         .map(|b| {

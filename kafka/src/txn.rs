@@ -71,6 +71,106 @@ pub struct CommitError {
     detail: String,
 }
 
+/// Why a request to a broker or coordinator failed (one exchange of [`call`]).
+#[derive(Debug, thiserror::Error)]
+pub enum WireError {
+    /// The address does not resolve.
+    #[error("cannot resolve {addr}: {source}")]
+    Resolve {
+        /// The `host:port`.
+        addr: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The address resolves to nothing.
+    #[error("{addr} resolves to no address")]
+    NoAddress {
+        /// The `host:port`.
+        addr: String,
+    },
+    /// Connecting, sending or receiving failed.
+    #[error("{what} {api:?} {addr}: {source}")]
+    Io {
+        /// `connect for`, `send`, `read the response to`.
+        what: &'static str,
+        /// The request.
+        api: ApiKey,
+        /// The `host:port`.
+        addr: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The request could not be encoded (the protocol crate refused a field).
+    #[error("cannot encode {api:?}: {source}")]
+    Encode {
+        /// The request.
+        api: ApiKey,
+        /// The cause.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The response is larger than any answer to these requests can be.
+    #[error("{api:?} response from {addr} claims {len} bytes")]
+    TooLarge {
+        /// The request.
+        api: ApiKey,
+        /// The `host:port`.
+        addr: String,
+        /// The claimed length, bytes.
+        len: usize,
+    },
+    /// The response does not decode.
+    #[error("undecodable {api:?} response from {addr}: {source}")]
+    Decode {
+        /// The request.
+        api: ApiKey,
+        /// The `host:port`.
+        addr: String,
+        /// The cause.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+/// Why [`describe_transaction`] (and [`transaction_state`]) got no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum TxnError {
+    /// The coordinator answered without the transactional id.
+    #[error("DescribeTransactions of '{transactional_id}' via {coordinator}: empty answer")]
+    EmptyAnswer {
+        /// The transactional id.
+        transactional_id: String,
+        /// The coordinator asked.
+        coordinator: String,
+    },
+    /// The coordinator answered with an error code that is not retried.
+    #[error("DescribeTransactions of '{transactional_id}' via {coordinator}: Kafka error code {code}")]
+    Refused {
+        /// The transactional id.
+        transactional_id: String,
+        /// The coordinator asked.
+        coordinator: String,
+        /// Kafka's error code (`Errors.java`).
+        code: i16,
+    },
+    /// No answer within the timeout; `last` says what the last try saw.
+    #[error(
+        "DescribeTransactions of '{transactional_id}' via {bootstrap}: no answer within {timeout_ms} ms (last: {last})"
+    )]
+    Timeout {
+        /// The transactional id.
+        transactional_id: String,
+        /// The bootstrap servers.
+        bootstrap: String,
+        /// The timeout, ms.
+        timeout_ms: u128,
+        /// What the last try saw (a retriable error code, or a request's failure).
+        last: String,
+    },
+}
+
 const CLIENT_ID: &str = "rfy-kafka-sink";
 const FIND_COORDINATOR_VERSION: i16 = 3;
 const END_TXN_VERSION: i16 = 3;
@@ -94,9 +194,13 @@ const DESCRIBE_TRANSACTIONS_VERSION: i16 = 0;
 /// sent to the id's coordinator. Unlike `InitProducerId` it changes nothing,
 /// so it can tell which ids of a naming scheme were ever used.
 ///
-/// Errors: no broker or coordinator reachable within `timeout`, a response
-/// that does not decode, any other error code.
-pub fn transaction_state(bootstrap: &str, transactional_id: &str, timeout: Duration) -> Result<Option<String>, String> {
+/// Errors: [`TxnError`]: no broker or coordinator reachable within
+/// `timeout`, a response that does not decode, any other error code.
+pub fn transaction_state(
+    bootstrap: &str,
+    transactional_id: &str,
+    timeout: Duration,
+) -> Result<Option<String>, TxnError> {
     Ok(describe_transaction(bootstrap, transactional_id, timeout)?.map(|d| d.state))
 }
 
@@ -120,7 +224,7 @@ pub fn describe_transaction(
     bootstrap: &str,
     transactional_id: &str,
     timeout: Duration,
-) -> Result<Option<TxnDescription>, String> {
+) -> Result<Option<TxnDescription>, TxnError> {
     let deadline = Instant::now() + timeout;
     let mut last = String::new();
     while Instant::now() < deadline {
@@ -138,13 +242,13 @@ pub fn describe_transaction(
         ) {
             Ok(r) => r,
             Err(e) => {
-                last = e;
+                last = e.to_string();
                 std::thread::sleep(Duration::from_millis(200));
                 continue;
             }
         };
         let Some(t) = r.transaction_states.into_iter().next() else {
-            return Err(format!("DescribeTransactions of '{transactional_id}' via {coordinator}: empty answer"));
+            return Err(TxnError::EmptyAnswer { transactional_id: transactional_id.to_string(), coordinator });
         };
         match t.error_code {
             NONE => {
@@ -159,17 +263,17 @@ pub fn describe_transaction(
                 last = format!("retriable error code {}", t.error_code);
                 std::thread::sleep(Duration::from_millis(100));
             }
-            other => {
-                return Err(format!(
-                    "DescribeTransactions of '{transactional_id}' via {coordinator}: Kafka error code {other}"
-                ))
+            code => {
+                return Err(TxnError::Refused { transactional_id: transactional_id.to_string(), coordinator, code })
             }
         }
     }
-    Err(format!(
-        "DescribeTransactions of '{transactional_id}' via {bootstrap}: no answer within {} ms (last: {last})",
-        timeout.as_millis()
-    ))
+    Err(TxnError::Timeout {
+        transactional_id: transactional_id.to_string(),
+        bootstrap: bootstrap.to_string(),
+        timeout_ms: timeout.as_millis(),
+        last,
+    })
 }
 
 /// Commits `txn` by sending `EndTxn(committed = true)` to its coordinator,
@@ -197,7 +301,7 @@ pub fn commit_prepared(bootstrap: &str, txn: &PreparedTxn, timeout: Duration) ->
         let code = match end_txn(&coordinator, txn, deadline) {
             Ok(code) => code,
             Err(e) => {
-                last = e;
+                last = e.to_string();
                 std::thread::sleep(Duration::from_millis(200));
                 continue;
             }
@@ -267,7 +371,7 @@ fn find_coordinator(bootstrap: &str, transactional_id: &str, deadline: Instant) 
 }
 
 /// Sends `EndTxn(committed = true)` to `coordinator`; returns the error code.
-fn end_txn(coordinator: &str, txn: &PreparedTxn, deadline: Instant) -> Result<i16, String> {
+fn end_txn(coordinator: &str, txn: &PreparedTxn, deadline: Instant) -> Result<i16, WireError> {
     let req = EndTxnRequest::default()
         .with_transactional_id(TransactionalId(StrBytes::from_string(txn.transactional_id.clone())))
         .with_producer_id(ProducerId(txn.producer_id))
@@ -284,36 +388,38 @@ fn call<Req: Encodable + HeaderVersion, Resp: Decodable + HeaderVersion>(
     version: i16,
     req: &Req,
     deadline: Instant,
-) -> Result<Resp, String> {
+) -> Result<Resp, WireError> {
     let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(100));
-    let sock = addr.to_socket_addrs().map_err(|e| format!("cannot resolve {addr}: {e}"))?.next();
-    let sock = sock.ok_or_else(|| format!("{addr} resolves to no address"))?;
-    let mut stream = TcpStream::connect_timeout(&sock, left).map_err(|e| format!("connect to {addr}: {e}"))?;
+    let io = |what: &'static str| move |source| WireError::Io { what, api: key, addr: addr.to_string(), source };
+    let sock = addr.to_socket_addrs().map_err(|source| WireError::Resolve { addr: addr.to_string(), source })?.next();
+    let sock = sock.ok_or_else(|| WireError::NoAddress { addr: addr.to_string() })?;
+    let mut stream = TcpStream::connect_timeout(&sock, left).map_err(io("connect for"))?;
     stream
         .set_read_timeout(Some(left))
         .and_then(|_| stream.set_write_timeout(Some(left)))
-        .map_err(|e| e.to_string())?;
-    let frame = encode_request(key, version, req).map_err(|e| format!("encode {key:?}: {e}"))?;
-    stream.write_all(&frame).map_err(|e| format!("send {key:?} to {addr}: {e}"))?;
+        .map_err(io("connect for"))?;
+    let frame = encode_request(key, version, req)?;
+    stream.write_all(&frame).map_err(io("send"))?;
     let mut len = [0u8; 4];
-    stream.read_exact(&mut len).map_err(|e| format!("read {key:?} response from {addr}: {e}"))?;
+    stream.read_exact(&mut len).map_err(io("read the response to"))?;
     let len = u32::from_be_bytes(len) as usize;
     if len > 1 << 20 {
-        return Err(format!("{key:?} response from {addr} claims {len} bytes"));
+        return Err(WireError::TooLarge { api: key, addr: addr.to_string(), len });
     }
     let mut body = vec![0u8; len];
-    stream.read_exact(&mut body).map_err(|e| format!("read {key:?} response from {addr}: {e}"))?;
-    decode_response(version, Bytes::from(body)).map_err(|e| format!("undecodable {key:?} response from {addr}: {e}"))
+    stream.read_exact(&mut body).map_err(io("read the response to"))?;
+    decode_response(version, Bytes::from(body)).map_err(|source| WireError::Decode {
+        api: key,
+        addr: addr.to_string(),
+        source,
+    })
 }
 
 const CORRELATION_ID: i32 = 1;
 
 /// A length-prefixed request frame.
-fn encode_request<Req: Encodable + HeaderVersion>(
-    key: ApiKey,
-    version: i16,
-    req: &Req,
-) -> anyhow_free::Result<Vec<u8>> {
+fn encode_request<Req: Encodable + HeaderVersion>(key: ApiKey, version: i16, req: &Req) -> Result<Vec<u8>, WireError> {
+    let encode = |e| WireError::Encode { api: key, source: Box::<dyn std::error::Error + Send + Sync>::from(e) };
     let header = RequestHeader::default()
         .with_request_api_key(key as i16)
         .with_request_api_version(version)
@@ -321,26 +427,32 @@ fn encode_request<Req: Encodable + HeaderVersion>(
         .with_client_id(Some(StrBytes::from_static_str(CLIENT_ID)));
     let mut buf = BytesMut::new();
     buf.extend_from_slice(&[0; 4]);
-    header.encode(&mut buf, Req::header_version(version)).map_err(|e| e.to_string())?;
-    req.encode(&mut buf, version).map_err(|e| e.to_string())?;
+    header.encode(&mut buf, Req::header_version(version)).map_err(encode)?;
+    req.encode(&mut buf, version).map_err(encode)?;
     let n = (buf.len() - 4) as u32;
     buf[..4].copy_from_slice(&n.to_be_bytes());
     Ok(buf.to_vec())
 }
 
 /// Decodes a response body (after the length) for `version`.
-fn decode_response<Resp: Decodable + HeaderVersion>(version: i16, mut body: Bytes) -> anyhow_free::Result<Resp> {
-    let header = ResponseHeader::decode(&mut body, Resp::header_version(version)).map_err(|e| e.to_string())?;
+///
+/// Errors: the protocol crate's decoding error (it uses `anyhow`), or a
+/// correlation id that is not ours ([`CorrelationMismatch`]).
+fn decode_response<Resp: Decodable + HeaderVersion>(
+    version: i16,
+    mut body: Bytes,
+) -> Result<Resp, Box<dyn std::error::Error + Send + Sync>> {
+    let header = ResponseHeader::decode(&mut body, Resp::header_version(version))?;
     if header.correlation_id != CORRELATION_ID {
-        return Err(format!("correlation id {} instead of {CORRELATION_ID}", header.correlation_id));
+        return Err(Box::new(CorrelationMismatch(header.correlation_id)));
     }
-    Resp::decode(&mut body, version).map_err(|e| e.to_string())
+    Ok(Resp::decode(&mut body, version)?)
 }
 
-/// Results with a plain message (the protocol crate's errors are `anyhow`).
-mod anyhow_free {
-    pub type Result<T> = std::result::Result<T, String>;
-}
+/// A response that answers another request than ours.
+#[derive(Debug, thiserror::Error)]
+#[error("correlation id {0} instead of {CORRELATION_ID}")]
+struct CorrelationMismatch(i32);
 
 #[cfg(test)]
 mod tests {

@@ -3,7 +3,7 @@
 
 /// Version of the JobManager ⇄ TaskManager protocol. A TaskManager sends it at
 /// registration; the JobManager refuses a TaskManager whose version differs.
-pub const PROTOCOL_VERSION: u32 = 4;
+pub const PROTOCOL_VERSION: u32 = 5;
 
 /// Environment variable a TaskManager started from a job executable finds
 /// that executable's SHA-256 (hex) in, to send it in its registration

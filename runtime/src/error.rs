@@ -1,5 +1,7 @@
 //! Typed errors of the runtime.
 
+use crate::checkpoint::CheckpointError;
+
 /// Why a task (or the building of one) failed.
 #[derive(Debug, thiserror::Error)]
 pub enum TaskError {
@@ -27,6 +29,10 @@ pub enum TaskError {
     /// Taking or restoring a snapshot of state failed (the text names the file).
     #[error("state: {0}")]
     State(String),
+    /// A checkpoint file could not be written or read back; see
+    /// [`CheckpointError::damaged_file`] for a restore that cannot succeed.
+    #[error("state: {0}")]
+    Checkpoint(#[source] CheckpointError),
     /// The operators built from the job program do not fit together: the
     /// program is not the one the JobGraph was made from.
     #[error("job program does not match its JobGraph: {0}")]
@@ -38,6 +44,37 @@ impl TaskError {
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
         TaskError::Io { context: context.into(), source }
     }
+
+    /// The file of the restored checkpoint this task could not read (missing,
+    /// unreadable or damaged), if that is why it failed.
+    pub fn damaged_checkpoint_file(&self) -> Option<&str> {
+        match self {
+            TaskError::Checkpoint(e) => e.damaged_file(),
+            _ => None,
+        }
+    }
+}
+
+impl From<CheckpointError> for TaskError {
+    /// Storage I/O stays an I/O error; any other checkpoint error is kept
+    /// whole, so a damaged restore stays recognizable ([`TaskError::damaged_checkpoint_file`]).
+    fn from(e: CheckpointError) -> Self {
+        match e {
+            CheckpointError::Io { context, source } => TaskError::Io { context, source },
+            other => TaskError::Checkpoint(other),
+        }
+    }
+}
+
+/// Why a job run in this process ([`crate::task::run_local`]) failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LocalRunError {
+    /// The dataflow is not valid.
+    #[error(transparent)]
+    Job(#[from] JobError),
+    /// A task failed (the first failure; the others were canceled).
+    #[error(transparent)]
+    Task(#[from] TaskError),
 }
 
 /// Why a job program could not build its dataflow or JobGraph.

@@ -257,7 +257,7 @@ fn an_event_time_window_without_timestamps_is_a_clear_error() {
         .window(TumblingEventTimeWindows::of(Duration::from_secs(1)))
         .aggregate(Count)
         .discard();
-    let err = run_local(e).unwrap_err();
+    let err = run_local(e).unwrap_err().to_string();
     assert!(err.contains("without a timestamp") && err.contains("assign_timestamps_and_watermarks"), "{err}");
 }
 

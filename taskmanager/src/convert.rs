@@ -4,6 +4,8 @@ use rfy_rpc::NetworkBuffer;
 use rfy_runtime::event::Event;
 use rfy_runtime::exchange::NetMessage;
 
+use crate::error::WireBufferError;
+
 /// A channel message as a wire buffer (a typed batch is encoded); a local
 /// failure marker, or a record that cannot be serialized, becomes an error
 /// status of the stream.
@@ -28,17 +30,17 @@ pub(crate) fn to_wire(msg: NetMessage) -> Result<NetworkBuffer, tonic::Status> {
 
 /// A wire buffer as a channel message.
 ///
-/// Errors: a message naming what is wrong with the buffer.
-pub(crate) fn from_wire(buf: NetworkBuffer) -> Result<NetMessage, String> {
+/// Errors: [`WireBufferError`]: what is wrong with the buffer.
+pub(crate) fn from_wire(buf: NetworkBuffer) -> Result<NetMessage, WireBufferError> {
     if buf.event.is_empty() {
         return Ok(NetMessage::Data { bytes: buf.data, records: buf.record_count });
     }
     if !buf.data.is_empty() {
-        return Err("buffer holds both records and an event".into());
+        return Err(WireBufferError::RecordsAndEvent);
     }
-    let event: Event = postcard::from_bytes(&buf.event).map_err(|e| format!("undecodable event: {e}"))?;
+    let event: Event = postcard::from_bytes(&buf.event).map_err(WireBufferError::UndecodableEvent)?;
     if event == Event::Flush {
-        return Err("a flush event must not cross the network".into());
+        return Err(WireBufferError::Flush);
     }
     Ok(NetMessage::Event(event))
 }
@@ -136,7 +138,7 @@ mod tests {
                     match from_wire(buf) {
                         Ok(NetMessage::Event(e)) => prop_assert!(e != Event::Flush),
                         Ok(_) => {}
-                        Err(why) => prop_assert!(!why.is_empty()),
+                        Err(why) => prop_assert!(!why.to_string().is_empty()),
                     }
                 }
                 let _ = TaskDeploymentDescriptor::decode(&bytes[..]);

@@ -10,8 +10,8 @@ use rfy_conf::{options, Configuration, Source};
 use rfy_rpc::job_manager_gateway_client::JobManagerGatewayClient;
 use rfy_rpc::task_executor_gateway_server::TaskExecutorGateway;
 use rfy_rpc::{
-    Ack, AcknowledgeCheckpointRequest, CancelTaskRequest, DeclineCheckpointRequest, ExecutionState, ListLogsRequest,
-    ListLogsResponse, LogFileInfo, NotifyCheckpointCompleteRequest, ReadLogRequest, ReadLogResponse,
+    Ack, AcknowledgeCheckpointRequest, CancelTaskRequest, DeclineCheckpointRequest, ExecutionState, FailureKind,
+    ListLogsRequest, ListLogsResponse, LogFileInfo, NotifyCheckpointCompleteRequest, ReadLogRequest, ReadLogResponse,
     SourceEndOfInputRequest, StateHandle as WireHandle, TaskDeploymentDescriptor, TaskExecutionState,
     TaskMetrics as WireMetrics, TriggerCheckpointRequest,
 };
@@ -26,6 +26,7 @@ use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
 
 use crate::data::DataClients;
+use crate::error::DeployError;
 
 /// A job's StreamGraph and JobGraph, by job id.
 type JobGraphs = (Arc<StreamGraph>, Arc<JobGraph>);
@@ -176,6 +177,17 @@ fn metrics_of(execution_id: &str, control: &TaskControl) -> WireMetrics {
 }
 
 /// The full error text, causes included.
+/// What a task state report says about its failure beside the text (the
+/// `secondary` flag and `failure_kind` of `TaskExecutionState`).
+enum FailureReport {
+    /// Its own failure (or none: RUNNING, FINISHED, CANCELED).
+    Primary,
+    /// Failed only because a partner broke (a channel closed early).
+    Secondary,
+    /// A file of the restored checkpoint (this path) is missing, unreadable or damaged.
+    CheckpointUnreadable(String),
+}
+
 fn error_chain(e: &TaskError) -> String {
     let mut text = e.to_string();
     let mut source = std::error::Error::source(e);
@@ -238,42 +250,36 @@ impl Executor {
     }
 
     /// The StreamGraph for a job, built once per job and checked against the JobGraph.
-    fn graphs_for(&self, tdd: &TaskDeploymentDescriptor) -> Result<(Arc<StreamGraph>, Arc<JobGraph>), String> {
+    fn graphs_for(&self, tdd: &TaskDeploymentDescriptor) -> Result<(Arc<StreamGraph>, Arc<JobGraph>), DeployError> {
         if let Some(g) = lock(&self.graphs).get(&tdd.job_id) {
             return Ok(g.clone());
         }
-        let job: JobGraph =
-            serde_json::from_slice(&tdd.job_graph_json).map_err(|e| format!("undecodable JobGraph: {e}"))?;
+        let job: JobGraph = serde_json::from_slice(&tdd.job_graph_json).map_err(DeployError::UndecodableJobGraph)?;
         if job.version != rfy_runtime::graph::JOB_GRAPH_VERSION {
-            return Err(format!(
-                "JobGraph version {} is not supported (this TaskManager reads {})",
-                job.version,
-                rfy_runtime::graph::JOB_GRAPH_VERSION
-            ));
+            return Err(DeployError::JobGraphVersion {
+                found: job.version,
+                supported: rfy_runtime::graph::JOB_GRAPH_VERSION,
+            });
         }
-        let program = self
-            .programs
-            .find(&tdd.job_program)
-            .ok_or_else(|| format!("unknown job program '{}' on TaskManager {}", tdd.job_program, self.resource_id))?;
-        let stream = program.stream_graph(&tdd.job_args, job.config).map_err(|e| e.to_string())?;
-        let rebuilt = stream.job_graph().map_err(|e| e.to_string())?;
+        let program = self.programs.find(&tdd.job_program).ok_or_else(|| DeployError::UnknownProgram {
+            program: tdd.job_program.clone(),
+            resource_id: self.resource_id.clone(),
+        })?;
+        let stream = program.stream_graph(&tdd.job_args, job.config)?;
+        let rebuilt = stream.job_graph()?;
         if rebuilt != job {
-            return Err(format!(
-                "job program '{}' built a different JobGraph on this TaskManager than on the client",
-                tdd.job_program
-            ));
+            return Err(DeployError::GraphMismatch(tdd.job_program.clone()));
         }
         let pair = (Arc::new(stream), Arc::new(job));
         lock(&self.graphs).insert(tdd.job_id.clone(), pair.clone());
         Ok(pair)
     }
 
-    fn submit(self: &Arc<Self>, tdd: TaskDeploymentDescriptor) -> Result<(), String> {
+    fn submit(self: &Arc<Self>, tdd: TaskDeploymentDescriptor) -> Result<(), DeployError> {
         let (stream, job) = self.graphs_for(&tdd)?;
-        let conf = Configuration::from_map(&tdd.config.clone().into_iter().collect(), Source::Programmatic)
-            .map_err(|e| e.to_string())?;
+        let conf = Configuration::from_map(&tdd.config.clone().into_iter().collect(), Source::Programmatic)?;
         let settings = exchange_settings(&conf);
-        let vertex = job.vertices.get(tdd.vertex_id as usize).ok_or_else(|| format!("no vertex {}", tdd.vertex_id))?;
+        let vertex = job.vertices.get(tdd.vertex_id as usize).ok_or(DeployError::NoVertex(tdd.vertex_id))?;
         let task_name = rfy_runtime::task::build::task_name(&vertex.name, tdd.subtask_index, vertex.parallelism);
         let cap = settings.buffers_per_channel;
         // Reserved before any channel is taken: a task that does not fit takes nothing.
@@ -287,9 +293,11 @@ impl Executor {
         for o in &outputs {
             let senders = (0..o.num_subpartitions)
                 .map(|s| {
-                    self.registry
-                        .take_sender(&o.partition_id, s, cap)
-                        .ok_or_else(|| format!("partition {} sub {s} produced twice", o.partition_id))
+                    self.registry.take_sender(&o.partition_id, s, cap).ok_or_else(|| DeployError::ChannelTaken {
+                        partition: o.partition_id.clone(),
+                        subpartition: s,
+                        side: "produced",
+                    })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             out_channels.push(senders);
@@ -302,7 +310,11 @@ impl Executor {
             for ch in &gate.channels {
                 if ch.producer_resource_id == self.resource_id {
                     receivers.push(self.registry.take_receiver(&ch.partition_id, ch.subpartition, cap).ok_or_else(
-                        || format!("partition {} sub {} consumed twice", ch.partition_id, ch.subpartition),
+                        || DeployError::ChannelTaken {
+                            partition: ch.partition_id.clone(),
+                            subpartition: ch.subpartition,
+                            side: "consumed",
+                        },
                     )?);
                 } else {
                     let (tx, rx) = channel(cap);
@@ -335,8 +347,7 @@ impl Executor {
             } else {
                 let dir = tdd.restore_dir.clone();
                 let path = rfy_runtime::checkpoint::join(&dir, rfy_runtime::checkpoint::METADATA_FILE);
-                let metadata = CheckpointMetadata::from_bytes(&tdd.restore_metadata, std::path::Path::new(&path))
-                    .map_err(|e| e.to_string())?;
+                let metadata = CheckpointMetadata::from_bytes(&tdd.restore_metadata, std::path::Path::new(&path))?;
                 Some(RestoreSource { dir, metadata })
             };
             let responder = Arc::new(GrpcResponder {
@@ -347,7 +358,7 @@ impl Executor {
                 executor: Arc::downgrade(self),
             });
             // An empty directory (no checkpointing) is the local file system.
-            let storage = rfy_runtime::checkpoint::open_storage(&tdd.checkpoint_job_dir).map_err(|e| e.to_string())?;
+            let storage = rfy_runtime::checkpoint::open_storage(&tdd.checkpoint_job_dir)?;
             control.checkpointing = Some(Arc::new(
                 TaskCheckpointing::new(
                     tdd.checkpoint_job_dir.clone(),
@@ -373,7 +384,7 @@ impl Executor {
             .spawn(move || me.run_task(stream, job, spec, control, job_id, execution_id, task_name))
             .map_err(|e| {
                 lock(&self.tasks).remove(&tdd.execution_id);
-                format!("cannot start a task thread: {e}")
+                DeployError::Thread(e)
             })?;
         Ok(())
     }
@@ -394,7 +405,13 @@ impl Executor {
         // the TaskManager lives on.
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             build_task(&stream, &job, spec, &control).and_then(|mut head| {
-                self.report(&job_id, &execution_id, ExecutionState::Running, (String::new(), false), &control);
+                self.report(
+                    &job_id,
+                    &execution_id,
+                    ExecutionState::Running,
+                    (String::new(), FailureReport::Primary),
+                    &control,
+                );
                 head.run(&control)
             })
         }))
@@ -407,7 +424,14 @@ impl Executor {
             (Err(TaskError::Canceled), None) => (ExecutionState::Canceled, String::new()),
             (Err(e), _) => (ExecutionState::Failed, error_chain(e)),
         };
-        let secondary = matches!(result, Err(TaskError::ChannelClosed(_)));
+        let kind = match &result {
+            Err(TaskError::ChannelClosed(_)) => FailureReport::Secondary,
+            Err(e) => match e.damaged_checkpoint_file() {
+                Some(path) => FailureReport::CheckpointUnreadable(path.to_string()),
+                None => FailureReport::Primary,
+            },
+            Ok(()) => FailureReport::Primary,
+        };
         match &result {
             Err(e) if state == ExecutionState::Failed => {
                 tracing::error!(task = %task_name, "task failed: {}", error_chain(e))
@@ -429,7 +453,7 @@ impl Executor {
         if job_done {
             lock(&self.graphs).remove(&job_id);
         }
-        self.report(&job_id, &execution_id, state, (failure, secondary), &control);
+        self.report(&job_id, &execution_id, state, (failure, kind), &control);
     }
 
     fn report(
@@ -437,19 +461,26 @@ impl Executor {
         job_id: &str,
         execution_id: &str,
         state: ExecutionState,
-        failure: (String, bool),
+        failure: (String, FailureReport),
         control: &TaskControl,
     ) {
         if self.killed.load(Ordering::Relaxed) {
             return; // a crashed process reports nothing
         }
+        let secondary = matches!(failure.1, FailureReport::Secondary);
+        let (failure_kind, failure_path) = match failure.1 {
+            FailureReport::CheckpointUnreadable(path) => (FailureKind::CheckpointUnreadable, path),
+            FailureReport::Primary | FailureReport::Secondary => (FailureKind::Unspecified, String::new()),
+        };
         let msg = TaskExecutionState {
             job_id: job_id.to_string(),
             execution_id: execution_id.to_string(),
             state: state as i32,
             failure: failure.0,
             metrics: Some(metrics_of(execution_id, control)),
-            secondary: failure.1,
+            secondary,
+            failure_kind: failure_kind as i32,
+            failure_path,
         };
         let mut jm = self.jobmanager.clone();
         // Blocking from the task thread keeps RUNNING before FINISHED.
@@ -500,7 +531,7 @@ impl TaskExecutorGateway for ExecutorService {
         .map_err(|e| Status::internal(format!("deployment of {id} panicked: {e}")))?;
         Ok(Response::new(match result {
             Ok(()) => Ack { ok: true, message: String::new() },
-            Err(message) => Ack { ok: false, message },
+            Err(e) => Ack { ok: false, message: e.to_string() },
         }))
     }
 

@@ -35,6 +35,27 @@ pub(crate) struct MemoryPools {
     state: Mutex<HashMap<String, u64>>,
 }
 
+/// A task's network buffers do not fit the TaskManager's network memory;
+/// the message names the options to raise (Flink's "Insufficient number of
+/// network buffers"). Sizes in bytes, shown in KiB.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "Insufficient network buffer memory: the task's {channels} channels need {} KiB, {} KiB of the \
+     TaskManager's {} KiB network memory are free; raise taskmanager.memory.network.fraction/min/max \
+     (or taskmanager.memory.process.size), or lower taskmanager.network.memory.buffers-per-channel",
+    need >> 10, free >> 10, total >> 10
+)]
+pub struct NetworkMemoryError {
+    /// The task's channels.
+    pub channels: u64,
+    /// Bytes the task's channels need.
+    pub need: u64,
+    /// Bytes free in the pool.
+    pub free: u64,
+    /// The pool's size (`taskmanager.memory.network.*`), bytes.
+    pub total: u64,
+}
+
 impl MemoryPools {
     pub(crate) fn new(model: TaskExecutorMemory, enforced: bool) -> Self {
         MemoryPools { model, enforced, network: Mutex::default(), state: Mutex::default() }
@@ -42,20 +63,22 @@ impl MemoryPools {
 
     /// Reserves `bytes` of network buffers for a task about to start.
     ///
-    /// Errors: the pool would overflow; the message names the options to raise
-    /// (Flink's "Insufficient number of network buffers").
-    pub(crate) fn reserve_network(&self, execution_id: &str, channels: u64, bytes: u64) -> Result<(), String> {
+    /// Errors: [`NetworkMemoryError`]: the pool would overflow.
+    pub(crate) fn reserve_network(
+        &self,
+        execution_id: &str,
+        channels: u64,
+        bytes: u64,
+    ) -> Result<(), NetworkMemoryError> {
         let mut held = lock(&self.network);
         let used: u64 = held.values().sum();
         if self.enforced && used + bytes > self.model.network {
-            return Err(format!(
-                "Insufficient network buffer memory: the task's {channels} channels need {} KiB, {} KiB of the \
-                 TaskManager's {} KiB network memory are free; raise taskmanager.memory.network.fraction/min/max \
-                 (or taskmanager.memory.process.size), or lower taskmanager.network.memory.buffers-per-channel",
-                bytes >> 10,
-                self.model.network.saturating_sub(used) >> 10,
-                self.model.network >> 10
-            ));
+            return Err(NetworkMemoryError {
+                channels,
+                need: bytes,
+                free: self.model.network.saturating_sub(used),
+                total: self.model.network,
+            });
         }
         held.insert(execution_id.to_string(), bytes);
         Ok(())
@@ -168,7 +191,7 @@ mod tests {
     fn the_network_pool_refuses_a_task_that_would_overflow_it_and_frees_on_release() {
         let p = pools(true);
         p.reserve_network("a", 8, 512 << 10).unwrap();
-        let e = p.reserve_network("b", 16, 768 << 10).unwrap_err();
+        let e = p.reserve_network("b", 16, 768 << 10).unwrap_err().to_string();
         assert!(e.contains("need 768 KiB, 512 KiB of") && e.contains("taskmanager.memory.network.fraction"), "{e}");
         p.release("a");
         p.reserve_network("b", 16, 768 << 10).unwrap();

@@ -113,14 +113,14 @@ impl TaskManager {
         let address = format!("{}:{port}", config.advertised_host);
 
         let jm_endpoint = Endpoint::from_shared(format!("http://{}", config.jobmanager_address))
-            .map_err(|e| TaskManagerError::Registration {
+            .map_err(|source| TaskManagerError::JobManagerAddress {
                 address: config.jobmanager_address.clone(),
-                reason: e.to_string(),
+                source,
             })?
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(10));
         let jobmanager = JobManagerGatewayClient::new(jm_endpoint.connect_lazy());
-        let model = TaskExecutorMemory::derive(&config.conf).map_err(|e| TaskManagerError::Config(e.to_string()))?;
+        let model = TaskExecutorMemory::derive(&config.conf)?;
         tracing::info!(resource_id = %config.resource_id, ?model, "memory model");
         let executor = Arc::new(Executor::new(
             config.resource_id.clone(),
@@ -134,8 +134,7 @@ impl TaskManager {
         let (shutdown, mut stop_rx) = watch::channel(false);
         let prometheus_port = match config.conf.get_optional(&options::METRICS_REPORTER_PROM_PORT) {
             Some(ports) => {
-                let range = rfy_conf::parse_port_range(&ports, options::METRICS_REPORTER_PROM_PORT.key)
-                    .map_err(TaskManagerError::Config)?;
+                let range = rfy_conf::parse_port_range(&ports, options::METRICS_REPORTER_PROM_PORT.key)?;
                 let (listener, port) = crate::metrics::bind_in_range(&config.bind_host, range).await?;
                 crate::metrics::serve(listener, executor.clone(), stop_rx.clone());
                 tracing::info!(resource_id = %config.resource_id, port, "Prometheus reporter listening");
@@ -258,7 +257,7 @@ async fn register(
             Ok(r) => {
                 let r = r.into_inner();
                 if !r.accepted {
-                    return Err(TaskManagerError::Registration { address: address.to_string(), reason: r.reason });
+                    return Err(TaskManagerError::Refused { address: address.to_string(), reason: r.reason });
                 }
                 return Ok((
                     Duration::from_millis(r.heartbeat_interval_ms.max(10)),
@@ -266,10 +265,7 @@ async fn register(
                 ));
             }
             Err(e) if started.elapsed() > REGISTRATION_TIMEOUT => {
-                return Err(TaskManagerError::Registration {
-                    address: address.to_string(),
-                    reason: e.message().to_string(),
-                })
+                return Err(TaskManagerError::Unreachable { address: address.to_string(), source: e })
             }
             Err(e) => {
                 tracing::debug!("registration at {address} failed, retrying: {}", e.message());

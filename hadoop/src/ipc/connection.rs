@@ -7,12 +7,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use prost::Message;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 
-use super::frame::{self, AuthProtocol, CONNECTION_CONTEXT_CALL_ID, MAX_FRAME_LEN};
+use super::frame::{self, AuthProtocol, CONNECTION_CONTEXT_CALL_ID};
 use super::sasl::{self, Negotiated};
 use super::{IpcError, RemoteException};
 use crate::proto::common::{
@@ -125,37 +125,6 @@ impl Drop for IpcConnection {
         self.reader.abort();
         self.writer.abort();
     }
-}
-
-/// Bytes reserved up front for a response frame; larger frames grow as they arrive.
-const FRAME_PREALLOC: usize = 64 << 10;
-
-/// Reads one response frame (`u32` length + body) and returns the body.
-///
-/// Errors: [`IpcError::Io`] (including EOF), [`IpcError::Protocol`] for a
-/// frame longer than [`MAX_FRAME_LEN`].
-pub async fn read_frame<S: AsyncRead + Unpin>(s: &mut S, addr: &str) -> Result<Vec<u8>, IpcError> {
-    let io = |source| IpcError::Io { addr: addr.to_string(), source };
-    let mut len = [0u8; 4];
-    s.read_exact(&mut len).await.map_err(io)?;
-    let len = u32::from_be_bytes(len) as usize;
-    if len > MAX_FRAME_LEN {
-        return Err(IpcError::Protocol {
-            addr: addr.to_string(),
-            reason: format!("response frame of {len} bytes exceeds the {MAX_FRAME_LEN}-byte limit"),
-        });
-    }
-    // Grow with the bytes that arrive, not with the claimed length: a peer
-    // that announces 128 MiB and sends nothing costs nothing.
-    let mut body = Vec::with_capacity(len.min(FRAME_PREALLOC));
-    (&mut *s).take(len as u64).read_to_end(&mut body).await.map_err(io)?;
-    if body.len() < len {
-        return Err(io(std::io::Error::new(
-            std::io::ErrorKind::UnexpectedEof,
-            format!("response frame cut short: {} of {len} bytes", body.len()),
-        )));
-    }
-    Ok(body)
 }
 
 impl IpcConnection {
@@ -316,7 +285,7 @@ async fn writer_loop(
 
 async fn reader_loop(mut read: OwnedReadHalf, shared: Arc<Shared>) {
     let reason = loop {
-        let body = match read_frame(&mut read, &shared.addr).await {
+        let body = match frame::read_frame(&mut read, &shared.addr).await {
             Ok(b) => b,
             Err(e) => break format!("{e}"),
         };

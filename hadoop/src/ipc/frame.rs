@@ -12,6 +12,9 @@
 //!   then (on success) the varint-delimited response message.
 
 use prost::Message;
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+use super::IpcError;
 
 use crate::proto::common::{
     rpc_request_header_proto::OperationProto, RequestHeaderProto, RpcKindProto, RpcRequestHeaderProto,
@@ -111,6 +114,37 @@ pub fn call_frame(
         req_header.encode_length_delimited_to_vec(),
         request.encode_length_delimited_to_vec(),
     ])
+}
+
+/// Bytes reserved up front for a response frame; larger frames grow as they arrive.
+const FRAME_PREALLOC: usize = 64 << 10;
+
+/// Reads one response frame (`u32` length + body) and returns the body.
+///
+/// Errors: [`IpcError::Io`] (including EOF), [`IpcError::Protocol`] for a
+/// frame longer than [`MAX_FRAME_LEN`].
+pub async fn read_frame<S: AsyncRead + Unpin>(s: &mut S, addr: &str) -> Result<Vec<u8>, IpcError> {
+    let io = |source| IpcError::Io { addr: addr.to_string(), source };
+    let mut len = [0u8; 4];
+    s.read_exact(&mut len).await.map_err(io)?;
+    let len = u32::from_be_bytes(len) as usize;
+    if len > MAX_FRAME_LEN {
+        return Err(IpcError::Protocol {
+            addr: addr.to_string(),
+            reason: format!("response frame of {len} bytes exceeds the {MAX_FRAME_LEN}-byte limit"),
+        });
+    }
+    // Grow with the bytes that arrive, not with the claimed length: a peer
+    // that announces 128 MiB and sends nothing costs nothing.
+    let mut body = Vec::with_capacity(len.min(FRAME_PREALLOC));
+    (&mut *s).take(len as u64).read_to_end(&mut body).await.map_err(io)?;
+    if body.len() < len {
+        return Err(io(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            format!("response frame cut short: {} of {len} bytes", body.len()),
+        )));
+    }
+    Ok(body)
 }
 
 /// Why a response frame could not be decoded.

@@ -1,7 +1,8 @@
 //! A Hadoop IPC v9 client over tokio TCP (the wire protocol of
 //! `org.apache.hadoop.ipc.Client` with `ProtobufRpcEngine2`).
 //!
-//! - [`frame`]: the preamble and the call/response framing, byte for byte.
+//! - [`frame`]: the preamble and the call/response framing, byte for byte
+//!   (reading a response frame off the socket too: [`frame::read_frame`]).
 //! - [`digest`]: SASL DIGEST-MD5 for Hadoop token authentication.
 //! - [`sasl`]: the `RpcSaslProto` negotiation (call id -33).
 //! - [`connection`]: [`IpcConnection`], one TCP connection with the connection

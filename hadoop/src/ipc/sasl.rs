@@ -66,7 +66,7 @@ pub async fn negotiate<S: AsyncRead + AsyncWrite + Unpin>(
     send(stream, addr, &reply(SaslState::Negotiate, None, vec![])).await?;
     let mut client: Option<DigestMd5Client> = None;
     for _round in 0..8 {
-        let body = super::connection::read_frame(stream, addr).await?;
+        let body = frame::read_frame(stream, addr).await?;
         let (header, mut rest) =
             frame::decode_response(&body).map_err(|source| IpcError::Frame { addr: addr.to_string(), source })?;
         if header.status != RpcStatusProto::Success as i32 {

@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use rfy_rpc::{ExecutionState, TaskExecutionState};
+use rfy_rpc::{ExecutionState, FailureKind, TaskExecutionState};
 use rfy_runtime::checkpoint::{RestoreSource, StateHandle};
 
 use super::idle::{record_aborted, record_completed};
@@ -232,11 +232,15 @@ impl Attempt<'_> {
                         self.on_aborted(a);
                     }
                 }
+                let unreadable = u.failure_kind == FailureKind::CheckpointUnreadable as i32;
+                let damaged_file = unreadable.then(|| u.failure_path.clone());
                 let report = on_task_state(&mut self.jm.st, u);
                 match report {
                     TaskReport::Nothing => {}
                     TaskReport::Primary(text, task) => {
-                        self.check_damaged_restore(&text);
+                        if let Some(file) = damaged_file {
+                            self.check_damaged_restore(&file);
+                        }
                         self.on_failure(Some(text), Some(task))
                     }
                     TaskReport::Secondary(text, task) => {
@@ -381,13 +385,13 @@ impl Attempt<'_> {
         }
     }
 
-    /// A task that could not read a file of the checkpoint it restored from
-    /// (missing, or its checksum wrong): that checkpoint is not used again,
-    /// so the next restart falls back to the previous one.
-    fn check_damaged_restore(&mut self, failure: &str) {
+    /// A task that could not read `file` of the checkpoint it restored from
+    /// (missing, or its checksum wrong: `FailureKind::CheckpointUnreadable`):
+    /// that checkpoint is not used again, so the next restart falls back to
+    /// the previous one.
+    fn check_damaged_restore(&mut self, file: &str) {
         let Some(dir) = &self.restored_dir else { return };
-        let damaged = failure.contains(&format!("corrupt checkpoint file {dir}/"))
-            || failure.contains(&format!("cannot read {dir}/"));
+        let damaged = file.strip_prefix(dir.as_str()).is_some_and(|rest| rest.starts_with('/'));
         if damaged && self.coord.discard_retained(dir) {
             let note = format!("checkpoint at {dir} cannot be restored (a task could not read its state); the next restart falls back to an older one");
             record_failure(&mut self.jm.st, note, None, false);

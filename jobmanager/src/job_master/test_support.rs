@@ -86,6 +86,7 @@ fn task_state(execution_id: &str, state: ExecutionState, failure: &str) -> JobMa
         failure: failure.to_string(),
         metrics: None,
         secondary: false,
+        ..Default::default()
     })
 }
 

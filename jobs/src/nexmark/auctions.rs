@@ -33,7 +33,7 @@ impl KeyedProcessFunction for CategoryAverage {
         _out: &mut Collector<'_, (i64, i64)>,
     ) -> Result<(), TaskError> {
         let s = self.sum_count.as_ref().expect("opened");
-        let (sum, count) = s.value(ctx).unwrap_or_else(|| (0, 0));
+        let (sum, count) = s.value(ctx).unwrap_or((0, 0));
         if count == 0 {
             // Fires at the end of a bounded input (the final watermark).
             ctx.timer_service().register_event_time_timer(i64::MAX);

@@ -6,8 +6,9 @@
 //! `n % 50` is 1..=3, a bid otherwise (the 1:3:46 proportion). Every field of
 //! event `n` comes from a random generator seeded by `(seed, n)` alone, so an
 //! event is the same whichever subtask makes it, at any parallelism. The
-//! parallel, checkpointed source over it is [`NexmarkSource`] (in
-//! `generator_source.rs`): subtask `i` of `p` makes events `i, i + p, i + 2p, ...`.
+//! parallel, checkpointed source over it is
+//! [`NexmarkSource`](super::generator_source::NexmarkSource): subtask `i` of
+//! `p` makes events `i, i + p, i + 2p, ...`.
 //!
 //! Event time: `base_time + n · 10⁶ / event_rate µs` (integer ms), the
 //! generator's "first event rate" (events per second of event time),
@@ -22,7 +23,6 @@
 
 use fastrand::Rng;
 
-pub use super::generator_source::NexmarkSource;
 use super::model::{Auction, Bid, Event, Person};
 
 /// Events in one person/auction/bid cycle.
@@ -88,6 +88,8 @@ impl Default for GeneratorConfig {
 }
 
 /// Highest person id (0-based) created at or before event `n`.
+// Beam's formula, general in the proportions (with one person per cycle the `min` is 0).
+#[allow(clippy::unnecessary_min_or_max)]
 fn last_base0_person_id(n: u64) -> u64 {
     let (epoch, offset) = (n / PROPORTION_DENOMINATOR, n % PROPORTION_DENOMINATOR);
     epoch * PERSON_PROPORTION + offset.min(PERSON_PROPORTION - 1)

@@ -1,6 +1,6 @@
 //! Nexmark as a built-in job: `rfy run nexmark --query qN`, the queries
 //! written with the public DataStream API only, over the built-in generator
-//! ([`generator::NexmarkSource`]) or a JSON-lines event file it wrote
+//! ([`generator_source::NexmarkSource`]) or a JSON-lines event file it wrote
 //! ([`write_events`], `rfy nexmark-gen`), so Flink SQL can read exactly the
 //! same events.
 //!
@@ -27,7 +27,8 @@ use clap::{Parser, ValueEnum};
 use rfy_runtime::record::Record;
 use rfy_runtime::{DataStream, JobError, JobProgram, StreamExecutionEnvironment};
 
-use generator::{GeneratorConfig, NexmarkSource, DEFAULT_BASE_TIME_MS};
+use generator::{GeneratorConfig, DEFAULT_BASE_TIME_MS};
+use generator_source::NexmarkSource;
 use model::{Bid, Event};
 
 /// The built-in `nexmark` program.

@@ -119,28 +119,53 @@ impl Event {
 
     /// Parses one line of the event file.
     ///
-    /// Errors: a one-line message (not JSON, an unknown event type, or the
-    /// event's object missing).
-    pub fn from_json(line: &str) -> Result<Event, String> {
-        sonic_rs::from_str::<FileLine>(line).map(|l| l.0).map_err(|e| {
-            // sonic-rs shows the text around a syntax error on more lines:
-            // keep the first (the caller quotes the line's start).
-            let mut message = e.to_string();
-            message.truncate(message.find('\n').unwrap_or(message.len()));
-            message
-        })
+    /// Errors: [`EventParseError::Json`] (not JSON, an unknown event type,
+    /// the event's object missing, a bad time), shown on one line.
+    pub fn from_json(line: &str) -> Result<Event, EventParseError> {
+        sonic_rs::from_str::<FileLine>(line).map(|l| l.0).map_err(|source| EventParseError::Json { source })
     }
 
     /// Parses one line of the event file from its bytes (strict: the line
     /// must be UTF-8).
     ///
-    /// Errors: as [`Event::from_json`], or the line is not UTF-8.
-    pub fn from_json_bytes(line: &[u8]) -> Result<Event, String> {
+    /// Errors: as [`Event::from_json`], or [`EventParseError::NotUtf8`].
+    pub fn from_json_bytes(line: &[u8]) -> Result<Event, EventParseError> {
         // One check of the whole line (ASCII runs are checked a word at a
         // time) is cheaper than serde_json's check of each string it reads
         // from a byte slice; a `&str` input is not checked again.
-        Self::from_json(std::str::from_utf8(line).map_err(|e| format!("not UTF-8: {e}"))?)
+        Self::from_json(std::str::from_utf8(line)?)
     }
+}
+
+/// Why a line of the event file is not an event.
+#[derive(Debug, thiserror::Error)]
+pub enum EventParseError {
+    /// The line is not UTF-8.
+    #[error("not UTF-8: {0}")]
+    NotUtf8(#[from] std::str::Utf8Error),
+    /// Not JSON, or not an event (an unknown event type, its object missing,
+    /// a bad time). Shown as the first line of the parser's message: sonic-rs
+    /// shows the text around a syntax error on more lines, and the caller
+    /// quotes the line's start.
+    #[error("{}", first_line(source))]
+    Json {
+        /// The parser's error.
+        source: sonic_rs::Error,
+    },
+}
+
+fn first_line(e: &sonic_rs::Error) -> String {
+    let mut message = e.to_string();
+    message.truncate(message.find('\n').unwrap_or(message.len()));
+    message
+}
+
+/// A text that is not a SQL timestamp `YYYY-MM-DD HH:MM:SS[.mmm]`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("'{text}' is not a timestamp YYYY-MM-DD HH:MM:SS.mmm")]
+pub struct SqlTimeError {
+    /// The text, as given.
+    pub text: String,
 }
 
 #[derive(Serialize)]
@@ -245,9 +270,9 @@ pub fn format_sql_time(ms: i64, out: &mut String) {
 
 /// Parses `YYYY-MM-DD HH:MM:SS[.mmm]` (UTC) into ms since the epoch.
 ///
-/// Errors: the text, quoted, when it is not of that shape.
-pub fn parse_sql_time(text: &str) -> Result<i64, String> {
-    let bad = || format!("'{text}' is not a timestamp YYYY-MM-DD HH:MM:SS.mmm");
+/// Errors: [`SqlTimeError`] (naming the text) when it is not of that shape.
+pub fn parse_sql_time(text: &str) -> Result<i64, SqlTimeError> {
+    let bad = || SqlTimeError { text: text.to_string() };
     let b = text.as_bytes();
     if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || (b[10] != b' ' && b[10] != b'T') {
         return Err(bad());
@@ -341,20 +366,21 @@ mod tests {
         let text = String::from_utf8(line).unwrap();
         assert!(text.starts_with(r#"{"event_type":2,"bid":{"auction":1000"#), "{text}");
         assert!(text.contains(r#""dateTime":"2015-07-15 00:00:00.123""#), "{text}");
-        assert_eq!(Event::from_json(&text), Ok(bid.clone()));
+        assert_eq!(Event::from_json(&text).unwrap(), bid);
         let bytes = postcard::to_allocvec(&bid).unwrap();
         assert_eq!(postcard::from_bytes::<Event>(&bytes).unwrap(), bid);
-        assert!(Event::from_json(r#"{"event_type":1}"#).unwrap_err().contains("event_type 1"));
+        let err = |text: &str| Event::from_json(text).unwrap_err().to_string();
+        assert!(err(r#"{"event_type":1}"#).contains("event_type 1"));
         // Strict: a type without its own object, no type, bad times and bad UTF-8 fail; unknown keys are ignored.
         let bid_json = text.strip_prefix(r#"{"event_type":2,"#).unwrap();
-        assert!(Event::from_json(&format!(r#"{{"event_type":0,{bid_json}"#)).unwrap_err().contains("event_type 0"));
-        assert!(Event::from_json(&format!("{{{bid_json}")).unwrap_err().contains("event_type"));
-        assert_eq!(Event::from_json(&format!(r#"{{"x":[1],"event_type":2,"person":null,{bid_json}"#)), Ok(bid.clone()));
+        assert!(err(&format!(r#"{{"event_type":0,{bid_json}"#)).contains("event_type 0"));
+        assert!(err(&format!("{{{bid_json}")).contains("event_type"));
+        assert_eq!(Event::from_json(&format!(r#"{{"x":[1],"event_type":2,"person":null,{bid_json}"#)).unwrap(), bid);
         let bad_time = text.replace("00:00:00.123", "00:00:0x.123");
-        assert!(Event::from_json(&bad_time).unwrap_err().contains("is not a timestamp"));
+        assert!(err(&bad_time).contains("is not a timestamp"));
         // Not JSON: trailing text, a cut line, a raw control character in a string, a fraction for an integer.
         assert!(Event::from_json(&format!("{text} x")).is_err());
-        let not_json = Event::from_json("not json").unwrap_err();
+        let not_json = err("not json");
         assert!(not_json.contains("line 1 column") && !not_json.contains('\n'), "{not_json}");
         assert!(Event::from_json(&text[..text.len() - 2]).is_err());
         assert!(Event::from_json(&text.replace("Google", "Goo\tgle")).is_err());
@@ -362,6 +388,6 @@ mod tests {
         let mut raw = text.clone().into_bytes();
         let at = text.find("Google").unwrap();
         raw[at + 3] = 0xff;
-        assert!(Event::from_json_bytes(&raw).unwrap_err().contains("not UTF-8"));
+        assert!(Event::from_json_bytes(&raw).unwrap_err().to_string().contains("not UTF-8"));
     }
 }

@@ -115,7 +115,7 @@ pub(super) fn open_pool<T, S: KafkaSerializer<T>>(
     let (me, p) = (ctx.subtask_index, ctx.parallelism);
     let mut old: Vec<EosState> = Vec::new();
     if cp.restore_source().is_some_and(|s| s.metadata.operators.contains_key(&ctx.uid)) {
-        for b in cp.restored_operator_union(&ctx.uid).map_err(|e| TaskError::State(e.to_string()))? {
+        for b in cp.restored_operator_union(&ctx.uid)? {
             old.push(
                 postcard::from_bytes(&b)
                     .map_err(|e| TaskError::State(format!("undecodable Kafka sink state of {}: {e}", ctx.uid)))?,
@@ -201,7 +201,7 @@ fn abort_beyond<T, S: KafkaSerializer<T>>(
 ) -> Result<(), TaskError> {
     for n in first..first + MAX_PROBED_IDS {
         let id = txn_id(prefix, subtask, n);
-        match transaction_state(&sink.bootstrap, &id, sink.timeout).map_err(TaskError::User)? {
+        match transaction_state(&sink.bootstrap, &id, sink.timeout).map_err(KafkaConnectorError::from)? {
             None => return Ok(()),
             Some(state) if state == "Ongoing" => {
                 tracing::info!(transactional_id = %id, "aborting a Kafka transaction left open past the restored pool (newer than the restored checkpoint)");
@@ -246,7 +246,7 @@ fn commit_restored<T, S>(sink: &KafkaSink<T, S>, t: &PendingTxn) -> Result<(), T
             tracing::error!(transactional_id = %id, checkpoint = t.checkpoint, records = t.records,
                 "Kafka transaction of the restored checkpoint is no longer open (INVALID_TXN_STATE): aborted, e.g. after transaction.timeout.ms; its records are not in the output");
         }
-        Err(e) => return Err(TaskError::User(e.to_string())),
+        Err(e) => return Err(KafkaConnectorError::from(e).into()),
     }
     Ok(())
 }

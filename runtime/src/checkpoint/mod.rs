@@ -22,8 +22,6 @@ pub use metadata::{CheckpointMetadata, OperatorMeta, StateHandle, METADATA_FILE}
 pub use storage::{join, open_storage, CheckpointStorage};
 pub use task::{CheckpointResponder, OperatorSnapshot, RestoreSource, SourceTrigger, TaskCheckpointing};
 
-use crate::error::TaskError;
-
 /// Why a snapshot could not be written or read back.
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
@@ -44,16 +42,29 @@ pub enum CheckpointError {
         /// What is wrong.
         reason: String,
     },
+    /// A file of a checkpoint being restored could not be read (missing, or
+    /// the storage refused it).
+    #[error("cannot read {path}: {source}")]
+    Unreadable {
+        /// The file.
+        path: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
     /// State could not be serialized.
     #[error("cannot serialize state: {0}")]
     Encode(String),
 }
 
-impl From<CheckpointError> for TaskError {
-    fn from(e: CheckpointError) -> Self {
-        match e {
-            CheckpointError::Io { context, source } => TaskError::Io { context, source },
-            other => TaskError::State(other.to_string()),
+impl CheckpointError {
+    /// The checkpoint file this error found missing, unreadable or damaged
+    /// (`Corrupt`, `Unreadable`): a restore from its checkpoint cannot succeed.
+    /// `None` for other errors (writing, encoding, storage I/O in general).
+    pub fn damaged_file(&self) -> Option<&str> {
+        match self {
+            CheckpointError::Corrupt { path, .. } | CheckpointError::Unreadable { path, .. } => Some(path),
+            CheckpointError::Io { .. } | CheckpointError::Encode(_) => None,
         }
     }
 }

@@ -379,7 +379,10 @@ impl TaskCheckpointing {
 
 fn read_state_file(dir: &str, h: &StateHandle) -> Result<(String, StateFile), CheckpointError> {
     let path = join(dir, &h.file);
-    let bytes = open_storage(dir)?.read(&path)?;
+    let bytes = open_storage(dir)?.read(&path).map_err(|e| match e {
+        CheckpointError::Io { source, .. } => CheckpointError::Unreadable { path: path.clone(), source },
+        other => other,
+    })?;
     if bytes.len() as u64 != h.size || frame_crc(&bytes) != h.crc32 {
         return Err(CheckpointError::Corrupt { path, reason: "size or checksum differs from _metadata".into() });
     }
@@ -414,4 +417,31 @@ fn write_snapshots(
         ));
     }
     Ok(handles)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::TaskError;
+
+    #[test]
+    fn a_missing_or_damaged_state_file_fails_the_task_as_a_damaged_restore_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let chk = dir.path().display().to_string();
+        let path = join(&chk, "op-0");
+        let handle = StateHandle { subtask: 0, file: "op-0".into(), size: 3, crc32: 0, key_groups: None };
+        let missing = read_state_file(&chk, &handle).err().expect("no file");
+        assert!(matches!(missing, CheckpointError::Unreadable { .. }), "{missing}");
+        assert_eq!(TaskError::from(missing).damaged_checkpoint_file(), Some(path.as_str()));
+
+        std::fs::write(dir.path().join("op-0"), b"abcd").unwrap();
+        let damaged = read_state_file(&chk, &handle).err().expect("wrong size");
+        assert!(damaged.to_string().starts_with(&format!("corrupt checkpoint file {path}")), "{damaged}");
+        assert_eq!(TaskError::from(damaged).damaged_checkpoint_file(), Some(path.as_str()));
+
+        // Storage I/O in general (e.g. writing a snapshot) is not a damaged restore.
+        let io =
+            CheckpointError::Io { context: format!("cannot write {path}"), source: std::io::ErrorKind::Other.into() };
+        assert_eq!(TaskError::from(io).damaged_checkpoint_file(), None);
+    }
 }

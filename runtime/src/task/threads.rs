@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::{build_task, TaskControl, TaskSpec};
-use crate::error::TaskError;
+use crate::error::{LocalRunError, TaskError};
 use crate::exchange::{channel, ChannelReceiver, ChannelSender, ExchangeSettings};
 use crate::graph::{JobGraph, StreamGraph};
 
@@ -15,11 +15,11 @@ use crate::graph::{JobGraph, StreamGraph};
 /// until its bounded input ends (for tests and examples; clusters take the
 /// JobGraph instead).
 ///
-/// Errors: an invalid dataflow, or the first task failure, as text.
-pub fn run_local(env: crate::StreamExecutionEnvironment) -> Result<(), String> {
+/// Errors: [`LocalRunError`]: an invalid dataflow, or the first task failure.
+pub fn run_local(env: crate::StreamExecutionEnvironment) -> Result<(), LocalRunError> {
     let stream = env.into_stream_graph("local", &[]);
-    let job = stream.job_graph().map_err(|e| e.to_string())?;
-    run_job_in_threads(Arc::new(stream), &job, ExchangeSettings::default()).map_err(|e| e.to_string())
+    let job = stream.job_graph()?;
+    Ok(run_job_in_threads(Arc::new(stream), &job, ExchangeSettings::default())?)
 }
 
 /// Runs every subtask of `job` to its end.
