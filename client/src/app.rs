@@ -13,6 +13,7 @@ use rfy_runtime::JobProgram;
 use rfy_am::bundle::ClusterMode;
 
 use crate::cli::{normalize_args, CacheAction, Cli, Command, JobArgs, RunArgs, YarnSessionAction};
+use crate::rest_client::SavepointOptions;
 use crate::{executable, follow, local, plan, session, yarn};
 
 /// What the job argument of `rfy run` / `rfy info` names.
@@ -180,7 +181,9 @@ pub fn main(programs: &'static [JobProgram], args: Vec<OsString>) -> ExitCode {
             }
             Command::Savepoint(a) => {
                 let client = jobmanager_client(&cli, &a.target).await?;
-                let trigger = client.trigger_savepoint(&a.job_id, a.target_directory.as_deref(), false).await?;
+                let options =
+                    SavepointOptions { format_type: a.format_type.map(|f| f.rest_name()), ..Default::default() };
+                let trigger = client.trigger_savepoint_with(&a.job_id, a.target_directory.as_deref(), options).await?;
                 eprintln!("Triggered savepoint for job {} (request {trigger}); waiting", a.job_id);
                 let location = client.wait_savepoint(&a.job_id, &trigger, std::time::Duration::from_secs(600)).await?;
                 println!("Savepoint completed. Path: {location}");
@@ -188,8 +191,12 @@ pub fn main(programs: &'static [JobProgram], args: Vec<OsString>) -> ExitCode {
             }
             Command::Stop(a) => {
                 let client = jobmanager_client(&cli, &a.target).await?;
-                let trigger = client.trigger_savepoint(&a.job_id, a.savepoint_path.as_deref(), true).await?;
-                eprintln!("Suspending job {} with a savepoint (request {trigger})", a.job_id);
+                let format_type = a.format_type.map(|f| f.rest_name());
+                let options = SavepointOptions { stop: true, drain: a.drain, format_type };
+                let trigger = client.trigger_savepoint_with(&a.job_id, a.savepoint_path.as_deref(), options).await?;
+                // Flink's words: a drain terminates the job, a plain stop suspends it.
+                let how = if a.drain { "Draining and terminating" } else { "Suspending" };
+                eprintln!("{how} job {} with a savepoint (request {trigger})", a.job_id);
                 let location = client.wait_savepoint(&a.job_id, &trigger, std::time::Duration::from_secs(600)).await?;
                 println!("Savepoint completed. Path: {location}");
                 Ok(true)

@@ -253,7 +253,7 @@ pub struct SessionStopArgs {
     pub dynamic: Vec<String>,
 }
 
-/// Flink's multi-letter single-dash options (`-jm`, `-tm`, `-nm`, `-yid`)
+/// Flink's multi-letter single-dash options (`-jm`, `-tm`, `-nm`, `-yid`, `-type`)
 /// as the long options clap parses.
 pub fn normalize_args(args: impl IntoIterator<Item = String>) -> Vec<String> {
     args.into_iter()
@@ -262,6 +262,7 @@ pub fn normalize_args(args: impl IntoIterator<Item = String>) -> Vec<String> {
             "-tm" => "--taskManagerMemory".to_string(),
             "-nm" => "--name".to_string(),
             "-yid" => "--yid".to_string(),
+            "-type" => "--type".to_string(),
             _ => a,
         })
         .collect()
@@ -333,6 +334,29 @@ pub struct SavepointArgs {
     pub job_id: String,
     /// Directory the savepoint goes into (default: state.savepoints.dir).
     pub target_directory: Option<String>,
+    /// The savepoint's format (Flink's `-type`); rfy writes both the same way.
+    #[arg(long = "type", value_enum, value_name = "canonical|native")]
+    pub format_type: Option<SavepointFormatType>,
+}
+
+/// Flink's savepoint format types. rfy has one state format: a native
+/// savepoint is written as a canonical one and records that it was asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SavepointFormatType {
+    /// The state backend independent format (Flink's default).
+    Canonical,
+    /// The state backend's own format (in rfy: the same files).
+    Native,
+}
+
+impl SavepointFormatType {
+    /// The REST name: `CANONICAL` or `NATIVE`.
+    pub fn rest_name(self) -> &'static str {
+        match self {
+            SavepointFormatType::Canonical => "CANONICAL",
+            SavepointFormatType::Native => "NATIVE",
+        }
+    }
 }
 
 /// Arguments of `rfy stop`.
@@ -344,6 +368,14 @@ pub struct StopArgs {
     /// Directory the final savepoint goes into (default: state.savepoints.dir).
     #[arg(short = 'p', long = "savepointPath", alias = "savepoint-path", value_name = "DIR")]
     pub savepoint_path: Option<String>,
+    /// Drain first (Flink's `--drain`): the sources emit the maximum
+    /// watermark, so every event-time window and timer fires, and end their
+    /// input before the savepoint; the job FINISHES.
+    #[arg(short = 'd', long)]
+    pub drain: bool,
+    /// The savepoint's format (Flink's `-type`); rfy writes both the same way.
+    #[arg(long = "type", value_enum, value_name = "canonical|native")]
+    pub format_type: Option<SavepointFormatType>,
     /// The job's id.
     pub job_id: String,
 }
@@ -419,6 +451,21 @@ mod tests {
         assert_eq!(target(&c).yarn_application(), Ok(Some("application_1_0008".into())));
         let c = parse(&["rfy", "savepoint", "-m", "127.0.0.1:8081", "abc", "/tmp/sp"]);
         assert_eq!(target(&c).yarn_application(), Ok(None));
+    }
+
+    #[test]
+    fn stop_takes_flinks_drain_and_type() {
+        let argv = ["rfy", "stop", "-m", "127.0.0.1:8081", "--drain", "-type", "native", "-p", "/sp", "abc"];
+        let c = Cli::try_parse_from(normalize_args(argv.iter().map(|s| s.to_string()))).expect("parses");
+        let Command::Stop(a) = c.command else { panic!("not stop: {:?}", c.command) };
+        assert!(a.drain);
+        assert_eq!(a.format_type, Some(SavepointFormatType::Native));
+        assert_eq!((a.savepoint_path.as_deref(), a.job_id.as_str()), (Some("/sp"), "abc"));
+        let c = parse(&["rfy", "stop", "-m", "127.0.0.1:8081", "-d", "abc"]);
+        assert!(matches!(c.command, Command::Stop(a) if a.drain && a.format_type.is_none()));
+        let c = parse(&["rfy", "savepoint", "-m", "127.0.0.1:8081", "--type", "canonical", "abc"]);
+        assert!(matches!(c.command, Command::Savepoint(a) if a.format_type == Some(SavepointFormatType::Canonical)));
+        assert!(Cli::try_parse_from(["rfy", "savepoint", "-m", "h:1", "--type", "zip", "abc"]).is_err());
     }
 
     #[test]

@@ -15,7 +15,7 @@ pub const POLL_INTERVAL: Duration = Duration::from_millis(200);
 /// counts in short bounded runs such as `scripts/bench-kafka`.
 pub const LOCAL_POLL_INTERVAL: Duration = Duration::from_millis(25);
 
-pub use crate::rest_client::{RestClient, RestClientError};
+pub use crate::rest_client::{RestClient, RestClientError, SavepointOptions};
 
 /// What a followed job ended as.
 pub struct Outcome {

@@ -73,6 +73,17 @@ pub struct RestClient {
     http: reqwest::Client,
 }
 
+/// How a savepoint is asked for (Flink's `flink savepoint` / `flink stop` options).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SavepointOptions<'a> {
+    /// Stop the job with it (`POST /jobs/<id>/stop`).
+    pub stop: bool,
+    /// With `stop`: drain first (every event-time window and timer fires; the job FINISHES).
+    pub drain: bool,
+    /// `CANONICAL` or `NATIVE`; `None`: the JobManager's default (CANONICAL).
+    pub format_type: Option<&'a str>,
+}
+
 impl RestClient {
     /// A client for the REST API at `base` (e.g. `http://127.0.0.1:8081`).
     ///
@@ -197,12 +208,33 @@ impl RestClient {
         target: Option<&str>,
         stop: bool,
     ) -> Result<String, RestClientError> {
+        self.trigger_savepoint_with(job_id, target, SavepointOptions { stop, ..Default::default() }).await
+    }
+
+    /// `POST /jobs/<id>/savepoints`, or `/stop` when `options.stop`; returns the trigger id.
+    ///
+    /// Errors: as [`RestClient::get_as`]; the JobManager refused (no target
+    /// directory, job ended, unknown format, drain without stop).
+    pub async fn trigger_savepoint_with(
+        &self,
+        job_id: &str,
+        target: Option<&str>,
+        options: SavepointOptions<'_>,
+    ) -> Result<String, RestClientError> {
+        let SavepointOptions { stop, drain, format_type } = options;
         let target_directory = target.map(str::to_string);
+        let format_type = format_type.map(str::to_string);
         let answer: TriggerResponse = if stop {
-            let body = StopWithSavepointRequestBody { target_directory, drain: false };
+            let body = StopWithSavepointRequestBody { target_directory, drain, format_type };
             self.post(&format!("/jobs/{job_id}/stop"), &body).await?
         } else {
-            let body = SavepointTriggerRequestBody { target_directory, cancel_job: Some(false), ..Default::default() };
+            let body = SavepointTriggerRequestBody {
+                target_directory,
+                cancel_job: Some(false),
+                drain: drain.then_some(true),
+                format_type,
+                ..Default::default()
+            };
             self.post(&format!("/jobs/{job_id}/savepoints"), &body).await?
         };
         Ok(answer.request_id)

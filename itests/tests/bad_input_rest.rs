@@ -30,7 +30,8 @@
 //! | bad triggerId, savepoint | `POST /jobs/J/savepoints` `{"triggerId": "x"}` | 400 | `invalid triggerId 'x'` |
 //! | relative savepoint target | `POST /jobs/J/savepoints` `{"target-directory": "rel/dir"}` | 400 | `target-directory 'rel/dir' is not absolute` |
 //! | relative disposal path | `POST /savepoint-disposal` `{"savepoint-path": "sp"}` | 400 | `savepoint-path 'sp' is not absolute` |
-//! | unsupported format | `POST /jobs/J/savepoints` `{"formatType": "NATIVE"}` | 400 | `savepoint format 'NATIVE'` |
+//! | unsupported format | `POST /jobs/J/savepoints` `{"formatType": "ZIP"}` | 400 | `savepoint format 'ZIP'` |
+//! | drain without stop | `POST /jobs/J/savepoints` `{"drain": true}` | 400 | `drain is for stopping a job` |
 //! | wrong type, disposal path | `POST /savepoint-disposal` `{"savepoint-path": 42}` | 400 | `invalid type: integer` |
 //! | missing disposal path | `POST /savepoint-disposal` `{}` | 400 | `savepoint-path is missing` |
 //! | unknown cancel mode | `PATCH /jobs/J?mode=stop` | 400 | `unsupported mode 'stop'` |
@@ -182,7 +183,8 @@ async fn malformed_requests_get_flink_error_bodies_on_every_route() {
     );
     let sp = "savepoint-path 'sp' is not absolute";
     case!(post, "/savepoint-disposal", b("{\"savepoint-path\": \"sp\"}"), bad, sp);
-    case!(post, j("/savepoints"), b("{\"formatType\": \"NATIVE\"}"), bad, "savepoint format 'NATIVE'");
+    case!(post, j("/savepoints"), b("{\"formatType\": \"ZIP\"}"), bad, "savepoint format 'ZIP'");
+    case!(post, j("/savepoints"), b("{\"drain\": true}"), bad, "drain is for stopping a job");
     case!(post, "/savepoint-disposal", b("{\"savepoint-path\": 42}"), bad, "invalid type: integer");
     case!(post, "/savepoint-disposal", b("{}"), bad, "savepoint-path is missing");
     case!(patch, j("?mode=stop"), None, bad, "unsupported mode 'stop'");

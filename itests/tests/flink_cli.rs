@@ -1,8 +1,8 @@
 //! Issue 10: Apache Flink 2.x's own command-line client and REST client
 //! classes against rfy's JobManager (the embedded local cluster): every REST
 //! answer parses with Flink's response classes, and `flink list`,
-//! `checkpoint`, `savepoint` (and a failing one, and `-d` disposal), `stop`
-//! and `cancel` work as against Flink. Flink's jars come from Maven Central
+//! `checkpoint`, `savepoint` (`-type native`, a failing one, `-d` disposal),
+//! `stop` (`--drain`, and plain) and `cancel` work as against Flink. Flink's jars come from Maven Central
 //! (see `rfy_itests::flink`).
 
 use std::path::Path;
@@ -94,10 +94,16 @@ async fn flink_cli_and_rest_client_classes_work_against_the_local_cluster() {
         check_rest_shapes(&cluster.rest_url(), &[(format!("/jobs/{a}/checkpoints"), "CheckpointingStatisticsHeaders")]);
     assert!(shapes.ok, "{}", shapes.text);
 
-    // flink savepoint: the path it prints holds the savepoint.
-    let sp = flink(&["savepoint", "-m", &m, &a, savepoints.to_str().unwrap()]);
+    // flink savepoint -type native: the path it prints holds the savepoint,
+    // whose statistics and _metadata record the type asked for.
+    let sp = flink(&["savepoint", "-type", "native", "-m", &m, &a, savepoints.to_str().unwrap()]);
     let path = after(&sp.text, "Savepoint completed. Path:").unwrap_or_else(|| panic!("{}", sp.text)).to_string();
     assert!(Path::new(&path).join("_metadata").is_file(), "{path}: {}", sp.text);
+    let metadata = std::fs::read_to_string(Path::new(&path).join("_metadata")).unwrap();
+    assert!(metadata.contains("\"savepoint_format\": \"NATIVE\""), "{metadata}");
+    let history = client.get(&format!("/jobs/{a}/checkpoints")).await.unwrap()["history"].clone();
+    let stat = history.as_array().unwrap().iter().find(|h| h["external_path"] == path.as_str()).cloned();
+    assert_eq!(stat.map(|h| h["savepointFormat"].clone()), Some("NATIVE".into()), "{history:#}");
 
     // A failing savepoint: Flink's client reads the failure cause.
     let bad = flink(&["savepoint", "-m", &m, &a, "/proc/rfy-no-such-dir"]);
@@ -108,11 +114,15 @@ async fn flink_cli_and_rest_client_classes_work_against_the_local_cluster() {
     assert!(dispose.ok && dispose.text.contains("disposed"), "{}", dispose.text);
     assert!(!Path::new(&path).exists(), "{path} still exists after disposal");
 
-    // flink stop: stop-with-savepoint; the job FINISHES.
-    let stop = flink(&["stop", "-m", &m, "-p", savepoints.to_str().unwrap(), &a]);
+    // flink stop --drain: stop-with-savepoint after the sources drained; the
+    // tasks and the job FINISH (a plain flink stop is the test below).
+    let stop = flink(&["stop", "--drain", "-m", &m, "-p", savepoints.to_str().unwrap(), &a]);
     let stopped_at = after(&stop.text, "Savepoint completed. Path:").unwrap_or_else(|| panic!("{}", stop.text));
     assert!(Path::new(stopped_at).join("_metadata").is_file(), "{}", stop.text);
     assert_eq!(wait_terminal(&client, &a, Duration::from_secs(30)).await.unwrap(), "FINISHED");
+    let vertices = client.get(&format!("/jobs/{a}")).await.unwrap()["vertices"].clone();
+    let statuses: Vec<&str> = vertices.as_array().unwrap().iter().map(|v| v["status"].as_str().unwrap()).collect();
+    assert!(statuses.iter().all(|s| *s == "FINISHED"), "drained tasks finish: {statuses:?}");
 
     // flink cancel.
     let cancel = flink(&["cancel", "-m", &m, &b]);

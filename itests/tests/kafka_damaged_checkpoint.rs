@@ -95,6 +95,7 @@ impl Harness {
                 checkpoint_id: id,
                 timestamp_ms: 0,
                 savepoint: false,
+                savepoint_format: None,
                 max_parallelism: 128,
                 operators,
             },

@@ -104,6 +104,10 @@ impl JobManagerGateway for Gateway {
 
     async fn update_task_execution_state(&self, request: Request<TaskExecutionState>) -> Result<Response<Ack>, Status> {
         let update = request.into_inner();
+        if let Some(m) = &update.metrics {
+            // A final state's counts, which no later heartbeat brings.
+            self.metrics.record_final(m);
+        }
         Ok(Response::new(self.forward(&update.job_id.clone(), JobMasterMsg::TaskState(update))))
     }
 }

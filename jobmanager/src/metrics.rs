@@ -13,7 +13,7 @@ use std::time::Instant;
 use axum::routing::get;
 use axum::Router;
 use prometheus::{Encoder, Gauge, GaugeVec, Opts, Registry, TextEncoder};
-use rfy_rpc::HeartbeatRequest;
+use rfy_rpc::{HeartbeatRequest, TaskMetrics};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -121,37 +121,50 @@ impl MetricStore {
     /// Takes in a heartbeat of a known TaskManager.
     pub(crate) fn record(&self, beat: &HeartbeatRequest) {
         let now = Instant::now();
-        {
-            let mut tasks = lock(&self.tasks);
-            for m in &beat.metrics {
-                let counts = [m.records_in, m.records_out, m.bytes_in, m.bytes_out];
-                let waits = (m.idle_ms, m.back_pressured_ms);
-                let (rates, time) = match tasks.get(&m.execution_id) {
-                    Some(prev) if now > prev.at => {
-                        let dt = (now - prev.at).as_secs_f64();
-                        let rates = std::array::from_fn(|i| counts[i].saturating_sub(prev.counts[i]) as f64 / dt);
-                        let idle = waits.0.saturating_sub(prev.waits.0);
-                        let bp = waits.1.saturating_sub(prev.waits.1);
-                        (rates, TimeSplit::over(dt, idle, bp))
-                    }
-                    Some(prev) => (prev.rates, prev.time),
-                    None => ([0.0; 4], TimeSplit::default()),
-                };
-                let sample = TaskSample {
-                    counts,
-                    rates,
-                    time,
-                    waits,
-                    input_watermark: m.input_watermark,
-                    output_watermark: m.output_watermark,
-                    in_pool_usage: m.in_pool_usage,
-                    out_pool_usage: m.out_pool_usage,
-                    late_records_dropped: m.late_records_dropped,
-                    at: now,
-                };
-                tasks.insert(m.execution_id.clone(), sample);
-            }
+        self.record_tasks(&beat.metrics, now);
+        self.record_process(beat, now);
+    }
+
+    /// Takes in the metrics a task's last state update carried (its final
+    /// counts): a task that ends between two heartbeats, as a short bounded
+    /// job's do, still shows what it counted (e.g. `numLateRecordsDropped`).
+    pub(crate) fn record_final(&self, m: &TaskMetrics) {
+        self.record_tasks(std::slice::from_ref(m), Instant::now());
+    }
+
+    fn record_tasks(&self, metrics: &[TaskMetrics], now: Instant) {
+        let mut tasks = lock(&self.tasks);
+        for m in metrics {
+            let counts = [m.records_in, m.records_out, m.bytes_in, m.bytes_out];
+            let waits = (m.idle_ms, m.back_pressured_ms);
+            let (rates, time) = match tasks.get(&m.execution_id) {
+                Some(prev) if now > prev.at => {
+                    let dt = (now - prev.at).as_secs_f64();
+                    let rates = std::array::from_fn(|i| counts[i].saturating_sub(prev.counts[i]) as f64 / dt);
+                    let idle = waits.0.saturating_sub(prev.waits.0);
+                    let bp = waits.1.saturating_sub(prev.waits.1);
+                    (rates, TimeSplit::over(dt, idle, bp))
+                }
+                Some(prev) => (prev.rates, prev.time),
+                None => ([0.0; 4], TimeSplit::default()),
+            };
+            let sample = TaskSample {
+                counts,
+                rates,
+                time,
+                waits,
+                input_watermark: m.input_watermark,
+                output_watermark: m.output_watermark,
+                in_pool_usage: m.in_pool_usage,
+                out_pool_usage: m.out_pool_usage,
+                late_records_dropped: m.late_records_dropped,
+                at: now,
+            };
+            tasks.insert(m.execution_id.clone(), sample);
         }
+    }
+
+    fn record_process(&self, beat: &HeartbeatRequest, now: Instant) {
         let mut processes = lock(&self.processes);
         let (prev, prev_at) = processes.get(&beat.resource_id).copied().unwrap_or_default();
         let cpu_load = match prev_at {

@@ -160,6 +160,7 @@ fn trigger_sources(tx: &Mailbox, trigger: &CheckpointTrigger, slots: &[SlotAssig
             timestamp_ms: trigger.timestamp_ms,
             savepoint: trigger.savepoint,
             stop: trigger.stop,
+            drain: trigger.drain,
         };
         let (tx, job_id) = (tx.clone(), trigger.job_id.clone());
         tokio::spawn(async move {

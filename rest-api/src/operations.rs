@@ -105,10 +105,14 @@ pub struct SavepointTriggerRequestBody {
     /// Stop the job after the savepoint.
     #[serde(rename = "cancel-job", default, skip_serializing_if = "Option::is_none")]
     pub cancel_job: Option<bool>,
-    /// Stop: advance event time to the end first (rfy refuses `true`).
+    /// Stop only: drain first (Flink's `flink stop --drain`): the sources emit
+    /// the maximum watermark, so every event-time window and timer fires, and
+    /// end of data before the savepoint's barrier; the job then FINISHES.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drain: Option<bool>,
-    /// `CANONICAL` or `NATIVE` (rfy writes `CANONICAL`).
+    /// `CANONICAL` (default) or `NATIVE`. rfy has one state format: a NATIVE
+    /// savepoint is written as a CANONICAL one; the type is recorded in its
+    /// `_metadata` and in the checkpoint statistics' `savepointFormat`.
     #[serde(rename = "formatType", default, skip_serializing_if = "Option::is_none")]
     pub format_type: Option<String>,
     /// A client-chosen trigger id, 32 hex digits (makes retries idempotent).
@@ -122,8 +126,12 @@ pub struct StopWithSavepointRequestBody {
     /// Where to write the savepoint; default `state.savepoints.dir`.
     #[serde(rename = "targetDirectory", default, skip_serializing_if = "Option::is_none")]
     pub target_directory: Option<String>,
-    /// Advance event time to the end first (rfy refuses `true`).
+    /// Drain first: every event-time window and timer fires before the
+    /// savepoint (see [`SavepointTriggerRequestBody::drain`]).
     pub drain: bool,
+    /// `CANONICAL` or `NATIVE` (see [`SavepointTriggerRequestBody::format_type`]).
+    #[serde(rename = "formatType", default, skip_serializing_if = "Option::is_none")]
+    pub format_type: Option<String>,
 }
 
 /// Flink's `SavepointDisposalRequest` (`POST /savepoint-disposal`).
@@ -170,8 +178,13 @@ mod tests {
         let s: SavepointTriggerRequestBody =
             serde_json::from_value(json!({"targetDirectory": "/sp", "drain": false})).unwrap();
         assert_eq!(s.target_directory.as_deref(), Some("/sp"));
-        let stop = StopWithSavepointRequestBody { target_directory: Some("/sp".into()), drain: false };
+        let stop =
+            StopWithSavepointRequestBody { target_directory: Some("/sp".into()), drain: false, format_type: None };
         assert_eq!(serde_json::to_value(stop).unwrap(), json!({"targetDirectory": "/sp", "drain": false}));
+        // Flink's `flink stop --drain -type native` body, as the JobManager reads it.
+        let flink_stop = json!({"targetDirectory": "/sp", "drain": true, "formatType": "NATIVE", "triggerId": "ab"});
+        let s: SavepointTriggerRequestBody = serde_json::from_value(flink_stop).unwrap();
+        assert_eq!((s.drain, s.format_type.as_deref()), (Some(true), Some("NATIVE")));
         let d: SavepointDisposalRequest = serde_json::from_value(json!({"savepoint-path": "/sp/1"})).unwrap();
         assert_eq!(d.savepoint_path.as_deref(), Some("/sp/1"));
     }

@@ -140,6 +140,7 @@ fn metadata_parser_never_panics() {
         checkpoint_id: 3,
         timestamp_ms: 1,
         savepoint: false,
+        savepoint_format: None,
         max_parallelism: 128,
         operators: BTreeMap::from([(
             "op".to_string(),

@@ -574,7 +574,7 @@ impl TaskExecutorGateway for ExecutorService {
             }));
         };
         let barrier = CheckpointBarrier { id: r.checkpoint_id, timestamp_ms: r.timestamp_ms, savepoint: r.savepoint };
-        cp.trigger(SourceTrigger { barrier, stop: r.stop });
+        cp.trigger(SourceTrigger { barrier, stop: r.stop, drain: r.drain });
         Ok(Response::new(Ack { ok: true, message: String::new() }))
     }
 

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use rfy_runtime::checkpoint::{
     checkpoint_dir_name, join, CheckpointError, CheckpointMetadata, CheckpointStorage, OperatorMeta, RestoreSource,
-    StateHandle,
+    SavepointFormat, StateHandle,
 };
 use rfy_runtime::JobGraph;
 
@@ -32,6 +32,12 @@ pub(crate) struct SavepointRequest {
     pub(crate) target: String,
     /// Stop the job once it completes.
     pub(crate) stop: bool,
+    /// With `stop`: drain first (Flink's `flink stop --drain`): the sources
+    /// emit the maximum watermark and end of data before the barrier, and
+    /// end their streams once it completed, so the tasks FINISH.
+    pub(crate) drain: bool,
+    /// The format asked for; recorded in `_metadata` (rfy writes both the same way).
+    pub(crate) format: SavepointFormat,
 }
 
 /// One execution's part of a checkpoint: `(operator uid, state file)` per operator with state.
@@ -444,6 +450,7 @@ impl Coordinator {
             checkpoint_id: id,
             timestamp_ms: p.timestamp_ms,
             savepoint: p.savepoint.is_some(),
+            savepoint_format: p.savepoint.as_ref().map(|s| s.format),
             max_parallelism: self.max_parallelism,
             operators,
         };

@@ -1,6 +1,7 @@
 //! Checkpoint statistics of a job, shown by `GET /jobs/{jobid}/checkpoints`
 //! in Flink's shape.
 
+use rfy_runtime::checkpoint::SavepointFormat;
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -25,6 +26,8 @@ pub struct CheckpointStat {
     pub state: CheckpointState,
     /// True for a savepoint.
     pub savepoint: bool,
+    /// A savepoint's requested format (Flink's `savepointFormat`).
+    pub savepoint_format: Option<SavepointFormat>,
     /// Trigger time, ms since the Unix epoch.
     pub trigger_ms: u64,
     /// Completion or failure time, ms since the Unix epoch (0 = not yet).

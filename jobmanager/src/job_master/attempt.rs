@@ -60,8 +60,11 @@ pub(super) struct Attempt<'a> {
     restart: &'a mut RestartStrategy,
     /// Canceling for a restart after this delay.
     restarting: Option<Duration>,
-    /// Stop-with-savepoint completed: canceling to FINISHED.
+    /// Stop-with-savepoint completed: canceling to FINISHED (or, after a
+    /// drain, waiting for the tasks to finish by themselves).
     stopping: bool,
+    /// A drained job's tasks that did not finish by then are canceled.
+    drain_deadline: Option<Instant>,
     cancel_deadline: Option<Instant>,
     /// A secondary failure waits until then for its primary cause.
     secondary_deadline: Option<Instant>,
@@ -93,6 +96,7 @@ impl<'a> Attempt<'a> {
             restart,
             restarting: None,
             stopping: false,
+            drain_deadline: None,
             cancel_deadline: None,
             secondary_deadline: None,
             first_exception,
@@ -116,7 +120,7 @@ impl Attempt<'_> {
             }
             let now = Instant::now();
             let mut wait = self.coord.next_wakeup(now);
-            for d in [self.cancel_deadline, self.secondary_deadline].into_iter().flatten() {
+            for d in [self.cancel_deadline, self.secondary_deadline, self.drain_deadline].into_iter().flatten() {
                 wait = wait.min(d.saturating_duration_since(now));
             }
             match self.jm.next(wait).await {
@@ -143,6 +147,11 @@ impl Attempt<'_> {
                 t.end_ms = now_ms();
             }
             self.cancel_deadline = None;
+        }
+        if self.drain_deadline.is_some_and(|d| now >= d) {
+            self.drain_deadline = None;
+            tracing::warn!("drained tasks did not finish within {} s: canceling them", CANCEL_TIMEOUT.as_secs());
+            self.begin_cancel("stopped with a savepoint (drained)");
         }
         if self.secondary_deadline.is_some_and(|d| now >= d) {
             // No primary cause came: the broken channel is the failure.
@@ -185,6 +194,8 @@ impl Attempt<'_> {
         };
         let trigger_id = savepoint.as_ref().map(|s| s.trigger_id.clone());
         let stop = savepoint.as_ref().is_some_and(|s| s.stop);
+        let drain = savepoint.as_ref().is_some_and(|s| s.stop && s.drain);
+        let format = savepoint.as_ref().map(|s| s.format);
         let is_savepoint = savepoint.is_some();
         match self.coord.begin(Instant::now(), now_ms(), executions, savepoint) {
             Ok((id, ts)) => {
@@ -193,6 +204,7 @@ impl Attempt<'_> {
                     id,
                     state: CheckpointState::InProgress,
                     savepoint: is_savepoint,
+                    savepoint_format: format,
                     trigger_ms: ts,
                     end_ms: 0,
                     state_size: 0,
@@ -208,6 +220,7 @@ impl Attempt<'_> {
                     timestamp_ms: ts,
                     savepoint: is_savepoint,
                     stop,
+                    drain,
                 };
                 self.jm.services.task_managers.trigger_checkpoint(&trigger, sources, &self.slots, &self.jm.tx);
                 Ok(id)
@@ -405,10 +418,20 @@ impl Attempt<'_> {
             let job_id = self.jm.st.job_id.clone();
             self.jm.services.task_managers.notify_checkpoint_complete(&job_id, c.id, &self.resources(), &self.slots);
         }
-        if c.savepoint.as_ref().is_some_and(|s| s.stop) {
-            tracing::info!(checkpoint = c.id, "stop-with-savepoint: savepoint done, stopping the job");
-            self.stopping = true;
-            self.begin_cancel("stopped with a savepoint");
+        match &c.savepoint {
+            Some(s) if s.stop && s.drain => {
+                // The sources end their streams once told of the completion
+                // (sent above): the tasks FINISH; stragglers are canceled.
+                tracing::info!(checkpoint = c.id, "stop-with-savepoint (drain): savepoint done, the tasks finish");
+                self.stopping = true;
+                self.drain_deadline = Some(Instant::now() + CANCEL_TIMEOUT);
+            }
+            Some(s) if s.stop => {
+                tracing::info!(checkpoint = c.id, "stop-with-savepoint: savepoint done, stopping the job");
+                self.stopping = true;
+                self.begin_cancel("stopped with a savepoint");
+            }
+            _ => {}
         }
     }
 

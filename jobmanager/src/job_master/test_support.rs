@@ -32,8 +32,8 @@ pub(super) enum Call {
     Submit { attempt: u32, executions: Vec<String> },
     /// Cancel these executions.
     Cancel { executions: Vec<String> },
-    /// Checkpoint `id` triggered at the sources.
-    Trigger { id: u64, savepoint: bool },
+    /// Checkpoint `id` triggered at the sources (`drain`: a stop with drain).
+    Trigger { id: u64, savepoint: bool, drain: bool },
     /// Checkpoint `id` completed.
     Notify { id: u64 },
     /// A probe of these TaskManagers.
@@ -193,7 +193,7 @@ impl TaskManagerGateway for VirtualTaskManagers {
         _: &[SlotAssignment],
         _: &Mailbox,
     ) {
-        self.record(Call::Trigger { id: t.id, savepoint: t.savepoint });
+        self.record(Call::Trigger { id: t.id, savepoint: t.savepoint, drain: t.drain });
         let answer = {
             let mut script = self.script.lock().unwrap();
             if script.acks.is_empty() {

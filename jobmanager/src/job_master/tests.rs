@@ -9,6 +9,8 @@ use rfy_rpc::{ExecutionState, TaskMetrics};
 
 use super::test_support::{gated_opener, AckAnswer, Call, Harness, HarnessOptions, MetadataGate, JOB_ID, WAIT};
 use super::JobMasterMsg;
+use rfy_runtime::checkpoint::{CheckpointMetadata, SavepointFormat, METADATA_FILE};
+
 use crate::checkpoint::{CheckpointState, SavepointRequest};
 use crate::status::{JobState, SavepointOp};
 
@@ -118,7 +120,7 @@ async fn the_final_checkpoint_follows_the_end_of_input_and_the_job_finishes() {
     assert_eq!(sources.len(), 2);
     h.send(JobMasterMsg::SourceEndOfInput { execution_id: sources[0].clone() });
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert!(!h.tms.calls().contains(&Call::Trigger { id: 2, savepoint: false }), "source 1 still reads");
+    assert!(!h.tms.calls().contains(&Call::Trigger { id: 2, savepoint: false, drain: false }), "source 1 still reads");
     h.send(JobMasterMsg::SourceEndOfInput { execution_id: sources[1].clone() });
     h.wait_for_call("the final checkpoint's notification", |c| *c == Call::Notify { id: 2 }).await;
     // Told their final checkpoint completed, the tasks finish.
@@ -138,7 +140,13 @@ async fn a_savepoint_during_a_restart_fails_and_one_after_it_completes() {
     h.report(2, ExecutionState::Failed, "boom");
     h.wait_until("RESTARTING", |s| s.state == JobState::Restarting).await;
     let target = h.dir.path().join("savepoints").display().to_string();
-    let request = |id: &str| SavepointRequest { trigger_id: id.into(), target: target.clone(), stop: false };
+    let request = |id: &str| SavepointRequest {
+        trigger_id: id.into(),
+        target: target.clone(),
+        stop: false,
+        drain: false,
+        format: SavepointFormat::Canonical,
+    };
     h.send(JobMasterMsg::TriggerSavepoint(request("sp1")));
     let s = h.wait_until("savepoint sp1 answered", |s| s.savepoints.contains_key("sp1")).await;
     assert!(
@@ -156,6 +164,51 @@ async fn a_savepoint_during_a_restart_fails_and_one_after_it_completes() {
     assert!(dir.starts_with(&target), "{dir}");
     assert!(std::path::Path::new(dir).join("_metadata").exists(), "{dir}");
     assert_eq!(s.state, JobState::Running, "an intermediate savepoint does not stop the job");
+}
+
+/// Stop-with-savepoint: without drain the job's tasks are canceled once the
+/// savepoint completed; with drain the sources are asked to drain, nothing
+/// is canceled, and the job FINISHES when its tasks finish by themselves.
+/// The requested format is recorded in the savepoint's `_metadata`.
+#[tokio::test]
+async fn a_stop_cancels_the_tasks_and_a_stop_with_drain_lets_them_finish() {
+    for (drain, format) in [(false, SavepointFormat::Canonical), (true, SavepointFormat::Native)] {
+        let h = Harness::start(HarnessOptions {
+            conf: vec![("execution.checkpointing.interval", "1 h")],
+            ..Default::default()
+        });
+        h.running(0).await;
+        h.wait_until("the first checkpoint", |s| s.checkpoints.completed == 1).await;
+        let target = h.dir.path().join("savepoints").display().to_string();
+        let request = SavepointRequest { trigger_id: "stop".into(), target, stop: true, drain, format };
+        h.send(JobMasterMsg::TriggerSavepoint(request));
+        let s = h
+            .wait_until("the savepoint completed", |s| {
+                matches!(s.savepoints.get("stop"), Some(SavepointOp::Completed(_)))
+            })
+            .await;
+        assert!(h.tms.calls().contains(&Call::Trigger { id: 2, savepoint: true, drain }), "{:?}", h.tms.calls());
+        let Some(SavepointOp::Completed(dir)) = s.savepoints.get("stop") else { unreachable!() };
+        let meta_path = std::path::Path::new(dir).join(METADATA_FILE);
+        let meta = CheckpointMetadata::from_bytes(&std::fs::read(&meta_path).unwrap(), &meta_path).unwrap();
+        assert_eq!(meta.savepoint_format, Some(format));
+        let stat = s.checkpoints.history.iter().find(|c| c.id == 2).expect("the savepoint listed");
+        assert_eq!(stat.savepoint_format, Some(format));
+        h.wait_for_call("the savepoint's notification (sinks commit)", |c| *c == Call::Notify { id: 2 }).await;
+        if drain {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            assert!(!h.tms.calls().iter().any(|c| matches!(c, Call::Cancel { .. })), "{:?}", h.tms.calls());
+            assert_eq!(h.snapshot().state, JobState::Running, "the drained tasks did not finish yet");
+            h.report_all(ExecutionState::Finished);
+        } else {
+            h.wait_for_call("the cancel", |c| matches!(c, Call::Cancel { .. })).await;
+        }
+        let s = h.wait_until("terminal", |s| s.state.is_terminal()).await;
+        assert_eq!(s.state, JobState::Finished, "drain {drain}: {:?}", s.exceptions);
+        if drain {
+            assert!(s.tasks.iter().all(|t| t.state == ExecutionState::Finished), "{:?}", s.tasks);
+        }
+    }
 }
 
 #[tokio::test]

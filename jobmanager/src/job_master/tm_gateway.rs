@@ -23,6 +23,8 @@ pub(crate) struct CheckpointTrigger {
     pub(crate) savepoint: bool,
     /// Stop-with-savepoint: sources stop after the barrier.
     pub(crate) stop: bool,
+    /// With `stop`: sources drain before the barrier and end after the savepoint.
+    pub(crate) drain: bool,
 }
 
 /// The JobMaster's calls to TaskManagers (Flink's `TaskManagerGateway` as

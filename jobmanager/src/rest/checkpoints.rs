@@ -42,7 +42,7 @@ fn stat(s: &CheckpointStat) -> CheckpointStatistics {
         id: s.id,
         status: state_name(s.state).into(),
         is_savepoint: s.savepoint,
-        savepoint_format: s.savepoint.then(|| "CANONICAL".to_string()),
+        savepoint_format: s.savepoint_format.map(|f| f.name().to_string()),
         checkpoint_type: if s.savepoint { "SAVEPOINT" } else { "CHECKPOINT" }.into(),
         trigger_timestamp: s.trigger_ms,
         latest_ack_timestamp: if s.end_ms > 0 { s.end_ms as i64 } else { -1 },

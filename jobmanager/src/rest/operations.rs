@@ -22,6 +22,7 @@ use rfy_rest_api::{
     AsynchronousOperationInfo, AsynchronousOperationResult, SavepointDisposalRequest, SavepointInfo,
     SavepointTriggerRequestBody, TriggerResponse,
 };
+use rfy_runtime::checkpoint::SavepointFormat;
 
 use super::error::{accepted, Accepted, RestError, RestResult};
 use super::throwable::failure_cause;
@@ -86,12 +87,17 @@ async fn start_savepoint(c: &RestState, job_id: &str, body: &Bytes, stop_always:
     let mut h = find_job(&c.dispatcher, job_id)?;
     let body: SavepointTriggerRequestBody = json_body(body, "savepoint")?;
     let trigger_id = super::check_trigger_id(body.trigger_id)?;
-    if body.drain == Some(true) {
-        return Err(RestError::bad_request("drain is not supported: stop keeps event time where it is"));
+    let stop = stop_always || body.cancel_job == Some(true);
+    let drain = body.drain == Some(true);
+    if drain && !stop {
+        return Err(RestError::bad_request("drain is for stopping a job (POST /jobs/:jobid/stop)"));
     }
-    if let Some(f) = body.format_type.as_deref().filter(|f| !f.eq_ignore_ascii_case("CANONICAL")) {
-        return Err(RestError::bad_request(format!("savepoint format '{f}' is not supported: rfy writes CANONICAL")));
-    }
+    let format = match body.format_type.as_deref() {
+        None => SavepointFormat::Canonical,
+        Some(f) => SavepointFormat::parse(f).ok_or_else(|| {
+            RestError::bad_request(format!("savepoint format '{f}' is not supported: CANONICAL or NATIVE"))
+        })?,
+    };
     let target = body
         .target_directory
         .or_else(|| c.dispatcher.conf.get_optional(&rfy_conf::options::STATE_SAVEPOINTS_DIR))
@@ -107,8 +113,7 @@ async fn start_savepoint(c: &RestState, job_id: &str, body: &Bytes, stop_always:
     if current.state.is_terminal() {
         return Err(RestError::terminal(job_id));
     }
-    let req =
-        SavepointRequest { trigger_id: trigger_id.clone(), target, stop: stop_always || body.cancel_job == Some(true) };
+    let req = SavepointRequest { trigger_id: trigger_id.clone(), target, stop, drain, format };
     if h.tx.send(JobMasterMsg::TriggerSavepoint(req)).is_err() {
         return Err(RestError::terminal(job_id));
     }

@@ -43,6 +43,35 @@ pub struct OperatorMeta {
     pub subtasks: Vec<StateHandle>,
 }
 
+/// The format a savepoint was asked for in (Flink's `SavepointFormatType`).
+/// rfy has one state format, the canonical one (`format`: framed postcard
+/// images per key group, restorable at another parallelism): a NATIVE
+/// savepoint is written the same way and only records that it was asked for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum SavepointFormat {
+    /// Flink's default: the state backend independent format.
+    #[default]
+    Canonical,
+    /// Flink: the state backend's own format (faster for RocksDB); rfy: the same files as CANONICAL.
+    Native,
+}
+
+impl SavepointFormat {
+    /// Flink's name: `CANONICAL` or `NATIVE`.
+    pub fn name(self) -> &'static str {
+        match self {
+            SavepointFormat::Canonical => "CANONICAL",
+            SavepointFormat::Native => "NATIVE",
+        }
+    }
+
+    /// Parses Flink's name, case-insensitively (`None`: neither).
+    pub fn parse(name: &str) -> Option<Self> {
+        [SavepointFormat::Canonical, SavepointFormat::Native].into_iter().find(|f| f.name().eq_ignore_ascii_case(name))
+    }
+}
+
 /// The content of `_metadata`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckpointMetadata {
@@ -56,6 +85,9 @@ pub struct CheckpointMetadata {
     pub timestamp_ms: u64,
     /// True for a savepoint.
     pub savepoint: bool,
+    /// A savepoint's requested format (absent for checkpoints and in files written before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub savepoint_format: Option<SavepointFormat>,
     /// Number of key groups (`pipeline.max-parallelism`) of the job.
     pub max_parallelism: u32,
     /// Operator state by operator uid.
@@ -173,6 +205,7 @@ mod tests {
             checkpoint_id: 4,
             timestamp_ms: 1,
             savepoint: false,
+            savepoint_format: None,
             max_parallelism: 128,
             operators,
         }

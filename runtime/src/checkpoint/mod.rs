@@ -18,7 +18,7 @@ mod task;
 pub(crate) mod test_support;
 
 pub use keyed::{FlatKeyedMap, KeyGroupRange, KeyGroupedMap};
-pub use metadata::{CheckpointMetadata, OperatorMeta, StateHandle, METADATA_FILE};
+pub use metadata::{CheckpointMetadata, OperatorMeta, SavepointFormat, StateHandle, METADATA_FILE};
 pub use storage::{join, open_storage, CheckpointStorage};
 pub use task::{CheckpointResponder, OperatorSnapshot, RestoreSource, SourceTrigger, TaskCheckpointing};
 

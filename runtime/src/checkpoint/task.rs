@@ -35,6 +35,11 @@ pub struct SourceTrigger {
     /// Stop-with-savepoint: emit nothing after the barrier; the job is
     /// canceled once the savepoint completes.
     pub stop: bool,
+    /// Stop with drain (Flink's `flink stop --drain`, with `stop`): before
+    /// the barrier the source emits the maximum watermark (every event-time
+    /// window and timer fires) and `EndOfData` (operators flush); once the
+    /// savepoint completed it ends the stream, so the tasks FINISH.
+    pub drain: bool,
 }
 
 /// Where a task reports the outcome of its part of a checkpoint.

@@ -75,6 +75,7 @@ impl TestCheckpoints {
             checkpoint_id: 1,
             timestamp_ms: 0,
             savepoint: false,
+            savepoint_format: None,
             max_parallelism: 128,
             operators,
         };

@@ -2,7 +2,8 @@
 //! batches and pushes them down the chain; between batches it takes
 //! checkpoint triggers, snapshots the reader (split and offset) and injects
 //! the barrier; ends the stream with the maximum watermark and end-of-input
-//! when a bounded source is done.
+//! when a bounded source is done, or when a stop with drain's savepoint
+//! completed (Flink's `flink stop --drain`).
 
 use std::marker::PhantomData;
 use std::sync::atomic::Ordering;
@@ -30,10 +31,21 @@ struct SourceDriver<T> {
     uid: String,
     /// Stop-with-savepoint took its savepoint: emit nothing more.
     stopped: bool,
+    /// The maximum watermark and `EndOfData` went out (input ended, or a drain).
+    data_ended: bool,
+    /// A stop with drain injected the barrier of this savepoint: the stream
+    /// ends once it completed.
+    drained_at: Option<u64>,
 }
 
 impl<T: Record> SourceDriver<T> {
     fn checkpoint(&mut self, cp: &TaskCheckpointing, t: SourceTrigger) -> Result<(), TaskError> {
+        if t.stop && t.drain {
+            // Flink's drain: event time to its end, so that every window and
+            // timer fires and operators flush, before the savepoint's barrier.
+            tracing::info!(checkpoint = t.barrier.id, "source drains before the savepoint barrier");
+            self.end_data()?;
+        }
         match self.reader.snapshot_state_for(t.barrier.id) {
             Ok(items) => cp.add_snapshot(&self.uid, OperatorSnapshot { operator: items, ..Default::default() }),
             Err(e) => {
@@ -43,9 +55,21 @@ impl<T: Record> SourceDriver<T> {
         }
         self.next.push_event(&Event::Barrier(t.barrier))?;
         cp.barrier_passed(&t.barrier);
-        if t.stop {
+        if t.stop && t.drain {
+            self.drained_at = Some(t.barrier.id);
+        } else if t.stop {
             tracing::info!(checkpoint = t.barrier.id, "source stops after the savepoint barrier");
             self.stopped = true;
+        }
+        Ok(())
+    }
+
+    /// Sends the maximum watermark and `EndOfData`, once.
+    fn end_data(&mut self) -> Result<(), TaskError> {
+        if !self.data_ended {
+            self.data_ended = true;
+            self.next.push_event(&Event::Watermark(MAX_WATERMARK))?;
+            self.next.push_event(&Event::EndOfData)?;
         }
         Ok(())
     }
@@ -55,8 +79,13 @@ impl<T: Record> SourceDriver<T> {
     /// completed; only then may the stream end, so that every record reached
     /// the sinks' committed output through a checkpoint. A failure before
     /// that restores from an earlier checkpoint and replays.
-    fn await_final_checkpoint(&mut self, cp: &TaskCheckpointing, control: &TaskControl) -> Result<(), TaskError> {
-        let mut first_after_end = None;
+    /// A drained source (`first_after_end`: its savepoint) waits the same way for that savepoint.
+    fn await_final_checkpoint(
+        &mut self,
+        cp: &TaskCheckpointing,
+        control: &TaskControl,
+        mut first_after_end: Option<u64>,
+    ) -> Result<(), TaskError> {
         loop {
             control.check()?;
             if let Some(t) = cp.wait_trigger(Duration::from_millis(10)) {
@@ -106,6 +135,12 @@ impl<T: Record> TaskHead for SourceDriver<T> {
                     self.checkpoint(cp, t)?;
                 }
             }
+            // A drain's savepoint came through the checkpointing hub, so it is there.
+            if let Some((savepoint, cp)) = self.drained_at.zip(control.checkpointing.as_ref()) {
+                self.await_final_checkpoint(cp, control, Some(savepoint))?;
+                tracing::info!(checkpoint = savepoint, "drained: the savepoint completed, ending the stream");
+                return self.next.push_event(&Event::EndOfInput);
+            }
             if self.stopped {
                 let waiting = std::time::Instant::now();
                 std::thread::sleep(Duration::from_millis(20));
@@ -139,11 +174,12 @@ impl<T: Record> TaskHead for SourceDriver<T> {
                 SourceStatus::Available => {}
                 SourceStatus::Idle => self.next.push_event(&Event::Flush)?,
                 SourceStatus::Finished => {
-                    self.next.push_event(&Event::Watermark(MAX_WATERMARK))?;
                     if let Some(cp) = control.checkpointing.as_ref().filter(|cp| cp.final_checkpoint()) {
-                        self.next.push_event(&Event::EndOfData)?;
+                        self.end_data()?;
                         cp.source_end_of_input();
-                        self.await_final_checkpoint(cp, control)?;
+                        self.await_final_checkpoint(cp, control, None)?;
+                    } else {
+                        self.next.push_event(&Event::Watermark(MAX_WATERMARK))?;
                     }
                     return self.next.push_event(&Event::EndOfInput);
                 }
@@ -168,6 +204,8 @@ impl<T: Record, S: Source<T>> SourceBuilder for SourceNode<T, S> {
             idle: false,
             uid: ctx.uid.clone(),
             stopped: false,
+            data_ended: false,
+            drained_at: None,
         }))
     }
     fn bounded(&self) -> bool {
