@@ -241,9 +241,8 @@ mod tests {
         assert_eq!(e, "unknown job 'nope'; jobs in this executable: numbers");
         let e = err(plan(&[NUMBERS], "numbers", &["x".into()], &conf, true));
         assert!(e.starts_with("job 'numbers': ") && e.contains("unexpected"), "{e}");
-        let mut conf = Configuration::new();
-        conf.apply_dynamic("parallelism.default=0").unwrap();
-        let e = err(plan(&[NUMBERS], "numbers", &[], &conf, true));
-        assert_eq!(e, "parallelism.default must be at least 1");
+        // A parallelism below 1 is refused when the configuration loads, naming the key.
+        let e = Configuration::new().apply_dynamic("parallelism.default=0").unwrap_err().to_string();
+        assert!(e.contains("parallelism.default") && e.contains("at least 1"), "{e}");
     }
 }
