@@ -219,6 +219,7 @@ pub async fn run(programs: &'static [JobProgram]) -> Result<Outcome, AmError> {
         local_resources: manifest.worker_files(),
         environment: bundle::container_environment(&manifest.user, &manifest.log_filter),
         user: manifest.user.clone(),
+        tokens: crate::driver::task_manager_tokens_from_env().map_err(AmError::Yarn)?,
     };
     let allocator = ContainerAllocator::new(driver, amrm.clone(), jm.clone(), spec).with_hdfs(hdfs.clone());
     let progress = allocator.progress();

@@ -153,7 +153,9 @@ impl NameNodes {
             .ok_or_else(|| WebHdfsError::NotHdfs(fs.clone()))?;
         let bad = || WebHdfsError::BadAddress { key: "fs.defaultFS".into(), value: fs.clone() };
         match authority.rsplit_once(':') {
-            Some((host, port)) => Ok(NameNodes::Single { host: host.to_string(), port: port.parse().map_err(|_| bad())? }),
+            Some((host, port)) => {
+                Ok(NameNodes::Single { host: host.to_string(), port: port.parse().map_err(|_| bad())? })
+            }
             None => {
                 let key = format!("dfs.ha.namenodes.{authority}");
                 match conf.get(&key) {
@@ -334,7 +336,8 @@ impl WebHdfs {
             Some(k) => req.header("Authorization", negotiate(k, &url).await?),
         };
         tracing::debug!(url = %url, renewer, "WebHDFS GETDELEGATIONTOKEN");
-        let resp = req.send().await.map_err(|e| WebHdfsError::Unreachable { url: url.clone(), reason: root_cause(&e) })?;
+        let resp =
+            req.send().await.map_err(|e| WebHdfsError::Unreachable { url: url.clone(), reason: root_cause(&e) })?;
         let status = resp.status().as_u16();
         let text =
             resp.text().await.map_err(|e| WebHdfsError::Unreachable { url: url.clone(), reason: root_cause(&e) })?;

@@ -524,9 +524,8 @@ impl RmRestClient {
     ///
     /// Errors: [`RestError::Client`] naming the bundle when it cannot be read.
     pub fn with_trust_store(base_url: &str, user: &str, trust_store: Option<&Path>) -> Result<Self, RestError> {
-        let builder = crate::tls::client_builder(trust_store)?
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(REQUEST_TIMEOUT);
+        let builder =
+            crate::tls::client_builder(trust_store)?.connect_timeout(CONNECT_TIMEOUT).timeout(REQUEST_TIMEOUT);
         let http = crate::tls::build(builder, trust_store)?;
         Ok(RmRestClient {
             base: base_url.trim_end_matches('/').to_string(),
