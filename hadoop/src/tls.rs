@@ -1,5 +1,5 @@
 //! HTTPS for rfy's Hadoop HTTP clients (the ResourceManager's REST API,
-//! WebHDFS): reqwest over rustls with the `ring` crypto provider (no OpenSSL).
+//! WebHDFS): reqwest over rustls (its default crypto provider, aws-lc-rs; no OpenSSL).
 //!
 //! A server certificate is checked against the system's roots (the
 //! platform's trust store: `/etc/ssl/certs`, `SSL_CERT_FILE`, `SSL_CERT_DIR`)
@@ -71,14 +71,11 @@ pub fn read_pem_bundle(path: &Path) -> Result<Vec<reqwest::Certificate>, TlsErro
     Ok(certs)
 }
 
-/// A reqwest client builder for HTTP and HTTPS: rustls with the `ring`
-/// provider, the system's roots, plus the CA certificates of `trust_store`
+/// A reqwest client builder for HTTP and HTTPS: rustls, the system's roots, plus the CA certificates of `trust_store`
 /// (a PEM bundle) when given. The caller adds timeouts and builds it.
 ///
 /// Errors: as [`read_pem_bundle`].
 pub fn client_builder(trust_store: Option<&Path>) -> Result<reqwest::ClientBuilder, TlsError> {
-    // Once per process; an error means some provider is already installed, which serves as well.
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let mut builder = reqwest::Client::builder();
     if let Some(path) = trust_store {
         builder = builder.tls_certs_merge(read_pem_bundle(path)?);
