@@ -82,6 +82,9 @@ pub enum AmError {
     /// The JobManager could not start.
     #[error("JobManager: {0}")]
     JobManager(#[from] JobManagerError),
+    /// The AM's credentials file (for the TaskManagers' tokens) is unreadable or malformed.
+    #[error("YARN: the AM's credentials (HADOOP_TOKEN_FILE_LOCATION): {0}")]
+    Credentials(#[source] rfy_hadoop::token::TokenError),
 }
 
 /// How the AM process ends once it started.
@@ -159,6 +162,9 @@ struct Launch {
     hdfs: Hdfs,
     attempt: AttemptInfo,
     store: Option<JobStore>,
+    /// The tokens TaskManager containers get: the AM's minus its AMRMToken
+    /// (`None` on an open cluster).
+    tm_tokens: Option<Vec<u8>>,
 }
 
 impl Launch {
@@ -174,7 +180,8 @@ impl Launch {
         let attempt = AttemptInfo::from_env(&env.container_id, &conf);
         tracing::info!(attempt = attempt.number, max_attempts = attempt.max, "ApplicationMaster attempt");
         let store = open_store(&manifest.staging_dir, attempt).await?;
-        Ok(Launch { env, manifest, conf, hconf, amrm, hdfs, attempt, store })
+        let tm_tokens = crate::driver::task_manager_tokens_from_env().map_err(AmError::Credentials)?;
+        Ok(Launch { env, manifest, conf, hconf, amrm, hdfs, attempt, store, tm_tokens })
     }
 
     /// Starts the JobManager: RPC and REST on any free port of every
@@ -256,6 +263,7 @@ impl Registered {
             local_resources: launch.manifest.worker_files(),
             environment: bundle::container_environment(&launch.manifest.user, &launch.manifest.log_filter),
             user: launch.manifest.user.clone(),
+            tokens: launch.tm_tokens.clone(),
         };
         let allocator =
             ContainerAllocator::new(driver, launch.amrm.clone(), jm.clone(), spec).with_hdfs(launch.hdfs.clone());

@@ -31,6 +31,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rfy_hadoop::ipc::ConnectOptions;
+use rfy_hadoop::token::{Credentials, TokenError, KIND_AM_RM_TOKEN};
 use rfy_hadoop::yarn::amrm::{AllocateRequest, AmCommand, AmRmClient, ContainerAsk};
 use rfy_hadoop::yarn::nm::{ContainerLaunchContext, NmClient, NmTokenCache};
 use rfy_hadoop::yarn::{Container, ContainerId, Resource, YarnError};
@@ -136,6 +137,41 @@ pub struct WorkerSpec {
     pub environment: Vec<(String, String)>,
     /// The user, for the NodeManager connection.
     pub user: String,
+    /// The credentials file for the containers (`ContainerLaunchContext.tokens`),
+    /// from [`task_manager_tokens`]; `None`: no tokens (an open cluster).
+    pub tokens: Option<Vec<u8>>,
+}
+
+/// The tokens TaskManager containers get, as Flink's YARN ResourceManager
+/// hands them on (`Utils#createTaskExecutorContext`): the AM's own
+/// credentials (the HDFS and RM delegation tokens and any secrets the client
+/// shipped) minus the `YARN_AM_RM_TOKEN`, which is the AM's alone, in the
+/// credentials file's Writable layout. `None` when nothing is left (an open
+/// cluster, where the AM holds only its AMRMToken).
+pub fn task_manager_tokens(am: &Credentials) -> Option<Vec<u8>> {
+    let mut creds = am.clone();
+    creds.tokens.retain(|(_, t)| t.kind != KIND_AM_RM_TOKEN);
+    if creds.tokens.is_empty() && creds.secret_keys.is_empty() {
+        return None;
+    }
+    tracing::info!(
+        tokens = ?creds.tokens.iter().map(|(alias, t)| format!("{}@{alias}", t.kind)).collect::<Vec<_>>(),
+        secrets = creds.secret_keys.len(),
+        "TaskManager containers get the AM's tokens minus its AMRMToken"
+    );
+    Some(creds.encode_writable())
+}
+
+/// [`task_manager_tokens`] of this container's credentials file
+/// (`HADOOP_TOKEN_FILE_LOCATION`); `None` outside a YARN container.
+///
+/// Errors: the file `HADOOP_TOKEN_FILE_LOCATION` names is unreadable or malformed.
+pub fn task_manager_tokens_from_env() -> Result<Option<Vec<u8>>, TokenError> {
+    match Credentials::from_env() {
+        Ok(am) => Ok(task_manager_tokens(&am)),
+        Err(TokenError::NoTokenFile) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// What the allocate loop saw that ends the application.
@@ -404,7 +440,7 @@ impl ContainerAllocator {
             local_resources: self.spec.local_resources.clone(),
             environment: self.spec.environment.clone(),
             commands: vec![crate::bundle::worker_command(&self.spec.jobmanager_address, self.spec.slots)],
-            tokens: None,
+            tokens: self.spec.tokens.clone(),
         };
         let user = self.spec.user.clone();
         let driver = self.driver.clone();
@@ -456,4 +492,40 @@ async fn executable_resource(hdfs: &Hdfs, url: &str) -> Result<LocalResource, Co
         kind: LocalResourceType::File,
         visibility: LocalResourceVisibility::Application,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rfy_hadoop::token::Token;
+
+    fn token(kind: &str, service: &str) -> Token {
+        Token { identifier: vec![1, 2, 3], password: vec![9; 20], kind: kind.into(), service: service.into() }
+    }
+
+    #[test]
+    fn task_managers_get_every_token_but_the_amrm_token() {
+        let mut am = Credentials::new();
+        am.add_token("127.0.0.1:8030", token(KIND_AM_RM_TOKEN, "127.0.0.1:8030"));
+        am.add_token("127.0.0.1:8020", token("HDFS_DELEGATION_TOKEN", "127.0.0.1:8020"));
+        am.add_token("localhost:8020", token("HDFS_DELEGATION_TOKEN", "localhost:8020"));
+        am.add_token("127.0.0.1:8032", token("RM_DELEGATION_TOKEN", "127.0.0.1:8032"));
+        am.add_secret_key("rfy.secret", vec![7; 32]);
+        let bytes = task_manager_tokens(&am).expect("tokens for the TaskManagers");
+        let tm = Credentials::decode(&bytes).unwrap();
+        assert!(bytes.starts_with(b"HDTS\x00"), "the Writable layout the NodeManager reads");
+        assert_eq!(tm.am_rm_token(), None);
+        let aliases: Vec<&str> = tm.tokens.iter().map(|(a, _)| a.as_str()).collect();
+        assert_eq!(aliases, ["127.0.0.1:8020", "localhost:8020", "127.0.0.1:8032"]);
+        assert_eq!(tm.tokens[0].1, am.tokens[1].1, "identifier, password, kind and service kept");
+        assert_eq!(tm.secret_keys, am.secret_keys);
+    }
+
+    #[test]
+    fn an_open_cluster_am_hands_on_nothing() {
+        let mut am = Credentials::new();
+        am.add_token("127.0.0.1:8030", token(KIND_AM_RM_TOKEN, "127.0.0.1:8030"));
+        assert_eq!(task_manager_tokens(&am), None);
+        assert_eq!(task_manager_tokens(&Credentials::new()), None);
+    }
 }

@@ -14,6 +14,7 @@
 use anyhow::anyhow;
 use rfy_conf::{options, Configuration};
 use rfy_hadoop::config::HadoopConfig;
+use rfy_hadoop::hdfs::webhdfs::{self, WebHdfs};
 use rfy_hadoop::kerberos::{self, KerberosCredentials, LoginUser};
 use rfy_hadoop::token::Credentials;
 use rfy_hadoop::yarn::rest::RmRestClient;
@@ -106,16 +107,23 @@ pub async fn login(conf: &Configuration, hconf: &HadoopConfig) -> Result<Option<
 }
 
 /// The delegation tokens the ApplicationMaster's container gets on a
-/// Kerberized cluster, as Flink's `YarnClusterDescriptor` ships them: the
-/// ResourceManager's (`RM_DELEGATION_TOKEN`, renewer the RM's principal, its
-/// service set to the RM's `ip:port`, which the RM leaves empty), keyed by
-/// that service.
+/// Kerberized cluster, as Flink's `YarnClusterDescriptor` ships them (its
+/// `HadoopFSDelegationTokenProvider` and `HBase`-less YARN set):
+/// - the ResourceManager's (`RM_DELEGATION_TOKEN`, service set to the RM's
+///   `ip:port`, which the RM leaves empty), keyed by that service;
+/// - the HDFS delegation token, fetched over WebHDFS with SPNEGO (over HTTPS
+///   on an HTTPS-only HDFS), as kind `HDFS_DELEGATION_TOKEN`, once per
+///   service Java and hdfs-native key it by
+///   ([`rfy_hadoop::hdfs::webhdfs::token_services`]): the NodeManager
+///   localizes the AM's files with it, the AM and its TaskManagers read and
+///   write HDFS with it.
 ///
-/// Not yet: the HDFS delegation token (hdfs-native cannot fetch one, and the
-/// secure HDFS's WebHDFS is HTTPS-only), so the AM container cannot localize
-/// its files from HDFS (see README "Secure clusters").
+/// The renewer of both is the RM's principal (`yarn.resourcemanager.principal`,
+/// else `yarn`), which each daemon maps to its short name: the RM renews them
+/// on submission and refuses an application whose tokens it cannot renew.
 ///
-/// Errors: the RM refuses the token, or its address does not resolve.
+/// Errors: the RM or the NameNode refuses a token (each message says which
+/// and why), or an address does not resolve.
 pub async fn delegation_tokens(rm: &RmRestClient, hconf: &HadoopConfig) -> anyhow::Result<Credentials> {
     let renewer = kerberos::rm_principal(hconf).unwrap_or_else(|| "yarn".into());
     let mut token = rm
@@ -126,6 +134,19 @@ pub async fn delegation_tokens(rm: &RmRestClient, hconf: &HadoopConfig) -> anyho
     token.service = token_service(&addr.host, addr.port).await?;
     let mut creds = Credentials::new();
     creds.add_token(token.service.clone(), token);
+
+    let webhdfs = WebHdfs::from_config(hconf, rm.user())?;
+    let hdfs_token = webhdfs.delegation_token(&renewer).await.map_err(|e| {
+        anyhow!("cannot get an HDFS delegation token (renewer {renewer}) from {}: {e}", webhdfs.urls().join(", "))
+    })?;
+    let services = webhdfs::token_services(hconf).await?;
+    for (alias, t) in webhdfs::hdfs_delegation_tokens(&hdfs_token, &services).tokens {
+        creds.add_token(alias, t);
+    }
+    tracing::info!(
+        services = ?creds.tokens.iter().map(|(a, t)| format!("{}@{a}", t.kind)).collect::<Vec<_>>(),
+        "delegation tokens for the ApplicationMaster"
+    );
     Ok(creds)
 }
 

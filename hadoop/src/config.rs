@@ -29,6 +29,10 @@ pub const RM_ADDRESS: &str = "yarn.resourcemanager.address";
 pub const RM_SCHEDULER_ADDRESS: &str = "yarn.resourcemanager.scheduler.address";
 /// `yarn.resourcemanager.webapp.address`: web UI and REST API (default `...:8088`).
 pub const RM_WEBAPP_ADDRESS: &str = "yarn.resourcemanager.webapp.address";
+/// `yarn.resourcemanager.webapp.https.address`: the same over HTTPS (default `...:8090`).
+pub const RM_WEBAPP_HTTPS_ADDRESS: &str = "yarn.resourcemanager.webapp.https.address";
+/// `yarn.http.policy`: `HTTP_ONLY` (default) or `HTTPS_ONLY` (`YarnConfiguration.YARN_HTTP_POLICY_KEY`).
+pub const YARN_HTTP_POLICY: &str = "yarn.http.policy";
 
 const MAX_SUBST: usize = 20;
 
@@ -441,8 +445,23 @@ impl HadoopConfig {
         self.rm_addr(RM_WEBAPP_ADDRESS, 8088)
     }
 
-    /// `http://<webapp address>`, the base URL of the RM REST API.
+    /// `yarn.resourcemanager.webapp.https.address` (REST API over HTTPS; default RM host `:8090`).
+    pub fn rm_webapp_https_address(&self) -> Result<HostPort, ConfigError> {
+        self.rm_addr(RM_WEBAPP_HTTPS_ADDRESS, 8090)
+    }
+
+    /// Whether the YARN daemons serve their web endpoints over HTTPS only
+    /// (`yarn.http.policy=HTTPS_ONLY`, as `YarnConfiguration#useHttps`).
+    pub fn yarn_https_only(&self) -> bool {
+        self.get_trimmed_or(YARN_HTTP_POLICY, "HTTP_ONLY").eq_ignore_ascii_case("HTTPS_ONLY")
+    }
+
+    /// The base URL of the RM REST API: `http://<webapp address>`, or
+    /// `https://<webapp https address>` with `yarn.http.policy=HTTPS_ONLY`.
     pub fn rm_webapp_url(&self) -> Result<String, ConfigError> {
+        if self.yarn_https_only() {
+            return Ok(format!("https://{}", self.rm_webapp_https_address()?));
+        }
         Ok(format!("http://{}", self.rm_webapp_address()?))
     }
 }
@@ -528,6 +547,11 @@ mod tests {
         // 0.0.0.0 is replaced by the RM host name.
         assert_eq!(c.rm_webapp_address().unwrap().to_string(), "rm.local:18088");
         assert_eq!(c.rm_webapp_url().unwrap(), "http://rm.local:18088");
+        let mut https = c.clone();
+        https.set(YARN_HTTP_POLICY, "HTTPS_ONLY");
+        assert_eq!(https.rm_webapp_url().unwrap(), "https://rm.local:8090");
+        https.set(RM_WEBAPP_HTTPS_ADDRESS, "0.0.0.0:28090");
+        assert_eq!(https.rm_webapp_url().unwrap(), "https://rm.local:28090");
         let empty = HadoopConfig::new();
         assert_eq!(empty.rm_webapp_address().unwrap().to_string(), "localhost:8088");
         assert_eq!(empty.default_fs(), "file:///");

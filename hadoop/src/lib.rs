@@ -4,11 +4,13 @@
 //!   `yarn-site.xml`) with typed getters for the addresses rfy needs.
 //! - [`ipc`]: a Hadoop IPC v9 client with SASL TOKEN/DIGEST-MD5 and SIMPLE auth.
 //! - [`kerberos`]: which Kerberos credentials a client uses; SPNEGO for the RM REST API.
+//! - [`tls`]: HTTPS for the Hadoop HTTP clients (rustls; system roots plus a PEM CA bundle).
 //! - [`token`]: tokens and the `HADOOP_TOKEN_FILE_LOCATION` credentials file.
 //! - [`yarn`]: ApplicationMasterProtocol ([`yarn::amrm`]), ContainerManagementProtocol
 //!   ([`yarn::nm`]) and the ResourceManager REST API ([`yarn::rest`]).
 //! - [`hdfs`]: rfy's one HDFS home over `hdfs-native`: the async client of
-//!   YARN submission and the blocking clients of job tasks ([`hdfs::blocking`]).
+//!   YARN submission and the blocking clients of job tasks ([`hdfs::blocking`]);
+//!   the HDFS delegation token over WebHDFS ([`hdfs::webhdfs`]).
 //! - [`proto`]: prost types generated from rfy's own schemas in `proto/`.
 
 #![warn(missing_docs)]
@@ -17,6 +19,7 @@ pub mod config;
 pub mod hdfs;
 pub mod ipc;
 pub mod kerberos;
+pub mod tls;
 pub mod token;
 pub mod yarn;
 

@@ -20,6 +20,7 @@ use crate::config::HadoopConfig;
 use crate::yarn::records::{LocalResource, LocalResourceType, LocalResourceVisibility};
 
 pub mod blocking;
+pub mod webhdfs;
 
 /// Bytes per write call when uploading (4 MiB).
 const UPLOAD_CHUNK: usize = 4 << 20;

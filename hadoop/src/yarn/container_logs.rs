@@ -115,11 +115,8 @@ pub struct NmLogClient {
 impl NmLogClient {
     /// A client acting as `user` (`?user.name=`), with the RM client's timeouts.
     pub fn new(user: &str) -> Result<Self, RestError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(REQUEST_TIMEOUT)
-            .build()
-            .map_err(RestError::Client)?;
+        let builder = crate::tls::client_builder(None)?.connect_timeout(CONNECT_TIMEOUT).timeout(REQUEST_TIMEOUT);
+        let http = crate::tls::build(builder, None)?;
         Ok(NmLogClient { user: user.to_string(), http })
     }
 

@@ -10,6 +10,7 @@
 //! every call carries `Authorization: Negotiate <SPNEGO token>` instead
 //! (Hadoop's `KerberosAuthenticationHandler`; see [`crate::kerberos`]).
 
+use std::path::Path;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -30,9 +31,9 @@ pub enum RestError {
     /// The configuration lacks or has a bad RM web address.
     #[error(transparent)]
     Config(#[from] ConfigError),
-    /// The HTTP client could not be built.
-    #[error("cannot build HTTP client: {0}")]
-    Client(reqwest::Error),
+    /// The HTTP client could not be built (e.g. an unreadable CA bundle).
+    #[error(transparent)]
+    Client(#[from] crate::tls::TlsError),
     /// The request failed before an answer (connect refused/timeout, reset).
     #[error("YARN ResourceManager at {url} is unreachable: {source}")]
     Unreachable {
@@ -511,15 +512,21 @@ pub struct RmRestClient {
 }
 
 impl RmRestClient {
-    /// A client for the RM at `base_url` (`http://host:port`, no path) acting
-    /// as `user`. Requests time out after [`CONNECT_TIMEOUT`] to connect and
-    /// [`REQUEST_TIMEOUT`] overall.
+    /// A client for the RM at `base_url` (`http://host:port` or
+    /// `https://host:port`, no path) acting as `user`; an HTTPS server's
+    /// certificate must chain to the system's roots. Requests time out after
+    /// [`CONNECT_TIMEOUT`] to connect and [`REQUEST_TIMEOUT`] overall.
     pub fn new(base_url: &str, user: &str) -> Result<Self, RestError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(REQUEST_TIMEOUT)
-            .build()
-            .map_err(RestError::Client)?;
+        Self::with_trust_store(base_url, user, None)
+    }
+
+    /// As [`Self::new`], trusting also the CA certificates of the PEM bundle `trust_store`.
+    ///
+    /// Errors: [`RestError::Client`] naming the bundle when it cannot be read.
+    pub fn with_trust_store(base_url: &str, user: &str, trust_store: Option<&Path>) -> Result<Self, RestError> {
+        let builder =
+            crate::tls::client_builder(trust_store)?.connect_timeout(CONNECT_TIMEOUT).timeout(REQUEST_TIMEOUT);
+        let http = crate::tls::build(builder, trust_store)?;
         Ok(RmRestClient {
             base: base_url.trim_end_matches('/').to_string(),
             user: user.to_string(),
@@ -528,12 +535,16 @@ impl RmRestClient {
         })
     }
 
-    /// A client for the RM named by `yarn.resourcemanager.webapp.address`;
-    /// on a Kerberized cluster ([`crate::kerberos::is_enabled`]) it
-    /// authenticates with SPNEGO as the process's login user
-    /// ([`crate::kerberos::login_user`]), else from the default ticket cache.
+    /// A client for the RM named by `yarn.resourcemanager.webapp.address`
+    /// (`yarn.resourcemanager.webapp.https.address` over HTTPS with
+    /// `yarn.http.policy=HTTPS_ONLY`, trusting the system's roots and
+    /// [`crate::tls::TRUSTSTORE_PEM_KEY`]'s CA bundle); on a Kerberized
+    /// cluster ([`crate::kerberos::is_enabled`]) it authenticates with SPNEGO
+    /// as the process's login user ([`crate::kerberos::login_user`]), else
+    /// from the default ticket cache.
     pub fn from_config(conf: &HadoopConfig, user: &str) -> Result<Self, RestError> {
-        let client = Self::new(&conf.rm_webapp_url()?, user)?;
+        let trust = crate::tls::trust_store(conf);
+        let client = Self::with_trust_store(&conf.rm_webapp_url()?, user, trust.as_deref())?;
         if !crate::kerberos::is_enabled(conf) {
             return Ok(client);
         }
