@@ -69,6 +69,9 @@ pub struct Challenge {
     /// Ciphers offered for `auth-conf` (`cipher` directive), e.g. `["3des", "rc4"]`.
     pub ciphers: Vec<String>,
     /// The largest wrapped message the server accepts, bytes (`maxbuf`, default 65536).
+    /// rfy wraps each request frame whole, as Hadoop's client does in effect (its
+    /// `BufferedOutputStream` passes a frame larger than the buffer through in one
+    /// write), and Hadoop's server unwraps tokens of any size.
     pub maxbuf: Option<u32>,
     /// `charset=utf-8` was present.
     pub utf8: bool,
@@ -265,8 +268,9 @@ fn quote(s: &str) -> String {
     s.replace('\\', "\\\\").replace('"', "\\\"")
 }
 
-/// A DIGEST-MD5 client for one authentication exchange.
-#[derive(Debug, Clone)]
+/// A DIGEST-MD5 client for one authentication exchange. Its `Debug` shows no
+/// secret (password, session key).
+#[derive(Clone)]
 pub struct DigestMd5Client {
     username: String,
     password: String,
@@ -277,6 +281,18 @@ pub struct DigestMd5Client {
     /// Set by [`Self::respond`]: the chosen qop, cipher and the session key.
     negotiated: Option<(Qop, Option<DigestCipher>, [u8; 16])>,
     verified: bool,
+}
+
+impl std::fmt::Debug for DigestMd5Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DigestMd5Client")
+            .field("digest_uri", &self.digest_uri)
+            .field("protection", &self.protection)
+            .field("qop", &self.qop())
+            .field("cipher", &self.cipher())
+            .field("verified", &self.verified)
+            .finish_non_exhaustive()
+    }
 }
 
 impl DigestMd5Client {

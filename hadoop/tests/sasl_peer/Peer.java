@@ -270,7 +270,7 @@ public class Peer {
     static void handle(Callback[] callbacks) throws UnsupportedCallbackException {
         for (Callback cb : callbacks) {
             if (cb instanceof NameCallback) {
-                // the name the client sent; the password below is for `user` only
+                // the name the client sent; AuthorizeCallback below accepts only `user`
             } else if (cb instanceof PasswordCallback) {
                 ((PasswordCallback) cb).setPassword(password);
             } else if (cb instanceof RealmCallback) {
