@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use rfy_conf::{options, Configuration, Source};
 use rfy_hadoop::config::{ConfigError, HadoopConfig};
 use rfy_hadoop::hdfs::{Hdfs, HdfsError};
+use rfy_hadoop::ipc::ConnectOptions;
 use rfy_hadoop::yarn::amrm::{AmRmClient, RegisterResponse};
 use rfy_hadoop::yarn::rest::RmRestClient;
 use rfy_hadoop::yarn::{Resource, YarnError};
@@ -165,6 +166,8 @@ struct Launch {
     /// The tokens TaskManager containers get: the AM's minus its AMRMToken
     /// (`None` on an open cluster).
     tm_tokens: Option<Vec<u8>>,
+    /// How to connect to NodeManagers (`hadoop.rpc.protection`).
+    nm_connect: ConnectOptions,
 }
 
 impl Launch {
@@ -181,7 +184,8 @@ impl Launch {
         tracing::info!(attempt = attempt.number, max_attempts = attempt.max, "ApplicationMaster attempt");
         let store = open_store(&manifest.staging_dir, attempt).await?;
         let tm_tokens = crate::driver::task_manager_tokens_from_env().map_err(AmError::Credentials)?;
-        Ok(Launch { env, manifest, conf, hconf, amrm, hdfs, attempt, store, tm_tokens })
+        let nm_connect = ConnectOptions::from_conf(&hconf)?;
+        Ok(Launch { env, manifest, conf, hconf, amrm, hdfs, attempt, store, tm_tokens, nm_connect })
     }
 
     /// Starts the JobManager: RPC and REST on any free port of every
@@ -264,6 +268,7 @@ impl Registered {
             environment: bundle::container_environment(&launch.manifest.user, &launch.manifest.log_filter),
             user: launch.manifest.user.clone(),
             tokens: launch.tm_tokens.clone(),
+            nm_connect: launch.nm_connect.clone(),
         };
         let allocator =
             ContainerAllocator::new(driver, launch.amrm.clone(), jm.clone(), spec).with_hdfs(launch.hdfs.clone());

@@ -140,6 +140,9 @@ pub struct WorkerSpec {
     /// The credentials file for the containers (`ContainerLaunchContext.tokens`),
     /// from [`task_manager_tokens`]; `None`: no tokens (an open cluster).
     pub tokens: Option<Vec<u8>>,
+    /// How the AM connects to NodeManagers: the qops of the cluster's
+    /// `hadoop.rpc.protection` (a NodeManager at `privacy` offers only `auth-conf`).
+    pub nm_connect: ConnectOptions,
 }
 
 /// The tokens TaskManager containers get, as Flink's YARN ResourceManager
@@ -443,6 +446,7 @@ impl ContainerAllocator {
             tokens: self.spec.tokens.clone(),
         };
         let user = self.spec.user.clone();
+        let nm_connect = self.spec.nm_connect.clone();
         let driver = self.driver.clone();
         let hdfs = self.hdfs.clone();
         tokio::spawn(async move {
@@ -457,7 +461,7 @@ impl ContainerAllocator {
                         rfy_jobmanager::executable_sha256(&executable).to_string(),
                     ));
                 }
-                let nm = NmClient::connect(&c.node_id, &token, &user, &ConnectOptions::default()).await?;
+                let nm = NmClient::connect(&c.node_id, &token, &user, &nm_connect).await?;
                 nm.start_container(&c, &ctx).await?;
                 Ok::<(), ContainerStartError>(())
             }

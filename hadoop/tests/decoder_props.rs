@@ -13,9 +13,11 @@
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed};
 use prost::Message;
+use rfy_hadoop::ipc::digest_layer::{Role, SecurityLayer};
 use rfy_hadoop::ipc::frame::{decode_delimited, decode_response, SASL_CALL_ID};
 use rfy_hadoop::ipc::sasl::{negotiate, remote_exception};
-use rfy_hadoop::ipc::{digest, frame::read_frame};
+use rfy_hadoop::ipc::wrap::Incoming;
+use rfy_hadoop::ipc::{digest, frame::read_frame, DigestCipher, Qop, RpcProtection};
 use rfy_hadoop::proto::common::rpc_sasl_proto::{SaslAuth, SaslState};
 use rfy_hadoop::proto::common::{RpcResponseHeaderProto, RpcSaslProto};
 use rfy_hadoop::token::ident::{AmRmTokenIdentifier, ContainerTokenIdentifier, NmTokenIdentifier};
@@ -53,6 +55,27 @@ fn bytes_like(base: Vec<u8>) -> impl Strategy<Value = Vec<u8>> {
             b
         });
     prop_oneof![1 => random, 3 => mutated]
+}
+
+fn all_qops() -> RpcProtection {
+    RpcProtection::of(&[Qop::Auth, Qop::AuthInt, Qop::AuthConf])
+}
+
+/// The frame body of a server's SASL WRAP message holding one response frame,
+/// sealed with 3DES by the server side of a layer on a fixed session key.
+fn wrap_reply() -> Vec<u8> {
+    let mut server = SecurityLayer::privacy(&[3; 16], DigestCipher::TripleDes, Role::Server);
+    let inner = RpcResponseHeaderProto { call_id: 1, status: 0, ..Default::default() };
+    let mut frame = (delimited(&inner).len() as u32).to_be_bytes().to_vec();
+    frame.extend(delimited(&inner));
+    let m = RpcSaslProto {
+        version: None,
+        state: SaslState::Wrap as i32,
+        token: Some(server.sender.wrap(&frame)),
+        auths: vec![],
+    };
+    let h = RpcResponseHeaderProto { call_id: SASL_CALL_ID as u32, status: 0, ..Default::default() };
+    [delimited(&h), delimited(&m)].concat()
 }
 
 fn delimited(m: &impl Message) -> Vec<u8> {
@@ -212,11 +235,34 @@ proptest! {
             let mut stream = tokio::io::join(&input[..], tokio::io::sink());
             tokio::time::timeout(
                 std::time::Duration::from_secs(5),
-                negotiate(&mut stream, "127.0.0.1:1", with_token.then_some(&token)),
+                negotiate(&mut stream, "127.0.0.1:1", with_token.then_some(&token), &all_qops()),
             )
             .await
         }));
         prop_assert!(outcome.is_ok(), "negotiation hung");
+        prop_assert!(largest <= ALLOCATION_BOUND, "{} bytes allocated", largest);
+    }
+}
+
+proptest! {
+    #![proptest_config(config(0x5eed_0007))]
+    /// SASL-wrapped server messages (auth-conf, 3DES): unwrapped or refused,
+    /// never a panic, and the frames taken from them bounded by the input.
+    #[test]
+    fn wrapped_messages_unwrap_or_error(packets in proptest::collection::vec(bytes_like(wrap_reply()), 1..3)) {
+        let client = SecurityLayer::privacy(&[3; 16], DigestCipher::TripleDes, Role::Client);
+        let mut incoming = Incoming::wrapped(client.receiver);
+        let total: usize = packets.iter().map(Vec::len).sum();
+        let (_, largest) = largest_allocation(|| {
+            for p in &packets {
+                if incoming.push_packet(p, "127.0.0.1:1").is_err() {
+                    return;
+                }
+                while let Ok(Some(f)) = incoming.take_frame("127.0.0.1:1") {
+                    assert!(f.len() <= total);
+                }
+            }
+        });
         prop_assert!(largest <= ALLOCATION_BOUND, "{} bytes allocated", largest);
     }
 }
@@ -297,4 +343,15 @@ fn oversized_frame_is_refused_by_length() {
     let input = u32::MAX.to_be_bytes();
     let e = block_on(async { read_frame(&mut &input[..], "nn:8020").await }).unwrap_err();
     assert!(e.to_string().contains("exceeds"), "{e}");
+}
+
+/// The base input of `wrapped_messages_unwrap_or_error` is valid: mutations start from a message that opens.
+#[test]
+fn wrap_reply_base_unwraps() {
+    let client = SecurityLayer::privacy(&[3; 16], DigestCipher::TripleDes, Role::Client);
+    let mut incoming = Incoming::wrapped(client.receiver);
+    incoming.push_packet(&wrap_reply(), "127.0.0.1:1").unwrap();
+    let f = incoming.take_frame("127.0.0.1:1").unwrap().expect("one frame");
+    let (h, rest) = decode_response(&f).unwrap();
+    assert_eq!((h.call_id, rest.len()), (1, 0));
 }

@@ -407,8 +407,11 @@ async fn garbage_from_server_is_an_error_not_a_panic() {
             let _ = s.read_exact(&mut pre).await;
             let _ = s.write_all(&junk).await;
         });
-        let opts =
-            ConnectOptions { connect_timeout: Duration::from_secs(5), call_timeout: Some(Duration::from_secs(5)) };
+        let opts = ConnectOptions {
+            connect_timeout: Duration::from_secs(5),
+            call_timeout: Some(Duration::from_secs(5)),
+            ..Default::default()
+        };
         let r = IpcConnection::connect(&addr, PROTOCOL, 1, &Auth::token(token(), "alice"), &opts).await;
         assert!(r.is_err(), "round {round}");
     }

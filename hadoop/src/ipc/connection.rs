@@ -13,7 +13,9 @@ use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 
 use super::frame::{self, AuthProtocol, CONNECTION_CONTEXT_CALL_ID};
+use super::qop::{Qop, RpcProtection};
 use super::sasl::{self, Negotiated};
+use super::wrap::{Incoming, Outgoing};
 use super::{IpcError, RemoteException};
 use crate::proto::common::{
     rpc_response_header_proto::RpcStatusProto, IpcConnectionContextProto, UserInformationProto,
@@ -48,11 +50,26 @@ pub struct ConnectOptions {
     pub connect_timeout: Duration,
     /// Limit for one call's answer; `None` waits forever (default 120 s).
     pub call_timeout: Option<Duration>,
+    /// The SASL qops accepted (`hadoop.rpc.protection`; default `authentication`).
+    pub protection: RpcProtection,
 }
 
 impl Default for ConnectOptions {
     fn default() -> Self {
-        ConnectOptions { connect_timeout: Duration::from_secs(10), call_timeout: Some(Duration::from_secs(120)) }
+        ConnectOptions {
+            connect_timeout: Duration::from_secs(10),
+            call_timeout: Some(Duration::from_secs(120)),
+            protection: RpcProtection::default(),
+        }
+    }
+}
+
+impl ConnectOptions {
+    /// The defaults with `protection` from the cluster's `hadoop.rpc.protection`.
+    ///
+    /// Errors: [`crate::config::ConfigError::BadValue`] for an unknown protection.
+    pub fn from_conf(conf: &crate::config::HadoopConfig) -> Result<Self, crate::config::ConfigError> {
+        Ok(ConnectOptions { protection: RpcProtection::from_conf(conf)?, ..Default::default() })
     }
 }
 
@@ -108,6 +125,7 @@ pub struct IpcConnection {
     reader: tokio::task::JoinHandle<()>,
     writer: tokio::task::JoinHandle<()>,
     negotiated: Option<Negotiated>,
+    qop: Qop,
 }
 
 impl std::fmt::Debug for IpcConnection {
@@ -116,6 +134,7 @@ impl std::fmt::Debug for IpcConnection {
             .field("addr", &self.shared.addr)
             .field("protocol", &self.shared.protocol)
             .field("negotiated", &self.negotiated)
+            .field("qop", &self.qop)
             .finish()
     }
 }
@@ -133,9 +152,12 @@ impl IpcConnection {
     /// `protocol_version` (YARN protocols: 1), authenticates and sends the
     /// connection context.
     ///
-    /// With a token: preamble auth byte 0xDF, SASL TOKEN/DIGEST-MD5, then a
-    /// context without user info (the token names the user). Without: auth
-    /// byte 0 and a context with `effectiveUser = auth.user`.
+    /// With a token: preamble auth byte 0xDF, SASL TOKEN/DIGEST-MD5 at the
+    /// strongest qop the server offers and `opts.protection` allows, then a
+    /// context without user info (the token names the user); with qop
+    /// `auth-int`/`auth-conf` the context and every call travel wrapped
+    /// ([`super::wrap`]). Without a token: auth byte 0 and a context with
+    /// `effectiveUser = auth.user`.
     ///
     /// Errors name `addr`: [`IpcError::Connect`], [`IpcError::ConnectTimeout`],
     /// SASL errors, [`IpcError::Remote`] when the server rejects the token.
@@ -170,9 +192,17 @@ impl IpcConnection {
         let io = |source| IpcError::Io { addr: addr.to_string(), source };
         let auth_protocol = if auth.token.is_some() { AuthProtocol::Sasl } else { AuthProtocol::None };
         stream.write_all(&frame::preamble(auth_protocol)).await.map_err(io)?;
-        let negotiated = match auth_protocol {
-            AuthProtocol::Sasl => Some(sasl::negotiate(&mut stream, addr, auth.token.as_ref()).await?),
+        let outcome = match auth_protocol {
+            AuthProtocol::Sasl => {
+                Some(sasl::negotiate(&mut stream, addr, auth.token.as_ref(), &opts.protection).await?)
+            }
             AuthProtocol::None => None,
+        };
+        let negotiated = outcome.as_ref().map(|o| o.negotiated);
+        let qop = outcome.as_ref().map_or(Qop::Auth, |o| o.qop);
+        let (mut outgoing, incoming) = match outcome.and_then(|o| o.layer) {
+            Some(layer) => (Outgoing::wrapped(layer.sender), Incoming::wrapped(layer.receiver)),
+            None => (Outgoing::plain(), Incoming::plain()),
         };
         let client_id = *uuid::Uuid::new_v4().as_bytes();
         let user_info = match negotiated {
@@ -180,7 +210,8 @@ impl IpcConnection {
             _ => UserInformationProto { effective_user: Some(auth.user.clone()), real_user: None },
         };
         let context = IpcConnectionContextProto { user_info: Some(user_info), protocol: Some(protocol.to_string()) };
-        stream.write_all(&frame::control_frame(CONNECTION_CONTEXT_CALL_ID, &client_id, &context)).await.map_err(io)?;
+        let context_frame = outgoing.frame(frame::control_frame(CONNECTION_CONTEXT_CALL_ID, &client_id, &context));
+        stream.write_all(&context_frame).await.map_err(io)?;
         let (read_half, write_half) = stream.into_split();
         let (out_tx, out_rx) = tokio::sync::mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
@@ -193,10 +224,10 @@ impl IpcConnection {
             pending: Mutex::new(Pending::default()),
             call_timeout: opts.call_timeout,
         });
-        let reader = tokio::spawn(reader_loop(read_half, Arc::clone(&shared)));
-        let writer = tokio::spawn(writer_loop(write_half, out_rx, Arc::clone(&shared)));
-        tracing::debug!(addr, protocol, ?negotiated, "IPC connection established");
-        Ok(IpcConnection { shared, reader, writer, negotiated })
+        let reader = tokio::spawn(reader_loop(read_half, incoming, Arc::clone(&shared)));
+        let writer = tokio::spawn(writer_loop(write_half, out_rx, outgoing, Arc::clone(&shared)));
+        tracing::debug!(addr, protocol, ?negotiated, %qop, "IPC connection established");
+        Ok(IpcConnection { shared, reader, writer, negotiated, qop })
     }
 
     /// The server address this connection talks to.
@@ -207,6 +238,11 @@ impl IpcConnection {
     /// How SASL ended (`None`: no SASL, SIMPLE by preamble).
     pub fn negotiated(&self) -> Option<Negotiated> {
         self.negotiated
+    }
+
+    /// The SASL quality of protection in force (`auth` without SASL or with SIMPLE).
+    pub fn qop(&self) -> Qop {
+        self.qop
     }
 
     /// Whether the connection has been closed (by the server or an error).
@@ -272,10 +308,11 @@ impl IpcConnection {
 async fn writer_loop(
     mut write: OwnedWriteHalf,
     mut frames: tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>,
+    mut outgoing: Outgoing,
     shared: Arc<Shared>,
 ) {
     while let Some(f) = frames.recv().await {
-        if let Err(e) = write.write_all(&f).await {
+        if let Err(e) = write.write_all(&outgoing.frame(f)).await {
             tracing::debug!(addr = %shared.addr, error = %e, "IPC write failed");
             shared.close(format!("write failed: {e}"));
             return;
@@ -283,9 +320,9 @@ async fn writer_loop(
     }
 }
 
-async fn reader_loop(mut read: OwnedReadHalf, shared: Arc<Shared>) {
+async fn reader_loop(mut read: OwnedReadHalf, mut incoming: Incoming, shared: Arc<Shared>) {
     let reason = loop {
-        let body = match frame::read_frame(&mut read, &shared.addr).await {
+        let body = match incoming.next_frame(&mut read, &shared.addr).await {
             Ok(b) => b,
             Err(e) => break format!("{e}"),
         };

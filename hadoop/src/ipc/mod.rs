@@ -4,17 +4,24 @@
 //! - [`frame`]: the preamble and the call/response framing, byte for byte
 //!   (reading a response frame off the socket too: [`frame::read_frame`]).
 //! - [`digest`]: SASL DIGEST-MD5 for Hadoop token authentication.
+//! - [`qop`]: `hadoop.rpc.protection` and the qop/cipher choice.
+//! - [`digest_layer`]: the DIGEST-MD5 security layer (`auth-int`, `auth-conf` wrapping).
 //! - [`sasl`]: the `RpcSaslProto` negotiation (call id -33).
+//! - [`wrap`]: Hadoop's framing of wrapped messages (`RpcSaslProto` state `WRAP`).
 //! - [`connection`]: [`IpcConnection`], one TCP connection with the connection
 //!   context (call id -3), concurrent calls matched by call id, and
 //!   [`RemoteException`] mapping.
 
 pub mod connection;
 pub mod digest;
+pub mod digest_layer;
 pub mod frame;
+pub mod qop;
 pub mod sasl;
+pub mod wrap;
 
 pub use connection::{Auth, ConnectOptions, IpcConnection};
+pub use qop::{DigestCipher, Qop, RpcProtection};
 
 /// A Java exception thrown by the server for a call
 /// (`org.apache.hadoop.ipc.RemoteException`): the response header had status

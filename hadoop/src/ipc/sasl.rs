@@ -8,11 +8,17 @@
 //! server answers `CHALLENGE` (client replies `RESPONSE`) or `SUCCESS` with
 //! `rspauth`, which the client verifies. A server that only allows SIMPLE
 //! answers the first `NEGOTIATE` with `SUCCESS` straight away.
+//!
+//! With qop `auth-int` or `auth-conf` the outcome carries the
+//! [`SecurityLayer`] that wraps everything the connection sends afterwards
+//! (see [`super::wrap`]).
 
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use super::digest::DigestMd5Client;
+use super::digest_layer::SecurityLayer;
 use super::frame::{self, SASL_CALL_ID};
+use super::qop::{Qop, RpcProtection};
 use super::{IpcError, RemoteException};
 use crate::proto::common::{
     rpc_response_header_proto::{RpcErrorCodeProto, RpcStatusProto},
@@ -28,6 +34,17 @@ pub enum Negotiated {
     Token,
     /// The server accepted SIMPLE: the user name goes in the connection context.
     Simple,
+}
+
+/// The result of a SASL exchange.
+#[derive(Debug)]
+pub struct SaslOutcome {
+    /// How the connection is authenticated.
+    pub negotiated: Negotiated,
+    /// The negotiated qop (`auth` for SIMPLE).
+    pub qop: Qop,
+    /// The layer wrapping later messages, for `auth-int` and `auth-conf`.
+    pub layer: Option<SecurityLayer>,
 }
 
 /// Turns an error response header into a [`RemoteException`].
@@ -52,16 +69,21 @@ fn reply(state: SaslState, token: Option<Vec<u8>>, auths: Vec<SaslAuth>) -> RpcS
     RpcSaslProto { version: None, state: state as i32, token, auths }
 }
 
-/// Runs the SASL exchange on a stream that has just sent the SASL preamble.
+/// Runs the SASL exchange on a stream that has just sent the SASL preamble,
+/// accepting the qops of `protection`.
 ///
 /// Errors: [`IpcError::Remote`] when the server rejects us (e.g.
 /// `javax.security.sasl.SaslException` / `InvalidToken`), [`IpcError::Sasl`]
-/// on a digest failure, [`IpcError::NoAuthMethod`] when nothing usable is offered.
+/// on a digest failure or when the server offers no qop or cipher the client
+/// accepts (one line naming the offer and `hadoop.rpc.protection`),
+/// [`IpcError::NoAuthMethod`] when nothing usable is offered.
 pub async fn negotiate<S: AsyncRead + AsyncWrite + Unpin>(
     stream: &mut S,
     addr: &str,
     token: Option<&Token>,
-) -> Result<Negotiated, IpcError> {
+    protection: &RpcProtection,
+) -> Result<SaslOutcome, IpcError> {
+    let simple_outcome = || SaslOutcome { negotiated: Negotiated::Simple, qop: Qop::Auth, layer: None };
     let sasl_err = |reason: String| IpcError::Sasl { addr: addr.to_string(), reason };
     send(stream, addr, &reply(SaslState::Negotiate, None, vec![])).await?;
     let mut client: Option<DigestMd5Client> = None;
@@ -83,15 +105,17 @@ pub async fn negotiate<S: AsyncRead + AsyncWrite + Unpin>(
         tracing::trace!(addr, state = msg.state, auths = ?msg.auths.iter().map(|a| (&a.method, &a.mechanism, a.protocol(), a.server_id())).collect::<Vec<_>>(), token_len = msg.token().len(), "SASL message from server");
         match SaslState::try_from(msg.state) {
             Ok(SaslState::Success) => {
-                return match client {
+                return match client.as_mut() {
                     Some(c) => {
                         c.verify_final(msg.token()).map_err(|e| sasl_err(e.to_string()))?;
-                        tracing::debug!(addr, "SASL TOKEN/DIGEST-MD5 authentication succeeded");
-                        Ok(Negotiated::Token)
+                        let layer = c.security_layer().map_err(|e| sasl_err(e.to_string()))?;
+                        let qop = c.qop().unwrap_or(Qop::Auth);
+                        tracing::debug!(addr, %qop, cipher = ?c.cipher(), "SASL TOKEN/DIGEST-MD5 authentication succeeded");
+                        Ok(SaslOutcome { negotiated: Negotiated::Token, qop, layer })
                     }
                     None => {
                         tracing::debug!(addr, "server switched the connection to SIMPLE auth");
-                        Ok(Negotiated::Simple)
+                        Ok(simple_outcome())
                     }
                 };
             }
@@ -105,7 +129,8 @@ pub async fn negotiate<S: AsyncRead + AsyncWrite + Unpin>(
                             &tok.password,
                             auth.protocol(),
                             auth.server_id(),
-                        );
+                        )
+                        .with_protection(protection.clone());
                         let mut chosen = auth.clone();
                         let response = match chosen.challenge.take() {
                             Some(ch) => c.respond(&ch).map_err(|e| sasl_err(e.to_string()))?,
@@ -118,7 +143,7 @@ pub async fn negotiate<S: AsyncRead + AsyncWrite + Unpin>(
                         // SIMPLE: tell the server and do not wait for an answer.
                         send(stream, addr, &reply(SaslState::Initiate, None, vec![auth.clone()])).await?;
                         tracing::debug!(addr, "negotiated SIMPLE auth");
-                        return Ok(Negotiated::Simple);
+                        return Ok(simple_outcome());
                     }
                     _ => {
                         return Err(IpcError::NoAuthMethod {

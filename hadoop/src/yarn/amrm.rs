@@ -194,7 +194,7 @@ impl AmRmClient {
     /// A client for an AM running in a YARN container: the scheduler address
     /// from `conf` (`yarn.resourcemanager.scheduler.address`) and the
     /// `YARN_AM_RM_TOKEN` from `HADOOP_TOKEN_FILE_LOCATION`; the user from
-    /// [`crate::config::current_user`].
+    /// [`crate::config::current_user`]; the SASL qops from `hadoop.rpc.protection`.
     ///
     /// Errors: [`YarnError::Config`], [`YarnError::Token`] (no file, no AMRM token).
     pub fn from_container_env(conf: &HadoopConfig) -> Result<Self, YarnError> {
@@ -202,7 +202,7 @@ impl AmRmClient {
         let creds = Credentials::from_env()?;
         let token = creds.require_kind(KIND_AM_RM_TOKEN)?.clone();
         let user = crate::config::current_user();
-        Ok(Self::new(addr, token, user, ConnectOptions::default()))
+        Ok(Self::new(addr, token, user, ConnectOptions::from_conf(conf)?))
     }
 
     /// The scheduler address.
