@@ -75,13 +75,23 @@ pub enum ConfigError {
     },
 }
 
+/// The short name of the process's Kerberos login user, once one is
+/// recorded (`kerberos::set_login_user` records it here, so this module needs
+/// nothing of Kerberos).
+static LOGIN_USER_NAME: std::sync::RwLock<Option<String>> = std::sync::RwLock::new(None);
+
+/// Records the Hadoop user name of the process's Kerberos login user.
+pub(crate) fn set_login_user_name(name: &str) {
+    *LOGIN_USER_NAME.write().unwrap_or_else(|e| e.into_inner()) = Some(name.to_string());
+}
+
 /// The Hadoop user name of this process: the short name of the Kerberos
-/// login user if one was recorded ([`crate::kerberos::set_login_user`]),
+/// login user if one was recorded (`kerberos::set_login_user`),
 /// else `HADOOP_USER_NAME`, else `USER`, else `LOGNAME`, else `root` (what a
 /// non-secure Hadoop client would assume, `UserGroupInformation` in SIMPLE mode).
 pub fn current_user() -> String {
-    if let Some(login) = crate::kerberos::login_user() {
-        return login.user().to_string();
+    if let Some(name) = LOGIN_USER_NAME.read().unwrap_or_else(|e| e.into_inner()).clone() {
+        return name;
     }
     ["HADOOP_USER_NAME", "USER", "LOGNAME"]
         .iter()

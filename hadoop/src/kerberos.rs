@@ -144,6 +144,7 @@ static LOGIN_USER: RwLock<Option<LoginUser>> = RwLock::new(None);
 /// [`crate::hdfs::Hdfs::from_config`], [`crate::yarn::rest::RmRestClient::from_config`]
 /// and [`crate::config::current_user`] use it on a Kerberized cluster.
 pub fn set_login_user(login: LoginUser) {
+    crate::config::set_login_user_name(login.user());
     *LOGIN_USER.write().unwrap_or_else(|e| e.into_inner()) = Some(login);
 }
 

@@ -12,7 +12,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::functions::{Collector, KeyedContext, KeyedProcessFunction};
+use super::functions::{Collector, KeyedProcessFunction};
+use super::state::KeyedContext;
 use super::state::{KeyedStateStore, ListState};
 use super::stream::{DataStream, KeyedStream};
 use crate::context::OperatorContext;

@@ -19,7 +19,8 @@
 use std::hash::Hash;
 use std::marker::PhantomData;
 
-use super::functions::{Collector, KeyedContext, KeyedProcessFunction};
+use super::functions::{Collector, KeyedProcessFunction};
+use super::state::KeyedContext;
 use super::state::{KeyedStateStore, ListState, ValueState};
 use super::stream::{DataStream, KeyedStream};
 use crate::error::TaskError;

@@ -6,20 +6,13 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::Arc;
 
+use super::graph_builder::GraphBuilder;
 use super::stream::DataStream;
 use crate::context::RuntimeMode;
-use crate::graph::{ExecutionConfig, NodeBuilder, StreamEdge, StreamGraph, StreamNode, TypeOf};
+use crate::graph::{ExecutionConfig, NodeBuilder, StreamGraph, StreamNode, TypeOf};
 use crate::operators::source::SourceNode;
 use crate::record::Record;
 use crate::sources::{CollectionSource, SocketTextSource, Source, TextFileSource};
-
-pub(crate) struct GraphBuilder {
-    pub(crate) job_name: String,
-    pub(crate) config: ExecutionConfig,
-    pub(crate) nodes: Vec<StreamNode>,
-    pub(crate) edges: Vec<StreamEdge>,
-    pub(crate) io_checks: Vec<Box<dyn Fn() -> Result<(), String> + Send + Sync>>,
-}
 
 /// Where a job program declares sources, transformations and sinks (Flink's
 /// `StreamExecutionEnvironment`). The program runs on the client (to make the

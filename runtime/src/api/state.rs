@@ -12,11 +12,14 @@ use std::marker::PhantomData;
 use rustc_hash::FxHashMap;
 use serde::{de::DeserializeOwned, Serialize};
 
-use super::functions::KeyedContext;
+use super::side::{OutputTag, SideOutputs};
 use crate::checkpoint::blobs::Blob;
 use crate::checkpoint::{CheckpointError, KeyGroupRange, KeyGroupedMap, OperatorSnapshot, TaskCheckpointing};
+use crate::event::NO_TIMESTAMP;
 use crate::record::Record;
+use crate::time::timers::now_ms;
 use crate::time::timers::{InternalTimers, EVENT_TIMERS, PROCESSING_TIMERS};
+use crate::time::TimeDomain;
 
 /// A table of one registered state, type-erased for snapshots.
 trait StateTable: Any {
@@ -372,6 +375,111 @@ impl<V: Record, F: Fn(V, V) -> V> ReducingState<V, F> {
         if let Some(t) = ctx.state.group_mut::<V>(self.table, ctx.kg) {
             t.remove(key);
         }
+    }
+}
+
+/// What a keyed function sees of the current record (or firing timer): its
+/// key, timestamp, the keyed state and the timer service (Flink's
+/// `KeyedProcessFunction.Context` and `OnTimerContext`).
+pub struct KeyedContext<'a, K> {
+    pub(crate) key: &'a K,
+    /// Index of the key's key group within the subtask's range.
+    pub(crate) kg: usize,
+    pub(crate) state: &'a mut KeyedStateStore<K>,
+    timestamp: i64,
+    domain: Option<TimeDomain>,
+    side: Option<&'a mut SideOutputs>,
+}
+
+impl<'a, K> KeyedContext<'a, K> {
+    pub(crate) fn new(
+        key: &'a K,
+        kg: usize,
+        state: &'a mut KeyedStateStore<K>,
+        timestamp: i64,
+        domain: Option<TimeDomain>,
+    ) -> Self {
+        KeyedContext { key, kg, state, timestamp, domain, side: None }
+    }
+
+    pub(crate) fn with_side_outputs(mut self, side: &'a mut SideOutputs) -> Self {
+        self.side = Some(side);
+        self
+    }
+
+    /// Emits `value` to the side output `tag` (Flink's `ctx.output`), with
+    /// the current record's timestamp.
+    pub fn output<S: Record>(&mut self, tag: &OutputTag<S>, value: S) {
+        if let Some(side) = self.side.as_deref_mut() {
+            side.emit(tag, value, self.timestamp);
+        }
+    }
+
+    /// The key of the record being processed (or of the firing timer).
+    pub fn current_key(&self) -> &K {
+        self.key
+    }
+
+    /// The event-time timestamp of the record being processed (ms), `None`
+    /// if it has none; in `on_timer`, the timer's time.
+    pub fn timestamp(&self) -> Option<i64> {
+        (self.timestamp != NO_TIMESTAMP).then_some(self.timestamp)
+    }
+
+    /// In `on_timer`: whether an event-time or processing-time timer fired;
+    /// `None` in `process_element`.
+    pub fn time_domain(&self) -> Option<TimeDomain> {
+        self.domain
+    }
+}
+
+impl<K: Hash + Eq + Record> KeyedContext<'_, K> {
+    /// The timer service for the current key (Flink's `ctx.timerService()`).
+    pub fn timer_service(&mut self) -> TimerService<'_, K> {
+        TimerService { key: self.key, kg: self.kg, state: &mut *self.state }
+    }
+}
+
+/// Registers and deletes timers for the current key, and tells the time
+/// (Flink's `TimerService`). Timers are keyed state: a checkpoint saves
+/// them, and a restore (also at another parallelism) brings each back on
+/// the subtask owning its key. Registering the same time twice for a key
+/// makes one timer.
+pub struct TimerService<'c, K> {
+    key: &'c K,
+    kg: usize,
+    state: &'c mut KeyedStateStore<K>,
+}
+
+impl<K: Hash + Eq + Record> TimerService<'_, K> {
+    /// The operator's current event time: the last watermark it received (ms).
+    pub fn current_watermark(&self) -> i64 {
+        self.state.timers.watermark
+    }
+
+    /// Wall-clock time now, ms since the Unix epoch.
+    pub fn current_processing_time(&self) -> i64 {
+        now_ms()
+    }
+
+    /// Calls `on_timer` for the current key once the watermark reaches `time_ms`.
+    pub fn register_event_time_timer(&mut self, time_ms: i64) {
+        self.state.timers.register(TimeDomain::EventTime, self.key, self.kg, time_ms)
+    }
+
+    /// Calls `on_timer` for the current key once the wall clock reaches `time_ms`.
+    pub fn register_processing_time_timer(&mut self, time_ms: i64) {
+        self.state.timers.register(TimeDomain::ProcessingTime, self.key, self.kg, time_ms)
+    }
+
+    /// Deletes the current key's event-time timer at `time_ms`, if any.
+    pub fn delete_event_time_timer(&mut self, time_ms: i64) {
+        self.state.timers.delete(TimeDomain::EventTime, self.key, self.kg, time_ms)
+    }
+
+    /// Deletes the current key's processing-time timer at `time_ms`, if any.
+    pub fn delete_processing_time_timer(&mut self, time_ms: i64) {
+        self.state.timers.delete(TimeDomain::ProcessingTime, self.key, self.kg, time_ms)
     }
 }
 

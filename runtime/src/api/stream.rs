@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use super::env::GraphBuilder;
 use super::functions::{Collector, KeyedProcessFunction};
+use super::graph_builder::GraphBuilder;
 use super::side::OutputTag;
 use crate::context::{OperatorContext, RuntimeMode};
 use crate::error::TaskError;
