@@ -1,4 +1,4 @@
-//! A Kerberized Hadoop (issue 20, first slice), the stack of
+//! A Kerberized Hadoop (issue 20), the stack of
 //! `scripts/secure-hadoop` (MIT KDC, realm RFY.TEST, `hadoop.rpc.protection=privacy`,
 //! SASL data transfer at privacy, SPNEGO on the web endpoints):
 //! - `rfy` logs in from a keytab (`security.kerberos.login.*`, with an empty
@@ -15,17 +15,13 @@
 //! - WebHDFS and the REST client over HTTPS check the server's certificate
 //!   against the stack's CA (`rfy.ssl.client.truststore.pem`), and fail
 //!   naming the certificate problem without it;
-//! - a request without Kerberos is refused with an error saying so.
-//!
+//! - a request without Kerberos is refused with an error saying so;
 //! - the AM registers with the scheduler and starts TaskManager containers
 //!   at `hadoop.rpc.protection=privacy` (SASL DIGEST-MD5 `auth-conf`), and
 //!   word count in application mode runs to FINISHED, reading and writing
 //!   HDFS with the shipped delegation tokens only; its output equals the
-//!   reference counts of the input.
-//!
-//! CURRENT LIMIT, asserted so that it is changed when it goes: the client
-//! does not speak SPNEGO to the RM's web proxy, so it cannot follow the job
-//! and reports only YARN's final report (in an `error:` line).
+//!   reference counts of the input; the client follows the job through the
+//!   RM's web proxy with SPNEGO.
 //!
 //! Environment (from `scripts/secure-hadoop test-env`): `RFY_SECURE_HADOOP_CONF_DIR`,
 //! `RFY_SECURE_KRB5_CONFIG`, `RFY_SECURE_PRINCIPAL`, `RFY_SECURE_KEYTAB`,
@@ -209,31 +205,22 @@ fn keytab_login_runs_wordcount_to_finished_with_tokens_only() {
     assert!(out.contains("Submitted application application_"), "not submitted:\n{out}");
     let app = out[out.find("Submitted application ").unwrap() + 22..].split_whitespace().next().unwrap().to_string();
 
-    // The AM's credentials, as the NodeManager wrote them for its localizer:
-    // the RM delegation token, keyed and serviced by the RM's ip:port.
+    // The containers' credentials, as the NodeManager wrote them at launch
+    // (kept after the application by the stack's
+    // `yarn.nodemanager.delete.debug-delay-sec`): `nmPrivate/<app>/<container>/<container>.tokens`.
     let local_dirs = s.conf.get("yarn.nodemanager.local-dirs").expect("yarn.nodemanager.local-dirs");
-    let private = Path::new(local_dirs.split(',').next().unwrap()).join("nmPrivate");
-    let prefix = format!("container_{}_", app.trim_start_matches("application_"));
-    let files: Vec<PathBuf> = std::fs::read_dir(&private)
-        .unwrap_or_else(|e| panic!("read {}: {e}", private.display()))
+    let app_private = Path::new(local_dirs.split(',').next().unwrap()).join("nmPrivate").join(&app);
+    let (am, tms): (Vec<PathBuf>, Vec<PathBuf>) = std::fs::read_dir(&app_private)
+        .unwrap_or_else(|e| panic!("read {}: {e}", app_private.display()))
         .flatten()
         .map(|e| e.path())
-        .filter(|p| {
-            let n = p.file_name().unwrap().to_string_lossy().to_string();
-            n.starts_with(&prefix) && n.ends_with(".tokens")
-        })
-        .collect();
-    assert!(!files.is_empty(), "no tokens file of {app} in {}", private.display());
+        .map(|d| d.join(format!("{}.tokens", d.file_name().unwrap().to_string_lossy())))
+        .partition(|f| f.to_string_lossy().ends_with("_000001.tokens"));
     let rm = s.conf.rm_address().unwrap();
     let nn = nn.trim_start_matches("hdfs://").trim_end_matches('/').to_string();
     let nn_ip = format!("127.0.0.1:{}", nn.rsplit(':').next().unwrap());
-    for f in &files {
-        let creds = Credentials::read_file(f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
-        // The AM's and the TaskManagers' alike: the RM token (the AM's only).
-        if let Some(token) = creds.token_of_kind("RM_DELEGATION_TOKEN") {
-            assert_eq!(token.service, format!("127.0.0.1:{}", rm.port), "{f:?}");
-        }
-        // The HDFS token twice: by ip:port (Java: the NodeManager's localizer) and by host:port (hdfs-native).
+    // The HDFS token twice: by ip:port (Java: the NodeManager's localizer) and by host:port (hdfs-native).
+    let assert_hdfs_tokens_twice = |creds: &Credentials, f: &Path| {
         let hdfs: Vec<(&str, &str)> = creds
             .tokens
             .iter()
@@ -241,22 +228,34 @@ fn keytab_login_runs_wordcount_to_finished_with_tokens_only() {
             .map(|(alias, t)| (alias.as_str(), t.service.as_str()))
             .collect();
         assert_eq!(hdfs, [(nn_ip.as_str(), nn_ip.as_str()), (nn.as_str(), nn.as_str())], "{f:?}");
-        // No container gets the AMRMToken from rfy (YARN adds the AM's own).
-        let am_container = f.to_string_lossy().contains("_01_000001");
-        assert!(am_container || creds.token_of_kind("YARN_AM_RM_TOKEN").is_none(), "{f:?}");
+    };
+    // The AM's: the RM delegation token, keyed and serviced by the RM's ip:port.
+    assert_eq!(am.len(), 1, "no AM container of {app} in {}: {am:?}", app_private.display());
+    let creds = Credentials::read_file(&am[0]).unwrap_or_else(|e| panic!("{}: {e}", am[0].display()));
+    let token = creds.token_of_kind("RM_DELEGATION_TOKEN").unwrap_or_else(|| panic!("no RM token in {am:?}"));
+    assert_eq!(token.service, format!("127.0.0.1:{}", rm.port), "{am:?}");
+    assert_hdfs_tokens_twice(&creds, &am[0]);
+    // The TaskManagers': the AM's tokens minus its AMRMToken. There is one at
+    // least: the AM, registered with the scheduler at auth-conf, started
+    // containers on the NodeManager at auth-conf.
+    assert!(!tms.is_empty(), "no TaskManager container of {app} in {}:\n{out}", app_private.display());
+    for f in &tms {
+        let creds = Credentials::read_file(f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        assert_hdfs_tokens_twice(&creds, f);
+        assert!(creds.token_of_kind("RM_DELEGATION_TOKEN").is_some(), "{f:?}");
+        assert!(creds.token_of_kind("YARN_AM_RM_TOKEN").is_none(), "the AMRMToken was given to a TaskManager: {f:?}");
     }
-    // The AM, registered with the scheduler at auth-conf, started TaskManager
-    // containers on the NodeManager at auth-conf (more than the AM's tokens file).
-    assert!(files.len() >= 2, "no TaskManager container of {app} was started: {files:?}\n{out}");
 
     // The job ran to FINISHED: the AM read and wrote HDFS with the delegation
     // token only (no component has a Kerberos ticket in its container).
+    // The client followed the job through the RM's web proxy with SPNEGO.
     assert!(ok, "rfy run on the secure stack failed:\n{out}");
-    assert!(
-        out.contains(&format!("application {app} FINISHED with final status SUCCEEDED"))
-            && out.contains(") FINISHED in "),
-        "the job did not finish:\n{out}"
-    );
+    assert!(out.contains(&format!(" submitted in application {app}")), "{out}");
+    assert!(out.contains(&format!("YARN: application {app} FINISHED with final status SUCCEEDED")), "{out}");
+    let job_line = out.lines().find(|l| l.starts_with("Job ") && l.contains(" FINISHED in ")).unwrap_or_else(|| {
+        panic!("the client did not follow the job through the RM's web proxy (SPNEGO) to FINISHED:\n{out}")
+    });
+    assert!(job_line.contains("sources read 1500 records"), "{job_line}");
     let got = secure_hdfs_dfs(&s, &admin_cc, &["-cat", &format!("{output}/part-*")]);
     let mut counts: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
     for line in got.lines() {
@@ -266,14 +265,6 @@ fn keytab_login_runs_wordcount_to_finished_with_tokens_only() {
     }
     assert_eq!(counts.len(), expected.len(), "distinct words");
     assert!(counts == expected, "the counts differ from the reference counts of the input");
-    // CURRENT LIMIT (change this when the client speaks SPNEGO to the RM's
-    // web proxy): the client cannot follow the job through the proxy, which
-    // answers 401 to a request without Kerberos, so it sees only YARN's final
-    // report and says so in an `error:` line, although the run succeeded.
-    assert!(
-        out.contains(&format!("error: application {app} FINISHED with final status SUCCEEDED")),
-        "the client now follows the job: change this test\n{out}"
-    );
     secure_hdfs_dfs(&s, &admin_cc, &["-rm", "-r", "-f", "-skipTrash", &dir]);
 }
 

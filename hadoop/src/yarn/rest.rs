@@ -564,6 +564,12 @@ impl RmRestClient {
         self.kerberos.is_some()
     }
 
+    /// The Kerberos credentials requests authenticate with, if any (for the
+    /// RM's web proxy, which sits behind the same authentication filter).
+    pub fn kerberos(&self) -> Option<&KerberosCredentials> {
+        self.kerberos.as_ref()
+    }
+
     /// The base URL.
     pub fn base_url(&self) -> &str {
         &self.base
