@@ -265,6 +265,19 @@ fn keytab_login_runs_wordcount_to_finished_with_tokens_only() {
     }
     assert_eq!(counts.len(), expected.len(), "distinct words");
     assert!(counts == expected, "the counts differ from the reference counts of the input");
+    // `rfy logs` logs in and reads HDFS as the principal. LIMIT of the test
+    // stack, not of rfy: log aggregation is off (Maven Central ships no
+    // libhadoop, and a Kerberized NodeManager serves container logs only with
+    // it: `SecureIOUtils`, "Secure IO is not possible without native code
+    // extensions"), so a finished application's logs are not in HDFS.
+    let (ok, logs) = s.rfy(&["logs", &app], &admin_cc, Duration::from_secs(120));
+    assert!(!ok, "{logs}");
+    assert!(
+        logs.contains(&format!(
+            "application {app} is FINISHED and its aggregated logs are not in HDFS (log aggregation DISABLED"
+        )),
+        "{logs}"
+    );
     secure_hdfs_dfs(&s, &admin_cc, &["-rm", "-r", "-f", "-skipTrash", &dir]);
 }
 
