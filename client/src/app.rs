@@ -215,7 +215,7 @@ pub fn main(programs: &'static [JobProgram], args: Vec<OsString>) -> ExitCode {
                 let client = jobmanager_client(&cli, &a.target).await?;
                 session::list_jobs(&client, a.all, a.running, a.scheduled).await
             }
-            Command::Logs(a) => crate::logs::run(a).await,
+            Command::Logs(a) => crate::logs::run(&load_conf(&cli, &[])?, a).await,
             Command::Doctor(a) => {
                 let options = crate::doctor::DoctorOptions { executable: a.executable.clone(), probe: !a.no_probe };
                 crate::doctor::run(&load_conf(&cli, &a.dynamic)?, &options).await

@@ -29,15 +29,15 @@ fn log_path(args: &LogsArgs) -> String {
     }
 }
 
-/// Runs `rfy logs`; returns once the log is printed (with `-f`, once the
+/// Runs `rfy logs` (`conf`: rfy's configuration, for the Kerberos login keys); returns once the log is printed (with `-f`, once the
 /// YARN application ends, or never for a `HOST:PORT` JobManager unless it goes away).
 ///
 /// Errors: the target cannot be resolved or reached; the log is not served
 /// (the JobManager's `{"errors"}` text, e.g. an unknown TaskManager); see
 /// [`crate::yarn_logs::run`] for an application id.
-pub async fn run(args: &LogsArgs) -> Result<bool> {
+pub async fn run(conf: &rfy_conf::Configuration, args: &LogsArgs) -> Result<bool> {
     let base = if args.target.starts_with("application_") {
-        return crate::yarn_logs::run(&args.target, args).await;
+        return crate::yarn_logs::run(conf, &args.target, args).await;
     } else if args.target.contains(':') && !args.target.contains('/') {
         format!("http://{}", args.target)
     } else {

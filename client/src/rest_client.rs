@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use rfy_hadoop::kerberos::{KerberosCredentials, KerberosError};
 use rfy_rest_api::{
     AsynchronousOperationResult, ClusterOverviewWithVersion, ConfigurationInfoEntry, ErrorResponseBody, JobDetailsInfo,
     JobExceptionsInfoWithHistory, JobSubmitRequestBody, JobSubmitResponseBody, MultipleJobsDetails, SavepointInfo,
@@ -57,6 +58,15 @@ pub enum RestClientError {
         /// The JobManager's failure text.
         reason: String,
     },
+    /// No SPNEGO token could be made for the URL's host (a Kerberized RM's web proxy).
+    #[error("{url}: {source}")]
+    Kerberos {
+        /// The URL asked.
+        url: String,
+        /// The Kerberos failure (names the host and the principal).
+        #[source]
+        source: KerberosError,
+    },
     /// A polled operation did not complete in time.
     #[error("{what} not done within {seconds:.0} s")]
     Timeout {
@@ -71,6 +81,11 @@ pub enum RestClientError {
 pub struct RestClient {
     base: String,
     http: reqwest::Client,
+    /// `Some`: every request carries `Authorization: Negotiate` (SPNEGO) from
+    /// these credentials, for a Kerberized RM's web proxy (Hadoop's
+    /// `AuthenticationFilter` before `WebAppProxyServlet`, which does not pass
+    /// the header on to the JobManager).
+    kerberos: Option<KerberosCredentials>,
 }
 
 /// How a savepoint is asked for (Flink's `flink savepoint` / `flink stop` options).
@@ -94,7 +109,36 @@ impl RestClient {
             .timeout(Duration::from_secs(30))
             .build()
             .map_err(RestClientError::Client)?;
-        Ok(RestClient { base, http })
+        Ok(RestClient { base, http, kerberos: None })
+    }
+
+    /// The same client authenticating every request with SPNEGO for the URL's
+    /// host (`HTTP@<host>`) from `credentials`: the JobManager through a
+    /// Kerberized ResourceManager's web proxy.
+    pub fn with_kerberos(mut self, credentials: KerberosCredentials) -> Self {
+        self.kerberos = Some(credentials);
+        self
+    }
+
+    /// `builder` for `url` with the SPNEGO header when the client has Kerberos credentials.
+    async fn authenticated(
+        &self,
+        url: &str,
+        builder: reqwest::RequestBuilder,
+    ) -> Result<reqwest::RequestBuilder, RestClientError> {
+        let Some(k) = &self.kerberos else { return Ok(builder) };
+        let host = reqwest::Url::parse(url).ok().and_then(|u| u.host_str().map(str::to_string)).unwrap_or_default();
+        let (k, h) = (k.clone(), host.clone());
+        // Blocking GSSAPI (the first call per host asks the KDC for a service ticket).
+        let header = tokio::task::spawn_blocking(move || k.negotiate_header(&h)).await.unwrap_or_else(|e| {
+            Err(KerberosError::Spnego {
+                host,
+                who: "this process".into(),
+                reason: format!("the SPNEGO task failed: {e}"),
+            })
+        });
+        let header = header.map_err(|source| RestClientError::Kerberos { url: url.to_string(), source })?;
+        Ok(builder.header("Authorization", header))
     }
 
     /// The base URL.
@@ -104,6 +148,7 @@ impl RestClient {
 
     /// Sends `req` for `url` and reads the body as `T` (a 2xx answer) or as Flink's error body.
     async fn call<T: DeserializeOwned>(&self, url: String, req: reqwest::RequestBuilder) -> Result<T, RestClientError> {
+        let req = self.authenticated(&url, req).await?;
         let unreachable = |source| RestClientError::Unreachable { url: url.clone(), source };
         let resp = req.send().await.map_err(unreachable)?;
         let status = resp.status();

@@ -148,6 +148,17 @@ pub async fn wait_final(rm: &RmRestClient, app: &str, limit: Duration) -> Option
     }
 }
 
+/// A JobManager REST client for `tracking` (the RM's web proxy), with the
+/// RM client's Kerberos credentials on a Kerberized cluster: the proxy sits
+/// behind the RM's SPNEGO filter (`hadoop.http.authentication.type=kerberos`).
+fn proxy_client(rm: &RmRestClient, tracking: String) -> Result<RestClient> {
+    let client = RestClient::new(tracking)?;
+    Ok(match rm.kerberos() {
+        Some(k) => client.with_kerberos(k.clone()),
+        None => client,
+    })
+}
+
 /// Finds the (single) job of the application through the proxy; `None` if
 /// the application ended first (its report is returned then).
 async fn find_job(
@@ -337,7 +348,7 @@ async fn follow_job(
             if let Some(t) = r.tracking_url.as_deref().map(|t| t.trim_end_matches('/')).filter(|t| !t.is_empty()) {
                 if t != jm.base().trim_end_matches('/') {
                     tracing::info!(tracking = %t, "tracking URL changed");
-                    moved = Some(RestClient::new(t.to_string())?);
+                    moved = Some(proxy_client(rm, t.to_string())?);
                 }
             }
         }
@@ -512,7 +523,7 @@ pub async fn run_application(
     let Deployed { app, staging, rm, fs, report, t0, t_epoch_ms } = d;
     let tracking = report.tracking_url.clone().unwrap_or_default();
     eprintln!("Application {app} is RUNNING ({:.1} s); tracking URL: {tracking}", t0.elapsed().as_secs_f64());
-    let jm = RestClient::new(tracking.trim_end_matches('/').to_string())?;
+    let jm = proxy_client(&rm, tracking.trim_end_matches('/').to_string())?;
 
     let (job_id, state) = match find_job(&rm, &app, &jm).await? {
         Ok(j) => j,

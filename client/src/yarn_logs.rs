@@ -51,17 +51,21 @@ fn log_file(container: &str, am_containers: &[String]) -> &'static str {
     }
 }
 
-/// Prints application `app`'s log that `args` asks for; with `-f` and a
+/// Prints application `app`'s log that `args` asks for (`conf`: rfy's
+/// configuration, for the Kerberos login keys); with `-f` and a
 /// running application, follows it until the application ends.
 ///
 /// Errors: no Hadoop configuration; the ResourceManager unreachable or not
 /// knowing `app`; an unknown container; a NodeManager or HDFS failure; a
 /// finished application whose logs are not aggregated (yet), naming the
 /// status and the directories tried.
-pub async fn run(app: &str, args: &LogsArgs) -> Result<bool> {
+pub async fn run(conf: &rfy_conf::Configuration, app: &str, args: &LogsArgs) -> Result<bool> {
     let hconf = HadoopConfig::from_env().map_err(|e| {
         anyhow!("{e}: a YARN application's logs are found through the ResourceManager named by the Hadoop configuration (HADOOP_CONF_DIR)")
     })?;
+    // Kerberized cluster: log in first, so that HDFS is read as the
+    // principal (never as a proxy user of the OS user).
+    crate::kerberos::login(conf, &hconf).await?;
     let rm = RmRestClient::from_config(&hconf, &current_user())?;
     let report = rm.app_report(app).await.with_context(|| {
         format!("cannot get the report of application {app} from the ResourceManager at {}", rm.base_url())
@@ -87,7 +91,10 @@ pub async fn run(app: &str, args: &LogsArgs) -> Result<bool> {
 
 /// Prints (and with `follow`, follows) `file` of running container `c`.
 async fn running(rm: &RmRestClient, app: &str, c: &RunningContainer, file: &str, follow: bool) -> Result<bool> {
-    let nm = NmLogClient::new(rm.user())?;
+    let nm = match rm.kerberos() {
+        Some(k) => NmLogClient::new(rm.user())?.with_kerberos(k.clone()),
+        None => NmLogClient::new(rm.user())?,
+    };
     let (bytes, mut offset) = nm
         .read(c, file, None)
         .await

@@ -16,6 +16,7 @@
 use serde_json::Value;
 
 use super::rest::{remote_exception_message, RestError, RmRestClient, CONNECT_TIMEOUT, REQUEST_TIMEOUT};
+use crate::kerberos::KerberosCredentials;
 
 /// A container of a running application, as the ResourceManager lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,6 +111,9 @@ impl RmRestClient {
 pub struct NmLogClient {
     user: String,
     http: reqwest::Client,
+    /// `Some`: SPNEGO with these credentials instead of `?user.name=` (a
+    /// Kerberized cluster's NodeManager web services).
+    kerberos: Option<KerberosCredentials>,
 }
 
 impl NmLogClient {
@@ -117,12 +121,22 @@ impl NmLogClient {
     pub fn new(user: &str) -> Result<Self, RestError> {
         let builder = crate::tls::client_builder(None)?.connect_timeout(CONNECT_TIMEOUT).timeout(REQUEST_TIMEOUT);
         let http = crate::tls::build(builder, None)?;
-        Ok(NmLogClient { user: user.to_string(), http })
+        Ok(NmLogClient { user: user.to_string(), http, kerberos: None })
+    }
+
+    /// The same client authenticating every request with SPNEGO (`HTTP@<NodeManager host>`)
+    /// from `credentials` instead of `?user.name=`.
+    pub fn with_kerberos(mut self, credentials: KerberosCredentials) -> Self {
+        self.kerberos = Some(credentials);
+        self
     }
 
     /// GETs `url`, JSON if `json` (the listing; a log file is text/plain only).
     async fn get(&self, url: &str, size: Option<i64>, json: bool) -> Result<(u16, bytes::Bytes), RestError> {
-        let mut req = self.http.get(url).query(&[("user.name", self.user.as_str())]);
+        let mut req = match &self.kerberos {
+            None => self.http.get(url).query(&[("user.name", self.user.as_str())]),
+            Some(k) => self.http.get(url).header("Authorization", super::rest::negotiate(k, url).await?),
+        };
         if json {
             req = req.header("Accept", "application/json");
         }

@@ -501,6 +501,20 @@ struct DelegationTokenAnswer {
     token: String,
 }
 
+/// `Authorization: Negotiate <token>` for `url`'s host (the SPNEGO service is
+/// `HTTP@<host of the URL>`), made off the async threads (GSSAPI blocks; the
+/// first call per host asks the KDC for a service ticket).
+///
+/// Errors: [`RestError::Kerberos`] naming the URL, the host and the principal.
+pub(crate) async fn negotiate(k: &KerberosCredentials, url: &str) -> Result<String, RestError> {
+    let host = reqwest::Url::parse(url).ok().and_then(|u| u.host_str().map(str::to_string)).unwrap_or_default();
+    let k = k.clone();
+    let header = tokio::task::spawn_blocking(move || k.negotiate_header(&host))
+        .await
+        .map_err(|e| RestError::Json { url: url.to_string(), reason: format!("SPNEGO task failed: {e}") })?;
+    header.map_err(|source| RestError::Kerberos { url: url.to_string(), source })
+}
+
 /// A client of the ResourceManager REST API, acting as one user.
 #[derive(Debug, Clone)]
 pub struct RmRestClient {
@@ -564,6 +578,12 @@ impl RmRestClient {
         self.kerberos.is_some()
     }
 
+    /// The Kerberos credentials requests authenticate with, if any (for the
+    /// RM's web proxy, which sits behind the same authentication filter).
+    pub fn kerberos(&self) -> Option<&KerberosCredentials> {
+        self.kerberos.as_ref()
+    }
+
     /// The base URL.
     pub fn base_url(&self) -> &str {
         &self.base
@@ -618,12 +638,7 @@ impl RmRestClient {
 
     /// `Negotiate <token>` for the RM's host (the SPNEGO service is `HTTP@<host of the URL>`).
     async fn negotiate(&self, k: &KerberosCredentials, url: &str) -> Result<String, RestError> {
-        let host = reqwest::Url::parse(url).ok().and_then(|u| u.host_str().map(str::to_string)).unwrap_or_default();
-        let k = k.clone();
-        let header = tokio::task::spawn_blocking(move || k.negotiate_header(&host))
-            .await
-            .map_err(|e| RestError::Json { url: url.to_string(), reason: format!("SPNEGO task failed: {e}") })?;
-        header.map_err(|source| RestError::Kerberos { url: url.to_string(), source })
+        negotiate(k, url).await
     }
 
     pub(crate) fn parse<T: serde::de::DeserializeOwned>(&self, path: &str, text: &str) -> Result<T, RestError> {
