@@ -10,18 +10,21 @@
 //!   recovery: the JobMaster restores the newest intact checkpoint in
 //!   `<state.checkpoints.dir>/<job id>/`. A job that already ended (the entry
 //!   carries its final state) is not run again: the attempt reports that outcome.
-//! - Session mode: a background loop mirrors the Dispatcher's running jobs
-//!   into the store (JobGraph and configuration); a later attempt resubmits
-//!   each stored job that had not ended, under its id, with recovery.
+//! - Session mode: the Dispatcher writes each job into the store (JobGraph and
+//!   configuration, [`SessionGraphStore`]) before it acknowledges the
+//!   submission, and a background loop removes the entries of ended jobs; a
+//!   later attempt resubmits each stored job that had not ended, under its
+//!   id, with recovery.
 //!
 //! With `yarn.application-attempts` 1 (YARN's `MAX_APP_ATTEMPTS` of 1) there
 //! is no later attempt and no store is written.
 
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rfy_conf::{options, Configuration};
+use rfy_jobmanager::job_graph_store::{JobGraphStore, JobGraphStoreError, SubmittedJobGraph};
 use rfy_jobmanager::{JobManagerHandle, SubmitError};
 use rfy_runtime::JobGraph;
 
@@ -53,7 +56,7 @@ pub enum FailoverError {
 /// restarts within one AM attempt beyond this would reuse numbers).
 pub const EXECUTION_ATTEMPTS_PER_AM_ATTEMPT: u32 = 1_000_000;
 
-/// How often the session AM mirrors its jobs into the store.
+/// How often the session AM removes the entries of its ended jobs from the store.
 pub const SESSION_SYNC_INTERVAL: Duration = Duration::from_millis(500);
 
 /// This ApplicationMaster's attempt.
@@ -222,48 +225,69 @@ pub(crate) async fn recover_session(
     Ok(ids)
 }
 
-/// Session mode: mirrors the Dispatcher's jobs into `store` every
-/// [`SESSION_SYNC_INTERVAL`] (an entry per job not yet terminal, removed
-/// once it is) until the task is aborted. `known`: ids already stored.
+/// The ids of the session's jobs that have an entry in the job store,
+/// shared by [`SessionGraphStore`] (adds one before a submission is
+/// acknowledged) and [`spawn_session_sync`] (removes it once the job ended).
+pub(crate) type StoredIds = Arc<Mutex<HashSet<String>>>;
+
+/// The session's job store as the Dispatcher's [`JobGraphStore`]: every job
+/// is written to HDFS before its submission is acknowledged (Flink writes its
+/// JobGraphStore on submit), so an AM crash right after a client was told
+/// "submitted" cannot lose it.
+pub(crate) struct SessionGraphStore {
+    pub(crate) store: JobStore,
+    pub(crate) conf: Configuration,
+    pub(crate) attempt: AttemptInfo,
+    pub(crate) stored: StoredIds,
+}
+
+impl JobGraphStore for SessionGraphStore {
+    fn put(&self, job: &SubmittedJobGraph<'_>) -> Result<(), JobGraphStoreError> {
+        let entry = StoredJob {
+            version: STORED_JOB_VERSION,
+            job_id: job.job_id.to_string(),
+            name: job.name.to_string(),
+            program: StoredProgram::Graph { graph: Box::new(job.graph.clone()), config: job.config.clone() },
+            checkpoint_dir: checkpoint_dir(&self.conf, job.job_id),
+            final_state: None,
+            attempt: self.attempt.number,
+        };
+        self.store.put(&entry).map_err(|e| JobGraphStoreError {
+            job_id: job.job_id.to_string(),
+            location: self.store.dir().to_string(),
+            source: Box::new(e),
+        })?;
+        self.stored.lock().unwrap_or_else(|p| p.into_inner()).insert(job.job_id.to_string());
+        Ok(())
+    }
+}
+
+/// Session mode: removes a job's entry from `store` once the job is
+/// terminal (checked every [`SESSION_SYNC_INTERVAL`]) until the task is
+/// aborted. Entries are written at submission ([`SessionGraphStore`]);
+/// `stored` holds the ids that have one (the jobs taken over included).
 pub(crate) fn spawn_session_sync(
     jm: Arc<JobManagerHandle>,
     store: JobStore,
-    attempt: AttemptInfo,
-    conf: Configuration,
-    mut known: HashSet<String>,
+    stored: StoredIds,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
-            for job in jm.jobs() {
-                let stored = known.contains(&job.job_id);
-                if job.state.is_terminal() == stored {
-                    let (s, id) = (store.clone(), job.job_id.clone());
-                    let r = if stored {
-                        blocking(move || s.remove(&id)).await
-                    } else {
-                        let entry = StoredJob {
-                            version: STORED_JOB_VERSION,
-                            job_id: job.job_id.clone(),
-                            name: job.name.clone(),
-                            program: StoredProgram::Graph {
-                                graph: Box::new((*job.graph).clone()),
-                                config: job.config.clone(),
-                            },
-                            checkpoint_dir: checkpoint_dir(&conf, &job.job_id),
-                            final_state: None,
-                            attempt: attempt.number,
-                        };
-                        blocking(move || s.put(&entry)).await
-                    };
-                    match r {
-                        Ok(()) if stored => {
-                            known.remove(&job.job_id);
-                        }
-                        Ok(()) => {
-                            known.insert(job.job_id.clone());
-                        }
-                        Err(e) => tracing::warn!(job = %job.job_id, "job store: {e}"),
+            let ended: Vec<String> = {
+                let ids = stored.lock().unwrap_or_else(|p| p.into_inner());
+                jm.jobs()
+                    .into_iter()
+                    .filter(|j| j.state.is_terminal() && ids.contains(&j.job_id))
+                    .map(|j| j.job_id)
+                    .collect()
+            };
+            for id in ended {
+                let (s, job) = (store.clone(), id.clone());
+                match blocking(move || s.remove(&job)).await {
+                    Ok(()) => {
+                        stored.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
                     }
+                    Err(e) => tracing::warn!(job = %id, "job store: {e}"),
                 }
             }
             tokio::time::sleep(SESSION_SYNC_INTERVAL).await;

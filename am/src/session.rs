@@ -11,12 +11,12 @@
 use std::time::{Duration, Instant};
 
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use rfy_conf::Configuration;
 use rfy_jobmanager::JobManagerHandle;
 
-use crate::failover::{recover_session, spawn_session_sync, AttemptInfo};
+use crate::failover::{recover_session, spawn_session_sync, AttemptInfo, SessionGraphStore, StoredIds};
 use crate::job_store::JobStore;
 use crate::outcome::{JobEnd, Outcome, StopReceiver};
 
@@ -26,9 +26,10 @@ pub const CANCEL_WAIT: Duration = Duration::from_secs(20);
 /// Serves jobs until the session is asked to stop; cancels the running jobs
 /// and returns the outcome to report to YARN.
 ///
-/// With a job `store` (YARN makes more than one attempt) the session's
-/// running jobs are mirrored into it; a later attempt first takes over the
-/// jobs stored by the previous one (see [`crate::failover`]).
+/// With a job `store` (YARN makes more than one attempt) every job is
+/// written into it before its submission is acknowledged and removed once it
+/// ended; a later attempt first takes over the jobs stored by the previous
+/// one (see [`crate::failover`]).
 pub async fn serve(
     jm: &Arc<JobManagerHandle>,
     store: Option<&JobStore>,
@@ -36,14 +37,20 @@ pub async fn serve(
     conf: &Configuration,
     stop: &mut StopReceiver,
 ) -> Outcome {
-    let mut known = HashSet::new();
+    let stored: StoredIds = Arc::new(Mutex::new(HashSet::new()));
     if let (Some(store), true) = (store, attempt.is_recovery()) {
         match recover_session(jm, store, attempt).await {
-            Ok(ids) => known.extend(ids),
+            Ok(ids) => stored.lock().unwrap_or_else(|p| p.into_inner()).extend(ids),
             Err(e) => tracing::error!("cannot take over the session's jobs: {e}"),
         }
     }
-    let sync = store.map(|s| spawn_session_sync(jm.clone(), s.clone(), attempt, conf.clone(), known));
+    // Every job accepted from now on is in the store before the client hears
+    // of it; the sync task removes the entries of ended jobs.
+    let sync = store.map(|s| {
+        let graph_store = SessionGraphStore { store: s.clone(), conf: conf.clone(), attempt, stored: stored.clone() };
+        jm.set_job_graph_store(Arc::new(graph_store));
+        spawn_session_sync(jm.clone(), s.clone(), stored.clone())
+    });
     tracing::info!(rest = %jm.rest_address, "session cluster ready: waiting for jobs");
     let mut shutdown = jm.shutdown_requests();
     let (end, why) = tokio::select! {

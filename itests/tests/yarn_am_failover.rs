@@ -274,3 +274,63 @@ async fn yarn_session_am_container_kill_recovers_the_running_job() {
     assert!(!c.fs.exists(&c.staging_dir(&app)).await.unwrap(), "staging directory left behind");
     c.fs.delete(&dir, true).await.unwrap();
 }
+
+/// Issue 25: a session never loses a job it accepted. The job store entry
+/// exists as soon as the session answered the submission (it is written
+/// before the answer, not by a later sync), and when the AM container is
+/// killed right after, attempt 2 takes the job over and runs it to an
+/// exactly-once output.
+#[tokio::test(flavor = "multi_thread")]
+async fn yarn_session_job_acknowledged_right_before_an_am_kill_is_not_lost() {
+    let Some(c) = Cluster::get("yarn_session_job_acknowledged_right_before_an_am_kill_is_not_lost") else { return };
+    let dir = c.test_dir("session-accepted").await;
+    let tmp = tempfile::tempdir().unwrap();
+    let (input, _) = repeated_kjv(tmp.path(), 1);
+    let expected = reference_counts(&input);
+    let input_uri = upload(&c, &input, &format!("{dir}/input.txt")).await;
+    let props = tempfile::tempdir().unwrap();
+    let props_d = format!("yarn.properties-file.location={}", props.path().display());
+    let start = ["yarn-session", "start", "-d", "--name", "accepted-itest", "-s", "1", "-jm", "512m", "-tm", "512m"];
+    let (st, out, _) = rfy(&[&start[..], &["-D", &props_d]].concat(), &[], Duration::from_secs(180));
+    assert!(st.success(), "yarn-session start failed:\n{out}");
+    let field = |name: &str| out.lines().find_map(|l| l.strip_prefix(name)).map(|v| v.trim().to_string());
+    let app = field("YARN application: ").expect("application id");
+    let _guard = KillOnPanic(app.clone());
+    let jm_rest = field("JobManager REST: ").expect("the JobManager's REST address");
+
+    // The JobGraph as `rfy run -m yarn-session` would submit it, sent straight to the session's Dispatcher.
+    let out_path = format!("{dir}/out");
+    let output = format!("hdfs://{out_path}");
+    let job_args = ["wordcount", "--input", &input_uri, "--output", &output, "--mode", "updates", "--rate", "4000"];
+    let (st, graph, err) = rfy(&[&["info", "-p", "1"][..], &job_args].concat(), &[], Duration::from_secs(60));
+    assert!(st.success(), "rfy info failed:\n{graph}{err}");
+    let graph: rfy_runtime::JobGraph = serde_json::from_str(&graph).expect("rfy info prints a JobGraph");
+    let ckpt = format!("{}{dir}/checkpoints", c.conf.default_fs().trim_end_matches('/'));
+    let config = std::collections::BTreeMap::from([
+        ("execution.checkpointing.interval".to_string(), "1s".to_string()),
+        ("state.checkpoints.dir".to_string(), ckpt),
+    ]);
+    let session = RestClient::new(jm_rest).unwrap();
+    let before = AmIdentity::of(&c.rm.app_report(&app).await.unwrap());
+    let job = session.submit(&graph, &config).await.expect("the session accepts the job");
+    let entry = format!("{}/jobstore/{job}.json", c.staging_dir(&app));
+    assert!(c.fs.exists(&entry).await.unwrap(), "no job store entry {entry} when the submission was answered");
+
+    let am = before.container.clone().expect("AM container");
+    tokio::task::spawn_blocking(move || kill_container(&am)).await.unwrap().unwrap();
+    let rest = RestClient::new(format!("{}/proxy/{app}", c.rm.base_url())).unwrap();
+    let new_am = wait_taken_over(&c, &app, &rest, &job, &before).await;
+    assert_eq!(new_am.attempt, Some(2), "{new_am:?}");
+    let state = rfy_itests::local::wait_terminal(&rest, &job, Duration::from_secs(180)).await.unwrap();
+    assert_eq!(state, "FINISHED", "job {job} on attempt 2");
+    let (got, leftovers) = hdfs_committed_updates(&c, &out_path).await.unwrap();
+    let problems = exactly_once_problems(&expected, &got);
+    assert!(problems.is_empty(), "output is not exactly-once: {problems:#?}");
+    assert!(leftovers.is_empty(), "uncommitted files left in {out_path}: {leftovers:?}");
+
+    let (st, out, _) = rfy(&["yarn-session", "stop", "--yid", &app, "-D", &props_d], &[], Duration::from_secs(120));
+    assert!(st.success(), "yarn-session stop failed:\n{out}");
+    let r = c.wait_final(&app, Duration::from_secs(60)).await;
+    assert_eq!(r.final_status, "SUCCEEDED", "{}", r.diagnostics);
+    c.fs.delete(&dir, true).await.unwrap();
+}
