@@ -278,7 +278,7 @@ pub(crate) fn spawn_session_sync(
                 jm.jobs()
                     .into_iter()
                     .filter(|j| j.state.is_terminal() && ids.contains(&j.job_id))
-                    .map(|j| j.job_id)
+                    .map(|j| j.job_id.clone())
                     .collect()
             };
             for id in ended {

@@ -302,9 +302,12 @@ async fn yarn_session_job_acknowledged_right_before_an_am_kill_is_not_lost() {
     let out_path = format!("{dir}/out");
     let output = format!("hdfs://{out_path}");
     let job_args = ["wordcount", "--input", &input_uri, "--output", &output, "--mode", "updates", "--rate", "4000"];
-    let (st, graph, err) = rfy(&[&["info", "-p", "1"][..], &job_args].concat(), &[], Duration::from_secs(60));
-    assert!(st.success(), "rfy info failed:\n{graph}{err}");
-    let graph: rfy_runtime::JobGraph = serde_json::from_str(&graph).expect("rfy info prints a JobGraph");
+    let info = std::process::Command::new(rfy_itests::rfy_bin())
+        .args([&["info", "-p", "1"][..], &job_args].concat())
+        .output()
+        .expect("run rfy info");
+    assert!(info.status.success(), "rfy info failed:\n{}", String::from_utf8_lossy(&info.stderr));
+    let graph: rfy_runtime::JobGraph = serde_json::from_slice(&info.stdout).expect("rfy info prints a JobGraph");
     let ckpt = format!("{}{dir}/checkpoints", c.conf.default_fs().trim_end_matches('/'));
     let config = std::collections::BTreeMap::from([
         ("execution.checkpointing.interval".to_string(), "1s".to_string()),
