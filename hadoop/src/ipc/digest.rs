@@ -447,10 +447,9 @@ impl DigestMd5Client {
 mod tests {
     use super::*;
 
-    /// RFC 2831 §4's worked example.
-    #[test]
-    fn rfc2831_example() {
-        let p = DigestParams {
+    /// The parameters of RFC 2831 §4's worked example.
+    fn rfc2831_params() -> DigestParams<'static> {
+        DigestParams {
             username: "chris",
             realm: "elwood.innosoft.com",
             password: "secret",
@@ -460,7 +459,13 @@ mod tests {
             qop: "auth",
             digest_uri: "imap/elwood.innosoft.com",
             authzid: None,
-        };
+        }
+    }
+
+    /// RFC 2831 §4's worked example.
+    #[test]
+    fn rfc2831_example() {
+        let p = rfc2831_params();
         assert_eq!(digest_response(&p, false), "d388dad90d4bbd760a152321f2143af7");
         assert_eq!(digest_response(&p, true), "ea40f60335c427b5527b84dbabcdfffd");
     }
@@ -558,17 +563,7 @@ mod tests {
             let layer = c.security_layer().unwrap().expect("a wrapping qop has a layer");
             assert_eq!(layer.sender.cipher(), c.cipher());
         }
-        let a1 = DigestParams {
-            username: "chris",
-            realm: "elwood.innosoft.com",
-            password: "secret",
-            nonce: "OA6MG9tEQGm2hh",
-            cnonce: "OA6MHXh6VqTrRk",
-            nc: "00000001",
-            qop: "auth",
-            digest_uri: "imap/elwood.innosoft.com",
-            authzid: None,
-        };
+        let a1 = rfc2831_params();
         assert_eq!(hex(&session_key(&a1)), "a2549853149b0536f01f0b850c643c57");
     }
 

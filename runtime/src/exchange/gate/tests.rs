@@ -36,6 +36,11 @@ fn data(xs: &[u32]) -> NetMessage {
     NetMessage::Data { bytes, records: xs.len() as u32 }
 }
 
+/// A gate over `channels` whose chain records into `seen`.
+fn recording_gate(channels: Vec<ChannelReceiver>, seen: &Arc<Mutex<Vec<Seen>>>) -> NetworkInput<u32> {
+    NetworkInput::<u32>::new(channels, Box::new(Recorder(seen.clone())), Duration::from_millis(10), "t".into())
+}
+
 fn barrier(id: u64) -> Event {
     Event::Barrier(CheckpointBarrier { id, timestamp_ms: 0, savepoint: false })
 }
@@ -45,24 +50,26 @@ fn barriers_align_and_watermarks_take_the_minimum() {
     let (tx0, rx0) = channel(16);
     let (tx1, rx1) = channel(16);
     let seen = Arc::new(Mutex::new(Vec::new()));
-    let mut gate = NetworkInput::<u32>::new(
-        vec![rx0, rx1],
-        Box::new(Recorder(seen.clone())),
-        Duration::from_millis(10),
-        "t".into(),
-    );
+    let mut gate = recording_gate(vec![rx0, rx1], &seen);
     // Channel 0 runs ahead: its records after the barrier must wait for channel 1's barrier.
     tx0.send(data(&[1])).unwrap();
     tx0.send(NetMessage::Event(Event::Watermark(10))).unwrap();
     tx0.send(NetMessage::Event(barrier(1))).unwrap();
     tx0.send(data(&[100])).unwrap();
-    tx0.send(NetMessage::Event(Event::EndOfInput)).unwrap();
+    let recorded = seen.clone();
     let feeder = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(50));
         tx1.send(data(&[2])).unwrap();
         tx1.send(NetMessage::Event(Event::Watermark(5))).unwrap();
         tx1.send(NetMessage::Event(barrier(1))).unwrap();
         tx1.send(NetMessage::Event(Event::EndOfInput)).unwrap();
+        // Channel 0 ends only once channel 1's end moved the watermark to
+        // channel 0's 10 (had channel 0 ended first, 5 would stay the last).
+        let start = std::time::Instant::now();
+        while !recorded.lock().unwrap().contains(&Seen::E(Event::Watermark(10))) && start.elapsed().as_secs() < 10 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        tx0.send(NetMessage::Event(Event::EndOfInput)).unwrap();
     });
     let control = TaskControl::default();
     gate.run(&control).unwrap();
@@ -96,12 +103,7 @@ fn idle_channels_leave_the_watermark_minimum() {
     let (tx0, rx0) = channel(64);
     let (tx1, rx1) = channel(64);
     let seen = Arc::new(Mutex::new(Vec::new()));
-    let mut gate = NetworkInput::<u32>::new(
-        vec![rx0, rx1],
-        Box::new(Recorder(seen.clone())),
-        Duration::from_millis(10),
-        "t".into(),
-    );
+    let mut gate = recording_gate(vec![rx0, rx1], &seen);
     // Driven event by event: the order across channels matters here.
     let steps = [
         (1, Event::Watermark(5)),
@@ -172,8 +174,7 @@ fn typed_batches_pass_unencoded_in_order_with_events() {
     };
     let (tx, rx) = channel(8);
     let seen = Arc::new(Mutex::new(Vec::new()));
-    let mut gate =
-        NetworkInput::<u32>::new(vec![rx], Box::new(Recorder(seen.clone())), Duration::from_millis(10), "t".into());
+    let mut gate = recording_gate(vec![rx], &seen);
     tx.send(typed(vec![1, 2], vec![])).unwrap();
     tx.send(NetMessage::Event(barrier(3))).unwrap();
     tx.send(typed(vec![3], vec![77])).unwrap();
@@ -233,12 +234,7 @@ fn at_least_once_does_not_block_channels_and_acknowledges() {
         "t".into(),
     );
     let control = TaskControl { checkpointing: Some(Arc::new(cp)), ..Default::default() };
-    let mut gate = NetworkInput::<u32>::new(
-        vec![rx0, rx1],
-        Box::new(Recorder(seen.clone())),
-        Duration::from_millis(10),
-        "t".into(),
-    );
+    let mut gate = recording_gate(vec![rx0, rx1], &seen);
     tx0.send(NetMessage::Event(barrier(1))).unwrap();
     tx0.send(data(&[100])).unwrap();
     let feeder = std::thread::spawn(move || {
@@ -268,12 +264,7 @@ fn end_of_data_is_forwarded_once_and_the_final_barrier_still_aligns() {
     let (tx0, rx0) = channel(16);
     let (tx1, rx1) = channel(16);
     let seen = Arc::new(Mutex::new(Vec::new()));
-    let mut gate = NetworkInput::<u32>::new(
-        vec![rx0, rx1],
-        Box::new(Recorder(seen.clone())),
-        Duration::from_millis(10),
-        "t".into(),
-    );
+    let mut gate = recording_gate(vec![rx0, rx1], &seen);
     tx0.send(data(&[1])).unwrap();
     tx0.send(NetMessage::Event(Event::EndOfData)).unwrap();
     tx0.send(NetMessage::Event(barrier(7))).unwrap();
