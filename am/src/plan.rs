@@ -52,12 +52,13 @@ pub enum PlanError {
         source: Box<CheckpointDirError>,
     },
     /// A planning check failed (missing input, output not writable).
-    #[error("job '{job}': {message}")]
+    #[error("job '{job}': {source}")]
     Check {
         /// The job's name.
         job: String,
-        /// The check's message, naming the file.
-        message: String,
+        /// The check's failure, naming the file or address.
+        #[source]
+        source: rfy_runtime::IoCheckError,
     },
 }
 
@@ -118,7 +119,7 @@ pub fn plan(
     if check_io {
         // The checkpoint directory first: the output check may create the output directory.
         check_checkpoint_dir(conf).map_err(|e| PlanError::CheckpointDir { job: job.into(), source: Box::new(e) })?;
-        stream.check_io().map_err(|message| PlanError::Check { job: job.into(), message })?;
+        stream.check_io().map_err(|source| PlanError::Check { job: job.into(), source })?;
     }
     let graph = stream.job_graph().map_err(|error| PlanError::Job { job: job.into(), error })?;
     Ok((stream, graph))

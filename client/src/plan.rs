@@ -35,6 +35,6 @@ pub fn plan(job: &JobArgs, conf: &Configuration) -> Result<(StreamGraph, JobGrap
 /// dataflow, each as one line.
 pub fn plan_with(programs: &[JobProgram], job: &JobArgs, conf: &Configuration) -> Result<(StreamGraph, JobGraph)> {
     // Before anything is submitted or started (the JobMaster checks the same).
-    rfy_jobmanager::check_checkpoint_settings(conf).map_err(|e| anyhow::anyhow!(e))?;
+    rfy_jobmanager::check_checkpoint_settings(conf)?;
     Ok(rfy_am::plan::plan(programs, &job.job, &job.job_args, conf, false)?)
 }

@@ -33,6 +33,7 @@ use rfy_runtime::fs::{FileStatus, FileSystem, InputFile, OutputFile};
 use rfy_runtime::sinks::two_phase::TwoPhaseTextWriter;
 use rfy_runtime::sinks::{Sink, SinkWriter};
 use rfy_runtime::sources::{file_splits, Source, SourceReader, SplitLineReader};
+use rfy_runtime::IoCheckError;
 use rfy_runtime::{OperatorContext, TaskError};
 
 /// Buffer size of readers and writers, bytes (1 MiB).
@@ -103,15 +104,15 @@ impl Source<String> for HdfsTextFileSource {
     fn bounded(&self) -> bool {
         true
     }
-    fn check(&self) -> Result<(), String> {
-        let p = HdfsUri::parse(&self.path.uri).map_err(|e| e.to_string())?;
+    fn check(&self) -> Result<(), IoCheckError> {
+        let p = HdfsUri::parse(&self.path.uri).map_err(IoCheckError::client)?;
         off_async(|| {
-            let c = p.client().map_err(|e| e.to_string())?;
+            let c = p.client().map_err(IoCheckError::client)?;
             match c.get_file_info(&p.path) {
                 Ok(s) if !s.isdir => Ok(()),
-                Ok(_) => Err(format!("input path {} is a directory, not a file", p.uri)),
-                Err(e) if not_found(&e) => Err(format!("input file {} does not exist", p.uri)),
-                Err(e) => Err(format!("input file {} cannot be read: {}", p.uri, io_err(e))),
+                Ok(_) => Err(format!("input path {} is a directory, not a file", p.uri).into()),
+                Err(e) if not_found(&e) => Err(format!("input file {} does not exist", p.uri).into()),
+                Err(e) => Err(format!("input file {} cannot be read: {}", p.uri, io_err(e)).into()),
             }
         })
     }
@@ -142,7 +143,7 @@ pub struct HdfsFileSystem {
 pub fn register_file_system() {
     rfy_runtime::fs::register("hdfs", |authority| {
         let namenode = authority.map(|a| format!("hdfs://{a}"));
-        let client = client(namenode.as_deref()).map_err(|e| e.to_string())?;
+        let client = client(namenode.as_deref())?;
         Ok(Arc::new(HdfsFileSystem { client }) as Arc<dyn FileSystem>)
     });
 }
@@ -301,19 +302,19 @@ impl<T: 'static> Sink<T> for HdfsTextFileSink<T> {
     fn name(&self) -> String {
         format!("Sink: Text file {}", self.dir)
     }
-    fn check(&self) -> Result<(), String> {
-        let p = HdfsUri::parse(&self.dir).map_err(|e| e.to_string())?;
+    fn check(&self) -> Result<(), IoCheckError> {
+        let p = HdfsUri::parse(&self.dir).map_err(IoCheckError::client)?;
         off_async(|| {
-            let c = p.client().map_err(|e| e.to_string())?;
+            let c = p.client().map_err(IoCheckError::client)?;
             match c.get_file_info(&p.path) {
-                Ok(s) if !s.isdir => Err(format!("output path {} exists and is not a directory", p.uri)),
+                Ok(s) if !s.isdir => Err(format!("output path {} exists and is not a directory", p.uri).into()),
                 Ok(_) => match c.list_status(&p.path, false) {
                     Ok(v) if v.is_empty() => Ok(()),
-                    Ok(_) => Err(format!("output directory {} exists and is not empty", p.uri)),
-                    Err(e) => Err(format!("cannot list output directory {}: {}", p.uri, io_err(e))),
+                    Ok(_) => Err(format!("output directory {} exists and is not empty", p.uri).into()),
+                    Err(e) => Err(format!("cannot list output directory {}: {}", p.uri, io_err(e)).into()),
                 },
                 Err(e) if not_found(&e) => Ok(()),
-                Err(e) => Err(format!("cannot check output directory {}: {}", p.uri, io_err(e))),
+                Err(e) => Err(format!("cannot check output directory {}: {}", p.uri, io_err(e)).into()),
             }
         })
     }

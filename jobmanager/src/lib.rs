@@ -24,7 +24,8 @@ mod task_calls;
 mod web;
 
 pub use checkpoint::{
-    check_settings as check_checkpoint_settings, CheckpointStat, CheckpointState, CheckpointStats, RestoredStat,
+    check_settings as check_checkpoint_settings, CheckpointSettingsError, CheckpointStat, CheckpointState,
+    CheckpointStats, RestoredStat,
 };
 pub use cluster::{JobManager, JobManagerConfig, JobManagerHandle};
 pub use error::{JobManagerError, SubmitError};

@@ -32,12 +32,17 @@ pub fn one_line(text: &str) -> String {
 /// A value parser for rates: a finite number > 0 (per second).
 ///
 /// Errors: what the value must be.
-pub fn positive_rate(text: &str) -> Result<f64, String> {
+pub fn positive_rate(text: &str) -> Result<f64, NotAPositiveRate> {
     match text.parse::<f64>() {
         Ok(r) if r > 0.0 && r.is_finite() => Ok(r),
-        _ => Err(format!("'{text}' is not a number > 0 (per second)")),
+        _ => Err(NotAPositiveRate(text.to_string())),
     }
 }
+
+/// A rate argument that is not a finite number above 0 (the text as given).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("'{0}' is not a number > 0 (per second)")]
+pub struct NotAPositiveRate(pub String);
 
 /// A value parser for durations in Flink's syntax (`2002ms`, `2 s`, `1 min`; a plain number is ms).
 ///

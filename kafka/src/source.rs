@@ -330,9 +330,9 @@ impl<T: rfy_runtime::record::Record, D: KafkaDeserializer<T>> Source<T> for Kafk
     fn bounded(&self) -> bool {
         self.bounded
     }
-    fn check(&self) -> Result<(), String> {
-        let consumer = self.consumer().map_err(|e| e.to_string())?;
-        let found = self.discover(&consumer).map(|_| ()).map_err(|e| e.to_string());
+    fn check(&self) -> Result<(), rfy_runtime::IoCheckError> {
+        let consumer = self.consumer().map_err(rfy_runtime::IoCheckError::client)?;
+        let found = self.discover(&consumer).map(|_| ()).map_err(rfy_runtime::IoCheckError::client);
         close(&consumer);
         found
     }

@@ -2,6 +2,38 @@
 
 use crate::checkpoint::CheckpointError;
 
+/// A planning-time check of a source or sink failed ([`crate::sources::Source::check`],
+/// [`crate::sinks::Sink::check`]): an input missing, an output not writable,
+/// a broker unreachable. The text names the path or address at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum IoCheckError {
+    /// What is wrong, one line naming the path or address.
+    #[error("{0}")]
+    Failed(String),
+    /// The connector's client failed (its error names the path or address).
+    #[error(transparent)]
+    Client(Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl IoCheckError {
+    /// Wraps a connector client's error, keeping it as the source.
+    pub fn client(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        IoCheckError::Client(e.into())
+    }
+}
+
+impl From<String> for IoCheckError {
+    fn from(message: String) -> Self {
+        IoCheckError::Failed(message)
+    }
+}
+
+impl From<&str> for IoCheckError {
+    fn from(message: &str) -> Self {
+        IoCheckError::Failed(message.to_string())
+    }
+}
+
 /// Why a task (or the building of one) failed.
 #[derive(Debug, thiserror::Error)]
 pub enum TaskError {

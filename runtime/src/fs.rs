@@ -126,19 +126,24 @@ pub enum FsError {
         supported: String,
     },
     /// The file system's factory failed (e.g. no HDFS configuration).
-    #[error("{uri}: {message}")]
+    #[error("{uri}: {source}")]
     Connect {
         /// The URI as given.
         uri: String,
         /// What went wrong.
-        message: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
 }
 
 /// Makes the file system for one authority of a scheme (`None` for a URI
 /// without one, as `hdfs:///path`: the implementation's default, e.g.
 /// `fs.defaultFS`).
-pub type FileSystemFactory = fn(authority: Option<&str>) -> Result<Arc<dyn FileSystem>, String>;
+///
+/// Errors: the implementation's own (e.g. no HDFS configuration), kept as the
+/// source of [`FsError::Connect`].
+pub type FileSystemFactory =
+    fn(authority: Option<&str>) -> Result<Arc<dyn FileSystem>, Box<dyn std::error::Error + Send + Sync>>;
 
 struct Registry {
     factories: HashMap<String, FileSystemFactory>,
@@ -192,7 +197,7 @@ pub fn get(uri: &str) -> Result<Arc<dyn FileSystem>, FsError> {
         });
     };
     let fs = factory((!authority.is_empty()).then_some(authority))
-        .map_err(|message| FsError::Connect { uri: uri.to_string(), message })?;
+        .map_err(|source| FsError::Connect { uri: uri.to_string(), source })?;
     reg.open.insert(key, fs.clone());
     Ok(fs)
 }
@@ -307,11 +312,11 @@ mod tests {
 
     #[test]
     fn registered_schemes_are_made_once_per_authority() {
-        fn factory(_: Option<&str>) -> Result<Arc<dyn FileSystem>, String> {
+        fn factory(_: Option<&str>) -> Result<Arc<dyn FileSystem>, Box<dyn std::error::Error + Send + Sync>> {
             Ok(Arc::new(LocalFileSystem))
         }
-        fn failing(authority: Option<&str>) -> Result<Arc<dyn FileSystem>, String> {
-            Err(format!("cannot reach {authority:?}"))
+        fn failing(authority: Option<&str>) -> Result<Arc<dyn FileSystem>, Box<dyn std::error::Error + Send + Sync>> {
+            Err(format!("cannot reach {authority:?}").into())
         }
         register("testfs", factory);
         let a = get("testfs://h1/x").unwrap();

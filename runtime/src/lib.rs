@@ -26,7 +26,7 @@ pub mod windowing;
 
 pub use api::{Collector, DataStream, KeyedProcessFunction, KeyedStream, StreamExecutionEnvironment, ValueState};
 pub use context::{OperatorContext, RuntimeMode};
-pub use error::{JobError, TaskError};
+pub use error::{IoCheckError, JobError, TaskError};
 pub use graph::{ExecutionConfig, JobGraph, StreamGraph};
 pub use program::{JobProgram, ProgramRegistry};
 pub use record::Word;

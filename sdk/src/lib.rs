@@ -53,7 +53,7 @@ const WORKER_NAME: &str = rfy_am::bundle::WORKER_BINARY;
 pub use rfy_runtime::api::{Collector, KeyedContext, KeyedProcessFunction};
 pub use rfy_runtime::api::{DataStream, DataStreamSink, KeyedStream, StreamExecutionEnvironment};
 pub use rfy_runtime::record::Record;
-pub use rfy_runtime::{ExecutionConfig, JobError, JobGraph, JobProgram, RuntimeMode, TaskError, Word};
+pub use rfy_runtime::{ExecutionConfig, IoCheckError, JobError, JobGraph, JobProgram, RuntimeMode, TaskError, Word};
 
 /// Keyed state (Flink's `ValueState`, `ListState`, `MapState`,
 /// `ReducingState`), registered in [`KeyedProcessFunction::open`] and read

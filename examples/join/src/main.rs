@@ -57,7 +57,7 @@ impl Source<Input> for TwoFiles {
     fn bounded(&self) -> bool {
         true
     }
-    fn check(&self) -> Result<(), String> {
+    fn check(&self) -> Result<(), rfy::IoCheckError> {
         Source::<String>::check(&self.customers)?;
         Source::<String>::check(&self.orders)
     }

@@ -18,6 +18,7 @@ mod stats;
 pub(crate) use coordinator::{Aborted, Completion, Coordinator, SavepointRequest};
 pub(crate) use error::AbortReason;
 pub(crate) use io::{default_opener, StorageOpener, WritePlan};
+pub use settings::CheckpointSettingsError;
 pub(crate) use settings::{storage_uri, CheckpointSettings};
 pub use stats::{CheckpointStat, CheckpointState, CheckpointStats, RestoredStat};
 
@@ -26,6 +27,6 @@ pub use stats::{CheckpointStat, CheckpointState, CheckpointStats, RestoredStat};
 ///
 /// Errors: one line naming the option (an unsupported storage URI, or
 /// `execution.checkpointing.interval` without `state.checkpoints.dir`).
-pub fn check_settings(conf: &rfy_conf::Configuration) -> Result<(), String> {
+pub fn check_settings(conf: &rfy_conf::Configuration) -> Result<(), CheckpointSettingsError> {
     CheckpointSettings::from_conf(conf).map(|_| ())
 }

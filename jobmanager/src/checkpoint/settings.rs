@@ -31,16 +31,42 @@ pub(crate) struct CheckpointSettings {
     pub(crate) checkpoints_after_tasks_finish: bool,
 }
 
+/// A checkpoint option that cannot work, naming the option.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CheckpointSettingsError {
+    /// `hdfs://` without a NameNode.
+    #[error("{key} = {uri}: name the NameNode, as hdfs://host:port/path")]
+    NoNameNode {
+        /// The option (or REST field).
+        key: String,
+        /// The value as given.
+        uri: String,
+    },
+    /// A scheme checkpoint storage does not support.
+    #[error("{key} = {uri}: the '{scheme}' scheme is not supported for checkpoint storage; use a local path, file:// or hdfs://")]
+    UnsupportedScheme {
+        /// The option (or REST field).
+        key: String,
+        /// The value as given.
+        uri: String,
+        /// Its scheme.
+        scheme: String,
+    },
+    /// Periodic checkpoints without a place to write them.
+    #[error("execution.checkpointing.interval is set but state.checkpoints.dir is not: say where checkpoints go")]
+    NoCheckpointDir,
+}
+
 /// A checkpoint storage URI, checked: a local path, a `file://` URI (made a
 /// plain path), `hdfs://host:port/path` or `hdfs:///path` (the NameNode of
 /// `fs.defaultFS`); no trailing slash.
 ///
 /// Errors: another scheme, naming the option.
-pub(crate) fn storage_uri(uri: &str, key: &str) -> Result<String, String> {
+pub(crate) fn storage_uri(uri: &str, key: &str) -> Result<String, CheckpointSettingsError> {
     let uri = uri.trim();
     // Check the scheme before trimming slashes: "hdfs://" must not become the local path "hdfs:".
     if uri.strip_prefix("hdfs://").is_some_and(|rest| rest.trim_start_matches('/').is_empty()) {
-        return Err(format!("{key} = {uri}: name the NameNode, as hdfs://host:port/path"));
+        return Err(CheckpointSettingsError::NoNameNode { key: key.to_string(), uri: uri.to_string() });
     }
     let uri = uri.trim_end_matches('/');
     if let Some(p) = uri.strip_prefix("file://") {
@@ -50,7 +76,11 @@ pub(crate) fn storage_uri(uri: &str, key: &str) -> Result<String, String> {
         return Ok(uri.to_string());
     }
     if let Some((scheme, _)) = uri.split_once("://") {
-        return Err(format!("{key} = {uri}: the '{scheme}' scheme is not supported for checkpoint storage; use a local path, file:// or hdfs://"));
+        return Err(CheckpointSettingsError::UnsupportedScheme {
+            key: key.to_string(),
+            uri: uri.to_string(),
+            scheme: scheme.to_string(),
+        });
     }
     Ok(uri.to_string())
 }
@@ -60,8 +90,8 @@ impl CheckpointSettings {
     ///
     /// Errors: an unsupported storage URI, or checkpointing on without
     /// `state.checkpoints.dir`; the text names the option.
-    pub(crate) fn from_conf(conf: &Configuration) -> Result<Self, String> {
-        let dir = |key: &'static rfy_conf::ConfigOption<String>| -> Result<Option<String>, String> {
+    pub(crate) fn from_conf(conf: &Configuration) -> Result<Self, CheckpointSettingsError> {
+        let dir = |key: &'static rfy_conf::ConfigOption<String>| -> Result<Option<String>, CheckpointSettingsError> {
             conf.get_optional(key).filter(|s| !s.is_empty()).map(|s| storage_uri(&s, key.key)).transpose()
         };
         let s = CheckpointSettings {
@@ -77,10 +107,7 @@ impl CheckpointSettings {
             checkpoints_after_tasks_finish: conf.get(&options::EXECUTION_CHECKPOINTING_CHECKPOINTS_AFTER_TASKS_FINISH),
         };
         if s.interval.is_some() && s.checkpoints_dir.is_none() {
-            return Err(
-                "execution.checkpointing.interval is set but state.checkpoints.dir is not: say where checkpoints go"
-                    .into(),
-            );
+            return Err(CheckpointSettingsError::NoCheckpointDir);
         }
         Ok(s)
     }
@@ -105,7 +132,7 @@ mod tests {
 
     #[test]
     fn a_bare_hdfs_scheme_is_refused_not_taken_for_a_local_path() {
-        assert!(storage_uri("hdfs://", "k").unwrap_err().contains("name the NameNode"));
+        assert!(storage_uri("hdfs://", "k").unwrap_err().to_string().contains("name the NameNode"));
         assert!(storage_uri("hdfs:///", "k").is_err());
         assert_eq!(storage_uri("hdfs://nn:8020/sp/", "k").unwrap(), "hdfs://nn:8020/sp");
         assert_eq!(storage_uri("file:///tmp/sp/", "k").unwrap(), "/tmp/sp");

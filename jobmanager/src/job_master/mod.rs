@@ -176,7 +176,7 @@ impl JobMaster {
     fn setup(&self) -> Result<JobSetup, String> {
         let conf =
             Configuration::from_map(&self.conf_map, Source::Dynamic).map_err(|e| format!("job configuration: {e}"))?;
-        let settings = CheckpointSettings::from_conf(&conf)?;
+        let settings = CheckpointSettings::from_conf(&conf).map_err(|e| format!("{e}"))?;
         let job_graph_json = serde_json::to_vec(self.st.graph.as_ref())
             .map_err(|e| format!("cannot serialize the JobGraph for the TaskManagers: {e}"))?;
         let restart = RestartStrategy::from_conf(&conf, settings.interval.is_some());

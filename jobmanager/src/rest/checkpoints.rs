@@ -130,7 +130,7 @@ pub(super) async fn statistics(State(c): Shared, Path(job_id): Path<String>) -> 
 /// The job's checkpoint settings in Flink's `CheckpointConfigInfo` shape.
 fn config_info(st: &JobStatus) -> Result<CheckpointConfigInfo, String> {
     let conf = rfy_conf::Configuration::from_map(&st.config, rfy_conf::Source::Dynamic).map_err(|e| e.to_string())?;
-    let s = CheckpointSettings::from_conf(&conf)?;
+    let s = CheckpointSettings::from_conf(&conf).map_err(|e| format!("{e}"))?;
     let storage = match s.checkpoints_dir.as_deref() {
         Some(d) if d.starts_with("hdfs://") => "FileSystemCheckpointStorage (HDFS)",
         Some(_) => "FileSystemCheckpointStorage",

@@ -212,7 +212,7 @@ fn check_trigger_id(id: Option<String>) -> Result<Option<String>, RestError> {
 /// working directory, not the client's.
 /// Errors (400): the location does not resolve, or is relative.
 fn request_storage_uri(uri: &str, field: &str) -> Result<String, RestError> {
-    let resolved = crate::checkpoint::storage_uri(uri, field).map_err(RestError::bad_request)?;
+    let resolved = crate::checkpoint::storage_uri(uri, field).map_err(|e| RestError::bad_request(e.to_string()))?;
     if !resolved.starts_with("hdfs://") && !resolved.starts_with('/') {
         return Err(RestError::bad_request(format!(
             "{field} '{uri}' is not absolute: give an absolute path, a file:// or an hdfs:// URI"

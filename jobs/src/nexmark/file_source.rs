@@ -86,7 +86,7 @@ impl Source<Event> for EventFileSource {
     fn bounded(&self) -> bool {
         true
     }
-    fn check(&self) -> Result<(), String> {
+    fn check(&self) -> Result<(), rfy_runtime::IoCheckError> {
         self.lines.check()
     }
     fn create_reader(&self, ctx: &OperatorContext) -> Result<Box<dyn SourceReader<Event>>, TaskError> {

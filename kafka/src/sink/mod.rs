@@ -356,12 +356,12 @@ impl<T: rfy_runtime::record::Record, S: KafkaSerializer<T>> Sink<T> for KafkaSin
     fn name(&self) -> String {
         format!("Sink: Kafka {}", self.topic)
     }
-    fn check(&self) -> Result<(), String> {
+    fn check(&self) -> Result<(), rfy_runtime::IoCheckError> {
         if self.guarantee == DeliveryGuarantee::ExactlyOnce && self.transactional_id_prefix.is_none() {
             return Err("the exactly-once Kafka sink needs a transactional id prefix".into());
         }
-        let p = self.producer(None).map_err(|e| e.to_string())?;
-        self.partitions(&p.producer).map(|_| ()).map_err(|e| e.to_string())
+        let p = self.producer(None).map_err(rfy_runtime::IoCheckError::client)?;
+        self.partitions(&p.producer).map(|_| ()).map_err(rfy_runtime::IoCheckError::client)
     }
     fn create_writer(&self, ctx: &OperatorContext) -> Result<Box<dyn SinkWriter<T>>, TaskError> {
         let sink = Arc::new(self.clone_def());

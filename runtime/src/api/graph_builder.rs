@@ -11,5 +11,5 @@ pub(crate) struct GraphBuilder {
     pub(crate) nodes: Vec<StreamNode>,
     pub(crate) edges: Vec<StreamEdge>,
     /// Checks of the job's inputs and outputs run when the job is planned (a missing input, an unreachable broker).
-    pub(crate) io_checks: Vec<Box<dyn Fn() -> Result<(), String> + Send + Sync>>,
+    pub(crate) io_checks: Vec<Box<dyn Fn() -> Result<(), crate::error::IoCheckError> + Send + Sync>>,
 }

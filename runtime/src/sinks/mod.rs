@@ -49,7 +49,7 @@ pub trait Sink<T>: Send + Sync + 'static {
     /// Planning-time check, run once by the client (e.g. output writable).
     ///
     /// Errors: a one-line message naming the path at fault.
-    fn check(&self) -> Result<(), String> {
+    fn check(&self) -> Result<(), crate::error::IoCheckError> {
         Ok(())
     }
     /// Makes the writer of one subtask.

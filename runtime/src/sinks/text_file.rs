@@ -107,8 +107,8 @@ impl<T: 'static> Sink<T> for TextFileSink<T> {
     fn name(&self) -> String {
         format!("Sink: Text file {}", self.dir.display())
     }
-    fn check(&self) -> Result<(), String> {
-        check_dir(&self.dir)
+    fn check(&self) -> Result<(), crate::error::IoCheckError> {
+        check_dir(&self.dir).map_err(crate::error::IoCheckError::Failed)
     }
     fn create_writer(&self, ctx: &OperatorContext) -> Result<Box<dyn SinkWriter<T>>, TaskError> {
         if let Some(cp) = &ctx.checkpointing {

@@ -371,11 +371,11 @@ impl Source<String> for TextFileSource {
     fn bounded(&self) -> bool {
         true
     }
-    fn check(&self) -> Result<(), String> {
+    fn check(&self) -> Result<(), crate::error::IoCheckError> {
         match std::fs::metadata(&self.path) {
             Ok(m) if m.is_file() => Ok(()),
-            Ok(_) => Err(format!("input path {} is not a file", self.path.display())),
-            Err(e) => Err(format!("input file {} cannot be read: {e}", self.path.display())),
+            Ok(_) => Err(format!("input path {} is not a file", self.path.display()).into()),
+            Err(e) => Err(format!("input file {} cannot be read: {e}", self.path.display()).into()),
         }
     }
     fn create_reader(&self, ctx: &OperatorContext) -> Result<Box<dyn SourceReader<String>>, TaskError> {
@@ -503,7 +503,7 @@ mod tests {
 
     #[test]
     fn missing_file_names_the_path() {
-        let err = TextFileSource::new("/no/such/file.txt").check().unwrap_err();
+        let err = TextFileSource::new("/no/such/file.txt").check().unwrap_err().to_string();
         assert!(err.contains("/no/such/file.txt"), "{err}");
     }
 }

@@ -165,7 +165,7 @@ pub trait Source<T>: Send + Sync + 'static {
     /// Planning-time check, run once by the client (e.g. the input exists).
     ///
     /// Errors: a one-line message naming the path or address at fault.
-    fn check(&self) -> Result<(), String> {
+    fn check(&self) -> Result<(), crate::error::IoCheckError> {
         Ok(())
     }
     /// Makes the reader of subtask `ctx.subtask_index` of `ctx.parallelism`.
