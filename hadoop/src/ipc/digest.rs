@@ -447,6 +447,17 @@ impl DigestMd5Client {
 mod tests {
     use super::*;
 
+    /// A client with the user, password, service, host and cnonce of RFC 2831 §4's worked example.
+    fn rfc2831_client() -> DigestMd5Client {
+        DigestMd5Client::with_cnonce(
+            "chris".into(),
+            "secret".into(),
+            "imap",
+            "elwood.innosoft.com",
+            "OA6MHXh6VqTrRk".into(),
+        )
+    }
+
     /// The parameters of RFC 2831 §4's worked example.
     fn rfc2831_params() -> DigestParams<'static> {
         DigestParams {
@@ -474,13 +485,7 @@ mod tests {
     fn rfc2831_example_through_client() {
         let challenge =
             br#"realm="elwood.innosoft.com",nonce="OA6MG9tEQGm2hh",qop="auth",algorithm=md5-sess,charset=utf-8"#;
-        let mut c = DigestMd5Client::with_cnonce(
-            "chris".into(),
-            "secret".into(),
-            "imap",
-            "elwood.innosoft.com",
-            "OA6MHXh6VqTrRk".into(),
-        );
+        let mut c = rfc2831_client();
         let r = String::from_utf8(c.respond(challenge).unwrap()).unwrap();
         assert_eq!(
             r,
@@ -538,14 +543,7 @@ mod tests {
             ),
         ];
         for (qop, allowed, response, rspauth) in cases {
-            let mut c = DigestMd5Client::with_cnonce(
-                "chris".into(),
-                "secret".into(),
-                "imap",
-                "elwood.innosoft.com",
-                "OA6MHXh6VqTrRk".into(),
-            )
-            .with_protection(RpcProtection::of(allowed));
+            let mut c = rfc2831_client().with_protection(RpcProtection::of(allowed));
             let r = String::from_utf8(c.respond(challenge).unwrap()).unwrap();
             assert!(r.contains(&format!("response={response},qop={qop}")), "{r}");
             assert_eq!(c.qop(), Some(qop));

@@ -3,6 +3,7 @@
 use super::*;
 use crate::event::WatermarkStatus;
 use crate::exchange::channel;
+use crate::exchange::ChannelSender;
 use crate::record::encode_into;
 use std::sync::{Arc, Mutex};
 
@@ -41,16 +42,22 @@ fn recording_gate(channels: Vec<ChannelReceiver>, seen: &Arc<Mutex<Vec<Seen>>>) 
     NetworkInput::<u32>::new(channels, Box::new(Recorder(seen.clone())), Duration::from_millis(10), "t".into())
 }
 
+/// Two channels of capacity 16 into a recording gate: (sender 0, sender 1, what the chain saw, the gate).
+fn two_channel_gate() -> (ChannelSender, ChannelSender, Arc<Mutex<Vec<Seen>>>, NetworkInput<u32>) {
+    let (tx0, rx0) = channel(16);
+    let (tx1, rx1) = channel(16);
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let gate = recording_gate(vec![rx0, rx1], &seen);
+    (tx0, tx1, seen, gate)
+}
+
 fn barrier(id: u64) -> Event {
     Event::Barrier(CheckpointBarrier { id, timestamp_ms: 0, savepoint: false })
 }
 
 #[test]
 fn barriers_align_and_watermarks_take_the_minimum() {
-    let (tx0, rx0) = channel(16);
-    let (tx1, rx1) = channel(16);
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let mut gate = recording_gate(vec![rx0, rx1], &seen);
+    let (tx0, tx1, seen, mut gate) = two_channel_gate();
     // Channel 0 runs ahead: its records after the barrier must wait for channel 1's barrier.
     tx0.send(data(&[1])).unwrap();
     tx0.send(NetMessage::Event(Event::Watermark(10))).unwrap();
@@ -261,10 +268,7 @@ fn at_least_once_does_not_block_channels_and_acknowledges() {
 /// is still aligned after it, and the stream ends with `EndOfInput`.
 #[test]
 fn end_of_data_is_forwarded_once_and_the_final_barrier_still_aligns() {
-    let (tx0, rx0) = channel(16);
-    let (tx1, rx1) = channel(16);
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let mut gate = recording_gate(vec![rx0, rx1], &seen);
+    let (tx0, tx1, seen, mut gate) = two_channel_gate();
     tx0.send(data(&[1])).unwrap();
     tx0.send(NetMessage::Event(Event::EndOfData)).unwrap();
     tx0.send(NetMessage::Event(barrier(7))).unwrap();
