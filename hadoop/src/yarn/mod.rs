@@ -13,6 +13,7 @@ pub mod container_logs;
 pub mod nm;
 pub mod records;
 pub mod rest;
+mod rest_types;
 pub mod tfile;
 
 pub use records::{
