@@ -24,10 +24,11 @@ use rfy_conf::{options, Configuration, Source};
 use rfy_hadoop::config::{ConfigError, HadoopConfig};
 use rfy_hadoop::hdfs::{Hdfs, HdfsError};
 use rfy_hadoop::ipc::ConnectOptions;
+use rfy_hadoop::token::Credentials;
 use rfy_hadoop::yarn::amrm::{AmRmClient, RegisterResponse};
 use rfy_hadoop::yarn::rest::RmRestClient;
 use rfy_hadoop::yarn::{Resource, YarnError};
-use rfy_jobmanager::{JobManager, JobManagerConfig, JobManagerError, JobManagerHandle};
+use rfy_jobmanager::{ClusterSecret, JobManager, JobManagerConfig, JobManagerError, JobManagerHandle};
 use rfy_runtime::JobProgram;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -86,6 +87,15 @@ pub enum AmError {
     /// The AM's credentials file (for the TaskManagers' tokens) is unreadable or malformed.
     #[error("YARN: the AM's credentials (HADOOP_TOKEN_FILE_LOCATION): {0}")]
     Credentials(#[source] rfy_hadoop::token::TokenError),
+    /// The AM's credentials hold no valid cluster secret (the client ships one
+    /// with every submission).
+    #[error("YARN: the AM's credentials (HADOOP_TOKEN_FILE_LOCATION) hold no valid rfy cluster secret ('{alias}'): {why}; submit with an rfy client of this version")]
+    NoClusterSecret {
+        /// The alias looked for.
+        alias: &'static str,
+        /// What was wrong.
+        why: String,
+    },
 }
 
 /// How the AM process ends once it started.
@@ -166,6 +176,8 @@ struct Launch {
     /// The tokens TaskManager containers get: the AM's minus its AMRMToken
     /// (`None` on an open cluster).
     tm_tokens: Option<Vec<u8>>,
+    /// The application's secret for internal RPC (from the AM's credentials).
+    secret: ClusterSecret,
     /// How to connect to NodeManagers (`hadoop.rpc.protection`).
     nm_connect: ConnectOptions,
 }
@@ -183,9 +195,14 @@ impl Launch {
         let attempt = AttemptInfo::from_env(&env.container_id, &conf);
         tracing::info!(attempt = attempt.number, max_attempts = attempt.max, "ApplicationMaster attempt");
         let store = open_store(&manifest.staging_dir, attempt).await?;
-        let tm_tokens = crate::driver::task_manager_tokens_from_env().map_err(AmError::Credentials)?;
+        let creds = Credentials::from_env().map_err(AmError::Credentials)?;
+        let alias = rfy_rpc::auth::CLUSTER_SECRET_ALIAS;
+        let secret = creds.secret_key(alias).ok_or(AmError::NoClusterSecret { alias, why: "missing".into() })?;
+        let secret =
+            ClusterSecret::from_bytes(secret).map_err(|e| AmError::NoClusterSecret { alias, why: e.to_string() })?;
+        let tm_tokens = crate::driver::task_manager_tokens(&creds);
         let nm_connect = ConnectOptions::from_conf(&hconf)?;
-        Ok(Launch { env, manifest, conf, hconf, amrm, hdfs, attempt, store, tm_tokens, nm_connect })
+        Ok(Launch { env, manifest, conf, hconf, amrm, hdfs, attempt, store, tm_tokens, secret, nm_connect })
     }
 
     /// Starts the JobManager: RPC and REST on any free port of every
@@ -205,6 +222,7 @@ impl Launch {
             rest_bind: format!("{rest_bind}:{rest_port}"),
             advertised_host: self.env.nm_host.clone(),
             driver: Arc::new(driver.clone()),
+            secret: self.secret.clone(),
         })
         .await?;
         let jm = Arc::new(jm);

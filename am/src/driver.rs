@@ -31,7 +31,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rfy_hadoop::ipc::ConnectOptions;
-use rfy_hadoop::token::{Credentials, TokenError, KIND_AM_RM_TOKEN};
+use rfy_hadoop::token::{Credentials, KIND_AM_RM_TOKEN};
 use rfy_hadoop::yarn::amrm::{AllocateRequest, AmCommand, AmRmClient, ContainerAsk};
 use rfy_hadoop::yarn::nm::{ContainerLaunchContext, NmClient, NmTokenCache};
 use rfy_hadoop::yarn::{Container, ContainerId, Resource, YarnError};
@@ -163,18 +163,6 @@ pub fn task_manager_tokens(am: &Credentials) -> Option<Vec<u8>> {
         "TaskManager containers get the AM's tokens minus its AMRMToken"
     );
     Some(creds.encode_writable())
-}
-
-/// [`task_manager_tokens`] of this container's credentials file
-/// (`HADOOP_TOKEN_FILE_LOCATION`); `None` outside a YARN container.
-///
-/// Errors: the file `HADOOP_TOKEN_FILE_LOCATION` names is unreadable or malformed.
-pub fn task_manager_tokens_from_env() -> Result<Option<Vec<u8>>, TokenError> {
-    match Credentials::from_env() {
-        Ok(am) => Ok(task_manager_tokens(&am)),
-        Err(TokenError::NoTokenFile) => Ok(None),
-        Err(e) => Err(e),
-    }
 }
 
 /// What the allocate loop saw that ends the application.

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use rfy_conf::{options, Configuration, Source};
-use rfy_jobmanager::{JobManager, JobManagerConfig, JobManagerHandle, ResourceDriver};
+use rfy_jobmanager::{ClusterSecret, JobManager, JobManagerConfig, JobManagerHandle, ResourceDriver};
 use rfy_runtime::JobProgram;
 use rfy_taskmanager::{TaskManager, TaskManagerConfig, TaskManagerHandle};
 
@@ -37,6 +37,9 @@ pub struct LocalDriver {
     starting: Arc<AtomicU32>,
     /// The job programs the TaskManagers can run.
     programs: &'static [JobProgram],
+    /// The embedded cluster's internal secret (one per cluster, as one per
+    /// YARN application).
+    secret: ClusterSecret,
 }
 
 impl LocalDriver {
@@ -58,6 +61,7 @@ impl LocalDriver {
             log_path: self.log_path.clone(),
             enforce_memory_budget: self.conf.contains(options::TASKMANAGER_MEMORY_PROCESS_SIZE.key),
             conf: self.conf.clone(),
+            secret: self.secret.clone(),
         };
         let programs = self.programs;
         async move {
@@ -168,6 +172,7 @@ impl LocalCluster {
             size: tms,
             starting: Arc::default(),
             programs,
+            secret: ClusterSecret::generate(),
         });
         let jobmanager = JobManager::start(JobManagerConfig {
             conf: conf.clone(),
@@ -175,6 +180,7 @@ impl LocalCluster {
             rest_bind: format!("{bind}:{rest_port}"),
             advertised_host: "127.0.0.1".into(),
             driver: driver.clone(),
+            secret: driver.secret.clone(),
         })
         .await?;
         let _ = driver.jobmanager_address.set(jobmanager.rpc_address.clone());

@@ -33,8 +33,10 @@ use rfy_am::bundle::{self, ClusterMode, Manifest};
 use rfy_conf::{options, Configuration};
 use rfy_hadoop::config::{current_user, HadoopConfig};
 use rfy_hadoop::hdfs::Hdfs;
+use rfy_hadoop::token::Credentials;
 use rfy_hadoop::yarn::rest::{AppReport, ApplicationSubmission, ResourceInfo, RestError, RmRestClient};
 use rfy_hadoop::yarn::LocalResource;
+use rfy_rpc::auth::{ClusterSecret, CLUSTER_SECRET_ALIAS};
 use rfy_runtime::JobGraph;
 
 use crate::am_attempts::application_attempts;
@@ -469,12 +471,16 @@ pub async fn deploy_cluster(
             &bundle::container_environment(&user, &log_filter),
             &[bundle::am_command()],
         );
-        let sub = if rm.is_kerberos() {
+        let mut credentials = if rm.is_kerberos() {
             // The RM renews these at submission; a token it cannot renew fails the submission.
-            sub.with_credentials(&crate::kerberos::delegation_tokens(&rm, &hconf).await?)
+            crate::kerberos::delegation_tokens(&rm, &hconf).await?
         } else {
-            sub
+            Credentials::new()
         };
+        // The application's internal secret: the AM and every TaskManager read it
+        // from their credentials file and refuse calls without it (rfy_rpc::auth).
+        credentials.add_secret_key(CLUSTER_SECRET_ALIAS, ClusterSecret::generate().as_bytes().to_vec());
+        let sub = sub.with_credentials(&credentials);
         rm.submit(&sub).await?;
         // This submission's entries were just used: the rule never evicts them.
         let cache = BundleCache::new(fs.clone(), conf, &user);

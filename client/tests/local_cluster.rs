@@ -150,7 +150,12 @@ async fn a_lost_taskmanager_fails_its_job_with_the_reason() {
 async fn a_taskmanager_of_another_protocol_version_is_refused() {
     use rfy_rpc::job_manager_gateway_client::JobManagerGatewayClient;
     let cluster = LocalCluster::start(&conf(1), 1).await.unwrap();
-    let mut jm = JobManagerGatewayClient::connect(format!("http://{}", cluster.jobmanager.rpc_address)).await.unwrap();
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", cluster.jobmanager.rpc_address))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut jm = JobManagerGatewayClient::new(cluster.jobmanager.cluster_secret().channel(channel));
     let req = |version| rfy_rpc::RegisterTaskManagerRequest {
         protocol_version: version,
         resource_id: "intruder".into(),

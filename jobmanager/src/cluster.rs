@@ -15,10 +15,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rfy_conf::{options, Configuration};
+use rfy_rpc::auth::ClusterSecret;
 use rfy_rpc::job_manager_gateway_server::JobManagerGatewayServer;
 use rfy_runtime::JobGraph;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
+use tonic::service::InterceptorLayer;
 use tonic::transport::server::TcpIncoming;
 
 use crate::dispatcher::{Dispatcher, JobStoreSettings};
@@ -43,6 +45,9 @@ pub struct JobManagerConfig {
     pub advertised_host: String,
     /// Obtains TaskManagers.
     pub driver: Arc<dyn ResourceDriver>,
+    /// The application's secret: every RPC to this JobManager and from it to
+    /// a TaskManager must carry it ([`rfy_rpc::auth`]).
+    pub secret: ClusterSecret,
 }
 
 /// A running JobManager.
@@ -55,9 +60,16 @@ pub struct JobManagerHandle {
     /// The REST layer's state (operations not yet fetched, Prometheus port).
     pub(crate) rest: Arc<RestState>,
     shutdown: watch::Sender<bool>,
+    secret: ClusterSecret,
 }
 
 impl JobManagerHandle {
+    /// The application's secret this JobManager requires on every RPC (for
+    /// in-process callers such as tests; it is never logged or served).
+    pub fn cluster_secret(&self) -> &ClusterSecret {
+        &self.secret
+    }
+
     /// Submits a JobGraph in-process (application mode, per-job mode, local mode).
     ///
     /// Errors: [`SubmitError::InvalidJobGraph`] when the JobGraph or the job
@@ -220,6 +232,7 @@ impl JobManager {
                 slots_per_task_manager: conf.get(&options::TASKMANAGER_NUMBER_OF_TASK_SLOTS).max(1),
                 heartbeat_timeout,
                 idle_timeout: conf.get(&options::RESOURCEMANAGER_TASKMANAGER_TIMEOUT),
+                secret: config.secret.clone(),
             },
             lost_tx,
         ));
@@ -249,6 +262,7 @@ impl JobManager {
         let mut rpc_stop = stop.clone();
         let gateway = Gateway { dispatcher: dispatcher.clone(), metrics, heartbeat_interval, heartbeat_timeout };
         let rpc = tonic::transport::Server::builder()
+            .layer(InterceptorLayer::new(config.secret.server("JobManager RPC")))
             .add_service(JobManagerGatewayServer::new(gateway))
             // TCP_NODELAY on every accepted connection (the builder's
             // tcp_nodelay is ignored with an incoming stream): without it a
@@ -288,6 +302,7 @@ impl JobManager {
             dispatcher,
             rest,
             shutdown,
+            secret: config.secret,
         })
     }
 }

@@ -30,4 +30,5 @@ pub use checkpoint::{
 pub use cluster::{JobManager, JobManagerConfig, JobManagerHandle};
 pub use error::{JobManagerError, SubmitError};
 pub use resource_manager::{executable_sha256, ResourceDriver, StaticDriver, TaskManagerInfo};
+pub use rfy_rpc::auth::ClusterSecret;
 pub use status::{execution_state_name, ExceptionEntry, JobSnapshot, JobState, JobStatus, SavepointOp, TaskStatus};

@@ -18,10 +18,11 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use rfy_rpc::auth::{AuthChannel, ClusterSecret};
 use rfy_rpc::task_executor_gateway_client::TaskExecutorGatewayClient;
 use rfy_rpc::{RegisterTaskManagerRequest, PROTOCOL_VERSION};
 use tokio::sync::mpsc;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Endpoint;
 
 use crate::status::now_ms;
 
@@ -92,7 +93,7 @@ pub(crate) struct SlotLocation {
 #[derive(Debug, Clone)]
 pub(crate) struct SlotAssignment {
     pub(crate) location: SlotLocation,
-    pub(crate) client: TaskExecutorGatewayClient<Channel>,
+    pub(crate) client: TaskExecutorGatewayClient<AuthChannel>,
 }
 
 /// A registered TaskManager.
@@ -108,7 +109,7 @@ struct TaskManagerEntry {
     idle_since: Option<Instant>,
     /// SHA-256 of the executable it runs (`""`: the cluster's own worker).
     executable: String,
-    client: TaskExecutorGatewayClient<Channel>,
+    client: TaskExecutorGatewayClient<AuthChannel>,
 }
 
 /// What a TaskManager said of its host at registration.
@@ -154,7 +155,7 @@ pub(crate) struct LostTaskManager {
 }
 
 /// How the ResourceManager is tuned.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct ResourceSettings {
     /// `taskmanager.numberOfTaskSlots` of the TaskManagers the driver starts.
     pub(crate) slots_per_task_manager: u32,
@@ -162,6 +163,8 @@ pub(crate) struct ResourceSettings {
     pub(crate) heartbeat_timeout: Duration,
     /// `resourcemanager.taskmanager-timeout`: idle time after which a TaskManager is released.
     pub(crate) idle_timeout: Duration,
+    /// The application's secret, carried by every call to a TaskManager.
+    pub(crate) secret: ClusterSecret,
 }
 
 /// The SHA-256 of the job executable at `url` (`pipeline.jars`): its file
@@ -299,7 +302,8 @@ impl ResourceManager {
             registered_ms: now_ms(),
             idle_since: Some(Instant::now()),
             executable: req.executable_sha256.clone(),
-            client: TaskExecutorGatewayClient::new(endpoint.connect_lazy()).max_encoding_message_size(256 << 20),
+            client: TaskExecutorGatewayClient::new(self.settings.secret.channel(endpoint.connect_lazy()))
+                .max_encoding_message_size(256 << 20),
         };
         tracing::info!(resource_id = %req.resource_id, address = %req.rpc_address, slots = req.num_slots, executable = %req.executable_sha256, "TaskManager registered");
         let mut pool = self.pool();
@@ -483,7 +487,7 @@ impl ResourceManager {
     }
 
     /// An RPC client of registered TaskManager `resource_id`.
-    pub(crate) fn client_of(&self, resource_id: &str) -> Option<TaskExecutorGatewayClient<Channel>> {
+    pub(crate) fn client_of(&self, resource_id: &str) -> Option<TaskExecutorGatewayClient<AuthChannel>> {
         self.pool().task_managers.get(resource_id).map(|t| t.client.clone())
     }
 
@@ -560,6 +564,7 @@ mod tests {
             slots_per_task_manager: 2,
             heartbeat_timeout: Duration::from_secs(5),
             idle_timeout: idle,
+            secret: ClusterSecret::generate(),
         };
         (d.clone(), ResourceManager::new(d, settings, tx), rx)
     }

@@ -44,6 +44,7 @@ async fn start(store: Arc<MemoryStore>) -> JobManagerHandle {
         rest_bind: "127.0.0.1:0".into(),
         advertised_host: "127.0.0.1".into(),
         driver: Arc::new(StaticDriver),
+        secret: rfy_jobmanager::ClusterSecret::generate(),
     })
     .await
     .unwrap();

@@ -43,6 +43,7 @@ async fn a_job_without_slots_fails_after_the_slot_request_timeout() {
         rest_bind: "127.0.0.1:0".into(),
         advertised_host: "127.0.0.1".into(),
         driver: driver.clone(),
+        secret: rfy_jobmanager::ClusterSecret::generate(),
     })
     .await
     .unwrap();

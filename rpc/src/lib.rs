@@ -11,6 +11,8 @@ pub const PROTOCOL_VERSION: u32 = 5;
 /// own worker. Set by the YARN ApplicationMaster in the container's environment.
 pub const EXECUTABLE_SHA256_ENV: &str = "RFY_EXECUTABLE_SHA256";
 
+pub mod auth;
+
 /// Generated protobuf messages and tonic clients/servers (package `rfy.v1`).
 #[allow(missing_docs, clippy::all)]
 pub mod v1 {

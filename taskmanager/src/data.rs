@@ -8,12 +8,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::{Stream, StreamExt};
+use rfy_rpc::auth::{AuthChannel, ClusterSecret};
 use rfy_rpc::data_exchange_client::DataExchangeClient;
 use rfy_rpc::data_exchange_server::DataExchange;
 use rfy_rpc::{NetworkBuffer, SubpartitionRequest};
 use rfy_runtime::event::Event;
 use rfy_runtime::exchange::{ChannelSender, NetMessage, PartitionRegistry};
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Endpoint;
 use tonic::{Request, Response, Status};
 
 use crate::convert::{from_wire, to_wire};
@@ -54,13 +55,18 @@ impl DataExchange for DataService {
 
 /// Connections to other TaskManagers' data services, one HTTP/2 connection
 /// per address shared by all channels.
-#[derive(Default)]
 pub(crate) struct DataClients {
-    channels: Mutex<HashMap<String, Channel>>,
+    channels: Mutex<HashMap<String, AuthChannel>>,
+    secret: ClusterSecret,
 }
 
 impl DataClients {
-    fn channel(&self, address: &str) -> Result<Channel, String> {
+    /// No connections yet; each will carry `secret`.
+    pub(crate) fn new(secret: ClusterSecret) -> Self {
+        DataClients { channels: Mutex::default(), secret }
+    }
+
+    fn channel(&self, address: &str) -> Result<AuthChannel, String> {
         let mut map = self.channels.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(c) = map.get(address) {
             return Ok(c.clone());
@@ -71,7 +77,7 @@ impl DataClients {
             .initial_stream_window_size(STREAM_WINDOW)
             .initial_connection_window_size(CONNECTION_WINDOW)
             .tcp_nodelay(true);
-        let channel = endpoint.connect_lazy();
+        let channel = self.secret.channel(endpoint.connect_lazy());
         map.insert(address.to_string(), channel.clone());
         Ok(channel)
     }

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rfy_conf::{options, Configuration, Source};
+use rfy_rpc::auth::{AuthChannel, ClusterSecret};
 use rfy_rpc::job_manager_gateway_client::JobManagerGatewayClient;
 use rfy_rpc::task_executor_gateway_server::TaskExecutorGateway;
 use rfy_rpc::{
@@ -22,7 +23,6 @@ use rfy_runtime::event::CheckpointBarrier;
 use rfy_runtime::exchange::{channel, ExchangeSettings, PartitionRegistry};
 use rfy_runtime::task::{build_task, TaskControl, TaskSpec};
 use rfy_runtime::{JobGraph, ProgramRegistry, StreamGraph, TaskError};
-use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
 
 use crate::data::DataClients;
@@ -43,7 +43,7 @@ pub(crate) struct Executor {
     pub(crate) registry: Arc<PartitionRegistry>,
     pub(crate) programs: Arc<dyn ProgramRegistry>,
     pub(crate) data_clients: Arc<DataClients>,
-    pub(crate) jobmanager: JobManagerGatewayClient<Channel>,
+    pub(crate) jobmanager: JobManagerGatewayClient<AuthChannel>,
     pub(crate) rt: tokio::runtime::Handle,
     graphs: Mutex<HashMap<String, JobGraphs>>,
     tasks: Mutex<HashMap<String, RunningTask>>,
@@ -58,7 +58,7 @@ pub(crate) struct Executor {
 
 /// Sends a task's checkpoint acknowledgements and declines to the JobManager.
 struct GrpcResponder {
-    jobmanager: JobManagerGatewayClient<Channel>,
+    jobmanager: JobManagerGatewayClient<AuthChannel>,
     rt: tokio::runtime::Handle,
     job_id: String,
     execution_id: String,
@@ -206,15 +206,16 @@ impl Executor {
     pub(crate) fn new(
         resource_id: String,
         programs: Arc<dyn ProgramRegistry>,
-        jobmanager: JobManagerGatewayClient<Channel>,
+        jobmanager: JobManagerGatewayClient<AuthChannel>,
         rt: tokio::runtime::Handle,
         memory: crate::memory::MemoryPools,
+        secret: ClusterSecret,
     ) -> Self {
         Executor {
             resource_id,
             registry: Arc::new(PartitionRegistry::new()),
             programs,
-            data_clients: Arc::new(DataClients::default()),
+            data_clients: Arc::new(DataClients::new(secret)),
             jobmanager,
             rt,
             graphs: Mutex::new(HashMap::new()),

@@ -16,4 +16,5 @@ mod metrics;
 mod runner;
 
 pub use error::TaskManagerError;
+pub use rfy_rpc::auth::ClusterSecret;
 pub use runner::{TaskManager, TaskManagerConfig, TaskManagerHandle, REGISTRATION_TIMEOUT};

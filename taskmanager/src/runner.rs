@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rfy_conf::{options, Configuration, TaskExecutorMemory};
+use rfy_rpc::auth::{AuthChannel, ClusterSecret};
 use rfy_rpc::data_exchange_server::DataExchangeServer;
 use rfy_rpc::job_manager_gateway_client::JobManagerGatewayClient;
 use rfy_rpc::task_executor_gateway_server::TaskExecutorGatewayServer;
@@ -11,6 +12,7 @@ use rfy_rpc::{HeartbeatRequest, RegisterTaskManagerRequest, PROTOCOL_VERSION};
 use rfy_runtime::ProgramRegistry;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tonic::service::InterceptorLayer;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Endpoint, Server};
 
@@ -48,6 +50,9 @@ pub struct TaskManagerConfig {
     pub enforce_memory_budget: bool,
     /// The cluster configuration (heartbeat and exchange settings).
     pub conf: Configuration,
+    /// The application's secret: every call this TaskManager makes carries it,
+    /// every call it serves must ([`rfy_rpc::auth`]).
+    pub secret: ClusterSecret,
 }
 
 /// A started TaskManager.
@@ -119,7 +124,7 @@ impl TaskManager {
             })?
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(10));
-        let jobmanager = JobManagerGatewayClient::new(jm_endpoint.connect_lazy());
+        let jobmanager = JobManagerGatewayClient::new(config.secret.channel(jm_endpoint.connect_lazy()));
         let model = TaskExecutorMemory::derive(&config.conf)?;
         tracing::info!(resource_id = %config.resource_id, ?model, "memory model");
         let executor = Arc::new(Executor::new(
@@ -128,6 +133,7 @@ impl TaskManager {
             jobmanager.clone(),
             tokio::runtime::Handle::current(),
             MemoryPools::new(model, config.enforce_memory_budget),
+            config.secret.clone(),
         ));
 
         let capacity = config.conf.get(&options::TASKMANAGER_NETWORK_MEMORY_BUFFERS_PER_CHANNEL).max(1) as usize;
@@ -147,6 +153,7 @@ impl TaskManager {
             .initial_stream_window_size(STREAM_WINDOW)
             .initial_connection_window_size(CONNECTION_WINDOW)
             .tcp_nodelay(true)
+            .layer(InterceptorLayer::new(config.secret.server("TaskManager RPC and data exchange")))
             .add_service(TaskExecutorGatewayServer::new(ExecutorService(executor.clone(), config.log_path.clone())))
             .add_service(
                 DataExchangeServer::new(DataService { registry: executor.registry.clone(), capacity })
@@ -247,7 +254,7 @@ fn check_budget(budget: &mut MemoryBudget, rss: u64, exec: &Executor) {
 /// Registers, retrying until [`REGISTRATION_TIMEOUT`]; returns the heartbeat
 /// interval and timeout the JobManager asks for.
 async fn register(
-    jm: &mut JobManagerGatewayClient<tonic::transport::Channel>,
+    jm: &mut JobManagerGatewayClient<AuthChannel>,
     req: &RegisterTaskManagerRequest,
     address: &str,
 ) -> Result<(Duration, Duration), TaskManagerError> {
@@ -263,6 +270,10 @@ async fn register(
                     Duration::from_millis(r.heartbeat_interval_ms.max(10)),
                     Duration::from_millis(r.heartbeat_timeout_ms.max(100)),
                 ));
+            }
+            // Another application's (or no) secret: retrying cannot help.
+            Err(e) if e.code() == tonic::Code::Unauthenticated => {
+                return Err(TaskManagerError::Refused { address: address.to_string(), reason: e.message().to_string() })
             }
             Err(e) if started.elapsed() > REGISTRATION_TIMEOUT => {
                 return Err(TaskManagerError::Unreachable { address: address.to_string(), source: e })

@@ -15,8 +15,9 @@ use std::sync::Arc;
 
 use clap::Parser;
 use rfy_conf::{ConfError, Configuration, Source};
+use rfy_hadoop::token::{Credentials, TokenError, HADOOP_TOKEN_FILE_LOCATION};
 use rfy_runtime::JobProgram;
-use rfy_taskmanager::{TaskManager, TaskManagerConfig, TaskManagerError};
+use rfy_taskmanager::{ClusterSecret, TaskManager, TaskManagerConfig, TaskManagerError};
 
 /// Name of the configuration file in the working directory (the bundle's `rfy-conf.json`).
 const CONF_FILE: &str = "rfy-conf.json";
@@ -43,6 +44,18 @@ pub enum WorkerError {
     /// An option of the configuration file is invalid.
     #[error(transparent)]
     Conf(#[from] ConfError),
+    /// The container's credentials file cannot be read.
+    #[error("the container's credentials ({HADOOP_TOKEN_FILE_LOCATION}): {0}")]
+    Credentials(#[source] TokenError),
+    /// The container's credentials hold no valid cluster secret: the
+    /// container was not started by an ApplicationMaster of this application.
+    #[error("the container's credentials ({HADOOP_TOKEN_FILE_LOCATION}) hold no valid rfy cluster secret ('{alias}'): {why}; a TaskManager runs only in a container its application's ApplicationMaster started")]
+    NoClusterSecret {
+        /// The alias looked for.
+        alias: &'static str,
+        /// What was wrong.
+        why: String,
+    },
     /// The TaskManager failed to start or while running.
     #[error(transparent)]
     TaskManager(#[from] TaskManagerError),
@@ -81,6 +94,7 @@ async fn serve(args: Args, programs: &'static [JobProgram]) -> Result<(), Worker
     };
     let log_dir = std::env::var("LOG_DIRS").ok().and_then(|d| d.split(',').next().map(str::to_string));
     let log_path = log_dir.map(|d| format!("{d}/taskmanager.log")).unwrap_or_default();
+    let secret = cluster_secret()?;
     tracing::info!(resource_id = %args.resource_id, host = %args.host, jobmanager = %args.jobmanager, slots = args.slots, "rfy TaskManager starting");
     let tm = TaskManager::start(
         TaskManagerConfig {
@@ -93,6 +107,7 @@ async fn serve(args: Args, programs: &'static [JobProgram]) -> Result<(), Worker
             log_path,
             enforce_memory_budget: true,
             conf,
+            secret,
         },
         Arc::new(programs),
     )
@@ -100,6 +115,17 @@ async fn serve(args: Args, programs: &'static [JobProgram]) -> Result<(), Worker
     tm.wait().await?;
     tracing::info!("TaskManager stopped");
     Ok(())
+}
+
+/// The application's cluster secret from the container's credentials file
+/// (the AM hands its own credentials to TaskManager containers).
+///
+/// Errors: [`WorkerError::Credentials`], [`WorkerError::NoClusterSecret`].
+fn cluster_secret() -> Result<ClusterSecret, WorkerError> {
+    let alias = rfy_rpc::auth::CLUSTER_SECRET_ALIAS;
+    let creds = Credentials::from_env().map_err(WorkerError::Credentials)?;
+    let bytes = creds.secret_key(alias).ok_or(WorkerError::NoClusterSecret { alias, why: "missing".into() })?;
+    ClusterSecret::from_bytes(bytes).map_err(|e| WorkerError::NoClusterSecret { alias, why: e.to_string() })
 }
 
 /// Runs the TaskManager with command-line arguments `args` (without the

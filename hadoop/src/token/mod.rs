@@ -231,6 +231,11 @@ impl Credentials {
         }
     }
 
+    /// The secret key stored under `alias`, if any.
+    pub fn secret_key(&self, alias: &str) -> Option<&[u8]> {
+        self.secret_keys.iter().find(|(a, _)| a == alias).map(|(_, k)| k.as_slice())
+    }
+
     /// The first token of the given kind.
     pub fn token_of_kind(&self, kind: &str) -> Option<&Token> {
         self.tokens.iter().map(|(_, t)| t).find(|t| t.kind == kind)

@@ -361,6 +361,7 @@ impl Harness {
             slots_per_task_manager: 1,
             heartbeat_timeout: Duration::from_secs(60),
             idle_timeout: Duration::from_secs(60),
+            secret: rfy_rpc::auth::ClusterSecret::generate(),
         };
         let rm = Arc::new(ResourceManager::new(Arc::new(StaticDriver), settings, lost_tx));
         for i in 0..3 {
