@@ -102,6 +102,9 @@ fn in_force(versions: &[(i64, Option<u64>)], time: i64) -> Option<u64> {
     versions.iter().rev().find(|(t, _)| *t <= time).and_then(|(_, th)| *th)
 }
 
+/// Events of a key waiting for the watermark: `(time ms, value)`.
+type Waiting = Vec<(i64, u64)>;
+
 /// The rules operator (see the module docs).
 #[derive(Clone, Default)]
 pub struct ApplyRules {
@@ -155,8 +158,7 @@ impl KeyedBroadcastProcessFunction for ApplyRules {
         let Some(waiting) = &self.waiting else { return Ok(()) };
         let rules = ctx.broadcast_state(&RULES)?;
         let key = ctx.current_key().clone();
-        let (due, later): (Vec<(i64, u64)>, Vec<(i64, u64)>) =
-            waiting.get(ctx.keyed()).iter().copied().partition(|(t, _)| *t <= now);
+        let (due, later): (Waiting, Waiting) = waiting.get(ctx.keyed()).iter().copied().partition(|(t, _)| *t <= now);
         for (t, v) in due {
             for (name, versions) in rules.entries() {
                 if in_force(versions, t).is_some_and(|th| v > th) {

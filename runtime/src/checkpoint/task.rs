@@ -78,6 +78,9 @@ struct StateFile {
     snapshot: OperatorSnapshot,
 }
 
+/// Operator state items restored from one state file: `(file path, items)`.
+pub type RestoredItems = (String, Vec<Vec<u8>>);
+
 /// A completed checkpoint (or savepoint) to restore from.
 #[derive(Debug, Clone)]
 pub struct RestoreSource {
@@ -375,11 +378,7 @@ impl TaskCheckpointing {
     /// from. `None` if the checkpoint holds no state of `uid`.
     ///
     /// Errors: a missing or damaged file, named.
-    pub fn restored_operator_copy(
-        &self,
-        uid: &str,
-        subtask: u32,
-    ) -> Result<Option<(String, Vec<Vec<u8>>)>, CheckpointError> {
+    pub fn restored_operator_copy(&self, uid: &str, subtask: u32) -> Result<Option<RestoredItems>, CheckpointError> {
         let Some(src) = &self.restore else { return Ok(None) };
         let Some(op) = src.metadata.operators.get(uid) else { return Ok(None) };
         let mut handles: Vec<&StateHandle> = op.subtasks.iter().collect();

@@ -79,13 +79,16 @@ fn restored_store(ctx: &OperatorContext, states: &Declarations) -> Result<Broadc
     Ok(store)
 }
 
+/// The keyed state's image per key group, or why it could not be made.
+type KeyedImage = Result<Vec<(u32, Vec<u8>)>, crate::checkpoint::CheckpointError>;
+
 /// Hands the operator's state to the checkpoint, or declines it naming the operator.
 fn snapshot(
     cp: &TaskCheckpointing,
     uid: &str,
     checkpoint_id: u64,
     store: &BroadcastStateStore,
-    keyed: Option<(KeyGroupRange, Result<Vec<(u32, Vec<u8>)>, crate::checkpoint::CheckpointError>)>,
+    keyed: Option<(KeyGroupRange, KeyedImage)>,
 ) {
     let operator = match store.snapshot() {
         Ok(items) => items,
