@@ -61,7 +61,7 @@ fn expected_alerts(events: &Path, rules: &Path) -> Vec<String> {
         let f: Vec<&str> = line.split(',').collect();
         let (t, v): (i64, u64) = (f[0].parse().unwrap(), f[2].parse().unwrap());
         for (rule, vs) in &versions {
-            let threshold = vs.iter().filter(|(vt, _)| *vt <= t).last().and_then(|x| x.1);
+            let threshold = vs.iter().rfind(|(vt, _)| *vt <= t).and_then(|x| x.1);
             if threshold.is_some_and(|th| v > th) {
                 out.push(format!("{t}\t{}\t{rule}\t{v}", f[1]));
             }
