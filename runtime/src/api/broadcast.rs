@@ -322,8 +322,8 @@ pub trait BroadcastProcessFunction: Clone + Send + Sync + 'static {
 /// A function over a keyed stream and a broadcast stream (Flink's
 /// `KeyedBroadcastProcessFunction`): keyed state and timers for the keyed
 /// side, broadcast state written by the broadcast side. One instance per
-/// subtask. See `jobs/src/rules.rs` for dynamic alert rules and the SDK
-/// example `examples/rules-alerts`.
+/// subtask. See `jobs/src/rules.rs` (the built-in `rules` job) for dynamic
+/// alert rules, and the SDK's `rfy::broadcast` for a runnable example.
 ///
 /// ```
 /// use std::sync::{Arc, Mutex};
