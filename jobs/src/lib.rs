@@ -5,14 +5,21 @@ pub mod args;
 pub mod kafka_copy;
 pub mod kafka_wordcount;
 pub mod nexmark;
+pub mod rules;
 pub mod statebench;
 pub mod wordcount;
 
 use rfy_runtime::JobProgram;
 
 /// Every built-in program.
-pub static BUILTIN: &[JobProgram] =
-    &[wordcount::PROGRAM, statebench::PROGRAM, kafka_wordcount::PROGRAM, kafka_copy::PROGRAM, nexmark::PROGRAM];
+pub static BUILTIN: &[JobProgram] = &[
+    wordcount::PROGRAM,
+    statebench::PROGRAM,
+    kafka_wordcount::PROGRAM,
+    kafka_copy::PROGRAM,
+    nexmark::PROGRAM,
+    rules::PROGRAM,
+];
 
 /// The built-in program called `name`.
 pub fn find(name: &str) -> Option<JobProgram> {

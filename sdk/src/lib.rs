@@ -262,6 +262,97 @@ pub mod windowing {
     };
 }
 
+/// Flink's broadcast state pattern: a low-throughput stream (rules,
+/// thresholds) broadcast to every subtask of an operator, stored there in
+/// broadcast state ([`MapStateDescriptor`](broadcast::MapStateDescriptor)),
+/// and read for each element of the other, often keyed, stream. Create it
+/// with `stream.broadcast_with(&DESCRIPTOR)`, connect it with
+/// `keyed.connect(&broadcast)` (or `stream.connect(&broadcast)`), and
+/// `process` a [`KeyedBroadcastProcessFunction`](broadcast::KeyedBroadcastProcessFunction)
+/// (or a [`BroadcastProcessFunction`](broadcast::BroadcastProcessFunction)).
+/// Broadcast state is checkpointed (one copy per subtask) and restored at
+/// any parallelism; the built-in `rules` job is a complete example.
+///
+/// Dynamic alert thresholds applied to sensor readings; each reading waits
+/// until the watermark passes its time, so the thresholds in force by then
+/// have arrived whatever the order of the two inputs:
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use rfy::broadcast::{BroadcastContext, KeyedBroadcastProcessFunction, KeyedReadOnlyContext, MapStateDescriptor};
+/// use rfy::state::{KeyedStateStore, ListState};
+/// use rfy::time::WatermarkStrategy;
+/// use rfy::{Collector, TaskError};
+///
+/// const THRESHOLDS: MapStateDescriptor<String, u64> = MapStateDescriptor::new("thresholds");
+///
+/// #[derive(Clone, Default)]
+/// struct Alerts { waiting: Option<ListState<(i64, u64)>> }
+///
+/// impl KeyedBroadcastProcessFunction for Alerts {
+///     type Key = String;
+///     type In1 = (String, u64, i64); // (sensor, reading, event time ms)
+///     type In2 = (String, u64, i64); // (alert name, threshold, event time ms)
+///     type Out = String;
+///     fn open(&mut self, state: &mut KeyedStateStore<String>) {
+///         self.waiting = Some(state.list_state("waiting"));
+///     }
+///     fn process_element(&mut self, r: (String, u64, i64), ctx: &mut KeyedReadOnlyContext<'_, String>,
+///                        _out: &mut Collector<'_, String>) -> Result<(), TaskError> {
+///         self.waiting.as_ref().unwrap().add(ctx.keyed(), (r.2, r.1));
+///         ctx.timer_service().register_event_time_timer(r.2);
+///         Ok(())
+///     }
+///     fn process_broadcast_element(&mut self, t: (String, u64, i64), ctx: &mut BroadcastContext<'_>,
+///                                  _out: &mut Collector<'_, String>) -> Result<(), TaskError> {
+///         ctx.broadcast_state(&THRESHOLDS)?.put(t.0, t.1);
+///         Ok(())
+///     }
+///     fn on_timer(&mut self, now: i64, ctx: &mut KeyedReadOnlyContext<'_, String>,
+///                 out: &mut Collector<'_, String>) -> Result<(), TaskError> {
+///         let thresholds = ctx.broadcast_state(&THRESHOLDS)?;
+///         let waiting = self.waiting.as_ref().unwrap();
+///         let (due, later): (Vec<(i64, u64)>, Vec<(i64, u64)>) =
+///             waiting.get(ctx.keyed()).iter().copied().partition(|(t, _)| *t <= now);
+///         for (_, v) in due {
+///             for (name, th) in thresholds.entries() {
+///                 if v > *th {
+///                     out.collect(format!("{} {name} {v}", ctx.current_key()));
+///                 }
+///             }
+///         }
+///         waiting.update(ctx.keyed(), later);
+///         Ok(())
+///     }
+/// }
+///
+/// let env = rfy::StreamExecutionEnvironment::new(rfy::ExecutionConfig { parallelism: 2, ..Default::default() });
+/// let by_time = |r: &(String, u64, i64), _| r.2;
+/// let thresholds = env
+///     .from_collection(vec![("hot".to_string(), 90u64, 0i64), ("warm".into(), 50, 0)])
+///     .assign_timestamps_and_watermarks(WatermarkStrategy::for_monotonous_timestamps().with_timestamp_assigner(by_time))
+///     .broadcast_with(&THRESHOLDS);
+/// let readings = vec![("s1".to_string(), 95u64, 1_000i64), ("s2".into(), 60, 2_000), ("s1".into(), 10, 3_000)];
+/// let alerts = Arc::new(Mutex::new(Vec::new()));
+/// env.from_collection(readings)
+///     .assign_timestamps_and_watermarks(WatermarkStrategy::for_monotonous_timestamps().with_timestamp_assigner(by_time))
+///     .key_by(|r: &(String, u64, i64)| r.0.clone())
+///     .connect(&thresholds)
+///     .process(Alerts::default())
+///     .sink_to(rfy::sinks::CollectSink::new(alerts.clone()));
+/// rfy::testing::run_local(env).unwrap();
+/// let mut got = alerts.lock().unwrap().clone();
+/// got.sort();
+/// assert_eq!(got, ["s1 hot 95", "s1 warm 95", "s2 warm 60"]);
+/// ```
+pub mod broadcast {
+    pub use rfy_runtime::api::{
+        BroadcastConnectedStream, BroadcastContext, BroadcastProcessFunction, BroadcastState, BroadcastStream,
+        KeyedBroadcastConnectedStream, KeyedBroadcastProcessFunction, KeyedReadOnlyContext, MapStateDescriptor,
+        ReadOnlyBroadcastContext, ReadOnlyBroadcastState,
+    };
+}
+
 /// Testing a dataflow without a cluster (the role of Flink's MiniCluster in
 /// tests): [`run_local`](testing::run_local) runs every operator of an
 /// environment on threads of this process until the (bounded) sources end.

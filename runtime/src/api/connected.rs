@@ -38,14 +38,34 @@ pub struct ConnectedStreams<A, B> {
     tagged: DataStream<Tagged<A, B>>,
 }
 
-impl<A: Record> DataStream<A> {
-    /// Connects this stream with `other` for a [`CoProcessFunction`] or,
-    /// after [`ConnectedStreams::key_by`], a [`KeyedCoProcessFunction`]
-    /// (Flink's `connect`).
-    pub fn connect<B: Record>(&self, other: &DataStream<B>) -> ConnectedStreams<A, B> {
-        let first = self.map(Tagged::<A, B>::First).name("Connect (first input)");
-        let second = other.map(Tagged::<A, B>::Second).name("Connect (second input)");
+/// What a stream of `A` can be connected with (Flink's `connect`
+/// overloads): another [`DataStream`] (→ [`ConnectedStreams`]) or a
+/// [`BroadcastStream`](super::BroadcastStream) (→
+/// [`BroadcastConnectedStream`](super::BroadcastConnectedStream)).
+pub trait ConnectWith<A> {
+    /// The connected streams.
+    type Connected;
+    /// Connects `first` (the first input) with `self` (the second).
+    fn connect_to(&self, first: &DataStream<A>) -> Self::Connected;
+}
+
+impl<A: Record, B: Record> ConnectWith<A> for DataStream<B> {
+    type Connected = ConnectedStreams<A, B>;
+    fn connect_to(&self, first: &DataStream<A>) -> ConnectedStreams<A, B> {
+        let first = first.map(Tagged::<A, B>::First).name("Connect (first input)");
+        let second = self.map(Tagged::<A, B>::Second).name("Connect (second input)");
         ConnectedStreams { tagged: first.union(&[&second]) }
+    }
+}
+
+impl<A: Record> DataStream<A> {
+    /// Connects this stream with `other` (Flink's `connect`): with another
+    /// `DataStream`, for a [`CoProcessFunction`] or, after
+    /// [`ConnectedStreams::key_by`], a [`KeyedCoProcessFunction`]; with a
+    /// [`BroadcastStream`](super::BroadcastStream), for a
+    /// [`BroadcastProcessFunction`](super::BroadcastProcessFunction).
+    pub fn connect<O: ConnectWith<A>>(&self, other: &O) -> O::Connected {
+        other.connect_to(self)
     }
 }
 

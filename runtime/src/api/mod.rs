@@ -1,6 +1,8 @@
 //! The DataStream API: the counterpart of Flink's `StreamExecutionEnvironment`,
 //! `DataStream` and `KeyedStream`.
 
+mod broadcast;
+mod broadcast_state;
 mod connected;
 mod count_window;
 mod env;
@@ -11,9 +13,17 @@ mod state;
 mod stream;
 mod windowed;
 
+pub use broadcast::{
+    BroadcastConnectedStream, BroadcastContext, BroadcastProcessFunction, BroadcastStream,
+    KeyedBroadcastConnectedStream, KeyedBroadcastProcessFunction, KeyedReadOnlyContext, ReadOnlyBroadcastContext,
+};
+#[cfg(test)]
+pub(crate) use broadcast_state::declare as broadcast_state_declare;
+pub use broadcast_state::{BroadcastState, MapStateDescriptor, ReadOnlyBroadcastState};
+pub(crate) use broadcast_state::{BroadcastStateStore, Declarations};
 pub use connected::{
-    CoProcessContext, CoProcessFunction, ConnectedStreams, IntervalJoin, JoinEqualTo, JoinWhere, JoinedStreams,
-    KeyedCoProcessFunction, KeyedConnectedStreams, Tagged, WindowedJoin,
+    CoProcessContext, CoProcessFunction, ConnectWith, ConnectedStreams, IntervalJoin, JoinEqualTo, JoinWhere,
+    JoinedStreams, KeyedCoProcessFunction, KeyedConnectedStreams, Tagged, WindowedJoin,
 };
 pub use count_window::CountWindowedStream;
 pub use env::StreamExecutionEnvironment;

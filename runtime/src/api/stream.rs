@@ -205,6 +205,32 @@ impl<T: Record> DataStream<T> {
         DataStream::new(self.graph.clone(), id)
     }
 
+    /// A keyed operator after this stream: its input edge is partitioned by
+    /// `writer` (which must partition by the key the operator uses).
+    pub(crate) fn then_keyed<O: Record>(
+        &self,
+        name: &str,
+        builder: Arc<dyn OperatorBuilder>,
+        writer: Arc<dyn WriterBuilder>,
+    ) -> DataStream<O> {
+        let node = NewNode { name: name.to_string(), builder, keyed: true, is_sink: false };
+        let id = self.add_node::<O>(node, Some(Partitioning::Hash), writer);
+        DataStream::new(self.graph.clone(), id)
+    }
+
+    /// Adds this stream as one more input of the operator producing
+    /// `target` (which must take `T`), with `partitioning` set explicitly.
+    pub(crate) fn feed_into<O>(&self, target: &DataStream<O>, partitioning: Partitioning) {
+        self.graph.borrow_mut().edges.push(StreamEdge {
+            source: self.node,
+            target: target.node,
+            partitioning,
+            explicit: true,
+            side_output: None,
+            writer: Self::plain_writer(),
+        });
+    }
+
     /// One output record per input record.
     pub fn map<O: Record, F: Fn(T) -> O + Send + Sync + 'static>(&self, f: F) -> DataStream<O> {
         self.then("Map", Arc::new(MapBuilder::<T, O, F>(Arc::new(f), PhantomData)))
@@ -441,9 +467,7 @@ where
         builder: Arc<dyn OperatorBuilder>,
         writer: Arc<dyn WriterBuilder>,
     ) -> DataStream<O> {
-        let node = NewNode { name: name.to_string(), builder, keyed: true, is_sink: false };
-        let id = self.input.add_node::<O>(node, Some(Partitioning::Hash), writer);
-        DataStream::new(self.input.graph.clone(), id)
+        self.input.then_keyed(name, builder, writer)
     }
 
     /// Folds records of each key with `reduce` (Flink's `reduce`). STREAMING:

@@ -20,7 +20,7 @@ pub(crate) mod test_support;
 pub use keyed::{FlatKeyedMap, KeyGroupRange, KeyGroupedMap};
 pub use metadata::{CheckpointMetadata, OperatorMeta, SavepointFormat, StateHandle, METADATA_FILE};
 pub use storage::{join, open_storage, CheckpointStorage};
-pub use task::{CheckpointResponder, OperatorSnapshot, RestoreSource, SourceTrigger, TaskCheckpointing};
+pub use task::{CheckpointResponder, OperatorSnapshot, RestoreSource, RestoredItems, SourceTrigger, TaskCheckpointing};
 
 /// Why a snapshot could not be written or read back.
 #[derive(Debug, thiserror::Error)]

@@ -78,6 +78,9 @@ struct StateFile {
     snapshot: OperatorSnapshot,
 }
 
+/// Operator state items restored from one state file: `(file path, items)`.
+pub type RestoredItems = (String, Vec<Vec<u8>>);
+
 /// A completed checkpoint (or savepoint) to restore from.
 #[derive(Debug, Clone)]
 pub struct RestoreSource {
@@ -365,6 +368,28 @@ impl TaskCheckpointing {
         Ok(Some(
             all.into_iter().enumerate().filter(|(k, _)| *k as u32 % parallelism == subtask).map(|(_, v)| v).collect(),
         ))
+    }
+
+    /// Restored broadcast state items of `uid` for subtask `subtask`: the
+    /// items of one old subtask, `subtask % old parallelism` (Flink's
+    /// `OperatorStateHandle.Mode.BROADCAST` redistribution in
+    /// `RoundRobinOperatorStateRepartitioner`: every subtask snapshots an
+    /// equal copy, each new subtask reads one), with the file they come
+    /// from. `None` if the checkpoint holds no state of `uid`.
+    ///
+    /// Errors: a missing or damaged file, named.
+    pub fn restored_operator_copy(&self, uid: &str, subtask: u32) -> Result<Option<RestoredItems>, CheckpointError> {
+        let Some(src) = &self.restore else { return Ok(None) };
+        let Some(op) = src.metadata.operators.get(uid) else { return Ok(None) };
+        let mut handles: Vec<&StateHandle> = op.subtasks.iter().collect();
+        handles.sort_by_key(|h| h.subtask);
+        match handles.get(subtask as usize % handles.len().max(1)) {
+            Some(h) => {
+                let (path, file) = read_state_file(&src.dir, h)?;
+                Ok(Some((path, file.snapshot.operator)))
+            }
+            None => Ok(None),
+        }
     }
 
     /// Restored operator state items of `uid` from every old subtask (a

@@ -58,16 +58,22 @@ impl TestCheckpoints {
     /// from: the metadata of a job whose only stateful operator is `uid`
     /// (max parallelism 128).
     pub(crate) fn restore_point(&self, task: &TaskCheckpointing, uid: &str) -> RestoreSource {
+        self.restore_point_of(task, uid, 1)
+    }
+
+    /// As [`restore_point`](Self::restore_point), for `parallelism` subtasks
+    /// that each acknowledged checkpoint 1 once.
+    pub(crate) fn restore_point_of(&self, task: &TaskCheckpointing, uid: &str, parallelism: u32) -> RestoreSource {
         let start = Instant::now();
-        while self.acks.0.lock().unwrap().is_empty() {
+        while self.acks.0.lock().unwrap().len() < parallelism as usize {
             assert!(start.elapsed() < Duration::from_secs(10), "no acknowledgement");
             std::thread::sleep(Duration::from_millis(5));
         }
-        let handles = self.acks.0.lock().unwrap().remove(0);
+        let handles: Vec<_> = self.acks.0.lock().unwrap().drain(..parallelism as usize).flatten().collect();
         let mut operators = BTreeMap::new();
         operators.insert(
             uid.to_string(),
-            OperatorMeta { parallelism: 1, subtasks: handles.into_iter().map(|h| h.1).collect() },
+            OperatorMeta { parallelism, subtasks: handles.into_iter().map(|h| h.1).collect() },
         );
         let metadata = CheckpointMetadata {
             version: super::metadata::METADATA_VERSION,

@@ -3,6 +3,7 @@
 //! whole batch per call.
 
 pub(crate) mod basic;
+pub(crate) mod broadcast;
 pub(crate) mod combine;
 pub(crate) mod process;
 pub(crate) mod reduce;
