@@ -1,6 +1,7 @@
 //! The DataStream API: the counterpart of Flink's `StreamExecutionEnvironment`,
 //! `DataStream` and `KeyedStream`.
 
+mod async_io;
 mod connected;
 mod count_window;
 mod env;
@@ -11,6 +12,7 @@ mod state;
 mod stream;
 mod windowed;
 
+pub use async_io::{AsyncDataStream, AsyncError, AsyncFunction, AsyncRetryStrategy, OutputMode};
 pub use connected::{
     CoProcessContext, CoProcessFunction, ConnectedStreams, IntervalJoin, JoinEqualTo, JoinWhere, JoinedStreams,
     KeyedCoProcessFunction, KeyedConnectedStreams, Tagged, WindowedJoin,
