@@ -2,6 +2,7 @@
 //! ApplicationMaster and the TaskManager so they run with no compile step.
 
 pub mod args;
+pub mod async_lookup;
 pub mod kafka_copy;
 pub mod kafka_wordcount;
 pub mod nexmark;
@@ -11,8 +12,14 @@ pub mod wordcount;
 use rfy_runtime::JobProgram;
 
 /// Every built-in program.
-pub static BUILTIN: &[JobProgram] =
-    &[wordcount::PROGRAM, statebench::PROGRAM, kafka_wordcount::PROGRAM, kafka_copy::PROGRAM, nexmark::PROGRAM];
+pub static BUILTIN: &[JobProgram] = &[
+    wordcount::PROGRAM,
+    statebench::PROGRAM,
+    kafka_wordcount::PROGRAM,
+    kafka_copy::PROGRAM,
+    nexmark::PROGRAM,
+    async_lookup::PROGRAM,
+];
 
 /// The built-in program called `name`.
 pub fn find(name: &str) -> Option<JobProgram> {
