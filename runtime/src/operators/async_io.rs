@@ -4,10 +4,11 @@
 //! the [`ElementQueue`]'s order and snapshots the queued inputs at barriers.
 //!
 //! The futures are polled on the task's thread whenever the chain calls the
-//! operator (a batch or an event, including the buffer-timeout flush), and
-//! while it waits: for room when full, for the queue to drain at the end of
-//! input. Their waker unparks the task's thread, so a wait ends as soon as a
-//! call completes, with no busy polling; timeouts and retry delays are
+//! operator (a batch or an event, including the flush the input gate sends
+//! when woken), and while it waits: for room when full, for the queue to
+//! drain at the end of input. Their waker unparks the task's thread and
+//! wakes the input gate's wait (the task's [`Wakeup`]), so a completed call
+//! is taken at once, with no busy polling; timeouts and retry delays are
 //! checked on each poll (waits wake up for the earliest of them).
 //!
 //! Per record the operator allocates the boxed future (and the call's result
@@ -34,6 +35,7 @@ use crate::event::{Event, NO_TIMESTAMP};
 use crate::graph::OperatorBuilder;
 use crate::record::Record;
 use crate::task::output::{erase, unerase, AnyOutput};
+use crate::task::wakeup::{self, Wakeup};
 use crate::task::Output;
 
 /// A wait re-checks timeouts and retries at least this often.
@@ -42,16 +44,21 @@ const MAX_PARK: Duration = Duration::from_millis(50);
 type CallOutcome<Out> = (u64, u32, Result<Result<Vec<Out>, AsyncError>, Aborted>);
 type Call<Out> = Pin<Box<dyn Future<Output = CallOutcome<Out>> + Send>>;
 
-/// Wakes the task's thread (set at the first poll, which runs on it).
+/// Wakes the task's thread: unparks it when the operator waits (full, or
+/// draining at the end of input) and ends the input gate's wait through the
+/// task's [`Wakeup`] (both taken at the first poll, which runs on that thread).
 #[derive(Default)]
 struct ThreadWaker {
-    thread: OnceLock<std::thread::Thread>,
+    thread: OnceLock<(std::thread::Thread, Option<Wakeup>)>,
 }
 
 impl ArcWake for ThreadWaker {
     fn wake_by_ref(arc_self: &Arc<Self>) {
-        if let Some(t) = arc_self.thread.get() {
-            t.unpark();
+        if let Some((thread, wakeup)) = arc_self.thread.get() {
+            thread.unpark();
+            if let Some(w) = wakeup {
+                w.wake();
+            }
         }
     }
 }
@@ -97,7 +104,7 @@ impl<In: Record, Out: Record, F: AsyncFunction<In, Out>> AsyncWaitOp<In, Out, F>
 
     /// Starts due retries, takes the completed calls, handles timeouts.
     fn poll(&mut self) -> Result<(), TaskError> {
-        self.waker.thread.get_or_init(std::thread::current);
+        self.waker.thread.get_or_init(|| (std::thread::current(), wakeup::current()));
         let now = Instant::now();
         while let Some(&(at, seq)) = self.retries.front() {
             if at > now {

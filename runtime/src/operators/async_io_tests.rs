@@ -303,3 +303,40 @@ fn in_flight_records_are_reissued_on_restore() {
     op.push_event(&Event::EndOfInput).unwrap();
     assert_eq!(*after.lock().unwrap(), ["1@101", "3@103", "5@105", "7@107", "9@109", "END"]);
 }
+
+/// Behind an input gate whose buffer timeout is an hour, a completed call
+/// still leaves at once: its waker ends the gate's wait (the task's wake-up),
+/// not the next flush tick. The input stays open until the result is seen.
+#[test]
+fn a_completed_call_wakes_the_waiting_input_gate() {
+    use crate::exchange::gate::NetworkInput;
+    use crate::exchange::{channel, NetMessage};
+    use crate::task::{TaskControl, TaskHead};
+
+    let seen = Seen::default();
+    let (tx, rx) = channel(4);
+    let s = seen.clone();
+    let task = std::thread::spawn(move || {
+        let op =
+            operator(reverse_delays(3), OutputMode::Unordered, 10, 60_000, AsyncRetryStrategy::no_retry(), None, s)?;
+        let mut gate = NetworkInput::<u64>::new(vec![rx], op, Duration::from_secs(3600), "t".into());
+        gate.run(&TaskControl::default())
+    });
+    let batch = crate::exchange::record_batch(vec![0u64, 1, 2], None).unwrap();
+    tx.send(NetMessage::Records(batch)).unwrap();
+    let start = Instant::now();
+    while seen.lock().unwrap().len() < 3 {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "results stuck until the next flush: {:?}",
+            seen.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    tx.send(NetMessage::Event(Event::EndOfInput)).unwrap();
+    task.join().unwrap().unwrap();
+    let mut got = seen.lock().unwrap().clone();
+    assert_eq!(got.pop().as_deref(), Some("END"));
+    got.sort();
+    assert_eq!(got, ["0", "10", "20"]);
+}
