@@ -269,7 +269,7 @@ fn in_flight_records_are_reissued_on_restore() {
     let seen = Seen::default();
     // Even records answer at once, odd ones never (until the restore).
     let first = |i: u64| async move {
-        if i % 2 == 0 {
+        if i.is_multiple_of(2) {
             Ok(vec![i])
         } else {
             futures::future::pending::<Result<Vec<u64>, AsyncError>>().await
