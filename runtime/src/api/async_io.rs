@@ -17,18 +17,26 @@
 //! `AsyncWaitOperator`), so a failure loses and duplicates nothing.
 //!
 //! ```
+//! use std::sync::{Arc, Mutex};
 //! use std::time::Duration;
-//! use rfy_runtime::api::{AsyncDataStream, AsyncRetryStrategy};
-//! use rfy_runtime::StreamExecutionEnvironment;
+//! use rfy_runtime::api::{AsyncDataStream, AsyncError, AsyncRetryStrategy};
+//! use rfy_runtime::sinks::CollectSink;
+//! use rfy_runtime::{ExecutionConfig, StreamExecutionEnvironment};
 //!
-//! let env = StreamExecutionEnvironment::new(Default::default());
+//! let env = StreamExecutionEnvironment::new(ExecutionConfig::default());
 //! let ids = env.from_collection((0u64..100).collect::<Vec<_>>());
 //! // The "service": any future works; a real job awaits an HTTP client here.
-//! let lookup = |id: u64| async move { Ok::<_, rfy_runtime::api::AsyncError>(vec![(id, format!("user-{id}"))]) };
+//! let lookup = |id: u64| async move { Ok::<_, AsyncError>(vec![(id, format!("user-{id}"))]) };
 //! let retry = AsyncRetryStrategy::fixed_delay(3, Duration::from_millis(100));
 //! let enriched = AsyncDataStream::unordered_wait_with_retry(&ids, lookup, Duration::from_secs(5), 100, retry);
-//! enriched.print();
-//! ```
+//! let out = Arc::new(Mutex::new(Vec::new()));
+//! enriched.sink_to(CollectSink::new(out.clone()));
+//! rfy_runtime::task::run_local(env).unwrap();
+//! let mut got = out.lock().unwrap().clone();
+//! got.sort();
+//! assert_eq!(got.len(), 100);
+//! assert_eq!(got[7], (7, "user-7".to_string()));
+//! //! ```
 
 use std::future::Future;
 use std::marker::PhantomData;
