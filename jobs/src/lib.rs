@@ -2,6 +2,7 @@
 //! ApplicationMaster and the TaskManager so they run with no compile step.
 
 pub mod args;
+pub mod async_lookup;
 pub mod kafka_copy;
 pub mod kafka_wordcount;
 pub mod nexmark;
@@ -19,6 +20,7 @@ pub static BUILTIN: &[JobProgram] = &[
     kafka_copy::PROGRAM,
     nexmark::PROGRAM,
     rules::PROGRAM,
+    async_lookup::PROGRAM,
 ];
 
 /// The built-in program called `name`.

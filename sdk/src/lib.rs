@@ -125,6 +125,15 @@ pub mod connectors {
     pub use rfy_connectors::{is_hdfs, HdfsTextFileSink, HdfsTextFileSource};
 }
 
+/// Async I/O (Flink's `AsyncDataStream`): an async function per record
+/// (lookups against an external service), many calls in flight, results in
+/// input order or as they complete, with timeout, retry and in-flight
+/// records in checkpoints. See `examples/async-lookup` for an HTTP lookup.
+pub mod async_io {
+    pub use rfy_runtime::api::{AsyncDataStream, AsyncError, AsyncFunction, AsyncRetryStrategy, OutputMode};
+    pub use rfy_runtime::OperatorContext;
+}
+
 pub use rfy_runtime::api::{
     CoProcessContext, CoProcessFunction, ConnectedStreams, IntervalJoin, JoinEqualTo, JoinWhere, JoinedStreams,
     KeyedCoProcessFunction, KeyedConnectedStreams, OutputTag, Tagged, TimerService, WindowedJoin, WindowedStream,

@@ -3,6 +3,7 @@
 
 mod broadcast;
 mod broadcast_state;
+mod async_io;
 mod connected;
 mod count_window;
 mod env;
@@ -21,6 +22,7 @@ pub use broadcast::{
 pub(crate) use broadcast_state::declare as broadcast_state_declare;
 pub use broadcast_state::{BroadcastState, MapStateDescriptor, ReadOnlyBroadcastState};
 pub(crate) use broadcast_state::{BroadcastStateStore, Declarations};
+pub use async_io::{AsyncDataStream, AsyncError, AsyncFunction, AsyncRetryStrategy, OutputMode};
 pub use connected::{
     CoProcessContext, CoProcessFunction, ConnectWith, ConnectedStreams, IntervalJoin, JoinEqualTo, JoinWhere,
     JoinedStreams, KeyedCoProcessFunction, KeyedConnectedStreams, Tagged, WindowedJoin,

@@ -2,6 +2,8 @@
 //! that owns the output of the next operator in its chain, and processes a
 //! whole batch per call.
 
+pub(crate) mod async_io;
+mod async_io_queue;
 pub(crate) mod basic;
 pub(crate) mod broadcast;
 pub(crate) mod combine;

@@ -3,6 +3,7 @@
 pub mod build;
 pub(crate) mod output;
 mod threads;
+pub(crate) mod wakeup;
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;

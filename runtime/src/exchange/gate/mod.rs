@@ -24,6 +24,7 @@ use crate::checkpoint::TaskCheckpointing;
 use crate::error::TaskError;
 use crate::event::{CheckpointBarrier, Event};
 use crate::record::{decode_all, decode_all_timestamped, Record, TIMESTAMPED};
+use crate::task::wakeup::{self, Wakeup};
 use crate::task::{usage_permille, Output, TaskControl, TaskHead, TaskMetrics};
 
 /// The gate samples its channels' fill (`buffers.inPoolUsage`) once per this many buffers read.
@@ -61,6 +62,9 @@ pub(crate) struct NetworkInput<T> {
     metrics: Arc<TaskMetrics>,
     /// Buffers read since the last pool-usage sample.
     since_sample: u32,
+    /// Wakes the gate's wait for an operator whose work completed off the
+    /// task thread (see [`crate::task::wakeup`]); installed by `run`.
+    wakeup: (Wakeup, flume::Receiver<()>),
     _records: PhantomData<fn() -> T>,
 }
 
@@ -88,6 +92,7 @@ impl<T: Record> NetworkInput<T> {
             name,
             metrics: Arc::default(),
             since_sample: 0,
+            wakeup: Wakeup::channel(),
             _records: PhantomData,
         }
     }
@@ -98,7 +103,7 @@ impl<T: Record> NetworkInput<T> {
     }
 
     /// The next message from a readable channel, or `None` after waiting
-    /// `flush_interval` with nothing to read.
+    /// `flush_interval` with nothing to read or when an operator woke the task.
     fn next_message(&mut self) -> Result<Option<(usize, NetMessage)>, TaskError> {
         let n = self.channels.len();
         // Fast path: round robin over ready channels, no allocation.
@@ -126,15 +131,16 @@ impl<T: Record> NetworkInput<T> {
         let mut selector = flume::Selector::new();
         for (i, rx) in self.channels.iter().enumerate() {
             if self.readable(i) {
-                selector = selector.recv(rx, move |r| (i, r));
+                selector = selector.recv(rx, move |r| Some((i, r)));
             }
         }
+        selector = selector.recv(&self.wakeup.1, |_| None);
         let got = selector.wait_timeout(self.flush_interval);
         TaskMetrics::add_time(&self.metrics.idle_ns, waiting);
         match got {
-            Ok((i, Ok(msg))) => Ok(Some((i, msg))),
-            Ok((i, Err(_))) => Err(self.closed(i)),
-            Err(_) => Ok(None),
+            Ok(Some((i, Ok(msg)))) => Ok(Some((i, msg))),
+            Ok(Some((i, Err(_)))) => Err(self.closed(i)),
+            Ok(None) | Err(_) => Ok(None),
         }
     }
 
@@ -214,6 +220,7 @@ impl<T: Record> TaskHead for NetworkInput<T> {
     fn run(&mut self, control: &TaskControl) -> Result<(), TaskError> {
         let metrics = control.metrics.clone();
         self.metrics = metrics.clone();
+        let _wakeup = wakeup::install(self.wakeup.0.clone());
         self.checkpointing = control.checkpointing.clone();
         while self.ended.iter().any(|e| !e) {
             control.check()?;
