@@ -17,6 +17,20 @@ use rfy_client::follow::RestClient;
 use rfy_client::local::LocalCluster;
 use rfy_itests::local::*;
 
+/// The on-disk stores under `io.tmp.dirs` = `dir`: `rfy-state/<execution id>/<uid>-<subtask>`.
+fn stores(dir: &Path) -> Vec<std::path::PathBuf> {
+    let Ok(tasks) = std::fs::read_dir(dir.join("rfy-state")) else { return Vec::new() };
+    tasks
+        .flatten()
+        .flat_map(|t| std::fs::read_dir(t.path()).into_iter().flatten().flatten().map(|e| e.path()))
+        .collect()
+}
+
+/// The task directories left under `rfy-state` in `dir`.
+fn task_dirs(dir: &Path) -> usize {
+    std::fs::read_dir(dir.join("rfy-state")).map(|d| d.count()).unwrap_or(0)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn wordcount_on_disk_state_is_exactly_once_under_taskmanager_kills() -> anyhow::Result<()> {
     init_logging();
@@ -26,8 +40,10 @@ async fn wordcount_on_disk_state_is_exactly_once_under_taskmanager_kills() -> an
     let expected = reference_counts(&input);
     let out = tmp.path().join("out");
     let rate = (lines as f64 / seconds).ceil().to_string();
+    let local = tmp.path().join("local");
     let conf = conf(&[
         ("state.backend.type", "embedded-lsm".into()),
+        ("io.tmp.dirs", local.display().to_string()),
         ("execution.checkpointing.interval", "1 s".into()),
         ("state.checkpoints.dir", tmp.path().join("checkpoints").display().to_string()),
         ("state.checkpoints.num-retained", "2".into()),
@@ -44,6 +60,9 @@ async fn wordcount_on_disk_state_is_exactly_once_under_taskmanager_kills() -> an
     let client = RestClient::new(cluster.rest_url())?;
     let job = client.submit(&graph, &Default::default()).await?;
     let started = Instant::now();
+    wait_until("all tasks running", Duration::from_secs(30), || async { fully_running(&client, &job).await }).await?;
+    let running = stores(&local);
+    assert_eq!(running.len(), 2, "one store per reduce subtask: {running:?}");
     let mut rng = seeded_rng();
     let mut recoveries = Vec::new();
     while recoveries.len() < 2 {
@@ -57,6 +76,7 @@ async fn wordcount_on_disk_state_is_exactly_once_under_taskmanager_kills() -> an
     assert!(checkpoints["counts"]["restored"].as_u64().unwrap_or(0) >= 2, "{checkpoints:#}");
     let problems = exactly_once_problems(&expected, &committed_updates(&out));
     assert!(problems.is_empty(), "output is not exactly-once: {problems:#?}");
+    assert_eq!(task_dirs(&local), 0, "every task's state directory is removed: {:?}", stores(&local));
     Ok(())
 }
 
@@ -72,8 +92,10 @@ async fn run(
     from: Option<&str>,
     stop_after: Option<Duration>,
 ) -> anyhow::Result<Option<String>> {
+    let local = savepoints.with_file_name("local");
     let mut pairs = vec![
         ("state.backend.type", backend.to_string()),
+        ("io.tmp.dirs", local.display().to_string()),
         ("state.savepoints.dir", savepoints.display().to_string()),
         ("local.number-taskmanager", "2".to_string()),
     ];
@@ -91,6 +113,8 @@ async fn run(
     let client = RestClient::new(cluster.rest_url())?;
     let job = client.submit(&graph, &Default::default()).await?;
     wait_until("all tasks running", Duration::from_secs(30), || async { fully_running(&client, &job).await }).await?;
+    let on_disk = if backend == "hashmap" { 0 } else { p as usize };
+    assert_eq!(stores(&local).len(), on_disk, "{backend} at -p {p}: {:?}", stores(&local));
     let result = match stop_after {
         Some(d) => {
             tokio::time::sleep(d).await;
@@ -140,8 +164,10 @@ async fn state_five_times_managed_memory_keeps_checkpointing_on_disk() -> anyhow
     init_logging();
     let tmp = tempfile::tempdir()?;
     // As memory_budget.rs's heap case, which fails naming taskmanager.memory.managed.size.
+    let local = tmp.path().join("local");
     let conf = conf(&[
         ("state.backend.type", "embedded-lsm".into()),
+        ("io.tmp.dirs", local.display().to_string()),
         ("taskmanager.memory.process.size", "8g".into()),
         ("taskmanager.memory.managed.size", "4m".into()),
         ("execution.checkpointing.interval", "300 ms".into()),
@@ -164,8 +190,13 @@ async fn state_five_times_managed_memory_keeps_checkpointing_on_disk() -> anyhow
     .await;
     let exceptions = client.get(&format!("/jobs/{job}/exceptions")).await?;
     let state = job_state(&client, &job).await?;
+    let running = stores(&local);
     client.cancel(&job).await.ok();
+    let ended = wait_terminal(&client, &job, Duration::from_secs(30)).await;
     cluster.shutdown().await;
+    assert_eq!(running.len(), 1, "the reduce's store on disk: {running:?}");
+    assert_eq!(ended?, "CANCELED");
+    assert_eq!(task_dirs(&local), 0, "a canceled task's state directory is removed: {:?}", stores(&local));
     assert!(full.is_ok(), "{:#}\nexceptions: {exceptions:#}", last.lock().unwrap());
     assert_eq!(state, "RUNNING", "exceptions: {exceptions:#}");
     let history = exceptions["exceptionHistory"]["entries"].as_array().cloned().unwrap_or_default();

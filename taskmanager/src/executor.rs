@@ -279,13 +279,16 @@ impl Executor {
     }
 
     /// The task's state backend from the job's `state.backend.type`: on
-    /// disk under the container's first local dir (YARN's `LOCAL_DIRS`, else
-    /// the temporary directory) in `rfy-state/<execution id>`, with managed
+    /// disk under the first of `io.tmp.dirs` (unset: the container's first
+    /// of YARN's `LOCAL_DIRS`, else the temporary directory) in
+    /// `rfy-state/<execution id>`, with managed
     /// memory per slot (`taskmanager.numberOfTaskSlots`) as its budget.
     fn state_backend(&self, conf: &Configuration, execution_id: &str) -> Result<StateBackend, DeployError> {
-        let local = std::env::var("LOCAL_DIRS")
-            .ok()
-            .and_then(|dirs| dirs.split(',').find(|d| !d.is_empty()).map(std::path::PathBuf::from))
+        let first = |dirs: String| dirs.split(',').map(str::trim).find(|d| !d.is_empty()).map(std::path::PathBuf::from);
+        let local = conf
+            .get_optional(&options::IO_TMP_DIRS)
+            .and_then(first)
+            .or_else(|| std::env::var("LOCAL_DIRS").ok().and_then(first))
             .unwrap_or_else(std::env::temp_dir);
         let slots = u64::from(conf.get(&options::TASKMANAGER_NUMBER_OF_TASK_SLOTS).max(1));
         Ok(StateBackend::from_config(
