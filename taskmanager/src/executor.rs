@@ -363,8 +363,8 @@ impl Executor {
             outputs: out_channels,
             settings,
         };
-        let mut control = TaskControl::default();
-        control.state_backend = self.state_backend(&conf, &tdd.execution_id)?;
+        let mut control =
+            TaskControl { state_backend: self.state_backend(&conf, &tdd.execution_id)?, ..Default::default() };
         if !tdd.checkpoint_job_dir.is_empty() || !tdd.restore_dir.is_empty() {
             let restore = if tdd.restore_dir.is_empty() {
                 None

@@ -225,9 +225,8 @@ where
         }
         self.cache = kept;
         batch.commit().map_err(|e| self.engine("writing back", e))?;
-        if written > 0 {
-            let per_entry = (bytes / written).max(16);
-            self.cache_limit = (self.cache_bytes / per_entry).max(MIN_CACHED);
+        if let Some(per_entry) = bytes.checked_div(written) {
+            self.cache_limit = (self.cache_bytes / per_entry.max(16)).max(MIN_CACHED);
         }
         Ok(())
     }
