@@ -67,7 +67,7 @@ fn main() {
     let keys = args.first().copied().unwrap_or(262_144);
     let updates = args.get(1).copied().unwrap_or(1_048_576);
     let bytes = args.get(2).copied().unwrap_or(1024) as usize;
-    let state_mib = keys * (bytes as u64 + 8) >> 20;
+    let state_mib = (keys * (bytes as u64 + 8)) >> 20;
     let range = KeyGroupRange::of_subtask(128, 1, 0);
     let reduce = |_old: (u64, Vec<u8>), new: (u64, Vec<u8>)| new;
     eprintln!("{keys} keys x {bytes} B (~{state_mib} MiB of state), {updates} updates, batches of {BATCH}");
@@ -104,7 +104,7 @@ fn main() {
     }
 
     let disk = match backend.as_str() {
-        "lsm-fits" => Some(("fits", 2 * state_mib.max(8) << 20)),
+        "lsm-fits" => Some(("fits", (2 * state_mib.max(8)) << 20)),
         "lsm-quarter" => Some(("1/4 of state", (state_mib / 4).max(8) << 20)),
         "hashmap" => None,
         other => {
