@@ -234,6 +234,11 @@ options! {
         "Savepoint or retained checkpoint directory to restore the job from (set by `rfy run -s`).";
     STATE_CHECKPOINTS_NUM_RETAINED: u32 = "state.checkpoints.num-retained", default = "1", min = 1,
         "Number of completed checkpoints kept.";
+    IO_TMP_DIRS: String = "io.tmp.dirs",
+        "Directories for temporary files, separated by ',' (rfy: the on-disk state of state.backend.type embedded-lsm goes under the first); unset: YARN's LOCAL_DIRS in a container, else the system's temporary directory.";
+    STATE_BACKEND_TYPE: String = "state.backend.type", default = "hashmap",
+        choices = ["hashmap", "embedded-lsm"],
+        "Where keyed state lives: hashmap (objects on the heap, bounded by managed memory) or embedded-lsm (serialized in an embedded LSM tree on the TaskManager's local disk, YARN's LOCAL_DIRS or the temporary directory, with managed memory as its caches and write buffers; state may outgrow memory). rfy: no rocksdb.";
 
     // ---- Restart strategies --------------------------------------------------------
     RESTART_STRATEGY_TYPE: String = "restart-strategy.type",

@@ -24,6 +24,7 @@ fn ctx(uid: &str, checkpointing: Option<Arc<TaskCheckpointing>>) -> OperatorCont
         runtime_mode: RuntimeMode::Streaming,
         checkpointing,
         metrics: Default::default(),
+        state_backend: Default::default(),
     }
 }
 

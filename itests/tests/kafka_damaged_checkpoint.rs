@@ -115,6 +115,7 @@ fn ctx(hub: Arc<TaskCheckpointing>) -> OperatorContext {
         runtime_mode: RuntimeMode::Streaming,
         checkpointing: Some(hub),
         metrics: Default::default(),
+        state_backend: Default::default(),
     }
 }
 

@@ -32,6 +32,7 @@ fn ctx() -> OperatorContext {
         runtime_mode: RuntimeMode::Streaming,
         checkpointing: None,
         metrics: Default::default(),
+        state_backend: Default::default(),
     }
 }
 

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::TaskCheckpointing;
+use crate::state_backend::StateBackend;
 use crate::task::TaskMetrics;
 
 /// Streaming (results are updated per record) or batch (bounded input;
@@ -57,4 +58,6 @@ pub struct OperatorContext {
     /// The task's counters, shared by its operators: e.g. a window adds the
     /// late records it dropped (`numLateRecordsDropped`), once per batch.
     pub metrics: Arc<TaskMetrics>,
+    /// Where keyed operators keep their state (`state.backend.type`).
+    pub state_backend: StateBackend,
 }

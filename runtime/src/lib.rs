@@ -20,6 +20,7 @@ pub mod program;
 pub mod record;
 pub mod sinks;
 pub mod sources;
+pub mod state_backend;
 pub mod task;
 pub mod time;
 pub mod windowing;

@@ -60,6 +60,9 @@ pub enum TaskManagerError {
 /// the text in the `Ack` of `submitTask`.
 #[derive(Debug, thiserror::Error)]
 pub enum DeployError {
+    /// `state.backend.type` names no backend of this TaskManager.
+    #[error("{0}")]
+    StateBackend(#[from] rfy_runtime::state_backend::StateBackendError),
     /// The deployment descriptor's JobGraph is not JSON of a JobGraph.
     #[error("undecodable JobGraph: {0}")]
     UndecodableJobGraph(#[source] serde_json::Error),

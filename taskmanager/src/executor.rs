@@ -21,6 +21,7 @@ use rfy_runtime::checkpoint::{
 };
 use rfy_runtime::event::CheckpointBarrier;
 use rfy_runtime::exchange::{channel, ExchangeSettings, PartitionRegistry};
+use rfy_runtime::state_backend::StateBackend;
 use rfy_runtime::task::{build_task, TaskControl, TaskSpec};
 use rfy_runtime::{JobGraph, ProgramRegistry, StreamGraph, TaskError};
 use tonic::{Request, Response, Status};
@@ -63,6 +64,8 @@ struct GrpcResponder {
     job_id: String,
     execution_id: String,
     executor: std::sync::Weak<Executor>,
+    /// The task's keyed state is on disk: not charged against managed memory.
+    state_on_disk: bool,
 }
 
 impl GrpcResponder {
@@ -78,7 +81,7 @@ impl CheckpointResponder for GrpcResponder {
         }
         // The keyed state this task holds, as this checkpoint wrote it, against managed memory.
         let keyed: u64 = handles.iter().filter(|(_, h)| h.key_groups.is_some()).map(|(_, h)| h.size).sum();
-        if let Some(executor) = self.executor.upgrade() {
+        if let Some(executor) = self.executor.upgrade().filter(|_| !self.state_on_disk) {
             if let Some(message) = executor.memory.record_state(&executor.resource_id, &self.execution_id, keyed) {
                 if executor.fail_all(&message) > 0 {
                     tracing::error!("{message}");
@@ -276,6 +279,26 @@ impl Executor {
         Ok(pair)
     }
 
+    /// The task's state backend from the job's `state.backend.type`: on
+    /// disk under the first of `io.tmp.dirs` (unset: the container's first
+    /// of YARN's `LOCAL_DIRS`, else the temporary directory) in
+    /// `rfy-state/<execution id>`, with managed
+    /// memory per slot (`taskmanager.numberOfTaskSlots`) as its budget.
+    fn state_backend(&self, conf: &Configuration, execution_id: &str) -> Result<StateBackend, DeployError> {
+        let first = |dirs: String| dirs.split(',').map(str::trim).find(|d| !d.is_empty()).map(std::path::PathBuf::from);
+        let local = conf
+            .get_optional(&options::IO_TMP_DIRS)
+            .and_then(first)
+            .or_else(|| std::env::var("LOCAL_DIRS").ok().and_then(first))
+            .unwrap_or_else(std::env::temp_dir);
+        let slots = u64::from(conf.get(&options::TASKMANAGER_NUMBER_OF_TASK_SLOTS).max(1));
+        Ok(StateBackend::from_config(
+            &conf.get(&options::STATE_BACKEND_TYPE),
+            local.join("rfy-state").join(execution_id),
+            self.memory.model.managed / slots,
+        )?)
+    }
+
     fn submit(self: &Arc<Self>, tdd: TaskDeploymentDescriptor) -> Result<(), DeployError> {
         let (stream, job) = self.graphs_for(&tdd)?;
         let conf = Configuration::from_map(&tdd.config.clone().into_iter().collect(), Source::Programmatic)?;
@@ -341,7 +364,8 @@ impl Executor {
             outputs: out_channels,
             settings,
         };
-        let mut control = TaskControl::default();
+        let mut control =
+            TaskControl { state_backend: self.state_backend(&conf, &tdd.execution_id)?, ..Default::default() };
         if !tdd.checkpoint_job_dir.is_empty() || !tdd.restore_dir.is_empty() {
             let restore = if tdd.restore_dir.is_empty() {
                 None
@@ -357,6 +381,7 @@ impl Executor {
                 job_id: tdd.job_id.clone(),
                 execution_id: tdd.execution_id.clone(),
                 executor: Arc::downgrade(self),
+                state_on_disk: control.state_backend.on_disk(),
             });
             // An empty directory (no checkpointing) is the local file system.
             let storage = rfy_runtime::checkpoint::open_storage(&tdd.checkpoint_job_dir)?;
@@ -419,6 +444,14 @@ impl Executor {
         .unwrap_or_else(|panic| Err(TaskError::User(format!("task {task_name} panicked: {}", panic_message(&panic)))));
         let budget_failure = lock(&self.budget_failures).remove(&execution_id);
         self.memory.release(&execution_id);
+        // The operators (and their on-disk stores) are gone: so goes the task's state directory.
+        if let StateBackend::EmbeddedLsm(s) = &control.state_backend {
+            if let Err(e) = std::fs::remove_dir_all(&s.dir) {
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    tracing::warn!(task = %task_name, "cannot remove the state directory {}: {e}", s.dir.display());
+                }
+            }
+        }
         let (state, failure) = match (&result, budget_failure) {
             (Ok(()), _) => (ExecutionState::Finished, String::new()),
             (Err(TaskError::Canceled), Some(message)) => (ExecutionState::Failed, message),

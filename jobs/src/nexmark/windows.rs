@@ -175,7 +175,11 @@ impl KeyedProcessFunction for HighestBid {
             self.at_end.as_ref().expect("opened"),
         );
         if let Some(m) = max.value(ctx) {
-            for b in best.get(ctx).iter().chain(at_end.get(ctx).iter().filter(|b| b.price == m)) {
+            // One list at a time: a read lends from the state's cache (`&mut` context).
+            for b in best.get(ctx) {
+                out.collect(b.clone());
+            }
+            for b in at_end.get(ctx).iter().filter(|b| b.price == m) {
                 out.collect(b.clone());
             }
         }

@@ -1,9 +1,16 @@
-//! Keyed state on the heap (Flink's `HashMapStateBackend`): every registered
-//! state is a table split by key group ([`KeyGroupedMap`]), so a snapshot
-//! writes key group by key group and a restore at another parallelism takes
-//! only the key groups the subtask owns. State kinds: [`ValueState`],
-//! [`ListState`], [`MapState`], [`ReducingState`], each read and written for
-//! the key of the record being processed.
+//! Keyed state: every registered state is a table split by key group, so a
+//! snapshot writes key group by key group and a restore at another
+//! parallelism takes only the key groups the subtask owns. On the heap
+//! (`state.backend.type: hashmap`, Flink's `HashMapStateBackend`) a table is
+//! a [`KeyGroupedMap`]; with `embedded-lsm` it is a
+//! [`DiskTable`](crate::state_backend::DiskTable) on local disk. State kinds:
+//! [`ValueState`], [`ListState`], [`MapState`], [`ReducingState`], each read
+//! and written for the key of the record being processed.
+//!
+//! Reads take the context `&mut` (`value`, `get`, `entries`): on disk a read
+//! loads the key's value into the store's cache and lends it from there, so
+//! borrowed values (`&[V]` of a list, `&UV` of a map) stay possible without
+//! a copy per read.
 
 use std::any::Any;
 use std::hash::Hash;
@@ -17,6 +24,7 @@ use crate::checkpoint::blobs::Blob;
 use crate::checkpoint::{CheckpointError, KeyGroupRange, KeyGroupedMap, OperatorSnapshot, TaskCheckpointing};
 use crate::event::NO_TIMESTAMP;
 use crate::record::Record;
+use crate::state_backend::{DiskTable, LsmStore, StateBackend, StateBackendError};
 use crate::time::timers::now_ms;
 use crate::time::timers::{InternalTimers, EVENT_TIMERS, PROCESSING_TIMERS};
 use crate::time::TimeDomain;
@@ -28,6 +36,44 @@ trait StateTable: Any {
     /// The image of the key group at `index`, `None` if it is empty.
     fn snapshot_group(&self, index: usize) -> Result<Option<Vec<u8>>, CheckpointError>;
     fn restore_group(&mut self, kg: u32, bytes: &[u8], what: &str) -> Result<(), CheckpointError>;
+    /// Before a snapshot: makes what [`snapshot_group`](Self::snapshot_group) reads current.
+    fn flush(&mut self) -> Result<(), StateBackendError> {
+        Ok(())
+    }
+    /// Between batches: errors met on the record path, cache write-back.
+    fn maintain(&mut self) -> Result<(), StateBackendError> {
+        Ok(())
+    }
+    /// The bytes of cache this table may hold.
+    fn set_cache_budget(&mut self, _bytes: u64) {}
+}
+
+impl<K, X> StateTable for DiskTable<K, X>
+where
+    K: Hash + Eq + Clone + Serialize + DeserializeOwned + 'static,
+    X: Serialize + DeserializeOwned + 'static,
+{
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+    fn snapshot_group(&self, index: usize) -> Result<Option<Vec<u8>>, CheckpointError> {
+        Ok(DiskTable::snapshot_group(self, self.range().first + index as u32)?)
+    }
+    fn restore_group(&mut self, kg: u32, bytes: &[u8], what: &str) -> Result<(), CheckpointError> {
+        DiskTable::restore_group(self, kg, bytes, what)
+    }
+    fn flush(&mut self) -> Result<(), StateBackendError> {
+        self.write_back(false)
+    }
+    fn maintain(&mut self) -> Result<(), StateBackendError> {
+        DiskTable::maintain(self)
+    }
+    fn set_cache_budget(&mut self, bytes: u64) {
+        DiskTable::set_cache_budget(self, bytes)
+    }
 }
 
 impl<K, V> StateTable for KeyGroupedMap<K, V>
@@ -59,12 +105,75 @@ pub struct KeyedStateStore<K> {
     tables: Vec<(String, Box<dyn StateTable>)>,
     /// The operator's timers: keyed state too, in the same snapshots.
     pub(crate) timers: InternalTimers<K>,
+    /// The operator's embedded store (`state.backend.type: embedded-lsm`);
+    /// `None`: state on the heap.
+    lsm: Option<LsmStore>,
+    /// An error registering a state on disk, returned by [`Self::opened`].
+    failed: Option<StateBackendError>,
     _key: PhantomData<fn(K)>,
 }
 
 impl<K: Hash + Eq + Record> KeyedStateStore<K> {
     pub(crate) fn new(range: KeyGroupRange) -> Self {
-        KeyedStateStore { range, tables: Vec::new(), timers: InternalTimers::new(range), _key: PhantomData }
+        KeyedStateStore {
+            range,
+            tables: Vec::new(),
+            timers: InternalTimers::new(range),
+            lsm: None,
+            failed: None,
+            _key: PhantomData,
+        }
+    }
+
+    /// A store on `backend` for operator subtask `name` (its uid and
+    /// subtask index: the on-disk store's directory name). Timers stay on the
+    /// heap with either backend (as Flink's RocksDB backend with
+    /// `state.backend.rocksdb.timer-service.factory: HEAP`).
+    ///
+    /// Errors: [`StateBackendError::Engine`] opening the on-disk store.
+    pub(crate) fn with_backend(
+        range: KeyGroupRange,
+        backend: &StateBackend,
+        name: &str,
+    ) -> Result<Self, StateBackendError> {
+        let mut store = Self::new(range);
+        if let StateBackend::EmbeddedLsm(settings) = backend {
+            store.lsm = Some(LsmStore::open(settings, name)?);
+        }
+        Ok(store)
+    }
+
+    /// After the function's `open` registered its states: shares the object
+    /// cache's memory among them, and returns an error met registering one.
+    ///
+    /// Errors: [`StateBackendError::Engine`] creating a state's keyspace.
+    pub(crate) fn opened(&mut self) -> Result<(), StateBackendError> {
+        if let Some(e) = self.failed.take() {
+            return Err(e);
+        }
+        if let Some(lsm) = &self.lsm {
+            let share = lsm.split().object_cache / self.tables.len().max(1) as u64;
+            for (_, t) in &mut self.tables {
+                t.set_cache_budget(share);
+            }
+        }
+        Ok(())
+    }
+
+    /// Between batches, before the batch's output leaves: returns an error
+    /// the on-disk backend met on the record path, and writes back caches
+    /// grown past their budget. Nothing to do on the heap.
+    ///
+    /// Errors: [`StateBackendError`].
+    #[inline]
+    pub(crate) fn maintain(&mut self) -> Result<(), StateBackendError> {
+        if self.lsm.is_none() {
+            return Ok(());
+        }
+        for (_, t) in &mut self.tables {
+            t.maintain()?;
+        }
+        Ok(())
     }
 
     /// The key groups this subtask owns.
@@ -72,40 +181,59 @@ impl<K: Hash + Eq + Record> KeyedStateStore<K> {
         self.range
     }
 
-    pub(crate) fn register<X: Serialize + DeserializeOwned + 'static>(&mut self, name: &str) -> usize {
-        if let Some(i) = self.tables.iter().position(|(n, t)| n == name && t.as_any().is::<KeyGroupedMap<K, X>>()) {
+    /// The table of state `name` holding `X` per key, created on first use:
+    /// on the heap, or on disk with `embedded-lsm` unless `heap` (tables the
+    /// operator reaches through [`group_mut`](Self::group_mut)).
+    fn register_table<X: Serialize + DeserializeOwned + 'static>(&mut self, name: &str, heap: bool) -> usize {
+        if let Some(i) = self.tables.iter().position(|(n, t)| {
+            n == name && (t.as_any().is::<KeyGroupedMap<K, X>>() || t.as_any().is::<DiskTable<K, X>>())
+        }) {
             return i;
         }
-        self.tables.push((name.to_string(), Box::new(KeyGroupedMap::<K, X>::new(self.range))));
+        let table: Box<dyn StateTable> = match (&mut self.lsm, heap) {
+            (Some(store), false) => match DiskTable::<K, X>::open(store, name, self.range, 0) {
+                Ok(t) => Box::new(t),
+                Err(e) => {
+                    // Reported by `opened`, before the operator runs.
+                    self.failed.get_or_insert(e);
+                    Box::new(KeyGroupedMap::<K, X>::new(self.range))
+                }
+            },
+            _ => Box::new(KeyGroupedMap::<K, X>::new(self.range)),
+        };
+        self.tables.push((name.to_string(), table));
         self.tables.len() - 1
+    }
+
+    /// A heap table of state `name` (whatever the backend), for operators
+    /// that work on the key group's map (windows).
+    pub(crate) fn register<X: Serialize + DeserializeOwned + 'static>(&mut self, name: &str) -> usize {
+        self.register_table::<X>(name, true)
+    }
+
+    fn register_state<X: Serialize + DeserializeOwned + 'static>(&mut self, name: &str) -> usize {
+        self.register_table::<X>(name, false)
     }
 
     /// Registers (or finds) a value state named `name` holding one `V` per key.
     pub fn value_state<V: Record>(&mut self, name: &str) -> ValueState<V> {
-        ValueState { table: self.register::<V>(name), _value: PhantomData }
+        ValueState { table: self.register_state::<V>(name), _value: PhantomData }
     }
 
     /// Registers (or finds) a list state named `name` holding a list of `V` per key.
     pub fn list_state<V: Record>(&mut self, name: &str) -> ListState<V> {
-        ListState { table: self.register::<Vec<V>>(name), _value: PhantomData }
+        ListState { table: self.register_state::<Vec<V>>(name), _value: PhantomData }
     }
 
     /// Registers (or finds) a map state named `name` holding a map `UK → UV` per key.
     pub fn map_state<UK: Record + Hash + Eq, UV: Record>(&mut self, name: &str) -> MapState<UK, UV> {
-        MapState { table: self.register::<FxHashMap<UK, UV>>(name), _types: PhantomData }
+        MapState { table: self.register_state::<FxHashMap<UK, UV>>(name), _types: PhantomData }
     }
 
     /// Registers (or finds) a reducing state named `name`: one `V` per key,
     /// folded with `reduce` on every add.
     pub fn reducing_state<V: Record, F: Fn(V, V) -> V>(&mut self, name: &str, reduce: F) -> ReducingState<V, F> {
-        ReducingState { table: self.register::<V>(name), reduce, _value: PhantomData }
-    }
-
-    pub(crate) fn group<X: 'static>(&self, table: usize, index: usize) -> Option<&FxHashMap<K, X>> {
-        self.tables
-            .get(table)
-            .and_then(|(_, t)| t.as_any().downcast_ref::<KeyGroupedMap<K, X>>())
-            .map(|m| m.group(index))
+        ReducingState { table: self.register_state::<V>(name), reduce, _value: PhantomData }
     }
 
     pub(crate) fn group_mut<X: 'static>(&mut self, table: usize, index: usize) -> Option<&mut FxHashMap<K, X>> {
@@ -115,11 +243,75 @@ impl<K: Hash + Eq + Record> KeyedStateStore<K> {
             .map(|m| m.group_mut(index))
     }
 
+    /// The value of `key` (key group at `index` of the range) in `table`;
+    /// on disk loaded into the cache.
+    #[inline]
+    pub(crate) fn get<X: Serialize + DeserializeOwned + 'static>(
+        &mut self,
+        table: usize,
+        index: usize,
+        key: &K,
+    ) -> Option<&X> {
+        let t = self.tables.get_mut(table)?.1.as_any_mut();
+        if t.is::<KeyGroupedMap<K, X>>() {
+            return t.downcast_mut::<KeyGroupedMap<K, X>>()?.group(index).get(key);
+        }
+        t.downcast_mut::<DiskTable<K, X>>()?.get(index, key)
+    }
+
+    /// As [`get`](Self::get), to change in place.
+    #[inline]
+    pub(crate) fn get_mut<X: Serialize + DeserializeOwned + 'static>(
+        &mut self,
+        table: usize,
+        index: usize,
+        key: &K,
+    ) -> Option<&mut X> {
+        let t = self.tables.get_mut(table)?.1.as_any_mut();
+        if t.is::<KeyGroupedMap<K, X>>() {
+            return t.downcast_mut::<KeyGroupedMap<K, X>>()?.group_mut(index).get_mut(key);
+        }
+        t.downcast_mut::<DiskTable<K, X>>()?.get_mut(index, key)
+    }
+
+    /// Sets `key`'s value in `table`.
+    #[inline]
+    pub(crate) fn insert<X: Serialize + DeserializeOwned + 'static>(
+        &mut self,
+        table: usize,
+        index: usize,
+        key: &K,
+        value: X,
+    ) {
+        let Some((_, t)) = self.tables.get_mut(table) else { return };
+        let t = t.as_any_mut();
+        if let Some(m) = t.downcast_mut::<KeyGroupedMap<K, X>>() {
+            m.group_mut(index).insert(key.clone(), value);
+        } else if let Some(d) = t.downcast_mut::<DiskTable<K, X>>() {
+            d.insert(index, key, value);
+        }
+    }
+
+    /// Removes `key`'s value from `table`, returning it.
+    #[inline]
+    pub(crate) fn remove<X: Serialize + DeserializeOwned + 'static>(
+        &mut self,
+        table: usize,
+        index: usize,
+        key: &K,
+    ) -> Option<X> {
+        let t = self.tables.get_mut(table)?.1.as_any_mut();
+        if t.is::<KeyGroupedMap<K, X>>() {
+            return t.downcast_mut::<KeyGroupedMap<K, X>>()?.group_mut(index).remove(key);
+        }
+        t.downcast_mut::<DiskTable<K, X>>()?.remove(index, key)
+    }
+
     /// At checkpoint barrier `checkpoint_id`: hands this store's key groups
     /// to the task's checkpoint as operator `uid`'s state, or declines the
     /// checkpoint naming the operator when a key or value cannot be
     /// serialized. The one snapshot path of every keyed operator with timers.
-    pub(crate) fn snapshot_into(&self, cp: &TaskCheckpointing, uid: &str, checkpoint_id: u64) {
+    pub(crate) fn snapshot_into(&mut self, cp: &TaskCheckpointing, uid: &str, checkpoint_id: u64) {
         let range = self.key_groups();
         match self.snapshot() {
             Ok(keyed) => cp.add_snapshot(
@@ -134,7 +326,10 @@ impl<K: Hash + Eq + Record> KeyedStateStore<K> {
     /// every state table with entries in it, by state name.
     ///
     /// Errors: a key or value that cannot be serialized.
-    pub(crate) fn snapshot(&self) -> Result<Vec<(u32, Vec<u8>)>, CheckpointError> {
+    pub(crate) fn snapshot(&mut self) -> Result<Vec<(u32, Vec<u8>)>, CheckpointError> {
+        for (_, t) in &mut self.tables {
+            t.flush()?;
+        }
         let mut out = Vec::new();
         for i in 0..self.range.len() {
             let mut tables: Vec<(&str, Blob)> = Vec::new();
@@ -195,24 +390,18 @@ impl<V> Clone for ValueState<V> {
 
 impl<V: Record> ValueState<V> {
     /// The current key's value, if one was set.
-    pub fn value<K: Hash + Eq + Record>(&self, ctx: &KeyedContext<'_, K>) -> Option<V> {
-        ctx.state.group::<V>(self.table, ctx.kg).and_then(|t| t.get(ctx.key)).cloned()
+    pub fn value<K: Hash + Eq + Record>(&self, ctx: &mut KeyedContext<'_, K>) -> Option<V> {
+        ctx.state.get::<V>(self.table, ctx.kg, ctx.key).cloned()
     }
 
     /// Sets the current key's value.
     pub fn update<K: Hash + Eq + Record>(&self, ctx: &mut KeyedContext<'_, K>, value: V) {
-        let key = ctx.key.clone();
-        if let Some(t) = ctx.state.group_mut::<V>(self.table, ctx.kg) {
-            t.insert(key, value);
-        }
+        ctx.state.insert(self.table, ctx.kg, ctx.key, value);
     }
 
     /// Removes the current key's value.
     pub fn clear<K: Hash + Eq + Record>(&self, ctx: &mut KeyedContext<'_, K>) {
-        let key = ctx.key;
-        if let Some(t) = ctx.state.group_mut::<V>(self.table, ctx.kg) {
-            t.remove(key);
-        }
+        ctx.state.remove::<V>(self.table, ctx.kg, ctx.key);
     }
 }
 
@@ -231,41 +420,33 @@ impl<V> Clone for ListState<V> {
 
 impl<V: Record> ListState<V> {
     /// The current key's list (empty if none).
-    pub fn get<'c, K: Hash + Eq + Record>(&self, ctx: &'c KeyedContext<'_, K>) -> &'c [V] {
-        ctx.state.group::<Vec<V>>(self.table, ctx.kg).and_then(|t| t.get(ctx.key)).map(|v| v.as_slice()).unwrap_or(&[])
+    pub fn get<'c, K: Hash + Eq + Record>(&self, ctx: &'c mut KeyedContext<'_, K>) -> &'c [V] {
+        ctx.state.get::<Vec<V>>(self.table, ctx.kg, ctx.key).map(|v| v.as_slice()).unwrap_or(&[])
     }
 
     /// Appends `value` to the current key's list.
     pub fn add<K: Hash + Eq + Record>(&self, ctx: &mut KeyedContext<'_, K>, value: V) {
-        let key = ctx.key;
-        if let Some(t) = ctx.state.group_mut::<Vec<V>>(self.table, ctx.kg) {
-            match t.get_mut(key) {
-                Some(list) => list.push(value),
-                None => {
-                    t.insert(key.clone(), vec![value]);
-                }
-            }
+        if let Some(list) = ctx.state.get_mut::<Vec<V>>(self.table, ctx.kg, ctx.key) {
+            list.push(value);
+        } else {
+            ctx.state.insert(self.table, ctx.kg, ctx.key, vec![value]);
         }
     }
 
     /// Replaces the current key's list.
     pub fn update<K: Hash + Eq + Record>(&self, ctx: &mut KeyedContext<'_, K>, values: Vec<V>) {
-        let key = ctx.key.clone();
-        if let Some(t) = ctx.state.group_mut::<Vec<V>>(self.table, ctx.kg) {
-            t.insert(key, values);
-        }
+        ctx.state.insert(self.table, ctx.kg, ctx.key, values);
     }
 
     /// Removes the current key's list.
     pub fn clear<K: Hash + Eq + Record>(&self, ctx: &mut KeyedContext<'_, K>) {
-        let key = ctx.key;
-        if let Some(t) = ctx.state.group_mut::<Vec<V>>(self.table, ctx.kg) {
-            t.remove(key);
-        }
+        ctx.state.remove::<Vec<V>>(self.table, ctx.kg, ctx.key);
     }
 }
 
-/// A handle to a map `UK → UV` per key (Flink's `MapState`).
+/// A handle to a map `UK → UV` per key (Flink's `MapState`). On disk a key's
+/// whole map is one stored value (read and written whole; Flink's RocksDB
+/// backend stores an entry per user key).
 #[derive(Debug)]
 pub struct MapState<UK, UV> {
     table: usize,
@@ -280,57 +461,37 @@ impl<UK, UV> Clone for MapState<UK, UV> {
 
 impl<UK: Record + Hash + Eq, UV: Record> MapState<UK, UV> {
     /// The value under `user_key` of the current key's map.
-    pub fn get<'c, K: Hash + Eq + Record>(&self, ctx: &'c KeyedContext<'_, K>, user_key: &UK) -> Option<&'c UV> {
-        ctx.state
-            .group::<FxHashMap<UK, UV>>(self.table, ctx.kg)
-            .and_then(|t| t.get(ctx.key))
-            .and_then(|m| m.get(user_key))
+    pub fn get<'c, K: Hash + Eq + Record>(&self, ctx: &'c mut KeyedContext<'_, K>, user_key: &UK) -> Option<&'c UV> {
+        ctx.state.get::<FxHashMap<UK, UV>>(self.table, ctx.kg, ctx.key).and_then(|m| m.get(user_key))
     }
 
     /// Puts `user_key → value` into the current key's map.
     pub fn put<K: Hash + Eq + Record>(&self, ctx: &mut KeyedContext<'_, K>, user_key: UK, value: UV) {
-        let key = ctx.key;
-        if let Some(t) = ctx.state.group_mut::<FxHashMap<UK, UV>>(self.table, ctx.kg) {
-            match t.get_mut(key) {
-                Some(m) => {
-                    m.insert(user_key, value);
-                }
-                None => {
-                    let mut m = FxHashMap::default();
-                    m.insert(user_key, value);
-                    t.insert(key.clone(), m);
-                }
-            }
+        if let Some(m) = ctx.state.get_mut::<FxHashMap<UK, UV>>(self.table, ctx.kg, ctx.key) {
+            m.insert(user_key, value);
+        } else {
+            let mut m = FxHashMap::default();
+            m.insert(user_key, value);
+            ctx.state.insert(self.table, ctx.kg, ctx.key, m);
         }
     }
 
     /// Removes `user_key` from the current key's map.
     pub fn remove<K: Hash + Eq + Record>(&self, ctx: &mut KeyedContext<'_, K>, user_key: &UK) -> Option<UV> {
-        let key = ctx.key;
-        ctx.state
-            .group_mut::<FxHashMap<UK, UV>>(self.table, ctx.kg)
-            .and_then(|t| t.get_mut(key))
-            .and_then(|m| m.remove(user_key))
+        ctx.state.get_mut::<FxHashMap<UK, UV>>(self.table, ctx.kg, ctx.key).and_then(|m| m.remove(user_key))
     }
 
     /// Every entry of the current key's map (unordered).
     pub fn entries<'c, K: Hash + Eq + Record>(
         &self,
-        ctx: &'c KeyedContext<'_, K>,
+        ctx: &'c mut KeyedContext<'_, K>,
     ) -> impl Iterator<Item = (&'c UK, &'c UV)> {
-        ctx.state
-            .group::<FxHashMap<UK, UV>>(self.table, ctx.kg)
-            .and_then(|t| t.get(ctx.key))
-            .into_iter()
-            .flat_map(|m| m.iter())
+        ctx.state.get::<FxHashMap<UK, UV>>(self.table, ctx.kg, ctx.key).into_iter().flat_map(|m| m.iter())
     }
 
     /// Removes the current key's whole map.
     pub fn clear<K: Hash + Eq + Record>(&self, ctx: &mut KeyedContext<'_, K>) {
-        let key = ctx.key;
-        if let Some(t) = ctx.state.group_mut::<FxHashMap<UK, UV>>(self.table, ctx.kg) {
-            t.remove(key);
-        }
+        ctx.state.remove::<FxHashMap<UK, UV>>(self.table, ctx.kg, ctx.key);
     }
 }
 
@@ -350,31 +511,22 @@ impl<V, F: Clone> Clone for ReducingState<V, F> {
 
 impl<V: Record, F: Fn(V, V) -> V> ReducingState<V, F> {
     /// The current key's folded value, if any was added.
-    pub fn get<'c, K: Hash + Eq + Record>(&self, ctx: &'c KeyedContext<'_, K>) -> Option<&'c V> {
-        ctx.state.group::<V>(self.table, ctx.kg).and_then(|t| t.get(ctx.key))
+    pub fn get<'c, K: Hash + Eq + Record>(&self, ctx: &'c mut KeyedContext<'_, K>) -> Option<&'c V> {
+        ctx.state.get::<V>(self.table, ctx.kg, ctx.key)
     }
 
     /// Folds `value` into the current key's value.
     pub fn add<K: Hash + Eq + Record>(&self, ctx: &mut KeyedContext<'_, K>, value: V) {
-        let key = ctx.key;
-        if let Some(t) = ctx.state.group_mut::<V>(self.table, ctx.kg) {
-            match t.remove(key) {
-                Some(old) => {
-                    t.insert(key.clone(), (self.reduce)(old, value));
-                }
-                None => {
-                    t.insert(key.clone(), value);
-                }
-            }
-        }
+        let folded = match ctx.state.remove::<V>(self.table, ctx.kg, ctx.key) {
+            Some(old) => (self.reduce)(old, value),
+            None => value,
+        };
+        ctx.state.insert(self.table, ctx.kg, ctx.key, folded);
     }
 
     /// Removes the current key's value.
     pub fn clear<K: Hash + Eq + Record>(&self, ctx: &mut KeyedContext<'_, K>) {
-        let key = ctx.key;
-        if let Some(t) = ctx.state.group_mut::<V>(self.table, ctx.kg) {
-            t.remove(key);
-        }
+        ctx.state.remove::<V>(self.table, ctx.kg, ctx.key);
     }
 }
 

@@ -58,6 +58,7 @@ fn ctx(cp: Option<Arc<TaskCheckpointing>>) -> OperatorContext {
         runtime_mode: RuntimeMode::Streaming,
         checkpointing: cp,
         metrics: Default::default(),
+        state_backend: Default::default(),
     }
 }
 

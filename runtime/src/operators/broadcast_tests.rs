@@ -97,6 +97,7 @@ fn context(parallelism: u32, subtask: u32, cp: Arc<TaskCheckpointing>) -> Operat
         runtime_mode: RuntimeMode::Streaming,
         checkpointing: Some(cp),
         metrics: Default::default(),
+        state_backend: Default::default(),
     }
 }
 

@@ -47,6 +47,7 @@ where
                         .with_side_outputs(&mut self.side);
                     self.function.process_element(rec, &mut ctx, &mut out)?;
                 }
+                self.state.maintain()?;
                 self.next.push_batch(&mut self.buf)?;
             }
             Some(ts) => {
@@ -59,6 +60,7 @@ where
                     let mut out = Collector::with_timestamps(&mut self.buf, &mut self.buf_ts, t);
                     self.function.process_element(rec, &mut ctx, &mut out)?;
                 }
+                self.state.maintain()?;
                 self.next.push_timestamped(&mut self.buf, &mut self.buf_ts)?;
             }
         }
@@ -77,6 +79,7 @@ where
             self.buf_ts.resize(self.buf.len(), t);
         }
         self.side.flush()?;
+        self.state.maintain()?;
         if self.buf.is_empty() {
             return Ok(());
         }
@@ -144,9 +147,11 @@ where
     ) -> Result<AnyOutput, TaskError> {
         let next = unerase::<P::Out>(next, &ctx.operator_name)?;
         let mut function = self.function.clone();
+        let range = KeyGroupRange::of_subtask(ctx.max_parallelism, ctx.parallelism, ctx.subtask_index);
         let mut state =
-            KeyedStateStore::new(KeyGroupRange::of_subtask(ctx.max_parallelism, ctx.parallelism, ctx.subtask_index));
+            KeyedStateStore::with_backend(range, &ctx.state_backend, &format!("{}-{}", ctx.uid, ctx.subtask_index))?;
         function.open(&mut state);
+        state.opened()?;
         if let Some(cp) = &ctx.checkpointing {
             for (kg, bytes, file) in cp.restored_keyed(&ctx.uid, state.key_groups())? {
                 state.restore_group(kg, &bytes, &file)?;
@@ -234,6 +239,7 @@ mod tests {
             runtime_mode: RuntimeMode::Streaming,
             checkpointing: Some(cp),
             metrics: Default::default(),
+            state_backend: Default::default(),
         };
         let b = ProcessBuilder { function: TimerAt, key_fn: Arc::new(|r: &(u32, i64)| r.0), _f: PhantomData };
         let op = b.build(&ctx, erase::<(u32, i64)>(Box::new(Sink(out)))).unwrap();

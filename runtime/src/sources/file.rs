@@ -400,6 +400,7 @@ mod tests {
             runtime_mode: RuntimeMode::Streaming,
             checkpointing: None,
             metrics: Default::default(),
+            state_backend: Default::default(),
         }
     }
 

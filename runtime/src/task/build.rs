@@ -66,6 +66,7 @@ pub fn build_task(
             runtime_mode,
             checkpointing: control.checkpointing.clone(),
             metrics: control.metrics.clone(),
+            state_backend: control.state_backend.clone(),
         })
     };
     let (Some(head), Some(tail)) = (vertex.operators.first(), vertex.operators.last()) else {

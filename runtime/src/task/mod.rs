@@ -155,6 +155,8 @@ pub struct TaskControl {
     /// Checkpoint triggers, snapshots and restored state; `None` when the
     /// job neither checkpoints nor restores.
     pub checkpointing: Option<Arc<crate::checkpoint::TaskCheckpointing>>,
+    /// Where the task's keyed operators keep their state (`state.backend.type`).
+    pub state_backend: crate::state_backend::StateBackend,
 }
 
 impl TaskControl {

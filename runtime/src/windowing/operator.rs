@@ -555,6 +555,7 @@ pub(crate) mod tests {
             runtime_mode: RuntimeMode::Streaming,
             checkpointing: Some(cp),
             metrics: Default::default(),
+            state_backend: Default::default(),
         };
         let b = WindowBuilder {
             key_fn: Arc::new(|r: &(u32, i64)| r.0),

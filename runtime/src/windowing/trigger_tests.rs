@@ -58,6 +58,7 @@ fn context(p: u32, sub: u32, cp: Option<Arc<TaskCheckpointing>>) -> OperatorCont
         runtime_mode: RuntimeMode::Streaming,
         checkpointing: cp,
         metrics: Default::default(),
+        state_backend: Default::default(),
     }
 }
 
