@@ -54,21 +54,46 @@ async fn namenode_failover_mid_job_keeps_checkpoints_and_exactly_once() {
     let (from, to) = ha.namenodes().await;
     let t0 = Instant::now();
     eprintln!("hdfs haadmin -failover {from} {to}");
-    ha.cli("hdfs", &["haadmin", "-failover", &from, &to]);
+    let haadmin = {
+        let (bin, from, to) = (format!("{}/bin/hdfs", ha.home), from.clone(), to.clone());
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(bin).args(["haadmin", "-failover", &from, &to]).output()
+        })
+    };
+    // When the old NameNode stops being active and the new one starts, seen from their JMX every 50 ms.
+    let (mut left, mut took_over, mut at_left) = (None, None, 0);
+    while !haadmin.is_finished() || took_over.is_none() {
+        if left.is_none() && ha.namenode_state(&from).await.as_deref() != Some("active") {
+            left = Some(t0.elapsed());
+            at_left = completed(&j.rest, &j.job).await;
+        }
+        if took_over.is_none() && ha.namenode_state(&to).await.as_deref() == Some("active") {
+            took_over = Some(t0.elapsed());
+        }
+        assert!(t0.elapsed() < Duration::from_secs(60), "no failover within 60 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let out = haadmin.await.unwrap().expect("run hdfs haadmin");
+    assert!(out.status.success(), "hdfs haadmin -failover failed: {}", String::from_utf8_lossy(&out.stderr));
     let switched = t0.elapsed();
+    let (left, took_over) = (left.unwrap_or(switched), took_over.unwrap_or(switched));
     assert_eq!(ha.namenode_state(&to).await.as_deref(), Some("active"), "{to} is active after the failover");
     assert_eq!(ha.namenode_state(&from).await.as_deref(), Some("standby"), "{from} is standby after the failover");
-    let after = completed(&j.rest, &j.job).await;
-    wait_completed_over(&j.rest, &j.job, after, Duration::from_secs(30))
+    assert!(at_left > 0, "checkpoint statistics when {from} left active");
+    wait_completed_over(&j.rest, &j.job, at_left, Duration::from_secs(30))
         .await
         .unwrap_or_else(|e| panic!("checkpoints did not complete again after the NameNode failover: {e}"));
     let gap = t0.elapsed();
     let stats = j.rest.get(&format!("/jobs/{}/checkpoints", j.job)).await.unwrap();
     eprintln!(
-        "NameNode failover {from} -> {to}: haadmin took {:.2} s; first checkpoint completed {:.2} s after the failover began \
-         (checkpoints completed {}, failed {})",
+        "NameNode failover {from} -> {to}: {from} left active at +{:.2} s, {to} active at +{:.2} s, haadmin returned at \
+         +{:.2} s; the next checkpoint completed at +{:.2} s: {:.2} s after {from} left active (checkpoints completed {}, \
+         failed {})",
+        left.as_secs_f64(),
+        took_over.as_secs_f64(),
         switched.as_secs_f64(),
         gap.as_secs_f64(),
+        gap.saturating_sub(left).as_secs_f64(),
         stats["counts"]["completed"],
         stats["counts"]["failed"]
     );
