@@ -32,7 +32,7 @@ use std::time::Duration;
 
 use rfy_hadoop::ipc::ConnectOptions;
 use rfy_hadoop::token::{Credentials, KIND_AM_RM_TOKEN};
-use rfy_hadoop::yarn::amrm::{AllocateRequest, AmCommand, AmRmClient, ContainerAsk};
+use rfy_hadoop::yarn::amrm::{is_not_registered, AllocateRequest, AmCommand, AmRmClient, ContainerAsk};
 use rfy_hadoop::yarn::nm::{ContainerLaunchContext, NmClient, NmTokenCache};
 use rfy_hadoop::yarn::{Container, ContainerId, Resource, YarnError};
 use rfy_jobmanager::{JobManagerHandle, ResourceDriver};
@@ -42,6 +42,9 @@ use tokio::sync::{watch, Notify};
 pub const FAST_HEARTBEAT: Duration = Duration::from_millis(250);
 /// Allocate heartbeat period otherwise.
 pub const SLOW_HEARTBEAT: Duration = Duration::from_secs(1);
+/// With RM HA, how long allocate heartbeats may keep failing (at least 10 in a
+/// row) before the AM gives up: a failover leaves no RM active for a while.
+pub const RM_FAILOVER_PATIENCE: Duration = Duration::from_secs(60);
 /// Priority of TaskManager container asks (`ResourceRequest.priority`).
 pub const TASK_MANAGER_PRIORITY: i32 = 1;
 /// TaskManager containers that may fail before they register, per
@@ -277,6 +280,8 @@ impl ContainerAllocator {
     /// returns why it stopped (`None` when stopped by `stop`).
     pub async fn run(mut self, mut stop: watch::Receiver<bool>) -> Option<AllocatorEvent> {
         let mut errors = 0u32;
+        let mut failing_since = std::time::Instant::now();
+        let ha = self.amrm.addresses().len() > 1;
         loop {
             let busy = {
                 let r = self.driver.lock();
@@ -293,9 +298,12 @@ impl ContainerAllocator {
                 Ok(Some(ev)) => return Some(ev),
                 Ok(None) => errors = 0,
                 Err(e) => {
+                    if errors == 0 {
+                        failing_since = std::time::Instant::now();
+                    }
                     errors += 1;
                     tracing::warn!(errors, "allocate heartbeat failed: {e}");
-                    if errors >= 10 {
+                    if errors >= 10 && (!ha || failing_since.elapsed() >= RM_FAILOVER_PATIENCE) {
                         return Some(AllocatorEvent::Failed {
                             rm: self.amrm.addr().to_string(),
                             failures: errors,
@@ -347,14 +355,25 @@ impl ContainerAllocator {
         self.driver.lock().outstanding = outstanding;
         let progress = *self.progress.lock().unwrap_or_else(|p| p.into_inner());
         let req = AllocateRequest { response_id: self.response_id, asks, releases: release_ids, progress };
-        let resp = self.amrm.allocate(&req).await?;
+        let releases_sent = req.releases.iter().map(ToString::to_string).collect::<Vec<_>>();
+        let resp = match self.amrm.allocate(&req).await {
+            Ok(r) => r,
+            Err(e) if is_not_registered(&e) => {
+                // The releases of this call were not taken: the next heartbeat sends them again.
+                self.driver.lock().to_release.extend(releases_sent);
+                self.resync().await?;
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
         self.response_id = resp.response_id;
         self.tokens.insert_all(&resp.nm_tokens);
         if let Some(cmd) = resp.am_command {
             match cmd {
                 AmCommand::Shutdown => return Ok(Some(AllocatorEvent::Shutdown)),
                 AmCommand::Resync => {
-                    tracing::warn!("the ResourceManager asks the AM to resync (RM restart?); not supported, continuing")
+                    self.resync().await?;
+                    return Ok(None);
                 }
             }
         }
@@ -404,6 +423,20 @@ impl ContainerAllocator {
             }
         }
         Ok(None)
+    }
+
+    /// Answers a ResourceManager that does not know this AM (it restarted, or
+    /// another RM took over: `ApplicationMasterNotRegisteredException` or
+    /// `AM_RESYNC`) as Hadoop's `AMRMClientImpl` does: registers again,
+    /// heartbeats from `response_id` 0, and re-sends every outstanding ask on
+    /// the next heartbeat. Running containers stay (work-preserving recovery:
+    /// their NodeManagers report them to the new RM).
+    async fn resync(&mut self) -> Result<(), YarnError> {
+        tracing::warn!(rm = %self.amrm.addr(), "the ResourceManager does not know this AM (restart or failover): resync");
+        self.amrm.reregister().await?;
+        self.response_id = 0;
+        self.asked.clear();
+        Ok(())
     }
 
     /// Containers started (or starting) from `executable` whose TaskManager has not registered yet.

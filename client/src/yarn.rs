@@ -51,6 +51,11 @@ const REPORT_POLL: Duration = Duration::from_millis(100);
 const JOB_POLL: Duration = Duration::from_millis(200);
 /// How long the client waits for the application to become final after the job ended.
 const FINAL_WAIT: Duration = Duration::from_secs(60);
+/// The longest the follow loop waits for one answer through the RM's web proxy:
+/// a proxy of an RM that just became standby can hold a request for its
+/// whole timeout, while the application report (through the active RM) names
+/// the proxy to use now.
+const PROXY_CALL_LIMIT: Duration = Duration::from_secs(5);
 
 /// What the client saw at the end.
 #[derive(Debug, Clone)]
@@ -258,7 +263,11 @@ async fn follow_job(
             }
         }
         let jm = moved.as_ref().unwrap_or(jm);
-        match jm.job_details(job_id).await {
+        let details = match tokio::time::timeout(PROXY_CALL_LIMIT, jm.job_details(job_id)).await {
+            Ok(r) => r.map_err(anyhow::Error::from),
+            Err(_) => Err(anyhow!("no answer within {} s", PROXY_CALL_LIMIT.as_secs())),
+        };
+        match details {
             Ok(details) => {
                 let state = details.state.clone();
                 if state == "RUNNING" && !announced_running {

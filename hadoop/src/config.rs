@@ -31,6 +31,11 @@ pub const RM_SCHEDULER_ADDRESS: &str = "yarn.resourcemanager.scheduler.address";
 pub const RM_WEBAPP_ADDRESS: &str = "yarn.resourcemanager.webapp.address";
 /// `yarn.resourcemanager.webapp.https.address`: the same over HTTPS (default `...:8090`).
 pub const RM_WEBAPP_HTTPS_ADDRESS: &str = "yarn.resourcemanager.webapp.https.address";
+/// `yarn.resourcemanager.ha.enabled`: ResourceManager HA (default false; `YarnConfiguration.RM_HA_ENABLED`).
+pub const RM_HA_ENABLED: &str = "yarn.resourcemanager.ha.enabled";
+/// `yarn.resourcemanager.ha.rm-ids`: the HA ResourceManagers' ids, comma-separated (`YarnConfiguration.RM_HA_IDS`).
+/// Each RM's addresses are the address keys suffixed `.<id>` (`HAUtil.addSuffix`).
+pub const RM_HA_IDS: &str = "yarn.resourcemanager.ha.rm-ids";
 /// `yarn.http.policy`: `HTTP_ONLY` (default) or `HTTPS_ONLY` (`YarnConfiguration.YARN_HTTP_POLICY_KEY`).
 pub const YARN_HTTP_POLICY: &str = "yarn.http.policy";
 
@@ -439,6 +444,82 @@ impl HadoopConfig {
         Ok(hp)
     }
 
+    /// The ResourceManager ids of an HA cluster (`yarn.resourcemanager.ha.rm-ids`,
+    /// in configured order) when `yarn.resourcemanager.ha.enabled` is true; `None` otherwise.
+    ///
+    /// Errors: [`ConfigError::BadValue`] for a non-boolean `ha.enabled`, or HA
+    /// enabled with no id (Hadoop's `HAUtil.verifyAndSetRMHAIdsList` refuses it too).
+    pub fn rm_ha_ids(&self) -> Result<Option<Vec<String>>, ConfigError> {
+        if !self.get_bool(RM_HA_ENABLED, false)? {
+            return Ok(None);
+        }
+        let raw = self.get_or(RM_HA_IDS, "");
+        let ids: Vec<String> = raw.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+        if ids.is_empty() {
+            return Err(self.bad_value(RM_HA_IDS, &raw, "yarn.resourcemanager.ha.enabled is true: name the RM ids"));
+        }
+        Ok(Some(ids))
+    }
+
+    /// The address `key` of the ResourceManager `id` of an HA cluster, as
+    /// Hadoop's `HAUtil.getConfValueForRMInstance` finds it: `<key>.<id>`, else
+    /// `yarn.resourcemanager.hostname.<id>` with `default_port`. A wildcard host
+    /// becomes `yarn.resourcemanager.hostname.<id>`.
+    ///
+    /// Errors: [`ConfigError::BadValue`] naming `<key>.<id>` when neither is set or the value is not `host:port`.
+    pub fn rm_addr_of(&self, key: &str, default_port: u16, id: &str) -> Result<HostPort, ConfigError> {
+        let id_key = format!("{key}.{id}");
+        let host_key = format!("{RM_HOSTNAME}.{id}");
+        let host = self.get(&host_key).map(|h| h.trim().to_string()).filter(|h| !h.is_empty());
+        let value = match (self.get(&id_key), &host) {
+            (Some(v), _) => v.trim().to_string(),
+            (None, Some(h)) => format!("{h}:{default_port}"),
+            (None, None) => {
+                return Err(self.bad_value(
+                    &id_key,
+                    "",
+                    &format!("unset, and so is {host_key}: RM {id} has no address"),
+                ))
+            }
+        };
+        let mut hp = HostPort::parse(&value).ok_or_else(|| self.bad_value(&id_key, &value, "expected host:port"))?;
+        if hp.is_wildcard() {
+            hp.host = host.unwrap_or_else(|| "localhost".to_string());
+        }
+        Ok(hp)
+    }
+
+    /// `key`'s address of every ResourceManager: one per HA RM id (configured
+    /// order, see [`Self::rm_addr_of`]), or the single RM's.
+    fn rm_addrs(&self, key: &str, default_port: u16) -> Result<Vec<HostPort>, ConfigError> {
+        match self.rm_ha_ids()? {
+            Some(ids) => ids.iter().map(|id| self.rm_addr_of(key, default_port, id)).collect(),
+            None => Ok(vec![self.rm_addr(key, default_port)?]),
+        }
+    }
+
+    /// The scheduler address (ApplicationMasterProtocol) of every
+    /// ResourceManager: `yarn.resourcemanager.scheduler.address.<id>` per HA
+    /// RM id, or [`Self::rm_scheduler_address`]. Only the active RM listens there.
+    pub fn rm_scheduler_addresses(&self) -> Result<Vec<HostPort>, ConfigError> {
+        self.rm_addrs(RM_SCHEDULER_ADDRESS, 8030)
+    }
+
+    /// The REST API base URL of every ResourceManager, in configured order:
+    /// `http://<yarn.resourcemanager.webapp.address.<id>>` per HA RM id
+    /// (`https://<...webapp.https.address.<id>>` with `yarn.http.policy=HTTPS_ONLY`),
+    /// or [`Self::rm_webapp_url`] without HA.
+    pub fn rm_webapp_urls(&self) -> Result<Vec<String>, ConfigError> {
+        if self.rm_ha_ids()?.is_none() {
+            return Ok(vec![self.rm_webapp_url()?]);
+        }
+        Ok(if self.yarn_https_only() {
+            self.rm_addrs(RM_WEBAPP_HTTPS_ADDRESS, 8090)?.iter().map(|a| format!("https://{a}")).collect()
+        } else {
+            self.rm_addrs(RM_WEBAPP_ADDRESS, 8088)?.iter().map(|a| format!("http://{a}")).collect()
+        })
+    }
+
     /// `yarn.resourcemanager.address` (client protocol; default RM host `:8032`).
     pub fn rm_address(&self) -> Result<HostPort, ConfigError> {
         self.rm_addr(RM_ADDRESS, 8032)
@@ -565,6 +646,34 @@ mod tests {
         let empty = HadoopConfig::new();
         assert_eq!(empty.rm_webapp_address().unwrap().to_string(), "localhost:8088");
         assert_eq!(empty.default_fs(), "file:///");
+    }
+
+    #[test]
+    fn rm_ha_addresses_per_id() {
+        let mut c = HadoopConfig::new();
+        assert_eq!(c.rm_ha_ids().unwrap(), None);
+        assert_eq!(c.rm_webapp_urls().unwrap(), ["http://localhost:8088"]);
+        c.set(RM_HA_ENABLED, "true");
+        let e = c.rm_ha_ids().unwrap_err().to_string();
+        assert!(e.contains(RM_HA_IDS), "{e}");
+        c.set(RM_HA_IDS, " rm1, rm2 ");
+        c.set("yarn.resourcemanager.webapp.address.rm1", "h1:37088");
+        c.set("yarn.resourcemanager.hostname.rm2", "h2");
+        c.set("yarn.resourcemanager.scheduler.address.rm2", "0.0.0.0:37130");
+        assert_eq!(c.rm_ha_ids().unwrap().unwrap(), ["rm1", "rm2"]);
+        // rm2's web address from its host name and the default port.
+        assert_eq!(c.rm_webapp_urls().unwrap(), ["http://h1:37088", "http://h2:8088"]);
+        // rm1 has neither a scheduler address nor a host name: the error names the key.
+        let e = c.rm_scheduler_addresses().unwrap_err().to_string();
+        assert!(e.contains("yarn.resourcemanager.scheduler.address.rm1"), "{e}");
+        c.set("yarn.resourcemanager.hostname.rm1", "h1");
+        let s: Vec<String> = c.rm_scheduler_addresses().unwrap().iter().map(|a| a.to_string()).collect();
+        assert_eq!(s, ["h1:8030", "h2:37130"]); // wildcard -> hostname.rm2
+        c.set(YARN_HTTP_POLICY, "HTTPS_ONLY");
+        c.set("yarn.resourcemanager.webapp.https.address.rm2", "h2:37190");
+        assert_eq!(c.rm_webapp_urls().unwrap(), ["https://h1:8090", "https://h2:37190"]);
+        c.set(RM_HA_ENABLED, "yes");
+        assert!(c.rm_ha_ids().unwrap_err().to_string().contains(RM_HA_ENABLED));
     }
 
     #[test]

@@ -10,6 +10,7 @@
 
 pub mod browser;
 pub mod flink;
+pub mod ha;
 pub mod kafka;
 pub mod local;
 pub mod nexmark;
@@ -35,6 +36,9 @@ pub struct Cluster {
     pub fs: Hdfs,
     /// The user.
     pub user: String,
+    /// The configuration directory when it is not `HADOOP_CONF_DIR`
+    /// ([`Cluster::from_dir`]): `rfy` runs of the YARN helpers get it as theirs.
+    pub conf_dir: Option<String>,
 }
 
 impl Cluster {
@@ -58,7 +62,17 @@ impl Cluster {
         let user = current_user();
         let rm = RmRestClient::from_config(&conf, &user).expect("RM REST client");
         let fs = Hdfs::from_config(&conf, None).expect("HDFS client");
-        Some(Cluster { conf, rm, fs, user })
+        Some(Cluster { conf, rm, fs, user, conf_dir: None })
+    }
+
+    /// The cluster of the Hadoop configuration in `dir` (another stack than
+    /// `HADOOP_CONF_DIR`'s, e.g. the HA one of `scripts/ha-hadoop`).
+    pub fn from_dir(dir: &str) -> Cluster {
+        let conf = HadoopConfig::load_dir(dir).unwrap_or_else(|e| panic!("Hadoop configuration {dir}: {e}"));
+        let user = current_user();
+        let rm = RmRestClient::from_config(&conf, &user).expect("RM REST client");
+        let fs = Hdfs::from_config(&conf, None).expect("HDFS client");
+        Cluster { conf, rm, fs, user, conf_dir: Some(dir.to_string()) }
     }
 
     /// A fresh HDFS directory for one test: `/user/<user>/rfy-itests/<tag>-<uuid>`.

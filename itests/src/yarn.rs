@@ -33,6 +33,8 @@ pub struct YarnJob {
     pub job: String,
     /// REST client for the JobManager through the RM proxy (`http://<rm>/proxy/<app>`).
     pub rest: RestClient,
+    /// The Hadoop configuration directory of the cluster, if not `HADOOP_CONF_DIR`.
+    conf_dir: Option<String>,
 }
 
 impl YarnJob {
@@ -47,7 +49,11 @@ impl Drop for YarnJob {
     /// that it does not hold the NodeManager's memory for the next tests.
     fn drop(&mut self) {
         if std::thread::panicking() {
-            let _ = hadoop_cli("yarn", &["application", "-kill", &self.app]);
+            let mut kill = std::process::Command::new("yarn");
+            if let Some(d) = &self.conf_dir {
+                kill.env("HADOOP_CONF_DIR", d);
+            }
+            let _ = kill.args(["application", "-kill", &self.app]).output();
         }
     }
 }
@@ -86,7 +92,8 @@ pub fn start_job(
     }
     a.push(job);
     a.extend_from_slice(job_args);
-    let mut run = RfyRun::start(&a, &[]);
+    let env: Vec<(&str, &str)> = c.conf_dir.iter().map(|d| ("HADOOP_CONF_DIR", d.as_str())).collect();
+    let mut run = RfyRun::start(&a, &env);
     run.wait_for_job_running(Duration::from_secs(180));
     let app = run.application_id().expect("application id printed");
     let out = run.output();
@@ -100,7 +107,7 @@ pub fn start_job(
         .expect("job id printed")
         .to_string();
     let rest = RestClient::new(format!("{}/proxy/{app}", c.rm.base_url())).expect("REST client");
-    YarnJob { run: Some(run), app, job, rest }
+    YarnJob { run: Some(run), app, job, rest, conf_dir: c.conf_dir.clone() }
 }
 
 /// The TaskManager container ids the JobManager knows now (`GET /taskmanagers`).

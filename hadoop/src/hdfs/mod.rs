@@ -105,6 +105,8 @@ pub struct FileEntry {
 pub struct Hdfs {
     client: Client,
     namenode: String,
+    /// The RPC `host:port` of every NameNode behind `namenode` (several for an HA name service).
+    rpc_addrs: Vec<String>,
 }
 
 impl std::fmt::Debug for Hdfs {
@@ -160,6 +162,7 @@ impl Hdfs {
         if !(url.starts_with("hdfs://") || url.starts_with("viewfs://")) || url.len() <= "hdfs://".len() {
             return Err(HdfsError::BadUrl(url));
         }
+        let rpc_addrs = rpc_addresses(&url, &props);
         let mut b = ClientBuilder::new().with_url(url.clone()).with_config(props);
         if let Some(u) = user {
             b = b.with_user(u);
@@ -176,8 +179,8 @@ impl Hdfs {
             }
         }
         let client = b.build().map_err(|source| HdfsError::Connect { namenode: url.clone(), source })?;
-        tracing::debug!(namenode = %url, "HDFS client ready");
-        Ok(Hdfs { client, namenode: url })
+        tracing::debug!(namenode = %url, rpc = ?rpc_addrs, "HDFS client ready");
+        Ok(Hdfs { client, namenode: url, rpc_addrs })
     }
 
     /// The NameNode URL (`hdfs://host:port`), no trailing slash.
@@ -262,20 +265,25 @@ impl Hdfs {
     }
 
     /// Checks that something accepts TCP connections at the NameNode's
-    /// address within 5 s. hdfs-native retries a refused connection for a
-    /// long time; a client about to upload calls this first to fail at once
-    /// with a clear message instead.
+    /// address (any NameNode of an HA name service) within 5 s each.
+    /// hdfs-native retries a refused connection for a long time; a client
+    /// about to upload calls this first to fail at once with a clear message instead.
     ///
-    /// Errors: [`HdfsError::Unreachable`] naming the NameNode.
+    /// Errors: [`HdfsError::Unreachable`] naming the NameNode (each address of a name service).
     pub async fn probe(&self) -> Result<(), HdfsError> {
-        let authority = self.namenode.split("://").nth(1).unwrap_or(&self.namenode).split('/').next().unwrap_or("");
-        let addr = if authority.contains(':') { authority.to_string() } else { format!("{authority}:8020") };
-        let unreachable = |reason: String| HdfsError::Unreachable { namenode: self.namenode.clone(), reason };
-        match tokio::time::timeout(std::time::Duration::from_secs(5), tokio::net::TcpStream::connect(&addr)).await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(unreachable(e.to_string())),
-            Err(_) => Err(unreachable("no answer within 5 s".into())),
+        let mut reasons = Vec::new();
+        for addr in &self.rpc_addrs {
+            match tokio::time::timeout(std::time::Duration::from_secs(5), tokio::net::TcpStream::connect(addr)).await {
+                Ok(Ok(_)) => return Ok(()),
+                Ok(Err(e)) => reasons.push((addr, e.to_string())),
+                Err(_) => reasons.push((addr, "no answer within 5 s".into())),
+            }
         }
+        let reason = match reasons.as_slice() {
+            [(_, r)] => r.clone(),
+            all => all.iter().map(|(a, r)| format!("{a}: {r}")).collect::<Vec<_>>().join("; "),
+        };
+        Err(HdfsError::Unreachable { namenode: self.namenode.clone(), reason })
     }
 
     /// Reads the whole file.
@@ -364,9 +372,64 @@ impl Hdfs {
     }
 }
 
+/// The RPC addresses behind `url` (`hdfs://authority`): `host:port` as
+/// written; for an authority without a port that names an HA name service
+/// (`dfs.ha.namenodes.<ns>` in `props`), each `dfs.namenode.rpc-address.<ns>.<id>`;
+/// else `host:8020` (Hadoop's default NameNode port).
+fn rpc_addresses(url: &str, props: &[(String, String)]) -> Vec<String> {
+    let authority = url.split("://").nth(1).unwrap_or(url).split('/').next().unwrap_or("");
+    if authority.contains(':') {
+        return vec![authority.to_string()];
+    }
+    let get = |k: &str| props.iter().find(|(key, _)| key == k).map(|(_, v)| v.trim().to_string());
+    let ha: Vec<String> = get(&format!("dfs.ha.namenodes.{authority}"))
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|id| !id.is_empty())
+        .filter_map(|id| get(&format!("dfs.namenode.rpc-address.{authority}.{id}")))
+        .collect();
+    if ha.is_empty() {
+        vec![format!("{authority}:8020")]
+    } else {
+        ha
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rpc_addresses_of_single_and_ha_namenodes() {
+        let props = |kv: &[(&str, &str)]| kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>();
+        assert_eq!(rpc_addresses("hdfs://nn:9000", &[]), ["nn:9000"]);
+        assert_eq!(rpc_addresses("hdfs://nn", &[]), ["nn:8020"]);
+        let ha = props(&[
+            ("dfs.ha.namenodes.ns1", "nn1, nn2"),
+            ("dfs.namenode.rpc-address.ns1.nn1", "h1:37020"),
+            ("dfs.namenode.rpc-address.ns1.nn2", "h2:37120"),
+        ]);
+        assert_eq!(rpc_addresses("hdfs://ns1", &ha), ["h1:37020", "h2:37120"]);
+    }
+
+    #[tokio::test]
+    async fn probe_of_a_name_service_names_every_namenode() {
+        let free = || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().to_string();
+        let (a, b) = (free(), free());
+        let h = Hdfs {
+            client: Hdfs::connect("hdfs://127.0.0.1:1", None).unwrap().client,
+            namenode: "hdfs://ns1".into(),
+            rpc_addrs: vec![a.clone(), b.clone()],
+        };
+        let e = h.probe().await.unwrap_err().to_string();
+        assert!(e.contains("hdfs://ns1") && e.contains(&a) && e.contains(&b), "{e}");
+        // One NameNode of the pair answering is enough.
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let up = l.local_addr().unwrap().to_string();
+        let h = Hdfs { rpc_addrs: vec![a, up], ..h };
+        h.probe().await.unwrap();
+    }
 
     #[test]
     fn rejects_non_hdfs_urls() {

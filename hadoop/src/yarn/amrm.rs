@@ -162,16 +162,29 @@ pub struct AllocateResponse {
 /// one connection, reconnects when it breaks, and switches to a rolled AMRM
 /// token when an allocate response carries one.
 pub struct AmRmClient {
-    addr: String,
+    /// Every RM's scheduler address (one without RM HA).
+    addrs: Vec<String>,
+    /// Index in `addrs` of the RM connected to (or to try first).
+    current: std::sync::atomic::AtomicUsize,
     user: String,
     opts: ConnectOptions,
     token: std::sync::Mutex<Token>,
     conn: tokio::sync::Mutex<Option<Arc<IpcConnection>>>,
+    /// The last registration sent, for [`AmRmClient::reregister`].
+    registration: std::sync::Mutex<Option<pb::RegisterApplicationMasterRequestProto>>,
+}
+
+/// Whether `e` is the RM's `ApplicationMasterNotRegisteredException`: a
+/// ResourceManager that restarted or took over (HA failover) does not know
+/// the AM until it registers again (Hadoop's `AMRMClientImpl` then
+/// re-registers and re-sends its outstanding asks: a resync).
+pub fn is_not_registered(e: &YarnError) -> bool {
+    matches!(e, YarnError::Ipc(i) if i.remote().is_some_and(|r| r.simple_class_name() == "ApplicationMasterNotRegisteredException"))
 }
 
 impl std::fmt::Debug for AmRmClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AmRmClient").field("addr", &self.addr).finish()
+        f.debug_struct("AmRmClient").field("addr", &self.addr()).finish()
     }
 }
 
@@ -180,34 +193,50 @@ impl AmRmClient {
     /// `token` (kind `YARN_AM_RM_TOKEN`). `user` is only used if the server
     /// falls back to SIMPLE auth. Does not connect yet.
     pub fn new(addr: impl Into<String>, token: Token, user: impl Into<String>, opts: ConnectOptions) -> Self {
-        let addr = addr.into();
-        tracing::info!(addr = %addr, token = %ident::describe(&token), "AMRM client");
+        Self::with_addresses(vec![addr.into()], token, user, opts)
+    }
+
+    /// A client for the schedulers of HA ResourceManagers at `addrs` (in
+    /// order): it connects to the first that accepts (a standby RM's
+    /// scheduler port is closed) and, when its connection breaks, to the
+    /// first that accepts again, starting with the one it had. As
+    /// [`Self::new`] otherwise; `addrs` must not be empty.
+    pub fn with_addresses(addrs: Vec<String>, token: Token, user: impl Into<String>, opts: ConnectOptions) -> Self {
+        tracing::info!(addrs = ?addrs, token = %ident::describe(&token), "AMRM client");
         AmRmClient {
-            addr,
+            addrs,
+            current: std::sync::atomic::AtomicUsize::new(0),
             user: user.into(),
             opts,
             token: std::sync::Mutex::new(token),
             conn: tokio::sync::Mutex::new(None),
+            registration: std::sync::Mutex::new(None),
         }
     }
 
     /// A client for an AM running in a YARN container: the scheduler address
-    /// from `conf` (`yarn.resourcemanager.scheduler.address`) and the
+    /// from `conf` (`yarn.resourcemanager.scheduler.address`; with RM HA every
+    /// `yarn.resourcemanager.scheduler.address.<id>`) and the
     /// `YARN_AM_RM_TOKEN` from `HADOOP_TOKEN_FILE_LOCATION`; the user from
     /// [`crate::config::current_user`]; the SASL qops from `hadoop.rpc.protection`.
     ///
     /// Errors: [`YarnError::Config`], [`YarnError::Token`] (no file, no AMRM token).
     pub fn from_container_env(conf: &HadoopConfig) -> Result<Self, YarnError> {
-        let addr = conf.rm_scheduler_address()?.to_string();
+        let addrs: Vec<String> = conf.rm_scheduler_addresses()?.iter().map(|a| a.to_string()).collect();
         let creds = Credentials::from_env()?;
         let token = creds.require_kind(KIND_AM_RM_TOKEN)?.clone();
         let user = crate::config::current_user();
-        Ok(Self::new(addr, token, user, ConnectOptions::from_conf(conf)?))
+        Ok(Self::with_addresses(addrs, token, user, ConnectOptions::from_conf(conf)?))
     }
 
-    /// The scheduler address.
+    /// The scheduler address connected to (or to try first).
     pub fn addr(&self) -> &str {
-        &self.addr
+        &self.addrs[self.current.load(std::sync::atomic::Ordering::Relaxed) % self.addrs.len()]
+    }
+
+    /// Every scheduler address the client may use (several with RM HA).
+    pub fn addresses(&self) -> &[String] {
+        &self.addrs
     }
 
     /// The AMRM token in use (the latest rolled one).
@@ -223,7 +252,26 @@ impl AmRmClient {
             }
         }
         let auth = Auth::token(self.current_token(), self.user.clone());
-        let c = Arc::new(IpcConnection::connect(&self.addr, PROTOCOL, PROTOCOL_VERSION, &auth, &self.opts).await?);
+        let n = self.addrs.len();
+        let start = self.current.load(std::sync::atomic::Ordering::Relaxed) % n;
+        let mut k = 0;
+        let c = loop {
+            let i = (start + k) % n;
+            match IpcConnection::connect(&self.addrs[i], PROTOCOL, PROTOCOL_VERSION, &auth, &self.opts).await {
+                Ok(c) => {
+                    if i != start {
+                        self.current.store(i, std::sync::atomic::Ordering::Relaxed);
+                        tracing::info!(addr = %self.addrs[i], "AMRM client: connected to another ResourceManager (failover)");
+                    }
+                    break Arc::new(c);
+                }
+                Err(e) if k + 1 < n && e.is_connection_error() => {
+                    tracing::debug!(addr = %self.addrs[i], error = %e, "AMRM: this ResourceManager does not accept; trying the next");
+                    k += 1;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
         *guard = Some(Arc::clone(&c));
         Ok(c)
     }
@@ -242,7 +290,7 @@ impl AmRmClient {
                 if !retry_on_connection_error {
                     return Err(e.into());
                 }
-                tracing::warn!(addr = %self.addr, method, error = %e, "AMRM connection broke; reconnecting once");
+                tracing::warn!(addr = %self.addr(), method, error = %e, "AMRM connection broke; reconnecting once");
                 let conn = self.connection().await?;
                 Ok(conn.call(method, req).await?)
             }
@@ -266,7 +314,30 @@ impl AmRmClient {
             rpc_port: Some(rpc_port),
             tracking_url: Some(tracking_url.to_string()),
         };
-        let r: pb::RegisterApplicationMasterResponseProto = self.call("registerApplicationMaster", &req, false).await?;
+        *self.registration.lock().unwrap_or_else(|e| e.into_inner()) = Some(req.clone());
+        self.register(&req, false).await
+    }
+
+    /// Registers again with what [`Self::register_application_master`] sent
+    /// last: the answer to `ApplicationMasterNotRegisteredException` ([`is_not_registered`])
+    /// or an `AM_RESYNC` command after an RM restart or failover. The caller
+    /// then heartbeats from `response_id` 0 and re-sends its outstanding asks.
+    ///
+    /// Errors: [`YarnError::InvalidRequest`] when the AM never registered; else as [`Self::register_application_master`].
+    pub async fn reregister(&self) -> Result<RegisterResponse, YarnError> {
+        let req = self.registration.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let req = req.ok_or_else(|| YarnError::InvalidRequest("resync before the AM ever registered".into()))?;
+        tracing::info!(addr = %self.addr(), "registering the AM again with the ResourceManager (resync)");
+        self.register(&req, true).await
+    }
+
+    async fn register(
+        &self,
+        req: &pb::RegisterApplicationMasterRequestProto,
+        retry_on_connection_error: bool,
+    ) -> Result<RegisterResponse, YarnError> {
+        let r: pb::RegisterApplicationMasterResponseProto =
+            self.call("registerApplicationMaster", req, retry_on_connection_error).await?;
         Ok(RegisterResponse {
             maximum_capability: r.maximum_capability.as_ref().map(Resource::from_proto),
             queue: r.queue().to_string(),
@@ -304,7 +375,7 @@ impl AmRmClient {
             let mut t = self.token.lock().unwrap_or_else(|e| e.into_inner());
             let service = t.service.clone();
             *t = Token { service, ..new.clone() };
-            tracing::info!(addr = %self.addr, token = %ident::describe(&t), "AMRM token rolled over");
+            tracing::info!(addr = %self.addr(), token = %ident::describe(&t), "AMRM token rolled over");
         }
         Ok(resp)
     }
@@ -344,7 +415,7 @@ impl AmRmClient {
                 return Ok(());
             }
             if tokio::time::Instant::now() >= deadline {
-                return Err(YarnError::NotUnregistered { addr: self.addr.clone(), after: timeout });
+                return Err(YarnError::NotUnregistered { addr: self.addr().to_string(), after: timeout });
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }

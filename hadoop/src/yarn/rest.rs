@@ -9,9 +9,20 @@
 //! run as `dr.who`). On a Kerberized one (`hadoop.security.authentication=kerberos`)
 //! every call carries `Authorization: Negotiate <SPNEGO token>` instead
 //! (Hadoop's `KerberosAuthenticationHandler`; see [`crate::kerberos`]).
+//!
+//! ResourceManager HA (`yarn.resourcemanager.ha.enabled`, `...ha.rm-ids`):
+//! the client knows every RM's web address (`yarn.resourcemanager.webapp.address.<id>`,
+//! the `https` one with `yarn.http.policy=HTTPS_ONLY`) and sends to the one it
+//! last found active. When that RM does not answer, or answers as a standby
+//! does (307 to the active RM from `RMWebAppFilter`, or 503), it asks every
+//! configured RM for `/ws/v1/cluster/info` and sends again to the one whose
+//! `haState` is `ACTIVE` (for up to [`FAILOVER_TIMEOUT`]). A redirect is
+//! never followed: requests (and their credentials) go only to configured RMs.
 
 use std::path::Path;
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
@@ -23,6 +34,9 @@ use crate::token::Token;
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Overall timeout of one request.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long the client of an HA cluster looks for an active ResourceManager
+/// (every RM asked, 0.25 s to 2 s apart) before it gives up with [`RestError::NoActiveRm`].
+pub const FAILOVER_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Errors of the REST client; each names the URL.
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +104,14 @@ pub enum RestError {
         status: u16,
         /// What to do about it.
         hint: String,
+    },
+    /// No ResourceManager of an HA cluster said it is active within [`FAILOVER_TIMEOUT`].
+    #[error("no active YARN ResourceManager among {} within {} s: {}", .rms.len(), .waited_s, .rms.join("; "))]
+    NoActiveRm {
+        /// Per configured RM: its URL and what it answered (`STANDBY`, an error).
+        rms: Vec<String>,
+        /// How long the client looked, seconds.
+        waited_s: u64,
     },
     /// The body was not the JSON expected.
     #[error("unexpected JSON from YARN ResourceManager {url}: {reason}")]
@@ -160,10 +182,24 @@ pub(crate) async fn negotiate(k: &KerberosCredentials, url: &str) -> Result<Stri
     header.map_err(|source| RestError::Kerberos { url: url.to_string(), source })
 }
 
-/// A client of the ResourceManager REST API, acting as one user.
+impl RestError {
+    /// Whether the error says "this RM is not (or no longer) the active one":
+    /// unreachable, or a standby's answer (307 redirect, 503).
+    fn means_not_active(&self) -> bool {
+        matches!(self, RestError::Unreachable { .. } | RestError::Status { status: 307 | 503, .. })
+    }
+}
+
+/// A client of the ResourceManager REST API, acting as one user. Clones share
+/// the knowledge of which RM of an HA pair is active.
 #[derive(Debug, Clone)]
 pub struct RmRestClient {
-    base: String,
+    /// Base URLs of every configured RM (one without HA).
+    rms: Arc<[String]>,
+    /// Index in `rms` of the RM requests go to.
+    active: Arc<AtomicUsize>,
+    /// How long to look for an active RM ([`FAILOVER_TIMEOUT`]).
+    failover_timeout: Duration,
     user: String,
     http: reqwest::Client,
     /// `Some`: SPNEGO with these credentials instead of `?user.name=`.
@@ -183,11 +219,22 @@ impl RmRestClient {
     ///
     /// Errors: [`RestError::Client`] naming the bundle when it cannot be read.
     pub fn with_trust_store(base_url: &str, user: &str, trust_store: Option<&Path>) -> Result<Self, RestError> {
-        let builder =
-            crate::tls::client_builder(trust_store)?.connect_timeout(CONNECT_TIMEOUT).timeout(REQUEST_TIMEOUT);
+        Self::with_rms(&[base_url.to_string()], user, trust_store)
+    }
+
+    /// A client of the HA ResourceManagers at `base_urls` (configured order;
+    /// requests go to the first until another is found active), otherwise as
+    /// [`Self::with_trust_store`]. Redirects are never followed.
+    pub fn with_rms(base_urls: &[String], user: &str, trust_store: Option<&Path>) -> Result<Self, RestError> {
+        let builder = crate::tls::client_builder(trust_store)?
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(REQUEST_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none());
         let http = crate::tls::build(builder, trust_store)?;
         Ok(RmRestClient {
-            base: base_url.trim_end_matches('/').to_string(),
+            rms: base_urls.iter().map(|b| b.trim_end_matches('/').to_string()).collect(),
+            active: Arc::new(AtomicUsize::new(0)),
+            failover_timeout: FAILOVER_TIMEOUT,
             user: user.to_string(),
             http,
             kerberos: None,
@@ -195,6 +242,7 @@ impl RmRestClient {
     }
 
     /// A client for the RM named by `yarn.resourcemanager.webapp.address`
+    /// (with RM HA: every RM of `yarn.resourcemanager.ha.rm-ids`, see [`HadoopConfig::rm_webapp_urls`])
     /// (`yarn.resourcemanager.webapp.https.address` over HTTPS with
     /// `yarn.http.policy=HTTPS_ONLY`, trusting the system's roots and
     /// [`crate::tls::TRUSTSTORE_PEM_KEY`]'s CA bundle); on a Kerberized
@@ -203,7 +251,7 @@ impl RmRestClient {
     /// from the default ticket cache.
     pub fn from_config(conf: &HadoopConfig, user: &str) -> Result<Self, RestError> {
         let trust = crate::tls::trust_store(conf);
-        let client = Self::with_trust_store(&conf.rm_webapp_url()?, user, trust.as_deref())?;
+        let client = Self::with_rms(&conf.rm_webapp_urls()?, user, trust.as_deref())?;
         if !crate::kerberos::is_enabled(conf) {
             return Ok(client);
         }
@@ -218,6 +266,12 @@ impl RmRestClient {
         self
     }
 
+    /// The same client looking for an active RM for at most `limit` (default [`FAILOVER_TIMEOUT`]).
+    pub fn with_failover_timeout(mut self, limit: Duration) -> Self {
+        self.failover_timeout = limit;
+        self
+    }
+
     /// Whether requests authenticate with Kerberos (SPNEGO).
     pub fn is_kerberos(&self) -> bool {
         self.kerberos.is_some()
@@ -229,9 +283,14 @@ impl RmRestClient {
         self.kerberos.as_ref()
     }
 
-    /// The base URL.
+    /// The base URL of the RM requests go to now (with HA: the one last found active).
     pub fn base_url(&self) -> &str {
-        &self.base
+        &self.rms[self.active.load(Ordering::Relaxed) % self.rms.len()]
+    }
+
+    /// The base URLs of every configured RM.
+    pub fn rm_urls(&self) -> &[String] {
+        &self.rms
     }
 
     /// The user the client acts as.
@@ -240,9 +299,11 @@ impl RmRestClient {
     }
 
     pub(crate) fn url(&self, path: &str) -> String {
-        format!("{}{}", self.base, path)
+        format!("{}{}", self.base_url(), path)
     }
 
+    /// Sends to the RM believed active; with HA, once more to the RM found
+    /// active when that one is not ([`RestError::means_not_active`]).
     pub(crate) async fn send(
         &self,
         method: &'static str,
@@ -250,7 +311,62 @@ impl RmRestClient {
         body: Option<serde_json::Value>,
         ok: &[u16],
     ) -> Result<(u16, String), RestError> {
-        let url = self.url(path);
+        let i = self.active.load(Ordering::Relaxed) % self.rms.len();
+        match self.send_to(&self.rms[i], method, path, body.clone(), ok).await {
+            Err(e) if self.rms.len() > 1 && e.means_not_active() => {
+                tracing::info!(rm = %self.rms[i], error = %e, "YARN ResourceManager is not active; looking for the active one");
+                let j = self.find_active().await?;
+                self.send_to(&self.rms[j], method, path, body, ok).await
+            }
+            r => r,
+        }
+    }
+
+    /// Asks every configured RM for `/ws/v1/cluster/info` until one says
+    /// `haState: ACTIVE` (at most [`FAILOVER_TIMEOUT`]); makes it the RM
+    /// requests go to and returns its index.
+    ///
+    /// Errors: [`RestError::NoActiveRm`] with each RM's last answer.
+    pub(crate) async fn find_active(&self) -> Result<usize, RestError> {
+        let started = Instant::now();
+        let mut pause = Duration::from_millis(250);
+        loop {
+            let mut seen = Vec::new();
+            for (i, base) in self.rms.iter().enumerate() {
+                let path = "/ws/v1/cluster/info";
+                let state = match self.send_to(base, "GET", path, None, &[200]).await {
+                    Ok((_, text)) => match serde_json::from_str::<ClusterInfoWrapper>(&text) {
+                        Ok(w) => w.cluster_info.ha_state,
+                        Err(e) => format!("unexpected JSON: {e}"),
+                    },
+                    Err(e) => e.to_string(),
+                };
+                if state == "ACTIVE" {
+                    let before = self.active.swap(i, Ordering::Relaxed);
+                    if before != i {
+                        tracing::info!(rm = %base, "YARN ResourceManager failover: this one is active");
+                    }
+                    return Ok(i);
+                }
+                seen.push(format!("{base}: {state}"));
+            }
+            if started.elapsed() >= self.failover_timeout {
+                return Err(RestError::NoActiveRm { rms: seen, waited_s: started.elapsed().as_secs() });
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(2));
+        }
+    }
+
+    async fn send_to(
+        &self,
+        base: &str,
+        method: &'static str,
+        path: &str,
+        body: Option<serde_json::Value>,
+        ok: &[u16],
+    ) -> Result<(u16, String), RestError> {
+        let url = format!("{base}{path}");
         let mut req = match method {
             "GET" => self.http.get(&url),
             "POST" => self.http.post(&url),
@@ -290,11 +406,17 @@ impl RmRestClient {
         serde_json::from_str(text).map_err(|e| RestError::Json { url: self.url(path), reason: e.to_string() })
     }
 
-    /// `GET /ws/v1/cluster/info`.
+    /// `GET /ws/v1/cluster/info` (with HA: of the active RM; a standby answers this path itself).
     pub async fn cluster_info(&self) -> Result<ClusterInfo, RestError> {
         let path = "/ws/v1/cluster/info";
         let (_, text) = self.send("GET", path, None, &[200]).await?;
-        Ok(self.parse::<ClusterInfoWrapper>(path, &text)?.cluster_info)
+        let info = self.parse::<ClusterInfoWrapper>(path, &text)?.cluster_info;
+        if self.rms.len() > 1 && info.ha_state != "ACTIVE" {
+            let i = self.find_active().await?;
+            let (_, text) = self.send_to(&self.rms[i], "GET", path, None, &[200]).await?;
+            return Ok(self.parse::<ClusterInfoWrapper>(path, &text)?.cluster_info);
+        }
+        Ok(info)
     }
 
     /// `POST /ws/v1/cluster/apps/new-application`: reserves an application id.
@@ -562,6 +684,96 @@ mod tests {
             ),
             "BadRequestException: bad id"
         );
+    }
+
+    /// A fake RM on loopback answering by path: `role` "standby" answers
+    /// cluster info as a standby and everything else with a 307 to `redirect`;
+    /// "active" answers as the active RM; "evil" counts requests. Returns the
+    /// base URL and the request counter.
+    async fn fake_rm(role: &'static str, redirect: String) -> (String, Arc<AtomicUsize>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", l.local_addr().unwrap());
+        let hits = Arc::new(AtomicUsize::new(0));
+        let h = hits.clone();
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = l.accept().await {
+                h.fetch_add(1, Ordering::Relaxed);
+                let mut buf = vec![0u8; 8192];
+                let mut n = 0;
+                while !buf[..n].windows(4).any(|w| w == b"\r\n\r\n") {
+                    match sock.read(&mut buf[n..]).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(k) => n += k,
+                    }
+                }
+                let head = String::from_utf8_lossy(&buf[..n]).to_string();
+                let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
+                let info = |state: &str| {
+                    format!(
+                        r#"{{"clusterInfo":{{"id":1,"startedOn":1,"state":"STARTED","haState":"{state}","resourceManagerVersion":"3.4.3","hadoopVersion":"3.4.3"}}}}"#
+                    )
+                };
+                let (status, extra, body) = match (role, path.starts_with("/ws/v1/cluster/info")) {
+                    ("standby", true) => ("200 OK", String::new(), info("STANDBY")),
+                    ("standby", false) => (
+                        "307 Temporary Redirect",
+                        format!("Location: {redirect}{path}\r\n"),
+                        "This is standby RM.".into(),
+                    ),
+                    ("active", true) => ("200 OK", String::new(), info("ACTIVE")),
+                    _ => ("200 OK", String::new(), r#"{"state":"RUNNING"}"#.to_string()),
+                };
+                let resp = format!(
+                    "HTTP/1.1 {status}\r\n{extra}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = sock.write_all(resp.as_bytes()).await;
+            }
+        });
+        (base, hits)
+    }
+
+    #[tokio::test]
+    async fn ha_client_finds_the_active_rm_and_never_follows_a_redirect() {
+        let (evil, evil_hits) = fake_rm("evil", String::new()).await;
+        let (standby, _) = fake_rm("standby", evil.clone()).await;
+        let (active, active_hits) = fake_rm("active", String::new()).await;
+        let down = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            format!("http://{}", l.local_addr().unwrap())
+        };
+        // The standby first: its 307 (to a host the client did not choose) is not followed.
+        let c = RmRestClient::with_rms(&[standby.clone(), active.clone()], "alice", None).unwrap();
+        assert_eq!(c.base_url(), standby);
+        assert_eq!(c.app_state("application_1_0001").await.unwrap(), "RUNNING");
+        assert_eq!(c.base_url(), active, "the active RM is remembered");
+        assert_eq!(evil_hits.load(Ordering::Relaxed), 0, "the redirect target got no request");
+        // Clones share it; the next call goes straight to the active RM.
+        let before = active_hits.load(Ordering::Relaxed);
+        assert_eq!(c.clone().app_state("application_1_0001").await.unwrap(), "RUNNING");
+        assert_eq!(active_hits.load(Ordering::Relaxed), before + 1);
+        // Cluster info is the active RM's, even when asked of the standby.
+        let c = RmRestClient::with_rms(&[standby.clone(), active.clone()], "alice", None).unwrap();
+        assert_eq!(c.cluster_info().await.unwrap().ha_state, "ACTIVE");
+        // An RM that is down is skipped.
+        let c = RmRestClient::with_rms(&[down.clone(), active.clone()], "alice", None).unwrap();
+        assert_eq!(c.app_state("application_1_0001").await.unwrap(), "RUNNING");
+        assert_eq!(c.base_url(), active);
+        // No active RM: a typed error naming each RM and its state, after the timeout.
+        let c = RmRestClient::with_rms(&[down.clone(), standby.clone()], "alice", None)
+            .unwrap()
+            .with_failover_timeout(Duration::from_millis(300));
+        let e = c.app_state("application_1_0001").await.unwrap_err();
+        assert!(matches!(e, RestError::NoActiveRm { .. }), "{e}");
+        let msg = e.to_string();
+        assert!(msg.contains(&format!("{standby}: STANDBY")) && msg.contains(&down), "{msg}");
+        assert_eq!(evil_hits.load(Ordering::Relaxed), 0);
+        // Without HA a standby's 307 is an error naming the status, not followed either.
+        let c = RmRestClient::new(&standby, "alice").unwrap();
+        let e = c.app_state("application_1_0001").await.unwrap_err().to_string();
+        assert!(e.contains("307"), "{e}");
+        assert_eq!(evil_hits.load(Ordering::Relaxed), 0);
     }
 
     #[tokio::test]
