@@ -191,7 +191,7 @@ async fn nodes_check(
 async fn scheduler(rm: &RmRestClient) -> Result<Value, String> {
     let url = format!("{}/ws/v1/cluster/scheduler", rm.base_url());
     let got = async {
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?;
+        let http = rfy_hadoop::tls::http_client_builder().timeout(Duration::from_secs(10)).build()?;
         let v: Value = http.get(&url).header("Accept", "application/json").send().await?.json().await?;
         anyhow::Ok(v)
     }

@@ -47,7 +47,7 @@ pub async fn run(conf: &rfy_conf::Configuration, args: &LogsArgs) -> Result<bool
         );
     };
     let path = log_path(args);
-    let http = reqwest::Client::builder()
+    let http = rfy_hadoop::tls::http_client_builder()
         .connect_timeout(Duration::from_secs(10))
         .timeout(Duration::from_secs(60))
         .build()

@@ -104,7 +104,7 @@ impl RestClient {
     ///
     /// Errors: the HTTP client cannot be built ([`RestClientError::Client`]).
     pub fn new(base: String) -> Result<Self, RestClientError> {
-        let http = reqwest::Client::builder()
+        let http = rfy_hadoop::tls::http_client_builder()
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(30))
             .build()

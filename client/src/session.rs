@@ -314,7 +314,7 @@ async fn stop_app(rm: &RmRestClient, app: &str, fs: &Hdfs, staging: &str, props:
     let report = rm.app_report(app).await?;
     let asked = match yarn::rest_address_of(&report) {
         Some(url) if report.state == "RUNNING" => {
-            let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?;
+            let http = rfy_hadoop::tls::http_client_builder().timeout(Duration::from_secs(10)).build()?;
             http.delete(format!("{url}/cluster")).send().await.map(|r| r.status().is_success()).unwrap_or(false)
         }
         _ => false,

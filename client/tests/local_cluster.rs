@@ -69,7 +69,7 @@ async fn rest_answers_in_flinks_shapes_and_rejects_bad_requests() {
     assert_eq!(tms["taskmanagers"].as_array().unwrap().len(), 2);
     assert!(tms["taskmanagers"][0]["timeSinceLastHeartbeat"].as_u64().unwrap() < 5000);
 
-    let http = reqwest::Client::new();
+    let http = rfy_hadoop::tls::http_client_builder().build().unwrap();
     let base = cluster.rest_url();
     for (body, what) in
         [("{", "malformed JSON"), ("{\"jobGraph\": 5}", "wrong type"), ("{\"nope\": 1}", "unknown field")]

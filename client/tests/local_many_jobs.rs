@@ -106,7 +106,13 @@ async fn finished_jobs_beyond_the_job_store_capacity_are_forgotten() {
         assert!(start.elapsed() < Duration::from_secs(5), "jobstore.max-capacity=1 keeps only the newest: {ids:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let r = reqwest::get(format!("{}/jobs/{first}", cluster.rest_url())).await.unwrap();
+    let r = rfy_hadoop::tls::http_client_builder()
+        .build()
+        .unwrap()
+        .get(format!("{}/jobs/{first}", cluster.rest_url()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404, "the expired job is gone");
     cluster.shutdown().await;
 }

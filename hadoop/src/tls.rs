@@ -1,5 +1,10 @@
-//! HTTPS for rfy's Hadoop HTTP clients (the ResourceManager's REST API,
-//! WebHDFS): reqwest over rustls (its default crypto provider, aws-lc-rs; no OpenSSL).
+//! HTTPS for rfy's HTTP clients (the ResourceManager's REST API, WebHDFS,
+//! the JobManager's REST API): reqwest over rustls with the `ring` crypto
+//! provider (no OpenSSL, no aws-lc-rs: its C build cost every job executable
+//! about a minute on its first build). reqwest is built without a provider of
+//! its own, so every client must come from [`http_client_builder`] (or
+//! [`client_builder`]), which installs ring as the process's default first;
+//! a `reqwest::Client` built before that panics ("No rustls crypto provider").
 //!
 //! A server certificate is checked against the system's roots (the
 //! platform's trust store: `/etc/ssl/certs`, `SSL_CERT_FILE`, `SSL_CERT_DIR`)
@@ -71,12 +76,39 @@ pub fn read_pem_bundle(path: &Path) -> Result<Vec<reqwest::Certificate>, TlsErro
     Ok(certs)
 }
 
+/// Installs rustls's `ring` provider as the process's default crypto provider
+/// (`rustls::crypto::CryptoProvider::install_default`), unless one is
+/// installed already (by a program that embeds rfy, say: that one is kept).
+/// Idempotent and cheap; [`http_client_builder`] calls it.
+pub fn install_crypto_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if rustls::crypto::CryptoProvider::get_default().is_none() {
+            // Err only when another thread installed one in between: that one is used.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        }
+    });
+}
+
+/// `reqwest::Client::builder()` once the crypto provider is installed
+/// ([`install_crypto_provider`]): the one way rfy makes an HTTP(S) client
+/// with the platform's roots. The caller adds timeouts and builds it.
+///
+/// ```
+/// let http = rfy_hadoop::tls::http_client_builder().timeout(std::time::Duration::from_secs(10)).build().unwrap();
+/// # drop(http);
+/// ```
+pub fn http_client_builder() -> reqwest::ClientBuilder {
+    install_crypto_provider();
+    reqwest::Client::builder()
+}
+
 /// A reqwest client builder for HTTP and HTTPS: rustls, the system's roots, plus the CA certificates of `trust_store`
 /// (a PEM bundle) when given. The caller adds timeouts and builds it.
 ///
 /// Errors: as [`read_pem_bundle`].
 pub fn client_builder(trust_store: Option<&Path>) -> Result<reqwest::ClientBuilder, TlsError> {
-    let mut builder = reqwest::Client::builder();
+    let mut builder = http_client_builder();
     if let Some(path) = trust_store {
         builder = builder.tls_certs_merge(read_pem_bundle(path)?);
     }
@@ -118,5 +150,16 @@ mod tests {
     fn builds_without_and_with_system_roots() {
         let b = client_builder(None).unwrap();
         build(b, None).unwrap();
+    }
+
+    #[test]
+    fn ring_is_the_installed_provider() {
+        http_client_builder().build().unwrap();
+        let p = rustls::crypto::CryptoProvider::get_default().expect("a provider is installed");
+        let ring = rustls::crypto::ring::default_provider();
+        let names = |p: &rustls::crypto::CryptoProvider| {
+            p.cipher_suites.iter().map(|s| format!("{:?}", s.suite())).collect::<Vec<_>>()
+        };
+        assert_eq!(names(p), names(&ring));
     }
 }

@@ -140,6 +140,18 @@ impl Cluster {
     }
 }
 
+/// An HTTP client for tests: rfy's reqwest set-up (`rfy_hadoop::tls`, which
+/// installs the ring crypto provider; a bare `reqwest::Client::new()` panics
+/// without it).
+pub fn http() -> reqwest::Client {
+    rfy_hadoop::tls::http_client_builder().build().expect("an HTTP client")
+}
+
+/// `GET url` with [`http`] (what `reqwest::get` does with reqwest's own default client).
+pub async fn http_get(url: impl reqwest::IntoUrl) -> reqwest::Result<reqwest::Response> {
+    http().get(url).send().await
+}
+
 /// Container ids of `app` that the cluster's NodeManagers still list
 /// (`GET http://<nm>/ws/v1/node/containers`), with their state.
 pub async fn nm_containers(conf: &HadoopConfig, app: &str) -> Vec<String> {
@@ -148,7 +160,7 @@ pub async fn nm_containers(conf: &HadoopConfig, app: &str) -> Vec<String> {
     let mut out = Vec::new();
     for n in rm.nodes().await.unwrap_or_default() {
         let url = format!("http://{}/ws/v1/node/containers", n.node_http_address);
-        let Ok(resp) = reqwest::Client::new().get(&url).header("Accept", "application/json").send().await else {
+        let Ok(resp) = http().get(&url).header("Accept", "application/json").send().await else {
             continue;
         };
         let Ok(v) = resp.json::<serde_json::Value>().await else { continue };

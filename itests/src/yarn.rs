@@ -141,7 +141,7 @@ pub fn kill_container(id: &str) -> Result<()> {
     let answer = std::thread::spawn(move || -> Result<(u16, String)> {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         rt.block_on(async {
-            let r = reqwest::Client::new().post(&request).timeout(Duration::from_secs(30)).send().await?;
+            let r = crate::http().post(&request).timeout(Duration::from_secs(30)).send().await?;
             let status = r.status().as_u16();
             Ok((status, r.text().await.unwrap_or_default()))
         })

@@ -140,7 +140,7 @@ async fn malformed_requests_get_flink_error_bodies_on_every_route() {
     // A fresh connection per request: after an error answer the server may
     // close a connection whose request body it did not read, and a pooled
     // POST is not retried by the client (seen as a rare 'error sending request').
-    let http = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
+    let http = rfy_hadoop::tls::http_client_builder().pool_max_idle_per_host(0).build().unwrap();
     let b = |s: &str| Some(reqwest::Body::from(s.to_string()));
     let (get, post, patch) = (Method::GET, Method::POST, Method::PATCH);
     let (bad, nf, big, nm) =

@@ -97,7 +97,7 @@ async fn prometheus_scrapes_flink_named_metrics_and_promql_sees_a_rate() {
             .expect("prometheus runs (apt-get install prometheus)"),
     );
 
-    let http = reqwest::Client::new();
+    let http = rfy_itests::http();
     let query = |q: &'static str| {
         let (http, web) = (http.clone(), web.clone());
         async move {

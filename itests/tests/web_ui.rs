@@ -49,7 +49,7 @@ async fn web_ui_pages_render_in_chromium() {
     assert_eq!(logs["logs"][0]["name"], "jobmanager.log", "{logs}");
     let logs = client.get("/taskmanagers/local-tm-0/logs").await.unwrap();
     assert_eq!(logs["logs"][0]["name"], "jobmanager.log", "local TaskManagers share the process's log: {logs}");
-    let http = reqwest::Client::new();
+    let http = rfy_itests::http();
     let text = http.get(format!("{base}taskmanagers/local-tm-0/log")).send().await.unwrap().text().await.unwrap();
     assert!(text.contains("TaskManager registered"), "{text}");
     let bad = http.get(format!("{base}jobmanager/logs/..%2Fx")).send().await.unwrap();

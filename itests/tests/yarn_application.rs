@@ -68,7 +68,7 @@ async fn wordcount_p2_on_yarn_matches_local_run() {
     assert!(tracking.starts_with("http://"), "no tracking URL in:\n{status}");
 
     let proxy = format!("{}/proxy/{app}", c.rm.base_url());
-    let overview: serde_json::Value = reqwest::get(format!("{proxy}/overview"))
+    let overview: serde_json::Value = rfy_itests::http_get(format!("{proxy}/overview"))
         .await
         .unwrap()
         .json()
@@ -78,7 +78,8 @@ async fn wordcount_p2_on_yarn_matches_local_run() {
         overview["jobs-running"].as_u64().unwrap_or(0) + overview["jobs-finished"].as_u64().unwrap_or(0) >= 1,
         "{overview}"
     );
-    let tms: serde_json::Value = reqwest::get(format!("{proxy}/taskmanagers")).await.unwrap().json().await.unwrap();
+    let tms: serde_json::Value =
+        rfy_itests::http_get(format!("{proxy}/taskmanagers")).await.unwrap().json().await.unwrap();
     let tms = tms["taskmanagers"].as_array().cloned().unwrap_or_default();
     assert_eq!(tms.len(), 2, "expected 2 TaskManager containers: {tms:?}");
     for tm in &tms {
@@ -203,12 +204,13 @@ async fn detached_web_page_through_proxy_in_chromium() {
     let list = rfy_itests::flink::flink(&["list", "-m", rest.trim_start_matches("http://")]);
     assert!(list.ok && list.text.contains(&format!("{job_id} : WordCount")), "{}", list.text);
     // Each container's Prometheus reporter is findable through REST and serves Flink's names.
-    let tms: serde_json::Value = reqwest::get(format!("{rest}/taskmanagers")).await.unwrap().json().await.unwrap();
+    let tms: serde_json::Value =
+        rfy_itests::http_get(format!("{rest}/taskmanagers")).await.unwrap().json().await.unwrap();
     let tm = &tms["taskmanagers"][0];
     let tm_id = tm["id"].as_str().unwrap().to_string();
     let host = tm["path"].as_str().unwrap().rsplit_once(':').unwrap().0.to_string();
     let port = tm["prometheusPort"].as_u64().unwrap_or_else(|| panic!("no prometheusPort: {tms}"));
-    let scrape = reqwest::get(format!("http://{host}:{port}/metrics")).await.unwrap().text().await.unwrap();
+    let scrape = rfy_itests::http_get(format!("http://{host}:{port}/metrics")).await.unwrap().text().await.unwrap();
     assert!(
         scrape.contains("flink_taskmanager_job_task_numRecordsOut{") && scrape.contains("idleTimeMsPerSecond"),
         "{scrape}"
@@ -238,7 +240,7 @@ async fn detached_web_page_through_proxy_in_chromium() {
     let mut rate = 0.0;
     while Instant::now() < deadline && rate <= 0.0 {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let q = reqwest::Client::new()
+        let q = rfy_itests::http()
             .get(format!("http://{web}/api/v1/query"))
             .query(&[("query", "sum(rate(flink_taskmanager_job_task_numRecordsIn[5s]))")])
             .send()
@@ -250,12 +252,12 @@ async fn detached_web_page_through_proxy_in_chromium() {
             rate = v["data"]["result"][0]["value"][1].as_str().and_then(|s| s.parse().ok()).unwrap_or(0.0);
         }
     }
-    let targets = reqwest::get(format!("http://{web}/api/v1/targets")).await.ok();
+    let targets = rfy_itests::http_get(format!("http://{web}/api/v1/targets")).await.ok();
     let targets = match targets {
         Some(r) => r.text().await.unwrap_or_default(),
         None => String::new(),
     };
-    let raw = reqwest::Client::new()
+    let raw = rfy_itests::http()
         .get(format!("http://{web}/api/v1/query"))
         .query(&[("query", "flink_taskmanager_job_task_numRecordsIn")])
         .send()
@@ -266,7 +268,7 @@ async fn detached_web_page_through_proxy_in_chromium() {
         .unwrap();
     let _ = prometheus.kill();
     let _ = prometheus.wait();
-    let job_state = reqwest::get(format!("{rest}/jobs/{job_id}")).await.unwrap().text().await.unwrap();
+    let job_state = rfy_itests::http_get(format!("{rest}/jobs/{job_id}")).await.unwrap().text().await.unwrap();
     assert!(
         rate > 0.0,
         "PromQL saw no records flowing from the YARN container's reporter; targets: {targets}\nseries: {raw}\njob: {}",
@@ -388,7 +390,8 @@ async fn killed_taskmanager_container_fails_the_job_fast() {
     run.wait_for_job_running(Duration::from_secs(120));
     let app = run.application_id().unwrap();
     let proxy = format!("{}/proxy/{app}", c.rm.base_url());
-    let tms: serde_json::Value = reqwest::get(format!("{proxy}/taskmanagers")).await.unwrap().json().await.unwrap();
+    let tms: serde_json::Value =
+        rfy_itests::http_get(format!("{proxy}/taskmanagers")).await.unwrap().json().await.unwrap();
     let victim = tms["taskmanagers"][0]["id"].as_str().expect("a TaskManager").to_string();
     let killed_at = Instant::now();
     let (ok, out) = hadoop_cli("yarn", &["container", "-signal", &victim, "FORCEFUL_SHUTDOWN"]);

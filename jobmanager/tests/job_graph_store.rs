@@ -60,8 +60,7 @@ async fn submit(jm: &JobManagerHandle) -> (u16, serde_json::Value) {
     let graph = env.into_stream_graph("stored", &[]).job_graph().unwrap();
     let config = BTreeMap::from([("parallelism.default".to_string(), "1".to_string())]);
     let body = serde_json::json!({ "jobGraph": graph, "config": config });
-    let resp =
-        reqwest::Client::new().post(format!("http://{}/jobs", jm.rest_address)).json(&body).send().await.unwrap();
+    let resp = http().post(format!("http://{}/jobs", jm.rest_address)).json(&body).send().await.unwrap();
     (resp.status().as_u16(), resp.json().await.unwrap())
 }
 
@@ -87,4 +86,10 @@ async fn a_store_that_cannot_be_written_fails_the_submission() {
     assert!(msg.contains("hdfs://nn/staging/jobs") && msg.contains("safe mode"), "{msg}");
     assert!(jm.jobs().is_empty(), "nothing runs: {:?}", jm.jobs().len());
     jm.shutdown();
+}
+
+/// A reqwest client: reqwest is built without a crypto provider (`rfy_hadoop::tls`), so install ring's first.
+fn http() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
 }

@@ -86,7 +86,7 @@ impl Client {
             .enable_all()
             .build()
             .map_err(|e| TaskError::io(format!("{name}: cannot start the HTTP client's runtime"), e))?;
-        let http = reqwest::Client::builder()
+        let http = rfy_hadoop::tls::http_client_builder()
             .build()
             .map_err(|e| TaskError::User(format!("{name}: cannot create the HTTP client: {e}")))?;
         Ok(Client { runtime, http })

@@ -113,6 +113,13 @@ pub mod sources {
     pub use rfy_runtime::OperatorContext;
 }
 
+/// A `reqwest::ClientBuilder` (reqwest 0.13) set up the way rfy's own HTTP
+/// clients are: rustls with the `ring` crypto provider installed as the
+/// process's default. rfy builds reqwest without a provider of its own (see
+/// `rfy_hadoop::tls`), so a job that makes HTTP calls (an async lookup, say)
+/// builds its clients from this; `reqwest::Client::new()` would panic.
+pub use rfy_hadoop::tls::http_client_builder;
+
 /// Sinks: where records go. [`crate::write_text_file`] picks the right
 /// text sink for a directory; implement [`Sink`] for your own.
 pub mod sinks {

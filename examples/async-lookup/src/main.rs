@@ -34,7 +34,11 @@ impl AsyncFunction<String, (String, String)> for NameLookup {
             .enable_all()
             .build()
             .map_err(|e| TaskError::io(format!("{}: cannot start a tokio runtime", ctx.task_name), e))?;
-        let http = reqwest::Client::new();
+        // rfy's reqwest carries no crypto provider of its own: build clients from
+        // the SDK's builder, which installs ring for HTTPS (plain HTTP here).
+        let http = rfy::http_client_builder()
+            .build()
+            .map_err(|e| TaskError::User(format!("{}: cannot create the HTTP client: {e}", ctx.task_name)))?;
         self.client = Some(Arc::new((runtime, http)));
         Ok(())
     }
