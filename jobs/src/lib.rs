@@ -3,6 +3,7 @@
 
 pub mod args;
 pub mod kafka_copy;
+pub mod kafka_to_parquet;
 pub mod kafka_wordcount;
 pub mod nexmark;
 pub mod statebench;
@@ -11,8 +12,14 @@ pub mod wordcount;
 use rfy_runtime::JobProgram;
 
 /// Every built-in program.
-pub static BUILTIN: &[JobProgram] =
-    &[wordcount::PROGRAM, statebench::PROGRAM, kafka_wordcount::PROGRAM, kafka_copy::PROGRAM, nexmark::PROGRAM];
+pub static BUILTIN: &[JobProgram] = &[
+    wordcount::PROGRAM,
+    statebench::PROGRAM,
+    kafka_wordcount::PROGRAM,
+    kafka_copy::PROGRAM,
+    kafka_to_parquet::PROGRAM,
+    nexmark::PROGRAM,
+];
 
 /// The built-in program called `name`.
 pub fn find(name: &str) -> Option<JobProgram> {
