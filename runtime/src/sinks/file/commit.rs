@@ -119,7 +119,7 @@ impl Committer {
                 false
             });
             let done = st.progress.iter().rposition(|(c, _)| *c <= id);
-            done.map(|i| st.progress.drain(..=i).last().expect("non-empty drain").1)
+            done.map(|i| st.progress.drain(..=i).next_back().expect("non-empty drain").1)
         };
         if let (true, Some(progress)) = (self.success_file, progress) {
             if let Err(e) = self.publish(&progress, self.subtask == 0) {
