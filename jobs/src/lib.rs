@@ -4,6 +4,7 @@
 pub mod args;
 pub mod async_lookup;
 pub mod kafka_copy;
+pub mod kafka_to_parquet;
 pub mod kafka_wordcount;
 pub mod nexmark;
 pub mod rules;
@@ -21,6 +22,7 @@ pub static BUILTIN: &[JobProgram] = &[
     nexmark::PROGRAM,
     rules::PROGRAM,
     async_lookup::PROGRAM,
+    kafka_to_parquet::PROGRAM,
 ];
 
 /// The built-in program called `name`.

@@ -121,9 +121,11 @@ pub mod sources {
 pub use rfy_hadoop::tls::http_client_builder;
 
 /// Sinks: where records go. [`crate::write_text_file`] picks the right
-/// text sink for a directory; implement [`Sink`] for your own.
+/// text sink for a directory; [`FileSink`] writes bucketed, rolled part
+/// files (Flink's `FileSink`, see [`file`]); implement [`Sink`] for your own.
 pub mod sinks {
-    pub use rfy_runtime::sinks::{CollectSink, DiscardingSink, PrintSink, Sink, SinkWriter, TextFileSink};
+    pub use rfy_runtime::sinks::file;
+    pub use rfy_runtime::sinks::{CollectSink, DiscardingSink, FileSink, PrintSink, Sink, SinkWriter, TextFileSink};
 }
 
 /// Connectors to external systems: text files in HDFS (and, with the
@@ -403,6 +405,15 @@ pub mod testing {
 #[cfg(feature = "kafka")]
 pub mod kafka {
     pub use rfy_kafka::*;
+}
+
+/// Parquet files from a [`FileSink`](crate::sinks::FileSink) (feature
+/// `parquet`: Arrow and Parquet of arrow-rs, a large build): a bulk format
+/// whose schema comes from the record type ([`ArrowRecord`](parquet::ArrowRecord))
+/// or is given, compressed with snappy or zstd. See `examples/parquet-lake`.
+#[cfg(feature = "parquet")]
+pub mod parquet {
+    pub use rfy_parquet::*;
 }
 
 /// The lines of the text file at `path` (a local path, `file://` or

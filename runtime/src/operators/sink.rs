@@ -26,11 +26,18 @@ impl<T> Output<T> for SinkOp<T> {
         batch.clear();
         Ok(())
     }
+    fn push_timestamped(&mut self, batch: &mut Vec<T>, timestamps: &mut Vec<i64>) -> Result<(), TaskError> {
+        self.writer.write_timestamped(batch, timestamps)?;
+        batch.clear();
+        timestamps.clear();
+        Ok(())
+    }
     fn push_event(&mut self, event: &Event) -> Result<(), TaskError> {
         match event {
             Event::EndOfInput => self.writer.finish(),
             Event::EndOfData => self.writer.end_of_data(),
             Event::Flush => self.writer.flush(),
+            Event::Watermark(w) => self.writer.on_watermark(*w),
             Event::Barrier(b) => {
                 if let Some(cp) = &self.checkpointing {
                     if let Some(items) = self.writer.snapshot(b.id)? {

@@ -2,12 +2,14 @@
 
 mod collect;
 mod discard;
+pub mod file;
 mod print;
 mod text_file;
 pub mod two_phase;
 
 pub use collect::CollectSink;
 pub use discard::DiscardingSink;
+pub use file::FileSink;
 pub use print::PrintSink;
 pub use text_file::TextFileSink;
 
@@ -18,6 +20,18 @@ use crate::error::TaskError;
 pub trait SinkWriter<T> {
     /// Writes (and takes) every record of `batch`.
     fn write_batch(&mut self, batch: &mut Vec<T>) -> Result<(), TaskError>;
+    /// Writes (and takes) every record of `batch` with its event-time
+    /// timestamp (ms, `timestamps[i]` for `batch[i]`; both are left empty).
+    /// The default drops the timestamps.
+    fn write_timestamped(&mut self, batch: &mut Vec<T>, timestamps: &mut Vec<i64>) -> Result<(), TaskError> {
+        timestamps.clear();
+        self.write_batch(batch)
+    }
+    /// Event time reached `watermark` (ms) at this subtask. Default: ignored.
+    fn on_watermark(&mut self, watermark: i64) -> Result<(), TaskError> {
+        let _ = watermark;
+        Ok(())
+    }
     /// Makes buffered records visible where the sink can (buffer timeout).
     fn flush(&mut self) -> Result<(), TaskError> {
         Ok(())
