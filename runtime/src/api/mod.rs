@@ -1,9 +1,9 @@
 //! The DataStream API: the counterpart of Flink's `StreamExecutionEnvironment`,
 //! `DataStream` and `KeyedStream`.
 
+mod async_io;
 mod broadcast;
 mod broadcast_state;
-mod async_io;
 mod connected;
 mod count_window;
 mod env;
@@ -14,6 +14,7 @@ mod state;
 mod stream;
 mod windowed;
 
+pub use async_io::{AsyncDataStream, AsyncError, AsyncFunction, AsyncRetryStrategy, OutputMode};
 pub use broadcast::{
     BroadcastConnectedStream, BroadcastContext, BroadcastProcessFunction, BroadcastStream,
     KeyedBroadcastConnectedStream, KeyedBroadcastProcessFunction, KeyedReadOnlyContext, ReadOnlyBroadcastContext,
@@ -22,7 +23,6 @@ pub use broadcast::{
 pub(crate) use broadcast_state::declare as broadcast_state_declare;
 pub use broadcast_state::{BroadcastState, MapStateDescriptor, ReadOnlyBroadcastState};
 pub(crate) use broadcast_state::{BroadcastStateStore, Declarations};
-pub use async_io::{AsyncDataStream, AsyncError, AsyncFunction, AsyncRetryStrategy, OutputMode};
 pub use connected::{
     CoProcessContext, CoProcessFunction, ConnectWith, ConnectedStreams, IntervalJoin, JoinEqualTo, JoinWhere,
     JoinedStreams, KeyedCoProcessFunction, KeyedConnectedStreams, Tagged, WindowedJoin,
